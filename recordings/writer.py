@@ -1,0 +1,491 @@
+"""Append-while-recording writer for recording format v1, safe against SIGKILL.
+
+How the file survives a kill (checked by killing writer processes in ``tests/test_recordings.py``):
+
+* The file uses the oldest file-format version (``libver="earliest"``): its superblock has no
+  "open for writing" flag, so after a kill a plain ``h5py.File(path, "r")`` opens it without
+  ``h5clear``. Files written with ``libver="latest"`` or in SWMR mode do not open that way.
+* While recording (``live=True``) every compressed chunk is written exactly once, when it is full:
+  samples wait in memory until they fill a chunk of about 0.25 s, and a flush (``H5Fflush``, which
+  writes raw data before the metadata that points to it) runs every ``flush_interval_s``. A
+  compressed chunk that was rewritten in place or moved as it grew could be torn by a kill; that
+  is what broke files in our kill tests before this design. Samples wait at most about
+  0.25 s + ``flush_interval_s`` (0.75 s by default) before they are on disk.
+* ``t`` has NaN as its fill value, so a reader can recognise a tail that was allocated but not
+  written (see :mod:`recordings.reader`).
+* On a clean close, a live recording is rewritten once with large chunks (faster to read) into a
+  temporary file that atomically replaces the original; if that fails, the original stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+
+import h5py
+import numpy as np
+
+from dsp.block import SampleBlock, SensorInfo
+from recordings.errors import RecordingError
+from recordings.format import (
+    COMPRESSION,
+    COMPRESSION_OPTS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MARKER_KINDS,
+    MARKERS_GROUP,
+    SAMPLE_CHUNK,
+    SENSORS_GROUP,
+    SOFTWARE,
+    STREAMS_GROUP,
+)
+
+__all__ = ["RecordingWriter"]
+
+log = logging.getLogger(__name__)
+
+_STR = h5py.string_dtype(encoding="utf-8")
+
+
+def _create_appendable(
+    group: h5py.Group,
+    name: str,
+    dtype: object,
+    width: int | None,
+    fillvalue: object = None,
+    chunk: int = SAMPLE_CHUNK,
+) -> h5py.Dataset:
+    shape: tuple[int, ...] = (0,) if width is None else (0, width)
+    maxshape: tuple[int | None, ...] = (None,) if width is None else (None, width)
+    chunks: tuple[int, ...] = (chunk,) if width is None else (chunk, width)
+    kwargs: dict[str, object] = {}
+    if dtype is not _STR:
+        kwargs.update(compression=COMPRESSION, compression_opts=COMPRESSION_OPTS, shuffle=True)
+    if fillvalue is not None:
+        kwargs["fillvalue"] = fillvalue
+    return group.create_dataset(
+        name, shape=shape, maxshape=maxshape, chunks=chunks, dtype=dtype, **kwargs
+    )
+
+
+def _append(ds: h5py.Dataset, data: np.ndarray) -> None:
+    n0 = ds.shape[0]
+    ds.resize(n0 + data.shape[0], axis=0)
+    ds[n0:] = data
+
+
+class _SensorBuffer:
+    """Samples of one sensor waiting for the next flush."""
+
+    def __init__(self) -> None:
+        self.t: list[np.ndarray] = []
+        self.acc: list[np.ndarray] = []
+        self.gyr: list[np.ndarray] = []
+        self.seq: list[np.ndarray] = []
+        self.gaps: list[np.ndarray] = []
+        self.last_t = -math.inf
+        self.has_seq: bool | None = None
+        self.last_append = time.monotonic()
+
+    def take(self, multiple_of: int = 1) -> dict[str, np.ndarray]:
+        """Pending data; samples only in whole multiples of ``multiple_of`` (rest stays)."""
+        out: dict[str, np.ndarray] = {}
+        if self.t:
+            t = np.concatenate(self.t)
+            n = (t.size // multiple_of) * multiple_of
+            cols = {"t": t, "acc": np.concatenate(self.acc), "gyr": np.concatenate(self.gyr)}
+            if self.seq:
+                cols["seq"] = np.concatenate(self.seq)
+            for name, arr in cols.items():
+                if n:
+                    out[name] = arr[:n]
+                getattr(self, name)[:] = [arr[n:]] if n < t.size else []
+        if self.gaps:
+            out["gaps"] = np.concatenate(self.gaps)
+        self.gaps = []
+        return out
+
+
+class RecordingWriter:
+    """Write a recording (format v1) while it is being recorded.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to create (overwritten if it exists).
+    sensors : sequence of SensorInfo
+        The sensor groups of the session; more can be added with :meth:`add_sensor`.
+    notes : str, optional
+        Free text stored in the root attribute ``notes``.
+    flush_interval_s : float
+        Time in s between flushes (at most 1 s). A background thread flushes even when no new
+        data arrive.
+    live : bool
+        ``True`` (recording from sensors): crash-safe write-once chunks of about 0.25 s, and a
+        rewrite with large chunks on close. ``False`` (writing a finished session, e.g. the
+        simulator): large chunks straight away; a kill may then lose the file's tail chunks.
+    software : str, optional
+        Value of the ``software`` root attribute (default ``runform <version>``).
+
+    Notes
+    -----
+    Thread-safe: one lock guards the file, so a recorder may append from one thread while the
+    flush thread runs. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sensors: Sequence[SensorInfo] = (),
+        *,
+        notes: str | None = None,
+        flush_interval_s: float = 0.5,
+        software: str | None = None,
+        live: bool = True,
+    ) -> None:
+        self.path = os.fspath(path)
+        if flush_interval_s <= 0 or flush_interval_s > 1.0:
+            raise RecordingError(
+                f"{self.path}: flush_interval_s {flush_interval_s} s, expected 0 < interval <= 1 s"
+            )
+        self.flush_interval_s = float(flush_interval_s)
+        self.live = live
+        self._chunk: dict[str, int] = {}
+        self._lock = threading.RLock()
+        try:
+            self._file = h5py.File(self.path, "w", libver="earliest")
+        except OSError as exc:
+            raise RecordingError(f"{self.path}: cannot create the recording ({exc})") from None
+        f = self._file
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+        f.attrs["created_utc"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        f.attrs["software"] = software or SOFTWARE
+        if notes:
+            f.attrs["notes"] = notes
+        f.create_group(SENSORS_GROUP)
+        self._buffers: dict[str, _SensorBuffer] = {}
+        self._markers: list[tuple[float, str, str]] = []
+        self._streams: dict[str, list[tuple[np.ndarray, dict[str, np.ndarray]]]] = {}
+        self._stream_meta: dict[str, tuple[str, str]] = {}
+        self._closed = False
+        self._last_flush = time.monotonic()
+        for info in sensors:
+            self.add_sensor(info)
+        self._file.flush()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._flush_loop, name="recording-flush", daemon=True
+        )
+        self._thread.start()
+
+    # -- structure ------------------------------------------------------------------------
+    @property
+    def sensor_ids(self) -> list[str]:
+        return list(self._buffers)
+
+    def add_sensor(self, info: SensorInfo) -> None:
+        """Create the group of one sensor (``/sensors/<sensor_id>``)."""
+        with self._lock:
+            if info.sensor_id in self._buffers:
+                raise RecordingError(f"{self.path}: sensor {info.sensor_id!r} added twice")
+            g = self._file[SENSORS_GROUP].create_group(info.sensor_id)
+            g.attrs["placement"] = info.placement
+            g.attrs["device_model"] = info.device_model
+            g.attrs["sample_rate_hz"] = float(info.sample_rate_hz)
+            if info.acc_range_g is not None:
+                g.attrs["acc_range_g"] = float(info.acc_range_g)
+            if info.gyr_range_dps is not None:
+                g.attrs["gyr_range_dps"] = float(info.gyr_range_dps)
+            if info.firmware:
+                g.attrs["firmware"] = info.firmware
+            chunk = (
+                int(min(SAMPLE_CHUNK, max(8, round(info.sample_rate_hz * 0.25))))
+                if self.live
+                else SAMPLE_CHUNK
+            )
+            self._chunk[info.sensor_id] = chunk
+            _create_appendable(g, "t", np.float64, None, fillvalue=np.nan, chunk=chunk)
+            _create_appendable(g, "acc", np.float32, 3, chunk=chunk)
+            _create_appendable(g, "gyr", np.float32, 3, chunk=chunk)
+            g.create_dataset(
+                "gaps", shape=(0, 2), maxshape=(None, 2), chunks=(256, 2), dtype=np.float64
+            )
+            self._buffers[info.sensor_id] = _SensorBuffer()
+
+    # -- appending ------------------------------------------------------------------------
+    def append(self, block: SampleBlock) -> None:
+        """Queue one block of samples (and the gaps it reports) for the next flush.
+
+        Raises
+        ------
+        RecordingError
+            Unknown sensor, times not strictly increasing (within the block or against what was
+            already written), or non-finite values.
+        """
+        with self._lock:
+            self._check_open()
+            buf = self._buffers.get(block.sensor_id)
+            if buf is None:
+                raise RecordingError(
+                    f"{self.path}: block of unknown sensor {block.sensor_id!r} "
+                    f"(known: {', '.join(self._buffers) or 'none'})"
+                )
+            if len(block.gaps):
+                buf.gaps.append(np.asarray(block.gaps, dtype=np.float64))
+            if len(block):
+                t = np.asarray(block.t, dtype=np.float64)
+                if not (np.all(np.isfinite(t)) and t[0] > buf.last_t and np.all(np.diff(t) > 0)):
+                    raise RecordingError(
+                        f"{self.path}: sensor {block.sensor_id}: block times are not strictly "
+                        f"increasing after t={buf.last_t:.6f} s"
+                    )
+                acc = np.asarray(block.acc, dtype=np.float32)
+                gyr = np.asarray(block.gyr, dtype=np.float32)
+                if not (np.all(np.isfinite(acc)) and np.all(np.isfinite(gyr))):
+                    raise RecordingError(
+                        f"{self.path}: sensor {block.sensor_id}: NaN or infinite acc/gyr values "
+                        f"near t={t[0]:.3f} s"
+                    )
+                has_seq = block.seq is not None
+                if buf.has_seq is None:
+                    buf.has_seq = has_seq
+                    if has_seq:
+                        g = self._file[SENSORS_GROUP][block.sensor_id]
+                        _create_appendable(
+                            g, "seq", np.uint32, None, chunk=self._chunk[block.sensor_id]
+                        )
+                elif buf.has_seq != has_seq:
+                    raise RecordingError(
+                        f"{self.path}: sensor {block.sensor_id}: some blocks have a seq counter "
+                        "and some do not"
+                    )
+                buf.t.append(t)
+                buf.acc.append(acc)
+                buf.gyr.append(gyr)
+                if has_seq:
+                    buf.seq.append(np.asarray(block.seq, dtype=np.uint32))
+                buf.last_t = float(t[-1])
+                buf.last_append = time.monotonic()
+            if time.monotonic() - self._last_flush >= self.flush_interval_s:
+                self.flush()
+
+    def add_gap(self, sensor_id: str, t_start: float, t_end: float) -> None:
+        """Record that ``sensor_id`` lost data between ``t_start`` and ``t_end`` (s)."""
+        if not (t_end >= t_start):
+            raise RecordingError(
+                f"{self.path}: sensor {sensor_id}: gap [{t_start}, {t_end}] ends before it starts"
+            )
+        with self._lock:
+            self._check_open()
+            if sensor_id not in self._buffers:
+                raise RecordingError(f"{self.path}: gap for unknown sensor {sensor_id!r}")
+            self._buffers[sensor_id].gaps.append(np.array([[t_start, t_end]], dtype=np.float64))
+
+    def add_marker(self, t: float, label: str, kind: str = "user") -> None:
+        """Add a bookmark/alert/note at time ``t`` (s) to ``/markers``."""
+        if kind not in MARKER_KINDS:
+            raise RecordingError(
+                f"{self.path}: marker kind {kind!r}, expected one of {', '.join(MARKER_KINDS)}"
+            )
+        with self._lock:
+            self._check_open()
+            self._markers.append((float(t), str(label), kind))
+
+    def append_stream(
+        self,
+        stream_id: str,
+        t: np.ndarray,
+        values: Mapping[str, np.ndarray],
+        *,
+        device_model: str = "",
+        placement: str = "",
+    ) -> None:
+        """Append samples of a non-IMU stream (e.g. a footpod) to ``/streams/<stream_id>``.
+
+        Parameters
+        ----------
+        t : ndarray, shape (N,)
+            Times in s on the recording's time base.
+        values : mapping of str to ndarray, shape (N,)
+            One float array per quantity; the unit is in the name (``speed_mps``).
+        """
+        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        vals = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
+        for k, v in vals.items():
+            if v.shape != t.shape:
+                raise RecordingError(
+                    f"{self.path}: stream {stream_id}: {k} has shape {v.shape}, expected {t.shape}"
+                )
+        with self._lock:
+            self._check_open()
+            known = self._stream_meta.get(stream_id)
+            if known is None:
+                self._stream_meta[stream_id] = (device_model, placement)
+                self._streams[stream_id] = []
+            self._streams[stream_id].append((t, vals))
+
+    # -- flushing -------------------------------------------------------------------------
+    def flush(self, *, final: bool = False) -> None:
+        """Write what is queued and flush the file to disk.
+
+        In live mode only whole chunks are written (each chunk once); ``final=True`` (done by
+        :meth:`close`) or a sensor that sent nothing for ``flush_interval_s`` also gets its last
+        partial chunk written.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            sensors = self._file[SENSORS_GROUP]
+            now = time.monotonic()
+            for sid, buf in self._buffers.items():
+                # a sensor that went quiet (disconnect) gets its partial chunk written too
+                idle = now - buf.last_append >= self.flush_interval_s
+                whole = final or idle or not self.live
+                data = buf.take(1 if whole else self._chunk[sid])
+                if not data:
+                    continue
+                g = sensors[sid]
+                for name in ("acc", "gyr", "seq", "gaps"):
+                    if name in data:
+                        _append(g[name], data[name])
+                if "t" in data:  # t last: a reader trusts t up to its last finite value
+                    _append(g["t"], data["t"])
+            self._flush_markers()
+            self._flush_streams()
+            self._file.flush()
+            self._last_flush = time.monotonic()
+
+    def _flush_markers(self) -> None:
+        if not self._markers:
+            return
+        f = self._file
+        if MARKERS_GROUP not in f:
+            g = f.create_group(MARKERS_GROUP)
+            g.create_dataset("t", shape=(0,), maxshape=(None,), chunks=(256,), dtype=np.float64)
+            g.create_dataset("label", shape=(0,), maxshape=(None,), chunks=(256,), dtype=_STR)
+            g.create_dataset("kind", shape=(0,), maxshape=(None,), chunks=(256,), dtype=_STR)
+        g = f[MARKERS_GROUP]
+        ts, labels, kinds = zip(*self._markers, strict=True)
+        _append(g["label"], np.array(labels, dtype=object))
+        _append(g["kind"], np.array(kinds, dtype=object))
+        _append(g["t"], np.array(ts, dtype=np.float64))
+        self._markers = []
+
+    def _flush_streams(self) -> None:
+        for sid, pieces in self._streams.items():
+            if not pieces:
+                continue
+            root = self._file.require_group(STREAMS_GROUP)
+            if sid not in root:
+                g = root.create_group(sid)
+                model, placement = self._stream_meta[sid]
+                g.attrs["device_model"] = model
+                g.attrs["placement"] = placement
+                _create_appendable(g, "t", np.float64, None, fillvalue=np.nan)
+            g = root[sid]
+            t = np.concatenate([p[0] for p in pieces])
+            n_before = g["t"].shape[0]
+            names = sorted({k for p in pieces for k in p[1]})
+            for name in names:
+                if name not in g:
+                    _create_appendable(g, name, np.float64, None, fillvalue=np.nan)
+                    g[name].resize(n_before, axis=0)
+                col = np.concatenate([p[1].get(name, np.full(p[0].shape, np.nan)) for p in pieces])
+                _append(g[name], col)
+            _append(g["t"], t)
+            self._streams[sid] = []
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval_s / 4):
+            with self._lock:
+                if self._closed:
+                    return
+                if time.monotonic() - self._last_flush >= self.flush_interval_s:
+                    try:
+                        self.flush()
+                    except Exception:  # keep recording; the next flush will try again
+                        log.exception("flushing %s failed", self.path)
+
+    # -- closing --------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RecordingError(f"{self.path}: the recording is already closed")
+
+    def close(self) -> None:
+        """Flush and close the file (idempotent)."""
+        self._stop.set()
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.flush(final=True)
+            finally:
+                self._closed = True
+                self._file.close()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self.live:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the closed file with large chunks; keep the original if anything fails."""
+        tmp = self.path + ".compact.tmp"
+        try:
+            with h5py.File(self.path, "r") as src, h5py.File(tmp, "w", libver="earliest") as dst:
+                _copy_compact(src, dst)
+            os.replace(tmp, self.path)
+        except Exception as exc:  # the original is complete and valid; only slower to read
+            log.warning(
+                "%s: could not rewrite with large chunks (%s); kept as recorded", self.path, exc
+            )
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:
+    """Copy a recording group by group; per-sample datasets get :data:`SAMPLE_CHUNK` chunks."""
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+    for name, obj in src.items():
+        if isinstance(obj, h5py.Group):
+            _copy_compact(obj, dst.create_group(name))
+            continue
+        chunked = obj.chunks is not None and obj.compression is not None
+        if not chunked:
+            src.copy(obj, dst, name=name)
+            continue
+        width = obj.shape[1:]
+        ds = dst.create_dataset(
+            name,
+            shape=obj.shape,
+            maxshape=(None, *width),
+            chunks=(SAMPLE_CHUNK, *width),
+            dtype=obj.dtype,
+            compression=COMPRESSION,
+            compression_opts=COMPRESSION_OPTS,
+            shuffle=True,
+            fillvalue=obj.fillvalue,
+        )
+        step = SAMPLE_CHUNK * 64
+        for i in range(0, obj.shape[0], step):
+            ds[i : i + step] = obj[i : i + step]
+        for k, v in obj.attrs.items():
+            ds.attrs[k] = v

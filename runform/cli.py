@@ -1,0 +1,99 @@
+"""The ``runform`` command: one entry point, one subcommand per module in ``runform.commands``.
+
+Each module in :mod:`runform.commands` defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. The CLI only parses arguments, wires sources to consumers and prints;
+the work happens in the packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from runform import __version__
+from runform.errors import user_error_types
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger(__name__)
+
+#: Order in which subcommands are listed in ``--help`` (others follow alphabetically).
+_ORDER = (
+    "demo",
+    "simulate",
+    "info",
+    "analyze",
+    "scan",
+    "record",
+    "live",
+    "replay",
+    "compare",
+    "report",
+    "batch",
+)
+
+
+def _command_modules() -> list:
+    import runform.commands as pkg
+
+    mods = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        mods.append(importlib.import_module(f"runform.commands.{info.name}"))
+    rank = {n: i for i, n in enumerate(_ORDER)}
+    mods.sort(key=lambda m: (rank.get(m.NAME, len(rank)), m.NAME))
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="runform",
+        description="Open running-form analysis from wearable IMU sensors.",
+    )
+    parser.add_argument("--version", action="version", version=f"runform {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("runform: interrupted", file=sys.stderr)
+        return 130
+    except user_error_types() as exc:
+        print(f"runform {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one line unless debugging is asked for
+        if os.environ.get("RUNFORM_DEBUG"):
+            raise
+        print(
+            f"runform {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(set RUNFORM_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

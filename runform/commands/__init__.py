@@ -1,0 +1,1 @@
+"""Subcommands of ``runform``: one module each (``NAME``, ``HELP``, ``add_arguments``, ``run``)."""

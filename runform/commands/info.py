@@ -1,0 +1,89 @@
+"""``runform info REC.h5``: what is in a recording."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from recordings import open_recording
+from runform.console import make_console
+
+NAME = "info"
+HELP = "Show the sensors, durations, gaps and markers of a recording."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recording", help="recording file (.h5, format v1)")
+
+
+def _fmt_duration(s: float) -> str:
+    m, sec = divmod(s, 60.0)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{sec:06.3f}" if h else f"{m}:{sec:06.3f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    with open_recording(args.recording) as rec:
+        console.print(f"[bold]{args.recording}[/bold]")
+        console.print(
+            f"format v{rec.attrs.get('format_version')}, created {rec.created_utc or '?'}, "
+            f"written by {rec.software or '?'}"
+        )
+        if rec.notes:
+            console.print(f"notes: {rec.notes}")
+        console.print(f"duration: {_fmt_duration(rec.duration_s)} ({rec.duration_s:.3f} s)")
+        table = Table(title="sensors", title_justify="left")
+        for col in (
+            "sensor",
+            "placement",
+            "model",
+            "rate Hz",
+            "duration s",
+            "samples",
+            "lost",
+            "gaps",
+            "gap s",
+            "ranges",
+        ):
+            table.add_column(col, justify="right" if col[0].isdigit() or " " in col else "left")
+        for s in rec.sensors:
+            t0, t1 = rec.time_range(s.sensor_id)
+            gaps = rec.gaps(s.sensor_id)
+            lost = rec.lost_samples(s.sensor_id)
+            dur = (t1 - t0) if rec.n_samples(s.sensor_id) else 0.0
+            ranges = "/".join(
+                x
+                for x in (
+                    f"±{s.acc_range_g:g} g" if s.acc_range_g else "",
+                    f"±{s.gyr_range_dps:g} dps" if s.gyr_range_dps else "",
+                )
+                if x
+            )
+            table.add_row(
+                s.sensor_id,
+                s.placement,
+                s.device_model,
+                f"{s.sample_rate_hz:g}",
+                f"{dur:.3f}",
+                str(rec.n_samples(s.sensor_id)),
+                "-" if lost is None else str(lost),
+                str(len(gaps)),
+                f"{float((gaps[:, 1] - gaps[:, 0]).sum()) if len(gaps) else 0.0:.3f}",
+                ranges or "-",
+            )
+        console.print(table)
+        streams = rec.streams()
+        if streams:
+            for st in streams:
+                qty = ", ".join(sorted(st.values))
+                console.print(
+                    f"stream {st.stream_id}: {st.device_model or '?'} ({st.placement or '?'}), "
+                    f"{st.t.size} samples of {qty}"
+                )
+        markers = rec.markers
+        console.print(f"markers: {len(markers)}")
+        for t, label, kind in markers:
+            console.print(f"  {t:9.3f} s  {kind:<5}  {label}")
+    return 0

@@ -1,0 +1,285 @@
+"""Recording format v1: round trip, validation of bad files, chunked reading, SIGKILL survival."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from dsp.block import SampleBlock, SensorInfo
+from recordings import RecordingError, RecordingWriter, open_recording
+
+HERE = Path(__file__).parent
+
+
+def _sensors(rate: float = 200.0) -> list[SensorInfo]:
+    return [
+        SensorInfo("left_foot", "left_foot", "simulated", rate, 16.0, 2000.0, "1.2.3"),
+        SensorInfo("pelvis", "pelvis", "simulated", rate / 2),
+    ]
+
+
+def _write(path: Path, seconds: float = 20.0, rate: float = 200.0) -> dict[str, SampleBlock]:
+    rng = np.random.default_rng(1)
+    full: dict[str, list[SampleBlock]] = {"left_foot": [], "pelvis": []}
+    with RecordingWriter(path, _sensors(rate), notes="ChiRunning drills, week 2") as w:
+        for sid, r in (("left_foot", rate), ("pelvis", rate / 2)):
+            n = int(seconds * r)
+            t = np.arange(n) / r + 0.5
+            acc = rng.normal(size=(n, 3)).astype(np.float32)
+            gyr = rng.normal(size=(n, 3)).astype(np.float32) * 100
+            seq = np.arange(n, dtype=np.uint32)
+            keep = np.ones(n, bool)
+            if sid == "left_foot":
+                keep[1000:1010] = False  # ten lost samples
+            for k in range(0, n, 97):
+                sl = slice(k, k + 97)
+                b = SampleBlock(
+                    sid,
+                    t[sl][keep[sl]],
+                    acc[sl][keep[sl]],
+                    gyr[sl][keep[sl]],
+                    seq=seq[sl][keep[sl]],
+                )
+                w.append(b)
+                full[sid].append(b)
+        w.add_gap("left_foot", 1000 / rate + 0.5, 1010 / rate + 0.5)
+        w.add_marker(5.0, "started midfoot drill", "user")
+        w.add_marker(2.0, "heel_strike", "alert")
+        w.append_stream(
+            "footpod",
+            np.arange(10.0),
+            {"speed_mps": np.full(10, 3.2)},
+            device_model="stryd",
+            placement="right_foot",
+        )
+    return {k: SampleBlock.concatenate(v) for k, v in full.items()}
+
+
+def test_round_trip_exact(tmp_path: Path) -> None:
+    path = tmp_path / "rec.h5"
+    full = _write(path)
+    with open_recording(path) as rec:
+        assert [s.sensor_id for s in rec.sensors] == ["left_foot", "pelvis"]
+        lf = rec.sensor("left_foot")
+        assert (lf.placement, lf.device_model, lf.sample_rate_hz) == (
+            "left_foot",
+            "simulated",
+            200.0,
+        )
+        assert (lf.acc_range_g, lf.gyr_range_dps, lf.firmware) == (16.0, 2000.0, "1.2.3")
+        assert rec.notes == "ChiRunning drills, week 2"
+        for sid, ref in full.items():
+            got = rec.read(sid)
+            np.testing.assert_array_equal(got.t, ref.t)
+            np.testing.assert_array_equal(got.acc, ref.acc.astype(np.float32))
+            np.testing.assert_array_equal(got.gyr, ref.gyr.astype(np.float32))
+            np.testing.assert_array_equal(got.seq, ref.seq)
+        assert rec.lost_samples("left_foot") == 10
+        assert rec.lost_samples("pelvis") == 0
+        np.testing.assert_allclose(rec.gaps("left_foot"), [[5.5, 5.55]])
+        assert rec.markers == [
+            (2.0, "heel_strike", "alert"),
+            (5.0, "started midfoot drill", "user"),
+        ]
+        (stream,) = rec.streams()
+        assert stream.stream_id == "footpod" and stream.device_model == "stryd"
+        np.testing.assert_array_equal(stream.values["speed_mps"], np.full(10, 3.2))
+        assert rec.duration_s == pytest.approx(full["left_foot"].t[-1] - 0.5)
+
+
+def test_layout_matches_spec(tmp_path: Path) -> None:
+    """Plain h5py sees exactly the v1 layout: attribute types, dtypes, chunking, compression."""
+    path = tmp_path / "rec.h5"
+    _write(path)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format"] == "runform-recording"
+        assert int(f.attrs["format_version"]) == 1
+        assert isinstance(f.attrs["created_utc"], str) and f.attrs["created_utc"].endswith("Z")
+        assert f.attrs["software"].startswith("runform")
+        g = f["sensors/left_foot"]
+        assert g.attrs["placement"] == "left_foot" and isinstance(g.attrs["placement"], str)
+        assert g["t"].dtype == np.float64 and g["t"].ndim == 1
+        assert g["acc"].dtype == np.float32 and g["acc"].shape[1] == 3
+        assert g["gyr"].dtype == np.float32 and g["seq"].dtype == np.uint32
+        assert g["gaps"].dtype == np.float64 and g["gaps"].shape[1] == 2
+        for name in ("t", "acc", "gyr", "seq"):
+            assert g[name].chunks is not None and g[name].maxshape[0] is None
+            assert g[name].compression in ("gzip", "lzf")
+        assert h5py.check_string_dtype(f["markers/label"].dtype).encoding == "utf-8"
+        assert f["markers/kind"].asstr()[0] in ("user", "alert", "note")
+        assert f["streams/footpod"].attrs["device_model"] == "stryd"
+
+
+def test_iter_blocks_is_chunked_and_complete(tmp_path: Path) -> None:
+    path = tmp_path / "rec.h5"
+    full = _write(path, seconds=30)
+    with open_recording(path) as rec:
+        blocks = list(rec.iter_blocks(chunk_s=4.0))
+        # time order by window: each block starts no earlier than any earlier block's window
+        for sid, ref in full.items():
+            got = [b for b in blocks if b.sensor_id == sid]
+            assert max(len(b) for b in got) <= 4.0 * rec.sensor(sid).sample_rate_hz + 1
+            np.testing.assert_array_equal(np.concatenate([b.t for b in got]), ref.t)
+        gap_blocks = [b for b in blocks if len(b.gaps)]
+        assert len(gap_blocks) == 1 and gap_blocks[0].sensor_id == "left_foot"
+        part = rec.read("pelvis", 10.0, 12.0)
+        assert part.t[0] >= 10.0 and part.t[-1] < 12.0 and len(part) == 200
+
+
+def _make_bad(path: Path, how: str) -> None:
+    _write(path, seconds=5)
+    with h5py.File(path, "r+") as f:
+        g = f["sensors/left_foot"]
+        if how == "missing_acc":
+            del g["acc"]
+        elif how == "wrong_shape":
+            del g["gyr"]
+            g.create_dataset("gyr", data=np.zeros((g["t"].shape[0], 4), np.float32))
+        elif how == "non_increasing":
+            t = g["t"][()]
+            t[100] = t[99]
+            g["t"][...] = t
+        elif how == "nan_time":
+            t = g["t"][()]
+            t[50] = np.nan
+            g["t"][...] = t
+        elif how == "nan_acc":
+            a = g["acc"][()]
+            a[70, 1] = np.nan
+            g["acc"][...] = a
+        elif how == "newer_version":
+            f.attrs["format_version"] = 2
+        elif how == "bad_placement":
+            g.attrs["placement"] = "wrist"
+        elif how == "no_rate":
+            del g.attrs["sample_rate_hz"]
+
+
+@pytest.mark.parametrize(
+    ("how", "expect"),
+    [
+        ("missing_acc", "/sensors/left_foot/acc: dataset is missing"),
+        ("wrong_shape", "/sensors/left_foot/gyr: shape"),
+        ("non_increasing", "/sensors/left_foot/t: not strictly increasing at sample 100"),
+        ("nan_time", "/sensors/left_foot/t: NaN or infinite time at sample 50"),
+        ("newer_version", "format_version 2 is newer"),
+        ("bad_placement", "placement"),
+        ("no_rate", "sample_rate_hz"),
+    ],
+)
+def test_bad_files_give_one_clear_line(tmp_path: Path, how: str, expect: str) -> None:
+    path = tmp_path / f"{how}.h5"
+    _make_bad(path, how)
+    with pytest.raises(RecordingError) as err:
+        open_recording(path)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg and expect in msg
+
+
+def test_nan_samples_reported_when_read(tmp_path: Path) -> None:
+    path = tmp_path / "nan.h5"
+    _make_bad(path, "nan_acc")
+    with open_recording(path) as rec, pytest.raises(RecordingError, match=r"acc: NaN .* sample 70"):
+        list(rec.iter_blocks(2.0))
+
+
+def test_foreign_and_missing_files(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f.create_dataset("x", data=[1, 2, 3])
+    with pytest.raises(RecordingError, match="not a runform recording"):
+        open_recording(foreign)
+    text = tmp_path / "notes.h5"
+    text.write_text("hello")
+    with pytest.raises(RecordingError, match="not an HDF5 file"):
+        open_recording(text)
+    with pytest.raises(RecordingError, match="no such file"):
+        open_recording(tmp_path / "absent.h5")
+
+
+def test_writer_rejects_bad_blocks(tmp_path: Path) -> None:
+    with RecordingWriter(tmp_path / "w.h5", _sensors()) as w:
+        w.append(SampleBlock("left_foot", np.array([0.0, 0.1]), np.zeros((2, 3)), np.zeros((2, 3))))
+        with pytest.raises(RecordingError, match="not strictly increasing"):
+            w.append(SampleBlock("left_foot", np.array([0.1]), np.zeros((1, 3)), np.zeros((1, 3))))
+        with pytest.raises(RecordingError, match="unknown sensor 'wrist'"):
+            w.append(SampleBlock("wrist", np.array([1.0]), np.zeros((1, 3)), np.zeros((1, 3))))
+        with pytest.raises(RecordingError, match="NaN"):
+            w.append(
+                SampleBlock("pelvis", np.array([1.0]), np.full((1, 3), np.nan), np.zeros((1, 3)))
+            )
+    # what was appended before the errors is still there
+    with open_recording(tmp_path / "w.h5") as rec:
+        assert rec.n_samples("left_foot") == 2
+
+
+def test_flush_thread_writes_without_new_data(tmp_path: Path) -> None:
+    path = tmp_path / "idle.h5"
+    w = RecordingWriter(path, _sensors(), flush_interval_s=0.2)
+    try:
+        w.append(SampleBlock("pelvis", np.array([0.0, 0.01]), np.zeros((2, 3)), np.zeros((2, 3))))
+        time.sleep(0.8)
+        with h5py.File(path, "r") as f:  # a second reader while the writer is open
+            assert f["sensors/pelvis/t"].shape == (2,)
+    finally:
+        w.close()
+
+
+def _kill_once(path: Path, rate: float, after_s: float) -> tuple[float, float]:
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_kill_writer.py"), str(path), str(rate)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("START"), line
+        start = float(line.split()[1])
+        time.sleep(after_s)
+        killed_at = time.monotonic() - start
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with h5py.File(path, "r") as f:  # plain open, no SWMR, no repair
+        lasts = []
+        for sid in ("left_foot", "right_foot", "pelvis"):
+            t = f[f"sensors/{sid}/t"][()]
+            n = min(t.shape[0], f[f"sensors/{sid}/acc"].shape[0], f[f"sensors/{sid}/gyr"].shape[0])
+            t = t[:n][np.isfinite(t[:n])]
+            expected = np.arange(t.size) / rate
+            np.testing.assert_allclose(t, expected)  # every sample up to the last flush
+            lasts.append(t[-1] if t.size else -1.0)
+    return killed_at, min(lasts)
+
+
+@pytest.mark.parametrize("round_", range(6))
+def test_sigkill_loses_at_most_one_second(tmp_path: Path, round_: int) -> None:
+    rng = np.random.default_rng(round_)
+    killed_at, last = _kill_once(
+        tmp_path / "k.h5", rate=833.0, after_s=float(rng.uniform(1.2, 2.5))
+    )
+    assert last >= killed_at - 1.0, (killed_at, last)
+    with open_recording(tmp_path / "k.h5") as rec:  # and runform reads it too
+        assert rec.n_samples("pelvis") >= int((killed_at - 1.0) * 833)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(60))
+def test_sigkill_many(tmp_path: Path, round_: int) -> None:
+    rng = np.random.default_rng(1000 + round_)
+    killed_at, last = _kill_once(
+        tmp_path / "k.h5", rate=1666.0, after_s=float(rng.uniform(1.05, 4.0))
+    )
+    assert last >= killed_at - 1.0, (killed_at, last)
