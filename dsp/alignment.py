@@ -1,0 +1,269 @@
+"""Sensor-to-body alignment found from the data, for any way a sensor is clipped on.
+
+The rotation ``R_bs`` (``v_body = R_bs @ v_sensor``, see ``docs/coordinate_systems.md``) is
+built from three physical facts:
+
+1. **vt (up)**: at foot-flat (mid-stance) and while standing, the shoe sole is level and the
+   accelerometer reads about +1 g along the shoe's up axis. Still samples are those with a small
+   smoothed gyroscope norm and a specific-force norm near 1 g; ``vt`` is the mean direction of
+   their specific force.
+2. **ml (left)**: the foot swings mostly about its medio-lateral axis, so the dominant principal
+   axis of the angular rate (uncentred second moment, in the plane normal to ``vt``) is ``±ml``.
+   This is the functional-axis approach used for shoe and shank IMUs (e.g. Falbriard et al.
+   2020, Front Bioeng Biotechnol 8:65; Mariani et al. 2010, J Biomech 43(15)).
+3. **the sign of ml**: ``ap = ml × vt`` must point the way the foot travels. With a candidate
+   frame, each stride between two still instants is integrated (zero-velocity update,
+   :class:`dsp.orientation.StrideKinematics`); the foot moves forward during every stride (also
+   on a treadmill, relative to the belt), so the sign that gives a positive forward
+   displacement is kept. The sign is the same on the left and on the right shoe because ``ml``
+   points to the runner's left on both.
+
+Confidence (0 to 1) is the smallest of three scores: how consistent the still-phase gravity
+directions are, which share of the angular-rate energy lies on ``ml``, and how many strides agree
+on the sign. Below ``min_confidence`` every contact of the sensor carries ``low_alignment``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d
+
+from dsp.block import STANDARD_GRAVITY
+from dsp.filters import centered_moving_average, samples_for
+from dsp.orientation import StrideKinematics
+
+__all__ = ["AlignmentResult", "estimate_alignment"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AlignmentResult:
+    """Outcome of :func:`estimate_alignment`.
+
+    Attributes
+    ----------
+    R_bs : ndarray, shape (3, 3)
+        Sensor-to-body rotation (rows: ``ap, ml, vt`` axes in sensor coordinates).
+    confidence : float
+        0 (no idea) to 1 (clean).
+    ok : bool
+        A usable rotation was found (``False``: not enough still or moving data).
+    gravity_spread_deg : float
+        Angular spread of the still-phase specific force directions, deg.
+    ml_share : float
+        Share of the angular-rate energy on the ``ml`` axis.
+    sign_agreement : float
+        Share of strides whose forward displacement agrees with the chosen sign.
+    n_still : int
+        Still samples used for ``vt``.
+    n_strides : int
+        Strides used to pick the sign.
+    reason : str
+        Why ``ok`` is False, or why the confidence is low (empty when clean).
+    """
+
+    R_bs: np.ndarray = field(default_factory=lambda: np.eye(3))
+    confidence: float = 0.0
+    ok: bool = False
+    gravity_spread_deg: float = float("nan")
+    ml_share: float = float("nan")
+    sign_agreement: float = float("nan")
+    n_still: int = 0
+    n_strides: int = 0
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly summary (rotation as nested lists)."""
+        return {
+            "R_bs": np.round(self.R_bs, 6).tolist(),
+            "confidence": round(float(self.confidence), 4),
+            "ok": bool(self.ok),
+            "gravity_spread_deg": _r(self.gravity_spread_deg),
+            "ml_share": _r(self.ml_share),
+            "sign_agreement": _r(self.sign_agreement),
+            "n_still": int(self.n_still),
+            "n_strides": int(self.n_strides),
+            "reason": self.reason,
+        }
+
+
+def _r(x: float) -> float | None:
+    return None if not np.isfinite(x) else round(float(x), 4)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """``(K, 2)`` start/stop (exclusive) of runs of True."""
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1)
+
+
+def estimate_alignment(
+    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    sampling_rate_hz: float,
+    still_window_ms: float = 30.0,
+    still_max_dps: float = 200.0,
+    still_acc_tol_g: float = 0.25,
+    swing_min_dps: float = 150.0,
+    min_still_s: float = 0.5,
+    min_strides: int = 3,
+    gravity: float = STANDARD_GRAVITY,
+) -> AlignmentResult:
+    """Estimate the sensor-to-foot (or any swinging segment) rotation from data.
+
+    Parameters
+    ----------
+    segments : list of (t, acc, gyr)
+        Contiguous pieces of data (no gaps inside): ``t`` (N,) s, ``acc`` (N, 3) m/s² and
+        ``gyr`` (N, 3) deg/s, sensor frame.
+    sampling_rate_hz : float
+        Nominal rate, Hz.
+    still_window_ms : float
+        Smoothing window of the gyroscope norm for the stillness test, ms.
+    still_max_dps : float
+        Upper bound of the adaptive stillness threshold, deg/s.
+    still_acc_tol_g : float
+        Allowed deviation of the specific-force norm from 1 g at a still sample, g.
+    swing_min_dps : float
+        Smoothed gyroscope norm that counts as a swing between two still instants, deg/s.
+    min_still_s : float
+        Still data needed for ``vt``, s.
+    min_strides : int
+        Strides needed to pick the sign of ``ml`` with full confidence.
+    gravity : float
+        m/s².
+
+    Returns
+    -------
+    AlignmentResult
+    """
+    fs = float(sampling_rate_hz)
+    win = samples_for(still_window_ms / 1000.0, sampling_rate_hz=fs, minimum=1)
+    feats = []
+    for t, acc, gyr in segments:
+        if t.shape[0] < 3:
+            continue
+        e = centered_moving_average(np.linalg.norm(gyr, axis=1), window=win)
+        an = centered_moving_average(np.linalg.norm(acc, axis=1), window=win)
+        feats.append((t, acc, gyr, e, an))
+    if not feats:
+        return AlignmentResult(reason="no data")
+    # still: the quietest samples of each stance (the local minimum of the smoothed rate over a
+    # stride-long window, plus a margin), with a specific force near 1 g
+    span = samples_for(0.7, sampling_rate_hz=fs, minimum=3)
+    still_masks = []
+    for f in feats:
+        # stillness cost: rotation plus deviation of the specific force from 1 g
+        # (20 deg/s per m/s²), so a quiet instant of the swing does not count
+        c = f[3] + 20.0 * np.abs(f[4] - gravity)
+        cmin = minimum_filter1d(c, size=span, mode="nearest")
+        thr_local = np.minimum(still_max_dps, 1.5 * cmin + 15.0)
+        still_masks.append(
+            (c <= thr_local)
+            & (cmin < still_max_dps)
+            & (np.abs(f[4] - gravity) < still_acc_tol_g * gravity)
+        )
+    thr = float(np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)])) if any(m.any() for m in still_masks) else still_max_dps)
+    n_still = int(sum(m.sum() for m in still_masks))
+    if n_still < min_still_s * fs:
+        return AlignmentResult(
+            n_still=n_still,
+            reason="too little still data (no foot-flat phases: is the sensor loose, rattling "
+            "or not on a shoe?)",
+        )
+    acc_still = np.concatenate([f[1][m] for f, m in zip(feats, still_masks, strict=True)])
+    u = acc_still / np.linalg.norm(acc_still, axis=1, keepdims=True)
+    # the majority direction (foot-flat and standing), robust to the odd quiet swing sample
+    vt = _unit(u.mean(axis=0))
+    for _ in range(4):
+        near = u @ vt > np.cos(np.radians(30.0))
+        if near.sum() < 3:
+            break
+        vt = _unit(u[near].mean(axis=0))
+    near = u @ vt > np.cos(np.radians(30.0))
+    rbar = float(np.linalg.norm(u[near].mean(axis=0))) if near.any() else 0.0
+    kept = float(near.mean())
+    spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
+    if kept < 0.6:
+        spread = max(spread, 30.0)
+    # dominant rotation axis during motion
+    moving = [f[3] > max(swing_min_dps, 3.0 * thr) for f in feats]
+    g_mov = np.concatenate([f[2][m] for f, m in zip(feats, moving, strict=True)])
+    if g_mov.shape[0] < 0.2 * fs:
+        return AlignmentResult(
+            n_still=n_still,
+            gravity_spread_deg=spread,
+            reason="no swing motion (the sensor did not move like a foot in gait)",
+        )
+    total = float(np.sum(g_mov**2))
+    g_perp = g_mov - np.outer(g_mov @ vt, vt)
+    w, v = np.linalg.eigh(g_perp.T @ g_perp)
+    ml = _unit(v[:, -1] - np.dot(v[:, -1], vt) * vt)
+    share = float(np.sum((g_mov @ ml) ** 2) / total) if total > 0 else 0.0
+    ap = np.cross(ml, vt)
+    r_bs = np.stack([ap, ml, vt])
+    # sign from the forward displacement of each stride
+    disp = []
+    kin = StrideKinematics(sampling_rate_hz=fs)
+    for (t, acc, gyr, e, _an), m in zip(feats, still_masks, strict=True):
+        runs = _runs(m)
+        if runs.shape[0] < 2:
+            continue
+        centers = (runs[:, 0] + runs[:, 1] - 1) // 2
+        for c0, c1 in zip(centers[:-1], centers[1:], strict=True):
+            dur = t[c1] - t[c0]
+            if not (0.3 <= dur <= 3.0) or e[c0:c1].max() < swing_min_dps:
+                continue
+            sl = slice(c0, c1 + 1)
+            kin.fit(t[sl], acc[sl] @ r_bs.T, gyr[sl] @ r_bs.T, 0, c1 - c0)
+            d = kin.pos_[-1]
+            if np.all(np.isfinite(d)) and np.hypot(d[0], d[1]) > 0.05:
+                disp.append(d[0] / np.hypot(d[0], d[1]))
+            if len(disp) >= 60:
+                break
+    n_str = len(disp)
+    if n_str == 0:
+        return AlignmentResult(
+            R_bs=r_bs,
+            n_still=n_still,
+            gravity_spread_deg=spread,
+            ml_share=share,
+            reason="no stride between two still instants (cannot tell forward from backward)",
+        )
+    disp_arr = np.asarray(disp)
+    if np.median(disp_arr) < 0:
+        ml = -ml
+        ap = np.cross(ml, vt)
+        r_bs = np.stack([ap, ml, vt])
+        disp_arr = -disp_arr
+    agree = float(np.mean(disp_arr > 0))
+    g_score = float(np.clip(1.0 - spread / 30.0, 0.0, 1.0))
+    s_score = float(np.clip((share - 0.4) / 0.35, 0.0, 1.0))
+    a_score = float(np.clip(2.0 * (agree - 0.5), 0.0, 1.0)) * min(1.0, n_str / min_strides)
+    conf = min(g_score, s_score, a_score)
+    reasons = []
+    if g_score < 0.5:
+        reasons.append(f"still-phase gravity directions spread by {spread:.0f} deg")
+    if s_score < 0.5:
+        reasons.append(f"only {share:.0%} of the rotation about one axis")
+    if a_score < 0.5:
+        reasons.append(f"forward direction unclear ({agree:.0%} of {n_str} strides agree)")
+    return AlignmentResult(
+        R_bs=r_bs,
+        confidence=conf,
+        ok=True,
+        gravity_spread_deg=spread,
+        ml_share=share,
+        sign_agreement=agree,
+        n_still=n_still,
+        n_strides=n_str,
+        reason="; ".join(reasons),
+    )

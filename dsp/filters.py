@@ -1,0 +1,135 @@
+"""Small, position-exact filters used by the streaming analyzers.
+
+"Position-exact" means the value at sample ``i`` depends only on the samples inside its window,
+computed in a fixed order, so the same sample gets bit-identical output whether the signal was
+fed in one piece or in many blocks (a running cumulative sum would not give that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["centered_moving_average", "declip", "samples_for", "saturation_mask"]
+
+
+def samples_for(duration_s: float, *, sampling_rate_hz: float, minimum: int = 1) -> int:
+    """Number of samples (at least ``minimum``) that covers ``duration_s`` at ``sampling_rate_hz``."""
+    return max(int(minimum), round(duration_s * sampling_rate_hz))
+
+
+def centered_moving_average(x: np.ndarray, *, window: int) -> np.ndarray:
+    """Centered moving average over an odd ``window`` of samples, edges shrink the window.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N,) or (N, K)
+        Signal(s); filtered along axis 0.
+    window : int
+        Samples in the window; an even value is raised by one so the window is centered.
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+        At sample ``i``: mean of ``x[max(0, i-h) : i+h+1]`` with ``h = window // 2``, computed
+        by a direct (not cumulative) sum, so each output depends only on its own window.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h = int(window) // 2
+    if h <= 0 or x.shape[0] == 0:
+        return x.copy()
+    w = 2 * h + 1
+    if x.ndim == 1:
+        return _cma_1d(x, h, w)
+    return np.stack([_cma_1d(x[:, k], h, w) for k in range(x.shape[1])], axis=1)
+
+
+def _cma_1d(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    n = x.shape[0]
+    ones = np.ones(w)
+    s = np.convolve(x, ones, mode="full")[h : h + n]
+    cnt = np.convolve(np.ones(n), ones, mode="full")[h : h + n]
+    return s / cnt
+
+
+def saturation_mask(
+    x: np.ndarray, *, full_scale: float | None, fraction: float = 0.985, min_run: int = 3
+) -> np.ndarray:
+    """Samples at (or stuck at) the sensor's full scale.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, 3)
+        Signal in the unit of ``full_scale``.
+    full_scale : float or None
+        Full-scale range (same unit as ``x``). ``None``: only flat tops of at least ``min_run``
+        equal samples at the largest magnitude of the block are reported (clipping of a device
+        whose range is not known).
+    fraction : float
+        Share of the full scale from which a sample counts as saturated.
+    min_run : int
+        Length of a flat top that counts as clipping when the range is unknown.
+
+    Returns
+    -------
+    ndarray of bool, shape (N,)
+    """
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    if a.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    if full_scale is not None and np.isfinite(full_scale) and full_scale > 0:
+        return np.any(a >= fraction * full_scale, axis=1)
+    out = np.zeros(a.shape[0], dtype=bool)
+    for k in range(a.shape[1]):
+        col = a[:, k]
+        top = col.max()
+        if top <= 0:
+            continue
+        at_top = col >= top
+        if at_top.sum() < min_run:
+            continue
+        # runs of consecutive samples at the top value
+        run = np.convolve(at_top.astype(np.int64), np.ones(min_run, dtype=np.int64), "same")
+        out |= at_top & (run >= min_run)
+    return out
+
+
+def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.ndarray:
+    """Estimate the samples of clipped peaks from their unclipped flanks.
+
+    A sensor that saturates reads its full scale while the true value is beyond it; integrating
+    the clipped signal loses velocity. Each run of clipped samples (per axis, one sign) is
+    replaced by the cubic through the two unclipped samples on either side, never by less
+    than the full scale. Runs that touch the ends of ``x`` are left as they are. The estimate
+    is only as good as a smooth peak; rows computed from it keep their ``saturated`` flag.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, K)
+        Signal in the unit of ``full_scale``.
+    full_scale : float
+    fraction : float
+        Share of the full scale from which a sample counts as clipped.
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+        A copy with the clipped runs re-estimated.
+    """
+    out = np.array(x, dtype=np.float64, copy=True)
+    n = out.shape[0]
+    lim = fraction * full_scale
+    for k in range(out.shape[1]):
+        col = out[:, k]
+        for sign in (1.0, -1.0):
+            m = sign * col >= lim
+            if not m.any():
+                continue
+            d = np.diff(np.concatenate(([0], m.astype(np.int8), [0])))
+            for s0, e0 in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+                if s0 < 2 or e0 + 2 > n:
+                    continue
+                xs = np.array([s0 - 2, s0 - 1, e0, e0 + 1], dtype=np.float64)
+                coef = np.polyfit(xs, col[xs.astype(int)], 3)
+                fit = np.polyval(coef, np.arange(s0, e0, dtype=np.float64))
+                col[s0:e0] = sign * np.maximum(sign * fit, sign * col[s0:e0])
+    return out

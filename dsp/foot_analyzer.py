@@ -1,0 +1,670 @@
+"""Streaming analysis of one shoe sensor: blocks in, finished contacts (``ContactRow``) out.
+
+Usage::
+
+    fa = FootAnalyzer(info)                 # info.placement is left_foot or right_foot
+    for block in blocks:                    # any block sizes, in time order
+        rows = fa.feed(block)               # contacts finished so far (often empty)
+        for t_ic, pitch in fa.latest_traces_:
+            ...                             # time-normalised foot pitch of those strides
+    rows += fa.finish()                     # the contacts still pending at the end
+
+Batch analysis is the same object fed a whole file in chunks; the results do not depend on
+where the blocks are cut, because every decision is taken on index ranges fixed by the data
+(sample counts and detected events), never by block boundaries:
+
+1. **Segments.** Data are split into contiguous segments at gaps (reported in
+   ``SampleBlock.gaps`` and seen as a time step above ``gap_split_s``); nothing is detected inside
+   a gap and no stride is measured across one.
+2. **Alignment.** The first ``align_initial_s`` seconds of data are buffered and
+   :func:`dsp.alignment.estimate_alignment` runs on them; if the result is unusable or not
+   confident, the buffer is doubled (up to ``align_max_s``) and it runs again. The rotation is
+   then held for the rest of the recording, and the buffered data are analysed with it.
+3. **Events.** In each segment, mid-swings are found with a fixed look-ahead
+   (``swing_half_window_s``); each pair of consecutive mid-swings yields one contact
+   (:func:`dsp.foot_events.detect_contact`). A contact is reported once the next one is known
+   (its stride metrics need the next foot-flat), or when its segment ends.
+4. **Metrics.** :func:`dsp.foot_metrics.contact_metrics` on the samples from the contact's IC
+   to the next IC.
+
+Attributes
+----------
+alignment_ : AlignmentResult or None
+    The sensor-to-foot rotation in use, once found.
+latest_traces_ : list of (float, ndarray)
+    For the contacts returned by the last :meth:`feed` / :meth:`finish` call that have a
+    complete stride: ``(t_ic, pitch)``, foot pitch in deg over the stride from this IC to the
+    next, resampled to 101 points (0 to 100 %). For the viewer's per-stride overlay.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from dsp.alignment import AlignmentResult, estimate_alignment
+from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
+from dsp.contact import ContactRow
+from dsp.errors import AnalysisError
+from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
+from dsp.foot_events import ContactEvents, EventSettings, detect_contact, find_swing_peaks
+from dsp.foot_metrics import MetricSettings, contact_metrics
+
+__all__ = ["FootAnalyzer", "FootSettings"]
+
+log = logging.getLogger(__name__)
+
+_METRIC_KEYS = (
+    "contact_time",
+    "stride_time",
+    "cadence",
+    "foot_strike_angle",
+    "strike_type",
+    "pronation_excursion",
+    "max_pronation_velocity",
+    "stride_length",
+    "speed",
+    "peak_impact",
+)
+
+
+@dataclass(frozen=True)
+class FootSettings:
+    """Settings of :class:`FootAnalyzer`.
+
+    Attributes
+    ----------
+    events : EventSettings
+    metrics : MetricSettings
+    align_initial_s : float
+        Data buffered before the first alignment attempt, s.
+    align_max_s : float
+        Longest buffer for the alignment; beyond it the sensor is declared not alignable for
+        that stretch and the buffer restarts, s.
+    min_alignment_confidence : float
+        Below it, contacts carry ``low_alignment``.
+    gap_split_s : float
+        A time step longer than ``max(gap_split_s, 3.5 sample periods)`` splits the data
+        into segments; shorter losses are bridged (contacts overlapping them are flagged
+        ``gap``; a contact whose IC or TO falls inside one is not reported).
+    rate_tolerance : float
+        Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+    R_bs : tuple or None
+        A known sensor-to-foot rotation (3x3 nested tuples); skips the estimation.
+    gravity : float
+        m/s².
+    """
+
+    events: EventSettings = field(default_factory=EventSettings)
+    metrics: MetricSettings = field(default_factory=MetricSettings)
+    align_initial_s: float = 20.0
+    align_max_s: float = 160.0
+    min_alignment_confidence: float = 0.5
+    gap_split_s: float = 0.06
+    rate_tolerance: float = 0.05
+    R_bs: tuple | None = None
+    gravity: float = STANDARD_GRAVITY
+
+
+@dataclass
+class _Piece:
+    t: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray
+    new_segment: bool
+    minor_gaps: np.ndarray  # (K, 2) times of small losses inside the piece
+
+
+@dataclass
+class _Pending:
+    ev: ContactEvents  # segment indices
+    lead: bool = False
+
+
+class FootAnalyzer:
+    """Streaming per-contact analysis of one foot sensor (see the module docstring).
+
+    Parameters
+    ----------
+    info : SensorInfo
+        ``placement`` must be ``left_foot`` or ``right_foot``.
+    settings : FootSettings, optional
+    **overrides
+        Fields of :class:`FootSettings` to replace.
+    """
+
+    def __init__(
+        self, info: SensorInfo, settings: FootSettings | None = None, **overrides: Any
+    ) -> None:
+        if info.side is None:
+            raise AnalysisError(
+                f"sensor {info.sensor_id}: placement {info.placement!r} is not a foot"
+            )
+        s = settings or FootSettings()
+        if overrides:
+            s = replace(s, **overrides)
+        self.info = info
+        self.settings = s
+        self.side = info.side
+        self.fs = float(info.sample_rate_hz)
+        ev = s.events
+        self._h_om = samples_for(ev.omega_smooth_ms / 2000.0, sampling_rate_hz=self.fs, minimum=0)
+        self._h_n = samples_for(ev.norm_smooth_ms / 2000.0, sampling_rate_hz=self.fs, minimum=0)
+        self._H = samples_for(ev.swing_half_window_s, sampling_rate_hz=self.fs)
+        self._margin = (
+            self._H
+            + max(self._h_om, self._h_n)
+            + samples_for(s.metrics.pronation_smooth_ms / 1000.0, sampling_rate_hz=self.fs)
+            + samples_for(s.metrics.impact_window_s, sampling_rate_hz=self.fs)
+            + 8
+        )
+        self._reach = (
+            samples_for(0.015, sampling_rate_hz=self.fs)
+            + samples_for(s.metrics.pronation_smooth_ms / 1000.0, sampling_rate_hz=self.fs)
+            + samples_for(s.metrics.impact_window_s, sampling_rate_hz=self.fs)
+            + 4
+        )
+        self._gap_thr = max(s.gap_split_s, 3.5 / self.fs)
+        self._lead_limit = samples_for(ev.max_cycle_s, sampling_rate_hz=self.fs)
+        self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
+        self._gyr_fs = info.gyr_range_dps
+        # input state
+        self._last_t: float | None = None
+        self._rep_gaps = np.empty((0, 2))
+        self._rate_dts: list[np.ndarray] = []
+        self._rate_n = 0
+        self._rate_checked = False
+        # alignment state
+        self.alignment_: AlignmentResult | None = None
+        self._R: np.ndarray | None = None
+        self._low_align = False
+        self._pre: list[_Piece] = []
+        self._pre_n = 0
+        self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
+        self._align_attempts: list[str] = []
+        if s.R_bs is not None:
+            r = np.asarray(s.R_bs, dtype=np.float64)
+            self.alignment_ = AlignmentResult(R_bs=r, confidence=1.0, ok=True, reason="given")
+            self._R = r
+        # segment state
+        self._seg_open = False
+        self._out: list[ContactRow] = []
+        self.latest_traces_: list[tuple[float, np.ndarray]] = []
+        self._n_contacts = 0
+        self._n_segments = 0
+        self._flag_counts: dict[str, int] = {}
+        self._summary_vals: dict[str, list] = {k: [] for k in _METRIC_KEYS}
+        self._finished = False
+        self.detected_ics_: list[float] = []
+        self._watermark = -math.inf
+
+    # ------------------------------------------------------------------ public API
+    def feed(self, block: SampleBlock) -> list[ContactRow]:
+        """Add a block of samples; returns the contacts finished by it (IC order)."""
+        if self._finished:
+            raise AnalysisError(f"sensor {self.info.sensor_id}: feed() after finish()")
+        if block.sensor_id != self.info.sensor_id:
+            raise AnalysisError(
+                f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
+            )
+        self._out = []
+        self.latest_traces_ = []
+        for piece in self._split(block):
+            self._ingest(piece)
+        return self._out
+
+    def finish(self) -> list[ContactRow]:
+        """End of data: analyse what is still buffered; returns the last contacts."""
+        self._out = []
+        self.latest_traces_ = []
+        if self._finished:
+            return []
+        self._finished = True
+        if self._R is None and self._pre:
+            self._try_align(final=True)
+        if self._seg_open:
+            self._close_segment(cut_by_gap=False)
+        return self._out
+
+    @property
+    def watermark_(self) -> float:
+        """Time (s) before which every initial contact has been detected.
+
+        Contacts are detected before their rows are final (a row waits for the next contact);
+        their IC times are appended to ``detected_ics_`` as they are detected, which lets other
+        analyzers (the session's flight-time pairing, pelvis fusion) use them early and
+        deterministically: everything before ``watermark_`` is final.
+        """
+        return math.inf if self._finished else self._watermark
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Alignment and flag counts for reports and the viewer."""
+        d: dict[str, Any] = {
+            "sensor_id": self.info.sensor_id,
+            "placement": self.info.placement,
+            "contacts": self._n_contacts,
+            "segments": self._n_segments,
+            "flags": dict(self._flag_counts),
+        }
+        if self.alignment_ is not None:
+            d["alignment"] = self.alignment_.as_dict()
+            d["low_alignment"] = self._low_align
+        else:
+            d["alignment"] = None
+            d["alignment_problem"] = "; ".join(self._align_attempts) or "not enough data"
+        return d
+
+    def summary(self) -> dict[str, Any]:
+        """This sensor's part of SUMMARY.json (analysis-output v1)."""
+        v = self._summary_vals
+        out: dict[str, Any] = {"placement": self.info.placement, "contacts": self._n_contacts}
+        for key, name in (
+            ("cadence", "cadence_median"),
+            ("contact_time", "contact_time_median"),
+            ("foot_strike_angle", "foot_strike_angle_median"),
+        ):
+            out[name] = _median(v[key])
+        types = [s for s in v["strike_type"] if s]
+        out["strike_type_fraction"] = {
+            k: (round(types.count(k) / len(types), 4) if types else None)
+            for k in ("rearfoot", "midfoot", "forefoot")
+        }
+        out["max_pronation_velocity_median"] = _median(v["max_pronation_velocity"])
+        out["pronation_excursion_median"] = _median(v["pronation_excursion"])
+        out["speed_median"] = _median(v["speed"])
+        return out
+
+    # ------------------------------------------------------------------ input
+    def _split(self, block: SampleBlock) -> list[_Piece]:
+        sid = self.info.sensor_id
+        t = np.asarray(block.t, dtype=np.float64)
+        acc = np.asarray(block.acc, dtype=np.float64)
+        gyr = np.asarray(block.gyr, dtype=np.float64)
+        gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
+        if gaps.shape[0]:
+            self._rep_gaps = np.concatenate([self._rep_gaps, gaps])
+        gaps = self._rep_gaps
+        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
+        if bad.any():  # samples that are not numbers are treated as lost
+            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
+        if t.shape[0] == 0:
+            return []
+        d = np.diff(t)
+        if np.any(d <= 0):
+            i = int(np.flatnonzero(d <= 0)[0])
+            raise AnalysisError(
+                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
+                f"follows {t[i]:.6f} s"
+            )
+        if self._last_t is not None and t[0] <= self._last_t:
+            raise AnalysisError(
+                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
+                f"sample at {self._last_t:.6f} s"
+            )
+        self._check_rate(d)
+        prev = self._last_t
+        steps = np.concatenate(([np.inf if prev is None else t[0] - prev], d))
+        # long losses split the data into segments; short ones (a few packets) are bridged:
+        # the samples around them are integrated with the real time step and the contacts
+        # that overlap them are flagged (or dropped when IC or TO falls inside)
+        big = steps > self._gap_thr
+        small = (steps > 1.5 / self.fs) & ~big
+        starts = np.flatnonzero(big)
+        if starts.size == 0 or starts[0] != 0:
+            starts = np.concatenate(([0], starts))
+        bounds = [*starts.tolist(), t.shape[0]]
+        pieces = []
+        for k in range(len(bounds) - 1):
+            a, b = bounds[k], bounds[k + 1]
+            sm = np.flatnonzero(small[a:b]) + a  # small steps ending at these samples
+            before = np.concatenate(([np.nan if prev is None else prev], t[:-1]))
+            mg = np.stack([before[sm], t[sm]], axis=1) if sm.size else np.empty((0, 2))
+            pieces.append(_Piece(t[a:b], acc[a:b], gyr[a:b], bool(big[a]), mg))
+        self._last_t = float(t[-1])
+        if self._rep_gaps.shape[0]:
+            self._rep_gaps = self._rep_gaps[self._rep_gaps[:, 1] > t[-1]]
+        return pieces
+
+    def _check_rate(self, d: np.ndarray) -> None:
+        if self._rate_checked:
+            return
+        d = d[d < 3.5 / self.fs * 4]
+        self._rate_dts.append(d)
+        self._rate_n += d.size
+        if self._rate_n < 64:
+            return
+        self._rate_checked = True
+        med = float(np.median(np.concatenate(self._rate_dts)[:256]))
+        self._rate_dts = []
+        measured = 1.0 / med
+        if abs(measured / self.fs - 1.0) > self.settings.rate_tolerance:
+            raise AnalysisError(
+                f"sensor {self.info.sensor_id}: sample_rate_hz is {self.fs:g} Hz but the time "
+                f"stamps are {measured:.4g} Hz apart; the recording's sample rate or time "
+                "base is wrong"
+            )
+
+    def _ingest(self, piece: _Piece) -> None:
+        if self._R is not None:
+            self._process(piece)
+            return
+        self._pre.append(piece)
+        self._pre_n += piece.t.shape[0]
+        if self._pre_n >= self._align_target:
+            self._try_align(final=False)
+
+    # ------------------------------------------------------------------ alignment
+    def _try_align(self, *, final: bool) -> None:
+        s = self.settings
+        segs: list[list[_Piece]] = []
+        # exactly the first ``target`` samples (not whatever the blocks brought), so the
+        # rotation does not depend on block sizes
+        budget = self._pre_n if final else self._align_target
+        use: list[_Piece] = []
+        for p in self._pre:
+            if budget <= 0:
+                break
+            k = min(budget, p.t.shape[0])
+            use.append(_Piece(p.t[:k], p.acc[:k], p.gyr[:k], p.new_segment, p.minor_gaps))
+            budget -= k
+        for p in use:
+            if p.new_segment or not segs:
+                segs.append([p])
+            else:
+                segs[-1].append(p)
+        arrays = [
+            (
+                np.concatenate([p.t for p in g]),
+                np.concatenate([p.acc for p in g]),
+                np.concatenate([p.gyr for p in g]),
+            )
+            for g in segs
+        ]
+        res = estimate_alignment(arrays, sampling_rate_hz=self.fs, gravity=s.gravity)
+        at_max = self._align_target >= samples_for(s.align_max_s, sampling_rate_hz=self.fs)
+        good = res.ok and res.confidence >= s.min_alignment_confidence
+        if good or (res.ok and (final or at_max)):
+            self.alignment_ = res
+            self._R = res.R_bs
+            self._low_align = res.confidence < s.min_alignment_confidence
+            if self._low_align:
+                log.warning(
+                    "sensor %s: low alignment confidence %.2f (%s)",
+                    self.info.sensor_id,
+                    res.confidence,
+                    res.reason,
+                )
+            pre, self._pre, self._pre_n = self._pre, [], 0
+            for p in pre:
+                self._process(p)
+            return
+        self._align_attempts.append(res.reason)
+        if final:
+            log.warning("sensor %s: no alignment (%s)", self.info.sensor_id, res.reason)
+            self._pre, self._pre_n = [], 0
+            return
+        if at_max:
+            # this stretch cannot be aligned (e.g. the sensor lay still); start over
+            log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason,
+                     self._pre_n)
+            self._pre, self._pre_n = [], 0
+            self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
+        else:
+            self._align_target *= 2
+
+    # ------------------------------------------------------------------ segments
+    def _start_segment(self) -> None:
+        self._seg_open = True
+        self._n_segments += 1
+        self._base = 0
+        self._seg_n = 0
+        self._bt = np.empty(0)
+        self._bacc = np.empty((0, 3))
+        self._bgyr = np.empty((0, 3))
+        self._bsat = np.empty(0, dtype=bool)
+        self._braw = np.empty((0, 3))
+        self._minor: list[np.ndarray] = []
+        self._scan_from = 0
+        self._last_peak: int | None = None
+        self._pending: _Pending | None = None
+
+    def _process(self, piece: _Piece) -> None:
+        if piece.new_segment and self._seg_open:
+            self._close_segment(cut_by_gap=True)
+        if not self._seg_open:
+            self._start_segment()
+        r = self._R
+        assert r is not None
+        sat = np.zeros(piece.t.shape[0], dtype=bool)
+        if self._acc_fs is not None:
+            sat |= saturation_mask(piece.acc, full_scale=self._acc_fs)
+        if self._gyr_fs is not None:
+            sat |= saturation_mask(piece.gyr, full_scale=self._gyr_fs)
+        self._bt = np.concatenate([self._bt, piece.t])
+        self._bacc = np.concatenate([self._bacc, _rotate(piece.acc, r)])
+        self._bgyr = np.concatenate([self._bgyr, _rotate(piece.gyr, r)])
+        self._bsat = np.concatenate([self._bsat, sat])
+        self._braw = np.concatenate([self._braw, piece.acc])
+        self._seg_n += piece.t.shape[0]
+        if piece.minor_gaps.shape[0]:
+            self._minor.append(piece.minor_gaps)
+        self._advance(final=False)
+
+    def _close_segment(self, *, cut_by_gap: bool) -> None:
+        self._advance(final=True)
+        n = self._seg_n
+        if self._last_peak is not None:
+            ev = self._detect(self._last_peak, n - 1, a_swing=True, b_swing=False)
+            if ev is not None and ev.ok and (self._pending is None or ev.ic > self._pending.ev.to):
+                self._push(ev)
+        if self._pending is not None:
+            self._emit(self._pending.ev, None, cut=cut_by_gap)
+            self._pending = None
+        self._seg_open = False
+        if self._bt.shape[0]:
+            self._watermark = max(self._watermark, float(self._bt[-1]))
+
+    def _advance(self, *, final: bool) -> None:
+        n_buf = self._bt.shape[0]
+        if n_buf == 0:
+            return
+        base = self._base
+        om = centered_moving_average(-self._bgyr[:, 1], window=2 * self._h_om + 1)
+        self._om = om
+        self._gn = centered_moving_average(
+            np.linalg.norm(self._bgyr, axis=1), window=2 * self._h_n + 1
+        )
+        H = self._H
+        hi = self._seg_n if final else self._seg_n - H - self._h_om - 1
+        lo = self._scan_from
+        if hi > lo:
+            peaks = find_swing_peaks(
+                om,
+                half_window=H,
+                threshold_dps=self.settings.events.swing_threshold_dps,
+                lo=lo - base,
+                hi=hi - base,
+            )
+            for p in (peaks + base).tolist():
+                if self._last_peak is not None and p - self._last_peak <= H:
+                    continue
+                self._on_peak(p)
+            self._scan_from = hi
+        self._trim()
+
+    def _detect(self, a: int, b: int, *, a_swing: bool, b_swing: bool) -> ContactEvents | None:
+        base = self._base
+        ev = detect_contact(
+            self._bt,
+            self._om,
+            self._gn,
+            self._bacc,
+            self._bgyr,
+            a - base,
+            b - base,
+            sampling_rate_hz=self.fs,
+            settings=self.settings.events,
+            a_is_swing=a_swing,
+            b_is_swing=b_swing,
+        )
+        if ev is None:
+            return None
+        return ContactEvents(
+            ev.ic + base, ev.ms + base, ev.to + base, ev.ok, ev.reason, ev.t_ic, ev.t_to
+        )
+
+    def _on_peak(self, p: int) -> None:
+        if self._last_peak is None:
+            if p < self._lead_limit:
+                ev = self._detect(0, p, a_swing=False, b_swing=True)
+                if ev is not None and ev.ok:
+                    self._push(ev)
+        else:
+            ev = self._detect(self._last_peak, p, a_swing=True, b_swing=True)
+            if ev is None:
+                # no contact since the last mid-swing: p is not a mid-swing (e.g. the heel
+                # drop after a forefoot landing), unless the foot has been off for long
+                if self._bt[p - self._base] - self._bt[self._last_peak - self._base] < (
+                    self.settings.events.max_cycle_s
+                ):
+                    return
+            else:
+                self._push(ev)
+        self._last_peak = p
+        self._watermark = max(self._watermark, float(self._bt[p - self._base]))
+
+    def _push(self, ev: ContactEvents) -> None:
+        if self._pending is not None:
+            prev = self._pending.ev
+            stride = ev.t_ic - prev.t_ic
+            nxt = ev if stride <= self.settings.events.max_cycle_s else None
+            self._emit(prev, nxt, cut=False)
+        self._pending = _Pending(ev)
+        self.detected_ics_.append(ev.t_ic)
+
+    def _trim(self) -> None:
+        keep = self._scan_from - self._H - 2 * max(self._h_om, self._h_n) - 4
+        if self._pending is not None:
+            keep = min(keep, self._pending.ev.ic - self._margin)
+        if self._last_peak is not None:
+            keep = min(keep, self._last_peak - self._margin)
+        elif self._scan_from < self._lead_limit:
+            keep = 0
+        cut = keep - self._base
+        if cut > 4096:  # trim in large steps to keep the copying cheap
+            self._bt = self._bt[cut:]
+            self._bacc = self._bacc[cut:]
+            self._bgyr = self._bgyr[cut:]
+            self._bsat = self._bsat[cut:]
+            self._braw = self._braw[cut:]
+            self._base += cut
+            t0 = self._bt[0]
+            self._minor = [g[g[:, 1] >= t0] for g in self._minor if np.any(g[:, 1] >= t0)]
+
+    # ------------------------------------------------------------------ output
+    def _emit(self, ev: ContactEvents, nxt: ContactEvents | None, *, cut: bool) -> None:
+        base = self._base
+        half = 0.5 / self.fs
+        for g in self._minor:
+            for te in (ev.t_ic, ev.t_to):
+                if np.any((g[:, 0] - half < te) & (g[:, 1] + half > te)):
+                    return  # IC or TO inside a data gap: not measurable, not reported
+        n_buf = self._bt.shape[0]
+        lo = max(0, ev.ic - self._margin - base)
+        # the metrics read up to the next foot-flat (gravity window) or this toe-off (smoothing,
+        # impact window): a fixed reach, always inside the buffer except at a segment's end
+        end = (nxt.ms if nxt is not None else ev.to) - base
+        hi = min(n_buf, end + self._reach + 1)
+        t = self._bt[lo:hi]
+        row = ContactRow(
+            sensor_id=self.info.sensor_id,
+            side=self.side,
+            t_ic=ev.t_ic,
+            t_to=ev.t_to,
+        )
+        s = self.settings
+        sh = -lo - base
+        e_loc = ContactEvents(ev.ic + sh, ev.ms + sh, ev.to + sh, t_ic=ev.t_ic, t_to=ev.t_to)
+        n_loc = (
+            None
+            if nxt is None
+            else ContactEvents(nxt.ic + sh, nxt.ms + sh, nxt.to + sh, t_ic=nxt.t_ic, t_to=nxt.t_to)
+        )
+        rejected = not ev.ok
+        trace = None
+        acc_b = self._bacc[lo:hi]
+        sat_any = bool(self._bsat[lo:hi].any())
+        if sat_any and self._acc_fs is not None:
+            # the swing of a shoe often exceeds 16 g: estimate the clipped peaks before
+            # integrating (the row keeps its "saturated" flag)
+            acc_b = _rotate(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
+        if not rejected:
+            m, trace = contact_metrics(
+                t,
+                acc_b,
+                self._bgyr[lo:hi],
+                e_loc,
+                n_loc,
+                side=self.side,
+                sampling_rate_hz=self.fs,
+                settings=s.metrics,
+                gravity=s.gravity,
+            )
+            tilt = m.pop("tilt_error_deg")
+            if n_loc is not None and (
+                not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg
+            ):
+                for k in ("stride_length", "speed"):
+                    m[k] = None
+            sl = m.get("stride_length")
+            if sl is not None and sl > s.metrics.max_stride_length_m:
+                rejected = True
+            for k, v in m.items():
+                setattr(row, k, v)
+        if rejected:
+            row.add_flag("rejected")
+            row.t_to = ev.t_to
+            trace = None
+        # flags
+        # saturated anywhere from this contact to the next one (the stride's integration)
+        w = samples_for(0.01, sampling_rate_hz=self.fs)
+        s_end = (nxt.ic if nxt is not None else ev.to) - base + w + 1
+        if self._bsat[max(0, ev.ic - base - w) : s_end].any():
+            row.add_flag("saturated")
+        t_end = row.t_ic + (row.stride_time or (row.t_to - row.t_ic))
+        if cut or any(np.any((g[:, 1] > row.t_ic) & (g[:, 0] < t_end)) for g in self._minor):
+            row.add_flag("gap")
+        if self._low_align:
+            row.add_flag("low_alignment")
+        if trace is not None:
+            self.latest_traces_.append((row.t_ic, trace))
+        self._record(row)
+        self._out.append(row)
+
+    def _record(self, row: ContactRow) -> None:
+        self._n_contacts += 1
+        for f in row.flags:
+            self._flag_counts[f] = self._flag_counts.get(f, 0) + 1
+        if "rejected" in row.flags:
+            return
+        for k in _METRIC_KEYS:
+            v = getattr(row, k)
+            if v is not None:
+                self._summary_vals[k].append(v)
+
+
+def _rotate(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``x @ r.T`` by elementwise products (no BLAS), so every row is computed the same way
+    whatever the block length (streaming and batch give bit-identical results)."""
+    return x[:, 0:1] * r[:, 0] + x[:, 1:2] * r[:, 1] + x[:, 2:3] * r[:, 2]
+
+
+def _median(vals: list) -> float | None:
+    arr = np.asarray([v for v in vals if v is not None and np.isfinite(v)], dtype=np.float64)
+    if arr.size == 0:
+        return None
+    return round(float(np.median(arr)), 6)

@@ -1,0 +1,306 @@
+"""Gait events of one foot from a shoe IMU: mid-swing, initial contact, foot-flat, toe-off.
+
+All signals are in the foot frame (``ap, ml, vt``; see ``docs/coordinate_systems.md``). The
+pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
+
+* **Mid-swing**: the largest toes-up rotation of the swing, a local maximum of the smoothed
+  pitch rate above ``swing_threshold_dps`` that is the largest within ``±swing_half_window_s``.
+  Consecutive mid-swings of one foot bound one cycle that holds exactly one ground contact
+  (Falbriard et al. 2018, "Accurate estimation of running temporal parameters using foot-worn
+  inertial sensors", Front Physiol 9:610: mid-swing to mid-swing segmentation).
+* **Initial contact (IC)**: in the first part of the cycle, after the late-swing toes-up
+  rotation has ended: the foot's impact is the first large spike of the specific-force jerk
+  after the pitch rate drops below zero or after its late-swing minimum; the pitch-rate minimum of
+  the first half (Falbriard et al. 2018) bounds the search.
+* **Toe-off (TO)**: the minimum of the pitch rate in the second half of the cycle (Falbriard
+  et al. 2018: the most precise terminal-contact feature, 4 ms).
+* **Foot-flat (mid-stance)**: the minimum of the smoothed angular-rate norm in the middle of
+  the contact; the zero-velocity / gravity update instant.
+
+Every function works on index ranges of arrays and looks only at samples inside the range and a
+fixed margin around it, so streaming and batch analysis find the same events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d
+
+from dsp.filters import centered_moving_average, samples_for
+from dsp.orientation import StrideKinematics
+
+__all__ = ["ContactEvents", "EventSettings", "detect_contact", "find_swing_peaks"]
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """Parameters of the event detection (physical units, independent of the sample rate).
+
+    Attributes
+    ----------
+    omega_smooth_ms : float
+        Smoothing of the pitch rate, ms.
+    norm_smooth_ms : float
+        Smoothing of the angular-rate norm for foot-flat, ms.
+    swing_threshold_dps : float
+        Least mid-swing pitch rate, deg/s (slow walking reaches about 200).
+    swing_half_window_s : float
+        A mid-swing is the largest toes-up rate within this many seconds either side.
+    ic_search_s : float
+        IC is searched this long after a mid-swing at most, s.
+    to_search_s : float
+        TO is searched this long before a mid-swing at most, s.
+    min_contact_s, max_contact_s : float
+        Plausible contact durations, s (outside: the contact is marked rejected).
+    flat_max_dps, edge_flat_max_dps : float
+        A contact needs a foot-flat instant with less rotation than this (deg/s) and a
+        specific force within 0.5 g (0.3 g for a contact cut by the edge of the data) of 1 g.
+        A mid-swing candidate whose cycle holds no such contact is not a mid-swing (e.g. the
+        fast heel drop after a forefoot landing) and is skipped.
+    impact_prominence : float
+        An impact must change the specific force this many times more than the window's median
+        sample-to-sample change (else IC falls back to the pitch-rate feature).
+    max_cycle_s : float
+        Longest mid-swing to mid-swing interval treated as one stride, s; longer ones are a
+        pause (the contact is still found, stride metrics are left empty).
+    """
+
+    omega_smooth_ms: float = 10.0
+    norm_smooth_ms: float = 20.0
+    swing_threshold_dps: float = 100.0
+    swing_half_window_s: float = 0.22
+    ic_search_s: float = 0.45
+    to_search_s: float = 0.6
+    min_contact_s: float = 0.06
+    max_contact_s: float = 2.5
+    max_cycle_s: float = 3.0
+    impact_prominence: float = 4.0
+    flat_margin_dps: float = 50.0
+    ic_before_flat_s: float = 0.15
+    ic_mode: str = "both"
+    gravity: float = 9.80665
+    to_before_min_s: float = 0.08
+    ic_before_burst_s: float = 0.06
+    to_after_min_s: float = 0.05
+    edge_flat_max_dps: float = 150.0
+    flat_max_dps: float = 200.0
+    onset_fraction: float = 0.15
+
+
+@dataclass
+class ContactEvents:
+    """Sample indices (into the arrays given) of one contact."""
+
+    ic: int
+    ms: int
+    to: int
+    ok: bool = True
+    reason: str = ""
+    t_ic: float = float("nan")
+    t_to: float = float("nan")
+
+
+def find_swing_peaks(
+    omega_s: np.ndarray, *, half_window: int, threshold_dps: float, lo: int, hi: int
+) -> np.ndarray:
+    """Mid-swing indices in ``[lo, hi)``.
+
+    Parameters
+    ----------
+    omega_s : ndarray, shape (N,)
+        Smoothed pitch rate, deg/s.
+    half_window : int
+        Samples either side within which a peak must be the largest.
+    threshold_dps : float
+        Least peak value, deg/s.
+    lo, hi : int
+        Index range to report (the caller guarantees ``half_window`` valid samples around it
+        unless the range touches the true start or end of the data).
+
+    Returns
+    -------
+    ndarray of int
+        Peak indices, increasing. Of equal values in a window the first wins.
+    """
+    if hi <= lo:
+        return np.empty(0, dtype=np.int64)
+    a = max(0, lo - half_window)
+    b = min(omega_s.shape[0], hi + half_window)
+    seg = omega_s[a:b]
+    mx = maximum_filter1d(seg, size=2 * half_window + 1, mode="nearest")
+    cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
+    cand = cand[(cand >= lo) & (cand < hi)]
+    if cand.size < 2:
+        return cand
+    keep = [int(cand[0])]
+    for c in cand[1:]:  # per peak, not per sample
+        if c - keep[-1] > half_window:
+            keep.append(int(c))
+    return np.asarray(keep, dtype=np.int64)
+
+
+def detect_contact(
+    t: np.ndarray,
+    omega_s: np.ndarray,
+    gyr_norm_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    a: int,
+    b: int,
+    *,
+    sampling_rate_hz: float,
+    settings: EventSettings,
+    a_is_swing: bool = True,
+    b_is_swing: bool = True,
+) -> ContactEvents | None:
+    """IC, foot-flat and TO of the contact between two mid-swings ``a < b``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Times, s.
+    omega_s : ndarray, shape (N,)
+        Smoothed pitch rate (``-gyr_ml``), deg/s.
+    gyr_norm_s : ndarray, shape (N,)
+        Smoothed angular-rate norm, deg/s.
+    acc : ndarray, shape (N, 3)
+        Specific force, foot frame, m/s².
+    a, b : int
+        Indices of the mid-swings (or of the data's start/end when ``a_is_swing`` /
+        ``b_is_swing`` is False: a contact cut by a gap or by the recording's edge).
+    sampling_rate_hz : float
+    settings : EventSettings
+
+    Returns
+    -------
+    ContactEvents or None
+        ``None`` when no contact can be found in the range (e.g. the data end in mid-air).
+    """
+    fs = sampling_rate_hz
+    if b - a < samples_for(0.1, sampling_rate_hz=fs):
+        return None
+    mid = (a + b) // 2
+    if not a_is_swing:
+        mid = a + (b - a) // 3
+    if not b_is_swing:
+        mid = b - (b - a) // 3 if a_is_swing else mid
+    # --- toe-off: pitch-rate minimum of the late cycle (Falbriard et al. 2018)
+    to_lo = mid
+    if b_is_swing:
+        to_lo = max(mid, b - samples_for(settings.to_search_s, sampling_rate_hz=fs))
+    to_hi = b
+    if to_hi - to_lo < 3:
+        return None
+    to = to_lo + int(np.argmin(omega_s[to_lo:to_hi]))
+    # --- initial contact: the landing impact between the mid-swing and toe-off
+    ic_lo = a + 1
+    if a_is_swing:
+        ic_lo = max(ic_lo, to - samples_for(settings.max_contact_s, sampling_rate_hz=fs))
+    ic_hi = to - samples_for(settings.min_contact_s, sampling_rate_hz=fs)
+    if ic_hi - ic_lo < 3:
+        return None
+    # foot-flat: the stillest instant between mid-swing and toe-off: least rotation and a
+    # specific force closest to 1 g (20 deg/s per m/s², so a quiet instant of the swing, when
+    # the shoe is still being accelerated, does not qualify)
+    w_n = samples_for(settings.norm_smooth_ms / 1000.0, sampling_rate_hz=fs)
+    an = centered_moving_average(np.linalg.norm(acc[ic_lo:ic_hi], axis=1), window=w_n)
+    cost = gyr_norm_s[ic_lo:ic_hi] + 20.0 * np.abs(an - settings.gravity)
+    ms = ic_lo + int(np.argmin(cost))
+    # start of the flat phase: back from foot-flat while the rotation stays small
+    flat_thr = gyr_norm_s[ms] + settings.flat_margin_dps
+    w_back = samples_for(settings.ic_before_flat_s, sampling_rate_hz=fs)
+    lo_ff = max(ic_lo, ms - w_back)
+    above = np.flatnonzero(gyr_norm_s[lo_ff : ms + 1] > flat_thr)
+    ff = lo_ff + int(above[-1]) + 1 if above.size else lo_ff
+    # the landing burst: the last rotation peak before the flat phase (foot slap, heel drop,
+    # the start of pronation); the impact precedes it by a few tens of ms
+    pb = ff
+    while pb - 1 > ic_lo and gyr_norm_s[pb - 1] >= gyr_norm_s[pb]:
+        pb -= 1
+    w_ic = samples_for(settings.ic_before_burst_s, sampling_rate_hz=fs)
+    win_lo = max(ic_lo + 1, pb - w_ic)
+    win_hi = max(win_lo + 2, min(pb + 1, ic_hi))
+    fz = _vertical_force(t, acc, gyr, ms, win_lo - 2, to + 2, sampling_rate_hz=fs)
+    off = win_lo - 2
+    ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
+    # toe-off: the lift-off jolt before the late pitch-rate minimum
+    w_to = samples_for(settings.to_before_min_s, sampling_rate_hz=fs)
+    to_a = max(ms + 2, to - w_to)
+    to_b = min(to + 2 + samples_for(settings.to_after_min_s, sampling_rate_hz=fs), b)
+    if to_b - to_a >= 2:
+        fz = _vertical_force(t, acc, gyr, ms, win_lo - 2, to_b + 1, sampling_rate_hz=fs)
+        to, t_to = _jump(t, fz, to_a, to_b, off, settings.onset_fraction)
+    else:
+        t_to = float(t[to])
+    if not a_is_swing:
+        # the data start inside the cycle: only when they start in the swing before this
+        # landing (toes rising fast in the first 100 ms) is the landing seen
+        head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
+        if ic <= a + 1 or head <= a or omega_s[a:head].max() < settings.swing_threshold_dps:
+            return None
+    if not b_is_swing:
+        # the data end inside the cycle: the lift-off must be seen (the toes rising fast after
+        # it, as in early swing)
+        if to >= b - 2 or omega_s[to:b].max() < settings.swing_threshold_dps:
+            return None
+    # a contact has a foot-flat: an (almost) still instant; stricter for a contact cut by the
+    # edge of the data
+    strict = not (a_is_swing and b_is_swing)
+    max_dps = settings.edge_flat_max_dps if strict else settings.flat_max_dps
+    max_dev = (0.3 if strict else 0.5) * settings.gravity
+    if gyr_norm_s[ms] > max_dps or abs(an[ms - ic_lo] - settings.gravity) > max_dev:
+        return None
+    if to <= ic:
+        return None
+    if ms <= ic:
+        q = (to - ic) // 5
+        lo, hi = ic + q, max(ic + q + 1, to - q)
+        ms = lo + int(np.argmin(gyr_norm_s[lo:hi]))
+    ct = t_to - t_ic
+    ok = settings.min_contact_s <= ct <= settings.max_contact_s
+    return ContactEvents(
+        ic=ic, ms=ms, to=to, ok=ok, reason="" if ok else "contact time", t_ic=t_ic, t_to=t_to
+    )
+
+
+def _vertical_force(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    anchor: int,
+    lo: int,
+    hi: int,
+    *,
+    sampling_rate_hz: float,
+) -> np.ndarray:
+    """World-vertical specific force (m/s²) on ``[lo, hi)``, orientation anchored at foot-flat."""
+    a = min(lo, anchor)
+    b = max(hi, anchor + 1)
+    kin = StrideKinematics(sampling_rate_hz=sampling_rate_hz).fit(
+        t[a:b], acc[a:b], gyr[a:b], anchor - a, None
+    )
+    fz = np.einsum("nj,nj->n", kin.rot_[:, 2, :], acc[a:b])
+    return fz[lo - a : hi - a]
+
+
+def _jump(
+    t: np.ndarray, fz: np.ndarray, lo: int, hi: int, off: int, onset_fraction: float
+) -> tuple[int, float]:
+    """Onset of the sharpest rise of ``fz`` in ``[lo, hi)``.
+
+    ``fz[i - off]`` is the value at sample ``i``. The ground stops the shoe within a few ms at
+    contact, and the leg jerks it up at lift-off: both show as the sharpest rise of the
+    world-vertical specific force. From the largest sample-to-sample rise we step back while
+    the rise is still above ``onset_fraction`` of it (a low-pass filter in the sensor spreads
+    the rise over a few samples); the event lies between that sample and the one before, and
+    is placed midway. Returns ``(k, t_event)``, ``k`` the first sample after the event.
+    """
+    d = np.diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
+    j = int(np.argmax(d))
+    thr = onset_fraction * d[j]
+    while j > 0 and d[j - 1] > thr:
+        j -= 1
+    k = lo + j
+    return k, float(0.5 * (t[k - 1] + t[k]))

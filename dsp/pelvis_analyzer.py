@@ -1,0 +1,790 @@
+"""Streaming analysis of one pelvis (sacrum) sensor: blocks in, one ``ContactRow`` per step out.
+
+Usage::
+
+    pa = PelvisAnalyzer(info)               # info.placement == "pelvis"
+    for block in blocks:                    # any block sizes, in time order
+        rows = pa.feed(block)               # steps finished so far
+    rows += pa.finish()
+
+Batch analysis is the same object fed a file in chunks. Every decision is taken on index ranges
+fixed by the data, never by where the blocks are cut, so any chunking gives identical rows:
+
+1. **Input.** Gaps up to ``bridge_max_s`` (lost BLE packets) are bridged by linear
+   interpolation on the nominal sample grid (steps touching them carry ``gap``); longer gaps
+   split the data into segments.
+2. **Alignment.** The first ``align_initial_s`` of data are buffered and
+   :func:`dsp.pelvis_alignment.estimate_pelvis_alignment` runs on them (buffer doubled up to
+   ``align_max_s`` while it fails); the rotation and the obliquity reference (standing or
+   running) are then held.
+3. **Epochs.** Each segment is cut into epochs of ``epoch_s`` at fixed sample indices; epoch
+   ``k`` is analysed (:func:`dsp.pelvis_metrics.analyse_span`) on its samples plus
+   ``pad_s`` on both sides once they have arrived, and owns the steps whose initial contact
+   lies in it. Contact detection is local, so a step near an epoch edge is found identically by
+   both neighbours and owned by exactly one.
+4. **Sides.** Steps alternate; the phase of the alternation is voted by the side cues of the
+   ``side_half_window`` steps before and after (:func:`dsp.pelvis_metrics.assign_sides`),
+   inside runs without a missed step. A step is final once the steps after it are known.
+5. **Baseline.** ``standing``: obliquity against the standing posture. ``running`` (no standing
+   period): from the first ``baseline_steps`` steps, the level at which both sides' obliquity
+   waveforms are the same shape scaled by their drop (see :func:`running_baseline`).
+6. **Fusion.** When foot sensors are analysed in the same session (the session hands them over
+   with :meth:`set_peers` and their rows with :meth:`observe`), a step is released only when
+   every foot has reported past it; a foot contact within ``fusion_tolerance_s`` of the step
+   gives its side, IC, toe-off and stride time (``events_source = "feet"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
+from dsp.contact import ContactRow
+from dsp.errors import AnalysisError
+from dsp.filters import samples_for, saturation_mask
+from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
+from dsp.pelvis_metrics import analyse_span, assign_sides
+
+__all__ = ["PelvisAnalyzer", "PelvisSettings", "running_baseline"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PelvisSettings:
+    """Settings of :class:`PelvisAnalyzer` (times in s, angles in deg).
+
+    Attributes
+    ----------
+    align_initial_s, align_max_s : float
+        First and largest alignment buffer, s.
+    min_alignment_confidence : float
+        Below it, rows carry ``low_alignment``.
+    bridge_max_s : float
+        Longest gap bridged by interpolation; longer ones split the data, s.
+    rate_tolerance : float
+        Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+    epoch_s, pad_s : float
+        Analysis epoch and the context added on both sides, s.
+    side_half_window : int
+        Steps before and after a step that vote on its side.
+    baseline_steps : int
+        Steps used for the running baseline.
+    fusion_tolerance_s : float
+        Largest distance between a pelvis contact and the foot contact that replaces it, s.
+    fusion_hold_s : float
+        A step waits until every foot sensor reported a contact this much later, s.
+    max_drop_deg : float
+        A larger drop means the step was misread (rejected), deg.
+    R_bs : tuple or None
+        A known sensor-to-pelvis rotation (3x3); skips the estimation (running baseline).
+    gravity : float
+        m/s².
+    """
+
+    align_initial_s: float = 20.0
+    align_max_s: float = 160.0
+    min_alignment_confidence: float = 0.5
+    bridge_max_s: float = 0.25
+    rate_tolerance: float = 0.05
+    epoch_s: float = 40.0
+    pad_s: float = 4.0
+    side_half_window: int = 8
+    baseline_steps: int = 30
+    fusion_tolerance_s: float = 0.06
+    fusion_hold_s: float = 1.0
+    max_drop_deg: float = 25.0
+    R_bs: tuple | None = None
+    gravity: float = STANDARD_GRAVITY
+
+
+@dataclass
+class _Step:
+    t_ic: float
+    t_to: float
+    next_ic: float
+    next2_ic: float
+    obl_max: float
+    obl_min: float
+    obl_ic: float
+    obl_mean: float
+    lat_mean: float
+    vo_cm: float
+    flight: bool
+    flags: list[str] = field(default_factory=list)
+    run: int = 0
+    left: bool | None = None
+
+
+def running_baseline(
+    obl_ic_left: np.ndarray,
+    obl_ic_right: np.ndarray,
+    obl_max_left: np.ndarray,
+    obl_min_right: np.ndarray,
+) -> float:
+    """Standing obliquity estimated from running steps alone, deg.
+
+    Assumes the obliquity waveform of a left and of a right stance have the same shape, scaled
+    by each side's drop (a weak side drops further, along the same pattern): with ``b`` the
+    level, ``(IC_L - b) / (peak_L - b) = (IC_R - b) / (trough_R - b)``, solved for ``b`` with
+    the medians of the obliquity at initial contact and of the stance peak (left) and trough
+    (right). This is exact when the pelvis is level at contact, and when it is not level but
+    tilted in proportion to the drop; the plain midpoint of the IC values is used when the
+    equation is degenerate.
+    """
+    il, ir = float(np.median(obl_ic_left)), float(np.median(obl_ic_right))
+    pl, mr = float(np.median(obl_max_left)), float(np.median(obl_min_right))
+    mid = 0.5 * (il + ir)
+    den = ir + pl - il - mr
+    if abs(den) < 0.5:
+        return mid
+    b = (ir * pl - il * mr) / den
+    if not math.isfinite(b) or abs(b - mid) > 3.0 or not (mr < b < pl):
+        return mid
+    return b
+
+
+class PelvisAnalyzer:
+    """Streaming per-step analysis of a pelvis sensor (see the module docstring).
+
+    Parameters
+    ----------
+    info : SensorInfo
+        ``placement`` must be ``pelvis``.
+    settings : PelvisSettings, optional
+    **overrides
+        Fields of :class:`PelvisSettings` to replace.
+    """
+
+    def __init__(
+        self, info: SensorInfo, settings: PelvisSettings | None = None, **overrides: Any
+    ) -> None:
+        if info.placement != "pelvis":
+            raise AnalysisError(
+                f"sensor {info.sensor_id}: placement {info.placement!r} is not the pelvis"
+            )
+        s = settings or PelvisSettings()
+        if overrides:
+            s = replace(s, **overrides)
+        self.info = info
+        self.settings = s
+        self.fs = float(info.sample_rate_hz)
+        self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
+        self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
+        self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
+        self._gyr_fs = info.gyr_range_dps
+        # input
+        self._last: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._rep_gaps = np.empty((0, 2))
+        self._rate_dts: list[np.ndarray] = []
+        self._rate_n = 0
+        self._rate_checked = False
+        # alignment
+        self.alignment_: PelvisAlignment | None = None
+        self._R: np.ndarray | None = None
+        self._low_align = False
+        self._pre: list[tuple[np.ndarray, ...]] = []  # (t, acc, gyr, gap, new_segment)
+        self._pre_n = 0
+        self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
+        self._align_attempts: list[str] = []
+        self.problem_: str | None = None
+        if s.R_bs is not None:
+            r = np.asarray(s.R_bs, dtype=np.float64)
+            self.alignment_ = PelvisAlignment(R_bs=r, ok=True, confidence=1.0, reason="given")
+            self._R = r
+        # segments and steps
+        self._seg_open = False
+        self._n_segments = 0
+        self._steps: list[_Step] = []  # decided or pending, in order, of all segments
+        self._run_counter = 0
+        self._seg_first_step = 0  # index in _steps of the current segment's first step
+        self._released = 0  # steps before this index have been released
+        self._baseline: float | None = None
+        #: "standing" or "running" once the alignment is known (None before)
+        self.baseline_kind_: str | None = None if self.alignment_ is None else "running"
+        # fusion
+        self._peers: dict[str, Any] = {}
+        self._foot_rows: dict[str, list[tuple[float, float | None, float | None, bool]]] = {}
+        self._foot_last: dict[str, float] = {}
+        self._feet_done = False
+        # output
+        self._out: list[ContactRow] = []
+        self._finished = False
+        self._n_rows = 0
+        self._flag_counts: dict[str, int] = {}
+        self._vals: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "drop_left",
+                "drop_right",
+                "vo",
+                "cadence",
+                "contact_time",
+            )
+        }
+        self._n_fused = 0
+        self._n_walk = 0
+
+    # ------------------------------------------------------------------ session hooks
+    def set_peers(self, peers: dict[str, Any]) -> None:
+        """The other analysers of the session (sensor id -> analyser); feet enable fusion."""
+        self._peers = {
+            sid: a
+            for sid, a in peers.items()
+            if getattr(getattr(a, "info", None), "placement", "") in ("left_foot", "right_foot")
+        }
+        for sid in self._peers:
+            self._foot_rows.setdefault(sid, [])
+            self._foot_last.setdefault(sid, -math.inf)
+
+    def observe(self, sensor_id: str, rows: list[ContactRow]) -> None:
+        """Rows finished by another sensor of the session (foot contacts for fusion)."""
+        if sensor_id not in self._peers:
+            return
+        lst = self._foot_rows[sensor_id]
+        for r in rows:
+            lst.append((r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
+            self._foot_last[sensor_id] = max(self._foot_last[sensor_id], r.t_ic)
+
+    # ------------------------------------------------------------------ public API
+    def feed(self, block: SampleBlock) -> list[ContactRow]:
+        """Add a block of samples; returns the steps finished by it (IC order)."""
+        if self._finished:
+            raise AnalysisError(f"sensor {self.info.sensor_id}: feed() after finish()")
+        if block.sensor_id != self.info.sensor_id:
+            raise AnalysisError(
+                f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
+            )
+        self._out = []
+        for piece in self._split(block):
+            self._ingest(piece)
+        self._release(final=False)
+        return self._out
+
+    def finish(self) -> list[ContactRow]:
+        """End of data: analyse what is still buffered; returns the last steps."""
+        self._out = []
+        if self._finished:
+            return []
+        self._finished = True
+        if self._R is None and self._pre:
+            self._try_align(final=True)
+        if self._seg_open:
+            self._close_segment()
+        self._feet_done = True
+        self._release(final=True)
+        return self._out
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Alignment, baseline, event source and flag counts."""
+        d: dict[str, Any] = {
+            "sensor_id": self.info.sensor_id,
+            "placement": self.info.placement,
+            "contacts": self._n_rows,
+            "segments": self._n_segments,
+            "flags": dict(self._flag_counts),
+            "baseline": self.baseline_kind_,
+            "baseline_obliquity_deg": None
+            if self._baseline is None
+            else round(float(self._baseline), 4),
+            "events_source": self._events_source(),
+        }
+        if self.alignment_ is not None:
+            d["alignment"] = self.alignment_.as_dict()
+            d["low_alignment"] = self._low_align
+        else:
+            d["alignment"] = None
+            d["alignment_problem"] = "; ".join(self._align_attempts) or "not enough data"
+        if self.problem_:
+            d["problem"] = self.problem_
+        return d
+
+    def summary(self) -> dict[str, Any]:
+        """This sensor's part of SUMMARY.json (analysis-output v1 plus the pelvis keys)."""
+        v = self._vals
+        dl, dr = _median(v["drop_left"]), _median(v["drop_right"])
+        out: dict[str, Any] = {
+            "placement": self.info.placement,
+            "contacts": self._n_rows,
+            "cadence_median": _median(v["cadence"]),
+            "contact_time_median": _median(v["contact_time"]),
+            "pelvic_drop_median": {"left": dl, "right": dr},
+            "pelvic_drop_asymmetry": None if dl is None or dr is None else round(dl - dr, 6),
+            "vertical_oscillation_median": _median(v["vo"]),
+            "baseline": self.baseline_kind_,
+            "events_source": self._events_source(),
+        }
+        if self.problem_:
+            out["problem"] = self.problem_
+        return out
+
+    def _events_source(self) -> str:
+        return "feet" if self._n_rows and self._n_fused * 2 >= self._n_rows else "pelvis"
+
+    # ------------------------------------------------------------------ input
+    def _split(self, block: SampleBlock) -> list[tuple[np.ndarray, ...]]:
+        """Pieces ``(t, acc, gyr, gapmask, new_segment)``; short gaps bridged."""
+        sid = self.info.sensor_id
+        t = np.asarray(block.t, dtype=np.float64)
+        acc = np.asarray(block.acc, dtype=np.float64)
+        gyr = np.asarray(block.gyr, dtype=np.float64)
+        gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
+        if gaps.shape[0]:
+            self._rep_gaps = np.concatenate([self._rep_gaps, gaps])
+        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
+        if bad.any():
+            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
+        if t.shape[0] == 0:
+            return []
+        d = np.diff(t)
+        if np.any(d <= 0):
+            i = int(np.flatnonzero(d <= 0)[0])
+            raise AnalysisError(
+                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
+                f"follows {t[i]:.6f} s"
+            )
+        if self._last is not None and t[0] <= self._last[0]:
+            raise AnalysisError(
+                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
+                f"sample at {self._last[0]:.6f} s"
+            )
+        self._check_rate(d)
+        # prepend the previous sample so gaps at the block start are seen
+        if self._last is not None:
+            tt = np.concatenate(([self._last[0]], t))
+            aa = np.concatenate((self._last[1][None], acc))
+            gg = np.concatenate((self._last[2][None], gyr))
+        else:
+            tt, aa, gg = t, acc, gyr
+        dts = np.diff(tt)
+        period = 1.0 / self.fs
+        jump = np.flatnonzero(dts > 1.5 * period)
+        pieces: list[tuple[np.ndarray, ...]] = []
+        start = 1 if self._last is not None else 0
+        new_seg = self._last is None
+        cur_t, cur_a, cur_g, cur_m = [], [], [], []
+        prev = start
+        for j in jump.tolist():
+            # samples prev .. j (inclusive) are regular
+            cur_t.append(tt[prev : j + 1])
+            cur_a.append(aa[prev : j + 1])
+            cur_g.append(gg[prev : j + 1])
+            cur_m.append(np.zeros(j + 1 - prev, dtype=bool))
+            gap = dts[j]
+            if gap <= self.settings.bridge_max_s:
+                m = round(gap * self.fs) - 1
+                if m > 0:
+                    w = np.arange(1, m + 1) / (m + 1)
+                    cur_t.append(tt[j] + w * gap)
+                    cur_a.append(aa[j] + w[:, None] * (aa[j + 1] - aa[j]))
+                    cur_g.append(gg[j] + w[:, None] * (gg[j + 1] - gg[j]))
+                    cur_m.append(np.ones(m, dtype=bool))
+                else:
+                    cur_m[-1][-1:] = True
+            else:
+                if cur_t:
+                    pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
+                cur_t, cur_a, cur_g, cur_m = [], [], [], []
+                new_seg = True
+            prev = j + 1
+        cur_t.append(tt[prev:])
+        cur_a.append(aa[prev:])
+        cur_g.append(gg[prev:])
+        cur_m.append(np.zeros(tt.shape[0] - prev, dtype=bool))
+        pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
+        # reported gaps shorter than 1.5 periods still mark their neighbours
+        if self._rep_gaps.shape[0]:
+            for p in pieces:
+                pt, pm = p[0], p[3]
+                for g0, g1 in self._rep_gaps:
+                    pm |= (pt >= g0 - period) & (pt <= g1 + period)
+            self._rep_gaps = self._rep_gaps[self._rep_gaps[:, 1] > t[-1]]
+        self._last = (float(t[-1]), acc[-1].copy(), gyr[-1].copy())
+        return [p for p in pieces if p[0].shape[0]]
+
+    @staticmethod
+    def _piece(ts, as_, gs, ms, new_seg) -> tuple[np.ndarray, ...]:
+        return (
+            np.concatenate(ts),
+            np.concatenate(as_),
+            np.concatenate(gs),
+            np.concatenate(ms),
+            np.array(new_seg),
+        )
+
+    def _check_rate(self, d: np.ndarray) -> None:
+        if self._rate_checked:
+            return
+        d = d[d < 3.5 / self.fs * 4]
+        self._rate_dts.append(d)
+        self._rate_n += d.size
+        if self._rate_n < 64:
+            return
+        self._rate_checked = True
+        med = float(np.median(np.concatenate(self._rate_dts)[:256]))
+        self._rate_dts = []
+        measured = 1.0 / med
+        if abs(measured / self.fs - 1.0) > self.settings.rate_tolerance:
+            raise AnalysisError(
+                f"sensor {self.info.sensor_id}: sample_rate_hz is {self.fs:g} Hz but the time "
+                f"stamps are {measured:.4g} Hz apart; the recording's sample rate or time "
+                "base is wrong"
+            )
+
+    def _ingest(self, piece: tuple[np.ndarray, ...]) -> None:
+        if self.problem_ is not None:
+            return
+        if self._R is not None:
+            self._process(piece)
+            return
+        self._pre.append(piece)
+        self._pre_n += piece[0].shape[0]
+        if self._pre_n >= self._align_target:
+            self._try_align(final=False)
+
+    # ------------------------------------------------------------------ alignment
+    def _try_align(self, *, final: bool) -> None:
+        s = self.settings
+        # exactly the first ``target`` samples (not what the last block brought), so the
+        # rotation does not depend on how the data were cut into blocks
+        segs: list[list[tuple[np.ndarray, ...]]] = []
+        left = self._align_target
+        for p in self._pre:
+            if left <= 0:
+                break
+            if p[0].shape[0] > left:
+                p = (p[0][:left], p[1][:left], p[2][:left], p[3][:left], p[4])
+            left -= p[0].shape[0]
+            if bool(p[4]) or not segs:
+                segs.append([p])
+            else:
+                segs[-1].append(p)
+        arrays = [
+            (
+                np.concatenate([p[0] for p in g]),
+                np.concatenate([p[1] for p in g]),
+                np.concatenate([p[2] for p in g]),
+            )
+            for g in segs
+        ]
+        res = estimate_pelvis_alignment(arrays, sampling_rate_hz=self.fs, gravity=s.gravity)
+        if res.foot_like:
+            self.alignment_ = res
+            self.problem_ = f"sensor {self.info.sensor_id} (placement pelvis): {res.reason}"
+            log.warning("%s", self.problem_)
+            self._pre, self._pre_n = [], 0
+            return
+        at_max = self._align_target >= samples_for(s.align_max_s, sampling_rate_hz=self.fs)
+        good = res.ok and res.confidence >= s.min_alignment_confidence
+        if good or (res.ok and (final or at_max)):
+            self.alignment_ = res
+            self._R = res.R_bs
+            self._low_align = res.confidence < s.min_alignment_confidence
+            self.baseline_kind_ = "standing" if res.standing else "running"
+            self._baseline = 0.0 if res.standing else None
+            if self._low_align:
+                log.warning(
+                    "sensor %s: low alignment confidence %.2f (%s)",
+                    self.info.sensor_id,
+                    res.confidence,
+                    res.reason,
+                )
+            pre, self._pre, self._pre_n = self._pre, [], 0
+            for p in pre:
+                self._process(p)
+            return
+        self._align_attempts.append(res.reason)
+        if final:
+            self.problem_ = f"sensor {self.info.sensor_id}: no alignment ({res.reason})"
+            log.warning("%s", self.problem_)
+            self._pre, self._pre_n = [], 0
+            return
+        if at_max:
+            log.info(
+                "sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, self._pre_n
+            )
+            self._pre, self._pre_n = [], 0
+            self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
+        else:
+            self._align_target *= 2
+
+    # ------------------------------------------------------------------ segments and epochs
+    def _start_segment(self) -> None:
+        self._seg_open = True
+        self._n_segments += 1
+        self._base = 0  # segment index of buffer sample 0
+        self._seg_n = 0
+        self._epoch = 0
+        self._bt = np.empty(0)
+        self._bacc = np.empty((0, 3))
+        self._bgyr = np.empty((0, 3))
+        self._bgap = np.empty(0, dtype=bool)
+        self._bsat = np.empty(0, dtype=bool)
+        self._seg_first_step = len(self._steps)
+        self._run_counter += 1
+
+    def _process(self, piece: tuple[np.ndarray, ...]) -> None:
+        t, acc, gyr, gapm, new_seg = piece
+        if bool(new_seg) and self._seg_open:
+            self._close_segment()
+        if not self._seg_open:
+            self._start_segment()
+        r = self._R
+        assert r is not None
+        sat = np.zeros(t.shape[0], dtype=bool)
+        if self._acc_fs is not None:
+            sat |= saturation_mask(acc, full_scale=self._acc_fs)
+        if self._gyr_fs is not None:
+            sat |= saturation_mask(gyr, full_scale=self._gyr_fs)
+        self._bt = np.concatenate([self._bt, t])
+        self._bacc = np.concatenate([self._bacc, acc @ r.T])
+        self._bgyr = np.concatenate([self._bgyr, gyr @ r.T])
+        self._bgap = np.concatenate([self._bgap, gapm])
+        self._bsat = np.concatenate([self._bsat, sat])
+        self._seg_n += t.shape[0]
+        self._advance(final=False)
+
+    def _close_segment(self) -> None:
+        self._advance(final=True)
+        self._decide_sides(final=True)
+        self._seg_open = False
+
+    def _advance(self, *, final: bool) -> None:
+        W, P = self._W, self._P
+        n = self._seg_n
+        while True:
+            k = self._epoch
+            lo_own, hi_own = k * W, (k + 1) * W
+            if lo_own >= n:
+                break
+            if not final and hi_own + P > n:
+                break
+            lo = max(0, lo_own - P)
+            hi = n if final else hi_own + P
+            self._analyse_epoch(lo, hi, lo_own, hi_own if hi_own < n else n + 1)
+            self._epoch += 1
+            self._trim(max(0, (k + 1) * W - P))
+        self._decide_sides(final=False)
+
+    def _trim(self, keep_from: int) -> None:
+        cut = keep_from - self._base
+        if cut > 0:
+            self._bt = self._bt[cut:]
+            self._bacc = self._bacc[cut:]
+            self._bgyr = self._bgyr[cut:]
+            self._bgap = self._bgap[cut:]
+            self._bsat = self._bsat[cut:]
+            self._base += cut
+
+    def _analyse_epoch(self, lo: int, hi: int, lo_own: int, hi_own: int) -> None:
+        a, b = lo - self._base, hi - self._base
+        t = self._bt[a:b]
+        acc = self._bacc[a:b]
+        gyr = self._bgyr[a:b]
+        sp = analyse_span(t, acc, gyr, sampling_rate_hz=self.fs, gravity=self.settings.gravity)
+        ev = sp.ev
+        gapm = self._bgap[a:b]
+        satm = self._bsat[a:b]
+        for j in range(len(ev)):
+            ip = int(ev.i_peak[j]) + lo
+            if not (lo_own <= ip < hi_own):
+                continue
+            st = _Step(
+                t_ic=float(ev.t_ic[j]),
+                t_to=float(ev.t_to[j]),
+                next_ic=float(sp.next_ic[j]),
+                next2_ic=float(sp.next2_ic[j]),
+                obl_max=float(sp.obl_max[j]),
+                obl_min=float(sp.obl_min[j]),
+                obl_ic=float(sp.obl_ic[j]),
+                obl_mean=float(sp.obl_mean[j]),
+                lat_mean=float(sp.lat_mean[j]),
+                vo_cm=float(sp.vo_cm[j]),
+                flight=bool(ev.flight[j]),
+            )
+            i0 = int(ev.i_ic[j])
+            i1 = int(ev.i_ic[j + 1]) if j + 1 < len(ev) else int(ev.i_to[j])
+            i0 = max(0, i0 - 2)
+            if gapm[i0 : i1 + 3].any():
+                st.flags.append("gap")
+            if satm[i0 : int(ev.i_to[j]) + 1].any():
+                st.flags.append("saturated")
+            # runs of alternating steps: a missed contact (irregular step) starts a new run
+            if self._steps and len(self._steps) > self._seg_first_step:
+                prev = self._steps[-1]
+                if not (math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6):
+                    self._run_counter += 1
+            st.run = self._run_counter
+            self._steps.append(st)
+
+    # ------------------------------------------------------------------ sides, baseline
+    def _decide_sides(self, *, final: bool) -> None:
+        K = self.settings.side_half_window
+        steps = self._steps
+        lo = self._released
+        while lo < len(steps) and steps[lo].left is not None:
+            lo += 1
+        hi = len(steps)
+        if lo >= hi:
+            return
+        # steps of the current segment can be decided once K later steps exist
+        open_run = steps[-1].run if (self._seg_open and not final) else None
+        w0 = max(0, lo - K)
+        win = steps[w0:hi]
+        runs = np.array([s.run for s in win])
+        ol = np.array([s.obl_mean for s in win])
+        la = np.array([s.lat_mean for s in win])
+        left, _ = assign_sides(ol, la, runs, half_window=K)
+        for j in range(lo, hi):
+            if open_run is not None and steps[j].run == open_run and j + K >= hi:
+                break
+            steps[j].left = bool(left[j - w0])
+
+    def _set_baseline(self, final: bool) -> bool:
+        if self._baseline is not None:
+            return True
+        n_need = self.settings.baseline_steps
+        il, ir, pl, mr = [], [], [], []
+        for s in self._steps:
+            if s.left is None:
+                break
+            if not s.flight or not math.isfinite(s.obl_ic) or not math.isfinite(s.obl_max):
+                continue
+            if s.left:
+                il.append(s.obl_ic)
+                pl.append(s.obl_max)
+            else:
+                ir.append(s.obl_ic)
+                mr.append(s.obl_min)
+            if min(len(il), len(ir)) >= n_need // 2:
+                break
+        if min(len(il), len(ir)) >= n_need // 2 or (final and il and ir):
+            self._baseline = running_baseline(
+                np.array(il), np.array(ir), np.array(pl), np.array(mr)
+            )
+            return True
+        if final:
+            self._baseline = 0.0
+            self.baseline_kind_ = "running"
+            log.warning("sensor %s: too few steps for a running baseline", self.info.sensor_id)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ output
+    def _feet_final_until(self) -> float:
+        if not self._peers or self._feet_done:
+            return math.inf
+        lim = math.inf
+        for sid, a in self._peers.items():
+            if getattr(a, "watermark_", -math.inf) == math.inf:
+                continue  # that foot has finished: all its rows are in
+            lim = min(lim, self._foot_last[sid])
+        return lim - self.settings.fusion_hold_s
+
+    def _release(self, *, final: bool) -> None:
+        if self._seg_open is False or final:
+            self._decide_sides(final=True)
+        if not self._set_baseline(final):
+            return
+        until = math.inf if final else self._feet_final_until()
+        steps = self._steps
+        while self._released < len(steps):
+            st = steps[self._released]
+            if st.left is None or st.t_ic > until:
+                break
+            self._emit(st)
+            self._released += 1
+        # forget released steps (keep a window for the side votes of the next ones)
+        drop = self._released - 4 * self.settings.side_half_window
+        if drop > 256:
+            del steps[:drop]
+            self._released -= drop
+            self._seg_first_step = max(0, self._seg_first_step - drop)
+
+    def _match_foot(self, st: _Step) -> tuple[str, float, float | None, float | None] | None:
+        best = None
+        tol = self.settings.fusion_tolerance_s
+        for sid, rows in self._foot_rows.items():
+            side = self._peers[sid].info.side
+            for t_ic, t_to, stride, rej in reversed(rows):
+                if t_ic < st.t_ic - 2.0:
+                    break
+                dtt = abs(t_ic - st.t_ic)
+                if dtt <= tol and not rej and (best is None or dtt < best[0]):
+                    best = (dtt, side, t_ic, t_to, stride)
+        if best is None:
+            return None
+        return best[1], best[2], best[3], best[4]
+
+    def _emit(self, st: _Step) -> None:
+        s = self.settings
+        assert st.left is not None
+        side = "left" if st.left else "right"
+        t_ic, t_to = st.t_ic, st.t_to
+        stride = st.next2_ic - st.t_ic if math.isfinite(st.next2_ic) else None
+        source = "pelvis"
+        m = self._match_foot(st) if self._peers else None
+        if m is not None:
+            side, t_ic, f_to, f_stride = m
+            if f_to is not None:
+                t_to = f_to
+            stride = f_stride
+            source = "feet"
+            self._n_fused += 1
+        row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
+        row.events_source = source
+        row.contact_time = t_to - t_ic
+        if stride is not None and stride > 0:
+            row.stride_time = stride
+            row.cadence = 120.0 / stride
+        rejected = not st.flight
+        if not st.flight:
+            self._n_walk += 1
+        base = self._baseline if self._baseline is not None else 0.0
+        if not rejected and math.isfinite(st.obl_max):
+            drop = (st.obl_max - base) if side == "left" else -(st.obl_min - base)
+            if abs(drop) > s.max_drop_deg:
+                rejected = True
+            else:
+                row.pelvic_drop = drop
+        if not rejected and math.isfinite(st.vo_cm):
+            row.vertical_oscillation = st.vo_cm
+        for f in st.flags:
+            row.add_flag(f)
+        if self._low_align:
+            row.add_flag("low_alignment")
+        if rejected:
+            row.add_flag("rejected")
+            row.pelvic_drop = None
+            row.vertical_oscillation = None
+            row.contact_time = None if source == "pelvis" else row.contact_time
+        self._record(row)
+        self._out.append(row)
+
+    def _record(self, row: ContactRow) -> None:
+        self._n_rows += 1
+        for f in row.flags:
+            self._flag_counts[f] = self._flag_counts.get(f, 0) + 1
+        if "rejected" in row.flags:
+            return
+        v = self._vals
+        if row.pelvic_drop is not None:
+            v["drop_left" if row.side == "left" else "drop_right"].append(row.pelvic_drop)
+        if row.vertical_oscillation is not None:
+            v["vo"].append(row.vertical_oscillation)
+        if row.cadence is not None:
+            v["cadence"].append(row.cadence)
+        if row.contact_time is not None:
+            v["contact_time"].append(row.contact_time)
+
+
+def _median(vals: list) -> float | None:
+    arr = np.asarray([x for x in vals if x is not None and np.isfinite(x)], dtype=np.float64)
+    if arr.size == 0:
+        return None
+    return round(float(np.median(arr)), 6)

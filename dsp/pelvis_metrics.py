@@ -1,0 +1,278 @@
+"""Per-step pelvis metrics over a window of aligned data, and the stance side of each step.
+
+:func:`analyse_span` takes body-frame data (``ap, ml, vt``) of one contiguous window and returns,
+for every contact found in it (:func:`dsp.pelvis_events.detect_stances`):
+
+* **pelvic obliquity** (elevation of the right-to-left axis ``ml``, deg) from the attitude of
+  :func:`dsp.pelvis_orientation.stride_gravity_attitude`: its maximum and minimum over the
+  contact (IC to TO), its value at IC and its mean over the contact; the pelvic drop of the
+  spec is the maximum (left stance) or minus the minimum (right stance) against the baseline;
+* **vertical oscillation**: the world-vertical acceleration from this contact to the next is
+  integrated twice; the mean acceleration over the step is removed (the vertical velocity is
+  the same at consecutive contacts in steady running) and the linear trend of the position
+  (the height is the same at consecutive contacts), peak to peak in cm;
+* **side cues**: the mean obliquity over the contact (positive in a left stance: the right,
+  swing, side drops) and the mean sideways (world ``ml``) acceleration over the contact, which
+  points away from the stance foot: the foot is planted beside the centre of mass, so the
+  ground reaction force pushes the pelvis back toward the midline (negative in a left stance).
+
+:func:`assign_sides` resolves the left/right labels: steps alternate, so inside a run of
+regular steps only the phase of the alternation is unknown; it is chosen by a vote of both cues
+over the neighbouring steps, which makes a single step's noisy cue irrelevant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp.block import STANDARD_GRAVITY
+from dsp.pelvis_events import StanceEvents, detect_stances
+from dsp.pelvis_orientation import stride_gravity_attitude
+
+__all__ = ["SpanSteps", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
+
+
+@dataclass
+class SpanSteps:
+    """Contacts of one window and their raw metrics (arrays of length K).
+
+    ``nan`` where a value could not be measured. Angles in deg, ``vo_cm`` in cm.
+    """
+
+    ev: StanceEvents
+    next_ic: np.ndarray  # t_ic of the next contact (either foot), nan if none/irregular
+    next2_ic: np.ndarray  # t_ic of the contact after that (same foot), nan if none/irregular
+    obl_max: np.ndarray
+    obl_min: np.ndarray
+    obl_ic: np.ndarray
+    obl_mean: np.ndarray
+    lat_mean: np.ndarray  # m/s², world sideways (left +) mean specific force over the contact
+    vo_cm: np.ndarray
+
+
+def obliquity_at_rest_deg(acc_body: np.ndarray) -> np.ndarray:
+    """Pelvic obliquity (deg) of a still pelvis from its specific force in the body frame.
+
+    At rest the specific force points up, so the elevation of ``ml`` is
+    ``asin(ml . f / |f|)``: positive when the left hip is higher (right side down).
+
+    Parameters
+    ----------
+    acc_body : ndarray, shape (3,) or (N, 3)
+        Specific force in the pelvis body frame (``ap, ml, vt``), m/s².
+    """
+    a = np.asarray(acc_body, dtype=np.float64)
+    return np.degrees(np.arcsin(np.clip(a[..., 1] / np.linalg.norm(a, axis=-1), -1.0, 1.0)))
+
+
+def analyse_span(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    max_step_ratio: float = 1.5,
+    gravity: float = STANDARD_GRAVITY,
+) -> SpanSteps:
+    """Contacts and raw per-step metrics of a window of body-frame data.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Regular sample times, s.
+    acc : ndarray, shape (N, 3)
+        Specific force, pelvis body frame (``ap, ml, vt``), m/s².
+    gyr : ndarray, shape (N, 3)
+        Angular rate, body frame, deg/s.
+    sampling_rate_hz : float
+    max_step_ratio : float
+        A step (contact to next contact) longer than this times the window's median step
+        means a contact was missed: no next contact for it.
+    gravity : float
+        m/s².
+
+    Returns
+    -------
+    SpanSteps
+    """
+    fs = float(sampling_rate_hz)
+    ev = detect_stances(t, acc[:, 2], sampling_rate_hz=fs, gravity=gravity)
+    k = len(ev)
+    nan = np.full(k, np.nan)
+    out = SpanSteps(
+        ev,
+        nan.copy(),
+        nan.copy(),
+        nan.copy(),
+        nan.copy(),
+        nan.copy(),
+        nan.copy(),
+        nan.copy(),
+        nan.copy(),
+    )
+    if k == 0:
+        return out
+    run = ev.flight
+    st = np.diff(ev.t_ic)
+    if st.size:
+        med = float(np.median(st[run[:-1] & run[1:]])) if (run[:-1] & run[1:]).any() else np.inf
+        reg = st <= max_step_ratio * med
+        out.next_ic[:-1] = np.where(reg, ev.t_ic[1:], np.nan)
+        reg2 = reg[:-1] & reg[1:]
+        out.next2_ic[:-2] = np.where(reg2, ev.t_ic[2:], np.nan)
+    good = np.flatnonzero(run)
+    rot = stride_gravity_attitude(t, acc, gyr, ev.i_ic[good]) if good.size >= 3 else None
+    if rot is None:
+        return out
+    ml_w = rot.apply(np.array([0.0, 1.0, 0.0]))  # body ml in the world, (N, 3)
+    obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+    f_w = rot.apply(acc)
+    a_z = f_w[:, 2] - gravity
+    h = ml_w[:, :2]
+    hn = np.linalg.norm(h, axis=1)
+    lat = np.einsum("ij,ij->i", f_w[:, :2], h) / np.maximum(hn, 1e-9)
+    n = t.shape[0]
+    # stance statistics: all contacts' samples concatenated, reduced per contact
+    a = ev.i_ic.astype(np.int64)
+    b = np.maximum(ev.i_to.astype(np.int64), a)
+    idx, off = _ranges(a, b)
+    seg_obl = obl[idx]
+    out.obl_max = np.maximum.reduceat(seg_obl, off)
+    out.obl_min = np.minimum.reduceat(seg_obl, off)
+    ln = (b - a + 1).astype(np.float64)
+    out.obl_mean = np.add.reduceat(seg_obl, off) / ln
+    out.lat_mean = np.add.reduceat(lat[idx], off) / ln
+    # obliquity at IC: linear interpolation between the samples around it
+    i1 = a
+    i0 = np.maximum(0, i1 - 1)
+    span = t[i1] - t[i0]
+    w = np.where(span > 0, (ev.t_ic - t[i0]) / np.where(span > 0, span, 1.0), 1.0)
+    out.obl_ic = obl[i0] + np.clip(w, 0.0, 1.0) * (obl[i1] - obl[i0])
+    # vertical oscillation, contact to next contact
+    has_next = np.isfinite(out.next_ic[:-1])
+    js = np.flatnonzero(has_next)
+    if js.size:
+        a2 = a[js]
+        c2 = np.minimum(ev.i_ic[js + 1].astype(np.int64), n - 1)
+        okc = c2 - a2 >= 4
+        js, a2, c2 = js[okc], a2[okc], c2[okc]
+    if js.size:
+        out.vo_cm[js] = _step_ptp_cm(t, a_z, a2, c2)
+    return out
+
+
+def _ranges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated indices ``a[j] .. b[j]`` (inclusive) and the offset of each range."""
+    ln = b - a + 1
+    off = np.concatenate(([0], np.cumsum(ln)[:-1]))
+    idx = np.arange(int(ln.sum())) - np.repeat(off - a, ln)
+    return idx, off
+
+
+def _step_ptp_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Peak-to-peak height (cm) from ``a[j]`` to ``c[j]`` by double integration (vectorised).
+
+    The mean acceleration of each step is removed (equal vertical velocity at both contacts)
+    and the linear trend of the height (equal height at both contacts).
+    """
+    idx, off = _ranges(a, c)
+    tt = t[idx]
+    az = a_z[idx]
+    first = np.zeros(idx.size, dtype=bool)
+    first[off] = True
+    seg = np.cumsum(first) - 1
+    dt = np.diff(tt, prepend=tt[0])
+    dt[first] = 0.0
+    t0 = tt[off][seg]
+    dur = (t[c] - t[a])[seg]
+
+    def seg_cumtrapz(y: np.ndarray) -> np.ndarray:
+        inc = 0.5 * (y + np.roll(y, 1)) * dt
+        inc[first] = 0.0
+        cs = np.cumsum(inc)
+        return cs - (cs[off] - inc[off])[seg]
+
+    v = seg_cumtrapz(az)
+    last = np.concatenate((off[1:] - 1, [idx.size - 1]))
+    mean_a = v[last] / (t[c] - t[a])
+    v = v - mean_a[seg] * (tt - t0)
+    z = seg_cumtrapz(v)
+    z = z - (tt - t0) / dur * z[last][seg]
+    return (np.maximum.reduceat(z, off) - np.minimum.reduceat(z, off)) * 100.0
+
+
+def assign_sides(
+    obl_mean: np.ndarray,
+    lat_mean: np.ndarray,
+    run_id: np.ndarray,
+    *,
+    half_window: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Left/right label of each step by a vote over its run of alternating steps.
+
+    For each cue and step ``j``, the vote is the mean of the cue over the steps of ``j``'s
+    parity minus its mean over the other parity (within ``half_window`` steps and the same run),
+    divided by the mean absolute step-to-step change of the cue there, so each cue votes about
+    +-1 when it alternates cleanly and about 0 when it is noise. Vectorised (cumulative sums).
+
+    Parameters
+    ----------
+    obl_mean : ndarray, shape (K,)
+        Mean obliquity over each contact, deg (higher in a left stance); nan allowed.
+    lat_mean : ndarray, shape (K,)
+        Mean world sideways specific force over each contact, m/s² (lower in a left stance).
+    run_id : ndarray of int, shape (K,)
+        Steps with the same id alternate sides (no contact missed between them); non-decreasing.
+    half_window : int
+        Steps on each side of a step that vote on its label.
+
+    Returns
+    -------
+    left : ndarray of bool, shape (K,)
+        True for a left stance.
+    margin : ndarray, shape (K,)
+        Strength of the vote, 0 (undecided) to about 2 (both cues clean).
+    """
+    k = obl_mean.shape[0]
+    if k == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0)
+    run_id = np.asarray(run_id)
+    idx = np.arange(k)
+    new = np.concatenate(([True], run_id[1:] != run_id[:-1]))
+    starts = np.maximum.accumulate(np.where(new, idx, 0))
+    ends_rev = np.where(np.concatenate((run_id[1:] != run_id[:-1], [True])), idx, k)
+    ends = np.minimum.accumulate(ends_rev[::-1])[::-1]
+    lo = np.maximum(idx - half_window, starts)
+    hi = np.minimum(idx + half_window, ends)  # inclusive
+    par = idx % 2
+    total = np.zeros(k)
+    for cue in (np.asarray(obl_mean, float), -np.asarray(lat_mean, float)):
+        ok = np.isfinite(cue)
+        x = np.where(ok, cue, 0.0)
+        sums, cnts = [], []
+        for p in (0, 1):
+            m = ok & (par == p)
+            sums.append(np.concatenate(([0.0], np.cumsum(np.where(m, x, 0.0)))))
+            cnts.append(np.concatenate(([0], np.cumsum(m))))
+        dif_ok = np.concatenate(([False], ok[1:] & ok[:-1] & ~new[1:]))
+        dif = np.where(dif_ok, np.abs(np.diff(x, prepend=0.0)), 0.0)
+        cd = np.concatenate(([0.0], np.cumsum(dif)))
+        cn = np.concatenate(([0], np.cumsum(dif_ok)))
+
+        def wsum(c: np.ndarray) -> np.ndarray:
+            return c[hi + 1] - c[lo]
+
+        s_same = np.where(par == 0, wsum(sums[0]), wsum(sums[1]))
+        n_same = np.where(par == 0, wsum(cnts[0]), wsum(cnts[1]))
+        s_oth = np.where(par == 0, wsum(sums[1]), wsum(sums[0]))
+        n_oth = np.where(par == 0, wsum(cnts[1]), wsum(cnts[0]))
+        # differences inside the window: between lo+1 .. hi
+        d_sum = cd[hi + 1] - cd[lo + 1]
+        d_n = cn[hi + 1] - cn[lo + 1]
+        good = (n_same > 0) & (n_oth > 0) & (d_n > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = (s_same / n_same - s_oth / n_oth) / (d_sum / d_n)
+        total += np.where(good & np.isfinite(v), v, 0.0)
+    return total > 0, np.abs(total)

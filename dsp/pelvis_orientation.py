@@ -1,0 +1,141 @@
+"""Pelvis attitude while running: gyroscope integration with stride-average gravity updates.
+
+The foot's drift removal (:class:`dsp.orientation.StrideKinematics`) relies on a still foot-flat
+in every stride; the pelvis is never still while running, and within a step its accelerometer
+is no gravity sensor (0 g in flight, 2-3 g at mid-stance). Averaged over one whole stride
+(initial contact to the same foot's next initial contact), however, the acceleration of the
+pelvis integrates to the change of its velocity, which is about zero in steady running, so the
+*mean* specific force over a stride, expressed in a frame that follows the pelvis' rotation,
+points straight up. This is the gravity reference used here:
+
+1. gyroscope increments are chained over the whole window
+   (:func:`dsp.orientation.chain_rotations`): ``Q(t)`` maps the body frame at ``t`` to the body
+   frame at the window's first sample;
+2. for every stride ``[IC_k, IC_{k+2})`` (two consecutive steps) the mean of ``Q(t) f(t)`` is
+   taken; the tilt that turns it to vertical is the attitude correction at the stride's
+   centre (its heading is left alone: it never enters an elevation angle);
+3. the corrections (rotation vectors, a few degrees at most) are interpolated linearly in time
+   between stride centres and applied: ``R_world(t) = E(t) Q(t)``. A gyroscope bias makes the
+   attitude error grow linearly in time, which this removes.
+
+Strides whose duration differs from their neighbours' by more than ``max_stride_change``
+(a missed or extra contact) are not used. Vectorised: no per-sample Python loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp.orientation import chain_rotations
+
+__all__ = ["StrideAttitude", "quat_from_rotvec", "quat_rotate", "stride_gravity_attitude"]
+
+_Z = np.array([0.0, 0.0, 1.0])
+
+
+def quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
+    """Unit quaternions (scipy order ``x, y, z, w``) of rotation vectors (rad), shape (N, 4).
+
+    Same result as ``scipy.spatial.transform.Rotation.from_rotvec(rv).as_quat()`` (up to
+    rounding), written out in numpy because it runs on every sample.
+    """
+    a = np.linalg.norm(rv, axis=1)
+    k = 0.5 * np.sinc(a / (2.0 * np.pi))  # sin(a/2) / a, smooth at 0
+    return np.concatenate((rv * k[:, None], np.cos(0.5 * a)[:, None]), axis=1)
+
+
+def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors by unit quaternions (scipy order), ``(N, 4)`` and ``(N, 3)`` or ``(3,)``.
+
+    Same as ``Rotation.from_quat(q).apply(v)``: ``v + 2 w (u x v) + 2 u x (u x v)``.
+    """
+    u = q[:, :3]
+    w = q[:, 3:4]
+    c = np.cross(u, np.broadcast_to(v, u.shape))
+    return v + 2.0 * (w * c + np.cross(u, c))
+
+
+@dataclass
+class StrideAttitude:
+    """Body-to-world attitude per sample: ``R_world(t) = E(t) Q(t)`` (see the module docstring).
+
+    Attributes
+    ----------
+    q : ndarray, shape (N, 4)
+        ``Q(t)``: body frame at ``t`` to the window's first body frame (scipy quaternion order).
+    e : ndarray, shape (N, 4)
+        ``E(t)``: the interpolated gravity correction.
+    centres : ndarray, shape (M,)
+        Times of the stride centres used, s.
+    """
+
+    q: np.ndarray
+    e: np.ndarray
+    centres: np.ndarray
+
+    def apply(self, v: np.ndarray) -> np.ndarray:
+        """Body-frame vectors (``(N, 3)`` per sample, or one ``(3,)``) in the world frame."""
+        return quat_rotate(self.e, quat_rotate(self.q, v))
+
+
+def stride_gravity_attitude(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    i_ic: np.ndarray,
+    *,
+    max_stride_change: float = 0.25,
+) -> StrideAttitude | None:
+    """Body-to-world attitude of a running pelvis (heading arbitrary).
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Sample times, s.
+    acc : ndarray, shape (N, 3)
+        Specific force, body frame (``ap, ml, vt``), m/s².
+    gyr : ndarray, shape (N, 3)
+        Angular rate, body frame, deg/s.
+    i_ic : ndarray of int, shape (K,)
+        Sample indices of consecutive initial contacts (both feet), increasing.
+    max_stride_change : float
+        Largest relative difference between a stride and the median stride to use it.
+
+    Returns
+    -------
+    StrideAttitude or None
+        ``None`` when there is no usable stride.
+    """
+    n = t.shape[0]
+    i_ic = np.asarray(i_ic, dtype=int)
+    if n < 4 or i_ic.size < 3:
+        return None
+    dt = np.diff(t)
+    w_mid = np.radians(0.5 * (gyr[1:] + gyr[:-1])) * dt[:, None]
+    inc = np.empty((n, 4))
+    inc[0] = (0.0, 0.0, 0.0, 1.0)
+    inc[1:] = quat_from_rotvec(w_mid)
+    q = chain_rotations(inc)  # body(k) -> body(0)
+    f0 = quat_rotate(q, acc)  # specific force in the body(0) frame
+    # per-step sums, then stride sums (two consecutive steps)
+    cs = np.concatenate((np.zeros((1, 3)), np.cumsum(f0, axis=0)))
+    a, b = i_ic[:-2], i_ic[2:]
+    sums = cs[b] - cs[a]
+    cnt = (b - a).astype(np.float64)
+    stride_t = t[b] - t[a]
+    med = np.median(stride_t)
+    ok = (np.abs(stride_t / med - 1.0) <= max_stride_change) & (cnt > 0)
+    if not ok.any():
+        return None
+    m = sums[ok] / cnt[ok, None]
+    centres = 0.5 * (t[a[ok]] + t[b[ok]])
+    mu = m / np.linalg.norm(m, axis=1, keepdims=True)
+    axis = np.cross(mu, _Z)
+    s = np.linalg.norm(axis, axis=1)
+    ang = np.arctan2(s, mu @ _Z)
+    rv = np.where(s[:, None] > 1e-12, axis / np.maximum(s, 1e-300)[:, None] * ang[:, None], 0.0)
+    # the corrections are close to each other: interpolate rotation vectors per component
+    e = np.stack([np.interp(t, centres, rv[:, c]) for c in range(3)], axis=1)
+    return StrideAttitude(q=q, e=quat_from_rotvec(e), centres=centres)

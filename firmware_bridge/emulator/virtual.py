@@ -1,0 +1,236 @@
+"""Ready-made virtual sensor sets: emulated DIY clips on a virtual link, streamed through bleak.
+
+:func:`start_virtual_sensors` starts emulated peripherals (by default both feet and the pelvis)
+fed by the simulator; :class:`VirtualBleSource` is a :class:`~firmware_bridge.source.BlockSource`
+that starts them and streams them through a :class:`~firmware_bridge.ble_session.BleSession`
+over the bumble bleak backend — the exact path ``runform record --simulate`` and
+``runform live --simulate`` use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dsp.block import SampleBlock, SensorInfo
+from firmware_bridge.ble_session import BleSession, SensorSpec
+from firmware_bridge.devices import StreamSettings
+from firmware_bridge.emulator.base import (
+    BlockSignal,
+    DeviceClock,
+    EmulatedPeripheral,
+    RadioConditions,
+    SignalSource,
+    SyntheticSignal,
+)
+from firmware_bridge.emulator.diy import EmulatedDiyClip
+from firmware_bridge.source import SensorStatus
+from firmware_bridge.virtual_link import VirtualLink
+
+__all__ = ["VirtualBleSource", "VirtualSensors", "simulated_signals", "start_virtual_sensors"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLACEMENTS = ("left_foot", "right_foot", "pelvis")
+_SHORT = {"left_foot": "L", "right_foot": "R", "pelvis": "P"}
+
+
+def simulated_signals(
+    placements: Sequence[str],
+    *,
+    scenario: str = "easy",
+    duration_s: float = 60.0,
+    rate_hz: float = 833.0,
+    seed: int = 0,
+) -> dict[str, SignalSource]:
+    """Truth signals from the simulator (looped by :class:`BlockSignal`).
+
+    Falls back to :class:`SyntheticSignal` (logged) when the simulator package is not
+    available in this installation.
+    """
+    try:
+        from firmware_bridge.simulator import simulate_session
+    except ImportError:
+        log.warning("simulator not available: emulated sensors stream a synthetic signal")
+        return {p: SyntheticSignal(phase=0.5 if p == "right_foot" else 0.0) for p in placements}
+    # the radio's losses are the emulator's job: the simulator delivers every sample
+    sim = simulate_session(
+        scenario, duration_s=duration_s, rate_hz=rate_hz, seed=seed, truth=False, packet_loss=0.0
+    )
+    out: dict[str, SignalSource] = {}
+    for p in placements:
+        if p not in sim.blocks:
+            raise ValueError(f"simulator scenario {scenario!r} has no sensor {p!r}")
+        out[p] = BlockSignal(sim.blocks[p])
+    return out
+
+
+@dataclass
+class VirtualSensors:
+    """Emulated sensors running on one virtual link."""
+
+    link: VirtualLink
+    peripherals: dict[str, EmulatedPeripheral]
+
+    def specs(self) -> list[SensorSpec]:
+        """One :class:`SensorSpec` per sensor (id = placement)."""
+        return [SensorSpec(sid, p.address) for sid, p in self.peripherals.items()]
+
+    def session(self, **kwargs: Any) -> BleSession:
+        """A :class:`BleSession` streaming these sensors through the bumble bleak backend."""
+        return BleSession.on_virtual_link(self.specs(), self.link, **kwargs)
+
+    async def close(self) -> None:
+        for p in self.peripherals.values():
+            await p.close()
+
+
+async def start_virtual_sensors(
+    placements: Sequence[str] = DEFAULT_PLACEMENTS,
+    *,
+    link: VirtualLink | None = None,
+    speed: float = 1.0,
+    signals: dict[str, SignalSource] | None = None,
+    scenario: str = "easy",
+    signal_duration_s: float = 60.0,
+    rate_hz: float = 833.0,
+    seed: int = 0,
+    radio: RadioConditions | None = None,
+    max_drift_ppm: float = 50.0,
+    footpod: bool = False,
+) -> VirtualSensors:
+    """Start emulated DIY clips on a (new) virtual link, advertising and ready to connect.
+
+    Each gets its own device clock (boot offset 10-600 s, drift up to ±``max_drift_ppm``) and
+    connection interval (7.5, 15 or 30 ms).
+
+    Parameters
+    ----------
+    placements : sequence of str
+        One emulated sensor per placement.
+    link : VirtualLink, optional
+        Link to use (default: a new one at ``speed``).
+    speed : float
+        Session seconds per wall second for a new link.
+    signals : dict, optional
+        Signal per placement (default: :func:`simulated_signals`).
+    scenario, signal_duration_s, rate_hz, seed
+        For the simulator.
+    radio : RadioConditions, optional
+        Overrides the per-device radio conditions.
+    footpod : bool
+        Also start an emulated RSC footpod (sensor id ``footpod``).
+    """
+    link = link or VirtualLink(speed=speed)
+    if signals is None:
+        signals = simulated_signals(
+            placements,
+            scenario=scenario,
+            duration_s=signal_duration_s,
+            rate_hz=rate_hz,
+            seed=seed,
+        )
+    rng = np.random.default_rng(seed + 1000)
+    peripherals: dict[str, EmulatedPeripheral] = {}
+    for i, p in enumerate(placements):
+        clock = DeviceClock(
+            offset_s=float(rng.uniform(10.0, 600.0)),
+            drift_ppm=float(rng.uniform(-max_drift_ppm, max_drift_ppm)),
+        )
+        r = radio or RadioConditions(conn_interval_s=(0.0075, 0.015, 0.030)[i % 3])
+        per = EmulatedDiyClip(
+            link,
+            name=f"rfclip-{_SHORT.get(p, str(i))}",
+            signal=signals[p],
+            clock=clock,
+            radio=RadioConditions(r.conn_interval_s, r.skip_event_prob, r.loss_prob),
+            battery_pct=float(rng.uniform(40, 100)),
+            seed=seed + i,
+        )
+        await per.start()
+        peripherals[p] = per
+    if footpod:
+        from firmware_bridge.emulator.rsc import EmulatedFootpod
+
+        pod = EmulatedFootpod(link, name="rfpod", seed=seed + 99)
+        await pod.start()
+        peripherals["footpod"] = pod
+    return VirtualSensors(link=link, peripherals=peripherals)
+
+
+class VirtualBleSource:
+    """A :class:`~firmware_bridge.source.BlockSource`: emulated sensors streamed through bleak.
+
+    Parameters
+    ----------
+    placements : sequence of str
+        Sensors to emulate (default both feet and the pelvis).
+    speed : float
+        Session seconds per wall second (1 = real time).
+    rate_hz : float
+        Output data rate asked of the sensors, Hz.
+    **kwargs
+        Passed to :func:`start_virtual_sensors`.
+    """
+
+    def __init__(
+        self,
+        placements: Sequence[str] = DEFAULT_PLACEMENTS,
+        *,
+        speed: float = 1.0,
+        rate_hz: float = 833.0,
+        session_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.placements = tuple(placements)
+        self.speed = speed
+        self.rate_hz = rate_hz
+        self.kwargs = kwargs
+        self.session_kwargs = dict(session_kwargs or {})
+        self.virtual: VirtualSensors | None = None
+        self.session: BleSession | None = None
+
+    @property
+    def sensors(self) -> list[SensorInfo]:
+        return self.session.sensors if self.session else []
+
+    def status(self) -> dict[str, SensorStatus]:
+        return self.session.status() if self.session else {}
+
+    def now(self) -> float:
+        """Session time, s."""
+        return self.session.now() if self.session else 0.0
+
+    def stop(self) -> None:
+        """End the stream (blocks already received are still yielded)."""
+        if self.session:
+            self.session.stop()
+
+    async def __aenter__(self) -> VirtualBleSource:
+        self.virtual = await start_virtual_sensors(
+            self.placements, speed=self.speed, rate_hz=self.rate_hz, **self.kwargs
+        )
+        self.session_kwargs.setdefault("settings", StreamSettings(rate_hz=self.rate_hz))
+        self.session = self.virtual.session(**self.session_kwargs)
+        try:
+            await self.session.__aenter__()
+        except BaseException:
+            await self.virtual.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self.session is not None:
+                await self.session.__aexit__(*exc)
+        finally:
+            if self.virtual is not None:
+                await self.virtual.close()
+
+    def blocks(self) -> AsyncIterator[SampleBlock]:
+        assert self.session is not None, "enter the source first"
+        return self.session.blocks()

@@ -1,0 +1,368 @@
+"""Scenarios: every knob of a simulated run, and the named ones the CLI offers.
+
+A :class:`Scenario` describes the runner (gait, cadence, speed, foot strike, pronation, pelvis),
+the session (duration, standing period, treadmill, markers) and the sensors (mountings, ranges,
+noise, filter, rate, lost packets). Time-varying knobs are *schedules*: a number, or a sequence
+of ``(time, value)`` breakpoints interpolated linearly (held constant outside). With
+``schedule_time="fraction"`` the breakpoint times (and marker times) are fractions of the
+running part of the session (0 = end of the standing period, 1 = end of the session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "Schedule",
+    "get_scenario",
+    "scenario_names",
+]
+
+#: A constant or ``((t, value), ...)`` breakpoints (linear interpolation, held at the ends).
+Schedule = float | Sequence[tuple[float, float]]
+
+
+def _default_mounting() -> dict[str, object]:
+    return {"left_foot": "laces", "right_foot": "laces", "pelvis": "sacrum"}
+
+
+@dataclass
+class Scenario:
+    """All knobs of one simulated session. Units in the names; angles in deg.
+
+    Runner
+    ------
+    gait : ``"run"`` or ``"walk"``.
+    cadence_spm : schedule, steps/min.
+    speed_mps : schedule, m/s (belt speed on a treadmill).
+    foot_strike_angle_deg : schedule, deg; foot pitch at IC minus at foot-flat, + = toes up.
+    foot_strike_offset_deg : (left, right) added to the schedule per side.
+    foot_strike_sd_deg : stride-to-stride standard deviation, deg.
+    pronation_excursion_deg, pronation_velocity_dps : (left, right) eversion excursion in stance
+        and peak eversion rate, deg and deg/s.
+    eversion_at_ic_deg : eversion at contact (negative = landing on the lateral edge).
+    pelvic_drop_deg : (left stance, right stance): drop of the swing side, deg.
+    pelvic_obliquity_standing_deg : standing obliquity (+ = left hip higher), deg.
+    vertical_oscillation_cm : schedule; sets the contact time of the spring-mass pelvis model.
+    duty_factor : walking only: contact time / stride time.
+    pelvic_rotation_deg, pelvic_tilt_deg : axial rotation amplitude (±) and extra anterior tilt
+        while running, deg.
+    foot_progression_deg : toe-out angle, deg. step_width_m : distance between the feet, m.
+    cadence_cv, contact_time_cv, variability : stride-to-stride variability (relative).
+    speed_wander : slow relative speed fluctuation overground (0 on a treadmill).
+    runner_variation : 0 = the nominal runner; 1 = a different runner per seed (heel-off timing,
+        forefoot slap, push-off and swing pitch, heel kick and impact vary by typical
+        between-runner amounts).
+    impact_g_rearfoot, impact_g_forefoot : extra deceleration of the shoe at contact, g.
+    pelvis_impact_g : soft-tissue transient at the sacrum at each contact, g.
+
+    Session
+    -------
+    duration_s, standing_s (standing still at the start; 0 = running from t = 0), treadmill,
+    schedule_time (``"s"`` or ``"fraction"``), markers ``((t, label, kind), ...)``.
+
+    Sensors
+    -------
+    sensors : placements to simulate (sensor id = placement).
+    mounting : placement -> preset name (``laces``, ``flat``, ``heel_counter``, ``lateral``,
+        ``medial``, ``upside_down``, ``sacrum``, ``pelvis_front``, ``pelvis_upside_down``,
+        ``random``) or a 3x3 ``R_body_from_sensor``.
+    mount_jitter_deg : random extra misalignment of every mounting, deg.
+    rate_hz : output data rate, 50-1666 Hz. acc_range_g, gyr_range_dps : full scale.
+    acc_noise_density, gyr_noise_density : white noise, m/s²/√Hz and deg/s/√Hz.
+    acc_bias_sd, gyr_bias_sd : per-axis constant bias spread, m/s² and deg/s.
+    scale_error_sd, cross_axis_sd : per-axis gain error and axis misalignment (fractions).
+    quantise : round to the int16 step of the range. aa_filter : ``"butterworth"`` (causal, like
+        the device's digital low-pass) or ``"none"``; aa_cutoff_ratio : cutoff / rate;
+        aa_order : filter order.
+    samples_per_packet, packet_loss, loss_burst_packets : BLE packets and their loss (fraction of
+        packets, mean burst length in packets).
+    clock_offset_s : placement -> constant time-stamp error, s. random_phase : sensors sample at
+        independent instants.
+    """
+
+    name: str = "custom"
+    description: str = ""
+    # session
+    duration_s: float = 120.0
+    standing_s: float = 5.0
+    treadmill: bool = False
+    schedule_time: str = "s"
+    markers: tuple[tuple[float, str, str], ...] = ()
+    # runner
+    gait: str = "run"
+    cadence_spm: Schedule = 170.0
+    speed_mps: Schedule = 3.2
+    foot_strike_angle_deg: Schedule = 12.0
+    foot_strike_offset_deg: tuple[float, float] = (0.0, 0.0)
+    foot_strike_sd_deg: float = 1.5
+    pronation_excursion_deg: tuple[float, float] = (9.0, 9.0)
+    pronation_velocity_dps: tuple[float, float] = (350.0, 350.0)
+    eversion_at_ic_deg: float = -4.0
+    pelvic_drop_deg: tuple[float, float] = (5.0, 5.0)
+    pelvic_obliquity_standing_deg: float = 0.0
+    vertical_oscillation_cm: Schedule = 8.0
+    duty_factor: float = 0.62
+    pelvic_rotation_deg: float = 5.0
+    pelvic_tilt_deg: float = 6.0
+    foot_progression_deg: float = 6.0
+    step_width_m: float = 0.09
+    cadence_cv: float = 0.012
+    contact_time_cv: float = 0.03
+    variability: float = 0.08
+    speed_wander: float = 0.02
+    runner_variation: float = 0.0
+    impact_g_rearfoot: float = 12.0
+    impact_g_forefoot: float = 4.0
+    pelvis_impact_g: float = 0.6
+    # sensors
+    sensors: tuple[str, ...] = ("left_foot", "right_foot", "pelvis")
+    mounting: Mapping[str, object] = field(default_factory=_default_mounting)
+    mount_jitter_deg: float = 2.0
+    rate_hz: float = 208.0
+    acc_range_g: float = 16.0
+    gyr_range_dps: float = 2000.0
+    acc_noise_density: float = 1.5e-3
+    gyr_noise_density: float = 8e-3
+    acc_bias_sd: float = 0.08
+    gyr_bias_sd: float = 0.5
+    scale_error_sd: float = 0.01
+    cross_axis_sd: float = 0.003
+    quantise: bool = True
+    aa_filter: str = "butterworth"
+    aa_cutoff_ratio: float = 0.4
+    aa_order: int = 2
+    samples_per_packet: int = 4
+    packet_loss: float = 0.0
+    loss_burst_packets: float = 2.0
+    clock_offset_s: Mapping[str, float] = field(default_factory=dict)
+    random_phase: bool = True
+
+    # -- helpers -------------------------------------------------------------------------
+    def with_overrides(self, **overrides: object) -> Scenario:
+        """A copy with some fields replaced; unknown names raise one clear ``ValueError``."""
+        names = {f.name for f in fields(self)}
+        bad = sorted(set(overrides) - names)
+        if bad:
+            raise ValueError(
+                f"scenario {self.name}: unknown field(s) {', '.join(bad)}; "
+                f"expected some of {', '.join(sorted(names))}"
+            )
+        return replace(self, **overrides)  # type: ignore[arg-type]
+
+    @property
+    def run_start_s(self) -> float:
+        """Time the running part starts (end of the standing period), s."""
+        return float(self.standing_s)
+
+    def to_seconds(self, t: float) -> float:
+        """A schedule/marker time in s on the session time base."""
+        if self.schedule_time == "fraction":
+            return self.standing_s + float(t) * (self.duration_s - self.standing_s)
+        return float(t)
+
+    def schedule(self, value: Schedule, t: np.ndarray | float) -> np.ndarray:
+        """Evaluate a schedule knob at times ``t`` (s)."""
+        if isinstance(value, (int, float)):
+            return np.full(np.shape(t), float(value))
+        pts = sorted((self.to_seconds(a), float(b)) for a, b in value)
+        ts = np.array([p[0] for p in pts])
+        vs = np.array([p[1] for p in pts])
+        return np.interp(t, ts, vs)
+
+    def marker_list(self) -> list[tuple[float, str, str]]:
+        """Markers with times in s."""
+        return [(self.to_seconds(t), str(label), str(kind)) for t, label, kind in self.markers]
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` (one line naming the field) for knobs that cannot work."""
+        n = self.name
+        if not (50.0 <= self.rate_hz <= 1666.0 + 1e-9):
+            raise ValueError(f"scenario {n}: rate_hz {self.rate_hz}, expected 50 to 1666 Hz")
+        if self.duration_s <= 0:
+            raise ValueError(f"scenario {n}: duration_s {self.duration_s}, expected > 0")
+        if not (0 <= self.standing_s < self.duration_s):
+            raise ValueError(
+                f"scenario {n}: standing_s {self.standing_s}, expected 0 <= standing_s "
+                f"< duration_s ({self.duration_s})"
+            )
+        if self.gait not in ("run", "walk"):
+            raise ValueError(f"scenario {n}: gait {self.gait!r}, expected 'run' or 'walk'")
+        if self.schedule_time not in ("s", "fraction"):
+            raise ValueError(
+                f"scenario {n}: schedule_time {self.schedule_time!r}, expected 's' or 'fraction'"
+            )
+        if self.aa_filter not in ("butterworth", "none"):
+            raise ValueError(
+                f"scenario {n}: aa_filter {self.aa_filter!r}, expected 'butterworth' or 'none'"
+            )
+        if not (0 <= self.packet_loss < 0.9):
+            raise ValueError(f"scenario {n}: packet_loss {self.packet_loss}, expected 0 <= p < 0.9")
+        if self.samples_per_packet < 1:
+            raise ValueError(
+                f"scenario {n}: samples_per_packet {self.samples_per_packet}, expected >= 1"
+            )
+        for p in self.sensors:
+            if p not in ("left_foot", "right_foot", "pelvis"):
+                raise ValueError(
+                    f"scenario {n}: sensor {p!r}, expected left_foot, right_foot or pelvis"
+                )
+        for key, lo, hi in (
+            ("cadence_spm", 60.0, 260.0),
+            ("speed_mps", 0.3, 9.0),
+            ("foot_strike_angle_deg", -25.0, 35.0),
+            ("vertical_oscillation_cm", 1.0, 20.0),
+        ):
+            v = getattr(self, key)
+            vals = [v] if isinstance(v, (int, float)) else [b for _, b in v]
+            for x in vals:
+                if not (lo <= float(x) <= hi):
+                    raise ValueError(f"scenario {n}: {key} value {x}, expected {lo} to {hi}")
+
+
+def _easy() -> Scenario:
+    return Scenario(
+        name="easy",
+        description="easy run, mild rearfoot strike, 168 spm at 3.0 m/s, symmetric",
+        cadence_spm=168.0,
+        speed_mps=3.0,
+        foot_strike_angle_deg=10.0,
+        vertical_oscillation_cm=8.5,
+        pelvic_drop_deg=(5.0, 4.6),
+    )
+
+
+def _chirunning() -> Scenario:
+    return Scenario(
+        name="chirunning",
+        description=(
+            "heel strike (~17 deg) at 160 spm, then a ChiRunning midfoot drill (~2 deg, 176 spm) "
+            "from 45% of the run; weak left gluteus minimus (7.5 vs 4 deg pelvic drop)"
+        ),
+        duration_s=120.0,
+        standing_s=5.0,
+        schedule_time="fraction",
+        cadence_spm=((0.0, 160.0), (0.45, 160.0), (0.52, 176.0), (1.0, 177.0)),
+        speed_mps=((0.0, 3.0), (0.45, 3.0), (0.52, 3.1), (1.0, 3.1)),
+        foot_strike_angle_deg=((0.0, 17.0), (0.45, 17.0), (0.52, 2.5), (1.0, 2.0)),
+        vertical_oscillation_cm=((0.0, 9.5), (0.45, 9.5), (0.52, 7.0), (1.0, 7.0)),
+        pelvic_drop_deg=(7.5, 4.0),
+        pronation_excursion_deg=(10.0, 8.0),
+        pronation_velocity_dps=(420.0, 330.0),
+        markers=((0.45, "midfoot drill", "note"),),
+    )
+
+
+def _rearfoot() -> Scenario:
+    return Scenario(
+        name="rearfoot",
+        description="pronounced heel strike (~22 deg), 158 spm at 2.8 m/s, large pronation",
+        cadence_spm=158.0,
+        speed_mps=2.8,
+        foot_strike_angle_deg=22.0,
+        vertical_oscillation_cm=10.0,
+        pronation_excursion_deg=(13.0, 12.0),
+        pronation_velocity_dps=(520.0, 480.0),
+        impact_g_rearfoot=14.0,
+        pelvic_drop_deg=(6.0, 6.5),
+    )
+
+
+def _midfoot() -> Scenario:
+    return Scenario(
+        name="midfoot",
+        description="midfoot strike (~3 deg), 176 spm at 3.4 m/s",
+        cadence_spm=176.0,
+        speed_mps=3.4,
+        foot_strike_angle_deg=3.0,
+        vertical_oscillation_cm=7.5,
+        pronation_excursion_deg=(7.0, 7.5),
+        pronation_velocity_dps=(300.0, 320.0),
+        pelvic_drop_deg=(4.5, 5.0),
+    )
+
+
+def _forefoot() -> Scenario:
+    return Scenario(
+        name="forefoot",
+        description="forefoot strike (~-9 deg), 182 spm at 4.2 m/s, tempo run",
+        cadence_spm=182.0,
+        speed_mps=4.2,
+        foot_strike_angle_deg=-9.0,
+        vertical_oscillation_cm=7.0,
+        pronation_excursion_deg=(6.0, 6.0),
+        pronation_velocity_dps=(260.0, 280.0),
+        pelvic_drop_deg=(4.0, 3.5),
+        pelvic_rotation_deg=7.0,
+    )
+
+
+def _walk() -> Scenario:
+    return Scenario(
+        name="walk",
+        description="brisk walk, 112 steps/min at 1.45 m/s, heel strike ~22 deg",
+        gait="walk",
+        cadence_spm=112.0,
+        speed_mps=1.45,
+        foot_strike_angle_deg=22.0,
+        vertical_oscillation_cm=3.5,
+        duty_factor=0.62,
+        pronation_excursion_deg=(6.0, 6.0),
+        pronation_velocity_dps=(120.0, 120.0),
+        eversion_at_ic_deg=-3.0,
+        pelvic_drop_deg=(4.0, 4.0),
+        pelvic_rotation_deg=4.0,
+        pelvic_tilt_deg=1.0,
+        impact_g_rearfoot=3.0,
+        impact_g_forefoot=1.5,
+        pelvis_impact_g=0.2,
+        speed_wander=0.03,
+    )
+
+
+def _treadmill() -> Scenario:
+    return Scenario(
+        name="treadmill",
+        description="treadmill at 3.3 m/s, 172 spm, mild heel strike, belt speed step at 60%",
+        treadmill=True,
+        schedule_time="fraction",
+        cadence_spm=((0.0, 172.0), (0.6, 172.0), (0.62, 176.0)),
+        speed_mps=((0.0, 3.3), (0.6, 3.3), (0.62, 3.6)),
+        foot_strike_angle_deg=9.0,
+        vertical_oscillation_cm=7.8,
+        pelvic_drop_deg=(5.5, 5.0),
+        speed_wander=0.0,
+        markers=((0.6, "belt speed 3.6 m/s", "note"),),
+    )
+
+
+#: Named scenarios: name -> factory returning a fresh :class:`Scenario`.
+SCENARIOS: dict[str, Callable[[], Scenario]] = {
+    "easy": _easy,
+    "chirunning": _chirunning,
+    "rearfoot": _rearfoot,
+    "midfoot": _midfoot,
+    "forefoot": _forefoot,
+    "walk": _walk,
+    "treadmill": _treadmill,
+}
+
+
+def scenario_names() -> list[str]:
+    """Names of the named scenarios."""
+    return list(SCENARIOS)
+
+
+def get_scenario(name: str) -> Scenario:
+    """A fresh copy of a named scenario; unknown names raise one clear ``ValueError``."""
+    try:
+        return SCENARIOS[name]()
+    except KeyError:
+        raise ValueError(
+            f"unknown scenario {name!r}, expected one of {', '.join(SCENARIOS)}"
+        ) from None

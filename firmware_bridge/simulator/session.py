@@ -1,0 +1,305 @@
+"""Simulated sessions: the motion model + sensor models, generated in pieces.
+
+:class:`SignalGenerator` advances through a session at the internal rate, a piece at a time, and
+hands out :class:`~dsp.block.SampleBlock` objects per sensor; :func:`simulate_session` runs it to
+the end and measures the truth; :class:`SimulatedSession` holds the result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp.block import SampleBlock, SensorInfo
+from firmware_bridge.simulator.kinematics import GaitPlan
+from firmware_bridge.simulator.scenarios import Scenario, get_scenario
+from firmware_bridge.simulator.sensor_model import SensorModel, mounting_for
+
+__all__ = ["SignalGenerator", "SimulatedSession", "resolve_scenario", "simulate_session"]
+
+log = logging.getLogger(__name__)
+
+#: Internal (motion) sampling rate is the smallest multiple of the output rate >= this, Hz.
+MIN_INTERNAL_RATE_HZ = 2000.0
+_WARMUP_S = 0.25
+
+
+def resolve_scenario(
+    scenario: str | Scenario,
+    *,
+    duration_s: float | None = None,
+    rate_hz: float | None = None,
+    **overrides: object,
+) -> Scenario:
+    """A :class:`Scenario` from a name or an instance, with overrides applied and validated."""
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if duration_s is not None:
+        overrides["duration_s"] = float(duration_s)
+    if rate_hz is not None:
+        overrides["rate_hz"] = float(rate_hz)
+    if overrides:
+        sc = sc.with_overrides(**overrides)
+    if sc.standing_s >= sc.duration_s:
+        sc = sc.with_overrides(standing_s=max(0.0, min(sc.standing_s, sc.duration_s / 4)))
+    sc.validate()
+    return sc
+
+
+def _software_version() -> str:
+    try:
+        from runform import __version__
+
+        return f"runform-sim {__version__}"
+    except ImportError:  # pragma: no cover
+        return "runform-sim"
+
+
+class SignalGenerator:
+    """Generates the sample streams of all sensors of a scenario, piece by piece.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    seed : int
+    horizon_s : float, optional
+        How far the gait is planned (default the scenario's duration). Samples stop at it.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int = 0, horizon_s: float | None = None):
+        self.scenario = sc = scenario
+        self.seed = int(seed)
+        self.horizon_s = float(horizon_s if horizon_s is not None else sc.duration_s)
+        self.plan = GaitPlan(sc, seed, self.horizon_s)
+        rate = float(sc.rate_hz)
+        self.decim = max(1, math.ceil(MIN_INTERNAL_RATE_HZ / rate - 1e-9))
+        self.fs_int = rate * self.decim
+        self.sensors: list[SensorInfo] = []
+        self.models: dict[str, SensorModel] = {}
+        for idx, placement in enumerate(sc.sensors):
+            mrng = np.random.default_rng([self.seed, 13, idx])
+            spec = sc.mounting.get(placement, "sacrum" if placement == "pelvis" else "laces")
+            mount = mounting_for(placement, spec, mrng, sc.mount_jitter_deg)
+            phase = int(mrng.integers(0, self.decim)) if sc.random_phase else 0
+            info = SensorInfo(
+                sensor_id=placement,
+                placement=placement,
+                device_model="simulated",
+                sample_rate_hz=rate,
+                acc_range_g=float(sc.acc_range_g),
+                gyr_range_dps=float(sc.gyr_range_dps),
+                firmware=_software_version(),
+            )
+            self.sensors.append(info)
+            self.models[placement] = SensorModel(
+                sensor_id=placement,
+                mounting=mount,
+                rate_hz=rate,
+                decim=self.decim,
+                phase=phase,
+                rng=np.random.default_rng([self.seed, 11, idx]),
+                acc_range_g=sc.acc_range_g,
+                gyr_range_dps=sc.gyr_range_dps,
+                acc_noise_density=sc.acc_noise_density,
+                gyr_noise_density=sc.gyr_noise_density,
+                acc_bias_sd=sc.acc_bias_sd,
+                gyr_bias_sd=sc.gyr_bias_sd,
+                scale_error_sd=sc.scale_error_sd,
+                cross_axis_sd=sc.cross_axis_sd,
+                quantise=sc.quantise,
+                aa_filter=sc.aa_filter,
+                aa_cutoff_ratio=sc.aa_cutoff_ratio,
+                aa_order=sc.aa_order,
+                samples_per_packet=sc.samples_per_packet,
+                packet_loss=sc.packet_loss,
+                loss_burst_packets=sc.loss_burst_packets,
+                time_offset_s=float(sc.clock_offset_s.get(placement, 0.0)),
+            )
+        self._n = -math.ceil(_WARMUP_S * self.fs_int)
+        self._n_end = math.ceil(self.horizon_s * self.fs_int - 1e-9)
+
+    @property
+    def t_now(self) -> float:
+        """Time up to which samples have been generated, s."""
+        return max(self._n / self.fs_int, 0.0)
+
+    @property
+    def done(self) -> bool:
+        return self._n >= self._n_end
+
+    def segment_pose(self, placement: str, t: np.ndarray):
+        """World pose of the segment a sensor is on (see :mod:`kinematics`)."""
+        if placement == "pelvis":
+            return self.plan.pelvis.pose(t)
+        return self.plan.feet["left" if placement == "left_foot" else "right"].pose(t)
+
+    def sensor_position(self, placement: str, t: np.ndarray) -> np.ndarray:
+        """World position (m) of the sensor at times ``t``."""
+        p = self.segment_pose(placement, t)
+        lever = self.models[placement].mounting.lever_arm_m
+        return p.origin + p.R @ lever
+
+    def true_signals(self, placement: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ideal acc (m/s²) and gyr (deg/s) of a sensor at times ``t`` (uniform step)."""
+        dt = float(t[1] - t[0])
+        te = np.concatenate(([t[0] - dt], t, [t[-1] + dt]))
+        p = self.segment_pose(placement, te)
+        model = self.models[placement]
+        pos = p.origin + p.R @ model.mounting.lever_arm_m
+        return model.true_signals(p.R[1:-1], p.omega_body[1:-1], pos, dt)
+
+    def advance(self, until_s: float) -> dict[str, list[SampleBlock]]:
+        """Generate samples up to ``until_s`` (s); returns new blocks per sensor id."""
+        out: dict[str, list[SampleBlock]] = {s.sensor_id: [] for s in self.sensors}
+        n_stop = min(self._n_end, math.ceil(until_s * self.fs_int - 1e-9))
+        piece = 1 << 15
+        while self._n < n_stop:
+            n1 = min(n_stop, self._n + piece)
+            t = np.arange(self._n, n1) / self.fs_int
+            for info in self.sensors:
+                acc, gyr = self.true_signals(info.placement, t)
+                blk = self.models[info.sensor_id].feed(self._n, t, acc, gyr)
+                if blk is not None and len(blk):
+                    out[info.sensor_id].append(blk)
+            self._n = n1
+        return out
+
+
+@dataclass
+class SimulatedSession:
+    """A whole simulated session: sensors, blocks, truth and markers.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    seed : int
+    sensors : list of SensorInfo
+    blocks : dict sensor_id -> SampleBlock (the whole run; lost packets removed, ``seq`` keeps
+        counting, ``gaps`` lists the lost intervals)
+    truth : dict (JSON-serialisable, see ``docs/simulator.md``)
+    markers : list of (t, label, kind)
+    """
+
+    scenario: Scenario
+    seed: int
+    sensors: list[SensorInfo]
+    blocks: dict[str, SampleBlock]
+    truth: dict
+    markers: list[tuple[float, str, str]] = field(default_factory=list)
+    generator: SignalGenerator | None = field(default=None, repr=False)
+
+    def iter_blocks(self, block_s: float = 0.05) -> Iterator[SampleBlock]:
+        """Blocks of ``block_s`` seconds of all sensors, interleaved in time order."""
+        if block_s <= 0:
+            raise ValueError(f"block_s {block_s}: expected > 0")
+        edges: dict[str, np.ndarray] = {}
+        t_end = 0.0
+        for b in self.blocks.values():
+            if len(b):
+                t_end = max(t_end, b.t_end)
+        n_win = math.floor(t_end / block_s) + 1
+        for sid, b in self.blocks.items():
+            edges[sid] = np.searchsorted(b.t, np.arange(n_win + 1) * block_s, side="left")
+        for w in range(n_win):
+            for sid, b in self.blocks.items():
+                i0, i1 = int(edges[sid][w]), int(edges[sid][w + 1])
+                if w == n_win - 1:
+                    i1 = len(b)
+                if i1 <= i0:
+                    continue
+                gaps = b.gaps
+                if gaps.size:
+                    lo = b.t[i0 - 1] if i0 > 0 else -np.inf
+                    sel = (gaps[:, 1] < b.t[i1 - 1]) & (gaps[:, 1] > lo)
+                    gaps = gaps[sel]
+                yield SampleBlock(
+                    sensor_id=sid,
+                    t=b.t[i0:i1],
+                    acc=b.acc[i0:i1],
+                    gyr=b.gyr[i0:i1],
+                    seq=None if b.seq is None else b.seq[i0:i1],
+                    gaps=gaps.reshape(-1, 2),
+                )
+
+    def write(self, path: str | os.PathLike[str], notes: str | None = None) -> None:
+        """Write the session as an HDF5 recording (format v1), with markers and gaps."""
+        from recordings import RecordingWriter
+
+        if notes is None:
+            notes = f"simulated: scenario {self.scenario.name}, seed {self.seed}"
+        with RecordingWriter(path, self.sensors, notes=notes, live=False) as w:
+            for _sid, b in self.blocks.items():
+                w.append(b)
+            for t, label, kind in self.markers:
+                w.add_marker(t, label, kind)
+
+    def write_truth(self, path: str | os.PathLike[str]) -> None:
+        """Write :attr:`truth` as JSON."""
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.truth, fh, indent=1)
+            fh.write("\n")
+
+
+def simulate_session(
+    scenario: str | Scenario = "easy",
+    duration_s: float | None = None,
+    rate_hz: float | None = None,
+    seed: int = 0,
+    *,
+    truth: bool = True,
+    **overrides: object,
+) -> SimulatedSession:
+    """Simulate a whole session.
+
+    Parameters
+    ----------
+    scenario : str or Scenario
+        A name of :data:`~firmware_bridge.simulator.scenarios.SCENARIOS` or a Scenario.
+    duration_s, rate_hz : float, optional
+        Override the scenario's duration (s) and output data rate (Hz, 50-1666).
+    seed : int
+        Everything random (variability, mountings jitter, sensor errors, losses) follows it.
+    truth : bool
+        Measure the ground truth (skip for benchmarks that need only signals).
+    **overrides
+        Any other :class:`Scenario` field.
+
+    Returns
+    -------
+    SimulatedSession
+    """
+    from firmware_bridge.simulator.truth import measure_truth
+
+    sc = resolve_scenario(scenario, duration_s=duration_s, rate_hz=rate_hz, **overrides)
+    gen = SignalGenerator(sc, seed)
+    pieces = gen.advance(sc.duration_s)
+    blocks = {}
+    for info in gen.sensors:
+        lst = pieces[info.sensor_id]
+        if lst:
+            blocks[info.sensor_id] = SampleBlock.concatenate(lst)
+        else:
+            blocks[info.sensor_id] = SampleBlock(
+                info.sensor_id,
+                np.empty(0),
+                np.empty((0, 3)),
+                np.empty((0, 3)),
+                np.empty(0, np.uint32),
+            )
+    # samples lost at the very end cannot be told from the end of the recording: no gap
+    markers = sc.marker_list()
+    tr = measure_truth(gen, blocks, markers) if truth else {}
+    return SimulatedSession(
+        scenario=sc,
+        seed=int(seed),
+        sensors=list(gen.sensors),
+        blocks=blocks,
+        truth=tr,
+        markers=markers,
+        generator=gen,
+    )

@@ -1,0 +1,371 @@
+"""Device counters and timestamps → the session's time base, with clock-drift estimation and
+gap detection. Pure (no I/O, no asyncio): fed decoded packets with their host arrival times.
+
+Model
+-----
+A packet's last sample is taken at device time ``τ`` and arrives at host time
+``a = τ + o(τ) + δ`` where ``o(τ) = c + d·τ`` is the clock offset (``d``: drift of the device
+clock against the host's, tens of ppm for a crystal, up to % for devices that only count samples
+at a nominal rate) and ``δ ≥ 0`` is the transport delay (waiting for the next connection event,
+bursts, scheduling). Delays only ever add, so the **lower envelope** of ``a − τ`` is the offset:
+per bin of device time (``bin_s``) the minimum of ``a − τ`` is kept, and a line is fitted
+through the minima of the last ``window_s`` seconds with the Theil–Sen estimator (median of
+pairwise slopes; Sen 1968), so that bins whose minimum still holds a delay do not pull it. This is the classic convex-envelope / minimum-delay estimator of
+network clock synchronisation (Moon, Skelly & Towsley, "Estimation and removal of clock skew
+from network delay measurements", IEEE INFOCOM 1999), in its simplest robust form.
+
+Every sensor of a session is mapped with its own fit onto the same host clock, so sensors are
+aligned to each other up to the difference of their minimum delays (≈ the same for sensors on
+one adapter).
+
+Continuity: the applied mapping moves toward the fitted one at a bounded slew rate (fast during
+the first seconds, then ``slew`` s/s), so ``t`` is strictly increasing and never jumps.
+
+Lost samples are counted from the device time (or sample index, or packet counter, whichever
+the device has) and returned as gaps.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import theilslopes
+
+from firmware_bridge.devices.base import DecodedSamples
+
+__all__ = ["ClockFit", "SensorTimeline", "TimedPacket"]
+
+log = logging.getLogger(__name__)
+
+
+class ClockFit:
+    """Lower-envelope linear fit of the offset ``host − device`` against device time.
+
+    Parameters
+    ----------
+    bin_s : float
+        Device-time bin in which the minimum offset is kept, s.
+    window_s : float
+        Only bins of the last ``window_s`` seconds are fitted, s.
+    min_span_s : float
+        Below this span of bins the slope is not fitted (offset = the lowest minimum of the
+        last ``recent_bins`` bins), s.
+    recent_bins : int
+        Bins used for the offset before the slope is fitted.
+    """
+
+    def __init__(
+        self,
+        bin_s: float = 1.0,
+        window_s: float = 120.0,
+        min_span_s: float = 30.0,
+        recent_bins: int = 5,
+    ):
+        self.bin_s = bin_s
+        self.recent_bins = recent_bins
+        self.window_s = window_s
+        self.min_span_s = min_span_s
+        self._bins: deque[list[float]] = deque()  # [bin index, tau at min, min offset]
+        self.c = math.nan  # offset at tau_ref
+        self.d = 0.0  # slope (drift), s/s
+        self.tau_ref = 0.0
+        self.n_points = 0
+
+    def add(self, tau: float, arrival: float) -> None:
+        """Add one observation: device time ``tau`` of a sample, its host arrival time."""
+        off = arrival - tau
+        b = math.floor(tau / self.bin_s)
+        self.n_points += 1
+        if self._bins and self._bins[-1][0] == b:
+            if off < self._bins[-1][2]:
+                self._bins[-1][1:] = [tau, off]
+        else:
+            self._bins.append([b, tau, off])
+            while self._bins and (b - self._bins[0][0]) * self.bin_s > self.window_s:
+                self._bins.popleft()
+            self._refit()
+            return
+        if len(self._bins) == 1 or math.isnan(self.c):
+            self._refit()
+
+    def _refit(self) -> None:
+        # the newest bin is still filling: fit on completed bins when there are enough
+        bins = np.array(self._bins, dtype=np.float64)
+        done = bins[:-1] if len(bins) > 3 else bins
+        taus, offs = done[:, 1], done[:, 2]
+        self.tau_ref = float(taus[-1])
+        if taus[-1] - taus[0] < self.min_span_s or len(taus) < 3:
+            # too short to see a drift (tens of ppm) through the delay noise: offset only,
+            # from the lowest of the recent minima
+            self.c, self.d = float(np.min(bins[-self.recent_bins :, 2])), 0.0
+            return
+        x = taus - self.tau_ref
+        # Theil-Sen: the median of pairwise slopes, robust to bins whose minimum still holds
+        # a delay (few packets in the bin, a burst)
+        d, c, _, _ = theilslopes(offs, x)
+        self.c, self.d = float(c), float(d)
+
+    def offset(self, tau: float | np.ndarray) -> float | np.ndarray:
+        """Fitted offset ``host − device`` at device time ``tau``, s."""
+        return self.c + self.d * (np.asarray(tau) - self.tau_ref)
+
+    def reset(self) -> None:
+        """Forget everything (the device clock restarted)."""
+        self.__init__(self.bin_s, self.window_s, self.min_span_s, self.recent_bins)  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class TimedPacket:
+    """The samples of one packet on the session time base.
+
+    Attributes
+    ----------
+    t : ndarray (N,)
+        Session times, s (strictly increasing across packets of a timeline).
+    seq : ndarray (N,), uint32
+        Running sample index of the device (mod 2**32), counting lost samples too.
+    lost_samples : int
+        Samples missing right before this packet (0 if none; -1 if unknown, e.g. after a device
+        reboot).
+    gap : tuple of float or None
+        ``(t_start, t_end)``: first and last missing sample times (a reconnect gap spans the
+        time the sensor was gone).
+    """
+
+    t: np.ndarray
+    seq: np.ndarray
+    lost_samples: int
+    gap: tuple[float, float] | None
+
+
+class SensorTimeline:
+    """Per-sensor time sync: unwrap counters, count losses, map device time to session time.
+
+    Parameters
+    ----------
+    t0 : float
+        Host clock reading that is session time 0, s.
+    bin_s, window_s : float
+        See :class:`ClockFit`.
+    slew : float
+        Maximum rate at which the applied offset follows the fit after warm-up, s/s.
+    warmup_s : float
+        Device seconds at the start of a segment during which the fast slew applies.
+    fast_slew : float
+        Slew during warm-up, s/s (must stay < 1 so ``t`` keeps increasing).
+    hold_s : float
+        :meth:`feed` holds the first ``hold_s`` seconds (host time) of packets back and maps
+        them with the lower envelope of all of them; otherwise the first packet's own delay
+        would set the start of the time base and be slewed away during the warm-up.
+    """
+
+    def __init__(
+        self,
+        t0: float = 0.0,
+        *,
+        bin_s: float = 1.0,
+        window_s: float = 120.0,
+        slew: float = 1e-3,
+        warmup_s: float = 5.0,
+        fast_slew: float = 0.05,
+        hold_s: float = 0.0,
+    ) -> None:
+        self.t0 = t0
+        self.hold_s = hold_s
+        self._held: list[tuple[DecodedSamples, float]] = []
+        self._released = hold_s <= 0
+        self.fit = ClockFit(bin_s=bin_s, window_s=window_s)
+        self.slew = slew
+        self.counting_min_span_s = 4.0
+        self.warmup_s = warmup_s
+        self.fast_slew = fast_slew
+        self._segment_start: float | None = None
+        self._new_segment = True
+        self._reset_pending = False
+        self._time_wrap = 0.0
+        self._prev_raw_time: float | None = None
+        self._index_wrap = 0
+        self._prev_raw_index: int | None = None
+        self._prev_counter: int | None = None
+        self._count = 0  # running sample index (with losses)
+        self._tau_last: float | None = None  # device time of the last sample delivered
+        self._period: float | None = None
+        self._applied: float | None = None  # applied offset at _tau_last
+        self.last_t = -math.inf
+        self.lost_samples = 0
+        self.duplicates = 0
+
+    @property
+    def drift_ppm(self) -> float:
+        """Current drift estimate of the device clock vs the host, ppm (+: device runs fast)."""
+        return -self.fit.d / (1.0 + self.fit.d) * 1e6
+
+    def reconnected(self) -> None:
+        """The transport reconnected: the next packet starts a new segment (counters may have
+        restarted; the device clock may or may not have)."""
+        self._new_segment = True
+        self._prev_counter = None
+        self._prev_raw_index = None
+
+    def _device_time(self, pkt: DecodedSamples) -> float:
+        """Device time of the packet's first sample (unwrapped), s."""
+        if pkt.device_time_s is not None:
+            raw = float(pkt.device_time_s)
+            mod = pkt.device_time_modulus_s
+            if mod and self._prev_raw_time is not None and raw < self._prev_raw_time - mod / 2:
+                self._time_wrap += mod
+            self._prev_raw_time = raw
+            return raw + self._time_wrap
+        if pkt.sample_index is not None:
+            raw_i = int(pkt.sample_index)
+            mod_i = pkt.sample_index_modulus
+            if self._prev_raw_index is not None and raw_i < self._prev_raw_index - mod_i // 2:
+                self._index_wrap += mod_i
+            self._prev_raw_index = raw_i
+            return (raw_i + self._index_wrap) * pkt.sample_period_s
+        # packet counter only: count samples, adding the packets the counter says were lost
+        n_missing_packets = 0
+        if pkt.packet_counter is not None and self._prev_counter is not None:
+            n_missing_packets = (
+                pkt.packet_counter - self._prev_counter - 1
+            ) % pkt.packet_counter_modulus
+        if pkt.packet_counter is not None:
+            self._prev_counter = pkt.packet_counter
+        if self._tau_last is None:
+            return 0.0
+        return self._tau_last + (1 + n_missing_packets * len(pkt)) * pkt.sample_period_s
+
+    def feed(self, pkt: DecodedSamples, arrival: float) -> list[tuple[DecodedSamples, TimedPacket]]:
+        """Like :meth:`push`, holding the first ``hold_s`` seconds back (see the class doc).
+
+        Returns
+        -------
+        list of (DecodedSamples, TimedPacket)
+            Empty while holding; all held packets when the hold ends; else zero or one
+            (duplicates are left out).
+        """
+        if not self._released:
+            self._held.append((pkt, arrival))
+            if arrival - self._held[0][1] < self.hold_s:
+                return []
+            return self.flush()
+        r = self.push(pkt, arrival)
+        return [] if r is None else [(pkt, r)]
+
+    @property
+    def holding(self) -> bool:
+        """Whether packets are being held back."""
+        return bool(self._held)
+
+    def flush(self) -> list[tuple[DecodedSamples, TimedPacket]]:
+        """Release the held packets (at the end of a stream, or when the hold is over)."""
+        held, self._held = self._held, []
+        self._released = True
+        if not held:
+            return []
+        probe = copy.deepcopy(self)  # learn the offset from all held arrivals first
+        for p, a in held:
+            probe.push(p, a)
+        self.fit = probe.fit
+        out = []
+        for p, a in held:
+            r = self.push(p, a)
+            if r is not None:
+                out.append((p, r))
+        return out
+
+    def push(self, pkt: DecodedSamples, arrival: float) -> TimedPacket | None:
+        """Time one decoded packet.
+
+        Parameters
+        ----------
+        pkt : DecodedSamples
+        arrival : float
+            Host clock reading when the notification arrived, s.
+
+        Returns
+        -------
+        TimedPacket or None
+            None for an empty packet or a duplicate / out-of-order one (counted in
+            :attr:`duplicates`).
+        """
+        n = len(pkt)
+        if n == 0:
+            return None
+        period = float(pkt.sample_period_s)
+        tau0 = self._device_time(pkt)
+        lost = 0
+        gap_needed = False
+        restart = False
+        if self._tau_last is not None and self._period is not None:
+            expected = self._tau_last + self._period
+            lost_f = (tau0 - expected) / period
+            lost = round(lost_f)
+            if lost < 0 or lost_f > 3600.0 / period:
+                if self._new_segment or lost_f > 3600.0 / period:
+                    restart = True  # device clock restarted (reboot) or jumped
+                else:
+                    self.duplicates += 1
+                    return None
+            elif lost > 0:
+                gap_needed = True
+            if self._new_segment and lost > 0:
+                gap_needed = True
+        counting_only = pkt.device_time_s is None and pkt.sample_index is None
+        if pkt.device_time_s is None:
+            # time from counting samples at a nominal rate: rate errors of up to % are far
+            # above the delay noise, so the slope is fitted after a few seconds
+            self.fit.min_span_s = min(self.fit.min_span_s, self.counting_min_span_s)
+        if self._new_segment and counting_only and self._tau_last is not None:
+            restart = True  # a counter that restarted says nothing about the time away
+        if restart:
+            self.fit.reset()
+            self._time_wrap = 0.0
+            self._prev_raw_time = None
+            tau0 = self._device_time(pkt)
+            self._segment_start = tau0
+            self._applied = None
+            lost = -1
+            gap_needed = True
+        if self._segment_start is None:
+            self._segment_start = tau0
+        self._new_segment = False
+
+        taus = tau0 + period * np.arange(n)
+        tau_end = float(taus[-1])
+        self.fit.add(tau_end, arrival - self.t0)
+        target = float(self.fit.offset(tau_end))
+        if self._applied is None:
+            t = taus + target
+        else:
+            prev_tau = self._tau_last if self._tau_last is not None else tau0
+            predicted = self._applied + self.fit.d * (tau_end - prev_tau)
+            in_warmup = tau_end - self._segment_start < self.warmup_s
+            limit = (self.fast_slew if in_warmup else self.slew) * max(tau_end - prev_tau, 0.0)
+            step = float(np.clip(target - predicted, -limit, limit))
+            frac = (taus - prev_tau) / max(tau_end - prev_tau, 1e-12)
+            t = taus + self._applied + self.fit.d * (taus - prev_tau) + step * frac
+            target = predicted + step
+        if t[0] <= self.last_t:  # only after a clock restart: keep t strictly increasing
+            t = t + (self.last_t - t[0] + period)
+            target = float(t[-1] - tau_end)
+        self._applied = target
+        gap = None
+        if gap_needed and math.isfinite(self.last_t):
+            p = self._period or period
+            g0, g1 = self.last_t + p, float(t[0]) - period
+            gap = (g0, max(g0, g1))
+        if lost > 0:
+            self.lost_samples += lost
+            self._count += lost
+        seq = (self._count + np.arange(n)).astype(np.uint64) % (1 << 32)
+        self._count += n
+        self._tau_last = tau_end
+        self._period = period
+        self.last_t = float(t[-1])
+        return TimedPacket(t=t, seq=seq.astype(np.uint32), lost_samples=lost, gap=gap)

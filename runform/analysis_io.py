@@ -1,0 +1,125 @@
+"""Writing the analysis results: STRIDES.csv, SUMMARY.json and the optional parquet table.
+
+Formats are fixed by ``shared/spec/analysis-output.md`` (v1): CSV columns in the order of
+:data:`dsp.contact.STRIDE_COLUMNS` (the spec's fixed columns first), an empty cell for a
+missing value, flags joined with ``;``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from dsp.contact import STRIDE_COLUMNS, ContactRow
+from runform.errors import UsageError
+
+__all__ = ["StridesCsvWriter", "write_parquet", "write_summary_json"]
+
+#: Significant decimals per column in the CSV (times to the microsecond).
+_DECIMALS = {
+    "t_ic": 6,
+    "t_to": 6,
+    "contact_time": 6,
+    "stride_time": 6,
+    "flight_time": 6,
+    "cadence": 3,
+    "foot_strike_angle": 3,
+    "pronation_excursion": 3,
+    "max_pronation_velocity": 2,
+    "stride_length": 4,
+    "speed": 4,
+    "peak_impact": 3,
+    "pelvic_drop": 3,
+    "vertical_oscillation": 3,
+}
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        d = _DECIMALS.get(name)
+        return repr(round(value, d)) if d is not None else repr(value)
+    return str(value)
+
+
+class StridesCsvWriter:
+    """Streams rows to STRIDES.csv as they come (no table held in memory).
+
+    Parameters
+    ----------
+    path : str or Path
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot write the strides table ({exc.strerror})") from exc
+        self._w = csv.writer(self._fh, lineterminator="\n")
+        self._w.writerow(STRIDE_COLUMNS)
+        self.rows_written = 0
+
+    def write(self, rows: Iterable[ContactRow]) -> None:
+        """Append rows."""
+        for r in rows:
+            rec = r.as_record()
+            self._w.writerow([_cell(c, rec[c]) for c in STRIDE_COLUMNS])
+            self.rows_written += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> StridesCsvWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_summary_json(path: str | os.PathLike[str], summary: dict[str, Any]) -> None:
+    """Write SUMMARY.json (UTF-8, indented, NaN written as null)."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(clean(summary), fh, indent=2, allow_nan=False)
+            fh.write("\n")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the summary ({exc.strerror})") from exc
+
+
+def write_parquet(path: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> None:
+    """Convert a written STRIDES.csv to parquet (same columns; numbers as float64)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    text_cols = {"sensor_id", "side", "strike_type", "flags", "events_source"}
+    types = {c: (pa.string() if c in text_cols else pa.float64()) for c in STRIDE_COLUMNS}
+    try:
+        table = pacsv.read_csv(
+            csv_path,
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+        pq.write_table(table, path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the parquet table ({exc})") from exc

@@ -1,0 +1,244 @@
+"""Analyse one recording file: the single code path behind ``analyze``, ``report``, ``compare``
+and ``batch``.
+
+:func:`analyse_recording` opens a recording, feeds it in chunks to
+:class:`dsp.session.SessionAnalyzer` (memory does not grow with the file's length) and returns
+the stride table (the rows of STRIDES.csv, with the CSV's rounding, as a pandas DataFrame), the
+SUMMARY.json document, the analyzer diagnostics and, on request, the per-stride foot pitch
+traces for overlays. ``batch`` only schedules this function; ``report`` and ``compare`` only
+read its result, so their numbers are the ones ``runform analyze`` writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dsp.block import SensorInfo
+from dsp.contact import STRIDE_COLUMNS, ContactRow
+
+__all__ = [
+    "TEXT_COLUMNS",
+    "AnalysisResult",
+    "analyse_recording",
+    "make_alert_engine",
+    "rows_to_frame",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of the stride table holding text (every other column is float64).
+TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "events_source")
+
+
+def _decimals() -> dict[str, int]:
+    from runform.analysis_io import _DECIMALS
+
+    return dict(_DECIMALS)
+
+
+def rows_to_frame(rows: list[ContactRow]) -> pd.DataFrame:
+    """Stride rows as a DataFrame equal to STRIDES.csv read back.
+
+    Columns in :data:`dsp.contact.STRIDE_COLUMNS` order; numbers rounded as the CSV writer
+    rounds them (so the values equal those of the CSV exactly), NaN for an empty cell; text
+    columns hold ``""`` for an empty cell.
+    """
+    recs = [r.as_record() for r in rows]
+    df = pd.DataFrame.from_records(recs, columns=list(STRIDE_COLUMNS))
+    dec = _decimals()
+    for c in STRIDE_COLUMNS:
+        if c in TEXT_COLUMNS:
+            df[c] = df[c].fillna("").astype(str)
+        else:
+            col = pd.to_numeric(df[c], errors="coerce").astype("float64")
+            if c in dec:
+                col = col.round(dec[c])
+            df[c] = col
+    return df
+
+
+def make_alert_engine(profile: str | os.PathLike[str] | None, sensors: list[SensorInfo]) -> Any:
+    """The alert engine of ``runform analyze``: :class:`dsp.alerts.AlertEngine` on a profile.
+
+    Parameters
+    ----------
+    profile : str or PathLike or None
+        A built-in profile name or a TOML file (:func:`runform.profiles.resolve_profile`);
+        ``None`` = the default profile.
+    sensors : list of SensorInfo
+    """
+    from dsp.alerts import AlertEngine
+    from runform.profiles import resolve_profile
+
+    return AlertEngine(resolve_profile(profile), sensors=sensors)
+
+
+def _alert_dict(a: Any) -> dict[str, Any]:
+    if isinstance(a, dict):
+        return a
+    if hasattr(a, "as_summary"):
+        return a.as_summary()
+    return {"t": float(a.t), "rule": str(a.rule), "message": str(a.message)}
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis of a recording produced.
+
+    Attributes
+    ----------
+    recording : str
+        The path as given.
+    duration_s, t_start : float
+        Recording duration and first sample time, s.
+    sensors : list of SensorInfo
+    strides : pandas.DataFrame
+        The STRIDES.csv rows (:func:`rows_to_frame`), in release order.
+    summary : dict
+        The SUMMARY.json document.
+    diagnostics : dict
+        :meth:`dsp.session.SessionAnalyzer.diagnostics`.
+    markers : list of (float, str, str)
+        ``(t, label, kind)`` from the recording.
+    notes : str
+    attrs : dict
+        Root attributes of the recording file.
+    traces : dict
+        sensor_id -> list of ``(t_ic, pitch)``, foot pitch in deg over the stride resampled to
+        101 points (only with ``collect_traces=True``).
+    """
+
+    recording: str
+    duration_s: float
+    t_start: float
+    sensors: list[SensorInfo]
+    strides: pd.DataFrame
+    summary: dict[str, Any]
+    diagnostics: dict[str, Any]
+    markers: list[tuple[float, str, str]] = field(default_factory=list)
+    notes: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+    traces: dict[str, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.summary.get("alerts", []))
+
+    def placement_of(self, sensor_id: str) -> str:
+        for s in self.sensors:
+            if s.sensor_id == sensor_id:
+                return s.placement
+        return ""
+
+
+def analyse_recording(
+    path: str | os.PathLike[str],
+    *,
+    chunk_s: float = 60.0,
+    profile: str | os.PathLike[str] | None = None,
+    alert_engine: Any | None = None,
+    collect_traces: bool = False,
+    on_rows: Callable[[list[ContactRow]], None] | None = None,
+    on_progress: Callable[[float, float], None] | None = None,
+) -> AnalysisResult:
+    """Analyse a recording file in chunks.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Recording (HDF5, format v1).
+    chunk_s : float
+        Seconds of data read at a time.
+    profile : str or PathLike, optional
+        Alert profile: built-in name or TOML file; ``None`` = the default one
+        (:func:`make_alert_engine`).
+    alert_engine : object, optional
+        An engine with ``feed(rows)`` and ``finish()`` returning alerts, used instead of
+        building one.
+    collect_traces : bool
+        Keep each foot stride's pitch trace (for overlays).
+    on_rows : callable, optional
+        Called with every list of rows as they are released (streaming writers).
+    on_progress : callable, optional
+        Called with ``(seconds done, duration)`` after each block.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    recordings.RecordingError
+        The file is missing or is not a valid recording (one line).
+    dsp.errors.AnalysisError
+        No sensor can be analysed, or the data cannot be (one line).
+    """
+    from dsp.session import SessionAnalyzer
+    from dsp.summary import build_summary
+    from recordings import open_recording
+
+    if not (chunk_s > 0):
+        raise ValueError(f"chunk_s {chunk_s}: expected a positive number of seconds")
+    rec_path = os.fspath(path)
+    rows: list[ContactRow] = []
+    alerts: list[dict[str, Any]] = []
+    traces: dict[str, list[tuple[float, np.ndarray]]] = {}
+    with open_recording(rec_path) as rec:
+        sensors = list(rec.sensors)
+        sa = SessionAnalyzer(sensors)
+        engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
+        duration = float(rec.duration_s)
+        t_start = float(rec.t_start)
+
+        def consume(new: list[ContactRow]) -> None:
+            if not new:
+                return
+            rows.extend(new)
+            if on_rows is not None:
+                on_rows(new)
+            alerts.extend(_alert_dict(a) for a in engine.feed(new))
+
+        def grab(sid: str) -> None:
+            a = sa.analyzers.get(sid)
+            got = getattr(a, "latest_traces_", None)
+            if got:
+                traces.setdefault(sid, []).extend((float(t), np.asarray(p)) for t, p in got)
+
+        for block in rec.iter_blocks(chunk_s=chunk_s, sensor_ids=list(sa.analyzers)):
+            consume(sa.feed(block))
+            if collect_traces:
+                grab(block.sensor_id)
+            if on_progress is not None and len(block):
+                on_progress(float(block.t_end) - t_start, duration)
+        consume(sa.finish())
+        alerts.extend(_alert_dict(a) for a in engine.finish())
+        if collect_traces:
+            for sid in sa.analyzers:
+                grab(sid)
+        summary = build_summary(
+            recording=rec_path,
+            duration_s=duration,
+            sensors=sa.summary(duration),
+            alerts=alerts,
+        )
+        result = AnalysisResult(
+            recording=rec_path,
+            duration_s=duration,
+            t_start=t_start,
+            sensors=sensors,
+            strides=rows_to_frame(rows),
+            summary=summary,
+            diagnostics=sa.diagnostics(),
+            markers=list(rec.markers),
+            notes=rec.notes,
+            attrs=rec.attrs,
+            traces=traces,
+        )
+    return result

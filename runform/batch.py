@@ -1,0 +1,426 @@
+"""Batch analysis of many recordings on a Dask cluster (``runform batch``).
+
+The batch only *schedules* :func:`runform.analysis_run.analyse_recording` (the code behind
+``runform analyze``), one task per recording, on a ``distributed`` cluster: a local one by
+default, or an existing one given by its scheduler address. Workers open the files themselves,
+so they need the ``runform`` package and the same paths (shared storage); see ``docs/batch.md``.
+
+Output folder
+-------------
+``strides.parquet``
+    Every contact of every recording: ``recording_id``, ``recording`` (path), ``notes``,
+    ``attr_<name>`` (the recording's root attributes, as text), then the STRIDES.csv columns.
+``recordings.parquet``
+    One row per recording: id, path, content hash, duration, contacts, notes, attributes and the
+    SUMMARY.json medians flattened (``<placement>.<key>``, e.g. ``left_foot.cadence_median``).
+``errors.csv``
+    ``recording, content_hash, error``: recordings of this run that failed, one line each.
+``parts/``
+    One result per recording (``<hash>.strides.parquet`` and ``<hash>.recording.json``), written
+    as soon as it arrives: an interrupted batch keeps its finished work, and a re-run skips every
+    recording whose *content* hash already has a part (a renamed or moved file is not redone, an
+    edited one is). The two tables are rebuilt from all parts at the end of each run.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from runform.errors import UsageError
+
+__all__ = [
+    "RECORDING_SUFFIXES",
+    "BatchProgress",
+    "BatchResult",
+    "analyse_for_batch",
+    "content_hash",
+    "expand_inputs",
+    "recording_id",
+    "run_batch",
+]
+
+log = logging.getLogger(__name__)
+
+#: File name endings taken from a folder.
+RECORDING_SUFFIXES = (".h5", ".hdf5")
+
+_HASH_CHUNK = 1 << 20
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def recording_id(digest: str) -> str:
+    """The recording id used in the tables: the first 16 hex digits of the content hash."""
+    return digest[:16]
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files, folders (searched recursively for ``*.h5``/``*.hdf5``) and globs -> file paths.
+
+    Order is kept, duplicates removed. Raises :class:`~runform.errors.UsageError` naming an input
+    that matches nothing.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def add(p: Path) -> None:
+        key = str(p.resolve())
+        if key not in seen:
+            seen.add(key)
+            out.append(str(p))
+
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(
+                q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in RECORDING_SUFFIXES
+            )
+            if not found:
+                raise UsageError(f"{item}: folder holds no recording (*.h5, *.hdf5)")
+            for q in found:
+                add(q)
+        elif p.is_file():
+            add(p)
+        elif glob.has_magic(item):
+            hits = sorted(glob.glob(item, recursive=True))
+            files = [Path(h) for h in hits if Path(h).is_file()]
+            if not files:
+                raise UsageError(f"{item}: the pattern matches no file")
+            for q in files:
+                add(q)
+        else:
+            raise UsageError(f"{item}: no such file or folder")
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    from runform.errors import user_error_types
+
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, user_error_types()):
+        return msg or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read the file ({exc.strerror})"
+    return f"internal error: {type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def _flatten(prefix: str, d: Any, out: dict[str, Any]) -> None:
+    if isinstance(d, dict):
+        for k, v in d.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(d, (list, tuple)):
+        return
+    else:
+        out[prefix] = d
+
+
+def _attr_columns(attrs: dict[str, Any]) -> dict[str, str]:
+    cols = {}
+    for k, v in attrs.items():
+        if k == "notes":
+            continue
+        cols[f"attr_{k}"] = "" if v is None else str(v)
+    return cols
+
+
+def analyse_for_batch(
+    path: str, done: frozenset[str] | set[str] = frozenset(), profile: str | None = None
+) -> dict[str, Any]:
+    """One batch task (runs on a worker): hash the file, skip it if done, else analyse it.
+
+    Never raises: a failure is returned as ``{"status": "error", "error": one line}``.
+
+    Returns
+    -------
+    dict
+        ``status`` (``ok``, ``skipped`` or ``error``), ``recording`` (path), ``content_hash``,
+        and for ``ok``: ``strides`` (DataFrame), ``row`` (dict of the recordings table),
+        ``seconds`` (analysis time).
+    """
+    from runform.analysis_run import analyse_recording
+
+    t0 = time.perf_counter()
+    try:
+        digest = content_hash(path)
+    except OSError as exc:
+        return {"status": "error", "recording": path, "content_hash": "", "error": _one_line(exc)}
+    if digest in done:
+        return {"status": "skipped", "recording": path, "content_hash": digest}
+    try:
+        res = analyse_recording(path, profile=profile)
+    except Exception as exc:
+        return {
+            "status": "error",
+            "recording": path,
+            "content_hash": digest,
+            "error": _one_line(exc),
+        }
+    rid = recording_id(digest)
+    attrs = _attr_columns(res.attrs)
+    lead = {"recording_id": rid, "recording": path, "notes": res.notes, **attrs}
+    strides = res.strides.copy()
+    for i, (k, v) in enumerate(lead.items()):
+        strides.insert(i, k, v)
+    row: dict[str, Any] = {
+        **lead,
+        "content_hash": digest,
+        "duration_s": res.duration_s,
+        "contacts": len(res.strides),
+        "sensors": ";".join(f"{s.sensor_id}:{s.placement}" for s in res.sensors),
+        "markers": len(res.markers),
+        "alerts": len(res.alerts),
+    }
+    placements = [s.placement for s in res.sensors]
+    place = {s.sensor_id: s.placement for s in res.sensors}
+    for sid, summ in res.summary.get("sensors", {}).items():
+        name = place.get(sid, sid)
+        if placements.count(name) != 1:
+            name = sid
+        flat: dict[str, Any] = {}
+        _flatten("", {k: v for k, v in summ.items() if k != "placement"}, flat)
+        for k, v in flat.items():
+            row[f"{name}.{k}"] = math.nan if v is None else v
+    return {
+        "status": "ok",
+        "recording": path,
+        "content_hash": digest,
+        "strides": strides,
+        "row": row,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+@dataclass
+class BatchProgress:
+    """What a progress callback receives after each finished task."""
+
+    total: int
+    finished: int = 0
+    analysed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    strides: int = 0
+    last: str = ""
+
+
+@dataclass
+class BatchResult:
+    """Outcome of :func:`run_batch`."""
+
+    out_dir: Path
+    total: int
+    analysed: int
+    skipped: int
+    failed: int
+    strides: int
+    seconds: float
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    workers: int = 0
+
+    @property
+    def recordings_per_minute(self) -> float:
+        return 60.0 * self.analysed / self.seconds if self.seconds > 0 else math.nan
+
+
+def _atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _done_hashes(parts: Path) -> set[str]:
+    done = set()
+    for p in parts.glob("*.recording.json"):
+        h = p.name[: -len(".recording.json")]
+        if (parts / f"{h}.strides.parquet").exists():
+            done.add(h)
+    return done
+
+
+def _save_part(parts: Path, result: dict[str, Any]) -> None:
+    h = result["content_hash"]
+    _atomic_write_parquet(result["strides"], parts / f"{h}.strides.parquet")
+    tmp = parts / f"{h}.recording.json.tmp"
+    tmp.write_text(json.dumps(result["row"], allow_nan=True, default=str), encoding="utf-8")
+    os.replace(tmp, parts / f"{h}.recording.json")
+
+
+def _collect(out: Path, parts: Path) -> tuple[int, int]:
+    """Rebuild strides.parquet and recordings.parquet from every part; returns their sizes."""
+    done = sorted(_done_hashes(parts))
+    rows = [json.loads((parts / f"{h}.recording.json").read_text(encoding="utf-8")) for h in done]
+    frames = [pd.read_parquet(parts / f"{h}.strides.parquet") for h in done]
+    frames = [f for f in frames if len(f)]
+    if frames:
+        strides = pd.concat(frames, ignore_index=True, sort=False)
+        # attribute columns missing in some recordings: empty text, not NaN
+        for c in strides.columns:
+            if c.startswith("attr_"):
+                strides[c] = strides[c].fillna("").astype(str)
+    else:
+        from dsp.contact import STRIDE_COLUMNS
+
+        strides = pd.DataFrame(columns=["recording_id", "recording", "notes", *STRIDE_COLUMNS])
+    recs = pd.DataFrame(rows)
+    for c in recs.columns:
+        if c.startswith("attr_") or c in ("notes", "recording", "recording_id", "sensors"):
+            recs[c] = recs[c].fillna("").astype(str)
+    _atomic_write_parquet(strides, out / "strides.parquet")
+    _atomic_write_parquet(recs, out / "recordings.parquet")
+    return len(strides), len(recs)
+
+
+def _write_errors(out: Path, errors: list[tuple[str, str, str]]) -> None:
+    tmp = out / "errors.csv.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["recording", "content_hash", "error"])
+        w.writerows(errors)
+    os.replace(tmp, out / "errors.csv")
+
+
+def run_batch(
+    inputs: Iterable[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    client: Any | None = None,
+    profile: str | None = None,
+    progress: Callable[[BatchProgress], None] | None = None,
+) -> BatchResult:
+    """Analyse every recording of ``inputs`` on Dask and write the output folder.
+
+    Parameters
+    ----------
+    inputs : iterable of str
+        Files, folders or globs (:func:`expand_inputs`).
+    out_dir : str or PathLike
+        Output folder (created).
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``). Default: a local cluster.
+    workers : int, optional
+        Worker processes of the local cluster (default: CPU count). Ignored with ``scheduler``.
+    client : distributed.Client, optional
+        Use this client (tests, notebooks); overrides ``scheduler`` and ``workers``.
+    profile : str, optional
+        Alert profile (built-in name or TOML path readable by the workers) for the alert counts.
+    progress : callable, optional
+        Called with a :class:`BatchProgress` after each finished recording.
+
+    Returns
+    -------
+    BatchResult
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    files = expand_inputs(inputs)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        parts = out / "parts"
+        parts.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers}: expected at least 1")
+    done = frozenset(_done_hashes(parts))
+    own_cluster = own_client = None
+    t_start = time.perf_counter()
+    try:
+        if client is None:
+            if scheduler:
+                try:
+                    own_client = client = Client(scheduler, timeout="20s")
+                except (OSError, TimeoutError) as exc:
+                    raise UsageError(
+                        f"--scheduler {scheduler}: cannot connect ({_one_line(exc)})"
+                    ) from exc
+            else:
+                n = workers or os.cpu_count() or 1
+                own_cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+                own_client = client = Client(own_cluster)
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        state = BatchProgress(total=len(files))
+        errors: list[tuple[str, str, str]] = []
+        # one copy of the done set per worker (scatter would split a bare set into items)
+        done_f = client.scatter([done], broadcast=True)[0] if done else frozenset()
+        futures = [
+            client.submit(
+                analyse_for_batch, f, done_f, profile, pure=False, key=f"runform-batch-{i}"
+            )
+            for i, f in enumerate(files)
+        ]
+        by_key = {fu.key: f for fu, f in zip(futures, files, strict=True)}
+        for fu in as_completed(futures):
+            path = by_key[fu.key]
+            try:
+                r = fu.result()
+            except Exception as exc:  # the worker died (e.g. killed): one line, go on
+                r = {
+                    "status": "error",
+                    "recording": path,
+                    "content_hash": "",
+                    "error": f"worker failed: {_one_line(exc)}",
+                }
+            fu.release()
+            state.finished += 1
+            state.last = path
+            if r["status"] == "ok":
+                _save_part(parts, r)
+                state.analysed += 1
+                state.strides += len(r["strides"])
+            elif r["status"] == "skipped":
+                state.skipped += 1
+            else:
+                state.failed += 1
+                errors.append((path, r.get("content_hash", ""), r["error"]))
+                log.info("%s: %s", path, r["error"])
+            if progress is not None:
+                progress(state)
+        elapsed = time.perf_counter() - t_start
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()
+    errors.sort()
+    _write_errors(out, errors)
+    _collect(out, parts)
+    return BatchResult(
+        out_dir=out,
+        total=len(files),
+        analysed=state.analysed,
+        skipped=state.skipped,
+        failed=state.failed,
+        strides=state.strides,
+        seconds=elapsed,
+        errors=errors,
+        workers=n_workers,
+    )

@@ -1,0 +1,147 @@
+"""``runform analyze REC.h5 --strides STRIDES.csv --json SUMMARY.json``: per-contact analysis.
+
+Reads the recording in chunks (memory does not grow with its length), feeds every block to
+:class:`dsp.session.SessionAnalyzer` and writes the outputs of ``shared/spec/analysis-output.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from runform.errors import UsageError
+
+NAME = "analyze"
+HELP = "per-contact foot analysis of a recording -> STRIDES.csv and SUMMARY.json"
+
+log = logging.getLogger(__name__)
+
+#: Files longer than this get a progress bar, s of recording.
+PROGRESS_MIN_S = 300.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recording", help="recording file (HDF5, format v1)")
+    parser.add_argument("--strides", metavar="CSV", help="write one row per contact here")
+    parser.add_argument("--json", metavar="JSON", help="write the session summary here")
+    parser.add_argument("--parquet", metavar="FILE", help="also write the strides as parquet")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="alert profile for the summary's alerts: a TOML file or a built-in name "
+        "(default, chirunning; default: default)",
+    )
+    parser.add_argument(
+        "--chunk-s", type=float, default=60.0, help="seconds of data read at a time (default 60)"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar, even on long files"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dsp.session import SessionAnalyzer
+    from dsp.summary import build_summary
+    from recordings import open_recording
+    from runform.analysis_io import StridesCsvWriter, write_parquet, write_summary_json
+
+    if not (args.chunk_s > 0):
+        raise UsageError(f"--chunk-s {args.chunk_s}: expected a positive number of seconds")
+    if not (args.strides or args.json or args.parquet):
+        raise UsageError("nothing to write: give --strides, --json and/or --parquet")
+    from dsp.alerts import AlertEngine
+    from runform.profiles import resolve_profile
+
+    profile = resolve_profile(args.profile)
+    alerts: list[dict[str, Any]] = []
+    rec_path = args.recording
+    with open_recording(rec_path) as rec:
+        sa = SessionAnalyzer(rec.sensors)
+        engine = AlertEngine(profile, sensors=rec.sensors)
+        duration = float(rec.duration_s)
+        csv_path = args.strides
+        tmp_csv = None
+        if csv_path is None and args.parquet:
+            tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)  # noqa: SIM115
+            tmp_csv.close()
+            csv_path = tmp_csv.name
+        writer = StridesCsvWriter(csv_path) if csv_path else None
+        n_rows = 0
+
+        def consume(rows: list) -> None:
+            nonlocal n_rows
+            if not rows:
+                return
+            n_rows += len(rows)
+            if writer is not None:
+                writer.write(rows)
+            if engine is not None:
+                alerts.extend(a.as_summary() for a in engine.feed(rows))
+
+        blocks = rec.iter_blocks(chunk_s=args.chunk_s, sensor_ids=list(sa.analyzers))
+        show = (not args.no_progress) and duration >= PROGRESS_MIN_S and sys.stderr.isatty()
+        try:
+            if show:
+                from rich.progress import Progress
+
+                with Progress(transient=True) as prog:
+                    task = prog.add_task(f"analysing {Path(rec_path).name}", total=duration)
+                    for block in blocks:
+                        consume(sa.feed(block))
+                        if len(block):
+                            prog.update(task, completed=block.t_end - rec.t_start)
+            else:
+                for block in blocks:
+                    consume(sa.feed(block))
+            consume(sa.finish())
+            alerts.extend(a.as_summary() for a in engine.finish())
+            alerts.sort(key=lambda a: a["t"])
+        finally:
+            if writer is not None:
+                writer.close()
+        diag = sa.diagnostics()
+        summary = build_summary(
+            recording=rec_path,
+            duration_s=duration,
+            sensors=sa.summary(duration),
+            alerts=alerts,
+        )
+    if args.json:
+        write_summary_json(args.json, summary)
+    if args.parquet:
+        write_parquet(args.parquet, csv_path)
+        if tmp_csv is not None:
+            Path(tmp_csv.name).unlink(missing_ok=True)
+    for sid, d in diag.items():
+        if "skipped" in d:
+            print(f"{sid}: skipped ({d['skipped']})", file=sys.stderr)
+            continue
+        if d.get("problem"):  # e.g. a pelvis sensor that moves like a foot, or walking
+            print(f"{sid}: no contacts: {d['problem']}", file=sys.stderr)
+            continue
+        al = d.get("alignment")
+        if al is None:
+            print(
+                f"{sid}: no contacts: the sensor could not be aligned to the foot "
+                f"({d.get('alignment_problem', 'no data')})",
+                file=sys.stderr,
+            )
+            continue
+        msg = f"{sid}: {d['contacts']} contacts, alignment confidence {al['confidence']:.2f}"
+        if d.get("low_alignment"):
+            msg += f" (LOW: {al['reason']})"
+        if d["flags"]:
+            msg += ", flags " + ", ".join(f"{k} {v}" for k, v in sorted(d["flags"].items()))
+        print(msg, file=sys.stderr)
+    if not any(s.placement.endswith("_foot") for s in sa.sensors):
+        print(
+            f"{rec_path}: no foot sensor in this recording: no per-contact foot metrics",
+            file=sys.stderr,
+        )
+    outs = [p for p in (args.strides, args.json, args.parquet) if p]
+    print(f"{n_rows} contacts -> {', '.join(outs)}")
+    return 0

@@ -1,0 +1,92 @@
+"""``runform batch INPUTS... --out DIR [--scheduler ADDRESS] [--workers N]``: analyse many
+recordings on a Dask cluster into ``DIR/strides.parquet``, ``DIR/recordings.parquet`` and
+``DIR/errors.csv`` (see ``docs/batch.md``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+NAME = "batch"
+HELP = (
+    "Analyse many recordings (files, folders, globs) on a Dask cluster -> strides.parquet, "
+    "recordings.parquet, errors.csv; re-runs skip recordings already done."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="recording files, folders or globs")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="existing Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of the local cluster (default: CPUs)",
+    )
+    p.add_argument(
+        "--profile", help="alert profile for the per-recording alert counts (name or TOML file)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from runform.batch import BatchProgress, expand_inputs, run_batch
+    from runform.console import make_console
+
+    if not getattr(args, "verbose", 0):
+        # Dask logs every worker start/stop at INFO; the progress bar says what matters
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    files = expand_inputs(args.inputs)
+    console = make_console(stderr=True)
+    show = not args.no_progress
+    prog = Progress(
+        TextColumn("[bold]recordings"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[strides]} strides, {task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+    )
+    with prog:
+        task = prog.add_task("batch", total=len(files), strides=0, failed=0)
+
+        def update(st: BatchProgress) -> None:
+            prog.update(task, completed=st.finished, strides=st.strides, failed=st.failed)
+
+        res = run_batch(
+            files,
+            args.out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            profile=args.profile,
+            progress=update,
+        )
+    print(
+        f"{res.total} recordings: {res.analysed} analysed, {res.skipped} already done, "
+        f"{res.failed} failed; {res.strides} strides in {res.seconds:.1f} s on "
+        f"{res.workers} workers -> {res.out_dir}/strides.parquet, recordings.parquet, errors.csv"
+    )
+    for path, _h, err in res.errors[:20]:
+        print(f"  {err}" if err.startswith(path) else f"  {path}: {err}", file=sys.stderr)
+    if len(res.errors) > 20:
+        print(f"  ... {len(res.errors) - 20} more in {res.out_dir}/errors.csv", file=sys.stderr)
+    return 1 if res.failed and not (res.analysed or res.skipped) else 0

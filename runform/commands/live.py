@@ -1,0 +1,102 @@
+"""``runform live``: watch running form live from BLE sensors (or ``--simulate``), recording it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from runform.commands._viewer_common import add_viewer_arguments, viewer_config
+from runform.errors import UsageError
+
+NAME = "live"
+HELP = (
+    "live viewer: BLE sensors (or --simulate) -> raw signals, stride metrics, alerts; records HDF5"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sensor",
+        action="append",
+        default=[],
+        metavar="PLACEMENT=ADDRESS",
+        help="a sensor, e.g. left_foot=C0:52:46:00:00:01 (repeat; see `runform scan`)",
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="no hardware: the built-in virtual runner, as three emulated BLE sensors streaming "
+        "through the real BLE client over a virtual link",
+    )
+    parser.add_argument("--scenario", default="chirunning", help="with --simulate: scenario")
+    parser.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
+    parser.add_argument(
+        "--sim-speed",
+        type=float,
+        default=1.0,
+        help="with --simulate: session seconds per wall second (default 1 = real time)",
+    )
+    parser.add_argument("--rate", type=float, default=400.0, help="sample rate in Hz (400)")
+    parser.add_argument("--acc-range", type=float, default=16.0, help="accelerometer range, g")
+    parser.add_argument("--gyr-range", type=float, default=2000.0, help="gyro range, deg/s")
+    parser.add_argument(
+        "--out", default=None, help="recording file (default runform-live-<date>-<time>.h5)"
+    )
+    parser.add_argument("--no-record", action="store_true", help="do not record to HDF5")
+    parser.add_argument("--notes", default=None, help="free text stored in the recording")
+    add_viewer_arguments(parser)
+
+
+def build_live_source(args: argparse.Namespace):
+    """The block source: emulated BLE sensors (``--simulate``) or real ones (``--sensor``)."""
+    from runform.commands.record import build_source
+
+    ns = argparse.Namespace(
+        simulate=args.simulate,
+        sensor=args.sensor,
+        speed=args.sim_speed,
+        rate=args.rate,
+        acc_range=args.acc_range,
+        gyr_range=args.gyr_range,
+        scenario=args.scenario,
+        seed=args.seed,
+        duration=None,  # the simulated run (120 s) loops
+    )
+    if args.simulate:
+        from firmware_bridge.simulator import scenario_names
+
+        if args.scenario not in scenario_names():
+            raise UsageError(
+                f"--scenario {args.scenario!r}: expected one of {', '.join(scenario_names())}"
+            )
+    return build_source(ns)
+
+
+def run(args: argparse.Namespace) -> int:
+    from runform.profiles import resolve_profile
+    from viewer.app import run_viewer
+    from viewer.worker import AnalysisWorker
+
+    if not args.simulate and not args.sensor:
+        raise UsageError(
+            "no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`) or --simulate"
+        )
+    out = None
+    if not args.no_record:
+        out = Path(args.out or time.strftime("runform-live-%Y%m%d-%H%M%S.h5"))
+        if not out.parent.exists():
+            raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    profile = resolve_profile(args.profile)
+    build_live_source(args)  # check the options before opening a window
+    config = viewer_config(args, mode="live", title="runform live")
+
+    def make_worker() -> AnalysisWorker:
+        return AnalysisWorker(
+            lambda: build_live_source(args), profile, record_path=out, notes=args.notes
+        )
+
+    code = run_viewer(make_worker, profile, config)
+    if out is not None and out.exists():
+        print(f"recorded {out}")
+    return code

@@ -1,0 +1,56 @@
+"""``runform replay REC.h5``: play a recording back in the viewer, with analysis and alerts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runform.commands._viewer_common import add_viewer_arguments, viewer_config
+from runform.errors import UsageError
+
+NAME = "replay"
+HELP = "replay a recording in the viewer: raw signals, per-stride metrics, alerts"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recording", help="recording file (HDF5, format v1)")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="playback speed, 0.25 to 16 (default 1)"
+    )
+    parser.add_argument(
+        "--at", type=float, default=None, metavar="SECONDS", help="start playback at SECONDS"
+    )
+    parser.add_argument("--paused", action="store_true", help="open paused")
+    add_viewer_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recordings import ReplaySource, open_recording
+    from runform.profiles import resolve_profile
+    from viewer.app import run_viewer
+    from viewer.worker import AnalysisWorker, replay_block_s
+
+    if not (0.25 <= args.speed <= 16.0):
+        raise UsageError(f"--speed {args.speed}: expected 0.25 to 16")
+    path = Path(args.recording)
+    if not path.exists():
+        raise UsageError(f"{path}: no such recording")
+    with open_recording(path):  # validates: RecordingError is one line
+        pass
+    profile = resolve_profile(args.profile)
+    config = viewer_config(args, mode="replay", title=f"runform replay — {path.name}")
+    config.extra["paused"] = args.paused
+    config.extra["path"] = str(path)
+
+    def make_worker() -> AnalysisWorker:
+        w = AnalysisWorker(
+            lambda: ReplaySource(path, speed=args.speed, block_s=replay_block_s(args.speed)),
+            profile,
+            replay=True,
+            start_at_s=args.at,
+        )
+        if args.paused:
+            w.pause(True)  # applied as soon as the worker runs
+        return w
+
+    return run_viewer(make_worker, profile, config)

@@ -1,0 +1,48 @@
+"""``runform report REC.h5 --out report.html [--png DIR]``: one session as a self-contained
+HTML report (summary table, metrics over time with markers and alerts, strike type over time,
+left/right comparison, per-stride overlays)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runform.errors import UsageError
+
+NAME = "report"
+HELP = "Write a self-contained HTML report of one session (figures embedded; --png for PNGs)."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recording", help="recording file (.h5, format v1)")
+    p.add_argument("--out", required=True, metavar="HTML", help="report file to write")
+    p.add_argument("--png", metavar="DIR", help="also write every figure as a PNG file here")
+    p.add_argument("--json", metavar="JSON", help="also write SUMMARY.json (as runform analyze)")
+    p.add_argument(
+        "--profile",
+        help="alert profile for the alerts shown: a TOML file or a built-in name (default)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from runform.analysis_io import write_summary_json
+    from runform.analysis_run import analyse_recording
+    from runform.report import session_report
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    res = analyse_recording(args.recording, profile=args.profile, collect_traces=True)
+    rep = session_report(res)
+    try:
+        rep.write_html(out)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write the report ({exc.strerror})") from exc
+    written = [str(out)]
+    if args.png:
+        written += [str(p) for p in rep.write_pngs(args.png)]
+    if args.json:
+        write_summary_json(args.json, res.summary)
+        written.append(args.json)
+    print(f"{len(res.strides)} contacts -> {', '.join(written)}")
+    return 0

@@ -1,0 +1,859 @@
+"""Self-contained HTML reports: one session (``runform report``) and a before/after comparison
+(``runform compare``).
+
+Figures are drawn with matplotlib (Agg backend, no display needed) and embedded in the HTML as
+base64 PNG, so a report is one file that opens offline in any browser. The same figures can be
+written as PNG files. Every number shown comes from :func:`runform.analysis_run.analyse_recording`
+(the rows and SUMMARY.json of ``runform analyze``) or from :mod:`runform.compare`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from runform import __version__
+from runform.analysis_run import AnalysisResult
+from runform.compare import (
+    STRIKE_TYPES,
+    Comparison,
+    MetricComparison,
+    Run,
+    format_diff,
+    format_p,
+    format_value,
+)
+
+__all__ = ["Report", "comparison_report", "session_report"]
+
+log = logging.getLogger(__name__)
+
+SIDE_COLORS = {"left": "#1f77b4", "right": "#ff7f0e"}
+STRIKE_COLORS = {"rearfoot": "#d62728", "midfoot": "#2ca02c", "forefoot": "#9467bd"}
+RUN_COLORS = ("#7f7f7f", "#1f77b4")  # A (before) grey, B (after) blue
+
+#: (column, label, unit, placements) drawn over time in a session report.
+TIME_METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("foot_strike_angle", "foot strike angle (°)", "deg", ("left_foot", "right_foot")),
+    ("cadence", "cadence (steps/min)", "steps/min", ("left_foot", "right_foot")),
+    ("contact_time", "contact time (ms)", "s", ("left_foot", "right_foot")),
+    (
+        "max_pronation_velocity",
+        "max pronation velocity (°/s)",
+        "deg/s",
+        ("left_foot", "right_foot"),
+    ),
+    ("pronation_excursion", "pronation excursion (°)", "deg", ("left_foot", "right_foot")),
+    ("speed", "speed (m/s)", "m/s", ("left_foot", "right_foot")),
+    ("pelvic_drop", "pelvic drop (°), by stance side", "deg", ("pelvis",)),
+    ("vertical_oscillation", "vertical oscillation (cm)", "cm", ("pelvis",)),
+)
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:0;
+ background:#f6f7f9;color:#1d232b;line-height:1.45}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 60px;background:#fff}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:34px 0 8px;border-bottom:2px solid #e3e6ea;
+ padding-bottom:4px}h3{font-size:16px;margin:18px 0 6px}
+.meta{color:#5b6570;font-size:14px}
+.findings{background:#eef6ee;border-left:5px solid #2ca02c;padding:12px 18px;margin:18px 0;
+ font-size:17px}
+.findings li{margin:3px 0}
+table{border-collapse:collapse;font-size:14px;margin:8px 0 4px}
+table.metrics{font-size:13px}table.metrics td,table.metrics th{padding:3px 7px}
+th,td{padding:4px 9px;border-bottom:1px solid #e3e6ea;text-align:right;white-space:nowrap}
+th{background:#f1f3f5;font-weight:600}td.l,th.l{text-align:left}
+tr.sig td{background:#fff7e0}tr.grp td{background:#f8f9fa;font-weight:600;text-align:left}
+img{max-width:100%;height:auto;display:block;margin:6px 0 2px}
+.note{color:#5b6570;font-size:13px;max-width:1000px}
+.pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}
+footer{margin-top:40px;color:#8a939c;font-size:12px}
+"""
+
+
+# ----------------------------------------------------------------------------- container
+@dataclass
+class Report:
+    """An HTML report being built: sections of HTML and named figures.
+
+    Attributes
+    ----------
+    title : str
+    parts : list of str
+        HTML fragments in order.
+    figures : dict
+        name -> PNG bytes (embedded in the HTML, written by :meth:`write_pngs`).
+    """
+
+    title: str
+    parts: list[str] = field(default_factory=list)
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+    def add(self, fragment: str) -> None:
+        self.parts.append(fragment)
+
+    def figure(self, name: str, fig: Figure, alt: str, caption: str = "") -> None:
+        """Render a matplotlib figure to PNG, keep it and embed it."""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        data = buf.getvalue()
+        self.figures[name] = data
+        b64 = base64.b64encode(data).decode("ascii")
+        self.add(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">')
+        if caption:
+            self.add(f'<p class="note">{caption}</p>')
+
+    def html(self) -> str:
+        body = "\n".join(self.parts)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{body}<footer>runform {__version__}, generated {stamp}. "
+            "Self-contained file: figures are embedded, nothing is loaded from the network."
+            "</footer></main></body></html>\n"
+        )
+
+    def write_html(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(self.html(), encoding="utf-8")
+
+    def write_pngs(self, directory: str | os.PathLike[str], prefix: str = "report_") -> list[Path]:
+        """Write every figure as ``DIR/<prefix><name>.png``; returns the paths."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name, data in self.figures.items():
+            p = d / f"{prefix}{name}.png"
+            p.write_bytes(data)
+            out.append(p)
+        return out
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x))
+
+
+def _table(header: list[str], rows: list[list[str]], left: int = 1, classes=None) -> str:
+    th = "".join(
+        f'<th class="l">{_e(h)}</th>' if i < left else f"<th>{_e(h)}</th>"
+        for i, h in enumerate(header)
+    )
+    body = []
+    for k, r in enumerate(rows):
+        cls = f' class="{classes[k]}"' if classes and classes[k] else ""
+        tds = "".join(
+            f'<td class="l">{c}</td>' if i < left else f"<td>{c}</td>" for i, c in enumerate(r)
+        )
+        body.append(f"<tr{cls}>{tds}</tr>")
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _fmt_duration(s: float) -> str:
+    m, sec = divmod(max(s, 0.0), 60.0)
+    h, m = divmod(int(m), 60)
+    return f"{h}:{m:02d}:{sec:04.1f}" if h else f"{m}:{sec:04.1f}"
+
+
+def _placements(res: AnalysisResult) -> dict[str, str]:
+    return {s.sensor_id: s.placement for s in res.sensors}
+
+
+def _scale(col: str) -> float:
+    return 1000.0 if col == "contact_time" else 1.0
+
+
+def _time_axis(duration_s: float) -> tuple[float, str]:
+    return (60.0, "time (min)") if duration_s > 600 else (1.0, "time (s)")
+
+
+def _draw_markers(ax, markers, div: float) -> None:
+    for t, _lab, _kind in markers:
+        ax.axvline(t / div, color="#444", ls="--", lw=1.0, zorder=1)
+
+
+_LEVEL_COLORS = {"critical": "#b2182b", "warning": "#d62728", "info": "#1f77b4"}
+
+
+def _draw_event_strip(ax, markers, alerts, div: float) -> None:
+    """A thin axis above the panels: marker lines with their labels, alerts as triangles."""
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    for t, lab, _kind in markers:
+        ax.axvline(t / div, color="#444", ls="--", lw=1.0)
+        ax.text(t / div, 0.95, f" {lab}", fontsize=9, va="top", ha="left", color="#222")
+    if alerts:
+        by_rule: dict[str, list[float]] = {}
+        for a in alerts:
+            if a.get("t") is not None:
+                by_rule.setdefault(str(a.get("rule", "alert")), []).append(float(a["t"]) / div)
+        rules = sorted(by_rule)
+        for k, rule in enumerate(rules):
+            y = 0.15 + 0.5 * k / max(1, len(rules) - 1) if len(rules) > 1 else 0.3
+            level = next((a.get("level") for a in alerts if a.get("rule") == rule), "warning")
+            ax.plot(
+                by_rule[rule],
+                [y] * len(by_rule[rule]),
+                "v",
+                ms=7,
+                color=_LEVEL_COLORS.get(str(level), "#d62728"),
+                label=f"alert: {rule}",
+            )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.25), fontsize=8, frameon=False)
+    ax.set_ylabel("markers,\nalerts", fontsize=8, rotation=0, ha="right", va="center")
+
+
+def _rolling_median(t: np.ndarray, v: np.ndarray, n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(v)
+    t, v = t[ok], v[ok]
+    if v.size < n:
+        return t, v
+    s = pd.Series(v).rolling(n, center=True, min_periods=max(3, n // 2)).median().to_numpy()
+    return t, s
+
+
+# ----------------------------------------------------------------------------- figures
+def fig_metrics_over_time(
+    df: pd.DataFrame,
+    placements: dict[str, str],
+    duration_s: float,
+    markers: list[tuple[float, str, str]],
+    alerts: list[dict[str, Any]],
+    *,
+    split_t: float | None = None,
+) -> Figure | None:
+    """Per-stride metrics over time: dots per contact, line = running median of 9 strides."""
+    pl = df["sensor_id"].map(placements)
+    panels = []
+    for col, label, unit, pls in TIME_METRICS:
+        sel = pl.isin(pls) & np.isfinite(pd.to_numeric(df[col], errors="coerce"))
+        if sel.any():
+            panels.append((col, label, unit, df[sel]))
+    if not panels:
+        return None
+    div, xlabel = _time_axis(duration_s)
+    t_end = max(float(df["t_ic"].max()), duration_s) if len(df) else duration_s
+    strip = bool(markers or alerts)
+    n = len(panels)
+    fig = plt.figure(figsize=(11.5, 1.9 * n + (1.3 if strip else 0.8)))
+    gs = fig.add_gridspec(n + int(strip), 1, height_ratios=([0.45] if strip else []) + [1.0] * n)
+    first = fig.add_subplot(gs[0])
+    all_axes = [first] + [fig.add_subplot(gs[i], sharex=first) for i in range(1, n + int(strip))]
+    if strip:
+        _draw_event_strip(all_axes[0], markers, alerts, div)
+        plt.setp(all_axes[0].get_xticklabels(), visible=False)
+    axes = np.array(all_axes[int(strip) :]).reshape(-1, 1)
+    for ax in axes[:-1, 0]:
+        plt.setp(ax.get_xticklabels(), visible=False)
+    for ax, (col, label, _unit, sub) in zip(axes[:, 0], panels, strict=True):
+        for side in ("left", "right"):
+            s = sub[sub["side"] == side]
+            if s.empty:
+                continue
+            t = s["t_ic"].to_numpy() / div
+            v = s[col].to_numpy(dtype=float) * _scale(col)
+            ax.plot(t, v, ".", ms=3, color=SIDE_COLORS[side], alpha=0.45)
+            tm, vm = _rolling_median(t, v)
+            ax.plot(tm, vm, "-", lw=1.6, color=SIDE_COLORS[side], label=side)
+        if col == "foot_strike_angle":
+            ax.axhspan(8.0, max(ax.get_ylim()[1], 8.5), color=STRIKE_COLORS["rearfoot"], alpha=0.06)
+            ax.axhline(8.0, color=STRIKE_COLORS["rearfoot"], lw=0.7, ls=":")
+            ax.axhline(-1.6, color=STRIKE_COLORS["forefoot"], lw=0.7, ls=":")
+        ax.set_title(label, fontsize=9, loc="left", pad=3)
+        ax.grid(alpha=0.3)
+        _draw_markers(ax, markers, div)
+        if split_t is not None:
+            ax.axvspan(split_t / div, t_end / div, color="#1f77b4", alpha=0.06, lw=0)
+    axes[0, 0].legend(
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=9,
+        frameon=False,
+        title="stance foot",
+        title_fontsize=9,
+    )
+    axes[-1, 0].set_xlabel(xlabel)
+    axes[-1, 0].set_xlim(0.0, t_end / div * 1.01)
+    fig.tight_layout()
+    return fig
+
+
+def strike_share_over_time(
+    df: pd.DataFrame, placements: dict[str, str], window_s: float
+) -> pd.DataFrame:
+    """Share of each strike type in consecutive windows (both feet), one row per window."""
+    pl = df["sensor_id"].map(placements)
+    s = df[pl.isin(["left_foot", "right_foot"]) & (df["strike_type"].fillna("") != "")]
+    if s.empty:
+        return pd.DataFrame(columns=["t_mid", "n", *STRIKE_TYPES])
+    t0 = float(s["t_ic"].min())
+    b = np.floor((s["t_ic"].to_numpy() - t0) / window_s).astype(int)
+    rows = []
+    for k in np.unique(b):
+        st = s["strike_type"].to_numpy()[b == k]
+        rows.append(
+            {
+                "t_mid": t0 + (k + 0.5) * window_s,
+                "n": int(st.size),
+                **{x: float(np.mean(st == x)) for x in STRIKE_TYPES},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def fig_strike_share(df, placements, duration_s, markers, alerts) -> Figure | None:
+    """Stacked bars: strike-type share per time window, both feet."""
+    window = max(10.0, min(60.0, duration_s / 20.0))
+    tab = strike_share_over_time(df, placements, window)
+    if tab.empty:
+        return None
+    div, xlabel = _time_axis(duration_s)
+    fig, ax = plt.subplots(figsize=(11.5, 2.8))
+    bottom = np.zeros(len(tab))
+    for x in STRIKE_TYPES:
+        v = 100 * tab[x].to_numpy()
+        ax.bar(
+            tab["t_mid"] / div,
+            v,
+            width=0.92 * window / div,
+            bottom=bottom,
+            color=STRIKE_COLORS[x],
+            label=x,
+        )
+        bottom += v
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(f"% of contacts\n(per {window:.0f} s)")
+    ax.set_xlabel(xlabel)
+    _draw_markers(ax, markers, div)
+    for t, lab, _kind in markers:
+        ax.annotate(
+            lab,
+            (t / div, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 2),
+            textcoords="offset points",
+            fontsize=9,
+            va="bottom",
+        )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def fig_left_right(df: pd.DataFrame, placements: dict[str, str]) -> Figure | None:
+    """Box plots of left vs right per metric."""
+    pl = df["sensor_id"].map(placements)
+    panels = []
+    for col, label, _unit, pls in TIME_METRICS:
+        sub = df[pl.isin(pls)]
+        vals = {
+            side: sub.loc[sub["side"] == side, col].to_numpy(dtype=float) * _scale(col)
+            for side in ("left", "right")
+        }
+        vals = {k: v[np.isfinite(v)] for k, v in vals.items()}
+        if all(v.size for v in vals.values()):
+            panels.append((label, vals))
+    if not panels:
+        return None
+    ncol = 4
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11.5, 2.6 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (label, vals) in zip(axes.ravel(), panels, strict=False):
+        bp = ax.boxplot(
+            [vals["left"], vals["right"]], widths=0.55, showfliers=False, patch_artist=True
+        )
+        ax.set_xticks([1, 2], ["left", "right"])
+        for patch, side in zip(bp["boxes"], ("left", "right"), strict=True):
+            patch.set_facecolor(SIDE_COLORS[side])
+            patch.set_alpha(0.55)
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def fig_overlays(res: AnalysisResult) -> Figure | None:
+    """Foot pitch over the stride, every stride a thin line coloured by its strike type."""
+    feet = [(sid, tr) for sid, tr in res.traces.items() if tr]
+    if not feet:
+        return None
+    df = res.strides
+    fig, axes = plt.subplots(1, len(feet), figsize=(11.5, 3.8), squeeze=False, sharey=True)
+    x = np.linspace(0, 100, 101)
+    for ax, (sid, traces) in zip(axes[0], feet, strict=True):
+        rows = df[df["sensor_id"] == sid].set_index("t_ic")
+        stack = []
+        for t_ic, pitch in traces:
+            p = np.asarray(pitch, dtype=float)
+            if p.size != x.size:
+                continue
+            st = rows["strike_type"].get(round(t_ic, 6), "") if not rows.empty else ""
+            if isinstance(st, pd.Series):
+                st = st.iloc[0]
+            ax.plot(x, p, lw=0.5, alpha=0.25, color=STRIKE_COLORS.get(st, "#999"))
+            stack.append(p)
+        if stack:
+            ax.plot(x, np.median(np.vstack(stack), axis=0), color="k", lw=2, label="median")
+        ax.set_title(
+            f"{sid} ({res.placement_of(sid).replace('_', ' ')}): {len(stack)} strides", fontsize=10
+        )
+        ax.set_xlabel("stride from initial contact (%)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("foot pitch (°, + toes up)")
+    handles = [plt.Line2D([], [], color=c, lw=2, label=k) for k, c in STRIKE_COLORS.items()]
+    handles.append(plt.Line2D([], [], color="k", lw=2, label="median"))
+    fig.legend(handles=handles, fontsize=9, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+# ----------------------------------------------------------------------------- session
+_SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("contacts", "contacts", ""),
+    ("cadence_median", "cadence", "steps/min"),
+    ("contact_time_median", "contact time", "s"),
+    ("foot_strike_angle_median", "foot strike angle", "deg"),
+    ("strike_type_fraction", "rearfoot / midfoot / forefoot", "fraction"),
+    ("max_pronation_velocity_median", "max pronation velocity", "deg/s"),
+    ("pronation_excursion_median", "pronation excursion", "deg"),
+    ("speed_median", "speed", "m/s"),
+    ("pelvic_drop_median", "pelvic drop, left / right stance", "deg"),
+    ("vertical_oscillation_median", "vertical oscillation", "cm"),
+)
+
+
+def _summary_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The session summary with one column per sensor and one row per metric (medians)."""
+    rank = {"left_foot": 0, "right_foot": 1, "pelvis": 2}
+    items = sorted(
+        summary.get("sensors", {}).items(),
+        key=lambda kv: (rank.get(kv[1].get("placement", ""), 9), kv[0]),
+    )
+    sensors = dict(items)
+    header = [
+        "median",
+        *[
+            sid if sid == s.get("placement") else f"{sid} ({s.get('placement', '')})"
+            for sid, s in sensors.items()
+        ],
+    ]
+    rows = []
+    for key, label, unit in _SUMMARY_KEYS:
+        if not any(key in s for s in sensors.values()):
+            continue
+        row = [_e(label)]
+        for s in sensors.values():
+            v = s.get(key)
+            if key not in s:
+                row.append("")
+            elif key == "contacts":
+                row.append(str(v))
+            elif key == "strike_type_fraction":
+                row.append(" / ".join(format_value(v.get(k), unit) for k in STRIKE_TYPES))
+            elif key == "pelvic_drop_median":
+                row.append(
+                    f"{format_value(v.get('left'), unit)} / {format_value(v.get('right'), unit)}"
+                )
+            else:
+                row.append(format_value(v, unit))
+        rows.append(row)
+    return header, rows
+
+
+def left_right_table(df: pd.DataFrame, placements: dict[str, str]) -> list[dict[str, Any]]:
+    """Median left, median right, difference and symmetry index per metric.
+
+    Symmetry index = ``100 (L - R) / ((L + R) / 2)`` in % (Robinson et al. 1987), left only
+    for metrics whose values are positive.
+    """
+    pl = df["sensor_id"].map(placements)
+    out = []
+    for col, label, unit, pls in TIME_METRICS:
+        sub = df[pl.isin(pls)]
+        med = {}
+        for side in ("left", "right"):
+            v = sub.loc[sub["side"] == side, col].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            med[side] = float(np.median(v)) if v.size else math.nan
+            med[f"n_{side}"] = int(v.size)
+        if not (math.isfinite(med["left"]) and math.isfinite(med["right"])):
+            continue
+        mean = (med["left"] + med["right"]) / 2
+        si = 100 * (med["left"] - med["right"]) / mean if mean > 0 and unit != "deg" else math.nan
+        out.append(
+            {
+                "metric": col,
+                "label": label,
+                "unit": unit,
+                "left": med["left"],
+                "right": med["right"],
+                "diff": med["left"] - med["right"],
+                "symmetry_index_pct": si,
+                "n_left": med["n_left"],
+                "n_right": med["n_right"],
+            }
+        )
+    return out
+
+
+def session_report(res: AnalysisResult) -> Report:
+    """The report of one session (see the module docstring)."""
+    name = Path(res.recording).name
+    rep = Report(title=f"runform session report: {name}")
+    pls = _placements(res)
+    df = res.strides
+    alerts = res.alerts
+    rep.add(f"<h1>Session report: {_e(name)}</h1>")
+    meta = [
+        f"duration {_fmt_duration(res.duration_s)}",
+        f"{len(df)} contacts",
+        "sensors: "
+        + ", ".join(
+            f"{s.sensor_id} ({s.placement}, {s.device_model}, {s.sample_rate_hz:g} Hz)"
+            for s in res.sensors
+        ),
+    ]
+    created = res.attrs.get("created_utc")
+    if created:
+        meta.insert(0, f"recorded {_e(created)}")
+    rep.add(f'<p class="meta">{" · ".join(_e(m) for m in meta)}</p>')
+    if res.notes:
+        rep.add(f'<p class="meta">notes: {_e(res.notes)}</p>')
+
+    rep.add("<h2>Summary</h2>")
+    header, rows = _summary_rows(res.summary)
+    rep.add(_table(header, rows))
+    rep.add(
+        '<p class="note">Medians over the session, as in SUMMARY.json of '
+        "<code>runform analyze</code>. Strike type after Altman &amp; Davis (2012): rearfoot "
+        "above 8°, forefoot below −1.6° foot strike angle. Pelvic drop is keyed by the stance "
+        "foot: a large value on the left means the right side of the pelvis drops while "
+        "standing on the left leg (weak left hip abductors).</p>"
+    )
+    ev = []
+    for t, lab, kind in res.markers:
+        ev.append([f"{t:.1f} s", _e(kind), _e(lab)])
+    for a in alerts:
+        ev.append(
+            [
+                f"{float(a['t']):.1f} s",
+                f'<span class="pill" style="background:#d62728">alert '
+                f"{_e(a.get('level', ''))}</span>",
+                _e(f"{a.get('rule', '')}: {a.get('message', '')}"),
+            ]
+        )
+    ev.sort(key=lambda r: float(r[0].split()[0]))
+    rep.add("<h3>Markers and alerts</h3>")
+    if ev:
+        rep.add(_table(["time", "kind", "label"], ev[:200], left=3))
+        if len(ev) > 200:
+            rep.add(f'<p class="note">… and {len(ev) - 200} more.</p>')
+    else:
+        rep.add('<p class="note">No markers or alerts in this recording.</p>')
+
+    rep.add("<h2>Per-stride metrics over time</h2>")
+    fig = fig_metrics_over_time(df, pls, res.duration_s, res.markers, alerts)
+    if fig is not None:
+        rep.figure(
+            "metrics_over_time",
+            fig,
+            "per-stride metrics over time",
+            "Dots: one per contact (blue left, orange right); lines: running median of 9 "
+            "contacts. Dashed lines: markers; triangles in the top strip: alerts, one row "
+            "per rule (listed in the table above). Foot strike "
+            "angle: dotted lines at the rearfoot (8°) and forefoot (−1.6°) limits.",
+        )
+    else:
+        rep.add('<p class="note">No contacts were found in this recording.</p>')
+
+    rep.add("<h2>Strike type over time</h2>")
+    fig = fig_strike_share(df, pls, res.duration_s, res.markers, alerts)
+    if fig is not None:
+        rep.figure("strike_share", fig, "strike-type share over time")
+    else:
+        rep.add('<p class="note">No foot contacts with a strike type.</p>')
+
+    rep.add("<h2>Left / right</h2>")
+    lr = left_right_table(df, pls)
+    if lr:
+        rows = []
+        for r in lr:
+            si = r["symmetry_index_pct"]
+            rows.append(
+                [
+                    _e(r["label"]),
+                    format_value(r["left"], r["unit"]),
+                    format_value(r["right"], r["unit"]),
+                    format_diff(r["diff"], r["unit"]),
+                    f"{si:+.1f} %" if math.isfinite(si) else "–",
+                    f"{r['n_left']} / {r['n_right']}",
+                ]
+            )
+        rep.add(
+            _table(["metric", "left", "right", "left − right", "symmetry index", "contacts"], rows)
+        )
+        rep.add(
+            '<p class="note">Medians per side. Symmetry index = 100·(L − R)/mean(L, R), '
+            "for metrics that are always positive.</p>"
+        )
+        fig = fig_left_right(df, pls)
+        if fig is not None:
+            rep.figure(
+                "left_right",
+                fig,
+                "left vs right box plots",
+                "Boxes: quartiles; whiskers: 1.5 × IQR (outliers not drawn).",
+            )
+    else:
+        rep.add('<p class="note">Needs contacts of both sides.</p>')
+
+    rep.add("<h2>Per-stride overlays</h2>")
+    fig = fig_overlays(res)
+    if fig is not None:
+        rep.figure(
+            "overlays",
+            fig,
+            "foot pitch over each stride",
+            "Foot pitch from initial contact (0 %) to the next one (100 %), each stride a "
+            "thin line coloured by its strike type; black: the median stride. A heel strike "
+            "starts high (toes up), a forefoot strike below zero.",
+        )
+    else:
+        rep.add('<p class="note">No stride traces (no foot sensor analysed).</p>')
+    return rep
+
+
+# ----------------------------------------------------------------------------- compare
+def _metric_row(m: MetricComparison) -> list[str]:
+    r = m.result
+    if r.ci_low is not None and math.isfinite(r.ci_low):
+        lo = format_diff(r.ci_low, m.unit)
+        hi = format_diff(r.ci_high, m.unit)
+        unit_txt = hi.lstrip("+−±0123456789.")
+        if unit_txt and lo.endswith(unit_txt):
+            lo = lo[: len(lo) - len(unit_txt)].rstrip()
+        ci = f"{lo} … {hi}"
+    else:
+        ci = "–"
+    eff = f"{r.effect:+.2f} {r.effect_size}" if math.isfinite(r.effect) else "–"
+    return [
+        _e(m.label),
+        format_value(r.a, m.unit),
+        format_value(r.b, m.unit),
+        f"<b>{format_diff(r.diff, m.unit)}</b>" if m.significant else format_diff(r.diff, m.unit),
+        ci,
+        eff,
+        format_p(r.p),
+        format_p(m.p_holm),
+        f"{r.n_a}/{r.n_b} ({r.n_eff_a:.0f}/{r.n_eff_b:.0f})",
+    ]
+
+
+def fig_compare_distributions(comp: Comparison) -> Figure | None:
+    """Per metric (both feet / pelvis): A and B as box plots with the medians marked."""
+    panels = [
+        m
+        for m in comp.metrics
+        if (m.group == "both feet" and m.metric != "strike_type") or m.group == "pelvis"
+    ]
+    if not panels:
+        return None
+    ncol = 4
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11.5, 2.5 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, m in zip(axes.ravel(), panels, strict=False):
+        vals = []
+        for run in (comp.a, comp.b):
+            rows = run.rows(m.group)
+            if m.label.startswith("pelvic drop"):
+                rows = rows[rows["side"] == m.label.split(",")[1].split()[0]]
+            v = rows[m.metric].to_numpy(dtype=float) * _scale(m.metric)
+            vals.append(v[np.isfinite(v)])
+        bp = ax.boxplot(vals, widths=0.55, showfliers=False, patch_artist=True)
+        for patch, c in zip(bp["boxes"], RUN_COLORS, strict=True):
+            patch.set_facecolor(c)
+            patch.set_alpha(0.5)
+        ax.set_xticks([1, 2], ["A", "B"])
+        star = " *" if m.significant else ""
+        unit = {"s": "ms", "deg": "°", "deg/s": "°/s"}.get(m.unit, m.unit)
+        name = f"pelvis {m.label}" if m.group == "pelvis" and m.metric == "cadence" else m.label
+        ax.set_title(f"{name} ({unit}){star}\n{format_diff(m.result.diff, m.unit)}", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def fig_compare_strikes(comp: Comparison) -> Figure | None:
+    """Strike-type shares of A and B per foot (stacked bars) and the foot strike angle
+    histograms."""
+    groups = [g for g in ("left foot", "right foot") if comp.get(g, "rearfoot share")]
+    if not groups:
+        return None
+    fig, axes = plt.subplots(
+        1,
+        1 + len(groups),
+        figsize=(11.5, 3.6),
+        gridspec_kw={"width_ratios": [1.1] + [1.5] * len(groups)},
+    )
+    ax = axes[0]
+    labels, pos = [], []
+    for gi, g in enumerate(groups):
+        for ri, (_run, name) in enumerate(((comp.a, "A"), (comp.b, "B"))):
+            x = gi * 2.6 + ri
+            bottom = 0.0
+            for s in STRIKE_TYPES:
+                m = comp.get(g, f"{s} share")
+                v = 100 * (m.result.a if ri == 0 else m.result.b) if m else 0.0
+                ax.bar(
+                    x,
+                    v,
+                    bottom=bottom,
+                    color=STRIKE_COLORS[s],
+                    width=0.85,
+                    label=s if (gi == 0 and ri == 0) else None,
+                )
+                bottom += v
+            labels.append(f"{name}\n{g.split()[0]}")
+            pos.append(x)
+    ax.set_xticks(pos, labels, fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("% of contacts")
+    ax.set_title("strike type", fontsize=10)
+    ax.legend(
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        ncol=3,
+        frameon=False,
+        handlelength=1.0,
+        columnspacing=0.8,
+    )
+    for ax, g in zip(axes[1:], groups, strict=True):
+        va = comp.a.rows(g)["foot_strike_angle"].to_numpy(dtype=float)
+        vb = comp.b.rows(g)["foot_strike_angle"].to_numpy(dtype=float)
+        va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
+        allv = np.concatenate([va, vb]) if va.size + vb.size else np.zeros(1)
+        bins = np.arange(math.floor(allv.min()) - 1, math.ceil(allv.max()) + 2, 1.0)
+        ax.hist(va, bins=bins, color=RUN_COLORS[0], alpha=0.6, label="A", density=True)
+        ax.hist(vb, bins=bins, color=RUN_COLORS[1], alpha=0.6, label="B", density=True)
+        ax.axvline(8.0, color=STRIKE_COLORS["rearfoot"], ls=":", lw=1)
+        ax.axvline(-1.6, color=STRIKE_COLORS["forefoot"], ls=":", lw=1)
+        ax.set_title(f"foot strike angle, {g}", fontsize=10)
+        ax.set_xlabel("foot strike angle (°)")
+        ax.legend(fontsize=8, frameon=False)
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def comparison_report(
+    comp: Comparison,
+    *,
+    split: tuple[AnalysisResult, float] | None = None,
+) -> Report:
+    """The report of a comparison; with ``split=(result, t)`` also the session over time."""
+    rep = Report(title=f"runform comparison: {comp.a.label} vs {comp.b.label}")
+    rep.add("<h1>What changed</h1>")
+
+    def desc(r: Run, tag: str) -> str:
+        n = len(r.rows("both feet"))
+        return (
+            f"<b>{tag}</b>: {_e(r.label)} — {_e(Path(r.recording).name)}, "
+            f"{r.t0:.1f}–{r.t1:.1f} s, {n} foot contacts"
+        )
+
+    rep.add(f'<p class="meta">{desc(comp.a, "A")}<br>{desc(comp.b, "B")}</p>')
+    items = "".join(f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in comp.sentences)
+    rep.add(f'<div class="findings"><ul>{items}</ul></div>')
+    rep.add(
+        '<p class="note">"Not significant" means the difference could be run-to-run '
+        "noise: its 95 % interval is wide or the Holm-adjusted p-value is 0.05 or more. "
+        "Changes are B − A.</p>"
+    )
+
+    rep.add("<h2>All metrics</h2>")
+    header = [
+        "metric",
+        "A",
+        "B",
+        "B − A",
+        "95 % interval",
+        "effect size",
+        "p",
+        "p (Holm)",
+        "n A / B (n_eff)",
+    ]
+    rows, classes = [], []
+    for g in ("both feet", "left foot", "right foot", "pelvis"):
+        ms = [m for m in comp.metrics if m.group == g]
+        if not ms:
+            continue
+        rows.append([_e(g)] + [""] * (len(header) - 1))
+        classes.append("grp")
+        for m in ms:
+            rows.append(_metric_row(m))
+            classes.append("sig" if m.significant else "")
+    rep.add(_table(header, rows, classes=classes).replace("<table>", '<table class="metrics">', 1))
+    rep.add(
+        '<p class="note">Highlighted rows and bold differences: significant (Holm-adjusted '
+        "p &lt; 0.05). Shares in % of contacts with a strike type, their differences in "
+        "percentage points (pp). n: contacts with a value; n_eff: effective sample size.</p>"
+    )
+    rep.add(f'<p class="note"><b>How the numbers are computed.</b> {_e(comp.method_text())}</p>')
+
+    rep.add("<h2>Strike pattern</h2>")
+    fig = fig_compare_strikes(comp)
+    if fig is not None:
+        rep.figure(
+            "compare_strikes",
+            fig,
+            "strike types and foot strike angle, A vs B",
+            "Left: share of each strike type. Right: distribution of the foot strike "
+            "angle (dotted: the rearfoot 8° and forefoot −1.6° limits).",
+        )
+    rep.add("<h2>Distributions</h2>")
+    fig = fig_compare_distributions(comp)
+    if fig is not None:
+        rep.figure(
+            "compare_distributions",
+            fig,
+            "metric distributions, A vs B",
+            "A grey, B blue; boxes: quartiles; * significant after Holm adjustment.",
+        )
+    if split is not None:
+        res, t_split = split
+        rep.add("<h2>The session over time</h2>")
+        fig = fig_metrics_over_time(
+            res.strides, _placements(res), res.duration_s, res.markers, res.alerts, split_t=t_split
+        )
+        if fig is not None:
+            rep.figure(
+                "compare_over_time",
+                fig,
+                "metrics over time with the split",
+                "Shaded: part B (after the split).",
+            )
+    return rep

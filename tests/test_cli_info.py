@@ -1,0 +1,62 @@
+"""`runform info` and the CLI's one-line error contract, run as a user would (subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from dsp.block import SampleBlock, SensorInfo
+from recordings import RecordingWriter
+
+
+def _runform(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runform", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def _small_recording(path: Path) -> None:
+    sensors = [
+        SensorInfo("left_foot", "left_foot", "movesense", 208.0, 16.0, 2000.0, "2.1"),
+        SensorInfo("pelvis", "pelvis", "simulated", 104.0),
+    ]
+    with RecordingWriter(path, sensors, notes="ChiRunning drills, week 2") as w:
+        for s in sensors:
+            n = int(10 * s.sample_rate_hz)
+            t = np.arange(n) / s.sample_rate_hz
+            seq = np.arange(n, dtype=np.uint32)
+            keep = (seq < 300) | (seq >= 312)
+            w.append(SampleBlock(s.sensor_id, t[keep], np.zeros((keep.sum(), 3)),
+                                 np.zeros((keep.sum(), 3)), seq=seq[keep]))
+        w.add_gap("left_foot", 300 / 208, 312 / 208)
+        w.add_marker(4.25, "started midfoot drill", "user")
+
+
+def test_info_lists_everything(tmp_path: Path) -> None:
+    path = tmp_path / "run.h5"
+    _small_recording(path)
+    res = _runform("info", str(path))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for needle in ("left_foot", "pelvis", "movesense", "208", "104", "ChiRunning drills, week 2",
+                   "started midfoot drill", "4.250", "markers: 1"):
+        assert needle in out, needle
+    lf_row = next(line for line in out.splitlines() if "movesense" in line)
+    # 2080 samples minus 12 lost, 12 lost by the counter, 1 gap
+    assert "2068" in lf_row and " 12 " in lf_row and " 1 " in lf_row
+
+
+def test_bad_input_is_one_line_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "foreign.h5"
+    with h5py.File(bad, "w") as f:
+        f["x"] = [1.0]
+    for args in (("info", str(bad)), ("info", str(tmp_path / "missing.h5"))):
+        res = _runform(*args)
+        assert res.returncode == 2
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+        assert args[1] in lines[0]

@@ -1,0 +1,90 @@
+"""Foot accuracy against the simulator's ground truth (targets of issue 5 as tolerances).
+
+A fast subset runs by default; the full matrix (``-m slow``) covers sample rates, strike types,
+mountings, noise, treadmill, dropouts and walking. ``scripts/accuracy_matrix.py`` writes the
+measured table to ``docs/accuracy.md``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from firmware_bridge.simulator import simulate_session
+from tests.foot_eval import analyze_run, evaluate_run
+
+FEET = ("left_foot", "right_foot")
+RANDOM = {"left_foot": "random", "right_foot": "random", "pelvis": "sacrum"}
+
+
+def _check(scenario: str, seed: int, duration_s: float = 40.0, **overrides) -> list[dict]:
+    run = simulate_session(scenario, duration_s=duration_s, seed=seed, sensors=FEET, **overrides)
+    rows = analyze_run(run)
+    results = evaluate_run(rows, run.truth)
+    rate = float(overrides.get("rate_hz", 208))
+    ic_tol, to_tol = (5.0, 10.0) if rate >= 200 else (8.0, 15.0)
+    for e in results:
+        sid = e["sensor_id"]
+        assert e["found_frac"] >= 0.99, (sid, e)
+        assert e["false"] == 0, (sid, e)
+        assert e["ic_median_abs_ms"] <= ic_tol, (sid, e)
+        assert e["to_median_abs_ms"] <= to_tol, (sid, e)
+        assert e["fsa_mae_deg"] <= 2.0, (sid, e)
+        assert e["exc_mae_deg"] <= 1.5, (sid, e)
+        assert e["mpv_mape"] <= 10.0, (sid, e)
+        assert e["sl_mape"] <= 2.0, (sid, e)
+    return results
+
+
+FAST = [
+    ("rearfoot", 11, {}),
+    ("forefoot", 12, {"standing_s": 0.0}),
+    ("chirunning", 13, {}),  # heel strike, then a midfoot drill: a strike-type transition
+    ("treadmill", 14, {"mounting": RANDOM}),
+    ("easy", 15, {"rate_hz": 833, "packet_loss": 0.01}),
+]
+
+
+@pytest.mark.parametrize(("scenario", "seed", "overrides"), FAST)
+def test_accuracy_fast(scenario, seed, overrides):
+    _check(scenario, seed, **overrides)
+
+
+def test_strike_type_classification():
+    # rearfoot and forefoot sessions: every contact far from the thresholds must be right
+    for scenario, seed in (("rearfoot", 21), ("forefoot", 22), ("midfoot", 23)):
+        run = simulate_session(scenario, duration_s=30, seed=seed, sensors=FEET)
+        for e in evaluate_run(analyze_run(run), run.truth):
+            assert e["strike_type_acc"] >= 0.95, (scenario, e)
+
+
+SLOW = [
+    *[("easy", 100 + k, {"rate_hz": r}) for k, r in enumerate((208, 416, 833, 1666))],
+    ("easy", 110, {"rate_hz": 100}),
+    ("rearfoot", 111, {"rate_hz": 100}),
+    ("midfoot", 112, {"rate_hz": 416}),
+    ("forefoot", 113, {"rate_hz": 833}),
+    *[
+        ("easy", 120 + k, {"mounting": {"left_foot": m, "right_foot": m}})
+        for k, m in enumerate(("random", "upside_down", "heel_counter", "lateral", "medial"))
+    ],
+    ("easy", 130, {"acc_noise_density": 6e-3, "gyr_noise_density": 0.032}),
+    ("easy", 131, {"packet_loss": 0.02, "loss_burst_packets": 8}),
+    ("treadmill", 132, {"rate_hz": 416}),
+    ("chirunning", 133, {"rate_hz": 416, "mounting": RANDOM}),
+]
+KNOWN_WEAK = [
+    pytest.param("forefoot", 140, {"rate_hz": 100}, marks=pytest.mark.xfail(
+        reason="at 100 Hz a forefoot landing's impact is not told from late swing reliably")),
+    pytest.param("easy", 141, {"rate_hz": 50}, marks=pytest.mark.xfail(
+        reason="50 Hz is below what the impact-based IC detection resolves")),
+    pytest.param("forefoot", 12, {}, marks=pytest.mark.xfail(
+        reason="the first step after standing can give one false contact (forefoot)")),
+    pytest.param("walk", 142, {}, marks=pytest.mark.xfail(
+        reason="walking TO is ~30 ms late and pronation velocity ~12 % off")),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("scenario", "seed", "overrides"), SLOW + KNOWN_WEAK)
+def test_accuracy_matrix(scenario, seed, overrides):
+    _check(scenario, seed, duration_s=60.0, **overrides)

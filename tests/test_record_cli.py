@@ -1,0 +1,146 @@
+"""``runform record`` / ``runform scan`` end to end: emulated sensors, bleak, bumble, HDF5."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from recordings import open_recording
+from runform.cli import main
+
+
+def test_record_simulate_writes_a_complete_file(tmp_path, capsys):
+    out = tmp_path / "run.h5"
+    code = main(
+        ["record", "--simulate", "--duration", "4", "--speed", "4", "--quiet", "--out", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "left_foot" in printed and "lost 0" in printed
+    with open_recording(out) as rec:
+        assert sorted(s.sensor_id for s in rec.sensors) == ["left_foot", "pelvis", "right_foot"]
+        for info in rec.sensors:
+            assert info.device_model == "runform-diy" and info.sample_rate_hz == 833.0
+            b = rec.read(info.sensor_id)
+            assert np.all(np.diff(b.t) > 0)
+            # the duration counts from when all three are connected
+            assert b.t[-1] - b.t[0] >= 3.9
+            # after the time sync's warm-up (first offsets include the connection's delays)
+            late = b.t[b.t > b.t[0] + 1.5]
+            assert len(late) == pytest.approx((late[-1] - late[0]) * 833, rel=0.02)
+            assert len(rec.gaps(info.sensor_id)) == 0
+            # the simulator's running signal came through: foot impacts, gravity at rest
+            assert np.max(np.linalg.norm(b.acc, axis=1)) > 20.0
+            assert b.seq is not None and np.all(np.diff(b.seq.astype(np.int64)) == 1)
+
+
+def test_record_simulate_with_footpod_writes_its_stream(tmp_path):
+    out = tmp_path / "pod.h5"
+    argv = ["record", "--simulate", "--footpod", "--duration", "6", "--speed", "3", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    with open_recording(out) as rec:
+        assert len(rec.sensors) == 3  # the footpod is a stream, not an IMU sensor
+    with h5py.File(out, "r") as f:
+        g = f["streams/footpod"]
+        assert g.attrs["device_model"] == "rsc-footpod"
+        t, speed = g["t"][:], g["speed_mps"][:]
+        assert len(t) >= 4 and np.all(np.diff(t) > 0.5)
+        assert np.all((speed > 2.5) & (speed < 4.0))
+
+
+def test_scan_simulate_lists_three_clips(capsys):
+    assert main(["scan", "--simulate", "--timeout", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("runform DIY clip") == 3
+    for name in ("rfclip-L", "rfclip-R", "rfclip-P"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["record", "--out", "x.h5"], "no sensors"),
+        (["record", "--sensor", "Left Foot=AA", "--out", "x.h5"], "no placement"),
+        (["record", "--sensor", "left_foot", "--out", "x.h5"], "PLACEMENT=ADDRESS"),
+        (["record", "--simulate", "--out", "/nonexistent/dir/x.h5"], "does not exist"),
+        (["record", "--simulate", "--speed", "0", "--out", "x.h5"], "--speed"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(argv, msg, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert msg in err and len(err.splitlines()) == 1
+
+
+def _record_and_kill(path, run_s, sig=signal.SIGKILL):
+    """Start a real-time simulated recording, send ``sig`` ``run_s`` s after it started;
+    returns the session time of the signal and the exit code."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runform", "record", "--simulate", "--quiet", "--out", str(path)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    try:
+        line = proc.stderr.readline()
+        started = time.monotonic()
+        assert "recording 3 sensors" in line, line
+        session_at_start = float(line.split("session time ")[1].split(" s")[0])
+        time.sleep(run_s)
+        killed = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return session_at_start + (killed - started), code
+
+
+def _check_killed_file(path, t_kill):
+    with h5py.File(path, "r") as f:  # plain h5py, no SWMR, no repair
+        assert f.attrs["format"] == "runform-recording"
+        for sid in ("left_foot", "right_foot", "pelvis"):
+            t = f[f"sensors/{sid}/t"][:]
+            t = t[np.isfinite(t)]
+            assert len(t), f"{sid}: no samples on disk, kill at {t_kill:.2f} s"
+            assert np.all(np.diff(t) > 0)
+            assert t[-1] >= t_kill - 1.0, (
+                f"{sid}: last sample {t[-1]:.2f} s, kill at {t_kill:.2f} s"
+            )
+            assert f[f"sensors/{sid}/acc"].shape[0] >= len(t)
+
+
+def test_sigkill_during_record_loses_at_most_one_second(tmp_path):
+    path = tmp_path / "killed.h5"
+    t_kill, code = _record_and_kill(path, 3.0)
+    assert code == -signal.SIGKILL
+    _check_killed_file(path, t_kill)
+
+
+def test_ctrl_c_stops_cleanly_with_a_complete_file(tmp_path):
+    path = tmp_path / "interrupted.h5"
+    t_int, code = _record_and_kill(path, 2.5, signal.SIGINT)
+    assert code == 0
+    with open_recording(path) as rec:  # validates the whole file
+        for info in rec.sensors:
+            b = rec.read(info.sensor_id)
+            assert b.t[-1] >= t_int - 0.2
+            assert len(rec.gaps(info.sensor_id)) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run_s", [1.5, 2.7, 4.2, 6.1, 9.4])
+def test_sigkill_repeated(tmp_path, run_s):
+    path = tmp_path / "killed.h5"
+    t_kill, _ = _record_and_kill(path, run_s)
+    _check_killed_file(path, t_kill)

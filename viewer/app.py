@@ -1,0 +1,468 @@
+"""The viewer's main window, shared by ``runform live`` and ``runform replay``.
+
+Threads: the :class:`~viewer.worker.AnalysisWorker` runs source, recorder, analysis and alerts
+in its own thread; this module touches Qt only on the GUI thread. One timer (``pull``, 20 ms)
+drains the worker's queue into the model and the raw buffers; another (``redraw``, 33 ms = 30
+frames per second at most) redraws what changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsp.alerts import Profile
+from viewer.errors import ViewerError
+
+__all__ = ["MainWindow", "ViewerConfig", "ensure_display", "make_app", "run_viewer"]
+
+log = logging.getLogger(__name__)
+
+NO_DISPLAY = "no display: set QT_QPA_PLATFORM=offscreen or run under a desktop"
+
+
+@dataclass
+class ViewerConfig:
+    """What the window shows and how.
+
+    Attributes
+    ----------
+    mode : str
+        ``live`` or ``replay``.
+    title : str
+    quantity, axes : str
+        Raw signal shown (``gyr``/``acc``) and axes (``xyz``, ``n`` for the norm).
+    sensors : list of str or None
+        Sensor ids to show (default all).
+    window_s : float
+        Raw-signal time span, s.
+    share_n : int
+        Strides for the strike-type share and the pelvic asymmetry.
+    muted : bool
+    sound_backend : str
+        ``auto`` or ``log`` (see :class:`viewer.sound.SoundPlayer`).
+    screenshot : str or None
+        Save a PNG of the window before exiting.
+    exit_after_s : float or None
+        Close the window after this many wall-clock seconds.
+    speed : float
+        Replay speed (for the speed box).
+    """
+
+    mode: str = "replay"
+    title: str = "runform"
+    quantity: str = "gyr"
+    axes: str = "xyz"
+    sensors: list[str] | None = None
+    window_s: float = 8.0
+    share_n: int = 20
+    muted: bool = False
+    sound_backend: str = "auto"
+    screenshot: str | None = None
+    exit_after_s: float | None = None
+    speed: float = 1.0
+    size: tuple[int, int] = (1600, 1000)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def ensure_display(*, offscreen_ok: bool) -> None:
+    """Pick a Qt platform or fail with one line when there is no display.
+
+    With ``offscreen_ok`` (a screenshot run) and no display, Qt's offscreen platform is used.
+    """
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        if offscreen_ok:
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+            return
+        raise ViewerError(NO_DISPLAY)
+
+
+def make_app() -> Any:
+    """The QApplication (created once)."""
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(["runform"])
+    return app
+
+
+def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
+    import pyqtgraph as pg
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    from viewer.model import StrideModel, TraceItem
+    from viewer.sound import SoundPlayer
+    from viewer.widgets import (
+        AlertBanner,
+        RawSignalPanel,
+        ReplayBar,
+        StridePanel,
+        make_palette_legend,
+    )
+
+    pg.setConfigOptions(antialias=False, foreground=(40, 40, 40))
+
+    class MainWindow(QtWidgets.QMainWindow):
+        """The live/replay window (see the module docstring)."""
+
+        def __init__(self, worker: Any, profile: Profile, config: ViewerConfig) -> None:
+            super().__init__()
+            self.worker = worker
+            self.profile = profile
+            self.config = config
+            self.model = StrideModel()
+            self.sound = SoundPlayer(muted=config.muted, backend=config.sound_backend)
+            self.setWindowTitle(config.title)
+            self.resize(*config.size)
+            self.raw: RawSignalPanel | None = None
+            self.replay_bar: ReplayBar | None = None
+            self.sensors: list = []
+            self.info: dict[str, Any] = {}
+            self.t_now = -math.inf
+            self.ended = False
+            self.error: str | None = None
+            self.frames = 0
+            self.paints = 0
+            self.alert_shown: list[tuple[Any, float, float]] = []  # (alert, wall, t_now)
+            self.status: dict[str, Any] = {}
+            self._skip_before = -math.inf
+            self._announced: set[int] = set()
+            self._pending_marker = False
+
+            central = QtWidgets.QWidget()
+            self.setCentralWidget(central)
+            v = QtWidgets.QVBoxLayout(central)
+            v.setContentsMargins(6, 6, 6, 6)
+            self.banner = AlertBanner()
+            v.addWidget(self.banner)
+            self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+            v.addWidget(self.split, 1)
+            self.raw_holder = QtWidgets.QWidget()
+            QtWidgets.QVBoxLayout(self.raw_holder).setContentsMargins(0, 0, 0, 0)
+            self.split.addWidget(self.raw_holder)
+            right = QtWidgets.QWidget()
+            rv = QtWidgets.QVBoxLayout(right)
+            rv.setContentsMargins(0, 0, 0, 0)
+            self.strides = StridePanel(share_n=config.share_n)
+            self.strides.cursor.sigPositionChangeFinished.connect(self._cursor_dragged)
+            rv.addWidget(self.strides, 1)
+            self.cursor_label = QtWidgets.QLabel("stride under cursor: -")
+            self.cursor_label.setWordWrap(True)
+            rv.addWidget(self.cursor_label)
+            self.split.addWidget(right)
+            self.log_list = QtWidgets.QListWidget()
+            self.log_list.setMaximumWidth(330)
+            self.log_list.setWordWrap(True)
+            log_box = QtWidgets.QGroupBox("Alert log")
+            QtWidgets.QVBoxLayout(log_box).addWidget(self.log_list)
+            self.split.addWidget(log_box)
+            self.split.setSizes([620, 900, 300])
+            bottom = QtWidgets.QHBoxLayout()
+            self.controls_holder = QtWidgets.QHBoxLayout()
+            bottom.addLayout(self.controls_holder, 1)
+            self.mute_box = QtWidgets.QCheckBox("mute")
+            self.mute_box.setChecked(config.muted)
+            self.mute_box.toggled.connect(self.sound.set_muted)
+            bottom.addWidget(self.mute_box)
+            bottom.addWidget(make_palette_legend())
+            v.addLayout(bottom)
+            self.status_label = QtWidgets.QLabel("starting ...")
+            self.statusBar().addWidget(self.status_label, 1)
+
+            self.pull_timer = QtCore.QTimer(self)
+            self.pull_timer.timeout.connect(self.pull)
+            self.pull_timer.start(20)
+            self.redraw_timer = QtCore.QTimer(self)
+            self.redraw_timer.timeout.connect(self.redraw)
+            self.redraw_timer.start(33)
+            QtGui.QShortcut(QtGui.QKeySequence("M"), self, activated=self.marker_key)
+            QtGui.QShortcut(QtGui.QKeySequence("Shift+M"), self, activated=self.labelled_marker)
+            QtGui.QShortcut(QtGui.QKeySequence("Space"), self, activated=self._space)
+
+        # ---------------------------------------------------------------- data in
+        def pull(self, budget_s: float = 0.015) -> int:
+            """Move worker updates into the model (at most ``budget_s`` of work)."""
+            t0 = time.perf_counter()
+            n = 0
+            while time.perf_counter() - t0 < budget_s:
+                try:
+                    u = self.worker.updates.get_nowait()
+                except queue.Empty:
+                    break
+                n += 1
+                self._apply(u.kind, u.data)
+            return n
+
+        def _apply(self, kind: str, data: Any) -> None:
+            if kind == "sensors":
+                self._setup(data)
+            elif kind == "blocks":
+                if self.raw is not None:
+                    for b in data:
+                        self.raw.add_block(b)
+            elif kind == "strides":
+                traces = [TraceItem(sid, side, t, tr) for sid, side, t, tr in data["traces"]]
+                self.model.add(data["rows"], traces, data["alerts"], data["cleared"])
+                if data["alerts"]:
+                    self._announce_due()
+                if self.raw is not None:
+                    for r in data["rows"]:
+                        self.raw.add_contacts(r.sensor_id, [r.t_ic])
+            elif kind == "position":
+                self._move_to(float(data))
+            elif kind == "seeked":
+                if self.raw is not None:
+                    self.raw.clear_data()
+                    self.raw.set_contacts(
+                        {
+                            s.sensor_id: [
+                                r.t_ic for r in self.model.rows if r.sensor_id == s.sensor_id
+                            ]
+                            for s in self.sensors
+                        }
+                    )
+                # no sounds for what a jump skipped; alerts after the new position sound again
+                self._skip_before = float(data)
+                keep = {id(e.alert) for e in self.model.events if e.alert and e.t <= float(data)}
+                self._announced &= keep
+                self.t_now = -math.inf
+                self._move_to(float(data))
+            elif kind == "marker":
+                self.model.add_marker(*data)
+                if self.replay_bar is not None:
+                    self.replay_bar.set_markers(self.model.markers)
+            elif kind == "status":
+                self.status = data
+            elif kind == "ended":
+                self.ended = True
+                if self.config.mode == "replay":
+                    self._move_to(float("inf") if data is None else max(self.t_now, float(data)))
+                    self.status_label.setText("end of recording")
+                else:
+                    self.status_label.setText("source ended")
+            elif kind == "notice":
+                self.status_label.setText(str(data))
+            elif kind == "error":
+                self.error = str(data)
+                self.banner.setText("  ✖ " + self.error)
+                self.banner.setStyleSheet("background:#c62828; color:white; padding:4px;")
+                self.status_label.setText(self.error)
+
+        def _setup(self, info: dict[str, Any]) -> None:
+            self.info = info
+            sensors = info["sensors"]
+            if self.config.sensors:
+                unknown = [
+                    s for s in self.config.sensors if s not in {x.sensor_id for x in sensors}
+                ]
+                if unknown:
+                    self.status_label.setText(f"no sensor {', '.join(unknown)} in this session")
+                sensors = [s for s in sensors if s.sensor_id in self.config.sensors] or sensors
+            self.sensors = sensors
+            self.model.placements = {s.sensor_id: s.placement for s in info["sensors"]}
+            for m in info.get("markers", []):
+                self.model.add_marker(*m)
+            self.raw = RawSignalPanel(
+                sensors,
+                quantity=self.config.quantity,
+                axes=self.config.axes,
+                window_s=self.config.window_s,
+            )
+            self.raw_holder.layout().addWidget(self.raw)
+            self.raw.viewport().installEventFilter(self)
+            if self.config.mode == "replay" and info.get("t_end") is not None:
+                self.replay_bar = ReplayBar(
+                    info["t_start"], info["t_end"], self.model.markers, speed=self.config.speed
+                )
+                self.replay_bar.play_toggled.connect(lambda p: self.worker.pause(not p))
+                self.replay_bar.speed_changed.connect(self.worker.set_speed)
+                self.replay_bar.seek_requested.connect(self.seek)
+                self.controls_holder.addWidget(self.replay_bar)
+                if self.config.extra.get("paused"):
+                    self.replay_bar.play.setChecked(False)
+                self.status_label.setText(
+                    f"replay of {self.config.extra.get('path', '')} with profile {self.profile.name}"
+                    "   |   Space: play/pause   drag the cursor to move"
+                )
+            else:
+                rec = info.get("record_path")
+                lab = QtWidgets.QLabel(
+                    (f"recording to {rec}" if rec else "not recording")
+                    + "   |   M: set a marker   Shift+M: marker with a label"
+                )
+                self.controls_holder.addWidget(lab)
+            if info.get("analysis_error"):
+                self.status_label.setText("no analysis: " + info["analysis_error"])
+
+        def _move_to(self, t: float) -> None:
+            if t == self.t_now:
+                return
+            self.t_now = t
+            self.model.set_position(t)
+            self._announce_due()
+
+        def _announce_due(self) -> None:
+            """Sound and log every alert that playback has reached and that was not announced
+            yet (an alert can arrive after the position passed it: the analysis needs the next
+            contact, and the first strides wait for the sensor alignment)."""
+            for a in self.model.raised_until(self._skip_before, self.t_now):
+                if id(a) not in self._announced:
+                    self._announced.add(id(a))
+                    self._announce(a)
+
+        def _announce(self, alert: Any) -> None:
+            self.alert_shown.append((alert, time.monotonic(), self.t_now))
+            self.sound.play(alert.rule, alert.sound)
+
+        # ---------------------------------------------------------------- actions
+        def seek(self, t: float) -> None:
+            self.worker.seek(t)
+
+        def _cursor_dragged(self) -> None:
+            if self.config.mode == "replay":
+                self.seek(float(self.strides.cursor.value()))
+
+        def _space(self) -> None:
+            if self.replay_bar is not None:
+                self.replay_bar.play.toggle()
+
+        def marker_key(self, label: str = "mark") -> None:
+            """Key M: a user marker at the current session time."""
+            t = self.t_now if math.isfinite(self.t_now) else 0.0
+            self.worker.add_marker(label, "user", t)
+
+        def labelled_marker(self) -> None:
+            text, ok = QtWidgets.QInputDialog.getText(self, "Marker", "label:")
+            if ok and text.strip():
+                self.marker_key(text.strip())
+
+        # ---------------------------------------------------------------- drawing
+        def redraw(self) -> None:
+            t = self.t_now
+            if self.raw is not None and math.isfinite(t):
+                self.raw.redraw(t)
+            self.strides.redraw(self.model, t)
+            if math.isfinite(t):
+                self.strides.set_cursor(t)
+                self._update_cursor_label(t)
+            active = self.model.active_alerts()
+            if self.error is None:
+                self.banner.show_alerts(active)
+            log_items = self.model.alert_log()
+            if self.log_list.count() != len(log_items):
+                self.log_list.clear()
+                for a in reversed(log_items):
+                    self.log_list.addItem(f"{a.t:7.1f} s  [{a.rule}] {a.message}")
+            if self.replay_bar is not None and math.isfinite(t):
+                self.replay_bar.set_position(t)
+            elif math.isfinite(t) and self.status:
+                parts = []
+                for sid, st in self.status.items():
+                    state = "" if getattr(st, "connected", True) else " DISCONNECTED"
+                    parts.append(f"{sid} {getattr(st, 'rate_hz', 0.0):.0f} Hz{state}")
+                self.status_label.setText(f"t = {t:.1f} s   " + "   ".join(parts))
+            self.frames += 1
+
+        def _update_cursor_label(self, t: float) -> None:
+            at = self.model.stride_at(t)
+            what = "stride under cursor"
+            if self.config.mode == "live":  # the stride in progress is not finished yet
+                what = "latest strides"
+                at = {
+                    side: (rs[-1] if rs else None)
+                    for side in ("left", "right")
+                    for rs in [self.model.foot_rows(side)]
+                }
+            parts = []
+            for side, r in at.items():
+                if r is None:
+                    parts.append(f"{side}: -")
+                    continue
+                fsa = "-" if r.foot_strike_angle is None else f"{r.foot_strike_angle:.1f}°"
+                ct = "-" if r.contact_time is None else f"{1000 * r.contact_time:.0f} ms"
+                mpv = (
+                    "-"
+                    if r.max_pronation_velocity is None
+                    else f"{r.max_pronation_velocity:.0f}°/s"
+                )
+                parts.append(
+                    f"{side} #{self.model.stride_index(r)} at {r.t_ic:.2f} s: strike {fsa} "
+                    f"{r.strike_type or ''}, contact {ct}, pronation {mpv}"
+                )
+            self.cursor_label.setText(f"{what} ({t:.2f} s) — " + "  |  ".join(parts))
+            self.cursor_strides = at
+
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() == QtCore.QEvent.Type.Paint:
+                self.paints += 1  # frames actually rendered by the raw-signal view
+            return False
+
+        def closeEvent(self, event: Any) -> None:
+            self.pull_timer.stop()
+            self.redraw_timer.stop()
+            self.worker.stop()
+            self.sound.close()
+            super().closeEvent(event)
+
+    return MainWindow
+
+
+def MainWindow(worker: Any, profile: Profile, config: ViewerConfig) -> Any:
+    """Create the main window (a ``QMainWindow``; Qt is imported on first use)."""
+    return _main_window_class()(worker, profile, config)
+
+
+def run_viewer(
+    worker_factory: Callable[[], Any],
+    profile: Profile,
+    config: ViewerConfig,
+) -> int:
+    """Open the window, run until it is closed (or ``exit_after_s``), return an exit code.
+
+    Raises
+    ------
+    ViewerError
+        No display, or the screenshot cannot be written.
+    """
+    ensure_display(offscreen_ok=config.screenshot is not None)
+    from PySide6 import QtCore
+
+    app = make_app()
+    worker = worker_factory()
+    win = MainWindow(worker, profile, config)
+    worker.start()
+    win.show()
+    result = {"code": 0}
+
+    def finish() -> None:
+        win.pull()
+        win.redraw()
+        if config.screenshot:
+            app.processEvents()
+            pix = win.grab()
+            if not pix.save(config.screenshot):
+                result["code"] = 2
+                log.error("cannot write the screenshot %s", config.screenshot)
+        win.close()
+
+    if config.exit_after_s is not None:
+        QtCore.QTimer.singleShot(int(config.exit_after_s * 1000), finish)
+    app.exec()
+    worker.stop()
+    if result["code"]:
+        raise ViewerError(f"{config.screenshot}: cannot write the screenshot (PNG)")
+    if win.error:
+        raise ViewerError(win.error)
+    return 0
