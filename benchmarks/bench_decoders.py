@@ -139,7 +139,7 @@ def throughput(min_time_s: float = 0.5) -> None:
         )
 
 
-def alignment(seconds: float, speed: float) -> None:
+def alignment(seconds: float, speed: float, only: list[str] | None = None) -> None:
     from firmware_bridge.devices import StreamSettings
     from firmware_bridge.emulator.base import DeviceClock, RadioConditions, SyntheticSignal
     from firmware_bridge.emulator.metawear import EmulatedMetaWear
@@ -161,7 +161,7 @@ def alignment(seconds: float, speed: float) -> None:
     )
     print(
         f"{'device':<10} {'clock':>10} {'samples':>8} {'lost':>5} {'median ms':>10} "
-        f"{'p95|dev| ms':>12} {'max|err| ms':>12}"
+        f"{'p95|dev| ms':>12} {'max|err| ms':>12} {'max first 60 s':>15}"
     )
 
     async def one(name, cls, kw, rate, drift, offset):
@@ -180,14 +180,17 @@ def alignment(seconds: float, speed: float) -> None:
         finally:
             await per.close()
         err = res.alignment_error(skip_s=60.0) * 1e3
+        early = np.max(np.abs(res.alignment_error(skip_s=0.0)[: int(60 * rate)])) * 1e3
         med = np.median(err)
         print(
             f"{name:<10} {drift:>7g}ppm {len(res.t):>8} {res.lost:>5} {med:>10.2f} "
-            f"{np.percentile(np.abs(err - med), 95):>12.2f} {np.max(np.abs(err)):>12.2f}"
+            f"{np.percentile(np.abs(err - med), 95):>12.2f} {np.max(np.abs(err)):>12.2f} "
+            f"{early:>15.2f}"
         )
 
     for d in devices:
-        asyncio.run(one(*d))
+        if only is None or d[0] in only:
+            asyncio.run(one(*d))
 
 
 def main() -> None:
@@ -195,10 +198,11 @@ def main() -> None:
     ap.add_argument("--alignment", action="store_true", help="also measure time-base alignment")
     ap.add_argument("--seconds", type=float, default=300.0, help="session seconds per device")
     ap.add_argument("--speed", type=float, default=3.0, help="session seconds per wall second")
+    ap.add_argument("--devices", nargs="*", help="only these (movesense metawear witmotion polar)")
     args = ap.parse_args()
     throughput()
     if args.alignment:
-        alignment(args.seconds, args.speed)
+        alignment(args.seconds, args.speed, args.devices)
 
 
 if __name__ == "__main__":

@@ -490,12 +490,14 @@ class AlertEngine:
             keys = ["left", "right"] if rule.side == "each" else [None]
             for k in keys:
                 self._states[(rule.name, k)] = _State(values=deque(maxlen=rule.window))
-        self._pending: dict[str, list[tuple[float, int, ContactRow]]] = {
-            r.name: [] for r in profile.rules
+        self._pending: dict[tuple[str, str | None], list[tuple[float, int, ContactRow]]] = {
+            k: [] for k in self._states
         }
-        self._expected: dict[str, list[str]] = {
-            r.name: self._expected_sensors(r) for r in profile.rules
-        }
+        self._expected: dict[tuple[str, str | None], list[str]] = {}
+        for rule in profile.rules:
+            for key in self._states:
+                if key[0] == rule.name:
+                    self._expected[key] = self._expected_sensors(rule, key[1])
         self._latest: dict[str, float] = {}
         self._seq = 0
         self.active_: dict[tuple[str, str | None], Alert] = {}
@@ -507,24 +509,21 @@ class AlertEngine:
         self.__init__(self.profile, sensors=self._sensors, hold_s=self.hold_s)  # type: ignore[misc]
         return self
 
-    def _expected_sensors(self, rule: Rule) -> list[str]:
-        """Sensors whose rows the rule draws from (empty: no waiting)."""
+    def _expected_sensors(self, rule: Rule, side: str | None) -> list[str]:
+        """Sensors whose rows feed the rule's state for ``side``; a state fed by one sensor
+        needs no waiting (a sensor's rows come in initial-contact order)."""
         if self._placements is None:
             return []
         out = []
         for sid, placement in self._placements.items():
-            if placement not in ("left_foot", "right_foot", "pelvis"):
-                continue
-            probe = ContactRow(
-                sensor_id=sid,
-                side={"left_foot": "left", "right_foot": "right"}.get(placement, rule.side),
-                t_ic=0.0,
-            )
-            if placement == "pelvis" and rule.side not in ("left", "right"):
-                probe.side = "left"
-            if self._applies(rule, probe):
-                out.append(sid)
-        return out
+            sides = {"left_foot": ["left"], "right_foot": ["right"], "pelvis": ["left", "right"]}
+            for s in sides.get(placement, []):
+                if side is not None and s != side:
+                    continue
+                if self._applies(rule, ContactRow(sensor_id=sid, side=s, t_ic=0.0)):
+                    out.append(sid)
+                    break
+        return out if len(out) > 1 else []
 
     def _is_pelvis(self, sensor_id: str) -> bool:
         if self._placements is not None and sensor_id in self._placements:
@@ -581,7 +580,9 @@ class AlertEngine:
             self._latest[row.sensor_id] = max(self._latest.get(row.sensor_id, -math.inf), row.t_ic)
             for rule in self.profile.rules:
                 if self._applies(rule, row):
-                    heapq.heappush(self._pending[rule.name], (row.t_ic, self._seq, row))
+                    key = (rule.name, row.side if rule.side == "each" else None)
+                    if key in self._pending:  # a side that is neither left nor right: skipped
+                        heapq.heappush(self._pending[key], (row.t_ic, self._seq, row))
         return self._release(final=False)
 
     def finish(self) -> list[Alert]:
@@ -589,8 +590,8 @@ class AlertEngine:
         self.cleared_ = []
         return self._release(final=True)
 
-    def _watermark(self, rule: Rule) -> float:
-        expected = self._expected[rule.name]
+    def _watermark(self, key: tuple[str, str | None]) -> float:
+        expected = self._expected[key]
         if not expected:
             return math.inf
         latest = [self._latest.get(s, -math.inf) for s in expected]
@@ -600,28 +601,26 @@ class AlertEngine:
 
     def _release(self, *, final: bool) -> list[Alert]:
         found: list[tuple[float, int, Alert]] = []
-        for i, rule in enumerate(self.profile.rules):
-            heap = self._pending[rule.name]
-            wm = math.inf if final else self._watermark(rule)
+        rank = {r.name: i for i, r in enumerate(self.profile.rules)}
+        rules = {r.name: r for r in self.profile.rules}
+        for key, heap in self._pending.items():
+            wm = math.inf if final else self._watermark(key)
             while heap and heap[0][0] <= wm:
                 _, _, row = heapq.heappop(heap)
-                alert = self._evaluate(rule, row)
+                alert = self._evaluate(rules[key[0]], row, key)
                 if alert is not None:
-                    found.append((alert.t, i, alert))
+                    found.append((alert.t, rank[key[0]], alert))
         found.sort(key=lambda x: (x[0], x[1]))
         out = [a for _, _, a in found]
         self.cleared_.sort(key=lambda c: c[0])
         self.raised_.extend(out)
         return out
 
-    def _evaluate(self, rule: Rule, row: ContactRow) -> Alert | None:
+    def _evaluate(self, rule: Rule, row: ContactRow, key: tuple[str, str | None]) -> Alert | None:
         value = self._value(rule, row)
         if value is None:
             return None
-        key = (rule.name, row.side if rule.side == "each" else None)
-        st = self._states.get(key)
-        if st is None:  # a side that is neither left nor right
-            return None
+        st = self._states[key]
         st.values.append(value)
         if len(st.values) < rule.window:
             return None

@@ -25,14 +25,14 @@ on the sign. Below ``min_confidence`` every contact of the sensor carries ``low_
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d
 
 from dsp.block import STANDARD_GRAVITY
-from dsp.filters import centered_moving_average, samples_for
+from dsp.filters import centered_moving_average, running_max, running_min, samples_for
 from dsp.orientation import StrideKinematics
 
 __all__ = ["AlignmentResult", "estimate_alignment"]
@@ -159,19 +159,28 @@ def estimate_alignment(
     # still: the quietest samples of each stance (the local minimum of the smoothed rate over a
     # stride-long window, plus a margin), with a specific force near 1 g
     span = samples_for(0.7, sampling_rate_hz=fs, minimum=3)
+    gait_span = 2 * samples_for(1.0, sampling_rate_hz=fs) + 1
     still_masks = []
     for f in feats:
         # stillness cost: rotation plus deviation of the specific force from 1 g
         # (20 deg/s per m/s²), so a quiet instant of the swing does not count
         c = f[3] + 20.0 * np.abs(f[4] - gravity)
-        cmin = minimum_filter1d(c, size=span, mode="nearest")
+        cmin = running_min(c, size=span)
         thr_local = np.minimum(still_max_dps, 1.5 * cmin + 15.0)
+        # only the still phases of gait (within 1 s of a swing): a sensor lying on a table or
+        # held in the hand before it was clipped on must not set the up axis
+        near_gait = running_max((f[3] > swing_min_dps).astype(np.float64), size=gait_span) > 0
         still_masks.append(
             (c <= thr_local)
             & (cmin < still_max_dps)
             & (np.abs(f[4] - gravity) < still_acc_tol_g * gravity)
+            & near_gait
         )
-    thr = float(np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)])) if any(m.any() for m in still_masks) else still_max_dps)
+    thr = float(
+        np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)]))
+        if any(m.any() for m in still_masks)
+        else still_max_dps
+    )
     n_still = int(sum(m.sum() for m in still_masks))
     if n_still < min_still_s * fs:
         return AlignmentResult(
@@ -205,7 +214,7 @@ def estimate_alignment(
         )
     total = float(np.sum(g_mov**2))
     g_perp = g_mov - np.outer(g_mov @ vt, vt)
-    w, v = np.linalg.eigh(g_perp.T @ g_perp)
+    _, v = np.linalg.eigh(g_perp.T @ g_perp)
     ml = _unit(v[:, -1] - np.dot(v[:, -1], vt) * vt)
     share = float(np.sum((g_mov @ ml) ** 2) / total) if total > 0 else 0.0
     ap = np.cross(ml, vt)
@@ -218,7 +227,7 @@ def estimate_alignment(
         if runs.shape[0] < 2:
             continue
         centers = (runs[:, 0] + runs[:, 1] - 1) // 2
-        for c0, c1 in zip(centers[:-1], centers[1:], strict=True):
+        for c0, c1 in itertools.pairwise(centers):
             dur = t[c1] - t[c0]
             if not (0.3 <= dur <= 3.0) or e[c0:c1].max() < swing_min_dps:
                 continue

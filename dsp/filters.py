@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["centered_moving_average", "declip", "samples_for", "saturation_mask"]
+__all__ = [
+    "centered_moving_average",
+    "declip",
+    "running_max",
+    "running_min",
+    "samples_for",
+    "saturation_mask",
+]
 
 
 def samples_for(duration_s: float, *, sampling_rate_hz: float, minimum: int = 1) -> int:
@@ -133,3 +140,22 @@ def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.n
                 fit = np.polyval(coef, np.arange(s0, e0, dtype=np.float64))
                 col[s0:e0] = sign * np.maximum(sign * fit, sign * col[s0:e0])
     return out
+
+
+def running_max(x: np.ndarray, *, size: int) -> np.ndarray:
+    """Centered running maximum over ``size`` samples (odd), edges use the samples available.
+
+    Same result as ``scipy.ndimage.maximum_filter1d(x, size, mode="nearest")`` without importing
+    ``scipy.ndimage`` (import cost matters for the command line).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h = int(size) // 2
+    if h <= 0 or x.shape[0] == 0:
+        return x.copy()
+    pad = np.concatenate((np.full(h, x[0]), x, np.full(h, x[-1])))
+    return np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1).max(axis=1)
+
+
+def running_min(x: np.ndarray, *, size: int) -> np.ndarray:
+    """Centered running minimum (see :func:`running_max`)."""
+    return -running_max(-np.asarray(x, dtype=np.float64), size=size)

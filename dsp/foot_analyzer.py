@@ -168,6 +168,10 @@ class FootAnalyzer:
             + samples_for(s.metrics.impact_window_s, sampling_rate_hz=self.fs)
             + 4
         )
+        # samples before IC the metrics read (eversion-rate smoothing, IC interpolation)
+        self._lead = (
+            samples_for(s.metrics.pronation_smooth_ms / 1000.0, sampling_rate_hz=self.fs) + 4
+        )
         self._gap_thr = max(s.gap_split_s, 3.5 / self.fs)
         self._lead_limit = samples_for(ev.max_cycle_s, sampling_rate_hz=self.fs)
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
@@ -409,8 +413,9 @@ class FootAnalyzer:
             return
         if at_max:
             # this stretch cannot be aligned (e.g. the sensor lay still); start over
-            log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason,
-                     self._pre_n)
+            log.info(
+                "sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, self._pre_n
+            )
             self._pre, self._pre_n = [], 0
             self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
         else:
@@ -574,7 +579,7 @@ class FootAnalyzer:
                 if np.any((g[:, 0] - half < te) & (g[:, 1] + half > te)):
                     return  # IC or TO inside a data gap: not measurable, not reported
         n_buf = self._bt.shape[0]
-        lo = max(0, ev.ic - self._margin - base)
+        lo = max(0, ev.ic - self._lead - base)
         # the metrics read up to the next foot-flat (gravity window) or this toe-off (smoothing,
         # impact window): a fixed reach, always inside the buffer except at a segment's end
         end = (nxt.ms if nxt is not None else ev.to) - base
@@ -601,6 +606,7 @@ class FootAnalyzer:
         if sat_any and self._acc_fs is not None:
             # the swing of a shoe often exceeds 16 g: estimate the clipped peaks before
             # integrating (the row keeps its "saturated" flag)
+            assert self._R is not None
             acc_b = _rotate(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
         if not rejected:
             m, trace = contact_metrics(
@@ -614,20 +620,21 @@ class FootAnalyzer:
                 settings=s.metrics,
                 gravity=s.gravity,
             )
-            tilt = m.pop("tilt_error_deg")
+            tilt = float(m.pop("tilt_error_deg") or math.nan)
             if n_loc is not None and (
                 not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg
             ):
                 for k in ("stride_length", "speed"):
                     m[k] = None
             sl = m.get("stride_length")
-            if sl is not None and sl > s.metrics.max_stride_length_m:
+            if isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
                 rejected = True
-            for k, v in m.items():
-                setattr(row, k, v)
+            else:
+                for k, v in m.items():
+                    setattr(row, k, v)
         if rejected:
+            # the contact happened (the row stays) but its metrics are not trusted: left empty
             row.add_flag("rejected")
-            row.t_to = ev.t_to
             trace = None
         # flags
         # saturated anywhere from this contact to the next one (the stride's integration)
@@ -635,7 +642,7 @@ class FootAnalyzer:
         s_end = (nxt.ic if nxt is not None else ev.to) - base + w + 1
         if self._bsat[max(0, ev.ic - base - w) : s_end].any():
             row.add_flag("saturated")
-        t_end = row.t_ic + (row.stride_time or (row.t_to - row.t_ic))
+        t_end = row.t_ic + (row.stride_time or (ev.t_to - ev.t_ic))
         if cut or any(np.any((g[:, 1] > row.t_ic) & (g[:, 0] < t_end)) for g in self._minor):
             row.add_flag("gap")
         if self._low_align:

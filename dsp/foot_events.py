@@ -3,22 +3,27 @@
 All signals are in the foot frame (``ap, ml, vt``; see ``docs/coordinate_systems.md``). The
 pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
 
-* **Mid-swing**: the largest toes-up rotation of the swing, a local maximum of the smoothed
-  pitch rate above ``swing_threshold_dps`` that is the largest within ``±swing_half_window_s``.
-  Consecutive mid-swings of one foot bound one cycle that holds exactly one ground contact
-  (Falbriard et al. 2018, "Accurate estimation of running temporal parameters using foot-worn
-  inertial sensors", Front Physiol 9:610: mid-swing to mid-swing segmentation).
-* **Initial contact (IC)**: in the first part of the cycle, after the late-swing toes-up
-  rotation has ended: the foot's impact is the first large spike of the specific-force jerk
-  after the pitch rate drops below zero or after its late-swing minimum; the pitch-rate minimum of
-  the first half (Falbriard et al. 2018) bounds the search.
-* **Toe-off (TO)**: the minimum of the pitch rate in the second half of the cycle (Falbriard
-  et al. 2018: the most precise terminal-contact feature, 4 ms).
-* **Foot-flat (mid-stance)**: the minimum of the smoothed angular-rate norm in the middle of
-  the contact; the zero-velocity / gravity update instant.
+* **Mid-swing**: a local maximum of the smoothed pitch rate above ``swing_threshold_dps`` that
+  is the largest within ``±swing_half_window_s``. Consecutive mid-swings of one foot bound one
+  cycle that holds one ground contact (mid-swing to mid-swing segmentation of Falbriard et al.
+  2018, "Accurate estimation of running temporal parameters using foot-worn inertial sensors",
+  Front Physiol 9:610).
+* **Toe-off (TO)**: the pitch-rate minimum of the late cycle (Falbriard et al. 2018's most
+  precise terminal-contact feature) anchors the search; the lift-off itself is the onset of the
+  sharpest rise of the world-vertical specific force from ``to_before_min_s`` before to
+  ``to_after_min_s`` after that minimum (the leg jerks the shoe up).
+* **Foot-flat (mid-stance)**: the stillest instant between mid-swing and toe-off (least
+  rotation, specific force closest to 1 g): the zero-velocity / gravity update instant.
+* **Initial contact (IC)**: the impact. Back from foot-flat to the start of the flat phase and
+  to the landing burst (the last rotation peak: foot slap, heel drop, start of pronation), IC is
+  the onset of the sharpest rise of the world-vertical specific force within
+  ``max(ic_before_burst_s, 10 % of the cycle)`` before that peak. The world-vertical force uses
+  the orientation integrated back from foot-flat, which separates the upward impact from the
+  mostly horizontal decelerations of late swing.
 
-Every function works on index ranges of arrays and looks only at samples inside the range and a
-fixed margin around it, so streaming and batch analysis find the same events.
+Events between two samples are placed midway. Every function works on index ranges of arrays
+and looks only at samples inside the range and a fixed margin around it, so streaming and batch
+analysis find the same events.
 """
 
 from __future__ import annotations
@@ -26,9 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
-from dsp.filters import centered_moving_average, samples_for
+from dsp.filters import centered_moving_average, running_max, samples_for
 from dsp.orientation import StrideKinematics
 
 __all__ = ["ContactEvents", "EventSettings", "detect_contact", "find_swing_peaks"]
@@ -48,20 +52,27 @@ class EventSettings:
         Least mid-swing pitch rate, deg/s (slow walking reaches about 200).
     swing_half_window_s : float
         A mid-swing is the largest toes-up rate within this many seconds either side.
-    ic_search_s : float
-        IC is searched this long after a mid-swing at most, s.
     to_search_s : float
         TO is searched this long before a mid-swing at most, s.
     min_contact_s, max_contact_s : float
         Plausible contact durations, s (outside: the contact is marked rejected).
+    flat_margin_dps : float
+        The flat phase ends where the rotation exceeds its foot-flat value by this, deg/s.
     flat_max_dps, edge_flat_max_dps : float
-        A contact needs a foot-flat instant with less rotation than this (deg/s) and a
-        specific force within 0.5 g (0.3 g for a contact cut by the edge of the data) of 1 g.
-        A mid-swing candidate whose cycle holds no such contact is not a mid-swing (e.g. the
-        fast heel drop after a forefoot landing) and is skipped.
-    impact_prominence : float
-        An impact must change the specific force this many times more than the window's median
-        sample-to-sample change (else IC falls back to the pitch-rate feature).
+        A contact needs a foot-flat instant with less rotation than this (deg/s; and less than a
+        quarter of the preceding mid-swing rate) and a specific force within 0.3 g of 1 g
+        (``edge_flat_max_dps`` for a contact cut by the edge of the data). A mid-swing
+        candidate whose cycle holds no such contact is not a mid-swing (e.g. the fast heel drop
+        after a forefoot landing) and is skipped.
+    ic_before_burst_s : float
+        Shortest IC search window before the landing burst, s.
+    to_before_min_s, to_after_min_s : float
+        TO search window around the late pitch-rate minimum, s.
+    onset_fraction : float
+        An impact or lift-off starts where the rise of the vertical force first exceeds this
+        share of its largest sample-to-sample rise.
+    gravity : float
+        m/s².
     max_cycle_s : float
         Longest mid-swing to mid-swing interval treated as one stride, s; longer ones are a
         pause (the contact is still found, stride metrics are left empty).
@@ -71,21 +82,17 @@ class EventSettings:
     norm_smooth_ms: float = 20.0
     swing_threshold_dps: float = 100.0
     swing_half_window_s: float = 0.22
-    ic_search_s: float = 0.45
     to_search_s: float = 0.6
     min_contact_s: float = 0.06
     max_contact_s: float = 2.5
     max_cycle_s: float = 3.0
-    impact_prominence: float = 4.0
     flat_margin_dps: float = 50.0
-    ic_before_flat_s: float = 0.15
-    ic_mode: str = "both"
     gravity: float = 9.80665
     to_before_min_s: float = 0.08
     ic_before_burst_s: float = 0.06
-    to_after_min_s: float = 0.05
+    to_after_min_s: float = 0.1
     edge_flat_max_dps: float = 150.0
-    flat_max_dps: float = 200.0
+    flat_max_dps: float = 120.0
     onset_fraction: float = 0.15
 
 
@@ -129,7 +136,7 @@ def find_swing_peaks(
     a = max(0, lo - half_window)
     b = min(omega_s.shape[0], hi + half_window)
     seg = omega_s[a:b]
-    mx = maximum_filter1d(seg, size=2 * half_window + 1, mode="nearest")
+    mx = running_max(seg, size=2 * half_window + 1)
     cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
     cand = cand[(cand >= lo) & (cand < hi)]
     if cand.size < 2:
@@ -210,8 +217,7 @@ def detect_contact(
     ms = ic_lo + int(np.argmin(cost))
     # start of the flat phase: back from foot-flat while the rotation stays small
     flat_thr = gyr_norm_s[ms] + settings.flat_margin_dps
-    w_back = samples_for(settings.ic_before_flat_s, sampling_rate_hz=fs)
-    lo_ff = max(ic_lo, ms - w_back)
+    lo_ff = ic_lo
     above = np.flatnonzero(gyr_norm_s[lo_ff : ms + 1] > flat_thr)
     ff = lo_ff + int(above[-1]) + 1 if above.size else lo_ff
     # the landing burst: the last rotation peak before the flat phase (foot slap, heel drop,
@@ -219,37 +225,44 @@ def detect_contact(
     pb = ff
     while pb - 1 > ic_lo and gyr_norm_s[pb - 1] >= gyr_norm_s[pb]:
         pb -= 1
-    w_ic = samples_for(settings.ic_before_burst_s, sampling_rate_hz=fs)
+    # (a slow gait lands more slowly: the window grows with the cycle, 10 % of it)
+    cycle_s = float(t[b] - t[a]) if a_is_swing and b_is_swing else 0.0
+    w_ic = samples_for(max(settings.ic_before_burst_s, 0.1 * cycle_s), sampling_rate_hz=fs)
     win_lo = max(ic_lo + 1, pb - w_ic)
     win_hi = max(win_lo + 2, min(pb + 1, ic_hi))
-    fz = _vertical_force(t, acc, gyr, ms, win_lo - 2, to + 2, sampling_rate_hz=fs)
-    off = win_lo - 2
-    ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
-    # toe-off: the lift-off jolt before the late pitch-rate minimum
     w_to = samples_for(settings.to_before_min_s, sampling_rate_hz=fs)
     to_a = max(ms + 2, to - w_to)
     to_b = min(to + 2 + samples_for(settings.to_after_min_s, sampling_rate_hz=fs), b)
+    fz = _vertical_force(t, acc, gyr, ms, win_lo - 2, max(to + 2, to_b + 1), sampling_rate_hz=fs)
+    off = win_lo - 2
+    ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
+    # toe-off: the lift-off jolt before the late pitch-rate minimum
     if to_b - to_a >= 2:
-        fz = _vertical_force(t, acc, gyr, ms, win_lo - 2, to_b + 1, sampling_rate_hz=fs)
         to, t_to = _jump(t, fz, to_a, to_b, off, settings.onset_fraction)
     else:
         t_to = float(t[to])
     if not a_is_swing:
         # the data start inside the cycle: only when they start in the swing before this
-        # landing (toes rising fast in the first 100 ms) is the landing seen
+        # landing (the shoe turning fast in the first 100 ms, not standing) is it seen
         head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
-        if ic <= a + 1 or head <= a or omega_s[a:head].max() < settings.swing_threshold_dps:
+        if ic <= a + 1 or head <= a or gyr_norm_s[a:head].max() < settings.swing_threshold_dps:
             return None
     if not b_is_swing:
-        # the data end inside the cycle: the lift-off must be seen (the toes rising fast after
-        # it, as in early swing)
-        if to >= b - 2 or omega_s[to:b].max() < settings.swing_threshold_dps:
+        # the data end inside the cycle: the lift-off must be seen (after the plantar flexion
+        # of push-off the toes start to rise again, as in early swing)
+        if to >= b - 2:
+            return None
+        tail = omega_s[to:b]
+        if tail[int(np.argmin(tail)) :].max() - tail.min() < settings.swing_threshold_dps:
             return None
     # a contact has a foot-flat: an (almost) still instant; stricter for a contact cut by the
     # edge of the data
     strict = not (a_is_swing and b_is_swing)
     max_dps = settings.edge_flat_max_dps if strict else settings.flat_max_dps
-    max_dev = (0.3 if strict else 0.5) * settings.gravity
+    if a_is_swing:
+        # and it is much stiller than the swing before it
+        max_dps = min(max_dps, 0.25 * float(omega_s[a]))
+    max_dev = 0.3 * settings.gravity
     if gyr_norm_s[ms] > max_dps or abs(an[ms - ic_lo] - settings.gravity) > max_dev:
         return None
     if to <= ic:

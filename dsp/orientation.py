@@ -24,8 +24,12 @@ No per-sample Python loop: every step is a numpy array operation.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.spatial.transform import Rotation
+
+if TYPE_CHECKING:
+    from scipy.spatial.transform import Rotation
 
 from dsp.block import STANDARD_GRAVITY
 
@@ -33,9 +37,9 @@ __all__ = [
     "StrideKinematics",
     "chain_rotations",
     "elevation_deg",
-    "integrate_stride",
     "quat_multiply",
     "tilt_from_acc",
+    "tilt_matrix",
 ]
 
 _Z = np.array([0.0, 0.0, 1.0])
@@ -55,15 +59,12 @@ def quat_multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """
     px, py, pz, pw = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
     qx, qy, qz, qw = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack(
-        [
-            pw * qx + px * qw + py * qz - pz * qy,
-            pw * qy - px * qz + py * qw + pz * qx,
-            pw * qz + px * qy - py * qx + pz * qw,
-            pw * qw - px * qx - py * qy - pz * qz,
-        ],
-        axis=-1,
-    )
+    out = np.empty(np.broadcast_shapes(p.shape, q.shape))
+    out[..., 0] = pw * qx + px * qw + py * qz - pz * qy
+    out[..., 1] = pw * qy - px * qz + py * qw + pz * qx
+    out[..., 2] = pw * qz + px * qy - py * qx + pz * qw
+    out[..., 3] = pw * qw - px * qx - py * qy - pz * qz
+    return out
 
 
 def chain_rotations(increments: np.ndarray) -> np.ndarray:
@@ -103,13 +104,9 @@ def tilt_from_acc(acc: np.ndarray) -> Rotation:
         ``R`` with ``R @ acc ∥ +z`` and the horizontal projection of body ``x`` (``ap``) along
         world ``+x`` (heading zero).
     """
-    up = np.asarray(acc, dtype=np.float64)
-    up = up / np.linalg.norm(up)
-    # pitch: elevation of body x; roll about body x
-    pitch = np.arcsin(np.clip(up[0], -1.0, 1.0))  # ap·z_w = up_body[0]
-    roll = np.arctan2(up[1], up[2])
-    # R = Ry(-pitch) @ Rx(roll): x_b elevated by +pitch (toes up), then roll about x_b
-    return Rotation.from_euler("YX", [-pitch, roll])
+    from scipy.spatial.transform import Rotation  # imported here: it is slow to import
+
+    return Rotation.from_matrix(tilt_matrix(acc))
 
 
 def elevation_deg(rot_matrices: np.ndarray, axis: int) -> np.ndarray:
@@ -194,23 +191,22 @@ class StrideKinematics:
         """
         n = t.shape[0]
         dt = np.diff(t)
-        w_mid = np.radians(0.5 * (gyr[1:] + gyr[:-1])) * dt[:, None]
         inc = np.empty((n, 4))
         inc[0] = (0.0, 0.0, 0.0, 1.0)
-        inc[1:] = Rotation.from_rotvec(w_mid).as_quat()
+        inc[1:] = _quat_from_rotvec(np.radians(0.5 * (gyr[1:] + gyr[:-1])) * dt[:, None])
         q = chain_rotations(inc)  # body(k) -> body(0)
-        r0 = tilt_from_acc(self._mean_acc(acc, still_a))
         qa_inv = q[still_a] * np.array([-1.0, -1.0, -1.0, 1.0])
         rel = quat_multiply(np.broadcast_to(qa_inv, q.shape), q)  # body(k) -> body(a)
-        rot = r0 * Rotation.from_quat(rel)
+        r0 = tilt_matrix(self._mean_acc(acc, still_a))
+        mats = np.einsum("ij,njk->nik", r0, _quat_to_matrix(rel))
         self.tilt_error_deg_ = float("nan")
         if still_b is None:
-            self.rot_ = rot.as_matrix()
+            self.rot_ = mats
             self.vel_ = np.full((n, 3), np.nan)
             self.pos_ = np.full((n, 3), np.nan)
             return self
         # gravity update: tilt error at b, removed linearly in time from a to b
-        up_meas = rot[still_b].apply(self._mean_acc(acc, still_b))
+        up_meas = mats[still_b] @ self._mean_acc(acc, still_b)
         up_meas /= np.linalg.norm(up_meas)
         axis = np.cross(up_meas, _Z)
         s = np.linalg.norm(axis)
@@ -218,24 +214,20 @@ class StrideKinematics:
         self.tilt_error_deg_ = float(np.degrees(angle))
         frac = np.clip((t - t[still_a]) / (t[still_b] - t[still_a]), 0.0, None)
         if s > 1e-12:
-            corr = Rotation.from_rotvec(np.outer(frac * angle, axis / s))
-            rot = corr * rot
-        mats = rot.as_matrix()
+            corr = _quat_to_matrix(_quat_from_rotvec(np.outer(frac * angle, axis / s)))
+            mats = np.einsum("nij,njk->nik", corr, mats)
         self.rot_ = mats
         # velocity between a and b with the zero-velocity update
-        acc_w = np.einsum("nij,nj->ni", mats, acc)
-        acc_w[:, 2] -= self.gravity
-        vel = np.zeros((n, 3))
         seg = slice(still_a, still_b + 1)
-        a_seg = acc_w[seg]
+        acc_w = np.einsum("nij,nj->ni", mats[seg], acc[seg])
+        acc_w[:, 2] -= self.gravity
         dts = dt[still_a:still_b]
-        v = np.zeros_like(a_seg)
-        v[1:] = np.cumsum(0.5 * (a_seg[1:] + a_seg[:-1]) * dts[:, None], axis=0)
+        v = np.zeros_like(acc_w)
+        v[1:] = np.cumsum(0.5 * (acc_w[1:] + acc_w[:-1]) * dts[:, None], axis=0)
         ramp = (t[seg] - t[still_a]) / (t[still_b] - t[still_a])
         v -= ramp[:, None] * v[-1]
+        vel = np.full((n, 3), np.nan)
         vel[seg] = v
-        vel[: still_a] = np.nan
-        vel[still_b + 1 :] = np.nan
         pos = np.full((n, 3), np.nan)
         p = np.zeros_like(v)
         p[1:] = np.cumsum(0.5 * (v[1:] + v[:-1]) * dts[:, None], axis=0)
@@ -243,3 +235,49 @@ class StrideKinematics:
         self.vel_ = vel
         self.pos_ = pos
         return self
+
+
+def tilt_matrix(acc: np.ndarray) -> np.ndarray:
+    """:func:`tilt_from_acc` as a 3x3 matrix (numpy only).
+
+    ``R = Ry(-pitch) @ Rx(roll)``: the body ``x`` (``ap``) elevated by ``pitch`` (toes up),
+    then the roll about it, with ``pitch = asin(up_x)`` and ``roll = atan2(up_y, up_z)``.
+    """
+    up = np.asarray(acc, dtype=np.float64)
+    up = up / np.linalg.norm(up)
+    pitch = np.arcsin(np.clip(up[0], -1.0, 1.0))
+    roll = np.arctan2(up[1], up[2])
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cr, sr = np.cos(roll), np.sin(roll)
+    ry = np.array([[cp, 0.0, -sp], [0.0, 1.0, 0.0], [sp, 0.0, cp]])  # Ry(-pitch)
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
+    return ry @ rx
+
+
+def _quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
+    """Quaternions ``(x, y, z, w)`` of rotation vectors (rad), shape (N, 3) -> (N, 4)."""
+    ang = np.linalg.norm(rv, axis=1)
+    half = 0.5 * ang
+    # sin(half)/ang with its series near zero
+    small = ang < 1e-6
+    k = np.where(small, 0.5 - ang * ang / 48.0, np.sin(half) / np.where(small, 1.0, ang))
+    out = np.empty((rv.shape[0], 4))
+    out[:, :3] = rv * k[:, None]
+    out[:, 3] = np.cos(half)
+    return out
+
+
+def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (N, 3, 3) of unit quaternions ``(x, y, z, w)``."""
+    x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    m = np.empty((q.shape[0], 3, 3))
+    m[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    m[:, 0, 1] = 2 * (x * y - z * w)
+    m[:, 0, 2] = 2 * (x * z + y * w)
+    m[:, 1, 0] = 2 * (x * y + z * w)
+    m[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    m[:, 1, 2] = 2 * (y * z - x * w)
+    m[:, 2, 0] = 2 * (x * z - y * w)
+    m[:, 2, 1] = 2 * (y * z + x * w)
+    m[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return m

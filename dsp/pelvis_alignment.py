@@ -132,6 +132,8 @@ def estimate_pelvis_alignment(
     moving_min_dps: float = 20.0,
     min_steps: int = 12,
     foot_gyr_dps: float = 500.0,
+    max_standing_roll_deg: float = 6.0,
+    max_standing_pitch_deg: float = 30.0,
     gravity: float = STANDARD_GRAVITY,
 ) -> PelvisAlignment:
     """Estimate the sensor-to-pelvis rotation (see the module docstring).
@@ -157,6 +159,9 @@ def estimate_pelvis_alignment(
     foot_gyr_dps : float
         A 99th percentile gyroscope norm above this marks a sensor that moves like a foot, deg/s
         (a running pelvis stays well below 300 deg/s; a shoe swings at 600-1500 deg/s).
+    max_standing_roll_deg, max_standing_pitch_deg : float
+        A still stretch whose sideways / forward tilt differs from the running mean by more
+        than these is not a standing reference (bent over, leaning on one leg), deg.
     gravity : float
         m/s².
 
@@ -258,9 +263,25 @@ def estimate_pelvis_alignment(
         cue = -cue
     agree = float(np.mean(cue > 0))
     cues.append(cue)
-    # final frame on the reference vertical
-    standing = best_still is not None
-    vt = _unit(best_still[1]) if best_still is not None else vt_run
+    # final frame on the reference vertical. A still stretch is a usable standing reference
+    # only if the pelvis stood roughly as it runs: not bent forward (tying a shoe) or leaning
+    # on one leg far beyond what the running obliquity averages to.
+    standing = False
+    vt = vt_run
+    stand_note = ""
+    if best_still is not None:
+        vs = _unit(best_still[1])
+        ml_s = _unit(np.cross(vs, ap))
+        roll = float(np.degrees(np.arcsin(np.clip(ml_s @ vt_run, -1, 1))))
+        pitch = float(np.degrees(np.arcsin(np.clip(np.cross(ml_s, vs) @ vt_run, -1, 1))))
+        if abs(roll) <= max_standing_roll_deg and abs(pitch) <= max_standing_pitch_deg:
+            standing, vt = True, vs
+        else:
+            stand_note = (
+                f"still stretch not used as standing reference (tilted {roll:+.0f} deg "
+                f"sideways, {pitch:+.0f} deg forward against running)"
+            )
+            log.info("%s", stand_note)
     ml = _unit(np.cross(vt, ap))
     ap = np.cross(ml, vt)
     r_bs = np.stack([ap, ml, vt])
@@ -282,5 +303,5 @@ def estimate_pelvis_alignment(
         sign_agreement=agree,
         n_steps=n_steps,
         gyr_p99_dps=p99,
-        reason="; ".join(reasons),
+        reason="; ".join([*reasons, stand_note] if stand_note else reasons),
     )

@@ -36,6 +36,7 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,7 @@ class _Step:
     flight: bool
     flags: list[str] = field(default_factory=list)
     run: int = 0
+    step_no: int = 0
     left: bool | None = None
 
 
@@ -202,7 +204,7 @@ class PelvisAnalyzer:
         self._n_segments = 0
         self._steps: list[_Step] = []  # decided or pending, in order, of all segments
         self._run_counter = 0
-        self._seg_first_step = 0  # index in _steps of the current segment's first step
+        self._step_T: float | None = None  # duration of the last regular step, s
         self._released = 0  # steps before this index have been released
         self._baseline: float | None = None
         #: "standing" or "running" once the alignment is known (None before)
@@ -210,6 +212,7 @@ class PelvisAnalyzer:
         # fusion
         self._peers: dict[str, Any] = {}
         self._foot_rows: dict[str, list[tuple[float, float | None, float | None, bool]]] = {}
+        self._foot_ics: dict[str, list[float]] = {}
         self._foot_last: dict[str, float] = {}
         self._feet_done = False
         # output
@@ -240,6 +243,7 @@ class PelvisAnalyzer:
         }
         for sid in self._peers:
             self._foot_rows.setdefault(sid, [])
+            self._foot_ics.setdefault(sid, [])
             self._foot_last.setdefault(sid, -math.inf)
 
     def observe(self, sensor_id: str, rows: list[ContactRow]) -> None:
@@ -247,7 +251,14 @@ class PelvisAnalyzer:
         if sensor_id not in self._peers:
             return
         lst = self._foot_rows[sensor_id]
+        ics = self._foot_ics[sensor_id]
         for r in rows:
+            if ics and r.t_ic < ics[-1]:  # keep the list sorted (rows come in IC order)
+                k = bisect.bisect_left(ics, r.t_ic)
+                ics.insert(k, r.t_ic)
+                lst.insert(k, (r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
+                continue
+            ics.append(r.t_ic)
             lst.append((r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
             self._foot_last[sensor_id] = max(self._foot_last[sensor_id], r.t_ic)
 
@@ -525,8 +536,6 @@ class PelvisAnalyzer:
         self._bgyr = np.empty((0, 3))
         self._bgap = np.empty(0, dtype=bool)
         self._bsat = np.empty(0, dtype=bool)
-        self._seg_first_step = len(self._steps)
-        self._run_counter += 1
 
     def _process(self, piece: tuple[np.ndarray, ...]) -> None:
         t, acc, gyr, gapm, new_seg = piece
@@ -614,13 +623,29 @@ class PelvisAnalyzer:
                 st.flags.append("gap")
             if satm[i0 : int(ev.i_to[j]) + 1].any():
                 st.flags.append("saturated")
-            # runs of alternating steps: a missed contact (irregular step) starts a new run
-            if self._steps and len(self._steps) > self._seg_first_step:
-                prev = self._steps[-1]
-                if not (math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6):
-                    self._run_counter += 1
-            st.run = self._run_counter
+            self._link(st)
             self._steps.append(st)
+
+    def _link(self, st: _Step) -> None:
+        """Place a step in the alternation: same run (step number + 1) as the previous step,
+        across a missed contact or a short gap when the time since the previous contact is
+        close to a whole number of steps (up to 4), or a new run."""
+        if not self._steps:
+            self._run_counter += 1
+            st.run, st.step_no = self._run_counter, 0
+            return
+        prev = self._steps[-1]
+        if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
+            st.run, st.step_no = prev.run, prev.step_no + 1
+            self._step_T = st.t_ic - prev.t_ic
+            return
+        n = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
+        k = round(n) if math.isfinite(n) else 0
+        if 1 <= k <= 4 and abs(n - k) < 0.2:
+            st.run, st.step_no = prev.run, prev.step_no + k
+            return
+        self._run_counter += 1
+        st.run, st.step_no = self._run_counter, prev.step_no + 1
 
     # ------------------------------------------------------------------ sides, baseline
     def _decide_sides(self, *, final: bool) -> None:
@@ -639,7 +664,8 @@ class PelvisAnalyzer:
         runs = np.array([s.run for s in win])
         ol = np.array([s.obl_mean for s in win])
         la = np.array([s.lat_mean for s in win])
-        left, _ = assign_sides(ol, la, runs, half_window=K)
+        nos = np.array([s.step_no for s in win])
+        left, _ = assign_sides(ol, la, runs, step_no=nos, half_window=K)
         for j in range(lo, hi):
             if open_run is not None and steps[j].run == open_run and j + K >= hi:
                 break
@@ -704,19 +730,26 @@ class PelvisAnalyzer:
         if drop > 256:
             del steps[:drop]
             self._released -= drop
-            self._seg_first_step = max(0, self._seg_first_step - drop)
 
     def _match_foot(self, st: _Step) -> tuple[str, float, float | None, float | None] | None:
         best = None
         tol = self.settings.fusion_tolerance_s
         for sid, rows in self._foot_rows.items():
             side = self._peers[sid].info.side
-            for t_ic, t_to, stride, rej in reversed(rows):
-                if t_ic < st.t_ic - 2.0:
-                    break
+            ics = self._foot_ics[sid]
+            i = bisect.bisect_left(ics, st.t_ic - tol)
+            while i < len(rows) and ics[i] <= st.t_ic + tol:
+                t_ic, t_to, stride, rej = rows[i]
                 dtt = abs(t_ic - st.t_ic)
-                if dtt <= tol and not rej and (best is None or dtt < best[0]):
+                if not rej and (best is None or dtt < best[0]):
                     best = (dtt, side, t_ic, t_to, stride)
+                i += 1
+            # forget foot contacts long before this step (steps are released in time order)
+            if i > 512:
+                cut = bisect.bisect_left(ics, st.t_ic - 10.0)
+                if cut > 256:
+                    del rows[:cut]
+                    del ics[:cut]
         if best is None:
             return None
         return best[1], best[2], best[3], best[4]

@@ -208,6 +208,7 @@ def assign_sides(
     lat_mean: np.ndarray,
     run_id: np.ndarray,
     *,
+    step_no: np.ndarray | None = None,
     half_window: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Left/right label of each step by a vote over its run of alternating steps.
@@ -225,6 +226,9 @@ def assign_sides(
         Mean world sideways specific force over each contact, m/s² (lower in a left stance).
     run_id : ndarray of int, shape (K,)
         Steps with the same id alternate sides (no contact missed between them); non-decreasing.
+    step_no : ndarray of int, shape (K,), optional
+        Running step number (increasing; a jump of 2 means one contact was missed but the run
+        continues); the alternation follows its parity. Default: the position.
     half_window : int
         Steps on each side of a step that vote on its label.
 
@@ -246,7 +250,7 @@ def assign_sides(
     ends = np.minimum.accumulate(ends_rev[::-1])[::-1]
     lo = np.maximum(idx - half_window, starts)
     hi = np.minimum(idx + half_window, ends)  # inclusive
-    par = idx % 2
+    par = (idx if step_no is None else np.asarray(step_no, dtype=np.int64)) % 2
     total = np.zeros(k)
     for cue in (np.asarray(obl_mean, float), -np.asarray(lat_mean, float)):
         ok = np.isfinite(cue)

@@ -14,7 +14,7 @@ points straight up. This is the gravity reference used here:
 2. for every stride ``[IC_k, IC_{k+2})`` (two consecutive steps) the mean of ``Q(t) f(t)`` is
    taken; the tilt that turns it to vertical is the attitude correction at the stride's
    centre (its heading is left alone: it never enters an elevation angle);
-3. the corrections (rotation vectors, a few degrees at most) are interpolated linearly in time
+3. the corrections (rotation vectors that change slowly from stride to stride) are interpolated linearly in time
    between stride centres and applied: ``R_world(t) = E(t) Q(t)``. A gyroscope bias makes the
    attitude error grow linearly in time, which this removes.
 

@@ -138,8 +138,8 @@ class SessionAnalyzer:
         for sid, a in self.analyzers.items():
             if hasattr(a, "set_peers"):
                 a.set_peers({o: oa for o, oa in self.analyzers.items() if o != sid})
-        self._feet = {
-            sid: self._info[sid].side
+        self._feet: dict[str, str] = {
+            sid: str(self._info[sid].side)
             for sid, a in self.analyzers.items()
             if hasattr(a, "detected_ics_") and self._info[sid].side is not None
         }

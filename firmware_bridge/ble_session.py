@@ -44,6 +44,13 @@ log = logging.getLogger(__name__)
 _SEGMENT, _DATA, _END = 0, 1, 2
 
 
+def _no_bluetooth(exc: BaseException) -> bool:
+    """No adapter / no BlueZ (D-Bus socket missing): retrying cannot help."""
+    return isinstance(exc, FileNotFoundError) or type(exc).__name__ in (
+        "BleakBluetoothNotAvailableError",
+    )
+
+
 def _is_stream(driver: DeviceDriver) -> bool:
     """A driver of a non-IMU device (e.g. an RSC footpod) feeding a ``/streams`` group."""
     return bool(getattr(driver, "stream_kind", None))
@@ -219,7 +226,7 @@ class BleSession:
             st = s.status
             st.lost_samples = s.timeline.lost_samples
             w = s.rate_window
-            if len(w) >= 2 and now - w[-1][0] < 2.0:
+            if len(w) >= 2 and now - w[-1][0] < 2.0 + 1.0 / max(st.rate_hz, 0.5):
                 dt = w[-1][0] - w[0][0]
                 st.rate_hz = (w[-1][1] - w[0][1]) / dt if dt > 0 else 0.0
             else:
@@ -391,6 +398,15 @@ class BleSession:
                 s.status.connected = False
                 failures += 1
                 s.last_error = f"{type(exc).__name__}: {exc}"
+                if _no_bluetooth(exc) and not s.started.done():
+                    s.started.set_exception(
+                        DeviceError(
+                            f"sensor {sid}: Bluetooth is not available on this machine "
+                            f"({s.last_error}); is there an adapter and is BlueZ running? "
+                            "(`runform record --simulate` needs none)"
+                        )
+                    )
+                    return
                 log.info("sensor %s: connection failed: %s", sid, s.last_error)
                 if not s.started.done() and failures >= self.first_connect_attempts:
                     s.started.set_exception(
@@ -511,6 +527,7 @@ class BleSession:
         s.stream_t.append(t)
         s.stream_rows.append(row)
         s.status.samples += 1
+        s.rate_window.append((arrival, s.status.samples))
 
     def drain_streams(self) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], str, str]]:
         """Non-IMU rows received since the last call (footpods), for

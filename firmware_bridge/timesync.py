@@ -9,8 +9,9 @@ clock against the host's, tens of ppm for a crystal, up to % for devices that on
 at a nominal rate) and ``δ ≥ 0`` is the transport delay (waiting for the next connection event,
 bursts, scheduling). Delays only ever add, so the **lower envelope** of ``a − τ`` is the offset:
 per bin of device time (``bin_s``) the minimum of ``a − τ`` is kept, and a line is fitted
-through the minima of the last ``window_s`` seconds with the Theil–Sen estimator (median of
-pairwise slopes; Sen 1968), so that bins whose minimum still holds a delay do not pull it. This is the classic convex-envelope / minimum-delay estimator of
+through the minima of the last ``window_s`` seconds: its slope by the Theil–Sen estimator
+(median of pairwise slopes; Sen 1968), its height by a low percentile of the detrended minima,
+so that bins whose minimum still holds a delay pull neither. This is the classic convex-envelope / minimum-delay estimator of
 network clock synchronisation (Moon, Skelly & Towsley, "Estimation and removal of clock skew
 from network delay measurements", IEEE INFOCOM 1999), in its simplest robust form.
 
@@ -57,6 +58,8 @@ class ClockFit:
         last ``recent_bins`` bins), s.
     recent_bins : int
         Bins used for the offset before the slope is fitted.
+    floor_percentile : float
+        Percentile of the detrended bin minima that sets the line's height, %.
     """
 
     def __init__(
@@ -65,8 +68,10 @@ class ClockFit:
         window_s: float = 120.0,
         min_span_s: float = 30.0,
         recent_bins: int = 5,
+        floor_percentile: float = 20.0,
     ):
         self.bin_s = bin_s
+        self.floor_percentile = floor_percentile
         self.recent_bins = recent_bins
         self.window_s = window_s
         self.min_span_s = min_span_s
@@ -107,7 +112,10 @@ class ClockFit:
         x = taus - self.tau_ref
         # Theil-Sen: the median of pairwise slopes, robust to bins whose minimum still holds
         # a delay (few packets in the bin, a burst)
-        d, c, _, _ = theilslopes(offs, x)
+        d = theilslopes(offs, x)[0]
+        # the line's height: a low quantile of the minima, not their median, since a bin's
+        # minimum can only be too high (a stretch of busy scheduling raises many at once)
+        c = np.percentile(offs - d * x, self.floor_percentile)
         self.c, self.d = float(c), float(d)
 
     def offset(self, tau: float | np.ndarray) -> float | np.ndarray:
@@ -116,7 +124,9 @@ class ClockFit:
 
     def reset(self) -> None:
         """Forget everything (the device clock restarted)."""
-        self.__init__(self.bin_s, self.window_s, self.min_span_s, self.recent_bins)  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            self.bin_s, self.window_s, self.min_span_s, self.recent_bins, self.floor_percentile
+        )
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,12 @@ class VirtualLink:
         if not speed > 0:
             raise ValueError(f"virtual link speed {speed!r}: expected a positive number")
         self.speed = float(speed)
+        # the virtual controllers warn about packets in flight when a connection is torn
+        # down (normal at the end of a session); keep that out of the user's terminal unless
+        # someone configured bumble's logging
+        ctl_log = logging.getLogger("bumble.controller")
+        if ctl_log.level == logging.NOTSET:
+            ctl_log.setLevel(logging.ERROR)
         self.link = LocalLink()
         self._t0 = time.monotonic()
         self._addresses = itertools.count(1)

@@ -61,19 +61,26 @@ class StridesCsvWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
-            self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"{self.path}: cannot write the strides table ({exc.strerror})") from exc
+            raise UsageError(
+                f"{self.path}: cannot write the strides table ({exc.strerror})"
+            ) from exc
         self._w = csv.writer(self._fh, lineterminator="\n")
         self._w.writerow(STRIDE_COLUMNS)
         self.rows_written = 0
 
     def write(self, rows: Iterable[ContactRow]) -> None:
         """Append rows."""
+        out = []
         for r in rows:
-            rec = r.as_record()
-            self._w.writerow([_cell(c, rec[c]) for c in STRIDE_COLUMNS])
-            self.rows_written += 1
+            cells = [
+                ";".join(r.flags) if c == "flags" else _cell(c, getattr(r, c))
+                for c in STRIDE_COLUMNS
+            ]
+            out.append(cells)
+        self._w.writerows(out)
+        self.rows_written += len(out)
 
     def close(self) -> None:
         self._fh.close()

@@ -20,6 +20,8 @@ Output folder
     as soon as it arrives: an interrupted batch keeps its finished work, and a re-run skips every
     recording whose *content* hash already has a part (a renamed or moved file is not redone, an
     edited one is). The two tables are rebuilt from all parts at the end of each run.
+    ``parts/paths.json`` remembers each path's size, mtime and hash, so an unchanged file is
+    skipped on a re-run without being read again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import logging
 import math
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,6 +293,49 @@ def _collect(out: Path, parts: Path) -> tuple[int, int]:
     return len(strides), len(recs)
 
 
+_PATH_CACHE = "paths.json"
+
+
+def _load_path_cache(parts: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((parts / _PATH_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_path_cache(parts: Path, cache: dict[str, dict[str, Any]]) -> None:
+    tmp = parts / (_PATH_CACHE + ".tmp")
+    tmp.write_text(json.dumps(cache), encoding="utf-8")
+    os.replace(tmp, parts / _PATH_CACHE)
+
+
+def _stat_key(path: str) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return str(Path(path).resolve()), int(st.st_size), int(st.st_mtime_ns)
+
+
+def _cached_hash(cache: dict[str, dict[str, Any]], path: str) -> str | None:
+    """The content hash remembered for ``path`` if its size and mtime did not change."""
+    key = _stat_key(path)
+    if key is None:
+        return None
+    e = cache.get(key[0])
+    if isinstance(e, dict) and e.get("size") == key[1] and e.get("mtime_ns") == key[2]:
+        h = e.get("hash")
+        return h if isinstance(h, str) else None
+    return None
+
+
+def _remember(cache: dict[str, dict[str, Any]], path: str, digest: str) -> None:
+    key = _stat_key(path)
+    if key is not None and digest:
+        cache[key[0]] = {"size": key[1], "mtime_ns": key[2], "hash": digest}
+
+
 def _write_errors(out: Path, errors: list[tuple[str, str, str]]) -> None:
     tmp = out / "errors.csv.tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -352,10 +398,11 @@ def run_batch(
             if scheduler:
                 try:
                     own_client = client = Client(scheduler, timeout="20s")
-                except (OSError, TimeoutError) as exc:
-                    raise UsageError(
-                        f"--scheduler {scheduler}: cannot connect ({_one_line(exc)})"
-                    ) from exc
+                except (OSError, TimeoutError, ValueError) as exc:
+                    why = (
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    )
+                    raise UsageError(f"--scheduler {scheduler}: cannot connect ({why})") from exc
             else:
                 n = workers or os.cpu_count() or 1
                 own_cluster = LocalCluster(
@@ -369,15 +416,30 @@ def run_batch(
         n_workers = len(client.scheduler_info().get("workers", {}))
         state = BatchProgress(total=len(files))
         errors: list[tuple[str, str, str]] = []
+        # files unchanged since a previous run (same size and mtime) whose hash is done:
+        # skipped here without reading them again
+        cache = _load_path_cache(parts)
+        todo = []
+        for f in files:
+            h = _cached_hash(cache, f)
+            if h is not None and h in done:
+                state.finished += 1
+                state.skipped += 1
+                state.last = f
+            else:
+                todo.append(f)
+        if progress is not None and state.finished:
+            progress(state)
         # one copy of the done set per worker (scatter would split a bare set into items)
-        done_f = client.scatter([done], broadcast=True)[0] if done else frozenset()
+        done_f = client.scatter([done], broadcast=True)[0] if (done and todo) else frozenset()
+        run_id = uuid.uuid4().hex[:12]
         futures = [
             client.submit(
-                analyse_for_batch, f, done_f, profile, pure=False, key=f"runform-batch-{i}"
+                analyse_for_batch, f, done_f, profile, pure=False, key=f"runform-{run_id}-{i}"
             )
-            for i, f in enumerate(files)
+            for i, f in enumerate(todo)
         ]
-        by_key = {fu.key: f for fu, f in zip(futures, files, strict=True)}
+        by_key = {fu.key: f for fu, f in zip(futures, todo, strict=True)}
         for fu in as_completed(futures):
             path = by_key[fu.key]
             try:
@@ -392,6 +454,8 @@ def run_batch(
             fu.release()
             state.finished += 1
             state.last = path
+            if r["status"] in ("ok", "skipped"):
+                _remember(cache, path, r["content_hash"])
             if r["status"] == "ok":
                 _save_part(parts, r)
                 state.analysed += 1
@@ -405,6 +469,7 @@ def run_batch(
             if progress is not None:
                 progress(state)
         elapsed = time.perf_counter() - t_start
+        _save_path_cache(parts, cache)
     finally:
         if own_client is not None:
             own_client.close()

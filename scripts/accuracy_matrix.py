@@ -59,9 +59,9 @@ QUICK = ["easy @ 208 Hz", "forefoot @ 208 Hz", "walk @ 208 Hz", "mount random"]
 COLS = [
     ("found", "found_frac", "{:.1%}"),
     ("false", "false", "{:d}"),
-    ("IC |e| ms", "ic_median_abs_ms", "{:.1f}"),
+    ("IC abs ms", "ic_median_abs_ms", "{:.1f}"),
     ("IC bias", "ic_bias_ms", "{:+.1f}"),
-    ("TO |e| ms", "to_median_abs_ms", "{:.1f}"),
+    ("TO abs ms", "to_median_abs_ms", "{:.1f}"),
     ("TO bias", "to_bias_ms", "{:+.1f}"),
     ("FSA MAE °", "fsa_mae_deg", "{:.2f}"),
     ("type ok", "strike_type_acc", "{:.1%}"),
@@ -72,9 +72,7 @@ COLS = [
 
 
 def run_condition(label: str, scenario: str, overrides: dict, seed: int, duration_s: float):
-    run = simulate_session(
-        scenario, duration_s=duration_s, seed=seed, sensors=FEET, **overrides
-    )
+    run = simulate_session(scenario, duration_s=duration_s, seed=seed, sensors=FEET, **overrides)
     t0 = time.perf_counter()
     rows = analyze_run(run)
     el = time.perf_counter() - t0
@@ -84,8 +82,15 @@ def run_condition(label: str, scenario: str, overrides: dict, seed: int, duratio
     out["found_frac"] = sum(e["found"] for e in ev) / max(1, sum(e["expected"] for e in ev))
     out["false"] = sum(e["false"] for e in ev)
     for key in (
-        "ic_median_abs_ms", "ic_bias_ms", "to_median_abs_ms", "to_bias_ms", "fsa_mae_deg",
-        "strike_type_acc", "mpv_mape", "exc_mae_deg", "sl_mape",
+        "ic_median_abs_ms",
+        "ic_bias_ms",
+        "to_median_abs_ms",
+        "to_bias_ms",
+        "fsa_mae_deg",
+        "strike_type_acc",
+        "mpv_mape",
+        "exc_mae_deg",
+        "sl_mape",
     ):
         vals = [e[key] for e in ev if np.isfinite(e[key])]
         out[key] = float(np.mean(vals)) if vals else math.nan

@@ -159,7 +159,7 @@ def main(argv: list[str]) -> int:
     )
     a_pf.set_ylabel("pelvis vertical specific force (g)")
     a_pf.set_title("sacral IMU, vertical (true orientation)")
-    _band(a_pz, -5, 5, "vertical oscillation 6-10 cm peak-to-peak (Folland 2017; Lee 2010)")
+    _band(a_pz, -5, 5, "vertical oscillation 6-10 cm peak-to-peak (Folland 2017)")
     a_pz.set_ylabel("pelvis sensor height (cm, mean removed)")
     a_pz.set_title("pelvis vertical travel over a stride (2 steps)")
     for ax in (a_pf, a_pz):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,27 @@ def test_profile_files(tmp_path):
         resolve_profile(str(tmp_path / "missing.toml"))
     with pytest.raises(AlertError, match="not a built-in profile"):
         resolve_profile("chirunnin")
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "recordings" / "examples" / "chirunning_example.h5"
+
+
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="example recording not generated")
+def test_analyze_fills_summary_alerts(tmp_path, capsys):
+    from runform.cli import main
+
+    js = tmp_path / "s.json"
+    assert main(["analyze", str(EXAMPLE), "--json", str(js), "--profile", "chirunning"]) == 0
+    alerts = json.loads(js.read_text())["alerts"]
+    rules = [a["rule"] for a in alerts]
+    # the example: heel striking at 160 steps/min with a weak left hip, before the drill
+    assert {"heel_strike", "low_cadence", "pelvic_drop"} <= set(rules)
+    assert [a["t"] for a in alerts] == sorted(a["t"] for a in alerts)
+    assert all(set(a) >= {"t", "rule", "message"} for a in alerts)
+    assert next(a for a in alerts if a["rule"] == "pelvic_drop")["side"] == "left"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "x"\nmetric = "cadence"\nabove = 1e999\n', encoding="utf-8")
+    capsys.readouterr()
+    assert main(["analyze", str(EXAMPLE), "--json", str(js), "--profile", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rule 'x'" in err and "'above'" in err

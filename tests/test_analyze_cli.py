@@ -42,8 +42,16 @@ def test_analyze_writes_spec_outputs(rec, tmp_path, capsys):
     path, run = rec
     out_csv, out_json, out_pq = tmp_path / "s.csv", tmp_path / "s.json", tmp_path / "s.parquet"
     code = main(
-        ["analyze", str(path), "--strides", str(out_csv), "--json", str(out_json),
-         "--parquet", str(out_pq)]
+        [
+            "analyze",
+            str(path),
+            "--strides",
+            str(out_csv),
+            "--json",
+            str(out_json),
+            "--parquet",
+            str(out_pq),
+        ]
     )
     assert code == 0
     with open(out_csv, newline="") as fh:

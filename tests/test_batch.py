@@ -98,11 +98,20 @@ def test_batch_matches_analyze_and_reruns_skip(inputs, client, tmp_path):
     again = run_batch([str(inputs / "*.h5")], out, client=client)
     assert (again.analysed, again.skipped, again.failed) == (0, 3, 1)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "strides.parquet"), strides)
-    # a renamed copy has the same content: skipped too
+    # a renamed copy has the same content: hashed on a worker, skipped too
     shutil.copy(inputs / "run0.h5", tmp_path / "copy.h5")
     third = run_batch([str(tmp_path / "copy.h5")], out, client=client)
     assert (third.analysed, third.skipped) == (0, 1)
     assert len(pd.read_parquet(out / "recordings.parquet")) == 3
+    assert (out / "parts" / "paths.json").exists()
+    # a file edited in place (new content) is analysed again
+    edited = tmp_path / "edited.h5"
+    shutil.copy(inputs / "run1.h5", edited)
+    assert run_batch([str(edited)], out, client=client).skipped == 1
+    simulate_session("midfoot", duration_s=21.0, seed=99).write(edited)
+    fourth = run_batch([str(edited)], out, client=client)
+    assert (fourth.analysed, fourth.skipped) == (1, 0)
+    assert len(pd.read_parquet(out / "recordings.parquet")) == 4
 
 
 def test_expand_inputs(inputs, tmp_path):

@@ -199,3 +199,41 @@ def test_bad_sensor_specs_are_rejected():
         BleSession([SensorSpec("pelvis", "A"), SensorSpec("pelvis", "B")])
     with pytest.raises(DeviceError, match="device type"):
         BleSession([SensorSpec("pelvis", "A", driver="nope")])
+
+
+def test_notification_bursts_lose_nothing():
+    # most connection events carry nothing: packets pile up and go out in bursts
+    radio = RadioConditions(conn_interval_s=0.030, skip_event_prob=0.6, loss_prob=0.0)
+    virtual, _session, joined, status = asyncio.run(
+        stream(6.0, radio=radio, placements=("left_foot", "right_foot"))
+    )
+    for sid, b in joined.items():
+        assert status[sid].lost_samples == 0 and len(b.gaps) == 0
+        assert np.all(np.diff(b.t) > 0)
+        delivered_exactly(virtual.peripherals[sid], b)
+        # bursts delay arrivals, not sample times: the spacing stays the sample period
+        late = np.diff(b.t[b.t > b.t[0] + 1.0])
+        assert np.median(late) == pytest.approx(1 / 833.0, rel=0.01)
+        assert np.max(late) < 3 / 833.0
+
+
+def test_no_bluetooth_on_the_machine_fails_fast_with_one_line():
+    from bleak.backends.scanner import BaseBleakScanner
+
+    class NoAdapterScanner(BaseBleakScanner):  # what BlueZ-less Linux gives: no D-Bus socket
+        def __init__(self, *args, **kwargs):
+            super().__init__(None, None)
+
+        async def start(self):
+            raise FileNotFoundError(2, "No such file or directory")
+
+        async def stop(self):
+            pass
+
+    async def main():
+        session = BleSession({"pelvis": "AA:BB:CC:DD:EE:FF"}, scanner_backend=NoAdapterScanner)
+        with pytest.raises(DeviceError, match="Bluetooth is not available"):
+            async with session:
+                pass
+
+    asyncio.run(main())

@@ -57,7 +57,9 @@ def test_toes_up_10_deg_is_positive_pitch():
     r = Rotation.from_euler("y", -10, degrees=True).as_matrix()
     np.testing.assert_allclose(r[:, 0], [np.cos(np.radians(10)), 0, np.sin(np.radians(10))])
     acc = _rest_reading(r, np.eye(3))
-    np.testing.assert_allclose(acc, G * np.array([np.sin(np.radians(10)), 0, np.cos(np.radians(10))]))
+    np.testing.assert_allclose(
+        acc, G * np.array([np.sin(np.radians(10)), 0, np.cos(np.radians(10))])
+    )
     p, e = _angles_from_reading(acc, np.eye(3), "left")
     assert p == pytest.approx(10.0, abs=1e-9)
     assert e == pytest.approx(0.0, abs=1e-9)
@@ -137,8 +139,8 @@ def test_metric_signs_with_hand_made_strides(side, strike, expected_type):
     fsa, exc, mpv = [], [], []
     for k in range(2, 18):
         ic = int(np.ceil(run.t_ic[k] * fs))
-        to = int(round(run.t_to[k] * fs))
-        ms = int(round((run.t_ic[k] + 0.4 * (run.t_to[k] - run.t_ic[k])) * fs))
+        to = round(run.t_to[k] * fs)
+        ms = round((run.t_ic[k] + 0.4 * (run.t_to[k] - run.t_ic[k])) * fs)
         nic = int(np.ceil(run.t_ic[k + 1] * fs))
         nms = nic + (ms - ic)
         lo, hi = ic - 20, nms + 20
@@ -164,3 +166,20 @@ def test_metric_signs_with_hand_made_strides(side, strike, expected_type):
     # the synthetic shoe everts by eversion_peak - eversion_ic = 10 deg in stance
     assert np.median(exc) == pytest.approx(run.excursion, abs=2.0)
     assert np.median(mpv) > 50.0
+
+
+def test_alignment_ignores_the_table_before_the_sensor_is_clipped_on():
+    """Recording started with the sensor lying on a table (another orientation), then run."""
+    r_bs = MOUNTS["random"]
+    run = synth_run(side="right", R_bs=r_bs, n_strides=20)
+    fs = 208.0
+    n_table = int(30 * fs)  # 30 s on the table, upside down relative to the shoe mounting
+    rng = np.random.default_rng(1)
+    table_acc = np.tile([0.0, 0.0, -G], (n_table, 1)) + rng.normal(0, 0.02, (n_table, 3))
+    table_gyr = rng.normal(0, 0.3, (n_table, 3))
+    t = np.concatenate([np.arange(n_table) / fs, run.t + n_table / fs + 5.0])
+    acc = np.concatenate([table_acc, run.acc])
+    gyr = np.concatenate([table_gyr, run.gyr])
+    res = estimate_alignment([(t, acc, gyr)], sampling_rate_hz=fs)
+    assert res.ok
+    assert _angle_between(res.R_bs, r_bs) < 4.0

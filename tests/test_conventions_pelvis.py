@@ -100,3 +100,17 @@ def test_drop_is_keyed_by_the_stance_foot(mount: str, drops, standing_s: float) 
     s = pa.summary()
     assert s["pelvic_drop_asymmetry"] == pytest.approx(left - right, abs=1e-6)
     assert s["pelvic_drop_median"]["left"] == pytest.approx(left, abs=1e-6)
+
+
+def test_bent_over_still_stretch_is_not_a_standing_reference() -> None:
+    # standing bent forward by 45 deg (tying a shoe) before running: not the standing level
+    run = synth_pelvis_run(standing_s=4.0, drop_left_deg=6.0, drop_right_deg=3.0)
+    still = run.t < 3.5
+    f_body = np.array([-np.sin(np.radians(45.0)), 0.0, np.cos(np.radians(45.0))]) * 9.80665
+    run.acc[still] = run.R_bs.T @ f_body
+    pa, _rows = _analyse(run)
+    s = pa.summary()
+    assert s["baseline"] == "running"
+    assert "not used as standing reference" in pa.diagnostics()["alignment"]["reason"]
+    assert s["pelvic_drop_median"]["left"] == pytest.approx(6.0, abs=0.3)
+    assert s["pelvic_drop_median"]["right"] == pytest.approx(3.0, abs=0.3)

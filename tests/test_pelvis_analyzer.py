@@ -83,9 +83,11 @@ def _session_rows(sim, blocks, *, all_rows: bool = False):
     return (sa, pel, rows) if all_rows else (sa, pel)
 
 
-def test_streaming_equivalence_pelvis_only() -> None:
+@pytest.mark.parametrize("rate,loss", [(208.0, 0.01), (50.0, 0.08)])
+def test_streaming_equivalence_pelvis_only(rate: float, loss: float) -> None:
+    # 8 % lost packets at 50 Hz: gaps both bridged and splitting segments
     sim = simulate_session(
-        "easy", duration_s=70.0, rate_hz=208.0, seed=4, sensors=("pelvis",), packet_loss=0.01
+        "easy", duration_s=70.0, rate_hz=rate, seed=4, sensors=("pelvis",), packet_loss=loss
     )
     _, whole = run_pelvis_only(sim)
     rng = np.random.default_rng(1)
@@ -166,3 +168,21 @@ def test_accuracy_matrix() -> None:
     results = run_matrix(duration_s=60.0, quick=False)
     for res in results:
         _check(res["score"])
+
+
+def test_known_mounting_skips_the_estimation() -> None:
+    sim = simulate_session(
+        "easy",
+        duration_s=40.0,
+        rate_hz=104.0,
+        seed=6,
+        sensors=("pelvis",),
+        standing_s=0.0,
+        pelvic_drop_deg=(8.0, 4.0),
+    )
+    r = tuple(map(tuple, sim.truth["sensors"]["pelvis"]["R_body_from_sensor"]))
+    pa = PelvisAnalyzer(sim.sensors[0], R_bs=r)
+    rows = pa.feed(sim.blocks["pelvis"]) + pa.finish()
+    assert pa.diagnostics()["alignment"]["reason"] == "given"
+    assert pa.summary()["baseline"] == "running"
+    _check(score_pelvis(rows, sim.truth, t_end=sim.blocks["pelvis"].t_end))

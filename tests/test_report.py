@@ -77,8 +77,15 @@ def test_report_numbers_are_the_analysis_numbers(chi):
     for sid, s in res.summary["sensors"].items():
         assert f">{sid}<" in html or f"{sid} ({s['placement']})" in html
         assert format_value(s["cadence_median"], "steps/min") in html
-        assert format_value(s["foot_strike_angle_median"], "deg") in html
         assert format_value(s["contact_time_median"], "s") in html
+        if s["placement"].endswith("_foot"):
+            assert format_value(s["foot_strike_angle_median"], "deg") in html
+        else:
+            drop = s["pelvic_drop_median"]
+            assert (
+                f"{format_value(drop['left'], 'deg')} / {format_value(drop['right'], 'deg')}"
+                in html
+            )
     lr = {
         r["metric"]: r
         for r in left_right_table(res.strides, {x.sensor_id: x.placement for x in res.sensors})
@@ -121,3 +128,39 @@ def test_report_of_a_missing_file_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope.h5"), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err.strip()
     assert "nope.h5" in err and "\n" not in err
+
+
+def test_help_of_the_new_commands():
+    from runform.cli import build_parser
+
+    parser = build_parser()
+    assert "compare" in parser.format_help()
+    for cmd in ("report", "compare", "batch"):
+        with pytest.raises(SystemExit) as e:
+            parser.parse_args([cmd, "--help"])
+        assert e.value.code == 0
+
+
+@pytest.mark.parametrize("sensors", [("pelvis",), ("left_foot",)])
+def test_reports_with_few_sensors(tmp_path, sensors):
+    path = tmp_path / "few.h5"
+    simulate_session("easy", duration_s=20.0, seed=2, sensors=sensors).write(path)
+    assert main(["report", str(path), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "Per-stride metrics over time" in html
+    out = tmp_path / "c.json"
+    assert (
+        main(
+            [
+                "compare",
+                str(path),
+                "--split-at",
+                "12",
+                "--json",
+                str(out),
+                "--out",
+                str(tmp_path / "c.html"),
+            ]
+        )
+        == 0
+    )

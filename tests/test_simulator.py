@@ -557,3 +557,24 @@ def test_shipped_example_recording():
     types_before = {c["strike_type"] for c in tr["contacts"] if 8 < c["t_ic"] < drill[0]}
     types_after = {c["strike_type"] for c in tr["contacts"] if c["t_ic"] > drill[0] + 8}
     assert "rearfoot" in types_before and "midfoot" in types_after
+
+
+def test_streamed_recording_equals_session(tmp_path):
+    from firmware_bridge.simulator import write_simulated_recording
+    from recordings import open_recording
+
+    kw = dict(duration_s=12.0, seed=9, standing_s=2.0, packet_loss=0.03)
+    run = simulate_session("forefoot", **kw)
+    _, tr, n = write_simulated_recording(
+        tmp_path / "f.h5", "forefoot", truth_path=tmp_path / "f.json", piece_s=5.0, **kw
+    )
+    assert tr == run.truth
+    assert json.loads((tmp_path / "f.json").read_text()) == json.loads(json.dumps(run.truth))
+    with open_recording(tmp_path / "f.h5") as rec:
+        for sid, ref in run.blocks.items():
+            assert n[sid] == len(ref)
+            blk = rec.read(sid)
+            np.testing.assert_array_equal(blk.t, ref.t)
+            np.testing.assert_allclose(blk.acc, ref.acc, atol=1e-5)
+            np.testing.assert_array_equal(blk.seq, ref.seq)
+            np.testing.assert_allclose(rec.gaps(sid), ref.gaps)

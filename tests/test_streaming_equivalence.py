@@ -61,3 +61,24 @@ def test_random_chunks_equal_one_batch_call(run, seed, max_block):
 
 def test_iter_blocks_equals_batch(run):
     assert _records(analyze_run(run, block_s=0.05)) == _records(analyze_run(run))
+
+
+def test_latest_traces_follow_the_rows(run):
+    """The viewer's per-stride pitch curves: one per returned contact with a full stride."""
+    sa = SessionAnalyzer(run.sensors)
+    fa = sa.analyzer("left_foot")
+    n_traces = 0
+    n_rows = 0
+    for b in run.iter_blocks(0.2):
+        if b.sensor_id != "left_foot":
+            sa.feed(b)
+            continue
+        own = fa.feed(b)
+        for t_ic, pitch in fa.latest_traces_:
+            assert pitch.shape == (101,)
+            assert any(r.t_ic == t_ic for r in own)
+            # from toes up at a heel strike, down at push-off, back up before the next contact
+            assert pitch.min() < -20.0
+            n_traces += 1
+        n_rows += sum(1 for r in own if r.stride_time is not None and not r.flags)
+    assert n_traces >= n_rows > 20

@@ -38,3 +38,17 @@ def test_polar_without_gyro_is_a_clear_device_error() -> None:
     # the ACC stream that had started was stopped again
     assert not any(emulated[0].on.values())
     assert emulated[0].commands[-2:] == [bytes([3, 2]), bytes([3, 5])]
+
+
+def test_emulator_lookup_by_device_model() -> None:
+    from firmware_bridge.devices import DRIVERS
+    from firmware_bridge.emulator.vendor_harness import emulator_for
+
+    vendors = [d.name for d in DRIVERS if d.name != "runform-diy"]
+    assert sorted(vendors) == sorted(
+        ["movesense", "metawear", "witmotion", "polar-verity-sense", "rsc-footpod"]
+    )
+    for name in vendors:
+        assert emulator_for(name).device_model == name
+    with pytest.raises(KeyError, match="no emulator for 'x'"):
+        emulator_for("x")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -15,12 +14,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 pytest.importorskip("pytestqt")
 
-from dsp.block import SampleBlock  # noqa: E402
-from dsp.session import SessionAnalyzer  # noqa: E402
-from recordings import ReplaySource, open_recording  # noqa: E402
-from runform.profiles import resolve_profile  # noqa: E402
-from viewer.app import MainWindow, ViewerConfig  # noqa: E402
-from viewer.worker import AnalysisWorker  # noqa: E402
+from dsp.block import SampleBlock
+from dsp.session import SessionAnalyzer
+from recordings import ReplaySource, open_recording
+from runform.profiles import resolve_profile
+from viewer.app import MainWindow, ViewerConfig
+from viewer.worker import AnalysisWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "recordings" / "examples" / "chirunning_example.h5"
@@ -93,6 +92,11 @@ def test_replay_raises_the_heel_strike_alert_at_the_20th_strike(qtbot, batch_row
     win.model.set_position(expected_t - 0.01)
     win.redraw()
     assert "Heel striking" not in win.banner.text()
+    assert win.signal_box.currentText() == "angular rate x y z"
+    # contacts are marked on the raw signals as vertical lines
+    win.redraw()
+    x, _ = win.raw.contact_items["left_foot"].getData()
+    assert x is not None and len(x) >= 4 and (x[0::2] == x[1::2]).all()
     # the rows the viewer received are the batch analysis' rows
     assert sorted(r.t_ic for r in win.model.rows) == pytest.approx(sorted(r.t_ic for r in rows))
     _close(win)
@@ -130,6 +134,23 @@ def test_scrubbing_shows_the_stride_under_the_cursor(qtbot, batch_rows):
             assert f"at {want.t_ic:.2f} s" in win.cursor_label.text()
         # no alert sounds for what a jump skipped
         assert not any(a.t > 0 for a, _, _ in win.alert_shown if a.t > target)
+    # choose the raw signal: specific force, norm (about 1 g when the foot is flat)
+    box = win.signal_box
+    box.setCurrentIndex(next(k for k in range(box.count()) if "force |norm|" in box.itemText(k)))
+    assert win.raw.quantity == "acc" and list(win.raw.curves["left_foot"]) == ["norm"]
+    win.raw.redraw(win.t_now + 1e-3)
+    x, y = win.raw.curves["left_foot"]["norm"].getData()
+    assert len(x) > 100
+    with open_recording(EXAMPLE) as rec:
+        b = rec.read("left_foot", win.t_now - 3.0, win.t_now)
+    want = np.interp(x[-50:] + win.raw.t_now, b.t, np.linalg.norm(b.acc, axis=1))
+    assert np.allclose(y[-50:], want, rtol=1e-4)
+    assert "m/s²" in win.raw.plots["left_foot"].getAxis("left").labelText
+    # jump to a marker: the example's "midfoot drill" note
+    box = win.replay_bar.markers
+    i = next(k for k in range(box.count()) if "midfoot drill" in box.itemText(k))
+    box.activated.emit(i)
+    qtbot.waitUntil(lambda: abs(win.t_now - 36.5) < 1e-6, timeout=30_000)
     _close(win)
 
 
@@ -183,8 +204,9 @@ def test_live_records_markers_and_alerts_and_survives_a_dropout(qtbot, tmp_path)
     win.pull()
     # the viewer kept going through the dropout: data after it, and a break in the curve
     assert win.t_now >= 44.9
-    t, _ = win.raw.buffers["right_foot"].arrays()
-    assert np.isnan(t).any() or (t.size and t[0] >= 36.0)
+    t, v = win.raw.buffers["right_foot"].arrays()
+    assert np.isnan(v[(t > 30.0) & (t < 36.0)]).all() and np.isnan(v).any()  # a break, no line
+    assert not ((t > 30.1) & (t < 35.9) & np.isfinite(v[:, 0])).any()
     rf = [r for r in win.model.rows if r.sensor_id == "right_foot"]
     assert any(r.t_ic > 37.0 for r in rf)
     alerts = [a for a, _, _ in win.alert_shown]
@@ -260,25 +282,58 @@ def test_bad_input_gives_one_clear_line(tmp_path):
 
 def test_sounds_are_distinct_per_tone():
     from dsp.alerts import TONES
-    from viewer.sound import tone
+    from viewer.sound import SAMPLE_RATE_HZ, tone
+
+    def features(x):
+        """Duration (10 ms), bursts, and the dominant pitch (10 Hz) of the first and last third."""
+        k = int(0.005 * SAMPLE_RATE_HZ)
+        env = np.convolve(np.abs(x), np.ones(k) / k, mode="same") > 0.05
+        bursts = int(np.sum(np.diff(env.astype(int)) == 1) + env[0])
+        n = len(x) // 3
+
+        def pitch(seg):
+            spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 1 << 16))
+            return round(np.argmax(spec) * SAMPLE_RATE_HZ / (1 << 16) / 10)
+
+        return (round(len(x) / SAMPLE_RATE_HZ * 100), bursts, pitch(x[:n]), pitch(x[-n:]))
 
     made = {name: tone(name) for name in TONES if name != "none"}
     for name, x in made.items():
-        assert x.dtype == np.float32 and 0.05 < len(x) / 44100 < 0.5, name
+        assert x.dtype == np.float32 and 0.05 < len(x) / SAMPLE_RATE_HZ < 0.5, name
         assert np.max(np.abs(x)) <= 0.5 + 1e-6
         assert abs(x[0]) < 0.01 and abs(x[-1]) < 0.01  # faded: no click
-    spectra = {}
-    for name, x in made.items():
-        spec = np.abs(np.fft.rfft(x, 1 << 15))
-        spectra[name] = spec / np.linalg.norm(spec)
-    names = sorted(spectra)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            same_shape = float(spectra[a] @ spectra[b])
-            if {a, b} == {"beep", "high"} or {a, b} == {"low", "double"}:
-                continue  # told apart by pitch / rhythm, checked below
-            assert same_shape < 0.9, (a, b)
-    assert len(made["double"]) != len(made["low"])
-    assert math.isclose(
-        np.argmax(spectra["high"]) / np.argmax(spectra["beep"]), 1.5, rel_tol=0.05
-    )
+    feats = {name: features(x) for name, x in made.items()}
+    assert len(set(feats.values())) == len(feats), feats
+    assert feats["rising"][2] < feats["rising"][3] and feats["falling"][2] > feats["falling"][3]
+    assert feats["double"][1] == 2 and feats["chirp"][1] == 3
+    assert tone("none").size == 0
+
+
+@pytest.mark.slow
+def test_live_simulate_over_emulated_ble(tmp_path):
+    """`runform live --simulate`: emulated sensors over the virtual BLE link, recorded."""
+    out = tmp_path / "live.h5"
+    png = tmp_path / "live.png"
+    r = _cli(
+        "live", "--simulate", "--sim-speed", "4", "--out", str(out), "--mute",
+        "--screenshot", str(png), "--exit-after", "12", timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert png.stat().st_size > 10_000
+    with open_recording(out) as rec:
+        assert {s.placement for s in rec.sensors} == {"left_foot", "right_foot", "pelvis"}
+        assert rec.duration_s > 20.0
+        assert any(m[2] == "alert" for m in rec.markers)
+
+
+def test_ring_buffer_keeps_the_last_samples_in_order_with_gap_breaks():
+    from viewer.widgets import RingBuffer
+
+    buf = RingBuffer(10, columns=2)
+    buf.append(np.arange(6.0), np.ones((6, 2)))
+    buf.append(np.arange(8.0, 14.0), 2 * np.ones((6, 2)), gap_before=True)
+    t, v = buf.arrays()
+    assert len(t) == 10 and np.all(np.diff(t) > 0)
+    assert t[-1] == 13.0 and t[0] == 3.0
+    gap = np.isnan(v[:, 0])
+    assert gap.sum() == 1 and t[gap][0] == pytest.approx(6.5)

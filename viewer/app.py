@@ -2,8 +2,8 @@
 
 Threads: the :class:`~viewer.worker.AnalysisWorker` runs source, recorder, analysis and alerts
 in its own thread; this module touches Qt only on the GUI thread. One timer (``pull``, 20 ms)
-drains the worker's queue into the model and the raw buffers; another (``redraw``, 33 ms = 30
-frames per second at most) redraws what changed.
+drains the worker's queue into the model and the raw buffers; another (``redraw``, 25 ms, at
+most 40 frames per second) redraws what changed.
 """
 
 from __future__ import annotations
@@ -119,6 +119,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
 
         def __init__(self, worker: Any, profile: Profile, config: ViewerConfig) -> None:
             super().__init__()
+            # the analysis thread holds the GIL in long stretches; a short switch interval keeps
+            # the GUI thread's frames on time (measured: benchmarks/bench_viewer.py)
+            sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
             self.worker = worker
             self.profile = profile
             self.config = config
@@ -150,7 +153,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
             v.addWidget(self.split, 1)
             self.raw_holder = QtWidgets.QWidget()
-            QtWidgets.QVBoxLayout(self.raw_holder).setContentsMargins(0, 0, 0, 0)
+            self.raw_layout = QtWidgets.QVBoxLayout(self.raw_holder)
+            self.raw_layout.setContentsMargins(0, 0, 0, 0)
             self.split.addWidget(self.raw_holder)
             right = QtWidgets.QWidget()
             rv = QtWidgets.QVBoxLayout(right)
@@ -172,6 +176,21 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             bottom = QtWidgets.QHBoxLayout()
             self.controls_holder = QtWidgets.QHBoxLayout()
             bottom.addLayout(self.controls_holder, 1)
+            self.signal_box = QtWidgets.QComboBox()
+            for label, view in (
+                ("angular rate x y z", "gyr:xyz"),
+                ("angular rate |norm|", "gyr:n"),
+                ("specific force x y z", "acc:xyz"),
+                ("specific force |norm|", "acc:n"),
+            ):
+                self.signal_box.addItem(label, view)
+            current = f"{config.quantity}:{config.axes}"
+            if self.signal_box.findData(current) < 0:
+                self.signal_box.addItem(f"{config.quantity} {config.axes}", current)
+            self.signal_box.setCurrentIndex(self.signal_box.findData(current))
+            self.signal_box.currentIndexChanged.connect(self._signal_changed)
+            bottom.addWidget(QtWidgets.QLabel("raw:"))
+            bottom.addWidget(self.signal_box)
             self.mute_box = QtWidgets.QCheckBox("mute")
             self.mute_box.setChecked(config.muted)
             self.mute_box.toggled.connect(self.sound.set_muted)
@@ -185,11 +204,14 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.pull_timer.timeout.connect(self.pull)
             self.pull_timer.start(20)
             self.redraw_timer = QtCore.QTimer(self)
+            self.redraw_timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
             self.redraw_timer.timeout.connect(self.redraw)
-            self.redraw_timer.start(33)
-            QtGui.QShortcut(QtGui.QKeySequence("M"), self, activated=self.marker_key)
-            QtGui.QShortcut(QtGui.QKeySequence("Shift+M"), self, activated=self.labelled_marker)
-            QtGui.QShortcut(QtGui.QKeySequence("Space"), self, activated=self._space)
+            self.redraw_timer.start(25)  # at most 40 frames per second
+            self.shortcuts = [
+                QtGui.QShortcut(QtGui.QKeySequence("M"), self, lambda: self.marker_key()),
+                QtGui.QShortcut(QtGui.QKeySequence("Shift+M"), self, self.labelled_marker),
+                QtGui.QShortcut(QtGui.QKeySequence("Space"), self, self._space),
+            ]
 
         # ---------------------------------------------------------------- data in
         def pull(self, budget_s: float = 0.015) -> int:
@@ -280,7 +302,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                 axes=self.config.axes,
                 window_s=self.config.window_s,
             )
-            self.raw_holder.layout().addWidget(self.raw)
+            self.raw_layout.addWidget(self.raw)
             self.raw.viewport().installEventFilter(self)
             if self.config.mode == "replay" and info.get("t_end") is not None:
                 self.replay_bar = ReplayBar(
@@ -330,6 +352,11 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
         def seek(self, t: float) -> None:
             self.worker.seek(t)
 
+        def _signal_changed(self, i: int) -> None:
+            quantity, axes = str(self.signal_box.itemData(i)).split(":")
+            if self.raw is not None:
+                self.raw.set_view(quantity, axes)
+
         def _cursor_dragged(self) -> None:
             if self.config.mode == "replay":
                 self.seek(float(self.strides.cursor.value()))
@@ -372,7 +399,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                 for sid, st in self.status.items():
                     state = "" if getattr(st, "connected", True) else " DISCONNECTED"
                     parts.append(f"{sid} {getattr(st, 'rate_hz', 0.0):.0f} Hz{state}")
-                self.status_label.setText(f"t = {t:.1f} s   " + "   ".join(parts))
+                text = f"t = {t:.0f} s   " + "   ".join(parts)
+                if text != self.status_label.text():
+                    self.status_label.setText(text)
             self.frames += 1
 
         def _update_cursor_label(self, t: float) -> None:
@@ -401,7 +430,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                     f"{side} #{self.model.stride_index(r)} at {r.t_ic:.2f} s: strike {fsa} "
                     f"{r.strike_type or ''}, contact {ct}, pronation {mpv}"
                 )
-            self.cursor_label.setText(f"{what} ({t:.2f} s) — " + "  |  ".join(parts))
+            text = f"{what} ({t:.1f} s) — " + "  |  ".join(parts)
+            if text != self.cursor_label.text():
+                self.cursor_label.setText(text)
             self.cursor_strides = at
 
         def eventFilter(self, obj: Any, event: Any) -> bool:
@@ -460,7 +491,7 @@ def run_viewer(
     if config.exit_after_s is not None:
         QtCore.QTimer.singleShot(int(config.exit_after_s * 1000), finish)
     app.exec()
-    worker.stop()
+    worker.stop(timeout=300.0)  # a live recording is finalised on close
     if result["code"]:
         raise ViewerError(f"{config.screenshot}: cannot write the screenshot (PNG)")
     if win.error:

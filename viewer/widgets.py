@@ -44,12 +44,13 @@ def _rgba(c: tuple[int, int, int], a: int) -> tuple[int, int, int, int]:
 
 
 class RingBuffer:
-    """Last ``capacity`` samples of a sensor (times and one 3-axis quantity), NaN at gaps."""
+    """Last ``capacity`` samples of a sensor: times (N,) and values (N, C), NaN rows at gaps."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, columns: int = 6) -> None:
         self.capacity = int(capacity)
+        self.columns = int(columns)
         self.t = np.full(self.capacity, np.nan)
-        self.v = np.full((self.capacity, 3), np.nan)
+        self.v = np.full((self.capacity, self.columns), np.nan)
         self.n = 0  # samples held
         self.head = 0  # next write index
         self.last_t = -math.inf
@@ -80,12 +81,12 @@ class RingBuffer:
         if len(t) == 0:
             return
         if gap_before and math.isfinite(self.last_t):
-            self._write(np.array([0.5 * (self.last_t + t[0])]), np.full((1, 3), np.nan))
+            self._write(np.array([0.5 * (self.last_t + t[0])]), np.full((1, self.columns), np.nan))
         self._write(t, v)
         self.last_t = float(t[-1])
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Times (N,) and values (N, 3) in time order."""
+        """Times (N,) and values (N, C) in time order."""
         if self.n < self.capacity:
             return self.t[: self.n], self.v[: self.n]
         idx = np.r_[self.head : self.capacity, 0 : self.head]
@@ -136,24 +137,22 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
         self.buffers: dict[str, RingBuffer] = {}
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, dict[str, pg.PlotDataItem]] = {}
-        self.contact_items: dict[str, pg.PlotDataItem] = {}
+        self.contact_items: dict[str, pg.PlotCurveItem] = {}
         self.contacts: dict[str, list[float]] = {}
         self.gap_items: dict[str, list] = {}
         self._dirty = True
-        unit = "deg/s" if quantity == "gyr" else "m/s²"
-        name = "angular rate" if quantity == "gyr" else "acceleration"
         first = None
         for i, s in enumerate(self.sensors):
             p = self.addPlot(row=i, col=0)
             _style_plot(
                 p,
-                f"{s.sensor_id} ({s.placement.replace('_', ' ')}): {name}, sensor frame",
-                unit,
+                "",
+                "",
                 "time before now (s)" if i == len(self.sensors) - 1 else None,
                 grid=False,
             )
-            p.showGrid(x=False, y=True, alpha=0.2)
-            p.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=len(self.axes))
+            # no grid: grid lines belong to the axes, which would then repaint every frame
+            p.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=4)
             if i < len(self.sensors) - 1:
                 p.hideAxis("bottom")  # x-linked: one time axis, at the bottom
             p.setXRange(-self.window_s, 0.0, padding=0)
@@ -166,22 +165,62 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
             else:
                 p.setXLink(first)
             cap = int(s.sample_rate_hz * self.window_s * 1.6) + 16
-            self.buffers[s.sensor_id] = RingBuffer(cap)
+            self.buffers[s.sensor_id] = RingBuffer(cap)  # acc xyz, gyr xyz
+            self.curves[s.sensor_id] = {}
+            self.plots[s.sensor_id] = p
+            side = s.side
+            col = SIDE_COLORS.get(side or "", (120, 120, 120))
+            # a bare curve: the plot's downsampling/clipping (for PlotDataItems) would break
+            # the pairs of points that make the vertical contact lines
+            item = pg.PlotCurveItem(
+                pen=pg.mkPen(_rgba(col, 200), width=1.5, style=QtCore.Qt.PenStyle.DashLine),
+                connect="pairs",
+            )
+            p.addItem(item)
+            self.contact_items[s.sensor_id] = item
+            self.contacts[s.sensor_id] = []
+        self.t_now = 0.0
+        self._yrange: dict[str, tuple[float, float]] = {}
+        self._yrange_at = -math.inf
+        self.set_view(quantity, axes)
+
+    def set_view(self, quantity: str, axes: str) -> None:
+        """Show ``quantity`` (``gyr`` deg/s or ``acc`` m/s²) on ``axes`` (``x``/``y``/``z``/``n``).
+
+        Both quantities are buffered, so switching shows the past window at once.
+        """
+        if quantity not in ("gyr", "acc") or not axes or not set(axes) <= set("xyzn"):
+            raise ValueError(f"raw view {quantity!r} {axes!r}: expected gyr|acc and axes of xyzn")
+        self.quantity = quantity
+        self.axes = [a if a != "n" else "norm" for a in dict.fromkeys(axes)]
+        unit = "deg/s" if quantity == "gyr" else "m/s²"
+        name = "angular rate" if quantity == "gyr" else "specific force"
+        for s in self.sensors:
+            p = self.plots[s.sensor_id]
+            for c in self.curves[s.sensor_id].values():
+                p.removeItem(c)
+            if p.legend is not None:
+                p.legend.clear()
+            p.setTitle(
+                f"{s.sensor_id} ({s.placement.replace('_', ' ')}): {name}, sensor frame",
+                size="10pt",
+            )
+            p.setLabel("left", unit)
             self.curves[s.sensor_id] = {
                 a: p.plot(pen=pg.mkPen(AXIS_COLORS[a], width=1), name=a, connect="finite")
                 for a in self.axes
             }
-            side = s.side
-            col = SIDE_COLORS.get(side or "", (120, 120, 120))
-            self.contact_items[s.sensor_id] = p.plot(
-                pen=pg.mkPen(_rgba(col, 200), width=1.5, style=QtCore.Qt.PenStyle.DashLine),
-                connect="pairs",
-            )
-            self.contacts[s.sensor_id] = []
-            self.plots[s.sensor_id] = p
-        self.t_now = 0.0
-        self._yrange: dict[str, tuple[float, float]] = {}
+        self._yrange.clear()
         self._yrange_at = -math.inf
+        self._dirty = True
+
+    def _series(self, v: np.ndarray) -> dict[str, np.ndarray]:
+        """The plotted series from buffered rows (acc xyz, gyr xyz)."""
+        q = v[:, 3:6] if self.quantity == "gyr" else v[:, 0:3]
+        return {
+            a: (np.linalg.norm(q, axis=1) if a == "norm" else q[:, "xyz".index(a)])
+            for a in self.axes
+        }
 
     def clear_data(self) -> None:
         for b in self.buffers.values():
@@ -194,7 +233,7 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
         buf = self.buffers.get(block.sensor_id)
         if buf is None or len(block) == 0:
             return
-        v = block.gyr if self.quantity == "gyr" else block.acc
+        v = np.hstack([block.acc, block.gyr])
         rate = next(s.sample_rate_hz for s in self.sensors if s.sensor_id == block.sensor_id)
         jump = math.isfinite(buf.last_t) and block.t[0] - buf.last_t > 3.5 / rate
         buf.append(block.t, v, gap_before=bool(len(block.gaps)) or jump)
@@ -222,12 +261,9 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
             t, v = t[keep], v[keep]
             # relative time: the axes stay put (cheap frames), the data scroll
             tr = t - t_now
+            series = self._series(v)
             for a, curve in self.curves[sid].items():
-                if a == "norm":
-                    y = np.linalg.norm(v, axis=1)
-                else:
-                    y = v[:, "xyz".index(a)]
-                curve.setData(tr, y)
+                curve.setData(tr, series[a])
             cts = [c - t_now for c in self.contacts[sid] if lo <= c <= t_now]
             yr = self._yrange.get(sid)
             if cts and yr is not None:
@@ -244,8 +280,8 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
     def _update_yranges(self, lo: float) -> None:
         for sid, buf in self.buffers.items():
             t, v = buf.arrays()
-            sel = v[(t >= lo)] if len(t) else v
-            sel = sel[np.isfinite(sel)]
+            shown = np.column_stack(list(self._series(v[t >= lo]).values()))
+            sel = shown[np.isfinite(shown)]
             if sel.size == 0:
                 continue
             a, b = float(np.min(sel)), float(np.max(sel))
@@ -307,7 +343,12 @@ class StridePanel(pg.GraphicsLayoutWidget):
             )
             band.setZValue(-10)
             p.addItem(band)
-            lab = pg.TextItem(kind, color=STRIKE_COLORS[kind], anchor=(0, 0.5))
+            lab = pg.TextItem(
+                kind,
+                color=STRIKE_COLORS[kind],
+                anchor=(0, 0.5),
+                fill=pg.mkBrush(255, 255, 255, 190),
+            )
             lab.setZValue(5)
             p.addItem(lab)
             setattr(self, f"_band_label_{kind}", (lab, 0.5 * (max(lo_, -8) + min(hi_, 30))))
@@ -322,7 +363,7 @@ class StridePanel(pg.GraphicsLayoutWidget):
         # --- strike-type share over the last N strides
         p = self.share = self.addPlot(row=0, col=1)
         _style_plot(p, f"Strike type, last {share_n} strides", "% of strikes", None)
-        p.setYRange(0, 100)
+        p.setYRange(0, 115, padding=0)
         p.setXRange(-0.6, 2.6)
         ax = p.getAxis("bottom")
         ax.setTicks([[(0, "rearfoot"), (1, "midfoot"), (2, "forefoot")]])
@@ -527,6 +568,10 @@ class AlertBanner(QtWidgets.QLabel):
         self.show_alerts([])
 
     def show_alerts(self, alerts: list) -> None:
+        key = tuple(id(a) for a in alerts)
+        if key == getattr(self, "_shown", None):
+            return  # unchanged: a style sheet change relayouts the window
+        self._shown = key
         if not alerts:
             self.setText("  ✓ no alerts")
             level = "none"

@@ -156,7 +156,7 @@ class PairQueue:
         if not self._aligned and not self.order_align:
             self._align()
         if not self._aligned:
-                return np.empty((0, 3)), np.empty((0, 3)), None, self.emitted
+            return np.empty((0, 3)), np.empty((0, 3)), None, self.emitted
         k = min(len(self._acc), len(self._gyr))
         acc, gyr, t = self._acc[:k], self._gyr[:k], self._acc_time[:k]
         self._acc, self._gyr, self._acc_time = self._acc[k:], self._gyr[k:], self._acc_time[k:]

@@ -23,9 +23,39 @@ from firmware_bridge.devices import Advertisement, DecodeError, DeviceDriver, St
 from firmware_bridge.emulator._vendor import VendorPeripheral
 from firmware_bridge.timesync import SensorTimeline
 
-__all__ = ["StreamResult", "stream_emulated"]
+__all__ = ["StreamResult", "emulator_for", "stream_emulated"]
 
 log = logging.getLogger(__name__)
+
+
+def emulator_for(device_model: str) -> type[VendorPeripheral]:
+    """The emulator class of a vendor ``device_model`` (``movesense``, ``metawear``,
+    ``witmotion``, ``polar-verity-sense``, ``rsc-footpod``).
+
+    Raises
+    ------
+    KeyError
+        Unknown model (the message lists the known ones).
+    """
+    from firmware_bridge.emulator.metawear import EmulatedMetaWear
+    from firmware_bridge.emulator.movesense import EmulatedMovesense
+    from firmware_bridge.emulator.polar import EmulatedPolarVeritySense
+    from firmware_bridge.emulator.rsc import EmulatedFootpod
+    from firmware_bridge.emulator.witmotion import EmulatedWitMotion
+
+    known: dict[str, type[VendorPeripheral]] = {
+        c.device_model: c
+        for c in (
+            EmulatedMovesense,
+            EmulatedMetaWear,
+            EmulatedWitMotion,
+            EmulatedPolarVeritySense,
+            EmulatedFootpod,
+        )
+    }
+    if device_model not in known:
+        raise KeyError(f"no emulator for {device_model!r}; known: {', '.join(sorted(known))}")
+    return known[device_model]
 
 
 @dataclass

@@ -205,6 +205,10 @@ class VirtualBleSource:
         """Session time, s."""
         return self.session.now() if self.session else 0.0
 
+    def drain_streams(self) -> list:
+        """Rows of non-IMU devices (the footpod); see :meth:`BleSession.drain_streams`."""
+        return self.session.drain_streams() if self.session else []
+
     def stop(self) -> None:
         """End the stream (blocks already received are still yielded)."""
         if self.session:

@@ -10,6 +10,7 @@ from firmware_bridge.simulator.session import (
     SimulatedSession,
     resolve_scenario,
     simulate_session,
+    write_simulated_recording,
 )
 from firmware_bridge.simulator.source import SimulatedSource
 
@@ -23,4 +24,5 @@ __all__ = [
     "resolve_scenario",
     "scenario_names",
     "simulate_session",
+    "write_simulated_recording",
 ]

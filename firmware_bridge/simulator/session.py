@@ -21,7 +21,13 @@ from firmware_bridge.simulator.kinematics import GaitPlan
 from firmware_bridge.simulator.scenarios import Scenario, get_scenario
 from firmware_bridge.simulator.sensor_model import SensorModel, mounting_for
 
-__all__ = ["SignalGenerator", "SimulatedSession", "resolve_scenario", "simulate_session"]
+__all__ = [
+    "SignalGenerator",
+    "SimulatedSession",
+    "resolve_scenario",
+    "simulate_session",
+    "write_simulated_recording",
+]
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +279,7 @@ def simulate_session(
     -------
     SimulatedSession
     """
-    from firmware_bridge.simulator.truth import measure_truth
+    from firmware_bridge.simulator.truth import block_stats, measure_truth
 
     sc = resolve_scenario(scenario, duration_s=duration_s, rate_hz=rate_hz, **overrides)
     gen = SignalGenerator(sc, seed)
@@ -293,7 +299,7 @@ def simulate_session(
             )
     # samples lost at the very end cannot be told from the end of the recording: no gap
     markers = sc.marker_list()
-    tr = measure_truth(gen, blocks, markers) if truth else {}
+    tr = measure_truth(gen, block_stats(blocks), markers) if truth else {}
     return SimulatedSession(
         scenario=sc,
         seed=int(seed),
@@ -303,3 +309,61 @@ def simulate_session(
         markers=markers,
         generator=gen,
     )
+
+
+def write_simulated_recording(
+    path: str | os.PathLike[str],
+    scenario: str | Scenario = "easy",
+    duration_s: float | None = None,
+    rate_hz: float | None = None,
+    seed: int = 0,
+    *,
+    truth_path: str | os.PathLike[str] | None = None,
+    notes: str | None = None,
+    piece_s: float = 60.0,
+    **overrides: object,
+) -> tuple[Scenario, dict, dict[str, int]]:
+    """Simulate straight into an HDF5 recording, piece by piece (bounded memory for long runs).
+
+    Produces the same samples as ``simulate_session(...).write(path)`` for the same arguments.
+
+    Returns
+    -------
+    scenario : Scenario
+        The resolved scenario.
+    truth : dict
+        The truth (``{}`` unless ``truth_path`` is given; then also written there as JSON).
+    samples : dict
+        Samples written per sensor id.
+    """
+    from firmware_bridge.simulator.truth import measure_truth
+    from recordings import RecordingWriter
+
+    sc = resolve_scenario(scenario, duration_s=duration_s, rate_hz=rate_hz, **overrides)
+    gen = SignalGenerator(sc, seed)
+    if notes is None:
+        notes = f"simulated: scenario {sc.name}, seed {int(seed)}"
+    stats: dict[str, dict] = {
+        s.sensor_id: {"gaps": [], "samples": 0, "last_seq": -1} for s in gen.sensors
+    }
+    markers = sc.marker_list()
+    with RecordingWriter(path, gen.sensors, notes=notes, live=False) as w:
+        t = 0.0
+        while not gen.done:
+            t = min(t + piece_s, sc.duration_s)
+            for sid, lst in gen.advance(t).items():
+                for b in lst:
+                    w.append(b)
+                    st = stats[sid]
+                    st["gaps"].extend(b.gaps.tolist())
+                    st["samples"] += len(b)
+                    st["last_seq"] = int(b.seq[-1]) if b.seq is not None else -1
+        for tm, label, kind in markers:
+            w.add_marker(tm, label, kind)
+    tr: dict = {}
+    if truth_path is not None:
+        tr = measure_truth(gen, stats, markers)
+        with open(truth_path, "w", encoding="utf-8") as fh:
+            json.dump(tr, fh, indent=1)
+            fh.write("\n")
+    return sc, tr, {sid: int(st["samples"]) for sid, st in stats.items()}

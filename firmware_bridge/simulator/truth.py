@@ -8,6 +8,7 @@ orientation matrices, the pelvis' vertical travel from the sensor's own position
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from firmware_bridge.simulator.kinematics import L_BALL
 if TYPE_CHECKING:
     from firmware_bridge.simulator.session import SignalGenerator
 
-__all__ = ["TRUTH_FORMAT", "TRUTH_VERSION", "measure_truth"]
+__all__ = ["TRUTH_FORMAT", "TRUTH_VERSION", "block_stats", "measure_truth"]
 
 TRUTH_FORMAT = "runform-truth"
 TRUTH_VERSION = 1
@@ -38,6 +39,31 @@ def _bisect(f, lo: np.ndarray, hi: np.ndarray, n_iter: int = 48) -> np.ndarray:
         lo = np.where(pos, mid, lo)
         hi = np.where(pos, hi, mid)
     return 0.5 * (lo + hi)
+
+
+def _jsonable(x: object) -> object:
+    """Scenario fields as plain JSON types (tuples -> lists, arrays -> nested lists)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    return x
+
+
+def block_stats(blocks: dict[str, SampleBlock]) -> dict[str, dict]:
+    """The per-sensor counts :func:`measure_truth` reports, from whole-session blocks."""
+    out = {}
+    for sid, b in blocks.items():
+        out[sid] = {
+            "gaps": b.gaps,
+            "samples": len(b),
+            "last_seq": int(b.seq[-1]) if b.seq is not None and len(b) else -1,
+        }
+    return out
 
 
 def _grid_reduce(t0: np.ndarray, t1: np.ndarray, n: int, fn, batch: int = 256) -> np.ndarray:
@@ -67,10 +93,20 @@ def _pitch(R: np.ndarray) -> np.ndarray:
 
 def measure_truth(
     gen: SignalGenerator,
-    blocks: dict[str, SampleBlock],
+    stats: dict[str, dict],
     markers: list[tuple[float, str, str]],
 ) -> dict:
-    """Measure the truth of a generated session (see ``docs/simulator.md`` for every field)."""
+    """Measure the truth of a generated session (see ``docs/simulator.md`` for every field).
+
+    Parameters
+    ----------
+    gen : SignalGenerator
+        The generator the signals came from (its plan and sensor models).
+    stats : dict
+        Per sensor id: ``gaps`` (M, 2), ``samples`` (delivered) and ``last_seq``; see
+        :func:`block_stats`.
+    markers : list of (t, label, kind)
+    """
     sc = gen.scenario
     plan = gen.plan
     dur = float(sc.duration_s)
@@ -245,7 +281,7 @@ def measure_truth(
     sensors: dict[str, dict] = {}
     for info in gen.sensors:
         m = gen.models[info.sensor_id]
-        b = blocks.get(info.sensor_id)
+        sst: dict = stats.get(info.sensor_id, {})
         d = {
             "placement": info.placement,
             "device_model": info.device_model,
@@ -254,17 +290,18 @@ def measure_truth(
         d.update(m.truth_dict())
         seg = gen.segment_pose(info.placement, np.array([0.0]))
         d["R_world_from_body_at_start"] = seg.R[0].tolist()
-        gaps = b.gaps if b is not None else np.empty((0, 2))
+        gaps = np.asarray(sst.get("gaps", np.empty((0, 2)))).reshape(-1, 2)
         d["gaps"] = [[_r(a), _r(e)] for a, e in gaps]
-        if b is not None and b.seq is not None and len(b):
-            d["samples"] = len(b)
-            d["lost_samples"] = int(b.seq[-1]) + 1 - len(b)
+        if sst.get("samples"):
+            d["samples"] = int(sst["samples"])
+            d["lost_samples"] = int(sst["last_seq"]) + 1 - int(sst["samples"])
         sensors[info.sensor_id] = d
     return {
         "format": TRUTH_FORMAT,
         "format_version": TRUTH_VERSION,
         "scenario": sc.name,
         "description": sc.description,
+        "scenario_fields": _jsonable(dataclasses.asdict(sc)),
         "seed": gen.seed,
         "rate_hz": float(sc.rate_hz),
         "duration_s": dur,

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         csv_path = args.strides
         tmp_csv = None
         if csv_path is None and args.parquet:
-            tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)  # noqa: SIM115
+            tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
             tmp_csv.close()
             csv_path = tmp_csv.name
         writer = StridesCsvWriter(csv_path) if csv_path else None

@@ -12,8 +12,8 @@ from runform.errors import UsageError
 
 NAME = "compare"
 HELP = (
-    "Compare two runs (or one run split at a marker/time): medians, differences with 95% "
-    "intervals, effect sizes, tests; HTML report and JSON."
+    "Compare two runs (or one run split at a marker or time): medians, differences with "
+    "confidence intervals, effect sizes, tests; HTML report and JSON."
 )
 
 
@@ -48,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.out or args.json):
         raise UsageError("nothing to write: give --out and/or --json")
-    if args.resamples < 200:
-        raise UsageError(f"--resamples {args.resamples}: expected at least 200")
+    if args.resamples < 1000:
+        # the smallest p-value is 1/(R+1); Holm over ~30 metrics needs R of 1000 or more
+        raise UsageError(f"--resamples {args.resamples}: expected at least 1000")
     split = args.split_at_marker is not None or args.split_at is not None
     recs = args.recordings
     if split and len(recs) != 1:

@@ -50,27 +50,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_live_source(args: argparse.Namespace):
     """The block source: emulated BLE sensors (``--simulate``) or real ones (``--sensor``)."""
-    from runform.commands.record import build_source
+    from firmware_bridge.devices import StreamSettings
 
-    ns = argparse.Namespace(
-        simulate=args.simulate,
-        sensor=args.sensor,
-        speed=args.sim_speed,
-        rate=args.rate,
-        acc_range=args.acc_range,
-        gyr_range=args.gyr_range,
-        scenario=args.scenario,
-        seed=args.seed,
-        duration=None,  # the simulated run (120 s) loops
+    for name, v in (("--rate", args.rate), ("--sim-speed", args.sim_speed)):
+        if not v > 0:
+            raise UsageError(f"{name} {v}: expected a positive number")
+    settings = StreamSettings(
+        rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
     )
     if args.simulate:
+        if args.sensor:
+            raise UsageError("--simulate and --sensor: give one or the other")
+        from firmware_bridge.emulator import VirtualBleSource
         from firmware_bridge.simulator import scenario_names
 
         if args.scenario not in scenario_names():
             raise UsageError(
                 f"--scenario {args.scenario!r}: expected one of {', '.join(scenario_names())}"
             )
-    return build_source(ns)
+        return VirtualBleSource(
+            speed=args.sim_speed,
+            rate_hz=args.rate,
+            scenario=args.scenario,
+            seed=args.seed,
+            session_kwargs={"settings": settings},
+        )
+    from firmware_bridge.ble_session import BleSession
+    from runform.commands.record import parse_sensors
+
+    return BleSession(parse_sensors(args.sensor), settings=settings)
 
 
 def run(args: argparse.Namespace) -> int:

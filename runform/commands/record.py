@@ -66,9 +66,10 @@ def parse_sensors(items: list[str]) -> dict[str, str]:
         key, addr = key.strip(), addr.strip()
         if not sep or not key or not addr:
             raise UsageError(f"--sensor {item!r}: expected PLACEMENT=ADDRESS")
-        if key not in PLACEMENTS:
+        if not SENSOR_ID_PATTERN.match(key):
             raise UsageError(
-                f"--sensor {item!r}: placement {key!r}, expected one of {', '.join(PLACEMENTS)}"
+                f"--sensor {item!r}: {key!r} is no placement (left_foot, right_foot, pelvis) "
+                "nor a valid id ([a-z0-9_]{1,32})"
             )
         if key in out:
             raise UsageError(f"--sensor {item!r}: {key} given twice")

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import time
+from typing import Any
 
 from runform.errors import UsageError
 
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.simulator import SCENARIOS, get_scenario, simulate_session
+    from firmware_bridge.simulator import SCENARIOS, get_scenario, write_simulated_recording
 
     if args.list:
         for name in SCENARIOS:
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.scenario not in SCENARIOS:
         raise UsageError(f"--scenario {args.scenario!r}: expected one of {', '.join(SCENARIOS)}")
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if args.standing is not None:
         overrides["standing_s"] = args.standing
     if args.packet_loss is not None:
@@ -76,29 +77,26 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: directory {out_dir} does not exist")
     t0 = time.monotonic()
     try:
-        sess = simulate_session(
+        sc, truth, n = write_simulated_recording(
+            args.out,
             args.scenario,
             duration_s=args.duration,
             rate_hz=args.rate,
             seed=args.seed,
-            truth=bool(args.truth),
+            truth_path=args.truth,
+            notes=args.notes,
             **overrides,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    sess.write(args.out, notes=args.notes)
-    if args.truth:
-        sess.write_truth(args.truth)
-    n = {sid: len(b) for sid, b in sess.blocks.items()}
     print(
-        f"{args.out}: scenario {sess.scenario.name}, {sess.scenario.duration_s:.1f} s at "
-        f"{sess.scenario.rate_hz:g} Hz, sensors "
+        f"{args.out}: scenario {sc.name}, {sc.duration_s:.1f} s at {sc.rate_hz:g} Hz, sensors "
         + ", ".join(f"{k} ({v} samples)" for k, v in n.items())
-        + f", {len(sess.markers)} marker(s), {time.monotonic() - t0:.1f} s"
+        + f", {len(sc.markers)} marker(s), {time.monotonic() - t0:.1f} s"
     )
     if args.truth:
         print(
-            f"{args.truth}: {len(sess.truth['contacts'])} foot contacts, "
-            f"{len(sess.truth['steps'])} pelvis steps"
+            f"{args.truth}: {len(truth['contacts'])} foot contacts, "
+            f"{len(truth['steps'])} pelvis steps"
         )
     return 0
