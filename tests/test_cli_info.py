@@ -30,8 +30,15 @@ def _small_recording(path: Path) -> None:
             t = np.arange(n) / s.sample_rate_hz
             seq = np.arange(n, dtype=np.uint32)
             keep = (seq < 300) | (seq >= 312)
-            w.append(SampleBlock(s.sensor_id, t[keep], np.zeros((keep.sum(), 3)),
-                                 np.zeros((keep.sum(), 3)), seq=seq[keep]))
+            w.append(
+                SampleBlock(
+                    s.sensor_id,
+                    t[keep],
+                    np.zeros((keep.sum(), 3)),
+                    np.zeros((keep.sum(), 3)),
+                    seq=seq[keep],
+                )
+            )
         w.add_gap("left_foot", 300 / 208, 312 / 208)
         w.add_marker(4.25, "started midfoot drill", "user")
 
@@ -42,8 +49,17 @@ def test_info_lists_everything(tmp_path: Path) -> None:
     res = _runform("info", str(path))
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    for needle in ("left_foot", "pelvis", "movesense", "208", "104", "ChiRunning drills, week 2",
-                   "started midfoot drill", "4.250", "markers: 1"):
+    for needle in (
+        "left_foot",
+        "pelvis",
+        "movesense",
+        "208",
+        "104",
+        "ChiRunning drills, week 2",
+        "started midfoot drill",
+        "4.250",
+        "markers: 1",
+    ):
         assert needle in out, needle
     lf_row = next(line for line in out.splitlines() if "movesense" in line)
     # 2080 samples minus 12 lost, 12 lost by the counter, 1 gap

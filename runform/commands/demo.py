@@ -1,0 +1,165 @@
+"""``runform demo``: the whole pipeline on the built-in virtual runner, no hardware needed.
+
+1. three emulated sensors (both shoes and the pelvis) stream over the bleak client on a virtual
+   Bluetooth link and are recorded (``runform record --simulate``);
+2. a longer session of the same runner with exact ground truth is simulated
+   (``runform simulate``): a heel striker who switches to a ChiRunning-style midfoot strike at a
+   "midfoot drill" marker, with a weak left hip;
+3. it is described (``info``), analysed stride by stride (``analyze``), and the medians are set
+   against the simulator's ground truth;
+4. a session report, a before/after comparison split at the drill marker and a screenshot of
+   the replay viewer are written.
+
+Every step runs the same code as its own subcommand; everything lands in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from runform.console import make_console
+
+NAME = "demo"
+HELP = "run the whole pipeline on the simulated runner (no hardware) and write it all to --out"
+
+#: Scenario of the demo and its drill marker.
+SCENARIO = "chirunning"
+DRILL_MARKER = "midfoot drill"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="demo-output", help="folder for every output (demo-output)")
+    p.add_argument("--duration", type=float, default=120.0, help="simulated session, s (120)")
+    p.add_argument("--rate", type=float, default=208.0, help="sample rate, Hz (208)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the runner (0)")
+    p.add_argument(
+        "--ble-seconds",
+        type=float,
+        default=10.0,
+        help="seconds streamed over the emulated Bluetooth link (10; 0 = skip)",
+    )
+    p.add_argument("--no-viewer", action="store_true", help="skip the viewer screenshot")
+
+
+def _step(console: Any, title: str) -> None:
+    console.rule(f"[bold]{title}")
+
+
+def _sub(argv: list[str]) -> int:
+    """Run a subcommand exactly as the CLI would (same parser, same code)."""
+    from runform.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+def _median(values: list[float]) -> float:
+    vals = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not vals:
+        return math.nan
+    n = len(vals)
+    return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
+
+
+def truth_table(truth: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rows ``(sensor, metric, measured, truth)`` comparing SUMMARY.json medians with truth."""
+    rows: list[tuple[str, str, str, str]] = []
+    contacts = truth.get("contacts", [])
+    steps = truth.get("steps", [])
+    for sid, s in summary.get("sensors", {}).items():
+        if s.get("placement", "").endswith("_foot"):
+            tc = [c for c in contacts if c["sensor_id"] == sid]
+            for key, col, unit in (
+                ("contacts", None, ""),
+                ("cadence_median", "cadence", "steps/min"),
+                ("contact_time_median", "contact_time", "s"),
+                ("foot_strike_angle_median", "foot_strike_angle", "deg"),
+                ("pronation_excursion_median", "pronation_excursion", "deg"),
+                ("max_pronation_velocity_median", "max_pronation_velocity", "deg/s"),
+                ("speed_median", "speed", "m/s"),
+            ):
+                got = s.get(key)
+                ref = len(tc) if col is None else _median([c.get(col) for c in tc])
+                rows.append((sid, f"{key} {unit}".strip(), _fmt(got), _fmt(ref)))
+        elif s.get("placement") == "pelvis":
+            ts = [c for c in steps if c["sensor_id"] == sid]
+            for side in ("left", "right"):
+                got = (s.get("pelvic_drop_median") or {}).get(side)
+                ref = _median([c["pelvic_drop"] for c in ts if c["side"] == side])
+                rows.append((sid, f"pelvic_drop_median {side} deg", _fmt(got), _fmt(ref)))
+            got = s.get("vertical_oscillation_median")
+            ref = _median([c["vertical_oscillation"] for c in ts])
+            rows.append((sid, "vertical_oscillation_median cm", _fmt(got), _fmt(ref)))
+    return rows
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "-" if not math.isfinite(v) else f"{v:.2f}"
+    return str(v)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    console = make_console()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = out / "run.h5"
+    truth = out / "truth.json"
+
+    if args.ble_seconds > 0:
+        _step(console, "1. three emulated sensors over Bluetooth LE (bleak on a virtual link)")
+        _sub([
+            "record", "--simulate", "--scenario", SCENARIO, "--rate", f"{args.rate:g}",
+            "--duration", f"{args.ble_seconds:g}", "--seed", str(args.seed), "--quiet",
+            "--out", str(out / "ble_run.h5"),
+        ])  # fmt: skip
+        _sub(["info", str(out / "ble_run.h5")])
+
+    _step(console, f"2. simulate a {args.duration:g} s '{SCENARIO}' session with ground truth")
+    _sub([
+        "simulate", "--scenario", SCENARIO, "--duration", f"{args.duration:g}",
+        "--rate", f"{args.rate:g}", "--seed", str(args.seed),
+        "--out", str(rec), "--truth", str(truth),
+    ])  # fmt: skip
+    _sub(["info", str(rec)])
+
+    _step(console, "3. per-stride analysis")
+    strides, summary = out / "STRIDES.csv", out / "SUMMARY.json"
+    _sub(["analyze", str(rec), "--strides", str(strides), "--json", str(summary)])
+    summ = json.loads(summary.read_text())
+    table = Table(title="medians: measured by runform vs the simulator's ground truth")
+    for col in ("sensor", "metric", "measured", "truth"):
+        table.add_column(col, justify="left" if col in ("sensor", "metric") else "right")
+    for row in truth_table(json.loads(truth.read_text()), summ):
+        table.add_row(*row)
+    console.print(table)
+    for a in summ.get("alerts", [])[:8]:
+        console.print(f"alert at {a['t']:7.2f} s  {a['rule']}: {a['message']}")
+
+    _step(console, "4. session report, before/after comparison, viewer")
+    _sub(["report", str(rec), "--out", str(out / "report.html")])
+    _sub([
+        "compare", str(rec), "--split-at-marker", DRILL_MARKER,
+        "--out", str(out / "compare.html"), "--json", str(out / "compare.json"),
+    ])  # fmt: skip
+    if not args.no_viewer:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
+        _sub(["replay", str(rec), "--at", "60", "--screenshot", str(out / "viewer.png"),
+              "--exit-after", "4"])  # fmt: skip
+    console.rule("[bold]done")
+    console.print(f"everything is in {out.resolve()}/:")
+    for p in sorted(out.iterdir()):
+        console.print(f"  {p.name}")
+    return 0
