@@ -52,7 +52,7 @@ from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
 from dsp.foot_events import ContactEvents, EventSettings, detect_contact, find_swing_peaks
-from dsp.foot_metrics import MetricSettings, contact_metrics
+from dsp.foot_metrics import MetricSettings, contact_metrics_batch
 
 __all__ = ["FootAnalyzer", "FootSettings"]
 
@@ -117,6 +117,18 @@ class _Piece:
     gyr: np.ndarray
     new_segment: bool
     minor_gaps: np.ndarray  # (K, 2) times of small losses inside the piece
+
+
+@dataclass
+class _Job:
+    """A contact whose row waits for the batched metrics of :meth:`FootAnalyzer._flush`."""
+
+    ev: ContactEvents  # segment indices
+    window: tuple  # (t, acc, gyr, ev, next) with window-local indices
+    has_next: bool
+    cut: bool
+    saturated: bool
+    minor: list  # small losses known when the contact was queued
 
 
 @dataclass
@@ -197,6 +209,7 @@ class FootAnalyzer:
         # segment state
         self._seg_open = False
         self._out: list[ContactRow] = []
+        self._jobs: list[_Job] = []
         self.latest_traces_: list[tuple[float, np.ndarray]] = []
         self._n_contacts = 0
         self._n_segments = 0
@@ -219,6 +232,7 @@ class FootAnalyzer:
         self.latest_traces_ = []
         for piece in self._split(block):
             self._ingest(piece)
+        self._flush()
         return self._out
 
     def finish(self) -> list[ContactRow]:
@@ -232,6 +246,7 @@ class FootAnalyzer:
             self._try_align(final=True)
         if self._seg_open:
             self._close_segment(cut_by_gap=False)
+        self._flush()
         return self._out
 
     @property
@@ -572,6 +587,7 @@ class FootAnalyzer:
 
     # ------------------------------------------------------------------ output
     def _emit(self, ev: ContactEvents, nxt: ContactEvents | None, *, cut: bool) -> None:
+        """Queue the row of contact ``ev`` (metrics computed in :meth:`_flush`, in a batch)."""
         base = self._base
         half = 0.5 / self.fs
         for g in self._minor:
@@ -584,14 +600,6 @@ class FootAnalyzer:
         # impact window): a fixed reach, always inside the buffer except at a segment's end
         end = (nxt.ms if nxt is not None else ev.to) - base
         hi = min(n_buf, end + self._reach + 1)
-        t = self._bt[lo:hi]
-        row = ContactRow(
-            sensor_id=self.info.sensor_id,
-            side=self.side,
-            t_ic=ev.t_ic,
-            t_to=ev.t_to,
-        )
-        s = self.settings
         sh = -lo - base
         e_loc = ContactEvents(ev.ic + sh, ev.ms + sh, ev.to + sh, t_ic=ev.t_ic, t_to=ev.t_to)
         n_loc = (
@@ -599,58 +607,82 @@ class FootAnalyzer:
             if nxt is None
             else ContactEvents(nxt.ic + sh, nxt.ms + sh, nxt.to + sh, t_ic=nxt.t_ic, t_to=nxt.t_to)
         )
-        rejected = not ev.ok
-        trace = None
         acc_b = self._bacc[lo:hi]
-        sat_any = bool(self._bsat[lo:hi].any())
-        if sat_any and self._acc_fs is not None:
+        if self._acc_fs is not None and bool(self._bsat[lo:hi].any()):
             # the swing of a shoe often exceeds 16 g: estimate the clipped peaks before
             # integrating (the row keeps its "saturated" flag)
             assert self._R is not None
             acc_b = _rotate(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
-        if not rejected:
-            m, trace = contact_metrics(
-                t,
-                acc_b,
-                self._bgyr[lo:hi],
-                e_loc,
-                n_loc,
-                side=self.side,
-                sampling_rate_hz=self.fs,
-                settings=s.metrics,
-                gravity=s.gravity,
-            )
-            tilt = float(m.pop("tilt_error_deg") or math.nan)
-            if n_loc is not None and (
-                not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg
-            ):
-                for k in ("stride_length", "speed"):
-                    m[k] = None
-            sl = m.get("stride_length")
-            if isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
-                rejected = True
-            else:
-                for k, v in m.items():
-                    setattr(row, k, v)
-        if rejected:
-            # the contact happened (the row stays) but its metrics are not trusted: left empty
-            row.add_flag("rejected")
-            trace = None
-        # flags
         # saturated anywhere from this contact to the next one (the stride's integration)
         w = samples_for(0.01, sampling_rate_hz=self.fs)
         s_end = (nxt.ic if nxt is not None else ev.to) - base + w + 1
-        if self._bsat[max(0, ev.ic - base - w) : s_end].any():
-            row.add_flag("saturated")
-        t_end = row.t_ic + (row.stride_time or (ev.t_to - ev.t_ic))
-        if cut or any(np.any((g[:, 1] > row.t_ic) & (g[:, 0] < t_end)) for g in self._minor):
-            row.add_flag("gap")
-        if self._low_align:
-            row.add_flag("low_alignment")
-        if trace is not None:
-            self.latest_traces_.append((row.t_ic, trace))
-        self._record(row)
-        self._out.append(row)
+        saturated = bool(self._bsat[max(0, ev.ic - base - w) : s_end].any())
+        self._jobs.append(
+            _Job(
+                ev=ev,
+                window=(self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc),
+                has_next=nxt is not None,
+                cut=cut,
+                saturated=saturated,
+                minor=list(self._minor),
+            )
+        )
+
+    def _flush(self) -> None:
+        """Metrics of the queued contacts (one vectorised pass), rows appended in order."""
+        jobs, self._jobs = self._jobs, []
+        if not jobs:
+            return
+        s = self.settings
+        todo = [j for j in jobs if j.ev.ok]
+        results = contact_metrics_batch(
+            [j.window for j in todo],
+            side=self.side,
+            sampling_rate_hz=self.fs,
+            settings=s.metrics,
+            gravity=s.gravity,
+        )
+        by_job = {id(j): r for j, r in zip(todo, results, strict=True)}
+        for job in jobs:
+            ev = job.ev
+            row = ContactRow(
+                sensor_id=self.info.sensor_id,
+                side=self.side,
+                t_ic=ev.t_ic,
+                t_to=ev.t_to,
+            )
+            rejected = not ev.ok
+            trace = None
+            if not rejected:
+                m, trace = by_job[id(job)]
+                tilt = float(m.pop("tilt_error_deg") or math.nan)
+                if job.has_next and (
+                    not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg
+                ):
+                    for k in ("stride_length", "speed"):
+                        m[k] = None
+                sl = m.get("stride_length")
+                if isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
+                    rejected = True
+                else:
+                    for k, v in m.items():
+                        setattr(row, k, v)
+            if rejected:
+                # the contact happened (the row stays) but its metrics are not trusted: empty
+                row.add_flag("rejected")
+                trace = None
+            # flags
+            if job.saturated:
+                row.add_flag("saturated")
+            t_end = row.t_ic + (row.stride_time or (ev.t_to - ev.t_ic))
+            if job.cut or any(np.any((g[:, 1] > row.t_ic) & (g[:, 0] < t_end)) for g in job.minor):
+                row.add_flag("gap")
+            if self._low_align:
+                row.add_flag("low_alignment")
+            if trace is not None:
+                self.latest_traces_.append((row.t_ic, trace))
+            self._record(row)
+            self._out.append(row)
 
     def _record(self, row: ContactRow) -> None:
         self._n_contacts += 1

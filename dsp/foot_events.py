@@ -35,6 +35,7 @@ import numpy as np
 from dsp.filters import centered_moving_average, running_max, samples_for
 from dsp.orientation import StrideKinematics
 
+DBG = []
 __all__ = ["ContactEvents", "EventSettings", "detect_contact", "find_swing_peaks"]
 
 
@@ -94,6 +95,10 @@ class EventSettings:
     edge_flat_max_dps: float = 150.0
     flat_max_dps: float = 120.0
     onset_fraction: float = 0.15
+    to_first_rise_fraction: float = 0.5
+    heel_drop_min_dps: float = 100.0
+    ic_before_slap_s: float = 0.04
+    landing_burst_dps: float = 200.0
 
 
 @dataclass
@@ -214,7 +219,15 @@ def detect_contact(
     w_n = samples_for(settings.norm_smooth_ms / 1000.0, sampling_rate_hz=fs)
     an = centered_moving_average(np.linalg.norm(acc[ic_lo:ic_hi], axis=1), window=w_n)
     cost = gyr_norm_s[ic_lo:ic_hi] + 20.0 * np.abs(an - settings.gravity)
-    ms = ic_lo + int(np.argmin(cost))
+    # foot-flat follows the landing: back from the end of the range, the first rotation that
+    # exceeds the stillest rotation after it by landing_burst_dps is the landing (or, without a
+    # clear one, the swing), and foot-flat lies after it (a slow swing, e.g. the first step
+    # after standing, has instants about as still as a short flat phase)
+    g_seg = gyr_norm_s[ic_lo:ic_hi]
+    after_min = np.minimum.accumulate(g_seg[::-1])[::-1]
+    burst = np.flatnonzero(g_seg > after_min + settings.landing_burst_dps)
+    c0 = int(burst[-1]) + 1 if burst.size and burst[-1] + 1 < g_seg.shape[0] else 0
+    ms = ic_lo + c0 + int(np.argmin(cost[c0:]))
     # start of the flat phase: back from foot-flat while the rotation stays small
     flat_thr = gyr_norm_s[ms] + settings.flat_margin_dps
     lo_ff = ic_lo
@@ -235,10 +248,34 @@ def detect_contact(
     to_b = min(to + 2 + samples_for(settings.to_after_min_s, sampling_rate_hz=fs), b)
     fz = _vertical_force(t, acc, gyr, ms, win_lo - 2, max(to + 2, to_b + 1), sampling_rate_hz=fs)
     off = win_lo - 2
+    w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
+    s_lo = max(win_lo, pb - w_s)
+    if omega_s[pb] < 0 and pb - s_lo >= 2:
+        # a slap after a heel landing: the impact starts it, so the impact lies shortly
+        # before the steepest fall of the pitch rate
+        s_fall = s_lo + int(np.argmin(np.diff(omega_s[s_lo - 1 : pb + 1])))
+        q_lo = max(win_lo, s_fall - w_s)
+        if s_fall - q_lo >= 2:
+            dd = np.diff(omega_s[q_lo - 1 : s_fall + 1])
+            q = q_lo + int(np.argmax(dd[:-1]))
+            m = (omega_s[s_fall] - omega_s[s_fall - 1]) * fs
+            vm = 0.5 * (omega_s[s_fall] + omega_s[s_fall - 1])
+            tm = 0.5 * (t[s_fall] + t[s_fall - 1])
+            DBG.append(tm + (omega_s[q] - vm) / m if m < 0 else np.nan)
+        win_hi = max(win_lo + 2, min(win_hi, s_fall + 1))
+        win_lo = max(win_lo, min(s_fall - w_s, win_hi - 2))
     ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
+    if omega_s[pb] >= settings.heel_drop_min_dps:
+        # a heel drop after a forefoot landing: the foot's pitch is lowest at the landing,
+        # so IC is the rising zero crossing of the pitch rate before the heel drop
+        zc = _rising_zero(t, -gyr[:, 1], win_lo, pb + 1)
+        if zc is not None:
+            ic, t_ic = zc
     # toe-off: the lift-off jolt before the late pitch-rate minimum
     if to_b - to_a >= 2:
-        to, t_to = _jump(t, fz, to_a, to_b, off, settings.onset_fraction)
+        to, t_to = _jump(
+            t, fz, to_a, to_b, off, settings.onset_fraction, settings.to_first_rise_fraction
+        )
     else:
         t_to = float(t[to])
     if not a_is_swing:
@@ -298,8 +335,27 @@ def _vertical_force(
     return fz[lo - a : hi - a]
 
 
+def _rising_zero(t: np.ndarray, x: np.ndarray, lo: int, hi: int) -> tuple[int, float] | None:
+    """Last crossing of ``x`` from negative to non-negative in ``[lo, hi)``, linearly
+    interpolated: ``(k, t_cross)`` with ``k`` the first sample at or above zero, or None."""
+    seg = x[lo - 1 : hi]
+    j = np.flatnonzero((seg[:-1] < 0) & (seg[1:] >= 0))
+    if j.size == 0:
+        return None
+    k = lo + int(j[-1])
+    x0, x1 = float(x[k - 1]), float(x[k])
+    f = -x0 / (x1 - x0)
+    return k, float(t[k - 1] + f * (t[k] - t[k - 1]))
+
+
 def _jump(
-    t: np.ndarray, fz: np.ndarray, lo: int, hi: int, off: int, onset_fraction: float
+    t: np.ndarray,
+    fz: np.ndarray,
+    lo: int,
+    hi: int,
+    off: int,
+    onset_fraction: float,
+    first_fraction: float = 1.0,
 ) -> tuple[int, float]:
     """Onset of the sharpest rise of ``fz`` in ``[lo, hi)``.
 
@@ -312,6 +368,11 @@ def _jump(
     """
     d = np.diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
     j = int(np.argmax(d))
+    if first_fraction < 1.0 and d[j] > 0:
+        # the first rise that reaches first_fraction of the largest (its local peak)
+        j = int(np.flatnonzero(d >= first_fraction * d[j])[0])
+        while j + 1 < d.size and d[j + 1] > d[j]:
+            j += 1
     thr = onset_fraction * d[j]
     while j > 0 and d[j - 1] > thr:
         j -= 1

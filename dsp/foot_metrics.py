@@ -26,13 +26,14 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, strike_type_from_angle
-from dsp.filters import centered_moving_average, samples_for
+from dsp.filters import samples_for
 from dsp.foot_events import ContactEvents
-from dsp.orientation import StrideKinematics, elevation_deg
+from dsp.orientation import elevation_deg, integrate_windows, pack_windows
 
 __all__ = [
     "MetricSettings",
     "contact_metrics",
+    "contact_metrics_batch",
     "eversion_deg",
     "eversion_rate_dps",
     "foot_pitch_deg",
@@ -137,55 +138,125 @@ def contact_metrics(
     trace : ndarray, shape (TRACE_POINTS,) or None
         Foot pitch in deg from this IC to the next IC, time-normalised.
     """
+    return contact_metrics_batch(
+        [(t, acc, gyr, ev, nxt)],
+        side=side,
+        sampling_rate_hz=sampling_rate_hz,
+        settings=settings,
+        gravity=gravity,
+    )[0]
+
+
+def contact_metrics_batch(
+    items: list[tuple[np.ndarray, np.ndarray, np.ndarray, ContactEvents, ContactEvents | None]],
+    *,
+    side: str,
+    sampling_rate_hz: float,
+    settings: MetricSettings,
+    gravity: float = STANDARD_GRAVITY,
+) -> list[tuple[dict[str, float | str | None], np.ndarray | None]]:
+    """:func:`contact_metrics` of many contacts in one vectorised pass.
+
+    Each contact's result depends only on its own window (see
+    :func:`dsp.orientation.integrate_windows`), so it is the same whichever contacts are
+    computed together: streaming and batch analyses stay bit-identical.
+
+    Parameters
+    ----------
+    items : list of (t, acc, gyr, ev, nxt)
+        The arguments of :func:`contact_metrics` for each contact.
+    side, sampling_rate_hz, settings, gravity
+        As in :func:`contact_metrics`.
+
+    Returns
+    -------
+    list of (metrics, trace)
+        One per item, in order.
+    """
+    if not items:
+        return []
     fs = sampling_rate_hz
-    out: dict[str, float | str | None] = {}
-    kin = StrideKinematics(sampling_rate_hz=fs, gravity=gravity)
-    kin.fit(t, acc, gyr, ev.ms, None if nxt is None else nxt.ms)
-    rot = kin.rot_
-    pitch = foot_pitch_deg(rot)
-    ever = eversion_deg(rot, side)
-    p_ic = _at(t, pitch, ev.ic, ev.t_ic)
-    fsa = float(p_ic - pitch[ev.ms])
-    out["foot_strike_angle"] = fsa
-    out["strike_type"] = strike_type_from_angle(
-        fsa,
-        rearfoot_above_deg=settings.rearfoot_above_deg,
-        forefoot_below_deg=settings.forefoot_below_deg,
-    )
-    st = slice(ev.ic, ev.to + 1)
-    out["pronation_excursion"] = float(ever[st].max() - _at(t, ever, ev.ic, ev.t_ic))
-    rate = eversion_rate_dps(gyr, side)
+    k = len(items)
+    rows = np.arange(k)
+    tt, acc, gyr, n = pack_windows([(it[0], it[1], it[2]) for it in items])
+    ic = np.array([it[3].ic for it in items], dtype=np.int64)
+    ms = np.array([it[3].ms for it in items], dtype=np.int64)
+    to = np.array([it[3].to for it in items], dtype=np.int64)
+    t_ic = np.array([it[3].t_ic for it in items], dtype=np.float64)
+    has_n = np.array([it[4] is not None for it in items])
+    n_ms = np.array([-1 if it[4] is None else it[4].ms for it in items], dtype=np.int64)
+    h = max(0, round(0.005 * fs))  # StrideKinematics' default still half window
+    kin = integrate_windows(tt, acc, gyr, n, ms, n_ms, still_half_window=h, gravity=gravity)
+    sign = _side_sign(side)
+    pitch = np.degrees(np.arcsin(np.clip(kin.rot[2, 0], -1.0, 1.0)))
+    ever = sign * np.degrees(np.arcsin(np.clip(kin.rot[2, 1], -1.0, 1.0)))
+    p_ic = _at_batch(tt, pitch, ic, t_ic, n)
+    fsa = p_ic - pitch[rows, ms]
+    idx = np.arange(tt.shape[1])[None, :]
+    stance = (idx >= ic[:, None]) & (idx <= to[:, None]) & (idx < n[:, None])
+    excursion = np.where(stance, ever, -np.inf).max(axis=1) - _at_batch(tt, ever, ic, t_ic, n)
+    # eversion rate smoothed on [ic - w, to + w] (the window shrinks at that span's ends)
+    rate = sign * gyr[0]
     w = samples_for(settings.pronation_smooth_ms / 1000.0, sampling_rate_hz=fs)
-    lo = max(0, ev.ic - w)
-    rate_s = centered_moving_average(rate[lo : ev.to + w + 1], window=w)
-    out["max_pronation_velocity"] = float(max(0.0, rate_s[ev.ic - lo : ev.to - lo + 1].max()))
-    out["contact_time"] = float(ev.t_to - ev.t_ic)
+    hw = w // 2
+    lo = np.maximum(0, ic - w)[:, None]
+    hi = np.minimum(n, to + w + 1)[:, None]
+    total = np.zeros(tt.shape)
+    count = np.zeros(tt.shape)
+    width = tt.shape[1]
+    for o in range(-hw, hw + 1):
+        src = idx + o
+        ok = (src >= lo) & (src < hi)
+        shifted = rate[:, np.clip(src[0], 0, width - 1)]
+        total += np.where(ok, shifted, 0.0)
+        count += ok
+    rate_s = total / np.maximum(count, 1.0)
+    max_rate = np.maximum(0.0, np.where(stance, rate_s, -np.inf).max(axis=1))
     n_imp = samples_for(settings.impact_window_s, sampling_rate_hz=fs)
-    imp = np.linalg.norm(acc[ev.ic : ev.ic + n_imp + 1], axis=1)
-    out["peak_impact"] = float(imp.max() / STANDARD_GRAVITY)
-    out["tilt_error_deg"] = kin.tilt_error_deg_
-    trace = None
-    if nxt is not None:
-        stride_time = float(nxt.t_ic - ev.t_ic)
-        out["stride_time"] = stride_time
-        out["cadence"] = 120.0 / stride_time
-        d = kin.pos_[nxt.ms] - kin.pos_[ev.ms]
-        sl = float(np.hypot(d[0], d[1]))
-        out["stride_length"] = sl
-        out["speed"] = sl / stride_time
-        tt = t[ev.ic : nxt.ic + 1]
-        u = (tt - tt[0]) / (tt[-1] - tt[0])
-        trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[ev.ic : nxt.ic + 1])
-    return out, trace
+    norm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
+    imp_win = (idx >= ic[:, None]) & (idx <= (ic + n_imp)[:, None]) & (idx < n[:, None])
+    impact = np.where(imp_win, norm, -np.inf).max(axis=1) / STANDARD_GRAVITY
+    nb = np.where(has_n, n_ms, ms)
+    d = kin.pos[:2, rows, nb] - kin.pos[:2, rows, ms]
+    sl_all = np.hypot(d[0], d[1])
+    out_list: list[tuple[dict[str, float | str | None], np.ndarray | None]] = []
+    for i, (t, _a, _g, ev, nxt) in enumerate(items):
+        out: dict[str, float | str | None] = {}
+        f = float(fsa[i])
+        out["foot_strike_angle"] = f
+        out["strike_type"] = strike_type_from_angle(
+            f,
+            rearfoot_above_deg=settings.rearfoot_above_deg,
+            forefoot_below_deg=settings.forefoot_below_deg,
+        )
+        out["pronation_excursion"] = float(excursion[i])
+        out["max_pronation_velocity"] = float(max_rate[i])
+        out["contact_time"] = float(ev.t_to - ev.t_ic)
+        out["peak_impact"] = float(impact[i])
+        out["tilt_error_deg"] = float(kin.tilt_error_deg[i])
+        trace = None
+        if nxt is not None:
+            stride_time = float(nxt.t_ic - ev.t_ic)
+            out["stride_time"] = stride_time
+            out["cadence"] = 120.0 / stride_time
+            sl = float(sl_all[i])
+            out["stride_length"] = sl
+            out["speed"] = sl / stride_time
+            seg = t[ev.ic : nxt.ic + 1]
+            u = (seg - seg[0]) / (seg[-1] - seg[0])
+            trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[i, ev.ic : nxt.ic + 1])
+        out_list.append((out, trace))
+    return out_list
 
 
-def _at(t: np.ndarray, x: np.ndarray, i: int, t_at: float) -> float:
-    """``x`` linearly interpolated at time ``t_at`` near sample ``i``."""
-    if not np.isfinite(t_at) or t_at == t[i]:
-        return float(x[i])
-    j = i - 1 if t_at < t[i] else i + 1
-    j = min(max(j, 0), t.shape[0] - 1)
-    if j == i:
-        return float(x[i])
-    w = (t_at - t[i]) / (t[j] - t[i])
-    return float(x[i] + w * (x[j] - x[i]))
+def _at_batch(t: np.ndarray, x: np.ndarray, i: np.ndarray, t_at: np.ndarray, n: np.ndarray):
+    """``x[k]`` linearly interpolated at time ``t_at[k]`` near sample ``i[k]`` (K windows)."""
+    rows = np.arange(t.shape[0])
+    ti = t[rows, i]
+    xi = x[rows, i]
+    j = np.where(t_at < ti, i - 1, i + 1)
+    j = np.minimum(np.maximum(j, 0), n - 1)
+    tj = t[rows, j]
+    same = ~np.isfinite(t_at) | (t_at == ti) | (j == i)
+    wgt = (t_at - ti) / np.where(same, 1.0, tj - ti)
+    return np.where(same, xi, xi + wgt * (x[rows, j] - xi))

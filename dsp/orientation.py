@@ -24,7 +24,7 @@ No per-sample Python loop: every step is a numpy array operation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -35,14 +35,15 @@ from dsp.block import STANDARD_GRAVITY
 
 __all__ = [
     "StrideKinematics",
+    "WindowKinematics",
     "chain_rotations",
     "elevation_deg",
+    "integrate_windows",
+    "pack_windows",
     "quat_multiply",
     "tilt_from_acc",
     "tilt_matrix",
 ]
-
-_Z = np.array([0.0, 0.0, 1.0])
 
 
 def quat_multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -156,10 +157,6 @@ class StrideKinematics:
         self.still_half_window_s = float(still_half_window_s)
         self.gravity = float(gravity)
 
-    def _mean_acc(self, acc: np.ndarray, i: int) -> np.ndarray:
-        h = max(0, round(self.still_half_window_s * self.sampling_rate_hz))
-        return acc[max(0, i - h) : i + h + 1].mean(axis=0)
-
     def fit(
         self,
         t: np.ndarray,
@@ -189,52 +186,251 @@ class StrideKinematics:
         -------
         self
         """
-        n = t.shape[0]
-        dt = np.diff(t)
-        inc = np.empty((n, 4))
-        inc[0] = (0.0, 0.0, 0.0, 1.0)
-        inc[1:] = _quat_from_rotvec(np.radians(0.5 * (gyr[1:] + gyr[:-1])) * dt[:, None])
-        q = chain_rotations(inc)  # body(k) -> body(0)
-        qa_inv = q[still_a] * np.array([-1.0, -1.0, -1.0, 1.0])
-        rel = quat_multiply(np.broadcast_to(qa_inv, q.shape), q)  # body(k) -> body(a)
-        r0 = tilt_matrix(self._mean_acc(acc, still_a))
-        mats = np.einsum("ij,njk->nik", r0, _quat_to_matrix(rel))
-        self.tilt_error_deg_ = float("nan")
-        if still_b is None:
-            self.rot_ = mats
-            self.vel_ = np.full((n, 3), np.nan)
-            self.pos_ = np.full((n, 3), np.nan)
-            return self
-        # gravity update: tilt error at b, removed linearly in time from a to b
-        up_meas = mats[still_b] @ self._mean_acc(acc, still_b)
-        up_meas /= np.linalg.norm(up_meas)
-        axis = np.cross(up_meas, _Z)
-        s = np.linalg.norm(axis)
-        angle = np.arctan2(s, float(np.dot(up_meas, _Z)))
-        self.tilt_error_deg_ = float(np.degrees(angle))
-        frac = np.clip((t - t[still_a]) / (t[still_b] - t[still_a]), 0.0, None)
-        if s > 1e-12:
-            corr = _quat_to_matrix(_quat_from_rotvec(np.outer(frac * angle, axis / s)))
-            mats = np.einsum("nij,njk->nik", corr, mats)
-        self.rot_ = mats
-        # velocity between a and b with the zero-velocity update
-        seg = slice(still_a, still_b + 1)
-        acc_w = np.einsum("nij,nj->ni", mats[seg], acc[seg])
-        acc_w[:, 2] -= self.gravity
-        dts = dt[still_a:still_b]
-        v = np.zeros_like(acc_w)
-        v[1:] = np.cumsum(0.5 * (acc_w[1:] + acc_w[:-1]) * dts[:, None], axis=0)
-        ramp = (t[seg] - t[still_a]) / (t[still_b] - t[still_a])
-        v -= ramp[:, None] * v[-1]
-        vel = np.full((n, 3), np.nan)
-        vel[seg] = v
-        pos = np.full((n, 3), np.nan)
-        p = np.zeros_like(v)
-        p[1:] = np.cumsum(0.5 * (v[1:] + v[:-1]) * dts[:, None], axis=0)
-        pos[seg] = p
-        self.vel_ = vel
-        self.pos_ = pos
+        tt, aa, gg, n = pack_windows([(np.asarray(t, dtype=np.float64), acc, gyr)])
+        h = max(0, round(self.still_half_window_s * self.sampling_rate_hz))
+        res = integrate_windows(
+            tt,
+            aa,
+            gg,
+            n,
+            np.array([still_a]),
+            np.array([-1 if still_b is None else still_b]),
+            still_half_window=h,
+            gravity=self.gravity,
+        )
+        self.rot_ = np.ascontiguousarray(np.moveaxis(res.rot[:, :, 0, :], -1, 0))
+        self.vel_ = np.ascontiguousarray(res.vel[:, 0, :].T)
+        self.pos_ = np.ascontiguousarray(res.pos[:, 0, :].T)
+        self.tilt_error_deg_ = float(res.tilt_error_deg[0])
         return self
+
+
+class WindowKinematics(NamedTuple):
+    """Result of :func:`integrate_windows` for ``K`` windows padded to ``L`` samples.
+
+    Attributes
+    ----------
+    rot : ndarray, shape (3, 3, K, L)
+        Body-to-world rotation matrices, element ``[i, j]`` first (each a contiguous
+        ``(K, L)`` array); samples past a window's length are meaningless.
+    vel, pos : ndarray, shape (3, K, L)
+        World velocity (m/s) and position (m) from the first still instant to the second, NaN
+        elsewhere and in windows without a second still instant.
+    tilt_error_deg : ndarray, shape (K,)
+        Tilt error removed at the second still instant, deg (NaN without one).
+    """
+
+    rot: np.ndarray
+    vel: np.ndarray
+    pos: np.ndarray
+    tilt_error_deg: np.ndarray
+
+
+def pack_windows(
+    windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stack windows of different lengths for :func:`integrate_windows`.
+
+    Parameters
+    ----------
+    windows : list of (t, acc, gyr)
+        ``t`` shape (N_k,) in s, ``acc`` (N_k, 3) in m/s², ``gyr`` (N_k, 3) in deg/s.
+
+    Returns
+    -------
+    t : ndarray, shape (K, L)
+        Padded with each window's last time (zero time steps).
+    acc, gyr : ndarray, shape (3, K, L)
+        Components first, padded with zeros.
+    n : ndarray of int, shape (K,)
+        Length of each window.
+    """
+    k = len(windows)
+    n = np.array([w[0].shape[0] for w in windows], dtype=np.int64)
+    width = int(n.max()) if k else 0
+    t = np.empty((k, width))
+    acc = np.zeros((3, k, width))
+    gyr = np.zeros((3, k, width))
+    for i, (ti, ai, gi) in enumerate(windows):
+        m = ti.shape[0]
+        t[i, :m] = ti
+        t[i, m:] = ti[m - 1]
+        acc[:, i, :m] = ai.T
+        gyr[:, i, :m] = gi.T
+    return t, acc, gyr, n
+
+
+def integrate_windows(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    n: np.ndarray,
+    still_a: np.ndarray,
+    still_b: np.ndarray,
+    *,
+    still_half_window: int,
+    gravity: float = STANDARD_GRAVITY,
+) -> WindowKinematics:
+    """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
+
+    Every sample's result depends only on its own window (element-wise operations and
+    sequential sums along each window), so a window gives bit-identical results whatever other
+    windows share the call, and :class:`StrideKinematics` is this function with ``K = 1``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (K, L)
+        Sample times, s (see :func:`pack_windows`).
+    acc, gyr : ndarray, shape (3, K, L)
+        Specific force (m/s²) and angular rate (deg/s), body frame, components first.
+    n : ndarray of int, shape (K,)
+        Valid samples per window.
+    still_a : ndarray of int, shape (K,)
+        Index of the first still instant (anchor of the orientation) per window.
+    still_b : ndarray of int, shape (K,)
+        Index of the second still instant, or -1 for none (no drift correction, no velocity).
+    still_half_window : int
+        Half width (samples) of the specific-force average at the still instants.
+    gravity : float
+        m/s².
+
+    Returns
+    -------
+    WindowKinematics
+    """
+    k, width = t.shape
+    rows = np.arange(k)
+    still_a = np.asarray(still_a, dtype=np.int64)
+    still_b = np.asarray(still_b, dtype=np.int64)
+    has_b = still_b >= 0
+    # 1. body-frame increments (trapezoidal rate times the real time step)
+    dt = t[:, 1:] - t[:, :-1]
+    q = np.empty((4, k, width))
+    q[:, :, 0] = ((0.0,), (0.0,), (0.0,), (1.0,))
+    rv = np.radians(0.5 * (gyr[:, :, 1:] + gyr[:, :, :-1])) * dt
+    q[:, :, 1:] = _quat_from_rotvec_c(rv)
+    # 2. prefix products (Hillis-Steele scan: element i only ever combines elements <= i)
+    shift = 1
+    while shift < width:
+        q[:, :, shift:] = _qmul_c(q[:, :, :-shift], q[:, :, shift:])
+        shift *= 2
+    q /= np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    # 3. relative to the anchor, then the anchor's tilt from the specific force (composed as
+    # quaternions; one conversion to matrices at the end)
+    qa = q[:, rows, still_a]
+    q_anchor = _qmul_c(
+        _tilt_quats(_mean_at(acc, n, still_a, still_half_window)),
+        np.stack([-qa[0], -qa[1], -qa[2], qa[3]]),
+    )
+    world = _qmul_c(q_anchor[:, :, None], q)
+    tilt = np.full(k, np.nan)
+    vel = np.full((3, k, width), np.nan)
+    pos = np.full((3, k, width), np.nan)
+    if not has_b.any():
+        return WindowKinematics(_quat_to_matrix_c(world), vel, pos, tilt)
+    # 4. gravity update: the tilt error at b, removed linearly in time from a to b
+    b = np.where(has_b, still_b, still_a)
+    fb = _mean_at(acc, n, b, still_half_window)  # (3, K)
+    rb = _quat_to_matrix_c(world[:, rows, b])  # (3, 3, K)
+    up = rb[:, 0] * fb[0] + rb[:, 1] * fb[1] + rb[:, 2] * fb[2]
+    up = up / np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
+    s = np.sqrt(up[1] * up[1] + up[0] * up[0])
+    angle = np.arctan2(s, up[2])
+    tilt = np.where(has_b, np.degrees(angle), np.nan)
+    fix = has_b & (s > 1e-12)
+    if fix.any():
+        ta = t[rows, still_a][:, None]
+        tb = t[rows, b][:, None]
+        span = np.where(fix[:, None], tb - ta, 1.0)
+        frac = np.clip((t - ta) / span, 0.0, None)
+        ang = np.where(fix, angle, 0.0)[:, None] * frac
+        sd = np.where(fix, s, 1.0)
+        axis = np.stack([up[1] / sd, -up[0] / sd, np.zeros(k)])[:, :, None]
+        world = _qmul_c(_quat_from_rotvec_c(ang * axis), world)
+    rot = _quat_to_matrix_c(world)
+    # 5. velocity from a to b with the zero-velocity update, and position
+    idx = np.arange(width)
+    inside = (idx[None, :-1] >= still_a[:, None]) & (idx[None, :-1] < b[:, None])  # steps a..b-1
+    acc_w = _matvec_c(rot, acc)
+    acc_w[2] -= gravity
+    inc = np.where(inside, 0.5 * (acc_w[:, :, 1:] + acc_w[:, :, :-1]) * dt, 0.0)
+    v = np.zeros((3, k, width))
+    np.cumsum(inc, axis=2, out=v[:, :, 1:])
+    ta = t[rows, still_a][:, None]
+    tb = t[rows, b][:, None]
+    ramp = (t - ta) / np.where(has_b[:, None], tb - ta, 1.0)
+    v -= ramp * v[:, rows, b][:, :, None]
+    pinc = np.where(inside, 0.5 * (v[:, :, 1:] + v[:, :, :-1]) * dt, 0.0)
+    p = np.zeros((3, k, width))
+    np.cumsum(pinc, axis=2, out=p[:, :, 1:])
+    seg = (idx[None, :] >= still_a[:, None]) & (idx[None, :] <= b[:, None]) & has_b[:, None]
+    vel = np.where(seg, v, np.nan)
+    pos = np.where(seg, p, np.nan)
+    return WindowKinematics(rot, vel, pos, tilt)
+
+
+def _mean_at(acc: np.ndarray, n: np.ndarray, at: np.ndarray, h: int) -> np.ndarray:
+    """Mean of ``acc[:, k, max(0, i-h) : min(n, i+h+1)]`` at ``i = at[k]``, shape (3, K)."""
+    k = at.shape[0]
+    rows = np.arange(k)
+    total = np.zeros((3, k))
+    count = np.zeros(k)
+    for o in range(-h, h + 1):
+        j = at + o
+        ok = (j >= 0) & (j < n)
+        total += np.where(ok, acc[:, rows, np.clip(j, 0, acc.shape[2] - 1)], 0.0)
+        count += ok
+    return total / count
+
+
+def _tilt_quats(up: np.ndarray) -> np.ndarray:
+    """:func:`tilt_matrix` of ``K`` specific forces ``up`` (3, K) as quaternions (4, K)."""
+    up = up / np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
+    half_pitch = 0.5 * np.arcsin(np.clip(up[0], -1.0, 1.0))
+    half_roll = 0.5 * np.arctan2(up[1], up[2])
+    sy, cy = -np.sin(half_pitch), np.cos(half_pitch)  # Ry(-pitch)
+    sx, cx = np.sin(half_roll), np.cos(half_roll)  # Rx(roll)
+    return np.array([cy * sx, sy * cx, -sy * sx, cy * cx])
+
+
+def _qmul_c(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """:func:`quat_multiply` on component-first arrays (4, ...)."""
+    px, py, pz, pw = p
+    qx, qy, qz, qw = q
+    return np.array(
+        [
+            pw * qx + px * qw + py * qz - pz * qy,
+            pw * qy - px * qz + py * qw + pz * qx,
+            pw * qz + px * qy - py * qx + pz * qw,
+            pw * qw - px * qx - py * qy - pz * qz,
+        ]
+    )
+
+
+def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
+    """Quaternions (4, ...) of rotation vectors (3, ...) in rad, components first."""
+    ang = np.sqrt(rv[0] * rv[0] + rv[1] * rv[1] + rv[2] * rv[2])
+    half = 0.5 * ang
+    small = ang < 1e-6
+    kk = np.where(small, 0.5 - ang * ang / 48.0, np.sin(half) / np.where(small, 1.0, ang))
+    return np.array([rv[0] * kk, rv[1] * kk, rv[2] * kk, np.cos(half)])
+
+
+def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (3, 3, ...) of unit quaternions (4, ...), components first."""
+    x, y, z, w = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def _matvec_c(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``a @ x`` for component-first matrices (3, 3, ...) and vectors (3, ...)."""
+    return np.array([a[i, 0] * x[0] + a[i, 1] * x[1] + a[i, 2] * x[2] for i in range(3)])
 
 
 def tilt_matrix(acc: np.ndarray) -> np.ndarray:
@@ -252,32 +448,3 @@ def tilt_matrix(acc: np.ndarray) -> np.ndarray:
     ry = np.array([[cp, 0.0, -sp], [0.0, 1.0, 0.0], [sp, 0.0, cp]])  # Ry(-pitch)
     rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
     return ry @ rx
-
-
-def _quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
-    """Quaternions ``(x, y, z, w)`` of rotation vectors (rad), shape (N, 3) -> (N, 4)."""
-    ang = np.linalg.norm(rv, axis=1)
-    half = 0.5 * ang
-    # sin(half)/ang with its series near zero
-    small = ang < 1e-6
-    k = np.where(small, 0.5 - ang * ang / 48.0, np.sin(half) / np.where(small, 1.0, ang))
-    out = np.empty((rv.shape[0], 4))
-    out[:, :3] = rv * k[:, None]
-    out[:, 3] = np.cos(half)
-    return out
-
-
-def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices (N, 3, 3) of unit quaternions ``(x, y, z, w)``."""
-    x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    m = np.empty((q.shape[0], 3, 3))
-    m[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    m[:, 0, 1] = 2 * (x * y - z * w)
-    m[:, 0, 2] = 2 * (x * z + y * w)
-    m[:, 1, 0] = 2 * (x * y + z * w)
-    m[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    m[:, 1, 2] = 2 * (y * z - x * w)
-    m[:, 2, 0] = 2 * (x * z - y * w)
-    m[:, 2, 1] = 2 * (y * z + x * w)
-    m[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return m

@@ -70,16 +70,29 @@ class PelvisSettings:
         Longest gap bridged by interpolation; longer ones split the data, s.
     rate_tolerance : float
         Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
-    epoch_s, pad_s : float
-        Analysis epoch and the context added on both sides, s.
+    epoch_s : float
+        Analysis epoch, s: the steps whose contact peaks in it are analysed together.
+    pad_s, lookahead_s : float
+        Context added before and after an epoch, s. ``lookahead_s`` covers the same foot's
+        next contact (stride time, the obliquity trace) and bounds the release latency:
+        a step is out about ``epoch_s + lookahead_s`` after its contact.
     side_half_window : int
-        Steps before and after a step that vote on its side.
+        Steps before a step that vote on its side.
+    side_lookahead : int
+        Steps after a step that vote on its side (the first steps of a run wait until the
+        run has ``2 * side_half_window + 1`` steps).
     baseline_steps : int
         Steps used for the running baseline.
     fusion_tolerance_s : float
         Largest distance between a pelvis contact and the foot contact that replaces it, s.
-    fusion_hold_s : float
-        A step waits until every foot sensor reported a contact this much later, s.
+    foot_silence_s : float
+        A foot whose detected contacts stop this long (data time) before a step is not waited
+        for: the step keeps the pelvis' own events, s.
+    lockstep_feeds : bool
+        The session's sensors are fed together in time (live, replay: no sensor's data is
+        more than ``foot_silence_s`` minus ~2 s ahead of another's). Then a silent foot is
+        given up on as soon as the pelvis data are ``foot_silence_s`` past the step, instead
+        of at ``finish()``; the rows are the same either way.
     max_drop_deg : float
         A larger drop means the step was misread (rejected), deg.
     R_bs : tuple or None
@@ -93,12 +106,15 @@ class PelvisSettings:
     min_alignment_confidence: float = 0.5
     bridge_max_s: float = 0.25
     rate_tolerance: float = 0.05
-    epoch_s: float = 40.0
-    pad_s: float = 4.0
+    epoch_s: float = 0.5
+    pad_s: float = 3.0
+    lookahead_s: float = 1.25
     side_half_window: int = 8
+    side_lookahead: int = 1
     baseline_steps: int = 30
     fusion_tolerance_s: float = 0.06
-    fusion_hold_s: float = 1.0
+    foot_silence_s: float = 10.0
+    lockstep_feeds: bool = False
     max_drop_deg: float = 25.0
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
@@ -121,6 +137,8 @@ class _Step:
     run: int = 0
     step_no: int = 0
     left: bool | None = None
+    trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
+    skip: set[str] = field(default_factory=set)  # silent feet not waited for
 
 
 def running_baseline(
@@ -178,6 +196,7 @@ class PelvisAnalyzer:
         self.fs = float(info.sample_rate_hz)
         self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
+        self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input
@@ -212,9 +231,14 @@ class PelvisAnalyzer:
         # fusion
         self._peers: dict[str, Any] = {}
         self._foot_rows: dict[str, list[tuple[float, float | None, float | None, bool]]] = {}
-        self._foot_ics: dict[str, list[float]] = {}
-        self._foot_last: dict[str, float] = {}
+        self._foot_ics: dict[str, list[float]] = {}  # IC times of the rows above (sorted)
+        self._foot_det: dict[str, list[float]] = {}  # detected contacts (before their rows)
+        self._foot_wm: dict[str, float] = {}  # last finite watermark seen (before finish)
+        self._foot_skipped: dict[str, int] = {}
         self._feet_done = False
+        #: per-stride pelvic obliquity of the rows returned by the last feed/finish:
+        #: ``(t_ic, values (101,), side)``, deg, IC to the same foot's next IC
+        self.latest_traces_: list[tuple[float, np.ndarray, str]] = []
         # output
         self._out: list[ContactRow] = []
         self._finished = False
@@ -244,12 +268,27 @@ class PelvisAnalyzer:
         for sid in self._peers:
             self._foot_rows.setdefault(sid, [])
             self._foot_ics.setdefault(sid, [])
-            self._foot_last.setdefault(sid, -math.inf)
+            self._foot_det.setdefault(sid, [])
+            self._foot_wm.setdefault(sid, -math.inf)
+            self._foot_skipped.setdefault(sid, 0)
 
     def observe(self, sensor_id: str, rows: list[ContactRow]) -> None:
-        """Rows finished by another sensor of the session (foot contacts for fusion)."""
+        """Rows finished by another sensor of the session (foot contacts for fusion).
+
+        The session calls it after every feed of a foot, before it drains the foot's
+        ``detected_ics_``: the contacts detected but not yet reported as rows are noted too,
+        so that a step waits exactly for the foot rows that can match it.
+        """
         if sensor_id not in self._peers:
             return
+        peer = self._peers[sensor_id]
+        det = self._foot_det[sensor_id]
+        for t in getattr(peer, "detected_ics_", None) or []:
+            t = float(t)
+            k = bisect.bisect_left(det, t)
+            if k == len(det) or det[k] != t:  # each once, sorted
+                det.insert(k, t)
+        self._note_watermark(sensor_id)
         lst = self._foot_rows[sensor_id]
         ics = self._foot_ics[sensor_id]
         for r in rows:
@@ -260,7 +299,11 @@ class PelvisAnalyzer:
                 continue
             ics.append(r.t_ic)
             lst.append((r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
-            self._foot_last[sensor_id] = max(self._foot_last[sensor_id], r.t_ic)
+
+    def _note_watermark(self, sid: str) -> None:
+        wm = float(getattr(self._peers[sid], "watermark_", -math.inf))
+        if math.isfinite(wm) and wm > self._foot_wm[sid]:
+            self._foot_wm[sid] = wm
 
     # ------------------------------------------------------------------ public API
     def feed(self, block: SampleBlock) -> list[ContactRow]:
@@ -272,6 +315,7 @@ class PelvisAnalyzer:
                 f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
             )
         self._out = []
+        self.latest_traces_ = []
         for piece in self._split(block):
             self._ingest(piece)
         self._release(final=False)
@@ -280,6 +324,7 @@ class PelvisAnalyzer:
     def finish(self) -> list[ContactRow]:
         """End of data: analyse what is still buffered; returns the last steps."""
         self._out = []
+        self.latest_traces_ = []
         if self._finished:
             return []
         self._finished = True
@@ -564,17 +609,17 @@ class PelvisAnalyzer:
         self._seg_open = False
 
     def _advance(self, *, final: bool) -> None:
-        W, P = self._W, self._P
+        W, P, L = self._W, self._P, self._L
         n = self._seg_n
         while True:
             k = self._epoch
             lo_own, hi_own = k * W, (k + 1) * W
             if lo_own >= n:
                 break
-            if not final and hi_own + P > n:
+            if not final and hi_own + L > n:
                 break
             lo = max(0, lo_own - P)
-            hi = n if final else hi_own + P
+            hi = min(n, hi_own + L)
             self._analyse_epoch(lo, hi, lo_own, hi_own if hi_own < n else n + 1)
             self._epoch += 1
             self._trim(max(0, (k + 1) * W - P))

@@ -50,6 +50,7 @@ class SpanSteps:
     obl_mean: np.ndarray
     lat_mean: np.ndarray  # m/s², world sideways (left +) mean specific force over the contact
     vo_cm: np.ndarray
+    obl: np.ndarray | None = None  # per-sample obliquity of the window, deg (None: no attitude)
 
 
 def obliquity_at_rest_deg(acc_body: np.ndarray) -> np.ndarray:
@@ -128,6 +129,7 @@ def analyse_span(
         return out
     ml_w = rot.apply(np.array([0.0, 1.0, 0.0]))  # body ml in the world, (N, 3)
     obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+    out.obl = obl
     f_w = rot.apply(acc)
     a_z = f_w[:, 2] - gravity
     h = ml_w[:, :2]
@@ -210,6 +212,7 @@ def assign_sides(
     *,
     step_no: np.ndarray | None = None,
     half_window: int = 8,
+    after: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Left/right label of each step by a vote over its run of alternating steps.
 
@@ -231,6 +234,10 @@ def assign_sides(
         continues); the alternation follows its parity. Default: the position.
     half_window : int
         Steps on each side of a step that vote on its label.
+    after : int, optional
+        Steps after a step that vote on its label (default ``half_window``). With fewer, a
+        step is decided sooner in a stream; the window then still spans at least the first
+        ``2 * half_window + 1`` steps of its run (the first steps of a run wait for them).
 
     Returns
     -------
@@ -249,7 +256,11 @@ def assign_sides(
     ends_rev = np.where(np.concatenate((run_id[1:] != run_id[:-1], [True])), idx, k)
     ends = np.minimum.accumulate(ends_rev[::-1])[::-1]
     lo = np.maximum(idx - half_window, starts)
-    hi = np.minimum(idx + half_window, ends)  # inclusive
+    if after is None:
+        hi = np.minimum(idx + half_window, ends)  # inclusive
+    else:
+        ahead = min(after, half_window)
+        hi = np.minimum(np.maximum(idx + ahead, starts + 2 * half_window), ends)
     par = (idx if step_no is None else np.asarray(step_no, dtype=np.int64)) % 2
     total = np.zeros(k)
     for cue in (np.asarray(obl_mean, float), -np.asarray(lat_mean, float)):

@@ -10,7 +10,7 @@ over the bumble bleak backend — the exact path ``runform record --simulate`` a
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +31,46 @@ from firmware_bridge.emulator.diy import EmulatedDiyClip
 from firmware_bridge.source import SensorStatus
 from firmware_bridge.virtual_link import VirtualLink
 
-__all__ = ["VirtualBleSource", "VirtualSensors", "simulated_signals", "start_virtual_sensors"]
+__all__ = [
+    "SIMULATED_DEVICE_MODELS",
+    "VirtualBleSource",
+    "VirtualSensors",
+    "resolve_device_model",
+    "simulated_signals",
+    "start_virtual_sensors",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PLACEMENTS = ("left_foot", "right_foot", "pelvis")
 _SHORT = {"left_foot": "L", "right_foot": "R", "pelvis": "P"}
+
+#: Device models an emulated IMU sensor can be (``diy`` = the project's own clip), with the
+#: short names accepted for them (``polar`` = ``polar-verity-sense``).
+SIMULATED_DEVICE_MODELS: dict[str, str] = {
+    "diy": "diy",
+    "movesense": "movesense",
+    "metawear": "metawear",
+    "witmotion": "witmotion",
+    "polar": "polar-verity-sense",
+    "polar-verity-sense": "polar-verity-sense",
+}
+
+
+def resolve_device_model(name: str) -> str:
+    """The emulated IMU ``device_model`` a user-given name means (``polar`` → ``polar-verity-sense``).
+
+    Raises
+    ------
+    ValueError
+        Unknown name (one line listing the accepted ones).
+    """
+    key = name.strip().lower()
+    if key not in SIMULATED_DEVICE_MODELS:
+        raise ValueError(
+            f"device {name!r}: expected one of {', '.join(sorted(SIMULATED_DEVICE_MODELS))}"
+        )
+    return SIMULATED_DEVICE_MODELS[key]
 
 
 def simulated_signals(
@@ -102,8 +136,10 @@ async def start_virtual_sensors(
     radio: RadioConditions | None = None,
     max_drift_ppm: float = 50.0,
     footpod: bool = False,
+    devices: Mapping[str, str] | None = None,
 ) -> VirtualSensors:
-    """Start emulated DIY clips on a (new) virtual link, advertising and ready to connect.
+    """Start emulated sensors (DIY clips unless ``devices`` says otherwise) on a (new) virtual
+    link, advertising and ready to connect.
 
     Each gets its own device clock (boot offset 10-600 s, drift up to ±``max_drift_ppm``) and
     connection interval (7.5, 15 or 30 ms).
@@ -124,7 +160,20 @@ async def start_virtual_sensors(
         Overrides the per-device radio conditions.
     footpod : bool
         Also start an emulated RSC footpod (sensor id ``footpod``).
+    devices : mapping of str to str, optional
+        Device model per placement (``diy``, ``movesense``, ``metawear``, ``witmotion``,
+        ``polar``; see :data:`SIMULATED_DEVICE_MODELS`); placements not in it are DIY clips.
+        Vendor devices are the emulators of :mod:`firmware_bridge.emulator` speaking their
+        vendor's protocol, identified by the central from their GATT services like real ones;
+        each streams at the nearest rate it supports (e.g. MetaWear ≤ 200 Hz, Polar ≤ 416 Hz).
     """
+    models = {p: resolve_device_model(m) for p, m in (devices or {}).items()}
+    unknown = set(models) - set(placements)
+    if unknown:
+        raise ValueError(
+            f"devices for {', '.join(sorted(unknown))}: no such simulated sensor "
+            f"(placements: {', '.join(placements)})"
+        )
     link = link or VirtualLink(speed=speed)
     if signals is None:
         signals = simulated_signals(
@@ -142,15 +191,21 @@ async def start_virtual_sensors(
             drift_ppm=float(rng.uniform(-max_drift_ppm, max_drift_ppm)),
         )
         r = radio or RadioConditions(conn_interval_s=(0.0075, 0.015, 0.030)[i % 3])
-        per = EmulatedDiyClip(
-            link,
-            name=f"rfclip-{_SHORT.get(p, str(i))}",
-            signal=signals[p],
-            clock=clock,
-            radio=RadioConditions(r.conn_interval_s, r.skip_event_prob, r.loss_prob),
-            battery_pct=float(rng.uniform(40, 100)),
-            seed=seed + i,
-        )
+        common: dict[str, Any] = {
+            "signal": signals[p],
+            "clock": clock,
+            "radio": RadioConditions(r.conn_interval_s, r.skip_event_prob, r.loss_prob),
+            "battery_pct": float(rng.uniform(40, 100)),
+            "seed": seed + i,
+        }
+        model = models.get(p, "diy")
+        per: EmulatedPeripheral
+        if model == "diy":
+            per = EmulatedDiyClip(link, name=f"rfclip-{_SHORT.get(p, str(i))}", **common)
+        else:
+            from firmware_bridge.emulator.vendor_harness import emulator_for
+
+            per = emulator_for(model)(link, **common)
         await per.start()
         peripherals[p] = per
     if footpod:

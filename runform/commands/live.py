@@ -32,6 +32,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="chirunning", help="with --simulate: scenario")
     parser.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
     parser.add_argument(
+        "--simulate-devices",
+        default=None,
+        metavar="MODELS",
+        help="with --simulate: device model of each emulated sensor, in the order "
+        "left_foot,right_foot,pelvis (e.g. movesense,metawear,polar) or as PLACEMENT=MODEL "
+        "items; models: diy, movesense, metawear, witmotion, polar (default: all diy)",
+    )
+    parser.add_argument(
+        "--footpod",
+        action="store_true",
+        help="with --simulate: add an emulated BLE footpod (speed, cadence), shown next to the "
+        "IMU cadence and recorded to /streams",
+    )
+    parser.add_argument(
         "--sim-speed",
         type=float,
         default=1.0,
@@ -61,6 +75,9 @@ def build_live_source(args: argparse.Namespace):
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
+        from runform.commands.record import parse_simulate_devices
+
+        devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
         from firmware_bridge.simulator import scenario_names
 
@@ -73,8 +90,12 @@ def build_live_source(args: argparse.Namespace):
             rate_hz=args.rate,
             scenario=args.scenario,
             seed=args.seed,
+            devices=devices,
+            footpod=args.footpod,
             session_kwargs={"settings": settings},
         )
+    if args.simulate_devices is not None or args.footpod:
+        raise UsageError("--simulate-devices and --footpod need --simulate")
     from firmware_bridge.ble_session import BleSession
     from runform.commands.record import parse_sensors
 

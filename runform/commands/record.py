@@ -48,6 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --simulate: add an emulated BLE footpod (speed, cadence) written to /streams",
     )
+    parser.add_argument(
+        "--simulate-devices",
+        default=None,
+        metavar="MODELS",
+        help="with --simulate: device model of each emulated sensor, comma-separated in the "
+        "order left_foot,right_foot,pelvis (e.g. movesense,metawear,polar) or as "
+        "PLACEMENT=MODEL items (e.g. pelvis=polar); models: diy, movesense, metawear, "
+        "witmotion, polar (default: all diy)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
     parser.add_argument("--notes", default=None, help="free text stored in the file")
     parser.add_argument("--quiet", action="store_true", help="no live status line")
@@ -77,6 +86,52 @@ def parse_sensors(items: list[str]) -> dict[str, str]:
     return out
 
 
+def parse_simulate_devices(text: str | None) -> dict[str, str]:
+    """``--simulate-devices`` → {placement: device model} (one-line UsageError if bad).
+
+    Either models in the order left_foot, right_foot, pelvis (``movesense,metawear,polar``;
+    fewer items leave the rest DIY) or ``PLACEMENT=MODEL`` items (``pelvis=polar``).
+    """
+    from firmware_bridge.emulator.virtual import DEFAULT_PLACEMENTS, resolve_device_model
+
+    if text is None:
+        return {}
+    items = [x.strip() for x in text.split(",")]
+    if not text.strip() or any(not x for x in items):
+        raise UsageError(
+            f"--simulate-devices {text!r}: expected models separated by commas, "
+            "e.g. movesense,metawear,polar"
+        )
+    keyed = ["=" in x for x in items]
+    if any(keyed) and not all(keyed):
+        raise UsageError(
+            f"--simulate-devices {text!r}: give either MODEL,MODEL,MODEL or PLACEMENT=MODEL items"
+        )
+    if all(keyed):
+        pairs = [tuple(x.strip() for x in item.split("=", 1)) for item in items]
+    else:
+        if len(items) > len(DEFAULT_PLACEMENTS):
+            raise UsageError(
+                f"--simulate-devices {text!r}: at most {len(DEFAULT_PLACEMENTS)} models "
+                f"({', '.join(DEFAULT_PLACEMENTS)})"
+            )
+        pairs = list(zip(DEFAULT_PLACEMENTS, items, strict=False))
+    out: dict[str, str] = {}
+    for placement, model in pairs:
+        if placement not in DEFAULT_PLACEMENTS:
+            raise UsageError(
+                f"--simulate-devices {text!r}: {placement!r} is no simulated placement "
+                f"(expected {', '.join(DEFAULT_PLACEMENTS)})"
+            )
+        if placement in out:
+            raise UsageError(f"--simulate-devices {text!r}: {placement} given twice")
+        try:
+            out[placement] = resolve_device_model(model)
+        except ValueError as exc:
+            raise UsageError(f"--simulate-devices: {exc}") from None
+    return out
+
+
 def build_source(args: argparse.Namespace):
     """The BlockSource ``args`` ask for (emulated sensors or real BLE devices)."""
     from firmware_bridge.devices import StreamSettings
@@ -89,6 +144,7 @@ def build_source(args: argparse.Namespace):
             raise UsageError("--simulate and --sensor: give one or the other")
         if not args.speed > 0:
             raise UsageError(f"--speed {args.speed}: expected a positive number")
+        devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
 
         return VirtualBleSource(
@@ -99,8 +155,11 @@ def build_source(args: argparse.Namespace):
             # the simulated run is looped when the recording is longer
             signal_duration_s=min(args.duration + 1.0, 600.0) if args.duration else 120.0,
             footpod=args.footpod,
+            devices=devices,
             session_kwargs={"settings": settings},
         )
+    if args.simulate_devices is not None:
+        raise UsageError("--simulate-devices needs --simulate")
     if not args.sensor:
         raise UsageError(
             "no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`) or --simulate"
