@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import math
+from array import array
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -58,17 +59,15 @@ __all__ = ["FootAnalyzer", "FootSettings"]
 
 log = logging.getLogger(__name__)
 
-_METRIC_KEYS = (
-    "contact_time",
-    "stride_time",
+#: Metrics whose medians go into the summary (kept as compact float64 arrays: a few MB for
+#: a whole day of running, so memory does not grow with the recording's length in practice).
+_MEDIAN_KEYS = (
     "cadence",
+    "contact_time",
     "foot_strike_angle",
-    "strike_type",
-    "pronation_excursion",
     "max_pronation_velocity",
-    "stride_length",
+    "pronation_excursion",
     "speed",
-    "peak_impact",
 )
 
 
@@ -214,7 +213,8 @@ class FootAnalyzer:
         self._n_contacts = 0
         self._n_segments = 0
         self._flag_counts: dict[str, int] = {}
-        self._summary_vals: dict[str, list] = {k: [] for k in _METRIC_KEYS}
+        self._summary_vals: dict[str, array] = {k: array("d") for k in _MEDIAN_KEYS}
+        self._strike_counts: dict[str, int] = {}
         self._finished = False
         self.detected_ics_: list[float] = []
         self._watermark = -math.inf
@@ -287,9 +287,9 @@ class FootAnalyzer:
             ("foot_strike_angle", "foot_strike_angle_median"),
         ):
             out[name] = _median(v[key])
-        types = [s for s in v["strike_type"] if s]
+        n_types = sum(self._strike_counts.values())
         out["strike_type_fraction"] = {
-            k: (round(types.count(k) / len(types), 4) if types else None)
+            k: (round(self._strike_counts.get(k, 0) / n_types, 4) if n_types else None)
             for k in ("rearfoot", "midfoot", "forefoot")
         }
         out["max_pronation_velocity_median"] = _median(v["max_pronation_velocity"])
@@ -690,10 +690,12 @@ class FootAnalyzer:
             self._flag_counts[f] = self._flag_counts.get(f, 0) + 1
         if "rejected" in row.flags:
             return
-        for k in _METRIC_KEYS:
+        for k in _MEDIAN_KEYS:
             v = getattr(row, k)
             if v is not None:
                 self._summary_vals[k].append(v)
+        if row.strike_type:
+            self._strike_counts[row.strike_type] = self._strike_counts.get(row.strike_type, 0) + 1
 
 
 def _rotate(x: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -702,8 +704,9 @@ def _rotate(x: np.ndarray, r: np.ndarray) -> np.ndarray:
     return x[:, 0:1] * r[:, 0] + x[:, 1:2] * r[:, 1] + x[:, 2:3] * r[:, 2]
 
 
-def _median(vals: list) -> float | None:
-    arr = np.asarray([v for v in vals if v is not None and np.isfinite(v)], dtype=np.float64)
+def _median(vals: array) -> float | None:
+    arr = np.frombuffer(vals, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
     if arr.size == 0:
         return None
     return round(float(np.median(arr)), 6)

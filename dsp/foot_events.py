@@ -11,17 +11,36 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
 * **Toe-off (TO)**: the pitch-rate minimum of the late cycle (Falbriard et al. 2018's most
   precise terminal-contact feature) anchors the search; the lift-off itself is the onset of the
   sharpest rise of the world-vertical specific force from ``to_before_min_s`` before to
-  ``to_after_min_s`` after that minimum (the leg jerks the shoe up).
+  ``to_after_min_s`` after that minimum (the leg jerks the shoe up). The jolt rings: a larger
+  rise within ``to_rebound_s`` after a fall that follows an earlier rise of at least
+  ``to_rebound_fraction`` of it is the rebound, and the earlier rise is the lift-off.
 * **Foot-flat (mid-stance)**: the stillest instant between mid-swing and toe-off (least
-  rotation, specific force closest to 1 g): the zero-velocity / gravity update instant.
-* **Initial contact (IC)**: the impact. Back from foot-flat to the start of the flat phase and
-  to the landing burst (the last rotation peak: foot slap, heel drop, start of pronation), IC is
-  the onset of the sharpest rise of the world-vertical specific force within
-  ``max(ic_before_burst_s, 10 % of the cycle)`` before that peak. The world-vertical force uses
-  the orientation integrated back from foot-flat, which separates the upward impact from the
-  mostly horizontal decelerations of late swing.
+  rotation, specific force closest to 1 g): the zero-velocity / gravity update instant. It is
+  searched after the last rotation burst (``landing_burst_dps`` above the stillest rotation
+  after it): a slow swing, such as the first step after standing, has instants about as still
+  as a short flat phase.
+* **Initial contact (IC)**: back from foot-flat to the start of the flat phase and to the
+  landing burst ``pb`` (the last rotation peak: foot slap, heel drop, start of pronation):
 
-Events between two samples are placed midway. Every function works on index ranges of arrays
+  - *heel drop* (pitch rate at ``pb`` above ``heel_drop_min_dps``: a forefoot landing): the
+    foot's pitch is lowest at the touch-down, so IC is the last rising zero crossing of the
+    pitch rate before the heel drop, linearly interpolated between samples (a gyroscope
+    feature that survives low sample rates, where the impact spike is filtered away);
+  - otherwise IC is the impact: the onset of the sharpest rise of the world-vertical specific
+    force before ``pb`` (window ``max(ic_before_burst_s, 10 % of the cycle)``). When the burst
+    is a slap (pitch rate falling, heel or midfoot landing), the window is narrowed to the
+    ``ic_before_onset_s`` before the slap's onset: the tangent at the steepest fall of the
+    pitch rate (within ``ic_before_slap_s`` before ``pb``) extended back to the pitch rate of
+    the calmest instant before it. The onset is precise but a few ms late; the narrow window
+    keeps the late-swing decelerations out, which at 50-100 Hz rise more sharply than the
+    filtered impact.
+
+  The world-vertical force uses the orientation integrated back from foot-flat, which
+  separates the upward impact from the mostly horizontal decelerations of late swing.
+
+Force-based events between two samples are placed midway. Neither the sensor's own anti-alias
+filter delay (about half a sample for a 2nd-order low-pass at 0.4 × rate) nor any other
+device latency is compensated: events come out that much late. Every function works on index ranges of arrays
 and looks only at samples inside the range and a fixed margin around it, so streaming and batch
 analysis find the same events.
 """
@@ -35,7 +54,6 @@ import numpy as np
 from dsp.filters import centered_moving_average, running_max, samples_for
 from dsp.orientation import StrideKinematics
 
-DBG = []
 __all__ = ["ContactEvents", "EventSettings", "detect_contact", "find_swing_peaks"]
 
 
@@ -61,7 +79,8 @@ class EventSettings:
         The flat phase ends where the rotation exceeds its foot-flat value by this, deg/s.
     flat_max_dps, edge_flat_max_dps : float
         A contact needs a foot-flat instant with less rotation than this (deg/s; and less than a
-        quarter of the preceding mid-swing rate) and a specific force within 0.3 g of 1 g
+        quarter of the preceding mid-swing rate) and a specific force within ``flat_max_dev_g`` of
+        1 g
         (``edge_flat_max_dps`` for a contact cut by the edge of the data). A mid-swing
         candidate whose cycle holds no such contact is not a mid-swing (e.g. the fast heel drop
         after a forefoot landing) and is skipped.
@@ -72,6 +91,27 @@ class EventSettings:
     onset_fraction : float
         An impact or lift-off starts where the rise of the vertical force first exceeds this
         share of its largest sample-to-sample rise.
+    to_rebound_fraction, to_rebound_s : float
+        The largest rise at lift-off is a rebound when it comes within ``to_rebound_s``
+        seconds after a fall that follows an earlier rise of at least ``to_rebound_fraction``
+        of it; the earlier rise is the lift-off.
+    heel_drop_min_dps : float
+        A landing burst whose pitch rate exceeds this (deg/s, toes rising) is the heel drop of
+        a forefoot landing: IC is the pitch rate's rising zero crossing before it.
+    ic_before_slap_s : float
+        The steepest fall of a slap is searched this long before its peak, s.
+    ic_before_onset_s : float
+        The impact of a heel or midfoot landing is searched this long before the slap's
+        onset, s.
+    landing_burst_dps : float
+        Foot-flat lies after the last rotation that exceeds the stillest rotation after it by
+        this, deg/s.
+    edge_to_moving_s : float
+        A contact cut by the end of the data needs the foot to keep turning (rotation above
+        ``edge_flat_max_dps``) for this long after its toe-off, s.
+    flat_max_dev_g, edge_flat_max_dev_g : float
+        Largest deviation of the foot-flat specific force from 1 g, in g (a whole cycle / a
+        contact cut by the edge of the data).
     gravity : float
         m/s².
     max_cycle_s : float
@@ -95,10 +135,15 @@ class EventSettings:
     edge_flat_max_dps: float = 150.0
     flat_max_dps: float = 120.0
     onset_fraction: float = 0.15
-    to_first_rise_fraction: float = 0.5
+    to_rebound_fraction: float = 0.5
+    to_rebound_s: float = 0.04
     heel_drop_min_dps: float = 100.0
     ic_before_slap_s: float = 0.04
     landing_burst_dps: float = 200.0
+    ic_before_onset_s: float = 0.015
+    edge_to_moving_s: float = 0.06
+    flat_max_dev_g: float = 0.4
+    edge_flat_max_dev_g: float = 0.3
 
 
 @dataclass
@@ -251,19 +296,25 @@ def detect_contact(
     w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
     s_lo = max(win_lo, pb - w_s)
     if omega_s[pb] < 0 and pb - s_lo >= 2:
-        # a slap after a heel landing: the impact starts it, so the impact lies shortly
+        # a slap (heel or midfoot landing): the impact starts it, so the impact lies shortly
         # before the steepest fall of the pitch rate
         s_fall = s_lo + int(np.argmin(np.diff(omega_s[s_lo - 1 : pb + 1])))
-        q_lo = max(win_lo, s_fall - w_s)
-        if s_fall - q_lo >= 2:
-            dd = np.diff(omega_s[q_lo - 1 : s_fall + 1])
-            q = q_lo + int(np.argmax(dd[:-1]))
-            m = (omega_s[s_fall] - omega_s[s_fall - 1]) * fs
-            vm = 0.5 * (omega_s[s_fall] + omega_s[s_fall - 1])
-            tm = 0.5 * (t[s_fall] + t[s_fall - 1])
-            DBG.append(tm + (omega_s[q] - vm) / m if m < 0 else np.nan)
         win_hi = max(win_lo + 2, min(win_hi, s_fall + 1))
         win_lo = max(win_lo, min(s_fall - w_s, win_hi - 2))
+        # the slap's onset: where the tangent at its steepest fall meets the pitch rate of the
+        # calmest instant before it (precise, but a few ms after the impact)
+        dd = np.diff(omega_s[win_lo - 1 : s_fall + 1])
+        m = float(dd[-1]) * fs
+        if dd.size >= 3 and m < 0:
+            q = win_lo + int(np.argmax(dd[:-1]))
+            t_on = (
+                0.5 * (t[s_fall] + t[s_fall - 1])
+                + (omega_s[q] - 0.5 * (omega_s[s_fall] + omega_s[s_fall - 1])) / m
+            )
+            k_on = win_lo + int(np.searchsorted(t[win_lo : s_fall + 1], t_on))
+            w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
+            win_hi = max(win_lo + 2, min(win_hi, k_on + 1))
+            win_lo = max(win_lo, min(k_on - w_i, win_hi - 2))
     ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
     if omega_s[pb] >= settings.heel_drop_min_dps:
         # a heel drop after a forefoot landing: the foot's pitch is lowest at the landing,
@@ -274,7 +325,14 @@ def detect_contact(
     # toe-off: the lift-off jolt before the late pitch-rate minimum
     if to_b - to_a >= 2:
         to, t_to = _jump(
-            t, fz, to_a, to_b, off, settings.onset_fraction, settings.to_first_rise_fraction
+            t,
+            fz,
+            to_a,
+            to_b,
+            off,
+            settings.onset_fraction,
+            settings.to_rebound_fraction,
+            settings.to_rebound_s + 1.0 / fs,
         )
     else:
         t_to = float(t[to])
@@ -292,6 +350,11 @@ def detect_contact(
         tail = omega_s[to:b]
         if tail[int(np.argmin(tail)) :].max() - tail.min() < settings.swing_threshold_dps:
             return None
+        # and the foot keeps turning after it (after the slap of a landing mistaken for a
+        # lift-off it is still again within a few tens of ms)
+        n_after = samples_for(settings.edge_to_moving_s, sampling_rate_hz=fs)
+        if b - to <= n_after or gyr_norm_s[to : to + n_after].min() < settings.edge_flat_max_dps:
+            return None
     # a contact has a foot-flat: an (almost) still instant; stricter for a contact cut by the
     # edge of the data
     strict = not (a_is_swing and b_is_swing)
@@ -299,7 +362,9 @@ def detect_contact(
     if a_is_swing:
         # and it is much stiller than the swing before it
         max_dps = min(max_dps, 0.25 * float(omega_s[a]))
-    max_dev = 0.3 * settings.gravity
+    max_dev = (
+        settings.edge_flat_max_dev_g if strict else settings.flat_max_dev_g
+    ) * settings.gravity
     if gyr_norm_s[ms] > max_dps or abs(an[ms - ic_lo] - settings.gravity) > max_dev:
         return None
     if to <= ic:
@@ -355,7 +420,8 @@ def _jump(
     hi: int,
     off: int,
     onset_fraction: float,
-    first_fraction: float = 1.0,
+    rebound_fraction: float = 1.0,
+    rebound_s: float = 0.0,
 ) -> tuple[int, float]:
     """Onset of the sharpest rise of ``fz`` in ``[lo, hi)``.
 
@@ -365,16 +431,39 @@ def _jump(
     the rise is still above ``onset_fraction`` of it (a low-pass filter in the sensor spreads
     the rise over a few samples); the event lies between that sample and the one before, and
     is placed midway. Returns ``(k, t_event)``, ``k`` the first sample after the event.
+
+    A jolt rings: when the largest rise follows a fall that follows an earlier rise of at least
+    ``rebound_fraction`` of it, within ``rebound_s`` seconds, the largest rise is the rebound and
+    the earlier rise is the event.
     """
     d = np.diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
     j = int(np.argmax(d))
-    if first_fraction < 1.0 and d[j] > 0:
-        # the first rise that reaches first_fraction of the largest (its local peak)
-        j = int(np.flatnonzero(d >= first_fraction * d[j])[0])
-        while j + 1 < d.size and d[j + 1] > d[j]:
-            j += 1
+    if rebound_s > 0 and d[j] > 0:
+        while True:
+            small = onset_fraction * d[j]
+            i = j - 1
+            while i >= 0 and d[i] > small:  # back over the rise itself
+                i -= 1
+            while i >= 0 and d[i] <= small:  # back over the fall or pause before it
+                i -= 1
+            if i < 0 or t[lo + j] - t[lo + i] > rebound_s:
+                break
+            p = i  # the peak rise of the earlier rise
+            while i - 1 >= 0 and d[i - 1] > 0:
+                i -= 1
+                if d[i] > d[p]:
+                    p = i
+            if d[p] < rebound_fraction * d[j]:
+                break
+            j = p
+    jm = j
     thr = onset_fraction * d[j]
     while j > 0 and d[j - 1] > thr:
         j -= 1
     k = lo + j
-    return k, float(0.5 * (t[k - 1] + t[k]))
+    # sub-sample: the tangent at the steepest rise back to the level before the onset
+    km = lo + jm
+    rise = float(fz[km - off] - fz[k - 1 - off])
+    te = float(0.5 * (t[km - 1] + t[km])) - (rise - 0.5 * d[jm]) / d[jm] * float(t[km] - t[km - 1])
+    te = min(max(te, float(t[k - 1])), float(t[km]))
+    return k, te

@@ -186,7 +186,9 @@ def contact_metrics_batch(
     has_n = np.array([it[4] is not None for it in items])
     n_ms = np.array([-1 if it[4] is None else it[4].ms for it in items], dtype=np.int64)
     h = max(0, round(0.005 * fs))  # StrideKinematics' default still half window
-    kin = integrate_windows(tt, acc, gyr, n, ms, n_ms, still_half_window=h, gravity=gravity)
+    kin = integrate_windows(
+        tt, acc, gyr, n, ms, n_ms, still_half_window=h, gravity=gravity, work_efficient=True
+    )
     sign = _side_sign(side)
     pitch = np.degrees(np.arcsin(np.clip(kin.rot[2, 0], -1.0, 1.0)))
     ever = sign * np.degrees(np.arcsin(np.clip(kin.rot[2, 1], -1.0, 1.0)))

@@ -270,6 +270,7 @@ def integrate_windows(
     *,
     still_half_window: int,
     gravity: float = STANDARD_GRAVITY,
+    work_efficient: bool = False,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -293,6 +294,11 @@ def integrate_windows(
         Half width (samples) of the specific-force average at the still instants.
     gravity : float
         m/s².
+    work_efficient : bool
+        Chain the rotations by a blocked scan (about two quaternion products per sample) instead
+        of a doubling scan (``log2(L)`` products per sample, but fewer numpy calls: faster for a
+        single short window). The two differ by rounding (~1e-16), so a caller that needs
+        bit-identical results across calls must always use the same one.
 
     Returns
     -------
@@ -309,11 +315,8 @@ def integrate_windows(
     q[:, :, 0] = ((0.0,), (0.0,), (0.0,), (1.0,))
     rv = np.radians(0.5 * (gyr[:, :, 1:] + gyr[:, :, :-1])) * dt
     q[:, :, 1:] = _quat_from_rotvec_c(rv)
-    # 2. prefix products (Hillis-Steele scan: element i only ever combines elements <= i)
-    shift = 1
-    while shift < width:
-        q[:, :, shift:] = _qmul_c(q[:, :, :-shift], q[:, :, shift:])
-        shift *= 2
+    # 2. prefix products (element i only ever combines elements <= i, in an order fixed by i)
+    q = _scan_blocked(q) if work_efficient else _scan_doubling(q)
     q /= np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
     # 3. relative to the anchor, then the anchor's tilt from the specific force (composed as
     # quaternions; one conversion to matrices at the end)
@@ -369,18 +372,47 @@ def integrate_windows(
     return WindowKinematics(rot, vel, pos, tilt)
 
 
+def _scan_doubling(q: np.ndarray) -> np.ndarray:
+    """Inclusive prefix products along the last axis of ``q`` (4, K, L), in place (Hillis-Steele).
+
+    Element ``i`` is only changed by the passes with ``shift <= i``, from elements before it, so
+    its value does not depend on ``L``.
+    """
+    width = q.shape[2]
+    shift = 1
+    while shift < width:
+        q[:, :, shift:] = _qmul_c(q[:, :, :-shift], q[:, :, shift:])
+        shift *= 2
+    return q
+
+
+def _scan_blocked(q: np.ndarray, block: int = 8) -> np.ndarray:
+    """Inclusive prefix products along the last axis of ``q`` (4, K, L) with O(L) products.
+
+    Blocks of ``block`` samples from the start of each window are chained sequentially (all
+    blocks at once), the block totals by :func:`_scan_doubling`, then each block is prefixed by
+    the total before it. The order of the products for element ``i`` depends only on ``i``.
+    """
+    _, k, width = q.shape
+    nb = -(-width // block)
+    qq = np.zeros((4, k, nb * block))
+    qq[3] = 1.0  # identity padding at the end
+    qq[:, :, :width] = q
+    blk = qq.reshape(4, k, nb, block)
+    for j in range(1, block):
+        blk[..., j] = _qmul_c(blk[..., j - 1], blk[..., j])
+    tot = _scan_doubling(np.ascontiguousarray(blk[..., -1]))
+    blk[:, :, 1:, :] = _qmul_c(tot[:, :, :-1, None], blk[:, :, 1:, :])
+    return qq[:, :, :width]
+
+
 def _mean_at(acc: np.ndarray, n: np.ndarray, at: np.ndarray, h: int) -> np.ndarray:
     """Mean of ``acc[:, k, max(0, i-h) : min(n, i+h+1)]`` at ``i = at[k]``, shape (3, K)."""
-    k = at.shape[0]
-    rows = np.arange(k)
-    total = np.zeros((3, k))
-    count = np.zeros(k)
-    for o in range(-h, h + 1):
-        j = at + o
-        ok = (j >= 0) & (j < n)
-        total += np.where(ok, acc[:, rows, np.clip(j, 0, acc.shape[2] - 1)], 0.0)
-        count += ok
-    return total / count
+    j = at[:, None] + np.arange(-h, h + 1)[None, :]  # (K, 2h+1)
+    ok = (j >= 0) & (j < n[:, None])
+    vals = acc[:, np.arange(at.shape[0])[:, None], np.clip(j, 0, acc.shape[2] - 1)]
+    # each window row is summed by the same loop, whatever K: batch-invariant
+    return np.where(ok, vals, 0.0).sum(axis=2) / ok.sum(axis=1)
 
 
 def _tilt_quats(up: np.ndarray) -> np.ndarray:

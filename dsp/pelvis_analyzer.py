@@ -17,21 +17,34 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    :func:`dsp.pelvis_alignment.estimate_pelvis_alignment` runs on them (buffer doubled up to
    ``align_max_s`` while it fails); the rotation and the obliquity reference (standing or
    running) are then held.
-3. **Epochs.** Each segment is cut into epochs of ``epoch_s`` at fixed sample indices; epoch
-   ``k`` is analysed (:func:`dsp.pelvis_metrics.analyse_span`) on its samples plus
-   ``pad_s`` on both sides once they have arrived, and owns the steps whose initial contact
-   lies in it. Contact detection is local, so a step near an epoch edge is found identically by
-   both neighbours and owned by exactly one.
+3. **Epochs.** Each segment is cut into epochs of ``epoch_s`` (0.5 s) at fixed sample
+   indices; epoch ``k`` is analysed (:func:`dsp.pelvis_metrics.analyse_span`) on its samples
+   plus ``pad_s`` before and ``lookahead_s`` after (the same foot's next contact) once they
+   have arrived, and owns the steps whose contact peaks in it. Contact detection is local, so
+   a step near an epoch edge is found identically by both neighbours and owned by exactly
+   one. A step is thus analysed about ``epoch_s + lookahead_s`` after its contact.
 4. **Sides.** Steps alternate; the phase of the alternation is voted by the side cues of the
-   ``side_half_window`` steps before and after (:func:`dsp.pelvis_metrics.assign_sides`),
-   inside runs without a missed step. A step is final once the steps after it are known.
+   ``side_half_window`` steps before and ``side_lookahead`` after
+   (:func:`dsp.pelvis_metrics.assign_sides`), inside runs without a missed step; the first
+   steps of a run wait for ``2 * side_half_window + 1`` steps of it.
 5. **Baseline.** ``standing``: obliquity against the standing posture. ``running`` (no standing
    period): from the first ``baseline_steps`` steps, the level at which both sides' obliquity
    waveforms are the same shape scaled by their drop (see :func:`running_baseline`).
 6. **Fusion.** When foot sensors are analysed in the same session (the session hands them over
-   with :meth:`set_peers` and their rows with :meth:`observe`), a step is released only when
-   every foot has reported past it; a foot contact within ``fusion_tolerance_s`` of the step
-   gives its side, IC, toe-off and stride time (``events_source = "feet"``).
+   with :meth:`set_peers`, and calls :meth:`observe` after each foot call, before draining the
+   foot's ``detected_ics_``), a foot contact within ``fusion_tolerance_s`` of a step gives its
+   side, IC, toe-off and stride time (``events_source = "feet"``). A foot takes part in a step
+   only if it detected a contact within ``foot_silence_s`` after it (it was alive); the step
+   waits for exactly the foot rows that can match it (all contacts before the foot's
+   ``watermark_`` are known, rows come in IC order), about 1.5 s. A foot without such a
+   contact is left out (the step keeps its pelvis events): decided by its watermark, at
+   ``finish()``, or with ``lockstep_feeds`` (live, replay) as soon as the pelvis data are
+   ``foot_silence_s + feed_skew_s`` past the step. Every rule looks at data times only, so
+   any chunking and any order of the sensors' blocks give the same rows (``lockstep_feeds``
+   needs no sensor ahead of another by more than ``feed_skew_s`` minus about 1 s).
+7. **Traces.** Each returned row with a full stride has its pelvic obliquity against the
+   baseline from IC to the same foot's next IC, 101 points, in :attr:`latest_traces_` as
+   ``(t_ic, values, side)`` (the viewer's per-stride overlay).
 """
 
 from __future__ import annotations
@@ -86,13 +99,16 @@ class PelvisSettings:
     fusion_tolerance_s : float
         Largest distance between a pelvis contact and the foot contact that replaces it, s.
     foot_silence_s : float
-        A foot whose detected contacts stop this long (data time) before a step is not waited
-        for: the step keeps the pelvis' own events, s.
+        A foot takes part in a step only if it detected a contact within this time after the
+        step (it was alive then); otherwise the step keeps the pelvis' own events, s.
     lockstep_feeds : bool
-        The session's sensors are fed together in time (live, replay: no sensor's data is
-        more than ``foot_silence_s`` minus ~2 s ahead of another's). Then a silent foot is
-        given up on as soon as the pelvis data are ``foot_silence_s`` past the step, instead
-        of at ``finish()``; the rows are the same either way.
+        The session's sensors are fed together in time, no sensor's data more than
+        ``feed_skew_s`` ahead of another's (live, replay). Then a foot that fell silent is
+        given up on once the pelvis data are ``foot_silence_s + feed_skew_s`` past the step,
+        instead of at ``finish()``; the rows are the same either way.
+    feed_skew_s : float
+        With ``lockstep_feeds``: largest lead of one sensor's data over another's plus the
+        foot's detection delay (about 1 s), s.
     max_drop_deg : float
         A larger drop means the step was misread (rejected), deg.
     R_bs : tuple or None
@@ -108,13 +124,14 @@ class PelvisSettings:
     rate_tolerance: float = 0.05
     epoch_s: float = 0.5
     pad_s: float = 3.0
-    lookahead_s: float = 1.25
+    lookahead_s: float = 1.1
     side_half_window: int = 8
-    side_lookahead: int = 1
+    side_lookahead: int = 0
     baseline_steps: int = 30
     fusion_tolerance_s: float = 0.06
-    foot_silence_s: float = 10.0
+    foot_silence_s: float = 2.5
     lockstep_feeds: bool = False
+    feed_skew_s: float = 7.0
     max_drop_deg: float = 25.0
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
@@ -234,6 +251,7 @@ class PelvisAnalyzer:
         self._foot_ics: dict[str, list[float]] = {}  # IC times of the rows above (sorted)
         self._foot_det: dict[str, list[float]] = {}  # detected contacts (before their rows)
         self._foot_wm: dict[str, float] = {}  # last finite watermark seen (before finish)
+        self._foot_row_pre: dict[str, float] = {}  # latest row IC reported before finish
         self._foot_skipped: dict[str, int] = {}
         self._feet_done = False
         #: per-stride pelvic obliquity of the rows returned by the last feed/finish:
@@ -270,6 +288,7 @@ class PelvisAnalyzer:
             self._foot_ics.setdefault(sid, [])
             self._foot_det.setdefault(sid, [])
             self._foot_wm.setdefault(sid, -math.inf)
+            self._foot_row_pre.setdefault(sid, -math.inf)
             self._foot_skipped.setdefault(sid, 0)
 
     def observe(self, sensor_id: str, rows: list[ContactRow]) -> None:
@@ -283,12 +302,16 @@ class PelvisAnalyzer:
             return
         peer = self._peers[sensor_id]
         det = self._foot_det[sensor_id]
-        for t in getattr(peer, "detected_ics_", None) or []:
+        finished = getattr(peer, "watermark_", -math.inf) == math.inf
+        for t in [] if finished else getattr(peer, "detected_ics_", None) or []:
             t = float(t)
             k = bisect.bisect_left(det, t)
             if k == len(det) or det[k] != t:  # each once, sorted
                 det.insert(k, t)
         self._note_watermark(sensor_id)
+        if rows and getattr(peer, "watermark_", -math.inf) != math.inf:
+            pre = max(r.t_ic for r in rows)
+            self._foot_row_pre[sensor_id] = max(self._foot_row_pre[sensor_id], pre)
         lst = self._foot_rows[sensor_id]
         ics = self._foot_ics[sensor_id]
         for r in rows:
@@ -350,6 +373,9 @@ class PelvisAnalyzer:
             else round(float(self._baseline), 4),
             "events_source": self._events_source(),
         }
+        if self._peers:
+            # steps for which each foot was left out (it had no contact soon after: silent)
+            d["feet_left_out"] = dict(self._foot_skipped)
         if self.alignment_ is not None:
             d["alignment"] = self.alignment_.as_dict()
             d["low_alignment"] = self._low_align
@@ -668,6 +694,8 @@ class PelvisAnalyzer:
                 st.flags.append("gap")
             if satm[i0 : int(ev.i_to[j]) + 1].any():
                 st.flags.append("saturated")
+            if sp.obl is not None and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
+                st.trace = np.interp(np.linspace(st.t_ic, st.next2_ic, 101), t, sp.obl)
             self._link(st)
             self._steps.append(st)
 
@@ -695,6 +723,7 @@ class PelvisAnalyzer:
     # ------------------------------------------------------------------ sides, baseline
     def _decide_sides(self, *, final: bool) -> None:
         K = self.settings.side_half_window
+        A = min(self.settings.side_lookahead, K)
         steps = self._steps
         lo = self._released
         while lo < len(steps) and steps[lo].left is not None:
@@ -702,17 +731,30 @@ class PelvisAnalyzer:
         hi = len(steps)
         if lo >= hi:
             return
-        # steps of the current segment can be decided once K later steps exist
+        # a step of the still open run is decided once the steps that vote on it exist: A
+        # later ones, and the first 2K + 1 of the run (see assign_sides)
         open_run = steps[-1].run if (self._seg_open and not final) else None
-        w0 = max(0, lo - K)
+        run_start = hi - 1
+        while run_start > 0 and steps[run_start - 1].run == open_run:
+            run_start -= 1
+        if open_run is not None and steps[lo].run == open_run:
+            if max(lo + A, run_start + 2 * K) >= hi:
+                return  # nothing decidable yet
+        # the window reaches 2K before the first undecided step: a run that started before
+        # it has >= 2K steps before every step decided now, so its cut start does not matter
+        w0 = max(0, lo - 2 * K)
         win = steps[w0:hi]
         runs = np.array([s.run for s in win])
         ol = np.array([s.obl_mean for s in win])
         la = np.array([s.lat_mean for s in win])
         nos = np.array([s.step_no for s in win])
-        left, _ = assign_sides(ol, la, runs, step_no=nos, half_window=K)
+        left, _ = assign_sides(ol, la, runs, step_no=nos, half_window=K, after=A)
         for j in range(lo, hi):
-            if open_run is not None and steps[j].run == open_run and j + K >= hi:
+            if (
+                open_run is not None
+                and steps[j].run == open_run
+                and max(j + A, run_start + 2 * K) >= hi
+            ):
                 break
             steps[j].left = bool(left[j - w0])
 
@@ -747,26 +789,62 @@ class PelvisAnalyzer:
         return False
 
     # ------------------------------------------------------------------ output
-    def _feet_final_until(self) -> float:
-        if not self._peers or self._feet_done:
-            return math.inf
-        lim = math.inf
-        for sid, a in self._peers.items():
-            if getattr(a, "watermark_", -math.inf) == math.inf:
-                continue  # that foot has finished: all its rows are in
-            lim = min(lim, self._foot_last[sid])
-        return lim - self.settings.fusion_hold_s
+    def _fusion_ready(self, st: _Step, final: bool) -> bool:
+        """Whether every foot has decided about the step; feet left out go to ``st.skip``.
+
+        A foot takes part in the step if it detected a contact (before its ``finish()``) in
+        ``(t + tol, t + foot_silence_s]``: it was alive after the step. Then the step waits
+        for that foot's rows of the contacts near it. Without such a contact the foot is left
+        out, decided once its watermark passes the window, with ``lockstep_feeds`` once the
+        pelvis data are ``feed_skew_s`` past the window, or at ``finish()`` when the pelvis
+        data reach past the window (steps in the last seconds use the feet's final rows).
+        All of it depends on the data only, so any block order gives the same rows.
+        """
+        s = self.settings
+        tol, win = s.fusion_tolerance_s, s.foot_silence_s
+        t = st.t_ic
+        now = self._last[0] if self._last is not None else -math.inf
+        for sid, peer in self._peers.items():
+            if sid in st.skip:
+                continue
+            if not (final or self._feet_done):
+                self._note_watermark(sid)
+            wm = self._foot_wm[sid]  # last finite watermark: contacts before it are known
+            det = self._foot_det[sid]
+            done = final or getattr(peer, "watermark_", -math.inf) == math.inf
+            k = bisect.bisect_right(det, t + tol)
+            alive = k < len(det) and det[k] <= t + win and det[k] < wm
+            if alive:
+                if done:
+                    continue  # all its rows are in
+                near = det[k - 1] if k and det[k - 1] >= t - tol else -math.inf
+                if wm > t + tol and self._foot_row_pre[sid] >= near:
+                    continue  # rows come in IC order: those near the step are in
+                return False
+            if (
+                wm > t + win
+                or (s.lockstep_feeds and math.isfinite(wm) and now >= t + win + s.feed_skew_s)
+                or (final and now >= t + win)
+            ):
+                st.skip.add(sid)
+                self._foot_skipped[sid] += 1
+                continue
+            if final:
+                continue  # the data end inside the window: the foot's final rows are used
+            return False
+        return True
 
     def _release(self, *, final: bool) -> None:
         if self._seg_open is False or final:
             self._decide_sides(final=True)
         if not self._set_baseline(final):
             return
-        until = math.inf if final else self._feet_final_until()
         steps = self._steps
         while self._released < len(steps):
             st = steps[self._released]
-            if st.left is None or st.t_ic > until:
+            if st.left is None:
+                break
+            if self._peers and not self._fusion_ready(st, final):
                 break
             self._emit(st)
             self._released += 1
@@ -775,11 +853,18 @@ class PelvisAnalyzer:
         if drop > 256:
             del steps[:drop]
             self._released -= drop
+        if self._released and self._peers:
+            old = steps[self._released - 1].t_ic - 10.0
+            for det in self._foot_det.values():
+                if len(det) > 512:
+                    del det[: bisect.bisect_left(det, old)]
 
     def _match_foot(self, st: _Step) -> tuple[str, float, float | None, float | None] | None:
         best = None
         tol = self.settings.fusion_tolerance_s
         for sid, rows in self._foot_rows.items():
+            if sid in st.skip:
+                continue
             side = self._peers[sid].info.side
             ics = self._foot_ics[sid]
             i = bisect.bisect_left(ics, st.t_ic - tol)
@@ -843,6 +928,8 @@ class PelvisAnalyzer:
             row.contact_time = None if source == "pelvis" else row.contact_time
         self._record(row)
         self._out.append(row)
+        if st.trace is not None and not rejected:
+            self.latest_traces_.append((row.t_ic, st.trace - base, side))
 
     def _record(self, row: ContactRow) -> None:
         self._n_rows += 1

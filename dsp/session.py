@@ -21,7 +21,9 @@ this protocol (see :class:`SensorAnalyzer`):
 * ``summary() -> dict``: the sensor's entry of SUMMARY.json (keys that do not apply left out);
 * ``diagnostics() -> dict``;
 * optional ``observe(sensor_id, rows)``: receives the rows finished by the *other* sensors
-  (e.g. foot contacts for pelvis step segmentation), called before its own ``feed``;
+  (e.g. foot contacts for pelvis step segmentation), called before its own ``feed``; after
+  every call of a foot analyser (even without rows) and before the session drains that
+  foot's ``detected_ics_``, so an observer may read them and ``watermark_`` there;
 * optional ``set_peers(analyzers)``: called once with the other sensors' analysers (sensor id
   -> analyser), so an observing analyser knows whose rows to wait for; analysers with
   ``observe`` are finished after the others;
@@ -187,16 +189,17 @@ class SessionAnalyzer:
     # ------------------------------------------------------------------
     def _route(self, sid: str, rows: list[ContactRow]) -> list[ContactRow]:
         a = self.analyzers[sid]
+        # observers see every foot call (its watermark and detected_ics_ too), before the drain
+        if rows or sid in self._feet:
+            for osid, other in self.analyzers.items():
+                if osid != sid and hasattr(other, "observe"):
+                    other.observe(sid, rows)
         if sid in self._feet:
             side = self._feet[sid]
             ics = a.detected_ics_
             if ics:
                 self._ics[side].extend(ics)
                 ics.clear()
-        if rows:
-            for osid, other in self.analyzers.items():
-                if osid != sid and hasattr(other, "observe"):
-                    other.observe(sid, rows)
         out: list[ContactRow] = []
         for r in rows:
             if sid in self._feet:

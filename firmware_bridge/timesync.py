@@ -29,6 +29,7 @@ the device has) and returned as gaps.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -39,7 +40,7 @@ from scipy.stats import theilslopes
 
 from firmware_bridge.devices.base import DecodedSamples
 
-__all__ = ["ClockFit", "SensorTimeline", "TimedPacket"]
+__all__ = ["ClockFit", "SensorTimeline", "TimedPacket", "delivered_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,68 @@ class ClockFit:
         )
 
 
+class _SampleGrid:
+    """Device time of each sample from coarse packet timestamps and the running sample index.
+
+    A packet's timestamp is rounded to the device's quantum (Movesense: whole ms, i.e. up to
+    ±0.5 ms, almost half of a 1.2 ms sample period at 833 Hz). Fitting ``τ = a + b·k`` through
+    the (sample index ``k``, timestamp) pairs of the last packets averages the rounding out: the
+    line predicts the timestamp the next packet should carry (loss / duplicate decisions compare
+    with it) and gives every sample a smooth device time. The slope ``b`` is the nominal period
+    until the points span ``min_span_s``, then the least-squares slope (bounded to ±5 % of the
+    nominal period), so that a sample rate that differs from the timestamp clock is followed.
+
+    Parameters
+    ----------
+    capacity : int
+        Packets kept (the oldest are dropped).
+    min_span_s : float
+        Device-time span of the points above which the slope is fitted, s.
+    """
+
+    def __init__(self, capacity: int = 512, min_span_s: float = 0.2) -> None:
+        self.capacity = capacity
+        self.min_span_s = min_span_s
+        self._k = np.empty(capacity, dtype=np.float64)
+        self._tau = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+        self._i = 0
+        self.a = math.nan  # device time at k = k_ref, s
+        self.b = math.nan  # device time per sample, s
+        self.k_ref = 0
+
+    def reset(self) -> None:
+        """Forget every point (new device clock)."""
+        self._n = self._i = 0
+        self.a = self.b = math.nan
+
+    @property
+    def ready(self) -> bool:
+        """Whether the grid has at least one point."""
+        return self._n > 0
+
+    def add(self, k: int, tau: float, period: float) -> None:
+        """Add the timestamp ``tau`` (s) of sample ``k`` and refit (nominal ``period``, s)."""
+        if self._n == 0:
+            self.k_ref = k
+        self._k[self._i] = k - self.k_ref
+        self._tau[self._i] = tau
+        self._i = (self._i + 1) % self.capacity
+        self._n = min(self._n + 1, self.capacity)
+        ks, taus = self._k[: self._n], self._tau[: self._n]
+        b = period
+        if self._n >= 3 and (ks.max() - ks.min()) * period >= self.min_span_s:
+            kc = ks - ks.mean()
+            b = float(np.dot(kc, taus - taus.mean()) / np.dot(kc, kc))
+            b = min(max(b, 0.95 * period), 1.05 * period)
+        self.a = float(np.mean(taus - b * ks))
+        self.b = b
+
+    def tau(self, k: int | np.ndarray) -> float | np.ndarray:
+        """Device time of sample ``k`` on the fitted line, s."""
+        return self.a + self.b * (np.asarray(k, dtype=np.float64) - self.k_ref)
+
+
 @dataclass(frozen=True)
 class TimedPacket:
     """The samples of one packet on the session time base.
@@ -145,12 +208,16 @@ class TimedPacket:
     gap : tuple of float or None
         ``(t_start, t_end)``: first and last missing sample times (a reconnect gap spans the
         time the sensor was gone).
+    skip : int
+        Leading samples of the packet that were already delivered (a packet that overlaps the
+        previous one): ``t`` and ``seq`` belong to the packet's samples ``skip:``.
     """
 
     t: np.ndarray
     seq: np.ndarray
     lost_samples: int
     gap: tuple[float, float] | None
+    skip: int = 0
 
 
 class SensorTimeline:
@@ -206,9 +273,12 @@ class SensorTimeline:
         self._tau_last: float | None = None  # device time of the last sample delivered
         self._period: float | None = None
         self._applied: float | None = None  # applied offset at _tau_last
+        self._grid = _SampleGrid()
+        self._last_n = 0  # samples of the last packet
         self.last_t = -math.inf
         self.lost_samples = 0
         self.duplicates = 0
+        self.overlaps = 0
 
     @property
     def drift_ppm(self) -> float:
@@ -257,7 +327,8 @@ class SensorTimeline:
         -------
         list of (DecodedSamples, TimedPacket)
             Empty while holding; all held packets when the hold ends; else zero or one
-            (duplicates are left out).
+            (duplicates are left out; a packet overlapping the previous one comes without its
+            old samples).
         """
         if not self._released:
             self._held.append((pkt, arrival))
@@ -265,7 +336,7 @@ class SensorTimeline:
                 return []
             return self.flush()
         r = self.push(pkt, arrival)
-        return [] if r is None else [(pkt, r)]
+        return [] if r is None else [(delivered_samples(pkt, r), r)]
 
     @property
     def holding(self) -> bool:
@@ -286,11 +357,18 @@ class SensorTimeline:
         for p, a in held:
             r = self.push(p, a)
             if r is not None:
-                out.append((p, r))
+                out.append((delivered_samples(p, r), r))
         return out
 
     def push(self, pkt: DecodedSamples, arrival: float) -> TimedPacket | None:
         """Time one decoded packet.
+
+        Loss, duplicate and overlap decisions compare the packet's first device time with the
+        one the previous packets predict for the next sample (for timestamped devices the
+        :class:`_SampleGrid` line through the recent timestamps), in whole samples, with the
+        timestamp quantum as tolerance: a packet whose timestamp is off by less than
+        ``max(quantum, period / 2)`` continues the stream, so a Movesense packet whose whole-ms
+        timestamp looks 0.9 sample early at 833 Hz is not mistaken for a duplicate.
 
         Parameters
         ----------
@@ -301,33 +379,45 @@ class SensorTimeline:
         Returns
         -------
         TimedPacket or None
-            None for an empty packet or a duplicate / out-of-order one (counted in
-            :attr:`duplicates`).
+            None for an empty packet or a duplicate / out-of-order one with no new sample
+            (counted in :attr:`duplicates`). A packet that overlaps the previous one is
+            delivered without its old samples (:attr:`TimedPacket.skip`).
         """
         n = len(pkt)
         if n == 0:
             return None
         period = float(pkt.sample_period_s)
+        stamped = pkt.device_time_s is not None
+        quantum = float(pkt.device_time_resolution_s or 0.0) if stamped else 0.0
+        tol = max(quantum, 0.5 * period)
         tau0 = self._device_time(pkt)
         lost = 0
+        skip = 0
         gap_needed = False
         restart = False
         if self._tau_last is not None and self._period is not None:
-            expected = self._tau_last + self._period
-            lost_f = (tau0 - expected) / period
-            lost = round(lost_f)
-            if lost < 0 or lost_f > 3600.0 / period:
-                if self._new_segment or lost_f > 3600.0 / period:
+            if stamped and self._grid.ready:
+                expected = float(self._grid.tau(self._count))
+            else:
+                expected = self._tau_last + self._period
+            err = tau0 - expected
+            step_s = self._grid.b if stamped and self._grid.ready else period
+            lost = self._whole_samples(err, step_s, tol)
+            if lost + n <= 0 or err > 3600.0:
+                if self._new_segment or err > 3600.0:
                     restart = True  # device clock restarted (reboot) or jumped
                 else:
                     self.duplicates += 1
                     return None
+            elif lost < 0:
+                skip, lost = -lost, 0  # overlaps the previous packet: keep the new samples
+                self.overlaps += 1
             elif lost > 0:
                 gap_needed = True
             if self._new_segment and lost > 0:
                 gap_needed = True
-        counting_only = pkt.device_time_s is None and pkt.sample_index is None
-        if pkt.device_time_s is None:
+        counting_only = not stamped and pkt.sample_index is None
+        if not stamped:
             # time from counting samples at a nominal rate: rate errors of up to % are far
             # above the delay noise, so the slope is fitted after a few seconds
             self.fit.min_span_s = min(self.fit.min_span_s, self.counting_min_span_s)
@@ -335,25 +425,34 @@ class SensorTimeline:
             restart = True  # a counter that restarted says nothing about the time away
         if restart:
             self.fit.reset()
+            self._grid.reset()
             self._time_wrap = 0.0
             self._prev_raw_time = None
             tau0 = self._device_time(pkt)
             self._segment_start = tau0
             self._applied = None
             lost = -1
+            skip = 0
             gap_needed = True
         if self._segment_start is None:
             self._segment_start = tau0
         self._new_segment = False
 
-        taus = tau0 + period * np.arange(n)
+        k0 = self._count + max(lost, 0)  # running index of the first new sample
+        n_new = n - skip
+        if stamped:
+            # the packet's first sample is k0 - skip; smooth the quantised timestamps
+            self._grid.add(k0 - skip, tau0, period)
+            taus = np.asarray(self._grid.tau(k0 + np.arange(n_new)), dtype=np.float64)
+        else:
+            taus = tau0 + period * np.arange(skip, n)
         tau_end = float(taus[-1])
         self.fit.add(tau_end, arrival - self.t0)
         target = float(self.fit.offset(tau_end))
         if self._applied is None:
             t = taus + target
         else:
-            prev_tau = self._tau_last if self._tau_last is not None else tau0
+            prev_tau = self._tau_last if self._tau_last is not None else float(taus[0])
             predicted = self._applied + self.fit.d * (tau_end - prev_tau)
             in_warmup = tau_end - self._segment_start < self.warmup_s
             limit = (self.fast_slew if in_warmup else self.slew) * max(tau_end - prev_tau, 0.0)
@@ -373,9 +472,43 @@ class SensorTimeline:
         if lost > 0:
             self.lost_samples += lost
             self._count += lost
-        seq = (self._count + np.arange(n)).astype(np.uint64) % (1 << 32)
-        self._count += n
+        seq = (self._count + np.arange(n_new)).astype(np.uint64) % (1 << 32)
+        self._count += n_new
         self._tau_last = tau_end
         self._period = period
+        self._last_n = n
         self.last_t = float(t[-1])
-        return TimedPacket(t=t, seq=seq.astype(np.uint32), lost_samples=lost, gap=gap)
+        return TimedPacket(t=t, seq=seq.astype(np.uint32), lost_samples=lost, gap=gap, skip=skip)
+
+    def _whole_samples(self, err: float, period: float, tol: float) -> int:
+        """Samples between the expected and the actual first device time of a packet.
+
+        ``err`` (s) within ``tol`` is 0; otherwise whole samples, preferring a whole number of
+        the previous packet's samples when that is within ``tol`` too (packets are lost or
+        repeated whole, and with a coarse timestamp one sample may be below its quantum).
+        """
+        if abs(err) <= tol:
+            return 0
+        lost = math.floor(err / period + 0.5)
+        m = self._last_n
+        if m > 1:
+            whole = math.floor(err / (m * period) + 0.5) * m
+            if whole != 0 and abs(err - whole * period) <= tol:
+                return whole
+        return lost if lost != 0 else (1 if err > 0 else -1)
+
+
+def delivered_samples(pkt: DecodedSamples, r: TimedPacket) -> DecodedSamples:
+    """The samples of ``pkt`` that ``r`` times (all but the ``r.skip`` already delivered)."""
+    if r.skip == 0:
+        return pkt
+    dt = pkt.device_time_s
+    return dataclasses.replace(
+        pkt,
+        acc=pkt.acc[r.skip :],
+        gyr=pkt.gyr[r.skip :],
+        sample_index=None
+        if pkt.sample_index is None
+        else (pkt.sample_index + r.skip) % pkt.sample_index_modulus,
+        device_time_s=None if dt is None else dt + r.skip * pkt.sample_period_s,
+    )

@@ -39,15 +39,30 @@ _DECIMALS = {
 }
 
 
-def _cell(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if not math.isfinite(value):
+def _formatter(name: str) -> Any:
+    """The cell formatter of one column: empty for a missing value, floats rounded."""
+    if name == "flags":
+        return lambda v: ";".join(v)
+    d = _DECIMALS.get(name)
+
+    def fmt(value: Any) -> str:
+        if value is None:
             return ""
-        d = _DECIMALS.get(name)
-        return repr(round(value, d)) if d is not None else repr(value)
-    return str(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return ""
+            return repr(round(value, d)) if d is not None else repr(value)
+        return str(value)
+
+    return fmt
+
+
+_FORMAT = {c: _formatter(c) for c in STRIDE_COLUMNS}
+
+
+def _values(row: ContactRow) -> list[Any]:
+    d = row.__dict__
+    return [d[c] for c in STRIDE_COLUMNS]
 
 
 class StridesCsvWriter:
@@ -72,13 +87,9 @@ class StridesCsvWriter:
 
     def write(self, rows: Iterable[ContactRow]) -> None:
         """Append rows."""
-        out = []
-        for r in rows:
-            cells = [
-                ";".join(r.flags) if c == "flags" else _cell(c, getattr(r, c))
-                for c in STRIDE_COLUMNS
-            ]
-            out.append(cells)
+        out = [
+            [_FORMAT[c](v) for c, v in zip(STRIDE_COLUMNS, _values(r), strict=True)] for r in rows
+        ]
         self._w.writerows(out)
         self.rows_written += len(out)
 

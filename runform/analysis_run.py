@@ -207,6 +207,9 @@ def analyse_recording(
 
         def grab(sid: str) -> None:
             a = sa.analyzers.get(sid)
+            placement = getattr(getattr(a, "info", None), "placement", "")
+            if placement not in ("left_foot", "right_foot"):
+                return  # the report's overlays are foot pitch (the pelvis gives obliquity)
             got = getattr(a, "latest_traces_", None)
             if got:
                 traces.setdefault(sid, []).extend((float(t), np.asarray(p)) for t, p in got)

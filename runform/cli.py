@@ -38,21 +38,20 @@ _ORDER = (
 )
 
 
-def _command_modules() -> list:
+def _command_modules(only: str | None = None) -> list:
     import runform.commands as pkg
 
-    mods = []
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith("_"):
-            continue
-        mods.append(importlib.import_module(f"runform.commands.{info.name}"))
+    names = [i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_")]
+    if only in names:
+        names = [only]  # the other commands' imports (scipy.signal, Qt, ...) are not needed
+    mods = [importlib.import_module(f"runform.commands.{name}") for name in names]
     rank = {n: i for i, n in enumerate(_ORDER)}
     mods.sort(key=lambda m: (rank.get(m.NAME, len(rank)), m.NAME))
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (only ``command``'s when it names one)."""
     parser = argparse.ArgumentParser(
         prog="runform",
         description="Open running-form analysis from wearable IMU sensors.",
@@ -60,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"runform {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _command_modules():
+    for mod in _command_modules(command):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
@@ -69,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    # start-up time counts (a user runs one command): build only the subcommand asked for
+    parser = build_parser(next((a for a in args_in if not a.startswith("-")), None))
+    args = parser.parse_args(args_in)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "_run", None):

@@ -517,8 +517,170 @@ def left_right_table(df: pd.DataFrame, placements: dict[str, str]) -> list[dict[
     return out
 
 
-def session_report(res: AnalysisResult) -> Report:
-    """The report of one session (see the module docstring)."""
+# ----------------------------------------------------------------------------- footpod
+FOOTPOD_COLOR = "#222222"
+
+
+@dataclass
+class FootpodView:
+    """One footpod stream prepared for the report.
+
+    Attributes
+    ----------
+    stream_id, device_model : str
+    t : ndarray (N,)
+        Times, s.
+    speed : ndarray (N,) or None
+        m/s.
+    cadence : ndarray (N,) or None
+        As the pod sent it, 1/min.
+    check : CadenceCheck
+        The pod's cadence unit compared with the IMU cadence (``factor`` → steps/min).
+    """
+
+    stream_id: str
+    device_model: str
+    t: np.ndarray
+    speed: np.ndarray | None
+    cadence: np.ndarray | None
+    check: Any
+
+    @property
+    def label(self) -> str:
+        return f"{self.stream_id} ({self.device_model})" if self.device_model else self.stream_id
+
+
+def footpod_views(streams: list[Any], df: pd.DataFrame, placements: dict[str, str]):
+    """Footpod streams of a recording with their cadence unit checked against the IMU cadence
+    of the foot sensors (steps/min; pelvis rows when no foot sensor has cadence)."""
+    from firmware_bridge.footpod import cadence_factor, footpod_streams
+
+    imu = np.empty(0)
+    if len(df):
+        pl = df["sensor_id"].map(placements)
+        cad = pd.to_numeric(df["cadence"], errors="coerce")
+        for pls in (("left_foot", "right_foot"), ("pelvis",)):
+            v = cad[pl.isin(pls)].to_numpy(dtype=float)
+            imu = v[np.isfinite(v)]
+            if imu.size:
+                break
+    out = []
+    for st in footpod_streams(streams):
+        speed = st.values.get("speed_mps")
+        cadence = st.values.get("cadence_spm")
+        check = cadence_factor(
+            cadence if cadence is not None else [math.nan], imu, name=st.stream_id
+        )
+        out.append(FootpodView(st.stream_id, st.device_model, st.t, speed, cadence, check))
+    return out
+
+
+def _median(v: np.ndarray | None) -> float:
+    """Median of the values while running (a pod standing still reads 0)."""
+    if v is None:
+        return math.nan
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def _add_footpod_columns(header: list[str], rows: list[list[str]], pods: list[FootpodView]):
+    """Append one summary column per footpod (median speed and cadence while running, side by
+    side with the IMU medians); cadence in steps/min, with the pod's own value when it was
+    converted."""
+    for pod in pods:
+        header.append(pod.label if "pod" in pod.stream_id else f"{pod.label} footpod")
+        cad = _median(pod.cadence)
+        if math.isfinite(cad) and pod.check.factor != 1.0:
+            cad_txt = (
+                f"{format_value(cad * pod.check.factor, 'steps/min')} "
+                f"(pod sends {cad:.0f}/min, ×{pod.check.factor:g})"
+            )
+        else:
+            cad_txt = format_value(cad, "steps/min")
+        values = {"cadence": cad_txt, "speed": format_value(_median(pod.speed), "m/s")}
+        for label in values:
+            if not any(r[0] == _e(label) for r in rows):
+                rows.append([_e(label)] + [""] * (len(header) - 2))
+        for r in rows:
+            r.append(values.get(html.unescape(r[0]), ""))
+    return header, rows
+
+
+def fig_footpod(
+    df: pd.DataFrame,
+    placements: dict[str, str],
+    pods: list[FootpodView],
+    duration_s: float,
+    markers: list[tuple[float, str, str]],
+) -> Figure | None:
+    """Speed and cadence over time: IMU per stride (dots, running median per side) and each
+    footpod (black line) on the same axes; pod cadence converted to steps/min by its check."""
+    if not pods:
+        return None
+    div, xlabel = _time_axis(duration_s)
+    fig, axes = plt.subplots(2, 1, figsize=(11.5, 5.2), sharex=True)
+    pl = df["sensor_id"].map(placements) if len(df) else pd.Series(dtype=str)
+    for ax, col, label in (
+        (axes[0], "speed", "speed (m/s)"),
+        (axes[1], "cadence", "cadence (steps/min)"),
+    ):
+        if len(df):
+            foot = df[pl.isin(("left_foot", "right_foot"))]
+            sub = foot if col == "speed" or len(foot) else df[pl == "pelvis"]
+            for side in ("left", "right"):
+                s = sub[sub["side"] == side]
+                v = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float)
+                if not np.isfinite(v).any():
+                    continue
+                t = s["t_ic"].to_numpy() / div
+                ax.plot(t, v, ".", ms=3, color=SIDE_COLORS[side], alpha=0.45)
+                tm, vm = _rolling_median(t, v)
+                ax.plot(tm, vm, "-", lw=1.4, color=SIDE_COLORS[side], label=f"IMU {side}")
+        for k, pod in enumerate(pods):
+            v = pod.speed if col == "speed" else pod.cadence
+            if v is None:
+                continue
+            scale = pod.check.factor if col == "cadence" else 1.0
+            # a pod standing still reads 0: not drawn, it would squash the running scale
+            v = np.where(v > 0, v, np.nan)
+            name = pod.stream_id if "pod" in pod.stream_id else f"footpod {pod.stream_id}"
+            if col == "cadence" and scale != 1.0:
+                name += f" ×{scale:g}"
+            ax.plot(
+                pod.t / div,
+                v * scale,
+                ("--", ":", "-.")[k % 3],
+                lw=2.0,
+                color=FOOTPOD_COLOR,
+                drawstyle="steps-post",
+                label=name,
+            )
+        ax.set_title(label, fontsize=9, loc="left", pad=3)
+        ax.grid(alpha=0.3)
+        _draw_markers(ax, markers, div)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    axes[-1].set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def _read_streams(path: str) -> list[Any]:
+    """The ``/streams`` of the recording at ``path`` ([] when it has none)."""
+    from recordings import open_recording
+
+    with open_recording(path) as rec:
+        return rec.streams()
+
+
+def session_report(res: AnalysisResult, *, streams: list[Any] | None = None) -> Report:
+    """The report of one session (see the module docstring).
+
+    Parameters
+    ----------
+    res : AnalysisResult
+    streams : list of recordings StreamData, optional
+        ``/streams`` of the recording (footpods); read from ``res.recording`` when omitted.
+    """
     name = Path(res.recording).name
     rep = Report(title=f"runform session report: {name}")
     pls = _placements(res)
@@ -541,9 +703,17 @@ def session_report(res: AnalysisResult) -> Report:
     if res.notes:
         rep.add(f'<p class="meta">notes: {_e(res.notes)}</p>')
 
+    if streams is None:
+        streams = _read_streams(res.recording)
+    pods = footpod_views(streams, df, pls)
     rep.add("<h2>Summary</h2>")
     header, rows = _summary_rows(res.summary)
+    if pods:
+        header, rows = _add_footpod_columns(header, rows, pods)
     rep.add(_table(header, rows))
+    for pod in pods:
+        if pod.check.note:
+            rep.add(f'<p class="note footpod-check"><b>Footpod:</b> {_e(pod.check.note)}.</p>')
     rep.add(
         '<p class="note">Medians over the session, as in SUMMARY.json of '
         "<code>runform analyze</code>. Strike type after Altman &amp; Davis (2012): rearfoot "
@@ -586,6 +756,20 @@ def session_report(res: AnalysisResult) -> Report:
         )
     else:
         rep.add('<p class="note">No contacts were found in this recording.</p>')
+
+    if pods:
+        rep.add("<h2>Footpod vs IMU: speed and cadence</h2>")
+        fig = fig_footpod(df, pls, pods, res.duration_s, res.markers)
+        if fig is not None:
+            rep.figure(
+                "footpod",
+                fig,
+                "footpod speed and cadence next to the IMU-derived values",
+                "Dots: IMU value per contact (blue left, orange right) with the running median "
+                "of 9 contacts; black line: the footpod's own speed and cadence as it sent them "
+                "(about once a second), cadence in steps/min (see the note above when the pod "
+                "reports strides/min).",
+            )
 
     rep.add("<h2>Strike type over time</h2>")
     fig = fig_strike_share(df, pls, res.duration_s, res.markers, alerts)

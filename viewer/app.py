@@ -102,6 +102,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtWidgets
 
+    from viewer.footpod import FootpodOverlay
     from viewer.model import StrideModel, TraceItem
     from viewer.sound import SoundPlayer
     from viewer.widgets import (
@@ -165,6 +166,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.cursor_label = QtWidgets.QLabel("stride under cursor: -")
             self.cursor_label.setWordWrap(True)
             rv.addWidget(self.cursor_label)
+            self.footpod = FootpodOverlay(self.strides.cad)  # shown once a footpod streams
+            rv.addWidget(self.footpod.label)
             self.split.addWidget(right)
             self.log_list = QtWidgets.QListWidget()
             self.log_list.setMaximumWidth(330)
@@ -261,6 +264,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                 self._announced &= keep
                 self.t_now = -math.inf
                 self._move_to(float(data))
+            elif kind == "streams":
+                self.footpod.add(data)
             elif kind == "marker":
                 self.model.add_marker(*data)
                 if self.replay_bar is not None:
@@ -384,6 +389,10 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             if math.isfinite(t):
                 self.strides.set_cursor(t)
                 self._update_cursor_label(t)
+                if self.footpod.tracks:
+                    rows = self.model.foot_rows() or self.model.pelvis_rows()
+                    cad = [r.cadence for r in rows if r.cadence is not None and r.t_ic <= t]
+                    self.footpod.redraw(t, cad, span_s=self.strides.span_s)
             active = self.model.active_alerts()
             if self.error is None:
                 self.banner.show_alerts(active)

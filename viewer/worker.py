@@ -53,6 +53,9 @@ class Update:
     * ``position``: ``data = t`` latest session time seen, s;
     * ``status``: ``data = {sensor_id: SensorStatus}``;
     * ``marker``: ``data = (t, label, kind)`` a marker that was written;
+    * ``streams``: ``data = [(stream_id, t, {quantity: values}, device_model, placement)]``
+      rows of non-IMU devices (footpods): a recording's whole ``/streams`` at once in replay,
+      the rows received since the last block live (also written to the live recording);
     * ``reset``: the analysis restarted (replay jumped back): forget rows and raw data;
     * ``ended``: the source has no more data (``data`` = final time);
     * ``error``: ``data`` = one-line message; the worker stops.
@@ -214,11 +217,14 @@ class AnalysisWorker:
                 self.writer = None
 
     def _new_analysis(self) -> None:
-        from dsp.session import SessionAnalyzer
+        from dsp.session import AnalysisConfig, SessionAnalyzer
 
         self.engine = AlertEngine(self.profile, sensors=self.sensors)
+        # all sensors' blocks come together in time here: the pelvis gives up on a foot
+        # that fell silent within seconds instead of at the end (same rows either way)
+        config = AnalysisConfig(placement_settings={"pelvis": {"lockstep_feeds": True}})
         try:
-            self.sa: Any = SessionAnalyzer(self.sensors)
+            self.sa: Any = SessionAnalyzer(self.sensors, config=config)
             self.analysis_error: str | None = None
         except AnalysisError as exc:  # raw signals are still shown
             self.sa = None
@@ -246,6 +252,12 @@ class AnalysisWorker:
             "record_path": self.record_path,
         }
         self._put("sensors", info)
+        if rec is not None and hasattr(rec, "streams"):
+            rows = [
+                (x.stream_id, x.t, x.values, x.device_model, x.placement) for x in rec.streams()
+            ]
+            if rows:
+                self._put("streams", rows)
         if rec is not None:
             self.t_now = float(rec.t_start)
             if self.start_at_s is not None:
@@ -346,7 +358,19 @@ class AnalysisWorker:
         if self.writer is not None:
             self.writer.append(block)
         self._put("blocks", [block])
+        self._live_streams()
         self._analyse([block])
+
+    def _live_streams(self) -> None:
+        """Live: rows of non-IMU devices (footpods) since the last call, recorded and shown."""
+        drain = getattr(self.source, "drain_streams", None)
+        rows = drain() if callable(drain) else None
+        if not rows:
+            return
+        if self.writer is not None:
+            for sid, t, values, model, placement in rows:
+                self.writer.append_stream(sid, t, values, device_model=model, placement=placement)
+        self._put("streams", rows)
 
     def _analyse(self, blocks: list[SampleBlock]) -> None:
         rows: list[ContactRow] = []

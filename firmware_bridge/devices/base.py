@@ -205,6 +205,10 @@ class DecodedSamples:
         Device timestamp of the first sample in s (wraps at ``device_time_modulus_s``).
     device_time_modulus_s : float or None
         Wrap-around of ``device_time_s`` in s (None: does not wrap).
+    device_time_resolution_s : float or None
+        Quantum of the device timestamp in s (e.g. 1e-3 for whole milliseconds; None: fine
+        against the sample period). Time sync uses it as the tolerance of its loss / duplicate
+        decisions.
     battery_pct : float or None
         Battery level if the packet carries one.
     """
@@ -218,6 +222,7 @@ class DecodedSamples:
     sample_index_modulus: int = 1 << 32
     device_time_s: float | None = None
     device_time_modulus_s: float | None = None
+    device_time_resolution_s: float | None = None
     battery_pct: float | None = None
 
     def __post_init__(self) -> None:

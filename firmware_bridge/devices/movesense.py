@@ -263,6 +263,7 @@ class MovesenseDriver(DeviceDriver):
             sample_period_s=period,
             device_time_s=ts0 / 1000.0,
             device_time_modulus_s=(1 << 32) / 1000.0,
+            device_time_resolution_s=1e-3,
         )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from firmware_bridge.devices import Advertisement, DecodeError, DeviceDriver, StreamSettings, detect
 from firmware_bridge.emulator._vendor import VendorPeripheral
-from firmware_bridge.timesync import SensorTimeline
+from firmware_bridge.timesync import SensorTimeline, delivered_samples
 
 __all__ = ["StreamResult", "emulator_for", "stream_emulated"]
 
@@ -189,6 +189,7 @@ async def stream_emulated(
     timeline = SensorTimeline(0.0)
     ts, accs, gyrs, devt = [], [], [], []
     bad = 0
+    resolution = 0.0  # coarsest device timestamp quantum seen, s
     for arrival, payload in arrivals:
         try:
             dec = driver.decode(payload, state)
@@ -199,6 +200,8 @@ async def stream_emulated(
         timed = timeline.push(dec, arrival)
         if timed is None:
             continue
+        dec = delivered_samples(dec, timed)
+        resolution = max(resolution, dec.device_time_resolution_s or 0.0)
         ts.append(timed.t)
         accs.append(dec.acc)
         gyrs.append(dec.gyr)
@@ -223,11 +226,11 @@ async def stream_emulated(
         t_start=t_start,
         t_stop=t_stop,
     )
-    _match(res, state.sample_rate_hz)
+    _match(res, state.sample_rate_hz, resolution)
     return res
 
 
-def _match(res: StreamResult, rate_hz: float) -> None:
+def _match(res: StreamResult, rate_hz: float, resolution_s: float = 0.0) -> None:
     """Map decoded samples to truth samples (by device time, else by order) and count losses."""
     n, m = len(res.t), len(res.truth_t)
     matched = np.full(n, -1, dtype=int)
@@ -244,7 +247,9 @@ def _match(res: StreamResult, rate_hz: float) -> None:
             idx - 1,
             idx,
         )
-        ok = np.abs(res.truth_tau[near] - res.device_time) < period / 4
+        # a coarse stamp (Movesense: whole ms) is off by up to half its quantum
+        tol = max(period / 4, 0.5 * resolution_s + 1e-6)
+        ok = np.abs(res.truth_tau[near] - res.device_time) < tol
         matched[ok] = near[ok]
     else:
         # sample counting: the k-th decoded sample is the k-th sample taken since the stream

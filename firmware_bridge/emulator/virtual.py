@@ -10,7 +10,7 @@ over the bumble bleak backend — the exact path ``runform record --simulate`` a
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,32 @@ def simulated_signals(
     return out
 
 
+def simulated_footpod_profile(
+    scenario: str = "easy", *, duration_s: float = 60.0
+) -> Callable[[float], tuple[float, float, float]] | None:
+    """A footpod profile (``t -> (speed_mps, cadence_spm, stride_length_m)``) following the
+    simulated runner's speed and cadence schedules, looped like :class:`BlockSignal` (period
+    ``duration_s``); standing still at the start reads 0. None when the simulator package is
+    not available."""
+    try:
+        from firmware_bridge.simulator.session import resolve_scenario
+    except ImportError:
+        return None
+    sc = resolve_scenario(scenario, duration_s=duration_s)
+    standing = float(getattr(sc, "standing_s", 0.0) or 0.0)
+
+    def profile(t: float) -> tuple[float, float, float]:
+        tt = float(np.mod(t, duration_s))
+        if tt < standing:
+            return 0.0, 0.0, 0.0
+        speed = float(sc.schedule(sc.speed_mps, tt))
+        cadence = float(sc.schedule(sc.cadence_spm, tt))
+        # stride length (two steps), as the emulator's default profile
+        return speed, cadence, speed * 120.0 / cadence if cadence > 0 else 0.0
+
+    return profile
+
+
 @dataclass
 class VirtualSensors:
     """Emulated sensors running on one virtual link."""
@@ -175,7 +201,10 @@ async def start_virtual_sensors(
             f"(placements: {', '.join(placements)})"
         )
     link = link or VirtualLink(speed=speed)
+    pod_profile = None
     if signals is None:
+        if footpod:
+            pod_profile = simulated_footpod_profile(scenario, duration_s=signal_duration_s)
         signals = simulated_signals(
             placements,
             scenario=scenario,
@@ -211,7 +240,8 @@ async def start_virtual_sensors(
     if footpod:
         from firmware_bridge.emulator.rsc import EmulatedFootpod
 
-        pod = EmulatedFootpod(link, name="rfpod", seed=seed + 99)
+        # the pod reads the simulated runner's speed and cadence (when simulated)
+        pod = EmulatedFootpod(link, name="rfpod", seed=seed + 99, profile=pod_profile)
         await pod.start()
         peripherals["footpod"] = pod
     return VirtualSensors(link=link, peripherals=peripherals)

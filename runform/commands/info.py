@@ -80,10 +80,25 @@ def run(args: argparse.Namespace) -> int:
                 qty = ", ".join(sorted(st.values))
                 console.print(
                     f"stream {st.stream_id}: {st.device_model or '?'} ({st.placement or '?'}), "
-                    f"{st.t.size} samples of {qty}"
+                    f"{st.t.size} samples of {qty}{_stream_medians(st.values)}"
                 )
         markers = rec.markers
         console.print(f"markers: {len(markers)}")
         for t, label, kind in markers:
             console.print(f"  {t:9.3f} s  {kind:<5}  {label}")
     return 0
+
+
+def _stream_medians(values: dict) -> str:
+    """``; median while running: 3.02 m/s, 168/min`` for a footpod stream ("" otherwise)."""
+    import numpy as np
+
+    parts = []
+    for key, fmt in (("speed_mps", "{:.2f} m/s"), ("cadence_spm", "{:.0f}/min")):
+        v = values.get(key)
+        if v is None:
+            continue
+        v = v[np.isfinite(v) & (v > 0)]  # a pod standing still reads 0
+        if v.size:
+            parts.append(fmt.format(float(np.median(v))))
+    return f"; median while running: {', '.join(parts)}" if parts else ""
