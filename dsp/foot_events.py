@@ -11,9 +11,11 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
 * **Toe-off (TO)**: the pitch-rate minimum of the late cycle (Falbriard et al. 2018's most
   precise terminal-contact feature) anchors the search; the lift-off itself is the onset of the
   sharpest rise of the world-vertical specific force from ``to_before_min_s`` before to
-  ``to_after_min_s`` after that minimum (the leg jerks the shoe up). The jolt rings: a larger
-  rise within ``to_rebound_s`` after a fall that follows an earlier rise of at least
-  ``to_rebound_fraction`` of it is the rebound, and the earlier rise is the lift-off.
+  ``to_after_min_s`` after that minimum (the leg jerks the shoe up), timed between samples by
+  the tangent at the steepest rise extended back to the level before it. The jolt rings: a
+  larger rise within ``to_rebound_s`` (+ one sample) after a fall or pause that follows an
+  earlier rise of at least ``to_rebound_fraction`` of it is the rebound, and the earlier rise
+  is the lift-off.
 * **Foot-flat (mid-stance)**: the stillest instant between mid-swing and toe-off (least
   rotation, specific force closest to 1 g): the zero-velocity / gravity update instant. It is
   searched after the last rotation burst (``landing_burst_dps`` above the stillest rotation
@@ -31,18 +33,19 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
     is a slap (pitch rate falling, heel or midfoot landing), the window is narrowed to the
     ``ic_before_onset_s`` before the slap's onset: the tangent at the steepest fall of the
     pitch rate (within ``ic_before_slap_s`` before ``pb``) extended back to the pitch rate of
-    the calmest instant before it. The onset is precise but a few ms late; the narrow window
-    keeps the late-swing decelerations out, which at 50-100 Hz rise more sharply than the
-    filtered impact.
+    the calmest instant before it, and IC is not placed earlier in time than that window's
+    start (at 50 Hz it holds a sample or two). The onset is precise but a few ms late; the
+    narrow window keeps the late-swing decelerations out, which at 50-100 Hz rise more
+    sharply than the filtered impact.
 
   The world-vertical force uses the orientation integrated back from foot-flat, which
   separates the upward impact from the mostly horizontal decelerations of late swing.
 
-Force-based events between two samples are placed midway. Neither the sensor's own anti-alias
+A force-based IC between two samples is placed midway. Neither the sensor's own anti-alias
 filter delay (about half a sample for a 2nd-order low-pass at 0.4 × rate) nor any other
-device latency is compensated: events come out that much late. Every function works on index ranges of arrays
-and looks only at samples inside the range and a fixed margin around it, so streaming and batch
-analysis find the same events.
+device latency is compensated: events come out that much late. Every function works on index
+ranges of arrays and looks only at samples inside the range and a fixed margin around it, so
+streaming and batch analysis find the same events.
 """
 
 from __future__ import annotations
@@ -107,8 +110,8 @@ class EventSettings:
         Foot-flat lies after the last rotation that exceeds the stillest rotation after it by
         this, deg/s.
     edge_to_moving_s : float
-        A contact cut by the end of the data needs the foot to keep turning (rotation above
-        ``edge_flat_max_dps``) for this long after its toe-off, s.
+        A contact cut by the end of the data needs at least this much data after its toe-off,
+        s, and no foot-flat-like instant after it (foot-flat cost below ``flat_max_dps``).
     flat_max_dev_g, edge_flat_max_dev_g : float
         Largest deviation of the foot-flat specific force from 1 g, in g (a whole cycle / a
         contact cut by the edge of the data).
@@ -129,7 +132,7 @@ class EventSettings:
     max_cycle_s: float = 3.0
     flat_margin_dps: float = 50.0
     gravity: float = 9.80665
-    to_before_min_s: float = 0.08
+    to_before_min_s: float = 0.03
     ic_before_burst_s: float = 0.06
     to_after_min_s: float = 0.1
     edge_flat_max_dps: float = 150.0
@@ -140,8 +143,8 @@ class EventSettings:
     heel_drop_min_dps: float = 100.0
     ic_before_slap_s: float = 0.04
     landing_burst_dps: float = 200.0
-    ic_before_onset_s: float = 0.015
-    edge_to_moving_s: float = 0.06
+    ic_before_onset_s: float = 0.0125
+    edge_to_moving_s: float = 0.04
     flat_max_dev_g: float = 0.4
     edge_flat_max_dev_g: float = 0.3
 
@@ -295,6 +298,7 @@ def detect_contact(
     off = win_lo - 2
     w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
     s_lo = max(win_lo, pb - w_s)
+    t_earliest = None
     if omega_s[pb] < 0 and pb - s_lo >= 2:
         # a slap (heel or midfoot landing): the impact starts it, so the impact lies shortly
         # before the steepest fall of the pitch rate
@@ -311,11 +315,17 @@ def detect_contact(
                 0.5 * (t[s_fall] + t[s_fall - 1])
                 + (omega_s[q] - 0.5 * (omega_s[s_fall] + omega_s[s_fall - 1])) / m
             )
+            t_on = min(max(float(t_on), float(t[win_lo])), float(t[s_fall]))
             k_on = win_lo + int(np.searchsorted(t[win_lo : s_fall + 1], t_on))
             w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
             win_hi = max(win_lo + 2, min(win_hi, k_on + 1))
             win_lo = max(win_lo, min(k_on - w_i, win_hi - 2))
+            t_earliest = t_on - settings.ic_before_onset_s
     ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
+    if t_earliest is not None and t_ic < t_earliest:
+        # (at low rates the window holds a sample or two: not before its start in time)
+        t_ic = t_earliest
+        ic = min(win_hi - 1, max(ic, int(np.searchsorted(t[win_lo:win_hi], t_ic)) + win_lo))
     if omega_s[pb] >= settings.heel_drop_min_dps:
         # a heel drop after a forefoot landing: the foot's pitch is lowest at the landing,
         # so IC is the rising zero crossing of the pitch rate before the heel drop
@@ -333,6 +343,7 @@ def detect_contact(
             settings.onset_fraction,
             settings.to_rebound_fraction,
             settings.to_rebound_s + 1.0 / fs,
+            tangent=True,
         )
     else:
         t_to = float(t[to])
@@ -350,10 +361,14 @@ def detect_contact(
         tail = omega_s[to:b]
         if tail[int(np.argmin(tail)) :].max() - tail.min() < settings.swing_threshold_dps:
             return None
-        # and the foot keeps turning after it (after the slap of a landing mistaken for a
-        # lift-off it is still again within a few tens of ms)
-        n_after = samples_for(settings.edge_to_moving_s, sampling_rate_hz=fs)
-        if b - to <= n_after or gyr_norm_s[to : to + n_after].min() < settings.edge_flat_max_dps:
+        # and the foot does not come to rest after it (after the slap of a landing mistaken
+        # for a lift-off it is flat again within a few tens of ms; in the early swing the
+        # rotation may pass near zero, but the shoe is being accelerated: the foot-flat cost)
+        if b - to <= samples_for(settings.edge_to_moving_s, sampling_rate_hz=fs):
+            return None
+        a_tail = centered_moving_average(np.linalg.norm(acc[to:b], axis=1), window=w_n)
+        rest = gyr_norm_s[to:b] + 20.0 * np.abs(a_tail - settings.gravity)
+        if rest.min() < settings.flat_max_dps:
             return None
     # a contact has a foot-flat: an (almost) still instant; stricter for a contact cut by the
     # edge of the data
@@ -422,6 +437,7 @@ def _jump(
     onset_fraction: float,
     rebound_fraction: float = 1.0,
     rebound_s: float = 0.0,
+    tangent: bool = False,
 ) -> tuple[int, float]:
     """Onset of the sharpest rise of ``fz`` in ``[lo, hi)``.
 
@@ -432,9 +448,13 @@ def _jump(
     the rise over a few samples); the event lies between that sample and the one before, and
     is placed midway. Returns ``(k, t_event)``, ``k`` the first sample after the event.
 
-    A jolt rings: when the largest rise follows a fall that follows an earlier rise of at least
-    ``rebound_fraction`` of it, within ``rebound_s`` seconds, the largest rise is the rebound and
-    the earlier rise is the event.
+    A jolt rings: when the largest rise follows a fall (or pause) that follows an earlier rise
+    of at least ``rebound_fraction`` of it, within ``rebound_s`` seconds, the largest rise is the
+    rebound and the earlier rise is the event.
+
+    With ``tangent`` the event time is sub-sample: the tangent at the steepest sample-to-sample
+    rise, extended back to the level of the sample before the onset (clamped between that
+    sample and the steepest one).
     """
     d = np.diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
     j = int(np.argmax(d))
@@ -461,6 +481,8 @@ def _jump(
     while j > 0 and d[j - 1] > thr:
         j -= 1
     k = lo + j
+    if not tangent:
+        return k, float(0.5 * (t[k - 1] + t[k]))
     # sub-sample: the tangent at the steepest rise back to the level before the onset
     km = lo + jm
     rise = float(fz[km - off] - fz[k - 1 - off])

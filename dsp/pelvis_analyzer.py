@@ -61,8 +61,11 @@ from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import samples_for, saturation_mask
+from dsp.orientation import chain_rotations, quat_multiply
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
-from dsp.pelvis_metrics import analyse_span, assign_sides
+from dsp.pelvis_events import StanceEvents, detect_stances
+from dsp.pelvis_metrics import analyse_epoch, assign_sides
+from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate
 
 __all__ = ["PelvisAnalyzer", "PelvisSettings", "running_baseline"]
 
@@ -214,6 +217,10 @@ class PelvisAnalyzer:
         self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
+        # context of a contact's detection (hump, flight test, smoothing), both sides
+        self._M = samples_for(2.5, sampling_rate_hz=self.fs) + 2 * samples_for(
+            0.05, sampling_rate_hz=self.fs
+        )
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input
@@ -604,9 +611,18 @@ class PelvisAnalyzer:
         self._epoch = 0
         self._bt = np.empty(0)
         self._bacc = np.empty((0, 3))
-        self._bgyr = np.empty((0, 3))
+        self._bq = np.empty((0, 4))  # body -> the segment's first body frame (gyro chained)
+        self._bcs = np.empty((0, 3))  # sum of the specific force in that frame before each
         self._bgap = np.empty(0, dtype=bool)
         self._bsat = np.empty(0, dtype=bool)
+        self._gyr_last = np.zeros(3)
+        self._cs_next = np.zeros(3)
+        # contacts of the segment found so far (segment indices), see _detect
+        self._det_done = 0  # contacts peaking before it are final
+        self._ev = {k: np.empty(0, dtype=int) for k in ("pk", "ic", "to", "pre", "post", "dep")}
+        self._ev["t_ic"] = np.empty(0)
+        self._ev["t_to"] = np.empty(0)
+        self._ev["peak_g"] = np.empty(0)
 
     def _process(self, piece: tuple[np.ndarray, ...]) -> None:
         t, acc, gyr, gapm, new_seg = piece
@@ -621,9 +637,31 @@ class PelvisAnalyzer:
             sat |= saturation_mask(acc, full_scale=self._acc_fs)
         if self._gyr_fs is not None:
             sat |= saturation_mask(gyr, full_scale=self._gyr_fs)
+        acc_b = acc @ r.T
+        gyr_b = gyr @ r.T
+        # once per sample: chain the gyroscope (carried across pieces), the specific force in
+        # the segment's first body frame and its running sum
+        inc = np.empty((t.shape[0], 4))
+        if self._seg_n:
+            tt = np.concatenate(([self._bt[-1]], t))
+            gg = np.concatenate((self._gyr_last[None], gyr_b))
+            inc[:] = quat_from_rotvec(np.radians(0.5 * (gg[1:] + gg[:-1])) * np.diff(tt)[:, None])
+            q = quat_multiply(np.broadcast_to(self._bq[-1], inc.shape), chain_rotations(inc))
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
+        else:
+            inc[0] = (0.0, 0.0, 0.0, 1.0)
+            w_mid = np.radians(0.5 * (gyr_b[1:] + gyr_b[:-1])) * np.diff(t)[:, None]
+            inc[1:] = quat_from_rotvec(w_mid)
+            q = chain_rotations(inc)
+        f = quat_rotate(q, acc_b)
+        cs = np.cumsum(f, axis=0)
+        cs_before = self._cs_next + np.concatenate((np.zeros((1, 3)), cs[:-1]))
+        self._cs_next = self._cs_next + cs[-1]
+        self._gyr_last = gyr_b[-1].copy()
         self._bt = np.concatenate([self._bt, t])
-        self._bacc = np.concatenate([self._bacc, acc @ r.T])
-        self._bgyr = np.concatenate([self._bgyr, gyr @ r.T])
+        self._bacc = np.concatenate([self._bacc, acc_b])
+        self._bq = np.concatenate([self._bq, q])
+        self._bcs = np.concatenate([self._bcs, cs_before])
         self._bgap = np.concatenate([self._bgap, gapm])
         self._bsat = np.concatenate([self._bsat, sat])
         self._seg_n += t.shape[0]
@@ -634,9 +672,56 @@ class PelvisAnalyzer:
         self._decide_sides(final=True)
         self._seg_open = False
 
+    def _detect(self, *, final: bool) -> None:
+        """Find the contacts of the new data once (not once per epoch).
+
+        Detection runs on the data from ``_M`` samples before ``_det_done`` (contacts peaking
+        before it are final); of the contacts peaking after it, those that nothing can still
+        change (``i_dep`` inside the data) are listed, the others are found again with the
+        next data. So the list does not depend on the block sizes.
+        """
+        n, base = self._seg_n, self._base
+        s0 = max(base, self._det_done - self._M)
+        a = s0 - base
+        ev = detect_stances(
+            self._bt[a:], self._bacc[a:, 2], sampling_rate_hz=self.fs, gravity=self.settings.gravity
+        )
+        pk = ev.i_peak + s0
+        # contacts after _det_done are found again each time (their data may have grown)
+        keep_old = int(np.searchsorted(self._ev["pk"], self._det_done))
+        for k in self._ev:
+            self._ev[k] = self._ev[k][:keep_old]
+        sel = pk >= self._det_done
+        fixed = (ev.i_dep + s0 < n) | final
+        idx = np.flatnonzero(sel & fixed)
+        if idx.size:
+            m = n - s0
+            new = {
+                "pk": pk[idx],
+                "ic": ev.i_ic[idx] + s0,
+                "to": ev.i_to[idx] + s0,
+                "pre": np.where(ev.i_pre[idx] >= 0, ev.i_pre[idx] + s0, -1),
+                "post": np.where(ev.i_post[idx] < m, ev.i_post[idx] + s0, n + 10**9),
+                "dep": ev.i_dep[idx] + s0,
+                "t_ic": ev.t_ic[idx],
+                "t_to": ev.t_to[idx],
+                "peak_g": ev.peak_g[idx],
+            }
+            for k, v in new.items():
+                self._ev[k] = np.concatenate((self._ev[k], v))
+        if final:
+            self._det_done = n
+            return
+        done = n - self._M
+        open_ = np.flatnonzero(sel & ~fixed)
+        if open_.size:
+            done = min(done, int(pk[open_[0]]))
+        self._det_done = max(self._det_done, done)
+
     def _advance(self, *, final: bool) -> None:
         W, P, L = self._W, self._P, self._L
         n = self._seg_n
+        detected = False
         while True:
             k = self._epoch
             lo_own, hi_own = k * W, (k + 1) * W
@@ -644,58 +729,105 @@ class PelvisAnalyzer:
                 break
             if not final and hi_own + L > n:
                 break
+            if not detected:
+                self._detect(final=final)
+                detected = True
             lo = max(0, lo_own - P)
             hi = min(n, hi_own + L)
-            self._analyse_epoch(lo, hi, lo_own, hi_own if hi_own < n else n + 1)
+            self._analyse_epoch(lo, hi, lo_own, hi_own if hi_own < n else n + 1, final)
             self._epoch += 1
             self._trim(max(0, (k + 1) * W - P))
         self._decide_sides(final=False)
 
-    def _trim(self, keep_from: int) -> None:
-        cut = keep_from - self._base
+    def _trim(self, epoch_lo: int) -> None:
+        ev = self._ev
+        drop = int(np.searchsorted(ev["ic"], epoch_lo))
+        if drop > 64:
+            for k in ev:
+                ev[k] = ev[k][drop:]
+        cut = min(epoch_lo, self._det_done - self._M) - self._base
         if cut > 0:
             self._bt = self._bt[cut:]
             self._bacc = self._bacc[cut:]
-            self._bgyr = self._bgyr[cut:]
+            self._bq = self._bq[cut:]
+            self._bcs = self._bcs[cut:]
             self._bgap = self._bgap[cut:]
             self._bsat = self._bsat[cut:]
             self._base += cut
 
-    def _analyse_epoch(self, lo: int, hi: int, lo_own: int, hi_own: int) -> None:
-        a, b = lo - self._base, hi - self._base
-        t = self._bt[a:b]
-        acc = self._bacc[a:b]
-        gyr = self._bgyr[a:b]
-        sp = analyse_span(t, acc, gyr, sampling_rate_hz=self.fs, gravity=self.settings.gravity)
-        ev = sp.ev
-        gapm = self._bgap[a:b]
-        satm = self._bsat[a:b]
-        for j in range(len(ev)):
-            ip = int(ev.i_peak[j]) + lo
-            if not (lo_own <= ip < hi_own):
-                continue
+    def _window_events(self, lo: int, hi: int, final: bool) -> StanceEvents:
+        """The contacts :func:`detect_stances` finds in the window ``lo:hi`` (buffer indices).
+
+        Those wholly inside it, whose values the window's data fix (``i_dep`` before its end,
+        or the segment's end); the flight test sees only the window's samples.
+        """
+        ev, base = self._ev, self._base
+        t_lo, t_hi = self._bt[lo - base], self._bt[hi - 1 - base]
+        j0 = int(np.searchsorted(ev["t_ic"], t_lo, side="left"))
+        j1 = int(np.searchsorted(ev["t_ic"], t_hi, side="right"))
+        sl = slice(j0, j1)
+        keep = ev["t_to"][sl] <= t_hi
+        if not (final and hi == self._seg_n):
+            keep &= ev["dep"][sl] < hi
+        if hi - lo < 8:
+            keep &= False
+        sel = np.flatnonzero(keep) + j0
+        flight = (ev["pre"][sel] >= lo) & (ev["post"][sel] <= hi - 1)
+        return StanceEvents(
+            i_peak=ev["pk"][sel] - base,
+            t_ic=ev["t_ic"][sel],
+            t_to=ev["t_to"][sel],
+            i_ic=ev["ic"][sel] - base,
+            i_to=ev["to"][sel] - base,
+            peak_g=ev["peak_g"][sel],
+            flight=flight,
+        )
+
+    def _analyse_epoch(self, lo: int, hi: int, lo_own: int, hi_own: int, final: bool) -> None:
+        base = self._base
+        ev = self._window_events(lo, hi, final)
+        own = (ev.i_peak >= lo_own - base) & (ev.i_peak < hi_own - base)
+        if not own.any():
+            return
+        lb, hb = lo - base, hi - base
+        sp = analyse_epoch(
+            self._bt,
+            self._bacc,
+            self._bq,
+            self._bcs,
+            ev,
+            lb,
+            hb,
+            own,
+            gravity=self.settings.gravity,
+        )
+        t_end = self._bt[hb - 1]
+        oi = np.flatnonzero(own)
+        ia, ib = ev.i_ic, ev.i_to
+        for jj, j in enumerate(oi.tolist()):
             st = _Step(
                 t_ic=float(ev.t_ic[j]),
                 t_to=float(ev.t_to[j]),
-                next_ic=float(sp.next_ic[j]),
-                next2_ic=float(sp.next2_ic[j]),
-                obl_max=float(sp.obl_max[j]),
-                obl_min=float(sp.obl_min[j]),
-                obl_ic=float(sp.obl_ic[j]),
-                obl_mean=float(sp.obl_mean[j]),
-                lat_mean=float(sp.lat_mean[j]),
-                vo_cm=float(sp.vo_cm[j]),
+                next_ic=float(sp.next_ic[jj]),
+                next2_ic=float(sp.next2_ic[jj]),
+                obl_max=float(sp.obl_max[jj]),
+                obl_min=float(sp.obl_min[jj]),
+                obl_ic=float(sp.obl_ic[jj]),
+                obl_mean=float(sp.obl_mean[jj]),
+                lat_mean=float(sp.lat_mean[jj]),
+                vo_cm=float(sp.vo_cm[jj]),
                 flight=bool(ev.flight[j]),
             )
-            i0 = int(ev.i_ic[j])
-            i1 = int(ev.i_ic[j + 1]) if j + 1 < len(ev) else int(ev.i_to[j])
-            i0 = max(0, i0 - 2)
-            if gapm[i0 : i1 + 3].any():
+            i0 = int(ia[j])
+            i1 = int(ia[j + 1]) if j + 1 < len(ev) else int(ib[j])
+            i0 = max(lb, i0 - 2)
+            if self._bgap[i0 : min(hb, i1 + 3)].any():
                 st.flags.append("gap")
-            if satm[i0 : int(ev.i_to[j]) + 1].any():
+            if self._bsat[i0 : int(ib[j]) + 1].any():
                 st.flags.append("saturated")
-            if sp.obl is not None and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
-                st.trace = np.interp(np.linspace(st.t_ic, st.next2_ic, 101), t, sp.obl)
+            if sp.obl is not None and math.isfinite(st.next2_ic) and st.next2_ic <= t_end:
+                pts = np.linspace(st.t_ic, st.next2_ic, 101)
+                st.trace = np.interp(pts, sp.obl_t, sp.obl)
             self._link(st)
             self._steps.append(st)
 

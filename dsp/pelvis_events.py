@@ -27,7 +27,7 @@ gives bit-identical events in any window that contains it with ``margin_samples`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,6 +53,13 @@ class StanceEvents:
         Peak of the smoothed vertical specific force, g.
     flight : ndarray of bool, shape (K,)
         The reading fell below the flight level before and after the hump.
+    i_pre, i_post : ndarray of int, shape (K,)
+        Last sample before (first after) the hump where the reading is below the flight
+        level, within one contact time; ``-1`` (``N + 10**9``) if none. A window that
+        starts after ``i_pre`` (ends before ``i_post``) sees no flight on that side.
+    i_dep : ndarray of int, shape (K,)
+        Last sample the contact's values depend on, smoothing included: a window or stream
+        holding data past it finds the contact identically.
     """
 
     i_peak: np.ndarray
@@ -62,6 +69,9 @@ class StanceEvents:
     i_to: np.ndarray
     peak_g: np.ndarray
     flight: np.ndarray
+    i_pre: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    i_post: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    i_dep: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
 
     def __len__(self) -> int:
         return int(self.i_peak.shape[0])
@@ -140,6 +150,9 @@ def detect_stances(
     keep_stop = np.concatenate((gap_ok, [True]))
     starts, stops = starts[keep_start], stops[keep_stop]
     out_peak, out_ic, out_to, out_pk, out_fl = [], [], [], [], []
+    out_pre, out_post, out_dep = [], [], []
+    merge = samples_for(min_hump_s, sampling_rate_hz=fs)
+    none_after = n + 10**9
     lo_region = np.concatenate(([0], stops))
     for k in range(starts.size):
         a, b = int(starts[k]), int(stops[k])
@@ -173,6 +186,14 @@ def detect_stances(
         flight = bool(
             pre.size and post.size and pre.min() < flight_max_g and post.min() < flight_max_g
         )
+        lo_pre = max(0, iu - reach)
+        fl_pre = np.flatnonzero(pre < flight_max_g)
+        fl_post = np.flatnonzero(post < flight_max_g)
+        j_pre = lo_pre + int(fl_pre[-1]) if fl_pre.size else -1
+        j_post = idn + int(fl_post[0]) if fl_post.size else none_after
+        out_pre.append(j_pre)
+        out_post.append(j_post)
+        out_dep.append(max(j_post if fl_post.size else idn + reach, b + merge) + w // 2 + 1)
         out_peak.append(ip)
         out_ic.append(t_up - tc / 6.0)
         out_to.append(t_dn + tc / 6.0)
@@ -192,4 +213,7 @@ def detect_stances(
         i_to=i_to,
         peak_g=np.asarray(out_pk),
         flight=np.asarray(out_fl, dtype=bool),
+        i_pre=np.asarray(out_pre, dtype=int),
+        i_post=np.asarray(out_post, dtype=int),
+        i_dep=np.asarray(out_dep, dtype=int),
     )

@@ -28,10 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
+from dsp.orientation import quat_multiply
 from dsp.pelvis_events import StanceEvents, detect_stances
-from dsp.pelvis_orientation import stride_gravity_attitude
+from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, stride_gravity_attitude
 
-__all__ = ["SpanSteps", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
+_Z = np.array([0.0, 0.0, 1.0])
+
+__all__ = ["SpanSteps", "analyse_epoch", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SpanSteps:
     lat_mean: np.ndarray  # m/s², world sideways (left +) mean specific force over the contact
     vo_cm: np.ndarray
     obl: np.ndarray | None = None  # per-sample obliquity of the window, deg (None: no attitude)
+    obl_t: np.ndarray | None = None  # times of ``obl`` when it covers part of the window, s
 
 
 def obliquity_at_rest_deg(acc_body: np.ndarray) -> np.ndarray:
@@ -291,3 +295,133 @@ def assign_sides(
             v = (s_same / n_same - s_oth / n_oth) / (d_sum / d_n)
         total += np.where(good & np.isfinite(v), v, 0.0)
     return total > 0, np.abs(total)
+
+
+def analyse_epoch(
+    t: np.ndarray,
+    acc: np.ndarray,
+    q: np.ndarray,
+    cs: np.ndarray,
+    ev: StanceEvents,
+    lo: int,
+    hi: int,
+    own: np.ndarray,
+    *,
+    max_step_ratio: float = 1.5,
+    max_stride_change: float = 0.25,
+    gravity: float = STANDARD_GRAVITY,
+) -> SpanSteps:
+    """:func:`analyse_span` of the window ``lo:hi`` for its contacts ``own``, from streamed state.
+
+    The per-sample work (contact detection, gyroscope chaining, the specific force in a fixed
+    frame and its running sum) is done once per sample by the caller; here only the window's
+    stride corrections (a few per window) and the attitude of the samples the ``own``
+    contacts need are computed. The result equals that of :func:`analyse_span` on
+    ``t[lo:hi]`` (up to rounding): ``Q_window(t) = Q(lo)^-1 Q(t)``, and the stride sums of the
+    window frame are the fixed-frame sums rotated by ``Q(lo)^-1``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Sample times of the buffer, s.
+    acc : ndarray, shape (N, 3)
+        Specific force, body frame, m/s².
+    q : ndarray, shape (N, 4)
+        Body frame at each sample to one fixed frame (scipy order), gyroscope chained.
+    cs : ndarray, shape (N, 3)
+        ``cs[i]``: sum of the specific force in that fixed frame over the samples before ``i``.
+    ev : StanceEvents
+        The contacts of the window, indices into the buffer; ``flight`` as seen by the window.
+    lo, hi : int
+        Window ``lo:hi`` of the buffer.
+    own : ndarray of bool, shape (K,)
+        Contacts whose metrics are wanted.
+    max_step_ratio, max_stride_change, gravity
+        As in :func:`analyse_span` and :func:`dsp.pelvis_orientation.stride_gravity_attitude`.
+
+    Returns
+    -------
+    SpanSteps
+        Arrays of the ``own`` contacts only (``ev`` of them too); ``obl`` and ``obl_t`` hold
+        the obliquity over the samples from the first ``own`` contact to the contact two
+        steps after the last one.
+    """
+    k = len(ev)
+    oi = np.flatnonzero(own)
+    nan = np.full(k, np.nan)
+    next_ic, next2_ic = nan.copy(), nan.copy()
+    run = ev.flight
+    if k > 1:
+        st = np.diff(ev.t_ic)
+        pair = run[:-1] & run[1:]
+        med = float(np.median(st[pair])) if pair.any() else np.inf
+        reg = st <= max_step_ratio * med
+        next_ic[:-1] = np.where(reg, ev.t_ic[1:], np.nan)
+        next2_ic[:-2] = np.where(reg[:-1] & reg[1:], ev.t_ic[2:], np.nan)
+    ko = oi.size
+    nano = np.full(ko, np.nan)
+    sub = StanceEvents(
+        ev.i_peak[oi], ev.t_ic[oi], ev.t_to[oi], ev.i_ic[oi], ev.i_to[oi], ev.peak_g[oi], run[oi]
+    )
+    out = SpanSteps(sub, next_ic[oi], next2_ic[oi], *(nano.copy() for _ in range(6)))
+    good = np.flatnonzero(run)
+    if ko == 0 or hi - lo < 4 or good.size < 3:
+        return out
+    # stride corrections of the window (stride_gravity_attitude, in the window's frame)
+    ig = ev.i_ic[good]
+    a, b = ig[:-2], ig[2:]
+    qlo = q[lo] * np.array([-1.0, -1.0, -1.0, 1.0])  # Q(lo)^-1
+    sums = quat_rotate(np.broadcast_to(qlo, (a.size, 4)), cs[b] - cs[a])
+    cnt = (b - a).astype(np.float64)
+    stride_t = t[b] - t[a]
+    med = np.median(stride_t)
+    ok = (np.abs(stride_t / med - 1.0) <= max_stride_change) & (cnt > 0)
+    if not ok.any():
+        return out
+    m = sums[ok] / cnt[ok, None]
+    centres = 0.5 * (t[a[ok]] + t[b[ok]])
+    mu = m / np.linalg.norm(m, axis=1, keepdims=True)
+    axis = np.cross(mu, _Z)
+    s = np.linalg.norm(axis, axis=1)
+    ang = np.arctan2(s, mu @ _Z)
+    rv = np.where(s[:, None] > 1e-12, axis / np.maximum(s, 1e-300)[:, None] * ang[:, None], 0.0)
+    # the samples the own contacts need: IC - 1 .. the contact two steps on
+    ia = ev.i_ic.astype(np.int64)
+    ib = np.maximum(ev.i_to.astype(np.int64), ia)
+    r0 = max(lo, int(ia[oi[0]]) - 1)
+    j_end = min(k - 1, int(oi[-1]) + 2)
+    r1 = min(hi - 1, max(int(ib[oi].max()), int(ia[j_end])) + 1)
+    tr = t[r0 : r1 + 1]
+    qr = quat_multiply(np.broadcast_to(qlo, (tr.size, 4)), q[r0 : r1 + 1])
+    qr /= np.linalg.norm(qr, axis=1, keepdims=True)
+    e = quat_from_rotvec(np.stack([np.interp(tr, centres, rv[:, c]) for c in range(3)], axis=1))
+    ml_w = quat_rotate(e, quat_rotate(qr, np.array([0.0, 1.0, 0.0])))
+    obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+    out.obl, out.obl_t = obl, tr
+    f_w = quat_rotate(e, quat_rotate(qr, acc[r0 : r1 + 1]))
+    a_z = f_w[:, 2] - gravity
+    h = ml_w[:, :2]
+    lat = np.einsum("ij,ij->i", f_w[:, :2], h) / np.maximum(np.linalg.norm(h, axis=1), 1e-9)
+    ao, bo = ia[oi] - r0, ib[oi] - r0
+    idx, off = _ranges(ao, bo)
+    seg_obl = obl[idx]
+    out.obl_max = np.maximum.reduceat(seg_obl, off)
+    out.obl_min = np.minimum.reduceat(seg_obl, off)
+    ln = (bo - ao + 1).astype(np.float64)
+    out.obl_mean = np.add.reduceat(seg_obl, off) / ln
+    out.lat_mean = np.add.reduceat(lat[idx], off) / ln
+    i1 = ia[oi]
+    i0 = np.maximum(lo, i1 - 1)
+    span = t[i1] - t[i0]
+    w = np.where(span > 0, (sub.t_ic - t[i0]) / np.where(span > 0, span, 1.0), 1.0)
+    out.obl_ic = obl[i0 - r0] + np.clip(w, 0.0, 1.0) * (obl[i1 - r0] - obl[i0 - r0])
+    # vertical oscillation, contact to next contact
+    js = np.flatnonzero(np.isfinite(out.next_ic) & (oi + 1 < k))
+    if js.size:
+        a2 = ia[oi[js]]
+        c2 = np.minimum(ia[oi[js] + 1], hi - 1)
+        okc = c2 - a2 >= 4
+        js, a2, c2 = js[okc], a2[okc], c2[okc]
+    if js.size:
+        out.vo_cm[js] = _step_ptp_cm(tr, a_z, a2 - r0, c2 - r0)
+    return out

@@ -8,19 +8,25 @@ A packet's last sample is taken at device time ``τ`` and arrives at host time
 clock against the host's, tens of ppm for a crystal, up to % for devices that only count samples
 at a nominal rate) and ``δ ≥ 0`` is the transport delay (waiting for the next connection event,
 bursts, scheduling). Delays only ever add, so the **lower envelope** of ``a − τ`` is the offset:
-per bin of device time (``bin_s``) the minimum of ``a − τ`` is kept, and a line is fitted
-through the minima of the last ``window_s`` seconds: its slope by the Theil–Sen estimator
-(median of pairwise slopes; Sen 1968), its height by a low percentile of the detrended minima,
-so that bins whose minimum still holds a delay pull neither. This is the classic convex-envelope / minimum-delay estimator of
-network clock synchronisation (Moon, Skelly & Towsley, "Estimation and removal of clock skew
-from network delay measurements", IEEE INFOCOM 1999), in its simplest robust form.
+per bin of device time (``bin_s``, 0.25 s) the minimum of ``a − τ`` is kept, and the line is
+the one under every minimum of the last ``window_s`` seconds that is highest at their mean
+time: the linear programme of Moon, Skelly & Towsley ("Estimation and removal of clock skew
+from network delay measurements", IEEE INFOCOM 1999), solved as the edge of the lower convex
+hull of the minima that spans the mean. It rests on the fastest deliveries however few they are
+(a Polar frame every 0.7 s), and late deliveries cannot pull it.
+
+Coarse device timestamps (Movesense: whole ms, ±0.5 ms against a 1.2 ms period at 833 Hz) are
+smoothed by a line through (running sample index, timestamp) of the recent packets
+(:class:`_SampleGrid`); loss, duplicate and overlap decisions are taken in whole samples against
+that line with the timestamp quantum as tolerance.
 
 Every sensor of a session is mapped with its own fit onto the same host clock, so sensors are
 aligned to each other up to the difference of their minimum delays (≈ the same for sensors on
 one adapter).
 
 Continuity: the applied mapping moves toward the fitted one at a bounded slew rate (fast during
-the first seconds, then ``slew`` s/s), so ``t`` is strictly increasing and never jumps.
+the first seconds or while it is more than ``fast_above_s`` away from the fit, else ``slew``
+s/s), so ``t`` is strictly increasing and never jumps.
 
 Lost samples are counted from the device time (or sample index, or packet counter, whichever
 the device has) and returned as gaps.
@@ -36,7 +42,6 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import theilslopes
 
 from firmware_bridge.devices.base import DecodedSamples
 
@@ -56,24 +61,21 @@ class ClockFit:
         Only bins of the last ``window_s`` seconds are fitted, s.
     min_span_s : float
         Below this span of bins the slope is not fitted (offset = the lowest minimum of the
-        last ``recent_bins`` bins), s.
-    recent_bins : int
-        Bins used for the offset before the slope is fitted.
-    floor_percentile : float
-        Percentile of the detrended bin minima that sets the line's height, %.
+        last ``recent_s`` seconds), s.
+    recent_s : float
+        Device time whose bins set the offset before the slope is fitted, s (long enough to
+        hold a fast delivery, short enough that the drift does not move the offset much).
     """
 
     def __init__(
         self,
-        bin_s: float = 1.0,
+        bin_s: float = 0.25,
         window_s: float = 120.0,
         min_span_s: float = 30.0,
-        recent_bins: int = 5,
-        floor_percentile: float = 20.0,
+        recent_s: float = 5.0,
     ):
         self.bin_s = bin_s
-        self.floor_percentile = floor_percentile
-        self.recent_bins = recent_bins
+        self.recent_s = recent_s
         self.window_s = window_s
         self.min_span_s = min_span_s
         self._bins: deque[list[float]] = deque()  # [bin index, tau at min, min offset]
@@ -100,24 +102,28 @@ class ClockFit:
             self._refit()
 
     def _refit(self) -> None:
-        # the newest bin is still filling: fit on completed bins when there are enough
         bins = np.array(self._bins, dtype=np.float64)
-        done = bins[:-1] if len(bins) > 3 else bins
-        taus, offs = done[:, 1], done[:, 2]
+        taus, offs = bins[:, 1], bins[:, 2]
         self.tau_ref = float(taus[-1])
         if taus[-1] - taus[0] < self.min_span_s or len(taus) < 3:
-            # too short to see a drift (tens of ppm) through the delay noise: offset only,
-            # from the lowest of the recent minima
-            self.c, self.d = float(np.min(bins[-self.recent_bins :, 2])), 0.0
+            # too short to see a drift through the delay noise: offset only, from the lowest
+            # of the recent minima
+            recent = taus >= taus[-1] - self.recent_s
+            self.c, self.d = float(np.min(offs[recent])), 0.0
             return
         x = taus - self.tau_ref
-        # Theil-Sen: the median of pairwise slopes, robust to bins whose minimum still holds
-        # a delay (few packets in the bin, a burst)
-        d = theilslopes(offs, x)[0]
-        # the line's height: a low quantile of the minima, not their median, since a bin's
-        # minimum can only be too high (a stretch of busy scheduling raises many at once)
-        c = np.percentile(offs - d * x, self.floor_percentile)
-        self.c, self.d = float(c), float(d)
+        # the line under every point that is highest at the mean device time (the linear
+        # programme of Moon et al. 1999): an edge of the lower convex hull of the minima, the
+        # one spanning the mean. Delays only add, so it rests on the fastest deliveries however
+        # few they are, and late outliers cannot pull it.
+        hull = _lower_hull(x, offs)
+        if len(hull) < 2:
+            self.c, self.d = float(np.min(offs)), 0.0
+            return
+        j = int(np.clip(np.searchsorted(x[hull], x.mean()), 1, len(hull) - 1))
+        i0, i1 = hull[j - 1], hull[j]
+        d = (offs[i1] - offs[i0]) / (x[i1] - x[i0])
+        self.c, self.d = float(offs[i0] - d * x[i0]), float(d)
 
     def offset(self, tau: float | np.ndarray) -> float | np.ndarray:
         """Fitted offset ``host − device`` at device time ``tau``, s."""
@@ -126,7 +132,7 @@ class ClockFit:
     def reset(self) -> None:
         """Forget everything (the device clock restarted)."""
         self.__init__(  # type: ignore[misc]
-            self.bin_s, self.window_s, self.min_span_s, self.recent_bins, self.floor_percentile
+            self.bin_s, self.window_s, self.min_span_s, self.recent_s
         )
 
 
@@ -235,6 +241,10 @@ class SensorTimeline:
         Device seconds at the start of a segment during which the fast slew applies.
     fast_slew : float
         Slew during warm-up, s/s (must stay < 1 so ``t`` keeps increasing).
+    fast_above_s : float
+        After warm-up the fast slew still applies while the applied offset is more than this
+        away from the fit (e.g. when the first rate fit of a sample-counting device arrives),
+        down to this distance, s.
     hold_s : float
         :meth:`feed` holds the first ``hold_s`` seconds (host time) of packets back and maps
         them with the lower envelope of all of them; otherwise the first packet's own delay
@@ -245,11 +255,12 @@ class SensorTimeline:
         self,
         t0: float = 0.0,
         *,
-        bin_s: float = 1.0,
+        bin_s: float = 0.25,
         window_s: float = 120.0,
         slew: float = 1e-3,
         warmup_s: float = 5.0,
         fast_slew: float = 0.05,
+        fast_above_s: float = 0.003,
         hold_s: float = 0.0,
     ) -> None:
         self.t0 = t0
@@ -259,8 +270,10 @@ class SensorTimeline:
         self.fit = ClockFit(bin_s=bin_s, window_s=window_s)
         self.slew = slew
         self.counting_min_span_s = 4.0
+        self.stamped_recent_s = 20.0
         self.warmup_s = warmup_s
         self.fast_slew = fast_slew
+        self.fast_above_s = fast_above_s
         self._segment_start: float | None = None
         self._new_segment = True
         self._reset_pending = False
@@ -417,7 +430,11 @@ class SensorTimeline:
             if self._new_segment and lost > 0:
                 gap_needed = True
         counting_only = not stamped and pkt.sample_index is None
-        if not stamped:
+        if stamped:
+            # a device clock drifts by tens of ppm: the offset of the last 20 s is good to
+            # ~1 ms and holds more fast deliveries (long frames: one packet per 0.7 s)
+            self.fit.recent_s = max(self.fit.recent_s, self.stamped_recent_s)
+        else:
             # time from counting samples at a nominal rate: rate errors of up to % are far
             # above the delay noise, so the slope is fitted after a few seconds
             self.fit.min_span_s = min(self.fit.min_span_s, self.counting_min_span_s)
@@ -436,6 +453,10 @@ class SensorTimeline:
             gap_needed = True
         if self._segment_start is None:
             self._segment_start = tau0
+        if self._new_segment:
+            # after a reconnect the count of lost samples is only as exact as the timestamps:
+            # start a new grid rather than mix its points with the old ones
+            self._grid.reset()
         self._new_segment = False
 
         k0 = self._count + max(lost, 0)  # running index of the first new sample
@@ -454,8 +475,13 @@ class SensorTimeline:
         else:
             prev_tau = self._tau_last if self._tau_last is not None else float(taus[0])
             predicted = self._applied + self.fit.d * (tau_end - prev_tau)
-            in_warmup = tau_end - self._segment_start < self.warmup_s
-            limit = (self.fast_slew if in_warmup else self.slew) * max(tau_end - prev_tau, 0.0)
+            # fast during the warm-up, and whenever the fit moved away by more than
+            # ``fast_above_s`` (a sample-counting device's first rate fit after a few seconds)
+            fast = (
+                tau_end - self._segment_start < self.warmup_s
+                or abs(target - predicted) > self.fast_above_s
+            )
+            limit = (self.fast_slew if fast else self.slew) * max(tau_end - prev_tau, 0.0)
             step = float(np.clip(target - predicted, -limit, limit))
             frac = (taus - prev_tau) / max(tau_end - prev_tau, 1e-12)
             t = taus + self._applied + self.fit.d * (taus - prev_tau) + step * frac
@@ -496,6 +522,24 @@ class SensorTimeline:
             if whole != 0 and abs(err - whole * period) <= tol:
                 return whole
         return lost if lost != 0 else (1 if err > 0 else -1)
+
+
+def _lower_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
+    """Indices of the lower convex hull of points sorted by ``x`` (Andrew's monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # drop b if it lies on or above the segment a-i
+            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0.0:
+                hull.pop()
+            else:
+                break
+        if not hull or x[i] > x[hull[-1]]:
+            hull.append(i)
+        elif y[i] < y[hull[-1]]:
+            hull[-1] = i
+    return hull
 
 
 def delivered_samples(pkt: DecodedSamples, r: TimedPacket) -> DecodedSamples:

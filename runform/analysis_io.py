@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from dsp.contact import STRIDE_COLUMNS, ContactRow
 from runform.errors import UsageError
 
@@ -48,7 +50,8 @@ def _formatter(name: str) -> Any:
     def fmt(value: Any) -> str:
         if value is None:
             return ""
-        if isinstance(value, float):
+        if isinstance(value, (float, np.floating)):
+            value = float(value)  # numpy scalars would print as np.float64(...)
             if not math.isfinite(value):
                 return ""
             return repr(round(value, d)) if d is not None else repr(value)

@@ -182,3 +182,25 @@ def test_empty_batch():
         contact_metrics_batch([], side="left", sampling_rate_hz=100.0, settings=MetricSettings())
         == []
     )
+
+
+def test_csv_cells_of_numpy_scalars(tmp_path):
+    """Analyzers may hand numpy scalars: the CSV holds plain numbers, never 'np.float64(...)'."""
+    from dsp.contact import ContactRow
+    from runform.analysis_io import StridesCsvWriter
+
+    row = ContactRow("a", "left", np.float64(1.123456789), t_to=np.float64(np.nan))
+    row.flight_time = np.float32(0.25)
+    row.add_flag("gap")
+    with StridesCsvWriter(tmp_path / "s.csv") as w:
+        w.write([row])
+    import csv
+
+    with open(tmp_path / "s.csv", newline="") as fh:
+        (got,) = list(csv.DictReader(fh))
+    assert (got["t_ic"], got["t_to"], got["flight_time"], got["flags"]) == (
+        "1.123457",
+        "",
+        "0.25",
+        "gap",
+    )

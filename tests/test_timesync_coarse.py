@@ -152,3 +152,24 @@ def test_without_resolution_hint_833_hz_still_loses_nothing():
     res = run(tl, ms_packets(20.0, resolution=None, seed=5))
     assert all(r is not None for _, r, _ in res)
     assert tl.lost_samples == 0
+
+
+def test_reconnect_with_ms_timestamps_counts_the_outage_exactly():
+    # the link drops for ~3 s; the device clock and sampler run on; afterwards every packet is
+    # in order again: the outage is one gap of exactly the samples missed, then no false ones
+    tl = SensorTimeline(0.0)
+    pk = ms_packets(12.0, seed=6)
+    out = set(range(400, 712))  # 312 packets = 2 496 samples ≈ 3 s
+    res = []
+    for i, (pkt, arrival, _) in enumerate(pk):
+        if i in out:
+            continue
+        if i == 712:
+            tl.reconnected()
+        res.append((i, tl.push(pkt, arrival)))
+    assert all(r is not None for _, r in res)
+    assert tl.lost_samples == len(out) * 8 and tl.duplicates == 0
+    gapped = [i for i, r in res if r.gap is not None]
+    assert gapped == [712]
+    t = np.concatenate([r.t for _, r in res])
+    assert np.all(np.diff(t) > 0)
