@@ -222,6 +222,7 @@ def analyse_recording(
                 on_progress(float(block.t_end) - t_start, duration)
         consume(sa.finish())
         alerts.extend(_alert_dict(a) for a in engine.finish())
+        alerts.sort(key=lambda a: a["t"])
         if collect_traces:
             for sid in sa.analyzers:
                 grab(sid)

@@ -11,7 +11,6 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from runform.errors import UsageError
 
@@ -44,74 +43,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dsp.session import SessionAnalyzer
-    from dsp.summary import build_summary
-    from recordings import open_recording
     from runform.analysis_io import StridesCsvWriter, write_parquet, write_summary_json
+    from runform.analysis_run import analyse_recording
 
     if not (args.chunk_s > 0):
         raise UsageError(f"--chunk-s {args.chunk_s}: expected a positive number of seconds")
     if not (args.strides or args.json or args.parquet):
         raise UsageError("nothing to write: give --strides, --json and/or --parquet")
-    from dsp.alerts import AlertEngine
-    from runform.profiles import resolve_profile
-
-    profile = resolve_profile(args.profile)
-    alerts: list[dict[str, Any]] = []
     rec_path = args.recording
-    with open_recording(rec_path) as rec:
-        sa = SessionAnalyzer(rec.sensors)
-        engine = AlertEngine(profile, sensors=rec.sensors)
-        duration = float(rec.duration_s)
-        csv_path = args.strides
-        tmp_csv = None
-        if csv_path is None and args.parquet:
-            tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
-            tmp_csv.close()
-            csv_path = tmp_csv.name
-        writer = StridesCsvWriter(csv_path) if csv_path else None
-        n_rows = 0
+    csv_path = args.strides
+    tmp_csv = None
+    if csv_path is None and args.parquet:
+        tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
+        tmp_csv.close()
+        csv_path = tmp_csv.name
+    writer = StridesCsvWriter(csv_path) if csv_path else None
+    show = (not args.no_progress) and sys.stderr.isatty()
+    try:
+        from rich.progress import Progress
 
-        def consume(rows: list) -> None:
-            nonlocal n_rows
-            if not rows:
-                return
-            n_rows += len(rows)
-            if writer is not None:
-                writer.write(rows)
-            if engine is not None:
-                alerts.extend(a.as_summary() for a in engine.feed(rows))
+        with Progress(transient=True, disable=not show) as prog:
+            task = prog.add_task(f"analysing {Path(rec_path).name}", total=None)
 
-        blocks = rec.iter_blocks(chunk_s=args.chunk_s, sensor_ids=list(sa.analyzers))
-        show = (not args.no_progress) and duration >= PROGRESS_MIN_S and sys.stderr.isatty()
-        try:
-            if show:
-                from rich.progress import Progress
+            def progress(done: float, total: float) -> None:
+                if total >= PROGRESS_MIN_S:
+                    prog.update(task, completed=done, total=total)
 
-                with Progress(transient=True) as prog:
-                    task = prog.add_task(f"analysing {Path(rec_path).name}", total=duration)
-                    for block in blocks:
-                        consume(sa.feed(block))
-                        if len(block):
-                            prog.update(task, completed=block.t_end - rec.t_start)
-            else:
-                for block in blocks:
-                    consume(sa.feed(block))
-            consume(sa.finish())
-            alerts.extend(a.as_summary() for a in engine.finish())
-            alerts.sort(key=lambda a: a["t"])
-        finally:
-            if writer is not None:
-                writer.close()
-        diag = sa.diagnostics()
-        summary = build_summary(
-            recording=rec_path,
-            duration_s=duration,
-            sensors=sa.summary(duration),
-            alerts=alerts,
-        )
+            result = analyse_recording(
+                rec_path,
+                chunk_s=args.chunk_s,
+                profile=args.profile,
+                on_rows=writer.write if writer is not None else None,
+                on_progress=progress if show else None,
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+    diag = result.diagnostics
+    n_rows = len(result.strides)
     if args.json:
-        write_summary_json(args.json, summary)
+        write_summary_json(args.json, result.summary)
     if args.parquet:
         write_parquet(args.parquet, csv_path)
         if tmp_csv is not None:
@@ -137,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         if d["flags"]:
             msg += ", flags " + ", ".join(f"{k} {v}" for k, v in sorted(d["flags"].items()))
         print(msg, file=sys.stderr)
-    if not any(s.placement.endswith("_foot") for s in sa.sensors):
+    if not any(s.placement.endswith("_foot") for s in result.sensors):
         print(
             f"{rec_path}: no foot sensor in this recording: no per-contact foot metrics",
             file=sys.stderr,
