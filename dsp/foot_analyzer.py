@@ -54,6 +54,7 @@ from dsp.errors import AnalysisError
 from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
 from dsp.foot_events import ContactEvents, EventSettings, detect_contact, find_swing_peaks
 from dsp.foot_metrics import MetricSettings, contact_metrics_batch
+from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 
 __all__ = ["FootAnalyzer", "FootSettings"]
 
@@ -136,7 +137,7 @@ class _Pending:
     lead: bool = False
 
 
-class FootAnalyzer:
+class FootAnalyzer(StreamAnalyzer):
     """Streaming per-contact analysis of one foot sensor (see the module docstring).
 
     Parameters
@@ -188,18 +189,18 @@ class FootAnalyzer:
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input state
-        self._last_t: float | None = None
-        self._rep_gaps = np.empty((0, 2))
-        self._rate_dts: list[np.ndarray] = []
-        self._rate_n = 0
-        self._rate_checked = False
+        self._input = BlockInput(info.sensor_id, self.fs, rate_tolerance=s.rate_tolerance)
         # alignment state
         self.alignment_: AlignmentResult | None = None
         self._R: np.ndarray | None = None
         self._low_align = False
-        self._pre: list[_Piece] = []
-        self._pre_n = 0
-        self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
+        self._align_buf = AlignBuffer(
+            samples_for(s.align_initial_s, sampling_rate_hz=self.fs),
+            samples_for(s.align_max_s, sampling_rate_hz=self.fs),
+            size=lambda p: p.t.shape[0],
+            cut=lambda p, k: _Piece(p.t[:k], p.acc[:k], p.gyr[:k], p.new_segment, p.minor_gaps),
+            new_segment=lambda p: p.new_segment,
+        )
         self._align_attempts: list[str] = []
         if s.R_bs is not None:
             r = np.asarray(s.R_bs, dtype=np.float64)
@@ -220,34 +221,14 @@ class FootAnalyzer:
         self._watermark = -math.inf
 
     # ------------------------------------------------------------------ public API
-    def feed(self, block: SampleBlock) -> list[ContactRow]:
-        """Add a block of samples; returns the contacts finished by it (IC order)."""
-        if self._finished:
-            raise AnalysisError(f"sensor {self.info.sensor_id}: feed() after finish()")
-        if block.sensor_id != self.info.sensor_id:
-            raise AnalysisError(
-                f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
-            )
-        self._out = []
-        self.latest_traces_ = []
-        for piece in self._split(block):
-            self._ingest(piece)
+    # feed() and finish(): dsp.stream_input.StreamAnalyzer
+    def _after_feed(self) -> None:
         self._flush()
-        return self._out
 
-    def finish(self) -> list[ContactRow]:
-        """End of data: analyse what is still buffered; returns the last contacts."""
-        self._out = []
-        self.latest_traces_ = []
-        if self._finished:
-            return []
-        self._finished = True
-        if self._R is None and self._pre:
-            self._try_align(final=True)
+    def _after_finish(self) -> None:
         if self._seg_open:
             self._close_segment(cut_by_gap=False)
         self._flush()
-        return self._out
 
     @property
     def watermark_(self) -> float:
@@ -269,12 +250,7 @@ class FootAnalyzer:
             "segments": self._n_segments,
             "flags": dict(self._flag_counts),
         }
-        if self.alignment_ is not None:
-            d["alignment"] = self.alignment_.as_dict()
-            d["low_alignment"] = self._low_align
-        else:
-            d["alignment"] = None
-            d["alignment_problem"] = "; ".join(self._align_attempts) or "not enough data"
+        self._alignment_diagnostics(d)
         return d
 
     def summary(self) -> dict[str, Any]:
@@ -299,33 +275,11 @@ class FootAnalyzer:
 
     # ------------------------------------------------------------------ input
     def _split(self, block: SampleBlock) -> list[_Piece]:
-        sid = self.info.sensor_id
-        t = np.asarray(block.t, dtype=np.float64)
-        acc = np.asarray(block.acc, dtype=np.float64)
-        gyr = np.asarray(block.gyr, dtype=np.float64)
-        gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
-        if gaps.shape[0]:
-            self._rep_gaps = np.concatenate([self._rep_gaps, gaps])
-        gaps = self._rep_gaps
-        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
-        if bad.any():  # samples that are not numbers are treated as lost
-            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
-        if t.shape[0] == 0:
+        got = self._input.accept(block)
+        if got is None:
             return []
+        t, acc, gyr, prev = got.t, got.acc, got.gyr, got.prev_t
         d = np.diff(t)
-        if np.any(d <= 0):
-            i = int(np.flatnonzero(d <= 0)[0])
-            raise AnalysisError(
-                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
-                f"follows {t[i]:.6f} s"
-            )
-        if self._last_t is not None and t[0] <= self._last_t:
-            raise AnalysisError(
-                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
-                f"sample at {self._last_t:.6f} s"
-            )
-        self._check_rate(d)
-        prev = self._last_t
         steps = np.concatenate(([np.inf if prev is None else t[0] - prev], d))
         # long losses split the data into segments; short ones (a few packets) are bridged:
         # the samples around them are integrated with the real time step and the contacts
@@ -343,58 +297,15 @@ class FootAnalyzer:
             before = np.concatenate(([np.nan if prev is None else prev], t[:-1]))
             mg = np.stack([before[sm], t[sm]], axis=1) if sm.size else np.empty((0, 2))
             pieces.append(_Piece(t[a:b], acc[a:b], gyr[a:b], bool(big[a]), mg))
-        self._last_t = float(t[-1])
-        if self._rep_gaps.shape[0]:
-            self._rep_gaps = self._rep_gaps[self._rep_gaps[:, 1] > t[-1]]
         return pieces
-
-    def _check_rate(self, d: np.ndarray) -> None:
-        if self._rate_checked:
-            return
-        d = d[d < 3.5 / self.fs * 4]
-        self._rate_dts.append(d)
-        self._rate_n += d.size
-        if self._rate_n < 64:
-            return
-        self._rate_checked = True
-        med = float(np.median(np.concatenate(self._rate_dts)[:256]))
-        self._rate_dts = []
-        measured = 1.0 / med
-        if abs(measured / self.fs - 1.0) > self.settings.rate_tolerance:
-            raise AnalysisError(
-                f"sensor {self.info.sensor_id}: sample_rate_hz is {self.fs:g} Hz but the time "
-                f"stamps are {measured:.4g} Hz apart; the recording's sample rate or time "
-                "base is wrong"
-            )
-
-    def _ingest(self, piece: _Piece) -> None:
-        if self._R is not None:
-            self._process(piece)
-            return
-        self._pre.append(piece)
-        self._pre_n += piece.t.shape[0]
-        if self._pre_n >= self._align_target:
-            self._try_align(final=False)
 
     # ------------------------------------------------------------------ alignment
     def _try_align(self, *, final: bool) -> None:
         s = self.settings
-        segs: list[list[_Piece]] = []
+        buf = self._align_buf
         # exactly the first ``target`` samples (not whatever the blocks brought), so the
         # rotation does not depend on block sizes
-        budget = self._pre_n if final else self._align_target
-        use: list[_Piece] = []
-        for p in self._pre:
-            if budget <= 0:
-                break
-            k = min(budget, p.t.shape[0])
-            use.append(_Piece(p.t[:k], p.acc[:k], p.gyr[:k], p.new_segment, p.minor_gaps))
-            budget -= k
-        for p in use:
-            if p.new_segment or not segs:
-                segs.append([p])
-            else:
-                segs[-1].append(p)
+        segs = buf.first(buf.n if final else buf.target)
         arrays = [
             (
                 np.concatenate([p.t for p in g]),
@@ -404,37 +315,20 @@ class FootAnalyzer:
             for g in segs
         ]
         res = estimate_alignment(arrays, sampling_rate_hz=self.fs, gravity=s.gravity)
-        at_max = self._align_target >= samples_for(s.align_max_s, sampling_rate_hz=self.fs)
         good = res.ok and res.confidence >= s.min_alignment_confidence
-        if good or (res.ok and (final or at_max)):
-            self.alignment_ = res
-            self._R = res.R_bs
-            self._low_align = res.confidence < s.min_alignment_confidence
-            if self._low_align:
-                log.warning(
-                    "sensor %s: low alignment confidence %.2f (%s)",
-                    self.info.sensor_id,
-                    res.confidence,
-                    res.reason,
-                )
-            pre, self._pre, self._pre_n = self._pre, [], 0
-            for p in pre:
-                self._process(p)
+        if good or (res.ok and (final or buf.at_max)):
+            self._adopt_alignment(res, s.min_alignment_confidence)
             return
         self._align_attempts.append(res.reason)
         if final:
             log.warning("sensor %s: no alignment (%s)", self.info.sensor_id, res.reason)
-            self._pre, self._pre_n = [], 0
+            buf.take()
             return
-        if at_max:
-            # this stretch cannot be aligned (e.g. the sensor lay still); start over
-            log.info(
-                "sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, self._pre_n
-            )
-            self._pre, self._pre_n = [], 0
-            self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
-        else:
-            self._align_target *= 2
+        # at the largest target this stretch cannot be aligned (e.g. the sensor lay still):
+        # it is dropped and the search starts over
+        dropped = buf.failed()
+        if dropped:
+            log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, dropped)
 
     # ------------------------------------------------------------------ segments
     def _start_segment(self) -> None:

@@ -18,7 +18,8 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    ``align_max_s`` while it fails); the rotation and the obliquity reference (standing or
    running) are then held.
 3. **Epochs.** Each segment is cut into epochs of ``epoch_s`` (0.5 s) at fixed sample
-   indices; epoch ``k`` is analysed (:func:`dsp.pelvis_metrics.analyse_span`) on its samples
+   indices; epoch ``k`` is analysed (:func:`dsp.pelvis_metrics.analyse_epochs`, the
+   equivalent of :func:`dsp.pelvis_metrics.analyse_span` on the window) on its samples
    plus ``pad_s`` before and ``lookahead_s`` after (the same foot's next contact) once they
    have arrived, and owns the steps whose contact peaks in it. Contact detection is local, so
    a step near an epoch edge is found identically by both neighbours and owned by exactly
@@ -45,6 +46,12 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
 7. **Traces.** Each returned row with a full stride has its pelvic obliquity against the
    baseline from IC to the same foot's next IC, 101 points, in :attr:`latest_traces_` as
    ``(t_ic, values, side)`` (the viewer's per-stride overlay).
+8. **Cost.** The per-sample work is done once per sample and carried across blocks: the
+   rotation to the pelvis frame, the gyroscope chained from the segment start (fixed blocks,
+   :meth:`_chain`), the specific force in that frame and its running sum, and the contact
+   detection (:meth:`_detect`). An epoch then needs only its window's stride corrections and
+   the attitude of the samples its steps use; the epochs a block completes are analysed
+   together, each from its own samples only, so the rows do not depend on the grouping.
 """
 
 from __future__ import annotations
@@ -64,12 +71,15 @@ from dsp.filters import samples_for, saturation_mask
 from dsp.orientation import chain_rotations, quat_multiply
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_events import StanceEvents, detect_stances
-from dsp.pelvis_metrics import analyse_epoch, assign_sides
+from dsp.pelvis_metrics import analyse_epochs, assign_sides
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate
+from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 
 __all__ = ["PelvisAnalyzer", "PelvisSettings", "running_baseline"]
 
 log = logging.getLogger(__name__)
+
+_STEPS_101 = np.arange(101.0)[None, :]
 
 
 @dataclass(frozen=True)
@@ -189,7 +199,7 @@ def running_baseline(
     return b
 
 
-class PelvisAnalyzer:
+class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
 
     Parameters
@@ -218,24 +228,26 @@ class PelvisAnalyzer:
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
         # context of a contact's detection (hump, flight test, smoothing), both sides
-        self._M = samples_for(2.5, sampling_rate_hz=self.fs) + 2 * samples_for(
-            0.05, sampling_rate_hz=self.fs
-        )
+        self._flight_max_g = 0.6  # detect_stances' flight level, g
+        self._QB = 4096  # gyroscope chaining block, samples (see _chain)
+        self._h = samples_for(0.05, sampling_rate_hz=self.fs) // 2  # detection smoothing
+        self._M = samples_for(2.5, sampling_rate_hz=self.fs) + 4 * self._h + 4
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input
         self._last: tuple[float, np.ndarray, np.ndarray] | None = None
-        self._rep_gaps = np.empty((0, 2))
-        self._rate_dts: list[np.ndarray] = []
-        self._rate_n = 0
-        self._rate_checked = False
+        self._input = BlockInput(info.sensor_id, self.fs, rate_tolerance=s.rate_tolerance)
         # alignment
         self.alignment_: PelvisAlignment | None = None
         self._R: np.ndarray | None = None
         self._low_align = False
-        self._pre: list[tuple[np.ndarray, ...]] = []  # (t, acc, gyr, gap, new_segment)
-        self._pre_n = 0
-        self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
+        self._align_buf = AlignBuffer(  # pieces (t, acc, gyr, gap, new_segment)
+            samples_for(s.align_initial_s, sampling_rate_hz=self.fs),
+            samples_for(s.align_max_s, sampling_rate_hz=self.fs),
+            size=lambda p: p[0].shape[0],
+            cut=lambda p, k: (p[0][:k], p[1][:k], p[2][:k], p[3][:k], p[4]),
+            new_segment=lambda p: bool(p[4]),
+        )
         self._align_attempts: list[str] = []
         self.problem_: str | None = None
         if s.R_bs is not None:
@@ -336,35 +348,15 @@ class PelvisAnalyzer:
             self._foot_wm[sid] = wm
 
     # ------------------------------------------------------------------ public API
-    def feed(self, block: SampleBlock) -> list[ContactRow]:
-        """Add a block of samples; returns the steps finished by it (IC order)."""
-        if self._finished:
-            raise AnalysisError(f"sensor {self.info.sensor_id}: feed() after finish()")
-        if block.sensor_id != self.info.sensor_id:
-            raise AnalysisError(
-                f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
-            )
-        self._out = []
-        self.latest_traces_ = []
-        for piece in self._split(block):
-            self._ingest(piece)
+    # feed() and finish(): dsp.stream_input.StreamAnalyzer
+    def _after_feed(self) -> None:
         self._release(final=False)
-        return self._out
 
-    def finish(self) -> list[ContactRow]:
-        """End of data: analyse what is still buffered; returns the last steps."""
-        self._out = []
-        self.latest_traces_ = []
-        if self._finished:
-            return []
-        self._finished = True
-        if self._R is None and self._pre:
-            self._try_align(final=True)
+    def _after_finish(self) -> None:
         if self._seg_open:
             self._close_segment()
         self._feet_done = True
         self._release(final=True)
-        return self._out
 
     def diagnostics(self) -> dict[str, Any]:
         """Alignment, baseline, event source and flag counts."""
@@ -383,12 +375,7 @@ class PelvisAnalyzer:
         if self._peers:
             # steps for which each foot was left out (it had no contact soon after: silent)
             d["feet_left_out"] = dict(self._foot_skipped)
-        if self.alignment_ is not None:
-            d["alignment"] = self.alignment_.as_dict()
-            d["low_alignment"] = self._low_align
-        else:
-            d["alignment"] = None
-            d["alignment_problem"] = "; ".join(self._align_attempts) or "not enough data"
+        self._alignment_diagnostics(d)
         if self.problem_:
             d["problem"] = self.problem_
         return d
@@ -418,31 +405,10 @@ class PelvisAnalyzer:
     # ------------------------------------------------------------------ input
     def _split(self, block: SampleBlock) -> list[tuple[np.ndarray, ...]]:
         """Pieces ``(t, acc, gyr, gapmask, new_segment)``; short gaps bridged."""
-        sid = self.info.sensor_id
-        t = np.asarray(block.t, dtype=np.float64)
-        acc = np.asarray(block.acc, dtype=np.float64)
-        gyr = np.asarray(block.gyr, dtype=np.float64)
-        gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
-        if gaps.shape[0]:
-            self._rep_gaps = np.concatenate([self._rep_gaps, gaps])
-        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
-        if bad.any():
-            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
-        if t.shape[0] == 0:
+        got = self._input.accept(block)
+        if got is None:
             return []
-        d = np.diff(t)
-        if np.any(d <= 0):
-            i = int(np.flatnonzero(d <= 0)[0])
-            raise AnalysisError(
-                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
-                f"follows {t[i]:.6f} s"
-            )
-        if self._last is not None and t[0] <= self._last[0]:
-            raise AnalysisError(
-                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
-                f"sample at {self._last[0]:.6f} s"
-            )
-        self._check_rate(d)
+        t, acc, gyr, rep_gaps = got.t, got.acc, got.gyr, got.gaps
         # prepend the previous sample so gaps at the block start are seen
         if self._last is not None:
             tt = np.concatenate(([self._last[0]], t))
@@ -487,12 +453,11 @@ class PelvisAnalyzer:
         cur_m.append(np.zeros(tt.shape[0] - prev, dtype=bool))
         pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
         # reported gaps shorter than 1.5 periods still mark their neighbours
-        if self._rep_gaps.shape[0]:
+        if rep_gaps.shape[0]:
             for p in pieces:
                 pt, pm = p[0], p[3]
-                for g0, g1 in self._rep_gaps:
+                for g0, g1 in rep_gaps:
                     pm |= (pt >= g0 - period) & (pt <= g1 + period)
-            self._rep_gaps = self._rep_gaps[self._rep_gaps[:, 1] > t[-1]]
         self._last = (float(t[-1]), acc[-1].copy(), gyr[-1].copy())
         return [p for p in pieces if p[0].shape[0]]
 
@@ -506,53 +471,13 @@ class PelvisAnalyzer:
             np.array(new_seg),
         )
 
-    def _check_rate(self, d: np.ndarray) -> None:
-        if self._rate_checked:
-            return
-        d = d[d < 3.5 / self.fs * 4]
-        self._rate_dts.append(d)
-        self._rate_n += d.size
-        if self._rate_n < 64:
-            return
-        self._rate_checked = True
-        med = float(np.median(np.concatenate(self._rate_dts)[:256]))
-        self._rate_dts = []
-        measured = 1.0 / med
-        if abs(measured / self.fs - 1.0) > self.settings.rate_tolerance:
-            raise AnalysisError(
-                f"sensor {self.info.sensor_id}: sample_rate_hz is {self.fs:g} Hz but the time "
-                f"stamps are {measured:.4g} Hz apart; the recording's sample rate or time "
-                "base is wrong"
-            )
-
-    def _ingest(self, piece: tuple[np.ndarray, ...]) -> None:
-        if self.problem_ is not None:
-            return
-        if self._R is not None:
-            self._process(piece)
-            return
-        self._pre.append(piece)
-        self._pre_n += piece[0].shape[0]
-        if self._pre_n >= self._align_target:
-            self._try_align(final=False)
-
     # ------------------------------------------------------------------ alignment
     def _try_align(self, *, final: bool) -> None:
         s = self.settings
         # exactly the first ``target`` samples (not what the last block brought), so the
         # rotation does not depend on how the data were cut into blocks
-        segs: list[list[tuple[np.ndarray, ...]]] = []
-        left = self._align_target
-        for p in self._pre:
-            if left <= 0:
-                break
-            if p[0].shape[0] > left:
-                p = (p[0][:left], p[1][:left], p[2][:left], p[3][:left], p[4])
-            left -= p[0].shape[0]
-            if bool(p[4]) or not segs:
-                segs.append([p])
-            else:
-                segs[-1].append(p)
+        buf = self._align_buf
+        segs = buf.first(buf.target)
         arrays = [
             (
                 np.concatenate([p[0] for p in g]),
@@ -566,41 +491,23 @@ class PelvisAnalyzer:
             self.alignment_ = res
             self.problem_ = f"sensor {self.info.sensor_id} (placement pelvis): {res.reason}"
             log.warning("%s", self.problem_)
-            self._pre, self._pre_n = [], 0
+            buf.take()
             return
-        at_max = self._align_target >= samples_for(s.align_max_s, sampling_rate_hz=self.fs)
         good = res.ok and res.confidence >= s.min_alignment_confidence
-        if good or (res.ok and (final or at_max)):
-            self.alignment_ = res
-            self._R = res.R_bs
-            self._low_align = res.confidence < s.min_alignment_confidence
+        if good or (res.ok and (final or buf.at_max)):
             self.baseline_kind_ = "standing" if res.standing else "running"
             self._baseline = 0.0 if res.standing else None
-            if self._low_align:
-                log.warning(
-                    "sensor %s: low alignment confidence %.2f (%s)",
-                    self.info.sensor_id,
-                    res.confidence,
-                    res.reason,
-                )
-            pre, self._pre, self._pre_n = self._pre, [], 0
-            for p in pre:
-                self._process(p)
+            self._adopt_alignment(res, s.min_alignment_confidence)
             return
         self._align_attempts.append(res.reason)
         if final:
             self.problem_ = f"sensor {self.info.sensor_id}: no alignment ({res.reason})"
             log.warning("%s", self.problem_)
-            self._pre, self._pre_n = [], 0
+            buf.take()
             return
-        if at_max:
-            log.info(
-                "sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, self._pre_n
-            )
-            self._pre, self._pre_n = [], 0
-            self._align_target = samples_for(s.align_initial_s, sampling_rate_hz=self.fs)
-        else:
-            self._align_target *= 2
+        dropped = buf.failed()  # target doubled, or at its largest the stretch dropped
+        if dropped:
+            log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, dropped)
 
     # ------------------------------------------------------------------ segments and epochs
     def _start_segment(self) -> None:
@@ -617,9 +524,14 @@ class PelvisAnalyzer:
         self._bsat = np.empty(0, dtype=bool)
         self._gyr_last = np.zeros(3)
         self._cs_next = np.zeros(3)
+        self._qinc = np.empty((0, 4))  # gyroscope increments of the open chaining block
+        self._qstart = np.array([0.0, 0.0, 0.0, 1.0])  # rotation before that block
         # contacts of the segment found so far (segment indices), see _detect
         self._det_done = 0  # contacts peaking before it are final
-        self._ev = {k: np.empty(0, dtype=int) for k in ("pk", "ic", "to", "pre", "post", "dep")}
+        self._ev = {
+            k: np.empty(0, dtype=int)
+            for k in ("pk", "ic", "to", "pre", "post", "dep", "core", "up", "dn", "reach")
+        }
         self._ev["t_ic"] = np.empty(0)
         self._ev["t_to"] = np.empty(0)
         self._ev["peak_g"] = np.empty(0)
@@ -637,26 +549,14 @@ class PelvisAnalyzer:
             sat |= saturation_mask(acc, full_scale=self._acc_fs)
         if self._gyr_fs is not None:
             sat |= saturation_mask(gyr, full_scale=self._gyr_fs)
-        acc_b = acc @ r.T
-        gyr_b = gyr @ r.T
-        # once per sample: chain the gyroscope (carried across pieces), the specific force in
+        acc_b = _rotate_rows(r, acc)
+        gyr_b = _rotate_rows(r, gyr)
+        # once per sample: the gyroscope chained from the segment start, the specific force in
         # the segment's first body frame and its running sum
-        inc = np.empty((t.shape[0], 4))
-        if self._seg_n:
-            tt = np.concatenate(([self._bt[-1]], t))
-            gg = np.concatenate((self._gyr_last[None], gyr_b))
-            inc[:] = quat_from_rotvec(np.radians(0.5 * (gg[1:] + gg[:-1])) * np.diff(tt)[:, None])
-            q = quat_multiply(np.broadcast_to(self._bq[-1], inc.shape), chain_rotations(inc))
-            q /= np.linalg.norm(q, axis=1, keepdims=True)
-        else:
-            inc[0] = (0.0, 0.0, 0.0, 1.0)
-            w_mid = np.radians(0.5 * (gyr_b[1:] + gyr_b[:-1])) * np.diff(t)[:, None]
-            inc[1:] = quat_from_rotvec(w_mid)
-            q = chain_rotations(inc)
+        q = self._chain(t, gyr_b)
         f = quat_rotate(q, acc_b)
-        cs = np.cumsum(f, axis=0)
-        cs_before = self._cs_next + np.concatenate((np.zeros((1, 3)), cs[:-1]))
-        self._cs_next = self._cs_next + cs[-1]
+        cs = np.cumsum(np.concatenate((self._cs_next[None], f)), axis=0)  # sequential sums
+        cs_before, self._cs_next = cs[:-1], cs[-1].copy()
         self._gyr_last = gyr_b[-1].copy()
         self._bt = np.concatenate([self._bt, t])
         self._bacc = np.concatenate([self._bacc, acc_b])
@@ -666,6 +566,44 @@ class PelvisAnalyzer:
         self._bsat = np.concatenate([self._bsat, sat])
         self._seg_n += t.shape[0]
         self._advance(final=False)
+
+    def _chain(self, t: np.ndarray, gyr_b: np.ndarray) -> np.ndarray:
+        """Body frame at each new sample to the segment's first body frame, shape (m, 4).
+
+        Gyroscope increments are chained (:func:`dsp.orientation.chain_rotations`) inside
+        blocks of ``_QB`` samples at fixed segment indices, each started from the last
+        rotation of the block before. A scan's element depends only on the elements before
+        it, so a block scanned while it fills gives the same values as scanned whole: any
+        chunking of the input gives bit-identical rotations.
+        """
+        m = t.shape[0]
+        if self._seg_n:
+            tt = np.concatenate(([self._bt[-1]], t))
+            gg = np.concatenate((self._gyr_last[None], gyr_b))
+            inc = quat_from_rotvec(np.radians(0.5 * (gg[1:] + gg[:-1])) * np.diff(tt)[:, None])
+        else:
+            inc = np.empty((m, 4))
+            inc[0] = (0.0, 0.0, 0.0, 1.0)
+            inc[1:] = quat_from_rotvec(
+                np.radians(0.5 * (gyr_b[1:] + gyr_b[:-1])) * np.diff(t)[:, None]
+            )
+        self._qinc = np.concatenate((self._qinc, inc))  # increments since the block start
+        B, n0 = self._QB, self._seg_n
+        out = np.empty((m, 4))
+        pos = 0
+        while pos < m:
+            i = n0 + pos
+            b0 = (i // B) * B
+            upto = min(n0 + m, b0 + B)
+            sc = chain_rotations(self._qinc[: upto - b0])[i - b0 :]
+            qq = quat_multiply(np.broadcast_to(self._qstart, sc.shape), sc)
+            qq /= np.linalg.norm(qq, axis=1, keepdims=True)
+            out[pos : upto - n0] = qq
+            if upto == b0 + B:
+                self._qstart = qq[-1].copy()
+                self._qinc = self._qinc[B:]
+            pos = upto - n0
+        return out
 
     def _close_segment(self) -> None:
         self._advance(final=True)
@@ -693,7 +631,8 @@ class PelvisAnalyzer:
             self._ev[k] = self._ev[k][:keep_old]
         sel = pk >= self._det_done
         fixed = (ev.i_dep + s0 < n) | final
-        idx = np.flatnonzero(sel & fixed)
+        core = ev.i_dn + s0 + 1 + self._h  # last sample its times depend on
+        idx = np.flatnonzero(sel & ((core < n) | final))
         if idx.size:
             m = n - s0
             new = {
@@ -703,6 +642,10 @@ class PelvisAnalyzer:
                 "pre": np.where(ev.i_pre[idx] >= 0, ev.i_pre[idx] + s0, -1),
                 "post": np.where(ev.i_post[idx] < m, ev.i_post[idx] + s0, n + 10**9),
                 "dep": ev.i_dep[idx] + s0,
+                "core": core[idx],
+                "up": ev.i_up[idx] + s0,
+                "dn": ev.i_dn[idx] + s0,
+                "reach": ev.reach[idx],
                 "t_ic": ev.t_ic[idx],
                 "t_to": ev.t_to[idx],
                 "peak_g": ev.peak_g[idx],
@@ -721,22 +664,20 @@ class PelvisAnalyzer:
     def _advance(self, *, final: bool) -> None:
         W, P, L = self._W, self._P, self._L
         n = self._seg_n
-        detected = False
+        ready: list[tuple[int, int, int, int]] = []
         while True:
-            k = self._epoch
+            k = self._epoch + len(ready)
             lo_own, hi_own = k * W, (k + 1) * W
             if lo_own >= n:
                 break
             if not final and hi_own + L > n:
                 break
-            if not detected:
-                self._detect(final=final)
-                detected = True
-            lo = max(0, lo_own - P)
-            hi = min(n, hi_own + L)
-            self._analyse_epoch(lo, hi, lo_own, hi_own if hi_own < n else n + 1, final)
-            self._epoch += 1
-            self._trim(max(0, (k + 1) * W - P))
+            ready.append((max(0, lo_own - P), min(n, hi_own + L), lo_own, min(hi_own, n + 1)))
+        if ready:
+            self._detect(final=final)
+            self._analyse_epochs(ready, final)
+            self._epoch += len(ready)
+            self._trim(max(0, self._epoch * W - P))
         self._decide_sides(final=False)
 
     def _trim(self, epoch_lo: int) -> None:
@@ -756,10 +697,10 @@ class PelvisAnalyzer:
             self._base += cut
 
     def _window_events(self, lo: int, hi: int, final: bool) -> StanceEvents:
-        """The contacts :func:`detect_stances` finds in the window ``lo:hi`` (buffer indices).
+        """The contacts :func:`detect_stances` finds in the window ``lo:hi`` (segment indices).
 
-        Those wholly inside it, whose values the window's data fix (``i_dep`` before its end,
-        or the segment's end); the flight test sees only the window's samples.
+        The contacts of the segment wholly inside it whose times the window's data fix, with
+        the flight test of the window: its samples only, and the smoothing of its edges.
         """
         ev, base = self._ev, self._base
         t_lo, t_hi = self._bt[lo - base], self._bt[hi - 1 - base]
@@ -768,11 +709,35 @@ class PelvisAnalyzer:
         sl = slice(j0, j1)
         keep = ev["t_to"][sl] <= t_hi
         if not (final and hi == self._seg_n):
-            keep &= ev["dep"][sl] < hi
+            keep &= ev["core"][sl] < hi
         if hi - lo < 8:
             keep &= False
         sel = np.flatnonzero(keep) + j0
-        flight = (ev["pre"][sel] >= lo) & (ev["post"][sel] <= hi - 1)
+        h = self._h
+        pre_ok = ev["pre"][sel] >= lo + h
+        post_ok = ev["post"][sel] <= hi - 1 - h
+        if h > 0 and sel.size and not (pre_ok[0] and post_ok[-1]):
+            g = self.settings.gravity
+            fm = self._flight_max_g
+            vt = self._bacc[:, 2]
+            for m in np.flatnonzero(~pre_ok).tolist():  # left edge: shrunk smoothing
+                e = sel[m]
+                i0 = max(lo, int(ev["up"][e] - ev["reach"][e]))
+                i1 = min(int(ev["up"][e]), lo + h - 1)
+                for i in range(i0, i1 + 1):
+                    seg = vt[lo - base : i + h + 1 - base]
+                    if seg.sum() / seg.size / g < fm:
+                        pre_ok[m] = True
+                        break
+            for m in np.flatnonzero(~post_ok).tolist():  # right edge
+                e = sel[m]
+                i0 = max(int(ev["dn"][e]), hi - h)
+                i1 = min(hi - 1, int(ev["dn"][e] + ev["reach"][e]))
+                for i in range(i0, i1 + 1):
+                    seg = vt[i - h - base : hi - base]
+                    if seg.sum() / seg.size / g < fm:
+                        post_ok[m] = True
+                        break
         return StanceEvents(
             i_peak=ev["pk"][sel] - base,
             t_ic=ev["t_ic"][sel],
@@ -780,56 +745,62 @@ class PelvisAnalyzer:
             i_ic=ev["ic"][sel] - base,
             i_to=ev["to"][sel] - base,
             peak_g=ev["peak_g"][sel],
-            flight=flight,
+            flight=pre_ok & post_ok,
         )
 
-    def _analyse_epoch(self, lo: int, hi: int, lo_own: int, hi_own: int, final: bool) -> None:
+    def _analyse_epochs(self, epochs: list[tuple[int, int, int, int]], final: bool) -> None:
+        """Analyse epochs ``(lo, hi, lo_own, hi_own)`` (segment indices) together, in order."""
         base = self._base
-        ev = self._window_events(lo, hi, final)
-        own = (ev.i_peak >= lo_own - base) & (ev.i_peak < hi_own - base)
-        if not own.any():
+        jobs = []
+        for lo, hi, lo_own, hi_own in epochs:
+            ev = self._window_events(lo, hi, final)
+            own = (ev.i_peak >= lo_own - base) & (ev.i_peak < hi_own - base)
+            if own.any():
+                jobs.append((ev, lo - base, hi - base, own))
+        if not jobs:
             return
-        lb, hb = lo - base, hi - base
-        sp = analyse_epoch(
-            self._bt,
-            self._bacc,
-            self._bq,
-            self._bcs,
-            ev,
-            lb,
-            hb,
-            own,
-            gravity=self.settings.gravity,
+        sps = analyse_epochs(
+            self._bt, self._bacc, self._bq, self._bcs, jobs, gravity=self.settings.gravity
         )
-        t_end = self._bt[hb - 1]
-        oi = np.flatnonzero(own)
-        ia, ib = ev.i_ic, ev.i_to
-        for jj, j in enumerate(oi.tolist()):
-            st = _Step(
-                t_ic=float(ev.t_ic[j]),
-                t_to=float(ev.t_to[j]),
-                next_ic=float(sp.next_ic[jj]),
-                next2_ic=float(sp.next2_ic[jj]),
-                obl_max=float(sp.obl_max[jj]),
-                obl_min=float(sp.obl_min[jj]),
-                obl_ic=float(sp.obl_ic[jj]),
-                obl_mean=float(sp.obl_mean[jj]),
-                lat_mean=float(sp.lat_mean[jj]),
-                vo_cm=float(sp.vo_cm[jj]),
-                flight=bool(ev.flight[j]),
-            )
-            i0 = int(ia[j])
-            i1 = int(ia[j + 1]) if j + 1 < len(ev) else int(ib[j])
-            i0 = max(lb, i0 - 2)
-            if self._bgap[i0 : min(hb, i1 + 3)].any():
-                st.flags.append("gap")
-            if self._bsat[i0 : int(ib[j]) + 1].any():
-                st.flags.append("saturated")
-            if sp.obl is not None and math.isfinite(st.next2_ic) and st.next2_ic <= t_end:
-                pts = np.linspace(st.t_ic, st.next2_ic, 101)
-                st.trace = np.interp(pts, sp.obl_t, sp.obl)
-            self._link(st)
-            self._steps.append(st)
+        for (ev, lb, hb, own), sp in zip(jobs, sps, strict=True):
+            t_end = self._bt[hb - 1]
+            oi = np.flatnonzero(own)
+            ia, ib = ev.i_ic, ev.i_to
+            # obliquity traces IC -> same foot's next IC, 101 points, of all the epoch's steps
+            traces: dict[int, np.ndarray] = {}
+            if sp.obl is not None and sp.obl_t is not None:
+                n2 = sp.next2_ic
+                has = np.flatnonzero(np.isfinite(n2) & (n2 <= t_end))
+                if has.size:
+                    t0, t1 = sp.ev.t_ic[has], n2[has]  # np.linspace(t0, t1, 101), per row
+                    pts = _STEPS_101 * ((t1 - t0) / 100.0)[:, None] + t0[:, None]
+                    pts[:, -1] = t1
+                    vals = np.interp(pts.ravel(), sp.obl_t, sp.obl).reshape(pts.shape)
+                    traces = dict(zip(has.tolist(), vals, strict=True))
+            for jj, j in enumerate(oi.tolist()):
+                st = _Step(
+                    t_ic=float(ev.t_ic[j]),
+                    t_to=float(ev.t_to[j]),
+                    next_ic=float(sp.next_ic[jj]),
+                    next2_ic=float(sp.next2_ic[jj]),
+                    obl_max=float(sp.obl_max[jj]),
+                    obl_min=float(sp.obl_min[jj]),
+                    obl_ic=float(sp.obl_ic[jj]),
+                    obl_mean=float(sp.obl_mean[jj]),
+                    lat_mean=float(sp.lat_mean[jj]),
+                    vo_cm=float(sp.vo_cm[jj]),
+                    flight=bool(ev.flight[j]),
+                )
+                i0 = int(ia[j])
+                i1 = int(ia[j + 1]) if j + 1 < len(ev) else int(ib[j])
+                i0 = max(lb, i0 - 2)
+                if self._bgap[i0 : min(hb, i1 + 3)].any():
+                    st.flags.append("gap")
+                if self._bsat[i0 : int(ib[j]) + 1].any():
+                    st.flags.append("saturated")
+                st.trace = traces.get(jj)
+                self._link(st)
+                self._steps.append(st)
 
     def _link(self, st: _Step) -> None:
         """Place a step in the alternation: same run (step number + 1) as the previous step,
@@ -1078,6 +1049,15 @@ class PelvisAnalyzer:
             v["cadence"].append(row.cadence)
         if row.contact_time is not None:
             v["contact_time"].append(row.contact_time)
+
+
+def _rotate_rows(r: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``v @ r.T`` written out per element, shape (N, 3).
+
+    A BLAS product may round a one-row block differently from the same row inside a longer
+    block; this does not, so any chunking of the input gives bit-identical values.
+    """
+    return v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
 
 
 def _median(vals: list) -> float | None:

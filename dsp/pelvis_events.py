@@ -60,6 +60,9 @@ class StanceEvents:
     i_dep : ndarray of int, shape (K,)
         Last sample the contact's values depend on, smoothing included: a window or stream
         holding data past it finds the contact identically.
+    i_up, i_dn, reach : ndarray of int, shape (K,)
+        Samples before the rising and the falling ``P/2`` crossing, and the samples searched
+        for flight on either side.
     """
 
     i_peak: np.ndarray
@@ -72,6 +75,9 @@ class StanceEvents:
     i_pre: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     i_post: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     i_dep: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    i_up: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    i_dn: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    reach: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
 
     def __len__(self) -> int:
         return int(self.i_peak.shape[0])
@@ -150,7 +156,7 @@ def detect_stances(
     keep_stop = np.concatenate((gap_ok, [True]))
     starts, stops = starts[keep_start], stops[keep_stop]
     out_peak, out_ic, out_to, out_pk, out_fl = [], [], [], [], []
-    out_pre, out_post, out_dep = [], [], []
+    out_pre, out_post, out_dep, out_up, out_dn, out_reach = [], [], [], [], [], []
     merge = samples_for(min_hump_s, sampling_rate_hz=fs)
     none_after = n + 10**9
     lo_region = np.concatenate(([0], stops))
@@ -193,6 +199,9 @@ def detect_stances(
         j_post = idn + int(fl_post[0]) if fl_post.size else none_after
         out_pre.append(j_pre)
         out_post.append(j_post)
+        out_up.append(iu)
+        out_dn.append(idn)
+        out_reach.append(reach)
         out_dep.append(max(j_post if fl_post.size else idn + reach, b + merge) + w // 2 + 1)
         out_peak.append(ip)
         out_ic.append(t_up - tc / 6.0)
@@ -216,4 +225,7 @@ def detect_stances(
         i_pre=np.asarray(out_pre, dtype=int),
         i_post=np.asarray(out_post, dtype=int),
         i_dep=np.asarray(out_dep, dtype=int),
+        i_up=np.asarray(out_up, dtype=int),
+        i_dn=np.asarray(out_dn, dtype=int),
+        reach=np.asarray(out_reach, dtype=int),
     )

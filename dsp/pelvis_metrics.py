@@ -30,11 +30,15 @@ import numpy as np
 from dsp.block import STANDARD_GRAVITY
 from dsp.orientation import quat_multiply
 from dsp.pelvis_events import StanceEvents, detect_stances
-from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, stride_gravity_attitude
+from dsp.pelvis_orientation import (
+    quat_from_rotvec,
+    quat_rotate,
+    segment_medians,
+    stride_corrections,
+    stride_gravity_attitude,
+)
 
-_Z = np.array([0.0, 0.0, 1.0])
-
-__all__ = ["SpanSteps", "analyse_epoch", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
+__all__ = ["SpanSteps", "analyse_epochs", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
 
 
 @dataclass
@@ -120,13 +124,7 @@ def analyse_span(
     if k == 0:
         return out
     run = ev.flight
-    st = np.diff(ev.t_ic)
-    if st.size:
-        med = float(np.median(st[run[:-1] & run[1:]])) if (run[:-1] & run[1:]).any() else np.inf
-        reg = st <= max_step_ratio * med
-        out.next_ic[:-1] = np.where(reg, ev.t_ic[1:], np.nan)
-        reg2 = reg[:-1] & reg[1:]
-        out.next2_ic[:-2] = np.where(reg2, ev.t_ic[2:], np.nan)
+    out.next_ic, out.next2_ic = _next_contacts(ev, max_step_ratio)
     good = np.flatnonzero(run)
     rot = stride_gravity_attitude(t, acc, gyr, ev.i_ic[good]) if good.size >= 3 else None
     if rot is None:
@@ -169,6 +167,29 @@ def analyse_span(
     return out
 
 
+def _next_contacts(ev: StanceEvents, max_step_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """``t_ic`` of each contact's next contact and of the one after (nan where a step is
+    longer than ``max_step_ratio`` times the median step between flight contacts)."""
+    k = len(ev)
+    next_ic, next2_ic = np.full(k, np.nan), np.full(k, np.nan)
+    if k > 1:
+        run = ev.flight
+        st = np.diff(ev.t_ic)
+        pair = run[:-1] & run[1:]
+        med = _median(st[pair]) if pair.any() else np.inf
+        reg = st <= max_step_ratio * med
+        next_ic[:-1] = np.where(reg, ev.t_ic[1:], np.nan)
+        next2_ic[:-2] = np.where(reg[:-1] & reg[1:], ev.t_ic[2:], np.nan)
+    return next_ic, next2_ic
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a short non-empty 1-D array (same value, less call overhead)."""
+    v = np.sort(x)
+    m = v.size // 2
+    return float(v[m]) if v.size % 2 else float((v[m - 1] + v[m]) / 2.0)
+
+
 def _ranges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated indices ``a[j] .. b[j]`` (inclusive) and the offset of each range."""
     ln = b - a + 1
@@ -189,13 +210,18 @@ def _step_ptp_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarray) -
     first = np.zeros(idx.size, dtype=bool)
     first[off] = True
     seg = np.cumsum(first) - 1
-    dt = np.diff(tt, prepend=tt[0])
+    dt = np.empty(idx.size)  # np.diff with a leading 0 (slicing: fewer numpy calls)
+    dt[0] = 0.0
+    np.subtract(tt[1:], tt[:-1], out=dt[1:])
     dt[first] = 0.0
     t0 = tt[off][seg]
     dur = (t[c] - t[a])[seg]
+    prev = np.empty(idx.size, dtype=np.intp)  # np.roll(y, 1) as an index
+    prev[0] = idx.size - 1
+    prev[1:] = np.arange(idx.size - 1)
 
     def seg_cumtrapz(y: np.ndarray) -> np.ndarray:
-        inc = 0.5 * (y + np.roll(y, 1)) * dt
+        inc = 0.5 * (y + y[prev]) * dt
         inc[first] = 0.0
         cs = np.cumsum(inc)
         return cs - (cs[off] - inc[off])[seg]
@@ -297,28 +323,27 @@ def assign_sides(
     return total > 0, np.abs(total)
 
 
-def analyse_epoch(
+def analyse_epochs(
     t: np.ndarray,
     acc: np.ndarray,
     q: np.ndarray,
     cs: np.ndarray,
-    ev: StanceEvents,
-    lo: int,
-    hi: int,
-    own: np.ndarray,
+    jobs: list[tuple[StanceEvents, int, int, np.ndarray]],
     *,
     max_step_ratio: float = 1.5,
     max_stride_change: float = 0.25,
     gravity: float = STANDARD_GRAVITY,
-) -> SpanSteps:
-    """:func:`analyse_span` of the window ``lo:hi`` for its contacts ``own``, from streamed state.
+) -> list[SpanSteps]:
+    """:func:`analyse_span` of windows ``lo:hi`` for their contacts ``own``, from streamed state.
 
     The per-sample work (contact detection, gyroscope chaining, the specific force in a fixed
-    frame and its running sum) is done once per sample by the caller; here only the window's
-    stride corrections (a few per window) and the attitude of the samples the ``own``
-    contacts need are computed. The result equals that of :func:`analyse_span` on
-    ``t[lo:hi]`` (up to rounding): ``Q_window(t) = Q(lo)^-1 Q(t)``, and the stride sums of the
-    window frame are the fixed-frame sums rotated by ``Q(lo)^-1``.
+    frame and its running sum) is done once per sample by the caller; here only each window's
+    stride corrections (a few per window) and the attitude of the samples its ``own``
+    contacts need are computed, for all the windows at once. The result equals that of
+    :func:`analyse_span` on ``t[lo:hi]`` up to rounding: ``Q_window(t) = Q(lo)^-1 Q(t)``, and
+    the stride sums of the window frame are the fixed-frame sums rotated by ``Q(lo)^-1``.
+    Each window's values are computed element by element or by reductions over its own
+    samples, so they do not depend on which other windows are analysed with it.
 
     Parameters
     ----------
@@ -330,98 +355,186 @@ def analyse_epoch(
         Body frame at each sample to one fixed frame (scipy order), gyroscope chained.
     cs : ndarray, shape (N, 3)
         ``cs[i]``: sum of the specific force in that fixed frame over the samples before ``i``.
-    ev : StanceEvents
-        The contacts of the window, indices into the buffer; ``flight`` as seen by the window.
-    lo, hi : int
-        Window ``lo:hi`` of the buffer.
-    own : ndarray of bool, shape (K,)
-        Contacts whose metrics are wanted.
+    jobs : list of (StanceEvents, int, int, ndarray of bool)
+        Per window: its contacts (indices into the buffer, ``flight`` as the window sees it),
+        ``lo``, ``hi`` (the window ``lo:hi`` of the buffer) and the contacts wanted (``own``).
     max_step_ratio, max_stride_change, gravity
         As in :func:`analyse_span` and :func:`dsp.pelvis_orientation.stride_gravity_attitude`.
 
     Returns
     -------
-    SpanSteps
-        Arrays of the ``own`` contacts only (``ev`` of them too); ``obl`` and ``obl_t`` hold
-        the obliquity over the samples from the first ``own`` contact to the contact two
-        steps after the last one.
+    list of SpanSteps
+        Per window, arrays of its ``own`` contacts only (``ev`` of them too); ``obl`` and
+        ``obl_t`` hold the obliquity over the samples from the first ``own`` contact to the
+        contact two steps after the last one.
     """
-    k = len(ev)
-    oi = np.flatnonzero(own)
-    nan = np.full(k, np.nan)
-    next_ic, next2_ic = nan.copy(), nan.copy()
-    run = ev.flight
-    if k > 1:
-        st = np.diff(ev.t_ic)
-        pair = run[:-1] & run[1:]
-        med = float(np.median(st[pair])) if pair.any() else np.inf
-        reg = st <= max_step_ratio * med
-        next_ic[:-1] = np.where(reg, ev.t_ic[1:], np.nan)
-        next2_ic[:-2] = np.where(reg[:-1] & reg[1:], ev.t_ic[2:], np.nan)
-    ko = oi.size
-    nano = np.full(ko, np.nan)
-    sub = StanceEvents(
-        ev.i_peak[oi], ev.t_ic[oi], ev.t_to[oi], ev.i_ic[oi], ev.i_to[oi], ev.peak_g[oi], run[oi]
-    )
-    out = SpanSteps(sub, next_ic[oi], next2_ic[oi], *(nano.copy() for _ in range(6)))
-    good = np.flatnonzero(run)
-    if ko == 0 or hi - lo < 4 or good.size < 3:
-        return out
-    # stride corrections of the window (stride_gravity_attitude, in the window's frame)
-    ig = ev.i_ic[good]
-    a, b = ig[:-2], ig[2:]
-    qlo = q[lo] * np.array([-1.0, -1.0, -1.0, 1.0])  # Q(lo)^-1
-    sums = quat_rotate(np.broadcast_to(qlo, (a.size, 4)), cs[b] - cs[a])
-    cnt = (b - a).astype(np.float64)
-    stride_t = t[b] - t[a]
-    med = np.median(stride_t)
-    ok = (np.abs(stride_t / med - 1.0) <= max_stride_change) & (cnt > 0)
-    if not ok.any():
-        return out
-    m = sums[ok] / cnt[ok, None]
-    centres = 0.5 * (t[a[ok]] + t[b[ok]])
-    mu = m / np.linalg.norm(m, axis=1, keepdims=True)
-    axis = np.cross(mu, _Z)
-    s = np.linalg.norm(axis, axis=1)
-    ang = np.arctan2(s, mu @ _Z)
-    rv = np.where(s[:, None] > 1e-12, axis / np.maximum(s, 1e-300)[:, None] * ang[:, None], 0.0)
-    # the samples the own contacts need: IC - 1 .. the contact two steps on
-    ia = ev.i_ic.astype(np.int64)
-    ib = np.maximum(ev.i_to.astype(np.int64), ia)
-    r0 = max(lo, int(ia[oi[0]]) - 1)
-    j_end = min(k - 1, int(oi[-1]) + 2)
-    r1 = min(hi - 1, max(int(ib[oi].max()), int(ia[j_end])) + 1)
-    tr = t[r0 : r1 + 1]
-    qr = quat_multiply(np.broadcast_to(qlo, (tr.size, 4)), q[r0 : r1 + 1])
+    outs: list[SpanSteps] = []
+    att: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []  # job, r0, r1, Q(lo)^-1, rv
+    strides: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # job, a, b, Q(lo)^-1
+    conj = np.array([-1.0, -1.0, -1.0, 1.0])
+    # next contacts of every window at once (_next_contacts per window)
+    k_j = np.array([len(x[0]) for x in jobs])
+    e_off = np.concatenate(([0], np.cumsum(k_j)))
+    t_all = np.concatenate([x[0].t_ic for x in jobs])
+    f_all = np.concatenate([x[0].flight for x in jobs])
+    w_all = np.repeat(np.arange(len(jobs)), k_j)
+    nx_all, nx2_all = np.full(t_all.size, np.nan), np.full(t_all.size, np.nan)
+    if t_all.size > 1:
+        same = w_all[1:] == w_all[:-1]
+        st = np.diff(t_all)
+        pair = f_all[:-1] & f_all[1:] & same
+        med = segment_medians(st[pair], w_all[:-1][pair], len(jobs))[w_all[:-1]]
+        reg = same & (st <= max_step_ratio * med)
+        nx_all[:-1] = np.where(reg, t_all[1:], np.nan)
+        nx2_all[:-2] = np.where(reg[:-1] & reg[1:], t_all[2:], np.nan)
+    for jn, (ev, lo, hi, own) in enumerate(jobs):
+        oi = np.flatnonzero(own)
+        run = ev.flight
+        next_ic = nx_all[e_off[jn] : e_off[jn + 1]]
+        next2_ic = nx2_all[e_off[jn] : e_off[jn + 1]]
+        ko = oi.size
+        nano = np.full(ko, np.nan)
+        sub = StanceEvents(
+            ev.i_peak[oi],
+            ev.t_ic[oi],
+            ev.t_to[oi],
+            ev.i_ic[oi],
+            ev.i_to[oi],
+            ev.peak_g[oi],
+            run[oi],
+        )
+        outs.append(SpanSteps(sub, next_ic[oi], next2_ic[oi], *(nano.copy() for _ in range(6))))
+        good = np.flatnonzero(run)
+        if ko == 0 or hi - lo < 4 or good.size < 3:
+            continue
+        ig = ev.i_ic[good]
+        strides.append((jn, ig[:-2], ig[2:], q[lo] * conj))  # Q(lo)^-1
+    if not strides:
+        return outs
+    # stride corrections of every window, in the window's frame (stride_gravity_attitude)
+    sa = np.concatenate([x[1] for x in strides])
+    sb = np.concatenate([x[2] for x in strides])
+    n_s = np.array([x[1].size for x in strides])
+    qlo_s = np.repeat(np.stack([x[3] for x in strides]), n_s, axis=0)
+    sums = quat_rotate(qlo_s, cs[sb] - cs[sa])
+    win = np.repeat(np.arange(len(strides)), n_s)
+    corr = stride_corrections(t, sums, sa, sb, window=win, max_stride_change=max_stride_change)
+    if corr is None:
+        return outs
+    centres_all, rv_all, win_ok = corr
+    cut = np.searchsorted(win_ok, np.arange(len(strides) + 1))
+    for m, (jn, _, _, qlo) in enumerate(strides):
+        if cut[m] == cut[m + 1]:
+            continue  # no usable stride in this window
+        centres, rv = centres_all[cut[m] : cut[m + 1]], rv_all[cut[m] : cut[m + 1]]
+        ev, lo, hi, own = jobs[jn]
+        oi = np.flatnonzero(own)
+        # the samples the own contacts need: IC - 1 .. the contact two steps on
+        ia = ev.i_ic
+        r0 = max(lo, int(ia[oi[0]]) - 1)
+        j_end = min(len(ev) - 1, int(oi[-1]) + 2)
+        r1 = min(hi - 1, max(int(np.maximum(ev.i_to[oi], ia[oi]).max()), int(ia[j_end])) + 1)
+        tr = t[r0 : r1 + 1]
+        erv = np.stack([np.interp(tr, centres, rv[:, c]) for c in range(3)], axis=1)
+        att.append((jn, r0, r1, qlo, erv))
+    if not att:
+        return outs
+    # the attitude of all those samples at once (element by element)
+    r0s = np.array([x[1] for x in att], dtype=np.int64)
+    r1s = np.array([x[2] for x in att], dtype=np.int64)
+    idx, base = _ranges(r0s, r1s)  # concatenated sample indices, start of each window's part
+    lens = r1s - r0s + 1
+    qlo_rows = np.repeat(np.stack([x[3] for x in att]), lens, axis=0)
+    qr = quat_multiply(qlo_rows, q[idx])
     qr /= np.linalg.norm(qr, axis=1, keepdims=True)
-    e = quat_from_rotvec(np.stack([np.interp(tr, centres, rv[:, c]) for c in range(3)], axis=1))
-    ml_w = quat_rotate(e, quat_rotate(qr, np.array([0.0, 1.0, 0.0])))
+    e = quat_from_rotvec(np.concatenate([x[4] for x in att]))
+    rw = quat_multiply(e, qr)  # body -> world: Q first, then the correction E
+    x, y, z, w4 = rw[:, 0], rw[:, 1], rw[:, 2], rw[:, 3]
+    ml_w = np.stack(  # the body ml axis in the world: second column of the rotation matrix
+        (2.0 * (x * y - w4 * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w4 * x)), axis=1
+    )
     obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
-    out.obl, out.obl_t = obl, tr
-    f_w = quat_rotate(e, quat_rotate(qr, acc[r0 : r1 + 1]))
+    f_w = quat_rotate(rw, acc[idx])
     a_z = f_w[:, 2] - gravity
-    h = ml_w[:, :2]
-    lat = np.einsum("ij,ij->i", f_w[:, :2], h) / np.maximum(np.linalg.norm(h, axis=1), 1e-9)
-    ao, bo = ia[oi] - r0, ib[oi] - r0
-    idx, off = _ranges(ao, bo)
-    seg_obl = obl[idx]
-    out.obl_max = np.maximum.reduceat(seg_obl, off)
-    out.obl_min = np.minimum.reduceat(seg_obl, off)
+    hz = ml_w[:, :2]
+    lat = np.einsum("ij,ij->i", f_w[:, :2], hz) / np.maximum(np.linalg.norm(hz, axis=1), 1e-9)
+    tc = t[idx]
+    # per contact: positions in the concatenation
+    ca, cb, ci0, cjob, cpos, vo_a, vo_c, vo_job, vo_pos = ([] for _ in range(9))
+    for m, (jn, r0, _, _, _) in enumerate(att):
+        ev, lo, hi, own = jobs[jn]
+        oi = np.flatnonzero(own)
+        off = int(base[m]) - r0  # buffer index -> concatenation index
+        outs[jn].obl = obl[base[m] : base[m] + lens[m]]
+        outs[jn].obl_t = tc[base[m] : base[m] + lens[m]]
+        ia = ev.i_ic[oi].astype(np.int64)
+        ca.append(ia + off)
+        cb.append(np.maximum(ev.i_to[oi].astype(np.int64), ia) + off)
+        ci0.append(np.maximum(lo, ia - 1) + off)
+        cjob.append(np.full(oi.size, jn))
+        cpos.append(np.arange(oi.size))
+        # vertical oscillation, contact to next contact
+        js = np.flatnonzero(np.isfinite(outs[jn].next_ic) & (oi + 1 < len(ev)))
+        if js.size:
+            c2 = np.minimum(ev.i_ic[oi[js] + 1].astype(np.int64), hi - 1)
+            okc = c2 - ia[js] >= 4
+            vo_a.append(ia[js][okc] + off)
+            vo_c.append(c2[okc] + off)
+            vo_job.append(np.full(int(okc.sum()), jn))
+            vo_pos.append(js[okc])
+    ao, bo = np.concatenate(ca), np.concatenate(cb)
+    i1, i0 = ao, np.concatenate(ci0)
+    jobs_of, pos_of = np.concatenate(cjob), np.concatenate(cpos)
+    cidx, coff = _ranges(ao, bo)
+    seg_obl = obl[cidx]
     ln = (bo - ao + 1).astype(np.float64)
-    out.obl_mean = np.add.reduceat(seg_obl, off) / ln
-    out.lat_mean = np.add.reduceat(lat[idx], off) / ln
-    i1 = ia[oi]
-    i0 = np.maximum(lo, i1 - 1)
-    span = t[i1] - t[i0]
-    w = np.where(span > 0, (sub.t_ic - t[i0]) / np.where(span > 0, span, 1.0), 1.0)
-    out.obl_ic = obl[i0 - r0] + np.clip(w, 0.0, 1.0) * (obl[i1 - r0] - obl[i0 - r0])
-    # vertical oscillation, contact to next contact
-    js = np.flatnonzero(np.isfinite(out.next_ic) & (oi + 1 < k))
-    if js.size:
-        a2 = ia[oi[js]]
-        c2 = np.minimum(ia[oi[js] + 1], hi - 1)
-        okc = c2 - a2 >= 4
-        js, a2, c2 = js[okc], a2[okc], c2[okc]
-    if js.size:
-        out.vo_cm[js] = _step_ptp_cm(tr, a_z, a2 - r0, c2 - r0)
-    return out
+    o_max = np.maximum.reduceat(seg_obl, coff)
+    o_min = np.minimum.reduceat(seg_obl, coff)
+    o_mean = np.add.reduceat(seg_obl, coff) / ln
+    l_mean = np.add.reduceat(lat[cidx], coff) / ln
+    t_ic = np.concatenate([outs[x[0]].ev.t_ic for x in att])
+    span = tc[i1] - tc[i0]
+    wgt = np.where(span > 0, (t_ic - tc[i0]) / np.where(span > 0, span, 1.0), 1.0)
+    o_ic = obl[i0] + np.clip(wgt, 0.0, 1.0) * (obl[i1] - obl[i0])
+    for jn in np.unique(jobs_of).tolist():
+        sel = jobs_of == jn
+        o, p = outs[jn], pos_of[sel]
+        o.obl_max[p], o.obl_min[p] = o_max[sel], o_min[sel]
+        o.obl_mean[p], o.lat_mean[p], o.obl_ic[p] = o_mean[sel], l_mean[sel], o_ic[sel]
+    if vo_a:
+        va, vc = np.concatenate(vo_a), np.concatenate(vo_c)
+        if va.size:
+            vo = _step_ptp_rows_cm(tc, a_z, va, vc)
+            vj, vp = np.concatenate(vo_job), np.concatenate(vo_pos)
+            for jn in np.unique(vj).tolist():
+                sel = vj == jn
+                outs[jn].vo_cm[vp[sel]] = vo[sel]
+    return outs
+
+
+def _step_ptp_rows_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """:func:`_step_ptp_cm` with one row per step (padded), so that each step's value depends
+    on its own samples only (sequential sums per row), whatever other steps it comes with."""
+    ln = c - a + 1
+    cols = np.arange(int(ln.max()))
+    j = np.minimum(a[:, None] + cols[None, :], c[:, None])  # pad with the last sample
+    tt = t[j]
+    az = a_z[j]
+    dt = np.zeros_like(tt)
+    np.subtract(tt[:, 1:], tt[:, :-1], out=dt[:, 1:])
+    t0 = tt[:, :1]
+    dur = (t[c] - t[a])[:, None]
+    last = ln - 1
+    rows = np.arange(a.size)
+
+    def cumtrapz(y: np.ndarray) -> np.ndarray:
+        inc = np.zeros_like(y)
+        inc[:, 1:] = 0.5 * (y[:, 1:] + y[:, :-1]) * dt[:, 1:]
+        return np.cumsum(inc, axis=1)
+
+    v = cumtrapz(az)
+    mean_a = v[rows, last] / (t[c] - t[a])
+    v = v - mean_a[:, None] * (tt - t0)
+    z = cumtrapz(v)
+    z = z - (tt - t0) / dur * z[rows, last][:, None]
+    return (z.max(axis=1) - z.min(axis=1)) * 100.0

@@ -30,7 +30,14 @@ import numpy as np
 
 from dsp.orientation import chain_rotations
 
-__all__ = ["StrideAttitude", "quat_from_rotvec", "quat_rotate", "stride_gravity_attitude"]
+__all__ = [
+    "StrideAttitude",
+    "quat_from_rotvec",
+    "quat_rotate",
+    "segment_medians",
+    "stride_corrections",
+    "stride_gravity_attitude",
+]
 
 _Z = np.array([0.0, 0.0, 1.0])
 
@@ -53,8 +60,20 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """
     u = q[:, :3]
     w = q[:, 3:4]
-    c = np.cross(u, np.broadcast_to(v, u.shape))
-    return v + 2.0 * (w * c + np.cross(u, c))
+    c = _cross(u, np.broadcast_to(v, u.shape))
+    return v + 2.0 * (w * c + _cross(u, c))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of ``(N, 3)`` arrays, the same arithmetic as ``np.cross``
+    without its per-call axis handling (it runs several times per analysis epoch)."""
+    a0, a1, a2 = a[:, 0], a[:, 1], a[:, 2]
+    b0, b1, b2 = b[:, 0], b[:, 1], b[:, 2]
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[:, 0] = a1 * b2 - a2 * b1
+    out[:, 1] = a2 * b0 - a0 * b2
+    out[:, 2] = a0 * b1 - a1 * b0
+    return out
 
 
 @dataclass
@@ -78,6 +97,83 @@ class StrideAttitude:
     def apply(self, v: np.ndarray) -> np.ndarray:
         """Body-frame vectors (``(N, 3)`` per sample, or one ``(3,)``) in the world frame."""
         return quat_rotate(self.e, quat_rotate(self.q, v))
+
+
+def segment_medians(x: np.ndarray, seg: np.ndarray, n: int) -> np.ndarray:
+    """Median of ``x`` over each segment ``0 .. n - 1`` (the values of ``np.median``).
+
+    Parameters
+    ----------
+    x : ndarray, shape (M,)
+    seg : ndarray of int, shape (M,)
+        Segment of each value, ``0 <= seg < n``.
+    n : int
+        Number of segments.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        ``inf`` for a segment without values.
+    """
+    out = np.full(n, np.inf)
+    if x.size == 0:
+        return out
+    order = np.lexsort((x, seg))
+    v, sv = x[order], seg[order]
+    first = np.flatnonzero(np.concatenate(([True], sv[1:] != sv[:-1])))
+    cnt = np.diff(np.concatenate((first, [v.size])))
+    mid = first + cnt // 2
+    out[sv[first]] = np.where(cnt % 2 == 1, v[mid], (v[np.maximum(mid - 1, 0)] + v[mid]) / 2.0)
+    return out
+
+
+def stride_corrections(
+    t: np.ndarray,
+    sums: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    window: np.ndarray | None = None,
+    max_stride_change: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Gravity corrections of the strides ``a[j] .. b[j] - 1`` (steps 2 and 3 of the module).
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Sample times, s.
+    sums : ndarray, shape (M, 3)
+        Sum of the specific force over each stride, in the frame of ``Q``, m/s².
+    a, b : ndarray of int, shape (M,)
+        First sample of each stride and of the next one.
+    window : ndarray of int, shape (M,), optional
+        Non-decreasing: the strides of several windows at once, each window's strides judged
+        against its own median stride (default: one window).
+    max_stride_change : float
+        Largest relative difference between a stride and the median stride to use it.
+
+    Returns
+    -------
+    (centres, rotvecs, window) or None
+        Times of the stride centres used (s, shape (K,)), the tilt that turns each stride's
+        mean specific force to vertical (rotation vectors, rad, shape (K, 3)) and the window
+        of each; ``None`` when no stride is usable.
+    """
+    cnt = (b - a).astype(np.float64)
+    stride_t = t[b] - t[a]
+    win = np.zeros(a.size, dtype=np.int64) if window is None else np.asarray(window)
+    med = segment_medians(stride_t, win, int(win[-1]) + 1)[win]
+    ok = (np.abs(stride_t / med - 1.0) <= max_stride_change) & (cnt > 0)
+    if not ok.any():
+        return None
+    m = sums[ok] / cnt[ok, None]
+    centres = 0.5 * (t[a[ok]] + t[b[ok]])
+    mu = m / np.linalg.norm(m, axis=1, keepdims=True)
+    axis = _cross(mu, np.broadcast_to(_Z, mu.shape))
+    s = np.linalg.norm(axis, axis=1)
+    ang = np.arctan2(s, mu[:, 2])  # mu . z
+    rv = np.where(s[:, None] > 1e-12, axis / np.maximum(s, 1e-300)[:, None] * ang[:, None], 0.0)
+    return centres, rv, win[ok]
 
 
 def stride_gravity_attitude(
@@ -122,20 +218,10 @@ def stride_gravity_attitude(
     # per-step sums, then stride sums (two consecutive steps)
     cs = np.concatenate((np.zeros((1, 3)), np.cumsum(f0, axis=0)))
     a, b = i_ic[:-2], i_ic[2:]
-    sums = cs[b] - cs[a]
-    cnt = (b - a).astype(np.float64)
-    stride_t = t[b] - t[a]
-    med = np.median(stride_t)
-    ok = (np.abs(stride_t / med - 1.0) <= max_stride_change) & (cnt > 0)
-    if not ok.any():
+    corr = stride_corrections(t, cs[b] - cs[a], a, b, max_stride_change=max_stride_change)
+    if corr is None:
         return None
-    m = sums[ok] / cnt[ok, None]
-    centres = 0.5 * (t[a[ok]] + t[b[ok]])
-    mu = m / np.linalg.norm(m, axis=1, keepdims=True)
-    axis = np.cross(mu, _Z)
-    s = np.linalg.norm(axis, axis=1)
-    ang = np.arctan2(s, mu @ _Z)
-    rv = np.where(s[:, None] > 1e-12, axis / np.maximum(s, 1e-300)[:, None] * ang[:, None], 0.0)
+    centres, rv, _ = corr
     # the corrections are close to each other: interpolate rotation vectors per component
     e = np.stack([np.interp(t, centres, rv[:, c]) for c in range(3)], axis=1)
     return StrideAttitude(q=q, e=quat_from_rotvec(e), centres=centres)

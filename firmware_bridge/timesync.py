@@ -249,6 +249,15 @@ class SensorTimeline:
         :meth:`feed` holds the first ``hold_s`` seconds (host time) of packets back and maps
         them with the lower envelope of all of them; otherwise the first packet's own delay
         would set the start of the time base and be slewed away during the warm-up.
+
+    Attributes
+    ----------
+    lost_samples : int
+        Samples counted as lost so far.
+    duplicates : int
+        Packets dropped because none of their samples was new.
+    overlaps : int
+        Packets delivered without their first samples, which had already been delivered.
     """
 
     def __init__(
@@ -466,7 +475,7 @@ class SensorTimeline:
             self._grid.add(k0 - skip, tau0, period)
             taus = np.asarray(self._grid.tau(k0 + np.arange(n_new)), dtype=np.float64)
         else:
-            taus = tau0 + period * np.arange(skip, n)
+            taus = np.asarray(tau0 + period * np.arange(skip, n), dtype=np.float64)
         tau_end = float(taus[-1])
         self.fit.add(tau_end, arrival - self.t0)
         target = float(self.fit.offset(tau_end))

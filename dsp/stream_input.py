@@ -1,0 +1,355 @@
+"""Checks shared by the streaming analysers on each incoming block of one sensor.
+
+Both :class:`dsp.foot_analyzer.FootAnalyzer` and :class:`dsp.pelvis_analyzer.PelvisAnalyzer`
+take one sensor's data block by block, in any block sizes. Before their own handling of gaps
+(the feet keep short losses as "minor gaps", the pelvis bridges them by interpolation), every
+block goes through the same checks, kept here in one place:
+
+* samples with a non-finite time stamp or reading are dropped (treated as lost);
+* the gaps the block reports (``SampleBlock.gaps``) are collected until the data pass them;
+* time stamps must increase, within the block and from the previous block;
+* once, after the first 64 regular intervals, the time stamps must agree with
+  ``sample_rate_hz`` (:class:`RateCheck`): a wrong rate in a recording's metadata would
+  otherwise give wrong times everywhere.
+
+:class:`AlignBuffer` holds the data until the sensor-to-body rotation is known (the same
+growing-target search in both analysers), and :class:`StreamAnalyzer` is their common base
+(``feed``/``finish``, handing the waiting data over once the rotation is known).
+
+Every failure is an :class:`dsp.errors.AnalysisError` with a one-line message naming the
+sensor.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dsp.block import SampleBlock, SensorInfo
+from dsp.errors import AnalysisError
+
+__all__ = ["Accepted", "AlignBuffer", "BlockInput", "RateCheck", "StreamAnalyzer"]
+
+
+class RateCheck:
+    """Compares the nominal sample rate with the spacing of the first time stamps.
+
+    Parameters
+    ----------
+    sensor_id : str
+        Named in the error message.
+    sample_rate_hz : float
+        Nominal rate, Hz.
+    tolerance : float
+        Largest relative mismatch accepted.
+    min_intervals : int
+        Regular intervals collected before deciding (the median of the first 256 is used).
+    """
+
+    def __init__(
+        self, sensor_id: str, sample_rate_hz: float, *, tolerance: float, min_intervals: int = 64
+    ) -> None:
+        self.sensor_id = sensor_id
+        self.fs = float(sample_rate_hz)
+        self.tolerance = float(tolerance)
+        self.min_intervals = int(min_intervals)
+        self.done = False
+        self._dts: list[np.ndarray] = []
+        self._n = 0
+
+    def add(self, d: np.ndarray) -> None:
+        """Time steps of a block, s (``np.diff(t)``); raises once enough of them disagree."""
+        if self.done:
+            return
+        d = d[d < 3.5 / self.fs * 4]  # lost packets do not count
+        self._dts.append(d)
+        self._n += d.size
+        if self._n < self.min_intervals:
+            return
+        self.done = True
+        med = float(np.median(np.concatenate(self._dts)[:256]))
+        self._dts = []
+        measured = 1.0 / med
+        if abs(measured / self.fs - 1.0) > self.tolerance:
+            raise AnalysisError(
+                f"sensor {self.sensor_id}: sample_rate_hz is {self.fs:g} Hz but the time "
+                f"stamps are {measured:.4g} Hz apart; the recording's sample rate or time "
+                "base is wrong"
+            )
+
+
+@dataclass
+class Accepted:
+    """One block after :meth:`BlockInput.accept`.
+
+    Attributes
+    ----------
+    t : ndarray, shape (N,)
+        Increasing time stamps, s (non-finite samples removed).
+    acc, gyr : ndarray, shape (N, 3)
+        m/s², deg/s, float64.
+    prev_t : float or None
+        Time of the previous block's last sample (None for the first block).
+    gaps : ndarray, shape (M, 2)
+        Reported gaps not yet passed before this block, with this block's own, s.
+    """
+
+    t: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray
+    prev_t: float | None
+    gaps: np.ndarray
+
+
+class BlockInput:
+    """Validates the blocks of one sensor's stream (see the module docstring).
+
+    Parameters
+    ----------
+    sensor_id : str
+    sample_rate_hz : float
+        Nominal rate, Hz.
+    rate_tolerance : float
+        Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+    """
+
+    def __init__(self, sensor_id: str, sample_rate_hz: float, *, rate_tolerance: float) -> None:
+        self.sensor_id = sensor_id
+        self.rate = RateCheck(sensor_id, sample_rate_hz, tolerance=rate_tolerance)
+        #: time of the last sample accepted, s (None before the first)
+        self.last_t: float | None = None
+        self._gaps = np.empty((0, 2))
+
+    def accept(self, block: SampleBlock) -> Accepted | None:
+        """Check a block; None when it holds no usable sample.
+
+        Raises
+        ------
+        AnalysisError
+            Time stamps not increasing, a block not after the previous one, or a sample rate
+            that does not match the time stamps.
+        """
+        sid = self.sensor_id
+        t = np.asarray(block.t, dtype=np.float64)
+        acc = np.asarray(block.acc, dtype=np.float64)
+        gyr = np.asarray(block.gyr, dtype=np.float64)
+        gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
+        if gaps.shape[0]:
+            self._gaps = np.concatenate([self._gaps, gaps])
+        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
+        if bad.any():  # samples that are not numbers are treated as lost
+            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
+        if t.shape[0] == 0:
+            return None
+        d = np.diff(t)
+        if np.any(d <= 0):
+            i = int(np.flatnonzero(d <= 0)[0])
+            raise AnalysisError(
+                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
+                f"follows {t[i]:.6f} s"
+            )
+        if self.last_t is not None and t[0] <= self.last_t:
+            raise AnalysisError(
+                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
+                f"sample at {self.last_t:.6f} s"
+            )
+        self.rate.add(d)
+        out = Accepted(t, acc, gyr, self.last_t, self._gaps)
+        self.last_t = float(t[-1])
+        if self._gaps.shape[0]:
+            self._gaps = self._gaps[self._gaps[:, 1] > t[-1]]
+        return out
+
+
+class AlignBuffer:
+    """Pieces of data held until the sensor-to-body rotation is known.
+
+    Both analysers estimate the rotation from exactly the first ``target`` samples (not
+    whatever the last block brought, so the rotation does not depend on block sizes). The
+    target starts at ``initial_s`` of samples and doubles after each failed attempt up to
+    ``max_s``; a stretch that cannot be aligned even then is dropped and the search starts
+    over. The pieces are whatever the analyser splits blocks into; ``size``, ``cut`` and
+    ``new_segment`` tell their length, their first ``k`` samples and whether they start a
+    new segment.
+
+    Parameters
+    ----------
+    initial_samples, max_samples : int
+        First and largest target, samples.
+    size : callable
+        ``size(piece) -> int``.
+    cut : callable
+        ``cut(piece, k) -> piece``: its first ``k`` samples.
+    new_segment : callable
+        ``new_segment(piece) -> bool``.
+    """
+
+    def __init__(
+        self,
+        initial_samples: int,
+        max_samples: int,
+        *,
+        size: Callable[[Any], int],
+        cut: Callable[[Any, int], Any],
+        new_segment: Callable[[Any], bool],
+    ) -> None:
+        self.initial = int(initial_samples)
+        self.max = int(max_samples)
+        self.target = self.initial
+        self.pieces: list[Any] = []
+        self.n = 0
+        self._size, self._cut, self._new_segment = size, cut, new_segment
+
+    def add(self, piece: Any) -> bool:
+        """Hold a piece; True once the target is reached (time to try the alignment)."""
+        self.pieces.append(piece)
+        self.n += self._size(piece)
+        return self.n >= self.target
+
+    @property
+    def at_max(self) -> bool:
+        """The target has reached its largest value."""
+        return self.target >= self.max
+
+    def first(self, limit: int) -> list[list[Any]]:
+        """The first ``limit`` samples held, as lists of pieces, one list per segment."""
+        segs: list[list[Any]] = []
+        left = int(limit)
+        for p in self.pieces:
+            if left <= 0:
+                break
+            k = self._size(p)
+            if k > left:
+                p, k = self._cut(p, left), left
+            left -= k
+            if self._new_segment(p) or not segs:
+                segs.append([p])
+            else:
+                segs[-1].append(p)
+        return segs
+
+    def take(self) -> list[Any]:
+        """All pieces held (to be analysed now that the rotation is known); empties it."""
+        pieces, self.pieces, self.n = self.pieces, [], 0
+        return pieces
+
+    def failed(self) -> int:
+        """After an attempt without a usable rotation: double the target, or at its largest
+        drop the pieces and start over. Returns the number of samples dropped."""
+        if not self.at_max:
+            self.target *= 2
+            return 0
+        dropped = self.n
+        self.take()
+        self.target = self.initial
+        return dropped
+
+
+class StreamAnalyzer(ABC):
+    """What the streaming analysers of one sensor share: ``feed``/``finish`` and the wait for
+    the sensor-to-body rotation.
+
+    A subclass sets, in its ``__init__``: ``info`` (SensorInfo), ``_finished = False``,
+    ``_R = None`` (or a known rotation), ``_align_buf`` (:class:`AlignBuffer`),
+    ``alignment_``, ``_low_align``, ``_align_attempts`` (list of str), ``_out`` and
+    ``latest_traces_`` (lists); and defines ``_split(block) -> pieces``, ``_process(piece)``,
+    ``_try_align(final=...)``, ``_after_feed()`` (rows a block finished) and
+    ``_after_finish()`` (the last rows).
+    """
+
+    #: why the sensor's data cannot be analysed (None while they can)
+    problem_: str | None = None
+    info: SensorInfo
+    alignment_: Any
+    latest_traces_: list
+    _finished: bool
+    _R: np.ndarray | None
+    _align_buf: AlignBuffer
+    _low_align: bool
+    _align_attempts: list[str]
+    _out: list
+
+    @abstractmethod
+    def _split(self, block: SampleBlock) -> list[Any]:
+        """The block cut into the pieces ``_process`` takes."""
+
+    @abstractmethod
+    def _process(self, piece: Any) -> None:
+        """Analyse a piece of aligned data."""
+
+    @abstractmethod
+    def _try_align(self, *, final: bool) -> None:
+        """Estimate the rotation from the data held (``final``: no more will come)."""
+
+    @abstractmethod
+    def _after_feed(self) -> None:
+        """Collect in ``_out`` the rows the last block finished."""
+
+    @abstractmethod
+    def _after_finish(self) -> None:
+        """Collect in ``_out`` the rows still buffered at the end of the data."""
+
+    def feed(self, block: SampleBlock) -> list:
+        """Add a block of samples; returns the rows finished by it (IC order)."""
+        if self._finished:
+            raise AnalysisError(f"sensor {self.info.sensor_id}: feed() after finish()")
+        if block.sensor_id != self.info.sensor_id:
+            raise AnalysisError(
+                f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
+            )
+        self._out = []
+        self.latest_traces_ = []
+        for piece in self._split(block):
+            self._ingest(piece)
+        self._after_feed()
+        return self._out
+
+    def finish(self) -> list:
+        """End of data: analyse what is still buffered; returns the last rows."""
+        self._out = []
+        self.latest_traces_ = []
+        if self._finished:
+            return []
+        self._finished = True
+        if self._R is None and self._align_buf.pieces:
+            self._try_align(final=True)
+        self._after_finish()
+        return self._out
+
+    def _ingest(self, piece: Any) -> None:
+        if self.problem_ is not None:
+            return
+        if self._R is not None:
+            self._process(piece)
+            return
+        if self._align_buf.add(piece):
+            self._try_align(final=False)
+
+    def _adopt_alignment(self, res: Any, min_confidence: float) -> None:
+        """Hold the rotation ``res.R_bs`` and analyse the data that waited for it."""
+        self.alignment_ = res
+        self._R = res.R_bs
+        self._low_align = res.confidence < min_confidence
+        if self._low_align:
+            logging.getLogger(type(self).__module__).warning(
+                "sensor %s: low alignment confidence %.2f (%s)",
+                self.info.sensor_id,
+                res.confidence,
+                res.reason,
+            )
+        for p in self._align_buf.take():
+            self._process(p)
+
+    def _alignment_diagnostics(self, d: dict[str, Any]) -> None:
+        """The alignment part of ``diagnostics()``."""
+        if self.alignment_ is not None:
+            d["alignment"] = self.alignment_.as_dict()
+            d["low_alignment"] = self._low_align
+        else:
+            d["alignment"] = None
+            d["alignment_problem"] = "; ".join(self._align_attempts) or "not enough data"

@@ -1,0 +1,129 @@
+"""dsp.stream_input: the block checks shared by the foot and pelvis analysers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsp.block import SampleBlock
+from dsp.errors import AnalysisError
+from dsp.stream_input import BlockInput, RateCheck
+
+
+def _block(t, gaps=None):
+    t = np.asarray(t, dtype=np.float64)
+    acc = np.tile([0.0, 0.0, 9.81], (t.size, 1))
+    gyr = np.zeros((t.size, 3))
+    g = np.empty((0, 2)) if gaps is None else np.asarray(gaps, dtype=np.float64)
+    return SampleBlock("s1", t, acc, gyr, None, g)
+
+
+def test_accept_returns_arrays_and_previous_time():
+    bi = BlockInput("s1", 100.0, rate_tolerance=0.05)
+    a = bi.accept(_block(np.arange(10) / 100.0))
+    assert a is not None and a.prev_t is None and a.t.shape == (10,)
+    b = bi.accept(_block(np.arange(10, 20) / 100.0))
+    assert b is not None and b.prev_t == pytest.approx(0.09)
+    assert bi.last_t == pytest.approx(0.19)
+
+
+def test_non_finite_samples_are_dropped_and_an_empty_block_is_none():
+    bi = BlockInput("s1", 100.0, rate_tolerance=0.05)
+    blk = _block(np.arange(5) / 100.0)
+    blk.acc[2, 1] = np.nan
+    got = bi.accept(blk)
+    assert got is not None and got.t.tolist() == pytest.approx([0.0, 0.01, 0.03, 0.04])
+    bad = _block([0.05])
+    bad.gyr[0, 0] = np.inf
+    assert bi.accept(bad) is None
+    assert bi.last_t == pytest.approx(0.04)  # unchanged by the empty block
+
+
+def test_time_order_errors_name_the_sensor():
+    bi = BlockInput("s1", 100.0, rate_tolerance=0.05)
+    with pytest.raises(AnalysisError, match=r"sensor s1: time stamps must increase"):
+        bi.accept(_block([0.0, 0.01, 0.01]))
+    bi.accept(_block([0.0, 0.01]))
+    with pytest.raises(AnalysisError, match=r"sensor s1: block starts at t=0\.010000 s"):
+        bi.accept(_block([0.01, 0.02]))
+
+
+def test_reported_gaps_are_kept_until_the_data_pass_them():
+    bi = BlockInput("s1", 100.0, rate_tolerance=0.05)
+    a = bi.accept(_block(np.arange(10) / 100.0, gaps=[[0.2, 0.3]]))
+    assert a is not None and a.gaps.tolist() == [[0.2, 0.3]]
+    b = bi.accept(_block(np.arange(10, 25) / 100.0))
+    assert b is not None and b.gaps.tolist() == [[0.2, 0.3]]  # still ahead of the block
+    c = bi.accept(_block(np.arange(31, 40) / 100.0))
+    assert c is not None and c.gaps.tolist() == [[0.2, 0.3]]
+    d = bi.accept(_block(np.arange(40, 45) / 100.0))
+    assert d is not None and d.gaps.shape == (0, 2)
+
+
+def test_rate_check_raises_once_enough_intervals_disagree():
+    rc = RateCheck("s1", 100.0, tolerance=0.05)
+    rc.add(np.full(40, 1 / 100.0))
+    assert not rc.done
+    rc.add(np.full(40, 1 / 100.0))
+    assert rc.done
+    bad = RateCheck("s2", 100.0, tolerance=0.05)
+    with pytest.raises(AnalysisError, match=r"sensor s2: sample_rate_hz is 100 Hz .* 50 Hz"):
+        bad.add(np.full(70, 1 / 50.0))
+
+
+def test_rate_check_ignores_lost_packets():
+    rc = RateCheck("s1", 100.0, tolerance=0.05)
+    d = np.full(80, 1 / 100.0)
+    d[::3] = 0.5  # long losses are not intervals of the rate
+    rc.add(d)
+    rc.add(np.full(30, 1 / 100.0))
+    assert rc.done  # and no error
+
+
+def test_both_analysers_use_it():
+    from dsp.block import SensorInfo
+    from dsp.foot_analyzer import FootAnalyzer
+    from dsp.pelvis_analyzer import PelvisAnalyzer
+
+    for placement, cls in (("left_foot", FootAnalyzer), ("pelvis", PelvisAnalyzer)):
+        info = SensorInfo("s1", placement, "test", 100.0)
+        an = cls(info)
+        assert isinstance(an._input, BlockInput)
+        with pytest.raises(AnalysisError, match="sample_rate_hz is 100 Hz"):
+            an.feed(_block(np.arange(200) / 50.0))
+
+
+def _buf(initial=10, most=40):
+    from dsp.stream_input import AlignBuffer
+
+    return AlignBuffer(
+        initial,
+        most,
+        size=lambda p: p[0].size,
+        cut=lambda p, k: (p[0][:k], p[1]),
+        new_segment=lambda p: p[1],
+    )
+
+
+def test_align_buffer_takes_exactly_the_first_target_samples_by_segment():
+    buf = _buf()
+    assert not buf.add((np.arange(4), True))
+    assert not buf.add((np.arange(4, 8), False))
+    assert buf.add((np.arange(100, 107), True))  # a new segment; 15 >= 10
+    segs = buf.first(buf.target)
+    assert [[p[0].tolist() for p in g] for g in segs] == [
+        [[0, 1, 2, 3], [4, 5, 6, 7]],
+        [[100, 101]],
+    ]
+    assert buf.n == 15  # nothing consumed
+    assert [p[0].size for p in buf.take()] == [4, 4, 7] and buf.n == 0
+
+
+def test_align_buffer_doubles_then_drops_and_starts_over():
+    buf = _buf(10, 40)
+    buf.add((np.arange(12), True))
+    assert buf.failed() == 0 and buf.target == 20
+    assert buf.failed() == 0 and buf.target == 40 and buf.at_max
+    buf.add((np.arange(30), False))
+    assert buf.failed() == 42  # at the largest target: the stretch is dropped
+    assert buf.target == 10 and buf.n == 0 and not buf.pieces
