@@ -7,7 +7,7 @@ Every analyzer (foot or pelvis, streaming or batch) returns :class:`ContactRow` 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 __all__ = ["FLAG_NAMES", "STRIDE_COLUMNS", "ContactRow", "strike_type_from_angle"]
 
@@ -75,11 +75,13 @@ class ContactRow:
 
     def as_record(self) -> dict[str, object]:
         """Dict in column order; flags joined with ``;``; NaN turned into ``None``."""
-        rec = asdict(self)
-        rec["flags"] = ";".join(self.flags)
-        for k, v in rec.items():
+        rec: dict[str, object] = {}
+        for name in STRIDE_COLUMNS:  # shallow: every field is a number, a string or flags
+            v = getattr(self, name)
             if isinstance(v, float) and not math.isfinite(v):
-                rec[k] = None
+                v = None
+            rec[name] = v
+        rec["flags"] = ";".join(self.flags)
         return rec
 
 

@@ -15,13 +15,15 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from dsp.block import SensorInfo
 from dsp.contact import STRIDE_COLUMNS, ContactRow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TEXT_COLUMNS",
@@ -50,6 +52,8 @@ def rows_to_frame(rows: list[ContactRow]) -> pd.DataFrame:
     rounds them (so the values equal those of the CSV exactly), NaN for an empty cell; text
     columns hold ``""`` for an empty cell.
     """
+    import pandas as pd  # imported here: `runform analyze` does not need it
+
     recs = [r.as_record() for r in rows]
     df = pd.DataFrame.from_records(recs, columns=list(STRIDE_COLUMNS))
     dec = _decimals()
@@ -99,8 +103,9 @@ class AnalysisResult:
     duration_s, t_start : float
         Recording duration and first sample time, s.
     sensors : list of SensorInfo
-    strides : pandas.DataFrame
-        The STRIDES.csv rows (:func:`rows_to_frame`), in release order.
+    strides_ : pandas.DataFrame or None
+        The STRIDES.csv rows (:func:`rows_to_frame`), in release order; read them through
+        the ``strides`` property. ``None`` with ``keep_rows=False``.
     summary : dict
         The SUMMARY.json document.
     diagnostics : dict
@@ -119,13 +124,20 @@ class AnalysisResult:
     duration_s: float
     t_start: float
     sensors: list[SensorInfo]
-    strides: pd.DataFrame
+    strides_: pd.DataFrame | None
     summary: dict[str, Any]
     diagnostics: dict[str, Any]
     markers: list[tuple[float, str, str]] = field(default_factory=list)
     notes: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
     traces: dict[str, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+
+    @property
+    def strides(self) -> pd.DataFrame:
+        """The STRIDES.csv rows (only when analysed with ``keep_rows=True``)."""
+        if self.strides_ is None:
+            raise ValueError(f"{self.recording}: rows were not kept (keep_rows=False)")
+        return self.strides_
 
     @property
     def alerts(self) -> list[dict[str, Any]]:
@@ -145,6 +157,7 @@ def analyse_recording(
     profile: str | os.PathLike[str] | None = None,
     alert_engine: Any | None = None,
     collect_traces: bool = False,
+    keep_rows: bool = True,
     on_rows: Callable[[list[ContactRow]], None] | None = None,
     on_progress: Callable[[float, float], None] | None = None,
 ) -> AnalysisResult:
@@ -164,6 +177,10 @@ def analyse_recording(
         building one.
     collect_traces : bool
         Keep each foot stride's pitch trace (for overlays).
+    keep_rows : bool
+        Keep the rows in the result (``strides``); ``False`` (``runform analyze``, which
+        streams them to the CSV through ``on_rows``) keeps memory flat however long the file is,
+        and ``strides`` raises.
     on_rows : callable, optional
         Called with every list of rows as they are released (streaming writers).
     on_progress : callable, optional
@@ -200,7 +217,8 @@ def analyse_recording(
         def consume(new: list[ContactRow]) -> None:
             if not new:
                 return
-            rows.extend(new)
+            if keep_rows:
+                rows.extend(new)
             if on_rows is not None:
                 on_rows(new)
             alerts.extend(_alert_dict(a) for a in engine.feed(new))
@@ -237,7 +255,7 @@ def analyse_recording(
             duration_s=duration,
             t_start=t_start,
             sensors=sensors,
-            strides=rows_to_frame(rows),
+            strides_=rows_to_frame(rows) if keep_rows else None,
             summary=summary,
             diagnostics=sa.diagnostics(),
             markers=list(rec.markers),

@@ -69,18 +69,26 @@ def run(args: argparse.Namespace) -> int:
                 if total >= PROGRESS_MIN_S:
                     prog.update(task, completed=done, total=total)
 
+            n_rows = 0
+
+            def count_and_write(rows: list) -> None:
+                nonlocal n_rows
+                n_rows += len(rows)
+                if writer is not None:
+                    writer.write(rows)
+
             result = analyse_recording(
                 rec_path,
                 chunk_s=args.chunk_s,
                 profile=args.profile,
-                on_rows=writer.write if writer is not None else None,
+                keep_rows=False,
+                on_rows=count_and_write,
                 on_progress=progress if show else None,
             )
     finally:
         if writer is not None:
             writer.close()
     diag = result.diagnostics
-    n_rows = len(result.strides)
     if args.json:
         write_summary_json(args.json, result.summary)
     if args.parquet:
