@@ -430,8 +430,14 @@ def run_batch(
                 todo.append(f)
         if progress is not None and state.finished:
             progress(state)
-        # one copy of the done set per worker (scatter would split a bare set into items)
-        done_f = client.scatter([done], broadcast=True)[0] if (done and todo) else frozenset()
+        # one copy of the done set per worker (scatter would split a bare set into items); a
+        # fresh key (hash=False): the same set scattered by a previous run may still be being
+        # released by the scheduler, which cancels tasks that depend on it ("lost dependencies")
+        done_f = (
+            client.scatter([done], broadcast=True, hash=False)[0]
+            if (done and todo)
+            else frozenset()
+        )
         run_id = uuid.uuid4().hex[:12]
         futures = [
             client.submit(
