@@ -333,29 +333,25 @@ def compare_runs(
 _UNIT_TEXT = {"deg": "°", "steps/min": " steps/min", "deg/s": " °/s", "m/s": " m/s", "cm": " cm"}
 
 
+def _scaled(v: float, unit: str) -> tuple[str, str]:
+    """The number as written in the report (shares in %, times in ms) and its unit suffix."""
+    if unit == "fraction":
+        return f"{100 * v:.0f}", " %"
+    if unit == "s":
+        return f"{1000 * v:.0f}", " ms"
+    if unit in ("steps/min", "deg/s"):
+        return f"{v:.0f}", _UNIT_TEXT[unit]
+    if unit == "m/s":
+        return f"{v:.2f}", _UNIT_TEXT[unit]
+    return f"{v:.1f}", _UNIT_TEXT.get(unit, " " + unit)
+
+
 def format_value(v: float | None, unit: str, *, with_unit: bool = True) -> str:
     """A metric value with its unit, as written in the report (contact time in ms)."""
     if v is None or not math.isfinite(v):
         return "–"
-    if not with_unit:
-        if unit == "fraction":
-            return f"{100 * v:.0f}"
-        if unit == "s":
-            return f"{1000 * v:.0f}"
-        if unit in ("steps/min", "deg/s"):
-            return f"{v:.0f}"
-        return f"{v:.2f}" if unit == "m/s" else f"{v:.1f}"
-    if unit == "fraction":
-        return f"{100 * v:.0f} %"
-    if unit == "s":
-        return f"{1000 * v:.0f} ms"
-    if unit == "steps/min":
-        return f"{v:.0f} steps/min"
-    if unit == "deg/s":
-        return f"{v:.0f} °/s"
-    if unit == "m/s":
-        return f"{v:.2f} m/s"
-    return f"{v:.1f}{_UNIT_TEXT.get(unit, ' ' + unit)}"
+    number, suffix = _scaled(v, unit)
+    return number + suffix if with_unit else number
 
 
 def format_diff(v: float | None, unit: str) -> str:
@@ -363,18 +359,8 @@ def format_diff(v: float | None, unit: str) -> str:
     if v is None or not math.isfinite(v):
         return "–"
     sign = "+" if v > 0 else ("−" if v < 0 else "±")
-    a = abs(v)
-    if unit == "fraction":
-        return f"{sign}{100 * a:.0f} pp"
-    if unit == "s":
-        return f"{sign}{1000 * a:.0f} ms"
-    if unit == "steps/min":
-        return f"{sign}{a:.0f} steps/min"
-    if unit == "deg/s":
-        return f"{sign}{a:.0f} °/s"
-    if unit == "m/s":
-        return f"{sign}{a:.2f} m/s"
-    return f"{sign}{a:.1f}{_UNIT_TEXT.get(unit, ' ' + unit)}"
+    number, suffix = _scaled(abs(v), unit)
+    return f"{sign}{number}{' pp' if unit == 'fraction' else suffix}"
 
 
 def format_p(p: float | None) -> str:
