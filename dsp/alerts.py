@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsp.block import SensorInfo
-from dsp.contact import ContactRow
+from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
 
 __all__ = [
@@ -448,6 +448,13 @@ class AlertEngine:
     hold_s : float
         Longest time (s, on the recording's time base) a rule waits for a sensor whose rows lag
         behind its other sensors (a sensor that dropped out or cannot be aligned).
+    early : bool
+        Evaluate rules on contact-only metrics (:data:`dsp.contact.CONTACT_KEYS` and the
+        strike-type shares) from the foot sensors' *early rows* (``early=`` of :meth:`feed`,
+        :attr:`dsp.session.SessionAnalyzer.early_rows_`), about a stride before the rows
+        themselves are final; foot rows are then not used again for those rules. The early
+        rows carry the very values of the final rows, so the same alerts are raised at the same
+        strides, only sooner. The live viewer, replay and ``runform analyze`` all use it.
 
     Attributes
     ----------
@@ -475,9 +482,11 @@ class AlertEngine:
         *,
         sensors: Iterable[SensorInfo] | None = None,
         hold_s: float = 30.0,
+        early: bool = False,
     ) -> None:
         self.profile = profile
         self.hold_s = float(hold_s)
+        self.early = bool(early)
         self._sensors = None if sensors is None else list(sensors)
         self._placements: dict[str, str] | None = (
             None if sensors is None else {s.sensor_id: s.placement for s in sensors}
@@ -499,6 +508,7 @@ class AlertEngine:
                 if key[0] == rule.name:
                     self._expected[key] = self._expected_sensors(rule, key[1])
         self._latest: dict[str, float] = {}
+        self._latest_early: dict[str, float] = {}
         self._seq = 0
         self.active_: dict[tuple[str, str | None], Alert] = {}
         self.cleared_: list[tuple[float, str, str | None]] = []
@@ -506,7 +516,9 @@ class AlertEngine:
 
     def reset(self) -> AlertEngine:
         """Forget every stride (e.g. when a replay jumps back)."""
-        self.__init__(self.profile, sensors=self._sensors, hold_s=self.hold_s)  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            self.profile, sensors=self._sensors, hold_s=self.hold_s, early=self.early
+        )
         return self
 
     def _expected_sensors(self, rule: Rule, side: str | None) -> list[str]:
@@ -524,6 +536,12 @@ class AlertEngine:
                     out.append(sid)
                     break
         return out if len(out) > 1 else []
+
+    def _uses_early(self, rule: Rule, sensor_id: str) -> bool:
+        """Does ``rule`` take ``sensor_id``'s values from its early rows?"""
+        if not self.early or self._is_pelvis(sensor_id):
+            return False
+        return rule.metric in CONTACT_KEYS or METRICS[rule.metric].share_of is not None
 
     def _is_pelvis(self, sensor_id: str) -> bool:
         if self._placements is not None and sensor_id in self._placements:
@@ -568,22 +586,52 @@ class AlertEngine:
         n = len(arr)
         return arr[n // 2] if n % 2 else 0.5 * (arr[n // 2 - 1] + arr[n // 2])
 
-    def feed(self, rows: Iterable[ContactRow]) -> list[Alert]:
+    def feed(
+        self,
+        rows: Iterable[ContactRow],
+        *,
+        early: Iterable[ContactRow] = (),
+        watermarks: Mapping[str, float] | None = None,
+    ) -> list[Alert]:
         """Take newly finished rows (any sensor, release order); returns the alerts raised.
 
         A rule evaluates a row once every sensor it draws from has delivered rows up to that
         row's initial contact (or lags by more than ``hold_s``).
+
+        Parameters
+        ----------
+        rows : iterable of ContactRow
+            Final rows.
+        early : iterable of ContactRow
+            Early rows (used when the engine was built with ``early=True``).
+        watermarks : dict, optional
+            Sensor id -> time (s) before which that sensor has released all its early rows
+            (:meth:`dsp.session.SessionAnalyzer.early_watermarks`); lets a rule pooling both
+            feet evaluate a contact without waiting for the other foot's next one.
         """
         self.cleared_ = []
         for row in rows:
-            self._seq += 1
             self._latest[row.sensor_id] = max(self._latest.get(row.sensor_id, -math.inf), row.t_ic)
             for rule in self.profile.rules:
-                if self._applies(rule, row):
-                    key = (rule.name, row.side if rule.side == "each" else None)
-                    if key in self._pending:  # a side that is neither left nor right: skipped
-                        heapq.heappush(self._pending[key], (row.t_ic, self._seq, row))
+                if not self._uses_early(rule, row.sensor_id):
+                    self._queue(rule, row)
+        if self.early:
+            for sid, wm in (watermarks or {}).items():
+                self._latest_early[sid] = max(self._latest_early.get(sid, -math.inf), wm)
+            for row in early:
+                sid = row.sensor_id
+                self._latest_early[sid] = max(self._latest_early.get(sid, -math.inf), row.t_ic)
+                for rule in self.profile.rules:
+                    if self._uses_early(rule, sid):
+                        self._queue(rule, row)
         return self._release(final=False)
+
+    def _queue(self, rule: Rule, row: ContactRow) -> None:
+        if self._applies(rule, row):
+            key = (rule.name, row.side if rule.side == "each" else None)
+            if key in self._pending:  # a side that is neither left nor right: skipped
+                self._seq += 1
+                heapq.heappush(self._pending[key], (row.t_ic, self._seq, row))
 
     def finish(self) -> list[Alert]:
         """End of the data: evaluate every row still waiting; returns the alerts raised."""
@@ -594,8 +642,14 @@ class AlertEngine:
         expected = self._expected[key]
         if not expected:
             return math.inf
-        latest = [self._latest.get(s, -math.inf) for s in expected]
+        rule = next(r for r in self.profile.rules if r.name == key[0])
+        latest = [
+            (self._latest_early if self._uses_early(rule, s) else self._latest).get(s, -math.inf)
+            for s in expected
+        ]
         newest = max(latest)
+        if newest == math.inf or self.hold_s == math.inf:
+            return min(latest)
         live = [t for t in latest if t >= newest - self.hold_s]
         return min(live)
 

@@ -9,10 +9,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-__all__ = ["FLAG_NAMES", "STRIDE_COLUMNS", "ContactRow", "strike_type_from_angle"]
+__all__ = [
+    "CONTACT_KEYS",
+    "FLAG_NAMES",
+    "STRIDE_COLUMNS",
+    "ContactRow",
+    "strike_type_from_angle",
+]
 
 #: Flags a contact may carry (analysis-output v1).
 FLAG_NAMES = ("saturated", "gap", "low_alignment", "rejected")
+
+#: The per-contact columns a foot sensor measures from the contact alone (up to its toe-off):
+#: known about a stride before the row, whose stride metrics need the next contact. Streaming
+#: analyzers release them early (``early_rows_``) for alerts; the row later carries the same values.
+CONTACT_KEYS = (
+    "contact_time",
+    "foot_strike_angle",
+    "strike_type",
+    "pronation_excursion",
+    "max_pronation_velocity",
+    "peak_impact",
+)
 
 #: Default Altman & Davis (2012) foot strike angle thresholds, deg.
 REARFOOT_ABOVE_DEG = 8.0

@@ -49,7 +49,7 @@ import numpy as np
 
 from dsp.alignment import AlignmentResult, estimate_alignment
 from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
-from dsp.contact import ContactRow
+from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
 from dsp.foot_events import ContactEvents, EventSettings, detect_contact, find_swing_peaks
@@ -125,6 +125,7 @@ class _Job:
 
     ev: ContactEvents  # segment indices
     window: tuple  # (t, acc, gyr, ev, next) with window-local indices
+    pend: _Pending
     has_next: bool
     cut: bool
     saturated: bool
@@ -133,8 +134,24 @@ class _Job:
 
 @dataclass
 class _Pending:
+    """A detected contact waiting for the next one (its stride metrics need it)."""
+
     ev: ContactEvents  # segment indices
     lead: bool = False
+    #: contact-only metrics, computed once at detection (the early row) and reused by the row
+    early: dict | None = None
+    #: IC or TO inside a data gap: the contact is not reported (neither early nor final)
+    dropped: bool = False
+
+
+@dataclass
+class _EarlyJob:
+    """A just-detected contact whose early row waits for the batched metrics of ``_flush``."""
+
+    pend: _Pending
+    window: tuple  # (t, acc, gyr, ev, None) with window-local indices
+    saturated: bool
+    gap: bool
 
 
 class FootAnalyzer(StreamAnalyzer):
@@ -167,6 +184,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._h_om = samples_for(ev.omega_smooth_ms / 2000.0, sampling_rate_hz=self.fs, minimum=0)
         self._h_n = samples_for(ev.norm_smooth_ms / 2000.0, sampling_rate_hz=self.fs, minimum=0)
         self._H = samples_for(ev.swing_half_window_s, sampling_rate_hz=self.fs)
+        self._ahead = min(self._H, samples_for(ev.swing_lookahead_s, sampling_rate_hz=self.fs))
         self._margin = (
             self._H
             + max(self._h_om, self._h_n)
@@ -210,6 +228,8 @@ class FootAnalyzer(StreamAnalyzer):
         self._seg_open = False
         self._out: list[ContactRow] = []
         self._jobs: list[_Job] = []
+        self._early_jobs: list[_EarlyJob] = []
+        self.early_rows_: list[ContactRow] = []
         self.latest_traces_: list[tuple[float, np.ndarray]] = []
         self._n_contacts = 0
         self._n_segments = 0
@@ -376,7 +396,7 @@ class FootAnalyzer(StreamAnalyzer):
             if ev is not None and ev.ok and (self._pending is None or ev.ic > self._pending.ev.to):
                 self._push(ev)
         if self._pending is not None:
-            self._emit(self._pending.ev, None, cut=cut_by_gap)
+            self._emit(self._pending, None, cut=cut_by_gap)
             self._pending = None
         self._seg_open = False
         if self._bt.shape[0]:
@@ -393,7 +413,8 @@ class FootAnalyzer(StreamAnalyzer):
             np.linalg.norm(self._bgyr, axis=1), window=2 * self._h_n + 1
         )
         H = self._H
-        hi = self._seg_n if final else self._seg_n - H - self._h_om - 1
+        ahead = self._ahead
+        hi = self._seg_n if final else self._seg_n - ahead - self._h_om - 1
         lo = self._scan_from
         if hi > lo:
             peaks = find_swing_peaks(
@@ -402,6 +423,7 @@ class FootAnalyzer(StreamAnalyzer):
                 threshold_dps=self.settings.events.swing_threshold_dps,
                 lo=lo - base,
                 hi=hi - base,
+                ahead=ahead,
             )
             for p in (peaks + base).tolist():
                 if self._last_peak is not None and p - self._last_peak <= H:
@@ -453,11 +475,12 @@ class FootAnalyzer(StreamAnalyzer):
 
     def _push(self, ev: ContactEvents) -> None:
         if self._pending is not None:
-            prev = self._pending.ev
-            stride = ev.t_ic - prev.t_ic
+            prev = self._pending
+            stride = ev.t_ic - prev.ev.t_ic
             nxt = ev if stride <= self.settings.events.max_cycle_s else None
             self._emit(prev, nxt, cut=False)
         self._pending = _Pending(ev)
+        self._queue_early(self._pending)
         self.detected_ics_.append(ev.t_ic)
 
     def _trim(self) -> None:
@@ -480,20 +503,21 @@ class FootAnalyzer(StreamAnalyzer):
             self._minor = [g[g[:, 1] >= t0] for g in self._minor if np.any(g[:, 1] >= t0)]
 
     # ------------------------------------------------------------------ output
-    def _emit(self, ev: ContactEvents, nxt: ContactEvents | None, *, cut: bool) -> None:
-        """Queue the row of contact ``ev`` (metrics computed in :meth:`_flush`, in a batch)."""
-        base = self._base
+    def _in_minor_gap(self, ev: ContactEvents) -> bool:
+        """IC or TO inside a short data loss: the contact cannot be measured."""
         half = 0.5 / self.fs
         for g in self._minor:
             for te in (ev.t_ic, ev.t_to):
                 if np.any((g[:, 0] - half < te) & (g[:, 1] + half > te)):
-                    return  # IC or TO inside a data gap: not measurable, not reported
-        n_buf = self._bt.shape[0]
+                    return True
+        return False
+
+    def _window(self, ev: ContactEvents, end: int, nxt: ContactEvents | None) -> tuple:
+        """The metrics' window of contact ``ev``: from just before IC to ``end`` (a segment
+        index) plus a fixed reach, as ``(t, acc, gyr, ev, nxt)`` with window-local indices."""
+        base = self._base
         lo = max(0, ev.ic - self._lead - base)
-        # the metrics read up to the next foot-flat (gravity window) or this toe-off (smoothing,
-        # impact window): a fixed reach, always inside the buffer except at a segment's end
-        end = (nxt.ms if nxt is not None else ev.to) - base
-        hi = min(n_buf, end + self._reach + 1)
+        hi = min(self._bt.shape[0], end - base + self._reach + 1)
         sh = -lo - base
         e_loc = ContactEvents(ev.ic + sh, ev.ms + sh, ev.to + sh, t_ic=ev.t_ic, t_to=ev.t_to)
         n_loc = (
@@ -507,14 +531,48 @@ class FootAnalyzer(StreamAnalyzer):
             # integrating (the row keeps its "saturated" flag)
             assert self._R is not None
             acc_b = _rotate(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
-        # saturated anywhere from this contact to the next one (the stride's integration)
+        return (self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc)
+
+    def _saturated(self, a: int, b: int) -> bool:
+        """Any saturated sample from 10 ms before segment index ``a`` to 10 ms after ``b``."""
         w = samples_for(0.01, sampling_rate_hz=self.fs)
-        s_end = (nxt.ic if nxt is not None else ev.to) - base + w + 1
-        saturated = bool(self._bsat[max(0, ev.ic - base - w) : s_end].any())
+        return bool(self._bsat[max(0, a - self._base - w) : b - self._base + w + 1].any())
+
+    def _queue_early(self, pend: _Pending) -> None:
+        """Queue the early row of a just-detected contact: its contact-only metrics (strike
+        angle and type, pronation, contact time, impact) need data only up to its toe-off, so
+        they are known about a stride before the row itself (which waits for the next contact).
+        They are computed once, here, and the row reuses them: early and final values are the
+        same numbers."""
+        ev = pend.ev
+        if self._in_minor_gap(ev):
+            pend.dropped = True
+            return
+        gap = any(np.any((g[:, 1] > ev.t_ic) & (g[:, 0] < ev.t_to)) for g in self._minor)
+        self._early_jobs.append(
+            _EarlyJob(
+                pend=pend,
+                window=self._window(ev, ev.to, None),
+                saturated=self._saturated(ev.ic, ev.to),
+                gap=gap,
+            )
+        )
+
+    def _emit(self, pend: _Pending, nxt: ContactEvents | None, *, cut: bool) -> None:
+        """Queue the row of contact ``pend`` (metrics computed in :meth:`_flush`, in a batch)."""
+        if pend.dropped:
+            return  # IC or TO inside a data gap: not measurable, not reported
+        ev = pend.ev
+        # the metrics read up to the next foot-flat (gravity window) or this toe-off (smoothing,
+        # impact window): a fixed reach, always inside the buffer except at a segment's end
+        window = self._window(ev, nxt.ms if nxt is not None else ev.to, nxt)
+        # saturated anywhere from this contact to the next one (the stride's integration)
+        saturated = self._saturated(ev.ic, nxt.ic if nxt is not None else ev.to)
         self._jobs.append(
             _Job(
                 ev=ev,
-                window=(self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc),
+                window=window,
+                pend=pend,
                 has_next=nxt is not None,
                 cut=cut,
                 saturated=saturated,
@@ -525,18 +583,26 @@ class FootAnalyzer(StreamAnalyzer):
     def _flush(self) -> None:
         """Metrics of the queued contacts (one vectorised pass), rows appended in order."""
         jobs, self._jobs = self._jobs, []
-        if not jobs:
+        early, self._early_jobs = self._early_jobs, []
+        if not jobs and not early:
             return
         s = self.settings
         todo = [j for j in jobs if j.ev.ok]
+        early_todo = [j for j in early if j.pend.ev.ok]
+        # one vectorised pass for both kinds (each window's result depends on it alone)
         results = contact_metrics_batch(
-            [j.window for j in todo],
+            [j.window for j in early_todo] + [j.window for j in todo],
             side=self.side,
             sampling_rate_hz=self.fs,
             settings=s.metrics,
             gravity=s.gravity,
         )
-        by_job = {id(j): r for j, r in zip(todo, results, strict=True)}
+        n_early = len(early_todo)
+        for ej, (m, _trace) in zip(early_todo, results[:n_early], strict=True):
+            ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
+        for ej in early:
+            self.early_rows_.append(self._early_row(ej))
+        by_job = {id(j): r for j, r in zip(todo, results[n_early:], strict=True)}
         for job in jobs:
             ev = job.ev
             row = ContactRow(
@@ -555,6 +621,8 @@ class FootAnalyzer(StreamAnalyzer):
                 ):
                     for k in ("stride_length", "speed"):
                         m[k] = None
+                if job.pend.early is not None:
+                    m.update(job.pend.early)  # the very values of the early row
                 sl = m.get("stride_length")
                 if isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
                     rejected = True
@@ -577,6 +645,23 @@ class FootAnalyzer(StreamAnalyzer):
                 self.latest_traces_.append((row.t_ic, trace))
             self._record(row)
             self._out.append(row)
+
+    def _early_row(self, job: _EarlyJob) -> ContactRow:
+        """The early row of a contact: contact-only metrics, no stride metrics yet."""
+        ev = job.pend.ev
+        row = ContactRow(sensor_id=self.info.sensor_id, side=self.side, t_ic=ev.t_ic, t_to=ev.t_to)
+        if job.pend.early is None:
+            row.add_flag("rejected")
+        else:
+            for k, v in job.pend.early.items():
+                setattr(row, k, v)
+        if job.saturated:
+            row.add_flag("saturated")
+        if job.gap:
+            row.add_flag("gap")
+        if self._low_align:
+            row.add_flag("low_alignment")
+        return row
 
     def _record(self, row: ContactRow) -> None:
         self._n_contacts += 1

@@ -29,7 +29,18 @@ this protocol (see :class:`SensorAnalyzer`):
   ``observe`` are finished after the others;
 * optional ``detected_ics_`` (list of IC times, drained by the session) and ``watermark_``
   (every IC before it is detected): foot analyzers provide them so the session can fill
-  ``flight_time`` (this foot's toe-off to the other foot's next contact) deterministically.
+  ``flight_time`` (this foot's toe-off to the other foot's next contact) deterministically;
+* optional ``early_rows_``: rows released by the last ``feed``/``finish`` ahead of their final
+  row, holding only the contact-only metrics (:data:`dsp.contact.CONTACT_KEYS`), all of them
+  for contacts before ``watermark_``. The alert engine uses them so that an alert on e.g. the
+  strike angle comes about one stride earlier than the row (which waits for the next contact).
+
+Early rows
+----------
+After each :meth:`SessionAnalyzer.feed` / :meth:`SessionAnalyzer.finish`, ``early_rows_``
+holds the early rows that call released and :meth:`SessionAnalyzer.early_watermarks` tells,
+per sensor that has them, the time before which every early row has been released; both go to
+:meth:`dsp.alerts.AlertEngine.feed`.
 
 A placement without an analyzer is skipped (listed in :meth:`SessionAnalyzer.diagnostics`).
 Feet and the pelvis are plugged in by adding to :data:`ANALYZERS`.
@@ -148,6 +159,8 @@ class SessionAnalyzer:
         self._ics: dict[str, list[float]] = {"left": [], "right": []}
         self._held: list[ContactRow] = []
         self._finished = False
+        self.early_rows_: list[ContactRow] = []
+        self._t_first: dict[str, float] = {}
 
     # ------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> list[ContactRow]:
@@ -157,16 +170,22 @@ class SessionAnalyzer:
             if block.sensor_id in self.skipped:
                 return []
             raise AnalysisError(f"block of unknown sensor {block.sensor_id!r}")
+        if len(block) and block.sensor_id not in self._t_first:
+            self._t_first[block.sensor_id] = float(block.t[0])
         rows = a.feed(block)
+        self.early_rows_ = list(getattr(a, "early_rows_", ()))
         return self._route(block.sensor_id, rows)
 
     def finish(self) -> list[ContactRow]:
         """End of data for every sensor; returns the remaining rows."""
         out: list[ContactRow] = []
+        self.early_rows_ = []
         # analysers that observe others finish last, after all the rows they wait for
         order = sorted(self.analyzers.items(), key=lambda kv: hasattr(kv[1], "observe"))
         for sid, a in order:
-            out += self._route(sid, a.finish())
+            done = a.finish()
+            self.early_rows_ += getattr(a, "early_rows_", ())
+            out += self._route(sid, done)
         self._finished = True
         out += self._release()
         return out
@@ -181,6 +200,18 @@ class SessionAnalyzer:
         for sid, why in self.skipped.items():
             d[sid] = {"sensor_id": sid, "skipped": why}
         return d
+
+    def early_watermarks(self) -> dict[str, float]:
+        """Per sensor with early rows: the time (s) before which all of them are released.
+
+        A foot that has data but no contacts yet (e.g. waiting for its alignment) counts as
+        released up to its first sample, so rules pooling both feet wait for it (up to the
+        alert engine's ``hold_s``) instead of taking it for silent.
+        """
+        return {
+            sid: max(float(self.analyzers[sid].watermark_), self._t_first.get(sid, -math.inf))
+            for sid in self._feet
+        }
 
     def analyzer(self, sensor_id: str) -> Any:
         """The per-sensor analyzer (e.g. to read a foot analyzer's ``latest_traces_``)."""

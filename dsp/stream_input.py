@@ -267,6 +267,9 @@ class StreamAnalyzer(ABC):
     info: SensorInfo
     alignment_: Any
     latest_traces_: list
+    #: rows released ahead of their final row by the last feed()/finish() (contact-only
+    #: metrics, see :data:`dsp.contact.CONTACT_KEYS`); empty for analyzers without them
+    early_rows_: list = []  # noqa: RUF012 - replaced per call, never mutated in place here
     _finished: bool
     _R: np.ndarray | None
     _align_buf: AlignBuffer
@@ -304,6 +307,7 @@ class StreamAnalyzer(ABC):
             )
         self._out = []
         self.latest_traces_ = []
+        self.early_rows_ = []
         for piece in self._split(block):
             self._ingest(piece)
         self._after_feed()
@@ -313,6 +317,7 @@ class StreamAnalyzer(ABC):
         """End of data: analyse what is still buffered; returns the last rows."""
         self._out = []
         self.latest_traces_ = []
+        self.early_rows_ = []
         if self._finished:
             return []
         self._finished = True

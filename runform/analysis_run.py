@@ -12,6 +12,7 @@ read its result, so their numbers are the ones ``runform analyze`` writes.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,7 +82,10 @@ def make_alert_engine(profile: str | os.PathLike[str] | None, sensors: list[Sens
     from dsp.alerts import AlertEngine
     from runform.profiles import resolve_profile
 
-    return AlertEngine(resolve_profile(profile), sensors=sensors)
+    # a file is read in chunks of one sensor at a time, so one sensor's rows can run a chunk or
+    # more ahead of another's: the rules wait for every sensor (no hold), and evaluate every
+    # stride in initial-contact order whatever the chunking
+    return AlertEngine(resolve_profile(profile), sensors=sensors, hold_s=math.inf, early=True)
 
 
 def _alert_dict(a: Any) -> dict[str, Any]:
@@ -215,13 +219,17 @@ def analyse_recording(
         t_start = float(rec.t_start)
 
         def consume(new: list[ContactRow]) -> None:
+            # the alerts come from the early rows too, as in the live viewer (same alerts)
+            early = sa.early_rows_
+            if new or early:
+                feed = {"early": early, "watermarks": sa.early_watermarks()} if early else {}
+                alerts.extend(_alert_dict(a) for a in engine.feed(new, **feed))
             if not new:
                 return
             if keep_rows:
                 rows.extend(new)
             if on_rows is not None:
                 on_rows(new)
-            alerts.extend(_alert_dict(a) for a in engine.feed(new))
 
         def grab(sid: str) -> None:
             a = sa.analyzers.get(sid)

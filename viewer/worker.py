@@ -219,7 +219,7 @@ class AnalysisWorker:
     def _new_analysis(self) -> None:
         from dsp.session import AnalysisConfig, SessionAnalyzer
 
-        self.engine = AlertEngine(self.profile, sensors=self.sensors)
+        self.engine = AlertEngine(self.profile, sensors=self.sensors, early=True)
         # all sensors' blocks come together in time here: the pelvis gives up on a foot
         # that fell silent within seconds instead of at the end (same rows either way)
         config = AnalysisConfig(placement_settings={"pelvis": {"lockstep_feeds": True}})
@@ -374,6 +374,7 @@ class AnalysisWorker:
 
     def _analyse(self, blocks: list[SampleBlock]) -> None:
         rows: list[ContactRow] = []
+        early: list[ContactRow] = []
         traces: list[tuple[str, str, float, np.ndarray]] = []
         if self.sa is None:
             return
@@ -383,20 +384,35 @@ class AnalysisWorker:
             if block.sensor_id not in self.sa.analyzers:
                 continue
             rows += self.sa.feed(block)
+            early += self.sa.early_rows_
             traces += _traces_of(self.sa.analyzer(block.sensor_id), block.sensor_id)
-        self._emit_rows(rows, traces)
+        self._emit_rows(rows, traces, early=early)
 
-    def _emit_rows(self, rows: list[ContactRow], traces: list, *, final: bool = False) -> None:
-        if not rows and not traces and not final:
+    def _emit_rows(
+        self,
+        rows: list[ContactRow],
+        traces: list,
+        *,
+        early: list[ContactRow] | None = None,
+        final: bool = False,
+    ) -> None:
+        if not rows and not traces and not early and not final:
             return
-        alerts: list[Alert] = self.engine.feed(rows) if rows else []
-        cleared = list(self.engine.cleared_) if rows else []
+        assert self.sa is not None
+        # contact-only metrics (strike angle, pronation, contact time) alert from the early
+        # rows, about a stride before the rows themselves are final
+        alerts: list[Alert] = self.engine.feed(
+            rows, early=early or (), watermarks=self.sa.early_watermarks()
+        )
+        cleared = list(self.engine.cleared_)
         if final:
             alerts += self.engine.finish()
             cleared += self.engine.cleared_
         if self.writer is not None:
             for a in alerts:
                 self._write_marker(a.t, a.rule, "alert")
+        if not rows and not traces and not alerts and not cleared and not final:
+            return
         self._put("strides", {"rows": rows, "traces": traces, "alerts": alerts, "cleared": cleared})
 
     def _finish(self) -> None:
@@ -407,7 +423,7 @@ class AnalysisWorker:
         traces = []
         for sid in self.sa.analyzers:
             traces += _traces_of(self.sa.analyzer(sid), sid)
-        self._emit_rows(rows, traces, final=True)
+        self._emit_rows(rows, traces, early=self.sa.early_rows_, final=True)
 
     async def _jump(self, src: Any, target: float) -> None:
         """Replay: move playback to ``target`` s; analysis catches up as fast as it can."""
