@@ -123,3 +123,27 @@ def test_analyze_raises_the_same_alerts(streamed, tmp_path):
                                                            hold_s=math.inf, early=True))  # fmt: skip
     got = sorted((a["t"], a["rule"]) for a in res.alerts)
     assert got == sorted((round(a.t, 6), a.rule) for a in alerts)
+
+
+def test_viewer_model_shows_early_rows_and_replaces_them(streamed):
+    """The viewer plots a contact's strike angle as soon as its early row comes; the final row
+    takes its place (no duplicate), and pelvis rows go in as before."""
+    from viewer.model import StrideModel
+
+    run, rows, early, _ = streamed
+    model = StrideModel(placements={s.sensor_id: s.placement for s in run.sensors})
+    events = sorted(
+        [(t, 0, r) for r, t in early] + [(t, 1, r) for r, t in rows], key=lambda x: (x[0], x[1])
+    )
+    seen_early = 0
+    for _t, kind, r in events:
+        new = model.add([r] if kind else [], [], [], [], [] if kind else [r])
+        if kind == 0:
+            assert new == [r]
+            seen_early += 1
+        else:
+            assert new == ([] if r.sensor_id in FEET else [r])
+    assert seen_early > 100
+    assert len(model.rows) == len(rows)
+    final_ids = {id(r) for r, _ in rows}
+    assert all(id(r) in final_ids for r in model.rows)

@@ -239,11 +239,13 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                         self.raw.add_block(b)
             elif kind == "strides":
                 traces = [TraceItem(sid, side, t, tr) for sid, side, t, tr in data["traces"]]
-                self.model.add(data["rows"], traces, data["alerts"], data["cleared"])
+                new = self.model.add(
+                    data["rows"], traces, data["alerts"], data["cleared"], data.get("early", [])
+                )
                 if data["alerts"]:
                     self._announce_due()
                 if self.raw is not None:
-                    for r in data["rows"]:
+                    for r in new:
                         self.raw.add_contacts(r.sensor_id, [r.t_ic])
             elif kind == "position":
                 self._move_to(float(data))

@@ -61,22 +61,53 @@ class StrideModel:
     events: list[AlertEvent] = field(default_factory=list)
     markers: list[tuple[float, str, str]] = field(default_factory=list)
     version: int = 0
+    #: early rows shown until their final row replaces them, by (sensor_id, t_ic)
+    _provisional: dict[tuple[str, float], ContactRow] = field(default_factory=dict)
 
     def _key(self, r: ContactRow) -> float:
         return r.t_ic
 
-    def add(self, rows: list[ContactRow], traces: list[TraceItem], alerts: list[Alert], cleared):
-        """Add what the worker found (any order; kept sorted by time)."""
-        for r in rows:
+    def add(
+        self,
+        rows: list[ContactRow],
+        traces: list[TraceItem],
+        alerts: list[Alert],
+        cleared,
+        early: list[ContactRow] = (),  # type: ignore[assignment]
+    ) -> list[ContactRow]:
+        """Add what the worker found (any order; kept sorted by time).
+
+        ``early`` rows (contact-only metrics, see :data:`dsp.contact.CONTACT_KEYS`) are shown
+        at once and replaced by their final row when it comes. Returns the rows of contacts
+        not seen before (to mark on the raw signals).
+        """
+        new: list[ContactRow] = []
+        for r in early:
+            key = (r.sensor_id, r.t_ic)
+            if key in self._provisional:
+                continue
+            self._provisional[key] = r
             bisect.insort(self.rows, r, key=self._key)
+            new.append(r)
+        for r in rows:
+            old = self._provisional.pop((r.sensor_id, r.t_ic), None)
+            if old is not None:
+                i = bisect.bisect_left(self.rows, r.t_ic, key=self._key)
+                while self.rows[i] is not old:
+                    i += 1
+                self.rows[i] = r
+                continue
+            bisect.insort(self.rows, r, key=self._key)
+            new.append(r)
         for tr in traces:
             bisect.insort(self.traces, tr, key=lambda x: x.t_ic)
         for a in alerts:
             bisect.insort(self.events, AlertEvent(a.t, a.rule, a.side, a), key=lambda e: e.t)
         for t, rule, side in cleared:
             bisect.insort(self.events, AlertEvent(t, rule, side, None), key=lambda e: e.t)
-        if rows or traces or alerts or cleared:
+        if rows or traces or alerts or cleared or early:
             self.version += 1
+        return new
 
     def add_marker(self, t: float, label: str, kind: str) -> None:
         bisect.insort(self.markers, (float(t), label, kind))

@@ -411,9 +411,18 @@ class AnalysisWorker:
         if self.writer is not None:
             for a in alerts:
                 self._write_marker(a.t, a.rule, "alert")
-        if not rows and not traces and not alerts and not cleared and not final:
+        if not rows and not traces and not early and not alerts and not cleared and not final:
             return
-        self._put("strides", {"rows": rows, "traces": traces, "alerts": alerts, "cleared": cleared})
+        self._put(
+            "strides",
+            {
+                "rows": rows,
+                "early": list(early or ()),
+                "traces": traces,
+                "alerts": alerts,
+                "cleared": cleared,
+            },
+        )
 
     def _finish(self) -> None:
         if self.sa is None or self._finished:
