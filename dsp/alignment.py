@@ -113,7 +113,7 @@ def estimate_alignment(
     still_max_dps: float = 200.0,
     still_acc_tol_g: float = 0.25,
     swing_min_dps: float = 150.0,
-    min_still_s: float = 0.5,
+    min_still_phases: int = 8,
     min_strides: int = 3,
     gravity: float = STANDARD_GRAVITY,
 ) -> AlignmentResult:
@@ -134,8 +134,11 @@ def estimate_alignment(
         Allowed deviation of the specific-force norm from 1 g at a still sample, g.
     swing_min_dps : float
         Smoothed gyroscope norm that counts as a swing between two still instants, deg/s.
-    min_still_s : float
-        Still data needed for ``vt``, s.
+    min_still_phases : int
+        Separate still phases (foot-flats, or standing) needed for ``vt``. Each foot-flat
+        gives only 10 to 30 ms of still samples, so it is the number of phases, not the
+        still time, that makes the up axis trustworthy (a 15 s run without standing has
+        about 20).
     min_strides : int
         Strides needed to pick the sign of ``ml`` with full confidence.
     gravity : float
@@ -182,7 +185,14 @@ def estimate_alignment(
         else still_max_dps
     )
     n_still = int(sum(m.sum() for m in still_masks))
-    if n_still < min_still_s * fs:
+    # still phases: runs of still samples, runs closer than 0.1 s counting as one
+    merge = samples_for(0.1, sampling_rate_hz=fs, minimum=1)
+    n_phases = 0
+    for m in still_masks:
+        runs = _runs(m)
+        if runs.shape[0]:
+            n_phases += 1 + int(np.sum(runs[1:, 0] - runs[:-1, 1] > merge))
+    if n_phases < min_still_phases or n_still < 3 * min_still_phases:
         return AlignmentResult(
             n_still=n_still,
             reason="too little still data (no foot-flat phases: is the sensor loose, rattling "
