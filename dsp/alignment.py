@@ -117,6 +117,8 @@ def estimate_alignment(
     still_max_dps: float = 200.0,
     still_acc_tol_g: float = 0.25,
     stride_acc_tol_g: float = 0.6,
+    loose_max_spread_deg: float = 8.0,
+    loose_confidence: float = 0.45,
     swing_min_dps: float = 150.0,
     min_still_s: float = 0.5,
     min_strides: int = 3,
@@ -144,6 +146,10 @@ def estimate_alignment(
         ``ml``, g. Looser: at 50 Hz the device's low-pass smears the landing and push-off into
         a short foot-flat (0.3-0.6 g off 1 g at its stillest sample for a heel striker), while
         the sign only needs the foot to be about still at both ends of a stride.
+    loose_max_spread_deg, loose_confidence : float
+        When the up axis comes from the looser still instants: their largest angular spread,
+        deg (beyond it no rotation is returned), and the highest confidence given (below the
+        analyzer's default ``min_alignment_confidence``: the rows are flagged ``low_alignment``).
     swing_min_dps : float
         Smoothed gyroscope norm that counts as a swing between two still instants, deg/s.
     min_still_s : float
@@ -191,9 +197,11 @@ def estimate_alignment(
         dev = np.abs(f[4] - gravity)
         still_masks.append(quiet & (dev < still_acc_tol_g * gravity))
         stride_masks.append(quiet & (dev < stride_acc_tol_g * gravity))
-    if sum(m.sum() for m in still_masks) < min_still_s * fs:
+    loose = sum(m.sum() for m in still_masks) < min_still_s * fs
+    if loose:
         # no stance is still enough for the strict test (a heel striker at 50 Hz, no standing):
-        # the up axis from the looser stillest instants (their spread sets the confidence)
+        # the up axis from the looser stillest instants, trusted only if they agree closely
+        # (``loose_max_spread_deg``), and never with full confidence
         still_masks = stride_masks
     thr = float(
         np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)]))
@@ -222,6 +230,13 @@ def estimate_alignment(
     spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
     if kept < 0.6:
         spread = max(spread, 30.0)
+    if loose and spread > loose_max_spread_deg:
+        return AlignmentResult(
+            n_still=n_still,
+            gravity_spread_deg=spread,
+            reason=f"too little still data (the stillest instants of the stances are not still "
+            f"enough and their gravity directions spread by {spread:.0f} deg)",
+        )
     # dominant rotation axis during motion
     moving = [f[3] > max(swing_min_dps, 3.0 * thr) for f in feats]
     g_mov = np.concatenate([f[2][m] for f, m in zip(feats, moving, strict=True)])
@@ -289,6 +304,9 @@ def estimate_alignment(
     a_score = float(np.clip(2.0 * (agree - 0.5), 0.0, 1.0)) * min(1.0, n_str / min_strides)
     conf = min(g_score, s_score, a_score)
     reasons = []
+    if loose:
+        conf = min(conf, loose_confidence)
+        reasons.append("up axis from loosely still instants (short foot-flat phases)")
     if g_score < 0.5:
         reasons.append(f"still-phase gravity directions spread by {spread:.0f} deg")
     if s_score < 0.5:
