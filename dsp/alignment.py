@@ -9,6 +9,10 @@ built from three physical facts:
    their specific force.
 2. **ml (left)**: the foot swings mostly about its medio-lateral axis, so the dominant principal
    axis of the angular rate (uncentred second moment, in the plane normal to ``vt``) is ``±ml``.
+   Only the samples near each mid-swing peak set the axis: the rest of the cycle adds
+   pronation/supination and toe-out changes coupled with the pitch (the oblique subtalar
+   axis), which tilt the all-sample axis about ``vt`` by 1-3 deg (simulated walking and
+   heel strikers) and leak the pitch rate into the eversion rate.
    This is the functional-axis approach used for shoe and shank IMUs (e.g. Falbriard et al.
    2020, Front Bioeng Biotechnol 8:65; Mariani et al. 2010, J Biomech 43(15)).
 3. **the sign of ml**: ``ap = ml × vt`` must point the way the foot travels. With a candidate
@@ -112,9 +116,14 @@ def estimate_alignment(
     still_window_ms: float = 30.0,
     still_max_dps: float = 200.0,
     still_acc_tol_g: float = 0.25,
+    stride_acc_tol_g: float = 0.6,
+    loose_max_spread_deg: float = 8.0,
+    loose_confidence: float = 0.45,
     swing_min_dps: float = 150.0,
     min_still_phases: int = 8,
+    min_still_s: float = 0.5,
     min_strides: int = 3,
+    axis_peak_fraction: float = 0.9,
     gravity: float = STANDARD_GRAVITY,
 ) -> AlignmentResult:
     """Estimate the sensor-to-foot (or any swinging segment) rotation from data.
@@ -131,16 +140,32 @@ def estimate_alignment(
     still_max_dps : float
         Upper bound of the adaptive stillness threshold, deg/s.
     still_acc_tol_g : float
-        Allowed deviation of the specific-force norm from 1 g at a still sample, g.
+        Allowed deviation of the specific-force norm from 1 g at a still sample, g (when
+        too few phases pass, see ``min_still_phases``, ``stride_acc_tol_g`` is used instead).
+    stride_acc_tol_g : float
+        The same for the still instants that bound the strides integrated to pick the sign of
+        ``ml``, g. Looser: at 50 Hz the device's low-pass smears the landing and push-off into
+        a short foot-flat (0.3-0.6 g off 1 g at its stillest sample for a heel striker), while
+        the sign only needs the foot to be about still at both ends of a stride.
+    loose_max_spread_deg, loose_confidence : float
+        When the up axis comes from the looser still instants: their largest angular spread,
+        deg (beyond it no rotation is returned), and the highest confidence given (below the
+        analyzer's default ``min_alignment_confidence``: the rows are flagged ``low_alignment``).
     swing_min_dps : float
         Smoothed gyroscope norm that counts as a swing between two still instants, deg/s.
     min_still_phases : int
         Separate still phases (foot-flats, or standing) needed for ``vt``. Each foot-flat
         gives only 10 to 30 ms of still samples, so it is the number of phases, not the
         still time, that makes the up axis trustworthy (a 15 s run without standing has
-        about 20).
+        about 20) ...
+    min_still_s : float
+        ... or this much still data in all, s (a standing period).
     min_strides : int
         Strides needed to pick the sign of ``ml`` with full confidence.
+    axis_peak_fraction : float
+        The ``ml`` axis is the principal axis of the angular rate at the moving samples whose
+        smoothed rate is at least this share of its largest value within ``±0.35 s`` (the
+        mid-swing peaks); the share score still uses every moving sample.
     gravity : float
         m/s².
 
@@ -164,6 +189,7 @@ def estimate_alignment(
     span = samples_for(0.7, sampling_rate_hz=fs, minimum=3)
     gait_span = 2 * samples_for(1.0, sampling_rate_hz=fs) + 1
     still_masks = []
+    stride_masks = []
     for f in feats:
         # stillness cost: rotation plus deviation of the specific force from 1 g
         # (20 deg/s per m/s²), so a quiet instant of the swing does not count
@@ -173,26 +199,36 @@ def estimate_alignment(
         # only the still phases of gait (within 1 s of a swing): a sensor lying on a table or
         # held in the hand before it was clipped on must not set the up axis
         near_gait = running_max((f[3] > swing_min_dps).astype(np.float64), size=gait_span) > 0
-        still_masks.append(
-            (c <= thr_local)
-            & (cmin < still_max_dps)
-            & (np.abs(f[4] - gravity) < still_acc_tol_g * gravity)
-            & near_gait
-        )
+        quiet = (c <= thr_local) & (cmin < still_max_dps) & near_gait
+        dev = np.abs(f[4] - gravity)
+        still_masks.append(quiet & (dev < still_acc_tol_g * gravity))
+        stride_masks.append(quiet & (dev < stride_acc_tol_g * gravity))
+    merge = samples_for(0.1, sampling_rate_hz=fs, minimum=1)
+
+    def enough(masks: list[np.ndarray]) -> bool:
+        """``min_still_phases`` still phases (runs closer than 0.1 s count as one), or
+        ``min_still_s`` of still samples (standing)."""
+        n_phases = 0
+        for m in masks:
+            runs = _runs(m)
+            if runs.shape[0]:
+                n_phases += 1 + int(np.sum(runs[1:, 0] - runs[:-1, 1] > merge))
+        n = sum(int(m.sum()) for m in masks)
+        return (n_phases >= min_still_phases or n >= min_still_s * fs) and n >= 3 * min_still_phases
+
+    loose = not enough(still_masks)
+    if loose:
+        # no stance is still enough for the strict test (a heel striker at 50 Hz, no standing):
+        # the up axis from the looser stillest instants, trusted only if they agree closely
+        # (``loose_max_spread_deg``), and never with full confidence
+        still_masks = stride_masks
     thr = float(
         np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)]))
         if any(m.any() for m in still_masks)
         else still_max_dps
     )
     n_still = int(sum(m.sum() for m in still_masks))
-    # still phases: runs of still samples, runs closer than 0.1 s counting as one
-    merge = samples_for(0.1, sampling_rate_hz=fs, minimum=1)
-    n_phases = 0
-    for m in still_masks:
-        runs = _runs(m)
-        if runs.shape[0]:
-            n_phases += 1 + int(np.sum(runs[1:, 0] - runs[:-1, 1] > merge))
-    if n_phases < min_still_phases or n_still < 3 * min_still_phases:
+    if loose and not enough(still_masks):
         return AlignmentResult(
             n_still=n_still,
             reason="too little still data (no foot-flat phases: is the sensor loose, rattling "
@@ -213,6 +249,13 @@ def estimate_alignment(
     spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
     if kept < 0.6:
         spread = max(spread, 30.0)
+    if loose and spread > loose_max_spread_deg:
+        return AlignmentResult(
+            n_still=n_still,
+            gravity_spread_deg=spread,
+            reason=f"too little still data (the stillest instants of the stances are not still "
+            f"enough and their gravity directions spread by {spread:.0f} deg)",
+        )
     # dominant rotation axis during motion
     moving = [f[3] > max(swing_min_dps, 3.0 * thr) for f in feats]
     g_mov = np.concatenate([f[2][m] for f, m in zip(feats, moving, strict=True)])
@@ -223,7 +266,18 @@ def estimate_alignment(
             reason="no swing motion (the sensor did not move like a foot in gait)",
         )
     total = float(np.sum(g_mov**2))
-    g_perp = g_mov - np.outer(g_mov @ vt, vt)
+    # the axis itself from the mid-swing peaks only: the fastest, most nearly sagittal rotation
+    # of the shoe. Stance and early swing add pronation/supination and toe-out changes coupled
+    # with the pitch (the oblique subtalar axis), which tilt the axis of all moving samples
+    # about vt by 1-3 deg (walking, heel strikers) and mix the pitch rate into gyr_ap.
+    peak = [
+        m & (f[3] >= axis_peak_fraction * running_max(f[3], size=span))
+        for f, m in zip(feats, moving, strict=True)
+    ]
+    g_ax = np.concatenate([f[2][m] for f, m in zip(feats, peak, strict=True)])
+    if g_ax.shape[0] < 3:
+        g_ax = g_mov
+    g_perp = g_ax - np.outer(g_ax @ vt, vt)
     _, v = np.linalg.eigh(g_perp.T @ g_perp)
     ml = _unit(v[:, -1] - np.dot(v[:, -1], vt) * vt)
     share = float(np.sum((g_mov @ ml) ** 2) / total) if total > 0 else 0.0
@@ -232,7 +286,7 @@ def estimate_alignment(
     # sign from the forward displacement of each stride
     disp = []
     kin = StrideKinematics(sampling_rate_hz=fs)
-    for (t, acc, gyr, e, _an), m in zip(feats, still_masks, strict=True):
+    for (t, acc, gyr, e, _an), m in zip(feats, stride_masks, strict=True):
         runs = _runs(m)
         if runs.shape[0] < 2:
             continue
@@ -269,6 +323,9 @@ def estimate_alignment(
     a_score = float(np.clip(2.0 * (agree - 0.5), 0.0, 1.0)) * min(1.0, n_str / min_strides)
     conf = min(g_score, s_score, a_score)
     reasons = []
+    if loose:
+        conf = min(conf, loose_confidence)
+        reasons.append("up axis from loosely still instants (short foot-flat phases)")
     if g_score < 0.5:
         reasons.append(f"still-phase gravity directions spread by {spread:.0f} deg")
     if s_score < 0.5:

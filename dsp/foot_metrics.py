@@ -10,7 +10,8 @@ Definitions follow ``shared/spec/analysis-output.md`` and ``docs/coordinate_syst
   capture).
 * eversion = elevation of the lateral axis (``-ml`` on the right shoe, ``+ml`` on the left);
   pronation excursion = its stance peak minus its value at IC; max pronation velocity = peak
-  eversion rate (``-gyr_ap`` right, ``+gyr_ap`` left) during stance.
+  eversion rate (``-gyr_ap`` right, ``+gyr_ap`` left) during stance, its top interpolated
+  between samples (parabola through the largest sample and its neighbours).
 * stride length = horizontal travel between this foot-flat and the next, by zero-velocity-aided
   integration (Zrenner et al. 2018, "Comparison of different algorithms for calculating
   velocity and stride length in running using inertial measurement units", Sensors 18(12):4194:
@@ -213,7 +214,7 @@ def contact_metrics_batch(
         total += np.where(ok, shifted, 0.0)
         count += ok
     rate_s = total / np.maximum(count, 1.0)
-    max_rate = np.maximum(0.0, np.where(stance, rate_s, -np.inf).max(axis=1))
+    max_rate = np.maximum(0.0, _peak_between_samples(rate_s, stance, lo[:, 0], hi[:, 0]))
     n_imp = samples_for(settings.impact_window_s, sampling_rate_hz=fs)
     norm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
     imp_win = (idx >= ic[:, None]) & (idx <= (ic + n_imp)[:, None]) & (idx < n[:, None])
@@ -249,6 +250,40 @@ def contact_metrics_batch(
             trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[i, ev.ic : nxt.ic + 1])
         out_list.append((out, trace))
     return out_list
+
+
+def _peak_between_samples(
+    x: np.ndarray, where: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Largest value of each row of ``x`` over ``where``, refined between samples.
+
+    The sampled maximum of a peak misses its top by up to half a sample interval (about 2 % for
+    a 50 ms pulse at 208 Hz, 5-10 % at 100 Hz). When the largest sample is a local maximum of
+    ``x`` with both neighbours inside ``[lo, hi)``, the parabola through the three samples gives
+    the peak value (its vertex lies within half a sample of the largest sample).
+
+    Parameters
+    ----------
+    x : ndarray, shape (K, L)
+    where : ndarray of bool, shape (K, L)
+        Samples among which the largest is taken (at least one per row).
+    lo, hi : ndarray of int, shape (K,)
+        Range of valid samples of ``x`` per row (neighbours outside it are not used).
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    rows = np.arange(x.shape[0])
+    xm = np.where(where, x, -np.inf)
+    j = xm.argmax(axis=1)
+    ya = x[rows, np.maximum(j - 1, 0)]
+    yb = x[rows, j]
+    yc = x[rows, np.minimum(j + 1, x.shape[1] - 1)]
+    curv = ya - 2.0 * yb + yc
+    ok = (j - 1 >= lo) & (j + 1 < hi) & (yb >= ya) & (yb >= yc) & (curv < 0)
+    vertex = yb - (ya - yc) ** 2 / (8.0 * np.where(ok, curv, -1.0))
+    return np.where(ok, vertex, yb)
 
 
 def _at_batch(t: np.ndarray, x: np.ndarray, i: np.ndarray, t_at: np.ndarray, n: np.ndarray):

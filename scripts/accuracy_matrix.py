@@ -10,6 +10,11 @@ Usage::
     .venv/bin/python scripts/accuracy_matrix.py            # full matrix, ~2-4 min on 2 cores
     .venv/bin/python scripts/accuracy_matrix.py --quick    # a few conditions
     .venv/bin/python scripts/accuracy_matrix.py --no-write # print only
+    .venv/bin/python scripts/accuracy_matrix.py --runners  # also the different-runners table
+
+``--runners`` adds a second table (between the ``foot-runners`` markers): sessions of 40 s in
+which every seed draws a different runner (``runner_variation=1``, seeds 41-44), the metrics
+pooled over the seeds and both feet.
 """
 
 from __future__ import annotations
@@ -56,6 +61,28 @@ MATRIX += [
 ]
 QUICK = ["easy @ 208 Hz", "forefoot @ 208 Hz", "walk @ 208 Hz", "mount random"]
 
+RUNNERS_BEGIN = "<!-- foot-runners:begin -->"
+RUNNERS_END = "<!-- foot-runners:end -->"
+RUNNER_SEEDS = (41, 42, 43, 44)
+#: (label, scenario, overrides) of the different-runners table (runner_variation=1)
+RUNNERS: list[tuple[str, str, dict]] = [
+    ("rearfoot @ 208 Hz", "rearfoot", {"rate_hz": 208}),
+    ("midfoot @ 208 Hz", "midfoot", {"rate_hz": 208}),
+    ("forefoot @ 208 Hz", "forefoot", {"rate_hz": 208}),
+    ("treadmill @ 208 Hz", "treadmill", {"rate_hz": 208}),
+    ("walk @ 208 Hz", "walk", {"rate_hz": 208}),
+    ("walk @ 100 Hz", "walk", {"rate_hz": 100}),
+    ("easy @ 100 Hz", "easy", {"rate_hz": 100}),
+    ("easy @ 50 Hz", "easy", {"rate_hz": 50}),
+    ("rearfoot @ 50 Hz, no standing", "rearfoot", {"rate_hz": 50, "standing_s": 0.0}),
+    ("easy @ 416 Hz, random mount", "easy", {"rate_hz": 416, "mounting": RANDOM}),
+    (
+        "chirunning @ 208 Hz, dropouts 2 %",
+        "chirunning",
+        {"rate_hz": 208, "packet_loss": 0.02, "loss_burst_packets": 8},
+    ),
+]
+
 COLS = [
     ("found", "found_frac", "{:.1%}"),
     ("false", "false", "{:d}"),
@@ -71,12 +98,18 @@ COLS = [
 ]
 
 
-def run_condition(label: str, scenario: str, overrides: dict, seed: int, duration_s: float):
-    run = simulate_session(scenario, duration_s=duration_s, seed=seed, sensors=FEET, **overrides)
-    t0 = time.perf_counter()
-    rows = analyze_run(run)
-    el = time.perf_counter() - t0
-    ev = evaluate_run(rows, run.truth)
+def run_condition(
+    label: str, scenario: str, overrides: dict, seed: int | tuple[int, ...], duration_s: float
+):
+    """Errors of one condition (several seeds: pooled like the two feet)."""
+    ev = []
+    el = 0.0
+    for sd in (seed,) if isinstance(seed, int) else seed:
+        run = simulate_session(scenario, duration_s=duration_s, seed=sd, sensors=FEET, **overrides)
+        t0 = time.perf_counter()
+        rows = analyze_run(run)
+        el += time.perf_counter() - t0
+        ev += evaluate_run(rows, run.truth)
     # pool the two feet: counts add up, errors are averaged
     out: dict = {"label": label, "seconds": el}
     out["found_frac"] = sum(e["found"] for e in ev) / max(1, sum(e["expected"] for e in ev))
@@ -136,11 +169,31 @@ def table(results: list[dict], seconds: float, duration_s: float) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
+def runners_table(results: list[dict], duration_s: float) -> str:
+    head = "| condition | " + " | ".join(c for c, _, _ in COLS) + " |"
+    sep = "|" + "---|" * (len(COLS) + 1)
+    seeds = f"{RUNNER_SEEDS[0]}-{RUNNER_SEEDS[-1]}"
+    return "\n".join(
+        [
+            RUNNERS_BEGIN,
+            f"Different runners (measured by `scripts/accuracy_matrix.py --runners`): "
+            f"`runner_variation=1`, seeds {seeds} (a different runner each), {duration_s:.0f} s "
+            "each, both feet; errors averaged over the seeds and feet, `found` and `false` "
+            "summed.",
+            "",
+            head,
+            sep,
+            *[fmt(r) for r in results],
+            RUNNERS_END,
+        ]
+    )
+
+
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else "# Accuracy\n\n"
-    if BEGIN in text and END in text:
-        a = text.index(BEGIN)
-        b = text.index(END) + len(END)
+    if begin in text and end in text:
+        a = text.index(begin)
+        b = text.index(end) + len(end)
         text = text[:a] + section + text[b:]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -153,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration-s", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-write", action="store_true", help="print, do not touch docs/")
+    p.add_argument("--runners", action="store_true", help="also the different-runners table")
     args = p.parse_args(argv)
     todo = [m for m in MATRIX if not args.quick or m[0] in QUICK]
     results = []
@@ -163,8 +217,18 @@ def main(argv: list[str] | None = None) -> int:
         print(fmt(res), flush=True)
     total = sum(r["seconds"] for r in results)
     section = table(results, total, args.duration_s)
+    runner_section = None
+    if args.runners:
+        r_results = []
+        for label, sc, ov in RUNNERS:
+            res = run_condition(label, sc, {"runner_variation": 1.0, **ov}, RUNNER_SEEDS, 40.0)
+            r_results.append(res)
+            print(fmt(res), flush=True)
+        runner_section = runners_table(r_results, 40.0)
     if not args.no_write:
         write_section(ROOT / "docs" / "accuracy.md", section)
+        if runner_section is not None:
+            write_section(ROOT / "docs" / "accuracy.md", runner_section, RUNNERS_BEGIN, RUNNERS_END)
         print(f"wrote docs/accuracy.md ({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -25,7 +25,9 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     for name in ("run.h5", "truth.json", "STRIDES.csv", "SUMMARY.json", "report.html",
                  "compare.html", "compare.json", "viewer.png", "ble_run.h5"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
-    assert "midfoot strikes rose" in res.stdout
+    # the drill's change of strike pattern: the largest share change is midfoot rising or
+    # rearfoot falling (equal when no contact of the drill is classified forefoot)
+    assert "midfoot strikes rose" in res.stdout or "rearfoot strikes fell" in res.stdout
     summary = json.loads((out / "SUMMARY.json").read_text())
     truth = json.loads((out / "truth.json").read_text())
     rows = {(s, m): (a, b) for s, m, a, b in truth_table(truth, summary)}

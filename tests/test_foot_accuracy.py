@@ -7,6 +7,7 @@ measured table to ``docs/accuracy.md``.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from firmware_bridge.simulator import simulate_session
@@ -41,6 +42,7 @@ FAST = [
     ("chirunning", 13, {}),  # heel strike, then a midfoot drill: a strike-type transition
     ("treadmill", 14, {"mounting": RANDOM}),
     ("easy", 15, {"rate_hz": 833, "packet_loss": 0.01}),
+    ("walk", 16, {}),  # pronation rates were ~12 % low with the all-sample ml axis
 ]
 
 
@@ -73,6 +75,8 @@ SLOW = [
     ("easy", 131, {"packet_loss": 0.02, "loss_burst_packets": 8}),
     ("treadmill", 132, {"rate_hz": 416}),
     ("chirunning", 133, {"rate_hz": 416, "mounting": RANDOM}),
+    ("walk", 114, {"rate_hz": 208}),
+    ("walk", 115, {"rate_hz": 100, "mounting": RANDOM}),
 ]
 
 
@@ -81,12 +85,13 @@ def _weak(scenario: str, seed: int, overrides: dict, reason: str):
 
 
 KNOWN_WEAK = [
-    _weak("walk", 114, {"rate_hz": 208}, "walking: max pronation velocity ~12 % low"),
     _weak(
         "easy",
         141,
         {"rate_hz": 50},
-        "50 Hz: max pronation velocity ~20 % low (IC/TO within 8 ms, tests/test_foot_events.py)",
+        "50 Hz: max pronation velocity ~18 % low: the device's 20 Hz low-pass and the 20 ms "
+        "sampling flatten the ~50 ms eversion-rate peak (IC/TO within 8 ms, "
+        "tests/test_foot_events.py)",
     ),
     _weak(
         "easy",
@@ -102,3 +107,50 @@ KNOWN_WEAK = [
 @pytest.mark.parametrize(("scenario", "seed", "overrides"), SLOW + KNOWN_WEAK)
 def test_accuracy_matrix(scenario, seed, overrides):
     _check(scenario, seed, duration_s=60.0, **overrides)
+
+
+def test_alignment_ml_axis_from_mid_swing():
+    # walking and heel strikers pronate during the slap: an ml axis from every moving sample
+    # was turned 1.8-3.1 deg about vt on these sessions (mean 2.2), leaking the pitch rate into
+    # the eversion rate (walking max pronation velocity 12 % low); now 0.2-1.2 (mean 0.5)
+    from dsp.alignment import estimate_alignment
+
+    leaks = []
+    for scenario, seed in (("walk", 31), ("rearfoot", 32), ("forefoot", 33)):
+        run = simulate_session(scenario, duration_s=22, seed=seed, sensors=FEET)
+        for sid in FEET:
+            b = run.blocks[sid]
+            rate = run.truth["sensors"][sid]["sample_rate_hz"]
+            res = estimate_alignment([(b.t, b.acc, b.gyr)], sampling_rate_hz=rate)
+            r_true = np.asarray(run.truth["sensors"][sid]["R_body_from_sensor"])
+            assert res.ok and res.confidence >= 0.5, (scenario, sid, res.as_dict())
+            # the share of the true ml axis in the estimated ap axis (rotation about vt), deg
+            leak = float(np.degrees(np.arcsin(res.R_bs[0] @ r_true[1])))
+            assert abs(leak) <= 1.5, (scenario, sid, leak)
+            leaks.append(abs(leak))
+    assert np.mean(leaks) <= 0.8, leaks
+
+
+@pytest.mark.parametrize("standing_s", [5.0, 0.0])
+def test_alignment_short_session_50hz_heel_striker(standing_s):
+    # at 50 Hz the device low-pass smears landing and push-off into a heel striker's short
+    # foot-flat (0.3-0.6 g off 1 g): no stride for the ml sign (and, without standing, no
+    # still data passing the strict test), so the sensors were never aligned and no contact
+    # was reported. Without standing the up axis now comes from looser instants: flagged.
+    run = simulate_session(
+        "rearfoot",
+        duration_s=30,
+        seed=42,
+        sensors=FEET,
+        rate_hz=50,
+        runner_variation=1.0,
+        standing_s=standing_s,
+    )
+    rows = analyze_run(run)
+    for e in evaluate_run(rows, run.truth):
+        assert e["found_frac"] >= 0.95, e
+        assert e["false"] == 0, e
+        assert e["fsa_mae_deg"] <= 2.0, e
+        assert e["exc_mae_deg"] <= 1.5, e
+    flagged = ["low_alignment" in r.flags for r in rows]
+    assert all(flagged) if standing_s == 0.0 else not any(flagged)
