@@ -533,10 +533,16 @@ def _vertical_forces(
     width = int(n.max())
     # windows padded by repeating their last sample (the padding never reaches the samples
     # of a window: integrate_windows works forward in time and masks its averages)
-    idx = np.minimum(start[:, None] + np.arange(width), (stop - 1)[:, None])
-    tt = t[idx]
-    aa = np.ascontiguousarray(np.moveaxis(acc[idx], -1, 0))
-    gg = np.ascontiguousarray(np.moveaxis(gyr[idx], -1, 0))
+    if k == 1:  # (one contact, e.g. live: slices are cheaper than the gather below)
+        a, b = int(start[0]), int(stop[0])
+        tt = t[None, a:b]
+        aa = np.ascontiguousarray(acc[a:b].T)[:, None, :]
+        gg = np.ascontiguousarray(gyr[a:b].T)[:, None, :]
+    else:
+        idx = np.minimum(start[:, None] + np.arange(width), (stop - 1)[:, None])
+        tt = t[idx]
+        aa = np.ascontiguousarray(np.moveaxis(acc[idx], -1, 0))
+        gg = np.ascontiguousarray(np.moveaxis(gyr[idx], -1, 0))
     h = max(0, round(_STILL_HALF_WINDOW_S * sampling_rate_hz))
     kin = integrate_windows(tt, aa, gg, n, req[:, 0] - start, np.full(k, -1), still_half_window=h)
     r = kin.rot[2]  # world-up row of the body-to-world rotation, (3, K, L)

@@ -372,6 +372,10 @@ def integrate_windows(
     return WindowKinematics(rot, vel, pos, tilt)
 
 
+#: Arrays up to this many elements are computed by plain expressions (see :func:`_qmul_c`).
+_SMALL = 2048
+
+
 def _scan_doubling(q: np.ndarray) -> np.ndarray:
     """Inclusive prefix products along the last axis of ``q`` (4, K, L) (Hillis-Steele).
 
@@ -431,13 +435,20 @@ def _tilt_quats(up: np.ndarray) -> np.ndarray:
 def _qmul_c(p: np.ndarray, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """:func:`quat_multiply` on component-first arrays (4, ...).
 
-    The same arithmetic in the same order, written into ``out`` (which must not overlap ``p``
-    or ``q``) without temporaries: bit-identical to :func:`quat_multiply`.
+    The same arithmetic in the same order (bit-identical to :func:`quat_multiply`); large
+    products are written into ``out`` (which must not overlap ``p`` or ``q``) without
+    temporaries.
     """
     px, py, pz, pw = p
     qx, qy, qz, qw = q
     if out is None:
         out = np.empty((4, *np.broadcast_shapes(px.shape, qx.shape)))
+    if out[0].size <= _SMALL:  # per-call overhead dominates: plain expressions
+        out[0] = pw * qx + px * qw + py * qz - pz * qy
+        out[1] = pw * qy - px * qz + py * qw + pz * qx
+        out[2] = pw * qz + px * qy - py * qx + pz * qw
+        out[3] = pw * qw - px * qx - py * qy - pz * qz
+        return out
     tmp = np.empty(out.shape[1:])
     x, y, z, w = out
     np.multiply(pw, qx, out=x)
