@@ -393,11 +393,8 @@ class FootAnalyzer(StreamAnalyzer):
         if n_buf == 0:
             return
         base = self._base
-        om = centered_moving_average(-self._bgyr[:, 1], window=2 * self._h_om + 1)
-        self._om = om
-        self._gn = centered_moving_average(
-            np.linalg.norm(self._bgyr, axis=1), window=2 * self._h_n + 1
-        )
+        self._smooth()
+        om = self._om
         H = self._H
         hi = self._seg_n if final else self._seg_n - H - self._h_om - 1
         lo = self._scan_from
@@ -417,6 +414,34 @@ class FootAnalyzer(StreamAnalyzer):
                 self._on_peak(p, known)
             self._scan_from = hi
         self._trim()
+
+    def _smooth(self) -> None:
+        """Smoothed pitch rate ``_om`` and angular-rate norm ``_gn`` of the buffer (deg/s).
+
+        Only the samples whose smoothing window was not complete at the previous call are
+        computed: the others keep their values, which depend on the samples in their window
+        only (:func:`dsp.filters.centered_moving_average`), so a live block of a few samples
+        does not cost a pass over the whole buffer. (After a trim, the first samples of the
+        buffer keep their full-window values; nothing reads them, see :meth:`_trim`.)
+        """
+        h = max(self._h_om, self._h_n)
+        prev = getattr(self, "_smoothed", None)  # (segment, first, end, om, gn): absolute
+        start = 0
+        if prev is not None and prev[0] == self._n_segments:
+            start = max(0, prev[2] - h - self._base)
+        lo = max(0, start - h)
+        part = self._bgyr[lo:]
+        om = centered_moving_average(-part[:, 1], window=2 * self._h_om + 1)[start - lo :]
+        gn = centered_moving_average(np.linalg.norm(part, axis=1), window=2 * self._h_n + 1)[
+            start - lo :
+        ]
+        if start > 0:
+            assert prev is not None
+            k = self._base - prev[1]  # the buffer's first sample in the previous arrays
+            om = np.concatenate((prev[3][k : k + start], om))
+            gn = np.concatenate((prev[4][k : k + start], gn))
+        self._om, self._gn = om, gn
+        self._smoothed = (self._n_segments, self._base, self._seg_n, om, gn)
 
     def _detect_ahead(self, peaks: list[int]) -> dict[tuple[int, int], ContactEvents | None]:
         """Contacts between consecutive mid-swings of ``peaks``, detected in one batch.
