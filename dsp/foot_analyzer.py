@@ -52,7 +52,13 @@ from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
 from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
-from dsp.foot_events import ContactEvents, EventSettings, detect_contact, find_swing_peaks
+from dsp.foot_events import (
+    ContactEvents,
+    EventSettings,
+    detect_contact,
+    detect_contacts,
+    find_swing_peaks,
+)
 from dsp.foot_metrics import MetricSettings, contact_metrics_batch
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 
@@ -407,11 +413,8 @@ class FootAnalyzer(StreamAnalyzer):
         if n_buf == 0:
             return
         base = self._base
-        om = centered_moving_average(-self._bgyr[:, 1], window=2 * self._h_om + 1)
-        self._om = om
-        self._gn = centered_moving_average(
-            np.linalg.norm(self._bgyr, axis=1), window=2 * self._h_n + 1
-        )
+        self._smooth()
+        om = self._om
         H = self._H
         ahead = self._ahead
         hi = self._seg_n if final else self._seg_n - ahead - self._h_om - 1
@@ -425,14 +428,96 @@ class FootAnalyzer(StreamAnalyzer):
                 hi=hi - base,
                 ahead=ahead,
             )
-            for p in (peaks + base).tolist():
+            new = (peaks + base).tolist()
+            known = self._detect_ahead(new)
+            for p in new:
                 if self._last_peak is not None and p - self._last_peak <= H:
                     continue
-                self._on_peak(p)
+                self._on_peak(p, known)
             self._scan_from = hi
         self._trim()
 
-    def _detect(self, a: int, b: int, *, a_swing: bool, b_swing: bool) -> ContactEvents | None:
+    def _smooth(self) -> None:
+        """Smoothed pitch rate ``_om`` and angular-rate norm ``_gn`` of the buffer (deg/s).
+
+        Only the samples whose smoothing window was not complete at the previous call are
+        computed: the others keep their values, which depend on the samples in their window
+        only (:func:`dsp.filters.centered_moving_average`), so a live block of a few samples
+        does not cost a pass over the whole buffer. (After a trim, the first samples of the
+        buffer keep their full-window values; nothing reads them, see :meth:`_trim`.)
+        """
+        h = max(self._h_om, self._h_n)
+        prev = getattr(self, "_smoothed", None)  # (segment, first, end, om, gn): absolute
+        start = 0
+        if prev is not None and prev[0] == self._n_segments:
+            start = max(0, prev[2] - h - self._base)
+        lo = max(0, start - h)
+        part = self._bgyr[lo:]
+        om = centered_moving_average(-part[:, 1], window=2 * self._h_om + 1)[start - lo :]
+        gn = centered_moving_average(np.linalg.norm(part, axis=1), window=2 * self._h_n + 1)[
+            start - lo :
+        ]
+        if start > 0:
+            assert prev is not None
+            k = self._base - prev[1]  # the buffer's first sample in the previous arrays
+            om = np.concatenate((prev[3][k : k + start], om))
+            gn = np.concatenate((prev[4][k : k + start], gn))
+        self._om, self._gn = om, gn
+        self._smoothed = (self._n_segments, self._base, self._seg_n, om, gn)
+
+    def _detect_ahead(self, peaks: list[int]) -> dict[tuple[int, int], ContactEvents | None]:
+        """Contacts between consecutive mid-swings of ``peaks``, detected in one batch.
+
+        :meth:`_on_peak` pairs each peak with the last accepted one; this assumes every peak
+        will be accepted and detects all those pairs at once
+        (:func:`dsp.foot_events.detect_contacts`, the same results as one at a time). A pair
+        that turns out not to be needed is ignored, and one that was not foreseen (after a
+        peak is skipped) is detected on its own by :meth:`_detect`, so the contacts are those
+        of the one-at-a-time order.
+
+        Returns
+        -------
+        dict
+            ``(a, b)`` (absolute indices of two mid-swings) to the contact or None, in
+            absolute indices; empty when fewer than two pairs are ahead (a live block).
+        """
+        pairs = []
+        last = self._last_peak
+        for p in peaks:
+            if last is not None and p - last <= self._H:
+                continue
+            if last is not None:
+                pairs.append((last, p))
+            last = p
+        if len(pairs) < 2:
+            return {}
+        base = self._base
+        found = detect_contacts(
+            self._bt,
+            self._om,
+            self._gn,
+            self._bacc,
+            self._bgyr,
+            [(a - base, b - base, True, True) for a, b in pairs],
+            sampling_rate_hz=self.fs,
+            settings=self.settings.events,
+        )
+        return {
+            pair: None if ev is None else self._shifted(ev, base)
+            for pair, ev in zip(pairs, found, strict=True)
+        }
+
+    def _detect(
+        self,
+        a: int,
+        b: int,
+        *,
+        a_swing: bool,
+        b_swing: bool,
+        known: dict[tuple[int, int], ContactEvents | None] | None = None,
+    ) -> ContactEvents | None:
+        if known is not None and a_swing and b_swing and (a, b) in known:
+            return known[(a, b)]
         base = self._base
         ev = detect_contact(
             self._bt,
@@ -447,20 +532,18 @@ class FootAnalyzer(StreamAnalyzer):
             a_is_swing=a_swing,
             b_is_swing=b_swing,
         )
-        if ev is None:
-            return None
-        return ContactEvents(
-            ev.ic + base, ev.ms + base, ev.to + base, ev.ok, ev.reason, ev.t_ic, ev.t_to
-        )
+        return None if ev is None else self._shifted(ev, base)
 
-    def _on_peak(self, p: int) -> None:
+    def _on_peak(
+        self, p: int, known: dict[tuple[int, int], ContactEvents | None] | None = None
+    ) -> None:
         if self._last_peak is None:
             if p < self._lead_limit:
                 ev = self._detect(0, p, a_swing=False, b_swing=True)
                 if ev is not None and ev.ok:
                     self._push(ev)
         else:
-            ev = self._detect(self._last_peak, p, a_swing=True, b_swing=True)
+            ev = self._detect(self._last_peak, p, a_swing=True, b_swing=True, known=known)
             if ev is None:
                 # no contact since the last mid-swing: p is not a mid-swing (e.g. the heel
                 # drop after a forefoot landing), unless the foot has been off for long
@@ -472,6 +555,13 @@ class FootAnalyzer(StreamAnalyzer):
                 self._push(ev)
         self._last_peak = p
         self._watermark = max(self._watermark, float(self._bt[p - self._base]))
+
+    @staticmethod
+    def _shifted(ev: ContactEvents, base: int) -> ContactEvents:
+        """``ev`` with its sample indices moved by ``base`` (buffer to segment indices)."""
+        return ContactEvents(
+            ev.ic + base, ev.ms + base, ev.to + base, ev.ok, ev.reason, ev.t_ic, ev.t_to
+        )
 
     def _push(self, ev: ContactEvents) -> None:
         if self._pending is not None:

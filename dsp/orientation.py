@@ -372,16 +372,23 @@ def integrate_windows(
     return WindowKinematics(rot, vel, pos, tilt)
 
 
+#: Arrays up to this many elements are computed by plain expressions (see :func:`_qmul_c`).
+_SMALL = 2048
+
+
 def _scan_doubling(q: np.ndarray) -> np.ndarray:
-    """Inclusive prefix products along the last axis of ``q`` (4, K, L), in place (Hillis-Steele).
+    """Inclusive prefix products along the last axis of ``q`` (4, K, L) (Hillis-Steele).
 
     Element ``i`` is only changed by the passes with ``shift <= i``, from elements before it, so
-    its value does not depend on ``L``.
+    its value does not depend on ``L``. Returns the result (``q`` itself is overwritten).
     """
     width = q.shape[2]
     shift = 1
+    other = np.empty_like(q) if width > 1 else q
     while shift < width:
-        q[:, :, shift:] = _qmul_c(q[:, :, :-shift], q[:, :, shift:])
+        other[:, :, :shift] = q[:, :, :shift]
+        _qmul_c(q[:, :, :-shift], q[:, :, shift:], out=other[:, :, shift:])
+        q, other = other, q
         shift *= 2
     return q
 
@@ -425,18 +432,42 @@ def _tilt_quats(up: np.ndarray) -> np.ndarray:
     return np.array([cy * sx, sy * cx, -sy * sx, cy * cx])
 
 
-def _qmul_c(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """:func:`quat_multiply` on component-first arrays (4, ...)."""
+def _qmul_c(p: np.ndarray, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`quat_multiply` on component-first arrays (4, ...).
+
+    The same arithmetic in the same order (bit-identical to :func:`quat_multiply`); large
+    products are written into ``out`` (which must not overlap ``p`` or ``q``) without
+    temporaries.
+    """
     px, py, pz, pw = p
     qx, qy, qz, qw = q
-    return np.array(
-        [
-            pw * qx + px * qw + py * qz - pz * qy,
-            pw * qy - px * qz + py * qw + pz * qx,
-            pw * qz + px * qy - py * qx + pz * qw,
-            pw * qw - px * qx - py * qy - pz * qz,
-        ]
-    )
+    if out is None:
+        out = np.empty((4, *np.broadcast_shapes(px.shape, qx.shape)))
+    if out[0].size <= _SMALL:  # per-call overhead dominates: plain expressions
+        out[0] = pw * qx + px * qw + py * qz - pz * qy
+        out[1] = pw * qy - px * qz + py * qw + pz * qx
+        out[2] = pw * qz + px * qy - py * qx + pz * qw
+        out[3] = pw * qw - px * qx - py * qy - pz * qz
+        return out
+    tmp = np.empty(out.shape[1:])
+    x, y, z, w = out
+    np.multiply(pw, qx, out=x)
+    x += np.multiply(px, qw, out=tmp)
+    x += np.multiply(py, qz, out=tmp)
+    x -= np.multiply(pz, qy, out=tmp)
+    np.multiply(pw, qy, out=y)
+    y -= np.multiply(px, qz, out=tmp)
+    y += np.multiply(py, qw, out=tmp)
+    y += np.multiply(pz, qx, out=tmp)
+    np.multiply(pw, qz, out=z)
+    z += np.multiply(px, qy, out=tmp)
+    z -= np.multiply(py, qx, out=tmp)
+    z += np.multiply(pz, qw, out=tmp)
+    np.multiply(pw, qw, out=w)
+    w -= np.multiply(px, qx, out=tmp)
+    w -= np.multiply(py, qy, out=tmp)
+    w -= np.multiply(pz, qz, out=tmp)
+    return out
 
 
 def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
@@ -444,25 +475,53 @@ def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
     ang = np.sqrt(rv[0] * rv[0] + rv[1] * rv[1] + rv[2] * rv[2])
     half = 0.5 * ang
     small = ang < 1e-6
-    kk = np.where(small, 0.5 - ang * ang / 48.0, np.sin(half) / np.where(small, 1.0, ang))
-    return np.array([rv[0] * kk, rv[1] * kk, rv[2] * kk, np.cos(half)])
+    out = np.empty((4, *ang.shape))
+    kk = np.sin(half)  # sin(ang / 2) / ang, its series near 0
+    if small.any():
+        kk /= np.where(small, 1.0, ang)
+        a = ang[small]
+        kk[small] = 0.5 - a * a / 48.0
+    else:
+        kk /= ang
+    np.multiply(rv[0], kk, out=out[0])
+    np.multiply(rv[1], kk, out=out[1])
+    np.multiply(rv[2], kk, out=out[2])
+    np.cos(half, out=out[3])
+    return out
 
 
 def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
     """Rotation matrices (3, 3, ...) of unit quaternions (4, ...), components first."""
     x, y, z, w = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+    m = np.empty((3, 3, *x.shape))
+    xx, yy, zz = x * x, y * y, z * z
+    for (i, j), (a, b) in (((0, 0), (yy, zz)), ((1, 1), (xx, zz)), ((2, 2), (xx, yy))):
+        e = np.add(a, b, out=m[i, j])  # 1 - 2 (a + b)
+        e *= 2
+        np.subtract(1, e, out=e)
+    xy, zw, xz, yw, yz, xw = x * y, z * w, x * z, y * w, y * z, x * w
+    for (i, j), a, op, b in (
+        ((0, 1), xy, np.subtract, zw),
+        ((0, 2), xz, np.add, yw),
+        ((1, 0), xy, np.add, zw),
+        ((1, 2), yz, np.subtract, xw),
+        ((2, 0), xz, np.subtract, yw),
+        ((2, 1), yz, np.add, xw),
+    ):
+        e = op(a, b, out=m[i, j])  # 2 (a -+ b)
+        e *= 2
+    return m
 
 
 def _matvec_c(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``a @ x`` for component-first matrices (3, 3, ...) and vectors (3, ...)."""
-    return np.array([a[i, 0] * x[0] + a[i, 1] * x[1] + a[i, 2] * x[2] for i in range(3)])
+    out = np.empty((3, *np.broadcast_shapes(a.shape[2:], x.shape[1:])))
+    tmp = np.empty(out.shape[1:])
+    for i in range(3):
+        o = np.multiply(a[i, 0], x[0], out=out[i])
+        o += np.multiply(a[i, 1], x[1], out=tmp)
+        o += np.multiply(a[i, 2], x[2], out=tmp)
+    return out
 
 
 def tilt_matrix(acc: np.ndarray) -> np.ndarray:

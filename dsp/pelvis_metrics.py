@@ -387,13 +387,16 @@ def analyse_epochs(
         reg = same & (st <= max_step_ratio * med)
         nx_all[:-1] = np.where(reg, t_all[1:], np.nan)
         nx2_all[:-2] = np.where(reg[:-1] & reg[1:], t_all[2:], np.nan)
-    for jn, (ev, lo, hi, own) in enumerate(jobs):
-        oi = np.flatnonzero(own)
+    ois = [np.flatnonzero(x[3]) for x in jobs]  # the own contacts of each window
+    blocks: list[np.ndarray] = []  # per window: its metrics obl_max .. vo_cm, (6, K_own)
+    for jn, (ev, lo, hi, _) in enumerate(jobs):
+        oi = ois[jn]
         run = ev.flight
         next_ic = nx_all[e_off[jn] : e_off[jn + 1]]
         next2_ic = nx2_all[e_off[jn] : e_off[jn + 1]]
         ko = oi.size
-        nano = np.full(ko, np.nan)
+        nano = np.full((6, ko), np.nan)  # one row per metric (views in SpanSteps)
+        blocks.append(nano)
         sub = StanceEvents(
             ev.i_peak[oi],
             ev.t_ic[oi],
@@ -403,7 +406,7 @@ def analyse_epochs(
             ev.peak_g[oi],
             run[oi],
         )
-        outs.append(SpanSteps(sub, next_ic[oi], next2_ic[oi], *(nano.copy() for _ in range(6))))
+        outs.append(SpanSteps(sub, next_ic[oi], next2_ic[oi], *nano))
         good = np.flatnonzero(run)
         if ko == 0 or hi - lo < 4 or good.size < 3:
             continue
@@ -427,15 +430,17 @@ def analyse_epochs(
         if cut[m] == cut[m + 1]:
             continue  # no usable stride in this window
         centres, rv = centres_all[cut[m] : cut[m + 1]], rv_all[cut[m] : cut[m + 1]]
-        ev, lo, hi, own = jobs[jn]
-        oi = np.flatnonzero(own)
+        ev, lo, hi, _ = jobs[jn]
+        oi = ois[jn]
         # the samples the own contacts need: IC - 1 .. the contact two steps on
         ia = ev.i_ic
         r0 = max(lo, int(ia[oi[0]]) - 1)
         j_end = min(len(ev) - 1, int(oi[-1]) + 2)
         r1 = min(hi - 1, max(int(np.maximum(ev.i_to[oi], ia[oi]).max()), int(ia[j_end])) + 1)
         tr = t[r0 : r1 + 1]
-        erv = np.stack([np.interp(tr, centres, rv[:, c]) for c in range(3)], axis=1)
+        erv = np.empty((tr.shape[0], 3))
+        for c in range(3):
+            erv[:, c] = np.interp(tr, centres, rv[:, c])
         att.append((jn, r0, r1, qlo, erv))
     if not att:
         return outs
@@ -459,56 +464,51 @@ def analyse_epochs(
     hz = ml_w[:, :2]
     lat = np.einsum("ij,ij->i", f_w[:, :2], hz) / np.maximum(np.linalg.norm(hz, axis=1), 1e-9)
     tc = t[idx]
-    # per contact: positions in the concatenation
-    ca, cb, ci0, cjob, cpos, vo_a, vo_c, vo_job, vo_pos = ([] for _ in range(9))
-    for m, (jn, r0, _, _, _) in enumerate(att):
-        ev, lo, hi, own = jobs[jn]
-        oi = np.flatnonzero(own)
-        off = int(base[m]) - r0  # buffer index -> concatenation index
+    # per contact (the own contacts of every window in ``att``, in order): positions in the
+    # concatenation of the windows' samples
+    jns = [x[0] for x in att]
+    for m, jn in enumerate(jns):
         outs[jn].obl = obl[base[m] : base[m] + lens[m]]
         outs[jn].obl_t = tc[base[m] : base[m] + lens[m]]
-        ia = ev.i_ic[oi].astype(np.int64)
-        ca.append(ia + off)
-        cb.append(np.maximum(ev.i_to[oi].astype(np.int64), ia) + off)
-        ci0.append(np.maximum(lo, ia - 1) + off)
-        cjob.append(np.full(oi.size, jn))
-        cpos.append(np.arange(oi.size))
-        # vertical oscillation, contact to next contact
-        js = np.flatnonzero(np.isfinite(outs[jn].next_ic) & (oi + 1 < len(ev)))
-        if js.size:
-            c2 = np.minimum(ev.i_ic[oi[js] + 1].astype(np.int64), hi - 1)
-            okc = c2 - ia[js] >= 4
-            vo_a.append(ia[js][okc] + off)
-            vo_c.append(c2[okc] + off)
-            vo_job.append(np.full(int(okc.sum()), jn))
-            vo_pos.append(js[okc])
-    ao, bo = np.concatenate(ca), np.concatenate(cb)
-    i1, i0 = ao, np.concatenate(ci0)
-    jobs_of, pos_of = np.concatenate(cjob), np.concatenate(cpos)
+    kos = np.array([ois[jn].size for jn in jns], dtype=np.int64)
+    rep = np.repeat(np.arange(len(jns)), kos)  # window (position in att) of each contact
+    off = (base - r0s)[rep]  # buffer index -> concatenation index
+    ia = np.concatenate([outs[jn].ev.i_ic for jn in jns]).astype(np.int64)
+    ito = np.concatenate([outs[jn].ev.i_to for jn in jns]).astype(np.int64)
+    los = np.array([jobs[jn][1] for jn in jns], dtype=np.int64)[rep]
+    ao = ia + off
+    bo = np.maximum(ito, ia) + off
+    i1, i0 = ao, np.maximum(los, ia - 1) + off
     cidx, coff = _ranges(ao, bo)
     seg_obl = obl[cidx]
     ln = (bo - ao + 1).astype(np.float64)
-    o_max = np.maximum.reduceat(seg_obl, coff)
-    o_min = np.minimum.reduceat(seg_obl, coff)
-    o_mean = np.add.reduceat(seg_obl, coff) / ln
-    l_mean = np.add.reduceat(lat[cidx], coff) / ln
-    t_ic = np.concatenate([outs[x[0]].ev.t_ic for x in att])
+    vals = np.full((6, ia.size), np.nan)  # rows as SpanSteps: obl_max .. lat_mean, vo_cm
+    vals[0] = np.maximum.reduceat(seg_obl, coff)
+    vals[1] = np.minimum.reduceat(seg_obl, coff)
+    vals[3] = np.add.reduceat(seg_obl, coff) / ln
+    vals[4] = np.add.reduceat(lat[cidx], coff) / ln
+    t_ic = np.concatenate([outs[jn].ev.t_ic for jn in jns])
     span = tc[i1] - tc[i0]
     wgt = np.where(span > 0, (t_ic - tc[i0]) / np.where(span > 0, span, 1.0), 1.0)
-    o_ic = obl[i0] + np.clip(wgt, 0.0, 1.0) * (obl[i1] - obl[i0])
-    for jn in np.unique(jobs_of).tolist():
-        sel = jobs_of == jn
-        o, p = outs[jn], pos_of[sel]
-        o.obl_max[p], o.obl_min[p] = o_max[sel], o_min[sel]
-        o.obl_mean[p], o.lat_mean[p], o.obl_ic[p] = o_mean[sel], l_mean[sel], o_ic[sel]
-    if vo_a:
-        va, vc = np.concatenate(vo_a), np.concatenate(vo_c)
-        if va.size:
-            vo = _step_ptp_rows_cm(tc, a_z, va, vc)
-            vj, vp = np.concatenate(vo_job), np.concatenate(vo_pos)
-            for jn in np.unique(vj).tolist():
-                sel = vj == jn
-                outs[jn].vo_cm[vp[sel]] = vo[sel]
+    vals[2] = obl[i0] + np.clip(wgt, 0.0, 1.0) * (obl[i1] - obl[i0])
+    # vertical oscillation, contact to next contact (either foot) of the same window
+    n_ev = np.array([len(jobs[jn][0]) for jn in jns], dtype=np.int64)
+    ev_off = np.concatenate(([0], np.cumsum(n_ev)[:-1]))
+    ic_all = np.concatenate([jobs[jn][0].i_ic for jn in jns]).astype(np.int64)
+    oi_all = np.concatenate([ois[jn] for jn in jns])
+    nxt = np.concatenate([outs[jn].next_ic for jn in jns])
+    has = np.isfinite(nxt) & (oi_all + 1 < n_ev[rep])
+    js = np.flatnonzero(has)
+    if js.size:
+        his = np.array([jobs[jn][2] for jn in jns], dtype=np.int64)[rep[js]]
+        c2 = np.minimum(ic_all[ev_off[rep[js]] + oi_all[js] + 1], his - 1)
+        okc = c2 - ia[js] >= 4
+        js, c2 = js[okc], c2[okc]
+        if js.size:
+            vals[5, js] = _step_ptp_rows_cm(tc, a_z, ao[js], c2 + off[js])
+    ends = np.cumsum(kos)
+    for m, jn in enumerate(jns):
+        blocks[jn][:] = vals[:, ends[m] - kos[m] : ends[m]]
     return outs
 
 
