@@ -225,7 +225,7 @@ def analyse_recording(
         sensors = list(rec.sensors)
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)
-        groups, why = plan_workers(sensors, duration_s=duration, workers=n_workers)
+        groups, why = plan_workers(sensors, duration_s=duration, chunk_s=chunk_s, workers=n_workers)
         log.debug("%s: %s", rec_path, why)
         if groups:
             # the workers open the file themselves: none may be open here when they fork

@@ -31,9 +31,10 @@ When it is not used
 -------------------
 :func:`plan_workers` decides; the analysis runs in one process when ``RUNFORM_WORKERS=1`` (or
 ``workers=1``), when no sensor can be moved out (fewer than two analysed sensors), for
-recordings shorter than :data:`MIN_PARALLEL_S`, without the ``fork`` start method (Windows,
-macOS), outside the main thread, and inside a daemonic process (``runform batch`` runs files
-in parallel in dask worker processes already).
+recordings shorter than :data:`MIN_PARALLEL_S` or windows (``chunk_s``) shorter than
+:data:`MIN_PARALLEL_CHUNK_S` (unless workers are asked for), without the ``fork`` start
+method (Windows, macOS), outside the main thread, and inside a daemonic process
+(``runform batch`` runs files in parallel in dask worker processes already).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENV_WORKERS",
+    "MIN_PARALLEL_CHUNK_S",
     "MIN_PARALLEL_S",
     "RemoteAnalyzer",
     "WorkerPool",
@@ -80,6 +82,12 @@ ENV_WORKERS = "RUNFORM_WORKERS"
 #: Recordings shorter than this (s) are analysed in one process: starting the workers and
 #: opening the file in each costs about as much as they save.
 MIN_PARALLEL_S = 60.0
+
+#: Shortest ``chunk_s`` (s) for which workers are used automatically. The main process still
+#: walks the window sequence of every sensor, which costs a search of each remote sensor's time
+#: axis per window (about 2 ms in a long file): with short windows that outweighs the work
+#: moved to the workers (about 0.7 ms per second of 400 Hz foot data).
+MIN_PARALLEL_CHUNK_S = 20.0
 
 #: Seconds a finished worker gets to exit, and a terminated one to die, before it is killed.
 _JOIN_S = 5.0
@@ -129,6 +137,7 @@ def plan_workers(
     sensors: list[SensorInfo],
     *,
     duration_s: float,
+    chunk_s: float = 60.0,
     workers: int | None = None,
 ) -> tuple[list[list[str]], str]:
     """Which sensors to analyse in which worker process.
@@ -139,10 +148,12 @@ def plan_workers(
         The recording's sensors, in file order.
     duration_s : float
         Recording duration, s.
+    chunk_s : float
+        Window of the analysis loop, s.
     workers : int, optional
         The most processes to use, this one included (:func:`workers_setting`); ``None`` =
         automatic: one per sensor that can be moved out, plus this one, for recordings of
-        :data:`MIN_PARALLEL_S` or more.
+        :data:`MIN_PARALLEL_S` or more read in windows of :data:`MIN_PARALLEL_CHUNK_S` or more.
 
     Returns
     -------
@@ -161,6 +172,8 @@ def plan_workers(
         return [], "fewer than two analysed sensors, or none that can run apart"
     if workers is None and not duration_s >= MIN_PARALLEL_S:
         return [], f"recording shorter than {MIN_PARALLEL_S:g} s"
+    if workers is None and not chunk_s >= MIN_PARALLEL_CHUNK_S:
+        return [], f"windows shorter than {MIN_PARALLEL_CHUNK_S:g} s"
     if "fork" not in multiprocessing.get_all_start_methods() or sys.platform == "darwin":
         return [], "no safe 'fork' start method on this platform"
     if multiprocessing.current_process().daemon:
@@ -227,30 +240,37 @@ class _LogCapture(logging.Handler):
         return out
 
 
-def _public_state(a: Any, *, traces: bool) -> dict[str, Any]:
-    """The analyzer's public non-method attributes (properties included)."""
-    out: dict[str, Any] = {}
-    for name in dir(a):
-        if name.startswith("_") or (name == "latest_traces_" and not traces):
-            continue
-        v = getattr(a, name)
-        if not callable(v):
-            out[name] = v
-    return out
-
-
 class _StateSender:
-    """Pickles an analyzer's public state and keeps only what changed since the last send."""
+    """Pickles an analyzer's public state and keeps only what changed since the last send.
 
-    def __init__(self, traces: bool) -> None:
-        self.traces = traces
+    The state is every public attribute that is not a method: the instance's own and the
+    class's (properties such as ``watermark_``, class defaults such as ``problem_``).
+    ``latest_traces_`` only with ``traces``.
+    """
+
+    def __init__(self, a: Any, traces: bool) -> None:
+        cls = type(a)
+        public = [n for n in dir(cls) if not n.startswith("_")]
+        #: public methods of the analyzer (the main process refuses them loudly)
+        self.methods = [n for n in public if callable(getattr(cls, n))]
+        self._class_names = [n for n in public if n not in self.methods]
+        self._skip = set() if traces else {"latest_traces_"}
         self.last: dict[str, bytes] = {}
 
     def changes(self, a: Any) -> dict[str, bytes]:
-        state = _public_state(a, traces=self.traces)
-        ics = state.pop("detected_ics_", None)
+        names = dict.fromkeys(self._class_names)
+        names.update((n, None) for n in vars(a) if not n.startswith("_"))
         out: dict[str, bytes] = {}
-        for name, v in state.items():
+        ics = None
+        for name in names:
+            if name in self._skip:
+                continue
+            v = getattr(a, name)
+            if name == "detected_ics_":
+                ics = v
+                continue
+            if callable(v):
+                continue
             b = pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)
             if self.last.get(name) != b:
                 out[name] = self.last[name] = b
@@ -296,12 +316,9 @@ def _worker_main(
         for sid in sids:
             place = info[sid].placement
             analyzers[sid] = ANALYZERS[place](info[sid], **config.settings_for(place))
-            senders[sid] = _StateSender(traces)
-            methods = sorted(
-                n for n in dir(analyzers[sid]) if not n.startswith("_") and n not in _PROXIED
-            )
-            methods = [n for n in methods if callable(getattr(analyzers[sid], n))]
-            send("ready", sid, senders[sid].changes(analyzers[sid]), methods)
+            senders[sid] = st = _StateSender(analyzers[sid], traces)
+            methods = [n for n in st.methods if n not in _PROXIED]
+            send("ready", sid, st.changes(analyzers[sid]), methods)
         with open_recording(path) as rec:
             for block in rec.iter_blocks(chunk_s=chunk_s, sensor_ids=sids):
                 sid = block.sensor_id

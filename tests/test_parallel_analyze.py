@@ -203,6 +203,27 @@ def test_internal_error_in_a_worker(rec3, pools, monkeypatch):
     assert multiprocessing.active_children() == []
 
 
+def test_worker_log_records_are_replayed_in_order(rec3, pools, monkeypatch, caplog):
+    import logging
+
+    real = FootAnalyzer.feed
+    lg = logging.getLogger("dsp.foot_analyzer")
+
+    def feed(self, block):
+        lg.warning("fed %s up to %.3f", self.info.sensor_id, block.t_end)
+        return real(self, block)
+
+    monkeypatch.setattr(FootAnalyzer, "feed", feed)
+    got = {}
+    for w in (1, 3):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            analyse_recording(rec3, workers=w, chunk_s=6.0)
+        got[w] = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert len(pools) == 1
+    assert got[3] == got[1] and len(got[1]) >= 14
+
+
 def test_worker_that_dies_does_not_hang(rec3, pools, monkeypatch):
     parent = os.getpid()
     real = FootAnalyzer.feed
@@ -255,6 +276,8 @@ def test_plan(rec3, monkeypatch):
     # automatic: not for short recordings, one worker per foot for long ones
     assert par.plan_workers(feet_pelvis, duration_s=par.MIN_PARALLEL_S - 1)[0] == []
     assert len(par.plan_workers(feet_pelvis, duration_s=par.MIN_PARALLEL_S)[0]) == 2
+    short_windows = par.plan_workers(feet_pelvis, duration_s=3600.0, chunk_s=1.0)
+    assert short_windows[0] == [] and "windows" in short_windows[1]
     # one foot and the pelvis: the foot in a worker; two feet: one stays here
     assert par.plan_workers([by["left_foot"], by["pelvis"]], duration_s=dur, workers=3)[0] == [
         ["left_foot"]
