@@ -59,6 +59,11 @@ import numpy as np
 from dsp.block import SampleBlock, SensorInfo
 from dsp.contact import ContactRow
 
+try:
+    import fcntl
+except ImportError:  # not on Windows (where workers are not used)
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from dsp.session import AnalysisConfig
     from recordings import Recording
@@ -88,6 +93,10 @@ MIN_PARALLEL_S = 60.0
 #: axis per window (about 2 ms in a long file): with short windows that outweighs the work
 #: moved to the workers (about 0.7 ms per second of 400 Hz foot data).
 MIN_PARALLEL_CHUNK_S = 20.0
+
+#: Pipe buffer asked for (bytes): a worker blocks when this much of its results is unread, so
+#: the processes do not wait on each other at every window (a window's message: 10-80 kB).
+_PIPE_BYTES = 1 << 20
 
 #: Seconds a finished worker gets to exit, and a terminated one to die, before it is killed.
 _JOIN_S = 5.0
@@ -397,10 +406,13 @@ class RemoteAnalyzer:
     ``block_t_end_`` describe the real block (for progress).
     """
 
+    #: what the proxy itself defines (an analyzer attribute of these names would be hidden)
+    _OWN = frozenset({"feed", "finish", "summary", "diagnostics", "block_len_", "block_t_end_"})
+
     def __init__(self, sensor_id: str, channel: _Channel) -> None:
         self._sid = sensor_id
         self._channel = channel
-        self._state: dict[str, Any] | None = None
+        self._loaded = False
         self._methods: frozenset[str] = frozenset()
         self._summary: dict[str, Any] | _Failure | None = None
         self._diagnostics: dict[str, Any] | _Failure | None = None
@@ -408,29 +420,31 @@ class RemoteAnalyzer:
         self.block_t_end_ = math.nan
 
     def _apply(self, changes: dict[str, bytes]) -> None:
-        st = self._state if self._state is not None else {"detected_ics_": []}
+        # the analyzer's attributes become this object's (read often: no __getattr__ detour)
+        d = self.__dict__
         for name, b in changes.items():
+            if name in self._OWN:
+                raise RuntimeError(f"analyzer attribute {name!r} clashes with RemoteAnalyzer")
             v = pickle.loads(b)
-            if name == "detected_ics_":
-                st[name].extend(v)  # the session drains the list: keep the same object
+            if name == "detected_ics_" and name in d:
+                d[name].extend(v)  # the session drains the list: keep the same object
             else:
-                st[name] = v
-        self._state = st
+                d[name] = v
 
-    def _ready(self) -> dict[str, Any]:
-        if self._state is None:
+    def _ready(self) -> None:
+        if not self._loaded:
             _, _, changes, methods, _ = self._channel.expect(self._sid, "ready")
             self._methods = frozenset(methods)
             self._apply(changes)
-        assert self._state is not None
-        return self._state
+            self._loaded = True
 
     def __getattr__(self, name: str) -> Any:
+        # only called for names that are not (yet) attributes of this object
         if name.startswith("_"):
             raise AttributeError(name)
-        state = self._ready()
-        if name in state:
-            return state[name]
+        if not self._loaded:
+            self._ready()
+            return getattr(self, name)
         if name in self._methods:  # not AttributeError: hasattr() must not hide the gap
             raise RuntimeError(
                 f"{name}() of the analyzer of {self._sid} is not available in the main process "
@@ -471,6 +485,15 @@ class RemoteAnalyzer:
         if isinstance(self._diagnostics, _Failure):
             _raise(self._diagnostics)
         return self._diagnostics
+
+
+def _widen(conn: multiprocessing.connection.Connection) -> None:
+    """Let a worker run up to :data:`_PIPE_BYTES` of results ahead (Linux; else as is)."""
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setsize is None:
+        return
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep the default
+        fcntl.fcntl(conn.fileno(), setsize, _PIPE_BYTES)
 
 
 class WorkerPool:
@@ -518,6 +541,7 @@ class WorkerPool:
         try:
             for group in groups:
                 r, w = ctx.Pipe(duplex=False)
+                _widen(w)
                 p = ctx.Process(
                     target=_worker_main,
                     args=(w, [*mine, r], path, sensors, group, chunk_s, config, traces),

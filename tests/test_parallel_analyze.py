@@ -224,6 +224,18 @@ def test_worker_log_records_are_replayed_in_order(rec3, pools, monkeypatch, capl
     assert got[3] == got[1] and len(got[1]) >= 14
 
 
+def test_proxy_refuses_methods_it_cannot_forward(rec3, pools, monkeypatch):
+    """A new public method of the foot analyzer must not look absent to hasattr()."""
+    monkeypatch.setattr(FootAnalyzer, "rewind", lambda self: None, raising=False)
+    res = analyse_recording(rec3, workers=3, chunk_s=20.0)
+    proxy = pools[0].analyzers["left_foot"]
+    assert proxy.info.sensor_id == "left_foot" and proxy.watermark_ == np.inf
+    assert proxy.summary() == res.summary["sensors"]["left_foot"]
+    with pytest.raises(RuntimeError, match=r"rewind\(\) of the analyzer of left_foot"):
+        hasattr(proxy, "rewind")
+    assert not hasattr(proxy, "observe")
+
+
 def test_worker_that_dies_does_not_hang(rec3, pools, monkeypatch):
     parent = os.getpid()
     real = FootAnalyzer.feed
