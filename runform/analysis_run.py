@@ -230,9 +230,12 @@ def analyse_recording(
         if groups:
             # the workers open the file themselves: none may be open here when they fork
             rec.close()
-            pool = WorkerPool(
-                rec_path, sensors, groups, chunk_s=chunk_s, config=config, traces=collect_traces
-            )
+            try:
+                pool = WorkerPool(
+                    rec_path, sensors, groups, chunk_s=chunk_s, config=config, traces=collect_traces
+                )
+            except OSError as exc:  # no process could be started (limits, memory)
+                log.info("%s: analysed in one process: cannot start workers (%s)", rec_path, exc)
             rec = open_recording(rec_path)
         remote = pool.analyzers if pool is not None else {}
         sa = SessionAnalyzer(sensors, config=config, analyzers=dict(remote))

@@ -327,6 +327,17 @@ def test_one_foot_sensor_is_analysed_in_this_process(tmp_path, pools):
     assert len(auto.strides) > 20
 
 
+def test_no_process_can_be_started(rec3, monkeypatch):
+    def refuse(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", refuse)
+    one = analyse_recording(rec3, workers=1, chunk_s=30.0)
+    res = analyse_recording(rec3, workers=3, chunk_s=30.0)  # falls back to one process
+    pd.testing.assert_frame_equal(res.strides, one.strides, check_exact=True)
+    assert res.summary == one.summary
+
+
 def test_workers_setting(monkeypatch):
     monkeypatch.delenv("RUNFORM_WORKERS", raising=False)
     assert par.workers_setting(None) is None
