@@ -162,7 +162,8 @@ def plan_workers(
     workers : int, optional
         The most processes to use, this one included (:func:`workers_setting`); ``None`` =
         automatic: one per sensor that can be moved out, plus this one, for recordings of
-        :data:`MIN_PARALLEL_S` or more read in windows of :data:`MIN_PARALLEL_CHUNK_S` or more.
+        :data:`MIN_PARALLEL_S` or more read in windows of :data:`MIN_PARALLEL_CHUNK_S` or more,
+        on two cores or more.
 
     Returns
     -------
@@ -183,6 +184,8 @@ def plan_workers(
         return [], f"recording shorter than {MIN_PARALLEL_S:g} s"
     if workers is None and not chunk_s >= MIN_PARALLEL_CHUNK_S:
         return [], f"windows shorter than {MIN_PARALLEL_CHUNK_S:g} s"
+    if workers is None and _cores() < 2:
+        return [], "one core"
     if "fork" not in multiprocessing.get_all_start_methods() or sys.platform == "darwin":
         return [], "no safe 'fork' start method on this platform"
     if multiprocessing.current_process().daemon:

@@ -290,6 +290,10 @@ def test_plan(rec3, monkeypatch):
     assert len(par.plan_workers(feet_pelvis, duration_s=par.MIN_PARALLEL_S)[0]) == 2
     short_windows = par.plan_workers(feet_pelvis, duration_s=3600.0, chunk_s=1.0)
     assert short_windows[0] == [] and "windows" in short_windows[1]
+    with monkeypatch.context() as m:
+        m.setattr(par, "_cores", lambda: 1)
+        assert par.plan_workers(feet_pelvis, duration_s=3600.0)[0] == []
+        assert len(par.plan_workers(feet_pelvis, duration_s=3600.0, workers=3)[0]) == 2
     # one foot and the pelvis: the foot in a worker; two feet: one stays here
     assert par.plan_workers([by["left_foot"], by["pelvis"]], duration_s=dur, workers=3)[0] == [
         ["left_foot"]
