@@ -8,9 +8,13 @@ Usage::
 Writes a simulated recording of ``--minutes`` (both feet and the pelvis at ``--rate`` Hz,
 generated piece by piece so the generator's memory stays small), then runs
 ``runform analyze REC --strides ... --json ...`` in a fresh process, so the import cost counts,
-and prints the wall time, the ratio to real time (target >= 1000x on a 2-core machine) and the
-process's peak resident memory. With ``--long-minutes`` a second, longer recording is analysed
-too: chunked processing means its peak memory should be about the same.
+and prints the wall time, the ratio to real time (target >= 1000x on a 2-core machine), the CPU
+time of the process and its worker processes (``runform.parallel``), and memory: the peak RSS
+of the largest process and the peak sums of RSS and PSS over the process and its workers
+(PSS shares the pages the forked workers have in common with their parent). Each recording is
+analysed as configured (``--workers``, default automatic) and, for comparison, in one process
+(``RUNFORM_WORKERS=1``; skip with ``--no-serial``). With ``--long-minutes`` a second, longer
+recording is analysed too: chunked processing means its peak memory should be about the same.
 
 Also printed: the machine's load average (other processes share the cores), an in-process
 breakdown of the CPU time (reading, each sensor's analyzer, the CSV) on the first recording, and
@@ -25,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,8 +54,74 @@ def make_recording(path: Path, minutes: float, rate_hz: float, seed: int = 0) ->
     return time.perf_counter() - t0
 
 
-def analyse(path: Path, out: Path) -> tuple[float, float, float]:
-    """Wall time (s), CPU time (s) and peak RSS (MB) of one ``runform analyze`` process."""
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc``; just ``pid`` elsewhere)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                todo += [int(x) for x in fh.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB (0, 0 when it is gone or /proc cannot tell)."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed RSS and PSS of a process and its descendants (worker processes).
+
+    PSS counts a page shared by n processes (forked workers share their parent's pages until
+    they write them) as 1/n in each, so the summed PSS is the memory the analysis really uses;
+    the summed RSS counts shared pages in every process.
+    """
+
+    def __init__(self, pid: int, period_s: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.period_s = pid, period_s
+        self.peak_rss_kb = self.peak_pss_kb = self.max_procs = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.period_s):
+            pids = _tree(self.pid)
+            mem = [_memory_kb(p) for p in pids]
+            self.max_procs = max(self.max_procs, sum(1 for r, _ in mem if r))
+            self.peak_rss_kb = max(self.peak_rss_kb, sum(r for r, _ in mem))
+            self.peak_pss_kb = max(self.peak_pss_kb, sum(p for _, p in mem))
+
+
+def analyse(path: Path, out: Path, workers: int | None = None) -> dict[str, float]:
+    """Wall time, CPU time and memory of one ``runform analyze`` process and its workers.
+
+    Parameters
+    ----------
+    workers : int, optional
+        ``RUNFORM_WORKERS`` for the run (``1`` = one process); ``None`` = the default.
+
+    Returns
+    -------
+    dict
+        ``wall`` and ``cpu`` (s; CPU of the process and of the worker processes it waited
+        for), ``peak_rss`` (MB, the largest single process), ``tree_rss`` and ``tree_pss``
+        (MB, peak of the sums over the process and its workers, sampled every 20 ms), and
+        ``procs`` (most processes seen at once).
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -63,14 +134,31 @@ def analyse(path: Path, out: Path) -> tuple[float, float, float]:
         str(out / "s.json"),
         "--no-progress",
     ]
+    env = dict(os.environ)
+    env.pop("RUNFORM_WORKERS", None)
+    if workers is not None:
+        env["RUNFORM_WORKERS"] = str(workers)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, ru = os.wait4(proc.pid, 0)  # the usage of this child alone
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    mon = TreeMemory(proc.pid)
+    mon.start()
+    # the usage of this child and of the descendants it waited for (its worker processes);
+    # ru_maxrss is that of the largest of them, in kB on Linux
+    _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    mon.stop.set()
+    mon.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"runform analyze {path} failed (exit {proc.returncode})")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0  # ru_maxrss: kB on Linux
+    return {
+        "wall": wall,
+        "cpu": ru.ru_utime + ru.ru_stime,
+        "peak_rss": ru.ru_maxrss / 1024.0,
+        "tree_rss": mon.peak_rss_kb / 1024.0,
+        "tree_pss": mon.peak_pss_kb / 1024.0,
+        "procs": float(mon.max_procs),
+    }
 
 
 def breakdown(path: Path, out: Path, chunk_s: float = 60.0) -> dict[str, float]:
@@ -130,6 +218,17 @@ def main() -> int:
     )
     ap.add_argument("--rate", type=float, default=400.0)
     ap.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="RUNFORM_WORKERS for the analyze runs (default: unset, the automatic choice)",
+    )
+    ap.add_argument(
+        "--no-serial",
+        action="store_true",
+        help="skip the comparison run in one process (RUNFORM_WORKERS=1)",
+    )
+    ap.add_argument(
         "--latency",
         metavar="REC",
         nargs="?",
@@ -157,15 +256,21 @@ def main() -> int:
             )
             gen_s = time.perf_counter() - t0
             size_mb = os.path.getsize(rec) / 1e6
-            wall, cpu, peak = analyse(rec, tmp_p)
-            ratio = minutes * 60.0 / wall
-            results.append((minutes, wall, ratio, peak))
-            print(
-                f"{minutes:g} min, 3 sensors @ {args.rate:g} Hz ({size_mb:.0f} MB, generated in "
-                f"{gen_s:.0f} s): analyze {wall:.1f} s = {ratio:.0f}x real time "
-                f"(CPU {cpu:.1f} s = {minutes * 60.0 / cpu:.0f}x), peak RSS {peak:.0f} MB",
-                flush=True,
-            )
+            for label, workers in (("default", args.workers), ("one process", 1)):
+                if label == "one process" and (args.no_serial or args.workers == 1):
+                    continue
+                r = analyse(rec, tmp_p, workers)
+                ratio = minutes * 60.0 / r["wall"]
+                if label == "default":
+                    results.append((minutes, r["wall"], ratio, r["tree_pss"]))
+                print(
+                    f"{minutes:g} min, 3 sensors @ {args.rate:g} Hz ({size_mb:.0f} MB, generated "
+                    f"in {gen_s:.0f} s), {label}: analyze {r['wall']:.1f} s = {ratio:.0f}x real "
+                    f"time (CPU {r['cpu']:.1f} s = {minutes * 60.0 / r['cpu']:.0f}x), "
+                    f"{r['procs']:.0f} process(es): peak RSS {r['peak_rss']:.0f} MB (largest "
+                    f"process), sum RSS {r['tree_rss']:.0f} MB, sum PSS {r['tree_pss']:.0f} MB",
+                    flush=True,
+                )
         first = tmp_p / f"rec_{min(lengths):g}min.h5"
         parts = breakdown(first, tmp_p)
         total = sum(parts.values())
@@ -177,7 +282,7 @@ def main() -> int:
         )
         if len(results) == 2:
             (m0, _, _, p0), (m1, _, _, p1) = results
-            print(f"peak memory {m1:g} min vs {m0:g} min: {p1 / p0:.2f}x")
+            print(f"peak memory (sum PSS) {m1:g} min vs {m0:g} min: {p1 / p0:.2f}x")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.latency:
         import numpy as np

@@ -121,6 +121,9 @@ class SessionAnalyzer:
     ----------
     sensors : list of SensorInfo
     config : AnalysisConfig, optional
+    analyzers : dict, optional
+        sensor id -> analyzer to use for that sensor instead of building one (e.g. a
+        :class:`runform.parallel.RemoteAnalyzer` standing in for one run in another process).
 
     Raises
     ------
@@ -128,7 +131,13 @@ class SessionAnalyzer:
         No sensor has a placement that can be analysed.
     """
 
-    def __init__(self, sensors: list[SensorInfo], *, config: AnalysisConfig | None = None):
+    def __init__(
+        self,
+        sensors: list[SensorInfo],
+        *,
+        config: AnalysisConfig | None = None,
+        analyzers: dict[str, Any] | None = None,
+    ):
         self.config = config or AnalysisConfig()
         self.sensors = list(sensors)
         self.analyzers: dict[str, Any] = {}
@@ -138,7 +147,12 @@ class SessionAnalyzer:
             if cls is None:
                 self.skipped[info.sensor_id] = f"no analysis for placement {info.placement}"
                 continue
-            self.analyzers[info.sensor_id] = cls(info, **self.config.settings_for(info.placement))
+            given = (analyzers or {}).get(info.sensor_id)
+            self.analyzers[info.sensor_id] = (
+                given
+                if given is not None
+                else cls(info, **self.config.settings_for(info.placement))
+            )
         if not self.analyzers:
             found = ", ".join(f"{s.sensor_id} ({s.placement})" for s in self.sensors) or "none"
             raise AnalysisError(

@@ -2,10 +2,11 @@
 and ``batch``.
 
 :func:`analyse_recording` opens a recording, feeds it in chunks to
-:class:`dsp.session.SessionAnalyzer` (memory does not grow with the file's length) and returns
-the stride table (the rows of STRIDES.csv, with the CSV's rounding, as a pandas DataFrame), the
-SUMMARY.json document, the analyzer diagnostics and, on request, the per-stride foot pitch
-traces for overlays. ``batch`` only schedules this function; ``report`` and ``compare`` only
+:class:`dsp.session.SessionAnalyzer` (memory does not grow with the file's length; the foot
+analyzers run in worker processes when that pays, with the same results: see
+:mod:`runform.parallel`) and returns the stride table (the rows of STRIDES.csv, with the CSV's
+rounding, as a pandas DataFrame), the SUMMARY.json document, the analyzer diagnostics and, on
+request, the per-stride foot pitch traces for overlays. ``batch`` only schedules this function; ``report`` and ``compare`` only
 read its result, so their numbers are the ones ``runform analyze`` writes.
 """
 
@@ -164,6 +165,7 @@ def analyse_recording(
     keep_rows: bool = True,
     on_rows: Callable[[list[ContactRow]], None] | None = None,
     on_progress: Callable[[float, float], None] | None = None,
+    workers: int | None = None,
 ) -> AnalysisResult:
     """Analyse a recording file in chunks.
 
@@ -189,6 +191,10 @@ def analyse_recording(
         Called with every list of rows as they are released (streaming writers).
     on_progress : callable, optional
         Called with ``(seconds done, duration)`` after each block.
+    workers : int, optional
+        The most processes to use; ``1`` = this one only. ``None``: the environment variable
+        ``RUNFORM_WORKERS``, else one worker process per foot sensor when that pays
+        (:func:`runform.parallel.plan_workers`). The results do not depend on it.
 
     Returns
     -------
@@ -200,23 +206,45 @@ def analyse_recording(
         The file is missing or is not a valid recording (one line).
     dsp.errors.AnalysisError
         No sensor can be analysed, or the data cannot be (one line).
+    ValueError
+        ``chunk_s`` or ``workers`` is not valid.
+    runform.errors.UsageError
+        ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
-    from dsp.session import SessionAnalyzer
+    from dsp.session import AnalysisConfig, SessionAnalyzer
     from dsp.summary import build_summary
     from recordings import open_recording
+    from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
     if not (chunk_s > 0):
         raise ValueError(f"chunk_s {chunk_s}: expected a positive number of seconds")
+    n_workers = workers_setting(workers)
     rec_path = os.fspath(path)
     rows: list[ContactRow] = []
     alerts: list[dict[str, Any]] = []
     traces: dict[str, list[tuple[float, np.ndarray]]] = {}
-    with open_recording(rec_path) as rec:
+    config = AnalysisConfig()
+    pool: WorkerPool | None = None
+    rec = open_recording(rec_path)
+    try:
         sensors = list(rec.sensors)
-        sa = SessionAnalyzer(sensors)
-        engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)
+        groups, why = plan_workers(sensors, duration_s=duration, chunk_s=chunk_s, workers=n_workers)
+        log.debug("%s: %s", rec_path, why)
+        if groups:
+            # the workers open the file themselves: none may be open here when they fork
+            rec.close()
+            try:
+                pool = WorkerPool(
+                    rec_path, sensors, groups, chunk_s=chunk_s, config=config, traces=collect_traces
+                )
+            except OSError as exc:  # no process could be started (limits, memory)
+                log.info("%s: analysed in one process: cannot start workers (%s)", rec_path, exc)
+            rec = open_recording(rec_path)
+        remote = pool.analyzers if pool is not None else {}
+        sa = SessionAnalyzer(sensors, config=config, analyzers=dict(remote))
+        engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
 
         def consume(new: list[ContactRow]) -> None:
             # the alerts come from the early rows too, as in the live viewer (same alerts)
@@ -240,12 +268,23 @@ def analyse_recording(
             if got:
                 traces.setdefault(sid, []).extend((float(t), np.asarray(p)) for t, p in got)
 
-        for block in rec.iter_blocks(chunk_s=chunk_s, sensor_ids=list(sa.analyzers)):
+        ids = list(sa.analyzers)
+        blocks = (
+            local_blocks(rec, chunk_s, ids, set(remote))
+            if remote
+            else rec.iter_blocks(chunk_s=chunk_s, sensor_ids=ids)
+        )
+        for block in blocks:
             consume(sa.feed(block))
             if collect_traces:
                 grab(block.sensor_id)
-            if on_progress is not None and len(block):
-                on_progress(float(block.t_end) - t_start, duration)
+            if on_progress is not None:
+                ra = remote.get(block.sensor_id)
+                n, t_end = (
+                    (len(block), block.t_end) if ra is None else (ra.block_len_, ra.block_t_end_)
+                )
+                if n:
+                    on_progress(float(t_end) - t_start, duration)
         consume(sa.finish())
         alerts.extend(_alert_dict(a) for a in engine.finish())
         alerts.sort(key=lambda a: a["t"])
@@ -271,4 +310,12 @@ def analyse_recording(
             attrs=rec.attrs,
             traces=traces,
         )
+    except BaseException:
+        if pool is not None:
+            pool.close(ok=False)
+        raise
+    finally:
+        rec.close()
+    if pool is not None:
+        pool.close(ok=True)
     return result
