@@ -679,20 +679,23 @@ class FootAnalyzer(StreamAnalyzer):
         s = self.settings
         todo = [j for j in jobs if j.ev.ok]
         early_todo = [j for j in early if j.pend.ev.ok]
-        # one vectorised pass for both kinds (each window's result depends on it alone)
-        results = contact_metrics_batch(
-            [j.window for j in early_todo] + [j.window for j in todo],
-            side=self.side,
-            sampling_rate_hz=self.fs,
-            settings=s.metrics,
-            gravity=s.gravity,
-        )
-        n_early = len(early_todo)
-        for ej, (m, _trace) in zip(early_todo, results[:n_early], strict=True):
+        # one vectorised pass per kind (windows are padded to the longest of their pass: the
+        # early ones end at toe-off, a third of a stride; each result depends on its window
+        # alone)
+        def batch(windows: list[tuple]) -> list:
+            return contact_metrics_batch(
+                windows,
+                side=self.side,
+                sampling_rate_hz=self.fs,
+                settings=s.metrics,
+                gravity=s.gravity,
+            )
+
+        for ej, (m, _trace) in zip(early_todo, batch([j.window for j in early_todo]), strict=True):
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
         for ej in early:
             self.early_rows_.append(self._early_row(ej))
-        by_job = {id(j): r for j, r in zip(todo, results[n_early:], strict=True)}
+        by_job = {id(j): r for j, r in zip(todo, batch([j.window for j in todo]), strict=True)}
         for job in jobs:
             ev = job.ev
             row = ContactRow(

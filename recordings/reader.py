@@ -352,8 +352,10 @@ class Recording:
         ds = self._file[SENSORS_GROUP][sensor_id]["t"]
         n = self._n[sensor_id]
         lo, hi = 0, n
-        # binary search over chunk boundaries, then inside one chunk
-        while hi - lo > _T_CHUNK:
+        # binary search down to one HDF5 chunk of t (reading an element decompresses its
+        # chunk only), then inside it
+        step = min(_T_CHUNK, ds.chunks[0]) if ds.chunks else _T_CHUNK
+        while hi - lo > step:
             mid = (lo + hi) // 2
             if float(ds[mid]) < t if side == "left" else float(ds[mid]) <= t:
                 lo = mid
