@@ -509,6 +509,7 @@ class AlertEngine:
                     self._expected[key] = self._expected_sensors(rule, key[1])
         self._latest: dict[str, float] = {}
         self._latest_early: dict[str, float] = {}
+        self._route_cache: dict[str, tuple[list[Rule], list[Rule]]] = {}
         self._seq = 0
         self.active_: dict[tuple[str, str | None], Alert] = {}
         self.cleared_: list[tuple[float, str, str | None]] = []
@@ -610,28 +611,49 @@ class AlertEngine:
             feet evaluate a contact without waiting for the other foot's next one.
         """
         self.cleared_ = []
+        latest = self._latest
         for row in rows:
-            self._latest[row.sensor_id] = max(self._latest.get(row.sensor_id, -math.inf), row.t_ic)
-            for rule in self.profile.rules:
-                if not self._uses_early(rule, row.sensor_id):
-                    self._queue(rule, row)
+            sid = row.sensor_id
+            latest[sid] = max(latest.get(sid, -math.inf), row.t_ic)
+            self._queue(self._routes(sid)[0], row)
         if self.early:
+            latest = self._latest_early
             for sid, wm in (watermarks or {}).items():
-                self._latest_early[sid] = max(self._latest_early.get(sid, -math.inf), wm)
+                latest[sid] = max(latest.get(sid, -math.inf), wm)
             for row in early:
                 sid = row.sensor_id
-                self._latest_early[sid] = max(self._latest_early.get(sid, -math.inf), row.t_ic)
-                for rule in self.profile.rules:
-                    if self._uses_early(rule, sid):
-                        self._queue(rule, row)
+                latest[sid] = max(latest.get(sid, -math.inf), row.t_ic)
+                self._queue(self._routes(sid)[1], row)
         return self._release(final=False)
 
-    def _queue(self, rule: Rule, row: ContactRow) -> None:
-        if self._applies(rule, row):
+    def _routes(self, sensor_id: str) -> tuple[list[Rule], list[Rule]]:
+        """The rules that take this sensor's rows: from its final rows, from its early rows
+        (before the per-row side and ``rejected`` checks of :meth:`_applies`)."""
+        got = self._route_cache.get(sensor_id)
+        if got is None:
+            probe = {
+                s: ContactRow(sensor_id=sensor_id, side=s, t_ic=0.0) for s in ("left", "right")
+            }
+            final: list[Rule] = []
+            early: list[Rule] = []
+            for rule in self.profile.rules:
+                if not any(self._applies(rule, r) for r in probe.values()):
+                    continue  # the rule's metric does not come from this kind of sensor
+                (early if self._uses_early(rule, sensor_id) else final).append(rule)
+            got = self._route_cache[sensor_id] = (final, early)
+        return got
+
+    def _queue(self, rules: list[Rule], row: ContactRow) -> None:
+        if not rules or "rejected" in row.flags:
+            return
+        for rule in rules:
+            if rule.side in ("left", "right") and row.side != rule.side:
+                continue
             key = (rule.name, row.side if rule.side == "each" else None)
-            if key in self._pending:  # a side that is neither left nor right: skipped
+            heap = self._pending.get(key)
+            if heap is not None:  # a side that is neither left nor right: skipped
                 self._seq += 1
-                heapq.heappush(self._pending[key], (row.t_ic, self._seq, row))
+                heapq.heappush(heap, (row.t_ic, self._seq, row))
 
     def finish(self) -> list[Alert]:
         """End of the data: evaluate every row still waiting; returns the alerts raised."""

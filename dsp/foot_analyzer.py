@@ -679,6 +679,7 @@ class FootAnalyzer(StreamAnalyzer):
         s = self.settings
         todo = [j for j in jobs if j.ev.ok]
         early_todo = [j for j in early if j.pend.ev.ok]
+
         # one vectorised pass per kind (windows are padded to the longest of their pass: the
         # early ones end at toe-off, a third of a stride; each result depends on its window
         # alone)

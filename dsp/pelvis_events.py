@@ -99,6 +99,11 @@ def _crossing(t: np.ndarray, x: np.ndarray, i: int, level: float) -> float:
     return float(t[i] + min(1.0, max(0.0, f)) * (t[i + 1] - t[i]))
 
 
+def _last_true(mask: np.ndarray) -> int:
+    """Index of the last True of a boolean array that has one."""
+    return mask.shape[0] - 1 - int(mask[::-1].argmax())
+
+
 def detect_stances(
     t: np.ndarray,
     f_vt: np.ndarray,
@@ -169,14 +174,12 @@ def detect_stances(
         # walk out from the peak to the P/2 crossings (not beyond the neighbouring humps)
         left_lim = int(lo_region[k])
         right_lim = int(starts[k + 1]) if k + 1 < starts.size else n
-        left = x[left_lim:ip]
-        below_l = np.flatnonzero(left < half)
-        right = x[ip:right_lim]
-        below_r = np.flatnonzero(right < half)
-        if below_l.size == 0 or below_r.size == 0:
+        below_l = x[left_lim:ip] < half
+        below_r = x[ip:right_lim] < half
+        if not (below_l.any() and below_r.any()):
             continue  # hump cut by the window's edge
-        iu = left_lim + int(below_l[-1])  # x[iu] < half <= x[iu+1]
-        idn = ip + int(below_r[0]) - 1  # x[idn] >= half > x[idn+1]
+        iu = _last_true(below_l) + left_lim  # x[iu] < half <= x[iu+1]
+        idn = ip + int(below_r.argmax()) - 1  # x[idn] >= half > x[idn+1]
         t_up = _crossing(t, x, iu, half)
         t_dn = _crossing(t, x, idn, half)
         dur = t_dn - t_up
@@ -193,16 +196,17 @@ def detect_stances(
             pre.size and post.size and pre.min() < flight_max_g and post.min() < flight_max_g
         )
         lo_pre = max(0, iu - reach)
-        fl_pre = np.flatnonzero(pre < flight_max_g)
-        fl_post = np.flatnonzero(post < flight_max_g)
-        j_pre = lo_pre + int(fl_pre[-1]) if fl_pre.size else -1
-        j_post = idn + int(fl_post[0]) if fl_post.size else none_after
+        fl_pre = pre < flight_max_g
+        fl_post = post < flight_max_g
+        any_post = bool(fl_post.any())
+        j_pre = lo_pre + _last_true(fl_pre) if fl_pre.any() else -1
+        j_post = idn + int(fl_post.argmax()) if any_post else none_after
         out_pre.append(j_pre)
         out_post.append(j_post)
         out_up.append(iu)
         out_dn.append(idn)
         out_reach.append(reach)
-        out_dep.append(max(j_post if fl_post.size else idn + reach, b + merge) + w // 2 + 1)
+        out_dep.append(max(j_post if any_post else idn + reach, b + merge) + w // 2 + 1)
         out_peak.append(ip)
         out_ic.append(t_up - tc / 6.0)
         out_to.append(t_dn + tc / 6.0)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Samples of ``t`` read at once while validating or searching.
 _T_CHUNK = 1 << 18
+#: Samples either side of the predicted index read by ``Recording._index_near``.
+_NEAR = 512
 
 
 def _attr_str(value: object) -> str:
@@ -364,6 +366,20 @@ class Recording:
         chunk = np.asarray(ds[lo:hi], dtype=np.float64)
         return lo + int(np.searchsorted(chunk, t, side=side))  # type: ignore[call-overload]
 
+    def _index_near(self, sensor_id: str, t: float, lo: int, t_lo: float) -> int:
+        """:meth:`_index_of` (``side='left'``) knowing that the answer is at least ``lo`` and
+        that sample ``lo - 1`` (or the recording's start) is at ``t_lo``: one short read around
+        the index the nominal rate predicts; the full search when the guess misses (a gap)."""
+        n = self._n[sensor_id]
+        fs = float(self.sensor(sensor_id).sample_rate_hz)
+        est = lo + round((t - t_lo) * fs)
+        a, b = max(lo, est - _NEAR), min(n, est + _NEAR)
+        if a < b:
+            seg = np.asarray(self._file[SENSORS_GROUP][sensor_id]["t"][a:b], dtype=np.float64)
+            if (a == lo or seg[0] < t) and (b == n or seg[-1] >= t):
+                return a + int(np.searchsorted(seg, t, side="left"))
+        return self._index_of(sensor_id, t)
+
     def read_range(self, sensor_id: str, start: int, stop: int) -> SampleBlock:
         """Samples ``start:stop`` of one sensor, validated (no NaN/inf values)."""
         self.sensor(sensor_id)
@@ -438,6 +454,7 @@ class Recording:
         cursor = {sid: (0 if t0 is None else self._index_of(sid, t0)) for sid in ids}
         stop_at = {sid: (self._n[sid] if t1 is None else self._index_of(sid, t1)) for sid in ids}
         all_gaps = {sid: self.gaps(sid) for sid in ids}
+        last_t: dict[str, float] = {}  # time of the sample before each sensor's cursor
         k = 0
         while True:
             w0 = start_t + k * chunk_s
@@ -449,7 +466,11 @@ class Recording:
                 i0 = cursor[sid]
                 if i0 >= stop_at[sid]:
                     continue
-                i1 = stop_at[sid] if last else min(stop_at[sid], self._index_of(sid, w1))
+                i1 = (
+                    stop_at[sid]
+                    if last
+                    else min(stop_at[sid], self._index_near(sid, w1, i0, last_t.get(sid, w0)))
+                )
                 gaps = all_gaps[sid]
                 if len(gaps):
                     lo = -math.inf if k == 0 else w0
@@ -461,6 +482,8 @@ class Recording:
                     continue
                 b = self.read_range(sid, i0, i1)
                 cursor[sid] = i1
+                if len(b):
+                    last_t[sid] = float(b.t[-1])
                 yield SampleBlock(sensor_id=sid, t=b.t, acc=b.acc, gyr=b.gyr, seq=b.seq, gaps=gsel)
             if last:
                 break

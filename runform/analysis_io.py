@@ -61,11 +61,7 @@ def _formatter(name: str) -> Any:
 
 
 _FORMAT = {c: _formatter(c) for c in STRIDE_COLUMNS}
-
-
-def _values(row: ContactRow) -> list[Any]:
-    d = row.__dict__
-    return [d[c] for c in STRIDE_COLUMNS]
+_CELLS = tuple((c, _DECIMALS.get(c)) for c in STRIDE_COLUMNS)
 
 
 class StridesCsvWriter:
@@ -89,10 +85,26 @@ class StridesCsvWriter:
         self.rows_written = 0
 
     def write(self, rows: Iterable[ContactRow]) -> None:
-        """Append rows."""
-        out = [
-            [_FORMAT[c](v) for c, v in zip(STRIDE_COLUMNS, _values(r), strict=True)] for r in rows
-        ]
+        """Append rows (cells as :func:`_formatter` makes them, inlined: a long run writes
+        tens of thousands of rows)."""
+        out = []
+        for r in rows:
+            d = r.__dict__
+            cells = []
+            for name, dec in _CELLS:
+                v = d[name]
+                if v is None:
+                    cells.append("")
+                elif type(v) is float:
+                    if v - v != 0.0:  # inf or nan
+                        cells.append("")
+                    else:
+                        cells.append(repr(round(v, dec)) if dec is not None else repr(v))
+                elif name == "flags":
+                    cells.append(";".join(v))
+                else:
+                    cells.append(_FORMAT[name](v))
+            out.append(cells)
         self._w.writerows(out)
         self.rows_written += len(out)
 

@@ -292,6 +292,20 @@ class _StateSender:
         return out
 
 
+#: Niceness added to the workers. The main process (pelvis, session, CSV) has about twice a
+#: foot's work and is the critical path: with the workers a little nicer the main process keeps
+#: a core while the two feet share the other, instead of all three sharing both.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    n = int(os.environ.get("RUNFORM_WORKER_NICE", WORKER_NICENESS))
+    try:
+        os.nice(n)
+    except (OSError, AttributeError):  # not allowed or not POSIX: equal priority
+        pass
+
+
 def _worker_main(
     conn: multiprocessing.connection.Connection,
     others: list[multiprocessing.connection.Connection],
@@ -304,6 +318,7 @@ def _worker_main(
 ) -> None:
     """Body of a worker process: analyse ``sids`` and send every result through ``conn``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    _lower_priority()
     for c in others:  # the main process's ends of the other workers' pipes
         c.close()
     # fresh stdio objects: a thread of the parent may have held their locks at the fork

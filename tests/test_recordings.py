@@ -134,6 +134,29 @@ def test_iter_blocks_is_chunked_and_complete(tmp_path: Path) -> None:
         assert part.t[0] >= 10.0 and part.t[-1] < 12.0 and len(part) == 200
 
 
+def test_index_near_equals_the_full_search(tmp_path: Path) -> None:
+    """The windowed reading guesses each window's end from the nominal rate; wherever the guess
+    misses (the lost samples, a sensor starting late), it must still give the exact index."""
+    path = tmp_path / "rec.h5"
+    _write(path, seconds=30)
+    rng = np.random.default_rng(3)
+    with open_recording(path) as rec:
+        for sid in rec.sensor_ids:
+            t_all = rec.read(sid).t
+            for _ in range(300):
+                lo = int(rng.integers(0, len(t_all)))
+                t = float(t_all[lo] + rng.uniform(0.0, 12.0))
+                t_lo = float(t_all[lo - 1]) if lo else float(rng.uniform(0.0, t_all[0]))
+                assert rec._index_near(sid, t, lo, t_lo) == rec._index_of(sid, t)
+        for chunk_s in (0.7, 4.0, 60.0):
+            blocks = [b for b in rec.iter_blocks(chunk_s=chunk_s) if b.sensor_id == "left_foot"]
+            ends = np.cumsum([len(b) for b in blocks])
+            t_all = rec.read("left_foot").t
+            w_end = rec.t_start + chunk_s * (np.arange(len(blocks)) + 1)
+            for e, w in zip(ends[:-1], w_end[:-1], strict=True):
+                assert e == int(np.searchsorted(t_all, w))
+
+
 def _make_bad(path: Path, how: str) -> None:
     _write(path, seconds=5)
     with h5py.File(path, "r+") as f:
