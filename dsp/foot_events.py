@@ -30,11 +30,12 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
     feature that survives low sample rates, where the impact spike is filtered away);
   - otherwise IC is the impact: the onset of the sharpest rise of the world-vertical specific
     force before ``pb`` (window ``max(ic_before_burst_s, 10 % of the cycle)``). When the burst
-    is a slap (pitch rate falling, heel or midfoot landing), the window is narrowed to the
-    ``ic_before_onset_s`` before the slap's onset: the tangent at the steepest fall of the
-    pitch rate (within ``ic_before_slap_s`` before ``pb``) extended back to the pitch rate of
-    the calmest instant before it, and IC is not placed earlier in time than that window's
-    start (at 50 Hz it holds a sample or two). The onset is precise but a few ms late; the
+    is a slap (pitch rate falling, heel or midfoot landing), the window is narrowed to
+    ``ic_before_onset_s`` before to ``ic_after_onset_s`` after the slap's onset: the tangent
+    at the steepest fall of the pitch rate (within ``ic_before_slap_s`` before ``pb``)
+    extended back to the pitch rate of the calmest instant before it, and IC is not placed
+    earlier in time than that window's start (at 50 Hz it holds a sample or two). The onset
+    is usually a few ms late, a few ms early when the foot pitches down before touching; the
     narrow window keeps the late-swing decelerations out, which at 50-100 Hz rise more
     sharply than the filtered impact.
 
@@ -125,9 +126,9 @@ class EventSettings:
         a forefoot landing: IC is the pitch rate's rising zero crossing before it.
     ic_before_slap_s : float
         The steepest fall of a slap is searched this long before its peak, s.
-    ic_before_onset_s : float
-        The impact of a heel or midfoot landing is searched this long before the slap's
-        onset, s.
+    ic_before_onset_s, ic_after_onset_s : float
+        The impact of a heel or midfoot landing is searched from this long before the slap's
+        onset to this long after it, s.
     landing_burst_dps : float
         Foot-flat lies after the last rotation that exceeds the stillest rotation after it by
         this, deg/s.
@@ -167,6 +168,7 @@ class EventSettings:
     ic_before_slap_s: float = 0.04
     landing_burst_dps: float = 200.0
     ic_before_onset_s: float = 0.0125
+    ic_after_onset_s: float = 0.005
     edge_to_moving_s: float = 0.04
     flat_max_dev_g: float = 0.4
     edge_flat_max_dev_g: float = 0.3
@@ -456,7 +458,13 @@ def _contact_steps(
             t_on = min(max(float(t_on), float(t[win_lo])), float(t[s_fall]))
             k_on = win_lo + int(np.searchsorted(t[win_lo : s_fall + 1], t_on))
             w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
-            win_hi = max(win_lo + 2, min(win_hi, k_on + 1))
+            # the onset can also come out a few ms early (a slow pitch-down before the touch-
+            # down steepens the tangent): the window reaches ic_after_onset_s past it, which
+            # at 100 Hz is the sample after it
+            k_hi = win_lo + int(
+                np.searchsorted(t[win_lo : s_fall + 1], t_on + settings.ic_after_onset_s)
+            )
+            win_hi = max(win_lo + 2, min(win_hi, k_hi + 1))
             win_lo = max(win_lo, min(k_on - w_i, win_hi - 2))
             t_earliest = t_on - settings.ic_before_onset_s
     ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
