@@ -53,6 +53,19 @@ def test_events_other_runners(scenario, rate, seed, ic_tol, to_tol):
     _check(evaluate_run(analyze_run(run), run.truth), ic_tol, to_tol)
 
 
+def test_slap_onset_before_the_impact_at_100_hz():
+    # this treadmill runner's foot pitches down just before touching: the slap's onset (the
+    # tangent at the pitch rate's steepest fall) comes out a few ms before the impact, and a
+    # window ending at it missed the impact by a sample (IC 7.6 / 11.9 ms early, strike angle
+    # +1.3 deg, without EventSettings.ic_after_onset_s)
+    run = simulate_session(
+        "treadmill", duration_s=30.0, rate_hz=104, seed=3000, sensors=FEET, runner_variation=1.0
+    )
+    for e in evaluate_run(analyze_run(run), run.truth):
+        assert e["ic_median_abs_ms"] <= 5.0, e
+        assert e["fsa_mae_deg"] <= 0.8, e
+
+
 def test_heel_counter_mount_heel_off_is_not_lift_off():
     # a sensor on the heel counter is jerked up at heel-off, 80-110 ms before the lift-off
     run = simulate_session(
