@@ -59,6 +59,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+from array import array
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -281,8 +282,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._finished = False
         self._n_rows = 0
         self._flag_counts: dict[str, int] = {}
-        self._vals: dict[str, list[float]] = {
-            k: []
+        # compact float64 arrays (8 bytes a value, not a 32-byte float object in a list)
+        self._vals: dict[str, array] = {
+            k: array("d")
             for k in (
                 "drop_left",
                 "drop_right",
@@ -1060,8 +1062,9 @@ def _rotate_rows(r: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
 
 
-def _median(vals: list) -> float | None:
-    arr = np.asarray([x for x in vals if x is not None and np.isfinite(x)], dtype=np.float64)
+def _median(vals: array) -> float | None:
+    arr = np.frombuffer(vals, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
     if arr.size == 0:
         return None
     return round(float(np.median(arr)), 6)
