@@ -147,6 +147,17 @@ def test_cli_output_files_identical(rec3, tmp_path, monkeypatch, capsys):
             capsys.readouterr(),
         )
     assert outs["1"] == outs["3"]
+    # the same choice from the command line (the option wins over the variable)
+    monkeypatch.setenv("RUNFORM_WORKERS", "3")
+    assert (
+        main(["analyze", str(rec3), "--strides", "s.csv", "--json", "s.json", "--workers", "1"])
+        == 0
+    )
+    assert (tmp_path / "s.csv").read_bytes() == outs["1"][0]
+    capsys.readouterr()
+    assert main(["analyze", str(rec3), "--json", "s.json", "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--workers 0" in err
 
 
 @pytest.fixture

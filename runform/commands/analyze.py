@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--chunk-s", type=float, default=60.0, help="seconds of data read at a time (default 60)"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="most processes to use (1 = this one only; default: one worker per foot sensor "
+        "when the file is long enough, or $RUNFORM_WORKERS); the results do not depend on it",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on long files"
     )
 
@@ -48,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.chunk_s > 0):
         raise UsageError(f"--chunk-s {args.chunk_s}: expected a positive number of seconds")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
     if not (args.strides or args.json or args.parquet):
         raise UsageError("nothing to write: give --strides, --json and/or --parquet")
     rec_path = args.recording
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 keep_rows=False,
                 on_rows=count_and_write,
                 on_progress=progress if show else None,
+                workers=args.workers,
             )
     finally:
         if writer is not None:
