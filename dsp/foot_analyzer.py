@@ -60,7 +60,9 @@ from dsp.foot_events import (
     find_swing_peaks,
 )
 from dsp.foot_metrics import MetricSettings, contact_metrics_batch
+from dsp.orientation import rotate_rows
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
+from dsp.summary import median_or_none
 
 __all__ = ["FootAnalyzer", "FootSettings"]
 
@@ -288,15 +290,15 @@ class FootAnalyzer(StreamAnalyzer):
             ("contact_time", "contact_time_median"),
             ("foot_strike_angle", "foot_strike_angle_median"),
         ):
-            out[name] = _median(v[key])
+            out[name] = median_or_none(v[key])
         n_types = sum(self._strike_counts.values())
         out["strike_type_fraction"] = {
             k: (round(self._strike_counts.get(k, 0) / n_types, 4) if n_types else None)
             for k in ("rearfoot", "midfoot", "forefoot")
         }
-        out["max_pronation_velocity_median"] = _median(v["max_pronation_velocity"])
-        out["pronation_excursion_median"] = _median(v["pronation_excursion"])
-        out["speed_median"] = _median(v["speed"])
+        out["max_pronation_velocity_median"] = median_or_none(v["max_pronation_velocity"])
+        out["pronation_excursion_median"] = median_or_none(v["pronation_excursion"])
+        out["speed_median"] = median_or_none(v["speed"])
         return out
 
     # ------------------------------------------------------------------ input
@@ -385,8 +387,8 @@ class FootAnalyzer(StreamAnalyzer):
         if self._gyr_fs is not None:
             sat |= saturation_mask(piece.gyr, full_scale=self._gyr_fs)
         self._bt = np.concatenate([self._bt, piece.t])
-        self._bacc = np.concatenate([self._bacc, _rotate(piece.acc, r)])
-        self._bgyr = np.concatenate([self._bgyr, _rotate(piece.gyr, r)])
+        self._bacc = np.concatenate([self._bacc, rotate_rows(piece.acc, r)])
+        self._bgyr = np.concatenate([self._bgyr, rotate_rows(piece.gyr, r)])
         self._bsat = np.concatenate([self._bsat, sat])
         self._braw = np.concatenate([self._braw, piece.acc])
         self._seg_n += piece.t.shape[0]
@@ -620,7 +622,7 @@ class FootAnalyzer(StreamAnalyzer):
             # the swing of a shoe often exceeds 16 g: estimate the clipped peaks before
             # integrating (the row keeps its "saturated" flag)
             assert self._R is not None
-            acc_b = _rotate(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
+            acc_b = rotate_rows(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
         return (self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc)
 
     def _saturated(self, a: int, b: int) -> bool:
@@ -769,17 +771,3 @@ class FootAnalyzer(StreamAnalyzer):
                 self._summary_vals[k].append(v)
         if row.strike_type:
             self._strike_counts[row.strike_type] = self._strike_counts.get(row.strike_type, 0) + 1
-
-
-def _rotate(x: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """``x @ r.T`` by elementwise products (no BLAS), so every row is computed the same way
-    whatever the block length (streaming and batch give bit-identical results)."""
-    return x[:, 0:1] * r[:, 0] + x[:, 1:2] * r[:, 1] + x[:, 2:3] * r[:, 2]
-
-
-def _median(vals: array) -> float | None:
-    arr = np.frombuffer(vals, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        return None
-    return round(float(np.median(arr)), 6)

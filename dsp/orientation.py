@@ -41,9 +41,19 @@ __all__ = [
     "integrate_windows",
     "pack_windows",
     "quat_multiply",
+    "rotate_rows",
     "tilt_from_acc",
     "tilt_matrix",
 ]
+
+
+def rotate_rows(v: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``v @ r.T`` written out per element: vectors ``v`` (N, 3) rotated by ``r`` (3, 3).
+
+    A BLAS product may round a one-row block differently from the same row inside a longer
+    block; this does not, so any chunking of the input gives bit-identical values.
+    """
+    return v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
 
 
 def quat_multiply(p: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -69,12 +69,13 @@ from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import samples_for, saturation_mask
-from dsp.orientation import chain_rotations, quat_multiply
+from dsp.orientation import chain_rotations, quat_multiply, rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_events import StanceEvents, detect_stances
 from dsp.pelvis_metrics import analyse_epochs, assign_sides
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
+from dsp.summary import median_or_none
 
 __all__ = ["PelvisAnalyzer", "PelvisSettings", "running_baseline"]
 
@@ -385,15 +386,15 @@ class PelvisAnalyzer(StreamAnalyzer):
     def summary(self) -> dict[str, Any]:
         """This sensor's part of SUMMARY.json (analysis-output v1 plus the pelvis keys)."""
         v = self._vals
-        dl, dr = _median(v["drop_left"]), _median(v["drop_right"])
+        dl, dr = median_or_none(v["drop_left"]), median_or_none(v["drop_right"])
         out: dict[str, Any] = {
             "placement": self.info.placement,
             "contacts": self._n_rows,
-            "cadence_median": _median(v["cadence"]),
-            "contact_time_median": _median(v["contact_time"]),
+            "cadence_median": median_or_none(v["cadence"]),
+            "contact_time_median": median_or_none(v["contact_time"]),
             "pelvic_drop_median": {"left": dl, "right": dr},
             "pelvic_drop_asymmetry": None if dl is None or dr is None else round(dl - dr, 6),
-            "vertical_oscillation_median": _median(v["vo"]),
+            "vertical_oscillation_median": median_or_none(v["vo"]),
             "baseline": self.baseline_kind_,
             "events_source": self._events_source(),
         }
@@ -551,8 +552,8 @@ class PelvisAnalyzer(StreamAnalyzer):
             sat |= saturation_mask(acc, full_scale=self._acc_fs)
         if self._gyr_fs is not None:
             sat |= saturation_mask(gyr, full_scale=self._gyr_fs)
-        acc_b = _rotate_rows(r, acc)
-        gyr_b = _rotate_rows(r, gyr)
+        acc_b = rotate_rows(acc, r)
+        gyr_b = rotate_rows(gyr, r)
         # once per sample: the gyroscope chained from the segment start, the specific force in
         # the segment's first body frame and its running sum
         q = self._chain(t, gyr_b)
@@ -1051,20 +1052,3 @@ class PelvisAnalyzer(StreamAnalyzer):
             v["cadence"].append(row.cadence)
         if row.contact_time is not None:
             v["contact_time"].append(row.contact_time)
-
-
-def _rotate_rows(r: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``v @ r.T`` written out per element, shape (N, 3).
-
-    A BLAS product may round a one-row block differently from the same row inside a longer
-    block; this does not, so any chunking of the input gives bit-identical values.
-    """
-    return v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
-
-
-def _median(vals: array) -> float | None:
-    arr = np.frombuffer(vals, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        return None
-    return round(float(np.median(arr)), 6)

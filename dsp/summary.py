@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "build_summary"]
+import numpy as np
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "build_summary", "median_or_none"]
 
 FORMAT_NAME = "runform-analysis"
 FORMAT_VERSION = 1
@@ -38,3 +41,13 @@ def build_summary(
         "sensors": sensors,
         "alerts": list(alerts or []),
     }
+
+
+def median_or_none(values: array) -> float | None:
+    """Median of the finite values of a float64 ``array('d')`` (rounded to 6 decimals), or
+    ``None`` when there is none: the ``*_median`` entries of SUMMARY.json."""
+    arr = np.frombuffer(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return None
+    return round(float(np.median(arr)), 6)
