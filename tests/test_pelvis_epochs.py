@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from dsp.pelvis_analyzer import PelvisAnalyzer, _rotate_rows
+from dsp.orientation import rotate_rows
+from dsp.pelvis_analyzer import PelvisAnalyzer
 from dsp.pelvis_metrics import analyse_span
 from firmware_bridge.simulator import simulate_session
 
@@ -41,7 +42,7 @@ class _Checked(PelvisAnalyzer):
         if bool(new_seg):
             self.rec = []  # epochs index the samples of their segment
         r = self._R
-        self.rec.append((t, _rotate_rows(r, acc), _rotate_rows(r, gyr)))
+        self.rec.append((t, rotate_rows(acc, r), rotate_rows(gyr, r)))
         super()._process(piece)
 
     def _analyse_epochs(self, epochs, final) -> None:
