@@ -142,18 +142,20 @@ def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.n
     return out
 
 
-def running_max(x: np.ndarray, *, size: int) -> np.ndarray:
-    """Centered running maximum over ``size`` samples (odd), edges use the samples available.
+def running_max(x: np.ndarray, *, size: int, ahead: int | None = None) -> np.ndarray:
+    """Running maximum over ``size // 2`` samples before and ``ahead`` after each sample
+    (centred, ``size`` odd, by default); edges use the samples available.
 
-    Same result as ``scipy.ndimage.maximum_filter1d(x, size, mode="nearest")`` without importing
-    ``scipy.ndimage`` (import cost matters for the command line).
+    Centred, the same result as ``scipy.ndimage.maximum_filter1d(x, size, mode="nearest")``
+    without importing ``scipy.ndimage`` (import cost matters for the command line).
     """
     x = np.asarray(x, dtype=np.float64)
     h = int(size) // 2
-    if h <= 0 or x.shape[0] == 0:
+    a = h if ahead is None else int(ahead)
+    if h + a <= 0 or x.shape[0] == 0:
         return x.copy()
-    pad = np.concatenate((np.full(h, x[0]), x, np.full(h, x[-1])))
-    return np.lib.stride_tricks.sliding_window_view(pad, 2 * h + 1).max(axis=1)
+    pad = np.concatenate((np.full(h, x[0]), x, np.full(a, x[-1])))
+    return np.lib.stride_tricks.sliding_window_view(pad, h + a + 1).max(axis=1)
 
 
 def running_min(x: np.ndarray, *, size: int) -> np.ndarray:

@@ -223,11 +223,7 @@ def find_swing_peaks(
     a = max(0, lo - half_window)
     b = min(omega_s.shape[0], hi + ahead)
     seg = omega_s[a:b]
-    if ahead == half_window:
-        mx = running_max(seg, size=2 * half_window + 1)
-    else:
-        pad = np.concatenate((np.full(half_window, seg[0]), seg, np.full(ahead, seg[-1])))
-        mx = np.lib.stride_tricks.sliding_window_view(pad, half_window + ahead + 1).max(axis=1)
+    mx = running_max(seg, size=2 * half_window + 1, ahead=ahead)
     cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
     cand = cand[(cand >= lo) & (cand < hi)]
     if cand.size < 2:

@@ -269,7 +269,7 @@ class StreamAnalyzer(ABC):
     latest_traces_: list
     #: rows released ahead of their final row by the last feed()/finish() (contact-only
     #: metrics, see :data:`dsp.contact.CONTACT_KEYS`); empty for analyzers without them
-    early_rows_: list = []  # noqa: RUF012 - replaced per call, never mutated in place here
+    early_rows_: list
     _finished: bool
     _R: np.ndarray | None
     _align_buf: AlignBuffer

@@ -411,8 +411,6 @@ class AnalysisWorker:
         if self.writer is not None:
             for a in alerts:
                 self._write_marker(a.t, a.rule, "alert")
-        if not rows and not traces and not early and not alerts and not cleared and not final:
-            return
         self._put(
             "strides",
             {
