@@ -23,6 +23,7 @@ sensor.
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -264,6 +265,8 @@ class StreamAnalyzer(ABC):
 
     #: why the sensor's data cannot be analysed (None while they can)
     problem_: str | None = None
+    #: longest stretch of data (s) analysed in one go: longer blocks are cut (see :meth:`feed`)
+    feed_piece_s: float = 30.0
     info: SensorInfo
     alignment_: Any
     latest_traces_: list
@@ -298,13 +301,36 @@ class StreamAnalyzer(ABC):
         """Collect in ``_out`` the rows still buffered at the end of the data."""
 
     def feed(self, block: SampleBlock) -> list:
-        """Add a block of samples; returns the rows finished by it (IC order)."""
+        """Add a block of samples; returns the rows finished by it (IC order).
+
+        A block longer than :attr:`feed_piece_s` is analysed as consecutive blocks of at most
+        that length (the rows do not depend on how the data are cut): the temporary arrays of
+        one call then stay the same size whatever the caller's block length, e.g. the 60 s
+        windows of ``runform analyze``, which is also a little faster in cache.
+        """
         if self._finished:
             raise AnalysisError(f"sensor {self.info.sensor_id}: feed() after finish()")
         if block.sensor_id != self.info.sensor_id:
             raise AnalysisError(
                 f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
             )
+        n = len(block)
+        most = self.feed_piece_s * self.info.sample_rate_hz
+        if not n > most:
+            return self._feed_one(block)
+        k = math.ceil(n / max(1.0, most))  # pieces of equal length
+        out: list = []
+        early: list = []
+        traces: list = []
+        for j in range(k):
+            out += self._feed_one(block.slice(j * n // k, (j + 1) * n // k))
+            early += self.early_rows_
+            traces += self.latest_traces_
+        self.early_rows_ = early
+        self.latest_traces_ = traces
+        return out
+
+    def _feed_one(self, block: SampleBlock) -> list:
         self._out = []
         self.latest_traces_ = []
         self.early_rows_ = []

@@ -82,3 +82,28 @@ def test_latest_traces_follow_the_rows(run):
             n_traces += 1
         n_rows += sum(1 for r in own if r.stride_time is not None and not r.flags)
     assert n_traces >= n_rows > 20
+
+
+def _whole_blocks(run, piece_s: float) -> tuple[list, list, int]:
+    """Every sensor's data in one feed, analysed internally in pieces of ``piece_s``."""
+    sa = SessionAnalyzer(run.sensors)
+    for a in sa.analyzers.values():
+        a.feed_piece_s = piece_s
+    rows, early, traces = [], [], 0
+    for b in run.blocks.values():
+        rows += sa.feed(b)
+        early += [r.as_record() for r in sa.early_rows_]
+        traces += len(sa.analyzer(b.sensor_id).latest_traces_)
+    rows += sa.finish()
+    return _records(rows), early, traces
+
+
+def test_long_blocks_are_analysed_in_pieces_with_the_same_results(run):
+    """A block longer than ``feed_piece_s`` (e.g. ``runform analyze``'s 60 s windows) is cut
+    inside the analyzer, which bounds the size of its temporary arrays: same rows, same early
+    rows (a feed returns those of all its pieces), same per-stride traces."""
+    assert len(run.blocks["left_foot"]) > 40 * 208  # longer than the pieces below
+    ref = _whole_blocks(run, float("inf"))
+    assert len(ref[0]) > 100 and len(ref[1]) > 30 and ref[2] > 30
+    for piece_s in (30.0, 7.3):
+        assert _whole_blocks(run, piece_s) == ref
