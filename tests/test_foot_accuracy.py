@@ -89,7 +89,7 @@ KNOWN_WEAK = [
         "easy",
         141,
         {"rate_hz": 50},
-        "50 Hz: max pronation velocity ~12 % low (18 % before the Gaussian peak "
+        "50 Hz: max pronation velocity 12-14 % low (18-19 % before the Gaussian peak "
         "interpolation): the device's 20 Hz low-pass lowers the ~50 ms eversion-rate peak "
         "and the 20 ms sampling misses its top (IC/TO within 8 ms, tests/test_foot_events.py)",
     ),
@@ -187,3 +187,14 @@ def test_alignment_50hz_single_still_samples_when_loose_instants_disagree():
         assert e["fsa_mae_deg"] <= 2.0, e
         assert e["exc_mae_deg"] <= 1.5, e
     assert rows and all("low_alignment" in r.flags for r in rows)
+
+
+def test_max_pronation_velocity_at_100hz_between_samples():
+    # at 100 Hz the ~50 ms eversion-rate burst spans a few samples: the parabola through the
+    # largest sample and its neighbours left the rate 1.8-4.5 % low on these sessions (mean
+    # of the two feet 2.6-3.4 %), the three-point Gaussian estimator 0.9-3.1 % (1.2-2.0 %)
+    for scenario, seed in (("rearfoot", 51), ("forefoot", 52), ("easy", 53)):
+        run = simulate_session(scenario, duration_s=30, seed=seed, sensors=FEET, rate_hz=100)
+        res = evaluate_run(analyze_run(run), run.truth)
+        mean = float(np.mean([e["mpv_mape"] for e in res]))
+        assert mean <= 2.2, (scenario, [e["mpv_mape"] for e in res])
