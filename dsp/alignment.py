@@ -188,22 +188,29 @@ def estimate_alignment(
     # stride-long window, plus a margin), with a specific force near 1 g
     span = samples_for(0.7, sampling_rate_hz=fs, minimum=3)
     gait_span = 2 * samples_for(1.0, sampling_rate_hz=fs) + 1
-    still_masks = []
-    stride_masks = []
-    for f in feats:
-        # stillness cost: rotation plus deviation of the specific force from 1 g
-        # (20 deg/s per m/s²), so a quiet instant of the swing does not count
-        c = f[3] + 20.0 * np.abs(f[4] - gravity)
-        cmin = running_min(c, size=span)
-        thr_local = np.minimum(still_max_dps, 1.5 * cmin + 15.0)
-        # only the still phases of gait (within 1 s of a swing): a sensor lying on a table or
-        # held in the hand before it was clipped on must not set the up axis
-        near_gait = running_max((f[3] > swing_min_dps).astype(np.float64), size=gait_span) > 0
-        quiet = (c <= thr_local) & (cmin < still_max_dps) & near_gait
-        dev = np.abs(f[4] - gravity)
-        still_masks.append(quiet & (dev < still_acc_tol_g * gravity))
-        stride_masks.append(quiet & (dev < stride_acc_tol_g * gravity))
     merge = samples_for(0.1, sampling_rate_hz=fs, minimum=1)
+
+    def masks_of(
+        tests: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Still masks (``still_acc_tol_g``) and stride-bound masks (``stride_acc_tol_g``) from
+        per-segment (smoothed rate for the stillness, smoothed specific-force norm, smoothed
+        rate for the swing)."""
+        still, stride = [], []
+        for e_c, an_c, e_sw in tests:
+            # stillness cost: rotation plus deviation of the specific force from 1 g
+            # (20 deg/s per m/s²), so a quiet instant of the swing does not count
+            c = e_c + 20.0 * np.abs(an_c - gravity)
+            cmin = running_min(c, size=span)
+            thr_local = np.minimum(still_max_dps, 1.5 * cmin + 15.0)
+            # only the still phases of gait (within 1 s of a swing): a sensor lying on a table
+            # or held in the hand before it was clipped on must not set the up axis
+            near_gait = running_max((e_sw > swing_min_dps).astype(np.float64), size=gait_span) > 0
+            quiet = (c <= thr_local) & (cmin < still_max_dps) & near_gait
+            dev = np.abs(an_c - gravity)
+            still.append(quiet & (dev < still_acc_tol_g * gravity))
+            stride.append(quiet & (dev < stride_acc_tol_g * gravity))
+        return still, stride
 
     def enough(masks: list[np.ndarray]) -> bool:
         """``min_still_phases`` still phases (runs closer than 0.1 s count as one), or
@@ -216,40 +223,76 @@ def estimate_alignment(
         n = sum(int(m.sum()) for m in masks)
         return (n_phases >= min_still_phases or n >= min_still_s * fs) and n >= 3 * min_still_phases
 
-    loose = not enough(still_masks)
-    if loose:
-        # no stance is still enough for the strict test (a heel striker at 50 Hz, no standing):
-        # the up axis from the looser stillest instants, trusted only if they agree closely
-        # (``loose_max_spread_deg``), and never with full confidence
-        still_masks = stride_masks
-    thr = float(
-        np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)]))
-        if any(m.any() for m in still_masks)
-        else still_max_dps
-    )
+    def up_axis(masks: list[np.ndarray]) -> tuple[np.ndarray, float]:
+        """Up axis (majority direction of the still specific force) and its spread, deg."""
+        acc_still = np.concatenate([f[1][m] for f, m in zip(feats, masks, strict=True)])
+        u = acc_still / np.linalg.norm(acc_still, axis=1, keepdims=True)
+        # the majority direction (foot-flat and standing), robust to the odd quiet swing sample
+        vt = _unit(u.mean(axis=0))
+        for _ in range(4):
+            near = u @ vt > np.cos(np.radians(30.0))
+            if near.sum() < 3:
+                break
+            vt = _unit(u[near].mean(axis=0))
+        near = u @ vt > np.cos(np.radians(30.0))
+        rbar = float(np.linalg.norm(u[near].mean(axis=0))) if near.any() else 0.0
+        kept = float(near.mean())
+        spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
+        if kept < 0.6:
+            spread = max(spread, 30.0)
+        return vt, spread
+
+    still_masks, stride_masks = masks_of([(f[3], f[4], f[3]) for f in feats])
+    # the up axis, from the most to the least trusted source:
+    # "strict": still phases passing ``still_acc_tol_g`` (with the stillness smoothed over
+    # ``still_window_ms``); "loose": no stance is still enough for that (a heel striker at
+    # 50 Hz, no standing): the looser stillest instants (``stride_acc_tol_g``), trusted only
+    # if they agree closely (``loose_max_spread_deg``); "single": at a rate where the
+    # ``still_window_ms`` smoothing spans more than that (3 samples = 40 ms at 50 Hz), it
+    # blends the one or two still samples of a short foot-flat with the landing and the push-
+    # off around them (0.5-0.8 g off 1 g), and the loose instants can come from the late
+    # swing: the strict test on unsmoothed samples. Neither of the last two is trusted fully.
+    mode = "strict"
+    vt = np.zeros(3)
+    spread = float("nan")
+    if enough(still_masks):
+        vt, spread = up_axis(still_masks)
+    else:
+        mode = "loose"
+        if enough(stride_masks):
+            vt, spread = up_axis(stride_masks)
+        win_single = 1 + 2 * int(np.floor(still_window_ms / 1000.0 * fs / 2.0 + 1e-9))
+        if not (spread <= loose_max_spread_deg) and win_single < 2 * (win // 2) + 1:
+            tests = [
+                (
+                    centered_moving_average(np.linalg.norm(f[2], axis=1), window=win_single),
+                    centered_moving_average(np.linalg.norm(f[1], axis=1), window=win_single),
+                    f[3],
+                )
+                for f in feats
+            ]
+            single_still, single_stride = masks_of(tests)
+            if enough(single_still):
+                mode = "single"
+                stride_masks = single_stride
+                vt, spread = up_axis(single_still)
+                still_masks = single_still
+        if mode == "loose":
+            still_masks = stride_masks
+    loose = mode != "strict"
     n_still = int(sum(m.sum() for m in still_masks))
-    if loose and not enough(still_masks):
+    if loose and not np.isfinite(spread):
         return AlignmentResult(
             n_still=n_still,
             reason="too little still data (no foot-flat phases: is the sensor loose, rattling "
             "or not on a shoe?)",
         )
-    acc_still = np.concatenate([f[1][m] for f, m in zip(feats, still_masks, strict=True)])
-    u = acc_still / np.linalg.norm(acc_still, axis=1, keepdims=True)
-    # the majority direction (foot-flat and standing), robust to the odd quiet swing sample
-    vt = _unit(u.mean(axis=0))
-    for _ in range(4):
-        near = u @ vt > np.cos(np.radians(30.0))
-        if near.sum() < 3:
-            break
-        vt = _unit(u[near].mean(axis=0))
-    near = u @ vt > np.cos(np.radians(30.0))
-    rbar = float(np.linalg.norm(u[near].mean(axis=0))) if near.any() else 0.0
-    kept = float(near.mean())
-    spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
-    if kept < 0.6:
-        spread = max(spread, 30.0)
-    if loose and spread > loose_max_spread_deg:
+    thr = float(
+        np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)]))
+        if any(m.any() for m in still_masks)
+        else still_max_dps
+    )
+    if mode == "loose" and spread > loose_max_spread_deg:
         return AlignmentResult(
             n_still=n_still,
             gravity_spread_deg=spread,
@@ -325,7 +368,11 @@ def estimate_alignment(
     reasons = []
     if loose:
         conf = min(conf, loose_confidence)
-        reasons.append("up axis from loosely still instants (short foot-flat phases)")
+        reasons.append(
+            "up axis from loosely still instants (short foot-flat phases)"
+            if mode == "loose"
+            else "up axis from single still samples (foot-flat shorter than the still window)"
+        )
     if g_score < 0.5:
         reasons.append(f"still-phase gravity directions spread by {spread:.0f} deg")
     if s_score < 0.5:
