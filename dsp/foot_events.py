@@ -44,7 +44,7 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
       largest ``|gyr_ap|`` between the window's start and the flat phase (its sign, which
       depends on the side, is taken from the burst); its onset is the last zero crossing
       towards it before its peak, interpolated between samples (needs a burst of at least
-      ``pronation_min_dps``; a slow walker's crosses ~10 ms after the touch-down).
+      ``pronation_min_dps``; a walker's crosses 6-13 ms after the touch-down).
 
     The slap's onset anchors the window unless it precedes the pronation's by more than
     ``slap_lead_max_s``: then the pitch-down began in the air (midfoot runners whose foot
