@@ -4,7 +4,8 @@ All signals are in the foot frame (``ap, ml, vt``; see ``docs/coordinate_systems
 pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
 
 * **Mid-swing**: a local maximum of the smoothed pitch rate above ``swing_threshold_dps`` that
-  is the largest within ``±swing_half_window_s``. Consecutive mid-swings of one foot bound one
+  is the largest within ``±swing_half_window_s`` (never the data's first sample: the rate may
+  have been higher just before it, e.g. data that start in a heel drop). Consecutive mid-swings of one foot bound one
   cycle that holds one ground contact (mid-swing to mid-swing segmentation of Falbriard et al.
   2018, "Accurate estimation of running temporal parameters using foot-worn inertial sensors",
   Front Physiol 9:610).
@@ -55,6 +56,10 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
 
   The world-vertical force uses the orientation integrated back from foot-flat, which
   separates the upward impact from the mostly horizontal decelerations of late swing.
+
+A contact cut by the start or the end of the data is reported only with a landing burst of
+its own after the range's start (``pb`` not at it): otherwise the data start inside the landing,
+or end in it after a late-swing lull that passed for a foot-flat.
 
 A force-based IC between two samples is otherwise placed midway. Neither the sensor's own anti-alias
 filter delay (about half a sample for a 2nd-order low-pass at 0.4 × rate) nor any other
@@ -248,7 +253,9 @@ def find_swing_peaks(
     seg = omega_s[a:b]
     mx = running_max(seg, size=2 * half_window + 1, ahead=ahead)
     cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
-    cand = cand[(cand >= lo) & (cand < hi)]
+    # (the first sample of the data is no peak: the rate may have been higher just before it,
+    # e.g. data that start in the heel drop after a landing)
+    cand = cand[(cand >= max(lo, 1)) & (cand < hi)]
     if cand.size < 2:
         return cand
     keep = [int(cand[0])]
@@ -540,6 +547,10 @@ def _contact_steps(
         head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
         if ic <= a + 1 or head <= a or gyr_norm_s[a:head].max() < settings.swing_threshold_dps:
             return None
+        # and the landing burst is a peak after the data's start (when the rotation only falls
+        # from the start to the flat phase, the data start inside the landing)
+        if pb <= ic_lo + 1:
+            return None
     if not b_is_swing:
         # the data end inside the cycle: a landing must lie between the mid-swing and the
         # foot-flat (when the rotation falls all the way from the mid-swing to the "flat"
@@ -598,18 +609,18 @@ def _pronation_onset(
     sample before ``lo`` may hold the start of the crossing).
     """
     seg = gyr_ap[lo - 1 : hi]
-    k_up = int(np.argmax(seg[1:])) + 1
-    k_dn = int(np.argmin(seg[1:])) + 1
+    k_up = int(seg[1:].argmax()) + 1
+    k_dn = int(seg[1:].argmin()) + 1
     up = float(seg[k_up]) >= -float(seg[k_dn])
     k = k_up if up else k_dn
-    peak = float(seg[k])
-    if abs(peak) < min_dps:
+    if abs(float(seg[k])) < min_dps:
         return None
     # the last sample on the other side of zero before the peak
-    before = np.flatnonzero(seg[:k] < 0) if up else np.flatnonzero(seg[:k] > 0)
-    if before.size == 0:
+    other = (seg[k - 1 :: -1] < 0) if up else (seg[k - 1 :: -1] > 0)
+    back = int(other.argmax())
+    if not other[back]:
         return None
-    i = int(before[-1])
+    i = k - 1 - back
     e0, e1 = float(seg[i]), float(seg[i + 1])
     f = e0 / (e0 - e1)
     return float(t[lo - 1 + i] + f * (t[lo + i] - t[lo - 1 + i]))

@@ -8,7 +8,10 @@
 * A walker whose slow pronation starts ~13 ms after the touch-down (its zero crossing lags the
   slap's onset by 1-6 ms) keeps the slap anchor.
 * Data that end (a packet loss) in the landing after a mid-swing: the late-swing lull looked
-  like a foot-flat and the slap like a lift-off, giving a false contact.
+  like a foot-flat and the slap like a lift-off, giving a false contact. Data that start in the
+  heel drop after a forefoot landing: the first sample passed for a mid-swing (or the start of
+  a contact cut by the data's start) and a contact whose landing lies before the data was
+  reported.
 
 Seeds 501-513 were used to develop this; the check runners are those of
 ``scripts/runner_sweep.py`` (seeds 3000-3003), not used here.
@@ -20,7 +23,7 @@ import numpy as np
 import pytest
 
 from dsp.foot_analyzer import FootAnalyzer
-from dsp.foot_events import _pronation_onset
+from dsp.foot_events import _pronation_onset, find_swing_peaks
 from firmware_bridge.simulator import simulate_session
 from tests.foot_eval import analyze_run, evaluate_run
 
@@ -121,3 +124,27 @@ def test_pronation_onset_is_the_zero_crossing_before_the_burst():
     # a burst below the least rate, or no crossing before it: no onset
     assert _pronation_onset(t, 0.1 * g, 1, 14, 60.0) is None
     assert _pronation_onset(t, -np.abs(g), 1, 14, 60.0) is None
+
+
+def test_data_starting_in_a_heel_drop_is_not_a_contact():
+    # no standing: the right foot's data start ~30 ms after its touch-down, in the heel drop
+    # (270 deg/s at the first sample, falling): that sample was taken for a mid-swing and a
+    # contact from 0.056 s (the landing lies before the data) was reported (false = 1)
+    run = simulate_session(
+        "forefoot",
+        duration_s=20.0,
+        rate_hz=50,
+        seed=529,
+        sensors=FEET,
+        runner_variation=1.0,
+        standing_s=0.0,
+    )
+    for e in evaluate_run(analyze_run(run), run.truth):
+        assert e["false"] == 0, e
+        assert e["found_frac"] >= 0.99, e
+
+
+def test_first_sample_is_no_swing_peak():
+    om = np.array([300.0, 200.0, 50.0, 0.0, 100.0, 400.0, 500.0, 300.0, 100.0, 0.0, 0.0, 0.0])
+    peaks = find_swing_peaks(om, half_window=3, threshold_dps=100.0, lo=0, hi=om.size)
+    assert peaks.tolist() == [6]
