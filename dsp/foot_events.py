@@ -4,7 +4,8 @@ All signals are in the foot frame (``ap, ml, vt``; see ``docs/coordinate_systems
 pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
 
 * **Mid-swing**: a local maximum of the smoothed pitch rate above ``swing_threshold_dps`` that
-  is the largest within ``±swing_half_window_s``. Consecutive mid-swings of one foot bound one
+  is the largest within ``±swing_half_window_s`` (never the data's first sample: the rate may
+  have been higher just before it, e.g. data that start in a heel drop). Consecutive mid-swings of one foot bound one
   cycle that holds one ground contact (mid-swing to mid-swing segmentation of Falbriard et al.
   2018, "Accurate estimation of running temporal parameters using foot-worn inertial sensors",
   Front Physiol 9:610).
@@ -29,20 +30,38 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
     pitch rate before the heel drop, linearly interpolated between samples (a gyroscope
     feature that survives low sample rates, where the impact spike is filtered away);
   - otherwise IC is the impact: the onset of the sharpest rise of the world-vertical specific
-    force before ``pb`` (window ``max(ic_before_burst_s, 10 % of the cycle)``). When the burst
-    is a slap (pitch rate falling, heel or midfoot landing), the window is narrowed to
-    ``ic_before_onset_s`` before to ``ic_after_onset_s`` after the slap's onset: the tangent
-    at the steepest fall of the pitch rate (within ``ic_before_slap_s`` before ``pb``)
-    extended back to the pitch rate of the calmest instant before it, and IC is not placed
-    earlier in time than that window's start (at 50 Hz it holds a sample or two). The onset
-    is usually a few ms late, a few ms early when the foot pitches down before touching; the
-    narrow window keeps the late-swing decelerations out, which at 50-100 Hz rise more
-    sharply than the filtered impact.
+    force before ``pb`` (window ``max(ic_before_burst_s, 10 % of the cycle)``), narrowed to
+    ``ic_before_onset_s`` before to ``ic_after_onset_s`` after an anchor, and not placed
+    earlier in time than that window's start (at 50 Hz it holds a sample or two). The narrow
+    window keeps the late-swing decelerations out, which at 50-100 Hz rise more sharply than
+    the filtered impact. Two anchors, both of which start at the touch-down:
+
+    * the *slap's onset* (pitch rate falling at ``pb``: heel or midfoot landing): the tangent
+      at the steepest fall of the pitch rate (within ``ic_before_slap_s`` before ``pb``)
+      extended back to the pitch rate of the calmest instant before it; usually a few ms late,
+      a few ms early when the foot pitches down slowly before touching;
+    * the *pronation's onset*: the eversion burst of early stance (the subtalar joint everts
+      under load from the touch-down on; the shoe is inverted, or still, in late swing) is the
+      largest ``|gyr_ap|`` between the window's start and the flat phase (its sign, which
+      depends on the side, is taken from the burst); its onset is the last zero crossing
+      towards it before its peak, interpolated between samples (needs a burst of at least
+      ``pronation_min_dps``; a walker's crosses 6-13 ms after the touch-down).
+
+    The slap's onset anchors the window unless it precedes the pronation's by more than
+    ``slap_lead_max_s``: then the pitch-down began in the air (midfoot runners whose foot
+    pitches down in the last 20-60 ms of the swing, where the slap's tangent lands), and, as
+    without a slap, the pronation's onset anchors it. The impact then gives the sampling
+    interval of the contact and the pronation's onset the instant inside it (at 50 Hz the
+    interval alone is 20 ms wide).
 
   The world-vertical force uses the orientation integrated back from foot-flat, which
   separates the upward impact from the mostly horizontal decelerations of late swing.
 
-A force-based IC between two samples is placed midway. Neither the sensor's own anti-alias
+A contact cut by the start or the end of the data is reported only with a landing burst of
+its own after the range's start (``pb`` not at it): otherwise the data start inside the landing,
+or end in it after a late-swing lull that passed for a foot-flat.
+
+A force-based IC between two samples is otherwise placed midway. Neither the sensor's own anti-alias
 filter delay (about half a sample for a 2nd-order low-pass at 0.4 × rate) nor any other
 device latency is compensated: events come out that much late. Every function works on index
 ranges of arrays and looks only at samples inside the range and a fixed margin around it, so
@@ -124,6 +143,13 @@ class EventSettings:
     heel_drop_min_dps : float
         A landing burst whose pitch rate exceeds this (deg/s, toes rising) is the heel drop of
         a forefoot landing: IC is the pitch rate's rising zero crossing before it.
+    pronation_min_dps : float
+        Least eversion rate (deg/s) of the burst whose onset can anchor the IC search.
+    slap_lead_max_s : float
+        A slap's onset more than this (s) before the pronation's onset is the late swing's
+        pitch-down: the pronation's onset anchors the IC search instead. More than a slow
+        pronation's onset lags the slap's (1-6 ms on the simulated walkers), less than the
+        pitch-down precedes the touch-down (20-60 ms on the simulated midfoot runners).
     ic_before_slap_s : float
         The steepest fall of a slap is searched this long before its peak, s.
     ic_before_onset_s, ic_after_onset_s : float
@@ -165,6 +191,8 @@ class EventSettings:
     to_rebound_fraction: float = 0.5
     to_rebound_s: float = 0.04
     heel_drop_min_dps: float = 100.0
+    pronation_min_dps: float = 60.0
+    slap_lead_max_s: float = 0.015
     ic_before_slap_s: float = 0.04
     landing_burst_dps: float = 200.0
     ic_before_onset_s: float = 0.0125
@@ -225,7 +253,9 @@ def find_swing_peaks(
     seg = omega_s[a:b]
     mx = running_max(seg, size=2 * half_window + 1, ahead=ahead)
     cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
-    cand = cand[(cand >= lo) & (cand < hi)]
+    # (the first sample of the data is no peak: the rate may have been higher just before it,
+    # e.g. data that start in the heel drop after a landing)
+    cand = cand[(cand >= max(lo, 1)) & (cand < hi)]
     if cand.size < 2:
         return cand
     keep = [int(cand[0])]
@@ -434,7 +464,15 @@ def _contact_steps(
     off = win_lo - 2
     w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
     s_lo = max(win_lo, pb - w_s)
-    t_earliest = None
+    heel_drop = omega_s[pb] >= settings.heel_drop_min_dps
+    base_lo, base_hi = win_lo, win_hi
+    # the onset of pronation: the eversion burst of early stance starts at the contact
+    t_pr = None
+    if not heel_drop:
+        t_pr = _pronation_onset(
+            t, gyr[:, 0], win_lo, max(win_lo + 2, min(ff + 1, ic_hi)), settings.pronation_min_dps
+        )
+    t_on = None
     if omega_s[pb] < 0 and pb - s_lo >= 2:
         # a slap (heel or midfoot landing): the impact starts it, so the impact lies shortly
         # before the steepest fall of the pitch rate
@@ -452,23 +490,37 @@ def _contact_steps(
                 + (omega_s[q] - 0.5 * (omega_s[s_fall] + omega_s[s_fall - 1])) / m
             )
             t_on = min(max(float(t_on), float(t[win_lo])), float(t[s_fall]))
-            k_on = win_lo + int(np.searchsorted(t[win_lo : s_fall + 1], t_on))
-            w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
-            # the onset can also come out a few ms early (a slow pitch-down before the touch-
-            # down steepens the tangent): the window reaches ic_after_onset_s past it, which
-            # at 100 Hz is the sample after it
-            k_hi = win_lo + int(
-                np.searchsorted(t[win_lo : s_fall + 1], t_on + settings.ic_after_onset_s)
-            )
-            win_hi = max(win_lo + 2, min(win_hi, k_hi + 1))
-            win_lo = max(win_lo, min(k_on - w_i, win_hi - 2))
-            t_earliest = t_on - settings.ic_before_onset_s
+    # the anchor of the impact search: the slap's onset, unless it precedes the pronation's
+    # by more than slap_lead_max_s (then the pitch-down began in the air: a midfoot runner
+    # whose foot pitches down before touching) or there is no slap; then the pronation's
+    anchor = None
+    by_pronation = t_pr is not None and (t_on is None or t_pr - t_on > settings.slap_lead_max_s)
+    if t_pr is not None and by_pronation:
+        anchor, lo0, hi0, cap = t_pr, base_lo, base_hi, base_hi
+    elif t_on is not None:
+        anchor, lo0, hi0, cap = t_on, win_lo, s_fall + 1, win_hi
+    t_earliest = None
+    if anchor is not None:
+        k_on = lo0 + int(np.searchsorted(t[lo0:hi0], anchor))
+        w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
+        # the onset can also come out a few ms early (a slow pitch-down before the touch-
+        # down steepens the tangent): the window reaches ic_after_onset_s past it, which
+        # at 100 Hz is the sample after it
+        k_hi = lo0 + int(np.searchsorted(t[lo0:hi0], anchor + settings.ic_after_onset_s))
+        win_hi = max(lo0 + 2, min(cap, k_hi + 1))
+        win_lo = max(lo0, min(k_on - w_i, win_hi - 2))
+        t_earliest = anchor - settings.ic_before_onset_s
     ic, t_ic = _jump(t, fz, win_lo, win_hi, off, settings.onset_fraction)
+    if anchor is not None and by_pronation:
+        # the impact gives the sampling interval of the contact, the pronation's onset (a
+        # zero crossing, interpolated) the instant inside it (at 50 Hz the largest rise of
+        # the filtered force can start a sample early: the window's start bounds it)
+        t_ic = min(max(anchor, float(t[ic - 1])), float(t[ic]))
     if t_earliest is not None and t_ic < t_earliest:
         # (at low rates the window holds a sample or two: not before its start in time)
         t_ic = t_earliest
         ic = min(win_hi - 1, max(ic, int(np.searchsorted(t[win_lo:win_hi], t_ic)) + win_lo))
-    if omega_s[pb] >= settings.heel_drop_min_dps:
+    if heel_drop:
         # a heel drop after a forefoot landing: the foot's pitch is lowest at the landing,
         # so IC is the rising zero crossing of the pitch rate before the heel drop
         zc = _rising_zero(t, -gyr[:, 1], win_lo, pb + 1)
@@ -495,8 +547,17 @@ def _contact_steps(
         head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
         if ic <= a + 1 or head <= a or gyr_norm_s[a:head].max() < settings.swing_threshold_dps:
             return None
+        # and the landing burst is a peak after the data's start (when the rotation only falls
+        # from the start to the flat phase, the data start inside the landing)
+        if pb <= ic_lo + 1:
+            return None
     if not b_is_swing:
-        # the data end inside the cycle: the lift-off must be seen (after the plantar flexion
+        # the data end inside the cycle: a landing must lie between the mid-swing and the
+        # foot-flat (when the rotation falls all the way from the mid-swing to the "flat"
+        # instant, that instant is a lull of the late swing and the data end in the landing)
+        if a_is_swing and pb <= ic_lo + 1:
+            return None
+        # the lift-off must be seen (after the plantar flexion
         # of push-off the toes start to rise again, as in early swing)
         if to >= b - 2:
             return None
@@ -535,6 +596,34 @@ def _contact_steps(
     return ContactEvents(
         ic=ic, ms=ms, to=to, ok=ok, reason="" if ok else "contact time", t_ic=t_ic, t_to=t_to
     )
+
+
+def _pronation_onset(
+    t: np.ndarray, gyr_ap: np.ndarray, lo: int, hi: int, min_dps: float
+) -> float | None:
+    """Onset of the eversion burst in ``[lo, hi)``, s, or None.
+
+    The burst is the largest ``|gyr_ap|`` in the range (deg/s; its sign, which depends on the
+    side, is taken from the burst itself) when it reaches ``min_dps``; its onset is the last
+    crossing of zero towards it before its peak, linearly interpolated between samples (the
+    sample before ``lo`` may hold the start of the crossing).
+    """
+    seg = gyr_ap[lo - 1 : hi]
+    k_up = int(seg[1:].argmax()) + 1
+    k_dn = int(seg[1:].argmin()) + 1
+    up = float(seg[k_up]) >= -float(seg[k_dn])
+    k = k_up if up else k_dn
+    if abs(float(seg[k])) < min_dps:
+        return None
+    # the last sample on the other side of zero before the peak
+    other = (seg[k - 1 :: -1] < 0) if up else (seg[k - 1 :: -1] > 0)
+    back = int(other.argmax())
+    if not other[back]:
+        return None
+    i = k - 1 - back
+    e0, e1 = float(seg[i]), float(seg[i + 1])
+    f = e0 / (e0 - e1)
+    return float(t[lo - 1 + i] + f * (t[lo + i] - t[lo - 1 + i]))
 
 
 def _vertical_forces(

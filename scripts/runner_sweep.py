@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DEFAULT = (
     "rearfoot:104,midfoot:104,forefoot:104,walk:104,treadmill:104,"
-    "rearfoot:208,midfoot:208,forefoot:208,treadmill:208,rearfoot:50,midfoot:50"
+    "rearfoot:208,midfoot:208,forefoot:208,treadmill:208,rearfoot:50,midfoot:50,forefoot:50,"
+    "walk:50,treadmill:50"
 )
 
 
