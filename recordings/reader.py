@@ -505,6 +505,27 @@ class Recording:
         self.close()
 
 
+#: Most memory (bytes) HDF5 may keep for the file's metadata (chunk index nodes) while reading.
+METADATA_CACHE_BYTES = 256 << 10
+
+
+def _small_metadata_cache(f: h5py.File) -> None:
+    """Bound HDF5's metadata cache of a file opened for reading.
+
+    HDF5 keeps every chunk-index node it has read until its metadata cache reaches 32 MB, so a
+    pass over a long recording grows by about 1 MB of memory per hour of data (three sensors at
+    400 Hz), which is what made ``runform analyze`` on 4 h need more memory than on 1 h. The
+    analysis reads each chunk once, in time order: a cache of :data:`METADATA_CACHE_BYTES`
+    holds the nodes in use, and memory stays flat (``benchmarks/bench_analyze.py``).
+    """
+    cfg = f.id.get_mdc_config()
+    cfg.set_initial_size = True
+    cfg.initial_size = METADATA_CACHE_BYTES
+    cfg.max_size = METADATA_CACHE_BYTES
+    cfg.min_size = min(cfg.min_size, METADATA_CACHE_BYTES // 2)
+    f.id.set_mdc_config(cfg)
+
+
 def open_recording(path: str | os.PathLike[str]) -> Recording:
     """Open and validate a recording (format v1).
 
@@ -530,6 +551,7 @@ def open_recording(path: str | os.PathLike[str]) -> Recording:
         f = h5py.File(p, "r")
     except OSError as exc:
         raise RecordingError(f"{p}: HDF5 cannot open the file ({exc})") from None
+    _small_metadata_cache(f)
     try:
         return Recording(p, f)
     except RecordingError:

@@ -134,6 +134,20 @@ def test_iter_blocks_is_chunked_and_complete(tmp_path: Path) -> None:
         assert part.t[0] >= 10.0 and part.t[-1] < 12.0 and len(part) == 200
 
 
+def test_metadata_cache_is_bounded(tmp_path: Path) -> None:
+    """HDF5 would keep every chunk-index node read (up to 32 MB): memory would grow with the
+    length of the recording during a pass (about 1 MB per hour of data)."""
+    from recordings.reader import METADATA_CACHE_BYTES
+
+    path = tmp_path / "rec.h5"
+    _write(path, seconds=30)
+    with open_recording(path) as rec:
+        assert rec._file.id.get_mdc_config().max_size == METADATA_CACHE_BYTES
+        for _ in rec.iter_blocks(chunk_s=1.0):
+            pass
+        assert rec._file.id.get_mdc_size()[2] <= METADATA_CACHE_BYTES
+
+
 def test_index_near_equals_the_full_search(tmp_path: Path) -> None:
     """The windowed reading guesses each window's end from the nominal rate; wherever the guess
     misses (the lost samples, a sensor starting late), it must still give the exact index."""
