@@ -52,6 +52,29 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    detection (:meth:`_detect`). An epoch then needs only its window's stride corrections and
    the attitude of the samples its steps use; the epochs a block completes are analysed
    together, each from its own samples only, so the rows do not depend on the grouping.
+9. **Early rows** (:attr:`early_rows_`, for alerts about a stride sooner). Contacts are looked
+   for every ``detect_every_s`` of new data; once a contact's values are final (its ``dep``
+   is in the data, about 0.1 s after its toe-off) it gets an *early record*:
+
+   * its **pelvic drop** from a causal attitude (:func:`dsp.pelvis_early.causal_stance`):
+     the gravity corrections of the last ``early_strides`` strides that ended by its IC,
+     extrapolated over the stance by a least-squares line; after a bridged gap longer than
+     ``early_gap_s`` only strides after the gap are used, from the first three flight
+     contacts after it (which may need the next one or two contacts); a segment's first
+     contacts (too few before them) take their step's two-sided value when it comes;
+   * its **side**: with feet, the nearest foot early row (not rejected) within
+     ``fusion_tolerance_s``, decided once every foot's watermark is past it (none: the
+     pelvis' side); alone, the side vote of step 4 on the records' own cues (the stance
+     means under the causal attitude), their runs linked as in step 4 from the contacts'
+     times (a step longer than 1.5 median steps is a missed contact or a new run).
+
+   Early rows go out in IC order as soon as side and drop are known (and the baseline):
+   alone about half a stride after the IC, with feet when the foot's early row comes (about
+   0.95 stride). The row of the step then carries the very side, IC, TO (of the foot when
+   fused), pelvic drop and rejection of its early row; the stride time comes from the foot's
+   row. A step whose early row could not go out earlier (no side or drop yet, a silent
+   foot) releases it with the row, with the row's values, and the records before it that got
+   no step are dropped, so every row has exactly one early row, never after the row.
 """
 
 from __future__ import annotations
@@ -167,7 +190,7 @@ class PelvisSettings:
     early_strides: int = 4
     early_gap_s: float = 0.06
     early_history_s: float = 3.0
-    detect_every_s: float = 0.1
+    detect_every_s: float = 0.15
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
 
@@ -200,6 +223,7 @@ class _Early:
     t_ic: float
     t_to: float
     i_ic: int  # segment index
+    i_to: int  # segment index
     flight: bool
     segment: int
     obl_max: float = math.nan
@@ -212,6 +236,7 @@ class _Early:
     #: the foot contact that gives the side and events: (sensor id, side, t_ic, t_to)
     foot: tuple[str, str, float, float] | None = None
     foot_known: bool = False  # ``foot`` is decided (None: no foot contact near it)
+    gap_end: int = -1  # last sample of a long gap before it (its drop waits for later strides)
     row: ContactRow | None = None  # the early row, once released
 
 
@@ -245,6 +270,9 @@ def running_baseline(
 
 class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
+
+    ``early_rows_`` holds the early rows (side, IC, TO, pelvic drop; step 9) released by the
+    last :meth:`feed` / :meth:`finish`.
 
     Parameters
     ----------
@@ -285,11 +313,11 @@ class PelvisAnalyzer(StreamAnalyzer):
         self.alignment_: PelvisAlignment | None = None
         self._R: np.ndarray | None = None
         self._low_align = False
-        self._align_buf = AlignBuffer(  # pieces (t, acc, gyr, gap, new_segment)
+        self._align_buf = AlignBuffer(  # pieces (t, acc, gyr, gap, new_segment, bridged)
             samples_for(s.align_initial_s, sampling_rate_hz=self.fs),
             samples_for(s.align_max_s, sampling_rate_hz=self.fs),
             size=lambda p: p[0].shape[0],
-            cut=lambda p, k: (p[0][:k], p[1][:k], p[2][:k], p[3][:k], p[4]),
+            cut=lambda p, k: (p[0][:k], p[1][:k], p[2][:k], p[3][:k], p[4], p[5][:k]),
             new_segment=lambda p: bool(p[4]),
         )
         self._align_attempts: list[str] = []
@@ -353,6 +381,10 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._n_early_dropped = 0  # records without a row, dropped before release
         self._n_early_late = 0  # early rows released with their row (no side or drop before)
         self._n_early_wait = 0  # flight contacts without a causal drop (it waits for the step)
+        #: early rows released by :meth:`observe` (a foot's early row gave their side); the
+        #: session drains the list after each ``observe``; rows left in it go out with the
+        #: next ``feed``/``finish``
+        self.observed_early_rows_: list[ContactRow] = []
 
     # ------------------------------------------------------------------ session hooks
     def set_peers(self, peers: dict[str, Any]) -> None:
@@ -409,6 +441,13 @@ class PelvisAnalyzer(StreamAnalyzer):
                 continue
             ics.append(r.t_ic)
             lst.append((r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
+        # early rows whose side this foot's early rows just gave: out now, not with the next
+        # pelvis block (the session drains them; otherwise they go with the next feed)
+        if self._baseline is not None and not self._finished and self._seg_open:
+            n0 = len(self.early_rows_)
+            self._release_early()
+            self.observed_early_rows_ += self.early_rows_[n0:]
+            del self.early_rows_[n0:]
 
     def _note_watermark(self, sid: str) -> None:
         wm = float(getattr(self._peers[sid], "watermark_", -math.inf))
@@ -418,9 +457,16 @@ class PelvisAnalyzer(StreamAnalyzer):
     # ------------------------------------------------------------------ public API
     # feed() and finish(): dsp.stream_input.StreamAnalyzer
     def _after_feed(self) -> None:
+        self._take_observed()
         self._release(final=False)
 
+    def _take_observed(self) -> None:
+        if self.observed_early_rows_:
+            self.early_rows_[:0] = self.observed_early_rows_
+            self.observed_early_rows_ = []
+
     def _after_finish(self) -> None:
+        self._take_observed()
         if self._seg_open:
             self._close_segment()
         self._feet_done = True
@@ -497,7 +543,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             cur_t.append(tt[prev : j + 1])
             cur_a.append(aa[prev : j + 1])
             cur_g.append(gg[prev : j + 1])
-            cur_m.append(np.zeros(j + 1 - prev, dtype=bool))
+            cur_m.append(np.zeros(j + 1 - prev, dtype=np.int8))  # 0 real, 2 interpolated
             gap = dts[j]
             if gap <= self.settings.bridge_max_s:
                 m = round(gap * self.fs) - 1
@@ -506,9 +552,9 @@ class PelvisAnalyzer(StreamAnalyzer):
                     cur_t.append(tt[j] + w * gap)
                     cur_a.append(aa[j] + w[:, None] * (aa[j + 1] - aa[j]))
                     cur_g.append(gg[j] + w[:, None] * (gg[j + 1] - gg[j]))
-                    cur_m.append(np.ones(m, dtype=bool))
+                    cur_m.append(np.full(m, 2, dtype=np.int8))
                 else:
-                    cur_m[-1][-1:] = True
+                    cur_m[-1][-1:] = 1
             else:
                 if cur_t:
                     pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
@@ -518,7 +564,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         cur_t.append(tt[prev:])
         cur_a.append(aa[prev:])
         cur_g.append(gg[prev:])
-        cur_m.append(np.zeros(tt.shape[0] - prev, dtype=bool))
+        cur_m.append(np.zeros(tt.shape[0] - prev, dtype=np.int8))
         pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
         # reported gaps shorter than 1.5 periods still mark their neighbours
         if rep_gaps.shape[0]:
@@ -531,12 +577,14 @@ class PelvisAnalyzer(StreamAnalyzer):
 
     @staticmethod
     def _piece(ts, as_, gs, ms, new_seg) -> tuple[np.ndarray, ...]:
+        m = np.concatenate(ms)
         return (
             np.concatenate(ts),
             np.concatenate(as_),
             np.concatenate(gs),
-            np.concatenate(ms),
+            m > 0,  # gap: bridged samples and their neighbours (marked in _split)
             np.array(new_seg),
+            m == 2,  # bridged samples only (the same whatever the block boundaries)
         )
 
     # ------------------------------------------------------------------ alignment
@@ -589,6 +637,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._bq = np.empty((0, 4))  # body -> the segment's first body frame (gyro chained)
         self._bcs = np.empty((0, 3))  # sum of the specific force in that frame before each
         self._bgap = np.empty(0, dtype=bool)
+        self._bint = np.empty(0, dtype=bool)  # bridged (interpolated) samples
         self._bsat = np.empty(0, dtype=bool)
         self._gyr_last = np.zeros(3)
         self._cs_next = np.zeros(3)
@@ -607,9 +656,10 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._early_pk = -1  # contacts peaking up to here have an early record
         self._early_seg: list[_Early] = []  # the segment's last flight records (history)
         self._early_need = 0  # first segment index the next record may use
+        self._early_gapped: list[_Early] = []  # drops waiting for a stride after a long gap
 
     def _process(self, piece: tuple[np.ndarray, ...]) -> None:
-        t, acc, gyr, gapm, new_seg = piece
+        t, acc, gyr, gapm, new_seg, bridged = piece
         if bool(new_seg) and self._seg_open:
             self._close_segment()
         if not self._seg_open:
@@ -635,6 +685,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._bq = np.concatenate([self._bq, q])
         self._bcs = np.concatenate([self._bcs, cs_before])
         self._bgap = np.concatenate([self._bgap, gapm])
+        self._bint = np.concatenate([self._bint, bridged])
         self._bsat = np.concatenate([self._bsat, sat])
         self._seg_n += t.shape[0]
         self._advance(final=False)
@@ -764,7 +815,7 @@ class PelvisAnalyzer(StreamAnalyzer):
                 ev[k] = ev[k][drop:]
         # keep the contacts the next early record may use (early_history_s before it; a contact
         # not yet recorded begins at most about a second before the newest sample)
-        need = self._early_need
+        need = self._early_need - self._gap_max  # a gap reaching into them is measured whole
         if self._bt.shape[0]:
             old = self._bt[-1] - self.settings.early_history_s - 2.0
             need = max(need, self._base + int(np.searchsorted(self._bt, old)))
@@ -775,6 +826,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             self._bq = self._bq[cut:]
             self._bcs = self._bcs[cut:]
             self._bgap = self._bgap[cut:]
+            self._bint = self._bint[cut:]
             self._bsat = self._bsat[cut:]
             self._base += cut
 
@@ -928,7 +980,12 @@ class PelvisAnalyzer(StreamAnalyzer):
         # flight before and after (detect_stances' test on all the segment's data)
         flight = bool(ev["pre"][j] >= 0 and ev["post"][j] <= ev["dep"][j])
         e = _Early(
-            t_ic=t_ic, t_to=float(ev["t_to"][j]), i_ic=i_ic, flight=flight, segment=self._n_segments
+            t_ic=t_ic,
+            t_to=float(ev["t_to"][j]),
+            i_ic=i_ic,
+            i_to=i_to,
+            flight=flight,
+            segment=self._n_segments,
         )
         hist = self._early_seg
         if flight:
@@ -942,8 +999,11 @@ class PelvisAnalyzer(StreamAnalyzer):
                 long_gap = self._long_gaps(ics[0] - base, i_ic - base + 1)
                 if cst is not None and long_gap is not None:
                     # lost packets: the gyroscope chain missed part of the rotation over
-                    # them; strides after them only (none: the drop waits for its step)
+                    # them; strides after them only (none: see _retry_gapped)
                     cst = causal_stance(*args, gap=long_gap)
+                    if cst is None:
+                        e.gap_end = base + int(np.flatnonzero(long_gap[: i_ic - base + 1])[-1])
+                        self._early_gapped.append(e)
                 if cst is not None:
                     e.obl_max, e.obl_min = cst.obl_max, cst.obl_min
             else:  # cannot happen (see _trim); the drop stays empty rather than differ
@@ -955,13 +1015,40 @@ class PelvisAnalyzer(StreamAnalyzer):
             hist.append(e)
             del hist[: -(s.early_strides + 1)]
             self._early_need = hist[0].i_ic
+            if self._early_gapped:
+                self._retry_gapped()
         self._early.append(e)
         self._early_by_t[t_ic] = e
+
+    def _retry_gapped(self) -> None:
+        """Drops that wait for a stride after a long gap: from the first three flight contacts
+        after the gap (the record's and the next ones) once they are known; a long gap among
+        them too leaves the drop to the step (two-sided attitude)."""
+        hist, base = self._early_seg, self._base
+        for w in list(self._early_gapped):
+            after = [r for r in hist if r.i_ic > w.gap_end]
+            if len(after) < 3:
+                continue
+            self._early_gapped.remove(w)
+            ics = np.array([r.i_ic for r in after[:3]], dtype=np.int64)
+            if ics[0] < base or self._long_gaps(ics[0] - base, ics[-1] - base + 1) is not None:
+                continue
+            cst = causal_stance(
+                self._bt,
+                self._bacc,
+                self._bq,
+                self._bcs,
+                ics - base,
+                w.i_to - base,
+                i_ic=w.i_ic - base,
+            )
+            if cst is not None:
+                w.obl_max, w.obl_min = cst.obl_max, cst.obl_min
 
     def _long_gaps(self, a: int, b: int) -> np.ndarray | None:
         """Mask (buffer length) of the bridged gaps longer than ``early_gap_s`` that reach
         into buffer indices ``a:b``, or None without one."""
-        g = self._bgap
+        g = self._bint
         if not g[a:b].any():
             return None
         lo = max(0, a - self._gap_max)
@@ -1007,14 +1094,15 @@ class PelvisAnalyzer(StreamAnalyzer):
     def _decide_foot(self, e: _Early) -> None:
         """The foot contact nearest to the record within ``fusion_tolerance_s`` (from the
         feet's early rows, not rejected), decided once every foot's contacts up to there are
-        known (its watermark is past them)."""
+        known (its watermark is past them). Once decided it stays so: later early rows are of
+        later contacts."""
         tol = self.settings.fusion_tolerance_s
-        for sid, peer in self._peers.items():
-            wm = math.inf if getattr(peer, "watermark_", -math.inf) == math.inf else None
-            if wm is None:
-                self._note_watermark(sid)
-                wm = self._foot_wm[sid]
-            if wm <= e.t_ic + tol:
+        for sid in self._peers:
+            # the last watermark before the foot's finish(): a contact the foot finds only
+            # at its end of data is left to the step's fusion (_match_foot), as it is in a
+            # live session where that foot went silent (else the rows would differ)
+            self._note_watermark(sid)
+            if self._foot_wm[sid] <= e.t_ic + tol:
                 return
         best = None
         for sid, lst in self._foot_early.items():
@@ -1103,7 +1191,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         e = by_t.pop(st.t_ic, None)
         if e is None or e.row is not None:
             return e
-        if not e.foot_known:
+        if self._peers and not e.foot_known:
+            self._decide_foot(e)
+        if not e.foot_known:  # a foot's contacts near it are not all known: the step's fusion
             m = self._match_foot(st) if self._peers else None
             e.foot = None if m is None else (m[0], m[1], m[2], m[3] if m[3] is not None else e.t_to)
             e.foot_known = True
@@ -1251,6 +1341,7 @@ class PelvisAnalyzer(StreamAnalyzer):
                 break
             self._emit(st)
             self._released += 1
+        self._release_early()  # those that waited for a step just emitted
         # forget released steps (keep a window for the side votes of the next ones)
         drop = self._released - 4 * self.settings.side_half_window
         if drop > 256:

@@ -55,10 +55,14 @@ def causal_stance(
     i_ics: np.ndarray,
     i_to: int,
     *,
+    i_ic: int | None = None,
     gap: np.ndarray | None = None,
     max_stride_change: float = 0.25,
 ) -> CausalStance | None:
     """Obliquity of the stance starting at ``i_ics[-1]`` from strides that ended by then.
+
+    (Or of the stance starting at ``i_ic``, which may lie before the last contact given: the
+    fallback after lost packets, when a stride after them is needed.)
 
     Parameters
     ----------
@@ -75,6 +79,8 @@ def causal_stance(
         last one is the stance's. Strides ``i_ics[j] .. i_ics[j + 2]`` are used.
     i_to : int
         Sample index of the stance's toe-off.
+    i_ic : int, optional
+        Sample index of the stance's initial contact, one of ``i_ics`` (default the last).
     gap : ndarray of bool, shape (N,), optional
         Samples bridged by interpolation (lost packets). The gyroscope chain misses part of
         the rotation over them, so only strides after the last such sample before the
@@ -90,11 +96,13 @@ def causal_stance(
     i_ics = np.asarray(i_ics, dtype=np.int64)
     if i_ics.size < 3:
         return None
-    ic = int(i_ics[-1])
+    ic = int(i_ics[-1]) if i_ic is None else int(i_ic)
     if gap is not None:
         g = np.flatnonzero(gap[i_ics[0] : ic + 1])
         if g.size:
             i_ics = i_ics[i_ics > i_ics[0] + g[-1]]
+            if ic not in i_ics:
+                return None
             if i_ics.size < 3:
                 return None
     a, b = i_ics[:-2], i_ics[2:]

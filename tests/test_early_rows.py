@@ -178,7 +178,9 @@ def test_every_pelvis_row_has_one_early_row_with_its_side_ic_and_drop(streamed):
 
 def test_pelvis_early_rows_come_within_a_stride_of_the_contact(streamed):
     """With the feet, a step's early row waits for the foot's early row of the same contact
-    (its side): out about when the foot's is, within a stride; the row about two strides."""
+    (its side): out about when the foot's is, within a stride; the row about two strides.
+    (1 % packet loss: a few steps wait for a stride after a lost burst, and the ones after
+    them for them.)"""
     _, rows, early, _ = streamed
     t_early = {r.t_ic: t for r, t in early if r.sensor_id == PELVIS}
     t_foot = {r.t_ic: t for r, t in early if r.sensor_id in FEET}
@@ -193,9 +195,14 @@ def test_pelvis_early_rows_come_within_a_stride_of_the_contact(streamed):
         lag.append(t_early[r.t_ic] - t_foot[r.t_ic])
     assert len(lat) > 50
     assert np.median(lat) < 1.0
-    assert np.max(lat) < 1.1
+    assert np.percentile(lat, 95) < 1.05
+    # a step whose last strides lost a burst of packets waits for a stride after it
+    assert np.max(lat) < 1.5
     assert np.median(lat_row) > np.median(lat) + 0.8
-    assert 0.0 <= min(lag) and max(lag) <= 0.1  # the next pelvis block after the foot's row
+    # not before the foot's early row (block ends of the sensors differ by a few ms), and
+    # mostly with the next pelvis block
+    assert min(lag) > -0.01
+    assert np.median(lag) < 0.06
 
 
 @pytest.fixture(scope="module")
