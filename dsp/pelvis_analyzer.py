@@ -272,7 +272,8 @@ class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
 
     ``early_rows_`` holds the early rows (side, IC, TO, pelvic drop; step 9) released by the
-    last :meth:`feed` / :meth:`finish`.
+    last :meth:`feed` / :meth:`finish`; ``observed_early_rows_`` those released by
+    :meth:`observe` (a foot's early row gave their side), which the session drains.
 
     Parameters
     ----------

@@ -107,3 +107,37 @@ def test_early_latency_after_lost_packets(lossy):
     assert lat.size > 50
     assert np.median(lat) < 0.7
     assert np.percentile(lat, 75) < 1.6
+
+
+def test_alert_engine_routes_only_the_pelvic_drop_to_pelvis_early_rows():
+    """Pelvis rules on other metrics (vertical oscillation) still read the rows."""
+    from dsp.alerts import PELVIS_EARLY_KEYS, AlertEngine, load_profile
+    from dsp.block import SensorInfo
+    from dsp.contact import ContactRow
+
+    assert PELVIS_EARLY_KEYS == ("pelvic_drop",)
+    prof = load_profile(
+        {
+            "rule": [
+                {"name": "drop", "metric": "pelvic_drop", "side": "each", "above": 6.0},
+                {"name": "bounce", "metric": "vertical_oscillation", "above": 9.0},
+            ]
+        }
+    )
+    sensors = [
+        SensorInfo(sensor_id="p", placement="pelvis", device_model="sim", sample_rate_hz=100.0)
+    ]
+    rows = []
+    for k in range(6):
+        r = ContactRow(sensor_id="p", side="left" if k % 2 == 0 else "right", t_ic=0.35 * k)
+        r.pelvic_drop, r.vertical_oscillation = 8.0, 10.0
+        rows.append(r)
+    eng = AlertEngine(prof, sensors=sensors, early=True)
+    got = eng.feed(rows) + eng.finish()
+    assert [a.rule for a in got] == ["bounce"]
+    eng = AlertEngine(prof, sensors=sensors, early=True)
+    got = eng.feed([], early=rows) + eng.finish()
+    assert sorted((a.rule, a.side) for a in got) == [("drop", "left"), ("drop", "right")]
+    eng = AlertEngine(prof, sensors=sensors)  # without early rows: from the rows, as before
+    got = eng.feed(rows) + eng.finish()
+    assert sorted(a.rule for a in got) == ["bounce", "drop", "drop"]
