@@ -157,7 +157,7 @@ def main() -> int:
     metric_of = {r["name"]: r["metric"] for r in LATENCY_PROFILE["rule"]}
     # contact-only metrics are known at the contact's toe-off: latency counts from its IC; a
     # stride metric (cadence) needs the next contact: latency counts from that stride's end
-    lat: dict[str, list[float]] = {"contact": [], "stride": [], "pelvis": []}
+    lat: dict[str, list[float]] = {"contact": [], "stride": [], "pelvis": [], "pelvis_s": []}
     lat_s: list[float] = []
     skipped = 0
     for alert, _wall, t_now in win.alert_shown:
@@ -170,7 +170,9 @@ def main() -> int:
         lat_s.append(d)
         metric = metric_of[alert.rule]
         if metric == "pelvic_drop":
-            lat["pelvis"].append(d)  # s after the stance's IC (a step, not a stride)
+            lat["pelvis_s"].append(d)  # s after the stance's IC
+            if st:
+                lat["pelvis"].append(d / st)  # strides (of that foot) after the stance's IC
         elif st and metric in CONTACT_KEYS:
             lat["contact"].append(d / st)
         elif st:
@@ -191,7 +193,8 @@ def main() -> int:
         for name, what in (
             ("contact", "contact metrics (strike angle, contact time), strides after the IC"),
             ("stride", "stride metrics (cadence), strides after the stride's end (next IC)"),
-            ("pelvis", "pelvic drop, seconds after the stance's IC"),
+            ("pelvis", "pelvic drop, strides after the stance's IC"),
+            ("pelvis_s", "pelvic drop, seconds after the stance's IC"),
         ):
             v = lat[name]
             if v:

@@ -57,6 +57,7 @@ from dsp.errors import AnalysisError
 __all__ = [
     "LEVELS",
     "METRICS",
+    "PELVIS_EARLY_KEYS",
     "SIDES",
     "TONES",
     "Alert",
@@ -68,6 +69,11 @@ __all__ = [
     "alerts_for_rows",
     "load_profile",
 ]
+
+
+#: The metrics the pelvis analyzer's early rows carry (``dsp.pelvis_analyzer.EARLY_KEYS``):
+#: released once the stance has ended and its side is known, the row carrying the same value.
+PELVIS_EARLY_KEYS = ("pelvic_drop",)
 
 
 class AlertError(AnalysisError):
@@ -450,11 +456,15 @@ class AlertEngine:
         behind its other sensors (a sensor that dropped out or cannot be aligned).
     early : bool
         Evaluate rules on contact-only metrics (:data:`dsp.contact.CONTACT_KEYS` and the
-        strike-type shares) from the foot sensors' *early rows* (``early=`` of :meth:`feed`,
-        :attr:`dsp.session.SessionAnalyzer.early_rows_`), about a stride before the rows
-        themselves are final; foot rows are then not used again for those rules. The early
-        rows carry the very values of the final rows, so the same alerts are raised at the same
-        strides, only sooner. The live viewer, replay and ``runform analyze`` all use it.
+        strike-type shares) from the foot sensors' *early rows*, and rules on the pelvic drop
+        (:data:`PELVIS_EARLY_KEYS`) from the pelvis sensor's early rows (``early=`` of
+        :meth:`feed`, :attr:`dsp.session.SessionAnalyzer.early_rows_`), about a stride before
+        the rows themselves are final; those sensors' rows are then not used again for those
+        rules. The early rows carry the very values (and, for the pelvis, side and initial
+        contact) of the final rows, and every row has one (a pelvis step whose side or drop is
+        not known early gets its early row with its row, in order), so the same alerts are
+        raised at the same strides, only sooner. The live viewer, replay and ``runform
+        analyze`` all use it.
 
     Attributes
     ----------
@@ -540,8 +550,10 @@ class AlertEngine:
 
     def _uses_early(self, rule: Rule, sensor_id: str) -> bool:
         """Does ``rule`` take ``sensor_id``'s values from its early rows?"""
-        if not self.early or self._is_pelvis(sensor_id):
+        if not self.early:
             return False
+        if self._is_pelvis(sensor_id):
+            return rule.metric in PELVIS_EARLY_KEYS
         return rule.metric in CONTACT_KEYS or METRICS[rule.metric].share_of is not None
 
     def _is_pelvis(self, sensor_id: str) -> bool:

@@ -52,6 +52,29 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    detection (:meth:`_detect`). An epoch then needs only its window's stride corrections and
    the attitude of the samples its steps use; the epochs a block completes are analysed
    together, each from its own samples only, so the rows do not depend on the grouping.
+9. **Early rows** (:attr:`early_rows_`, for alerts about a stride sooner). Contacts are looked
+   for every ``detect_every_s`` of new data; once a contact's values are final (its ``dep``
+   is in the data, about 0.1 s after its toe-off) it gets an *early record*:
+
+   * its **pelvic drop** from a causal attitude (:func:`dsp.pelvis_early.causal_stance`):
+     the gravity corrections of the last ``early_strides`` strides that ended by its IC,
+     extrapolated over the stance by a least-squares line; after a bridged gap longer than
+     ``early_gap_s`` only strides after the gap are used, from the first three flight
+     contacts after it (which may need the next one or two contacts); a segment's first
+     contacts (too few before them) take their step's two-sided value when it comes;
+   * its **side**: with feet, the nearest foot early row (not rejected) within
+     ``fusion_tolerance_s``, decided once every foot's watermark is past it (none: the
+     pelvis' side); alone, the side vote of step 4 on the records' own cues (the stance
+     means under the causal attitude), their runs linked as in step 4 from the contacts'
+     times (a step longer than 1.5 median steps is a missed contact or a new run).
+
+   Early rows go out in IC order as soon as side and drop are known (and the baseline):
+   alone about half a stride after the IC, with feet when the foot's early row comes (about
+   0.95 stride). The row of the step then carries the very side, IC, TO (of the foot when
+   fused), pelvic drop and rejection of its early row; the stride time comes from the foot's
+   row. A step whose early row could not go out earlier (no side or drop yet, a silent
+   foot) releases it with the row, with the row's values, and the records before it that got
+   no step are dropped, so every row has exactly one early row, never after the row.
 """
 
 from __future__ import annotations
@@ -71,13 +94,17 @@ from dsp.errors import AnalysisError
 from dsp.filters import samples_for, saturation_mask
 from dsp.orientation import chain_rotations, quat_multiply, rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
+from dsp.pelvis_early import causal_stance
 from dsp.pelvis_events import StanceEvents, detect_stances
 from dsp.pelvis_metrics import analyse_epochs, assign_sides
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
-__all__ = ["PelvisAnalyzer", "PelvisSettings", "running_baseline"]
+__all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings", "running_baseline"]
+
+#: The metrics a pelvis early row carries (see the module docstring, step 9).
+EARLY_KEYS = ("pelvic_drop",)
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +153,18 @@ class PelvisSettings:
         foot's detection delay (about 1 s), s.
     max_drop_deg : float
         A larger drop means the step was misread (rejected), deg.
+    early_strides : int
+        Strides (ending at or before a contact) whose gravity corrections are extrapolated over
+        its stance for the pelvic drop (:func:`dsp.pelvis_early.causal_stance`).
+    early_history_s : float
+        Those strides start at most this long before the contact, s.
+    early_gap_s : float
+        A bridged gap longer than this among those strides (the gyroscope's rotation over it
+        is interpolated, an error growing with the cube of its length) limits them to the
+        strides after it; without one the step's drop waits for its row, s.
+    detect_every_s : float
+        Contacts are looked for after at least this much new data (and whenever an epoch is
+        complete): it bounds the delay of the early rows, not their values, s.
     R_bs : tuple or None
         A known sensor-to-pelvis rotation (3x3); skips the estimation (running baseline).
     gravity : float
@@ -148,6 +187,10 @@ class PelvisSettings:
     lockstep_feeds: bool = False
     feed_skew_s: float = 7.0
     max_drop_deg: float = 25.0
+    early_strides: int = 4
+    early_gap_s: float = 0.06
+    early_history_s: float = 3.0
+    detect_every_s: float = 0.15
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
 
@@ -171,6 +214,30 @@ class _Step:
     left: bool | None = None
     trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
     skip: set[str] = field(default_factory=set)  # silent feet not waited for
+
+
+@dataclass
+class _Early:
+    """A contact as known once its stance has ended (module docstring, step 9)."""
+
+    t_ic: float
+    t_to: float
+    i_ic: int  # segment index
+    i_to: int  # segment index
+    flight: bool
+    segment: int
+    obl_max: float = math.nan
+    obl_min: float = math.nan
+    obl_mean: float = math.nan
+    lat_mean: float = math.nan
+    run: int = 0
+    step_no: int = 0
+    left: bool | None = None  # the side vote over the early records
+    #: the foot contact that gives the side and events: (sensor id, side, t_ic, t_to)
+    foot: tuple[str, str, float, float] | None = None
+    foot_known: bool = False  # ``foot`` is decided (None: no foot contact near it)
+    gap_end: int = -1  # last sample of a long gap before it (its drop waits for later strides)
+    row: ContactRow | None = None  # the early row, once released
 
 
 def running_baseline(
@@ -203,6 +270,10 @@ def running_baseline(
 
 class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
+
+    ``early_rows_`` holds the early rows (side, IC, TO, pelvic drop; step 9) released by the
+    last :meth:`feed` / :meth:`finish`; ``observed_early_rows_`` those released by
+    :meth:`observe` (a foot's early row gave their side), which the session drains.
 
     Parameters
     ----------
@@ -243,11 +314,11 @@ class PelvisAnalyzer(StreamAnalyzer):
         self.alignment_: PelvisAlignment | None = None
         self._R: np.ndarray | None = None
         self._low_align = False
-        self._align_buf = AlignBuffer(  # pieces (t, acc, gyr, gap, new_segment)
+        self._align_buf = AlignBuffer(  # pieces (t, acc, gyr, gap, new_segment, bridged)
             samples_for(s.align_initial_s, sampling_rate_hz=self.fs),
             samples_for(s.align_max_s, sampling_rate_hz=self.fs),
             size=lambda p: p[0].shape[0],
-            cut=lambda p, k: (p[0][:k], p[1][:k], p[2][:k], p[3][:k], p[4]),
+            cut=lambda p, k: (p[0][:k], p[1][:k], p[2][:k], p[3][:k], p[4], p[5][:k]),
             new_segment=lambda p: bool(p[4]),
         )
         self._align_attempts: list[str] = []
@@ -296,6 +367,25 @@ class PelvisAnalyzer(StreamAnalyzer):
         }
         self._n_fused = 0
         self._n_walk = 0
+        # early rows (module docstring, step 9)
+        self._det_every = samples_for(s.detect_every_s, sampling_rate_hz=self.fs)
+        self._gap_long = round(s.early_gap_s * self.fs)  # bridged samples of a long gap
+        self._gap_max = samples_for(s.bridge_max_s, sampling_rate_hz=self.fs) + 2
+        self._early: list[_Early] = []  # in IC order, all segments
+        self._early_rel = 0  # records before this index are released (or dropped)
+        self._early_by_t: dict[float, _Early] = {}  # not yet matched to a step, by pelvis t_ic
+        self._early_steps: list[float] = []  # recent step durations between flight contacts, s
+        self._early_run = 0
+        self._foot_early: dict[str, list[tuple[float, float, bool]]] = {}
+        self._foot_early_t: dict[str, list[float]] = {}
+        self._n_early_orphans = 0  # early rows released whose contact got no row (expected 0)
+        self._n_early_dropped = 0  # records without a row, dropped before release
+        self._n_early_late = 0  # early rows released with their row (no side or drop before)
+        self._n_early_wait = 0  # flight contacts without a causal drop (it waits for the step)
+        #: early rows released by :meth:`observe` (a foot's early row gave their side); the
+        #: session drains the list after each ``observe``; rows left in it go out with the
+        #: next ``feed``/``finish``
+        self.observed_early_rows_: list[ContactRow] = []
 
     # ------------------------------------------------------------------ session hooks
     def set_peers(self, peers: dict[str, Any]) -> None:
@@ -312,6 +402,8 @@ class PelvisAnalyzer(StreamAnalyzer):
             self._foot_wm.setdefault(sid, -math.inf)
             self._foot_row_pre.setdefault(sid, -math.inf)
             self._foot_skipped.setdefault(sid, 0)
+            self._foot_early.setdefault(sid, [])
+            self._foot_early_t.setdefault(sid, [])
 
     def observe(self, sensor_id: str, rows: list[ContactRow]) -> None:
         """Rows finished by another sensor of the session (foot contacts for fusion).
@@ -334,6 +426,12 @@ class PelvisAnalyzer(StreamAnalyzer):
         if rows and getattr(peer, "watermark_", -math.inf) != math.inf:
             pre = max(r.t_ic for r in rows)
             self._foot_row_pre[sensor_id] = max(self._foot_row_pre[sensor_id], pre)
+        # the foot's early rows (contacts just detected): the side of a step before its row
+        fe, fet = self._foot_early[sensor_id], self._foot_early_t[sensor_id]
+        for r in getattr(peer, "early_rows_", None) or []:
+            k = bisect.bisect_right(fet, r.t_ic)
+            fet.insert(k, r.t_ic)
+            fe.insert(k, (r.t_ic, r.t_to, "rejected" in r.flags))
         lst = self._foot_rows[sensor_id]
         ics = self._foot_ics[sensor_id]
         for r in rows:
@@ -344,6 +442,13 @@ class PelvisAnalyzer(StreamAnalyzer):
                 continue
             ics.append(r.t_ic)
             lst.append((r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
+        # early rows whose side this foot's early rows just gave: out now, not with the next
+        # pelvis block (the session drains them; otherwise they go with the next feed)
+        if self._baseline is not None and not self._finished and self._seg_open:
+            n0 = len(self.early_rows_)
+            self._release_early()
+            self.observed_early_rows_ += self.early_rows_[n0:]
+            del self.early_rows_[n0:]
 
     def _note_watermark(self, sid: str) -> None:
         wm = float(getattr(self._peers[sid], "watermark_", -math.inf))
@@ -353,9 +458,16 @@ class PelvisAnalyzer(StreamAnalyzer):
     # ------------------------------------------------------------------ public API
     # feed() and finish(): dsp.stream_input.StreamAnalyzer
     def _after_feed(self) -> None:
+        self._take_observed()
         self._release(final=False)
 
+    def _take_observed(self) -> None:
+        if self.observed_early_rows_:
+            self.early_rows_[:0] = self.observed_early_rows_
+            self.observed_early_rows_ = []
+
     def _after_finish(self) -> None:
+        self._take_observed()
         if self._seg_open:
             self._close_segment()
         self._feet_done = True
@@ -432,7 +544,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             cur_t.append(tt[prev : j + 1])
             cur_a.append(aa[prev : j + 1])
             cur_g.append(gg[prev : j + 1])
-            cur_m.append(np.zeros(j + 1 - prev, dtype=bool))
+            cur_m.append(np.zeros(j + 1 - prev, dtype=np.int8))  # 0 real, 2 interpolated
             gap = dts[j]
             if gap <= self.settings.bridge_max_s:
                 m = round(gap * self.fs) - 1
@@ -441,9 +553,9 @@ class PelvisAnalyzer(StreamAnalyzer):
                     cur_t.append(tt[j] + w * gap)
                     cur_a.append(aa[j] + w[:, None] * (aa[j + 1] - aa[j]))
                     cur_g.append(gg[j] + w[:, None] * (gg[j + 1] - gg[j]))
-                    cur_m.append(np.ones(m, dtype=bool))
+                    cur_m.append(np.full(m, 2, dtype=np.int8))
                 else:
-                    cur_m[-1][-1:] = True
+                    cur_m[-1][-1:] = 1
             else:
                 if cur_t:
                     pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
@@ -453,7 +565,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         cur_t.append(tt[prev:])
         cur_a.append(aa[prev:])
         cur_g.append(gg[prev:])
-        cur_m.append(np.zeros(tt.shape[0] - prev, dtype=bool))
+        cur_m.append(np.zeros(tt.shape[0] - prev, dtype=np.int8))
         pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
         # reported gaps shorter than 1.5 periods still mark their neighbours
         if rep_gaps.shape[0]:
@@ -466,12 +578,14 @@ class PelvisAnalyzer(StreamAnalyzer):
 
     @staticmethod
     def _piece(ts, as_, gs, ms, new_seg) -> tuple[np.ndarray, ...]:
+        m = np.concatenate(ms)
         return (
             np.concatenate(ts),
             np.concatenate(as_),
             np.concatenate(gs),
-            np.concatenate(ms),
+            m > 0,  # gap: bridged samples and their neighbours (marked in _split)
             np.array(new_seg),
+            m == 2,  # bridged samples only (the same whatever the block boundaries)
         )
 
     # ------------------------------------------------------------------ alignment
@@ -524,6 +638,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._bq = np.empty((0, 4))  # body -> the segment's first body frame (gyro chained)
         self._bcs = np.empty((0, 3))  # sum of the specific force in that frame before each
         self._bgap = np.empty(0, dtype=bool)
+        self._bint = np.empty(0, dtype=bool)  # bridged (interpolated) samples
         self._bsat = np.empty(0, dtype=bool)
         self._gyr_last = np.zeros(3)
         self._cs_next = np.zeros(3)
@@ -538,9 +653,14 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._ev["t_ic"] = np.empty(0)
         self._ev["t_to"] = np.empty(0)
         self._ev["peak_g"] = np.empty(0)
+        self._det_n = 0  # segment samples when contacts were last looked for
+        self._early_pk = -1  # contacts peaking up to here have an early record
+        self._early_seg: list[_Early] = []  # the segment's last flight records (history)
+        self._early_need = 0  # first segment index the next record may use
+        self._early_gapped: list[_Early] = []  # drops waiting for a stride after a long gap
 
     def _process(self, piece: tuple[np.ndarray, ...]) -> None:
-        t, acc, gyr, gapm, new_seg = piece
+        t, acc, gyr, gapm, new_seg, bridged = piece
         if bool(new_seg) and self._seg_open:
             self._close_segment()
         if not self._seg_open:
@@ -566,6 +686,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._bq = np.concatenate([self._bq, q])
         self._bcs = np.concatenate([self._bcs, cs_before])
         self._bgap = np.concatenate([self._bgap, gapm])
+        self._bint = np.concatenate([self._bint, bridged])
         self._bsat = np.concatenate([self._bsat, sat])
         self._seg_n += t.shape[0]
         self._advance(final=False)
@@ -676,8 +797,12 @@ class PelvisAnalyzer(StreamAnalyzer):
             if not final and hi_own + L > n:
                 break
             ready.append((max(0, lo_own - P), min(n, hi_own + L), lo_own, min(hi_own, n + 1)))
-        if ready:
+        if ready or final or n - self._det_n >= self._det_every:
+            # contacts of the new data, and the early record of those now final
             self._detect(final=final)
+            self._det_n = n
+            self._early_records(final)
+        if ready:
             self._analyse_epochs(ready, final)
             self._epoch += len(ready)
             self._trim(max(0, self._epoch * W - P))
@@ -689,13 +814,20 @@ class PelvisAnalyzer(StreamAnalyzer):
         if drop > 64:
             for k in ev:
                 ev[k] = ev[k][drop:]
-        cut = min(epoch_lo, self._det_done - self._M) - self._base
+        # keep the contacts the next early record may use (early_history_s before it; a contact
+        # not yet recorded begins at most about a second before the newest sample)
+        need = self._early_need - self._gap_max  # a gap reaching into them is measured whole
+        if self._bt.shape[0]:
+            old = self._bt[-1] - self.settings.early_history_s - 2.0
+            need = max(need, self._base + int(np.searchsorted(self._bt, old)))
+        cut = min(epoch_lo, self._det_done - self._M, need) - self._base
         if cut > 0:
             self._bt = self._bt[cut:]
             self._bacc = self._bacc[cut:]
             self._bq = self._bq[cut:]
             self._bcs = self._bcs[cut:]
             self._bgap = self._bgap[cut:]
+            self._bint = self._bint[cut:]
             self._bsat = self._bsat[cut:]
             self._base += cut
 
@@ -826,12 +958,264 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._run_counter += 1
         st.run, st.step_no = self._run_counter, prev.step_no + 1
 
+    # ------------------------------------------------------------------ early records
+    def _early_records(self, final: bool) -> None:
+        """An early record for each contact whose values are now final (its ``dep`` is in the
+        data), in order: its causal obliquity, its place in the alternation."""
+        ev = self._ev
+        pk = ev["pk"]
+        j = int(np.searchsorted(pk, self._early_pk, side="right"))
+        n = self._seg_n
+        while j < pk.shape[0]:
+            if not final and ev["dep"][j] >= n:
+                break
+            self._early_pk = int(pk[j])
+            self._new_early(j)
+            j += 1
+
+    def _new_early(self, j: int) -> None:
+        s = self.settings
+        ev, base = self._ev, self._base
+        t_ic = float(ev["t_ic"][j])
+        i_ic, i_to = int(ev["ic"][j]), int(ev["to"][j])
+        # flight before and after (detect_stances' test on all the segment's data)
+        flight = bool(ev["pre"][j] >= 0 and ev["post"][j] <= ev["dep"][j])
+        e = _Early(
+            t_ic=t_ic,
+            t_to=float(ev["t_to"][j]),
+            i_ic=i_ic,
+            i_to=i_to,
+            flight=flight,
+            segment=self._n_segments,
+        )
+        hist = self._early_seg
+        if flight:
+            use = [r for r in hist[-(s.early_strides + 1) :] if r.t_ic >= t_ic - s.early_history_s]
+            ics = np.array([r.i_ic for r in use] + [i_ic], dtype=np.int64)
+            if ics[0] >= base:
+                args = (self._bt, self._bacc, self._bq, self._bcs, ics - base, i_to - base)
+                cst = causal_stance(*args)
+                if cst is not None:  # the side cues
+                    e.obl_mean, e.lat_mean = cst.obl_mean, cst.lat_mean
+                long_gap = self._long_gaps(ics[0] - base, i_ic - base + 1)
+                if cst is not None and long_gap is not None:
+                    # lost packets: the gyroscope chain missed part of the rotation over
+                    # them; strides after them only (none: see _retry_gapped)
+                    cst = causal_stance(*args, gap=long_gap)
+                    if cst is None:
+                        e.gap_end = base + int(np.flatnonzero(long_gap[: i_ic - base + 1])[-1])
+                        self._early_gapped.append(e)
+                if cst is not None:
+                    e.obl_max, e.obl_min = cst.obl_max, cst.obl_min
+            else:  # cannot happen (see _trim); the drop stays empty rather than differ
+                log.warning("sensor %s: early history trimmed", self.info.sensor_id)
+        if flight and not math.isfinite(e.obl_max):
+            self._n_early_wait += 1
+        self._link_early(e, flight)
+        if flight:
+            hist.append(e)
+            del hist[: -(s.early_strides + 1)]
+            self._early_need = hist[0].i_ic
+            if self._early_gapped:
+                self._retry_gapped()
+        self._early.append(e)
+        self._early_by_t[t_ic] = e
+
+    def _retry_gapped(self) -> None:
+        """Drops that wait for a stride after a long gap: from the first three flight contacts
+        after the gap (the record's and the next ones) once they are known; a long gap among
+        them too leaves the drop to the step (two-sided attitude)."""
+        hist, base = self._early_seg, self._base
+        for w in list(self._early_gapped):
+            after = [r for r in hist if r.i_ic > w.gap_end]
+            if len(after) < 3:
+                continue
+            self._early_gapped.remove(w)
+            ics = np.array([r.i_ic for r in after[:3]], dtype=np.int64)
+            if ics[0] < base or self._long_gaps(ics[0] - base, ics[-1] - base + 1) is not None:
+                continue
+            cst = causal_stance(
+                self._bt,
+                self._bacc,
+                self._bq,
+                self._bcs,
+                ics - base,
+                w.i_to - base,
+                i_ic=w.i_ic - base,
+            )
+            if cst is not None:
+                w.obl_max, w.obl_min = cst.obl_max, cst.obl_min
+
+    def _long_gaps(self, a: int, b: int) -> np.ndarray | None:
+        """Mask (buffer length) of the bridged gaps longer than ``early_gap_s`` that reach
+        into buffer indices ``a:b``, or None without one."""
+        g = self._bint
+        if not g[a:b].any():
+            return None
+        lo = max(0, a - self._gap_max)
+        seg = g[lo:b].astype(np.int8)
+        edges = np.diff(np.concatenate(([0], seg, [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        keep = (ends - starts) > self._gap_long
+        if not keep.any():
+            return None
+        out = np.zeros(g.shape[0], dtype=bool)
+        for s0, s1 in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
+            out[lo + s0 : lo + s1] = True
+        return out
+
+    def _link_early(self, e: _Early, flight: bool) -> None:
+        """Run and step number of an early record: as :meth:`_link`, the next contact being
+        the following one unless the step is longer than 1.5 times the median of the recent
+        steps between flight contacts (``dsp.pelvis_metrics`` ``max_step_ratio``)."""
+        prev = self._early[-1] if self._early else None
+        if prev is None:
+            self._early_run += 1
+            e.run, e.step_no = self._early_run, 0
+            return
+        dt = e.t_ic - prev.t_ic
+        steps = self._early_steps
+        same_seg = prev.segment == e.segment
+        if same_seg and flight and prev.flight:
+            steps.append(dt)
+            del steps[:-9]
+        med = float(np.median(steps)) if steps else None
+        if same_seg and (med is None or dt <= 1.5 * med):
+            e.run, e.step_no = prev.run, prev.step_no + 1
+            return
+        # across a missed contact or a gap: a whole number of steps keeps the alternation
+        x = dt / med if med else math.inf
+        k = round(x) if math.isfinite(x) else 0
+        if 1 <= k <= 4 and abs(x - k) < 0.2:
+            e.run, e.step_no = prev.run, prev.step_no + k
+            return
+        self._early_run += 1
+        e.run, e.step_no = self._early_run, prev.step_no + 1
+
+    def _decide_foot(self, e: _Early) -> None:
+        """The foot contact nearest to the record within ``fusion_tolerance_s`` (from the
+        feet's early rows, not rejected), decided once every foot's contacts up to there are
+        known (its watermark is past them). Once decided it stays so: later early rows are of
+        later contacts."""
+        tol = self.settings.fusion_tolerance_s
+        for sid in self._peers:
+            # the last watermark before the foot's finish(): a contact the foot finds only
+            # at its end of data is left to the step's fusion (_match_foot), as it is in a
+            # live session where that foot went silent (else the rows would differ)
+            self._note_watermark(sid)
+            if self._foot_wm[sid] <= e.t_ic + tol:
+                return
+        best = None
+        for sid, lst in self._foot_early.items():
+            ts = self._foot_early_t[sid]
+            i = bisect.bisect_left(ts, e.t_ic - tol)
+            while i < len(ts) and ts[i] <= e.t_ic + tol:
+                t_ic, t_to, rej = lst[i]
+                d = abs(t_ic - e.t_ic)
+                if not rej and (best is None or d < best[0]):
+                    best = (d, sid, t_ic, t_to)
+                i += 1
+        if best is not None:
+            side = str(self._peers[best[1]].info.side)
+            e.foot = (best[1], side, best[2], best[3])
+        e.foot_known = True
+
+    def _early_row(self, e: _Early) -> ContactRow:
+        """The early row of a record (side and events decided): side, IC, TO, pelvic drop."""
+        if e.foot is not None:
+            side, t_ic, t_to, source = e.foot[1], e.foot[2], e.foot[3], "feet"
+        else:
+            assert e.left is not None
+            side, t_ic, t_to, source = ("left" if e.left else "right"), e.t_ic, e.t_to, "pelvis"
+        row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
+        row.events_source = source
+        base = self._baseline if self._baseline is not None else 0.0
+        rejected = not e.flight
+        if e.flight and math.isfinite(e.obl_max):
+            drop = (e.obl_max - base) if side == "left" else -(e.obl_min - base)
+            if abs(drop) > self.settings.max_drop_deg:
+                rejected = True
+            else:
+                row.pelvic_drop = drop
+        if self._low_align:
+            row.add_flag("low_alignment")
+        if rejected:
+            row.add_flag("rejected")
+            row.pelvic_drop = None
+        return row
+
+    def _release_early(self) -> None:
+        """Release the early rows whose side is decided, in order (the baseline is known)."""
+        E = self._early
+        while self._early_rel < len(E):
+            e = E[self._early_rel]
+            if self._peers and not e.foot_known:
+                self._decide_foot(e)
+                if not e.foot_known:
+                    break
+            if e.foot is None and e.left is None:
+                break
+            if e.flight and not math.isfinite(e.obl_max):
+                break  # too few contacts before it (a segment's start): waits for its step
+            e.row = self._early_row(e)
+            self.early_rows_.append(e.row)
+            self._early_rel += 1
+        drop = self._early_rel - 4 * self.settings.side_half_window
+        if drop > 256:
+            del E[:drop]
+            self._early_rel -= drop
+        if self._peers and self._early_rel < len(E):
+            old = E[self._early_rel].t_ic - 10.0
+            for sid, ts in self._foot_early_t.items():
+                if len(ts) > 512:
+                    k = bisect.bisect_left(ts, old)
+                    del ts[:k]
+                    del self._foot_early[sid][:k]
+
+    def _early_for(self, st: _Step) -> _Early | None:
+        """The early record of a step about to be emitted, released now if it was not (with
+        the step's fusion); records of earlier contacts that got no step are dropped."""
+        by_t = self._early_by_t
+        while by_t:
+            t0 = next(iter(by_t))
+            if t0 >= st.t_ic:
+                break
+            old = by_t.pop(t0)
+            if old.row is not None:
+                self._n_early_orphans += 1
+                log.warning("sensor %s: early row at %.3f s got no row", self.info.sensor_id, t0)
+            else:
+                self._n_early_dropped += 1
+        E = self._early
+        while self._early_rel < len(E) and E[self._early_rel].t_ic < st.t_ic:
+            self._early_rel += 1  # dropped above
+        e = by_t.pop(st.t_ic, None)
+        if e is None or e.row is not None:
+            return e
+        if self._peers and not e.foot_known:
+            self._decide_foot(e)
+        if not e.foot_known:  # a foot's contacts near it are not all known: the step's fusion
+            m = self._match_foot(st) if self._peers else None
+            e.foot = None if m is None else (m[0], m[1], m[2], m[3] if m[3] is not None else e.t_to)
+            e.foot_known = True
+        if not math.isfinite(e.obl_max):  # no causal attitude: the step's two-sided one
+            e.obl_max, e.obl_min = st.obl_max, st.obl_min
+        e.row = self._early_row(e)
+        self.early_rows_.append(e.row)
+        self._n_early_late += 1
+        assert E[self._early_rel] is e
+        self._early_rel += 1
+        return e
+
     # ------------------------------------------------------------------ sides, baseline
     def _decide_sides(self, *, final: bool) -> None:
+        self._vote(self._steps, self._released, final=final)
+        self._vote(self._early, self._early_rel, final=final)
+
+    def _vote(self, steps: list, lo: int, *, final: bool) -> None:
+        """Sides of the undecided steps (or early records) from ``lo`` on (module step 4)."""
         K = self.settings.side_half_window
         A = min(self.settings.side_lookahead, K)
-        steps = self._steps
-        lo = self._released
         while lo < len(steps) and steps[lo].left is not None:
             lo += 1
         hi = len(steps)
@@ -945,15 +1329,20 @@ class PelvisAnalyzer(StreamAnalyzer):
             self._decide_sides(final=True)
         if not self._set_baseline(final):
             return
+        self._release_early()
         steps = self._steps
         while self._released < len(steps):
             st = steps[self._released]
             if st.left is None:
                 break
+            e = self._early_by_t.get(st.t_ic)
+            if e is not None and e.row is None and e.left is None:
+                break  # its early row goes first, and needs its side vote
             if self._peers and not self._fusion_ready(st, final):
                 break
             self._emit(st)
             self._released += 1
+        self._release_early()  # those that waited for a step just emitted
         # forget released steps (keep a window for the side votes of the next ones)
         drop = self._released - 4 * self.settings.side_half_window
         if drop > 256:
@@ -964,8 +1353,15 @@ class PelvisAnalyzer(StreamAnalyzer):
             for det in self._foot_det.values():
                 if len(det) > 512:
                     del det[: bisect.bisect_left(det, old)]
+            for sid, ics in self._foot_ics.items():
+                if len(ics) > 512:
+                    cut = bisect.bisect_left(ics, old)
+                    del ics[:cut]
+                    del self._foot_rows[sid][:cut]
 
-    def _match_foot(self, st: _Step) -> tuple[str, float, float | None, float | None] | None:
+    def _match_foot(self, st: _Step) -> tuple[str, str, float, float | None, float | None] | None:
+        """The nearest foot row within ``fusion_tolerance_s`` of the step, not rejected:
+        ``(sensor id, side, t_ic, t_to, stride_time)``."""
         best = None
         tol = self.settings.fusion_tolerance_s
         for sid, rows in self._foot_rows.items():
@@ -978,7 +1374,7 @@ class PelvisAnalyzer(StreamAnalyzer):
                 t_ic, t_to, stride, rej = rows[i]
                 dtt = abs(t_ic - st.t_ic)
                 if not rej and (best is None or dtt < best[0]):
-                    best = (dtt, side, t_ic, t_to, stride)
+                    best = (dtt, sid, side, t_ic, t_to, stride)
                 i += 1
             # forget foot contacts long before this step (steps are released in time order)
             if i > 512:
@@ -988,7 +1384,19 @@ class PelvisAnalyzer(StreamAnalyzer):
                     del ics[:cut]
         if best is None:
             return None
-        return best[1], best[2], best[3], best[4]
+        return best[1], best[2], best[3], best[4], best[5]
+
+    def _foot_stride(self, st: _Step, sid: str, t_ic: float) -> float | None:
+        """Stride time of the foot row of the contact at ``t_ic`` (None: rejected, not in,
+        or the foot was left out of the step)."""
+        if sid in st.skip or sid not in self._foot_ics:
+            return None
+        ics = self._foot_ics[sid]
+        i = bisect.bisect_left(ics, t_ic)
+        if i < len(ics) and ics[i] == t_ic:
+            _, _, stride, rej = self._foot_rows[sid][i]
+            return None if rej else stride
+        return None
 
     def _emit(self, st: _Step) -> None:
         s = self.settings
@@ -996,26 +1404,41 @@ class PelvisAnalyzer(StreamAnalyzer):
         side = "left" if st.left else "right"
         t_ic, t_to = st.t_ic, st.t_to
         stride = st.next2_ic - st.t_ic if math.isfinite(st.next2_ic) else None
-        source = "pelvis"
-        m = self._match_foot(st) if self._peers else None
-        if m is not None:
-            side, t_ic, f_to, f_stride = m
-            if f_to is not None:
-                t_to = f_to
-            stride = f_stride
-            source = "feet"
-            self._n_fused += 1
+        source: str | None = "pelvis"
+        e = self._early_for(st)
+        if e is not None:
+            # side, events and drop as in the early row (released now at the latest)
+            er = e.row
+            assert er is not None
+            side, t_ic, source = er.side, er.t_ic, er.events_source
+            if e.foot is not None:
+                t_to = e.foot[3]
+                stride = self._foot_stride(st, e.foot[0], e.foot[2])
+                self._n_fused += 1
+            flight = e.flight
+        else:  # a step without an early record (not expected): its early row is a copy
+            m = self._match_foot(st) if self._peers else None
+            if m is not None:
+                _, side, t_ic, f_to, stride = m
+                if f_to is not None:
+                    t_to = f_to
+                source = "feet"
+                self._n_fused += 1
+            flight = st.flight
         row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
         row.events_source = source
         row.contact_time = t_to - t_ic
         if stride is not None and stride > 0:
             row.stride_time = stride
             row.cadence = 120.0 / stride
-        rejected = not st.flight
-        if not st.flight:
+        rejected = not flight
+        if not flight:
             self._n_walk += 1
         base = self._baseline if self._baseline is not None else 0.0
-        if not rejected and math.isfinite(st.obl_max):
+        if e is not None:
+            rejected = rejected or "rejected" in e.row.flags  # type: ignore[union-attr]
+            row.pelvic_drop = None if rejected else e.row.pelvic_drop  # type: ignore[union-attr]
+        elif not rejected and math.isfinite(st.obl_max):
             drop = (st.obl_max - base) if side == "left" else -(st.obl_min - base)
             if abs(drop) > s.max_drop_deg:
                 rejected = True
@@ -1034,6 +1457,13 @@ class PelvisAnalyzer(StreamAnalyzer):
             row.contact_time = None if source == "pelvis" else row.contact_time
         self._record(row)
         self._out.append(row)
+        if e is None:
+            early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic, t_to=row.t_to)
+            early.events_source = row.events_source
+            early.pelvic_drop = row.pelvic_drop
+            for f in row.flags:
+                early.add_flag(f)
+            self.early_rows_.append(early)
         if st.trace is not None and not rejected:
             self.latest_traces_.append((row.t_ic, st.trace - base, side))
 

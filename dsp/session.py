@@ -34,6 +34,11 @@ this protocol (see :class:`SensorAnalyzer`):
   row, holding only the contact-only metrics (:data:`dsp.contact.CONTACT_KEYS`), all of them
   for contacts before ``watermark_``. The alert engine uses them so that an alert on e.g. the
   strike angle comes about one stride earlier than the row (which waits for the next contact).
+  The pelvis analyzer's early rows hold a step's side, IC, TO and pelvic drop, one per row, in
+  IC order, with the very values of its row (:mod:`dsp.pelvis_analyzer`, step 9); with feet
+  they wait for the foot's early row of the same contact: the pelvis reads the feet's
+  ``early_rows_`` in ``observe`` and puts the early rows it can then release in its
+  ``observed_early_rows_``, which the session drains into its own ``early_rows_`` right away.
 
 Early rows
 ----------
@@ -239,6 +244,12 @@ class SessionAnalyzer:
             for osid, other in self.analyzers.items():
                 if osid != sid and hasattr(other, "observe"):
                     other.observe(sid, rows)
+                    # early rows an observer could release thanks to these (the pelvis: the
+                    # side of a step from the foot's early row)
+                    got = getattr(other, "observed_early_rows_", None)
+                    if got:
+                        self.early_rows_ += got
+                        got.clear()
         if sid in self._feet:
             side = self._feet[sid]
             ics = a.detected_ics_

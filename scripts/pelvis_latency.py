@@ -1,4 +1,4 @@
-"""Release latency of the pelvis rows: data time when a row is returned minus its IC.
+"""Release latency of the pelvis rows and early rows: data time when released minus the IC.
 
 Feeds a recording in 50 ms blocks of all sensors in time order, as the viewer does::
 
@@ -33,14 +33,16 @@ def main() -> None:
         pel = next(s.sensor_id for s in sensors if s.placement == "pelvis")
         cfg = AnalysisConfig(placement_settings={"pelvis": {"lockstep_feeds": a.lockstep}})
         sa = SessionAnalyzer(sensors, config=cfg)
-        out, now = [], -math.inf
+        out, now, early = [], -math.inf, {}
         for b in rec.iter_blocks(a.block_s, sensor_ids=[s.sensor_id for s in sensors]):
             if b.sensor_id == kill_sid and len(b) and b.t[0] >= kill_t:
                 continue
             if len(b):
                 now = max(now, float(b.t[-1]))
             out += [(r, now) for r in sa.feed(b) if r.sensor_id == pel]
+            early.update({r.t_ic: now for r in sa.early_rows_ if r.sensor_id == pel})
         out += [(r, math.inf) for r in sa.finish() if r.sensor_id == pel]
+        early.update({r.t_ic: math.inf for r in sa.early_rows_ if r.sensor_id == pel})
     rel = [(r, now) for r, now in out if now < math.inf]
     print(f"{len(out)} pelvis rows, {len(out) - len(rel)} returned by finish()")
     if rel:
@@ -49,6 +51,16 @@ def main() -> None:
         if lat.size:
             q = np.percentile(lat, [50, 95, 100])
             print(f"t_ic > {a.after:g} s: median {q[0]:.2f} s, p95 {q[1]:.2f} s, max {q[2]:.2f} s")
+        # early rows (the pelvic drop for alerts), in strides of that foot after the IC
+        sel = [(r, now) for r, now in rel if r.t_ic > a.after and r.stride_time]
+        if sel:
+            le = np.array([(early[r.t_ic] - r.t_ic) / r.stride_time for r, _ in sel])
+            lr = np.array([(now - r.t_ic) / r.stride_time for r, now in sel])
+            for name, v in (("early rows", le), ("rows", lr)):
+                q = np.percentile(v, [50, 95, 100])
+                print(
+                    f"{name}: median {q[0]:.2f}, p95 {q[1]:.2f}, max {q[2]:.2f} strides after the IC"
+                )
     src: dict[str, int] = {}
     for r, _ in out:
         src[r.events_source] = src.get(r.events_source, 0) + 1

@@ -2,7 +2,10 @@
 
 The alert latency target (an alert no later than one stride after the contact that caused it)
 rests on them: the foot analyzer releases an early row when it detects a contact (next mid-swing
-plus a short look-ahead), and the row itself when the next contact is known.
+plus a short look-ahead), and the row itself when the next contact is known. The pelvis
+analyzer releases a step's pelvic drop once its stance has ended and its side is known (from
+the feet's early rows, or its own side vote), and the row, with the same side, IC and drop, when
+the same foot's next contact and the fusion are in.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dsp.session import SessionAnalyzer
 from firmware_bridge.simulator import simulate_session
 
 FEET = ("left_foot", "right_foot")
+PELVIS = "pelvis"
 
 PROFILE = load_profile(
     {
@@ -61,7 +65,9 @@ def test_every_row_has_one_early_row_with_the_same_contact_metrics(streamed):
     _, rows, early, _ = streamed
     by_key = {}
     for r, _t in early:
-        assert r.sensor_id in FEET
+        assert r.sensor_id in (*FEET, PELVIS)
+        if r.sensor_id == PELVIS:
+            continue
         assert (r.sensor_id, r.t_ic) not in by_key
         by_key[(r.sensor_id, r.t_ic)] = r
     foot_rows = [r for r, _t in rows if r.sensor_id in FEET]
@@ -142,8 +148,123 @@ def test_viewer_model_shows_early_rows_and_replaces_them(streamed):
             assert new == [r]
             seen_early += 1
         else:
-            assert new == ([] if r.sensor_id in FEET else [r])
-    assert seen_early > 100
+            assert new == []  # every row (feet and pelvis) had its early row
+    assert seen_early > 200
     assert len(model.rows) == len(rows)
     final_ids = {id(r) for r, _ in rows}
     assert all(id(r) in final_ids for r in model.rows)
+
+
+# --------------------------------------------------------------------------- pelvis early rows
+def test_every_pelvis_row_has_one_early_row_with_its_side_ic_and_drop(streamed):
+    """In IC order, one early row per pelvis row, out no later than the row, with the very
+    side, IC and pelvic drop of the row (so the alerts are the same from either)."""
+    _, rows, early, _ = streamed
+    pe = [(r, t) for r, t in early if r.sensor_id == PELVIS]
+    pr = [(r, t) for r, t in rows if r.sensor_id == PELVIS]
+    assert len(pr) > 150
+    assert [r.t_ic for r, _ in pe] == [r.t_ic for r, _ in pr]  # one each, same order
+    n_drop = 0
+    for (e, t_e), (r, t_r) in zip(pe, pr, strict=True):
+        assert t_e <= t_r
+        assert (e.side, e.t_ic, e.t_to) == (r.side, r.t_ic, r.t_to)
+        assert e.events_source == r.events_source
+        assert e.pelvic_drop == r.pelvic_drop  # the same number, or both empty
+        assert ("rejected" in e.flags) == ("rejected" in r.flags)
+        assert e.stride_time is None and e.vertical_oscillation is None
+        n_drop += e.pelvic_drop is not None
+    assert n_drop > 150
+
+
+def test_pelvis_early_rows_come_within_a_stride_of_the_contact(streamed):
+    """With the feet, a step's early row waits for the foot's early row of the same contact
+    (its side): out about when the foot's is, within a stride; the row about two strides.
+    (1 % packet loss: a few steps wait for a stride after a lost burst, and the ones after
+    them for them.)"""
+    _, rows, early, _ = streamed
+    t_early = {r.t_ic: t for r, t in early if r.sensor_id == PELVIS}
+    t_foot = {r.t_ic: t for r, t in early if r.sensor_id in FEET}
+    lat, lat_row, lag = [], [], []
+    for r, t_row in rows:
+        if r.sensor_id != PELVIS or not r.stride_time or math.isinf(t_row) or r.t_ic < 25:
+            continue
+        if r.events_source != "feet":  # the foot's contact was lost (1 % packet loss)
+            continue
+        lat.append((t_early[r.t_ic] - r.t_ic) / r.stride_time)
+        lat_row.append((t_row - r.t_ic) / r.stride_time)
+        lag.append(t_early[r.t_ic] - t_foot[r.t_ic])
+    assert len(lat) > 50
+    assert np.median(lat) < 1.0
+    assert np.percentile(lat, 95) < 1.05
+    # a step whose last strides lost a burst of packets waits for a stride after it
+    assert np.max(lat) < 1.5
+    assert np.median(lat_row) > np.median(lat) + 0.8
+    # not before the foot's early row (block ends of the sensors differ by a few ms), and
+    # mostly with the next pelvis block
+    assert min(lag) > -0.01
+    assert np.median(lag) < 0.06
+
+
+@pytest.fixture(scope="module")
+def pelvis_only():
+    """The pelvis alone, fed in 50 ms blocks: rows and early rows with their data times."""
+    run = simulate_session(
+        "easy", duration_s=60, rate_hz=104, seed=3, truth=False, sensors=("pelvis",)
+    )
+    sa = SessionAnalyzer(run.sensors)
+    rows, early = [], []
+    for b in run.iter_blocks(0.05):
+        new = sa.feed(b)
+        t_data = float(b.t[-1]) if len(b) else -math.inf
+        rows += [(r, t_data) for r in new]
+        early += [(r, t_data) for r in sa.early_rows_]
+    rows += [(r, math.inf) for r in sa.finish()]
+    early += [(r, math.inf) for r in sa.early_rows_]
+    return run, rows, early
+
+
+def test_pelvis_only_early_rows_come_before_the_same_foots_next_contact(pelvis_only):
+    """Alone, the pelvis knows a step's side from its own side vote: the early row is out
+    about half a stride after the IC (the stance plus the contact's detection), before the same
+    foot lands again; its drop uses strides that ended by the IC only."""
+    _, rows, early = pelvis_only
+    t_early = {r.t_ic: t for r, t in early}
+    by_t = {r.t_ic: r for r, _ in early}
+    lat = []
+    for r, t_row in rows:
+        assert by_t[r.t_ic].pelvic_drop == r.pelvic_drop and by_t[r.t_ic].side == r.side
+        if r.stride_time and r.t_ic > 25 and not math.isinf(t_row):
+            lat.append((t_early[r.t_ic] - r.t_ic) / r.stride_time)
+            assert t_early[r.t_ic] < r.t_ic + r.stride_time  # before the next same-side IC
+    assert len(lat) > 80
+    assert np.median(lat) < 0.6
+
+
+def test_pelvis_early_rows_do_not_depend_on_the_chunking(pelvis_only):
+    """Early rows (values, sides, order) are the same whatever the block sizes."""
+    run, _, early = pelvis_only
+    ref = [(r.t_ic, r.side, r.pelvic_drop, tuple(r.flags)) for r, _ in early]
+    for chunk in (0.37, 7.0, None):
+        sa = SessionAnalyzer(run.sensors)
+        got = []
+        blocks = run.iter_blocks(chunk) if chunk else run.blocks.values()
+        for b in blocks:
+            sa.feed(b)
+            got += sa.early_rows_
+        sa.finish()
+        got += sa.early_rows_
+        assert [(r.t_ic, r.side, r.pelvic_drop, tuple(r.flags)) for r in got] == ref, chunk
+
+
+def test_alert_engine_takes_the_pelvic_drop_from_the_early_rows(streamed):
+    """With ``early=True`` the pelvic drop rules read the pelvis' early rows only: fed the
+    early rows alone they raise every drop alert, fed the rows alone none."""
+    run, rows, early, alerts = streamed
+    drop = sorted((a.t, a.side) for a in alerts if a.rule == "drop")
+    assert len(drop) >= 2
+    eng = AlertEngine(PROFILE, sensors=run.sensors, early=True)
+    got = eng.feed([], early=[r for r, _ in early]) + eng.finish()
+    assert sorted((a.t, a.side) for a in got if a.rule == "drop") == drop
+    eng = AlertEngine(PROFILE, sensors=run.sensors, early=True)
+    got = eng.feed([r for r, _ in rows]) + eng.finish()
+    assert not [a for a in got if a.rule == "drop"]

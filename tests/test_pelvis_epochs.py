@@ -36,7 +36,7 @@ class _Checked(PelvisAnalyzer):
         self.worst = 0.0
 
     def _process(self, piece) -> None:
-        t, acc, gyr, _, new_seg = piece
+        t, acc, gyr, _, new_seg = piece[:5]
         if bool(new_seg) and self._seg_open:
             self._close_segment()  # as the analyser does, before forgetting the segment
         if bool(new_seg):

@@ -196,15 +196,21 @@ def test_obliquity_traces_for_the_viewer(live) -> None:
     out, traces, _ = live
     rows = {(r.t_ic, r.side): r for r, _ in out}
     assert len(traces) >= 0.95 * len(rows)
-    peaks = {"left": [], "right": []}
+    peaks: dict[str, list[float]] = {"left": [], "right": []}
+    diff = []
     for t_ic, values, side in traces:
         assert values.shape == (101,) and np.isfinite(values).all()
         r = rows[(t_ic, side)]  # one per returned row, keyed like it
-        # the stance part holds the row's drop: a peak (left stance) or a trough (right)
+        # the stance part holds about the row's drop: a peak (left stance) or a trough
+        # (right); the trace uses the two-sided attitude, the drop the causal one (the early
+        # row's, for alerts within a stride: docs/dsp_pelvis.md)
         stance = values[:40]
         got = stance.max() if side == "left" else -stance.min()
-        assert got == pytest.approx(r.pelvic_drop, abs=0.3)
+        diff.append(abs(got - r.pelvic_drop))
         peaks[side].append(got)
+    assert np.median(diff) < 0.15
+    assert np.percentile(diff, 95) < 0.5
+    assert max(diff) < 1.0
     # the example's pelvis drops further in a left stance (about 7.6 vs 3.7 deg)
     assert np.median(peaks["left"]) > np.median(peaks["right"]) + 2.0
     assert len(peaks["left"]) > 60 and len(peaks["right"]) > 60
