@@ -59,6 +59,7 @@ __all__ = [
     "METRICS",
     "PELVIS_EARLY_KEYS",
     "SIDES",
+    "STRIDE_EARLY_KEYS",
     "TONES",
     "Alert",
     "AlertEngine",
@@ -74,6 +75,8 @@ __all__ = [
 #: The metrics the pelvis analyzer's early rows carry (``dsp.pelvis_analyzer.EARLY_KEYS``):
 #: released once the stance has ended and its side is known, the row carrying the same value.
 PELVIS_EARLY_KEYS = ("pelvic_drop",)
+#: Metrics of the foot sensors' stride early rows (released when the next contact is detected)
+STRIDE_EARLY_KEYS = ("stride_time", "cadence")
 
 
 class AlertError(AnalysisError):
@@ -460,7 +463,9 @@ class AlertEngine:
         (:data:`PELVIS_EARLY_KEYS`) from the pelvis sensor's early rows (``early=`` of
         :meth:`feed`, :attr:`dsp.session.SessionAnalyzer.early_rows_`), about a stride before
         the rows themselves are final; those sensors' rows are then not used again for those
-        rules. The early rows carry the very values (and, for the pelvis, side and initial
+        rules. Rules on the stride time and cadence (:data:`STRIDE_EARLY_KEYS`) take a foot's
+        values from its *stride early rows* (early rows with a stride time, released when the
+        next contact is detected, half a stride before the row). The early rows carry the very values (and, for the pelvis, side and initial
         contact) of the final rows, and every row has one (a pelvis step whose side or drop is
         not known early gets its early row with its row, in order), so the same alerts are
         raised at the same strides, only sooner. The live viewer, replay and ``runform
@@ -519,7 +524,8 @@ class AlertEngine:
                     self._expected[key] = self._expected_sensors(rule, key[1])
         self._latest: dict[str, float] = {}
         self._latest_early: dict[str, float] = {}
-        self._route_cache: dict[str, tuple[list[Rule], list[Rule]]] = {}
+        self._latest_stride: dict[str, float] = {}
+        self._route_cache: dict[str, tuple[list[Rule], list[Rule], list[Rule]]] = {}
         self._seq = 0
         self.active_: dict[tuple[str, str | None], Alert] = {}
         self.cleared_: list[tuple[float, str, str | None]] = []
@@ -555,6 +561,16 @@ class AlertEngine:
         if self._is_pelvis(sensor_id):
             return rule.metric in PELVIS_EARLY_KEYS
         return rule.metric in CONTACT_KEYS or METRICS[rule.metric].share_of is not None
+
+    def _uses_stride(self, rule: Rule, sensor_id: str) -> bool:
+        """Does ``rule`` take ``sensor_id``'s values from its stride early rows (a foot's
+        stride time and cadence, known when its next contact is detected)?"""
+        return self.early and rule.metric in STRIDE_EARLY_KEYS and not self._is_pelvis(sensor_id)
+
+    def _latest_for(self, rule: Rule, sensor_id: str) -> dict[str, float]:
+        if self._uses_stride(rule, sensor_id):
+            return self._latest_stride
+        return self._latest_early if self._uses_early(rule, sensor_id) else self._latest
 
     def _is_pelvis(self, sensor_id: str) -> bool:
         if self._placements is not None and sensor_id in self._placements:
@@ -605,6 +621,7 @@ class AlertEngine:
         *,
         early: Iterable[ContactRow] = (),
         watermarks: Mapping[str, float] | None = None,
+        stride_watermarks: Mapping[str, float] | None = None,
     ) -> list[Alert]:
         """Take newly finished rows (any sensor, release order); returns the alerts raised.
 
@@ -621,6 +638,9 @@ class AlertEngine:
             Sensor id -> time (s) before which that sensor has released all its early rows
             (:meth:`dsp.session.SessionAnalyzer.early_watermarks`); lets a rule pooling both
             feet evaluate a contact without waiting for the other foot's next one.
+        stride_watermarks : dict, optional
+            The same for the feet's *stride* early rows (early rows with a stride time:
+            :meth:`dsp.session.SessionAnalyzer.stride_watermarks`).
         """
         self.cleared_ = []
         latest = self._latest
@@ -632,15 +652,24 @@ class AlertEngine:
             latest = self._latest_early
             for sid, wm in (watermarks or {}).items():
                 latest[sid] = max(latest.get(sid, -math.inf), wm)
+            strides = self._latest_stride
+            for sid, wm in (stride_watermarks or {}).items():
+                strides[sid] = max(strides.get(sid, -math.inf), wm)
             for row in early:
                 sid = row.sensor_id
+                if row.stride_time is not None and not self._is_pelvis(sid):
+                    # a foot's stride early row: only for the stride-time rules
+                    strides[sid] = max(strides.get(sid, -math.inf), row.t_ic)
+                    self._queue(self._routes(sid)[2], row)
+                    continue
                 latest[sid] = max(latest.get(sid, -math.inf), row.t_ic)
                 self._queue(self._routes(sid)[1], row)
         return self._release(final=False)
 
-    def _routes(self, sensor_id: str) -> tuple[list[Rule], list[Rule]]:
-        """The rules that take this sensor's rows: from its final rows, from its early rows
-        (before the per-row side and ``rejected`` checks of :meth:`_applies`)."""
+    def _routes(self, sensor_id: str) -> tuple[list[Rule], list[Rule], list[Rule]]:
+        """The rules that take this sensor's rows: from its final rows, from its early rows,
+        from its stride early rows (before the per-row side and ``rejected`` checks of
+        :meth:`_applies`)."""
         got = self._route_cache.get(sensor_id)
         if got is None:
             probe = {
@@ -648,11 +677,15 @@ class AlertEngine:
             }
             final: list[Rule] = []
             early: list[Rule] = []
+            stride: list[Rule] = []
             for rule in self.profile.rules:
                 if not any(self._applies(rule, r) for r in probe.values()):
                     continue  # the rule's metric does not come from this kind of sensor
-                (early if self._uses_early(rule, sensor_id) else final).append(rule)
-            got = self._route_cache[sensor_id] = (final, early)
+                if self._uses_stride(rule, sensor_id):
+                    stride.append(rule)
+                else:
+                    (early if self._uses_early(rule, sensor_id) else final).append(rule)
+            got = self._route_cache[sensor_id] = (final, early, stride)
         return got
 
     def _queue(self, rules: list[Rule], row: ContactRow) -> None:
@@ -677,10 +710,7 @@ class AlertEngine:
         if not expected:
             return math.inf
         rule = next(r for r in self.profile.rules if r.name == key[0])
-        latest = [
-            (self._latest_early if self._uses_early(rule, s) else self._latest).get(s, -math.inf)
-            for s in expected
-        ]
+        latest = [self._latest_for(rule, s).get(s, -math.inf) for s in expected]
         newest = max(latest)
         if newest == math.inf or self.hold_s == math.inf:
             return min(latest)

@@ -237,6 +237,8 @@ class FootAnalyzer(StreamAnalyzer):
         self._out: list[ContactRow] = []
         self._jobs: list[_Job] = []
         self._early_jobs: list[_EarlyJob] = []
+        #: contacts whose stride time became known (next contact detected), with that time
+        self._stride_jobs: list[tuple[_Pending, float]] = []
         self.early_rows_: list[ContactRow] = []
         self.latest_traces_: list[tuple[float, np.ndarray]] = []
         self._n_contacts = 0
@@ -571,6 +573,9 @@ class FootAnalyzer(StreamAnalyzer):
             stride = ev.t_ic - prev.ev.t_ic
             nxt = ev if stride <= self.settings.events.max_cycle_s else None
             self._emit(prev, nxt, cut=False)
+            if nxt is not None and prev.ev.ok and not prev.dropped:
+                # the row's stride time (dsp.foot_metrics: the same expression), known now
+                self._stride_jobs.append((prev, float(nxt.t_ic - prev.ev.t_ic)))
         self._pending = _Pending(ev)
         self._queue_early(self._pending)
         self.detected_ics_.append(ev.t_ic)
@@ -676,7 +681,8 @@ class FootAnalyzer(StreamAnalyzer):
         """Metrics of the queued contacts (one vectorised pass), rows appended in order."""
         jobs, self._jobs = self._jobs, []
         early, self._early_jobs = self._early_jobs, []
-        if not jobs and not early:
+        strides, self._stride_jobs = self._stride_jobs, []
+        if not jobs and not early and not strides:
             return
         s = self.settings
         todo = [j for j in jobs if j.ev.ok]
@@ -698,6 +704,8 @@ class FootAnalyzer(StreamAnalyzer):
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
         for ej in early:
             self.early_rows_.append(self._early_row(ej))
+        for pend, stride_time in strides:
+            self.early_rows_.append(self._stride_row(pend, stride_time))
         by_job = {id(j): r for j, r in zip(todo, batch([j.window for j in todo]), strict=True)}
         for job in jobs:
             ev = job.ev
@@ -758,6 +766,34 @@ class FootAnalyzer(StreamAnalyzer):
         if self._low_align:
             row.add_flag("low_alignment")
         return row
+
+    def _stride_row(self, pend: _Pending, stride_time: float) -> ContactRow:
+        """The second early row of a contact, once the next contact is detected: its early
+        values plus the stride time and cadence of its row (about half a stride before the row,
+        which waits for the next foot-flat)."""
+        ev = pend.ev
+        row = ContactRow(
+            sensor_id=self.info.sensor_id,
+            side=self.side,
+            t_ic=ev.t_ic,
+            t_to=ev.t_to,
+            stride_time=stride_time,
+            cadence=120.0 / stride_time,
+        )
+        for k, v in (pend.early or {}).items():
+            setattr(row, k, v)
+        return row
+
+    @property
+    def stride_watermark_(self) -> float:
+        """Time (s) before which every contact's stride early row has been released: the IC
+        of the last contact detected (its stride time needs the next one)."""
+        if self._finished:
+            return math.inf
+        pend = getattr(self, "_pending", None)  # set when the first segment starts
+        if pend is not None:
+            return float(pend.ev.t_ic)
+        return self._watermark
 
     def _record(self, row: ContactRow) -> None:
         self._n_contacts += 1

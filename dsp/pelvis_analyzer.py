@@ -429,6 +429,8 @@ class PelvisAnalyzer(StreamAnalyzer):
         # the foot's early rows (contacts just detected): the side of a step before its row
         fe, fet = self._foot_early[sensor_id], self._foot_early_t[sensor_id]
         for r in getattr(peer, "early_rows_", None) or []:
+            if r.stride_time is not None:
+                continue  # the contact's second early row (its stride time): already seen
             k = bisect.bisect_right(fet, r.t_ic)
             fet.insert(k, r.t_ic)
             fe.insert(k, (r.t_ic, r.t_to, "rejected" in r.flags))

@@ -34,6 +34,10 @@ this protocol (see :class:`SensorAnalyzer`):
   row, holding only the contact-only metrics (:data:`dsp.contact.CONTACT_KEYS`), all of them
   for contacts before ``watermark_``. The alert engine uses them so that an alert on e.g. the
   strike angle comes about one stride earlier than the row (which waits for the next contact).
+  A foot contact has a second early row once the next contact is detected: the same values
+  plus the row's ``stride_time`` and ``cadence`` (all of them for contacts before
+  ``stride_watermark_``), for the cadence rules; the row itself still waits for the other
+  foot's next contact (``flight_time``).
   The pelvis analyzer's early rows hold a step's side, IC, TO and pelvic drop, one per row, in
   IC order, with the very values of its row (:mod:`dsp.pelvis_analyzer`, step 9); with feet
   they wait for the foot's early row of the same contact: the pelvis reads the feet's
@@ -229,6 +233,18 @@ class SessionAnalyzer:
         """
         return {
             sid: max(float(self.analyzers[sid].watermark_), self._t_first.get(sid, -math.inf))
+            for sid in self._feet
+        }
+
+    def stride_watermarks(self) -> dict[str, float]:
+        """Per foot sensor: the time (s) before which all its stride early rows (early rows
+        with a stride time, :attr:`dsp.foot_analyzer.FootAnalyzer.stride_watermark_`) are
+        released; a foot without contacts yet counts up to its first sample."""
+        return {
+            sid: max(
+                float(getattr(self.analyzers[sid], "stride_watermark_", -math.inf)),
+                self._t_first.get(sid, -math.inf),
+            )
             for sid in self._feet
         }
 

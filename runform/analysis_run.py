@@ -250,7 +250,15 @@ def analyse_recording(
             # the alerts come from the early rows too, as in the live viewer (same alerts)
             early = sa.early_rows_
             if new or early:
-                feed = {"early": early, "watermarks": sa.early_watermarks()} if early else {}
+                feed = (
+                    {
+                        "early": early,
+                        "watermarks": sa.early_watermarks(),
+                        "stride_watermarks": sa.stride_watermarks(),
+                    }
+                    if early
+                    else {}
+                )
                 alerts.extend(_alert_dict(a) for a in engine.feed(new, **feed))
             if not new:
                 return

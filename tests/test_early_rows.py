@@ -38,6 +38,10 @@ PROFILE = load_profile(
 )  # fmt: skip
 
 
+def _marks(sa: SessionAnalyzer) -> dict:
+    return {"watermarks": sa.early_watermarks(), "stride_watermarks": sa.stride_watermarks()}
+
+
 @pytest.fixture(scope="module")
 def streamed():
     """50 ms blocks of every sensor in turn (as live): rows, early rows and their data times."""
@@ -52,11 +56,11 @@ def streamed():
         t_data = float(b.t[-1]) if len(b) else -math.inf
         rows += [(r, t_data) for r in new]
         early += [(r, t_data) for r in sa.early_rows_]
-        alerts += engine.feed(new, early=sa.early_rows_, watermarks=sa.early_watermarks())
+        alerts += engine.feed(new, early=sa.early_rows_, **_marks(sa))
     new = sa.finish()
     rows += [(r, math.inf) for r in new]
     early += [(r, math.inf) for r in sa.early_rows_]
-    alerts += engine.feed(new, early=sa.early_rows_, watermarks=sa.early_watermarks())
+    alerts += engine.feed(new, early=sa.early_rows_, **_marks(sa))
     alerts += engine.finish()
     return run, rows, early, alerts
 
@@ -66,7 +70,7 @@ def test_every_row_has_one_early_row_with_the_same_contact_metrics(streamed):
     by_key = {}
     for r, _t in early:
         assert r.sensor_id in (*FEET, PELVIS)
-        if r.sensor_id == PELVIS:
+        if r.sensor_id == PELVIS or r.stride_time is not None:
             continue
         assert (r.sensor_id, r.t_ic) not in by_key
         by_key[(r.sensor_id, r.t_ic)] = r
@@ -86,11 +90,57 @@ def test_every_row_has_one_early_row_with_the_same_contact_metrics(streamed):
     assert n_compared > 100
 
 
+def test_stride_early_rows_carry_the_rows_stride_time(streamed):
+    """A contact's second early row (when the next contact is detected) has the row's stride
+    time and cadence, the same numbers, and its contact-only metrics; one per row that has a
+    stride time, and it comes no later than the row."""
+    _, rows, early, _ = streamed
+    strides = {}
+    for r, t in early:
+        if r.sensor_id in FEET and r.stride_time is not None:
+            assert (r.sensor_id, r.t_ic) not in strides
+            strides[(r.sensor_id, r.t_ic)] = (r, t)
+    n = 0
+    for r, t_row in rows:
+        if r.sensor_id not in FEET or "rejected" in r.flags:
+            continue
+        got = strides.pop((r.sensor_id, r.t_ic), None)
+        if r.stride_time is None:
+            assert got is None
+            continue
+        e, t_e = got
+        assert (e.stride_time, e.cadence) == (r.stride_time, r.cadence)
+        assert e.stride_length is None
+        for k in CONTACT_KEYS:
+            assert getattr(e, k) == getattr(r, k), k
+        assert t_e <= t_row
+        n += 1
+    assert n > 100
+    assert not strides  # none without a row
+
+
+def test_stride_early_rows_come_when_the_next_contact_is_detected(streamed):
+    """Cadence alerts: the stride time is out about when the next contact's early row is,
+    i.e. within a stride of the stride's end (the next initial contact)."""
+    _, _rows, early, _ = streamed
+    t_contact = {(r.sensor_id, r.t_ic): t for r, t in early if r.stride_time is None}
+    lat = []
+    for r, t in early:
+        if r.sensor_id in FEET and r.stride_time is not None and r.t_ic > 25 and t < math.inf:
+            t_next = r.t_ic + r.stride_time
+            nxt = [k for k in t_contact if k[0] == r.sensor_id and abs(k[1] - t_next) < 1e-9]
+            if nxt:  # (none when the next contact touches lost packets: no early row)
+                assert t == t_contact[nxt[0]]  # with the next contact's early row
+            lat.append((t - t_next) / r.stride_time)
+    assert len(lat) > 60
+    assert np.max(lat) < 1.05
+
+
 def test_early_rows_come_within_a_stride_of_the_contact(streamed):
     """In data time, the early row is out about when the same foot lands again, the row a stride
     later."""
     _, rows, early, _ = streamed
-    t_early = {(r.sensor_id, r.t_ic): t for r, t in early}
+    t_early = {(r.sensor_id, r.t_ic): t for r, t in early if r.stride_time is None}
     lat_early, lat_row = [], []
     for r, t_row in rows:
         if r.sensor_id not in FEET or not r.stride_time or math.isinf(t_row) or r.t_ic < 25:
@@ -111,7 +161,7 @@ def test_streamed_alerts_equal_alerts_from_the_finished_rows(streamed):
     final = [r for r, _t in rows]
     post = alerts_for_rows(PROFILE, final, sensors=run.sensors)
     assert len(alerts) >= 4
-    assert {a.rule for a in alerts} >= {"heel", "long_contact", "drop"}
+    assert {a.rule for a in alerts} >= {"heel", "long_contact", "drop", "fast"}
     key = [(a.t, a.rule, a.side, a.sensor_id) for a in alerts]
     assert sorted(key) == sorted((a.t, a.rule, a.side, a.sensor_id) for a in post)
 
@@ -144,7 +194,9 @@ def test_viewer_model_shows_early_rows_and_replaces_them(streamed):
     seen_early = 0
     for _t, kind, r in events:
         new = model.add([r] if kind else [], [], [], [], [] if kind else [r])
-        if kind == 0:
+        if kind == 0 and r.stride_time is not None:
+            assert new == []  # a contact's second early row: shown already
+        elif kind == 0:
             assert new == [r]
             seen_early += 1
         else:
@@ -183,7 +235,7 @@ def test_pelvis_early_rows_come_within_a_stride_of_the_contact(streamed):
     them for them.)"""
     _, rows, early, _ = streamed
     t_early = {r.t_ic: t for r, t in early if r.sensor_id == PELVIS}
-    t_foot = {r.t_ic: t for r, t in early if r.sensor_id in FEET}
+    t_foot = {r.t_ic: t for r, t in early if r.sensor_id in FEET and r.stride_time is None}
     lat, lat_row, lag = [], [], []
     for r, t_row in rows:
         if r.sensor_id != PELVIS or not r.stride_time or math.isinf(t_row) or r.t_ic < 25:

@@ -95,6 +95,9 @@ def _whole_blocks(run, piece_s: float) -> tuple[list, list, int]:
         early += [r.as_record() for r in sa.early_rows_]
         traces += len(sa.analyzer(b.sensor_id).latest_traces_)
     rows += sa.finish()
+    # (a contact's two early rows, one without and one with its stride time, may come in
+    # different feeds: compared as a set)
+    early.sort(key=lambda d: (d["sensor_id"], d["t_ic"], d["stride_time"] is not None))
     return _records(rows), early, traces
 
 

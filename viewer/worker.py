@@ -402,7 +402,10 @@ class AnalysisWorker:
         # contact-only metrics (strike angle, pronation, contact time) alert from the early
         # rows, about a stride before the rows themselves are final
         alerts: list[Alert] = self.engine.feed(
-            rows, early=early or (), watermarks=self.sa.early_watermarks()
+            rows,
+            early=early or (),
+            watermarks=self.sa.early_watermarks(),
+            stride_watermarks=self.sa.stride_watermarks(),
         )
         cleared = list(self.engine.cleared_)
         if final:
