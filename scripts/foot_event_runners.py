@@ -24,20 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsp.foot_analyzer import FootAnalyzer  # noqa: E402
 from firmware_bridge.simulator import simulate_session  # noqa: E402
-from tests.foot_eval import analyze_run, evaluate_run  # noqa: E402
+from tests.foot_eval import analyze_run, evaluate_run, rows_given_alignment  # noqa: E402
 
 FEET = ("left_foot", "right_foot")
-
-
-def _rows_given_alignment(run) -> list:
-    rows = []
-    for info in run.sensors:
-        r_bs = np.asarray(run.truth["sensors"][info.sensor_id]["R_body_from_sensor"])
-        fa = FootAnalyzer(info, R_bs=tuple(map(tuple, r_bs)))
-        rows += fa.feed(run.blocks[info.sensor_id]) + fa.finish()
-    return rows
 
 
 def condition(scenario: str, rate: float, seeds: list[int], duration_s: float) -> str:
@@ -51,7 +41,7 @@ def condition(scenario: str, rate: float, seeds: list[int], duration_s: float) -
             sensors=FEET,
             runner_variation=1.0,
         )
-        rows = _rows_given_alignment(run) if rate < 100 else analyze_run(run)
+        rows = rows_given_alignment(run) if rate < 100 else analyze_run(run)
         res += evaluate_run(rows, run.truth)
     found = sum(e["found"] for e in res) / max(1, sum(e["expected"] for e in res))
     false = sum(e["false"] for e in res)

@@ -7,6 +7,7 @@ import numpy as np
 
 from dsp.block import SampleBlock
 from dsp.contact import ContactRow
+from dsp.foot_analyzer import FootAnalyzer
 from dsp.session import SessionAnalyzer
 
 FOOT = ("left_foot", "right_foot")
@@ -118,3 +119,14 @@ def evaluate_run(rows: list[ContactRow], truth: dict) -> list[dict]:
 
 def block_of(run, sid: str) -> SampleBlock:
     return run.blocks[sid]
+
+
+def rows_given_alignment(run) -> list[ContactRow]:
+    """Rows of every foot sensor of a simulated run analysed with its true sensor-to-foot
+    rotation (isolates the events from the alignment)."""
+    rows: list[ContactRow] = []
+    for info in run.sensors:
+        r_bs = np.asarray(run.truth["sensors"][info.sensor_id]["R_body_from_sensor"])
+        fa = FootAnalyzer(info, R_bs=tuple(map(tuple, r_bs)))
+        rows += fa.feed(run.blocks[info.sensor_id]) + fa.finish()
+    return rows

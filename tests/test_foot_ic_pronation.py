@@ -22,10 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp.foot_analyzer import FootAnalyzer
 from dsp.foot_events import _pronation_onset, find_swing_peaks
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run, evaluate_run
+from tests.foot_eval import analyze_run, evaluate_run, rows_given_alignment
 
 FEET = ("left_foot", "right_foot")
 
@@ -38,15 +37,6 @@ def _ic_errors_ms(rows, truth) -> np.ndarray:
             if r.sensor_id == sid:
                 err.append(r.t_ic - tc[int(np.argmin(np.abs(tc - r.t_ic)))])
     return 1000.0 * np.asarray(err)
-
-
-def _rows_given_alignment(run) -> list:
-    rows = []
-    for info in run.sensors:
-        r_bs = np.asarray(run.truth["sensors"][info.sensor_id]["R_body_from_sensor"])
-        fa = FootAnalyzer(info, R_bs=tuple(map(tuple, r_bs)))
-        rows += fa.feed(run.blocks[info.sensor_id]) + fa.finish()
-    return rows
 
 
 @pytest.mark.parametrize("seed", [501, 507])
@@ -72,7 +62,7 @@ def test_midfoot_at_50_hz(seed):
     run = simulate_session(
         "midfoot", duration_s=30.0, rate_hz=50, seed=seed, sensors=FEET, runner_variation=1.0
     )
-    rows = _rows_given_alignment(run)
+    rows = rows_given_alignment(run)
     err = _ic_errors_ms(rows, run.truth)
     assert np.sum(err < -15.0) == 0, np.sort(err)[:5]
     for e in evaluate_run(rows, run.truth):
