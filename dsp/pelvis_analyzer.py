@@ -913,26 +913,40 @@ class PelvisAnalyzer(StreamAnalyzer):
                     pts[:, -1] = t1
                     vals = np.interp(pts.ravel(), sp.obl_t, sp.obl).reshape(pts.shape)
                     traces = dict(zip(has.tolist(), vals, strict=True))
-            for jj, j in enumerate(oi.tolist()):
+            # Python numbers once per epoch, not one numpy scalar per field and step
+            t_ic, t_to, flight = ev.t_ic.tolist(), ev.t_to.tolist(), ev.flight.tolist()
+            ia_l, ib_l = ia.tolist(), ib.tolist()
+            cols = zip(
+                sp.next_ic.tolist(),
+                sp.next2_ic.tolist(),
+                sp.obl_max.tolist(),
+                sp.obl_min.tolist(),
+                sp.obl_ic.tolist(),
+                sp.obl_mean.tolist(),
+                sp.lat_mean.tolist(),
+                sp.vo_cm.tolist(),
+                strict=True,
+            )
+            n_ev = len(ev)
+            for jj, (j, c) in enumerate(zip(oi.tolist(), cols, strict=True)):
                 st = _Step(
-                    t_ic=float(ev.t_ic[j]),
-                    t_to=float(ev.t_to[j]),
-                    next_ic=float(sp.next_ic[jj]),
-                    next2_ic=float(sp.next2_ic[jj]),
-                    obl_max=float(sp.obl_max[jj]),
-                    obl_min=float(sp.obl_min[jj]),
-                    obl_ic=float(sp.obl_ic[jj]),
-                    obl_mean=float(sp.obl_mean[jj]),
-                    lat_mean=float(sp.lat_mean[jj]),
-                    vo_cm=float(sp.vo_cm[jj]),
-                    flight=bool(ev.flight[j]),
+                    t_ic=t_ic[j],
+                    t_to=t_to[j],
+                    next_ic=c[0],
+                    next2_ic=c[1],
+                    obl_max=c[2],
+                    obl_min=c[3],
+                    obl_ic=c[4],
+                    obl_mean=c[5],
+                    lat_mean=c[6],
+                    vo_cm=c[7],
+                    flight=flight[j],
                 )
-                i0 = int(ia[j])
-                i1 = int(ia[j + 1]) if j + 1 < len(ev) else int(ib[j])
-                i0 = max(lb, i0 - 2)
+                i1 = ia_l[j + 1] if j + 1 < n_ev else ib_l[j]
+                i0 = max(lb, ia_l[j] - 2)
                 if self._bgap[i0 : min(hb, i1 + 3)].any():
                     st.flags.append("gap")
-                if self._bsat[i0 : int(ib[j]) + 1].any():
+                if self._bsat[i0 : ib_l[j] + 1].any():
                     st.flags.append("saturated")
                 st.trace = traces.get(jj)
                 self._link(st)

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.orientation import quat_multiply
-from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, stride_corrections
+from dsp.pelvis_orientation import quat_rotate, stride_corrections
 
 __all__ = ["CausalStance", "causal_stance", "causal_stances"]
 
 _CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,29 @@ class CausalStance:
     obl_mean: float
     lat_mean: float
     n_strides: int  # strides the correction rests on
+
+
+def _row_norm(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of a short ``(N, k)`` array, shape (N,): the sums of
+    ``np.linalg.norm(x, axis=1)`` in the same order, one column at a time (much faster than
+    a reduction along a short axis)."""
+    s = x[:, 0] * x[:, 0]
+    for c in range(1, x.shape[1]):
+        s += x[:, c] * x[:, c]
+    return np.sqrt(s)
+
+
+def _quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
+    """:func:`dsp.pelvis_orientation.quat_from_rotvec` with the same arithmetic (its
+    ``np.sinc`` written out), column by column, shape (N, 4)."""
+    a = _row_norm(rv)
+    x = np.pi * (a / (2.0 * np.pi))
+    y = np.where(x != 0.0, x, _EPS)
+    k = 0.5 * (np.sin(y) / y)
+    out = np.empty((rv.shape[0], 4))
+    out[:, :3] = rv * k[:, None]
+    out[:, 3] = np.cos(0.5 * a)
+    return out
 
 
 def causal_stance(
@@ -153,12 +177,11 @@ def causal_stances(
     to_l: list[int] = []
     for n, k in enumerate(live):
         ics, i_to, ic = jobs[k]
-        ics = list(ics)
         a_l += ics[:-2]
         b_l += ics[2:]
         w_l += [n] * (len(ics) - 2)
-        ic_l.append(int(ic))
-        to_l.append(max(int(i_to), int(ic)))
+        ic_l.append(ic)
+        to_l.append(max(i_to, ic))
     K = len(live)
     a = np.asarray(a_l, dtype=np.int64)
     b = np.asarray(b_l, dtype=np.int64)
@@ -203,12 +226,12 @@ def causal_stances(
     # every contact's samples IC..TO, one after the other
     lens = np.asarray(to_l, dtype=np.int64) - ics0 + 1
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    job = np.repeat(np.arange(K), lens)
-    r = np.arange(int(lens.sum())) - starts[job] + ics0[job]
-    erv = rm[job] + (t[r] - c_last[job] - xm[job])[:, None] * slope[job]
-    qr = quat_multiply(qref[job], q[r])
-    qr /= np.linalg.norm(qr, axis=1, keepdims=True)
-    rw = quat_multiply(quat_from_rotvec(erv), qr)  # body -> world
+    r = np.arange(int(lens.sum())) + np.repeat(ics0 - starts, lens)
+    dt = (t[r] - np.repeat(c_last, lens)) - np.repeat(xm, lens)  # from the strides' mean time
+    erv = np.repeat(rm, lens, axis=0) + dt[:, None] * np.repeat(slope, lens, axis=0)
+    qr = quat_multiply(np.repeat(qref, lens, axis=0), q[r])
+    qr /= _row_norm(qr)[:, None]
+    rw = quat_multiply(_quat_from_rotvec(erv), qr)  # body -> world
     x_, y_, z_, w_ = rw[:, 0], rw[:, 1], rw[:, 2], rw[:, 3]
     mx = 2.0 * (x_ * y_ - w_ * z_)
     my = 1.0 - 2.0 * (x_ * x_ + z_ * z_)
@@ -220,13 +243,19 @@ def causal_stances(
     o_min = np.minimum.reduceat(obl, starts)
     o_mean = np.add.reduceat(obl, starts) / lens
     l_mean = np.add.reduceat(lat, starts) / lens
-    for n, k in enumerate(live):
-        if has[n]:
+    vals = zip(
+        live,
+        has.tolist(),
+        o_max.tolist(),
+        o_min.tolist(),
+        o_mean.tolist(),
+        l_mean.tolist(),
+        cnt.tolist(),
+        strict=True,
+    )
+    for k, h, hi, lo, mean, lat_m, ns in vals:
+        if h:
             out[k] = CausalStance(
-                obl_max=float(o_max[n]),
-                obl_min=float(o_min[n]),
-                obl_mean=float(o_mean[n]),
-                lat_mean=float(l_mean[n]),
-                n_strides=int(cnt[n]),
+                obl_max=hi, obl_min=lo, obl_mean=mean, lat_mean=lat_m, n_strides=ns
             )
     return out
