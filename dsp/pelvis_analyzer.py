@@ -98,7 +98,7 @@ from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_early import causal_stance, causal_stances
 from dsp.pelvis_events import StanceEvents, detect_stances
 from dsp.pelvis_metrics import analyse_epochs, assign_sides
-from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate
+from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
@@ -722,7 +722,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             upto = min(n0 + m, b0 + B)
             sc = chain_rotations(self._qinc[: upto - b0])[i - b0 :]
             qq = quat_multiply(np.broadcast_to(self._qstart, sc.shape), sc)
-            qq /= np.linalg.norm(qq, axis=1, keepdims=True)
+            qq /= row_norm(qq)[:, None]
             out[pos : upto - n0] = qq
             if upto == b0 + B:
                 self._qstart = qq[-1].copy()

@@ -30,12 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.orientation import quat_multiply
-from dsp.pelvis_orientation import quat_rotate, stride_corrections
+from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm, stride_corrections
 
 __all__ = ["CausalStance", "causal_stance", "causal_stances"]
 
 _CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
-_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -47,29 +46,6 @@ class CausalStance:
     obl_mean: float
     lat_mean: float
     n_strides: int  # strides the correction rests on
-
-
-def _row_norm(x: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row of a short ``(N, k)`` array, shape (N,): the sums of
-    ``np.linalg.norm(x, axis=1)`` in the same order, one column at a time (much faster than
-    a reduction along a short axis)."""
-    s = x[:, 0] * x[:, 0]
-    for c in range(1, x.shape[1]):
-        s += x[:, c] * x[:, c]
-    return np.sqrt(s)
-
-
-def _quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
-    """:func:`dsp.pelvis_orientation.quat_from_rotvec` with the same arithmetic (its
-    ``np.sinc`` written out), column by column, shape (N, 4)."""
-    a = _row_norm(rv)
-    x = np.pi * (a / (2.0 * np.pi))
-    y = np.where(x != 0.0, x, _EPS)
-    k = 0.5 * (np.sin(y) / y)
-    out = np.empty((rv.shape[0], 4))
-    out[:, :3] = rv * k[:, None]
-    out[:, 3] = np.cos(0.5 * a)
-    return out
 
 
 def causal_stance(
@@ -230,8 +206,8 @@ def causal_stances(
     dt = (t[r] - np.repeat(c_last, lens)) - np.repeat(xm, lens)  # from the strides' mean time
     erv = np.repeat(rm, lens, axis=0) + dt[:, None] * np.repeat(slope, lens, axis=0)
     qr = quat_multiply(np.repeat(qref, lens, axis=0), q[r])
-    qr /= _row_norm(qr)[:, None]
-    rw = quat_multiply(_quat_from_rotvec(erv), qr)  # body -> world
+    qr /= row_norm(qr)[:, None]
+    rw = quat_multiply(quat_from_rotvec(erv), qr)  # body -> world
     x_, y_, z_, w_ = rw[:, 0], rw[:, 1], rw[:, 2], rw[:, 3]
     mx = 2.0 * (x_ * y_ - w_ * z_)
     my = 1.0 - 2.0 * (x_ * x_ + z_ * z_)
