@@ -109,6 +109,8 @@ EARLY_KEYS = ("pelvic_drop",)
 
 log = logging.getLogger(__name__)
 
+_EARLY_BATCH = 512  # contacts per vectorised pass of the early drops (see _early_records)
+
 _STEPS_101 = np.arange(101.0)[None, :]
 
 
@@ -988,8 +990,10 @@ class PelvisAnalyzer(StreamAnalyzer):
             self._early_pk = int(pk[j])
             self._new_early(j, jobs)
             j += 1
-        if jobs:
-            self._early_drops(jobs)
+        # in passes of at most _EARLY_BATCH contacts: a whole recording fed at once would
+        # otherwise gather all its stances' samples at the same time
+        for k in range(0, len(jobs), _EARLY_BATCH):
+            self._early_drops(jobs[k : k + _EARLY_BATCH])
 
     def _early_drops(self, jobs: list[tuple[_Early, list[int]]]) -> None:
         """The causal drops of the records without lost packets in their strides, all in one
