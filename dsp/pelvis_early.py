@@ -24,14 +24,15 @@ contacts to this toe-off only, so the values do not depend on how the data were 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dsp.orientation import quat_multiply
-from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, stride_corrections
+from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm, stride_corrections
 
-__all__ = ["CausalStance", "causal_stance"]
+__all__ = ["CausalStance", "causal_stance", "causal_stances"]
 
 _CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
 
@@ -62,7 +63,8 @@ def causal_stance(
     """Obliquity of the stance starting at ``i_ics[-1]`` from strides that ended by then.
 
     (Or of the stance starting at ``i_ic``, which may lie before the last contact given: the
-    fallback after lost packets, when a stride after them is needed.)
+    fallback after lost packets, when a stride after them is needed.) One contact of
+    :func:`causal_stances`, with the same values.
 
     Parameters
     ----------
@@ -105,39 +107,131 @@ def causal_stance(
                 return None
             if i_ics.size < 3:
                 return None
-    a, b = i_ics[:-2], i_ics[2:]
-    qref = q[ic] * _CONJ  # Q(IC)^-1: the corrections in the frame of the body at this contact
-    sums = quat_rotate(np.broadcast_to(qref, (a.size, 4)), cs[b] - cs[a])
-    corr = stride_corrections(t, sums, a, b, max_stride_change=max_stride_change)
+    job = (i_ics.tolist(), int(i_to), ic)
+    return causal_stances(t, acc, q, cs, [job], max_stride_change=max_stride_change)[0]
+
+
+def causal_stances(
+    t: np.ndarray,
+    acc: np.ndarray,
+    q: np.ndarray,
+    cs: np.ndarray,
+    jobs: Sequence[tuple[Sequence[int], int, int]],
+    *,
+    max_stride_change: float = 0.25,
+) -> list[CausalStance | None]:
+    """:func:`causal_stance` of several contacts in one vectorised pass.
+
+    Every contact's values depend on its own strides and samples only (elementwise arithmetic,
+    reductions over its own sample range, sums over its strides in their order), so they do
+    not depend on which other contacts are computed with it.
+
+    Parameters
+    ----------
+    t, acc, q, cs : ndarray
+        As in :func:`causal_stance`.
+    jobs : sequence of (i_ics, i_to, i_ic)
+        Per contact: the sample indices of its consecutive initial contacts (increasing; the
+        strides ``i_ics[j] .. i_ics[j + 2]`` are used, after any lost-packet selection), its
+        toe-off and its initial contact (one of ``i_ics``).
+    max_stride_change : float
+        Largest relative difference between a stride and the median of a contact's strides.
+
+    Returns
+    -------
+    list of CausalStance or None
+        Per job; ``None`` with fewer than three contacts or no usable stride.
+    """
+    out: list[CausalStance | None] = [None] * len(jobs)
+    live = [k for k, jb in enumerate(jobs) if len(jb[0]) >= 3]
+    if not live:
+        return out
+    a_l: list[int] = []
+    b_l: list[int] = []
+    w_l: list[int] = []
+    ic_l: list[int] = []
+    to_l: list[int] = []
+    for n, k in enumerate(live):
+        ics, i_to, ic = jobs[k]
+        a_l += ics[:-2]
+        b_l += ics[2:]
+        w_l += [n] * (len(ics) - 2)
+        ic_l.append(ic)
+        to_l.append(max(i_to, ic))
+    K = len(live)
+    a = np.asarray(a_l, dtype=np.int64)
+    b = np.asarray(b_l, dtype=np.int64)
+    win = np.asarray(w_l, dtype=np.int64)
+    ics0 = np.asarray(ic_l, dtype=np.int64)
+    # Q(IC)^-1 per contact: its corrections in the frame of the body at its contact
+    qref = q[ics0] * _CONJ
+    sums = quat_rotate(qref[win], cs[b] - cs[a])
+    corr = stride_corrections(t, sums, a, b, window=win, max_stride_change=max_stride_change)
     if corr is None:
-        return None
-    centres, rv, _ = corr
-    r = np.arange(ic, max(int(i_to), ic) + 1)
-    tr = t[r]
-    if centres.size >= 2:
-        x = centres - centres[-1]
-        xm = x.mean()
-        rm = rv.mean(axis=0)
-        slope = ((x - xm)[:, None] * (rv - rm)).sum(axis=0) / ((x - xm) ** 2).sum()
-        erv = rm + (tr - centres[-1] - xm)[:, None] * slope
-    else:
-        erv = np.broadcast_to(rv[-1], (r.size, 3))
-    qr = quat_multiply(np.broadcast_to(qref, (r.size, 4)), q[r])
-    qr /= np.linalg.norm(qr, axis=1, keepdims=True)
-    rw = quat_multiply(quat_from_rotvec(np.ascontiguousarray(erv)), qr)  # body -> world
+        return out
+    centres, rv, wk = corr
+    cnt = np.bincount(wk, minlength=K)
+    pos = np.arange(wk.size) - np.searchsorted(wk, wk, side="left")
+    S = int(cnt.max())
+    # the usable strides of each contact first, in order; padding exact zeros after them
+    C = np.zeros((K, S))
+    C[wk, pos] = centres
+    R = np.zeros((K, S, 3))
+    R[wk, pos] = rv
+    M = np.zeros((K, S))
+    M[wk, pos] = 1.0
+    has = cnt > 0
+    nn = np.maximum(cnt, 1).astype(np.float64)
+    c_last = C[np.arange(K), np.maximum(cnt - 1, 0)]
+    X = (C - c_last[:, None]) * M
+    sx = X[:, 0].copy()
+    sr = R[:, 0].copy()
+    for s in range(1, S):
+        sx += X[:, s]
+        sr += R[:, s]
+    xm = sx / nn
+    rm = sr / nn[:, None]
+    D = (X - xm[:, None]) * M
+    num = D[:, 0, None] * (R[:, 0] - rm)
+    den = D[:, 0] * D[:, 0]
+    for s in range(1, S):
+        num += D[:, s, None] * (R[:, s] - rm)
+        den += D[:, s] * D[:, s]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where((cnt >= 2)[:, None], num / np.where(den > 0, den, 1.0)[:, None], 0.0)
+    # every contact's samples IC..TO, one after the other
+    lens = np.asarray(to_l, dtype=np.int64) - ics0 + 1
+    starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    r = np.arange(int(lens.sum())) + np.repeat(ics0 - starts, lens)
+    dt = (t[r] - np.repeat(c_last, lens)) - np.repeat(xm, lens)  # from the strides' mean time
+    erv = np.repeat(rm, lens, axis=0) + dt[:, None] * np.repeat(slope, lens, axis=0)
+    qr = quat_multiply(np.repeat(qref, lens, axis=0), q[r])
+    qr /= row_norm(qr)[:, None]
+    rw = quat_multiply(quat_from_rotvec(erv), qr)  # body -> world
     x_, y_, z_, w_ = rw[:, 0], rw[:, 1], rw[:, 2], rw[:, 3]
-    ml_w = np.stack(
-        (2.0 * (x_ * y_ - w_ * z_), 1.0 - 2.0 * (x_ * x_ + z_ * z_), 2.0 * (y_ * z_ + w_ * x_)),
-        axis=1,
-    )
-    obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+    mx = 2.0 * (x_ * y_ - w_ * z_)
+    my = 1.0 - 2.0 * (x_ * x_ + z_ * z_)
+    mz = 2.0 * (y_ * z_ + w_ * x_)
+    obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
     f_w = quat_rotate(rw, acc[r])
-    hz = ml_w[:, :2]
-    lat = np.einsum("ij,ij->i", f_w[:, :2], hz) / np.maximum(np.linalg.norm(hz, axis=1), 1e-9)
-    return CausalStance(
-        obl_max=float(obl.max()),
-        obl_min=float(obl.min()),
-        obl_mean=float(obl.mean()),
-        lat_mean=float(lat.mean()),
-        n_strides=int(centres.size),
+    lat = (f_w[:, 0] * mx + f_w[:, 1] * my) / np.maximum(np.sqrt(mx * mx + my * my), 1e-9)
+    o_max = np.maximum.reduceat(obl, starts)
+    o_min = np.minimum.reduceat(obl, starts)
+    o_mean = np.add.reduceat(obl, starts) / lens
+    l_mean = np.add.reduceat(lat, starts) / lens
+    vals = zip(
+        live,
+        has.tolist(),
+        o_max.tolist(),
+        o_min.tolist(),
+        o_mean.tolist(),
+        l_mean.tolist(),
+        cnt.tolist(),
+        strict=True,
     )
+    for k, h, hi, lo, mean, lat_m, ns in vals:
+        if h:
+            out[k] = CausalStance(
+                obl_max=hi, obl_min=lo, obl_mean=mean, lat_mean=lat_m, n_strides=ns
+            )
+    return out

@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from dsp.orientation import quat_multiply
 from dsp.pelvis_analyzer import PelvisAnalyzer
-from dsp.pelvis_early import causal_stance
+from dsp.pelvis_early import causal_stance, causal_stances
+from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, stride_corrections
 from firmware_bridge.simulator import simulate_session
 from tests.pelvis_eval import score_pelvis
 
@@ -55,6 +57,74 @@ def test_causal_stance_uses_no_data_after_the_toe_off():
     assert causal_stance(*args, i_to) == ref
     # a contact whose history has too few contacts has no causal attitude
     assert causal_stance(pa._bt, pa._bacc, pa._bq, pa._bcs, ics[-2:], i_to) is None
+
+
+def _one_by_one(t, acc, q, cs, ics, i_to, ic):
+    """The per-contact computation written out plainly (module docstring steps 1-3)."""
+    ics = np.asarray(ics)
+    a, b = ics[:-2], ics[2:]
+    qref = q[ic] * np.array([-1.0, -1.0, -1.0, 1.0])
+    sums = quat_rotate(np.broadcast_to(qref, (a.size, 4)), cs[b] - cs[a])
+    centres, rv, _ = stride_corrections(t, sums, a, b)
+    r = np.arange(ic, max(i_to, ic) + 1)
+    if centres.size >= 2:
+        x = centres - centres[-1]
+        fit = np.polyfit(x, rv, 1)  # per component: slope, intercept
+        erv = fit[1] + (t[r] - centres[-1])[:, None] * fit[0]
+    else:
+        erv = np.broadcast_to(rv[-1], (r.size, 3))
+    qr = quat_multiply(np.broadcast_to(qref, (r.size, 4)), q[r])
+    rw = quat_multiply(
+        quat_from_rotvec(np.ascontiguousarray(erv)), qr / np.linalg.norm(qr, axis=1)[:, None]
+    )
+    ml = quat_rotate(rw, np.array([0.0, 1.0, 0.0]))
+    obl = np.degrees(np.arcsin(ml[:, 2]))
+    f = quat_rotate(rw, acc[r])
+    lat = (f[:, :2] * ml[:, :2]).sum(axis=1) / np.linalg.norm(ml[:, :2], axis=1)
+    return obl.max(), obl.min(), obl.mean(), lat.mean(), centres.size
+
+
+def test_batched_stances_equal_one_contact_and_any_grouping():
+    """All contacts in one pass: each equals its own computation (to rounding), and the values
+    are bit-identical however the contacts are grouped and ordered."""
+    sim = simulate_session("easy", duration_s=40, rate_hz=208, seed=3, sensors=("pelvis",))
+    info = sim.sensors[0]
+    pa = PelvisAnalyzer(info)
+    pa._trim = lambda epoch_lo: None  # type: ignore[method-assign]  # keep every contact's data
+    pa.feed(sim.blocks[info.sensor_id])
+    ev, base = pa._ev, pa._base
+    assert base == 0 and len(ev["ic"]) > 60
+    ic, to = (ev["ic"] - base).tolist(), (ev["to"] - base).tolist()
+    jobs = []
+    for j in range(8, min(len(ic), 60)):
+        k = j % 4  # histories of 6, 5, 4 and 3 contacts
+        jobs.append((ic[j - 5 + k : j + 1], to[j], ic[j]))
+    # strides across a missed contact (dropped against the median, between usable ones), the
+    # fallback form (the stance before the last contact) and too few contacts
+    jobs.append((ic[20:24] + ic[25:28], to[27], ic[27]))
+    jobs.append((ic[30:33], to[30], ic[30]))
+    jobs.append((ic[40:42], to[41], ic[41]))
+    buf = (pa._bt, pa._bacc, pa._bq, pa._bcs)
+    got = causal_stances(*buf, jobs)
+    assert got[-1] is None and all(g is not None for g in got[:-1])
+    assert got[-3].n_strides == 3 and got[-2].n_strides == 1  # type: ignore[union-attr]
+    for (ics, i_to, i_ic), g in zip(jobs[:-1], got[:-1], strict=True):
+        ref = _one_by_one(*buf, ics, i_to, i_ic)
+        assert g is not None
+        np.testing.assert_allclose(
+            (g.obl_max, g.obl_min, g.obl_mean, g.lat_mean), ref[:4], rtol=0, atol=1e-9
+        )
+        assert g.n_strides == ref[4]
+        assert causal_stance(*buf, np.array(ics), i_to, i_ic=i_ic) == g
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        order = rng.permutation(len(jobs))
+        cuts = np.sort(rng.choice(np.arange(1, len(jobs)), size=5, replace=False))
+        again: dict[int, object] = {}
+        for part in np.split(order, cuts):
+            res = causal_stances(*buf, [jobs[i] for i in part])
+            again.update(zip(part.tolist(), res, strict=True))
+        assert [again[i] for i in range(len(jobs))] == got
 
 
 def test_early_drop_is_out_before_the_same_foots_next_contact():
