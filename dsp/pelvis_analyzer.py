@@ -243,6 +243,15 @@ class _Early:
     row: ContactRow | None = None  # the early row, once released
 
 
+def _whole_steps(dt: float, step_s: float | None) -> int:
+    """How many steps of ``step_s`` (s) the time ``dt`` (s) between two contacts spans, when
+    it is a whole number from 1 to 4 within 0.2 step (missed contacts: the alternation goes
+    on); 0 otherwise, or without a step time."""
+    x = dt / step_s if step_s else math.inf
+    k = round(x) if math.isfinite(x) else 0
+    return k if 1 <= k <= 4 and abs(x - k) < 0.2 else 0
+
+
 def running_baseline(
     obl_ic_left: np.ndarray,
     obl_ic_right: np.ndarray,
@@ -969,9 +978,8 @@ class PelvisAnalyzer(StreamAnalyzer):
             st.run, st.step_no = prev.run, prev.step_no + 1
             self._step_T = st.t_ic - prev.t_ic
             return
-        n = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
-        k = round(n) if math.isfinite(n) else 0
-        if 1 <= k <= 4 and abs(n - k) < 0.2:
+        k = _whole_steps(st.t_ic - prev.t_ic, self._step_T)
+        if k:
             st.run, st.step_no = prev.run, prev.step_no + k
             return
         self._run_counter += 1
@@ -1134,9 +1142,8 @@ class PelvisAnalyzer(StreamAnalyzer):
             e.run, e.step_no = prev.run, prev.step_no + 1
             return
         # across a missed contact or a gap: a whole number of steps keeps the alternation
-        x = dt / med if med else math.inf
-        k = round(x) if math.isfinite(x) else 0
-        if 1 <= k <= 4 and abs(x - k) < 0.2:
+        k = _whole_steps(dt, med)
+        if k:
             e.run, e.step_no = prev.run, prev.step_no + k
             return
         self._early_run += 1

@@ -89,12 +89,22 @@ def _whole_blocks(run, piece_s: float) -> tuple[list, list, int]:
     sa = SessionAnalyzer(run.sensors)
     for a in sa.analyzers.values():
         a.feed_piece_s = piece_s
+        # the pieces each analyzer takes (checked below: the cut really happens)
+        a.piece_lengths = []
+        one = a._feed_one
+        a._feed_one = lambda b, a=a, one=one: (a.piece_lengths.append(len(b)), one(b))[1]
     rows, early, traces = [], [], 0
     for b in run.blocks.values():
         rows += sa.feed(b)
         early += [r.as_record() for r in sa.early_rows_]
         traces += len(sa.analyzer(b.sensor_id).latest_traces_)
     rows += sa.finish()
+    for sid, a in sa.analyzers.items():
+        longest = max(a.piece_lengths)
+        if piece_s == float("inf"):
+            assert longest == len(run.blocks[sid])
+        else:
+            assert longest <= piece_s * a.info.sample_rate_hz + 1, (sid, longest)
     # (a contact's two early rows, one without and one with its stride time, may come in
     # different feeds: compared as a set)
     early.sort(key=lambda d: (d["sensor_id"], d["t_ic"], d["stride_time"] is not None))
