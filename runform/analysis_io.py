@@ -18,27 +18,13 @@ from typing import IO, Any
 import numpy as np
 
 from dsp.contact import STRIDE_COLUMNS, ContactRow
+from dsp.metric_registry import METRICS
 from runform.errors import UsageError
 
 __all__ = ["StridesCsvWriter", "write_parquet", "write_summary_json"]
 
-#: Significant decimals per column in the CSV (times to the microsecond).
-_DECIMALS = {
-    "t_ic": 6,
-    "t_to": 6,
-    "contact_time": 6,
-    "stride_time": 6,
-    "flight_time": 6,
-    "cadence": 3,
-    "foot_strike_angle": 3,
-    "pronation_excursion": 3,
-    "max_pronation_velocity": 2,
-    "stride_length": 4,
-    "speed": 4,
-    "peak_impact": 3,
-    "pelvic_drop": 3,
-    "vertical_oscillation": 3,
-}
+#: Significant decimals per column in the CSV (times to the microsecond), from the registry.
+_DECIMALS = {m.column: m.decimals for m in METRICS.values() if m.decimals is not None}
 
 
 def _formatter(name: str) -> Any:

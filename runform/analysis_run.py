@@ -97,6 +97,17 @@ def _alert_dict(a: Any) -> dict[str, Any]:
     return {"t": float(a.t), "rule": str(a.rule), "message": str(a.message)}
 
 
+def _mark_cleared(alerts: list[dict[str, Any]], cleared: Any) -> None:
+    """Give each alert the time its rule went off again (``t_clear``, s: the contact that
+    cleared it), so readers know how long it was active; an alert still on at the end has none.
+    """
+    for t, rule, side in cleared:
+        for a in reversed(alerts):
+            if a.get("rule") == rule and a.get("side") == side and a["t"] <= t:
+                a.setdefault("t_clear", round(float(t), 6))
+                break
+
+
 @dataclass
 class AnalysisResult:
     """Everything one analysis of a recording produced.
@@ -211,6 +222,7 @@ def analyse_recording(
     runform.errors.UsageError
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
+    from dsp.runner_metrics import RunnerMetrics
     from dsp.session import AnalysisConfig, SessionAnalyzer
     from dsp.summary import build_summary
     from recordings import open_recording
@@ -245,6 +257,7 @@ def analyse_recording(
         remote = pool.analyzers if pool is not None else {}
         sa = SessionAnalyzer(sensors, config=config, analyzers=dict(remote))
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
+        runner = RunnerMetrics({s.sensor_id: s.placement for s in sensors})
 
         def consume(new: list[ContactRow]) -> None:
             # the alerts come from the early rows too, as in the live viewer (same alerts)
@@ -260,8 +273,10 @@ def analyse_recording(
                     else {}
                 )
                 alerts.extend(_alert_dict(a) for a in engine.feed(new, **feed))
+                _mark_cleared(alerts, getattr(engine, "cleared_", ()))
             if not new:
                 return
+            runner.add(new)
             if keep_rows:
                 rows.extend(new)
             if on_rows is not None:
@@ -295,6 +310,7 @@ def analyse_recording(
                     on_progress(float(t_end) - t_start, duration)
         consume(sa.finish())
         alerts.extend(_alert_dict(a) for a in engine.finish())
+        _mark_cleared(alerts, getattr(engine, "cleared_", ()))
         alerts.sort(key=lambda a: a["t"])
         if collect_traces:
             for sid in sa.analyzers:
@@ -305,6 +321,7 @@ def analyse_recording(
             sensors=sa.summary(duration),
             alerts=alerts,
         )
+        runner.update_summary(summary)
         result = AnalysisResult(
             recording=rec_path,
             duration_s=duration,
