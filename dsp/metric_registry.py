@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["METRICS", "RUNNER_METRICS", "Metric", "metric", "metrics_for"]
+__all__ = ["METRICS", "RUNNER_METRICS", "Metric", "fmt_duration", "metric", "metrics_for"]
 
 FEET = ("left_foot", "right_foot")
 PELVIS = ("pelvis",)
@@ -154,3 +154,16 @@ def metric(column: str) -> Metric:
 def metrics_for(placement: str) -> list[Metric]:
     """The metrics a sensor of this placement measures (registry order)."""
     return [m for m in METRICS.values() if placement in m.placements]
+
+
+def fmt_duration(seconds: float) -> str:
+    """A duration as ``m:ss.s`` (``h:mm:ss.s`` from an hour on), as reports and the viewer's
+    clock show it; rounded to the tenth before splitting, so 59.97 s is ``1:00.0``, never
+    ``0:60.0``. ``"-"`` for a non-finite value."""
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return "-"
+    tenths = int(round(max(seconds, 0.0) * 10))
+    m, sec10 = divmod(tenths, 600)
+    h, m = divmod(m, 60)
+    sec = f"{sec10 // 10:02d}.{sec10 % 10}"
+    return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"

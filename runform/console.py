@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 
-__all__ = ["make_console"]
+__all__ = ["make_console", "work_progress"]
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -18,3 +20,29 @@ def make_console(stderr: bool = False) -> Console:
         soft_wrap=True,
         width=None if tty else 160,
     )
+
+
+@contextmanager
+def work_progress(what: str, *, enabled: bool = True) -> Iterator[Callable[[float, float], None]]:
+    """Progress of a long step (analysing a file, simulating a run) on stderr.
+
+    Yields a callback ``(done, total)``. On a terminal it drives a transient progress bar; when
+    stderr is not a terminal one line ``what…`` is written at the start, so a log shows what
+    the command is doing during its silent seconds. Nothing with ``enabled=False``.
+    """
+    if not enabled:
+        yield lambda done, total: None
+        return
+    if not sys.stderr.isatty():
+        print(f"{what}…", file=sys.stderr, flush=True)
+        yield lambda done, total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=make_console(stderr=True)) as prog:
+        task = prog.add_task(what, total=None)
+
+        def update(done: float, total: float) -> None:
+            prog.update(task, completed=done, total=total)
+
+        yield update

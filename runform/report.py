@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dsp.metric_registry import fmt_duration
 from runform import __version__
 from runform.analysis_run import AnalysisResult
 from runform.compare import (
@@ -82,6 +83,12 @@ th{background:#f1f3f5;font-weight:600}td.l,th.l{text-align:left}
 tr.sig td{background:#fff7e0}tr.grp td{background:#f8f9fa;font-weight:600;text-align:left}
 img{max-width:100%;height:auto;display:block;margin:6px 0 2px}
 .note{color:#5b6570;font-size:13px;max-width:1000px}
+.dot{display:inline-block;width:11px;height:11px;border-radius:6px;margin-right:5px;
+ vertical-align:-1px}
+.next{background:#fff4e5;border-left:5px solid #e66101;padding:12px 18px;margin:14px 0;
+ font-size:17px}
+table.lights td{padding:3px 10px}
+.cue{margin:6px 0 10px}.cue .ev{color:#5b6570;font-size:13px}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff}
 footer{margin-top:40px;color:#8a939c;font-size:12px}
 """
@@ -104,6 +111,7 @@ class Report:
     title: str
     parts: list[str] = field(default_factory=list)
     figures: dict[str, bytes] = field(default_factory=dict)
+    next_step: str = ""
 
     def add(self, fragment: str) -> None:
         self.parts.append(fragment)
@@ -167,9 +175,23 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1, classes=None
 
 
 def _fmt_duration(s: float) -> str:
-    m, sec = divmod(max(s, 0.0), 60.0)
-    h, m = divmod(int(m), 60)
-    return f"{h}:{m:02d}:{sec:04.1f}" if h else f"{m}:{sec:04.1f}"
+    """``m:ss.s`` or ``h:mm:ss.s`` (:func:`dsp.metric_registry.fmt_duration`)."""
+    return fmt_duration(s)
+
+
+def contacts_text(df: pd.DataFrame, placements: dict[str, str]) -> str:
+    """``"321 foot contacts (161 left, 160 right), 321 pelvis steps"``: foot contacts and
+    pelvis steps are counted apart (both are rows of the stride table)."""
+    pl = df["sensor_id"].map(placements) if len(df) else pd.Series(dtype=str)
+    n_l = int((pl == "left_foot").sum())
+    n_r = int((pl == "right_foot").sum())
+    n_p = int((pl == "pelvis").sum())
+    out = []
+    if n_l + n_r:
+        out.append(f"{n_l + n_r} foot contacts ({n_l} left, {n_r} right)")
+    if n_p:
+        out.append(f"{n_p} pelvis steps")
+    return ", ".join(out) or "no contacts"
 
 
 def _placements(res: AnalysisResult) -> dict[str, str]:
@@ -189,6 +211,9 @@ def _draw_markers(ax, markers, div: float) -> None:
         ax.axvline(t / div, color="#444", ls="--", lw=1.0, zorder=1)
 
 
+#: Marker shape per alert rule, in rule order (matplotlib symbols).
+ALERT_MARKERS = ("v", "s", "D", "^", "o", "P", "X", "*")
+
 _LEVEL_COLORS = {"critical": "#b2182b", "warning": "#d62728", "info": "#1f77b4"}
 
 
@@ -202,24 +227,60 @@ def _draw_event_strip(ax, markers, alerts, div: float) -> None:
         ax.axvline(t / div, color="#444", ls="--", lw=1.0)
         ax.text(t / div, 0.95, f" {lab}", fontsize=9, va="top", ha="left", color="#222")
     if alerts:
-        by_rule: dict[str, list[float]] = {}
-        for a in alerts:
-            if a.get("t") is not None:
-                by_rule.setdefault(str(a.get("rule", "alert")), []).append(float(a["t"]) / div)
-        rules = sorted(by_rule)
+        from runform.findings import alert_intervals
+
+        t_end = max([float(a.get("t_clear") or a["t"]) for a in alerts if a.get("t") is not None])
+        t_end = max(t_end, ax.get_xlim()[1] * div)
+        spans = alert_intervals(alerts, t_end)
+        rules = sorted(spans)
         for k, rule in enumerate(rules):
             y = 0.15 + 0.5 * k / max(1, len(rules) - 1) if len(rules) > 1 else 0.3
-            level = next((a.get("level") for a in alerts if a.get("rule") == rule), "warning")
+            base = rule.split(" (")[0]
+            level = next((a.get("level") for a in alerts if a.get("rule") == base), "warning")
+            color = _LEVEL_COLORS.get(str(level), "#d62728")
+            # one marker shape per rule (two rules never share a symbol), a bar while it is on
+            marker = ALERT_MARKERS[k % len(ALERT_MARKERS)]
+            for a, b in spans[rule]:
+                ax.plot([a / div, b / div], [y, y], "-", lw=3, color=color, alpha=0.35)
             ax.plot(
-                by_rule[rule],
-                [y] * len(by_rule[rule]),
-                "v",
+                [a / div for a, _b in spans[rule]],
+                [y] * len(spans[rule]),
+                marker,
                 ms=7,
-                color=_LEVEL_COLORS.get(str(level), "#d62728"),
+                ls="none",
+                color=color,
                 label=f"alert: {rule}",
             )
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.25), fontsize=8, frameon=False)
     ax.set_ylabel("markers,\nalerts", fontsize=8, rotation=0, ha="right", va="center")
+
+
+#: Sessions longer than this (s) are drawn as binned medians with IQR bands, not as dots.
+BINNED_ABOVE_S = 600.0
+
+
+def binned_quartiles(
+    t: np.ndarray, v: np.ndarray, bin_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per time bin of ``bin_s`` seconds: bin centre, 25th, 50th and 75th percentile of the
+    finite values (bins with fewer than 3 values are left out)."""
+    ok = np.isfinite(v) & np.isfinite(t)
+    t, v = t[ok], v[ok]
+    if t.size == 0:
+        e = np.empty(0)
+        return e, e, e, e
+    k = np.floor((t - t.min()) / bin_s).astype(int)
+    centres, q1, q2, q3 = [], [], [], []
+    for b in np.unique(k):
+        x = v[k == b]
+        if x.size < 3:
+            continue
+        a, m, c = np.percentile(x, [25, 50, 75])
+        centres.append(t.min() + (b + 0.5) * bin_s)
+        q1.append(a)
+        q2.append(m)
+        q3.append(c)
+    return np.array(centres), np.array(q1), np.array(q2), np.array(q3)
 
 
 def _rolling_median(t: np.ndarray, v: np.ndarray, n: int = 9) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +313,8 @@ def fig_metrics_over_time(
         return None
     div, xlabel = _time_axis(duration_s)
     t_end = max(float(df["t_ic"].max()), duration_s) if len(df) else duration_s
+    binned = duration_s > BINNED_ABOVE_S
+    bin_s = max(10.0, duration_s / 120.0)
     strip = bool(markers or alerts)
     n = len(panels)
     fig = plt.figure(figsize=(11.5, 1.9 * n + (1.3 if strip else 0.8)))
@@ -271,6 +334,12 @@ def fig_metrics_over_time(
                 continue
             t = s["t_ic"].to_numpy() / div
             v = s[col].to_numpy(dtype=float) * _scale(col)
+            if binned:
+                # an hour is ~5,000 dots per side: a solid band; medians and IQR per bin instead
+                tc, q1, q2, q3 = binned_quartiles(t, v, bin_s / div)
+                ax.fill_between(tc, q1, q3, color=SIDE_COLORS[side], alpha=0.22, lw=0)
+                ax.plot(tc, q2, "-", lw=1.6, color=SIDE_COLORS[side], label=side)
+                continue
             ax.plot(t, v, ".", ms=3, color=SIDE_COLORS[side], alpha=0.45)
             tm, vm = _rolling_median(t, v)
             ax.plot(tm, vm, "-", lw=1.6, color=SIDE_COLORS[side], label=side)
@@ -426,6 +495,99 @@ def fig_overlays(res: AnalysisResult) -> Figure | None:
     fig.legend(handles=handles, fontsize=9, loc="lower center", ncol=len(handles), frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+# ----------------------------------------------------------------------------- findings
+#: Traffic-light colours (a colour-blind reader gets the word in the cell's title and legend).
+LIGHT_COLORS = {"green": "#1a9850", "amber": "#f1a340", "red": "#d73027", "info": "#c7ccd1"}
+
+
+def _light_cell(f: Any) -> str:
+    col = LIGHT_COLORS[f.light.level]
+    tip = f.light.level + (f" ({f.light.source})" if f.light.source else "")
+    return f'<span class="dot" style="background:{col}" title="{_e(tip)}"></span>{_e(f.text)}'
+
+
+def findings_html(
+    res: AnalysisResult, *, profile: Any = None, units: str = "metric"
+) -> tuple[str, list[Any]]:
+    """The findings section of a session report and its per-segment findings."""
+    from runform.compare import _with_placement
+    from runform.findings import (
+        CUES,
+        make_segments,
+        next_step,
+        problems,
+        segment_findings,
+    )
+
+    df = _with_placement(res)
+    segs = make_segments(
+        df,
+        t_start=res.t_start,
+        t_end=res.t_start + res.duration_s,
+        markers=res.markers,
+        summary=res.summary,
+    )
+    fs = [segment_findings(sg, profile=profile, alerts=res.alerts, units=units) for sg in segs]
+    parts = ["<h2>Findings</h2>"]
+    parts.append(f'<div class="next"><b>Next step.</b> {_e(next_step(fs, units))}</div>')
+    if not fs:
+        parts.append('<p class="note">Too few contacts to judge.</p>')
+        return "\n".join(parts), fs
+    keys: list[tuple[str, str]] = []
+    for sf in fs:
+        for f in sf.findings:
+            if (f.key, f.label) not in keys:
+                keys.append((f.key, f.label))
+    rows = []
+    for key, label in keys:
+        row = [_e(label)]
+        for sf in fs:
+            f = sf.get(key)
+            row.append(_light_cell(f) if f is not None else "")
+        rows.append(row)
+    rules = sorted({r for sf in fs for r in sf.alert_share})
+    for rule in rules:
+        rows.append(
+            [f"alert <i>{_e(rule)}</i> on"]
+            + [f"{100 * sf.alert_share.get(rule, 0.0):.0f} % of the time" for sf in fs]
+        )
+    header = ["metric", *[sf.segment.label for sf in fs]]
+    parts.append(_table(header, rows).replace("<table>", '<table class="lights">', 1))
+    legend = " ".join(
+        f'<span class="dot" style="background:{LIGHT_COLORS[k]}"></span>{w}'
+        for k, w in (
+            ("green", "within the limit"),
+            ("amber", "borderline (between the alert's clear and on limits)"),
+            ("red", "beyond the limit"),
+            ("info", "shown, not judged"),
+        )
+    )
+    pname = getattr(profile, "name", "default")
+    parts.append(
+        f'<p class="note">{legend}. Segments: the session cut at its markers and activity '
+        "bouts; medians per segment (heel strikes: share of contacts). Limits: the alert "
+        f"profile <b>{_e(pname)}</b> where it has a rule, else published ranges "
+        "(docs/compare_report.md lists them); walking is shown, not judged. "
+        '"Alert on": share of the segment\'s time the alert was active.</p>'
+    )
+    seen: list[str] = []
+    items = []
+    for sf in fs:
+        for f in problems(sf):
+            if f.metric in seen:
+                continue
+            seen.append(f.metric)
+            cue = CUES[f.metric]
+            items.append(
+                f'<li class="cue"><b>{_e(cue.title.capitalize())}</b> '
+                f"({_e(f.label)} {_e(f.text)}, {_e(sf.segment.label)}): {_e(cue.action)}."
+                f'<br><span class="ev">Evidence: {_e(cue.evidence)}.</span></li>'
+            )
+    if items:
+        parts.append("<h3>What to do</h3><ul>" + "".join(items) + "</ul>")
+    return "\n".join(parts), fs
 
 
 # ----------------------------------------------------------------------------- session
@@ -672,15 +834,29 @@ def _read_streams(path: str) -> list[Any]:
         return rec.streams()
 
 
-def session_report(res: AnalysisResult, *, streams: list[Any] | None = None) -> Report:
-    """The report of one session (see the module docstring).
+def session_report(
+    res: AnalysisResult,
+    *,
+    streams: list[Any] | None = None,
+    profile: Any = None,
+    units: str = "metric",
+) -> Report:
+    """The report of one session (see the module docstring): findings first.
 
     Parameters
     ----------
     res : AnalysisResult
     streams : list of recordings StreamData, optional
         ``/streams`` of the recording (footpods); read from ``res.recording`` when omitted.
+    profile : dsp.alerts.Profile, optional
+        The alert profile whose limits the findings use (the default one when omitted).
+    units : {"metric", "imperial"}
+        Units of pace, distance, stride length and vertical oscillation in the findings.
     """
+    if profile is None:
+        from runform.profiles import resolve_profile
+
+        profile = resolve_profile(None)
     name = Path(res.recording).name
     rep = Report(title=f"runform session report: {name}")
     pls = _placements(res)
@@ -689,7 +865,7 @@ def session_report(res: AnalysisResult, *, streams: list[Any] | None = None) -> 
     rep.add(f"<h1>Session report: {_e(name)}</h1>")
     meta = [
         f"duration {_fmt_duration(res.duration_s)}",
-        f"{len(df)} contacts",
+        contacts_text(df, pls),
         "sensors: "
         + ", ".join(
             f"{s.sensor_id} ({s.placement}, {s.device_model}, {s.sample_rate_hz:g} Hz)"
@@ -703,6 +879,11 @@ def session_report(res: AnalysisResult, *, streams: list[Any] | None = None) -> 
     if res.notes:
         rep.add(f'<p class="meta">notes: {_e(res.notes)}</p>')
 
+    section, fs = findings_html(res, profile=profile, units=units)
+    rep.add(section)
+    from runform.findings import next_step
+
+    rep.next_step = next_step(fs, units)
     if streams is None:
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)

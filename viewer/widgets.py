@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG
+from dsp.metric_registry import fmt_duration
 from viewer.model import StrideModel
 
 __all__ = [
@@ -667,10 +668,7 @@ class ReplayBar(QtWidgets.QWidget):
 
 
 def _fmt_t(t: float) -> str:
-    if not math.isfinite(t):
-        return "-"
-    m, s = divmod(max(t, 0.0), 60.0)
-    return f"{int(m)}:{s:04.1f}"
+    return fmt_duration(t)
 
 
 def make_palette_legend() -> QtWidgets.QLabel:

@@ -1,6 +1,8 @@
-"""``runform report REC.h5 --out report.html [--png DIR]``: one session as a self-contained
-HTML report (summary table, metrics over time with markers and alerts, strike type over time,
-left/right comparison, per-stride overlays)."""
+"""``runform report REC.h5 --out report.html [--png DIR] [--units metric|imperial]``: one session
+as a self-contained HTML report: findings first (what to work on next, a traffic light per
+metric and segment, the share of time each alert was on, one cue per problem), then the summary
+table, metrics over time with markers and alerts, strike type over time, left/right comparison
+and per-stride overlays."""
 
 from __future__ import annotations
 
@@ -20,20 +22,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="JSON", help="also write SUMMARY.json (as runform analyze)")
     p.add_argument(
         "--profile",
-        help="alert profile for the alerts shown: a TOML file or a built-in name (default)",
+        help="alert profile for the alerts and limits shown: a TOML file or a built-in name "
+        "(default)",
     )
+    p.add_argument(
+        "--units",
+        choices=("metric", "imperial"),
+        default="metric",
+        help="pace in min/km and distances in km (metric, default) or min/mile and miles",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
     from runform.analysis_io import write_summary_json
     from runform.analysis_run import analyse_recording
+    from runform.console import work_progress
+    from runform.profiles import resolve_profile
     from runform.report import session_report
 
     out = Path(args.out)
     if not out.parent.exists():
         raise UsageError(f"--out {out}: folder {out.parent} does not exist")
-    res = analyse_recording(args.recording, profile=args.profile, collect_traces=True)
-    rep = session_report(res)
+    profile = resolve_profile(args.profile)
+    with work_progress(
+        f"analysing {Path(args.recording).name}", enabled=not args.no_progress
+    ) as progress:
+        res = analyse_recording(
+            args.recording, profile=args.profile, collect_traces=True, on_progress=progress
+        )
+    rep = session_report(res, profile=profile, units=args.units)
     try:
         rep.write_html(out)
     except OSError as exc:
@@ -44,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_summary_json(args.json, res.summary)
         written.append(args.json)
-    print(f"{len(res.strides)} contacts -> {', '.join(written)}")
+    print(f"{rep.next_step}" if rep.next_step else "")
+    print(f"-> {', '.join(written)}")
     return 0

@@ -1,0 +1,486 @@
+"""Findings first: what a runner should take from a session, in plain words and a runner's units.
+
+A session is cut into **segments** at its markers and at its activity bouts (the ``activity``
+column / SUMMARY ``bouts`` of the analysis, when present), so a median never mixes the strides
+before a drill with those after it, nor walking with running. Per segment every metric gets its
+typical value and a traffic light (:func:`dsp.form_ranges.rate`: the alert profile's limits,
+else a published range), every alert rule the share of the segment's time it was on, and every
+problem one evidence-based cue (:data:`CUES`). :func:`next_step` says in one sentence what to
+work on next. Walking segments are shown, not judged against running limits.
+
+Everything is computed from the stride table ``runform analyze`` writes (the same numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dsp.form_ranges import Light, rate
+from dsp.metric_registry import METRICS
+from dsp.runner_metrics import contact_time_balance, foot_metrics, vertical_ratio
+
+__all__ = [
+    "CUES",
+    "UNITS",
+    "Finding",
+    "Segment",
+    "alert_shares",
+    "fmt",
+    "make_segments",
+    "next_step",
+    "segment_findings",
+]
+
+UNITS = ("metric", "imperial")
+_MILE_M = 1609.344
+_FOOT_M = 0.3048
+_INCH_CM = 2.54
+_MIN_CONTACTS = 20
+
+
+# ----------------------------------------------------------------------------- units
+def _clock(seconds: float) -> str:
+    """``m:ss`` (rounded to the second, so never ``1:60``)."""
+    s = int(round(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def fmt(key: str, v: float | None, units: str = "metric") -> str:
+    """A value of a metric (canonical unit) as a runner reads it, with its unit."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    imperial = units == "imperial"
+    if key == "pace":
+        return f"{_clock(v * _MILE_M / 1000)} /mi" if imperial else f"{_clock(v)} /km"
+    if key == "distance":
+        return f"{v / _MILE_M:.2f} mi" if imperial else f"{v / 1000:.2f} km"
+    if key == "stride_length":
+        return f"{v / _FOOT_M:.1f} ft" if imperial else f"{v:.2f} m"
+    if key == "speed":
+        return f"{v * 3600 / _MILE_M:.1f} mph" if imperial else f"{v * 3.6:.1f} km/h"
+    if key == "vertical_oscillation":
+        return f"{v / _INCH_CM:.1f} in" if imperial else f"{v:.1f} cm"
+    if key in ("rearfoot_share", "midfoot_share", "forefoot_share"):
+        return f"{v:.0f} %"
+    if key in ("vertical_ratio", "contact_time_balance"):
+        return f"{v:.1f} %"
+    m = METRICS.get(key)
+    if m is None:
+        return f"{v:.3g}"
+    unit = m.shown_unit
+    sep = "" if unit in ("°",) else " "
+    return f"{m.shown(v):.{m.show_decimals}f}{sep}{unit}"
+
+
+# ----------------------------------------------------------------------------- segments
+@dataclass
+class Segment:
+    """A stretch of one activity between markers: ``t0 <= t_ic < t1``."""
+
+    t0: float
+    t1: float
+    activity: str | None
+    label: str
+    rows: pd.DataFrame
+
+    @property
+    def running(self) -> bool:
+        return self.activity in (None, "run")
+
+
+def _bouts(df: pd.DataFrame, summary: dict[str, Any] | None) -> list[tuple[float, float, str]]:
+    """Activity bouts ``(t0, t1, activity)`` from SUMMARY ``bouts``, else from the rows'
+    ``activity`` column; ``[]`` when the analysis did not tell activities apart."""
+    got = (summary or {}).get("bouts") or []
+    if got:
+        return [(float(b["t0"]), float(b["t1"]), str(b["activity"])) for b in got]
+    if "activity" not in df.columns or df.empty:
+        return []
+    s = df.sort_values("t_ic", kind="stable")
+    act = s["activity"].fillna("").astype(str).to_numpy()
+    t = s["t_ic"].to_numpy(dtype=float)
+    ok = act != ""
+    act, t = act[ok], t[ok]
+    if act.size == 0:
+        return []
+    out = []
+    start = 0
+    for i in range(1, act.size + 1):
+        if i == act.size or act[i] != act[start]:
+            t1 = t[i] if i < act.size else math.inf
+            out.append((float(t[start]), float(t1), str(act[start])))
+            start = i
+    return out
+
+
+def make_segments(
+    df: pd.DataFrame,
+    *,
+    t_start: float,
+    t_end: float,
+    markers: list[tuple[float, str, str]] = (),  # type: ignore[assignment]
+    summary: dict[str, Any] | None = None,
+    min_contacts: int = _MIN_CONTACTS,
+) -> list[Segment]:
+    """Cut a stride table (with a ``placement`` column) at markers and activity bouts.
+
+    Segments with fewer than ``min_contacts`` contacts, and bouts that are neither running nor
+    walking (standing, other), are left out.
+    """
+    cuts = sorted({float(t) for t, _l, _k in markers if t_start < float(t) < t_end})
+    names = {float(t): lab for t, lab, _k in markers}
+    bounds = [t_start, *cuts, t_end]
+    bouts = _bouts(df, summary)
+    pieces: list[tuple[float, float, str | None]] = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if not bouts:
+            pieces.append((a, b, None))
+            continue
+        for b0, b1, act in bouts:
+            lo, hi = max(a, b0), min(b, b1)
+            if hi > lo and act in ("run", "walk"):
+                pieces.append((lo, hi, act))
+    t = df["t_ic"].to_numpy(dtype=float) if len(df) else np.empty(0)
+    out: list[Segment] = []
+    n_act: dict[str, int] = {}
+    for lo, hi, act in pieces:
+        rows = df[(t >= lo) & (t < hi)]
+        if len(rows) < min_contacts:
+            continue
+        before = [names[c] for c in cuts if c <= lo]
+        after = [names[c] for c in cuts if c >= hi]
+        where = (
+            f"after '{before[-1]}'"
+            if before
+            else (f"before '{after[0]}'" if after else "whole session")
+        )
+        kind = {"run": "running", "walk": "walking"}.get(act or "", "")
+        if act:
+            n_act[act] = n_act.get(act, 0) + 1
+        label = f"{_clock(lo - t_start)}–{_clock(min(hi, t_end) - t_start)}"
+        label += f" {kind}" if kind else ""
+        label += f", {where}" if where != "whole session" or kind else ""
+        out.append(Segment(lo, min(hi, t_end), act, label.strip(), rows))
+    return out
+
+
+# ----------------------------------------------------------------------------- values
+def _num(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in df.columns:
+        return np.empty(0)
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+
+
+def _med(x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else None
+
+
+def segment_values(rows: pd.DataFrame) -> dict[str, float | None]:
+    """Typical values of one segment (keys: metric names, ``<metric>/<side>`` per side)."""
+    if "flags" in rows.columns:
+        rows = rows[~rows["flags"].fillna("").astype(str).str.contains("rejected")]
+    pl = rows["placement"]
+    feet = rows[pl.isin(["left_foot", "right_foot"])]
+    pelvis = rows[pl == "pelvis"]
+    v: dict[str, float | None] = {}
+    if len(feet):
+        per_foot = [
+            foot_metrics(
+                stride_length=_num(g, "stride_length"),
+                speed=_num(g, "speed"),
+                flight_time=_num(g, "flight_time"),
+                peak_impact=_num(g, "peak_impact"),
+            )
+            for _, g in feet.groupby("sensor_id")
+        ]
+        fm = foot_metrics(
+            stride_length=_num(feet, "stride_length"),
+            speed=_num(feet, "speed"),
+            flight_time=_num(feet, "flight_time"),
+            peak_impact=_num(feet, "peak_impact"),
+        )
+        dist = [f["distance"] for f in per_foot if f["distance"] is not None]
+        v["pace"] = fm["pace_median"]
+        v["distance"] = float(np.mean(dist)) if dist else None
+        v["speed"] = _med(_num(feet, "speed"))
+        v["cadence"] = _med(_num(feet, "cadence"))
+        v["stride_length"] = fm["stride_length_median"]
+        v["contact_time"] = _med(_num(feet, "contact_time"))
+        v["flight_time"] = fm["flight_time_median"]
+        v["peak_impact"] = fm["peak_impact_median"]
+        v["foot_strike_angle"] = _med(_num(feet, "foot_strike_angle"))
+        st = feet["strike_type"].fillna("").astype(str)
+        st = st[st != ""]
+        if len(st):
+            for k in ("rearfoot", "midfoot", "forefoot"):
+                v[f"{k}_share"] = 100.0 * float((st == k).mean())
+        for side in ("left", "right"):
+            s = feet[feet["side"] == side]
+            v[f"max_pronation_velocity/{side}"] = _med(_num(s, "max_pronation_velocity"))
+            v[f"pronation_excursion/{side}"] = _med(_num(s, "pronation_excursion"))
+        left = feet[feet["placement"] == "left_foot"]
+        right = feet[feet["placement"] == "right_foot"]
+        v["contact_time_balance"] = contact_time_balance(
+            _num(left, "contact_time"), _num(right, "contact_time")
+        )
+    if len(pelvis):
+        if "cadence" not in v:
+            v["cadence"] = _med(_num(pelvis, "cadence"))
+        for side in ("left", "right"):
+            v[f"pelvic_drop/{side}"] = _med(_num(pelvis[pelvis["side"] == side], "pelvic_drop"))
+        v["vertical_oscillation"] = _med(_num(pelvis, "vertical_oscillation"))
+        if len(feet):
+            v["vertical_ratio"] = _med(
+                vertical_ratio(
+                    _num(pelvis, "t_ic"),
+                    _num(pelvis, "vertical_oscillation"),
+                    _num(feet, "t_ic"),
+                    _num(feet, "stride_length"),
+                )
+            )
+    return v
+
+
+#: (key, label) in the order the findings table lists them.
+ROWS: tuple[tuple[str, str], ...] = (
+    ("pace", "pace"),
+    ("distance", "distance"),
+    ("cadence", "cadence"),
+    ("stride_length", "stride length"),
+    ("rearfoot_share", "heel strikes (rearfoot share)"),
+    ("foot_strike_angle", "foot strike angle"),
+    ("contact_time", "ground contact time"),
+    ("contact_time_balance", "contact time balance (left share)"),
+    ("flight_time", "flight time"),
+    ("peak_impact", "impact at the shoe"),
+    ("max_pronation_velocity/left", "left-foot pronation velocity"),
+    ("max_pronation_velocity/right", "right-foot pronation velocity"),
+    ("pelvic_drop/left", "left-stance pelvic drop"),
+    ("pelvic_drop/right", "right-stance pelvic drop"),
+    ("vertical_oscillation", "vertical oscillation"),
+    ("vertical_ratio", "vertical ratio"),
+)
+
+
+@dataclass
+class Finding:
+    """One metric of one segment: value, light and (for a problem) its cue key."""
+
+    key: str
+    label: str
+    value: float | None
+    light: Light
+    text: str
+
+    @property
+    def metric(self) -> str:
+        return self.key.split("/")[0]
+
+    @property
+    def side(self) -> str | None:
+        return self.key.split("/")[1] if "/" in self.key else None
+
+    @property
+    def problem(self) -> bool:
+        return self.light.level in ("red", "amber")
+
+
+@dataclass
+class SegmentFindings:
+    segment: Segment
+    findings: list[Finding]
+    alert_share: dict[str, float] = field(default_factory=dict)
+
+    def get(self, key: str) -> Finding | None:
+        return next((f for f in self.findings if f.key == key), None)
+
+
+def segment_findings(
+    seg: Segment, *, profile: Any = None, alerts: list[dict[str, Any]] = (), units: str = "metric"
+) -> SegmentFindings:  # type: ignore[assignment]
+    """Values, lights and alert shares of one segment."""
+    vals = segment_values(seg.rows)
+    out = []
+    for key, label in ROWS:
+        if key not in vals:
+            continue
+        value = vals[key]
+        metric, _, side = key.partition("/")
+        light = (
+            rate(metric, value, profile=profile, side=side or None)
+            if seg.running
+            else Light("info")
+        )
+        out.append(Finding(key, label, value, light, fmt(metric, value, units)))
+    return SegmentFindings(seg, out, alert_shares(alerts, seg.t0, seg.t1))
+
+
+# ----------------------------------------------------------------------------- alerts
+def alert_intervals(
+    alerts: list[dict[str, Any]], t_end: float
+) -> dict[str, list[tuple[float, float]]]:
+    """``rule`` (``rule (side)`` for per-side rules) -> intervals it was on, s.
+
+    An alert is on from its ``t`` to its ``t_clear`` (SUMMARY.json), or to the end of the
+    recording when it never cleared.
+    """
+    out: dict[str, list[tuple[float, float]]] = {}
+    for a in alerts:
+        if a.get("t") is None:
+            continue
+        name = str(a.get("rule", "alert"))
+        if a.get("side"):
+            name += f" ({a['side']})"
+        t1 = a.get("t_clear")
+        out.setdefault(name, []).append((float(a["t"]), float(t1) if t1 is not None else t_end))
+    return out
+
+
+def alert_shares(alerts: list[dict[str, Any]], t0: float, t1: float) -> dict[str, float]:
+    """Share (0-1) of ``[t0, t1)`` each alert rule was on."""
+    span = t1 - t0
+    if not span > 0:
+        return {}
+    out = {}
+    for name, ivs in alert_intervals(list(alerts), t1).items():
+        on = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in ivs)
+        out[name] = min(1.0, on / span)
+    return out
+
+
+# ----------------------------------------------------------------------------- cues
+@dataclass(frozen=True)
+class Cue:
+    """What to do about a problem, in plain words, and the evidence behind it."""
+
+    title: str
+    action: str
+    evidence: str
+
+
+CUES: dict[str, Cue] = {
+    "rearfoot_share": Cue(
+        "heel striking",
+        "raise your cadence by 5-10 % (a metronome at the new rate for a few minutes of each "
+        "run) so each foot lands closer under your hips; let the strike follow, do not force "
+        "your toes down",
+        "a 5-10 % higher step rate reduced hip and knee loading and heel-first overstriding "
+        "(Heiderscheit et al. 2011, Med Sci Sports Exerc 43(2)); changing the strike type "
+        "itself has no proven injury benefit and loads the calf more, so change it gradually "
+        "(Hamill & Gruber 2017, J Sport Health Sci 6(2))",
+    ),
+    "cadence": Cue(
+        "low cadence",
+        "raise your cadence by 5-10 % at the same pace: shorter, quicker steps",
+        "+5-10 % step rate lowers hip and knee loading and vertical excursion "
+        "(Heiderscheit et al. 2011)",
+    ),
+    "pelvic_drop": Cue(
+        "pelvic drop",
+        "strengthen the hip abductors of the stance leg 2-3 times a week (side-lying leg "
+        "raises, side planks, single-leg squats with the pelvis level), and run a few minutes "
+        "in front of a mirror keeping the pelvis level",
+        "runners with more contralateral pelvic drop are more often injured, about 80 % higher "
+        "odds per degree (Bramah et al. 2018, Am J Sports Med 46(12)); mirror gait retraining "
+        "reduced pelvic drop and hip adduction (Willy et al. 2012, Clin Biomech 27(10))",
+    ),
+    "max_pronation_velocity": Cue(
+        "fast pronation",
+        "no change needed if nothing hurts; land closer under the body (a slightly higher "
+        "cadence) and keep calf and foot strength work in the plan",
+        "fast or large pronation alone did not raise the injury risk of novice runners in "
+        "neutral shoes (Nielsen et al. 2014, Br J Sports Med 48(6)): watch it, do not chase it",
+    ),
+    "contact_time": Cue(
+        "long ground contact",
+        "quicker, lighter steps: a 5 % higher cadence shortens the contact",
+        "contact time falls as cadence and speed rise; most runners are at 160-300 ms (Garmin)",
+    ),
+    "contact_time_balance": Cue(
+        "uneven contact time",
+        "single-leg strength work (step-ups, single-leg squats) on the side that stays longer "
+        "on the ground; if the imbalance persists or grows, have it checked",
+        "a contact-time imbalance beyond about 2 points often follows an injury or a one-sided "
+        "weakness (coaching use of Garmin/Stryd balance)",
+    ),
+    "vertical_ratio": Cue(
+        "bouncy running",
+        "run 'low and quick': a 5-10 % higher cadence reduces the bounce",
+        "a higher step rate reduced the vertical excursion of the centre of mass "
+        "(Heiderscheit et al. 2011); a lower vertical ratio is more economical (Garmin)",
+    ),
+}
+CUES["foot_strike_angle"] = CUES["rearfoot_share"]
+
+#: Order in which problems are put first (the one to work on next first).
+PRIORITY = (
+    "pelvic_drop",
+    "rearfoot_share",
+    "cadence",
+    "contact_time_balance",
+    "max_pronation_velocity",
+    "contact_time",
+    "vertical_ratio",
+)
+
+
+def problems(sf: SegmentFindings) -> list[Finding]:
+    """Rated problems of a segment, red before amber, then by :data:`PRIORITY`."""
+    got = [f for f in sf.findings if f.problem and f.metric in CUES]
+    rank = {m: i for i, m in enumerate(PRIORITY)}
+    return sorted(
+        got,
+        key=lambda f: (f.light.level != "red", rank.get(f.metric, 99), -(f.value or 0.0)),
+    )
+
+
+def _limit_text(f: Finding, units: str) -> str:
+    lim = f.light.limit
+    if lim is None:
+        return ""
+    word = {"above": "above", "below": "below"}.get(f.light.direction, "beyond")
+    if f.metric == "contact_time_balance":
+        word = "beyond"
+    return f"{word} the {fmt(f.metric, lim, units)} limit"
+
+
+def problem_sentence(f: Finding, units: str = "metric") -> str:
+    """``"pelvic drop, left stance 7.6° (above the 7.0° limit)"``."""
+    lim = _limit_text(f, units)
+    return f"{f.label} {f.text}" + (f" ({lim})" if lim else "")
+
+
+def next_step(all_findings: list[SegmentFindings], units: str = "metric") -> str:
+    """One sentence: what to work on next, judged on the latest running segment, with what
+    improved since the first one."""
+    running = [sf for sf in all_findings if sf.segment.running]
+    if not running:
+        return "No running was recognised in this recording, so there is nothing to judge yet."
+    last = running[-1]
+    probs = problems(last)
+    where = f" in {last.segment.label}" if len(all_findings) > 1 else ""
+    fixed = []
+    if len(running) > 1:
+        first = running[0]
+        for f in problems(first):
+            g = last.get(f.key)
+            if g is not None and not g.problem:
+                fixed.append(f"{f.label} {f.text} → {g.text}")
+    gain = f" Already better: {'; '.join(fixed)}." if fixed else ""
+    if not probs:
+        return (
+            f"Nothing to fix{where}: every judged metric is within its limits; keep the form "
+            f"and build the distance.{gain}"
+        )
+    top = probs[0]
+    cue = CUES[top.metric]
+    return (
+        f"Work on {cue.title} next: your {problem_sentence(top, units)}{where}. "
+        f"What to do: {cue.action}.{gain}"
+    )
