@@ -162,7 +162,7 @@ def fmt_duration(seconds: float) -> str:
     ``0:60.0``. ``"-"`` for a non-finite value."""
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return "-"
-    tenths = int(round(max(seconds, 0.0) * 10))
+    tenths = round(max(seconds, 0.0) * 10)
     m, sec10 = divmod(tenths, 600)
     h, m = divmod(m, 60)
     sec = f"{sec10 // 10:02d}.{sec10 % 10}"

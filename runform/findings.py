@@ -13,7 +13,9 @@ Everything is computed from the stride table ``runform analyze`` writes (the sam
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +48,7 @@ _MIN_CONTACTS = 20
 # ----------------------------------------------------------------------------- units
 def _clock(seconds: float) -> str:
     """``m:ss`` (rounded to the second, so never ``1:60``)."""
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 60}:{s % 60:02d}"
 
 
@@ -137,7 +139,8 @@ def make_segments(
     bounds = [t_start, *cuts, t_end]
     bouts = _bouts(df, summary)
     pieces: list[tuple[float, float, str | None]] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    act: str | None
+    for a, b in itertools.pairwise(bounds):
         if not bouts:
             pieces.append((a, b, None))
             continue
@@ -148,7 +151,8 @@ def make_segments(
     t = df["t_ic"].to_numpy(dtype=float) if len(df) else np.empty(0)
     out: list[Segment] = []
     n_act: dict[str, int] = {}
-    for lo, hi, act in pieces:
+    for lo, hi, act_ in pieces:
+        act = act_
         rows = df[(t >= lo) & (t < hi)]
         if len(rows) < min_contacts:
             continue
@@ -302,8 +306,12 @@ class SegmentFindings:
 
 
 def segment_findings(
-    seg: Segment, *, profile: Any = None, alerts: list[dict[str, Any]] = (), units: str = "metric"
-) -> SegmentFindings:  # type: ignore[assignment]
+    seg: Segment,
+    *,
+    profile: Any = None,
+    alerts: Sequence[dict[str, Any]] = (),
+    units: str = "metric",
+) -> SegmentFindings:
     """Values, lights and alert shares of one segment."""
     vals = segment_values(seg.rows)
     out = []
@@ -342,7 +350,7 @@ def alert_intervals(
     return out
 
 
-def alert_shares(alerts: list[dict[str, Any]], t0: float, t1: float) -> dict[str, float]:
+def alert_shares(alerts: Sequence[dict[str, Any]], t0: float, t1: float) -> dict[str, float]:
     """Share (0-1) of ``[t0, t1)`` each alert rule was on."""
     span = t1 - t0
     if not span > 0:

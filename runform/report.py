@@ -544,8 +544,8 @@ def findings_html(
     for key, label in keys:
         row = [_e(label)]
         for sf in fs:
-            f = sf.get(key)
-            row.append(_light_cell(f) if f is not None else "")
+            got = sf.get(key)
+            row.append(_light_cell(got) if got is not None else "")
         rows.append(row)
     rules = sorted({r for sf in fs for r in sf.alert_share})
     for rule in rules:
