@@ -10,9 +10,17 @@ Pure data, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["METRICS", "RUNNER_METRICS", "Metric", "fmt_duration", "metric", "metrics_for"]
+__all__ = [
+    "METRICS",
+    "SHARE_SMALLEST_CHANGE",
+    "RUNNER_METRICS",
+    "Metric",
+    "fmt_duration",
+    "metric",
+    "metrics_for",
+]
 
 FEET = ("left_foot", "right_foot")
 PELVIS = ("pelvis",)
@@ -42,6 +50,10 @@ class Metric:
         Shown value = column value x ``scale``.
     show_decimals : int
         Decimals shown in tables.
+    smallest_change : float or None
+        Smallest change worth telling a runner about, in ``unit`` (a difference below it is
+        called trivial however many strides make it statistically clear): about the
+        stride-to-stride noise of a good sensor and the size coaches and studies act on.
     """
 
     column: str
@@ -53,6 +65,7 @@ class Metric:
     show: str = ""
     scale: float = 1.0
     show_decimals: int = 1
+    smallest_change: float | None = None
 
     @property
     def shown_unit(self) -> str:
@@ -131,6 +144,28 @@ METRICS: dict[str, Metric] = {
         ),
     )
 }
+
+#: Smallest worthwhile change per metric (see :attr:`Metric.smallest_change`), in its unit.
+_SMALLEST_CHANGE = {
+    "contact_time": 0.010,
+    "stride_time": 0.010,
+    "cadence": 3.0,
+    "foot_strike_angle": 2.0,
+    "pronation_excursion": 1.5,
+    "max_pronation_velocity": 50.0,
+    "stride_length": 0.05,
+    "speed": 0.10,
+    "peak_impact": 0.5,
+    "pelvic_drop": 1.0,
+    "vertical_oscillation": 0.5,
+    "flight_time": 0.010,
+    "pace": 10.0,
+    "vertical_ratio": 0.5,
+    "contact_time_balance": 0.5,
+}
+METRICS = {c: replace(m, smallest_change=_SMALLEST_CHANGE.get(c)) for c, m in METRICS.items()}
+#: Smallest worthwhile change of a strike-type share (fraction of contacts).
+SHARE_SMALLEST_CHANGE = 0.10
 
 #: The runner's metrics added to SUMMARY.json by issue 20 (see ``dsp.runner_metrics``).
 RUNNER_METRICS = (

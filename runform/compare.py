@@ -18,12 +18,13 @@ over all metrics of the comparison; "significant" means Holm-adjusted p < 0.05.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dsp.metric_registry import METRICS, SHARE_SMALLEST_CHANGE
 from runform.analysis_run import AnalysisResult
 from runform.stats import Difference, compare_series, holm
 
@@ -53,6 +54,9 @@ FOOT_METRICS: tuple[tuple[str, str, str], ...] = (
     ("max_pronation_velocity", "max pronation velocity", "deg/s"),
     ("pronation_excursion", "pronation excursion", "deg"),
     ("speed", "speed", "m/s"),
+    ("stride_length", "stride length", "m"),
+    ("flight_time", "flight time", "s"),
+    ("peak_impact", "impact", "g"),
 )
 
 #: (column, stance side or None, label, unit) of the pelvis metrics.
@@ -63,7 +67,14 @@ PELVIS_METRICS: tuple[tuple[str, str | None, str, str], ...] = (
     ("cadence", None, "cadence", "steps/min"),
 )
 
-GROUPS = ("both feet", "left foot", "right foot", "pelvis")
+GROUPS = ("both feet", "left foot", "right foot", "pelvis", "speed-matched")
+
+#: Median speeds differing by more than this fraction are called different.
+SPEED_TOLERANCE = 0.05
+#: Foot metrics that depend on speed, compared again on speed-matched strides.
+SPEED_DEPENDENT = ("cadence", "contact_time", "stride_length", "flight_time")
+#: Fewest strides per run in the common speed range for a speed-matched comparison.
+MIN_MATCHED = 30
 
 
 @dataclass
@@ -104,6 +115,8 @@ class Run:
             sel = pl == "right_foot"
         elif group == "pelvis":
             sel = pl == "pelvis"
+        elif group == "speed-matched":
+            sel = pl.isin(["left_foot", "right_foot"])
         else:
             raise ValueError(f"unknown group {group!r}, expected one of {', '.join(GROUPS)}")
         return df[sel].sort_values("t_ic", kind="stable")
@@ -185,6 +198,26 @@ class MetricComparison:
     def significant(self) -> bool:
         return math.isfinite(self.p_holm) and self.p_holm < ALPHA
 
+    @property
+    def smallest_change(self) -> float | None:
+        """Smallest worthwhile change of the metric (registry), in its unit."""
+        if self.unit == "fraction":
+            return SHARE_SMALLEST_CHANGE
+        m = METRICS.get(self.metric)
+        return m.smallest_change if m is not None else None
+
+    @property
+    def practical(self) -> str:
+        """Honest size words: ``trivial`` when the difference is below the smallest
+        worthwhile change (however clear statistically), else the effect size's word."""
+        swc = self.smallest_change
+        d = self.result.diff
+        if not math.isfinite(d):
+            return ""
+        if swc is not None and abs(d) < swc:
+            return "trivial"
+        return self.result.effect_size or ""
+
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "group": self.group,
@@ -195,6 +228,8 @@ class MetricComparison:
         d.update(self.result.as_dict())
         d["p_holm"] = self.p_holm if math.isfinite(self.p_holm) else None
         d["significant"] = self.significant
+        d["smallest_change"] = self.smallest_change
+        d["practical"] = self.practical
         return d
 
 
@@ -209,6 +244,24 @@ class Comparison:
     n_boot: int
     n_perm: int
     seed: int
+    speed_a: float = math.nan
+    speed_b: float = math.nan
+    matched_range: tuple[float, float] | None = None
+    profile: Any = None
+    activity: str | None = None
+
+    @property
+    def speed_change(self) -> float:
+        """Relative difference of the median speeds, (B - A) / A (NaN without speeds)."""
+        if not (math.isfinite(self.speed_a) and math.isfinite(self.speed_b) and self.speed_a > 0):
+            return math.nan
+        return (self.speed_b - self.speed_a) / self.speed_a
+
+    @property
+    def speeds_differ(self) -> bool:
+        """The median speeds differ by more than :data:`SPEED_TOLERANCE`."""
+        c = self.speed_change
+        return math.isfinite(c) and abs(c) > SPEED_TOLERANCE
 
     def get(self, group: str, label: str) -> MetricComparison | None:
         for m in self.metrics:
@@ -228,9 +281,19 @@ class Comparison:
             "skewed; effective sample sizes "
             "n_eff = n / (1 + 2 Σ autocorrelations) show how many independent strides a series "
             "is worth. "
+            "When fewer than 10 resampled differences reach the observed one, p comes from the "
+            "normal tail of the bootstrap distribution, so it is not floored by the number of "
+            "resamples. "
             "Effect size: Cliff's delta (share of stride pairs where B > A minus B < A; "
             "|d| < 0.147 negligible, < 0.33 small, < 0.474 medium, else large) or Cohen's h "
-            "for shares. Significance: Holm-adjusted p < 0.05 over all "
+            "for shares; a difference smaller than the metric's smallest worthwhile change "
+            "(e.g. 3 steps/min, 10 ms, 1° of pelvic drop, 10 points of a strike share) is "
+            "called trivial however clear it is. "
+            "Speed: cadence, contact time, stride length, flight time and oscillation change "
+            "with speed; when the median speeds differ by more than 5 %, these are compared "
+            "again on the strides of the common speed range (group 'speed-matched': strides "
+            "whose speed lies between the larger of the two 10th percentiles and the smaller "
+            "of the two 90th). Significance: Holm-adjusted p < 0.05 over all "
             f"{sum(1 for m in self.metrics if math.isfinite(m.result.p))} metrics tested. "
             f"Seed {self.seed}: the same input gives the same numbers."
         )
@@ -252,6 +315,17 @@ class Comparison:
             "format_version": 1,
             "a": side(self.a),
             "b": side(self.b),
+            "speed": {
+                "a_median": None if math.isnan(self.speed_a) else round(self.speed_a, 4),
+                "b_median": None if math.isnan(self.speed_b) else round(self.speed_b, 4),
+                "differ": self.speeds_differ,
+                "matched_range": (
+                    None
+                    if self.matched_range is None
+                    else [round(x, 4) for x in self.matched_range]
+                ),
+            },
+            "activity": self.activity,
             "summary": list(self.sentences),
             "method": self.method_text(),
             "metrics": [m.as_dict() for m in self.metrics],
@@ -275,20 +349,70 @@ def _finite(x: np.ndarray) -> int:
     return int(np.isfinite(x).sum())
 
 
+def _activity_rows(df: pd.DataFrame, activity: str) -> pd.DataFrame:
+    if "activity" not in df.columns:
+        return df
+    act = df["activity"].fillna("").astype(str)
+    # rows without an activity (e.g. a pelvis step the bouts did not cover) stay with running
+    return df[(act == activity) | ((act == "") & (activity == "run"))]
+
+
+def like_with_like(a: Run, b: Run) -> tuple[Run, Run, str | None]:
+    """Runs restricted to one activity both share (running first), when the stride tables
+    say which contacts were running and which walking (the ``activity`` column); unchanged
+    otherwise. Returns the runs and the activity compared (``None``: not known)."""
+    if "activity" not in a.strides.columns or "activity" not in b.strides.columns:
+        return a, b, None
+    for act in ("run", "walk"):
+        ra, rb = _activity_rows(a.strides, act), _activity_rows(b.strides, act)
+        if len(ra) and len(rb):
+            return replace(a, strides=ra), replace(b, strides=rb), act
+    return a, b, None
+
+
+def _median_speed(run: Run) -> float:
+    v = _values(run.rows("both feet"), "speed")
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else math.nan
+
+
+def speed_range(a: Run, b: Run) -> tuple[float, float] | None:
+    """The common speed range of two runs: from the larger of their 10th percentiles to the
+    smaller of their 90th (``None`` when they do not overlap)."""
+    va, vb = (_values(r.rows("both feet"), "speed") for r in (a, b))
+    va, vb = va[np.isfinite(va)], vb[np.isfinite(vb)]
+    if va.size < MIN_MATCHED or vb.size < MIN_MATCHED:
+        return None
+    lo = max(np.percentile(va, 10), np.percentile(vb, 10))
+    hi = min(np.percentile(va, 90), np.percentile(vb, 90))
+    return (float(lo), float(hi)) if hi > lo else None
+
+
 def compare_runs(
-    a: Run, b: Run, *, n_boot: int = 2000, n_perm: int = 2000, seed: int = 0
+    a: Run,
+    b: Run,
+    *,
+    n_boot: int = 2000,
+    n_perm: int = 2000,
+    seed: int = 0,
+    profile: Any = None,
 ) -> Comparison:
     """Compare every metric of every group present in both runs.
 
     Parameters
     ----------
     a, b : Run
-        Reference (before) and second (after) run.
+        Reference (before) and second (after) run. When their stride tables carry an
+        ``activity`` column, running is compared with running (walking with walking when
+        neither ran).
     n_boot, n_perm : int
         Bootstrap resamples and block permutations per metric.
     seed : int
         Random seed (the numbers are reproducible).
+    profile : dsp.alerts.Profile, optional
+        Alert profile whose limits the sentences mention ("still above the 7° limit").
     """
+    a, b, activity = like_with_like(a, b)
     out: list[MetricComparison] = []
 
     def add(group: str, metric: str, label: str, unit: str, x, y, statistic: str) -> None:
@@ -321,10 +445,39 @@ def compare_runs(
             xa = ra[ra["side"] == stance] if stance else ra
             xb = rb[rb["side"] == stance] if stance else rb
             add("pelvis", col, label, unit, _values(xa, col), _values(xb, col), "median")
+    speed_a, speed_b = _median_speed(a), _median_speed(b)
+    matched = None
+    rel = (speed_b - speed_a) / speed_a if speed_a > 0 else math.nan
+    if math.isfinite(rel) and abs(rel) > SPEED_TOLERANCE:
+        rng_ = speed_range(a, b)
+        if rng_ is not None:
+            lo, hi = rng_
+            fa, fb = a.rows("both feet"), b.rows("both feet")
+            sa, sb = _values(fa, "speed"), _values(fb, "speed")
+            ma, mb = fa[(sa >= lo) & (sa <= hi)], fb[(sb >= lo) & (sb <= hi)]
+            if len(ma) >= MIN_MATCHED and len(mb) >= MIN_MATCHED:
+                matched = rng_
+                for col, label, unit in FOOT_METRICS:
+                    if col in SPEED_DEPENDENT or col == "speed":
+                        xa, xb = _values(ma, col), _values(mb, col)
+                        add("speed-matched", col, label, unit, xa, xb, "median")
     adj = holm([m.result.p for m in out])
     for m, p in zip(out, adj, strict=True):
         m.p_holm = p
-    comp = Comparison(a=a, b=b, metrics=out, sentences=[], n_boot=n_boot, n_perm=n_perm, seed=seed)
+    comp = Comparison(
+        a=a,
+        b=b,
+        metrics=out,
+        sentences=[],
+        n_boot=n_boot,
+        n_perm=n_perm,
+        seed=seed,
+        speed_a=speed_a,
+        speed_b=speed_b,
+        matched_range=matched,
+        profile=profile,
+        activity=activity,
+    )
     comp.sentences = summary_sentences(comp)
     return comp
 
@@ -341,8 +494,8 @@ def _scaled(v: float, unit: str) -> tuple[str, str]:
         return f"{1000 * v:.0f}", " ms"
     if unit in ("steps/min", "deg/s"):
         return f"{v:.0f}", _UNIT_TEXT[unit]
-    if unit == "m/s":
-        return f"{v:.2f}", _UNIT_TEXT[unit]
+    if unit in ("m/s", "m"):
+        return f"{v:.2f}", _UNIT_TEXT.get(unit, " " + unit)
     return f"{v:.1f}", _UNIT_TEXT.get(unit, " " + unit)
 
 
@@ -371,23 +524,76 @@ def format_p(p: float | None) -> str:
     return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
 
 
-def _metric_sentence(m: MetricComparison, name: str | None = None) -> str:
+def _limit_note(m: MetricComparison, profile: Any) -> str:
+    """``"; still above the 7° limit"`` when the profile has a rule on the metric."""
+    from dsp.form_ranges import rate
+
+    if profile is None or m.unit == "fraction":
+        return ""
+    side = None
+    if m.group == "pelvis" and "stance" in m.label:
+        side = m.label.split(",")[1].split()[0]
+    elif m.group in ("left foot", "right foot"):
+        side = m.group.split()[0]
+    la = rate(m.metric, m.result.a, profile=profile, side=side)
+    lb = rate(m.metric, m.result.b, profile=profile, side=side)
+    if lb.limit is None or lb.level == "info":
+        return ""
+    lim = format_value(lb.limit, m.unit)
+    word = "above" if lb.direction == "above" else "below"
+    if lb.level == "red":
+        return f"; {'still ' if la.level == 'red' else ''}{word} the {lim} limit"
+    if la.level == "red":
+        return f"; now within the {lim} limit"
+    return ""
+
+
+def _metric_sentence(m: MetricComparison, name: str | None = None, profile: Any = None) -> str:
     r = m.result
     name = name or m.label
+    note = _limit_note(m, profile)
     if not math.isfinite(r.p):
         return (
             f"{name} {format_value(r.a, m.unit)} vs {format_value(r.b, m.unit)} "
-            "(too few contacts to test)"
+            f"(too few contacts to test){note}"
+        )
+    if m.significant and m.practical == "trivial":
+        return (
+            f"{name} about the same ({format_value(r.a, m.unit)} vs "
+            f"{format_value(r.b, m.unit)}: a clear but trivial difference, under "
+            f"{format_value(m.smallest_change, m.unit)}){note}"
         )
     if m.significant:
         return (
             f"{name} {format_diff(r.diff, m.unit)} "
-            f"({format_value(r.a, m.unit, with_unit=False)} → {format_value(r.b, m.unit)})"
+            f"({format_value(r.a, m.unit, with_unit=False)} → {format_value(r.b, m.unit)}, "
+            f"{m.practical}){note}"
         )
     return (
         f"{name} unchanged ({format_value(r.a, m.unit)} vs {format_value(r.b, m.unit)}, "
-        "difference not significant)"
+        f"difference not significant){note}"
     )
+
+
+def speed_sentence(comp: Comparison) -> str | None:
+    """What the speed difference means for the comparison, when the speeds differ > 5 %."""
+    if not comp.speeds_differ:
+        return None
+    pct = 100 * comp.speed_change
+    txt = (
+        f"speeds differ by {pct:+.0f} % ({format_value(comp.speed_a, 'm/s')} vs "
+        f"{format_value(comp.speed_b, 'm/s')}): cadence, contact time, stride length and "
+        "flight time change with speed, so compare them at matched speed"
+    )
+    if comp.matched_range is None:
+        return txt + " (the runs share too few strides at a common speed to do that here)"
+    lo, hi = comp.matched_range
+    parts = []
+    for label in ("cadence", "contact time", "stride length"):
+        m = comp.get("speed-matched", label)
+        if m is not None:
+            parts.append(_metric_sentence(m))
+    return txt + f"; on the strides between {lo:.2f} and {hi:.2f} m/s: " + "; ".join(parts)
 
 
 def _strike_sentence(comp: Comparison, group: str) -> str | None:
@@ -422,19 +628,23 @@ def summary_sentences(comp: Comparison) -> list[str]:
             if comp.get(g, "cadence"):
                 feet = g
                 break
+    prof = comp.profile
+    sp = speed_sentence(comp)
+    if sp:
+        out.append(sp)
     if feet:
         s = _strike_sentence(comp, feet)
         if s:
             out.append(s)
-        for label in ("foot strike angle", "cadence", "contact time", "speed"):
+        for label in ("foot strike angle", "cadence", "contact time", "speed", "stride length"):
             m = comp.get(feet, label)
             if m:
-                out.append(_metric_sentence(m))
+                out.append(_metric_sentence(m, profile=prof))
         for g in ("left foot", "right foot"):
             for label in ("max pronation velocity", "pronation excursion"):
                 m = comp.get(g, label)
-                if m and m.significant:
-                    out.append(_metric_sentence(m, f"{g.split()[0]} {label}"))
+                if m and (m.significant or _limit_note(m, prof)):
+                    out.append(_metric_sentence(m, f"{g.split()[0]} {label}", profile=prof))
     for label, name in (
         ("pelvic drop, left stance", "left-stance pelvic drop"),
         ("pelvic drop, right stance", "right-stance pelvic drop"),
@@ -442,7 +652,7 @@ def summary_sentences(comp: Comparison) -> list[str]:
     ):
         m = comp.get("pelvis", label)
         if m:
-            out.append(_metric_sentence(m, name))
+            out.append(_metric_sentence(m, name, profile=prof))
     if not out:
         out.append("no metric could be compared: the runs share no analysed sensor placement")
     return out

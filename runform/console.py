@@ -27,15 +27,23 @@ def work_progress(what: str, *, enabled: bool = True) -> Iterator[Callable[[floa
     """Progress of a long step (analysing a file, simulating a run) on stderr.
 
     Yields a callback ``(done, total)``. On a terminal it drives a transient progress bar; when
-    stderr is not a terminal one line ``what…`` is written at the start, so a log shows what
-    the command is doing during its silent seconds. Nothing with ``enabled=False``.
+    stderr is not a terminal one line ``what (N min of data)…`` is written at the first call
+    (once the input is open), so a log shows what the command is doing during its silent
+    seconds. Nothing with ``enabled=False``.
     """
     if not enabled:
         yield lambda done, total: None
         return
     if not sys.stderr.isatty():
-        print(f"{what}…", file=sys.stderr, flush=True)
-        yield lambda done, total: None
+        said = False
+
+        def once(done: float, total: float) -> None:
+            nonlocal said
+            if not said:
+                said = True
+                print(f"{what} ({total / 60:.0f} min of data)…", file=sys.stderr, flush=True)
+
+        yield once
         return
     from rich.progress import Progress
 

@@ -1021,7 +1021,7 @@ def _metric_row(m: MetricComparison) -> list[str]:
         ci = f"{lo} … {hi}"
     else:
         ci = "–"
-    eff = f"{r.effect:+.2f} {r.effect_size}" if math.isfinite(r.effect) else "–"
+    eff = f"{r.effect:+.2f} {m.practical}" if math.isfinite(r.effect) else "–"
     return [
         _e(m.label),
         format_value(r.a, m.unit),
@@ -1134,12 +1134,65 @@ def fig_compare_strikes(comp: Comparison) -> Figure | None:
     return fig
 
 
+def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
+    """Traffic lights of A and B side by side (the alert profile's limits, published ranges),
+    and one cue per problem left in B."""
+    from runform.findings import CUES, Segment, problems, segment_findings
+
+    profile = comp.profile
+    if profile is None:
+        from runform.profiles import resolve_profile
+
+        profile = resolve_profile(None)
+    fs = []
+    for run in (comp.a, comp.b):
+        act = comp.activity if comp.activity is not None else None
+        seg = Segment(run.t0, run.t1, act, run.label, run.strides)
+        fs.append(segment_findings(seg, profile=profile, units=units))
+    keys: list[tuple[str, str]] = []
+    for sf in fs:
+        for f in sf.findings:
+            if (f.key, f.label) not in keys:
+                keys.append((f.key, f.label))
+    rows = []
+    for key, label in keys:
+        row = [_e(label)]
+        for sf in fs:
+            got = sf.get(key)
+            row.append(_light_cell(got) if got is not None else "")
+        rows.append(row)
+    what = {"run": "running", "walk": "walking"}.get(comp.activity or "", "")
+    out = [
+        "<h2>Where each run stands</h2>",
+        _table(["metric", f"A: {comp.a.label}", f"B: {comp.b.label}"], rows).replace(
+            "<table>", '<table class="lights">', 1
+        ),
+        '<p class="note">Medians of each run'
+        + (f" ({what} contacts only: like with like)" if what else "")
+        + f"; lights against the alert profile <b>{_e(getattr(profile, 'name', ''))}</b> "
+        "where it has a rule, else published ranges (docs/compare_report.md).</p>",
+    ]
+    items = []
+    for f in problems(fs[1]):
+        cue = CUES[f.metric]
+        items.append(
+            f'<li class="cue"><b>{_e(cue.title.capitalize())}</b> ({_e(f.label)} {_e(f.text)} '
+            f"in B): {_e(cue.action)}."
+            f'<br><span class="ev">Evidence: {_e(cue.evidence)}.</span></li>'
+        )
+    if items:
+        out.append("<h3>Still to work on (B)</h3><ul>" + "".join(items) + "</ul>")
+    return "\n".join(out)
+
+
 def comparison_report(
     comp: Comparison,
     *,
     split: tuple[AnalysisResult, float] | None = None,
+    units: str = "metric",
 ) -> Report:
-    """The report of a comparison; with ``split=(result, t)`` also the session over time."""
+    """The report of a comparison, findings first; with ``split=(result, t)`` also the session
+    over time."""
     rep = Report(title=f"runform comparison: {comp.a.label} vs {comp.b.label}")
     rep.add("<h1>What changed</h1>")
 
@@ -1153,6 +1206,7 @@ def comparison_report(
     rep.add(f'<p class="meta">{desc(comp.a, "A")}<br>{desc(comp.b, "B")}</p>')
     items = "".join(f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in comp.sentences)
     rep.add(f'<div class="findings"><ul>{items}</ul></div>')
+    rep.add(compare_lights_html(comp, units=units))
     rep.add(
         '<p class="note">"Not significant" means the difference could be run-to-run '
         "noise: its 95 % interval is wide or the Holm-adjusted p-value is 0.05 or more. "
@@ -1172,7 +1226,7 @@ def comparison_report(
         "n A / B (n_eff)",
     ]
     rows, classes = [], []
-    for g in ("both feet", "left foot", "right foot", "pelvis"):
+    for g in ("both feet", "speed-matched", "left foot", "right foot", "pelvis"):
         ms = [m for m in comp.metrics if m.group == g]
         if not ms:
             continue

@@ -19,7 +19,10 @@ confidence intervals too narrow and p-values too small. Everything here therefor
   difference, centred on the observed difference ``d``, stands for its distribution under "no
   difference" (Hall & Wilson 1991): ``p = (1 + #{|d* - d| >= |d|}) / (1 + R)``. It uses the
   same resamples as the interval, so it agrees with it and keeps the autocorrelation. A series
-  compared with itself gives ``d = 0`` and ``p = 1`` exactly.
+  compared with itself gives ``d = 0`` and ``p = 1`` exactly. When fewer than ten resampled
+  differences reach the observed one, the count cannot resolve p below ~1/R; the p-value then
+  comes from the normal tail of the bootstrap distribution, so it is not floored by the
+  number of resamples (:func:`_bootstrap_p`).
 * **Alternative test**: block permutation. Both series are cut into consecutive blocks of the
   larger of the two block lengths; under "no difference" whole blocks are exchangeable between
   the runs and their labels are shuffled. Exact under that assumption, but coarse when a short
@@ -242,6 +245,32 @@ def _boot_stats(x: np.ndarray, b: float, n_boot: int, statistic: str, rng) -> np
     return out
 
 
+#: Fewer bootstrap differences than this beyond the observed one: the p-value comes from the
+#: normal tail fitted to the bootstrap distribution instead of the count (not floored).
+TAIL_HITS = 10
+
+
+def _bootstrap_p(d: np.ndarray, diff: float, n_boot: int) -> float:
+    """Two-sided bootstrap p-value of ``diff`` from the bootstrap differences ``d``.
+
+    The differences centred on the observed one stand for the null distribution (Hall & Wilson
+    1991). With ``TAIL_HITS`` or more of them at least as far from 0 as ``diff``, the p-value
+    is their share, ``(1 + hits) / (1 + n_boot)``. With fewer, that count only says
+    "below about 1/n_boot": every clear difference would get the same floor (0.0005 for 2,000
+    resamples, 0.02 after Holm over 31 metrics). The tail is then taken from the normal
+    distribution with the bootstrap's standard deviation, ``2 Φ(-|diff| / sd)``, which keeps
+    the order of clear differences and does not depend on the number of resamples.
+    """
+    tol = 1e-12 * max(1.0, abs(diff))
+    hits = int(np.sum(np.abs(d - diff) >= abs(diff) - tol))
+    if hits >= TAIL_HITS:
+        return float((1 + hits) / (1 + n_boot))
+    sd = float(np.std(d, ddof=1))
+    if not sd > 0:
+        return 0.0 if diff != 0 else 1.0
+    return float(math.erfc(abs(diff) / sd / math.sqrt(2.0)))
+
+
 def _block_permutation_p(
     a: np.ndarray, b: np.ndarray, bl: int, n_perm: int, statistic: str, rng
 ) -> float:
@@ -447,9 +476,7 @@ def compare_series(
         if np.ptp(np.concatenate([x, y])) == 0.0:
             p = 1.0
         elif test == "bootstrap":
-            # null distribution: the bootstrap differences centred on the observed one
-            tol = 1e-12 * max(1.0, abs(diff))
-            p = float((1 + np.sum(np.abs(d - diff) >= abs(diff) - tol)) / (1 + n_boot))
+            p = _bootstrap_p(d, diff, n_boot)
         else:
             bl = max(1, round(max(bla, blb)))
             p = _block_permutation_p(x, y, bl, n_perm, how, rng)

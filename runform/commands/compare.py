@@ -27,6 +27,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--split-at", type=float, metavar="SECONDS", help="split one run at this time")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the resampling (default 0)")
+    p.add_argument(
+        "--profile",
+        help="alert profile whose limits the findings use: a TOML file or a built-in name "
+        "(default)",
+    )
+    p.add_argument(
+        "--units",
+        choices=("metric", "imperial"),
+        default="metric",
+        help="pace in min/km and distances in km (metric, default) or min/mile and miles",
+    )
 
 
 def _find_marker(res, label: str) -> float:
@@ -44,13 +55,15 @@ def _find_marker(res, label: str) -> float:
 def run(args: argparse.Namespace) -> int:
     from runform.analysis_run import analyse_recording
     from runform.compare import compare_runs, run_from_result, split_result
+    from runform.profiles import resolve_profile
     from runform.report import comparison_report
 
     if not (args.out or args.json):
         raise UsageError("nothing to write: give --out and/or --json")
     if args.resamples < 1000:
-        # the smallest p-value is 1/(R+1); Holm over ~30 metrics needs R of 1000 or more
+        # the interval's 2.5 % tails need about a thousand resamples to be stable
         raise UsageError(f"--resamples {args.resamples}: expected at least 1000")
+    profile = resolve_profile(args.profile)
     split = args.split_at_marker is not None or args.split_at is not None
     recs = args.recordings
     if split and len(recs) != 1:
@@ -65,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: folder {Path(path).parent} does not exist")
     split_info = None
     if split:
-        res = analyse_recording(recs[0])
+        res = analyse_recording(recs[0], profile=args.profile)
         if args.split_at_marker is not None:
             t = _find_marker(res, args.split_at_marker)
             what = args.split_at_marker
@@ -81,13 +94,16 @@ def run(args: argparse.Namespace) -> int:
         a, b = split_result(res, t, what=what)
         split_info = (res, t)
     else:
-        ra, rb = analyse_recording(recs[0]), analyse_recording(recs[1])
+        ra = analyse_recording(recs[0], profile=args.profile)
+        rb = analyse_recording(recs[1], profile=args.profile)
         a = run_from_result(ra, f"A: {Path(recs[0]).name}")
         b = run_from_result(rb, f"B: {Path(recs[1]).name}")
     for r in (a, b):
         if r.strides.empty:
             raise UsageError(f"{r.recording}: no contacts in {r.label!r}, nothing to compare")
-    comp = compare_runs(a, b, n_boot=args.resamples, n_perm=args.resamples, seed=args.seed)
+    comp = compare_runs(
+        a, b, n_boot=args.resamples, n_perm=args.resamples, seed=args.seed, profile=profile
+    )
     written = []
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
@@ -95,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             fh.write("\n")
         written.append(args.json)
     if args.out or args.png:
-        rep = comparison_report(comp, split=split_info)
+        rep = comparison_report(comp, split=split_info, units=args.units)
         if args.out:
             rep.write_html(args.out)
             written.append(args.out)
