@@ -574,15 +574,23 @@ def findings_html(
     )
     seen: list[str] = []
     items = []
-    for sf in fs:
+    running = [sf for sf in fs if sf.segment.running]
+    latest = running[-1] if running else None
+    # the latest running segment's problems first; earlier ones say whether they got better
+    for sf in ([latest] if latest else []) + [x for x in reversed(fs) if x is not latest]:
         for f in problems(sf):
             if f.metric in seen:
                 continue
             seen.append(f.metric)
             cue = CUES[f.metric]
+            now = latest.get(f.key) if latest is not None and sf is not latest else None
+            better = ""
+            if latest is not None and now is not None and not now.problem:
+                better = f" <i>Better by {_e(latest.segment.label)}: {_e(now.text)}.</i>"
             items.append(
                 f'<li class="cue"><b>{_e(cue.title.capitalize())}</b> '
                 f"({_e(f.label)} {_e(f.text)}, {_e(sf.segment.label)}): {_e(cue.action)}."
+                f"{better}"
                 f'<br><span class="ev">Evidence: {_e(cue.evidence)}.</span></li>'
             )
     if items:
@@ -600,12 +608,20 @@ _SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
     ("max_pronation_velocity_median", "max pronation velocity", "deg/s"),
     ("pronation_excursion_median", "pronation excursion", "deg"),
     ("speed_median", "speed", "m/s"),
+    ("pace_median", "pace", "pace"),
+    ("distance", "distance", "distance"),
+    ("stride_length_median", "stride length", "stride_length"),
+    ("flight_time_median", "flight time", "s"),
+    ("peak_impact_median", "impact at the shoe", "g"),
     ("pelvic_drop_median", "pelvic drop, left / right stance", "deg"),
     ("vertical_oscillation_median", "vertical oscillation", "cm"),
+    ("vertical_ratio_median", "vertical ratio", "vertical_ratio"),
 )
 
 
-def _summary_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def _summary_rows(
+    summary: dict[str, Any], units: str = "metric"
+) -> tuple[list[str], list[list[str]]]:
     """The session summary with one column per sensor and one row per metric (medians)."""
     rank = {"left_foot": 0, "right_foot": 1, "pelvis": 2}
     items = sorted(
@@ -637,6 +653,10 @@ def _summary_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 row.append(
                     f"{format_value(v.get('left'), unit)} / {format_value(v.get('right'), unit)}"
                 )
+            elif unit in ("pace", "distance", "stride_length", "vertical_ratio"):
+                from runform.findings import fmt
+
+                row.append(fmt(unit, v, units))
             else:
                 row.append(format_value(v, unit))
         rows.append(row)
@@ -888,7 +908,12 @@ def session_report(
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)
     rep.add("<h2>Summary</h2>")
-    header, rows = _summary_rows(res.summary)
+    header, rows = _summary_rows(res.summary, units)
+    bal = (res.summary.get("balance") or {}).get("contact_time_left_pct")
+    if bal is not None:
+        rows.append(
+            ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
+        )
     if pods:
         header, rows = _add_footpod_columns(header, rows, pods)
     rep.add(_table(header, rows))
