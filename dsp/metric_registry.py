@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 __all__ = [
     "METRICS",
-    "SHARE_SMALLEST_CHANGE",
     "RUNNER_METRICS",
+    "SHARE_SMALLEST_CHANGE",
     "Metric",
     "fmt_duration",
     "metric",

@@ -132,6 +132,8 @@ class RecordingWriter:
         simulator): large chunks straight away; a kill may then lose the file's tail chunks.
     software : str, optional
         Value of the ``software`` root attribute (default ``runform <version>``).
+    created_utc : str, optional
+        Value of the ``created_utc`` root attribute (``YYYY-MM-DDTHH:MM:SSZ``; default now).
 
     Notes
     -----
@@ -148,6 +150,7 @@ class RecordingWriter:
         flush_interval_s: float = 0.5,
         software: str | None = None,
         live: bool = True,
+        created_utc: str | None = None,
     ) -> None:
         self.path = os.fspath(path)
         if flush_interval_s <= 0 or flush_interval_s > 1.0:
@@ -165,7 +168,7 @@ class RecordingWriter:
         f = self._file
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-        f.attrs["created_utc"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        f.attrs["created_utc"] = created_utc or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         f.attrs["software"] = software or SOFTWARE
         if notes:
             f.attrs["notes"] = notes

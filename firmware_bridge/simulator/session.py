@@ -321,11 +321,14 @@ def write_simulated_recording(
     truth_path: str | os.PathLike[str] | None = None,
     notes: str | None = None,
     piece_s: float = 60.0,
+    created_utc: str | None = None,
     **overrides: object,
 ) -> tuple[Scenario, dict, dict[str, int]]:
     """Simulate straight into an HDF5 recording, piece by piece (bounded memory for long runs).
 
     Produces the same samples as ``simulate_session(...).write(path)`` for the same arguments.
+    ``created_utc`` (``YYYY-MM-DDTHH:MM:SSZ``) dates the recording, e.g. for a simulated
+    season of sessions; now when omitted.
 
     Returns
     -------
@@ -347,7 +350,7 @@ def write_simulated_recording(
         s.sensor_id: {"gaps": [], "samples": 0, "last_seq": -1} for s in gen.sensors
     }
     markers = sc.marker_list()
-    with RecordingWriter(path, gen.sensors, notes=notes, live=False) as w:
+    with RecordingWriter(path, gen.sensors, notes=notes, live=False, created_utc=created_utc) as w:
         t = 0.0
         while not gen.done:
             t = min(t + piece_s, sc.duration_s)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
+from datetime import datetime
 from typing import Any
 
 from runform.errors import UsageError
@@ -23,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenario", default="easy", metavar="NAME", help=f"named scenario: {names} (default easy)"
     )
-    parser.add_argument("--out", required=True, metavar="FILE.h5", help="recording to write")
+    parser.add_argument(
+        "--out", metavar="FILE.h5", help="recording to write (required unless --list)"
+    )
     parser.add_argument("--truth", metavar="FILE.json", help="also write the ground truth JSON")
     parser.add_argument("--duration", type=float, metavar="S", help="session length in s")
     parser.add_argument("--rate", type=float, metavar="HZ", help="output data rate, 50-1666 Hz")
@@ -42,6 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sensor mounting, e.g. right_foot=heel_counter or pelvis=pelvis_front (repeatable)",
     )
     parser.add_argument("--notes", help="free text stored in the recording")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field, e.g. foot_strike_angle_deg=6 or "
+        "pelvic_drop_deg=7.5,4 (numbers; a pair for (left, right) fields; repeatable)",
+    )
+    parser.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="date the recording (its created_utc attribute), e.g. to simulate a season",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.add_argument("--list", action="store_true", help="list the named scenarios and exit")
 
 
@@ -52,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         for name in SCENARIOS:
             print(f"{name:12s} {get_scenario(name).description}")
         return 0
+    if not args.out:
+        raise UsageError("--out FILE.h5 is required (or --list to list the scenarios)")
     if args.scenario not in SCENARIOS:
         raise UsageError(f"--scenario {args.scenario!r}: expected one of {', '.join(SCENARIOS)}")
     overrides: dict[str, Any] = {}
@@ -70,12 +90,19 @@ def run(args: argparse.Namespace) -> int:
                 )
             mounting[key] = val
         overrides["mounting"] = mounting
+    for item in args.set:
+        key, value = _parse_set(item, get_scenario(args.scenario))
+        overrides[key] = value
+    created = _parse_date(args.date) if args.date else None
     if args.duration is not None and args.duration <= 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise UsageError(f"--out {args.out}: directory {out_dir} does not exist")
     t0 = time.monotonic()
+    if not args.no_progress:
+        log_line = f"simulating {args.scenario} into {args.out}…"
+        print(log_line, file=sys.stderr, flush=True)
     try:
         sc, truth, n = write_simulated_recording(
             args.out,
@@ -85,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             truth_path=args.truth,
             notes=args.notes,
+            created_utc=created,
             **overrides,
         )
     except ValueError as exc:
@@ -100,3 +128,38 @@ def run(args: argparse.Namespace) -> int:
             f"{len(truth['steps'])} pelvis steps"
         )
     return 0
+
+
+def _parse_set(item: str, sc: Any) -> tuple[str, Any]:
+    """``FIELD=VALUE`` of ``--set``: a number, or ``a,b`` for a (left, right) pair field."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not hasattr(sc, key) or key.startswith("_"):
+        raise UsageError(
+            f"--set {item!r}: expected FIELD=VALUE with FIELD a scenario field "
+            "(e.g. foot_strike_angle_deg, cadence_spm, pelvic_drop_deg)"
+        )
+    current = getattr(sc, key)
+    try:
+        nums = [float(x) for x in raw.split(",")]
+    except ValueError:
+        raise UsageError(f"--set {item!r}: expected a number or two numbers a,b") from None
+    if isinstance(current, tuple) and len(current) == 2 and len(nums) == 2:
+        return key, (nums[0], nums[1])
+    if isinstance(current, bool) or len(nums) != 1:
+        raise UsageError(
+            f"--set {item!r}: {key} takes {'a pair a,b' if isinstance(current, tuple) else 'one number'}"
+        )
+    if isinstance(current, tuple):
+        return key, (nums[0], nums[0])
+    return key, int(nums[0]) if isinstance(current, int) else nums[0]
+
+
+def _parse_date(text: str) -> str:
+    """``--date`` as the recording's ``created_utc`` (``YYYY-MM-DDTHH:MM:SSZ``)."""
+    for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(text.rstrip("Z"), form).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            continue
+    raise UsageError(f"--date {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM")
