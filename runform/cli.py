@@ -34,6 +34,7 @@ _ORDER = (
     "replay",
     "compare",
     "report",
+    "history",
     "batch",
 )
 
