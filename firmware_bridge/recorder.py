@@ -18,7 +18,13 @@ from typing import Any
 
 from firmware_bridge.source import BlockSource, SensorStatus
 
-__all__ = ["RecordSummary", "format_status", "record_source"]
+__all__ = [
+    "BEHIND_SHARE",
+    "RecordSummary",
+    "falling_behind",
+    "format_status",
+    "record_source",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +53,57 @@ class RecordSummary:
     status: dict[str, SensorStatus] = field(default_factory=dict)
 
 
-def format_status(status: dict[str, SensorStatus], elapsed_s: float) -> str:
-    """One status line: elapsed time, then per sensor rate, lost samples, battery, link state."""
-    parts = [f"{elapsed_s:7.1f} s"]
-    for sid, st in status.items():
+#: A sensor delivering less than this share of its nominal rate (nothing lost) is behind.
+BEHIND_SHARE = 0.9
+_SHORT = {"left_foot": "L", "right_foot": "R", "pelvis": "P"}
+
+
+def falling_behind(st: SensorStatus, nominal_hz: float | None) -> float | None:
+    """The share of real time a connected sensor's samples arrive at, when below
+    :data:`BEHIND_SHARE` of its nominal rate without lost samples (an emulation or a host
+    too slow to keep up: its numbers would be wrong); ``None`` otherwise."""
+    if not nominal_hz or not st.connected or st.rate_hz <= 0:
+        return None
+    share = st.rate_hz / nominal_hz
+    return share if share < BEHIND_SHARE else None
+
+
+def format_status(
+    status: dict[str, SensorStatus],
+    elapsed_s: float,
+    *,
+    nominal_hz: dict[str, float] | None = None,
+    width: int = 80,
+) -> str:
+    """One status line of at most ``width`` columns: elapsed time, then per sensor its rate,
+    lost samples, battery and link state; ``BEHIND`` when samples arrive slower than the
+    sensor's nominal rate (:func:`falling_behind`).
+
+    The long form (``left_foot: 833.0 Hz lost 0 batt 80%``) is used when it fits, else a
+    compact one (``L 833Hz -0 80%``), else the compact one cut with ``…``.
+    """
+    nominal_hz = nominal_hz or {}
+
+    def one(sid: str, st: SensorStatus, short: bool) -> str:
         batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
-        link = "" if st.connected else " DISCONNECTED"
+        link = (" DISC" if short else " DISCONNECTED") if not st.connected else ""
+        behind = falling_behind(st, nominal_hz.get(sid))
+        slow = f" BEHIND {100 * behind:.0f}%" if behind is not None else ""
+        if short:
+            name = _SHORT.get(sid, sid[:6])
+            extra = f" r{st.reconnects}" if st.reconnects else ""
+            bad = f" bad{st.bad_packets}" if st.bad_packets else ""
+            return f"{name} {st.rate_hz:.0f}Hz -{st.lost_samples}{bad} {batt}{extra}{link}{slow}"
         extra = f" reconn {st.reconnects}" if st.reconnects else ""
         bad = f" bad {st.bad_packets}" if st.bad_packets else ""
-        parts.append(
-            f"{sid}: {st.rate_hz:6.1f} Hz lost {st.lost_samples}{bad} batt {batt}{extra}{link}"
-        )
-    return " | ".join(parts)
+        return f"{sid}: {st.rate_hz:6.1f} Hz lost {st.lost_samples}{bad} batt {batt}{extra}{link}{slow}"
+
+    for short in (False, True):
+        head = f"{elapsed_s:7.1f} s" if not short else f"{elapsed_s:.0f}s"
+        line = " | ".join([head, *(one(sid, st, short) for sid, st in status.items())])
+        if len(line) <= width:
+            return line
+    return line[: width - 1] + "…"
 
 
 async def record_source(

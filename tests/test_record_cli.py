@@ -27,14 +27,14 @@ def test_record_simulate_writes_a_complete_file(tmp_path, capsys):
     with open_recording(out) as rec:
         assert sorted(s.sensor_id for s in rec.sensors) == ["left_foot", "pelvis", "right_foot"]
         for info in rec.sensors:
-            assert info.device_model == "runform-diy" and info.sample_rate_hz == 833.0
+            assert info.device_model == "runform-diy" and info.sample_rate_hz == 416.0
             b = rec.read(info.sensor_id)
             assert np.all(np.diff(b.t) > 0)
             # the duration counts from when all three are connected
             assert b.t[-1] - b.t[0] >= 3.5  # minus what is still on its way at the stop
             # after the time sync's warm-up (first offsets include the connection's delays)
             late = b.t[b.t > b.t[0] + 1.5]
-            assert len(late) == pytest.approx((late[-1] - late[0]) * 833, rel=0.02)
+            assert len(late) == pytest.approx((late[-1] - late[0]) * 416, rel=0.02)
             assert len(rec.gaps(info.sensor_id)) == 0
             # the simulator's running signal came through: foot impacts, gravity at rest
             assert np.max(np.linalg.norm(b.acc, axis=1)) > 20.0

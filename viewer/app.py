@@ -28,6 +28,29 @@ log = logging.getLogger(__name__)
 NO_DISPLAY = "no display: set QT_QPA_PLATFORM=offscreen or run under a desktop"
 
 
+def status_text(t: float, status: dict[str, Any], sensors: list[Any]) -> str:
+    """The live status line: session time and each sensor's rate, and a warning when samples
+    arrive slower than the sensor's nominal rate with nothing lost (the emulation or this
+    machine cannot keep up: the numbers shown would be wrong)."""
+    from firmware_bridge.recorder import falling_behind
+
+    nominal = {s.sensor_id: s.sample_rate_hz for s in sensors}
+    parts, slow = [], []
+    for sid, st in status.items():
+        state = "" if getattr(st, "connected", True) else " DISCONNECTED"
+        parts.append(f"{sid} {getattr(st, 'rate_hz', 0.0):.0f} Hz{state}")
+        share = falling_behind(st, nominal.get(sid)) if hasattr(st, "rate_hz") else None
+        if share is not None:
+            slow.append(share)
+    text = f"t = {t:.0f} s   " + "   ".join(parts)
+    if slow:
+        text = (
+            f"FALLING BEHIND: data arrive at {100 * min(slow):.0f} % of real time, metrics "
+            "unreliable (lower --sim-speed or the sample rate)   " + text
+        )
+    return text
+
+
 @dataclass
 class ViewerConfig:
     """What the window shows and how.
@@ -406,11 +429,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             if self.replay_bar is not None and math.isfinite(t):
                 self.replay_bar.set_position(t)
             elif math.isfinite(t) and self.status:
-                parts = []
-                for sid, st in self.status.items():
-                    state = "" if getattr(st, "connected", True) else " DISCONNECTED"
-                    parts.append(f"{sid} {getattr(st, 'rate_hz', 0.0):.0f} Hz{state}")
-                text = f"t = {t:.0f} s   " + "   ".join(parts)
+                text = status_text(t, self.status, self.sensors)
                 if text != self.status_label.text():
                     self.status_label.setText(text)
             self.frames += 1

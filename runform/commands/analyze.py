@@ -15,7 +15,10 @@ from pathlib import Path
 from runform.errors import UsageError
 
 NAME = "analyze"
-HELP = "per-contact foot analysis of a recording -> STRIDES.csv and SUMMARY.json"
+HELP = (
+    "per-contact analysis of a recording -> STRIDES.csv and SUMMARY.json (without outputs: "
+    "the medians as a table)"
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--chunk-s {args.chunk_s}: expected a positive number of seconds")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
-    if not (args.strides or args.json or args.parquet):
-        raise UsageError("nothing to write: give --strides, --json and/or --parquet")
+    to_screen = not (args.strides or args.json or args.parquet)
     rec_path = args.recording
     csv_path = args.strides
     tmp_csv = None
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             continue
-        msg = f"{sid}: {d['contacts']} contacts, alignment confidence {al['confidence']:.2f}"
+        msg = f"{sid}: {d['contacts']} contacts, {alignment_text(al['confidence'])}"
         if d.get("low_alignment"):
             msg += f" (LOW: {al['reason']})"
         if d["flags"]:
@@ -132,5 +134,75 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     outs = [p for p in (args.strides, args.json, args.parquet) if p]
+    if to_screen:
+        print_summary(result.summary)
+        print(f"{n_rows} contacts (give --strides/--json/--parquet to write them)")
+        return 0
     print(f"{n_rows} contacts -> {', '.join(outs)}")
     return 0
+
+
+def alignment_text(confidence: float) -> str:
+    """``"sensor alignment 0.90 of 1 (good)"``: how sure the analysis is of the sensor's
+    mounting (the axes it found from the still phases and the stride rotation; see
+    docs/dsp.md). Below 0.5 the orientation metrics (strike angle, pronation, pelvic drop)
+    are flagged ``low_alignment``."""
+    word = "good" if confidence >= 0.8 else ("fair" if confidence >= 0.5 else "LOW")
+    return f"sensor alignment {confidence:.2f} of 1 ({word}: how sure the mounting axes are)"
+
+
+#: Rows of the on-screen summary: SUMMARY.json key, label, unit key for ``findings.fmt``.
+_SCREEN_ROWS = (
+    ("contacts", "contacts", None),
+    ("pace_median", "pace", "pace"),
+    ("distance", "distance", "distance"),
+    ("cadence_median", "cadence", "cadence"),
+    ("stride_length_median", "stride length", "stride_length"),
+    ("contact_time_median", "contact time", "contact_time"),
+    ("flight_time_median", "flight time", "flight_time"),
+    ("foot_strike_angle_median", "foot strike angle", "foot_strike_angle"),
+    ("strike_type_fraction", "rearfoot / midfoot / forefoot", None),
+    ("max_pronation_velocity_median", "max pronation velocity", "max_pronation_velocity"),
+    ("pronation_excursion_median", "pronation excursion", "pronation_excursion"),
+    ("peak_impact_median", "impact at the shoe", "peak_impact"),
+    ("pelvic_drop_median", "pelvic drop, left / right stance", "pelvic_drop"),
+    ("vertical_oscillation_median", "vertical oscillation", "vertical_oscillation"),
+    ("vertical_ratio_median", "vertical ratio", "vertical_ratio"),
+)
+
+
+def print_summary(summary: dict) -> None:
+    """The session's medians as a table on stdout (``analyze`` without output files)."""
+    from rich.table import Table
+
+    from runform.console import make_console
+    from runform.findings import fmt
+
+    sensors = summary.get("sensors", {})
+    table = Table(title=f"{summary.get('recording', '')}: medians per sensor")
+    table.add_column("metric")
+    for sid, s in sensors.items():
+        table.add_column(f"{sid} ({s.get('placement', '')})", justify="right")
+    for key, label, unit in _SCREEN_ROWS:
+        if not any(key in s for s in sensors.values()):
+            continue
+        cells = []
+        for s in sensors.values():
+            v = s.get(key)
+            if key not in s or v is None:
+                cells.append("")
+            elif unit is None and isinstance(v, dict):
+                cells.append(
+                    " / ".join("–" if x is None else f"{100 * x:.0f} %" for x in v.values())
+                )
+            elif unit is None:
+                cells.append(str(v))
+            elif isinstance(v, dict):
+                cells.append(" / ".join(fmt(unit, v.get(k)) for k in ("left", "right")))
+            else:
+                cells.append(fmt(unit, v))
+        table.add_row(label, *cells)
+    make_console().print(table)
+    bal = (summary.get("balance") or {}).get("contact_time_left_pct")
+    if bal is not None:
+        print(f"contact time balance: {bal:.1f} % left")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 NAME = "batch"
@@ -49,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from runform.console import make_console
 
     if not getattr(args, "verbose", 0):
-        # Dask logs every worker start/stop at INFO; the progress bar says what matters
-        for name in ("distributed", "dask"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        quiet_dask()
     files = expand_inputs(args.inputs)
     console = make_console(stderr=True)
     show = not args.no_progress
@@ -89,4 +88,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {err}" if err.startswith(path) else f"  {path}: {err}", file=sys.stderr)
     if len(res.errors) > 20:
         print(f"  ... {len(res.errors) - 20} more in {res.out_dir}/errors.csv", file=sys.stderr)
-    return 1 if res.failed and not (res.analysed or res.skipped) else 0
+    # any failed recording makes the exit status 1 (scripts must notice); its line is in
+    # errors.csv and the tables hold the others
+    return 1 if res.failed else 0
+
+
+def quiet_dask() -> None:
+    """Keep Dask's INFO lines (scheduler and worker start/stop, ~30 per run) out of the
+    progress bar. ``distributed`` sets its loggers' levels from its config when it is first
+    imported, so the config is set before (inherited by the worker processes through the
+    environment) and the levels after the import."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    import distributed  # noqa: F401  (sets its logging up now, not later over ours)
+
+    for name in ("distributed", "dask", "bokeh", "tornado"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from runform.commands._viewer_common import add_viewer_arguments, viewer_config
+from runform.commands.record import SIM_RATE_HZ
 from runform.errors import UsageError
 
 NAME = "live"
@@ -47,11 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sim-speed",
+        "--speed",
+        dest="sim_speed",
         type=float,
         default=1.0,
-        help="with --simulate: session seconds per wall second (default 1 = real time)",
+        help="with --simulate: session seconds per wall second (default 1 = real time; "
+        "--speed as in record)",
     )
-    parser.add_argument("--rate", type=float, default=400.0, help="sample rate in Hz (400)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=SIM_RATE_HZ,
+        help=f"with --simulate: sample rate in Hz ({SIM_RATE_HZ:g}, as record --simulate)",
+    )
     parser.add_argument("--acc-range", type=float, default=16.0, help="accelerometer range, g")
     parser.add_argument("--gyr-range", type=float, default=2000.0, help="gyro range, deg/s")
     parser.add_argument(

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 from runform.errors import UsageError
+
+#: Sample rate of the emulated sensors of ``record --simulate`` and ``live --simulate``, Hz (an
+#: output data rate of the LSM6 family most shoe IMUs use).
+SIM_RATE_HZ = 416.0
 
 NAME = "record"
 HELP = "record BLE sensors to an HDF5 file (--simulate: emulated sensors over a virtual BLE link)"
@@ -34,12 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
     parser.add_argument(
+        "--sim-speed",
         "--speed",
+        dest="sim_speed",
         type=float,
         default=1.0,
-        help="with --simulate: run X times faster than real time (default 1)",
+        help="with --simulate: session seconds per wall second (default 1 = real time; "
+        "--speed is the old name)",
     )
-    parser.add_argument("--rate", type=float, default=833.0, help="sample rate in Hz (833)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=SIM_RATE_HZ,
+        help=f"with --simulate: sample rate in Hz ({SIM_RATE_HZ:g})",
+    )
     parser.add_argument("--acc-range", type=float, default=16.0, help="accelerometer range, g")
     parser.add_argument("--gyr-range", type=float, default=2000.0, help="gyro range, deg/s")
     parser.add_argument("--scenario", default="easy", help="with --simulate: simulator scenario")
@@ -142,13 +155,13 @@ def build_source(args: argparse.Namespace):
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
-        if not args.speed > 0:
-            raise UsageError(f"--speed {args.speed}: expected a positive number")
+        if not args.sim_speed > 0:
+            raise UsageError(f"--sim-speed/--speed {args.sim_speed}: expected a positive number")
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
 
         return VirtualBleSource(
-            speed=args.speed,
+            speed=args.sim_speed,
             rate_hz=args.rate,
             scenario=args.scenario,
             seed=args.seed,
@@ -218,7 +231,10 @@ async def _record(source, out: Path, args: argparse.Namespace):
         if live is not None:
             from rich.text import Text
 
-            live.update(Text(format_status(status, elapsed)), refresh=True)
+            nominal = {i.sensor_id: i.sample_rate_hz for i in getattr(source, "sensors", [])}
+            width = min(80, shutil.get_terminal_size((80, 24)).columns)
+            line = format_status(status, elapsed, nominal_hz=nominal, width=width)
+            live.update(Text(line, no_wrap=True, overflow="ellipsis"), refresh=True)
 
     try:
         return await record_source(
