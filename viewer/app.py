@@ -164,6 +164,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.paints = 0
             self.alert_shown: list[tuple[Any, float, float]] = []  # (alert, wall, t_now)
             self.status: dict[str, Any] = {}
+            self.loading: float | None = None  # fraction analysed while a replay catches up
             self._skip_before = -math.inf
             self._announced: set[int] = set()
             self._pending_marker = False
@@ -215,7 +216,11 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                 self.signal_box.addItem(f"{config.quantity} {config.axes}", current)
             self.signal_box.setCurrentIndex(self.signal_box.findData(current))
             self.signal_box.currentIndexChanged.connect(self._signal_changed)
-            bottom.addWidget(QtWidgets.QLabel("raw:"))
+            # the raw signals are for checking the sensors; a runner can fold them away
+            self.raw_toggle = QtWidgets.QCheckBox("raw signals")
+            self.raw_toggle.setChecked(True)
+            self.raw_toggle.toggled.connect(self.show_raw)
+            bottom.addWidget(self.raw_toggle)
             bottom.addWidget(self.signal_box)
             self.mute_box = QtWidgets.QCheckBox("mute")
             self.mute_box.setChecked(config.muted)
@@ -238,6 +243,13 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                 QtGui.QShortcut(QtGui.QKeySequence("Shift+M"), self, self.labelled_marker),
                 QtGui.QShortcut(QtGui.QKeySequence("Space"), self, self._space),
             ]
+
+        def show_raw(self, visible: bool) -> None:
+            """Fold the raw-signal panel away (the stride plots take its room) or back."""
+            self.raw_holder.setVisible(bool(visible))
+            self.signal_box.setEnabled(bool(visible))
+            if self.raw_toggle.isChecked() != bool(visible):
+                self.raw_toggle.setChecked(bool(visible))
 
         # ---------------------------------------------------------------- data in
         def pull(self, budget_s: float = 0.015) -> int:
@@ -297,6 +309,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                     self.replay_bar.set_markers(self.model.markers)
             elif kind == "status":
                 self.status = data
+            elif kind == "analysing":
+                self.loading = data
             elif kind == "ended":
                 self.ended = True
                 if self.config.mode == "replay":
@@ -419,7 +433,10 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                     cad = [r.cadence for r in rows if r.cadence is not None and r.t_ic <= t]
                     self.footpod.redraw(t, cad, span_s=self.strides.span_s)
             active = self.model.active_alerts()
-            if self.error is None:
+            if self.error is None and self.loading is not None:
+                # not "no alerts" while the alerts are still being computed
+                self.banner.show_progress(self.loading)
+            elif self.error is None:
                 self.banner.show_alerts(active)
             log_items = self.model.alert_log()
             if self.log_list.count() != len(log_items):

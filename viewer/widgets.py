@@ -33,8 +33,9 @@ __all__ = [
 
 #: Left / right colours (blue / orange, told apart by colour-blind viewers too).
 SIDE_COLORS = {"left": (31, 119, 180), "right": (255, 127, 14)}
-#: Strike-type colours.
-STRIKE_COLORS = {"rearfoot": (214, 39, 40), "midfoot": (230, 171, 2), "forefoot": (44, 160, 44)}
+#: Strike-type colours: red, green, purple (as in the reports); none is near the sides'
+#: blue and orange (midfoot was amber, hard to tell from the right foot's orange).
+STRIKE_COLORS = {"rearfoot": (214, 39, 40), "midfoot": (44, 160, 44), "forefoot": (148, 103, 189)}
 #: Sensor-axis colours of the raw plots (x, y, z, norm).
 AXIS_COLORS = {"x": (214, 39, 40), "y": (44, 160, 44), "z": (31, 119, 180), "norm": (60, 60, 60)}
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -383,8 +384,8 @@ class StridePanel(pg.GraphicsLayoutWidget):
         # --- pronation velocity, contact time, cadence, pelvic drop: left/right over time
         def side_plot(row: int, col: int, title: str, unit: str) -> tuple[pg.PlotItem, dict]:
             pl = self.addPlot(row=row, col=col)
-            _style_plot(pl, title, unit, grid=False)
-            pl.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2)
+            # sides told by the title (no legend box over the data)
+            _style_plot(pl, f"{title} (● left, ▼ right)", unit, grid=False)
             items = {
                 side: pl.plot(
                     pen=pg.mkPen(_rgba(SIDE_COLORS[side], 150), width=1),
@@ -409,16 +410,21 @@ class StridePanel(pg.GraphicsLayoutWidget):
         # --- overlays: foot pitch and pelvic obliquity per stride, time-normalised
         self.ov_foot = self.addPlot(row=3, col=0)
         _style_plot(
-            self.ov_foot, "Foot pitch per stride (latest bold)", "deg (toes up +)", "% of stride"
+            self.ov_foot,
+            "Foot pitch per stride (latest bold; blue left, orange right)",
+            "deg (toes up +)",
+            "% of stride",
         )
         self.ov_pelvis = self.addPlot(row=3, col=1)
         _style_plot(
-            self.ov_pelvis, "Pelvic obliquity per stride (latest bold)", "deg", "% of stride"
+            self.ov_pelvis,
+            "Pelvic obliquity per stride (latest bold; blue left, orange right)",
+            "deg",
+            "% of stride",
         )
         self.ov_pool: dict[str, list[pg.PlotDataItem]] = {"foot": [], "pelvis": []}
         self.ov_latest: dict[tuple[str, str], pg.PlotDataItem] = {}
         for kind, pl in (("foot", self.ov_foot), ("pelvis", self.ov_pelvis)):
-            pl.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=2)
             for side in ("left", "right"):
                 self.ov_latest[(kind, side)] = pl.plot(
                     pen=pg.mkPen(SIDE_COLORS[side], width=3), name=f"{side} (latest)"
@@ -566,11 +572,21 @@ class AlertBanner(QtWidgets.QLabel):
         self.setFont(f)
         self.setMinimumHeight(34)
         self.setWordWrap(True)
+        self._shown: tuple[int, ...] | None = None
         self.show_alerts([])
+
+    def show_progress(self, fraction: float) -> None:
+        """While the analysis catches up (a jump into a long file): "analysing… N %"."""
+        text = f"  analysing… {100 * fraction:.0f} %"
+        if self.text() != text:
+            self._shown = None  # show_alerts draws again afterwards
+            self.setStyleSheet(self.STYLES["info"] + " padding:4px; border-radius:3px;")
+            self.setText(text)
+            self.level = "loading"
 
     def show_alerts(self, alerts: list) -> None:
         key = tuple(id(a) for a in alerts)
-        if key == getattr(self, "_shown", None):
+        if key == self._shown:
             return  # unchanged: a style sheet change relayouts the window
         self._shown = key
         if not alerts:

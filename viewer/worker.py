@@ -56,6 +56,8 @@ class Update:
     * ``streams``: ``data = [(stream_id, t, {quantity: values}, device_model, placement)]``
       rows of non-IMU devices (footpods): a recording's whole ``/streams`` at once in replay,
       the rows received since the last block live (also written to the live recording);
+    * ``analysing``: a replay catching up (a jump into a long file): the fraction done, then
+      ``None`` when it is done;
     * ``reset``: the analysis restarted (replay jumped back): forget rows and raw data;
     * ``ended``: the source has no more data (``data`` = final time);
     * ``error``: ``data`` = one-line message; the worker stops.
@@ -462,6 +464,9 @@ class AnalysisWorker:
         target = min(target, rec.t_end + 1e-6)
         chunk = 5.0
         w0 = self._analysed_to
+        # a catch-up of more than a few seconds (a jump into a long file) reports its progress
+        span = min(target, rec.t_end) - w0
+        loading = span > 30.0
         while w0 < target:
             w1 = min(w0 + chunk, target)
             blocks = []
@@ -476,8 +481,12 @@ class AnalysisWorker:
                     blocks.append(b)
             self._analyse(blocks)
             self._analysed_to = w1
+            if loading:
+                self._put("analysing", min(1.0, (w1 - (target - span)) / span))
             w0 = w1
             await asyncio.sleep(0)
+        if loading:
+            self._put("analysing", None)
         if target >= rec.t_end:
             self._finish()
 
