@@ -77,7 +77,7 @@ def format_status(
 ) -> str:
     """One status line of at most ``width`` columns: elapsed time, then per sensor its rate,
     lost samples, battery and link state; ``BEHIND`` when samples arrive slower than the
-    sensor's nominal rate (:func:`falling_behind`).
+    sensor's nominal rate (:func:`falling_behind`), first on the line.
 
     The long form (``left_foot: 833.0 Hz lost 0 batt 80%``) is used when it fits, else a
     compact one (``L 833Hz -0 80%``), else the compact one cut with ``…``.
@@ -87,8 +87,7 @@ def format_status(
     def one(sid: str, st: SensorStatus, short: bool) -> str:
         batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
         link = (" DISC" if short else " DISCONNECTED") if not st.connected else ""
-        behind = falling_behind(st, nominal_hz.get(sid))
-        slow = f" BEHIND {100 * behind:.0f}%" if behind is not None else ""
+        slow = ""
         if short:
             name = _SHORT.get(sid, sid[:6])
             extra = f" r{st.reconnects}" if st.reconnects else ""
@@ -98,8 +97,15 @@ def format_status(
         bad = f" bad {st.bad_packets}" if st.bad_packets else ""
         return f"{sid}: {st.rate_hz:6.1f} Hz lost {st.lost_samples}{bad} batt {batt}{extra}{link}{slow}"
 
+    shares = [
+        b
+        for sid, st in status.items()
+        if (b := falling_behind(st, nominal_hz.get(sid))) is not None
+    ]
+    # first, so that it is never cut: the numbers are wrong while the data come in slow
+    warn = f"BEHIND {100 * min(shares):.0f}% | " if shares else ""
     for short in (False, True):
-        head = f"{elapsed_s:7.1f} s" if not short else f"{elapsed_s:.0f}s"
+        head = warn + (f"{elapsed_s:7.1f} s" if not short else f"{elapsed_s:.0f}s")
         line = " | ".join([head, *(one(sid, st, short) for sid, st in status.items())])
         if len(line) <= width:
             return line
