@@ -61,7 +61,7 @@ def test_status_line_fits_80_columns_and_says_behind():
             battery_pct=81.0,
             reconnects=2,
             bad_packets=7,
-        )  # fmt: skip
+        )
         for sid in ("left_foot", "right_foot", "pelvis", "footpod")
     }
     line = format_status(status, 3599.5)

@@ -1,0 +1,69 @@
+"""runform history: change points and session-to-session changes on hand-made medians, and a
+simulated season whose foot strike angle and pelvic drop change at a known session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from runform.cli import main
+from runform.history import change_point
+
+
+def test_change_point_finds_the_step_and_ignores_noise():
+    dates = [datetime(2026, 9, 7, tzinfo=UTC) + timedelta(days=3 * i) for i in range(10)]
+    rng = np.random.default_rng(0)
+    y = np.r_[np.full(4, 16.0), np.full(6, 4.0)] + rng.normal(0, 0.4, 10)
+    cp = change_point(dates, y, swc=2.0)
+    assert cp is not None and cp.index == 4 and cp.date == dates[4]
+    assert cp.before == pytest.approx(16.0, abs=0.5) and cp.after == pytest.approx(4.0, abs=0.5)
+    flat = 10.0 + rng.normal(0, 0.4, 10)
+    assert change_point(dates, flat, swc=2.0) is None
+    # a clear step smaller than the smallest worthwhile change is not a change
+    small = np.r_[np.full(5, 10.0), np.full(5, 10.5)]
+    assert change_point(dates, small, swc=1.0) is None
+
+
+def test_history_of_a_simulated_season(tmp_path, capsys):
+    """Six weeks, one run a week; the runner lands midfoot and the left hip holds from week 4."""
+    folder = tmp_path / "season"
+    folder.mkdir()
+    monday = datetime(2026, 9, 7)
+    for week in range(1, 7):
+        after = week >= 4
+        day = (monday + timedelta(days=7 * (week - 1))).strftime("%Y-%m-%d")
+        argv = [
+            "simulate", "--scenario", "easy", "--duration", "25", "--seed", str(week),
+            "--date", day, "--no-progress", "--out", str(folder / f"run{week}.h5"),
+            "--set", f"foot_strike_angle_deg={4.0 if after else 16.0}",
+            "--set", f"pelvic_drop_deg={5.0 if after else 8.5},4.5",
+        ]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    out = tmp_path / "history.html"
+    csv = tmp_path / "history.csv"
+    rc = main(["history", str(folder), "--out", str(out), "--csv", str(csv), "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "6 sessions" in text
+    week4 = (monday + timedelta(days=21)).strftime("%Y-%m-%d")
+    assert "foot strike angle fell from" in text and f"from week 4 ({week4})" in text
+    line = next(s for s in text.splitlines() if "left-stance pelvic drop" in s)
+    assert "fell" in line and "week 4" in line
+    assert "right-stance pelvic drop" not in text  # unchanged
+    html = out.read_text()
+    assert "What changed over the season" in html and "Per week" in html
+    import pandas as pd
+
+    t = pd.read_csv(csv)
+    fsa = t[t["metric"] == "foot_strike_angle"].sort_values("date")
+    assert fsa["changed"].tolist() == [False, False, False, True, False, False]
+    # the season again from the batch tables: the same sessions without analysing again
+    bout = tmp_path / "bout"
+    assert main(["batch", str(folder), "--out", str(bout), "--workers", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["history", str(bout), "--out", str(tmp_path / "h2.html"), "--no-progress"]) == 0
+    text2 = capsys.readouterr().out
+    assert "6 sessions" in text2 and f"from week 4 ({week4})" in text2
