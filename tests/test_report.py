@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
+import numpy as np
 import pytest
 
 from firmware_bridge.simulator import simulate_session
@@ -164,3 +165,50 @@ def test_reports_with_few_sensors(tmp_path, sensors):
         )
         == 0
     )
+
+
+def test_report_puts_findings_first(chi, tmp_path):
+    from runform.analysis_run import analyse_recording
+
+    res = analyse_recording(chi, collect_traces=True)
+    rep = session_report(res, units="imperial")
+    html = rep.html()
+    assert html.index("<h2>Findings</h2>") < html.index("<h2>Summary</h2>")
+    # the chirunning runner keeps a weak left hip after the drill: that is the next step
+    assert rep.next_step.startswith("Work on pelvic drop next")
+    assert "after &#x27;midfoot drill&#x27;" in html  # segments split at the marker
+    assert "% of the time" in html  # alert shares
+    assert "/mi" in html and "Bramah et al. 2018" in html
+    assert "foot contacts (" in html and "pelvis steps" in html
+
+
+def test_binned_quartiles_for_long_sessions():
+    from runform.report import binned_quartiles
+
+    t = np.arange(0, 3600, 0.7)
+    v = 170.0 + (t > 1800) * 6.0 + np.random.default_rng(0).normal(0, 2.0, t.size)
+    tc, q1, q2, q3 = binned_quartiles(t, v, 60.0)
+    assert tc.size == 60
+    assert np.all(q1 <= q2) and np.all(q2 <= q3)
+    assert np.median(q2[tc < 1800]) == pytest.approx(170.0, abs=0.5)
+    assert np.median(q2[tc > 1800]) == pytest.approx(176.0, abs=0.5)
+
+
+def test_each_alert_rule_has_its_own_marker_shape():
+    import matplotlib.pyplot as plt
+
+    from runform.report import _draw_event_strip
+
+    fig, ax = plt.subplots()
+    ax.set_xlim(0, 100)
+    alerts = [
+        {"t": 10.0, "rule": "heel_strike", "level": "warning", "t_clear": 40.0},
+        {"t": 20.0, "rule": "pelvic_drop", "side": "left", "level": "warning"},
+        {"t": 30.0, "rule": "low_cadence", "level": "info"},
+    ]
+    _draw_event_strip(ax, [], alerts, 1.0)
+    shapes = {
+        ln.get_label(): ln.get_marker() for ln in ax.lines if ln.get_label().startswith("alert")
+    }
+    assert len(shapes) == 3 and len(set(shapes.values())) == 3
+    plt.close(fig)

@@ -337,3 +337,56 @@ def test_ring_buffer_keeps_the_last_samples_in_order_with_gap_breaks():
     assert t[-1] == 13.0 and t[0] == 3.0
     gap = np.isnan(v[:, 0])
     assert gap.sum() == 1 and t[gap][0] == pytest.approx(6.5)
+
+
+def test_status_line_says_when_the_data_fall_behind():
+    from types import SimpleNamespace
+
+    from firmware_bridge.source import SensorStatus
+    from viewer.app import status_text
+
+    sensors = [SimpleNamespace(sensor_id=s, sample_rate_hz=416.0) for s in ("left_foot", "pelvis")]
+    ok = {s.sensor_id: SensorStatus(sensor_id=s.sensor_id, rate_hz=414.0) for s in sensors}
+    assert "BEHIND" not in status_text(12.0, ok, sensors)
+    slow = dict(ok, pelvis=SensorStatus(sensor_id="pelvis", rate_hz=200.0))
+    text = status_text(12.0, slow, sensors)
+    assert text.startswith("FALLING BEHIND: data arrive at 48 % of real time")
+
+
+def test_banner_says_analysing_instead_of_no_alerts(qtbot):
+    from viewer.widgets import AlertBanner
+
+    b = AlertBanner()
+    qtbot.addWidget(b)
+    b.show_progress(0.42)
+    assert "analysing… 42 %" in b.text() and "no alerts" not in b.text()
+    b.show_alerts([])
+    assert "no alerts" in b.text()
+
+
+def test_a_jump_reports_analysis_progress_and_the_raw_panel_folds(qtbot):
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(
+        lambda: ReplaySource(EXAMPLE, speed=1.0, block_s=0.05), profile, replay=True
+    )
+    kinds = []
+    put = worker._put
+
+    def spy(kind, data=None):
+        kinds.append((kind, data))
+        put(kind, data)
+
+    worker._put = spy
+    worker.pause(True)
+    win = _window(qtbot, worker)
+    qtbot.waitUntil(lambda: win.replay_bar is not None, timeout=20_000)
+    win.replay_bar.seek_requested.emit(70.0)
+    qtbot.waitUntil(lambda: abs(win.t_now - 70.0) < 1e-6, timeout=30_000)
+    got = [d for k, d in kinds if k == "analysing"]
+    assert got and got[-1] is None and 0 < got[0] < got[-2] <= 1.0
+    qtbot.waitUntil(lambda: win.loading is None, timeout=10_000)
+    win.show_raw(False)
+    assert not win.raw_holder.isVisible() and not win.raw_toggle.isChecked()
+    win.raw_toggle.setChecked(True)
+    assert win.raw_holder.isVisible()
+    _close(win)
