@@ -175,37 +175,50 @@ def _stats(x: np.ndarray) -> tuple[float, float, float, float, int]:
     return med, q1, q3, 1.2533 * sd / math.sqrt(n_eff), int(x.size)
 
 
-def _metric_values(df: pd.DataFrame, key: str) -> np.ndarray:
-    pl = df["placement"]
-    feet = df[pl.isin(["left_foot", "right_foot"])].sort_values("t_ic")
-    pelvis = df[pl == "pelvis"].sort_values("t_ic")
-    if "rejected" in "".join(df.get("flags", pd.Series(dtype=str)).fillna("").astype(str)):
-        ok = ~feet["flags"].fillna("").astype(str).str.contains("rejected")
-        feet = feet[ok]
-    num = lambda d, c: pd.to_numeric(d[c], errors="coerce").to_numpy(dtype=float)  # noqa: E731
+def _arrays(df: pd.DataFrame) -> dict[str, Any]:
+    """The columns a session's metrics need, as arrays, computed once per session."""
+    pl = df["placement"].to_numpy()
+    ok = ~df["flags"].fillna("").astype(str).str.contains("rejected").to_numpy()
+    t = pd.to_numeric(df["t_ic"], errors="coerce").to_numpy(dtype=float)
+    order = np.argsort(t, kind="stable")
+    feet = np.isin(pl, ["left_foot", "right_foot"]) & ok
+    pelvis = pl == "pelvis"
+    feet, pelvis = feet[order], pelvis[order]
+    out: dict[str, Any] = {"feet": feet, "pelvis": pelvis}
+    for c in ("t_ic", "speed", "cadence", "contact_time", "foot_strike_angle", "stride_length",
+              "pelvic_drop", "vertical_oscillation"):  # fmt: skip
+        col = df[c] if c in df.columns else pd.Series(np.nan, index=df.index)
+        out[c] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)[order]
+    out["side"] = df["side"].fillna("").astype(str).to_numpy()[order]
+    out["strike_type"] = df["strike_type"].fillna("").astype(str).to_numpy()[order]
+    return out
+
+
+def _metric_values(a: dict[str, Any], key: str) -> np.ndarray:
+    feet, pelvis = a["feet"], a["pelvis"]
     if key == "pace":
-        sp = num(feet, "speed")
+        sp = a["speed"][feet]
         with np.errstate(divide="ignore"):
             return np.where(sp > 0, 1000.0 / sp, np.nan)
     if key == "rearfoot_share":
-        st = feet["strike_type"].fillna("").astype(str)
+        st = a["strike_type"][feet]
         st = st[st != ""]
-        return 100.0 * (st == "rearfoot").to_numpy(dtype=float)
+        return 100.0 * (st == "rearfoot").astype(float)
     if key.startswith("pelvic_drop/"):
         side = key.split("/")[1]
-        return num(pelvis[pelvis["side"] == side], "pelvic_drop")
+        return a["pelvic_drop"][pelvis & (a["side"] == side)]
     if key == "vertical_ratio":
         from dsp.runner_metrics import vertical_ratio
 
         return vertical_ratio(
-            num(pelvis, "t_ic"),
-            num(pelvis, "vertical_oscillation"),
-            num(feet, "t_ic"),
-            num(feet, "stride_length"),
+            a["t_ic"][pelvis],
+            a["vertical_oscillation"][pelvis],
+            a["t_ic"][feet],
+            a["stride_length"][feet],
         )
-    if key == "cadence" and feet.empty:
-        return num(pelvis, "cadence")
-    return num(feet, key) if key in feet.columns else np.empty(0)
+    if key == "cadence" and not feet.any():
+        return a["cadence"][pelvis]
+    return a[key][feet] if key in a else np.empty(0)
 
 
 def session_table(sessions: list[Session]) -> pd.DataFrame:
@@ -213,8 +226,11 @@ def session_table(sessions: list[Session]) -> pd.DataFrame:
     rows = []
     for s in sessions:
         week = (s.date - timedelta(days=s.date.weekday())).date()
+        if s.strides.empty:
+            continue
+        arrays = _arrays(s.strides)
         for key, _label, _unit, _pm in HISTORY_METRICS:
-            v = _metric_values(s.strides, key)
+            v = _metric_values(arrays, key)
             if key == "rearfoot_share":
                 # a share: median of 0/100 indicators is meaningless; use the mean and its SE
                 x = v[np.isfinite(v)]

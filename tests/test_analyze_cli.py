@@ -27,6 +27,12 @@ FOOT_KEYS = {
     "max_pronation_velocity_median",
     "pronation_excursion_median",
     "speed_median",
+    # the runner's metrics (analysis-output v1 added keys)
+    "stride_length_median",
+    "flight_time_median",
+    "peak_impact_median",
+    "pace_median",
+    "distance",
 }
 
 

@@ -390,3 +390,22 @@ def test_a_jump_reports_analysis_progress_and_the_raw_panel_folds(qtbot):
     win.raw_toggle.setChecked(True)
     assert win.raw_holder.isVisible()
     _close(win)
+
+
+def test_runner_readout_shows_the_runners_metrics():
+    from dsp.contact import ContactRow
+    from viewer.widgets import runner_readout
+
+    feet, pelvis = [], []
+    for k in range(60):
+        t = 0.36 * k
+        side = "left" if k % 2 == 0 else "right"
+        feet.append(ContactRow(f"{side}_foot", side, t, contact_time=0.26 if side == "left" else 0.24,
+                               stride_length=2.0, speed=3.0, flight_time=0.1, peak_impact=6.0))  # fmt: skip
+        pelvis.append(ContactRow("pelvis", side, t, vertical_oscillation=8.0))
+    placements = {"left_foot": "left_foot", "right_foot": "right_foot", "pelvis": "pelvis"}
+    text = runner_readout(feet, pelvis, placements)
+    assert "pace 5:33 /km" in text and "stride 2.00 m" in text and "flight 100 ms" in text
+    assert "contact L/R 52.0/48.0 %" in text and "vertical ratio 8.0 %" in text
+    assert "distance 0.06 km" in text  # 30 strides of 2 m per foot
+    assert runner_readout([], [], placements) == ""

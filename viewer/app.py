@@ -134,6 +134,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
         ReplayBar,
         StridePanel,
         make_palette_legend,
+        runner_readout,
     )
 
     pg.setConfigOptions(antialias=False, foreground=(40, 40, 40))
@@ -165,6 +166,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.alert_shown: list[tuple[Any, float, float]] = []  # (alert, wall, t_now)
             self.status: dict[str, Any] = {}
             self.loading: float | None = None  # fraction analysed while a replay catches up
+            self._runner_version = -1
             self._skip_before = -math.inf
             self._announced: set[int] = set()
             self._pending_marker = False
@@ -190,6 +192,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.cursor_label = QtWidgets.QLabel("stride under cursor: -")
             self.cursor_label.setWordWrap(True)
             rv.addWidget(self.cursor_label)
+            self.runner_label = QtWidgets.QLabel("")
+            self.runner_label.setWordWrap(True)
+            rv.addWidget(self.runner_label)
             self.footpod = FootpodOverlay(self.strides.cad)  # shown once a footpod streams
             rv.addWidget(self.footpod.label)
             self.split.addWidget(right)
@@ -432,6 +437,13 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                     rows = self.model.foot_rows() or self.model.pelvis_rows()
                     cad = [r.cadence for r in rows if r.cadence is not None and r.t_ic <= t]
                     self.footpod.redraw(t, cad, span_s=self.strides.span_s)
+            if self.model.version != self._runner_version:
+                self._runner_version = self.model.version
+                self.runner_label.setText(
+                    runner_readout(
+                        self.model.foot_rows(), self.model.pelvis_rows(), self.model.placements
+                    )
+                )
             active = self.model.active_alerts()
             if self.error is None and self.loading is not None:
                 # not "no alerts" while the alerts are still being computed
@@ -524,8 +536,15 @@ def run_viewer(
     win.show()
     result = {"code": 0}
 
+    waited = {"s": 0.0}
+
     def finish() -> None:
         win.pull()
+        if config.screenshot and win.loading is not None and waited["s"] < 60.0:
+            # a screenshot of a replay still catching up would show empty plots: wait for it
+            waited["s"] += 0.5
+            QtCore.QTimer.singleShot(500, finish)
+            return
         win.redraw()
         if config.screenshot:
             app.processEvents()

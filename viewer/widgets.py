@@ -29,6 +29,7 @@ __all__ = [
     "ReplayBar",
     "RingBuffer",
     "StridePanel",
+    "runner_readout",
 ]
 
 #: Left / right colours (blue / orange, told apart by colour-blind viewers too).
@@ -685,6 +686,59 @@ class ReplayBar(QtWidgets.QWidget):
 
 def _fmt_t(t: float) -> str:
     return fmt_duration(t)
+
+
+def runner_readout(
+    foot_rows: list, pelvis_rows: list, placements: dict[str, str], n: int = 40
+) -> str:
+    """The runner's metrics over the last ``n`` contacts of each foot, in one line: pace,
+    distance so far, stride length, flight time, impact, contact-time balance and vertical
+    ratio (the functions of SUMMARY.json, :mod:`dsp.runner_metrics`)."""
+    from dsp.runner_metrics import contact_time_balance, foot_metrics, vertical_ratio
+
+    def col(rows: list, name: str) -> np.ndarray:
+        return np.array([math.nan if getattr(r, name) is None else getattr(r, name) for r in rows])
+
+    if not foot_rows:
+        return ""
+    by_side = {
+        side: [r for r in foot_rows if placements.get(r.sensor_id) == f"{side}_foot"]
+        for side in ("left", "right")
+    }
+    recent = [r for rows in by_side.values() for r in rows[-n:]]
+    fm = foot_metrics(
+        stride_length=col(recent, "stride_length"),
+        speed=col(recent, "speed"),
+        flight_time=col(recent, "flight_time"),
+        peak_impact=col(recent, "peak_impact"),
+    )
+    dist = [foot_metrics(stride_length=col(rs, "stride_length"), speed=[], flight_time=[],
+                         peak_impact=[])["distance"] for rs in by_side.values() if rs]  # fmt: skip
+    parts = []
+    if fm["pace_median"]:
+        parts.append(f"pace {fmt_duration(fm['pace_median'])[:-2]} /km")
+    known = [float(d) for d in dist if d is not None]
+    if known and len(known) == len(dist):
+        parts.append(f"distance {np.mean(known) / 1000:.2f} km")
+    if fm["stride_length_median"]:
+        parts.append(f"stride {fm['stride_length_median']:.2f} m")
+    if fm["flight_time_median"]:
+        parts.append(f"flight {1000 * fm['flight_time_median']:.0f} ms")
+    if fm["peak_impact_median"]:
+        parts.append(f"impact {fm['peak_impact_median']:.1f} g")
+    bal = contact_time_balance(
+        col(by_side["left"][-n:], "contact_time"), col(by_side["right"][-n:], "contact_time")
+    )
+    if bal is not None:
+        parts.append(f"contact L/R {bal:.1f}/{100 - bal:.1f} %")
+    if pelvis_rows:
+        pr = pelvis_rows[-2 * n :]
+        vr = vertical_ratio(col(pr, "t_ic"), col(pr, "vertical_oscillation"),
+                            col(recent, "t_ic"), col(recent, "stride_length"))  # fmt: skip
+        vr = vr[np.isfinite(vr)]
+        if vr.size:
+            parts.append(f"vertical ratio {np.median(vr):.1f} %")
+    return "runner (last strides): " + " · ".join(parts) if parts else ""
 
 
 def make_palette_legend() -> QtWidgets.QLabel:
