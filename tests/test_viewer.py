@@ -409,3 +409,12 @@ def test_runner_readout_shows_the_runners_metrics():
     assert "contact L/R 52.0/48.0 %" in text and "vertical ratio 8.0 %" in text
     assert "distance 0.06 km" in text  # 30 strides of 2 m per foot
     assert runner_readout([], [], placements) == ""
+
+
+def test_each_alert_rule_has_its_own_marker_shape():
+    from viewer.widgets import alert_symbol
+
+    rules = [r.name for r in resolve_profile("chirunning").rules]
+    shapes = [alert_symbol(rules, r) for r in rules]
+    assert len(set(shapes)) == len(rules) == 5
+    assert alert_symbol(rules, "heel_strike") != alert_symbol(rules, "pelvic_drop")

@@ -133,6 +133,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
         RawSignalPanel,
         ReplayBar,
         StridePanel,
+        alert_symbol,
         make_palette_legend,
         runner_readout,
     )
@@ -187,6 +188,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             rv = QtWidgets.QVBoxLayout(right)
             rv.setContentsMargins(0, 0, 0, 0)
             self.strides = StridePanel(share_n=config.share_n)
+            self.strides.rules = [r.name for r in profile.rules]
             self.strides.cursor.sigPositionChangeFinished.connect(self._cursor_dragged)
             rv.addWidget(self.strides, 1)
             self.cursor_label = QtWidgets.QLabel("stride under cursor: -")
@@ -454,7 +456,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             if self.log_list.count() != len(log_items):
                 self.log_list.clear()
                 for a in reversed(log_items):
-                    self.log_list.addItem(f"{a.t:7.1f} s  [{a.rule}] {a.message}")
+                    mark = alert_symbol(self.strides.rules, a.rule)[1]
+                    self.log_list.addItem(f"{mark} {a.t:7.1f} s  [{a.rule}] {a.message}")
             if self.replay_bar is not None and math.isfinite(t):
                 self.replay_bar.set_position(t)
             elif math.isfinite(t) and self.status:

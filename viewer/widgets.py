@@ -21,6 +21,7 @@ from dsp.metric_registry import fmt_duration
 from viewer.model import StrideModel
 
 __all__ = [
+    "ALERT_SYMBOLS",
     "AXIS_COLORS",
     "SIDE_COLORS",
     "STRIKE_COLORS",
@@ -29,6 +30,7 @@ __all__ = [
     "ReplayBar",
     "RingBuffer",
     "StridePanel",
+    "alert_symbol",
     "runner_readout",
 ]
 
@@ -40,6 +42,18 @@ STRIKE_COLORS = {"rearfoot": (214, 39, 40), "midfoot": (44, 160, 44), "forefoot"
 #: Sensor-axis colours of the raw plots (x, y, z, norm).
 AXIS_COLORS = {"x": (214, 39, 40), "y": (44, 160, 44), "z": (31, 119, 180), "norm": (60, 60, 60)}
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+#: Marker shape per alert rule, in the profile's rule order (none is a side's ● or ▼):
+#: pyqtgraph symbol and the same shape as a character for the alert log (two rules never
+#: share a shape).
+ALERT_SYMBOLS = (("s", "■"), ("d", "◆"), ("t1", "▲"), ("star", "★"), ("p", "⬟"), ("h", "⬢"))
+#: Alert colours per level.
+LEVEL_COLORS = {"info": (31, 119, 180), "warning": (214, 39, 40), "critical": (120, 0, 20)}
+
+
+def alert_symbol(rules: list[str], rule: str) -> tuple[str, str]:
+    """(pyqtgraph symbol, character) of a rule: by its place in the profile's rules."""
+    i = rules.index(rule) if rule in rules else len(rules)
+    return ALERT_SYMBOLS[i % len(ALERT_SYMBOLS)]
 
 
 def _rgba(c: tuple[int, int, int], a: int) -> tuple[int, int, int, int]:
@@ -362,6 +376,11 @@ class StridePanel(pg.GraphicsLayoutWidget):
         }
         for it in self.fsa_scatter.values():
             p.addItem(it)
+        # alerts raised: one marker shape per rule along the top of the strike-angle plot
+        self.rules: list[str] = []
+        self.alert_scatter = pg.ScatterPlotItem(size=11)
+        self.alert_scatter.setZValue(20)
+        p.addItem(self.alert_scatter)
 
         # --- strike-type share over the last N strides
         p = self.share = self.addPlot(row=0, col=1)
@@ -492,6 +511,14 @@ class StridePanel(pg.GraphicsLayoutWidget):
             self._set(self.cad_items[side], cad_rows, "cadence", 1.0)
             prs = [r for r in model.pelvis_rows(side) if r.t_ic >= lo]
             self._set(self.pd_items[side], prs, "pelvic_drop", 1.0)
+        alerts = [a for a in model.alert_log() if a.t >= lo]
+        self.alert_scatter.setData(
+            x=[a.t for a in alerts],
+            y=[27.0] * len(alerts),
+            symbol=[alert_symbol(self.rules, a.rule)[0] for a in alerts],
+            brush=[pg.mkBrush(LEVEL_COLORS.get(a.level, (214, 39, 40))) for a in alerts],
+            pen=[pg.mkPen("w")] * len(alerts),
+        )
         share = model.strike_share(self.share_n)
         h = [0.0 if math.isnan(share[k]) else share[k] for k in ("rearfoot", "midfoot", "forefoot")]
         self.share_bars.setOpts(height=h)
