@@ -217,7 +217,7 @@ ALERT_MARKERS = ("v", "s", "D", "^", "o", "P", "X", "*")
 _LEVEL_COLORS = {"critical": "#b2182b", "warning": "#d62728", "info": "#1f77b4"}
 
 
-def _draw_event_strip(ax, markers, alerts, div: float) -> None:
+def _draw_event_strip(ax, markers, alerts, div: float, t_end: float | None = None) -> None:
     """A thin axis above the panels: marker lines with their labels, alerts as triangles."""
     ax.set_ylim(0, 1)
     ax.set_yticks([])
@@ -229,8 +229,9 @@ def _draw_event_strip(ax, markers, alerts, div: float) -> None:
     if alerts:
         from runform.findings import alert_intervals
 
-        t_end = max([float(a.get("t_clear") or a["t"]) for a in alerts if a.get("t") is not None])
-        t_end = max(t_end, ax.get_xlim()[1] * div)
+        if t_end is None:
+            t_end = max(float(a.get("t_clear") or a["t"]) for a in alerts if a.get("t") is not None)
+        # an alert that never cleared is on to the end of the recording
         spans = alert_intervals(alerts, t_end)
         rules = sorted(spans)
         for k, rule in enumerate(rules):
@@ -322,7 +323,7 @@ def fig_metrics_over_time(
     first = fig.add_subplot(gs[0])
     all_axes = [first] + [fig.add_subplot(gs[i], sharex=first) for i in range(1, n + int(strip))]
     if strip:
-        _draw_event_strip(all_axes[0], markers, alerts, div)
+        _draw_event_strip(all_axes[0], markers, alerts, div, t_end)
         plt.setp(all_axes[0].get_xticklabels(), visible=False)
     axes = np.array(all_axes[int(strip) :]).reshape(-1, 1)
     for ax in axes[:-1, 0]:

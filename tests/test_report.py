@@ -206,7 +206,11 @@ def test_each_alert_rule_has_its_own_marker_shape():
         {"t": 20.0, "rule": "pelvic_drop", "side": "left", "level": "warning"},
         {"t": 30.0, "rule": "low_cadence", "level": "info"},
     ]
-    _draw_event_strip(ax, [], alerts, 1.0)
+    _draw_event_strip(ax, [], alerts, 1.0, 100.0)
+    # an alert that never cleared is drawn as on to the end of the recording
+    bars = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
+    assert max(max(ln.get_xdata()) for ln in bars) == pytest.approx(100.0)
+    assert any(list(ln.get_xdata()) == [10.0, 40.0] for ln in bars)  # on until it cleared
     shapes = {
         ln.get_label(): ln.get_marker() for ln in ax.lines if ln.get_label().startswith("alert")
     }
