@@ -116,3 +116,20 @@ def test_summary_json_has_the_runner_keys(tmp_path):
         assert f["distance"] == pytest.approx(3.0 * 35.0, rel=0.12)  # 5 s standing
     assert 5.0 < pelvis[0]["vertical_ratio_median"] < 11.0
     assert s["balance"]["contact_time_left_pct"] == pytest.approx(50.0, abs=2.0)
+
+
+def test_alerts_say_when_they_cleared(tmp_path):
+    """The chirunning runner stops heel striking after the drill: the heel-strike alert has a
+    ``t_clear`` after the drill marker; the weak left hip's alert never clears."""
+    from firmware_bridge.simulator import write_simulated_recording
+    from runform.analysis_run import analyse_recording
+
+    rec = tmp_path / "chi.h5"
+    write_simulated_recording(rec, "chirunning", duration_s=80.0, seed=2)
+    res = analyse_recording(rec, workers=1)
+    drill = next(t for t, lab, _k in res.markers if lab == "midfoot drill")
+    heel = [a for a in res.alerts if a["rule"] == "heel_strike"]
+    assert heel and drill < heel[0]["t_clear"] < drill + 20.0
+    assert heel[0]["t"] < heel[0]["t_clear"]
+    hip = [a for a in res.alerts if a["rule"] == "pelvic_drop" and a.get("side") == "left"]
+    assert hip and "t_clear" not in hip[-1]
