@@ -370,6 +370,20 @@ def like_with_like(a: Run, b: Run) -> tuple[Run, Run, str | None]:
     return a, b, None
 
 
+def _vertical_ratios(run: Run) -> np.ndarray:
+    from dsp.runner_metrics import vertical_ratio
+
+    p, f = run.rows("pelvis"), run.rows("both feet")
+    if p.empty or f.empty:
+        return np.empty(0)
+    return vertical_ratio(
+        _values(p, "t_ic"),
+        _values(p, "vertical_oscillation"),
+        _values(f, "t_ic"),
+        _values(f, "stride_length"),
+    )
+
+
 def _median_speed(run: Run) -> float:
     v = _values(run.rows("both feet"), "speed")
     v = v[np.isfinite(v)]
@@ -445,6 +459,9 @@ def compare_runs(
             xa = ra[ra["side"] == stance] if stance else ra
             xb = rb[rb["side"] == stance] if stance else rb
             add("pelvis", col, label, unit, _values(xa, col), _values(xb, col), "median")
+        # vertical ratio of each pelvis step (its oscillation over half the nearest foot stride)
+        vra, vrb = _vertical_ratios(a), _vertical_ratios(b)
+        add("pelvis", "vertical_ratio", "vertical ratio", "%", vra, vrb, "median")
     speed_a, speed_b = _median_speed(a), _median_speed(b)
     matched = None
     rel = (speed_b - speed_a) / speed_a if speed_a > 0 else math.nan
@@ -496,6 +513,8 @@ def _scaled(v: float, unit: str) -> tuple[str, str]:
         return f"{v:.0f}", _UNIT_TEXT[unit]
     if unit in ("m/s", "m"):
         return f"{v:.2f}", _UNIT_TEXT.get(unit, " " + unit)
+    if unit == "%":
+        return f"{v:.1f}", " %"
     return f"{v:.1f}", _UNIT_TEXT.get(unit, " " + unit)
 
 
@@ -513,7 +532,7 @@ def format_diff(v: float | None, unit: str) -> str:
         return "–"
     sign = "+" if v > 0 else ("−" if v < 0 else "±")
     number, suffix = _scaled(abs(v), unit)
-    return f"{sign}{number}{' pp' if unit == 'fraction' else suffix}"
+    return f"{sign}{number}{' pp' if unit in ('fraction', '%') else suffix}"
 
 
 def format_p(p: float | None) -> str:
@@ -649,6 +668,7 @@ def summary_sentences(comp: Comparison) -> list[str]:
         ("pelvic drop, left stance", "left-stance pelvic drop"),
         ("pelvic drop, right stance", "right-stance pelvic drop"),
         ("vertical oscillation", "vertical oscillation"),
+        ("vertical ratio", "vertical ratio"),
     ):
         m = comp.get("pelvis", label)
         if m:

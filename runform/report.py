@@ -1078,6 +1078,12 @@ def fig_compare_distributions(comp: Comparison) -> Figure | None:
     for ax, m in zip(axes.ravel(), panels, strict=False):
         vals = []
         for run in (comp.a, comp.b):
+            if m.metric == "vertical_ratio":
+                from runform.compare import _vertical_ratios
+
+                v = _vertical_ratios(run)
+                vals.append(v[np.isfinite(v)])
+                continue
             rows = run.rows(m.group)
             if m.label.startswith("pelvic drop"):
                 rows = rows[rows["side"] == m.label.split(",")[1].split()[0]]
@@ -1174,7 +1180,8 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     for run in (comp.a, comp.b):
         act = comp.activity if comp.activity is not None else None
         seg = Segment(run.t0, run.t1, act, run.label, run.strides)
-        fs.append(segment_findings(seg, profile=profile, units=units))
+        alerts = (run.summary or {}).get("alerts", [])
+        fs.append(segment_findings(seg, profile=profile, alerts=alerts, units=units))
     keys: list[tuple[str, str]] = []
     for sf in fs:
         for f in sf.findings:
@@ -1187,6 +1194,11 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
             got = sf.get(key)
             row.append(_light_cell(got) if got is not None else "")
         rows.append(row)
+    for rule in sorted({r for sf in fs for r in sf.alert_share}):
+        rows.append(
+            [f"alert <i>{_e(rule)}</i> on"]
+            + [f"{100 * sf.alert_share.get(rule, 0.0):.0f} % of the time" for sf in fs]
+        )
     what = {"run": "running", "walk": "walking"}.get(comp.activity or "", "")
     out = [
         "<h2>Where each run stands</h2>",
