@@ -87,15 +87,14 @@ def format_status(
     def one(sid: str, st: SensorStatus, short: bool) -> str:
         batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
         link = (" DISC" if short else " DISCONNECTED") if not st.connected else ""
-        slow = ""
         if short:
             name = _SHORT.get(sid, sid[:6])
             extra = f" r{st.reconnects}" if st.reconnects else ""
             bad = f" bad{st.bad_packets}" if st.bad_packets else ""
-            return f"{name} {st.rate_hz:.0f}Hz -{st.lost_samples}{bad} {batt}{extra}{link}{slow}"
+            return f"{name} {st.rate_hz:.0f}Hz -{st.lost_samples}{bad} {batt}{extra}{link}"
         extra = f" reconn {st.reconnects}" if st.reconnects else ""
         bad = f" bad {st.bad_packets}" if st.bad_packets else ""
-        return f"{sid}: {st.rate_hz:6.1f} Hz lost {st.lost_samples}{bad} batt {batt}{extra}{link}{slow}"
+        return f"{sid}: {st.rate_hz:6.1f} Hz lost {st.lost_samples}{bad} batt {batt}{extra}{link}"
 
     shares = [
         b

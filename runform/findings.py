@@ -139,20 +139,17 @@ def make_segments(
     bounds = [t_start, *cuts, t_end]
     bouts = _bouts(df, summary)
     pieces: list[tuple[float, float, str | None]] = []
-    act: str | None
     for a, b in itertools.pairwise(bounds):
         if not bouts:
             pieces.append((a, b, None))
             continue
-        for b0, b1, act in bouts:
+        for b0, b1, bout in bouts:
             lo, hi = max(a, b0), min(b, b1)
-            if hi > lo and act in ("run", "walk"):
-                pieces.append((lo, hi, act))
+            if hi > lo and bout in ("run", "walk"):
+                pieces.append((lo, hi, bout))
     t = df["t_ic"].to_numpy(dtype=float) if len(df) else np.empty(0)
     out: list[Segment] = []
-    n_act: dict[str, int] = {}
-    for lo, hi, act_ in pieces:
-        act = act_
+    for lo, hi, act in pieces:
         rows = df[(t >= lo) & (t < hi)]
         if len(rows) < min_contacts:
             continue
@@ -164,8 +161,6 @@ def make_segments(
             else (f"before '{after[0]}'" if after else "whole session")
         )
         kind = {"run": "running", "walk": "walking"}.get(act or "", "")
-        if act:
-            n_act[act] = n_act.get(act, 0) + 1
         label = f"{_clock(lo - t_start)}–{_clock(min(hi, t_end) - t_start)}"
         label += f" {kind}" if kind else ""
         label += f", {where}" if where != "whole session" or kind else ""
