@@ -168,8 +168,8 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
                 "time before now (s)" if i == len(self.sensors) - 1 else None,
                 grid=False,
             )
-            # no grid: grid lines belong to the axes, which would then repaint every frame
-            p.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=4)
+            # no grid: grid lines belong to the axes, which would then repaint every frame;
+            # no legend box over the signals: the axis colours are named in the title
             if i < len(self.sensors) - 1:
                 p.hideAxis("bottom")  # x-linked: one time axis, at the bottom
             p.setXRange(-self.window_s, 0.0, padding=0)
@@ -216,10 +216,12 @@ class RawSignalPanel(pg.GraphicsLayoutWidget):
             p = self.plots[s.sensor_id]
             for c in self.curves[s.sensor_id].values():
                 p.removeItem(c)
-            if p.legend is not None:
-                p.legend.clear()
+            keys = " ".join(
+                f"<span style='color:{QtGui.QColor(*AXIS_COLORS[a]).name()}'>{a}</span>"
+                for a in self.axes
+            )
             p.setTitle(
-                f"{s.sensor_id} ({s.placement.replace('_', ' ')}): {name}, sensor frame",
+                f"{s.sensor_id} ({s.placement.replace('_', ' ')}): {name}, sensor frame ({keys})",
                 size="10pt",
             )
             p.setLabel("left", unit)
