@@ -816,6 +816,11 @@ def fig_footpod(
                 if not np.isfinite(v).any():
                     continue
                 t = s["t_ic"].to_numpy() / div
+                if duration_s > BINNED_ABOVE_S:
+                    tc, q1, q2, q3 = binned_quartiles(t, v, max(10.0, duration_s / 120.0) / div)
+                    ax.fill_between(tc, q1, q3, color=SIDE_COLORS[side], alpha=0.22, lw=0)
+                    ax.plot(tc, q2, "-", lw=1.4, color=SIDE_COLORS[side], label=f"IMU {side}")
+                    continue
                 ax.plot(t, v, ".", ms=3, color=SIDE_COLORS[side], alpha=0.45)
                 tm, vm = _rolling_median(t, v)
                 ax.plot(tm, vm, "-", lw=1.4, color=SIDE_COLORS[side], label=f"IMU {side}")
@@ -956,9 +961,15 @@ def session_report(
             "metrics_over_time",
             fig,
             "per-stride metrics over time",
-            "Dots: one per contact (blue left, orange right); lines: running median of 9 "
-            "contacts. Dashed lines: markers; triangles in the top strip: alerts, one row "
-            "per rule (listed in the table above). Foot strike "
+            (
+                f"Lines: median per {max(10.0, res.duration_s / 120.0):.0f} s (blue left, "
+                "orange right); bands: the interquartile range of the contacts in each bin. "
+                if res.duration_s > BINNED_ABOVE_S
+                else "Dots: one per contact (blue left, orange right); lines: running median "
+                "of 9 contacts. "
+            )
+            + "Dashed lines: markers; top strip: alerts, one row and one marker shape per "
+            "rule, a bar while the alert is on (listed in the table above). Foot strike "
             "angle: dotted lines at the rearfoot (8°) and forefoot (−1.6°) limits.",
         )
     else:
