@@ -52,8 +52,17 @@ def _find_marker(res, label: str) -> float:
     return hits[0]
 
 
-def run(args: argparse.Namespace) -> int:
+def _analyse(path: str, profile: str | None):
+    """Analyse one recording with a progress line on stderr (the bootstrap then takes a few
+    seconds more)."""
     from runform.analysis_run import analyse_recording
+    from runform.console import work_progress
+
+    with work_progress(f"analysing {Path(path).name}") as progress:
+        return analyse_recording(path, profile=profile, on_progress=progress)
+
+
+def run(args: argparse.Namespace) -> int:
     from runform.compare import compare_runs, run_from_result, split_result
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
@@ -78,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: folder {Path(path).parent} does not exist")
     split_info = None
     if split:
-        res = analyse_recording(recs[0], profile=args.profile)
+        res = _analyse(recs[0], args.profile)
         if args.split_at_marker is not None:
             t = _find_marker(res, args.split_at_marker)
             what = args.split_at_marker
@@ -94,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
         a, b = split_result(res, t, what=what)
         split_info = (res, t)
     else:
-        ra = analyse_recording(recs[0], profile=args.profile)
-        rb = analyse_recording(recs[1], profile=args.profile)
+        ra = _analyse(recs[0], args.profile)
+        rb = _analyse(recs[1], args.profile)
         a = run_from_result(ra, f"A: {Path(recs[0]).name}")
         b = run_from_result(rb, f"B: {Path(recs[1]).name}")
     for r in (a, b):
