@@ -87,19 +87,31 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{path}: folder {Path(path).parent} does not exist")
     split_info = None
     if split:
-        res = _analyse(recs[0], args.profile)
+        # the split point is checked on the file before the (longer) analysis
+        from types import SimpleNamespace
+
+        from recordings import open_recording
+
+        with open_recording(recs[0]) as rec:
+            head = SimpleNamespace(
+                recording=recs[0],
+                markers=list(rec.markers),
+                t_start=float(rec.t_start),
+                duration_s=float(rec.duration_s),
+            )
         if args.split_at_marker is not None:
-            t = _find_marker(res, args.split_at_marker)
+            t = _find_marker(head, args.split_at_marker)
             what = args.split_at_marker
         else:
             t = float(args.split_at)
-            t_end = res.t_start + res.duration_s
-            if not (res.t_start < t < t_end):
+            t_end = head.t_start + head.duration_s
+            if not (head.t_start < t < t_end):
                 raise UsageError(
                     f"--split-at {t:g}: expected a time inside the recording "
-                    f"({res.t_start:.1f} to {t_end:.1f} s)"
+                    f"({head.t_start:.1f} to {t_end:.1f} s)"
                 )
             what = None
+        res = _analyse(recs[0], args.profile)
         a, b = split_result(res, t, what=what)
         split_info = (res, t)
     else:
