@@ -24,7 +24,14 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_STRIDE_S", "STRIKE_TYPES", "Timeline", "distance_curve", "per_second"]
+__all__ = [
+    "MAX_STRIDE_S",
+    "STRIKE_TYPES",
+    "Timeline",
+    "distance_curve",
+    "per_second",
+    "stride_cadence",
+]
 
 #: Longest time between two contacts of one foot still counted as one stride, s.
 MAX_STRIDE_S = 2.5
@@ -177,3 +184,21 @@ def _type_counts(tv: np.ndarray, kind: np.ndarray, t: np.ndarray, window_s: floa
         hi = np.searchsorted(tk, t + window_s / 2, side="right")
         rows.append(hi - lo)
     return np.array(rows)
+
+
+def stride_cadence(strides: pd.DataFrame, placements: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every stride's cadence at the middle of the stride, time-sorted: ``(t_mid, cadence_spm)``.
+
+    From the foot sensors when there are any (both feet interleaved), else from the pelvis.
+    """
+    if not len(strides):
+        return np.zeros(0), np.zeros(0)
+    place = strides["sensor_id"].astype(str).map(lambda s: placements.get(s, "")).to_numpy()
+    sel = np.isin(place, ["left_foot", "right_foot"])
+    if not sel.any():
+        sel = place == "pelvis"
+    t_mid = (_col(strides, "t_ic") + 0.5 * _col(strides, "stride_time"))[sel]
+    cad = _col(strides, "cadence")[sel]
+    ok = np.isfinite(t_mid) & np.isfinite(cad)
+    order = np.argsort(t_mid[ok], kind="stable")
+    return t_mid[ok][order], cad[ok][order]
