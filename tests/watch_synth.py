@@ -58,7 +58,9 @@ def watch_fit_bytes(
     dist = np.interp(t_true, tg, dist_g)
     bearing = math.radians(45.0)
     lat = LAT0 + np.degrees(dist * math.cos(bearing) / EARTH_RADIUS_M)
-    lon = LON0 + np.degrees(dist * math.sin(bearing) / (EARTH_RADIUS_M * math.cos(math.radians(LAT0))))
+    lon = LON0 + np.degrees(
+        dist * math.sin(bearing) / (EARTH_RADIUS_M * math.cos(math.radians(LAT0)))
+    )
     alt = 400.0 + 20.0 * np.sin(np.pi * np.clip(dist / max(dist[-1], 1.0), 0, 1))
     hr = 120.0 + 40.0 * np.clip(t_true / duration_s, 0, 1)
 
@@ -66,10 +68,17 @@ def watch_fit_bytes(
     ts = u - P.FIT_EPOCH_UNIX_S
     enc.write(
         "file_id",
-        {"type": P.FILE_ACTIVITY, "manufacturer": 1, "product": 1, "serial_number": 12345,
-         "time_created": int(ts[0])},
+        {
+            "type": P.FILE_ACTIVITY,
+            "manufacturer": 1,
+            "product": 1,
+            "serial_number": 12345,
+            "time_created": int(ts[0]),
+        },
     )
-    enc.write("event", {"timestamp": int(ts[0]), "event": P.EVENT_TIMER, "event_type": P.EVENT_TYPE_START})
+    enc.write(
+        "event", {"timestamp": int(ts[0]), "event": P.EVENT_TIMER, "event_type": P.EVENT_TYPE_START}
+    )
     for i in range(len(u)):
         rpm = cadence[i] / 2.0
         whole = math.floor(rpm) if math.isfinite(rpm) else None
@@ -85,15 +94,28 @@ def watch_fit_bytes(
             "enhanced_speed": float(speed[i]),
         }
         enc.write("record", rec)
-    enc.write("event", {"timestamp": int(ts[-1]), "event": P.EVENT_TIMER, "event_type": P.EVENT_TYPE_STOP_ALL})
+    enc.write(
+        "event",
+        {"timestamp": int(ts[-1]), "event": P.EVENT_TIMER, "event_type": P.EVENT_TYPE_STOP_ALL},
+    )
     enc.write(
         "session",
-        {"timestamp": int(ts[-1]), "start_time": int(ts[0]), "sport": P.SPORT_RUNNING,
-         "total_elapsed_time": float(u[-1] - u[0]), "total_distance": float(dist[-1])},
+        {
+            "timestamp": int(ts[-1]),
+            "start_time": int(ts[0]),
+            "sport": P.SPORT_RUNNING,
+            "total_elapsed_time": float(u[-1] - u[0]),
+            "total_distance": float(dist[-1]),
+        },
     )
     enc.write(
         "activity",
-        {"timestamp": int(ts[-1]), "num_sessions": 1, "type": 0, "event": P.EVENT_ACTIVITY,
-         "event_type": P.EVENT_TYPE_STOP},
+        {
+            "timestamp": int(ts[-1]),
+            "num_sessions": 1,
+            "type": 0,
+            "event": P.EVENT_ACTIVITY,
+            "event_type": P.EVENT_TYPE_STOP,
+        },
     )
     return enc.getvalue()

@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "when the file is long enough, or $RUNFORM_WORKERS); the results do not depend on it",
     )
     parser.add_argument(
+        "--watch",
+        metavar="WATCH.fit",
+        help="merge a watch's FIT activity of the same run (GPS, pace, heart rate, elevation): "
+        "aligned by wall clock and cadence, runform's speed checked against GPS (SUMMARY key "
+        "'watch')",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on long files"
     )
 
@@ -90,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 rec_path,
                 chunk_s=args.chunk_s,
                 profile=args.profile,
-                keep_rows=False,
+                keep_rows=bool(args.watch),  # the watch merge needs the rows
                 on_rows=count_and_write,
                 on_progress=progress if show else None,
                 workers=args.workers,
@@ -99,6 +106,15 @@ def run(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     diag = result.diagnostics
+    if args.watch:
+        from runform.fit.activity import recording_start_unix
+        from runform.fit.watch import merge_watch
+
+        merged = merge_watch(
+            result, args.watch, start_unix_s=recording_start_unix(result.attrs, None, rec_path)
+        )
+        result.summary["watch"] = merged.summary
+        print(merged.describe(), file=sys.stderr)
     if args.json:
         write_summary_json(args.json, result.summary)
     if args.parquet:

@@ -51,32 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def start_time_of(attrs: dict, override: str | None, where: str) -> float:
-    """Wall-clock time (Unix s) of a recording's ``t = 0``: ``override`` or ``created_utc``."""
-    from runform.fit.activity import parse_utc
-
-    text = override if override is not None else attrs.get("created_utc", "")
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    label = "--start" if override is not None else f"{where}: attribute created_utc"
-    if not text:
-        raise UsageError(
-            f"{where}: no created_utc attribute: give the start time with --start "
-            "(e.g. 2026-11-24T21:50:31Z)"
-        )
-    try:
-        return parse_utc(str(text))
-    except ValueError:
-        raise UsageError(
-            f"{label} {text!r}: expected an ISO 8601 UTC time like 2026-11-24T21:50:31Z"
-        ) from None
-
-
 def run(args: argparse.Namespace) -> int:
     from runform import __version__
     from runform.analysis_io import StridesCsvWriter, write_summary_json
     from runform.analysis_run import analyse_recording
-    from runform.fit.activity import activity_fit
+    from runform.fit.activity import activity_fit, recording_start_unix
 
     out = Path(args.fit)
     if not out.parent.exists():
@@ -93,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if writer is not None:
             writer.close()
-    start = start_time_of(res.attrs, args.start, args.recording)
+    start = recording_start_unix(res.attrs, args.start, args.recording)
     track = None
     if args.watch:
         from runform.fit.watch import merge_watch

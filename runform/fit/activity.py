@@ -13,6 +13,7 @@ analysis provides activity bouts (``bouts`` in SUMMARY.json), where the activity
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from runform.errors import UsageError
 from runform.fit import profile as P
 from runform.fit.encoder import DevField, FitEncoder
 from runform.fit.timeline import Timeline, per_second
@@ -37,6 +39,7 @@ __all__ = [
     "activity_fit",
     "lap_bounds",
     "parse_utc",
+    "recording_start_unix",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,32 @@ def parse_utc(text: str) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
+
+
+def recording_start_unix(attrs: dict, override: str | None, where: str) -> float:
+    """Wall-clock time (Unix s) of a recording's ``t = 0``: ``override`` (``--start``) or the
+    recording's ``created_utc`` attribute (whole seconds, set when the recorder opened the file).
+
+    Raises
+    ------
+    UsageError
+        Neither is there, or the text is not an ISO 8601 time (one line).
+    """
+    text = override if override is not None else attrs.get("created_utc", "")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    label = "--start" if override is not None else f"{where}: attribute created_utc"
+    if not text:
+        raise UsageError(
+            f"{where}: no created_utc attribute: give the start time with --start "
+            "(e.g. 2026-11-24T21:50:31Z)"
+        )
+    try:
+        return parse_utc(str(text))
+    except ValueError:
+        raise UsageError(
+            f"{label} {text!r}: expected an ISO 8601 UTC time like 2026-11-24T21:50:31Z"
+        ) from None
 
 
 @dataclass
@@ -116,7 +145,7 @@ def lap_bounds(
         if kind in ("user", "note") and t0 < t < t1:
             cuts.append((float(t), P.LAP_TRIGGER_MANUAL, str(label)))
     bouts = [b for b in (bouts or []) if "t0" in b and "t1" in b]
-    for prev, b in zip(bouts, bouts[1:], strict=False):
+    for prev, b in itertools.pairwise(bouts):
         if b.get("activity") != prev.get("activity") and t0 < float(b["t0"]) < t1:
             cuts.append((float(b["t0"]), P.LAP_TRIGGER_MANUAL, str(b.get("activity", ""))))
     cuts.sort()
@@ -184,7 +213,9 @@ def _record_values(tl: Timeline, i: int, ts: int, watch: WatchTrack | None) -> d
         rec["position_lat"] = _semicircles(w["lat_deg"])
         rec["position_long"] = _semicircles(w["lon_deg"])
         rec["enhanced_altitude"] = w["altitude_m"]
-        rec["heart_rate"] = None if not math.isfinite(w["heart_rate_bpm"]) else round(w["heart_rate_bpm"])
+        rec["heart_rate"] = (
+            None if not math.isfinite(w["heart_rate_bpm"]) else round(w["heart_rate_bpm"])
+        )
     return rec
 
 
@@ -192,7 +223,9 @@ def _semicircles(deg: float) -> int | None:
     return None if not math.isfinite(deg) else round(deg * P.SEMICIRCLES_PER_DEG)
 
 
-def _dev_values(tl: Timeline, sel: np.ndarray | int, fields: dict[str, DevField]) -> dict[DevField, Any]:
+def _dev_values(
+    tl: Timeline, sel: np.ndarray | int, fields: dict[str, DevField]
+) -> dict[DevField, Any]:
     out: dict[DevField, Any] = {}
     for name, f in fields.items():
         if name == "strike_type":
@@ -271,9 +304,7 @@ def activity_fit(
     unix = np.arange(u0, u1 + 1, dtype=np.int64)
     t = unix - start_unix_s
     tl = per_second(strides, placements, t, window_s=window_s)
-    laps = lap_bounds(
-        float(t[0]), float(t[-1]), result.markers, result.summary.get("bouts")
-    )
+    laps = lap_bounds(float(t[0]), float(t[-1]), result.markers, result.summary.get("bouts"))
 
     def fit_ts(tt: float) -> int:
         return round(start_unix_s + tt) - P.FIT_EPOCH_UNIX_S
@@ -322,10 +353,28 @@ def activity_fit(
         fields[f.name] = enc.add_dev_field(
             DevField(dev, f.number, f.name, f.base, f.units, f.native_mesg, f.size)
         )
-    enc.write("event", {"timestamp": ts0, "event": P.EVENT_TIMER, "event_type": P.EVENT_TYPE_START, "event_group": 0})
+    enc.write(
+        "event",
+        {
+            "timestamp": ts0,
+            "event": P.EVENT_TIMER,
+            "event_type": P.EVENT_TYPE_START,
+            "event_group": 0,
+        },
+    )
     for i in range(len(t)):
-        enc.write("record", _record_values(tl, i, fit_ts(float(t[i])), watch), _dev_values(tl, i, fields))
-    enc.write("event", {"timestamp": ts_end, "event": P.EVENT_TIMER, "event_type": P.EVENT_TYPE_STOP_ALL, "event_group": 0})
+        enc.write(
+            "record", _record_values(tl, i, fit_ts(float(t[i])), watch), _dev_values(tl, i, fields)
+        )
+    enc.write(
+        "event",
+        {
+            "timestamp": ts_end,
+            "event": P.EVENT_TIMER,
+            "event_type": P.EVENT_TYPE_STOP_ALL,
+            "event_group": 0,
+        },
+    )
 
     dist = tl.values["distance_m"]
 

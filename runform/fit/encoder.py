@@ -91,10 +91,14 @@ def _int_range(bt: BaseType) -> tuple[int, int]:
     return 0, (1 << bits) - 2
 
 
-_RANGES = {n: _int_range(b) for n, b in BASE_TYPES.items() if b.code not in "s" and "float" not in n}
+_RANGES = {
+    n: _int_range(b) for n, b in BASE_TYPES.items() if b.code not in "s" and "float" not in n
+}
 
 
-def _encode(bt: BaseType, value: object, size: int, scale: float, offset: float, where: str) -> bytes:
+def _encode(
+    bt: BaseType, value: object, size: int, scale: float, offset: float, where: str
+) -> bytes:
     """Raw little-endian bytes of one field value (the invalid value when there is none)."""
     if bt.code == "s":
         if value is None:

@@ -81,9 +81,7 @@ def _window_mean(tv: np.ndarray, v: np.ndarray, t: np.ndarray, window_s: float) 
     return out
 
 
-def distance_curve(
-    strides: pd.DataFrame, foot_ids: list[str], t: np.ndarray
-) -> np.ndarray:
+def distance_curve(strides: pd.DataFrame, foot_ids: list[str], t: np.ndarray) -> np.ndarray:
     """Distance covered at times ``t``, m (NaN everywhere without a foot sensor)."""
     curves = []
     for sid in foot_ids:
@@ -98,9 +96,7 @@ def distance_curve(
         dt = np.diff(t_ic)
         seg = sl[:-1].copy()
         good = np.isfinite(sp)
-        fill_speed = (
-            np.interp(t_ic[:-1], t_ic[good], sp[good]) if good.any() else np.zeros(dt.size)
-        )
+        fill_speed = np.interp(t_ic[:-1], t_ic[good], sp[good]) if good.any() else np.zeros(dt.size)
         missing = ~np.isfinite(seg)
         seg[missing] = np.where(dt[missing] <= MAX_STRIDE_S, fill_speed[missing] * dt[missing], 0.0)
         seg = np.where(np.isfinite(seg), np.maximum(seg, 0.0), 0.0)
@@ -156,9 +152,7 @@ def per_second(
     out["vertical_oscillation_cm"] = mean("vertical_oscillation", is_pelvis, t_ic)
     with np.errstate(invalid="ignore", divide="ignore"):
         # vertical ratio: oscillation over step length (half a stride), %
-        out["vertical_ratio_pct"] = out["vertical_oscillation_cm"] / (
-            0.5 * out["stride_length_m"]
-        )
+        out["vertical_ratio_pct"] = out["vertical_oscillation_cm"] / (0.5 * out["stride_length_m"])
     out["foot_strike_angle_deg"] = mean("foot_strike_angle", is_foot, t_ic)
     out["pronation_excursion_deg"] = mean("pronation_excursion", is_foot, t_ic)
     out["max_pronation_velocity_dps"] = mean("max_pronation_velocity", is_foot, t_ic)
@@ -186,7 +180,9 @@ def _type_counts(tv: np.ndarray, kind: np.ndarray, t: np.ndarray, window_s: floa
     return np.array(rows)
 
 
-def stride_cadence(strides: pd.DataFrame, placements: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def stride_cadence(
+    strides: pd.DataFrame, placements: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Every stride's cadence at the middle of the stride, time-sorted: ``(t_mid, cadence_spm)``.
 
     From the foot sensors when there are any (both feet interleaved), else from the pelvis.

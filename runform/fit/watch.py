@@ -241,7 +241,9 @@ def align_by_cadence(
     """
     ok = np.isfinite(watch_cadence_spm)
     w_t, w_c = watch_t[ok], watch_cadence_spm[ok]
-    r_t, r_c = _runform_cadence(np.asarray(runform_t, float), np.asarray(runform_cadence_spm, float))
+    r_t, r_c = _runform_cadence(
+        np.asarray(runform_t, float), np.asarray(runform_cadence_spm, float)
+    )
     if r_t.size < 10 or w_t.size < 10:
         return Alignment(0.0, "wall_clock", note="too few cadence values to correlate")
     if float(np.std(r_c)) < MIN_CADENCE_SD_SPM:
