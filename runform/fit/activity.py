@@ -192,8 +192,10 @@ def _cadence_fields(spm: float) -> tuple[int | None, float | None]:
     return whole, rpm - whole
 
 
-def _record_values(tl: Timeline, i: int, ts: int, watch: WatchTrack | None) -> dict[str, Any]:
-    v = {k: float(a[i]) for k, a in tl.values.items()}
+def _record_values(
+    cols: dict[str, list[float]], i: int, t: float, ts: int, watch: WatchTrack | None
+) -> dict[str, Any]:
+    v = {k: c[i] for k, c in cols.items()}
     cad, frac = _cadence_fields(v["cadence_spm"])
     rec: dict[str, Any] = {
         "timestamp": ts,
@@ -209,13 +211,12 @@ def _record_values(tl: Timeline, i: int, ts: int, watch: WatchTrack | None) -> d
         "vertical_ratio": v["vertical_ratio_pct"],
     }
     if watch is not None:
-        w = watch.at(float(tl.t[i]))
+        w = watch.at(t)
+        hr = w["heart_rate_bpm"]
         rec["position_lat"] = _semicircles(w["lat_deg"])
         rec["position_long"] = _semicircles(w["lon_deg"])
         rec["enhanced_altitude"] = w["altitude_m"]
-        rec["heart_rate"] = (
-            None if not math.isfinite(w["heart_rate_bpm"]) else round(w["heart_rate_bpm"])
-        )
+        rec["heart_rate"] = round(hr) if math.isfinite(hr) else None
     return rec
 
 
@@ -362,10 +363,13 @@ def activity_fit(
             "event_group": 0,
         },
     )
-    for i in range(len(t)):
-        enc.write(
-            "record", _record_values(tl, i, fit_ts(float(t[i])), watch), _dev_values(tl, i, fields)
-        )
+    cols = {k: a.tolist() for k, a in tl.values.items()}
+    kinds = tl.strike_type.tolist()
+    dev_cols = [(fields[name], cols[src]) for name, src in _DEV_SOURCE.items()]
+    for i, ti in enumerate(t.tolist()):
+        dev_vals: dict[DevField, Any] = {f: c[i] for f, c in dev_cols}
+        dev_vals[fields["strike_type"]] = kinds[i] or None
+        enc.write("record", _record_values(cols, i, ti, fit_ts(ti), watch), dev_vals)
     enc.write(
         "event",
         {
