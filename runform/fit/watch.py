@@ -120,10 +120,11 @@ def read_watch_fit(path: str | Path) -> WatchData:
                         cad,
                     )
                 )
-    except fitdecode.FitError as exc:
-        raise UsageError(f"--watch {p}: not a readable FIT file ({exc})") from None
     except OSError as exc:
         raise UsageError(f"--watch {p}: cannot read ({exc.strerror})") from None
+    except Exception as exc:  # fitdecode on a damaged file: FitError, but also struct.error etc.
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--watch {p}: not a readable FIT file ({why})") from None
     if not rows:
         raise UsageError(f"--watch {p}: no record messages (is it an activity file?)")
     arr = np.array(rows, dtype=np.float64)
