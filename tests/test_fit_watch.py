@@ -16,7 +16,7 @@ from recordings import open_recording
 from runform.analysis_run import analyse_recording
 from runform.cli import main
 from runform.fit.activity import parse_utc
-from runform.fit.watch import align_by_cadence, merge_watch
+from runform.fit.watch import align_by_cadence, elevation_change, merge_watch
 from tests.watch_synth import truth_curves, watch_fit_bytes
 
 DURATION_S = 50.0
@@ -73,7 +73,8 @@ def test_merge_summary_and_speed_check(session, analysed):
     assert s["alignment"] == "cadence"
     assert s["records_in_recording"] >= DURATION_S - 3
     assert 130 < s["heart_rate_median"] < 150  # 120 -> 160 bpm ramp
-    assert s["elevation_gain_m"] == pytest.approx(20.0, abs=0.5)
+    assert s["elevation_gain_m"] == pytest.approx(20.0, abs=1.0)
+    assert s["elevation_loss_m"] == pytest.approx(20.0, abs=1.0)
     chk = s["speed_check"]
     assert chk["speed_source"] == "gps positions"
     # runform's stride-length speed against the GPS track of the true speed
@@ -87,6 +88,17 @@ def test_watch_without_gps_uses_its_speed_field(session, analysed):
         analysed, _watch(session, 2.0, "nogps.fit", with_gps=False), start_unix_s=session[2]
     )
     assert m.summary["speed_check"]["speed_source"] == "watch speed field"
+
+
+def test_elevation_change_ignores_spikes_and_noise():
+    rng = np.random.default_rng(3)
+    hill = 400 + 30 * np.sin(np.linspace(0, np.pi, 1200))  # up 30 m, down 30 m
+    noisy = hill + 0.4 * rng.standard_normal(hill.size)
+    noisy[[100, 500, 900]] += [80.0, -60.0, 90.0]  # altimeter glitches
+    gain, loss = elevation_change(noisy)
+    assert gain == pytest.approx(30.0, abs=2.0) and loss == pytest.approx(30.0, abs=2.0)
+    d = np.diff(noisy)
+    assert d[d > 0].sum() > 150  # what a plain sum of rises would say
 
 
 def test_steady_cadence_keeps_the_wall_clock():
