@@ -227,6 +227,21 @@ def test_laps_at_bouts_and_without():
     assert (only.t0, only.t1, only.sport) == (0.0, 60.0, P.SPORT_RUNNING)
 
 
+def test_bouts_become_laps_in_the_file(analysed):
+    import copy
+
+    res = copy.copy(analysed)
+    res.summary = dict(analysed.summary)
+    res.summary["bouts"] = [
+        {"t0": 0.0, "t1": 5.0, "activity": "stand"},
+        {"t0": 5.0, "t1": 50.0, "activity": "run"},
+    ]
+    act = activity_fit(res, start_unix_s=parse_utc(res.attrs["created_utc"]))
+    laps = _garmin_read(act.data)["lap_mesgs"]
+    assert [lap["sport"] for lap in laps] == ["generic", "running", "running"]  # + the marker
+    assert laps[1]["start_time"].timestamp() == pytest.approx(act.start_unix_s + 5.0)
+
+
 def test_encoder_invalid_values_and_redefinition():
     enc = FitEncoder()
     enc.write("file_id", {"type": P.FILE_ACTIVITY, "manufacturer": 255, "product": 0})

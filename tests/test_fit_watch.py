@@ -169,3 +169,10 @@ def test_bad_watch_file_is_one_line(session, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 or err[-1].startswith("runform analyze: error: --watch")
     assert "--watch" in err[-1]
+
+
+def test_watch_of_another_run_is_one_line(session, tmp_path, capsys):
+    w = _watch(session, 3600.0, "other.fit")  # an hour off: another run
+    assert main(["report", str(session[1]), "--out", str(tmp_path / "r.html"), "--watch", w]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not the same run?" in err

@@ -423,6 +423,12 @@ class WatchMerge:
         return msg
 
 
+def _utc(unix_s: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def merge_watch(
     result: AnalysisResult,
     path: str | Path,
@@ -448,6 +454,13 @@ def merge_watch(
     """
     wd = read_watch_fit(path)
     t_wall = wd.unix_s - start_unix_s
+    rec_t0, rec_t1 = result.t_start, result.t_start + result.duration_s
+    if t_wall[-1] < rec_t0 - search_s or t_wall[0] > rec_t1 + search_s:
+        raise UsageError(
+            f"--watch {path}: its records ({_utc(wd.unix_s[0])} to {_utc(wd.unix_s[-1])}) are not "
+            f"within {search_s:g} s of the recording ({_utc(start_unix_s + rec_t0)} to "
+            f"{_utc(start_unix_s + rec_t1)}): not the same run?"
+        )
     placements = {s.sensor_id: s.placement for s in result.sensors}
     lo = math.floor(result.t_start)
     hi = math.ceil(result.t_start + result.duration_s)
