@@ -282,7 +282,7 @@ def test_header_layout(exported):
     assert profile == P.PROFILE_VERSION
 
 
-def test_export_cli_writes_fit_and_the_analysis(chi, tmp_path):
+def test_export_cli_writes_fit_and_the_analysis(chi, tmp_path, capsys):
     fit = tmp_path / "run.fit"
     csv = tmp_path / "s.csv"
     js = tmp_path / "s.json"
@@ -291,6 +291,12 @@ def test_export_cli_writes_fit_and_the_analysis(chi, tmp_path):
     )
     msgs = _garmin_read(fit.read_bytes())
     assert len(msgs["record_mesgs"]) >= 45
+    out = capsys.readouterr().out
+    assert (
+        f"read back run.fit (fitdecode, CRC ok): {len(msgs['record_mesgs'])} records, 2 lap(s)"
+        in out
+    )
+    assert "developer fields: foot_strike_angle, strike_type, pronation_excursion" in out
     # the CSV and JSON are those of runform analyze
     csv2, js2 = tmp_path / "a.csv", tmp_path / "a.json"
     assert main(["analyze", str(chi), "--strides", str(csv2), "--json", str(js2)]) == 0

@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         res, start_unix_s=start, window_s=args.window, watch=track, software_version=__version__
     )
     _write_bytes(out, act.data)
+    from runform.fit.readback import fit_overview
+
+    print(fit_overview(out).describe())
     if args.json:
         write_summary_json(args.json, res.summary)
     outs = [str(out)] + [p for p in (args.strides, args.json) if p]
