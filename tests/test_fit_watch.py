@@ -121,9 +121,22 @@ def test_cadence_that_does_not_match_keeps_the_wall_clock():
 
 
 def test_analyze_cli_adds_the_watch_key(session, tmp_path):
+    import pandas as pd
+
     w = _watch(session, 2.0, "cli.fit")
     js = tmp_path / "s.json"
-    assert main(["analyze", str(session[1]), "--json", str(js), "--watch", w]) == 0
+    tl = tmp_path / "t.csv"
+    assert (
+        main(["analyze", str(session[1]), "--json", str(js), "--watch", w, "--timeline", str(tl)])
+        == 0
+    )
+    df = pd.read_csv(tl)
+    assert len(df) >= DURATION_S - 1 and (np.diff(df["t"]) == 1.0).all()
+    run = df[df["t"] > 8]
+    assert run["watch_heart_rate_bpm"].between(120, 160).all()
+    assert run["watch_lat_deg"].notna().all() and run["cadence_spm"].notna().all()
+    # runform's and the watch's cadence agree once aligned
+    assert (run["cadence_spm"] - run["watch_cadence_spm"]).abs().median() < 2.0
     doc = json.loads(js.read_text())
     assert doc["watch"]["clock_offset_s"] == pytest.approx(2.0, abs=0.1)
     assert "speed_check" in doc["watch"]

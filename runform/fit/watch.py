@@ -41,6 +41,7 @@ __all__ = [
     "merge_watch",
     "read_watch_fit",
     "speed_check",
+    "timeline_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -421,6 +422,35 @@ class WatchMerge:
                 "of seconds within 5 %"
             )
         return msg
+
+
+def timeline_table(tl: Timeline, track: WatchTrack | None, *, start_unix_s: float) -> Any:
+    """The per-second table of ``--timeline``: time, UTC, runform's per-second values and,
+    with a watch, its aligned position, altitude, heart rate, GPS speed and distance.
+
+    Returns a pandas DataFrame (columns with units in their names).
+    """
+    import pandas as pd
+
+    cols: dict[str, Any] = {
+        "t": tl.t,
+        "utc": [_utc(start_unix_s + float(x)) for x in tl.t],
+    }
+    for k, v in tl.values.items():
+        cols[k] = np.round(v, 4)
+    cols["strike_type"] = tl.strike_type
+    if track is not None:
+        ref, _ = gps_speed(track)
+        cols["watch_lat_deg"] = np.round(track.column_at("lat_deg", tl.t), 7)
+        cols["watch_lon_deg"] = np.round(track.column_at("lon_deg", tl.t), 7)
+        cols["watch_altitude_m"] = np.round(track.column_at("altitude_m", tl.t), 2)
+        cols["watch_heart_rate_bpm"] = np.round(track.column_at("heart_rate_bpm", tl.t), 1)
+        cols["watch_cadence_spm"] = np.round(track.column_at("cadence_spm", tl.t), 2)
+        cols["watch_distance_m"] = np.round(track.column_at("distance_m", tl.t), 2)
+        cols["gps_speed_mps"] = np.round(
+            np.interp(tl.t, track.t, ref, left=np.nan, right=np.nan), 3
+        )
+    return pd.DataFrame(cols)
 
 
 def _utc(unix_s: float) -> str:
