@@ -92,16 +92,29 @@ def distance_curve(strides: pd.DataFrame, foot_ids: list[str], t: np.ndarray) ->
         order = np.argsort(t_ic, kind="stable")
         t_ic = t_ic[order]
         sl = _col(rows, "stride_length")[order]
+        st = _col(rows, "stride_time")[order][:-1]
         sp = _col(rows, "speed")[order]
         dt = np.diff(t_ic)
-        seg = sl[:-1].copy()
         good = np.isfinite(sp)
         fill_speed = np.interp(t_ic[:-1], t_ic[good], sp[good]) if good.any() else np.zeros(dt.size)
+        # a stride's own time: up to the next row, or its stride_time when the next row comes
+        # after a pause (the stride ended, then the runner stood)
+        paused = (dt > MAX_STRIDE_S) & np.isfinite(st) & (st < dt)
+        own = np.where(paused, st, dt)
+        seg = sl[:-1].copy()
         missing = ~np.isfinite(seg)
-        seg[missing] = np.where(dt[missing] <= MAX_STRIDE_S, fill_speed[missing] * dt[missing], 0.0)
+        seg[missing] = np.where(
+            own[missing] <= MAX_STRIDE_S, fill_speed[missing] * own[missing], 0.0
+        )
         seg = np.where(np.isfinite(seg), np.maximum(seg, 0.0), 0.0)
         d_at = np.concatenate([[0.0], np.cumsum(seg)])
-        curves.append(np.interp(t, t_ic, d_at, left=0.0, right=float(d_at[-1])))
+        # knots: each contact, and the end of its stride (flat from there to the next contact)
+        kt = np.empty(2 * dt.size + 1)
+        kd = np.empty_like(kt)
+        kt[0:-1:2], kd[0:-1:2] = t_ic[:-1], d_at[:-1]
+        kt[1::2], kd[1::2] = t_ic[:-1] + own, d_at[1:]
+        kt[-1], kd[-1] = t_ic[-1], d_at[-1]
+        curves.append(np.interp(t, kt, kd, left=0.0, right=float(d_at[-1])))
     if not curves:
         return np.full(t.shape, np.nan)
     return np.mean(curves, axis=0)
