@@ -158,3 +158,37 @@ def test_replay_speaks_the_heel_strike_alert(qtbot):
     assert ("heel_strike", "speech") in win.sound.requested
     assert ("heel_strike", "low") not in win.sound.requested  # spoken instead of the tone
     win.close()
+
+
+def _slow_engine(tmp_path, seconds: float) -> str:
+    """A stand-in for espeak-ng that takes ``seconds`` and fails (the worker's bookkeeping
+    around it is what is tested)."""
+    exe = tmp_path / "slow-espeak"
+    exe.write_text(f"#!/bin/sh\nsleep {seconds}\nexit 1\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_a_waiting_phrase_is_not_queued_twice(tmp_path):
+    cues = SpeechCues(None, program=_slow_engine(tmp_path, 1.0))
+    assert cues.say("a", "First")
+    time.sleep(0.2)  # the worker is now inside the (slow) synthesis of "First"
+    assert cues.say("b", "Second")
+    assert not cues.say("b", "Second")  # the same phrase is still waiting
+    assert cues.wait(10.0)
+    assert cues.failed == [("a", "First"), ("b", "Second")]
+    cues.close()
+
+
+def test_late_cues_are_dropped(tmp_path, monkeypatch):
+    import viewer.speech as speech
+
+    monkeypatch.setattr(speech, "STALE_S", 0.5)
+    cues = SpeechCues(None, program=_slow_engine(tmp_path, 1.0))
+    assert cues.say("a", "First")
+    time.sleep(0.2)
+    assert cues.say("b", "Second")  # waits ~0.8 s behind "First": too late when its turn comes
+    assert cues.wait(10.0)
+    assert cues.dropped == [("b", "Second")]
+    assert cues.failed == [("a", "First")]
+    cues.close()

@@ -20,6 +20,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 import wave
 from collections.abc import Callable
 
@@ -35,6 +36,8 @@ ESPEAK = "espeak-ng"
 WORDS_PER_MINUTE = 185
 #: Longest a synthesis may take before it is abandoned, s.
 SYNTH_TIMEOUT_S = 10.0
+#: A cue not started within this time after its alert is dropped (it would come too late), s.
+STALE_S = 4.0
 
 #: A short phrase per metric (``{side}`` = the side of a per-side alert), and per direction
 #: where the advice differs.
@@ -149,6 +152,10 @@ class SpeechCues:
         ``(rule, phrase)`` synthesised and handed to ``play``, in order.
     failed : list of (str, str)
         ``(rule, phrase)`` that espeak-ng could not speak.
+    dropped : list of (str, str)
+        ``(rule, phrase)`` not spoken: the queue was full, or the cue waited longer than
+        :data:`STALE_S` (it would come too late to help). A phrase already waiting is not
+        queued twice.
     """
 
     def __init__(
@@ -164,20 +171,31 @@ class SpeechCues:
         self._play = play
         self._rate = int(sampling_rate_hz)
         self._cache: dict[str, np.ndarray] = {}
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=8)
+        self._queue: queue.Queue[tuple[str, str, float] | None] = queue.Queue(maxsize=8)
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
         self.spoken: list[tuple[str, str]] = []
         self.failed: list[tuple[str, str]] = []
+        self.dropped: list[tuple[str, str]] = []
         self._thread = threading.Thread(target=self._run, name="speech-cues", daemon=True)
         self._thread.start()
 
     def say(self, rule: str, text: str) -> bool:
-        """Queue the phrase of an alert of ``rule`` (never blocks); ``False`` when the queue is
-        full and it was dropped."""
-        try:
-            self._queue.put_nowait((rule, text))
-        except queue.Full:
-            log.info("speech cue dropped (the previous ones are still being spoken): %s", text)
-            return False
+        """Queue the phrase of an alert of ``rule`` (never blocks).
+
+        Returns ``False`` when it was not queued: the same phrase is already waiting, or the
+        queue is full.
+        """
+        with self._pending_lock:
+            if text in self._pending:
+                return False
+            try:
+                self._queue.put_nowait((rule, text, time.monotonic()))
+            except queue.Full:
+                log.info("speech cue dropped (the previous ones are still being spoken): %s", text)
+                self.dropped.append((rule, text))
+                return False
+            self._pending.add(text)
         return True
 
     def pcm(self, text: str) -> np.ndarray:
@@ -196,14 +214,22 @@ class SpeechCues:
             try:
                 if item is None:
                     return
-                rule, text = item
+                rule, text, t_said = item
+                with self._pending_lock:
+                    self._pending.discard(text)
+                if time.monotonic() - t_said > STALE_S:
+                    log.info(
+                        "speech cue dropped (%.1f s late): %s", time.monotonic() - t_said, text
+                    )
+                    self.dropped.append((rule, text))
+                    continue
                 pcm = self.pcm(text)
                 if self._play is not None:
                     self._play(rule, pcm)
-                self.spoken.append(item)
+                self.spoken.append((rule, text))
             except (OSError, RuntimeError) as exc:
-                self.failed.append(item)  # type: ignore[arg-type]
-                log.warning("speech cue %r not spoken: %s", item, exc)
+                self.failed.append((rule, text))
+                log.warning("speech cue %r not spoken: %s", text, exc)
             finally:
                 self._queue.task_done()
 
