@@ -275,6 +275,25 @@ def test_encoder_invalid_values_and_redefinition():
     assert [lap.get("total_distance") for lap in msgs["lap_mesgs"]][:4] == [None, 1.0, 2.0, None]
 
 
+def test_start_time_precedence():
+    from runform.errors import UsageError
+    from runform.fit.activity import recording_start_unix
+
+    attrs = {"created_utc": "2026-11-24T21:50:31Z"}
+    assert recording_start_unix(attrs, None, "r.h5") == parse_utc("2026-11-24T21:50:31Z")
+    attrs["start_utc"] = "2026-11-24T21:40:02.25Z"  # e.g. the arm time of a logged run
+    assert recording_start_unix(attrs, None, "r.h5") == pytest.approx(
+        parse_utc("2026-11-24T21:40:02Z") + 0.25
+    )
+    assert recording_start_unix(attrs, "2026-01-01T00:00:00Z", "r.h5") == parse_utc(
+        "2026-01-01T00:00:00Z"
+    )
+    with pytest.raises(UsageError, match="start_utc"):
+        recording_start_unix({"start_utc": "soon"}, None, "r.h5")
+    with pytest.raises(UsageError, match="--start"):
+        recording_start_unix({}, None, "r.h5")
+
+
 def test_header_layout(exported):
     size, proto, profile, data_size, magic = struct.unpack("<BBHI4s", exported.data[:12])
     assert (size, proto, magic) == (14, 0x20, b".FIT")

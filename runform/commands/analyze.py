@@ -52,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'watch')",
     )
     parser.add_argument(
+        "--start",
+        metavar="UTC",
+        help="wall-clock time of the recording's t = 0 for --watch/--timeline, ISO 8601 "
+        "(default: the recording's start_utc or created_utc attribute)",
+    )
+    parser.add_argument(
         "--timeline",
         metavar="CSV",
         help="also write one row per second: runform's per-second values (means over 3 s) and, "
@@ -161,7 +167,7 @@ def _watch_and_timeline(result, args: argparse.Namespace) -> None:
     from runform.fit.timeline import per_second
     from runform.fit.watch import merge_watch, timeline_table
 
-    start = recording_start_unix(result.attrs, None, args.recording)
+    start = recording_start_unix(result.attrs, args.start, args.recording)
     track = None
     if args.watch:
         merged = merge_watch(result, args.watch, start_unix_s=start)

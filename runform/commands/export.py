@@ -34,8 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--start",
         metavar="UTC",
-        help="wall-clock time of the recording's start, ISO 8601 (default: the recording's "
-        "created_utc attribute)",
+        help="wall-clock time of the recording's t = 0, ISO 8601 (default: the recording's "
+        "start_utc or created_utc attribute)",
     )
     p.add_argument(
         "--watch",

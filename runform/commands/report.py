@@ -25,6 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "heart rate beside strike angle and pelvic drop) and runform's speed checked against GPS",
     )
     p.add_argument(
+        "--start",
+        metavar="UTC",
+        help="wall-clock time of the recording's t = 0 for --watch, ISO 8601 (default: the "
+        "recording's start_utc or created_utc attribute)",
+    )
+    p.add_argument(
         "--profile",
         help="alert profile for the alerts shown: a TOML file or a built-in name (default)",
     )
@@ -46,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         from runform.route_profile import add_route_profile
 
         merged = merge_watch(
-            res, args.watch, start_unix_s=recording_start_unix(res.attrs, None, args.recording)
+            res,
+            args.watch,
+            start_unix_s=recording_start_unix(res.attrs, args.start, args.recording),
         )
         res.summary["watch"] = merged.summary
         add_route_profile(rep, merged)

@@ -78,18 +78,26 @@ def parse_utc(text: str) -> float:
 
 
 def recording_start_unix(attrs: dict, override: str | None, where: str) -> float:
-    """Wall-clock time (Unix s) of a recording's ``t = 0``: ``override`` (``--start``) or the
-    recording's ``created_utc`` attribute (whole seconds, set when the recorder opened the file).
+    """Wall-clock time (Unix s) of a recording's ``t = 0``.
+
+    In order: ``override`` (``--start``); the root attribute ``start_utc`` when a writer sets
+    it (ISO 8601, fractions allowed: the wall clock of ``t = 0``, e.g. the arm time of a
+    recording downloaded from on-sensor logs); else ``created_utc`` (format v1: set when the
+    recorder opened the file, to the second, which is ``t = 0`` of a live recording).
 
     Raises
     ------
     UsageError
-        Neither is there, or the text is not an ISO 8601 time (one line).
+        None is there, or the text is not an ISO 8601 time (one line).
     """
-    text = override if override is not None else attrs.get("created_utc", "")
+    if override is not None:
+        label, text = "--start", override
+    elif attrs.get("start_utc"):
+        label, text = f"{where}: attribute start_utc", attrs["start_utc"]
+    else:
+        label, text = f"{where}: attribute created_utc", attrs.get("created_utc", "")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    label = "--start" if override is not None else f"{where}: attribute created_utc"
     if not text:
         raise UsageError(
             f"{where}: no created_utc attribute: give the start time with --start "
