@@ -83,7 +83,14 @@ def fig_route_profile(merge: WatchMerge) -> Figure | None:
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
         if label.startswith("pace"):
-            ax.invert_yaxis()  # faster up
+            # a stop or a GPS jump makes pace shoot up: scale to the bulk of the run
+            ys = np.concatenate([y[np.isfinite(y)] for y, _, _ in lines])
+            if ys.size:
+                lo, hi = np.percentile(ys, [2, 98])
+                pad = max(0.25, 0.1 * (hi - lo))
+                ax.set_ylim(hi + pad, lo - pad)  # faster up
+            else:
+                ax.invert_yaxis()
         if any(name for _, _, name in lines):
             ax.legend(fontsize=7, loc="upper right")
     axes[-1].set_xlabel(x_label)
