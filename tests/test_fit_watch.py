@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,13 @@ def test_watch_of_another_run_is_one_line(session, tmp_path, capsys):
     assert main(["report", str(session[1]), "--out", str(tmp_path / "r.html"), "--watch", w]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not the same run?" in err
+
+
+def test_watch_file_cut_short_is_used_up_to_the_cut(session, analysed, tmp_path):
+    data = Path(_watch(session, 2.0, "full.fit")).read_bytes()
+    cut = tmp_path / "cut.fit"
+    cut.write_bytes(data[: int(len(data) * 0.8)])  # the battery died: no end, no CRC
+    m = merge_watch(analysed, cut, start_unix_s=session[2])
+    assert "cut short" in m.summary["file_note"]
+    assert 30 <= m.summary["records"] < 50
+    assert m.alignment.offset_s == pytest.approx(2.0, abs=0.1)

@@ -52,6 +52,8 @@ MIN_CORRELATION = 0.5
 MIN_CADENCE_SD_SPM = 1.0
 #: Runner speeds below this are not compared (standing, walking to the start), m/s.
 MIN_CHECK_SPEED_MPS = 1.5
+#: Fewest records read before the damage for a damaged or cut-short file to be used.
+MIN_RECORDS_DAMAGED = 30
 #: Watch samples further apart than this are not interpolated across, s.
 MAX_GAP_S = 5.0
 EARTH_RADIUS_M = 6371008.8
@@ -70,11 +72,13 @@ _COLUMNS = (
 @dataclass
 class WatchData:
     """A watch's records on its own clock: ``unix_s`` (s) and one array per column of
-    :data:`_COLUMNS` (NaN where the record had no value)."""
+    :data:`_COLUMNS` (NaN where the record had no value); ``note`` says when the file was
+    damaged or cut short and only its first records were read."""
 
     path: str
     unix_s: np.ndarray
     values: dict[str, np.ndarray]
+    note: str = ""
 
     def __len__(self) -> int:
         return len(self.unix_s)
@@ -87,10 +91,14 @@ def read_watch_fit(path: str | Path) -> WatchData:
     doubled to steps/min. A file whose cadence is already in steps/min (median above 120) is
     taken as it is.
 
+    A file damaged or cut short (a watch whose battery died: no CRC at the end) after at least
+    :data:`MIN_RECORDS_DAMAGED` records gives those records, with a warning and ``note``.
+
     Raises
     ------
     UsageError
-        The file is missing, not a FIT file, damaged (CRC) or has no records (one line).
+        The file is missing, not a FIT file, damaged before its first records, or has no
+        records (one line).
     """
     import fitdecode
 
@@ -98,6 +106,7 @@ def read_watch_fit(path: str | Path) -> WatchData:
     if not p.is_file():
         raise UsageError(f"--watch {p}: no such file")
     rows: list[tuple[float, ...]] = []
+    damaged = ""
     try:
         with fitdecode.FitReader(str(p), check_crc=fitdecode.CrcCheck.RAISE) as fr:
             for fm in fr:
@@ -126,7 +135,12 @@ def read_watch_fit(path: str | Path) -> WatchData:
         raise UsageError(f"--watch {p}: cannot read ({exc.strerror})") from None
     except Exception as exc:  # fitdecode on a damaged file: FitError, but also struct.error etc.
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"--watch {p}: not a readable FIT file ({why})") from None
+        if len(rows) < MIN_RECORDS_DAMAGED:
+            raise UsageError(f"--watch {p}: not a readable FIT file ({why})") from None
+        # a watch whose battery died mid-run leaves a file cut short (no CRC at the end): its
+        # records up to there are still the run
+        damaged = f"damaged or cut short after {len(rows)} records ({why}): those are used"
+        log.warning("--watch %s: %s", p, damaged)
     if not rows:
         raise UsageError(f"--watch {p}: no record messages (is it an activity file?)")
     arr = np.array(rows, dtype=np.float64)
@@ -140,7 +154,7 @@ def read_watch_fit(path: str | Path) -> WatchData:
     if finite.size and np.median(finite) <= 120.0:
         values["cadence_spm"] = 2.0 * cad
     values["cadence_spm"] = np.where(values["cadence_spm"] > 0, values["cadence_spm"], np.nan)
-    return WatchData(path=str(p), unix_s=arr[:, 0], values=values)
+    return WatchData(path=str(p), unix_s=arr[:, 0], values=values, note=damaged)
 
 
 def _get(fm: Any, name: str) -> Any:
@@ -512,6 +526,8 @@ def merge_watch(
         summary["cadence_correlation"] = round(al.correlation, 3)
     if al.note:
         summary["alignment_note"] = al.note
+    if wd.note:
+        summary["file_note"] = wd.note
     hr = wd.values["heart_rate_bpm"][inside]
     hr = hr[np.isfinite(hr)]
     if hr.size:
