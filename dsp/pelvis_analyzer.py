@@ -4,8 +4,12 @@ Usage::
 
     pa = PelvisAnalyzer(info)               # info.placement == "pelvis"
     for block in blocks:                    # any block sizes, in time order
-        rows = pa.feed(block)               # steps finished so far
-    rows += pa.finish()
+        rows += pa.feed(block).rows         # a dsp.feed.FeedResult: steps finished so far
+    rows += pa.finish().rows
+
+With foot sensors (``PelvisAnalyzer(info, feet={"left_foot": "left", ...})``) the session passes
+every foot analyzer's :class:`dsp.feed.FeedResult` right after the foot's call:
+``pa.feed(None, feet=[result])``; it may release early rows (their side came from the foot).
 
 Batch analysis is the same object fed a file in chunks. Every decision is taken on index ranges
 fixed by the data, never by where the blocks are cut, so any chunking gives identical rows:
@@ -31,20 +35,20 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
 5. **Baseline.** ``standing``: obliquity against the standing posture. ``running`` (no standing
    period): from the first ``baseline_steps`` steps, the level at which both sides' obliquity
    waveforms are the same shape scaled by their drop (see :func:`running_baseline`).
-6. **Fusion.** When foot sensors are analysed in the same session (the session hands them over
-   with :meth:`set_peers`, and calls :meth:`observe` after each foot call, before draining the
-   foot's ``detected_ics_``), a foot contact within ``fusion_tolerance_s`` of a step gives its
-   side, IC, toe-off and stride time (``events_source = "feet"``). A foot takes part in a step
-   only if it detected a contact within ``foot_silence_s`` after it (it was alive); the step
-   waits for exactly the foot rows that can match it (all contacts before the foot's
-   ``watermark_`` are known, rows come in IC order), about 1.5 s. A foot without such a
+6. **Fusion** (:mod:`dsp.pelvis_fusion`). When foot sensors are analysed in the same session
+   (named in ``feet=`` at construction; their results come as ``feed(..., feet=[...])`` after
+   each foot call), a foot contact within ``fusion_tolerance_s`` of a step gives its side, IC,
+   toe-off and stride time (``events_source = "feet"``). A foot takes part in a step only if it
+   detected a contact within ``foot_silence_s`` after it (it was alive); the step waits for
+   exactly the foot rows that can match it (all contacts before the foot's ``watermark`` are
+   known, rows come in IC order), about 1.5 s. A foot without such a
    contact is left out (the step keeps its pelvis events): decided by its watermark, at
    ``finish()``, or with ``lockstep_feeds`` (live, replay) as soon as the pelvis data are
    ``foot_silence_s + feed_skew_s`` past the step. Every rule looks at data times only, so
    any chunking and any order of the sensors' blocks give the same rows (``lockstep_feeds``
    needs no sensor ahead of another by more than ``feed_skew_s`` minus about 1 s).
 7. **Traces.** Each returned row with a full stride has its pelvic obliquity against the
-   baseline from IC to the same foot's next IC, 101 points, in :attr:`latest_traces_` as
+   baseline from IC to the same foot's next IC, 101 points, in the result's ``traces`` as
    ``(t_ic, values, side)`` (the viewer's per-stride overlay).
 8. **Cost.** The per-sample work is done once per sample and carried across blocks: the
    rotation to the pelvis frame, the gyroscope chained from the segment start (fixed blocks,
@@ -52,11 +56,12 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    detection (:meth:`_detect`). An epoch then needs only its window's stride corrections and
    the attitude of the samples its steps use; the epochs a block completes are analysed
    together, each from its own samples only, so the rows do not depend on the grouping.
-9. **Early rows** (:attr:`early_rows_`, for alerts about a stride sooner). Contacts are looked
+9. **Early rows** (the result's ``early_rows``, for alerts about a stride sooner). Contacts are looked
    for every ``detect_every_s`` of new data; once a contact's values are final (its ``dep``
    is in the data, about 0.1 s after its toe-off) it gets an *early record*:
 
-   * its **pelvic drop** from a causal attitude (:func:`dsp.pelvis_early.causal_stance`):
+   * its **pelvic drop** (:func:`dsp.pelvis_metrics.pelvic_drop`, the formula of the rows too)
+     from a causal attitude (:func:`dsp.pelvis_early.causal_stance`):
      the gravity corrections of the last ``early_strides`` strides that ended by its IC,
      extrapolated over the stance by a least-squares line; after a bridged gap longer than
      ``early_gap_s`` only strides after the gap are used, from the first three flight
@@ -285,15 +290,17 @@ def running_baseline(
 class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
 
-    ``early_rows_`` holds the early rows (side, IC, TO, pelvic drop; step 9) released by the
-    last :meth:`feed` / :meth:`finish`; ``observed_early_rows_`` those released by
-    :meth:`observe` (a foot's early row gave their side), which the session drains.
+    :meth:`feed` and :meth:`finish` return a :class:`dsp.feed.FeedResult`: the steps finished,
+    the early rows released (side, IC, TO, pelvic drop; step 9), the obliquity traces.
 
     Parameters
     ----------
     info : SensorInfo
         ``placement`` must be ``pelvis``.
     settings : PelvisSettings, optional
+    feet : mapping, optional
+        The session's foot sensors: sensor id -> side. Their results (``feed(feet=...)``)
+        give the steps' sides and events (step 6) and the early rows' sides (step 9).
     **overrides
         Fields of :class:`PelvisSettings` to replace.
     """

@@ -2,7 +2,7 @@
 and ``batch``.
 
 :func:`analyse_recording` opens a recording, feeds it in chunks to
-:class:`dsp.session.SessionAnalyzer` (memory does not grow with the file's length; the foot
+:class:`dsp.pipeline.SessionPipeline` (analysis and alerts; memory does not grow with the file's length; the foot
 analyzers run in worker processes when that pays, with the same results: see
 :mod:`runform.parallel`) and returns the stride table (the rows of STRIDES.csv, with the CSV's
 rounding, as a pandas DataFrame), the SUMMARY.json document, the analyzer diagnostics and, on

@@ -1,16 +1,18 @@
-"""The viewer's analysis thread: source -> recorder -> streaming analysis -> alert engine.
+"""The viewer's analysis thread: source -> recorder -> session pipeline (analysis + alerts).
 
 The worker runs an asyncio loop in its own thread (never the GUI thread). It enters the block
-source (BLE, emulated BLE, simulator or HDF5 replay), records live data to HDF5, feeds every
-block to the shared streaming analysis (:class:`dsp.session.SessionAnalyzer`) and the rows it
-finishes to the alert engine (:class:`dsp.alerts.AlertEngine`). Results are handed to the GUI
+source (BLE, emulated BLE, simulator or HDF5 replay), records live data to HDF5 with the
+recorder of ``runform record`` (:class:`recordings.recorder.Recorder`), and feeds every block
+to the session pipeline of ``runform analyze`` (:class:`dsp.pipeline.SessionPipeline`: the
+streaming analysis and the alert engine). In replay the analysis reads the file ahead of the
+playback with the reader's own windows (:meth:`recordings.Recording.iter_blocks`). Results are handed to the GUI
 thread through a thread-safe :class:`queue.Queue` of :class:`Update` objects; the GUI pulls them
 on a timer. The GUI controls the worker only through the thread-safe methods :meth:`pause`,
 :meth:`set_speed`, :meth:`seek`, :meth:`add_marker` and :meth:`stop`.
 
-Replay seeking runs the same analyzer: jumping forwards feeds the skipped data as fast as
-possible; jumping backwards starts a fresh analyzer and re-feeds the recording from its start up
-to the new position (an ``Update("reset")`` tells the GUI to forget what it had).
+Replay seeking moves the playback only: the analysis runs once through the file, ahead of
+the playback (jumping forwards feeds the skipped data as fast as possible; the rows before a
+backward jump are already known).
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ class Update:
     * ``streams``: ``data = [(stream_id, t, {quantity: values}, device_model, placement)]``
       rows of non-IMU devices (footpods): a recording's whole ``/streams`` at once in replay,
       the rows received since the last block live (also written to the live recording);
-    * ``reset``: the analysis restarted (replay jumped back): forget rows and raw data;
     * ``ended``: the source has no more data (``data`` = final time);
     * ``error``: ``data`` = one-line message; the worker stops.
     """
@@ -69,7 +70,7 @@ class AnalysisWorker:
     Parameters
     ----------
     source_factory : callable
-        Returns a not-yet-entered block source (``firmware_bridge.source.BlockSource``).
+        Returns a not-yet-entered block source (``dsp.source.BlockSource``).
     profile : Profile
         Alert rules.
     record_path : str, optional
@@ -109,7 +110,7 @@ class AnalysisWorker:
         self._ready = threading.Event()
         self._stopped = threading.Event()
         self.source: Any = None
-        self.writer: Any = None
+        self.recorder: Any = None  # recordings.recorder.Recorder, live with a record path
         self.sensors: list[SensorInfo] = []
         self.t_now = 0.0
         self.markers_written: list[tuple[float, str, str]] = []
@@ -192,9 +193,9 @@ class AnalysisWorker:
             async with self.source as src:
                 await self._session(src)
         finally:
-            if self.writer is not None:
-                self.writer.close()
-                self.writer = None
+            if self.recorder is not None:
+                self.recorder.close()
+                self.recorder = None
 
     def _new_analysis(self) -> None:
         from dsp.pipeline import SessionPipeline
@@ -221,9 +222,9 @@ class AnalysisWorker:
     async def _session(self, src: Any) -> None:
         self.sensors = list(src.sensors)
         if self.record_path is not None:
-            from recordings import RecordingWriter
+            from recordings.recorder import Recorder
 
-            self.writer = RecordingWriter(self.record_path, self.sensors, notes=self.notes)
+            self.recorder = Recorder(self.record_path, self.sensors, notes=self.notes)
         rec = getattr(src, "recording", None) if self.replay else None
         self._rec = rec
         self._new_analysis()
@@ -304,8 +305,8 @@ class AnalysisWorker:
         return consumer
 
     def _write_marker(self, t: float, label: str, kind: str) -> None:
-        if self.writer is not None:
-            self.writer.add_marker(t, label, kind=kind)
+        if self.recorder is not None:
+            self.recorder.add_marker(t, label, kind=kind)
         self.markers_written.append((t, label, kind))
         self._put("marker", (t, label, kind))
 
@@ -340,8 +341,8 @@ class AnalysisWorker:
     LEAD_S = 3.0
 
     def _live_block(self, block: SampleBlock) -> None:
-        if self.writer is not None:
-            self.writer.append(block)
+        if self.recorder is not None:
+            self.recorder.append(block)
         self._put("blocks", [block])
         self._live_streams()
         self._analyse([block])
@@ -352,9 +353,8 @@ class AnalysisWorker:
         rows = drain() if callable(drain) else None
         if not rows:
             return
-        if self.writer is not None:
-            for sid, t, values, model, placement in rows:
-                self.writer.append_stream(sid, t, values, device_model=model, placement=placement)
+        if self.recorder is not None:
+            self.recorder.append_streams(rows)
         self._put("streams", rows)
 
     def _analyse(self, blocks: list[SampleBlock]) -> None:
@@ -372,7 +372,7 @@ class AnalysisWorker:
         traces = [t for u in ups for t in u.traces()]
         if not rows and not traces and not early and not final:
             return
-        if self.writer is not None:
+        if self.recorder is not None:
             for a in alerts:
                 self._write_marker(a.t, a.rule, "alert")
         self._put(
