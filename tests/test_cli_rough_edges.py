@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from firmware_bridge.recorder import falling_behind, format_status
+from dsp.source import SensorStatus
 from firmware_bridge.simulator import write_simulated_recording
-from firmware_bridge.source import SensorStatus
+from recordings.recorder import falling_behind, format_status
 from runform.cli import build_parser, main
 
 

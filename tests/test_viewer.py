@@ -34,8 +34,8 @@ def batch_rows():
         sa = SessionAnalyzer(rec.sensors)
         rows = []
         for b in rec.iter_blocks(chunk_s=30.0):
-            rows += sa.feed(b)
-        rows += sa.finish()
+            rows += sa.feed(b).rows
+        rows += sa.finish().rows
         placements = {s.sensor_id: s.placement for s in rec.sensors}
     return rows, placements
 
@@ -342,7 +342,7 @@ def test_ring_buffer_keeps_the_last_samples_in_order_with_gap_breaks():
 def test_status_line_says_when_the_data_fall_behind():
     from types import SimpleNamespace
 
-    from firmware_bridge.source import SensorStatus
+    from dsp.source import SensorStatus
     from viewer.app import status_text
 
     sensors = [SimpleNamespace(sensor_id=s, sample_rate_hz=416.0) for s in ("left_foot", "pelvis")]

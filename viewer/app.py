@@ -32,7 +32,7 @@ def status_text(t: float, status: dict[str, Any], sensors: list[Any]) -> str:
     """The live status line: session time and each sensor's rate, and a warning when samples
     arrive slower than the sensor's nominal rate with nothing lost (the emulation or this
     machine cannot keep up: the numbers shown would be wrong)."""
-    from firmware_bridge.recorder import falling_behind
+    from recordings.recorder import falling_behind
 
     nominal = {s.sensor_id: s.sample_rate_hz for s in sensors}
     parts, slow = [], []
@@ -69,6 +69,10 @@ class ViewerConfig:
     share_n : int
         Strides for the strike-type share and the pelvic asymmetry.
     muted : bool
+    cues : str
+        How alerts sound: ``tone`` (each rule's tone, the default), ``speech`` (a short phrase
+        per rule through espeak-ng, :mod:`viewer.speech`; tones when espeak-ng is missing) or
+        ``off``.
     sound_backend : str
         ``auto`` or ``log`` (see :class:`viewer.sound.SoundPlayer`).
     screenshot : str or None
@@ -87,6 +91,7 @@ class ViewerConfig:
     window_s: float = 8.0
     share_n: int = 20
     muted: bool = False
+    cues: str = "tone"
     sound_backend: str = "auto"
     screenshot: str | None = None
     exit_after_s: float | None = None
@@ -121,6 +126,20 @@ def make_app() -> Any:
     return app
 
 
+def _speech_cues(cues: str, sound: Any) -> Any:
+    """The speech worker for ``cues == "speech"`` (feeding ``sound``), or ``None`` (tones)."""
+    if cues != "speech":
+        return None
+    from viewer.sound import SAMPLE_RATE_HZ
+    from viewer.speech import SpeechCues
+
+    try:
+        return SpeechCues(sound.play_samples, sampling_rate_hz=SAMPLE_RATE_HZ)
+    except FileNotFoundError as exc:
+        log.warning("spoken cues unavailable (%s): alerts play their tones", exc)
+        return None
+
+
 def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtWidgets
@@ -128,6 +147,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
     from viewer.footpod import FootpodOverlay
     from viewer.model import StrideModel, TraceItem
     from viewer.sound import SoundPlayer
+    from viewer.speech import phrase_for
     from viewer.widgets import (
         AlertBanner,
         RawSignalPanel,
@@ -152,7 +172,10 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.profile = profile
             self.config = config
             self.model = StrideModel()
-            self.sound = SoundPlayer(muted=config.muted, backend=config.sound_backend)
+            self.sound = SoundPlayer(
+                muted=config.muted or config.cues == "off", backend=config.sound_backend
+            )
+            self.speech = _speech_cues(config.cues, self.sound)
             self.setWindowTitle(config.title)
             self.resize(*config.size)
             self.raw: RawSignalPanel | None = None
@@ -397,7 +420,11 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
 
         def _announce(self, alert: Any) -> None:
             self.alert_shown.append((alert, time.monotonic(), self.t_now))
-            self.sound.play(alert.rule, alert.sound)
+            if self.speech is not None and alert.sound != "none":
+                rule = next((r for r in self.profile.rules if r.name == alert.rule), None)
+                self.speech.say(alert.rule, phrase_for(rule, alert.side))
+            else:
+                self.sound.play(alert.rule, alert.sound)
 
         # ---------------------------------------------------------------- actions
         def seek(self, t: float) -> None:
@@ -506,6 +533,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.pull_timer.stop()
             self.redraw_timer.stop()
             self.worker.stop()
+            if self.speech is not None:
+                self.speech.close()
             self.sound.close()
             super().closeEvent(event)
 
