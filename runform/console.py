@@ -23,13 +23,16 @@ def make_console(stderr: bool = False) -> Console:
 
 
 @contextmanager
-def work_progress(what: str, *, enabled: bool = True) -> Iterator[Callable[[float, float], None]]:
+def work_progress(
+    what: str, *, enabled: bool = True, min_total_s: float = 120.0
+) -> Iterator[Callable[[float, float], None]]:
     """Progress of a long step (analysing a file, simulating a run) on stderr.
 
     Yields a callback ``(done, total)``. On a terminal it drives a transient progress bar; when
     stderr is not a terminal one line ``what (N min of data)…`` is written at the first call
-    (once the input is open), so a log shows what the command is doing during its silent
-    seconds. Nothing with ``enabled=False``.
+    (once the input is open) if ``total`` is at least ``min_total_s`` (a short file takes a
+    second or two, and an error about it stays one line), so a log shows what the command is
+    doing during its silent seconds. Nothing with ``enabled=False``.
     """
     if not enabled:
         yield lambda done, total: None
@@ -39,7 +42,7 @@ def work_progress(what: str, *, enabled: bool = True) -> Iterator[Callable[[floa
 
         def once(done: float, total: float) -> None:
             nonlocal said
-            if not said:
+            if not said and total >= min_total_s:
                 said = True
                 print(f"{what} ({total / 60:.0f} min of data)…", file=sys.stderr, flush=True)
 

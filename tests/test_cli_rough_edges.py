@@ -95,10 +95,20 @@ def test_contacts_are_counted_apart():
 
 
 def test_report_says_what_it_is_doing(rec, tmp_path, capsys):
+    from runform.console import work_progress
+
     assert main(["report", str(rec), "--out", str(tmp_path / "r.html")]) == 0
     cap = capsys.readouterr()
-    assert "analysing easy.h5" in cap.err
     assert cap.out.startswith(("Work on", "Nothing to fix"))
+    assert "analysing" not in cap.err  # 25 s of data: a second's work, no line
+    # a long file says what is going on (once), a short one stays quiet
+    with work_progress("analysing long.h5") as progress:
+        for done in (60.0, 120.0, 3600.0):
+            progress(done, 3600.0)
+    with work_progress("analysing short.h5") as progress:
+        progress(10.0, 25.0)
+    err = capsys.readouterr().err
+    assert err == "analysing long.h5 (60 min of data)…\n"
 
 
 def test_batch_hides_dask_info_and_fails_when_a_file_fails(rec, tmp_path, capfd):
@@ -111,3 +121,18 @@ def test_batch_hides_dask_info_and_fails_when_a_file_fails(rec, tmp_path, capfd)
     assert "INFO" not in cap.err
     assert "bad.h5" in cap.err
     assert (out / "strides.parquet").exists()
+
+
+def test_a_long_simulation_says_what_it_is_doing(tmp_path, capsys):
+    # the line comes before the work; a bad rate then fails in one more line
+    assert (
+        main(["simulate", "--duration", "400", "--rate", "5000", "--out", str(tmp_path / "x.h5")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("simulating 7 min of 'easy'") and "rate_hz" in err
+    assert (
+        main(["simulate", "--duration", "20", "--rate", "5000", "--out", str(tmp_path / "y.h5")])
+        == 2
+    )
+    assert capsys.readouterr().err.count("\n") == 1  # short: only the error

@@ -100,9 +100,15 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(out_dir):
         raise UsageError(f"--out {args.out}: directory {out_dir} does not exist")
     t0 = time.monotonic()
-    if not args.no_progress:
-        log_line = f"simulating {args.scenario} into {args.out}…"
-        print(log_line, file=sys.stderr, flush=True)
+    duration = args.duration or get_scenario(args.scenario).duration_s
+    if not args.no_progress and duration >= 300.0:
+        # about 1.5 s of work per simulated minute: say what is going on (a short one stays
+        # quiet, so that an error about it is one line)
+        print(
+            f"simulating {duration / 60:.0f} min of '{args.scenario}' into {args.out}…",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         sc, truth, n = write_simulated_recording(
             args.out,
