@@ -30,6 +30,7 @@ from dsp.block import STANDARD_GRAVITY
 from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, strike_type_from_angle
 from dsp.filters import samples_for
 from dsp.foot_events import ContactEvents
+from dsp.metrics import cadence_spm
 from dsp.orientation import elevation_deg, integrate_windows, pack_windows
 
 __all__ = [
@@ -242,7 +243,7 @@ def contact_metrics_batch(
         if nxt is not None:
             stride_time = float(nxt.t_ic - ev.t_ic)
             out["stride_time"] = stride_time
-            out["cadence"] = 120.0 / stride_time
+            out["cadence"] = cadence_spm(stride_time)
             sl = float(sl_all[i])
             out["stride_length"] = sl
             out["speed"] = sl / stride_time

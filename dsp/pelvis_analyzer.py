@@ -99,6 +99,7 @@ from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
 from dsp.filters import samples_for, saturation_mask
+from dsp.metrics import cadence_spm
 from dsp.orientation import chain_rotations, quat_multiply, rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_early import causal_stance, causal_stances
@@ -1348,7 +1349,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         row.contact_time = t_to - t_ic
         if stride is not None and stride > 0:
             row.stride_time = stride
-            row.cadence = 120.0 / stride
+            row.cadence = cadence_spm(stride)
         rejected = not flight
         if not flight:
             self._n_walk += 1
