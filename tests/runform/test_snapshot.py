@@ -2,7 +2,7 @@
 
 Any change of the numbers ``runform analyze`` writes shows up here, with the changed rows in
 the failure message. A deliberate change (a fixed bug, a better method) regenerates the
-snapshot and says so in its commit: ``RUNFORM_UPDATE_SNAPSHOT=1 pytest tests/test_snapshot.py``.
+snapshot and says so in its commit: ``RUNFORM_UPDATE_SNAPSHOT=1 pytest tests/runform/test_snapshot.py``.
 """
 
 from __future__ import annotations
