@@ -1,9 +1,9 @@
-"""One registry of the stride metrics: column, label, unit, decimals, placement, activities.
-
-Every writer and reader of a metric (the STRIDES.csv writer, SUMMARY.json, reports, compare,
-history, the viewer) takes a metric's name, label, unit and rounding from here instead of
-restating it. Units are the STRIDES.csv units of ``shared/spec/analysis-output.md``; ``show``
-and ``scale`` say how a runner sees the value (contact time in ms, not s).
+"""How a runner sees the metrics: the registry :mod:`dsp.metrics` (column, label, unit, CSV
+decimals, placements, activities) plus what the findings, history and viewer need on top: the
+unit shown and its scale (contact time in ms, not s), the decimals shown, each metric's
+smallest worthwhile change, the derived metrics (pace, vertical ratio, contact-time balance)
+and the clock format of durations. Column facts are not restated here: they are read from
+:mod:`dsp.metrics`.
 
 Pure data, no I/O.
 """
@@ -11,6 +11,8 @@ Pure data, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
+from dsp.metrics import FEET, METRIC_LIST, PELVIS
 
 __all__ = [
     "METRICS",
@@ -21,9 +23,6 @@ __all__ = [
     "metric",
     "metrics_for",
 ]
-
-FEET = ("left_foot", "right_foot")
-PELVIS = ("pelvis",)
 
 
 @dataclass(frozen=True)
@@ -76,74 +75,52 @@ class Metric:
         return value * self.scale
 
 
-_M = Metric
-#: Every per-contact metric, in STRIDES.csv order, then the derived ones.
-METRICS: dict[str, Metric] = {
-    m.column: m
-    for m in (
-        _M("t_ic", "initial contact", "s", 6, FEET + PELVIS),
-        _M("t_to", "toe-off", "s", 6, FEET + PELVIS),
-        _M(
-            "contact_time",
-            "contact time",
-            "s",
-            6,
-            FEET + PELVIS,
-            show="ms",
-            scale=1000.0,
-            show_decimals=0,
-        ),
-        _M(
-            "stride_time",
-            "stride time",
-            "s",
-            6,
-            FEET + PELVIS,
-            show="ms",
-            scale=1000.0,
-            show_decimals=0,
-        ),
-        _M("cadence", "cadence", "steps/min", 3, FEET + PELVIS, show_decimals=0),
-        _M("foot_strike_angle", "foot strike angle", "deg", 3, FEET, show="°"),
-        _M("pronation_excursion", "pronation excursion", "deg", 3, FEET, show="°"),
-        _M(
-            "max_pronation_velocity",
-            "max pronation velocity",
-            "deg/s",
-            2,
-            FEET,
-            show="°/s",
-            show_decimals=0,
-        ),
-        _M("stride_length", "stride length", "m", 4, FEET, show_decimals=2),
-        _M("speed", "speed", "m/s", 4, FEET, show_decimals=2),
-        _M("peak_impact", "impact", "g", 3, FEET),
-        _M("pelvic_drop", "pelvic drop", "deg", 3, PELVIS, show="°"),
-        _M("vertical_oscillation", "vertical oscillation", "cm", 3, PELVIS),
-        _M(
-            "flight_time",
-            "flight time",
-            "s",
-            6,
-            FEET,
-            activities=("run",),
-            show="ms",
-            scale=1000.0,
-            show_decimals=0,
-        ),
-        # derived (not STRIDES.csv columns)
-        _M("pace", "pace", "s/km", None, FEET, activities=("run",), show_decimals=0),
-        _M("vertical_ratio", "vertical ratio", "%", None, PELVIS, activities=("run",)),
-        _M(
-            "contact_time_balance",
-            "contact time balance (left share)",
-            "%",
-            None,
-            FEET,
-            activities=("run",),
-        ),
-    )
+#: How people see each column (unit shown, scale, decimals): the rest comes from dsp.metrics.
+_DISPLAY: dict[str, dict[str, object]] = {
+    "contact_time": {"show": "ms", "scale": 1000.0, "show_decimals": 0},
+    "stride_time": {"show": "ms", "scale": 1000.0, "show_decimals": 0},
+    "flight_time": {"show": "ms", "scale": 1000.0, "show_decimals": 0},
+    "cadence": {"show_decimals": 0},
+    "foot_strike_angle": {"show": "°"},
+    "pronation_excursion": {"show": "°"},
+    "max_pronation_velocity": {"show": "°/s", "show_decimals": 0},
+    "stride_length": {"show_decimals": 2},
+    "speed": {"show_decimals": 2},
+    "pelvic_drop": {"show": "°"},
 }
+_ACTIVITY = {"running": "run", "walking": "walk"}
+
+#: Every per-contact metric (:data:`dsp.metrics.METRIC_LIST`, whose column, label, unit,
+#: decimals and placements it takes), then the derived ones.
+METRICS: dict[str, Metric] = {
+    m.column: Metric(
+        m.column,
+        m.label,
+        m.unit,
+        m.decimals,
+        m.placements,
+        tuple(_ACTIVITY.get(a, a) for a in m.activities),
+        **_DISPLAY.get(m.column, {}),  # type: ignore[arg-type]
+    )
+    for m in METRIC_LIST
+}
+METRICS.update(
+    {
+        m.column: m
+        for m in (
+            Metric("pace", "pace", "s/km", None, FEET, ("run",), show_decimals=0),
+            Metric("vertical_ratio", "vertical ratio", "%", None, PELVIS, ("run",)),
+            Metric(
+                "contact_time_balance",
+                "contact time balance (left share)",
+                "%",
+                None,
+                FEET,
+                ("run",),
+            ),
+        )
+    }
+)
 
 #: Smallest worthwhile change per metric (see :attr:`Metric.smallest_change`), in its unit.
 _SMALLEST_CHANGE = {

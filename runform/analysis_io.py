@@ -18,13 +18,13 @@ from typing import IO, Any
 import numpy as np
 
 from dsp.contact import STRIDE_COLUMNS, ContactRow
-from dsp.metric_registry import METRICS
+from dsp.metrics import csv_decimals
 from runform.errors import UsageError
 
 __all__ = ["StridesCsvWriter", "write_parquet", "write_summary_json"]
 
-#: Significant decimals per column in the CSV (times to the microsecond), from the registry.
-_DECIMALS = {m.column: m.decimals for m in METRICS.values() if m.decimals is not None}
+#: Decimals per column in the CSV (:mod:`dsp.metrics`; times to the microsecond).
+_DECIMALS = csv_decimals()
 
 
 def _formatter(name: str) -> Any:
