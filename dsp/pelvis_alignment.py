@@ -35,7 +35,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import centered_moving_average, samples_for
-from dsp.pelvis_events import detect_stances
+from dsp.pelvis_events import detect_stances, detect_walk_steps
 
 __all__ = ["PelvisAlignment", "estimate_pelvis_alignment"]
 
@@ -71,6 +71,8 @@ class PelvisAlignment:
         99th percentile of the gyroscope norm while moving, deg/s.
     foot_like : bool
         The sensor rotates like a foot in swing (not like a pelvis).
+    gait : str
+        ``run`` (from running contacts) or ``walk`` (from walking steps).
     reason : str
         Why ``ok`` is False or the confidence is low (empty when clean).
     """
@@ -86,6 +88,7 @@ class PelvisAlignment:
     gyr_p99_dps: float = float("nan")
     foot_like: bool = False
     reason: str = ""
+    gait: str = "run"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly summary."""
@@ -104,6 +107,7 @@ class PelvisAlignment:
             "n_steps": int(self.n_steps),
             "gyr_p99_dps": r(self.gyr_p99_dps),
             "foot_like": bool(self.foot_like),
+            "gait": self.gait,
             "reason": self.reason,
         }
 
@@ -131,6 +135,7 @@ def estimate_pelvis_alignment(
     min_standing_s: float = 1.0,
     moving_min_dps: float = 20.0,
     min_steps: int = 12,
+    min_walk_steps: int = 6,
     foot_gyr_dps: float = 500.0,
     max_standing_roll_deg: float = 6.0,
     max_standing_pitch_deg: float = 30.0,
@@ -156,6 +161,8 @@ def estimate_pelvis_alignment(
         Smoothed gyroscope norm above which the data count as running, deg/s.
     min_steps : int
         Running contacts needed.
+    min_walk_steps : int
+        Walking steps needed when there are too few running contacts.
     foot_gyr_dps : float
         A 99th percentile gyroscope norm above this marks a sensor that moves like a foot, deg/s
         (a running pelvis stays well below 300 deg/s; a shoe swings at 600-1500 deg/s).
@@ -231,18 +238,31 @@ def estimate_pelvis_alignment(
             patterns.append(patt)
             duty.append((ev.t_to[k0] - t0) / (t1 - t0))
             n_steps += 1
-    if n_steps < min_steps:
-        return PelvisAlignment(
-            n_steps=n_steps,
-            gyr_p99_dps=p99,
-            reason=(
-                f"only {n_steps} running steps with a flight phase found (need {min_steps}): "
-                "not running, or not on the pelvis"
-            ),
-        )
+    walking = n_steps < min_steps
+    vt_ref = vt_run
+    if walking:
+        walk = _walk_patterns(feats, fs=fs, g=g)
+        if walk is None or walk[0].shape[0] < min_walk_steps:
+            n_walk = 0 if walk is None else int(walk[0].shape[0])
+            return PelvisAlignment(
+                n_steps=n_steps,
+                gyr_p99_dps=p99,
+                reason=(
+                    f"only {n_steps} running steps with a flight phase and {n_walk} walking "
+                    f"steps found (need {min_steps} or {min_walk_steps}): not walking or "
+                    "running, or not on the pelvis"
+                ),
+            )
+        patterns_a, vt_ref = walk
+        patterns = list(patterns_a)
+        n_steps = len(patterns)
+        vt_run = vt_ref
     P = np.stack(patterns)  # (S, 64, 3)
-    d = float(np.median(duty))
-    n_st = max(2, round(d * _N_PHASE))
+    if walking:
+        # a walking step is all contact: braking after the contact, propulsion before the next
+        n_st = _N_PHASE
+    else:
+        n_st = max(2, round(float(np.median(duty)) * _N_PHASE))
     half = n_st // 2
     # the part of the contact's pattern that is antisymmetric about mid-stance: braking then
     # propulsion. Gravity leaking into the horizontal plane through the pelvis' tilt and
@@ -302,6 +322,56 @@ def estimate_pelvis_alignment(
         ap_share=share,
         sign_agreement=agree,
         n_steps=n_steps,
+        gait="walk" if walking else "run",
         gyr_p99_dps=p99,
         reason="; ".join([*reasons, stand_note] if stand_note else reasons),
     )
+
+
+def _walk_patterns(
+    feats: list[tuple[np.ndarray, np.ndarray, np.ndarray]], *, fs: float, g: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Step patterns of the horizontal specific force over walking steps, and the vertical.
+
+    Steps from :func:`dsp.pelvis_events.detect_walk_steps` on the specific-force norm (which
+    does not need the vertical); the vertical is then the mean specific force over whole
+    strides of those walks (first to last contact of each walk: the acceleration averages
+    out), and each step (contact to next contact) gives the horizontal specific force on a
+    time-normalised grid, its mean removed (tilt and trunk lean, not the gait).
+    """
+    steps: list[tuple[np.ndarray, np.ndarray, int, int, float, float]] = []
+    acc_sum = np.zeros(3)
+    n_sum = 0
+    for t, acc, _moving in feats:
+        w = detect_walk_steps(t, np.linalg.norm(acc, axis=1), sampling_rate_hz=fs, gravity=g)
+        if len(w) < 3:
+            continue
+        dt = np.diff(w.t_ic)
+        for k in range(len(w) - 1):
+            if dt[k] > 1.0:
+                continue
+            steps.append((t, acc, int(w.i_ic[k]), int(w.i_ic[k + 1]), w.t_ic[k], w.t_ic[k + 1]))
+        # whole strides of each walk: even numbers of steps between linked contacts
+        runs = np.split(np.arange(len(w)), np.flatnonzero(dt > 1.0) + 1)
+        for r in runs:
+            if r.size < 3:
+                continue
+            last = r[0] + 2 * ((r.size - 1) // 2)
+            a, b = int(w.i_ic[r[0]]), int(w.i_ic[last])
+            acc_sum += acc[a:b].sum(axis=0)
+            n_sum += b - a
+    if not steps or n_sum == 0:
+        return None
+    vt = _unit(acc_sum / n_sum)
+    grid = (np.arange(_N_PHASE) + 0.5) / _N_PHASE
+    out = []
+    for t, acc, i0, i1, t0, t1 in steps:
+        if i1 - i0 < 6:
+            continue
+        h = acc[i0:i1] - np.outer(acc[i0:i1] @ vt, vt)
+        h = h - h.mean(axis=0)
+        ph = (t[i0:i1] - t0) / (t1 - t0)
+        out.append(np.stack([np.interp(grid, ph, h[:, c]) for c in range(3)], axis=1))
+    if not out:
+        return None
+    return np.stack(out), vt

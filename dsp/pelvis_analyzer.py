@@ -98,6 +98,7 @@ from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_early import causal_stance, causal_stances
 from dsp.pelvis_events import StanceEvents, detect_stances
 from dsp.pelvis_metrics import analyse_epochs, assign_sides
+from dsp.pelvis_walk import PelvisWalk, WalkStep
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
@@ -398,6 +399,11 @@ class PelvisAnalyzer(StreamAnalyzer):
         #: session drains the list after each ``observe``; rows left in it go out with the
         #: next ``feed``/``finish``
         self.observed_early_rows_: list[ContactRow] = []
+        # walking steps (no flight phase): dsp.pelvis_walk, rows in _release_walk
+        self._walk = PelvisWalk(self.fs, gravity=s.gravity)
+        self._walk_pending: list[WalkStep] = []
+        self._walk_base: float | None = None
+        self._run_base_from_steps = False  # the running baseline came from running steps
 
     # ------------------------------------------------------------------ session hooks
     def set_peers(self, peers: dict[str, Any]) -> None:
@@ -703,6 +709,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._bint = np.concatenate([self._bint, bridged])
         self._bsat = np.concatenate([self._bsat, sat])
         self._seg_n += t.shape[0]
+        self._walk.feed(t, acc_b, gyr_b, gapm, sat, new_segment=self._seg_n == t.shape[0])
         self._advance(final=False)
 
     def _chain(self, t: np.ndarray, gyr_b: np.ndarray) -> np.ndarray:
@@ -744,6 +751,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         return out
 
     def _close_segment(self) -> None:
+        self._walk.close_segment()
         self._advance(final=True)
         self._decide_sides(final=True)
         self._seg_open = False
@@ -1186,6 +1194,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             side, t_ic, t_to, source = ("left" if e.left else "right"), e.t_ic, e.t_to, "pelvis"
         row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
         row.events_source = source
+        row.activity = "run"
         base = self._baseline if self._baseline is not None else 0.0
         rejected = not e.flight
         if e.flight and math.isfinite(e.obl_max):
@@ -1212,6 +1221,9 @@ class PelvisAnalyzer(StreamAnalyzer):
                     break
             if e.foot is None and e.left is None:
                 break
+            if not e.flight:  # no flight phase: walking (dsp.pelvis_walk) or no step at all
+                self._early_rel += 1
+                continue
             if e.flight and not math.isfinite(e.obl_max):
                 break  # too few contacts before it (a segment's start): waits for its step
             e.row = self._early_row(e)
@@ -1327,6 +1339,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             self._baseline = running_baseline(
                 np.array(il), np.array(ir), np.array(pl), np.array(mr)
             )
+            self._run_base_from_steps = True
             return True
         if final:
             self._baseline = 0.0
@@ -1384,6 +1397,7 @@ class PelvisAnalyzer(StreamAnalyzer):
     def _release(self, *, final: bool) -> None:
         if self._seg_open is False or final:
             self._decide_sides(final=True)
+        self._release_walk(final)
         if not self._set_baseline(final):
             return
         self._release_early()
@@ -1457,6 +1471,12 @@ class PelvisAnalyzer(StreamAnalyzer):
 
     def _emit(self, st: _Step) -> None:
         s = self.settings
+        if not st.flight:  # no flight phase: walking steps come from dsp.pelvis_walk
+            e = self._early_by_t.pop(st.t_ic, None)
+            if e is not None and e.row is not None:
+                self._n_early_orphans += 1
+            self._n_walk += 1
+            return
         assert st.left is not None
         side = "left" if st.left else "right"
         t_ic, t_to = st.t_ic, st.t_to
@@ -1484,6 +1504,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             flight = st.flight
         row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
         row.events_source = source
+        row.activity = "run"
         row.contact_time = t_to - t_ic
         if stride is not None and stride > 0:
             row.stride_time = stride
@@ -1516,13 +1537,68 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._out.append(row)
         if e is None:
             early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic, t_to=row.t_to)
-            early.events_source = row.events_source
+            early.events_source, early.activity = row.events_source, row.activity
             early.pelvic_drop = row.pelvic_drop
             for f in row.flags:
                 early.add_flag(f)
             self.early_rows_.append(early)
         if st.trace is not None and not rejected:
             self.latest_traces_.append((row.t_ic, st.trace - base, side))
+
+    def _release_walk(self, final: bool) -> None:
+        """Rows of the walking steps decided so far (:mod:`dsp.pelvis_walk`), each its own
+        early row (a walking step is released several seconds after its contact)."""
+        self._walk_pending += self._walk.take(final=final)
+        if not self._walk_pending:
+            return
+        if self._walk_base is None:
+            if self.baseline_kind_ == "standing" or self._run_base_from_steps:
+                self._walk_base = self._baseline
+            else:  # from the walking steps, as the running baseline from running steps
+                il, ir, pl, mr = [], [], [], []
+                for w in self._walk_pending:
+                    if not (math.isfinite(w.obl_ic) and math.isfinite(w.obl_max)):
+                        continue
+                    (il if w.left else ir).append(w.obl_ic)
+                    (pl if w.left else mr).append(w.obl_max if w.left else w.obl_min)
+                n_half = self.settings.baseline_steps // 2
+                if min(len(il), len(ir)) >= n_half or (final and il and ir):
+                    self._walk_base = running_baseline(
+                        np.array(il), np.array(ir), np.array(pl), np.array(mr)
+                    )
+                elif final:
+                    self._walk_base = 0.0
+                else:
+                    return
+        base = self._walk_base if self._walk_base is not None else 0.0
+        for w in self._walk_pending:
+            side = "left" if w.left else "right"
+            row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=w.t_ic)
+            row.events_source = "pelvis"
+            row.activity = "walk"
+            if math.isfinite(w.next2_ic):
+                row.stride_time = w.next2_ic - w.t_ic
+                row.cadence = 120.0 / row.stride_time
+            drop = (w.obl_max - base) if w.left else -(w.obl_min - base)
+            if math.isfinite(drop) and abs(drop) <= self.settings.max_drop_deg:
+                row.pelvic_drop = drop
+            if math.isfinite(w.vo_cm):
+                row.vertical_oscillation = w.vo_cm
+            for f in w.flags:
+                row.add_flag(f)
+            if self._low_align:
+                row.add_flag("low_alignment")
+            self._record(row)
+            self._out.append(row)
+            early = ContactRow(sensor_id=row.sensor_id, side=side, t_ic=row.t_ic)
+            early.events_source, early.activity = "pelvis", "walk"
+            early.pelvic_drop = row.pelvic_drop
+            for f in row.flags:
+                early.add_flag(f)
+            self.early_rows_.append(early)
+            if w.trace is not None and row.pelvic_drop is not None:
+                self.latest_traces_.append((row.t_ic, w.trace - base, side))
+        self._walk_pending = []
 
     def _record(self, row: ContactRow) -> None:
         self._n_rows += 1
