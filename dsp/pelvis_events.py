@@ -294,8 +294,9 @@ def detect_walk_steps(
     the vertical specific force peaks once per step, just after initial contact, and falls
     below 1 g in single support (the inverted pendulum). Each step is thus one peak of the
     signal smoothed over ``smooth_s`` (applied twice, about a 3 Hz low-pass), and the
-    contact is the steepest rise of the signal smoothed over ``edge_s`` (twice) in the
-    ``0.6 max_step_s`` before that peak: the heel's loading (Zijlstra & Hof 2003, Gait
+    contact is the steepest rise of the signal smoothed over ``edge_s`` (twice) on the ascent
+    to that peak (from the lowest point since the previous peak, at most ``0.6 max_step_s``
+    before it): the heel's loading (Zijlstra & Hof 2003, Gait
     Posture 18(2), locate contacts on the pelvis' acceleration pattern; the steepest rise
     agrees with force-plate contacts within a few tens of ms on lower-back data).
 
@@ -353,9 +354,19 @@ def detect_walk_steps(
     pk = pk[(pk >= edge) & (pk < n - edge)]
     if pk.size < min_run:
         return empty
+    # one step is one excursion above the level: peaks without a dip between them merge
+    merged: list[int] = []
+    for i in pk.tolist():
+        if merged and xs[merged[-1] : i].min() >= 0.0:
+            if xs[i] > xs[merged[-1]]:
+                merged[-1] = i
+            continue
+        merged.append(i)
+    pk = np.asarray(merged, dtype=int)
+    if pk.size < min_run:
+        return empty
     dt = np.diff(t[pk])
-    dip = np.array([xs[a:b].min() < 0.0 for a, b in zip(pk[:-1], pk[1:], strict=True)])
-    good = (dt >= min_step_s) & (dt <= max_step_s) & dip
+    good = (dt >= min_step_s) & (dt <= max_step_s)
     # peaks k and k+1 are consecutive steps of a walk when the interval between them is good
     link = good
     run_id = np.concatenate(([0], np.cumsum(~link)))
@@ -365,13 +376,15 @@ def detect_walk_steps(
     sel = pk[ok]
     if sel.size == 0:
         return empty
-    # initial contact: steepest rise of xf before the peak (after the previous step's peak)
+    # initial contact: steepest rise of xf on the ascent to the peak (from the lowest point
+    # since the previous peak)
     dxf = np.diff(xf)  # dxf[i] = xf[i+1] - xf[i], slope between samples i, i+1
     look = samples_for(0.6 * max_step_s, sampling_rate_hz=fs)
     t_ic = np.empty(sel.size)
     prev_all = np.concatenate(([-(10**9)], pk[:-1]))[ok]
     for m, i in enumerate(sel.tolist()):
         a = max(0, i - look, int(prev_all[m]) + 1)
+        a += int(np.argmin(xs[a:i]))  # the ascent to this peak: from the valley before it
         j = a + int(np.argmax(dxf[a:i]))  # slope between j and j+1
         # sub-sample: parabola through the slopes around the maximum
         off = 0.0

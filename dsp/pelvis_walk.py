@@ -71,6 +71,8 @@ class WalkSettings:
     side_half_window: int = 8
     stance_end_step: float = 0.2
     max_step_s: float = 1.0
+    yaw_window_step: float = 0.3
+    yaw_cue: bool = True
 
 
 @dataclass
@@ -87,6 +89,7 @@ class WalkStep:
     lat_mean: float
     vo_cm: float
     segment: int
+    yaw_rate: float = math.nan  # mean rate of turn over the swing's end before it, deg/s
     flags: list[str] = field(default_factory=list)
     trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
     run: int = 0
@@ -258,6 +261,9 @@ class PelvisWalk:
                 vo_cm=nan,
                 segment=self._segment,
             )
+            if j > 0 and tic[j] - tic[j - 1] <= dmax:
+                ia = int(np.searchsorted(t, tic[j] - self.settings.yaw_window_step * (tic[j] - tic[j - 1])))
+                st.yaw_rate = float(gyr[ia : i0 + 1, 2].mean())
             if math.isfinite(st.next_ic):
                 i1 = int(w.i_ic[j + 1])
                 t_end = st.next_ic + self.settings.stance_end_step * (st.next_ic - st.t_ic)
@@ -316,6 +322,7 @@ class PelvisWalk:
             run,
             step_no=np.array([s.step_no for s in steps]),
             half_window=hw,
+            yaw_rate=np.array([s.yaw_rate for s in steps]) if self.settings.yaw_cue else None,
         )
         last = steps[-1]
         # the last run can still grow while a step may join it: up to 4 steps after its last
