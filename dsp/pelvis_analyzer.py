@@ -98,8 +98,8 @@ from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_early import causal_stance, causal_stances
 from dsp.pelvis_events import StanceEvents, detect_stances
 from dsp.pelvis_metrics import analyse_epochs, assign_sides
-from dsp.pelvis_walk import PelvisWalk, WalkStep
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
+from dsp.pelvis_walk import PelvisWalk, WalkStep
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
@@ -1555,7 +1555,10 @@ class PelvisAnalyzer(StreamAnalyzer):
             if self.baseline_kind_ == "standing" or self._run_base_from_steps:
                 self._walk_base = self._baseline
             else:  # from the walking steps, as the running baseline from running steps
-                il, ir, pl, mr = [], [], [], []
+                il: list[float] = []
+                ir: list[float] = []
+                pl: list[float] = []
+                mr: list[float] = []
                 for w in self._walk_pending:
                     if not (math.isfinite(w.obl_ic) and math.isfinite(w.obl_max)):
                         continue

@@ -262,7 +262,11 @@ class PelvisWalk:
                 segment=self._segment,
             )
             if j > 0 and tic[j] - tic[j - 1] <= dmax:
-                ia = int(np.searchsorted(t, tic[j] - self.settings.yaw_window_step * (tic[j] - tic[j - 1])))
+                ia = int(
+                    np.searchsorted(
+                        t, tic[j] - self.settings.yaw_window_step * (tic[j] - tic[j - 1])
+                    )
+                )
                 st.yaw_rate = float(gyr[ia : i0 + 1, 2].mean())
             if math.isfinite(st.next_ic):
                 i1 = int(w.i_ic[j + 1])
@@ -277,11 +281,11 @@ class PelvisWalk:
                     st.obl_max, st.obl_min = float(seg.max()), float(seg.min())
                     st.obl_mean = float(seg.mean())
                     st.lat_mean = float(lat[i0 : i_end + 1].mean())
-                    st.obl_ic = float(np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1]))
+                    st.obl_ic = float(
+                        np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1])
+                    )
                     if i1 - i0 >= 4:
-                        st.vo_cm = float(
-                            _step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0]
-                        )
+                        st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
                     if math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
                         pts = np.linspace(st.t_ic, st.next2_ic, 101)
                         st.trace = np.interp(pts, t, obl)

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.bouts import Bout, BoutTracker, foot_activity
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.foot_analyzer import FootAnalyzer, FootSettings
@@ -184,6 +185,8 @@ class SessionAnalyzer:
         self._finished = False
         self.early_rows_: list[ContactRow] = []
         self._t_first: dict[str, float] = {}
+        #: activity bouts (dsp.bouts): steps of every sensor and the sensors' motion
+        self.bout_tracker = BoutTracker()
 
     # ------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> list[ContactRow]:
@@ -196,8 +199,11 @@ class SessionAnalyzer:
         if len(block) and block.sensor_id not in self._t_first:
             self._t_first[block.sensor_id] = float(block.t[0])
         rows = a.feed(block)
+        self.bout_tracker.add_motion(block.sensor_id, getattr(a, "motion_epochs_", None) or {})
         self.early_rows_ = list(getattr(a, "early_rows_", ()))
-        return self._route(block.sensor_id, rows)
+        out = self._route(block.sensor_id, rows)
+        self._activities(out)
+        return out
 
     def finish(self) -> list[ContactRow]:
         """End of data for every sensor; returns the remaining rows."""
@@ -211,7 +217,21 @@ class SessionAnalyzer:
             out += self._route(sid, done)
         self._finished = True
         out += self._release()
+        self._activities(out)
         return out
+
+    def _activities(self, rows: list[ContactRow]) -> None:
+        """The activity of the foot rows and early rows (:func:`dsp.bouts.foot_activity`;
+        pelvis rows carry theirs), and the rows' steps for the bouts."""
+        for r in self.early_rows_:
+            if r.activity is None and r.sensor_id in self._feet:
+                r.activity = foot_activity(r)
+        self.bout_tracker.add_rows(rows)
+
+    def bouts(self, t_start: float | None = None, t_end: float | None = None) -> list[Bout]:
+        """Activity bouts over ``[t_start, t_end]`` (default: the data seen), see
+        :mod:`dsp.bouts`."""
+        return self.bout_tracker.bouts(t_start, t_end)
 
     def summary(self, duration_s: float) -> dict[str, Any]:
         """The ``sensors`` object of SUMMARY.json (per analysed sensor)."""
@@ -311,6 +331,8 @@ class SessionAnalyzer:
                 and first < r.t_ic + (r.stride_time or math.inf)
             ):
                 r.flight_time = max(0.0, first - r.t_to)
+            if r.activity is None:
+                r.activity = foot_activity(r)
             out.append(r)
         self._held = keep
         # forget old contact times

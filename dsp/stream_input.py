@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.bouts import block_motion
 from dsp.errors import AnalysisError
 
 __all__ = ["Accepted", "AlignBuffer", "BlockInput", "RateCheck", "StreamAnalyzer"]
@@ -314,6 +315,8 @@ class StreamAnalyzer(ABC):
             raise AnalysisError(
                 f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
             )
+        #: the block's motion per 1 s epoch (dsp.bouts.block_motion): standing or not
+        self.motion_epochs_ = block_motion(block.t, block.acc, block.gyr)
         n = len(block)
         most = self.feed_piece_s * self.info.sample_rate_hz
         if not n > most:

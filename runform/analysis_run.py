@@ -38,7 +38,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns of the stride table holding text (every other column is float64).
-TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "events_source")
+TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "activity", "events_source")
 
 
 def _decimals() -> dict[str, int]:
@@ -212,7 +212,7 @@ def analyse_recording(
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
     from dsp.session import AnalysisConfig, SessionAnalyzer
-    from dsp.summary import build_summary
+    from dsp.summary import ActivitySummaries, build_summary
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
@@ -245,6 +245,7 @@ def analyse_recording(
         remote = pool.analyzers if pool is not None else {}
         sa = SessionAnalyzer(sensors, config=config, analyzers=dict(remote))
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
+        per_activity = ActivitySummaries()
 
         def consume(new: list[ContactRow]) -> None:
             # the alerts come from the early rows too, as in the live viewer (same alerts)
@@ -262,6 +263,7 @@ def analyse_recording(
                 alerts.extend(_alert_dict(a) for a in engine.feed(new, **feed))
             if not new:
                 return
+            per_activity.add(new)
             if keep_rows:
                 rows.extend(new)
             if on_rows is not None:
@@ -299,11 +301,17 @@ def analyse_recording(
         if collect_traces:
             for sid in sa.analyzers:
                 grab(sid)
+        sensors_part = sa.summary(duration)
+        for sid, part in sensors_part.items():
+            got = per_activity.by_activity(sid, str(part.get("placement", "")))
+            if got:
+                part["by_activity"] = got
         summary = build_summary(
             recording=rec_path,
             duration_s=duration,
-            sensors=sa.summary(duration),
+            sensors=sensors_part,
             alerts=alerts,
+            bouts=[b.as_dict() for b in sa.bouts(t_start, t_start + duration)],
         )
         result = AnalysisResult(
             recording=rec_path,
