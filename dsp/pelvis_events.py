@@ -285,6 +285,7 @@ def detect_walk_steps(
     max_step_s: float = 1.0,
     min_run: int = 3,
     max_peak_g: float = 1.2,
+    flight_max_g: float = 0.6,
     level_s: float = 1.2,
     gravity: float = STANDARD_GRAVITY,
 ) -> WalkSteps:
@@ -302,7 +303,7 @@ def detect_walk_steps(
 
     A peak counts only inside a walk: at least ``min_run`` consecutive peaks, each between
     ``min_step_s`` and ``max_step_s`` after the previous one, the signal dipping below 1 g
-    between them. Standing,
+    between them and never near free fall (below ``flight_max_g``: a running flight). Standing,
     sitting down, a single stumble do not make such a run. Peaks above ``1 + max_peak_g`` g
     (a jump, a running impact) are not walking steps.
 
@@ -367,6 +368,10 @@ def detect_walk_steps(
         return empty
     dt = np.diff(t[pk])
     good = (dt >= min_step_s) & (dt <= max_step_s)
+    # a flight phase between two peaks (the reading near 0 g): running, not walking
+    for k in range(dt.size):
+        if xf[pk[k] : pk[k + 1]].min() < flight_max_g - 1.0:
+            good[k] = False
     # peaks k and k+1 are consecutive steps of a walk when the interval between them is good
     link = good
     run_id = np.concatenate(([0], np.cumsum(~link)))

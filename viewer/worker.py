@@ -51,6 +51,8 @@ class Update:
     * ``strides``: ``data = {"rows": [ContactRow], "traces": [(sensor_id, side, t_ic, trace)],
       "alerts": [Alert], "cleared": [(t, rule, side)]}``
     * ``position``: ``data = t`` latest session time seen, s;
+    * ``activity``: ``data`` = the current activity (``stand``, ``walk``, ``run``, ``other``;
+      :meth:`dsp.bouts.BoutTracker.current`), sent when it changes;
     * ``status``: ``data = {sensor_id: SensorStatus}``;
     * ``marker``: ``data = (t, label, kind)`` a marker that was written;
     * ``streams``: ``data = [(stream_id, t, {quantity: values}, device_model, placement)]``
@@ -387,6 +389,11 @@ class AnalysisWorker:
             early += self.sa.early_rows_
             traces += _traces_of(self.sa.analyzer(block.sensor_id), block.sensor_id)
         self._emit_rows(rows, traces, early=early)
+        if self._last_t:
+            act = self.sa.bout_tracker.current(max(self._last_t.values()))
+            if act is not None and act != getattr(self, "_activity", None):
+                self._activity = act
+                self._put("activity", act)
 
     def _emit_rows(
         self,
