@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import centered_moving_average, samples_for
@@ -265,6 +266,22 @@ class WalkSteps:
         return int(self.i_peak.shape[0])
 
 
+def _box(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over an odd window (shrunk at the edges), by a cumulative sum:
+    O(N) for the long windows of walking. Its rounding depends on where the array starts,
+    so it serves analyses of fixed windows (:mod:`dsp.pelvis_walk`), whose every value comes
+    from one window."""
+    h = int(window) // 2
+    n = x.shape[0]
+    if h <= 0 or n == 0:
+        return x.copy()
+    c = np.concatenate(([0.0], np.cumsum(x)))
+    i = np.arange(n)
+    lo = np.maximum(0, i - h)
+    hi = np.minimum(n, i + h + 1)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
 def walk_context_s(
     *, smooth_s: float = 0.2, max_step_s: float = 1.0, level_s: float = 1.2
 ) -> float:
@@ -332,24 +349,19 @@ def detect_walk_steps(
     if n < 4 * ws:
         return empty
     x = np.asarray(f_vt, dtype=np.float64) / float(gravity) - 1.0
-    xs = centered_moving_average(centered_moving_average(x, window=ws), window=ws)
+    xs = _box(_box(x, ws), ws)
     # against the local level (a tilted trunk reads less than 1 g along the sensor's vertical)
-    xs = xs - centered_moving_average(x, window=samples_for(level_s, sampling_rate_hz=fs))
+    xs = xs - _box(x, samples_for(level_s, sampling_rate_hz=fs))
     we = samples_for(edge_s, sampling_rate_hz=fs, minimum=1)
-    xf = centered_moving_average(centered_moving_average(x, window=we), window=we)
+    xf = _box(_box(x, we), we)
     # candidate peaks: local maxima of xs, the largest within +-min_step_s / 2
     half = max(1, samples_for(0.5 * min_step_s, sampling_rate_hz=fs))
     inner = xs[1:-1]
     cand = np.flatnonzero((inner >= xs[:-2]) & (inner > xs[2:]) & (inner > min_peak_g)) + 1
     if cand.size < min_run:
         return empty
-    keep = []
-    for i in cand.tolist():
-        a, b = max(0, i - half), min(n, i + half + 1)
-        seg = xs[a:b]
-        if int(np.argmax(seg)) + a == i:
-            keep.append(i)
-    pk = np.asarray(keep, dtype=int)
+    local_max = maximum_filter1d(xs, size=2 * half + 1, mode="nearest")
+    pk = cand[xs[cand] >= local_max[cand]]
     # the smoothed edges of the data are not trusted (shrunk windows)
     edge = 2 * ws + samples_for(0.5 * level_s, sampling_rate_hz=fs)
     pk = pk[(pk >= edge) & (pk < n - edge)]

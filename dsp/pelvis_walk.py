@@ -65,7 +65,7 @@ class WalkSettings:
         Longest step of a walk (as :func:`dsp.pelvis_events.detect_walk_steps`).
     """
 
-    epoch_s: float = 1.0
+    epoch_s: float = 2.0
     pad_s: float = 3.5
     lookahead_s: float = 3.5
     side_half_window: int = 8

@@ -28,8 +28,7 @@ def boundary_errors(bouts: list[dict], truth: list[list]) -> list[float]:
     """For each truth boundary between two bouts, the distance (s) to the nearest detected
     boundary between the same two activities (inf when none)."""
     got = [
-        (a["t1"], a["activity"], b["activity"])
-        for a, b in zip(bouts[:-1], bouts[1:], strict=True)
+        (a["t1"], a["activity"], b["activity"]) for a, b in zip(bouts[:-1], bouts[1:], strict=True)
     ]
     out = []
     for a, b in zip(truth[:-1], truth[1:], strict=True):

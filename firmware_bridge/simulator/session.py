@@ -142,7 +142,10 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
                 bouts[-1][1] = round(shift + first_ic, 6)
             start = shift + first_ic if st_s > 0 else shift
             bouts.append([round(start, 6), round(shift + end_local, 6), act])
-            for lst_in, lst_out in ((tr.get("contacts", []), contacts), (tr.get("steps", []), steps)):
+            for lst_in, lst_out in (
+                (tr.get("contacts", []), contacts),
+                (tr.get("steps", []), steps),
+            ):
                 for c in lst_in:
                     if c["t_ic"] >= end_local:
                         continue

@@ -192,9 +192,7 @@ def _intervals(console: Any, out: Path, args: argparse.Namespace) -> None:
     summ = json.loads(summary.read_text())
     console.print(
         "bouts: "
-        + ", ".join(
-            f"{b['activity']} {b['t0']:.0f}-{b['t1']:.0f} s" for b in summ.get("bouts", [])
-        )
+        + ", ".join(f"{b['activity']} {b['t0']:.0f}-{b['t1']:.0f} s" for b in summ.get("bouts", []))
     )
     table = Table(title="interval session: running and walking apart")
     for col in ("sensor", "metric", "run", "walk"):
