@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -27,11 +29,9 @@ def bout_agreement(
 def boundary_errors(bouts: list[dict], truth: list[list]) -> list[float]:
     """For each truth boundary between two bouts, the distance (s) to the nearest detected
     boundary between the same two activities (inf when none)."""
-    got = [
-        (a["t1"], a["activity"], b["activity"]) for a, b in zip(bouts[:-1], bouts[1:], strict=True)
-    ]
+    got = [(a["t1"], a["activity"], b["activity"]) for a, b in itertools.pairwise(bouts)]
     out = []
-    for a, b in zip(truth[:-1], truth[1:], strict=True):
+    for a, b in itertools.pairwise(truth):
         cands = [abs(t - a[1]) for t, x, y in got if x == a[2] and y == b[2]]
         out.append(min(cands, default=float("inf")))
     return out
