@@ -9,11 +9,16 @@ are present:
   contact is classified by :func:`foot_activity` (from its contact time).
   Consecutive steps of one activity, less than ``max_step_gap_s`` apart, form a bout from the
   first contact to one step after the last (the step lasts until the next contact);
-* **motion**: the time between step bouts is ``stand`` when the sensors are still there
-  (every sensor with data in a 1 s epoch rotates slower than ``still_max_dps`` and its
-  specific-force magnitude varies by less than ``still_acc_range_g``) for at least
-  ``stand_share`` of it, else ``other`` (sitting down, shuffling, turning on the spot...).
-  Pauses shorter than ``min_pause_s`` between bouts of one activity do not break it.
+* **motion**: the time between step bouts is ``stand`` where the sensors are still (every
+  sensor with data in a 1 s epoch rotates slower than ``still_max_dps`` and its
+  specific-force magnitude varies by less than ``still_acc_range_g``), else ``other``
+  (sitting down, shuffling, turning on the spot...); stretches shorter than
+  ``min_stretch_s`` take the label of the stretch before them. A still sensor cannot tell
+  standing from sitting still: both are ``stand``.
+  Pauses shorter than ``min_pause_s`` between bouts of one activity do not break it, and
+  fewer than ``min_bout_steps`` contacts of one activity (a switch's stride seen by one
+  sensor, a hop, a lone flight contact while sitting down) make no bout: their rows keep
+  their own ``activity``, the time goes to the bouts around them.
 
 The bouts cover the recording without overlap. :class:`BoutTracker` collects the steps and
 the motion epochs as a session is fed (any block sizes, any order of the sensors: epochs are
@@ -71,12 +76,15 @@ class BoutSettings:
         An epoch is still when every sensor's rotation rate stays below this, deg/s.
     still_acc_range_g : float
         ... and its specific-force magnitude varies by less than this, g.
-    stand_share : float
-        Share of still epochs that makes a pause between step bouts ``stand``.
+    min_stretch_s : float
+        Shorter stretches of standing or other motion between step bouts join the one before.
     max_step_gap_s : float
         Longest time between two contacts of one bout (pooled over the sensors).
     min_pause_s : float
         Shorter pauses between two bouts of one activity are part of the bout.
+    min_bout_steps : int
+        Fewer contacts of one activity (after merging the sensors' views of one contact) are
+        not a bout: their time goes to the bouts around them.
     max_run_contact_s : float
         A foot contact shorter than this is running (:func:`foot_activity`), s.
     """
@@ -84,9 +92,10 @@ class BoutSettings:
     epoch_s: float = 1.0
     still_max_dps: float = 25.0
     still_acc_range_g: float = 0.2
-    stand_share: float = 0.6
+    min_stretch_s: float = 2.0
     max_step_gap_s: float = 1.5
     min_pause_s: float = 1.0
+    min_bout_steps: int = 3
     max_run_contact_s: float = 0.42
 
 
@@ -130,22 +139,36 @@ def segment_bouts(
     if not t_end > t_start:
         return []
     st = sorted((t, a) for t, a in steps if a in ("walk", "run") and t_start <= t <= t_end)
-    # step bouts: runs of one activity with contacts close together
-    raw: list[list] = []  # [t_first, t_last, activity, contact times]
-    for t, a in st:
-        if raw and raw[-1][2] == a and t - raw[-1][1] <= s.max_step_gap_s:
-            raw[-1][1] = t
-            raw[-1][3].append(t)
-            continue
-        raw.append([t, t, a, [t]])
-    spans: list[Bout] = []
-    for t0, t1, a, ts in raw:
+
+    def group(items: list[tuple[float, str]]) -> list[list]:
+        # step bouts: runs of one activity with contacts close together
+        raw: list[list] = []  # [t_first, t_last, activity, contact times]
+        for t, a in items:
+            if raw and raw[-1][2] == a and t - raw[-1][1] <= s.max_step_gap_s:
+                raw[-1][1] = t
+                raw[-1][3].append(t)
+                continue
+            raw.append([t, t, a, [t]])
+        return raw
+
+    def distinct(ts: list[float]) -> list[float]:
         # one contact seen by several sensors counts once (within 0.15 s)
-        u = np.sort(np.asarray(ts))
-        keep = [float(u[0])]
-        for x in u[1:].tolist():
+        u = sorted(ts)
+        keep = [u[0]]
+        for x in u[1:]:
             if x - keep[-1] > 0.15:
                 keep.append(x)
+        return keep
+
+    # a few contacts of another activity inside a bout (the stride of a switch seen by one
+    # sensor, a hop) do not make a bout of their own
+    raw = group(st)
+    small = {id(g) for g in raw if len(distinct(g[3])) < s.min_bout_steps}
+    if small:
+        raw = group([(t, g[2]) for g in raw if id(g) not in small for t in g[3]])
+    spans: list[Bout] = []
+    for t0, t1, a, ts in raw:
+        keep = distinct(ts)
         step = float(np.median(np.diff(keep))) if len(keep) > 1 else s.max_step_gap_s / 2
         spans.append(Bout(t0, min(t_end, t1 + min(step, s.max_step_gap_s)), a))
     # bouts of one activity with a short pause between them are one bout
@@ -163,21 +186,43 @@ def segment_bouts(
     out: list[Bout] = []
     cursor = float(t_start)
 
-    def pause(a: float, b: float) -> None:
+    def add(a: float, b: float, act: str) -> None:
         if b - a <= 1e-9:
             return
-        if out and out[-1].activity != "stand" and out[-1].activity != "other" and b - a < 0.5:
-            out[-1] = Bout(out[-1].t0, b, out[-1].activity)  # a sliver: the bout before
-            return
-        e0 = math.floor(a / s.epoch_s)
-        e1 = max(e0 + 1, math.ceil(b / s.epoch_s))
-        known = [still[e] for e in range(e0, e1) if e in still]
-        quiet = bool(known) and sum(known) >= s.stand_share * len(known)
-        act = "stand" if quiet else "other"
         if out and out[-1].activity == act:
             out[-1] = Bout(out[-1].t0, b, act)
         else:
             out.append(Bout(a, b, act))
+
+    def pause(a: float, b: float) -> None:
+        if b - a <= 1e-9:
+            return
+        if out and out[-1].activity in ("walk", "run") and b - a < 0.5:
+            out[-1] = Bout(out[-1].t0, b, out[-1].activity)  # a sliver: the bout before
+            return
+        # per epoch still (stand) or not (other); stretches shorter than min_stretch_s take
+        # the label of the stretch before them (or after, at the start)
+        e0 = math.floor(a / s.epoch_s)
+        e1 = max(e0 + 1, math.ceil(b / s.epoch_s))
+        labels = ["stand" if still.get(e, False) else "other" for e in range(e0, e1)]
+        runs: list[list] = []  # [first epoch, last epoch + 1, label]
+        for k, lab in enumerate(labels):
+            if runs and runs[-1][2] == lab:
+                runs[-1][1] = e0 + k + 1
+            else:
+                runs.append([e0 + k, e0 + k + 1, lab])
+        min_ep = max(1, math.ceil(s.min_stretch_s / s.epoch_s))
+        merged_runs: list[list] = []
+        for r in runs:
+            if merged_runs and (r[1] - r[0] < min_ep or merged_runs[-1][2] == r[2]):
+                merged_runs[-1][1] = r[1]
+            else:
+                merged_runs.append(list(r))
+        if len(merged_runs) > 1 and merged_runs[0][1] - merged_runs[0][0] < min_ep:
+            merged_runs[1][0] = merged_runs[0][0]
+            merged_runs.pop(0)
+        for r in merged_runs:
+            add(max(a, r[0] * s.epoch_s), min(b, r[1] * s.epoch_s), r[2])
 
     for b in merged:
         pause(cursor, b.t0)

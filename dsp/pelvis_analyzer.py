@@ -1215,15 +1215,15 @@ class PelvisAnalyzer(StreamAnalyzer):
         E = self._early
         while self._early_rel < len(E):
             e = E[self._early_rel]
+            if not e.flight:  # no flight phase: walking (dsp.pelvis_walk) or no step at all
+                self._early_rel += 1
+                continue
             if self._peers and not e.foot_known:
                 self._decide_foot(e)
                 if not e.foot_known:
                     break
             if e.foot is None and e.left is None:
                 break
-            if not e.flight:  # no flight phase: walking (dsp.pelvis_walk) or no step at all
-                self._early_rel += 1
-                continue
             if e.flight and not math.isfinite(e.obl_max):
                 break  # too few contacts before it (a segment's start): waits for its step
             e.row = self._early_row(e)
@@ -1407,7 +1407,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             if st.left is None:
                 break
             e = self._early_by_t.get(st.t_ic)
-            if e is not None and e.row is None and e.left is None:
+            if e is not None and e.flight and e.row is None and e.left is None:
                 break  # its early row goes first, and needs its side vote
             if self._peers and not self._fusion_ready(st, final):
                 break
