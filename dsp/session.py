@@ -324,15 +324,16 @@ class SessionAnalyzer:
             if first > r.t_ic + horizon and wm < r.t_ic + horizon and not self._finished:
                 keep.append(r)
                 continue
+            if r.activity is None:
+                r.activity = foot_activity(r)
             if (
                 r.t_to is not None
                 and "rejected" not in r.flags
+                and r.activity != "walk"  # analysis-output v1: empty in walking
                 and first <= r.t_ic + horizon
                 and first < r.t_ic + (r.stride_time or math.inf)
             ):
                 r.flight_time = max(0.0, first - r.t_to)
-            if r.activity is None:
-                r.activity = foot_activity(r)
             out.append(r)
         self._held = keep
         # forget old contact times

@@ -69,7 +69,8 @@ class Scenario:
     program : ``((activity, seconds), ...)`` with activity ``stand``, ``walk`` or ``run``: a
         session of bouts (e.g. run/walk intervals), simulated bout by bout and joined (see
         :func:`firmware_bridge.simulator.session.simulate_session`); running bouts use this
-        scenario's runner, walking bouts the ``walk`` scenario's gait knobs. ``duration_s``
+        scenario's runner, walking bouts the ``walk`` scenario's gait knobs (the runner's own
+        pelvic drop). ``duration_s``
         and ``standing_s`` are then the program's.
 
     Sensors
@@ -372,7 +373,7 @@ def _intervals() -> Scenario:
         name="intervals",
         description=(
             "run/walk intervals (Couch to 5K): stand, 60 s walk, 4 x (60 s run at 2.8 m/s, "
-            "90 s walk), stand"
+            "90 s walk), stand; weak left hip (9 vs 4.5 deg pelvic drop, walking and running)"
         ),
         program=prog,
         duration_s=sum(d for _, d in prog),
@@ -381,7 +382,7 @@ def _intervals() -> Scenario:
         speed_mps=2.8,
         foot_strike_angle_deg=14.0,
         vertical_oscillation_cm=8.5,
-        pelvic_drop_deg=(6.0, 4.5),
+        pelvic_drop_deg=(9.0, 4.5),
     )
 
 
