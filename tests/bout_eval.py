@@ -28,10 +28,10 @@ def bout_agreement(
 
 def boundary_errors(bouts: list[dict], truth: list[list]) -> list[float]:
     """For each truth boundary between two bouts, the distance (s) to the nearest detected
-    boundary between the same two activities (inf when none)."""
+    boundary into the same activity (inf when none)."""
     got = [(a["t1"], a["activity"], b["activity"]) for a, b in itertools.pairwise(bouts)]
     out = []
     for a, b in itertools.pairwise(truth):
-        cands = [abs(t - a[1]) for t, x, y in got if x == a[2] and y == b[2]]
+        cands = [abs(t - a[1]) for t, _x, y in got if y == b[2]]
         out.append(min(cands, default=float("inf")))
     return out
