@@ -143,3 +143,14 @@ def test_alert_rules_watch_their_activity() -> None:
     assert got == {"run_drop", "any_drop"}
     with pytest.raises(Exception, match="activity"):
         load_profile({"rule": [{"name": "x", "metric": "cadence", "below": 1, "activity": "swim"}]})
+
+
+def test_intervals_feet_alone(intervals) -> None:
+    sim = intervals
+    sa, rows = _analyse(sim, {"left_foot", "right_foot"}, 30.0)
+    dur = sim.truth["duration_s"]
+    bouts = [b.as_dict() for b in sa.bouts(0.0, dur)]
+    assert bout_agreement(bouts, sim.truth["bouts"], t0=0.0, t1=dur) >= 0.98
+    assert max(boundary_errors(bouts, sim.truth["bouts"])) <= 0.73
+    walk = [r for r in rows if r.activity == "walk"]
+    assert walk and all(r.flight_time is None for r in walk)  # empty in walking (spec)
