@@ -507,6 +507,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             else round(float(self._baseline), 4),
             "events_source": self._events_source(),
         }
+        d["walking_steps"] = self._walk.n_steps  # dsp.pelvis_walk
         if self._peers:
             # steps for which each foot was left out (it had no contact soon after: silent)
             d["feet_left_out"] = dict(self._foot_skipped)

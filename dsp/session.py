@@ -223,10 +223,14 @@ class SessionAnalyzer:
     def _activities(self, rows: list[ContactRow]) -> None:
         """The activity of the foot rows and early rows (:func:`dsp.bouts.foot_activity`;
         pelvis rows carry theirs), and the rows' steps for the bouts."""
-        for r in self.early_rows_:
-            if r.activity is None and r.sensor_id in self._feet:
+        for r in (*self.early_rows_, *rows):
+            if r.activity is None and self._is_foot(r.sensor_id):
                 r.activity = foot_activity(r)
         self.bout_tracker.add_rows(rows)
+
+    def _is_foot(self, sensor_id: str) -> bool:
+        info = self._info.get(sensor_id)
+        return info is not None and info.placement in ("left_foot", "right_foot")
 
     def bouts(self, t_start: float | None = None, t_end: float | None = None) -> list[Bout]:
         """Activity bouts over ``[t_start, t_end]`` (default: the data seen), see
