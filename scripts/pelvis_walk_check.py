@@ -29,8 +29,8 @@ def pelvis_rows(path: Path) -> list:
         sa = SessionAnalyzer(rec.sensors)
         rows = []
         for block in rec.iter_blocks():
-            rows += sa.feed(block)
-        rows += sa.finish()
+            rows += sa.feed(block).rows
+        rows += sa.finish().rows
     return [r for r in rows if r.sensor_id == "pelvis"]
 
 

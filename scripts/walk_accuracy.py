@@ -30,8 +30,8 @@ def analyse(sim, sensors: set[str]) -> tuple[SessionAnalyzer, list]:
     rows = []
     for b in sim.iter_blocks(30.0):
         if b.sensor_id in sensors:
-            rows += sa.feed(b)
-    rows += sa.finish()
+            rows += sa.feed(b).rows
+    rows += sa.finish().rows
     return sa, rows
 
 

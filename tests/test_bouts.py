@@ -77,8 +77,8 @@ def _analyse(sim, sensors, block_s: float):
     rows = []
     for b in sim.iter_blocks(block_s):
         if b.sensor_id in sensors:
-            rows += sa.feed(b)
-    rows += sa.finish()
+            rows += sa.feed(b).rows
+    rows += sa.finish().rows
     return sa, rows
 
 

@@ -66,8 +66,8 @@ def test_walking_rows_do_not_depend_on_the_chunking(walk_sim) -> None:
     pa = PelvisAnalyzer(info)
     rows = []
     for i0, i1 in zip([0, *cuts.tolist()], [*cuts.tolist(), len(b)], strict=True):
-        rows += pa.feed(b.slice(i0, i1))
-    rows += pa.finish()
+        rows += pa.feed(b.slice(i0, i1)).rows
+    rows += pa.finish().rows
     assert [r.as_record() for r in rows] == [r.as_record() for r in whole]
 
 
@@ -92,7 +92,7 @@ def test_a_still_sensor_has_no_steps() -> None:
     pa = PelvisAnalyzer(
         __import__("dsp.block", fromlist=["SensorInfo"]).SensorInfo("p", "pelvis", "x", 100.0)
     )
-    rows = pa.feed(SampleBlock("p", t, acc, gyr)) + pa.finish()
+    rows = [*pa.feed(SampleBlock("p", t, acc, gyr)).rows, *pa.finish().rows]
     assert rows == []
     assert "problem" in pa.summary()
 
@@ -126,7 +126,7 @@ def test_real_lower_back_walks(name: str) -> None:
         info = rec.sensor("pelvis")
         b = rec.read("pelvis")
     pa = PelvisAnalyzer(info)
-    rows = pa.feed(b) + pa.finish()
+    rows = [*pa.feed(b).rows, *pa.finish().rows]
     found, prec, side, ic = _match(rows, ref)
     assert found >= 0.95 and prec >= 0.95, (found, prec)
     assert side >= 0.95, side
