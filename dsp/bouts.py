@@ -20,7 +20,9 @@ are present:
   sensor, a hop, a lone flight contact while sitting down) make no bout: their rows keep
   their own ``activity``, the time goes to the bouts around them.
 
-The bouts cover the recording without overlap. :class:`BoutTracker` collects the steps and
+The bouts cover the recording without overlap; when the data end less than
+``max_step_gap_s`` after the last contact, the last bout runs to the end (it was cut, not
+ended). :class:`BoutTracker` collects the steps and
 the motion epochs as a session is fed (any block sizes, any order of the sensors: epochs are
 fixed 1 s slices of the shared time base, reduced by max/min, so they do not depend on the
 chunking) and :meth:`BoutTracker.bouts` segments what it has: streaming = batch. The bouts of
@@ -205,24 +207,25 @@ def segment_bouts(
         e0 = math.floor(a / s.epoch_s)
         e1 = max(e0 + 1, math.ceil(b / s.epoch_s))
         labels = ["stand" if still.get(e, False) else "other" for e in range(e0, e1)]
-        runs: list[list] = []  # [first epoch, last epoch + 1, label]
+        runs: list[list] = []  # [start, end (s, within the pause), label]
         for k, lab in enumerate(labels):
+            lo, hi = max(a, (e0 + k) * s.epoch_s), min(b, (e0 + k + 1) * s.epoch_s)
             if runs and runs[-1][2] == lab:
-                runs[-1][1] = e0 + k + 1
+                runs[-1][1] = hi
             else:
-                runs.append([e0 + k, e0 + k + 1, lab])
-        min_ep = max(1, math.ceil(s.min_stretch_s / s.epoch_s))
+                runs.append([lo, hi, lab])
+        short = s.min_stretch_s - 1e-9
         merged_runs: list[list] = []
         for r in runs:
-            if merged_runs and (r[1] - r[0] < min_ep or merged_runs[-1][2] == r[2]):
+            if merged_runs and (r[1] - r[0] < short or merged_runs[-1][2] == r[2]):
                 merged_runs[-1][1] = r[1]
             else:
                 merged_runs.append(list(r))
-        if len(merged_runs) > 1 and merged_runs[0][1] - merged_runs[0][0] < min_ep:
+        if len(merged_runs) > 1 and merged_runs[0][1] - merged_runs[0][0] < short:
             merged_runs[1][0] = merged_runs[0][0]
             merged_runs.pop(0)
         for r in merged_runs:
-            add(max(a, r[0] * s.epoch_s), min(b, r[1] * s.epoch_s), r[2])
+            add(r[0], r[1], r[2])
 
     for b in merged:
         pause(cursor, b.t0)
@@ -231,7 +234,11 @@ def segment_bouts(
         else:
             out.append(Bout(max(cursor, b.t0), b.t1, b.activity))
         cursor = b.t1
-    pause(cursor, float(t_end))
+    if merged and float(t_end) - cursor < s.max_step_gap_s:
+        # the data end within a step's gap of the last contact: the bout was cut, not ended
+        out[-1] = Bout(out[-1].t0, float(t_end), out[-1].activity)
+    else:
+        pause(cursor, float(t_end))
     return out
 
 
