@@ -1,9 +1,9 @@
 """Walking and run/walk interval sessions against the simulator's truth (issue 17).
 
 Pelvis alone (and, for the interval session, with both feet too): walking and running steps
-scored apart (``tests/pelvis_eval.py``), the activity bouts against the per-bout truth
-(``tests/bout_eval.py``: share of the time with the right activity, distance of each
-boundary to the detected one). Prints markdown tables (the ones in ``docs/accuracy.md``).
+scored apart (``firmware_bridge/simulator/eval_pelvis.py``), the activity bouts against the
+per-bout truth (``firmware_bridge/simulator/eval_bouts.py``: share of the time with the right
+activity, distance of each boundary to the detected one). Prints markdown tables (the ones in ``docs/accuracy.md``).
 
     .venv/bin/python scripts/walk_accuracy.py            # walk 60 s x 2 seeds, intervals 680 s
     .venv/bin/python scripts/walk_accuracy.py --quick    # intervals at half length
@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from dsp.session import SessionAnalyzer  # noqa: E402
 from firmware_bridge.simulator import simulate_session  # noqa: E402
-from tests.bout_eval import boundary_errors, bout_agreement  # noqa: E402
-from tests.pelvis_eval import score_pelvis  # noqa: E402
+from firmware_bridge.simulator.eval_bouts import boundary_errors, bout_agreement  # noqa: E402
+from firmware_bridge.simulator.eval_pelvis import score_pelvis  # noqa: E402
 
 
 def analyse(sim, sensors: set[str]) -> tuple[SessionAnalyzer, list]:

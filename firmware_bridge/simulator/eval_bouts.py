@@ -1,4 +1,4 @@
-"""Scoring activity bouts and walking steps against the simulator's truth (tests and
+"""Scoring activity bouts against the simulator's truth (tests and
 ``scripts/walk_accuracy.py``)."""
 
 from __future__ import annotations

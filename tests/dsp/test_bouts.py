@@ -13,9 +13,9 @@ from dsp.bouts import BoutTracker, block_motion, foot_activity, segment_bouts
 from dsp.contact import ContactRow
 from dsp.session import SessionAnalyzer
 from dsp.summary import ActivitySummaries
+from firmware_bridge.simulator.eval_bouts import boundary_errors, bout_agreement
+from firmware_bridge.simulator.eval_pelvis import score_pelvis
 from firmware_bridge.simulator.session import simulate_session
-from tests.bout_eval import boundary_errors, bout_agreement
-from tests.pelvis_eval import score_pelvis
 
 
 def _steps(t0: float, t1: float, step: float, act: str) -> list[tuple[float, str]]:

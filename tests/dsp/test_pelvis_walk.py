@@ -13,10 +13,10 @@ from dsp.block import SampleBlock
 from dsp.pelvis_alignment import estimate_pelvis_alignment
 from dsp.pelvis_analyzer import PelvisAnalyzer
 from dsp.pelvis_events import detect_walk_steps
+from firmware_bridge.simulator.eval_pelvis import run_pelvis_only, score_pelvis
 from firmware_bridge.simulator.session import simulate_session
-from tests.pelvis_eval import run_pelvis_only, score_pelvis
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 
 
 @pytest.fixture(scope="module")
