@@ -39,7 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns of the stride table holding text (every other column is float64).
-TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "events_source")
+TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "activity", "events_source")
 
 
 def rows_to_frame(rows: list[ContactRow]) -> pd.DataFrame:
@@ -220,7 +220,7 @@ def analyse_recording(
     from dsp.pipeline import SessionPipeline, Update
     from dsp.runner_metrics import RunnerMetrics
     from dsp.session import FOOT_PLACEMENTS, AnalysisConfig
-    from dsp.summary import build_summary
+    from dsp.summary import ActivitySummaries, build_summary
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
@@ -256,6 +256,7 @@ def analyse_recording(
         sa = pipe.analysis
         feet = {s.sensor_id for s in sensors if s.placement in FOOT_PLACEMENTS}
         runner = RunnerMetrics({s.sensor_id: s.placement for s in sensors})
+        per_activity = ActivitySummaries()
 
         def consume(up: Update) -> None:
             # the alerts come from the early rows too, as in the live viewer (same alerts)
@@ -269,6 +270,7 @@ def analyse_recording(
                 return
             new = list(up.rows)
             runner.add(new)
+            per_activity.add(new)
             if keep_rows:
                 rows.extend(new)
             if on_rows is not None:
@@ -287,11 +289,17 @@ def analyse_recording(
                 on_progress(up.data_end - t_start, duration)
         consume(pipe.finish())
         alerts.sort(key=lambda a: a["t"])
+        sensors_part = sa.summary()
+        for sid, part in sensors_part.items():
+            got = per_activity.by_activity(sid, str(part.get("placement", "")))
+            if got:
+                part["by_activity"] = got
         summary = build_summary(
             recording=rec_path,
             duration_s=duration,
-            sensors=sa.summary(),
+            sensors=sensors_part,
             alerts=alerts,
+            bouts=[b.as_dict() for b in sa.bouts(t_start, t_start + duration)],
         )
         runner.update_summary(summary)
         result = AnalysisResult(
