@@ -151,8 +151,9 @@ class RunnerMetrics:
 
     def __init__(self, placements: Mapping[str, str]) -> None:
         self.placements = dict(placements)
-        self._foot: dict[str, dict[str, array]] = {}
-        self._pelvis: dict[str, dict[str, array]] = {}
+        # sensor id -> (activity, column) -> values
+        self._foot: dict[str, dict[tuple[str, str], array]] = {}
+        self._pelvis: dict[str, dict[tuple[str, str], array]] = {}
 
     def add(self, rows: Iterable[Any]) -> None:
         """Take released rows (:class:`dsp.contact.ContactRow`, any sensor)."""
@@ -160,46 +161,66 @@ class RunnerMetrics:
             pl = self.placements.get(r.sensor_id, "")
             if "rejected" in (r.flags or ()):
                 continue
-            running = getattr(r, "activity", None) in (None, "", "run")
+            act = getattr(r, "activity", None) or "run"  # no activity known: running
             if pl.endswith("_foot"):
-                d = self._foot.setdefault(
-                    r.sensor_id, {k: array("d") for k in ("t", "sl", "sp", "ft", "pi", "ct")}
-                )
-                d["t"].append(r.t_ic)
-                d["sl"].append(_num(r.stride_length))
-                d["sp"].append(_num(r.speed) if running else math.nan)
-                d["ft"].append(_num(r.flight_time) if running else math.nan)
-                d["pi"].append(_num(r.peak_impact))
-                d["ct"].append(_num(r.contact_time) if running else math.nan)
+                d = self._foot.setdefault(r.sensor_id, {})
+                for key, v in (
+                    ("t", r.t_ic),
+                    ("sl", r.stride_length),
+                    ("sp", r.speed),
+                    ("ft", r.flight_time),
+                    ("pi", r.peak_impact),
+                    ("ct", r.contact_time),
+                ):
+                    d.setdefault((act, key), array("d")).append(_num(v))
             elif pl == "pelvis":
-                p = self._pelvis.setdefault(r.sensor_id, {"t": array("d"), "vo": array("d")})
-                p["t"].append(r.t_ic)
-                p["vo"].append(_num(r.vertical_oscillation) if running else math.nan)
+                p = self._pelvis.setdefault(r.sensor_id, {})
+                p.setdefault((act, "t"), array("d")).append(r.t_ic)
+                p.setdefault((act, "vo"), array("d")).append(_num(r.vertical_oscillation))
+
+    @staticmethod
+    def _cols(d: dict, acts: tuple[str, ...], key: str) -> np.ndarray:
+        got = [np.frombuffer(d[(a, key)]) for a in acts if (a, key) in d]
+        return np.concatenate(got) if got else np.empty(0)
+
+    def _foot_keys(self, d: dict, acts: tuple[str, ...], running: tuple[str, ...]) -> dict:
+        # distance, stride length and impact over ``acts``; pace and flight over ``running``
+        return {
+            **foot_metrics(
+                stride_length=self._cols(d, acts, "sl"),
+                speed=self._cols(d, running, "sp"),
+                flight_time=self._cols(d, running, "ft"),
+                peak_impact=self._cols(d, acts, "pi"),
+            )
+        }
 
     def update_summary(self, summary: dict[str, Any]) -> dict[str, Any]:
-        """Add the runner's keys to a SUMMARY.json document (in place; returned)."""
+        """Add the runner's keys to a SUMMARY.json document (in place; returned): per sensor
+        over all its contacts (pace, flight time, vertical ratio and balance over running),
+        and in each ``by_activity`` entry over that activity's contacts."""
         sensors = summary.get("sensors", {})
+        every = ("run", "walk")
         for sid, d in self._foot.items():
-            if sid in sensors:
-                sensors[sid].update(
-                    foot_metrics(
-                        stride_length=d["sl"],
-                        speed=d["sp"],
-                        flight_time=d["ft"],
-                        peak_impact=d["pi"],
-                    )
-                )
-        if self._foot:
-            ft = np.concatenate([np.frombuffer(d["t"]) for d in self._foot.values()])
-            sl = np.concatenate([np.frombuffer(d["sl"]) for d in self._foot.values()])
-            for sid, p in self._pelvis.items():
-                vr = vertical_ratio(np.frombuffer(p["t"]), np.frombuffer(p["vo"]), ft, sl)
+            if sid not in sensors:
+                continue
+            sensors[sid].update(self._foot_keys(d, every, ("run",)))
+            for act, part in (sensors[sid].get("by_activity") or {}).items():
+                part.update(self._foot_keys(d, (act,), (act,)))
+        for sid, p in self._pelvis.items():
+            if sid not in sensors or not self._foot:
+                continue
+            for act, target in [("run", sensors[sid])] + [
+                (a, part) for a, part in (sensors[sid].get("by_activity") or {}).items()
+            ]:
+                ft = np.concatenate([self._cols(d, (act,), "t") for d in self._foot.values()])
+                sl = np.concatenate([self._cols(d, (act,), "sl") for d in self._foot.values()])
+                vr = vertical_ratio(self._cols(p, (act,), "t"), self._cols(p, (act,), "vo"), ft, sl)
                 m = _median(vr)
-                if sid in sensors and m is not None:
-                    sensors[sid]["vertical_ratio_median"] = m
+                if m is not None:
+                    target["vertical_ratio_median"] = m
         by_side: dict[str, list[np.ndarray]] = {"left_foot": [], "right_foot": []}
         for sid, d in self._foot.items():
-            by_side.setdefault(self.placements[sid], []).append(np.frombuffer(d["ct"]))
+            by_side.setdefault(self.placements[sid], []).append(self._cols(d, ("run",), "ct"))
         if by_side["left_foot"] and by_side["right_foot"]:
             bal = contact_time_balance(
                 np.concatenate(by_side["left_foot"]), np.concatenate(by_side["right_foot"])

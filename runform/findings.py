@@ -163,7 +163,7 @@ def make_segments(
         kind = {"run": "running", "walk": "walking"}.get(act or "", "")
         label = f"{_clock(lo - t_start)}–{_clock(min(hi, t_end) - t_start)}"
         label += f" {kind}" if kind else ""
-        label += f", {where}" if where != "whole session" or kind else ""
+        label += f", {where}" if where != "whole session" else ""
         out.append(Segment(lo, min(hi, t_end), act, label.strip(), rows))
     return out
 
