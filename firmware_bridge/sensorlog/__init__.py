@@ -1,0 +1,51 @@
+"""On-sensor logging: arm sensors, let them log a run without a host, download into one recording.
+
+* :mod:`~firmware_bridge.sensorlog.base`: the :class:`LogDriver` shape;
+* :mod:`~firmware_bridge.sensorlog.diy`, :mod:`~firmware_bridge.sensorlog.metawear`: the
+  families whose firmware logs (see ``docs/devices.md`` for Polar and Movesense);
+* :mod:`~firmware_bridge.sensorlog.timebase`: device clocks → host clock from the arm-time and
+  download-time clock reads (pure);
+* :mod:`~firmware_bridge.sensorlog.journal`: raw download packets on disk (resumable);
+* :mod:`~firmware_bridge.sensorlog.session`: ``arm``, ``status``, ``download`` over bleak.
+"""
+
+from __future__ import annotations
+
+from firmware_bridge.errors import DeviceError
+from firmware_bridge.sensorlog.base import LogConfig, LogDriver, LoggedSamples, LogStatus
+
+__all__ = [
+    "NOT_LOGGING",
+    "LogConfig",
+    "LogDriver",
+    "LogStatus",
+    "LoggedSamples",
+    "log_driver",
+]
+
+#: Families runform reads but cannot make log, and why (one line each; docs/devices.md).
+NOT_LOGGING = {
+    "movesense": "the standard gatt_sensordata_app firmware exposes no DataLogger/Logbook "
+    "commands over GATT (docs/devices.md, 'On-sensor logging')",
+    "polar-verity-sense": "PMD offline recording needs Polar's file transfer (PFTP, protobuf "
+    "messages), which runform does not implement yet (docs/devices.md)",
+    "witmotion": "the BWT901BLE has no log memory",
+    "rsc-footpod": "a footpod gives no IMU samples to log",
+}
+
+
+def log_driver(device_model: str) -> LogDriver:
+    """The logging driver of a family.
+
+    Raises
+    ------
+    DeviceError
+        The family cannot log (the message says why).
+    """
+    from firmware_bridge.sensorlog import diy, metawear
+
+    drivers: dict[str, LogDriver] = {d.name: d for d in (diy.LOG_DRIVER, metawear.LOG_DRIVER)}
+    if device_model in drivers:
+        return drivers[device_model]
+    why = NOT_LOGGING.get(device_model, "no logging driver for this family")
+    raise DeviceError(f"{device_model}: cannot log on the sensor: {why}")
