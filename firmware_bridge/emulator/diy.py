@@ -63,6 +63,8 @@ class EmulatedDiyClip(EmulatedPeripheral):
         self._log_data: Any = None
         self._log_task: asyncio.Task[None] | None = None
         self._log_first = True
+        self._log_tau0 = 0.0
+        self._log_stopped_at: float | None = None
         #: Truth of every logged sample: device time and true time, s.
         self.log_truth_tau: list[np.ndarray] = []
         self.log_truth_t: list[np.ndarray] = []
@@ -163,6 +165,40 @@ class EmulatedDiyClip(EmulatedPeripheral):
             self.log_truth_tau.append(np.concatenate(kept_tau))
             self.log_truth_t.append(np.concatenate(kept_t))
 
+    def log_state(self) -> dict[str, Any] | None:
+        """What this clip's log is (to rebuild it later: :meth:`restore_log`), None if empty."""
+        if not self.logging and not self.flash.records:
+            return None
+        rate, acc, gyr = self.log_config
+        return {
+            "rate_hz": rate,
+            "acc_range_g": acc,
+            "gyr_range_dps": gyr,
+            "wrap": self.flash.wrap,
+            "tau0_s": self._log_tau0,
+            "stopped_at_s": self._log_stopped_at,
+        }
+
+    def restore_log(self, st: dict[str, Any]) -> None:
+        """Rebuild the log a clip with :meth:`log_state` ``st`` holds now (deterministic: the
+        same signal, clock and start give the same records)."""
+        self.log_config = (float(st["rate_hz"]), float(st["acc_range_g"]), float(st["gyr_range_dps"]))
+        self.flash.reset(wrap=bool(st["wrap"]))
+        self._log_first = True
+        self._log_tau0 = float(st["tau0_s"])
+        self.log_sampler = LogSampler(self.clock, self.signal, self.log_config[0], self._log_tau0)
+        stopped = st.get("stopped_at_s")
+        if stopped is None:
+            self.fill_log()
+            return
+        self.fill_log(float(stopped))
+        if self.log_sampler is not None:
+            chunk = self.log_sampler.take_until(float(stopped))
+            if chunk is not None:
+                self._write_records(chunk.device_time_s, chunk.t_true, chunk.acc, chunk.gyr)
+        self.log_sampler = None
+        self._log_stopped_at = float(stopped)
+
     def log_truth(self) -> tuple[np.ndarray, np.ndarray]:
         """Device time and true time of every sample written to the flash since LOG_START."""
         if not self.log_truth_tau:
@@ -195,6 +231,7 @@ class EmulatedDiyClip(EmulatedPeripheral):
             self.log_truth_t.clear()
             tau0 = float(np.ceil(self.clock.device_time(self.link.now()) * rate) / rate)
             self.log_sampler = LogSampler(self.clock, self.signal, float(rate), tau0)
+            self._log_tau0, self._log_stopped_at = tau0, None
             self._answer(bytes([op | dlog.ANSWER, dlog.ST_OK]))
         elif op == dlog.OP_LOG_STOP:
             if self.log_sampler is not None:
@@ -202,6 +239,8 @@ class EmulatedDiyClip(EmulatedPeripheral):
                 chunk = self.log_sampler.take_until(self.link.now())
                 if chunk is not None:
                     self._write_records(chunk.device_time_s, chunk.t_true, chunk.acc, chunk.gyr)
+            if self.log_sampler is not None:
+                self._log_stopped_at = self.link.now()
             self.log_sampler = None
             self._answer(bytes([op | dlog.ANSWER, dlog.ST_OK]))
         elif op == dlog.OP_LOG_STATUS:

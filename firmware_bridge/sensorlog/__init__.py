@@ -34,6 +34,10 @@ NOT_LOGGING = {
 }
 
 
+#: Modules with a ``LOG_DRIVER``.
+_LOG_MODULES = ("diy",)
+
+
 def log_driver(device_model: str) -> LogDriver:
     """The logging driver of a family.
 
@@ -42,9 +46,12 @@ def log_driver(device_model: str) -> LogDriver:
     DeviceError
         The family cannot log (the message says why).
     """
-    from firmware_bridge.sensorlog import diy, metawear
+    import importlib
 
-    drivers: dict[str, LogDriver] = {d.name: d for d in (diy.LOG_DRIVER, metawear.LOG_DRIVER)}
+    drivers: dict[str, LogDriver] = {}
+    for mod in _LOG_MODULES:
+        d = importlib.import_module(f"firmware_bridge.sensorlog.{mod}").LOG_DRIVER
+        drivers[d.name] = d
     if device_model in drivers:
         return drivers[device_model]
     why = NOT_LOGGING.get(device_model, "no logging driver for this family")
