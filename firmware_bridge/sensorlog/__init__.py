@@ -16,6 +16,7 @@ from firmware_bridge.sensorlog.base import LogConfig, LogDriver, LoggedSamples, 
 
 __all__ = [
     "NOT_LOGGING",
+    "capacity_bytes_per_second",
     "LogConfig",
     "LogDriver",
     "LogStatus",
@@ -56,3 +57,18 @@ def log_driver(device_model: str) -> LogDriver:
         return drivers[device_model]
     why = NOT_LOGGING.get(device_model, "no logging driver for this family")
     raise DeviceError(f"{device_model}: cannot log on the sensor: {why}")
+
+
+def capacity_bytes_per_second(device_model: str, rate_hz: float) -> float:
+    """Log memory a family fills per second of acc + gyro at ``rate_hz`` (bytes/s).
+
+    DIY clip: one 256-byte flash page per record of 19 samples. MetaWear: four 9-byte log
+    entries per sample (acc and gyro, 6 bytes each, split into 4 + 2 byte entries).
+    """
+    if device_model == "runform-diy":
+        from firmware_bridge.sensorlog.diy import RECORD_SAMPLES
+
+        return 256.0 / RECORD_SAMPLES * rate_hz
+    if device_model == "metawear":
+        return 4 * 9.0 * rate_hz
+    raise DeviceError(f"{device_model}: cannot log on the sensor")

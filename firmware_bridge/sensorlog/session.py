@@ -305,18 +305,8 @@ async def _download_one(
         while True:
             try:
                 async with connect(s.address) as client:
-                    st = await driver.status(client, s.config)
                     if not s.stopped:
-                        await driver.stop(client, s.config)
-                        s.full_at_download = st.full
-                    sync = await _sync(driver, client, host_clock)
-                    # the later read is the better drift estimate; keep a precise one
-                    if s.download_sync is None or sync.uncertainty_s <= max(
-                        2 * s.download_sync.uncertainty_s, 1e-3
-                    ):
-                        s.download_sync = sync
-                    s.stopped = True
-                    state.save()
+                        await _stop_and_sync(s, state, client, host_clock)
                     await driver.download(
                         client,
                         s.config,
@@ -346,6 +336,19 @@ async def _download_one(
                 await asyncio.sleep(min(5.0, 0.2 * 2**failures))
     finally:
         journal.close()
+
+
+async def _stop_and_sync(
+    s: ArmedSensor, state: ArmState, client: Any, host_clock: Callable[[], float]
+) -> None:
+    """Stop logging and take the download-time sync point (once per session)."""
+    driver = log_driver(s.device_model)
+    st = await driver.status(client, s.config)
+    await driver.stop(client, s.config)
+    s.full_at_download = st.full
+    s.download_sync = await _sync(driver, client, host_clock)
+    s.stopped = True
+    state.save()
 
 
 def clock_map(s: ArmedSensor) -> ClockMap:
@@ -466,6 +469,16 @@ async def download_sensors(
     """
     out = Path(out)
     summary = DownloadSummary(path=str(out))
+    # every sensor stops logging first, so their logs end together (not one download later)
+    for s in state.sensors.values():
+        if not s.stopped:
+            try:
+                async with connect(s.address) as client:
+                    await _stop_and_sync(s, state, client, host_clock)
+            except DeviceError:
+                raise
+            except Exception as exc:  # retried by the download of this sensor
+                log.warning("%s: could not stop logging yet (%s)", s.sensor_id, exc)
     for sid, s in state.sensors.items():
         summary.reconnects[sid] = await _download_one(
             s, state, connect, host_clock, retries, progress
