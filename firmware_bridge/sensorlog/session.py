@@ -318,7 +318,12 @@ async def _download_one(
                 return failures
             except DeviceError:
                 raise
-            except Exception as exc:  # a dropped link: reconnect and resume from the journal
+            except (Exception, asyncio.CancelledError) as exc:
+                # a dropped link (bumble cancels the requests pending on it): reconnect and
+                # resume from the journal; a cancellation of this task itself goes on
+                task = asyncio.current_task()
+                if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
+                    raise
                 failures += 1
                 if failures > retries:
                     raise DeviceError(

@@ -1,0 +1,216 @@
+"""On-sensor logging end to end on bleak's real client over bumble's virtual controllers:
+arm emulated DIY clips, let a (simulated) run fill their flash, download into one recording.
+
+Covers: a download cut in the middle and resumed (in the same run, and by a second run after
+the first gave up), a full flash (stop and wrap-around), clocks drifting apart (alignment after
+download), and the command line from arming to the analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from firmware_bridge.devices import StreamSettings
+from firmware_bridge.emulator.logging_rig import LoggingRig
+from firmware_bridge.errors import DeviceError
+from firmware_bridge.sensorlog.session import (
+    ArmState,
+    arm_sensors,
+    download_sensors,
+    sensors_status,
+)
+from recordings import open_recording
+
+
+def _check_against_truth(rig, state, path, tol_s, overwritten=0):
+    """Every logged sample (but the ``overwritten`` first ones) once, on the session time base
+    within ``tol_s``; returns the errors per sensor."""
+    t_ref = min(s.arm_sync.host_s for s in state.sensors.values())
+    errs = {}
+    with open_recording(path) as rec:
+        for sid, per in rig.peripherals.items():
+            b = rec.read(sid)
+            tau, t_true = per.log_truth()
+            t_true = t_true[overwritten:]
+            assert len(b.t) == len(t_true), f"{sid}: {len(b.t)} samples, logged {len(t_true)}"
+            assert np.all(np.diff(b.t) > 0)
+            err = (b.t + t_ref - rig.host_epoch) - t_true
+            assert np.abs(err).max() < tol_s, f"{sid}: max error {np.abs(err).max() * 1e3:.2f} ms"
+            errs[sid] = err
+    return errs
+
+
+def test_download_cut_in_the_middle_is_resumed(tmp_path):
+    async def main():
+        rig = LoggingRig.create(("left_foot",), signal_duration_s=20, signal_rate_hz=416)
+        async with rig.running(speed=10) as r:
+            state = await arm_sensors(
+                r.addresses(),
+                tmp_path / "armed.json",
+                settings=StreamSettings(rate_hz=208),
+                connect=r.connector(),
+                host_clock=r.host_clock,
+            )
+            r.advance(60.0)
+            per = r.peripherals["left_foot"]
+            cuts = []
+
+            def progress(sid, done, total):
+                if done >= 256 and not cuts:  # after the first chunk: the sensor walks away
+                    cuts.append(done)
+                    asyncio.get_running_loop().create_task(per.drop_connection(away_s=0.5))
+
+            summary = await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
+                progress=progress,
+            )  # fmt: skip
+            assert cuts and summary.reconnects["left_foot"] >= 1
+            _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
+            assert per.flash.used_bytes == 0  # erased after the file was written
+            assert not (tmp_path / "armed.json.journal").exists()
+
+    asyncio.run(main())
+
+
+def test_download_resumed_by_a_second_run_without_duplicates(tmp_path):
+    async def main():
+        rig = LoggingRig.create(("right_foot",), signal_duration_s=20, signal_rate_hz=416)
+        async with rig.running(speed=10) as r:
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=104),
+                connect=r.connector(), host_clock=r.host_clock,
+            )  # fmt: skip
+            r.advance(90.0)
+            per = r.peripherals["right_foot"]
+
+            def progress(sid, done, total):
+                if done >= 256 and per.connection is not None:
+                    asyncio.get_running_loop().create_task(per.drop_connection(away_s=30.0))
+
+            with pytest.raises(DeviceError, match="run `runform sensors download` again"):
+                await download_sensors(
+                    state, tmp_path / "run.h5", connect=r.connector(),
+                    host_clock=r.host_clock, retries=0, progress=progress,
+                )  # fmt: skip
+            assert not (tmp_path / "run.h5").exists()
+            assert per.flash.used_bytes > 0  # nothing erased
+            r.advance(31.0)
+            again = ArmState.load(tmp_path / "armed.json")  # a new process reads the state
+            summary = await download_sensors(
+                again, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+            )
+            assert summary.duplicates["right_foot"] >= 0
+            _check_against_truth(r, again, tmp_path / "run.h5", tol_s=0.005)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_full_flash_stops_or_wraps_and_is_reported(tmp_path, wrap):
+    async def main():
+        rig = LoggingRig.create(
+            ("pelvis",), signal_duration_s=20, signal_rate_hz=416, flash_bytes=64 * 1024
+        )  # 256 records = 4864 samples = 46.8 s at 104 Hz
+        async with rig.running(speed=10) as r:
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=104),
+                connect=r.connector(), host_clock=r.host_clock, wrap=wrap,
+            )  # fmt: skip
+            r.advance(80.0)
+            st = (await sensors_status(state, connect=r.connector()))["pelvis"]
+            assert st.full and st.used_bytes == st.capacity_bytes == 64 * 1024
+            assert st.logging == wrap and (st.overwritten > 0) == wrap
+            summary = await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+            )
+            assert summary.full["pelvis"]
+            assert summary.samples["pelvis"] == 256 * 19 or wrap  # stop: exactly what fits
+            errs = _check_against_truth(
+                r, state, tmp_path / "run.h5", 0.005, summary.overwritten["pelvis"]
+            )
+            with open_recording(tmp_path / "run.h5") as rec:
+                gaps = rec.gaps("pelvis")
+                b = rec.read("pelvis")
+            assert len(gaps) == 1
+            if wrap:  # data lost at the start: the gap runs from arming to the first sample
+                assert summary.overwritten["pelvis"] > 0
+                assert gaps[0][1] == pytest.approx(b.t[0]) and gaps[0][0] < b.t[0] - 20
+            else:  # logging stopped when full: the gap runs from the last sample to the stop
+                assert gaps[0][0] == pytest.approx(b.t[-1]) and gaps[0][1] > b.t[-1] + 20
+            assert len(errs["pelvis"])
+
+    asyncio.run(main())
+
+
+def _drift_case(tmp_path, run_s: float, drift_ppm: float):
+    async def main():
+        rig = LoggingRig.create(
+            ("left_foot", "right_foot"),
+            signal_duration_s=20,
+            signal_rate_hz=416,
+            drift_ppm={"left_foot": drift_ppm, "right_foot": -drift_ppm},
+            flash_bytes=16 * 1024 * 1024,
+        )
+        async with rig.running(speed=4) as r:  # slow link: precise clock reads
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=104),
+                connect=r.connector(), host_clock=r.host_clock,
+            )  # fmt: skip
+            for per in r.peripherals.values():
+                per.log_records_per_event = 64  # keep the download short in wall time
+            r.advance(run_s)
+            summary = await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+            )
+            errs = _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
+            diverged = 2 * drift_ppm * 1e-6 * run_s
+            return summary, errs, diverged
+
+    return asyncio.run(main())
+
+
+def test_clocks_drifting_apart_are_aligned_after_download(tmp_path):
+    # ±240 ppm over 10 min: the clocks drift 288 ms apart, as ±40 ppm do in an hour
+    summary, errs, diverged = _drift_case(tmp_path, 600.0, 240.0)
+    assert diverged > 0.25
+    assert summary.drift_ppm["left_foot"] == pytest.approx(240.0, abs=10.0)
+    assert summary.drift_ppm["right_foot"] == pytest.approx(-240.0, abs=10.0)
+    # the two feet agree with each other within 5 ms at the end of the run too
+    tail = [e[-1000:] for e in errs.values()]
+    assert abs(float(np.median(tail[0]) - np.median(tail[1]))) < 0.005
+
+
+@pytest.mark.slow
+def test_clocks_drifting_apart_over_an_hour(tmp_path):
+    summary, errs, diverged = _drift_case(tmp_path, 3600.0, 40.0)
+    assert diverged > 0.25
+    for sid, e in errs.items():
+        assert np.abs(e).max() < 0.005, sid
+
+
+def test_cli_arm_run_download_analyse(tmp_path, capsys):
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st, "--rate", "208"]) == 0
+    assert main(["sensors", "status", "--simulate", "--state", st, "--run-seconds", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("logging, memory") == 3 and "h left at 208 Hz" in out
+    rec = str(tmp_path / "run.h5")
+    argv = ["sensors", "download", "--simulate", "--state", st, "--run-seconds", "75"]
+    assert main([*argv, "--out", rec, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("samples, gaps 0") == 3
+    summary = tmp_path / "s.json"
+    assert main(["analyze", rec, "--json", str(summary), "--strides", str(tmp_path / "s.csv")]) == 0
+    s = json.loads(summary.read_text())["sensors"]
+    for foot in ("left_foot", "right_foot"):
+        assert s[foot]["contacts"] > 40, s[foot]
+        assert 150 < s[foot]["cadence_median"] < 200
+    # everything downloaded: a second download is refused in one line
+    assert main([*argv, "--out", rec]) == 2
+    assert "downloaded already" in capsys.readouterr().err
