@@ -96,8 +96,10 @@ class LoggingRig:
                 seed=seed + i,
             )
         for s in sensors.values():
-            if s.model != "diy":
-                raise ValueError(f"{s.sensor_id}: emulated logging model {s.model!r}: expected diy")
+            if s.model not in ("diy", "metawear"):
+                raise ValueError(
+                    f"{s.sensor_id}: emulated logging sensor {s.model!r}: expected diy or metawear"
+                )
         return cls(
             sensors,
             scenario=scenario,
@@ -154,8 +156,7 @@ class LoggingRig:
         if self.link is not None:
             self.session_t = self.link.now()
         for sid, per in self.peripherals.items():
-            if isinstance(per, EmulatedDiyClip):
-                self.sensors[sid].log = per.log_state()
+            self.sensors[sid].log = per.log_state()  # type: ignore[attr-defined]
 
     # --- running -------------------------------------------------------------------------
     def host_clock(self) -> float:
@@ -181,17 +182,31 @@ class LoggingRig:
         )
         try:
             for sid, s in self.sensors.items():
-                per = EmulatedDiyClip(
-                    link,
-                    name=f"rfclip-{_SHORT.get(sid, sid[:2])}",
-                    signal=signals[sid],
-                    address=s.address,
-                    clock=DeviceClock(s.offset_s, s.drift_ppm),
-                    radio=RadioConditions(conn_interval_s=s.conn_interval_s),
-                    battery_pct=s.battery_pct,
-                    seed=s.seed,
-                    flash_bytes=self.flash_bytes,
-                )
+                common: dict[str, Any] = {
+                    "signal": signals[sid],
+                    "address": s.address,
+                    "clock": DeviceClock(s.offset_s, s.drift_ppm),
+                    "radio": RadioConditions(conn_interval_s=s.conn_interval_s),
+                    "battery_pct": s.battery_pct,
+                    "seed": s.seed,
+                }
+                per: Any
+                if s.model == "metawear":
+                    from firmware_bridge.emulator.metawear import EmulatedMetaWear
+
+                    per = EmulatedMetaWear(
+                        link,
+                        name=f"MetaWear-{_SHORT.get(sid, sid[:2])}",
+                        log_entries=self.flash_bytes // 9,
+                        **common,
+                    )
+                else:
+                    per = EmulatedDiyClip(
+                        link,
+                        name=f"rfclip-{_SHORT.get(sid, sid[:2])}",
+                        flash_bytes=self.flash_bytes,
+                        **common,
+                    )
                 if s.log is not None:
                     per.restore_log(s.log)
                 await per.start()

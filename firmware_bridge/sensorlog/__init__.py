@@ -36,7 +36,7 @@ NOT_LOGGING = {
 
 
 #: Modules with a ``LOG_DRIVER``.
-_LOG_MODULES = ("diy",)
+_LOG_MODULES = ("diy", "metawear")
 
 
 def log_driver(device_model: str) -> LogDriver:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from firmware_bridge.devices.base import StreamSettings
+from firmware_bridge.sensorlog.timebase import ClockRead
 
 if TYPE_CHECKING:
     from bleak import BleakClient
@@ -157,6 +158,19 @@ class LogDriver(ABC):
     @abstractmethod
     async def arm(self, client: BleakClient, settings: StreamSettings, *, wrap: bool) -> LogConfig:
         """Configure the IMU, clear the old log, start logging. Returns what was set."""
+
+    async def read_clocks(
+        self, client: BleakClient, host_clock: Callable[[], float], n: int
+    ) -> list[ClockRead]:
+        """``n`` reads of the device clock, each bracketed by the host clock (request sent,
+        answer received). The default times :meth:`read_clock`; a driver whose answers come
+        as notifications stamps their arrival instead."""
+        out = []
+        for _ in range(n):
+            h0 = host_clock()
+            device_s, epoch = await self.read_clock(client)
+            out.append(ClockRead(h0, host_clock(), device_s, epoch))
+        return out
 
     @abstractmethod
     async def read_clock(self, client: BleakClient) -> tuple[float, int]:

@@ -37,7 +37,7 @@ from firmware_bridge.errors import DeviceError
 from firmware_bridge.sensorlog import log_driver
 from firmware_bridge.sensorlog.base import LogConfig, LoggedSamples, LogStatus
 from firmware_bridge.sensorlog.journal import Journal
-from firmware_bridge.sensorlog.timebase import ClockMap, ClockRead, SyncPoint, best_read
+from firmware_bridge.sensorlog.timebase import ClockMap, SyncPoint, best_read
 
 __all__ = [
     "ArmState",
@@ -195,13 +195,7 @@ def _identify(client: Any, sensor_id: str) -> DeviceDriver:
 
 
 async def _sync(driver: Any, client: Any, host_clock: Callable[[], float]) -> SyncPoint:
-    reads = []
-    for _ in range(SYNC_READS):
-        h0 = host_clock()
-        device_s, epoch = await driver.read_clock(client)
-        h1 = host_clock()
-        reads.append(ClockRead(h0, h1, device_s, epoch))
-    return best_read(reads)
+    return best_read(await driver.read_clocks(client, host_clock, SYNC_READS))
 
 
 async def arm_sensors(
