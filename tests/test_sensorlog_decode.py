@@ -137,3 +137,82 @@ def test_clock_map_recovers_drift_and_offset():
         ClockMap.from_points(SyncPoint(0, 0, 0, 0), SyncPoint(1, 1, 0, 1))
     with pytest.raises(ValueError, match="reset"):
         ClockMap.from_points(SyncPoint(0, 50, 0), SyncPoint(10, 3, 0))
+
+
+# --- MetaWear log entries (byte vectors from MbientLab's MetaWear-SDK-Cpp test/test_logging.py)
+from firmware_bridge.sensorlog import metawear as mlog  # noqa: E402
+from firmware_bridge.sensorlog.base import LogConfig  # noqa: E402
+
+MW_CONFIG = LogConfig(100.0, 8.0, 250.0, extra={"acc_ids": [0, 1], "gyr_ids": [2, 3]})
+
+
+def test_metawear_sdk_vectors():
+    # an unknown entry: id 1, reset uid 5, tick 0x4dcc, data 0x016c
+    (e,) = mlog._entries(bytes.fromhex("0b07a1cc4d00006c010000"))
+    assert e == (1, 5, 0x4DCC, bytes.fromhex("6c010000"))
+    # an accelerometer sample as two entries whose ticks differ by one (x, y | z)
+    pkt = bytes.fromhex("0b0720751b04003e01cd01" "21761b0400c0070000")
+    (a, b) = mlog._entries(pkt)
+    assert a[:3] == (0, 1, 0x41B75) and b[:3] == (1, 1, 0x41B76)
+    gyr = mlog.readout_packet(
+        [mlog.encode_entry(2, 1, 0x41B75, bytes(4)), mlog.encode_entry(3, 1, 0x41B75, bytes(4))]
+    )
+    s = mlog.decode_entries([pkt, gyr], MW_CONFIG)
+    assert len(s) == 1 and s.epoch[0] == 1
+    np.testing.assert_allclose(s.acc[0], np.array([0x013E, 0x01CD, 0x07C0]) / 4096 * G)
+    assert s.device_time_s[0] == pytest.approx(0x41B75 * 48 / 32768)
+
+
+def test_metawear_logger_commands_match_the_sdk():
+    # TestLoggerSetup.test_accelerometer: loggers for bytes 0-3 and 4-5 of acc data 03 04
+    specs = [((size - 1) << 5) | offset for offset, size in ((0, 4), (4, 2))]
+    assert [bytes([0x0B, 0x02, 0x03, 0x04, 0xFF, sp]) for sp in specs] == [
+        bytes.fromhex("0b020304ff60"),
+        bytes.fromhex("0b020304ff24"),
+    ]
+
+
+def _mw_packets(n: int, start_tick: int = 1000, step: float = 6.826, reset: int = 0):
+    rng = np.random.default_rng(3)
+    ents = []
+    for k in range(n):
+        tk = start_tick + int(k * step)
+        raw = rng.integers(-32768, 32767, size=6).astype("<i2").tobytes()
+        ents += [
+            mlog.encode_entry(0, reset, tk, raw[:4]),
+            mlog.encode_entry(1, reset, tk + (k % 2), raw[4:6] + b"\0\0"),
+            mlog.encode_entry(2, reset, tk, raw[:4]),
+            mlog.encode_entry(3, reset, tk + 1, raw[4:6] + b"\0\0"),
+        ]
+    return [mlog.readout_packet(ents[i : i + 2]) for i in range(0, len(ents), 2)]
+
+
+def test_metawear_repeats_dropped_and_times_smoothed():
+    pk = _mw_packets(300)
+    once = mlog.decode_entries(pk, MW_CONFIG)
+    again = mlog.decode_entries(pk[100:] + pk[:250], MW_CONFIG)  # a resumed readout
+    assert len(once) == len(again) == 300 and again.duplicates == 300
+    np.testing.assert_array_equal(once.acc, again.acc)
+    np.testing.assert_allclose(once.acc, once.gyr * mlog.mw.GYR_LSB_PER_DPS[250.0] / 4096 * G)
+    # the line through the ticks: regular sample times, within half a tick of the stamps
+    d = np.diff(once.device_time_s)
+    assert np.ptp(d) < 1e-9
+    stamps = (1000 + (np.arange(300) * 6.826).astype(int)) * mlog.TICK_S
+    assert np.abs(once.device_time_s - stamps).max() < mlog.TICK_S
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=24), st.sampled_from(_mw_packets(4))), max_size=12))
+def test_fuzz_metawear_packets(packets):
+    s = mlog.decode_entries(packets, MW_CONFIG)
+    assert np.all(np.diff(s.device_time_s) > 0) or len(set(s.epoch.tolist())) > 1
+    assert s.acc.shape == (len(s), 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=30))
+def test_fuzz_metawear_entries_raise_only_decode_error(raw):
+    try:
+        mlog._entries(raw)
+    except DecodeError:
+        pass

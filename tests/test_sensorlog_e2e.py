@@ -214,3 +214,80 @@ def test_cli_arm_run_download_analyse(tmp_path, capsys):
     # everything downloaded: a second download is refused in one line
     assert main([*argv, "--out", rec]) == 2
     assert "downloaded already" in capsys.readouterr().err
+
+
+def test_metawear_logging_cut_resumed_and_aligned(tmp_path):
+    """A MetaMotion logging beside a DIY clip: its readout is cut in the middle and resumed
+    (the board restarts the readout; entries already journalled are dropped), and both land
+    on one time base within 5 ms of the truth."""
+
+    async def main():
+        rig = LoggingRig.create(
+            ("left_foot", "pelvis"),
+            models={"left_foot": "metawear"},
+            signal_duration_s=20,
+            signal_rate_hz=416,
+            drift_ppm={"left_foot": 150.0, "pelvis": -150.0},
+        )
+        async with rig.running(speed=5) as r:
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=100),
+                connect=r.connector(), host_clock=r.host_clock,
+            )  # fmt: skip
+            assert state.sensors["left_foot"].device_model == "metawear"
+            assert state.sensors["left_foot"].config.extra["acc_ids"] == [0, 1]
+            r.advance(60.0)
+            mw = r.peripherals["left_foot"]
+            mw.log_packets_per_event = 12
+            st = (await sensors_status(state, connect=r.connector()))["left_foot"]
+            assert st.logging and st.records > 4 * 100 * 55  # four entries per sample
+            cut = []
+
+            def progress(sid, done, total):
+                if sid == "left_foot" and done > total // 3 and not cut:
+                    cut.append(done)
+                    asyncio.get_running_loop().create_task(mw.drop_connection(away_s=0.3))
+
+            summary = await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
+                progress=progress,
+            )  # fmt: skip
+            assert cut and summary.reconnects["left_foot"] >= 1
+            assert summary.duplicates["left_foot"] > 0  # the restarted readout repeated entries
+            errs = _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
+            assert summary.gaps == {"left_foot": 0, "pelvis": 0}
+            assert len(mw.flash.records) == 0  # erased after the file was written
+            return errs
+
+    errs = asyncio.run(main())
+    assert abs(float(np.median(errs["left_foot"]) - np.median(errs["pelvis"]))) < 0.005
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_metawear_full_log(tmp_path, wrap):
+    async def main():
+        rig = LoggingRig.create(
+            ("right_foot",), models={"right_foot": "metawear"}, signal_duration_s=20,
+            signal_rate_hz=416, flash_bytes=9 * 4 * 100 * 30,  # 30 s at 100 Hz
+        )  # fmt: skip
+        async with rig.running(speed=5) as r:
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=100),
+                connect=r.connector(), host_clock=r.host_clock, wrap=wrap,
+            )  # fmt: skip
+            r.advance(60.0)
+            summary = await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+            )
+            assert summary.full["right_foot"]
+            assert 2990 <= summary.samples["right_foot"] <= 3000
+            _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
+            with open_recording(tmp_path / "run.h5") as rec:
+                (gap,) = rec.gaps("right_foot")
+                t0, t1 = rec.time_range("right_foot")
+            if wrap:  # the newest 30 s are kept: the start is lost
+                assert gap[1] == pytest.approx(t0) and t0 - gap[0] > 25
+            else:  # the board stopped adding entries when full: the end is lost
+                assert gap[0] == pytest.approx(t1) and gap[1] - t1 > 25
+
+    asyncio.run(main())

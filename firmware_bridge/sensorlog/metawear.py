@@ -149,21 +149,33 @@ def decode_entries(packets: Sequence[bytes], config: LogConfig) -> LoggedSamples
     if bad:
         log.warning("metawear log: %d undecodable packets skipped", bad)
 
+    rate = config.rate_hz
+    half = max(1, round(0.5 / rate / TICK_S))
+
     def triplets(ids: list[int]) -> dict[tuple[int, int], np.ndarray]:
+        """Join each sample's two halves (their ticks may differ by one or two: the board
+        stamps each entry as it writes it), within half a sample period."""
         out = {}
-        for (eid, reset, tick), data in seen.items():
-            if eid != ids[0]:
+        for reset in {k[1] for k in seen}:
+            first = sorted(k[2] for k in seen if k[0] == ids[0] and k[1] == reset)
+            second = np.array(
+                sorted(k[2] for k in seen if k[0] == ids[1] and k[1] == reset), dtype=np.int64
+            )
+            if not len(second):
                 continue
-            rest = seen.get((ids[1], reset, tick))
-            if rest is None:
-                continue
-            out[(reset, tick)] = np.frombuffer(data + rest[:2], dtype="<i2").astype(np.float64)
+            for tk in first:
+                j = int(np.searchsorted(second, tk))
+                near = [i for i in (j - 1, j) if 0 <= i < len(second)]
+                i = min(near, key=lambda i: abs(int(second[i]) - tk))
+                if abs(int(second[i]) - tk) > half:
+                    continue
+                lo = seen[(ids[0], reset, tk)]
+                hi = seen[(ids[1], reset, int(second[i]))]
+                out[(reset, tk)] = np.frombuffer(lo + hi[:2], dtype="<i2").astype(np.float64)
         return out
 
     acc = triplets(acc_ids)
     gyr = triplets(gyr_ids)
-    rate = config.rate_hz
-    half = max(1, round(0.5 / rate / TICK_S))
     gyr_by_reset: dict[int, np.ndarray] = {}
     for r, tk in gyr:
         gyr_by_reset.setdefault(r, []).append(tk)  # type: ignore[arg-type]

@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 Connector = Callable[[str], contextlib.AbstractAsyncContextManager[Any]]
 #: Clock reads per sync point (the shortest round trip wins).
 SYNC_READS = 16
+#: A log that starts this much after arming, or ends this much before the stop, lost data
+#: there (wrap-around, or full), s.
+LOST_EDGE_S = 2.0
 
 
 def bleak_connector(**kwargs: Any) -> Connector:
@@ -392,10 +395,18 @@ def samples_to_blocks(
     period = 1.0 / rate_hz
     jumps = np.flatnonzero(np.diff(t) > 1.5 * period)
     gaps = [(float(t[i]), float(t[i + 1])) for i in jumps]
-    if logged.overwritten and t_arm_s is not None and t_arm_s < t[0]:
-        gaps.insert(0, (float(t_arm_s), float(t[0])))
-    if full and t_stop_s is not None and t_stop_s > t[-1] + 1.5 * period:
-        gaps.append((float(t[-1]), float(t_stop_s)))
+    # a log whose start was overwritten (wrap-around) or that stopped early (full) lost data
+    # between arming and its first sample, or between its last sample and the stop
+    lost_start = t_arm_s is not None and (
+        (logged.overwritten and t_arm_s < t[0]) or t[0] > t_arm_s + LOST_EDGE_S
+    )
+    if lost_start:
+        gaps.insert(0, (float(t_arm_s), float(t[0])))  # type: ignore[arg-type]
+    lost_end = t_stop_s is not None and (
+        (full and t_stop_s > t[-1] + 1.5 * period) or t_stop_s > t[-1] + LOST_EDGE_S
+    )
+    if lost_end:
+        gaps.append((float(t[-1]), float(t_stop_s)))  # type: ignore[arg-type]
     blocks: list[SampleBlock] = []
     edges = np.searchsorted(t, np.arange(t[0], t[-1] + block_s, block_s), side="left")
     edges = np.unique(np.append(edges, len(t)))
@@ -525,7 +536,12 @@ async def download_sensors(
             [s.download_sync.uncertainty_s] if s.download_sync else []
         )
         summary.sync_uncertainty_ms[sid] = 1e3 * max(unc)
-        summary.full[sid] = s.full_at_download or logged.overwritten > 0
+        summary.full[sid] = (
+            s.full_at_download
+            or logged.overwritten > 0
+            or any(len(b.gaps) and b.gaps[0][0] == s.arm_sync.host_s - t_ref for b in bl[:1])
+            or any(len(b.gaps) and t_stop is not None and b.gaps[-1][1] == t_stop for b in bl[-1:])
+        )
     blocks.sort(key=lambda b: float(b.t[0]))
     notes = (
         f"downloaded from on-sensor logs; armed {state.armed_utc}; time base: each sensor's "
