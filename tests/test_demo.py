@@ -18,12 +18,13 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     res = subprocess.run(
         [sys.executable, "-m", "runform", "demo", "--out", str(out), "--duration", "70",
-         "--ble-seconds", "3"],
+         "--ble-seconds", "3", "--logging-seconds", "45"],
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     for name in ("run.h5", "truth.json", "STRIDES.csv", "SUMMARY.json", "report.html",
-                 "compare.html", "compare.json", "viewer.png", "ble_run.h5"):  # fmt: skip
+                 "compare.html", "compare.json", "viewer.png", "ble_run.h5",
+                 "logged_run.h5", "LOGGED_SUMMARY.json"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     # the drill's change of strike pattern: the largest share change is midfoot rising or
     # rearfoot falling (equal when no contact of the drill is classified forefoot)
@@ -40,3 +41,9 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     assert abs(float(got) - float(ref)) < 1.0
     strides = pd.read_csv(out / "STRIDES.csv")
     assert set(strides["sensor_id"]) == {"left_foot", "right_foot", "pelvis"}
+
+    # the on-sensor logging step: three emulated sensors armed, run, downloaded and analysed
+    logged = json.loads((out / "LOGGED_SUMMARY.json").read_text())["sensors"]
+    assert {"left_foot", "right_foot", "pelvis"} <= set(logged)
+    for side in ("left_foot", "right_foot"):
+        assert logged[side]["contacts"] > 40

@@ -170,16 +170,16 @@ class LoggingRig:
         it was saved); logs are rebuilt up to then."""
         from firmware_bridge.emulator.virtual import simulated_signals
 
-        link = VirtualLink(speed=speed)
-        link.advance(max(self.session_t, at if at is not None else self.session_t))
-        self.link = link
-        signals = simulated_signals(
+        signals = simulated_signals(  # before the link exists: its clock runs from then
             list(self.sensors),
             scenario=self.scenario,
             duration_s=self.signal_duration_s,
             rate_hz=self.signal_rate_hz,
             seed=self.seed,
         )
+        link = VirtualLink(speed=speed)
+        link.advance(max(self.session_t, at if at is not None else self.session_t))
+        self.link = link
         try:
             for sid, s in self.sensors.items():
                 common: dict[str, Any] = {

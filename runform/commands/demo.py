@@ -8,7 +8,11 @@
 3. it is described (``info``), analysed stride by stride (``analyze``), and the medians are set
    against the simulator's ground truth;
 4. a session report, a before/after comparison split at the drill marker and a screenshot of
-   the replay viewer are written.
+   the replay viewer are written;
+5. on-sensor logging: three emulated sensors (two DIY clips and a MetaMotion) are armed over
+   the virtual Bluetooth link, the runner "runs" without a host (the simulator fills the
+   sensors' flash), the logs are downloaded into one recording and analysed
+   (``runform sensors arm / status / download``, ``runform analyze``).
 
 Every step runs the same code as its own subcommand; everything lands in ``--out``.
 """
@@ -44,6 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds streamed over the emulated Bluetooth link (10; 0 = skip)",
     )
     p.add_argument("--no-viewer", action="store_true", help="skip the viewer screenshot")
+    p.add_argument(
+        "--logging-seconds",
+        type=float,
+        default=60.0,
+        help="seconds of the emulated on-sensor logging run (60; 0 = skip)",
+    )
 
 
 def _step(console: Any, title: str) -> None:
@@ -158,8 +168,37 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
         _sub(["replay", str(rec), "--at", "60", "--screenshot", str(out / "viewer.png"),
               "--exit-after", "4"])  # fmt: skip
+    if args.logging_seconds > 0:
+        _logging_session(console, out, args)
     console.rule("[bold]done")
     console.print(f"everything is in {out.resolve()}/:")
     for p in sorted(out.iterdir()):
         console.print(f"  {p.name}")
     return 0
+
+
+def _logging_session(console: Any, out: Path, args: argparse.Namespace) -> None:
+    """Step 5: arm three emulated logging sensors, run without a host, download, analyse."""
+    _step(console, "5. run without a laptop: on-sensor logging (emulated DIY clips + MetaMotion)")
+    state = out / "sensors" / "armed.json"
+    for leftover in (state, state.with_name(state.name + ".emulated.json")):
+        leftover.unlink(missing_ok=True)  # a demo run starts a new session
+    common = ["--simulate", "--state", str(state)]
+    _sub(["sensors", "arm", *common, "--rate", "104", "--simulate-devices", "diy,metawear,diy",
+          "--scenario", SCENARIO, "--seed", str(args.seed)])  # fmt: skip
+    run_s = f"{args.logging_seconds:g}"
+    _sub(["sensors", "status", *common, "--run-seconds", run_s])
+    logged = out / "logged_run.h5"
+    _sub(["sensors", "download", *common, "--run-seconds", run_s, "--out", str(logged),
+          "--quiet"])  # fmt: skip
+    _sub(["info", str(logged)])
+    summary = out / "LOGGED_SUMMARY.json"
+    _sub(["analyze", str(logged), "--strides", str(out / "LOGGED_STRIDES.csv"),
+          "--json", str(summary)])  # fmt: skip
+    s = json.loads(summary.read_text()).get("sensors", {})
+    for sid in ("left_foot", "right_foot"):
+        m = s.get(sid, {})
+        console.print(
+            f"{sid}: {m.get('contacts', 0)} contacts, cadence {_fmt(m.get('cadence_median'))} "
+            f"steps/min, foot strike angle {_fmt(m.get('foot_strike_angle_median'))} deg"
+        )

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="emulated sensors on a virtual BLE link (state kept beside --state)",
     )
     common.add_argument(
-        "--speed", type=float, default=20.0, help="with --simulate: virtual link speed (20x)"
+        "--speed", type=float, default=10.0, help="with --simulate: virtual link speed (10x)"
     )
     arm = sub.add_parser("arm", parents=[common], help="configure, sync clocks, start logging")
     arm.add_argument(
@@ -71,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--placements",
         default="left_foot,right_foot,pelvis",
         help="with --simulate: emulated sensors (left_foot,right_foot,pelvis)",
+    )
+    arm.add_argument(
+        "--simulate-devices",
+        default=None,
+        metavar="MODELS",
+        help="with --simulate: model of each emulated sensor, diy or metawear, in the order of "
+        "--placements or as PLACEMENT=MODEL (default: all diy)",
     )
     arm.add_argument("--scenario", default="easy", help="with --simulate: simulator scenario")
     arm.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
@@ -170,8 +177,18 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         placements = [p.strip() for p in args.placements.split(",") if p.strip()]
         if not placements:
             raise UsageError(f"--placements {args.placements!r}: expected at least one")
+        from runform.commands.record import parse_simulate_devices
+
+        models = parse_simulate_devices(args.simulate_devices)
+        bad = {p: m for p, m in models.items() if m not in ("diy", "metawear")}
+        if bad:
+            raise UsageError(
+                f"--simulate-devices: {', '.join(f'{p}={m}' for p, m in bad.items())}: emulated "
+                "logging sensors are diy or metawear (docs/devices.md: which families log)"
+            )
         rig = LoggingRig.create(
             placements,
+            models=models,
             seed=args.seed,
             scenario=args.scenario,
             signal_rate_hz=max(416.0, 2 * args.rate),
@@ -220,17 +237,26 @@ async def _status(args: argparse.Namespace, state: Path) -> int:
         if isinstance(st, DeviceError):
             print(f"{sid}: unreachable: {st}")
             continue
-        left = st.capacity_bytes - st.used_bytes
         rate_bytes = _bytes_per_second(s.device_model, s.config.rate_hz)
-        hours = f", {left / rate_bytes / 3600:.1f} h left at {s.config.rate_hz:g} Hz"
+        if st.capacity_bytes:
+            left = st.capacity_bytes - st.used_bytes
+            memory = (
+                f"memory {st.used_bytes / 1024:.0f} of {st.capacity_bytes / 1024:.0f} KiB used, "
+                f"{left / rate_bytes / 3600:.1f} h left at {s.config.rate_hz:g} Hz"
+            )
+        else:
+            memory = (
+                f"memory {st.records} entries ({st.used_bytes / 1024:.0f} KiB, "
+                f"{st.used_bytes / rate_bytes / 60:.1f} min at {s.config.rate_hz:g} Hz) used; "
+                "the board does not report its size"
+            )
         batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
         flags = (" FULL" if st.full else "") + (
             f", {st.overwritten} records overwritten" if st.overwritten else ""
         )
         print(
             f"{sid} ({s.device_model} {s.address}): {'logging' if st.logging else 'stopped'}, "
-            f"memory {st.used_bytes / 1024:.0f} of {st.capacity_bytes / 1024:.0f} KiB used"
-            f"{hours}, battery {batt}{flags}"
+            f"{memory}, battery {batt}{flags}"
         )
     return 0
 
