@@ -34,7 +34,7 @@ def _check_against_truth(rig, state, path, tol_s, overwritten=0):
     with open_recording(path) as rec:
         for sid, per in rig.peripherals.items():
             b = rec.read(sid)
-            tau, t_true = per.log_truth()
+            _tau, t_true = per.log_truth()
             t_true = t_true[overwritten:]
             assert len(b.t) == len(t_true), f"{sid}: {len(b.t)} samples, logged {len(t_true)}"
             assert np.all(np.diff(b.t) > 0)
@@ -186,7 +186,7 @@ def test_clocks_drifting_apart_are_aligned_after_download(tmp_path):
 
 @pytest.mark.slow
 def test_clocks_drifting_apart_over_an_hour(tmp_path):
-    summary, errs, diverged = _drift_case(tmp_path, 3600.0, 40.0)
+    _summary, errs, diverged = _drift_case(tmp_path, 3600.0, 40.0)
     assert diverged > 0.25
     for sid, e in errs.items():
         assert np.abs(e).max() < 0.005, sid

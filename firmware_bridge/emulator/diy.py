@@ -103,7 +103,7 @@ class EmulatedDiyClip(EmulatedPeripheral):
         self._log_data = Characteristic(
             dlog.LOG_DATA_UUID, props.NOTIFY, Characteristic.READABLE, b""
         )
-        clock = Characteristic(
+        clock: Characteristic[bytes] = Characteristic(
             dlog.CLOCK_UUID,
             props.READ,
             Characteristic.READABLE,
@@ -182,7 +182,11 @@ class EmulatedDiyClip(EmulatedPeripheral):
     def restore_log(self, st: dict[str, Any]) -> None:
         """Rebuild the log a clip with :meth:`log_state` ``st`` holds now (deterministic: the
         same signal, clock and start give the same records)."""
-        self.log_config = (float(st["rate_hz"]), float(st["acc_range_g"]), float(st["gyr_range_dps"]))
+        self.log_config = (
+            float(st["rate_hz"]),
+            float(st["acc_range_g"]),
+            float(st["gyr_range_dps"]),
+        )
         self.flash.reset(wrap=bool(st["wrap"]))
         self._log_first = True
         self._log_tau0 = float(st["tau0_s"])

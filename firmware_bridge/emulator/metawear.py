@@ -243,9 +243,15 @@ class EmulatedMetaWear(VendorPeripheral):
         L = mlog.MODULE_LOGGING
         if reg == mlog.READ | mlog.TIME:
             tick = int(self._tick(self.clock.device_time(self.link.now())))
-            notify_now(self, self._notify, bytes([L, reg]) + tick.to_bytes(4, "little") + bytes([self.reset_uid]))
+            notify_now(
+                self,
+                self._notify,
+                bytes([L, reg]) + tick.to_bytes(4, "little") + bytes([self.reset_uid]),
+            )
         elif reg == mlog.READ | mlog.LENGTH:
-            notify_now(self, self._notify, bytes([L, reg]) + len(self.flash.records).to_bytes(4, "little"))
+            notify_now(
+                self, self._notify, bytes([L, reg]) + len(self.flash.records).to_bytes(4, "little")
+            )
         elif reg == mlog.READ | mlog.ENABLE:
             notify_now(self, self._notify, bytes([L, reg, int(self.log_enabled)]))
         elif reg == mlog.TRIGGER and len(body) == 4:
@@ -283,9 +289,7 @@ class EmulatedMetaWear(VendorPeripheral):
             n = int.from_bytes(body[:4], "little")
             every = int.from_bytes(body[4:], "little")
             if self._readout_task is None or self._readout_task.done():
-                self._readout_task = asyncio.get_running_loop().create_task(
-                    self._readout(n, every)
-                )
+                self._readout_task = asyncio.get_running_loop().create_task(self._readout(n, every))
         else:
             log.debug("%s: logging command %s ignored", self.name, v.hex())
 
@@ -309,14 +313,22 @@ class EmulatedMetaWear(VendorPeripheral):
                         self.send(self._notify, mlog.readout_packet(pair))
                     before = sent
                     sent += len(pair)
-                    if every and mlog.READOUT_PROGRESS in self._readout_flags and (
-                        sent // every > before // every
-                    ) and sent < len(entries):
+                    if (
+                        every
+                        and mlog.READOUT_PROGRESS in self._readout_flags
+                        and (sent // every > before // every)
+                        and sent < len(entries)
+                    ):
                         left = len(entries) - sent
-                        self.send(self._notify, bytes([L, mlog.READOUT_PROGRESS]) + left.to_bytes(4, "little"))
-                    if mlog.PAGE_COMPLETED in self._readout_flags and (
-                        sent // self.page_entries > before // self.page_entries
-                    ) and sent < len(entries):
+                        self.send(
+                            self._notify,
+                            bytes([L, mlog.READOUT_PROGRESS]) + left.to_bytes(4, "little"),
+                        )
+                    if (
+                        mlog.PAGE_COMPLETED in self._readout_flags
+                        and (sent // self.page_entries > before // self.page_entries)
+                        and sent < len(entries)
+                    ):
                         self._page_confirmed.clear()
                         self.send(self._notify, bytes([L, mlog.PAGE_COMPLETED]))
                         await self._page_confirmed.wait()

@@ -16,11 +16,11 @@ from firmware_bridge.sensorlog.base import LogConfig, LogDriver, LoggedSamples, 
 
 __all__ = [
     "NOT_LOGGING",
-    "capacity_bytes_per_second",
     "LogConfig",
     "LogDriver",
     "LogStatus",
     "LoggedSamples",
+    "capacity_bytes_per_second",
     "log_driver",
 ]
 

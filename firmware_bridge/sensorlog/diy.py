@@ -182,7 +182,7 @@ def decode_status(raw: bytes) -> LogStatus:
     """A LOG_STATUS answer → :class:`LogStatus` (battery not included)."""
     if len(raw) != STATUS_ANSWER.size:
         raise DecodeError(f"runform-diy log status of {len(raw)} bytes, expected 23")
-    _, st, flags, cap, used, first, nxt, over, rec = STATUS_ANSWER.unpack(raw)
+    _, st, flags, cap, used, first, nxt, over, _rec = STATUS_ANSWER.unpack(raw)
     if st != ST_OK:
         raise DeviceError(f"runform-diy: log status refused ({STATUS_TEXT.get(st, st)})")
     return LogStatus(
@@ -303,7 +303,9 @@ class DiyLogDriver(LogDriver):
     async def read_clock(self, client: BleakClient) -> tuple[float, int]:
         raw = bytes(await client.read_gatt_char(CLOCK_UUID))
         if len(raw) != 8:
-            raise DeviceError(f"runform-diy {client.address}: clock of {len(raw)} bytes, expected 8")
+            raise DeviceError(
+                f"runform-diy {client.address}: clock of {len(raw)} bytes, expected 8"
+            )
         return int.from_bytes(raw, "little") * 1e-6, 0
 
     async def status(self, client: BleakClient, config: LogConfig | None) -> LogStatus:

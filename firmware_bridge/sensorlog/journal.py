@@ -34,7 +34,7 @@ class Journal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._packets: list[bytes] = self._read()
-        self._fh = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        self._fh = open(self.path, "ab")
         self._unsynced = 0
         #: Packets read back from disk when the journal was opened (a resumed download).
         self.resumed = len(self._packets)

@@ -38,7 +38,6 @@ from firmware_bridge.devices import metawear as mw
 from firmware_bridge.devices._vendor import await_notification
 from firmware_bridge.devices.base import DecodeError, StreamSettings
 from firmware_bridge.errors import DeviceError
-from firmware_bridge.sensorlog.timebase import ClockRead
 from firmware_bridge.sensorlog.base import (
     LogConfig,
     LogDriver,
@@ -46,6 +45,7 @@ from firmware_bridge.sensorlog.base import (
     LogStatus,
     ProgressFn,
 )
+from firmware_bridge.sensorlog.timebase import ClockRead
 
 if TYPE_CHECKING:
     from bleak import BleakClient
@@ -176,9 +176,9 @@ def decode_entries(packets: Sequence[bytes], config: LogConfig) -> LoggedSamples
 
     acc = triplets(acc_ids)
     gyr = triplets(gyr_ids)
-    gyr_by_reset: dict[int, np.ndarray] = {}
+    gyr_by_reset: dict[int, list[int]] = {}
     for r, tk in gyr:
-        gyr_by_reset.setdefault(r, []).append(tk)  # type: ignore[arg-type]
+        gyr_by_reset.setdefault(r, []).append(tk)
     gyr_ticks = {r: np.array(sorted(v), dtype=np.int64) for r, v in gyr_by_reset.items()}
     rows = []
     for (r, tk), a in sorted(acc.items()):
@@ -310,7 +310,9 @@ class MetaWearLogDriver(LogDriver):
                 try:
                     h1, raw = await asyncio.wait_for(fut, 5.0)
                 except TimeoutError:
-                    raise DeviceError(f"metawear {client.address}: no answer to a log time read") from None
+                    raise DeviceError(
+                        f"metawear {client.address}: no answer to a log time read"
+                    ) from None
                 if len(raw) < 7:
                     raise DeviceError(f"metawear {client.address}: log time answer {raw.hex()}")
                 tick = int.from_bytes(raw[2:6], "little")

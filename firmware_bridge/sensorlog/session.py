@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -411,7 +412,7 @@ def samples_to_blocks(
     edges = np.searchsorted(t, np.arange(t[0], t[-1] + block_s, block_s), side="left")
     edges = np.unique(np.append(edges, len(t)))
     gi = 0
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         if b <= a:
             continue
         mine = []

@@ -4,8 +4,8 @@ A logging sensor stamps its samples with its own clock, which runs at its own ra
 off) from its own origin. The host reads that clock a few times when it arms the sensor and
 again when it downloads the log (:class:`ClockRead`: host time before the request, host time
 after the answer, the device's reading). The read with the shortest round trip is the most
-precise (:func:`best_read`): its device reading was taken between the two host times, so the
-midpoint is at most half the round trip away. Two such points, an hour apart, fix offset and
+precise (:func:`best_read`): its device reading was taken between the two host times, close to the
+request (see :func:`best_read`). Two such points, an hour apart, fix offset and
 drift of a straight line (:class:`ClockMap`); a crystal's drift over a run is that close to
 constant that the line, not a curve, is the model.
 """
@@ -50,7 +50,7 @@ class ClockRead:
 
 @dataclass(frozen=True)
 class SyncPoint:
-    """A (host time, device time) pair and its uncertainty (half the round trip), s."""
+    """A (host time, device time) pair and its uncertainty (the shortest round trip), s."""
 
     host_s: float
     device_s: float
@@ -78,10 +78,15 @@ class SyncPoint:
 def best_read(reads: Sequence[ClockRead]) -> SyncPoint:
     """The sync point of the reads with the shortest round trips.
 
-    The reads whose round trip is within 1.5x the shortest (+0.1 ms) are averaged (host time =
-    midpoint of request and answer; their offsets host − device averaged), which also averages a
-    coarse device clock's rounding (MetaWear: 1.465 ms ticks); the uncertainty is half the
-    shortest round trip.
+    Over BLE a request goes out at the first connection event after it was sent and the device
+    reads its clock as it handles it; the answer leaves at a later event (a GATT read response
+    or a notification waits at least for the next one). So the device read its clock close to
+    the request and the round trip is mostly the answer waiting: the read whose round trip is
+    shortest is the one whose request waited least, and its send time is the estimate (not the
+    midpoint, which sits half an answer-wait late). The reads within 1.5x the shortest round
+    trip (+0.1 ms) are averaged (offsets host − device), which also averages a coarse device
+    clock's rounding (MetaWear: 1.465 ms ticks). ``uncertainty_s`` is the shortest round trip:
+    the read happened between request and answer.
 
     Raises
     ------
@@ -95,11 +100,12 @@ def best_read(reads: Sequence[ClockRead]) -> SyncPoint:
     best = [r for r in good if r.round_trip_s <= 1.5 * rtt + 1e-4]
     epoch = best[0].epoch
     best = [r for r in best if r.epoch == epoch]
-    mid = np.array([0.5 * (r.host_before_s + r.host_after_s) for r in best])
+    sent = np.array([r.host_before_s for r in best])
     dev = np.array([r.device_s for r in best])
-    host = float(mid[-1])  # the latest of them, with the mean offset
-    offset = float(np.mean(mid - mid[-1] - (dev - dev[-1])))
-    return SyncPoint(host_s=host + offset, device_s=float(dev[-1]), uncertainty_s=0.5 * rtt, epoch=epoch)
+    offset = float(np.mean(sent - sent[-1] - (dev - dev[-1])))
+    return SyncPoint(
+        host_s=float(sent[-1]) + offset, device_s=float(dev[-1]), uncertainty_s=rtt, epoch=epoch
+    )
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,9 @@ async def _devices(args: argparse.Namespace, state: Path, run_seconds: float | N
     try:
         rig = LoggingRig.load(_rig_path(state))
     except ValueError as exc:
-        raise UsageError(f"--simulate: {exc} (run `runform sensors arm --simulate` first)") from None
+        raise UsageError(
+            f"--simulate: {exc} (run `runform sensors arm --simulate` first)"
+        ) from None
     armed_at = rig.session_t
     with contextlib.suppress(Exception):
         from firmware_bridge.sensorlog.session import ArmState
@@ -166,7 +168,7 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
             f"armed {s.sensor_id} ({s.device_model} {s.address}): {s.config.rate_hz:g} Hz, "
             f"±{s.config.acc_range_g:g} g, ±{s.config.gyr_range_dps:g} deg/s, "
             f"{'wrap' if s.config.wrap else 'stop'} when full; clock synced "
-            f"±{s.arm_sync.uncertainty_s * 1e3:.1f} ms"
+            f"within {s.arm_sync.uncertainty_s * 1e3:.1f} ms (shortest round trip)"
         )
 
     if args.simulate:
@@ -305,7 +307,7 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
             extra.append(f"{summary.duplicates[sid]} repeated packets dropped")
         print(
             f"  {sid}: {n} samples, gaps {summary.gaps[sid]}, clock drift "
-            f"{summary.drift_ppm[sid]:+.1f} ppm, sync ±{summary.sync_uncertainty_ms[sid]:.1f} ms, "
+            f"{summary.drift_ppm[sid]:+.1f} ppm, clock reads within {summary.sync_uncertainty_ms[sid]:.1f} ms, "
             f"reconnects {summary.reconnects[sid]}" + ("; " + "; ".join(extra) if extra else "")
         )
     return 0
