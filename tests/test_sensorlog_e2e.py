@@ -291,3 +291,32 @@ def test_metawear_full_log(tmp_path, wrap):
                 assert gap[0] == pytest.approx(t1) and gap[1] - t1 > 25
 
     asyncio.run(main())
+
+
+def test_metamotion_s_last_page_flushed(tmp_path):
+    """A MetaMotion S keeps entries in a RAM page of 512 until full: the driver flushes the
+    last, partial page (PAGE_FLUSH, logging module revision 3) before downloading."""
+
+    async def main():
+        rig = LoggingRig.create(
+            ("pelvis",), models={"pelvis": "metawear-s"}, signal_duration_s=20, signal_rate_hz=416
+        )
+        async with rig.running(speed=5) as r:
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=50),
+                connect=r.connector(), host_clock=r.host_clock,
+            )  # fmt: skip
+            assert state.sensors["pelvis"].config.extra["revision"] == 3
+            r.advance(20.3)
+            per = r.peripherals["pelvis"]
+            per.fill_log()
+            assert per._page_buf  # a partial page waits in RAM
+            summary = await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+            )
+            assert (bytes([0x0B, 0x10, 0x01])) in per.commands
+            _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
+            assert summary.samples["pelvis"] == len(per.log_truth()[0])
+            assert summary.reconnects["pelvis"] == 0, summary
+
+    asyncio.run(main())

@@ -96,9 +96,10 @@ class LoggingRig:
                 seed=seed + i,
             )
         for s in sensors.values():
-            if s.model not in ("diy", "metawear"):
+            if s.model not in ("diy", "metawear", "metawear-s"):
                 raise ValueError(
-                    f"{s.sensor_id}: emulated logging sensor {s.model!r}: expected diy or metawear"
+                    f"{s.sensor_id}: emulated logging sensor {s.model!r}: expected diy, metawear "
+                    "(MetaMotion R, BMI160) or metawear-s (MetaMotion S, BMI270)"
                 )
         return cls(
             sensors,
@@ -191,11 +192,12 @@ class LoggingRig:
                     "seed": s.seed,
                 }
                 per: Any
-                if s.model == "metawear":
+                if s.model in ("metawear", "metawear-s"):
                     from firmware_bridge.emulator.metawear import EmulatedMetaWear
 
                     per = EmulatedMetaWear(
                         link,
+                        chip="bmi270" if s.model == "metawear-s" else "bmi160",
                         name=f"MetaWear-{_SHORT.get(sid, sid[:2])}",
                         log_entries=self.flash_bytes // 9,
                         **common,

@@ -79,6 +79,10 @@ class EmulatedMetaWear(VendorPeripheral):
         self.log_truth_tau: list[np.ndarray] = []
         self.log_truth_t: list[np.ndarray] = []
         self._truth_dropped = 0  # samples overwritten (wrap) since logging started
+        #: Logging module revision: 3 on the MetaMotion S (NAND: entries wait in a RAM page of
+        #: ``page_entries`` until it is full or flushed), 2 on the others.
+        self.log_revision = mlog.REVISION_MMS if chip == "bmi270" else mlog.REVISION_EXTENDED
+        self._page_buf: list[bytes] = []
 
     async def start(self) -> EmulatedPeripheral:
         # the Device Information model number (which the base fills from ``device_model``)
@@ -190,13 +194,30 @@ class EmulatedMetaWear(VendorPeripheral):
                 mlog.encode_entry(gyr_ids[0], self.reset_uid, tk, g[:4]),
                 mlog.encode_entry(gyr_ids[1], self.reset_uid, tk, g[4:] + b"\0\0"),
             ]
-            ok = [self.flash.write(e) for e in ents]
+            ok = [self._write_entry(e) for e in ents]
             kept[k] = all(ok)
             if not any(ok) and not self.flash.wrap:
                 break  # full: the board stops adding entries
         self.log_truth_tau.append(chunk.device_time_s[kept])
         self.log_truth_t.append(chunk.t_true[kept])
         self._truth_dropped = self.flash.overwritten // 4
+
+    def _write_entry(self, entry: bytes) -> bool:
+        if self.log_revision != mlog.REVISION_MMS:
+            return self.flash.write(entry)
+        if self.flash.full and not self.flash.wrap:
+            self.flash.dropped += 1
+            return False
+        self._page_buf.append(entry)
+        if len(self._page_buf) >= self.page_entries:
+            self._flush_page()
+        return True
+
+    def _flush_page(self) -> None:
+        """Write the RAM page to the NAND (MetaMotion S)."""
+        for e in self._page_buf:
+            self.flash.write(e)
+        self._page_buf = []
 
     def log_truth(self) -> tuple[np.ndarray, np.ndarray]:
         """Device and true time of every sample whose four entries went to the log."""
@@ -235,13 +256,18 @@ class EmulatedMetaWear(VendorPeripheral):
         if stopped is not None:
             self.log_sampler = None
             self._log_stopped_at = float(stopped)
+            self._flush_page()  # runform's stop flushes the last page (MetaMotion S)
 
     def _on_logging(self, v: bytes) -> None:
         self.fill_log()
         reg = v[1] if len(v) > 1 else -1
         body = v[2:]
         L = mlog.MODULE_LOGGING
-        if reg == mlog.READ | mlog.TIME:
+        if reg == mlog.READ:  # module info: implementation 0, revision, number of loggers
+            notify_now(self, self._notify, bytes([L, mlog.READ, 0, self.log_revision, 32]))
+        elif reg == mlog.PAGE_FLUSH:
+            self._flush_page()
+        elif reg == mlog.READ | mlog.TIME:
             tick = int(self._tick(self.clock.device_time(self.link.now())))
             notify_now(
                 self,
@@ -279,6 +305,7 @@ class EmulatedMetaWear(VendorPeripheral):
             n = int.from_bytes(body, "little")
             if n == 0xFFFFFFFF:
                 self.flash.reset(wrap=self.log_wrap)
+                self._page_buf = []
             else:
                 self.flash.erase_before(self.flash.first + n)
         elif reg in (mlog.READOUT_NOTIFY, mlog.READOUT_PROGRESS, mlog.PAGE_COMPLETED) and body:

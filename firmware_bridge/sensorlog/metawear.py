@@ -16,7 +16,9 @@ Protocol facts from MbientLab's MetaWear-SDK-Cpp (``src/metawear/core/cpp/loggin
   READOUT ``0B 06 n_entries(uint32) n_notify(uint32)`` → entries, progress ``0B 08
   entries_left(uint32)`` (0 at the end), and on extended-logging firmware ``0B 0D`` after each
   page, which the host confirms with ``0B 0E``;
-* start ``0B 0B overwrite`` + ``0B 01 01``, stop ``0B 01 00``, erase ``0B 09 ff ff ff ff``.
+* start ``0B 0B overwrite`` + ``0B 01 01``, stop ``0B 01 00``, erase ``0B 09 ff ff ff ff``;
+  on a MetaMotion S (logging module revision 3, read from the module info ``0B 80``) the last,
+  partial NAND page is written to flash by ``0B 10 01`` (PAGE_FLUSH) before a download.
 
 runform journals every READOUT_NOTIFY packet and fsyncs the journal before confirming a page, so
 the board can never forget an entry the host has not stored. A resumed readout may repeat
@@ -67,7 +69,10 @@ log = logging.getLogger(__name__)
 MODULE_LOGGING = 0x0B
 ENABLE, TRIGGER, REMOVE, TIME, LENGTH, READOUT = 1, 2, 3, 4, 5, 6
 READOUT_NOTIFY, READOUT_PROGRESS, REMOVE_ENTRIES, REMOVE_ALL, CIRCULAR_BUFFER = 7, 8, 9, 10, 11
-PAGE_COMPLETED, PAGE_CONFIRM = 0x0D, 0x0E
+PAGE_COMPLETED, PAGE_CONFIRM, PAGE_FLUSH = 0x0D, 0x0E, 0x10
+#: Logging module revisions: 2 = extended logging (page handshake), 3 = MetaMotion S (NAND
+#: pages of 512 entries; the last, partial page is written by a PAGE_FLUSH before a download).
+REVISION_EXTENDED, REVISION_MMS = 2, 3
 READ = 0x80
 #: One log tick, s (48 / 32768 s ≈ 1.465 ms).
 TICK_S = 48.0 / 32768.0
@@ -252,6 +257,8 @@ class MetaWearLogDriver(LogDriver):
             [mw.MODULE_GYRO, mw.REG_DATA_CONFIG, *mw.gyr_config_bytes(rate, gyr_range)],
         ):
             await self._write(client, bytes(cmd))
+        info = await self._ask(client, bytes([MODULE_LOGGING, READ]), "logging module info")
+        revision = info[3] if len(info) > 3 else 0
         ids: dict[str, list[int]] = {"acc_ids": [], "gyr_ids": []}
         signals = (
             ("acc_ids", mw.MODULE_ACC, mw.REG_ACC_DATA),
@@ -282,7 +289,7 @@ class MetaWearLogDriver(LogDriver):
             acc_range_g=acc_range,
             gyr_range_dps=gyr_range,
             wrap=wrap,
-            extra={"chip": chip, **ids},
+            extra={"chip": chip, "revision": revision, **ids},
         )
 
     async def read_clocks(
@@ -354,6 +361,8 @@ class MetaWearLogDriver(LogDriver):
         await self._write(client, bytes([MODULE_LOGGING, ENABLE, 0]))
         for module in (mw.MODULE_ACC, mw.MODULE_GYRO):
             await self._write(client, bytes([module, mw.REG_POWER_MODE, 0]))
+        if config.extra.get("revision") == REVISION_MMS:  # the last NAND page to flash
+            await self._write(client, bytes([MODULE_LOGGING, PAGE_FLUSH, 1]))
 
     async def download(
         self,

@@ -76,8 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--simulate-devices",
         default=None,
         metavar="MODELS",
-        help="with --simulate: model of each emulated sensor, diy or metawear, in the order of "
-        "--placements or as PLACEMENT=MODEL (default: all diy)",
+        help="with --simulate: model of each emulated sensor (diy, metawear = MetaMotion R, "
+        "metawear-s = MetaMotion S) in the order of --placements or as PLACEMENT=MODEL "
+        "(default: all diy)",
     )
     arm.add_argument("--scenario", default="easy", help="with --simulate: simulator scenario")
     arm.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
@@ -104,6 +105,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     dl.add_argument("--keep-log", action="store_true", help="do not erase the sensors' logs")
     dl.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+#: Emulated logging sensors: the DIY clip, a MetaMotion R (BMI160), a MetaMotion S (BMI270).
+LOGGING_MODELS = ("diy", "metawear", "metawear-s")
+
+
+def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
+    """``--simulate-devices`` of ``sensors arm``: MODEL,MODEL,... in the order of the
+    placements, or PLACEMENT=MODEL items (one-line UsageError if bad)."""
+    if text is None:
+        return {}
+    items = [x.strip() for x in text.split(",")]
+    if any(not x for x in items):
+        raise UsageError(f"--simulate-devices {text!r}: expected models separated by commas")
+    if all("=" in x for x in items):
+        pairs = [tuple(x.split("=", 1)) for x in items]
+    elif any("=" in x for x in items):
+        raise UsageError(f"--simulate-devices {text!r}: MODEL,MODEL or PLACEMENT=MODEL, not both")
+    else:
+        if len(items) > len(placements):
+            raise UsageError(
+                f"--simulate-devices {text!r}: more models than placements ({len(placements)})"
+            )
+        pairs = list(zip(placements, items, strict=False))
+    out: dict[str, str] = {}
+    for placement, model in pairs:
+        placement, model = placement.strip(), model.strip().lower()
+        if placement not in placements:
+            raise UsageError(f"--simulate-devices: {placement!r} is not one of --placements")
+        if model not in LOGGING_MODELS:
+            raise UsageError(
+                f"--simulate-devices: {placement}={model}: emulated logging sensors are "
+                f"{', '.join(LOGGING_MODELS)} (docs/devices.md: which families log)"
+            )
+        out[placement] = model
+    return out
 
 
 def _rig_path(state: Path) -> Path:
@@ -179,15 +216,7 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         placements = [p.strip() for p in args.placements.split(",") if p.strip()]
         if not placements:
             raise UsageError(f"--placements {args.placements!r}: expected at least one")
-        from runform.commands.record import parse_simulate_devices
-
-        models = parse_simulate_devices(args.simulate_devices)
-        bad = {p: m for p, m in models.items() if m not in ("diy", "metawear")}
-        if bad:
-            raise UsageError(
-                f"--simulate-devices: {', '.join(f'{p}={m}' for p, m in bad.items())}: emulated "
-                "logging sensors are diy or metawear (docs/devices.md: which families log)"
-            )
+        models = _parse_models(args.simulate_devices, placements)
         rig = LoggingRig.create(
             placements,
             models=models,
