@@ -320,3 +320,38 @@ def test_metamotion_s_last_page_flushed(tmp_path):
             assert summary.reconnects["pelvis"] == 0, summary
 
     asyncio.run(main())
+
+
+def test_arm_refuses_what_cannot_log_in_one_line(tmp_path):
+    """A Movesense (standard GATT firmware: no logging over GATT) and an absent sensor: one
+    clear DeviceError each, nothing half-armed left unreported."""
+    from firmware_bridge.emulator.movesense import EmulatedMovesense
+
+    async def main():
+        rig = LoggingRig.create(("left_foot",), signal_duration_s=10, signal_rate_hz=416)
+        async with rig.running(speed=5) as r:
+            ms = EmulatedMovesense(r.link, signal=r.peripherals["left_foot"].signal)
+            await ms.start()
+            try:
+                with pytest.raises(DeviceError, match="movesense: cannot log on the sensor"):
+                    await arm_sensors(
+                        {"left_foot": r.addresses()["left_foot"], "pelvis": ms.address},
+                        tmp_path / "armed.json", settings=StreamSettings(rate_hz=104),
+                        connect=r.connector(), host_clock=r.host_clock,
+                    )  # fmt: skip
+                # the clip armed before the refusal is in the state file, to be downloaded
+                assert list(ArmState.load(tmp_path / "armed.json").sensors) == ["left_foot"]
+                with pytest.raises(DeviceError, match="not downloaded yet"):
+                    await arm_sensors(
+                        {"left_foot": r.addresses()["left_foot"]}, tmp_path / "armed.json",
+                        settings=StreamSettings(), connect=r.connector(), host_clock=r.host_clock,
+                    )  # fmt: skip
+                with pytest.raises(DeviceError, match=r"right_foot \(C0:52:4C:00:00:77\): could"):
+                    await arm_sensors(
+                        {"right_foot": "C0:52:4C:00:00:77"}, tmp_path / "other.json",
+                        settings=StreamSettings(), connect=r.connector(), host_clock=r.host_clock,
+                    )  # fmt: skip
+            finally:
+                await ms.close()
+
+    asyncio.run(main())

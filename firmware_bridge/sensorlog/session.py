@@ -230,12 +230,21 @@ async def arm_sensors(
             )
     state = ArmState(state_path, armed_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     for sid, address in sensors.items():
-        async with connect(address) as client:
-            family = _identify(client, sid)
-            driver = log_driver(family.name)
-            firmware = await family.read_firmware(client)
-            config = await driver.arm(client, settings, wrap=wrap)
-            sync = await _sync(driver, client, host_clock)
+        try:
+            async with connect(address) as client:
+                family = _identify(client, sid)
+                driver = log_driver(family.name)
+                firmware = await family.read_firmware(client)
+                config = await driver.arm(client, settings, wrap=wrap)
+                sync = await _sync(driver, client, host_clock)
+        except DeviceError:
+            raise
+        except Exception as exc:  # no adapter, device not found, link lost while arming
+            armed_ok = ", ".join(state.sensors) or "none"
+            raise DeviceError(
+                f"{sid} ({address}): could not arm ({type(exc).__name__}: {exc}); armed so far: "
+                f"{armed_ok} (run `runform sensors download` for them, or arm again)"
+            ) from None
         armed = ArmedSensor(sid, address, family.name, config, sync, firmware)
         state.sensors[sid] = armed
         state.save()  # a sensor armed is a sensor to download, even if the next one fails
