@@ -22,6 +22,7 @@ from firmware_bridge.devices import StreamSettings
 from firmware_bridge.emulator.logging_rig import LoggingRig
 from firmware_bridge.sensorlog.session import arm_sensors, download_sensors
 from recordings import open_recording
+from runform.commands.sensors import write_recording
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -46,7 +47,12 @@ async def run(args: argparse.Namespace) -> None:
         wall = time.perf_counter()
         t_sess = r.link.now()  # type: ignore[union-attr]
         summary = await download_sensors(
-            state, tmp / "run.h5", connect=r.connector(), host_clock=r.host_clock, erase=False
+            state,
+            tmp / "run.h5",
+            connect=r.connector(),
+            host_clock=r.host_clock,
+            erase=False,
+            write=write_recording,
         )
         wall = time.perf_counter() - wall
         t_sess = r.link.now() - t_sess  # type: ignore[union-attr]

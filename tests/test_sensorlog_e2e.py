@@ -24,6 +24,7 @@ from firmware_bridge.sensorlog.session import (
     sensors_status,
 )
 from recordings import open_recording
+from runform.commands.sensors import write_recording
 
 
 def _check_against_truth(rig, state, path, tol_s, overwritten=0):
@@ -66,7 +67,7 @@ def test_download_cut_in_the_middle_is_resumed(tmp_path):
 
             summary = await download_sensors(
                 state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
-                progress=progress,
+                progress=progress, write=write_recording,
             )  # fmt: skip
             assert cuts and summary.reconnects["left_foot"] >= 1
             _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
@@ -94,14 +95,18 @@ def test_download_resumed_by_a_second_run_without_duplicates(tmp_path):
             with pytest.raises(DeviceError, match="run `runform sensors download` again"):
                 await download_sensors(
                     state, tmp_path / "run.h5", connect=r.connector(),
-                    host_clock=r.host_clock, retries=0, progress=progress,
+                    host_clock=r.host_clock, retries=0, progress=progress, write=write_recording,
                 )  # fmt: skip
             assert not (tmp_path / "run.h5").exists()
             assert per.flash.used_bytes > 0  # nothing erased
             r.advance(31.0)
             again = ArmState.load(tmp_path / "armed.json")  # a new process reads the state
             summary = await download_sensors(
-                again, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+                again,
+                tmp_path / "run.h5",
+                connect=r.connector(),
+                host_clock=r.host_clock,
+                write=write_recording,
             )
             assert summary.duplicates["right_foot"] >= 0
             _check_against_truth(r, again, tmp_path / "run.h5", tol_s=0.005)
@@ -125,7 +130,11 @@ def test_full_flash_stops_or_wraps_and_is_reported(tmp_path, wrap):
             assert st.full and st.used_bytes == st.capacity_bytes == 64 * 1024
             assert st.logging == wrap and (st.overwritten > 0) == wrap
             summary = await download_sensors(
-                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+                state,
+                tmp_path / "run.h5",
+                connect=r.connector(),
+                host_clock=r.host_clock,
+                write=write_recording,
             )
             assert summary.full["pelvis"]
             assert summary.samples["pelvis"] == 256 * 19 or wrap  # stop: exactly what fits
@@ -164,7 +173,11 @@ def _drift_case(tmp_path, run_s: float, drift_ppm: float):
                 per.log_records_per_event = 64  # keep the download short in wall time
             r.advance(run_s)
             summary = await download_sensors(
-                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+                state,
+                tmp_path / "run.h5",
+                connect=r.connector(),
+                host_clock=r.host_clock,
+                write=write_recording,
             )
             errs = _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)
             diverged = 2 * drift_ppm * 1e-6 * run_s
@@ -250,7 +263,7 @@ def test_metawear_logging_cut_resumed_and_aligned(tmp_path):
 
             summary = await download_sensors(
                 state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
-                progress=progress,
+                progress=progress, write=write_recording,
             )  # fmt: skip
             assert cut and summary.reconnects["left_foot"] >= 1
             assert summary.duplicates["left_foot"] > 0  # the restarted readout repeated entries
@@ -277,7 +290,11 @@ def test_metawear_full_log(tmp_path, wrap):
             )  # fmt: skip
             r.advance(60.0)
             summary = await download_sensors(
-                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+                state,
+                tmp_path / "run.h5",
+                connect=r.connector(),
+                host_clock=r.host_clock,
+                write=write_recording,
             )
             assert summary.full["right_foot"]
             assert 2990 <= summary.samples["right_foot"] <= 3000
@@ -312,7 +329,11 @@ def test_metamotion_s_last_page_flushed(tmp_path):
             per.fill_log()
             assert per._page_buf  # a partial page waits in RAM
             summary = await download_sensors(
-                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock
+                state,
+                tmp_path / "run.h5",
+                connect=r.connector(),
+                host_clock=r.host_clock,
+                write=write_recording,
             )
             assert (bytes([0x0B, 0x10, 0x01])) in per.commands
             _check_against_truth(r, state, tmp_path / "run.h5", tol_s=0.005)

@@ -10,9 +10,10 @@ The flow (each step over bleak, one sensor at a time):
    the log into a :class:`~firmware_bridge.sensorlog.journal.Journal` (resumable: after a
    dropped connection it reconnects and continues; a new ``download`` run continues from the
    journals on disk). When every sensor is in, the journals are decoded (pure), every device
-   time is mapped to the host clock by the line through the two sync points, and one v1
-   recording is written (to a temporary file, fsynced, read back, then renamed). Only then are
-   the sensors' logs erased and the journals removed.
+   time is mapped to the host clock by the line through the two sync points, and the blocks go
+   to the caller's ``write`` (the command line writes one v1 recording: a temporary file,
+   fsynced, read back, then renamed). Only then are the sensors' logs erased and the journals
+   removed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "ArmedSensor",
     "Connector",
     "DownloadSummary",
+    "RecordingWrite",
     "arm_sensors",
     "download_sensors",
     "samples_to_blocks",
@@ -443,31 +445,9 @@ def samples_to_blocks(
     return blocks
 
 
-def _write_recording(out: Path, infos: list[SensorInfo], blocks: list[SampleBlock], notes: str):
-    """Write to a temporary file, read it back, then rename over ``out`` (atomic)."""
-    from recordings import RecordingWriter, open_recording
-
-    tmp = out.with_name(f".{out.name}.download.tmp")
-    with RecordingWriter(tmp, infos, notes=notes, live=False) as w:
-        for b in blocks:
-            w.append(b)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    want: dict[str, int] = {}
-    for b in blocks:
-        want[b.sensor_id] = want.get(b.sensor_id, 0) + len(b)
-    with open_recording(tmp) as rec:  # read back before anything is erased
-        for sid, n in want.items():
-            got = rec.n_samples(sid)
-            if got != n:
-                raise DeviceError(f"{tmp}: {sid} holds {got} samples, expected {n}")
-    os.replace(tmp, out)
-    with contextlib.suppress(OSError):  # make the rename durable
-        fd = os.open(out.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+#: ``write(out, sensor infos, blocks, notes)``: write one recording and return only once it is
+#: safely on disk (the caller's writer: firmware_bridge does not write files itself).
+RecordingWrite = Callable[[Path, list[SensorInfo], list[SampleBlock], str], None]
 
 
 async def download_sensors(
@@ -475,12 +455,14 @@ async def download_sensors(
     out: str | os.PathLike[str],
     *,
     connect: Connector,
+    write: RecordingWrite,
     host_clock: Callable[[], float] = time.time,
     retries: int = 5,
     erase: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> DownloadSummary:
-    """Download every armed sensor into one recording at ``out``; then erase the logs.
+    """Download every armed sensor into one recording at ``out`` (written by ``write``, e.g.
+    :func:`runform.commands.sensors.write_recording`); then erase the logs.
 
     Raises
     ------
@@ -557,7 +539,7 @@ async def download_sensors(
         f"downloaded from on-sensor logs; armed {state.armed_utc}; time base: each sensor's "
         "clock mapped by its arm-time and download-time clock reads"
     )
-    await asyncio.to_thread(_write_recording, out, infos, blocks, notes)
+    await asyncio.to_thread(write, out, infos, blocks, notes)
     log.info("wrote %s", out)
     if erase:
         for sid, s in state.sensors.items():

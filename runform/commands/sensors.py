@@ -143,6 +143,35 @@ def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
     return out
 
 
+def write_recording(out: Path, infos: list, blocks: list, notes: str) -> None:
+    """Write one recording (format v1) safely: a temporary file beside ``out``, fsynced, read
+    back (every sensor's sample count checked), then renamed over ``out``; the sensors' logs
+    are erased only after this returns."""
+    from firmware_bridge.errors import DeviceError
+    from recordings import RecordingWriter, open_recording
+
+    tmp = out.with_name(f".{out.name}.download.tmp")
+    with RecordingWriter(tmp, infos, notes=notes, live=False) as w:
+        for b in blocks:
+            w.append(b)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    want: dict[str, int] = {}
+    for b in blocks:
+        want[b.sensor_id] = want.get(b.sensor_id, 0) + len(b)
+    with open_recording(tmp) as rec:  # read back before anything is erased
+        for sid, n in want.items():
+            if rec.n_samples(sid) != n:
+                raise DeviceError(f"{tmp}: {sid} holds {rec.n_samples(sid)} samples, expected {n}")
+    os.replace(tmp, out)
+    with contextlib.suppress(OSError):  # make the rename durable
+        fd = os.open(out.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _rig_path(state: Path) -> Path:
     return state.with_name(state.name + ".emulated.json")
 
@@ -322,6 +351,7 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
             out,
             connect=connect,
             host_clock=clock,
+            write=write_recording,
             erase=not args.keep_log,
             progress=progress,
         )
