@@ -30,6 +30,7 @@ _ORDER = (
     "analyze",
     "scan",
     "record",
+    "sensors",
     "live",
     "replay",
     "compare",
