@@ -376,3 +376,50 @@ def test_arm_refuses_what_cannot_log_in_one_line(tmp_path):
                 await ms.close()
 
     asyncio.run(main())
+
+
+def test_erase_failure_keeps_the_written_file(tmp_path):
+    """A sensor out of reach when its log is to be erased: the recording stays as written,
+    and the next `download` only erases (it must not rewrite the file from partial journals)."""
+
+    async def main():
+        rig = LoggingRig.create(
+            ("left_foot", "right_foot"), signal_duration_s=10, signal_rate_hz=416
+        )
+        async with rig.running(speed=10) as r:
+            state = await arm_sensors(
+                r.addresses(), tmp_path / "armed.json", settings=StreamSettings(rate_hz=104),
+                connect=r.connector(), host_clock=r.host_clock,
+            )  # fmt: skip
+            r.advance(30.0)
+            rf = r.peripherals["right_foot"]
+
+            def write_then_lose_right_foot(out, infos, blocks, notes):
+                write_recording(out, infos, blocks, notes)
+                r.link.set_advertising(rf.address, False)  # the sensor went out of range
+
+            await download_sensors(
+                state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
+                write=write_then_lose_right_foot,
+            )  # fmt: skip
+            again = ArmState.load(tmp_path / "armed.json")
+            assert again.written_to == str(tmp_path / "run.h5")
+            assert (
+                again.sensors["left_foot"].downloaded and not again.sensors["right_foot"].downloaded
+            )
+            assert len(rf.flash.records) > 0  # not erased
+            before = (tmp_path / "run.h5").read_bytes()
+            r.link.set_advertising(rf.address, True)  # back in range
+
+            def must_not_write(*_a):
+                raise AssertionError("the recording must not be written again")
+
+            await download_sensors(
+                again, tmp_path / "other.h5", connect=r.connector(), host_clock=r.host_clock,
+                write=must_not_write,
+            )  # fmt: skip
+            assert len(rf.flash.records) == 0
+            assert (tmp_path / "run.h5").read_bytes() == before
+            _check_against_truth(r, again, tmp_path / "run.h5", tol_s=0.005)
+
+    asyncio.run(main())

@@ -138,6 +138,8 @@ class ArmState:
     path: Path
     sensors: dict[str, ArmedSensor] = field(default_factory=dict)
     armed_utc: str = ""
+    #: The recording the logs went to, once it is safely written (then only erasing is left).
+    written_to: str | None = None
 
     @property
     def journal_dir(self) -> Path:
@@ -153,6 +155,7 @@ class ArmState:
             "format": "runform-armed-sensors",
             "version": 1,
             "armed_utc": self.armed_utc,
+            "written_to": self.written_to,
             "sensors": [s.to_json() for s in self.sensors.values()],
         }
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -186,7 +189,12 @@ class ArmState:
             sensors = [ArmedSensor.from_json(s) for s in data["sensors"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise DeviceError(f"{p}: arm state damaged ({exc})") from None
-        return cls(p, {s.sensor_id: s for s in sensors}, str(data.get("armed_utc", "")))
+        return cls(
+            p,
+            {s.sensor_id: s for s in sensors},
+            str(data.get("armed_utc", "")),
+            data.get("written_to"),
+        )
 
 
 def _identify(client: Any, sensor_id: str) -> DeviceDriver:
@@ -470,6 +478,15 @@ async def download_sensors(
         A sensor could not be downloaded (the journals stay: run it again to resume).
     """
     out = Path(out)
+    if state.written_to is not None:
+        # the recording was written by an earlier run; only the erase is left to do
+        log.warning(
+            "%s: already written to %s; erasing the logs left", state.path, state.written_to
+        )
+        summary = DownloadSummary(path=state.written_to)
+        if erase:
+            await _erase_all(state, connect)
+        return summary
     summary = DownloadSummary(path=str(out))
     # every sensor stops logging first, so their logs end together (not one download later)
     for s in state.sensors.values():
@@ -541,24 +558,38 @@ async def download_sensors(
     )
     await asyncio.to_thread(write, out, infos, blocks, notes)
     log.info("wrote %s", out)
+    state.written_to = str(out)
+    state.save()
     if erase:
-        for sid, s in state.sensors.items():
-            journal = state.journal(sid)
-            try:
-                async with connect(s.address) as client:
-                    await log_driver(s.device_model).erase(client, s.config, journal)
-            except Exception as exc:  # the file is safe; the log just stays on the sensor
-                log.warning("%s: log not erased (%s); it stays on the sensor", sid, exc)
-                journal.close()
-                continue
-            s.downloaded = True
-            state.save()
-            journal.remove()
+        await _erase_all(state, connect)
     else:
         for s in state.sensors.values():
             s.downloaded = True
         state.save()
+    return summary
+
+
+async def _erase_all(state: ArmState, connect: Connector) -> None:
+    """Erase every log not erased yet (the recording is safe), then drop its journal."""
+    for sid, s in state.sensors.items():
+        if s.downloaded:
+            continue
+        journal = state.journal(sid)
+        try:
+            async with connect(s.address) as client:
+                await log_driver(s.device_model).erase(client, s.config, journal)
+        except Exception as exc:  # the file is safe; the log just stays on the sensor
+            log.warning(
+                "%s: log not erased (%s); it stays on the sensor (run `runform sensors "
+                "download` again to erase it)",
+                sid,
+                exc,
+            )
+            journal.close()
+            continue
+        s.downloaded = True
+        state.save()
+        journal.remove()
     if all(s.downloaded for s in state.sensors.values()):
         with contextlib.suppress(OSError):
             state.journal_dir.rmdir()
-    return summary

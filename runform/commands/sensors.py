@@ -337,6 +337,8 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
     armed = ArmState.load(state)
     if all(s.downloaded for s in armed.sensors.values()):
         raise UsageError(f"{state}: every sensor is downloaded already; arm them again")
+    if armed.written_to is not None and Path(armed.written_to) != out:
+        print(f"note: the run was already written to {armed.written_to}", file=sys.stderr)
     last: dict[str, int] = {}
 
     def progress(sid: str, done: int, total: int) -> None:
@@ -355,6 +357,11 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
             erase=not args.keep_log,
             progress=progress,
         )
+    if not summary.samples:
+        print(
+            f"{summary.path} was written by an earlier download; logs left erased where reachable"
+        )
+        return 0
     print(f"wrote {summary.path}")
     for sid, n in summary.samples.items():
         extra = []
