@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -239,6 +240,9 @@ async def arm_sensors(
                 "`runform sensors download` first (or delete the file to abandon them)"
             )
     state = ArmState(state_path, armed_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if state.journal_dir.exists():  # journals of an abandoned session must not mix with this one
+        log.warning("%s: removing the journals of an earlier, abandoned session", state.journal_dir)
+        shutil.rmtree(state.journal_dir)
     for sid, address in sensors.items():
         try:
             async with connect(address) as client:
