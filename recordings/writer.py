@@ -132,6 +132,9 @@ class RecordingWriter:
         simulator): large chunks straight away; a kill may then lose the file's tail chunks.
     software : str, optional
         Value of the ``software`` root attribute (default ``runform <version>``).
+    start_utc : str, optional
+        Root attribute ``start_utc`` (ISO 8601 UTC): the wall clock of ``t = 0`` when it is not
+        the file's creation (a run downloaded from on-sensor logs: the arm time).
 
     Notes
     -----
@@ -148,6 +151,7 @@ class RecordingWriter:
         flush_interval_s: float = 0.5,
         software: str | None = None,
         live: bool = True,
+        start_utc: str | None = None,
     ) -> None:
         self.path = os.fspath(path)
         if flush_interval_s <= 0 or flush_interval_s > 1.0:
@@ -169,6 +173,8 @@ class RecordingWriter:
         f.attrs["software"] = software or SOFTWARE
         if notes:
             f.attrs["notes"] = notes
+        if start_utc:  # wall clock of t = 0 when it is not the creation (a downloaded log)
+            f.attrs["start_utc"] = start_utc
         f.create_group(SENSORS_GROUP)
         self._buffers: dict[str, _SensorBuffer] = {}
         self._markers: list[tuple[float, str, str]] = []

@@ -24,7 +24,7 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     for name in ("run.h5", "truth.json", "STRIDES.csv", "SUMMARY.json", "report.html",
                  "compare.html", "compare.json", "viewer.png", "ble_run.h5",
-                 "logged_run.h5", "LOGGED_SUMMARY.json"):  # fmt: skip
+                 "logged_run.h5", "LOGGED_SUMMARY.json", "logged_run.fit"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     # the drill's change of strike pattern: the largest share change is midfoot rising or
     # rearfoot falling (equal when no contact of the drill is classified forefoot)
@@ -47,3 +47,9 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     assert {"left_foot", "right_foot", "pelvis"} <= set(logged)
     for side in ("left_foot", "right_foot"):
         assert logged[side]["contacts"] > 40
+    # ... and exported as a FIT activity that an independent decoder reads back
+    import fitdecode
+
+    with fitdecode.FitReader(out / "logged_run.fit") as fit:
+        records = [f for f in fit if isinstance(f, fitdecode.FitDataMessage) and f.name == "record"]
+    assert len(records) > 30

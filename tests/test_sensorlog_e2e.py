@@ -218,6 +218,9 @@ def test_cli_arm_run_download_analyse(tmp_path, capsys):
     assert main([*argv, "--out", rec, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.count("samples, gaps 0") == 3
+    with open_recording(rec) as r:  # t = 0 is the arm time: what FIT export and --watch use
+        start = str(r.attrs["start_utc"])
+        assert start.endswith("Z") and start[:4] == r.created_utc[:4]
     summary = tmp_path / "s.json"
     assert main(["analyze", rec, "--json", str(summary), "--strides", str(tmp_path / "s.csv")]) == 0
     s = json.loads(summary.read_text())["sensors"]
@@ -394,8 +397,8 @@ def test_erase_failure_keeps_the_written_file(tmp_path):
             r.advance(30.0)
             rf = r.peripherals["right_foot"]
 
-            def write_then_lose_right_foot(out, infos, blocks, notes):
-                write_recording(out, infos, blocks, notes)
+            def write_then_lose_right_foot(out, infos, blocks, notes, start_utc):
+                write_recording(out, infos, blocks, notes, start_utc)
                 r.link.set_advertising(rf.address, False)  # the sensor went out of range
 
             await download_sensors(

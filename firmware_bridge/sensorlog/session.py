@@ -457,9 +457,10 @@ def samples_to_blocks(
     return blocks
 
 
-#: ``write(out, sensor infos, blocks, notes)``: write one recording and return only once it is
-#: safely on disk (the caller's writer: firmware_bridge does not write files itself).
-RecordingWrite = Callable[[Path, list[SensorInfo], list[SampleBlock], str], None]
+#: ``write(out, sensor infos, blocks, notes, start_utc)``: write one recording and return only
+#: once it is safely on disk (the caller's writer: firmware_bridge does not write files itself);
+#: ``start_utc`` is the wall clock of ``t = 0`` (the first arm-time sync point), ISO 8601.
+RecordingWrite = Callable[[Path, list[SensorInfo], list[SampleBlock], str, str], None]
 
 
 async def download_sensors(
@@ -560,7 +561,9 @@ async def download_sensors(
         f"downloaded from on-sensor logs; armed {state.armed_utc}; time base: each sensor's "
         "clock mapped by its arm-time and download-time clock reads"
     )
-    await asyncio.to_thread(write, out, infos, blocks, notes)
+    start_utc = datetime.fromtimestamp(t_ref, UTC).isoformat(timespec="milliseconds")
+    start_utc = start_utc.replace("+00:00", "Z")
+    await asyncio.to_thread(write, out, infos, blocks, notes, start_utc)
     log.info("wrote %s", out)
     state.written_to = str(out)
     state.save()

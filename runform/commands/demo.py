@@ -11,8 +11,9 @@
    the replay viewer are written;
 5. on-sensor logging: three emulated sensors (two DIY clips and a MetaMotion) are armed over
    the virtual Bluetooth link, the runner "runs" without a host (the simulator fills the
-   sensors' flash), the logs are downloaded into one recording and analysed
-   (``runform sensors arm / status / download``, ``runform analyze``).
+   sensors' flash), the logs are downloaded into one recording, analysed and exported as a FIT
+   activity that is read back (``runform sensors arm / status / download``,
+   ``runform export --fit``).
 
 Every step runs the same code as its own subcommand; everything lands in ``--out``.
 """
@@ -179,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _logging_session(console: Any, out: Path, args: argparse.Namespace) -> None:
     """Step 5: arm three emulated logging sensors, run without a host, download, analyse."""
-    _step(console, "5. run without a laptop: on-sensor logging (emulated DIY clips + MetaMotion)")
+    _step(
+        console, "5. run without a laptop: on-sensor logging (emulated DIY clips + MetaMotion), FIT"
+    )
     state = out / "sensors" / "armed.json"
     for leftover in (state, state.with_name(state.name + ".emulated.json")):
         leftover.unlink(missing_ok=True)  # a demo run starts a new session
@@ -193,8 +196,10 @@ def _logging_session(console: Any, out: Path, args: argparse.Namespace) -> None:
           "--quiet"])  # fmt: skip
     _sub(["info", str(logged)])
     summary = out / "LOGGED_SUMMARY.json"
-    _sub(["analyze", str(logged), "--strides", str(out / "LOGGED_STRIDES.csv"),
-          "--json", str(summary)])  # fmt: skip
+    # analyse it and export the run as a FIT activity (read back with an independent decoder;
+    # t = 0 is the arm time, the recording's start_utc)
+    _sub(["export", str(logged), "--fit", str(out / "logged_run.fit"),
+          "--strides", str(out / "LOGGED_STRIDES.csv"), "--json", str(summary)])  # fmt: skip
     s = json.loads(summary.read_text()).get("sensors", {})
     for sid in ("left_foot", "right_foot"):
         m = s.get(sid, {})

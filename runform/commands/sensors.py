@@ -143,15 +143,18 @@ def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
     return out
 
 
-def write_recording(out: Path, infos: list, blocks: list, notes: str) -> None:
+def write_recording(
+    out: Path, infos: list, blocks: list, notes: str, start_utc: str | None = None
+) -> None:
     """Write one recording (format v1) safely: a temporary file beside ``out``, fsynced, read
     back (every sensor's sample count checked), then renamed over ``out``; the sensors' logs
-    are erased only after this returns."""
+    are erased only after this returns. ``start_utc`` (the arm time: ``t = 0``) becomes the
+    root attribute that ``runform export`` and ``--watch`` read."""
     from firmware_bridge.errors import DeviceError
     from recordings import RecordingWriter, open_recording
 
     tmp = out.with_name(f".{out.name}.download.tmp")
-    with RecordingWriter(tmp, infos, notes=notes, live=False) as w:
+    with RecordingWriter(tmp, infos, notes=notes, live=False, start_utc=start_utc) as w:
         for b in blocks:
             w.append(b)
     with open(tmp, "rb") as fh:
