@@ -85,6 +85,13 @@ class VirtualLink:
         """Sleep until the session clock reaches ``t``."""
         await self.sleep(t - self.now())
 
+    def advance(self, seconds: float) -> None:
+        """Jump the session clock forward by ``seconds`` (while nothing is connected: a run
+        that emulated logging sensors spend away from the host)."""
+        if seconds < 0:
+            raise ValueError(f"virtual link: cannot go back {seconds} s")
+        self._t0 -= seconds / self.speed
+
     # --- devices -------------------------------------------------------------------------------
     def new_address(self, prefix: int = 0xC0) -> str:
         """A fresh static random address (top two bits set), e.g. ``C0:52:46:00:00:01``."""

@@ -134,6 +134,9 @@ class RecordingWriter:
         Value of the ``software`` root attribute (default ``runform <version>``).
     created_utc : str, optional
         Value of the ``created_utc`` root attribute (``YYYY-MM-DDTHH:MM:SSZ``; default now).
+    start_utc : str, optional
+        Root attribute ``start_utc`` (ISO 8601 UTC): the wall clock of ``t = 0`` when it is not
+        the file's creation (a run downloaded from on-sensor logs: the arm time).
 
     Notes
     -----
@@ -151,6 +154,7 @@ class RecordingWriter:
         software: str | None = None,
         live: bool = True,
         created_utc: str | None = None,
+        start_utc: str | None = None,
     ) -> None:
         self.path = os.fspath(path)
         if flush_interval_s <= 0 or flush_interval_s > 1.0:
@@ -172,6 +176,8 @@ class RecordingWriter:
         f.attrs["software"] = software or SOFTWARE
         if notes:
             f.attrs["notes"] = notes
+        if start_utc:  # wall clock of t = 0 when it is not the creation (a downloaded log)
+            f.attrs["start_utc"] = start_utc
         f.create_group(SENSORS_GROUP)
         self._buffers: dict[str, _SensorBuffer] = {}
         self._markers: list[tuple[float, str, str]] = []

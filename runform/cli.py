@@ -31,6 +31,7 @@ _ORDER = (
     "export",
     "scan",
     "record",
+    "sensors",
     "live",
     "replay",
     "compare",

@@ -12,6 +12,11 @@
 5. a run/walk interval session (``intervals``: stand, walk, run and walk bouts, stand) is
    simulated, analysed and reported: its activity bouts, running and walking apart, each
    with its own alerts.
+6. on-sensor logging: three emulated sensors (two DIY clips and a MetaMotion) are armed over
+   the virtual Bluetooth link, the runner "runs" without a host (the simulator fills the
+   sensors' flash), the logs are downloaded into one recording, analysed and exported as a FIT
+   activity that is read back (``runform sensors arm / status / download``,
+   ``runform export --fit``).
 
 Every step runs the same code as its own subcommand; everything lands in ``--out``.
 """
@@ -53,6 +58,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run/walk interval session, s (150; its bouts scaled to it; 0 = skip)",
     )
     p.add_argument("--no-viewer", action="store_true", help="skip the viewer screenshot")
+    p.add_argument(
+        "--logging-seconds",
+        type=float,
+        default=60.0,
+        help="seconds of the emulated on-sensor logging run (60; 0 = skip)",
+    )
 
 
 def _step(console: Any, title: str) -> None:
@@ -169,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
               "--exit-after", "4"])  # fmt: skip
     if args.intervals_duration > 0:
         _intervals(console, out, args)
+    if args.logging_seconds > 0:
+        _logging_session(console, out, args)
     console.rule("[bold]done")
     console.print(f"everything is in {out.resolve()}/:")
     for p in sorted(out.iterdir()):
@@ -215,3 +228,34 @@ def _intervals(console: Any, out: Path, args: argparse.Namespace) -> None:
     for a in summ.get("alerts", [])[:8]:
         console.print(f"alert at {a['t']:7.2f} s  {a['rule']}: {a['message']}")
     _sub(["report", str(rec), "--out", str(out / "intervals_report.html")])
+
+
+def _logging_session(console: Any, out: Path, args: argparse.Namespace) -> None:
+    """Step 6: arm three emulated logging sensors, run without a host, download, analyse."""
+    _step(
+        console, "6. run without a laptop: on-sensor logging (emulated DIY clips + MetaMotion), FIT"
+    )
+    state = out / "sensors" / "armed.json"
+    for leftover in (state, state.with_name(state.name + ".emulated.json")):
+        leftover.unlink(missing_ok=True)  # a demo run starts a new session
+    common = ["--simulate", "--state", str(state)]
+    _sub(["sensors", "arm", *common, "--rate", "104", "--simulate-devices", "diy,metawear,diy",
+          "--scenario", SCENARIO, "--seed", str(args.seed)])  # fmt: skip
+    run_s = f"{args.logging_seconds:g}"
+    _sub(["sensors", "status", *common, "--run-seconds", run_s])
+    logged = out / "logged_run.h5"
+    _sub(["sensors", "download", *common, "--run-seconds", run_s, "--out", str(logged),
+          "--quiet"])  # fmt: skip
+    _sub(["info", str(logged)])
+    summary = out / "LOGGED_SUMMARY.json"
+    # analyse it and export the run as a FIT activity (read back with an independent decoder;
+    # t = 0 is the arm time, the recording's start_utc)
+    _sub(["export", str(logged), "--fit", str(out / "logged_run.fit"),
+          "--strides", str(out / "LOGGED_STRIDES.csv"), "--json", str(summary)])  # fmt: skip
+    s = json.loads(summary.read_text()).get("sensors", {})
+    for sid in ("left_foot", "right_foot"):
+        m = s.get(sid, {})
+        console.print(
+            f"{sid}: {m.get('contacts', 0)} contacts, cadence {_fmt(m.get('cadence_median'))} "
+            f"steps/min, foot strike angle {_fmt(m.get('foot_strike_angle_median'))} deg"
+        )

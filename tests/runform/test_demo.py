@@ -18,14 +18,15 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     res = subprocess.run(
         [sys.executable, "-m", "runform", "demo", "--out", str(out), "--duration", "70",
-         "--ble-seconds", "3", "--intervals-duration", "120"],
+         "--ble-seconds", "3", "--intervals-duration", "120", "--logging-seconds", "45"],
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     for name in ("run.h5", "truth.json", "STRIDES.csv", "SUMMARY.json", "report.html",
                  "compare.html", "compare.json", "viewer.png", "ble_run.h5", "intervals.h5",
                  "intervals_STRIDES.csv", "intervals_SUMMARY.json",
-                 "intervals_report.html"):  # fmt: skip
+                 "intervals_report.html", "logged_run.h5", "LOGGED_SUMMARY.json",
+                 "logged_run.fit"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     # the drill's change of strike pattern: the largest share change is midfoot rising or
     # rearfoot falling (equal when no contact of the drill is classified forefoot)
@@ -54,3 +55,15 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     ivs = pd.read_csv(out / "intervals_STRIDES.csv")
     assert set(ivs["activity"].dropna()) == {"walk", "run"}
     assert "interval session: running and walking apart" in res.stdout
+
+    # the on-sensor logging step: three emulated sensors armed, run, downloaded and analysed
+    logged = json.loads((out / "LOGGED_SUMMARY.json").read_text())["sensors"]
+    assert {"left_foot", "right_foot", "pelvis"} <= set(logged)
+    for side in ("left_foot", "right_foot"):
+        assert logged[side]["contacts"] > 40
+    # ... and exported as a FIT activity that an independent decoder reads back
+    import fitdecode
+
+    with fitdecode.FitReader(out / "logged_run.fit") as fit:
+        records = [f for f in fit if isinstance(f, fitdecode.FitDataMessage) and f.name == "record"]
+    assert len(records) > 30

@@ -1,0 +1,382 @@
+"""``runform sensors``: run without a laptop. Arm logging sensors, check them, download the run.
+
+* ``runform sensors arm --sensor left_foot=ADDR ... [--rate HZ] [--wrap]``: configure each
+  sensor, read its clock (arm-time sync), start logging on the sensor, disconnect;
+* ``runform sensors status``: logging or not, memory used / left (and how many minutes that is
+  at the armed rate), battery;
+* ``runform sensors download --out run.h5``: stop logging, read each clock again, download every
+  log (resumable after a dropped connection: run it again), write one recording on one time
+  base, then erase the logs.
+
+``--simulate`` drives emulated sensors over the virtual BLE link (bleak's client, bumble's
+controllers): ``arm --simulate`` creates them, ``download --simulate --run-seconds S`` lets S
+seconds of simulated running pass since arming (the simulator fills the sensors' flash) before
+downloading. Their state is kept next to the arm state (``--state``), so the three commands can
+run as separate processes, as with real sensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from runform.errors import UsageError
+
+NAME = "sensors"
+HELP = "on-sensor logging: arm sensors, check them, download the run (--simulate: emulated)"
+
+DEFAULT_STATE = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / (
+    "runform/armed-sensors.json"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state",
+        default=str(DEFAULT_STATE),
+        help=f"arm state file (default {DEFAULT_STATE}); download journals live beside it",
+    )
+    common.add_argument(
+        "--simulate",
+        action="store_true",
+        help="emulated sensors on a virtual BLE link (state kept beside --state)",
+    )
+    common.add_argument(
+        "--speed", type=float, default=10.0, help="with --simulate: virtual link speed (10x)"
+    )
+    arm = sub.add_parser("arm", parents=[common], help="configure, sync clocks, start logging")
+    arm.add_argument(
+        "--sensor",
+        action="append",
+        default=[],
+        metavar="PLACEMENT=ADDRESS",
+        help="a sensor to arm, e.g. left_foot=C0:52:46:00:00:01 (repeat for each)",
+    )
+    arm.add_argument("--rate", type=float, default=208.0, help="sample rate in Hz (208)")
+    arm.add_argument("--acc-range", type=float, default=16.0, help="accelerometer range, g")
+    arm.add_argument("--gyr-range", type=float, default=2000.0, help="gyro range, deg/s")
+    arm.add_argument(
+        "--wrap",
+        action="store_true",
+        help="when a log is full overwrite its oldest data (default: stop logging)",
+    )
+    arm.add_argument(
+        "--placements",
+        default="left_foot,right_foot,pelvis",
+        help="with --simulate: emulated sensors (left_foot,right_foot,pelvis)",
+    )
+    arm.add_argument(
+        "--simulate-devices",
+        default=None,
+        metavar="MODELS",
+        help="with --simulate: model of each emulated sensor (diy, metawear = MetaMotion R, "
+        "metawear-s = MetaMotion S) in the order of --placements or as PLACEMENT=MODEL "
+        "(default: all diy)",
+    )
+    arm.add_argument("--scenario", default="easy", help="with --simulate: simulator scenario")
+    arm.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
+    arm.add_argument(
+        "--flash-kib",
+        type=int,
+        default=2048,
+        help="with --simulate: log memory of each emulated clip in KiB (2048)",
+    )
+    st = sub.add_parser("status", parents=[common], help="log state, memory and battery left")
+    st.add_argument(
+        "--run-seconds",
+        type=float,
+        default=None,
+        help="with --simulate: seconds of running since arming (default: time passed)",
+    )
+    dl = sub.add_parser("download", parents=[common], help="download every log into one file")
+    dl.add_argument("--out", required=True, help="output recording (.h5)")
+    dl.add_argument(
+        "--run-seconds",
+        type=float,
+        default=None,
+        help="with --simulate: seconds of running since arming (default: time passed)",
+    )
+    dl.add_argument("--keep-log", action="store_true", help="do not erase the sensors' logs")
+    dl.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+#: Emulated logging sensors: the DIY clip, a MetaMotion R (BMI160), a MetaMotion S (BMI270).
+LOGGING_MODELS = ("diy", "metawear", "metawear-s")
+
+
+def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
+    """``--simulate-devices`` of ``sensors arm``: MODEL,MODEL,... in the order of the
+    placements, or PLACEMENT=MODEL items (one-line UsageError if bad)."""
+    if text is None:
+        return {}
+    items = [x.strip() for x in text.split(",")]
+    if any(not x for x in items):
+        raise UsageError(f"--simulate-devices {text!r}: expected models separated by commas")
+    if all("=" in x for x in items):
+        pairs = [tuple(x.split("=", 1)) for x in items]
+    elif any("=" in x for x in items):
+        raise UsageError(f"--simulate-devices {text!r}: MODEL,MODEL or PLACEMENT=MODEL, not both")
+    else:
+        if len(items) > len(placements):
+            raise UsageError(
+                f"--simulate-devices {text!r}: more models than placements ({len(placements)})"
+            )
+        pairs = list(zip(placements, items, strict=False))
+    out: dict[str, str] = {}
+    for placement, model in pairs:
+        placement, model = placement.strip(), model.strip().lower()
+        if placement not in placements:
+            raise UsageError(f"--simulate-devices: {placement!r} is not one of --placements")
+        if model not in LOGGING_MODELS:
+            raise UsageError(
+                f"--simulate-devices: {placement}={model}: emulated logging sensors are "
+                f"{', '.join(LOGGING_MODELS)} (docs/devices.md: which families log)"
+            )
+        out[placement] = model
+    return out
+
+
+def write_recording(
+    out: Path, infos: list, blocks: list, notes: str, start_utc: str | None = None
+) -> None:
+    """Write one recording (format v1) safely: a temporary file beside ``out``, fsynced, read
+    back (every sensor's sample count checked), then renamed over ``out``; the sensors' logs
+    are erased only after this returns. ``start_utc`` (the arm time: ``t = 0``) becomes the
+    root attribute that ``runform export`` and ``--watch`` read."""
+    from firmware_bridge.errors import DeviceError
+    from recordings import RecordingWriter, open_recording
+
+    tmp = out.with_name(f".{out.name}.download.tmp")
+    with RecordingWriter(tmp, infos, notes=notes, live=False, start_utc=start_utc) as w:
+        for b in blocks:
+            w.append(b)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    want: dict[str, int] = {}
+    for b in blocks:
+        want[b.sensor_id] = want.get(b.sensor_id, 0) + len(b)
+    with open_recording(tmp) as rec:  # read back before anything is erased
+        for sid, n in want.items():
+            if rec.n_samples(sid) != n:
+                raise DeviceError(f"{tmp}: {sid} holds {rec.n_samples(sid)} samples, expected {n}")
+    os.replace(tmp, out)
+    with contextlib.suppress(OSError):  # make the rename durable
+        fd = os.open(out.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _rig_path(state: Path) -> Path:
+    return state.with_name(state.name + ".emulated.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    state = Path(args.state).expanduser()
+    if args.simulate and not args.speed > 0:
+        raise UsageError(f"--speed {args.speed}: expected a positive number")
+    if args.action == "arm":
+        return asyncio.run(_arm(args, state))
+    if args.action == "status":
+        return asyncio.run(_status(args, state))
+    return asyncio.run(_download(args, state))
+
+
+@contextlib.asynccontextmanager
+async def _devices(args: argparse.Namespace, state: Path, run_seconds: float | None = None):
+    """(connector, host clock, rig or None) for real or emulated sensors."""
+    if not args.simulate:
+        import time
+
+        from firmware_bridge.sensorlog.session import bleak_connector
+
+        yield bleak_connector(), time.time, None
+        return
+    from firmware_bridge.emulator.logging_rig import LoggingRig
+
+    try:
+        rig = LoggingRig.load(_rig_path(state))
+    except ValueError as exc:
+        raise UsageError(
+            f"--simulate: {exc} (run `runform sensors arm --simulate` first)"
+        ) from None
+    armed_at = rig.session_t
+    with contextlib.suppress(Exception):
+        from firmware_bridge.sensorlog.session import ArmState
+
+        armed_at = min(
+            s.arm_sync.host_s - rig.host_epoch for s in ArmState.load(state).sensors.values()
+        )
+    at = armed_at + run_seconds if run_seconds is not None else None
+    async with rig.running(args.speed, at=at) as r:
+        try:
+            yield r.connector(), r.host_clock, r
+        finally:
+            r.save(_rig_path(state))
+
+
+async def _arm(args: argparse.Namespace, state: Path) -> int:
+    from firmware_bridge.devices import StreamSettings
+    from firmware_bridge.sensorlog.session import arm_sensors
+    from runform.commands.record import parse_sensors
+
+    settings = StreamSettings(
+        rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
+    )
+
+    def on_armed(s: Any) -> None:
+        print(
+            f"armed {s.sensor_id} ({s.device_model} {s.address}): {s.config.rate_hz:g} Hz, "
+            f"±{s.config.acc_range_g:g} g, ±{s.config.gyr_range_dps:g} deg/s, "
+            f"{'wrap' if s.config.wrap else 'stop'} when full; clock synced "
+            f"within {s.arm_sync.uncertainty_s * 1e3:.1f} ms (shortest round trip)"
+        )
+
+    if args.simulate:
+        if args.sensor:
+            raise UsageError("--simulate and --sensor: give one or the other")
+        from firmware_bridge.emulator.logging_rig import LoggingRig
+
+        placements = [p.strip() for p in args.placements.split(",") if p.strip()]
+        if not placements:
+            raise UsageError(f"--placements {args.placements!r}: expected at least one")
+        models = _parse_models(args.simulate_devices, placements)
+        rig = LoggingRig.create(
+            placements,
+            models=models,
+            seed=args.seed,
+            scenario=args.scenario,
+            signal_rate_hz=max(416.0, 2 * args.rate),
+            flash_bytes=args.flash_kib * 1024,
+        )
+        state.parent.mkdir(parents=True, exist_ok=True)
+        async with rig.running(args.speed) as r:
+            try:
+                await arm_sensors(
+                    r.addresses(),
+                    state,
+                    settings=settings,
+                    connect=r.connector(),
+                    host_clock=r.host_clock,
+                    wrap=args.wrap,
+                    on_armed=on_armed,
+                )
+            finally:
+                r.save(_rig_path(state))
+    else:
+        if not args.sensor:
+            raise UsageError("no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`)")
+        async with _devices(args, state) as (connect, clock, _):
+            await arm_sensors(
+                parse_sensors(args.sensor),
+                state,
+                settings=settings,
+                connect=connect,
+                host_clock=clock,
+                wrap=args.wrap,
+                on_armed=on_armed,
+            )
+    print(f"state in {state}; run, then `runform sensors download --out run.h5`")
+    return 0
+
+
+async def _status(args: argparse.Namespace, state: Path) -> int:
+    from firmware_bridge.errors import DeviceError
+    from firmware_bridge.sensorlog.session import ArmState, sensors_status
+
+    armed = ArmState.load(state)
+    async with _devices(args, state, args.run_seconds) as (connect, _clock, _):
+        res = await sensors_status(armed, connect=connect)
+    for sid, st in res.items():
+        s = armed.sensors[sid]
+        if isinstance(st, DeviceError):
+            print(f"{sid}: unreachable: {st}")
+            continue
+        rate_bytes = _bytes_per_second(s.device_model, s.config.rate_hz)
+        if st.capacity_bytes:
+            left = st.capacity_bytes - st.used_bytes
+            memory = (
+                f"memory {st.used_bytes / 1024:.0f} of {st.capacity_bytes / 1024:.0f} KiB used, "
+                f"{left / rate_bytes / 3600:.1f} h left at {s.config.rate_hz:g} Hz"
+            )
+        else:
+            memory = (
+                f"memory {st.records} entries ({st.used_bytes / 1024:.0f} KiB, "
+                f"{st.used_bytes / rate_bytes / 60:.1f} min at {s.config.rate_hz:g} Hz) used; "
+                "the board does not report its size"
+            )
+        batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
+        flags = (" FULL" if st.full else "") + (
+            f", {st.overwritten} records overwritten" if st.overwritten else ""
+        )
+        print(
+            f"{sid} ({s.device_model} {s.address}): {'logging' if st.logging else 'stopped'}, "
+            f"{memory}, battery {batt}{flags}"
+        )
+    return 0
+
+
+def _bytes_per_second(device_model: str, rate_hz: float) -> float:
+    """Log memory a family uses per second at ``rate_hz`` (for 'hours left')."""
+    from firmware_bridge.sensorlog import capacity_bytes_per_second
+
+    return capacity_bytes_per_second(device_model, rate_hz)
+
+
+async def _download(args: argparse.Namespace, state: Path) -> int:
+    from firmware_bridge.sensorlog.session import ArmState, download_sensors
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    armed = ArmState.load(state)
+    if all(s.downloaded for s in armed.sensors.values()):
+        raise UsageError(f"{state}: every sensor is downloaded already; arm them again")
+    if armed.written_to is not None and Path(armed.written_to) != out:
+        print(f"note: the run was already written to {armed.written_to}", file=sys.stderr)
+    last: dict[str, int] = {}
+
+    def progress(sid: str, done: int, total: int) -> None:
+        pct = int(100 * done / total) if total else 100
+        if not args.quiet and pct // 10 != last.get(sid, -1):
+            last[sid] = pct // 10
+            print(f"  {sid}: {done}/{total} records ({pct}%)", file=sys.stderr, flush=True)
+
+    async with _devices(args, state, args.run_seconds) as (connect, clock, _):
+        summary = await download_sensors(
+            armed,
+            out,
+            connect=connect,
+            host_clock=clock,
+            write=write_recording,
+            erase=not args.keep_log,
+            progress=progress,
+        )
+    if not summary.samples:
+        print(
+            f"{summary.path} was written by an earlier download; logs left erased where reachable"
+        )
+        return 0
+    print(f"wrote {summary.path}")
+    for sid, n in summary.samples.items():
+        extra = []
+        if summary.overwritten[sid]:
+            extra.append(f"{summary.overwritten[sid]} samples overwritten (log full, wrapped)")
+        elif summary.full[sid]:
+            extra.append("log was FULL: logging stopped before the download")
+        if summary.duplicates[sid]:
+            extra.append(f"{summary.duplicates[sid]} repeated packets dropped")
+        print(
+            f"  {sid}: {n} samples, gaps {summary.gaps[sid]}, clock drift "
+            f"{summary.drift_ppm[sid]:+.1f} ppm, clock reads within {summary.sync_uncertainty_ms[sid]:.1f} ms, "
+            f"reconnects {summary.reconnects[sid]}" + ("; " + "; ".join(extra) if extra else "")
+        )
+    return 0
