@@ -12,15 +12,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from firmware_bridge.source import BlockSource, SensorStatus
 
-__all__ = ["RecordSummary", "format_status", "record_source"]
+__all__ = ["MIN_FREE_BYTES", "RecordSummary", "format_status", "free_bytes", "record_source"]
 
 log = logging.getLogger(__name__)
+
+#: The recorder stops cleanly when less than this much space is left on the recording's disk,
+#: so that the file can still be closed and stays valid (``runform record --min-free-mb``).
+MIN_FREE_BYTES = 32 << 20
+#: Wall-clock seconds between two looks at the free space.
+DISK_CHECK_INTERVAL_S = 0.25
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes available to this user on the file system holding ``path`` (its folder)."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    return int(shutil.disk_usage(folder).free)
 
 
 @dataclass
@@ -45,6 +59,8 @@ class RecordSummary:
     samples: dict[str, int] = field(default_factory=dict)
     gaps: dict[str, int] = field(default_factory=dict)
     status: dict[str, SensorStatus] = field(default_factory=dict)
+    #: Why the recording ended early ("disk full"), None if it ended as asked.
+    stopped_by: str | None = None
 
 
 def format_status(status: dict[str, SensorStatus], elapsed_s: float) -> str:
@@ -71,6 +87,7 @@ async def record_source(
     on_start: Callable[[BlockSource], None] | None = None,
     status_interval_s: float = 0.5,
     flush_interval_s: float = 0.5,
+    min_free_bytes: int = MIN_FREE_BYTES,
 ) -> RecordSummary:
     """Stream ``source`` into a new recording until it ends, ``duration_s`` is reached, or the
     source is stopped (``source.stop()``, e.g. from a Ctrl-C handler).
@@ -92,6 +109,11 @@ async def record_source(
         Called with the source once it is connected and the file is created.
     flush_interval_s : float
         Writer flush interval (≤ 1 s), s.
+    min_free_bytes : int
+        Stop cleanly (``summary.stopped_by = "disk full"``) when less than this is left on the
+        disk, before HDF5 would fail to write; a write that fails anyway (a quota, another
+        program filling the disk) ends the recording the same way. The file keeps every sample
+        written up to then.
 
     Returns
     -------
@@ -118,8 +140,25 @@ async def record_source(
             t_max = 0.0
             stopping = False
             drain = getattr(source, "drain_streams", None)
+            next_disk_check = 0.0
             async for block in source.blocks():
-                writer.append(block)
+                if summary.stopped_by is not None:
+                    continue  # stopping: let the source wind down, write nothing more
+                wall = time.monotonic()
+                if wall >= next_disk_check:
+                    next_disk_check = wall + DISK_CHECK_INTERVAL_S
+                    if free_bytes(path) < min_free_bytes:
+                        _stop_early(summary, "disk full", stop, free=free_bytes(path))
+                        if stop is None:
+                            break
+                        continue
+                try:
+                    writer.append(block)
+                except writer.WriteFailed as exc:
+                    _stop_early(summary, exc.reason, stop)
+                    if stop is None:
+                        break
+                    continue
                 if drain is not None:
                     _write_streams(writer, drain(), summary)
                 summary.samples[block.sensor_id] = summary.samples.get(block.sensor_id, 0) + len(
@@ -140,13 +179,24 @@ async def record_source(
                     if stop is None:
                         break
                     stop()  # the source yields what it already received, then ends
-            if drain is not None:
+            if drain is not None and summary.stopped_by is None:
                 _write_streams(writer, drain(), summary)
             summary.duration_s = t_max
             summary.status = {k: _copy(v) for k, v in source.status().items()}
         if timer is not None:
             timer.cancel()
     return summary
+
+
+def _stop_early(
+    summary: RecordSummary, reason: str, stop: Callable[[], None] | None, free: int | None = None
+) -> None:
+    summary.stopped_by = reason
+    left = f" ({free / 1e6:.1f} MB left)" if free is not None else ""
+    # the command prints the one line the user sees ("disk full: recording stopped at ...")
+    log.info("%s: %s%s: stopping; the file keeps what was written", summary.path, reason, left)
+    if stop is not None:
+        stop()
 
 
 async def _stop_at(now: Callable[[], float], stop: Callable[[], None], t_stop: float) -> None:

@@ -19,9 +19,11 @@ How the file survives a kill (checked by killing writer processes in ``tests/tes
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +34,7 @@ import h5py
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
-from recordings.errors import RecordingError
+from recordings.errors import RecordingError, RecordingWriteError
 from recordings.format import (
     COMPRESSION,
     COMPRESSION_OPTS,
@@ -137,7 +139,15 @@ class RecordingWriter:
     -----
     Thread-safe: one lock guards the file, so a recorder may append from one thread while the
     flush thread runs. Use as a context manager, or call :meth:`close`.
+
+    When the disk refuses a write (full, quota, file size limit), the writer stops writing for
+    good: :meth:`append` and :meth:`flush` raise :class:`RecordingWriteError` (``reason`` =
+    ``"disk full"``...), the flush thread ends, and :meth:`close` closes the file without the
+    large-chunk rewrite, so it keeps every sample of the flushes before the failure.
     """
+
+    #: Raised by :meth:`append` and :meth:`flush` once a write has failed.
+    WriteFailed = RecordingWriteError
 
     def __init__(
         self,
@@ -175,6 +185,7 @@ class RecordingWriter:
         self._streams: dict[str, list[tuple[np.ndarray, dict[str, np.ndarray]]]] = {}
         self._stream_meta: dict[str, tuple[str, str]] = {}
         self._closed = False
+        self._failed: RecordingWriteError | None = None
         self._last_flush = time.monotonic()
         for info in sensors:
             self.add_sensor(info)
@@ -231,6 +242,8 @@ class RecordingWriter:
         """
         with self._lock:
             self._check_open()
+            if self._failed is not None:
+                raise self._failed
             buf = self._buffers.get(block.sensor_id)
             if buf is None:
                 raise RecordingError(
@@ -342,25 +355,38 @@ class RecordingWriter:
         with self._lock:
             if self._closed:
                 return
-            sensors = self._file[SENSORS_GROUP]
-            now = time.monotonic()
-            for sid, buf in self._buffers.items():
-                # a sensor that went quiet (disconnect) gets its partial chunk written too
-                idle = now - buf.last_append >= self.flush_interval_s
-                whole = final or idle or not self.live
-                data = buf.take(1 if whole else self._chunk[sid])
-                if not data:
-                    continue
-                g = sensors[sid]
-                for name in ("acc", "gyr", "seq", "gaps"):
-                    if name in data:
-                        _append(g[name], data[name])
-                if "t" in data:  # t last: a reader trusts t up to its last finite value
-                    _append(g["t"], data["t"])
-            self._flush_markers()
-            self._flush_streams()
-            self._file.flush()
-            self._last_flush = time.monotonic()
+            if self._failed is not None:
+                raise self._failed
+            try:
+                self._flush_unlocked(final)
+            except OSError as exc:
+                reason = _write_error_reason(exc)
+                self._failed = RecordingWriteError(
+                    f"{self.path}: cannot write ({reason}); the recording stopped", reason
+                )
+                log.info("%s: write failed (%s); no more writes", self.path, exc)
+                raise self._failed from None
+
+    def _flush_unlocked(self, final: bool) -> None:
+        sensors = self._file[SENSORS_GROUP]
+        now = time.monotonic()
+        for sid, buf in self._buffers.items():
+            # a sensor that went quiet (disconnect) gets its partial chunk written too
+            idle = now - buf.last_append >= self.flush_interval_s
+            whole = final or idle or not self.live
+            data = buf.take(1 if whole else self._chunk[sid])
+            if not data:
+                continue
+            g = sensors[sid]
+            for name in ("acc", "gyr", "seq", "gaps"):
+                if name in data:
+                    _append(g[name], data[name])
+            if "t" in data:  # t last: a reader trusts t up to its last finite value
+                _append(g["t"], data["t"])
+        self._flush_markers()
+        self._flush_streams()
+        self._file.flush()
+        self._last_flush = time.monotonic()
 
     def _flush_markers(self) -> None:
         if not self._markers:
@@ -407,9 +433,13 @@ class RecordingWriter:
             with self._lock:
                 if self._closed:
                     return
+                if self._failed is not None:
+                    return  # the disk refused a write: the recorder stops; nothing to retry
                 if time.monotonic() - self._last_flush >= self.flush_interval_s:
                     try:
                         self.flush()
+                    except RecordingWriteError:
+                        return
                     except Exception:  # keep recording; the next flush will try again
                         log.exception("flushing %s failed", self.path)
 
@@ -425,18 +455,48 @@ class RecordingWriter:
             if self._closed:
                 return
             try:
-                self.flush(final=True)
+                if self._failed is None:
+                    self.flush(final=True)
+            except RecordingWriteError:
+                pass  # the samples flushed before stay valid; say so in the caller
             finally:
                 self._closed = True
-                self._file.close()
+                self._close_file()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        if self.live:
+        if self.live and self._failed is None:
             self._compact()
+
+    @property
+    def failed(self) -> RecordingWriteError | None:
+        """The write error that stopped this writer, or None."""
+        return self._failed
+
+    def _close_file(self) -> None:
+        try:
+            self._file.close()
+        except Exception as exc:
+            if self._failed is None:
+                reason = _write_error_reason(exc) if isinstance(exc, OSError) else str(exc)
+                self._failed = RecordingWriteError(f"{self.path}: cannot close ({reason})", reason)
+            log.info("%s: closing after a failed write: %s", self.path, exc)
 
     def _compact(self) -> None:
         """Rewrite the closed file with large chunks; keep the original if anything fails."""
         tmp = self.path + ".compact.tmp"
+        try:
+            size = os.path.getsize(self.path)
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+        except OSError:
+            return
+        if free < size * 1.2 + COMPACT_SPARE_BYTES:
+            log.info(
+                "%s: not enough free space to rewrite with large chunks (%.0f MB free); kept "
+                "as recorded",
+                self.path,
+                free / 1e6,
+            )
+            return
         try:
             with h5py.File(self.path, "r") as src, h5py.File(tmp, "w", libver="earliest") as dst:
                 _copy_compact(src, dst)
@@ -445,8 +505,12 @@ class RecordingWriter:
             log.warning(
                 "%s: could not rewrite with large chunks (%s); kept as recorded", self.path, exc
             )
+        finally:
             if os.path.exists(tmp):
-                os.remove(tmp)
+                try:
+                    os.remove(tmp)
+                except OSError as exc:
+                    log.warning("%s: could not remove %s (%s)", self.path, tmp, exc)
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -458,6 +522,23 @@ class RecordingWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+#: Free space kept beyond the rewritten copy's size when compacting, bytes.
+COMPACT_SPARE_BYTES = 16 << 20
+
+
+def _write_error_reason(exc: BaseException) -> str:
+    """``disk full`` and the like for an OS error (HDF5 passes errno through)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    if code in (errno.ENOSPC, errno.EDQUOT) or "no space" in text or "quota" in text:
+        return "disk full"
+    if code == errno.EFBIG or "file too large" in text:
+        return "file size limit reached"
+    if code == errno.EROFS or "read-only" in text:
+        return "read-only file system"
+    return f"write error: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
 
 
 def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:

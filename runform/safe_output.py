@@ -98,6 +98,21 @@ def check_outputs(
             raise UsageError(f"{out}: folder {parent} does not exist")
 
 
+def check_png_dir(
+    folder: str | os.PathLike[str], *, inputs: Iterable[str | os.PathLike[str] | None] = ()
+) -> None:
+    """A folder for figure files: refuse an existing file (or an input) in its place."""
+    d = os.fspath(folder)
+    for src in inputs:
+        if src and _same_file(d, os.fspath(src)):
+            raise UsageError(f"--png {d}: is the input {os.fspath(src)}; give a folder")
+    if os.path.exists(d) and not os.path.isdir(d):
+        raise UsageError(f"--png {d}: is a file, expected a folder for the figures")
+    parent = os.path.dirname(os.path.abspath(d))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--png {d}: folder {parent} does not exist")
+
+
 def check_new_recording(
     path: str | os.PathLike[str], *, force: bool, option: str = "--out"
 ) -> None:

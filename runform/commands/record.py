@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from runform.errors import UsageError
+from runform.validation import RECORD_RATE_RANGE_HZ, check_range
 
 NAME = "record"
 HELP = "record BLE sensors to an HDF5 file (--simulate: emulated sensors over a virtual BLE link)"
@@ -26,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "may be given as footpod=ADDRESS)",
     )
     parser.add_argument("--out", required=True, help="output recording (.h5)")
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out if it exists (an earlier recording)"
+    )
     parser.add_argument(
         "--simulate",
         action="store_true",
@@ -60,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
     parser.add_argument("--notes", default=None, help="free text stored in the file")
     parser.add_argument("--quiet", action="store_true", help="no live status line")
+    parser.add_argument(
+        "--min-free-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="stop cleanly when less than MB megabytes are left on the disk (default 32): the "
+        "file stays valid and keeps everything recorded",
+    )
 
 
 def parse_sensors(items: list[str]) -> dict[str, str]:
@@ -136,14 +148,15 @@ def build_source(args: argparse.Namespace):
     """The BlockSource ``args`` ask for (emulated sensors or real BLE devices)."""
     from firmware_bridge.devices import StreamSettings
 
+    check_stream_options(args)
     settings = StreamSettings(
         rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
     )
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
-        if not args.speed > 0:
-            raise UsageError(f"--speed {args.speed}: expected a positive number")
+        check_range("--speed", args.speed, 0.01, 1000.0, "x real time")
+        check_scenario(args.scenario)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
 
@@ -169,15 +182,35 @@ def build_source(args: argparse.Namespace):
     return BleSession(parse_sensors(args.sensor), settings=settings)
 
 
+def check_stream_options(args: argparse.Namespace) -> None:
+    """Rate and ranges of ``record`` and ``live`` (one-line UsageError if implausible)."""
+    check_range("--rate", args.rate, *RECORD_RATE_RANGE_HZ, "Hz")
+    check_range("--acc-range", args.acc_range, 1.0, 400.0, "g")
+    check_range("--gyr-range", args.gyr_range, 100.0, 10000.0, "deg/s")
+
+
+def check_scenario(name: str) -> None:
+    from firmware_bridge.simulator import scenario_names
+
+    if name not in scenario_names():
+        raise UsageError(f"--scenario {name!r}: expected one of {', '.join(scenario_names())}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from runform.safe_output import check_new_recording
+    from runform.terminal_text import safe_name
+
     out = Path(args.out)
-    if not out.parent.exists():
-        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
-    if args.duration is not None and not args.duration > 0:
-        raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
+    check_new_recording(out, force=args.force)
+    if args.duration is not None:
+        check_range("--duration", args.duration, 0.001, 7 * 24 * 3600.0, "s")
+    if args.min_free_mb is not None:
+        check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
     source = build_source(args)
     summary = asyncio.run(_record(source, out, args))
-    print(f"wrote {summary.path}: {summary.duration_s:.1f} s")
+    if summary.stopped_by is not None:
+        print(f"{summary.stopped_by}: recording stopped at {summary.duration_s:.1f} s, file kept")
+    print(f"wrote {safe_name(summary.path)}: {summary.duration_s:.1f} s")
     for sid, st in summary.status.items():
         print(
             f"  {sid}: {summary.samples.get(sid, 0)} samples, lost {st.lost_samples}, "
@@ -188,8 +221,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(source, out: Path, args: argparse.Namespace):
-    from firmware_bridge.recorder import format_status, record_source
+    from firmware_bridge.recorder import MIN_FREE_BYTES, format_status, record_source
 
+    min_free = MIN_FREE_BYTES if args.min_free_mb is None else int(args.min_free_mb * 1e6)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -228,6 +262,7 @@ async def _record(source, out: Path, args: argparse.Namespace):
             notes=args.notes,
             on_status=on_status,
             on_start=on_start,
+            min_free_bytes=min_free,
         )
     finally:
         if live is not None:
