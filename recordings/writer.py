@@ -19,6 +19,7 @@ How the file survives a kill (checked by killing writer processes in ``tests/tes
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -168,10 +169,16 @@ class RecordingWriter:
         self.live = live
         self._chunk: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._reserve_path = os.path.join(
+            os.path.dirname(os.path.abspath(self.path)),
+            f".{os.path.basename(self.path)}.runform-reserve",
+        )
         try:
             self._file = h5py.File(self.path, "w", libver="earliest")
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot create the recording ({exc})") from None
+        if live:
+            self._make_reserve()
         f = self._file
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
@@ -186,6 +193,7 @@ class RecordingWriter:
         self._stream_meta: dict[str, tuple[str, str]] = {}
         self._closed = False
         self._failed: RecordingWriteError | None = None
+        self._open: dict[str, h5py.Dataset] = {}
         self._last_flush = time.monotonic()
         for info in sensors:
             self.add_sensor(info)
@@ -359,7 +367,13 @@ class RecordingWriter:
                 raise self._failed
             try:
                 self._flush_unlocked(final)
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:  # h5py raises either for a failed write
+                # give HDF5 the reserved space back so that it can finish the writes it has
+                # started and close the file cleanly (without it HDF5 fails every later
+                # metadata write and, at exit, may crash)
+                if self._release_reserve():
+                    with contextlib.suppress(OSError, RuntimeError):
+                        self._file.flush()
                 reason = _write_error_reason(exc)
                 self._failed = RecordingWriteError(
                     f"{self.path}: cannot write ({reason}); the recording stopped", reason
@@ -380,13 +394,27 @@ class RecordingWriter:
             g = sensors[sid]
             for name in ("acc", "gyr", "seq", "gaps"):
                 if name in data:
-                    _append(g[name], data[name])
+                    _append(self._dataset(g, name), data[name])
             if "t" in data:  # t last: a reader trusts t up to its last finite value
-                _append(g["t"], data["t"])
+                _append(self._dataset(g, "t"), data["t"])
         self._flush_markers()
         self._flush_streams()
         self._file.flush()
         self._last_flush = time.monotonic()
+
+    def _dataset(self, group: h5py.Group, name: str) -> h5py.Dataset:
+        """An open dataset, kept open until the file closes.
+
+        A dataset object that is dropped is closed by HDF5 at once, and closing writes its
+        cached chunks: on a full disk that write fails inside a destructor, where the error
+        cannot be caught (h5py prints it and HDF5 may crash later). Kept open, every write
+        happens in :meth:`flush`, whose errors stop the recording cleanly.
+        """
+        key = f"{group.name}/{name}"
+        ds = self._open.get(key)
+        if ds is None:
+            ds = self._open[key] = group[name]
+        return ds
 
     def _flush_markers(self) -> None:
         if not self._markers:
@@ -399,9 +427,9 @@ class RecordingWriter:
             g.create_dataset("kind", shape=(0,), maxshape=(None,), chunks=(256,), dtype=_STR)
         g = f[MARKERS_GROUP]
         ts, labels, kinds = zip(*self._markers, strict=True)
-        _append(g["label"], np.array(labels, dtype=object))
-        _append(g["kind"], np.array(kinds, dtype=object))
-        _append(g["t"], np.array(ts, dtype=np.float64))
+        _append(self._dataset(g, "label"), np.array(labels, dtype=object))
+        _append(self._dataset(g, "kind"), np.array(kinds, dtype=object))
+        _append(self._dataset(g, "t"), np.array(ts, dtype=np.float64))
         self._markers = []
 
     def _flush_streams(self) -> None:
@@ -417,15 +445,15 @@ class RecordingWriter:
                 _create_appendable(g, "t", np.float64, None, fillvalue=np.nan)
             g = root[sid]
             t = np.concatenate([p[0] for p in pieces])
-            n_before = g["t"].shape[0]
+            n_before = self._dataset(g, "t").shape[0]
             names = sorted({k for p in pieces for k in p[1]})
             for name in names:
                 if name not in g:
                     _create_appendable(g, name, np.float64, None, fillvalue=np.nan)
-                    g[name].resize(n_before, axis=0)
+                    self._dataset(g, name).resize(n_before, axis=0)
                 col = np.concatenate([p[1].get(name, np.full(p[0].shape, np.nan)) for p in pieces])
-                _append(g[name], col)
-            _append(g["t"], t)
+                _append(self._dataset(g, name), col)
+            _append(self._dataset(g, "t"), t)
             self._streams[sid] = []
 
     def _flush_loop(self) -> None:
@@ -462,10 +490,38 @@ class RecordingWriter:
             finally:
                 self._closed = True
                 self._close_file()
+                self._release_reserve()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         if self.live and self._failed is None:
             self._compact()
+
+    def _make_reserve(self) -> None:
+        """Set aside :data:`RESERVE_BYTES` beside the file (at most a quarter of the free space)
+        for HDF5 to finish and close the file if the disk fills up anyway."""
+        try:
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+            size = int(min(RESERVE_BYTES, free // 4))
+            if size <= 0:
+                return
+            fd = os.open(self._reserve_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                try:
+                    os.posix_fallocate(fd, 0, size)
+                except (AttributeError, OSError):
+                    os.write(fd, b"\0" * size)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.info("%s: no reserve space set aside (%s)", self.path, exc)
+            self._release_reserve()
+
+    def _release_reserve(self) -> bool:
+        try:
+            os.remove(self._reserve_path)
+            return True
+        except OSError:
+            return False
 
     @property
     def failed(self) -> RecordingWriteError | None:
@@ -473,11 +529,12 @@ class RecordingWriter:
         return self._failed
 
     def _close_file(self) -> None:
+        self._open.clear()
         try:
             self._file.close()
         except Exception as exc:
             if self._failed is None:
-                reason = _write_error_reason(exc) if isinstance(exc, OSError) else str(exc)
+                reason = _write_error_reason(exc)
                 self._failed = RecordingWriteError(f"{self.path}: cannot close ({reason})", reason)
             log.info("%s: closing after a failed write: %s", self.path, exc)
 
@@ -524,6 +581,9 @@ class RecordingWriter:
         self.close()
 
 
+#: Space a live recording sets aside in a hidden file beside it (``.NAME.runform-reserve``) and
+#: gives back to HDF5 when a write fails, so the file can still be finished and closed, bytes.
+RESERVE_BYTES = 4 << 20
 #: Free space kept beyond the rewritten copy's size when compacting, bytes.
 COMPACT_SPARE_BYTES = 16 << 20
 
@@ -532,7 +592,12 @@ def _write_error_reason(exc: BaseException) -> str:
     """``disk full`` and the like for an OS error (HDF5 passes errno through)."""
     code = getattr(exc, "errno", None)
     text = str(exc).lower()
-    if code in (errno.ENOSPC, errno.EDQUOT) or "no space" in text or "quota" in text:
+    if (
+        code in (errno.ENOSPC, errno.EDQUOT)
+        or "errno = 28" in text
+        or "no space" in text
+        or "quota" in text
+    ):
         return "disk full"
     if code == errno.EFBIG or "file too large" in text:
         return "file size limit reached"

@@ -208,8 +208,6 @@ def run(args: argparse.Namespace) -> int:
         check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
     source = build_source(args)
     summary = asyncio.run(_record(source, out, args))
-    if summary.stopped_by is not None:
-        print(f"{summary.stopped_by}: recording stopped at {summary.duration_s:.1f} s, file kept")
     print(f"wrote {safe_name(summary.path)}: {summary.duration_s:.1f} s")
     for sid, st in summary.status.items():
         print(
@@ -217,6 +215,13 @@ def run(args: argparse.Namespace) -> int:
             f"bad packets {st.bad_packets}, gaps {summary.gaps.get(sid, 0)}, "
             f"reconnects {st.reconnects}"
         )
+    if summary.stopped_by is not None:  # the file is valid and kept; say why it is short
+        print(
+            f"runform record: {summary.stopped_by}: recording stopped at "
+            f"{summary.duration_s:.1f} s, file kept: {safe_name(summary.path)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
