@@ -1,0 +1,234 @@
+"""Shared machinery of the robustness suite: run ``runform`` as a user would, on bad inputs.
+
+Every case runs one command in its own process (forked from the test process, so the heavy
+imports are paid once; a crash, a hang or a stray traceback affects that one process only),
+with a time limit, a limit on its memory (an attempt to allocate without bound fails fast), and
+stdout/stderr captured at the file-descriptor level (C libraries' messages included). A case
+passes if the command either succeeds with correct output, or fails with exactly one error line
+that names the file, and in both cases no input file changed (hashes before and after), no
+traceback was printed, and no temporary file was left behind.
+
+Self-contained on purpose (imports only numpy, h5py and the ``runform`` command line), so the
+same files can be run against an older checkout to show what failed there.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+#: Most seconds one command may take on these small files before it counts as a hang.
+TIMEOUT_S = 60.0
+#: Address-space limit of each command, bytes (an unbounded allocation fails, not swaps).
+MEMORY_LIMIT = 6 << 30
+
+
+@dataclass
+class Run:
+    argv: list[str]
+    rc: int | None  # exit status; None if killed by a signal or the time limit
+    signal: int | None
+    timed_out: bool
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def describe(self) -> str:
+        return (
+            f"runform {' '.join(self.argv)} -> rc={self.rc} signal={self.signal} "
+            f"timed_out={self.timed_out} ({self.seconds:.1f} s)\n--- stdout:\n{self.stdout[-3000:]}"
+            f"\n--- stderr:\n{self.stderr[-3000:]}"
+        )
+
+
+def _preload() -> None:
+    """Import what the commands import, once, so that each forked run starts warm."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import runform.analysis_run  # noqa: F401
+    import runform.cli
+    import runform.report  # noqa: F401
+
+    runform.cli.build_parser()
+
+
+def run_cli(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout_s: float = TIMEOUT_S,
+    fsize_limit: int | None = None,
+) -> Run:
+    """Run ``runform ARGV`` in a forked process; see the module doc."""
+    _preload()
+    from runform.cli import main
+
+    argv = [str(a) for a in argv]
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: behave like a fresh `runform` process
+        code = 1
+        try:
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            sys.unraisablehook = sys.__unraisablehook__
+            threading.excepthook = threading.__excepthook__
+            root = logging.getLogger()
+            for h in list(root.handlers):
+                root.removeHandler(h)
+            root.setLevel(logging.WARNING)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+            if fsize_limit is not None:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
+            os.environ["RUNFORM_WORKERS"] = "1"
+            if cwd is not None:
+                os.chdir(cwd)
+            code = main(argv)
+        except SystemExit as exc:  # argparse
+            code = exc.code if isinstance(exc.code, int) else 2
+        except BaseException:  # noqa: BLE001 - a real process would print it and exit 1
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                atexit._run_exitfuncs()
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    os.close(out_w)
+    os.close(err_w)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    os.set_blocking(out_r, False)
+    os.set_blocking(err_r, False)
+    timed_out = False
+    status = None
+    while True:
+        for fd in (out_r, err_r):
+            try:
+                while True:
+                    b = os.read(fd, 65536)
+                    if not b:
+                        break
+                    chunks[fd].append(b)
+            except BlockingIOError:
+                pass
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - t0 > timeout_s:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            timed_out = True
+            break
+        time.sleep(0.01)
+    for fd in (out_r, err_r):
+        os.set_blocking(fd, True)
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            chunks[fd].append(b)
+        os.close(fd)
+    assert status is not None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    rc = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    return Run(
+        argv,
+        rc,
+        sig,
+        timed_out,
+        b"".join(chunks[out_r]).decode("utf-8", "replace"),
+        b"".join(chunks[err_r]).decode("utf-8", "replace"),
+        time.monotonic() - t0,
+    )
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hashes(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+    return {str(p): sha256(p) for p in paths if Path(p).is_file()}
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr lines that are not log warnings (which may precede an error)."""
+    return [
+        ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("WARNING ", "INFO "))
+    ]
+
+
+def assert_clean_failure(run: Run, names: Sequence[str]) -> None:
+    """Non-zero exit, exactly one error line, naming one of ``names``; no traceback."""
+    assert not run.timed_out, "hang: " + run.describe()
+    assert run.signal is None, "crash: " + run.describe()
+    assert run.rc not in (None, 0), run.describe()
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.describe()
+    lines = error_lines(run.stderr)
+    assert len(lines) == 1, "expected one error line: " + run.describe()
+    assert "internal error" not in lines[0], run.describe()
+    assert any(n in lines[0] for n in names), f"the line names none of {names}: " + run.describe()
+    assert "\x1b" not in run.stderr and "\x1b" not in run.stdout, run.describe()
+
+
+def assert_no_crash(run: Run) -> None:
+    assert not run.timed_out, "hang: " + run.describe()
+    assert run.signal is None, "crash: " + run.describe()
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.describe()
+    assert "internal error" not in run.stderr, run.describe()
+
+
+def leftovers(folder: str | os.PathLike[str]) -> list[str]:
+    """Temporary files a command left behind in ``folder``."""
+    return sorted(
+        p.name
+        for p in Path(folder).iterdir()
+        if ".runform-tmp-" in p.name or p.name.endswith((".compact.tmp", ".runform-reserve"))
+    )
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30 s simulated run at 208 Hz (two HDF5 chunks per dataset) and its analysis."""
+    d = tmp_path_factory.mktemp("robust-base")
+    run = run_cli(
+        ["simulate", "--scenario", "easy", "--duration", "30", "--rate", "208", "--out",
+         d / "good.h5"]
+    )  # fmt: skip
+    assert run.rc == 0, run.describe()
+    return d
+
+
+@pytest.fixture
+def good(base_dir: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the good recording in this test's folder."""
+    p = tmp_path / "good.h5"
+    p.write_bytes((base_dir / "good.h5").read_bytes())
+    return p
+
+
+def can_mount_tmpfs() -> bool:
+    return sys.platform.startswith("linux") and os.geteuid() == 0 and Path("/proc/mounts").exists()
