@@ -176,7 +176,9 @@ class RecordingWriter:
         try:
             self._file = h5py.File(self.path, "w", libver="earliest")
         except OSError as exc:
-            raise RecordingError(f"{self.path}: cannot create the recording ({exc})") from None
+            raise RecordingError(
+                f"{self.path}: cannot create the recording ({_write_error_reason(exc)})"
+            ) from None
         if live:
             self._make_reserve()
         f = self._file
@@ -601,8 +603,12 @@ def _write_error_reason(exc: BaseException) -> str:
         return "disk full"
     if code == errno.EFBIG or "file too large" in text:
         return "file size limit reached"
-    if code == errno.EROFS or "read-only" in text:
+    if code == errno.EROFS or "read-only" in text or "errno = 30" in text:
         return "read-only file system"
+    if code in (errno.EACCES, errno.EPERM) or "permission denied" in text or "errno = 13" in text:
+        return "permission denied"
+    if code == errno.ENOENT or "errno = 2," in text:
+        return "folder does not exist"
     return f"write error: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
 
 

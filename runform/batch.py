@@ -117,7 +117,9 @@ def probe_scheduler(address: str, timeout_s: float = SCHEDULER_PROBE_S) -> None:
             f"--scheduler {address}: no answer within {timeout_s:g} s (is it a Dask scheduler?)"
         ) from None
     except MemoryError:
-        raise UsageError(f"--scheduler {address}: answered garbage (not a Dask scheduler)") from None
+        raise UsageError(
+            f"--scheduler {address}: answered garbage (not a Dask scheduler)"
+        ) from None
     except Exception as exc:  # any failure to talk to it is the user's line
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"--scheduler {address}: cannot connect ({why[:160]})") from None

@@ -57,9 +57,9 @@ def _preload() -> None:
     """Import what the commands import, once, so that each forked run starts warm."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import runform.analysis_run  # noqa: F401
+    import runform.analysis_run
     import runform.cli
-    import runform.report  # noqa: F401
+    import runform.report
 
     runform.cli.build_parser()
 
@@ -87,8 +87,8 @@ def run_cli(
             os.dup2(err_w, 2)
             for fd in (out_r, out_w, err_r, err_w):
                 os.close(fd)
-            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            sys.stdout = open(1, "w", closefd=False)
+            sys.stderr = open(2, "w", closefd=False)
             sys.unraisablehook = sys.__unraisablehook__
             threading.excepthook = threading.__excepthook__
             root = logging.getLogger()
@@ -106,7 +106,7 @@ def run_cli(
             code = main(argv)
         except SystemExit as exc:  # argparse
             code = exc.code if isinstance(exc.code, int) else 2
-        except BaseException:  # noqa: BLE001 - a real process would print it and exit 1
+        except BaseException:
             import traceback
 
             traceback.print_exc()

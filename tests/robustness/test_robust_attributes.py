@@ -185,7 +185,9 @@ CASES: list[tuple[str, Mutation, str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "expect", "words"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
+@pytest.mark.parametrize(
+    ("mutate", "expect", "words"), [pytest.param(*c[1:], id=c[0]) for c in CASES]
+)
 def test_bad_recording(
     mutate: Mutation,
     expect: str,
@@ -210,7 +212,7 @@ def test_bad_recording(
         r = run_cli(argv)
         if expect == "fail" or (expect == "any" and r.rc != 0):
             assert_clean_failure(r, [bad.name])
-            line = [ln for ln in r.stderr.splitlines() if "error" in ln][0]
+            line = next(ln for ln in r.stderr.splitlines() if "error" in ln)
             for w in words:
                 assert w in line, f"{w!r} not in {line!r}"
         else:
@@ -252,7 +254,7 @@ def _chunk_offset(path: Path, dataset: str, index: int) -> tuple[int, int, int]:
 
 def test_damaged_acc_chunk_is_a_gap_not_a_failure(good: Path, tmp_path: Path) -> None:
     """Only part of a sensor unreadable: analysis goes on around it, the gap is flagged."""
-    off, size, first = _chunk_offset(good, "sensors/left_foot/acc", 0)
+    off, size, _first = _chunk_offset(good, "sensors/left_foot/acc", 0)
     data = bytearray(good.read_bytes())
     data[off + size // 2 : off + size // 2 + 64] = bytes(64)
     bad = tmp_path / "bad.h5"
