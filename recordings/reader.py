@@ -243,9 +243,8 @@ class Recording:
         rate = self._number_attr(g, "sample_rate_hz", where)
         if rate is None:
             raise self._fail(f"{where}: attribute 'sample_rate_hz' is missing")
-        lo, hi = RATE_RANGE_HZ
-        if not (math.isfinite(rate) and lo <= rate <= hi):
-            raise self._fail(f"{where}: sample_rate_hz is {rate:g}, expected {lo:g} to {hi:g} Hz")
+        if not (math.isfinite(rate) and rate > 0):
+            raise self._fail(f"{where}: sample_rate_hz is {rate:g}, expected a positive number")
         ranges = {}
         for name, (lo, hi), unit in (
             ("acc_range_g", ACC_RANGE_G, "g"),
@@ -306,12 +305,23 @@ class Recording:
 
     def _check_rate(self, where: str, t: h5py.Dataset, n: int, rate: float) -> None:
         """The rate ``t`` shows (median interval of the first samples) must match the attribute."""
+        lo, hi = RATE_RANGE_HZ
+        plausible = lo <= rate <= hi
         if n < 3:
+            if not plausible:
+                raise self._fail(
+                    f"{where}: sample_rate_hz is {rate:g} Hz, expected {lo:g} to {hi:g} Hz"
+                )
             return
         with self._guard(f"{where}/t", 0, min(n, _T_CHUNK)):
             head = np.asarray(t[: min(n, _T_CHUNK)], dtype=np.float64)
         dt = float(np.median(np.diff(head)))
         shown = 1.0 / dt if dt > 0 else math.inf
+        if not plausible:
+            raise self._fail(
+                f"{where}: sample_rate_hz is {rate:g} Hz, expected {lo:g} to {hi:g} Hz "
+                f"(its times 't' show {shown:.4g} Hz)"
+            )
         if not (rate / RATE_TOLERANCE <= shown <= rate * RATE_TOLERANCE):
             raise self._fail(
                 f"{where}: sample_rate_hz is {rate:g} Hz but its times 't' show {shown:.4g} Hz "

@@ -24,6 +24,7 @@ Errors of the file system (read-only, full, no permission) become one
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -128,6 +129,19 @@ def check_new_recording(
             f"{option} {p}: file exists; it may be an earlier recording. Choose another name "
             "or add --force to replace it"
         )
+    # find a read-only or full folder now, not after the sensors are connected
+    probe = os.path.join(parent, f".{os.path.basename(p)}{_TMP_TAG}probe-{os.getpid()}")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"\0" * 4096)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise UsageError(f"{option} {p}: cannot write there ({describe_os_error(exc)})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(probe)
 
 
 def _fsync_dir(folder: str) -> None:

@@ -155,6 +155,13 @@ def run_cli(
     assert status is not None
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     rc = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    log = os.environ.get("RUNFORM_ROBUST_LOG")
+    if log:  # one line per run, for the counts in docs/reliability.md
+        import json
+
+        rec = {"command": argv[0], "rc": rc, "signal": sig, "timed_out": timed_out}
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
     return Run(
         argv,
         rc,

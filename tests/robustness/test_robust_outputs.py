@@ -253,11 +253,11 @@ def test_record_on_a_full_disk(watch: bool, tmp_path: Path, small_fs) -> None:
     """Stops with one line, exit 1, a valid file; no segfault, no temporary left."""
     if small_fs is not None:
         out, limit = small_fs / "r.h5", None
-        _fill(small_fs, 1_200_000)
+        _fill(small_fs, 800_000)
     elif watch:
         pytest.skip("the disk-space watch needs a small file system (tmpfs, root)")
     else:
-        out, limit = tmp_path / "r.h5", 400_000
+        out, limit = tmp_path / "r.h5", 300_000
     r = run_cli(
         ["record", "--simulate", "--speed", "4", "--rate", "833", "--duration", "120", "--quiet",
          "--out", out, "--min-free-mb", "0.5" if watch else "0"],
