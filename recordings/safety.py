@@ -68,13 +68,10 @@ def check_file_layout(f: h5py.File, path: str) -> None:
                 f"{path}: {where} is {_describe(kind)}; links are not allowed in a recording "
                 "(a shared file must not make runform read other files)"
             )
-    for name, _kind in links:
+    for name, _kind in links:  # hard links only, so opening by name stays inside the file
         obj = h5o.open(f.id, name.encode("utf-8"))
-        try:
-            if isinstance(obj, h5d.DatasetID):
-                _check_dataset(obj, path, "/" + name)
-        finally:
-            obj.close() if hasattr(obj, "close") else None
+        if isinstance(obj, h5d.DatasetID):
+            _check_dataset(obj, path, "/" + name)
 
 
 def _check_dataset(ds: h5d.DatasetID, path: str, where: str) -> None:

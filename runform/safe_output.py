@@ -97,6 +97,19 @@ def check_outputs(
         parent = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(parent):
             raise UsageError(f"{out}: folder {parent} does not exist")
+        _check_writable(out, parent)
+
+
+def _check_writable(out: str, folder: str) -> None:
+    """Fail before the work, not after it, when the folder cannot take files."""
+    if os.access(folder, os.W_OK):
+        return
+    try:
+        ro = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        ro = False
+    why = "read-only file system" if ro else "permission denied"
+    raise UsageError(f"{out}: cannot write ({why})")
 
 
 def check_png_dir(

@@ -296,11 +296,12 @@ def test_output_on_a_read_only_file_system(good: Path, tmp_path: Path) -> None:
         for argv in (
             ["analyze", good, "--json", ro / "s.json"],
             ["report", good, "--out", ro / "r.html"],
+            ["compare", good, good, "--json", ro / "c.json"],
             ["simulate", "--duration", "5", "--out", ro / "x.h5"],
             ["record", "--simulate", "--duration", "1", "--quiet", "--out", ro / "x.h5"],
         ):
             r = run_cli(argv)
-            assert_clean_failure(r, ["s.json", "r.html", "x.h5"])
+            assert_clean_failure(r, ["s.json", "r.html", "x.h5", "c.json"])
             assert "read-only" in r.stderr or "permission" in r.stderr.lower()
     finally:
         if mounted:
