@@ -1,7 +1,8 @@
 """Shared machinery of the robustness suite: run ``runform`` as a user would, on bad inputs.
 
-Every case runs one command in its own process (forked from the test process, so the heavy
-imports are paid once; a crash, a hang or a stray traceback affects that one process only),
+Every case runs one command in its own process (forked by a fork server that has the heavy
+imports loaded and no test-runner threads; a crash, a hang or a stray traceback affects that
+one process only),
 with a time limit, a limit on its memory (an attempt to allocate without bound fails fast), and
 stdout/stderr captured at the file-descriptor level (C libraries' messages included). A case
 passes if the command either succeeds with correct output, or fails with exactly one error line
@@ -17,10 +18,13 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import multiprocessing
+import multiprocessing.context
 import os
 import resource
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -53,15 +57,68 @@ class Run:
         )
 
 
-def _preload() -> None:
-    """Import what the commands import, once, so that each forked run starts warm."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import runform.analysis_run
-    import runform.cli
-    import runform.report
+#: Modules the fork server imports once, so that each run starts warm.
+PRELOAD = ["runform.cli", "runform.analysis_run", "runform.report", "runform.commands.analyze"]
+_CTX: multiprocessing.context.ForkServerContext | None = None
 
-    runform.cli.build_parser()
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    """A fork server: a clean process (no test-runner threads or locks) that forks each run."""
+    global _CTX
+    if _CTX is None:
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        _CTX = ctx
+    return _CTX
+
+
+def _child(
+    argv: list[str], cwd: str | None, fsize_limit: int | None, out_path: str, err_path: str
+) -> None:
+    """Body of one run: behave like a fresh ``runform`` process, then exit with its status."""
+    code = 1
+    try:
+        out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        os.close(out_fd)
+        os.close(err_fd)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
+        sys.unraisablehook = sys.__unraisablehook__
+        threading.excepthook = threading.__excepthook__
+        root = logging.getLogger()
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.setLevel(logging.WARNING)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+        if fsize_limit is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
+        os.environ["RUNFORM_WORKERS"] = "1"
+        if cwd is not None:
+            os.chdir(cwd)
+        from runform.cli import main
+
+        code = main(argv)
+    except SystemExit as exc:  # argparse
+        code = exc.code if isinstance(exc.code, int) else 2
+    except BaseException:  # a real process would print it and exit 1
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 def run_cli(
@@ -71,106 +128,40 @@ def run_cli(
     timeout_s: float = TIMEOUT_S,
     fsize_limit: int | None = None,
 ) -> Run:
-    """Run ``runform ARGV`` in a forked process; see the module doc."""
-    _preload()
-    from runform.cli import main
-
-    argv = [str(a) for a in argv]
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    t0 = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child: behave like a fresh `runform` process
-        code = 1
-        try:
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            for fd in (out_r, out_w, err_r, err_w):
-                os.close(fd)
-            sys.stdout = open(1, "w", closefd=False)
-            sys.stderr = open(2, "w", closefd=False)
-            sys.unraisablehook = sys.__unraisablehook__
-            threading.excepthook = threading.__excepthook__
-            root = logging.getLogger()
-            for h in list(root.handlers):
-                root.removeHandler(h)
-            root.setLevel(logging.WARNING)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-            if fsize_limit is not None:
-                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-                resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
-            os.environ["RUNFORM_WORKERS"] = "1"
-            if cwd is not None:
-                os.chdir(cwd)
-            code = main(argv)
-        except SystemExit as exc:  # argparse
-            code = exc.code if isinstance(exc.code, int) else 2
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
-            code = 1
-        finally:
-            try:
-                atexit._run_exitfuncs()
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    os.close(out_w)
-    os.close(err_w)
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    os.set_blocking(out_r, False)
-    os.set_blocking(err_r, False)
-    timed_out = False
-    status = None
-    while True:
-        for fd in (out_r, err_r):
-            try:
-                while True:
-                    b = os.read(fd, 65536)
-                    if not b:
-                        break
-                    chunks[fd].append(b)
-            except BlockingIOError:
-                pass
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() - t0 > timeout_s:
-            os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            timed_out = True
-            break
-        time.sleep(0.01)
-    for fd in (out_r, err_r):
-        os.set_blocking(fd, True)
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                break
-            chunks[fd].append(b)
-        os.close(fd)
-    assert status is not None
-    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    rc = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    """Run ``runform ARGV`` in its own process; see the module doc."""
+    args = [str(a) for a in argv]
+    with tempfile.TemporaryDirectory(prefix="runform-robust-") as d:
+        out_path, err_path = os.path.join(d, "out"), os.path.join(d, "err")
+        Path(out_path).touch()
+        Path(err_path).touch()
+        t0 = time.monotonic()
+        proc = _context().Process(
+            target=_child,
+            args=(args, None if cwd is None else os.fspath(cwd), fsize_limit, out_path, err_path),
+        )
+        proc.start()
+        proc.join(timeout_s)
+        timed_out = proc.is_alive()
+        if timed_out:
+            proc.kill()
+            proc.join()
+        seconds = time.monotonic() - t0
+        code = proc.exitcode
+        proc.close()
+        stdout = Path(out_path).read_bytes().decode("utf-8", "replace")
+        stderr = Path(err_path).read_bytes().decode("utf-8", "replace")
+    sig = -code if code is not None and code < 0 else None
+    rc = code if code is not None and code >= 0 else None
+    if timed_out:
+        sig, rc = None, None
     log = os.environ.get("RUNFORM_ROBUST_LOG")
     if log:  # one line per run, for the counts in docs/reliability.md
         import json
 
-        rec = {"command": argv[0], "rc": rc, "signal": sig, "timed_out": timed_out}
+        rec = {"command": args[0], "rc": rc, "signal": sig, "timed_out": timed_out}
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
-    return Run(
-        argv,
-        rc,
-        sig,
-        timed_out,
-        b"".join(chunks[out_r]).decode("utf-8", "replace"),
-        b"".join(chunks[err_r]).decode("utf-8", "replace"),
-        time.monotonic() - t0,
-    )
+    return Run(args, rc, sig, timed_out, stdout, stderr, seconds)
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
@@ -181,10 +172,17 @@ def hashes(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
     return {str(p): sha256(p) for p in paths if Path(p).is_file()}
 
 
+#: What Qt's headless ("offscreen") platform plugin prints for every window; not runform's
+#: output, and absent on a real display.
+QT_OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints()"
+
+
 def error_lines(stderr: str) -> list[str]:
     """stderr lines that are not log warnings (which may precede an error)."""
     return [
-        ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("WARNING ", "INFO "))
+        ln
+        for ln in stderr.splitlines()
+        if ln.strip() and not ln.startswith(("WARNING ", "INFO ")) and ln != QT_OFFSCREEN_NOISE
     ]
 
 
