@@ -33,6 +33,7 @@ Profile dict layout (one table per rule, in an array called ``rule``)::
     window = 20                           # strides the metric is aggregated over (default 1)
     statistic = "median"                  # median | mean | max | min (window > 1; not shares)
     side = "all"                          # all | left | right | each
+    activity = "run"                      # run | walk | any: strides of that activity only
     min_strides = 1                       # consecutive evaluations beyond the limit to raise
     clear_strides = 3                     # consecutive evaluations past the clear limit to clear
     level = "warning"                     # info | warning | critical
@@ -53,11 +54,13 @@ from typing import Any
 from dsp.block import SensorInfo
 from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
+from dsp.metrics import METRIC_LIST, Metric
 
 __all__ = [
     "LEVELS",
     "METRICS",
     "PELVIS_EARLY_KEYS",
+    "RULE_ACTIVITIES",
     "SIDES",
     "STRIDE_EARLY_KEYS",
     "TONES",
@@ -113,25 +116,33 @@ class MetricSpec:
 
 _SHARE_UNITS = {"fraction": 100.0}
 
-#: Metrics a rule may watch: STRIDES.csv columns and derived strike-type shares.
+#: Other units a rule's thresholds may be written in: unit -> factor to the metric's own unit.
+_RULE_UNITS: dict[str, dict[str, float]] = {
+    "s": {"ms": 1e-3},
+    "steps/min": {"spm": 1.0},
+    "m": {"cm": 1e-2},
+    "m/s": {"km/h": 1 / 3.6},
+    "cm": {"mm": 0.1},
+}
+
+
+def _spec(m: Metric) -> MetricSpec:
+    source = "auto" if m.feet and m.pelvis else ("feet" if m.feet else "pelvis")
+    return MetricSpec(m.unit, source, units=_RULE_UNITS.get(m.unit, {}))
+
+
+#: Metrics a rule may watch: the STRIDES.csv columns of :mod:`dsp.metrics` (unit, which
+#: sensors carry them) and derived strike-type shares.
 METRICS: dict[str, MetricSpec] = {
-    "contact_time": MetricSpec("s", "auto", units={"ms": 1e-3}),
-    "stride_time": MetricSpec("s", "auto", units={"ms": 1e-3}),
-    "flight_time": MetricSpec("s", "feet", units={"ms": 1e-3}),
-    "cadence": MetricSpec("steps/min", "auto", units={"spm": 1.0}),
-    "foot_strike_angle": MetricSpec("deg", "feet"),
-    "pronation_excursion": MetricSpec("deg", "feet"),
-    "max_pronation_velocity": MetricSpec("deg/s", "feet"),
-    "stride_length": MetricSpec("m", "feet", units={"cm": 1e-2}),
-    "speed": MetricSpec("m/s", "feet", units={"km/h": 1 / 3.6}),
-    "peak_impact": MetricSpec("g", "feet"),
-    "pelvic_drop": MetricSpec("deg", "pelvis"),
-    "vertical_oscillation": MetricSpec("cm", "pelvis", units={"mm": 0.1}),
+    **{m.column: _spec(m) for m in METRIC_LIST if m.column not in ("t_ic", "t_to")},
     "rearfoot_share": MetricSpec("%", "feet", share_of="rearfoot", units=_SHARE_UNITS),
     "midfoot_share": MetricSpec("%", "feet", share_of="midfoot", units=_SHARE_UNITS),
     "forefoot_share": MetricSpec("%", "feet", share_of="forefoot", units=_SHARE_UNITS),
 }
 
+#: Activities a rule applies to (the ``activity`` column of the rows; ``any`` = every row).
+#: A row without an activity (an older stride table) counts as running.
+RULE_ACTIVITIES = ("run", "walk", "any")
 #: Side selectors: pool both sides, one side only, or each side on its own.
 SIDES = ("all", "left", "right", "each")
 #: Alert levels, mildest first.
@@ -151,6 +162,7 @@ _RULE_KEYS = {
     "window",
     "statistic",
     "side",
+    "activity",
     "min_strides",
     "clear_strides",
     "level",
@@ -179,6 +191,8 @@ class Rule:
         Strides aggregated per evaluation.
     statistic : str
     side : str
+    activity : str
+        ``run``, ``walk`` or ``any``: the strides (by their ``activity``) the rule watches.
     min_strides, clear_strides : int
     level, sound, message : str
     """
@@ -193,6 +207,7 @@ class Rule:
     window: int = 1
     statistic: str = "median"
     side: str = "all"
+    activity: str = "run"
     min_strides: int = 1
     clear_strides: int = 1
     level: str = "warning"
@@ -360,6 +375,7 @@ def _load_rule(src: str, index: int, d: object) -> Rule:
     if spec.share_of is not None and "statistic" in d:
         raise _fail(src, name, "statistic", "a share metric has no statistic")
     side = _choice(src, name, "side", d.get("side"), SIDES, "all")
+    activity = _choice(src, name, "activity", d.get("activity"), RULE_ACTIVITIES, "run")
     level = _choice(src, name, "level", d.get("level"), LEVELS, "warning")
     sound = _choice(src, name, "sound", d.get("sound"), TONES, "beep")
     message = d.get("message", "")
@@ -376,6 +392,7 @@ def _load_rule(src: str, index: int, d: object) -> Rule:
         window=window,
         statistic=statistic,
         side=side,
+        activity=activity,
         min_strides=_count(src, name, "min_strides", d.get("min_strides"), 1),
         clear_strides=_count(src, name, "clear_strides", d.get("clear_strides"), 1),
         level=level,
@@ -461,7 +478,7 @@ class AlertEngine:
         Evaluate rules on contact-only metrics (:data:`dsp.contact.CONTACT_KEYS` and the
         strike-type shares) from the foot sensors' *early rows*, and rules on the pelvic drop
         (:data:`PELVIS_EARLY_KEYS`) from the pelvis sensor's early rows (``early=`` of
-        :meth:`feed`, :attr:`dsp.session.SessionAnalyzer.early_rows_`), about a stride before
+        :meth:`feed`, :attr:`dsp.session.SessionUpdate.early_rows`), about a stride before
         the rows themselves are final; those sensors' rows are then not used again for those
         rules. Rules on the stride time and cadence (:data:`STRIDE_EARLY_KEYS`) take a foot's
         values from its *stride early rows* (early rows with a stride time, released when the
@@ -636,11 +653,11 @@ class AlertEngine:
             Early rows (used when the engine was built with ``early=True``).
         watermarks : dict, optional
             Sensor id -> time (s) before which that sensor has released all its early rows
-            (:meth:`dsp.session.SessionAnalyzer.early_watermarks`); lets a rule pooling both
+            (:attr:`dsp.session.SessionUpdate.early_watermarks`); lets a rule pooling both
             feet evaluate a contact without waiting for the other foot's next one.
         stride_watermarks : dict, optional
             The same for the feet's *stride* early rows (early rows with a stride time:
-            :meth:`dsp.session.SessionAnalyzer.stride_watermarks`).
+            :attr:`dsp.session.SessionUpdate.stride_watermarks`).
         """
         self.cleared_ = []
         latest = self._latest
@@ -693,6 +710,8 @@ class AlertEngine:
             return
         for rule in rules:
             if rule.side in ("left", "right") and row.side != rule.side:
+                continue
+            if rule.activity != "any" and (row.activity or "run") != rule.activity:
                 continue
             key = (rule.name, row.side if rule.side == "each" else None)
             heap = self._pending.get(key)

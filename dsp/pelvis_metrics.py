@@ -23,6 +23,7 @@ over the neighbouring steps, which makes a single step's noisy cue irrelevant.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,35 @@ from dsp.pelvis_orientation import (
     stride_gravity_attitude,
 )
 
-__all__ = ["SpanSteps", "analyse_epochs", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
+__all__ = [
+    "SpanSteps",
+    "analyse_epochs",
+    "analyse_span",
+    "assign_sides",
+    "obliquity_at_rest_deg",
+    "pelvic_drop",
+    "running_baseline",
+]
+
+
+def pelvic_drop(
+    side: str,
+    obl_max_deg: float,
+    obl_min_deg: float,
+    *,
+    baseline_deg: float,
+    max_drop_deg: float,
+) -> float | None:
+    """Contralateral pelvic drop of one stance, deg (the one formula of the step rows and the
+    early rows).
+
+    The obliquity (elevation of the right-to-left axis) rises when the right, swing, side
+    drops: a left stance's drop is its maximum over the contact against the baseline, a right
+    stance's minus its minimum. ``None`` when the drop is larger than ``max_drop_deg`` (the
+    step was misread: rejected).
+    """
+    drop = (obl_max_deg - baseline_deg) if side == "left" else -(obl_min_deg - baseline_deg)
+    return None if abs(drop) > max_drop_deg else drop
 
 
 @dataclass
@@ -243,6 +272,7 @@ def assign_sides(
     step_no: np.ndarray | None = None,
     half_window: int = 8,
     after: int | None = None,
+    yaw_rate: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Left/right label of each step by a vote over its run of alternating steps.
 
@@ -264,6 +294,9 @@ def assign_sides(
         continues); the alternation follows its parity. Default: the position.
     half_window : int
         Steps on each side of a step that vote on its label.
+    yaw_rate : ndarray, shape (K,), optional
+        Walking: mean rate of turn about the vertical just before each contact, deg/s (lower
+        before a left contact: the left hip swings forward with the left leg).
     after : int, optional
         Steps after a step that vote on its label (default ``half_window``). With fewer, a
         step is decided sooner in a stream; the window then still spans at least the first
@@ -293,7 +326,10 @@ def assign_sides(
         hi = np.minimum(np.maximum(idx + ahead, starts + 2 * half_window), ends)
     par = (idx if step_no is None else np.asarray(step_no, dtype=np.int64)) % 2
     total = np.zeros(k)
-    for cue in (np.asarray(obl_mean, float), -np.asarray(lat_mean, float)):
+    cues = [np.asarray(obl_mean, float), -np.asarray(lat_mean, float)]
+    if yaw_rate is not None:
+        cues.append(-np.asarray(yaw_rate, float))
+    for cue in cues:
         ok = np.isfinite(cue)
         x = np.where(ok, cue, 0.0)
         sums, cnts = [], []
@@ -538,3 +574,31 @@ def _step_ptp_rows_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarr
     z = cumtrapz(v)
     z = z - (tt - t0) / dur * z[rows, last][:, None]
     return (z.max(axis=1) - z.min(axis=1)) * 100.0
+
+
+def running_baseline(
+    obl_ic_left: np.ndarray,
+    obl_ic_right: np.ndarray,
+    obl_max_left: np.ndarray,
+    obl_min_right: np.ndarray,
+) -> float:
+    """Standing obliquity estimated from running steps alone, deg.
+
+    Assumes the obliquity waveform of a left and of a right stance have the same shape, scaled
+    by each side's drop (a weak side drops further, along the same pattern): with ``b`` the
+    level, ``(IC_L - b) / (peak_L - b) = (IC_R - b) / (trough_R - b)``, solved for ``b`` with
+    the medians of the obliquity at initial contact and of the stance peak (left) and trough
+    (right). This is exact when the pelvis is level at contact, and when it is not level but
+    tilted in proportion to the drop; the plain midpoint of the IC values is used when the
+    equation is degenerate.
+    """
+    il, ir = float(np.median(obl_ic_left)), float(np.median(obl_ic_right))
+    pl, mr = float(np.median(obl_max_left)), float(np.median(obl_min_right))
+    mid = 0.5 * (il + ir)
+    den = ir + pl - il - mr
+    if abs(den) < 0.5:
+        return mid
+    b = (ir * pl - il * mr) / den
+    if not math.isfinite(b) or abs(b - mid) > 3.0 or not (mr < b < pl):
+        return mid
+    return b

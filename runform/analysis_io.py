@@ -18,28 +18,14 @@ from typing import IO, Any
 import numpy as np
 
 from dsp.contact import STRIDE_COLUMNS, ContactRow
+from dsp.metrics import csv_decimals
 from runform.errors import UsageError
 from runform.safe_output import describe_os_error
 
 __all__ = ["StridesCsvWriter", "write_parquet", "write_summary_json"]
 
-#: Significant decimals per column in the CSV (times to the microsecond).
-_DECIMALS = {
-    "t_ic": 6,
-    "t_to": 6,
-    "contact_time": 6,
-    "stride_time": 6,
-    "flight_time": 6,
-    "cadence": 3,
-    "foot_strike_angle": 3,
-    "pronation_excursion": 3,
-    "max_pronation_velocity": 2,
-    "stride_length": 4,
-    "speed": 4,
-    "peak_impact": 3,
-    "pelvic_drop": 3,
-    "vertical_oscillation": 3,
-}
+#: Decimals per column in the CSV (:mod:`dsp.metrics`; times to the microsecond).
+_DECIMALS = csv_decimals()
 
 
 def _formatter(name: str) -> Any:
@@ -154,7 +140,7 @@ def write_parquet(path: str | os.PathLike[str], csv_path: str | os.PathLike[str]
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    text_cols = {"sensor_id", "side", "strike_type", "flags", "events_source"}
+    text_cols = {"sensor_id", "side", "strike_type", "flags", "activity", "events_source"}
     types = {c: (pa.string() if c in text_cols else pa.float64()) for c in STRIDE_COLUMNS}
     try:
         table = pacsv.read_csv(

@@ -1,7 +1,8 @@
 """``runform analyze REC.h5 --strides STRIDES.csv --json SUMMARY.json``: per-contact analysis.
 
-Reads the recording in chunks (memory does not grow with its length), feeds every block to
-:class:`dsp.session.SessionAnalyzer` and writes the outputs of ``shared/spec/analysis-output.md``.
+Reads the recording in chunks (memory does not grow with its length), feeds every block to the
+session pipeline (:class:`dsp.pipeline.SessionPipeline`: foot and pelvis analysis, alerts) and
+writes the outputs of ``shared/spec/analysis-output.md``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from runform.errors import UsageError
 from runform.validation import check_chunk_s
 
 NAME = "analyze"
-HELP = "per-contact foot analysis of a recording -> STRIDES.csv and SUMMARY.json"
+HELP = (
+    "per-contact analysis (feet and pelvis) and alerts of a recording -> STRIDES.csv, SUMMARY.json"
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "when the file is long enough, or $RUNFORM_WORKERS); the results do not depend on it",
     )
     parser.add_argument(
+        "--watch",
+        metavar="WATCH.fit",
+        help="merge a watch's FIT activity of the same run (GPS, pace, heart rate, elevation): "
+        "aligned by wall clock and cadence, runform's speed checked against GPS (SUMMARY key "
+        "'watch')",
+    )
+    parser.add_argument(
+        "--start",
+        metavar="UTC",
+        help="wall-clock time of the recording's t = 0 for --watch/--timeline, ISO 8601 "
+        "(default: the recording's start_utc or created_utc attribute)",
+    )
+    parser.add_argument(
+        "--timeline",
+        metavar="CSV",
+        help="also write one row per second: runform's per-second values (means over 3 s) and, "
+        "with --watch, the watch's position, altitude, heart rate and GPS speed beside them",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on long files"
     )
 
@@ -59,10 +81,13 @@ def run(args: argparse.Namespace) -> int:
     check_chunk_s(args.chunk_s)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
-    if not (args.strides or args.json or args.parquet):
-        raise UsageError("nothing to write: give --strides, --json and/or --parquet")
+    if not (args.strides or args.json or args.parquet or args.timeline):
+        raise UsageError("nothing to write: give --strides, --json, --parquet and/or --timeline")
     rec_path = args.recording
-    check_outputs(inputs=[rec_path], outputs=[args.strides, args.json, args.parquet])
+    check_outputs(
+        inputs=[rec_path, args.watch],
+        outputs=[args.strides, args.json, args.parquet, args.timeline],
+    )
     show = (not args.no_progress) and sys.stderr.isatty()
     # every output is written beside its final name and moved there only when all are
     # complete: a failed or killed run leaves the earlier outputs as they were
@@ -91,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                     rec_path,
                     chunk_s=args.chunk_s,
                     profile=args.profile,
-                    keep_rows=False,
+                    keep_rows=bool(args.watch or args.timeline),  # both need the rows
                     on_rows=count_and_write,
                     on_progress=progress if show else None,
                     workers=args.workers,
@@ -100,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             if writer is not None:
                 writer.close()
         diag = result.diagnostics
+        if args.watch or args.timeline:
+            _watch_and_timeline(result, args, outs)
         if args.json:
             write_summary_json(outs.stage(args.json), result.summary)
         if args.parquet:
@@ -130,6 +157,36 @@ def run(args: argparse.Namespace) -> int:
             f"{safe_name(rec_path)}: no foot sensor in this recording: no per-contact foot metrics",
             file=sys.stderr,
         )
-    written = [safe_name(p) for p in (args.strides, args.json, args.parquet) if p]
+    written = [safe_name(p) for p in (args.strides, args.json, args.parquet, args.timeline) if p]
     print(f"{n_rows} contacts -> {', '.join(written)}")
     return 0
+
+
+def _watch_and_timeline(result, args: argparse.Namespace, outs) -> None:
+    """``--watch``: merge the watch (SUMMARY key ``watch``); ``--timeline``: the per-second CSV."""
+    import math
+
+    import numpy as np
+
+    from runform.fit.activity import recording_start_unix
+    from runform.fit.timeline import per_second
+    from runform.fit.watch import merge_watch, timeline_table
+
+    start = recording_start_unix(result.attrs, args.start, args.recording)
+    track = None
+    if args.watch:
+        merged = merge_watch(result, args.watch, start_unix_s=start)
+        result.summary["watch"] = merged.summary
+        track = merged.track
+        print(merged.describe(), file=sys.stderr)
+    if args.timeline:
+        placements = {s.sensor_id: s.placement for s in result.sensors}
+        lo = math.ceil(start + result.t_start) - start
+        t = np.arange(lo, result.t_start + result.duration_s + 1e-9, 1.0)
+        tl = per_second(result.strides, placements, t)
+        try:
+            timeline_table(tl, track, start_unix_s=start).to_csv(
+                outs.stage(args.timeline), index=False
+            )
+        except OSError as exc:
+            raise UsageError(f"--timeline {args.timeline}: cannot write ({exc.strerror})") from exc

@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(source, out: Path, args: argparse.Namespace):
-    from firmware_bridge.recorder import MIN_FREE_BYTES, format_status, record_source
+    from recordings.recorder import MIN_FREE_BYTES, format_status, record_source
 
     min_free = MIN_FREE_BYTES if args.min_free_mb is None else int(args.min_free_mb * 1e6)
     loop = asyncio.get_running_loop()

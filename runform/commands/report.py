@@ -17,6 +17,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--png", metavar="DIR", help="also write every figure as a PNG file here")
     p.add_argument("--json", metavar="JSON", help="also write SUMMARY.json (as runform analyze)")
     p.add_argument(
+        "--watch",
+        metavar="WATCH.fit",
+        help="merge a watch's FIT activity of the same run: a route profile (pace, elevation, "
+        "heart rate beside strike angle and pelvic drop) and runform's speed checked against GPS",
+    )
+    p.add_argument(
+        "--start",
+        metavar="UTC",
+        help="wall-clock time of the recording's t = 0 for --watch, ISO 8601 (default: the "
+        "recording's start_utc or created_utc attribute)",
+    )
+    p.add_argument(
         "--profile",
         help="alert profile for the alerts shown: a TOML file or a built-in name (default)",
     )
@@ -30,12 +42,25 @@ def run(args: argparse.Namespace) -> int:
     from runform.terminal_text import safe_name
 
     out = Path(args.out)
-    check_outputs(inputs=[args.recording], outputs=[args.out, args.json])
+    check_outputs(inputs=[args.recording, args.watch], outputs=[args.out, args.json])
     png_dir = Path(args.png) if args.png else None
     if png_dir is not None:
         check_png_dir(png_dir, inputs=[args.recording])
     res = analyse_recording(args.recording, profile=args.profile, collect_traces=True)
     rep = session_report(res)
+    if args.watch:
+        from runform.fit.activity import recording_start_unix
+        from runform.fit.watch import merge_watch
+        from runform.route_profile import add_route_profile
+
+        merged = merge_watch(
+            res,
+            args.watch,
+            start_unix_s=recording_start_unix(res.attrs, args.start, args.recording),
+        )
+        res.summary["watch"] = merged.summary
+        add_route_profile(rep, merged)
+        print(merged.describe())
     written = [str(out)]
     # all outputs are complete before any replaces an earlier one (runform.safe_output)
     with OutputSet() as outs:

@@ -1,0 +1,295 @@
+"""Record any :class:`~dsp.source.BlockSource` to an HDF5 v1 file, with live status.
+
+:class:`Recorder` is the one recorder of live data, used by ``runform record``
+(:func:`record_source`) and by the live viewer (``runform live``): every block is appended to a
+:class:`recordings.RecordingWriter` as it arrives, with the gaps the source reports; rows of
+non-IMU devices such as footpods (``source.drain_streams()``, when the source has it) go to
+``/streams``; markers (user marks, alerts) to ``/markers``. The writer flushes at least every
+second, so a kill loses at most the last second. :func:`record_source` adds the session loop:
+duration, stop, and a status callback with per-sensor diagnostics (rate, lost samples, battery)
+a few times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsp.block import SampleBlock, SensorInfo
+from dsp.source import BlockSource, SensorStatus
+from recordings.errors import RecordingWriteError
+from recordings.writer import RecordingWriter
+
+__all__ = [
+    "MIN_FREE_BYTES",
+    "RecordSummary",
+    "Recorder",
+    "format_status",
+    "free_bytes",
+    "record_source",
+]
+
+log = logging.getLogger(__name__)
+
+#: The recorder stops cleanly when less than this much space is left on the recording's disk,
+#: so that the file can still be closed and stays valid (``runform record --min-free-mb``).
+MIN_FREE_BYTES = 32 << 20
+#: Wall-clock seconds between two looks at the free space.
+DISK_CHECK_INTERVAL_S = 0.25
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes available to this user on the file system holding ``path`` (its folder)."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    return int(shutil.disk_usage(folder).free)
+
+
+@dataclass
+class RecordSummary:
+    """What a recording run wrote.
+
+    Attributes
+    ----------
+    path : str
+    duration_s : float
+        Session time covered, s.
+    samples : dict of str to int
+        Samples written per sensor.
+    gaps : dict of str to int
+        Gap intervals written per sensor.
+    status : dict of str to SensorStatus
+        Final diagnostics per sensor.
+    """
+
+    path: str
+    duration_s: float = 0.0
+    samples: dict[str, int] = field(default_factory=dict)
+    gaps: dict[str, int] = field(default_factory=dict)
+    status: dict[str, SensorStatus] = field(default_factory=dict)
+    #: Why the recording ended early ("disk full"), None if it ended as asked.
+    stopped_by: str | None = None
+
+
+class Recorder:
+    """Writes a live source's blocks, stream rows and markers to a new recording.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file (created; overwritten).
+    sensors : list of SensorInfo
+    notes : str, optional
+        Stored in the file's ``notes`` attribute.
+    flush_interval_s : float
+        Writer flush interval (≤ 1 s), s.
+    min_free_bytes : int
+        Stop writing cleanly when less than this is left on the disk (looked at every
+        :data:`DISK_CHECK_INTERVAL_S`), before HDF5 would fail a write; a write that fails anyway
+        (a quota, another program filling the disk) stops it the same way. Then
+        ``summary.stopped_by`` says why (``"disk full"``), later blocks are ignored, and the file
+        keeps every sample written before.
+
+    Attributes
+    ----------
+    summary : RecordSummary
+        What has been written so far (samples and gaps per sensor, time covered).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sensors: list[SensorInfo],
+        *,
+        notes: str | None = None,
+        flush_interval_s: float = 0.5,
+        min_free_bytes: int = MIN_FREE_BYTES,
+    ) -> None:
+        self.summary = RecordSummary(path=os.fspath(path))
+        self.writer = RecordingWriter(path, sensors, notes=notes, flush_interval_s=flush_interval_s)
+        self.min_free_bytes = int(min_free_bytes)
+        self._next_disk_check = 0.0
+        self._t_max = 0.0
+
+    @property
+    def stopped(self) -> bool:
+        """True once the disk filled up (or refused a write): nothing more is written."""
+        return self.summary.stopped_by is not None
+
+    def _stop(self, reason: str, free: int | None = None) -> None:
+        self.summary.stopped_by = reason
+        left = f" ({free / 1e6:.1f} MB left)" if free is not None else ""
+        # the command prints the one line the user sees ("disk full: recording stopped at ...")
+        log.info(
+            "%s: %s%s: stopping; the file keeps what was written", self.summary.path, reason, left
+        )
+
+    def append(self, block: SampleBlock) -> None:
+        """Write a block (with its gaps); ignored once :attr:`stopped`."""
+        if self.stopped:
+            return
+        wall = time.monotonic()
+        if wall >= self._next_disk_check:
+            self._next_disk_check = wall + DISK_CHECK_INTERVAL_S
+            free = free_bytes(self.summary.path)
+            if free < self.min_free_bytes:
+                self._stop("disk full", free)
+                return
+        try:
+            self.writer.append(block)
+        except RecordingWriteError as exc:
+            self._stop(exc.reason)
+            return
+        summary = self.summary
+        summary.samples[block.sensor_id] = summary.samples.get(block.sensor_id, 0) + len(block)
+        if len(block.gaps):
+            summary.gaps[block.sensor_id] = summary.gaps.get(block.sensor_id, 0) + len(block.gaps)
+        if len(block):
+            self._t_max = max(self._t_max, block.t_end)
+            summary.duration_s = self._t_max
+
+    def append_streams(self, rows: list | None) -> None:
+        """Write rows of non-IMU devices: ``(stream_id, t, values, device_model, placement)``."""
+        if self.stopped:
+            return
+        for stream_id, t, values, device_model, placement in rows or ():
+            self.writer.append_stream(
+                stream_id, t, values, device_model=device_model, placement=placement
+            )
+            self.summary.samples[stream_id] = self.summary.samples.get(stream_id, 0) + len(t)
+
+    def add_marker(self, t: float, label: str, kind: str = "user") -> None:
+        """Write a marker at session time ``t`` (s)."""
+        if not self.stopped:
+            self.writer.add_marker(t, label, kind=kind)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self.writer.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def format_status(status: dict[str, SensorStatus], elapsed_s: float) -> str:
+    """One status line: elapsed time, then per sensor rate, lost samples, battery, link state."""
+    parts = [f"{elapsed_s:7.1f} s"]
+    for sid, st in status.items():
+        batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
+        link = "" if st.connected else " DISCONNECTED"
+        extra = f" reconn {st.reconnects}" if st.reconnects else ""
+        bad = f" bad {st.bad_packets}" if st.bad_packets else ""
+        parts.append(
+            f"{sid}: {st.rate_hz:6.1f} Hz lost {st.lost_samples}{bad} batt {batt}{extra}{link}"
+        )
+    return " | ".join(parts)
+
+
+async def record_source(
+    source: BlockSource,
+    path: str | os.PathLike[str],
+    *,
+    duration_s: float | None = None,
+    notes: str | None = None,
+    on_status: Callable[[dict[str, SensorStatus], float], None] | None = None,
+    on_start: Callable[[BlockSource], None] | None = None,
+    status_interval_s: float = 0.5,
+    flush_interval_s: float = 0.5,
+    min_free_bytes: int = MIN_FREE_BYTES,
+) -> RecordSummary:
+    """Stream ``source`` into a new recording until it ends, ``duration_s`` is reached, or the
+    source is stopped (``source.stop()``, e.g. from a Ctrl-C handler).
+
+    Parameters
+    ----------
+    source : BlockSource
+        Not yet entered; entered and exited here.
+    path : path-like
+        Output file (created; overwritten).
+    duration_s : float, optional
+        Stop after this much session time from when the source is entered (every sensor
+        connected), s.
+    notes : str, optional
+        Stored in the file's ``notes`` attribute.
+    on_status : callable, optional
+        Called with ``(status, elapsed_s)`` every ``status_interval_s`` of session time.
+    on_start : callable, optional
+        Called with the source once it is connected and the file is created.
+    flush_interval_s : float
+        Writer flush interval (≤ 1 s), s.
+    min_free_bytes : int
+        Stop cleanly (``summary.stopped_by = "disk full"``) when less than this is left on the
+        disk, before HDF5 would fail to write; a write that fails anyway (a quota, another
+        program filling the disk) ends the recording the same way. The file keeps every sample
+        written up to then.
+
+    Returns
+    -------
+    RecordSummary
+    """
+    async with source:
+        now: Callable[[], float] | None = getattr(source, "now", None)
+        stop: Callable[[], None] | None = getattr(source, "stop", None)
+        # the duration counts from when every sensor streams, not from the first connect
+        start = now() if now is not None else 0.0
+        timer = None
+        if duration_s is not None and now is not None and stop is not None:
+            # ends the run on time even while no block arrives (every sensor gone)
+            timer = asyncio.get_running_loop().create_task(_stop_at(now, stop, start + duration_s))
+        with Recorder(
+            path,
+            source.sensors,
+            notes=notes,
+            flush_interval_s=flush_interval_s,
+            min_free_bytes=min_free_bytes,
+        ) as recorder:
+            summary = recorder.summary
+            if on_start is not None:
+                on_start(source)
+            last_status = -float("inf")
+            stopping = False
+            drain = getattr(source, "drain_streams", None)
+            async for block in source.blocks():
+                if recorder.stopped:
+                    continue  # stopping: let the source wind down, write nothing more
+                recorder.append(block)
+                if recorder.stopped:
+                    if stop is None:
+                        break
+                    stop()
+                    continue
+                if drain is not None:
+                    recorder.append_streams(drain())
+                elapsed = (now() - start) if now is not None else summary.duration_s
+                if on_status is not None and elapsed - last_status >= status_interval_s:
+                    last_status = elapsed
+                    on_status(source.status(), elapsed)
+                if duration_s is not None and not stopping and elapsed >= duration_s:
+                    stopping = True
+                    if stop is None:
+                        break
+                    stop()  # the source yields what it already received, then ends
+            if drain is not None and not recorder.stopped:
+                recorder.append_streams(drain())
+            summary.status = {k: _copy(v) for k, v in source.status().items()}
+        if timer is not None:
+            timer.cancel()
+    return summary
+
+
+async def _stop_at(now: Callable[[], float], stop: Callable[[], None], t_stop: float) -> None:
+    while now() < t_stop:
+        await asyncio.sleep(0.1)
+    stop()
+
+
+def _copy(st: Any) -> SensorStatus:
+    return SensorStatus(**vars(st))

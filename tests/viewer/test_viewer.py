@@ -1,0 +1,339 @@
+"""The live/replay viewer, driven offscreen with pytest-qt (real widgets, real worker thread)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+pytest.importorskip("pytestqt")
+
+from dsp.block import SampleBlock
+from dsp.session import SessionAnalyzer
+from recordings import ReplaySource, open_recording
+from runform.profiles import resolve_profile
+from viewer.app import MainWindow, ViewerConfig
+from viewer.worker import AnalysisWorker
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "recordings" / "examples" / "chirunning_example.h5"
+
+pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="example recording not generated")
+
+
+@pytest.fixture(scope="module")
+def batch_rows():
+    """Every contact of the example, by the streaming analyzer fed the file in 30 s chunks."""
+    with open_recording(EXAMPLE) as rec:
+        sa = SessionAnalyzer(rec.sensors)
+        rows = []
+        for b in rec.iter_blocks(chunk_s=30.0):
+            rows += sa.feed(b).rows
+        rows += sa.finish().rows
+        placements = {s.sensor_id: s.placement for s in rec.sensors}
+    return rows, placements
+
+
+def _window(qtbot, worker, *, mode="replay"):
+    cfg = ViewerConfig(mode=mode, muted=False, sound_backend="log", size=(1200, 800))
+    win = MainWindow(worker, worker.profile, cfg)
+    qtbot.addWidget(win)
+    worker.start()
+    win.show()
+    return win
+
+
+def _close(win):
+    win.close()
+    assert not win.worker.running
+
+
+def test_replay_raises_the_heel_strike_alert_at_the_20th_strike(qtbot, batch_rows):
+    rows, placements = batch_rows
+    foot = sorted(
+        (r for r in rows if placements[r.sensor_id] != "pelvis" and r.strike_type),
+        key=lambda r: r.t_ic,
+    )
+    # the example starts with heel strikes: the default rule (rearfoot share of the last 20
+    # strides above 60 %) must fire at the 20th foot strike, and clear during the midfoot drill
+    assert all(r.strike_type == "rearfoot" for r in foot[:20])
+    expected_t = foot[19].t_ic
+
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(
+        lambda: ReplaySource(EXAMPLE, speed=16.0, realtime=False, block_s=0.5),
+        profile,
+        replay=True,
+    )
+    win = _window(qtbot, worker)
+    qtbot.waitUntil(lambda: win.ended, timeout=90_000)
+    heel = [(a, t_now) for a, _, t_now in win.alert_shown if a.rule == "heel_strike"]
+    assert len(heel) == 1
+    alert, shown_at = heel[0]
+    assert alert.t == pytest.approx(expected_t)
+    # shown once playback reached that contact, not before
+    assert shown_at >= expected_t
+    # its own sound, requested once
+    assert ("heel_strike", "low") in win.sound.requested
+    assert win.sound.requested.count(("heel_strike", "low")) == 1
+    # in the log; not in the banner any more at the end (the drill cleared it)
+    assert any(a.rule == "heel_strike" for a in win.model.alert_log())
+    assert "Heel striking" not in win.banner.text()
+    # the banner shows it while it is on
+    win.model.set_position(expected_t + 0.01)
+    win.redraw()
+    assert "Heel striking" in win.banner.text()
+    win.model.set_position(expected_t - 0.01)
+    win.redraw()
+    assert "Heel striking" not in win.banner.text()
+    assert win.signal_box.currentText() == "angular rate x y z"
+    # contacts are marked on the raw signals as vertical lines
+    win.redraw()
+    x, _ = win.raw.contact_items["left_foot"].getData()
+    assert x is not None and len(x) >= 4 and (x[0::2] == x[1::2]).all()
+    # the rows the viewer received are the batch analysis' rows
+    assert sorted(r.t_ic for r in win.model.rows) == pytest.approx(sorted(r.t_ic for r in rows))
+    _close(win)
+
+
+def _stride_containing(rows, placements, side, t):
+    for r in rows:
+        if placements[r.sensor_id] == "pelvis" or r.side != side or r.stride_time is None:
+            continue
+        if r.t_ic <= t < r.t_ic + r.stride_time:
+            return r
+    return None
+
+
+def test_scrubbing_shows_the_stride_under_the_cursor(qtbot, batch_rows):
+    rows, placements = batch_rows
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(
+        lambda: ReplaySource(EXAMPLE, speed=1.0, block_s=0.05), profile, replay=True
+    )
+    worker.pause(True)
+    win = _window(qtbot, worker)
+    qtbot.waitUntil(lambda: win.replay_bar is not None, timeout=20_000)
+    for target in (40.0, 25.3, 61.7):  # forwards, backwards, forwards again
+        win.replay_bar.seek_requested.emit(target)  # what the scrub bar emits
+        qtbot.waitUntil(lambda t=target: abs(win.t_now - t) < 1e-6, timeout=30_000)
+        win.redraw()
+        for side in ("left", "right"):
+            want = _stride_containing(rows, placements, side, target)
+            assert want is not None
+            got = win.cursor_strides[side]
+            assert got is not None, f"{side} at {target}"
+            assert got.t_ic == pytest.approx(want.t_ic)
+            assert f"{side} #" in win.cursor_label.text()
+            assert f"at {want.t_ic:.2f} s" in win.cursor_label.text()
+        # no alert sounds for what a jump skipped
+        assert not any(a.t > 0 for a, _, _ in win.alert_shown if a.t > target)
+    # choose the raw signal: specific force, norm (about 1 g when the foot is flat)
+    box = win.signal_box
+    box.setCurrentIndex(next(k for k in range(box.count()) if "force |norm|" in box.itemText(k)))
+    assert win.raw.quantity == "acc" and list(win.raw.curves["left_foot"]) == ["norm"]
+    win.raw.redraw(win.t_now + 1e-3)
+    x, y = win.raw.curves["left_foot"]["norm"].getData()
+    assert len(x) > 100
+    with open_recording(EXAMPLE) as rec:
+        b = rec.read("left_foot", win.t_now - 3.0, win.t_now)
+    want = np.interp(x[-50:] + win.raw.t_now, b.t, np.linalg.norm(b.acc, axis=1))
+    assert np.allclose(y[-50:], want, rtol=1e-4)
+    assert "m/s²" in win.raw.plots["left_foot"].getAxis("left").labelText
+    # jump to a marker: the example's "midfoot drill" note
+    box = win.replay_bar.markers
+    i = next(k for k in range(box.count()) if "midfoot drill" in box.itemText(k))
+    box.activated.emit(i)
+    qtbot.waitUntil(lambda: abs(win.t_now - 36.5) < 1e-6, timeout=30_000)
+    _close(win)
+
+
+class _DropoutSource:
+    """A live-like source from the example: the right foot drops out from 30 to 36 s."""
+
+    def __init__(self, path, drop=(30.0, 36.0)):
+        self.path, self.drop = path, drop
+
+    async def __aenter__(self):
+        self.rec = open_recording(self.path)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.rec.close()
+
+    @property
+    def sensors(self):
+        return self.rec.sensors
+
+    def status(self):
+        return {}
+
+    async def blocks(self):
+        first_after = True
+        for b in self.rec.iter_blocks(chunk_s=0.5, t1=45.0):
+            if b.sensor_id == "right_foot":
+                keep = (b.t < self.drop[0]) | (b.t >= self.drop[1])
+                if not keep.all():
+                    seq = None if b.seq is None else b.seq[keep]
+                    b = SampleBlock(b.sensor_id, b.t[keep], b.acc[keep], b.gyr[keep], seq)
+                if len(b) and b.t[0] >= self.drop[1] and first_after:
+                    first_after = False
+                    b = SampleBlock(
+                        b.sensor_id, b.t, b.acc, b.gyr, b.seq, np.array([[self.drop[0], b.t[0]]])
+                    )
+                if not len(b):
+                    continue
+            yield b
+
+
+def test_live_records_markers_and_alerts_and_survives_a_dropout(qtbot, tmp_path):
+    out = tmp_path / "live.h5"
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(lambda: _DropoutSource(EXAMPLE), profile, record_path=out)
+    win = _window(qtbot, worker, mode="live")
+    qtbot.waitUntil(lambda: win.t_now > 20.0, timeout=60_000)
+    qtbot.keyClick(win, "M")  # a marker key press
+    win.marker_key("midfoot drill starts")
+    qtbot.waitUntil(lambda: win.ended, timeout=90_000)
+    win.pull()
+    # the viewer kept going through the dropout: data after it, and a break in the curve
+    assert win.t_now >= 44.9
+    t, v = win.raw.buffers["right_foot"].arrays()
+    assert np.isnan(v[(t > 30.0) & (t < 36.0)]).all() and np.isnan(v).any()  # a break, no line
+    assert not ((t > 30.1) & (t < 35.9) & np.isfinite(v[:, 0])).any()
+    rf = [r for r in win.model.rows if r.sensor_id == "right_foot"]
+    assert any(r.t_ic > 37.0 for r in rf)
+    alerts = [a for a, _, _ in win.alert_shown]
+    assert {a.rule for a in alerts} >= {"heel_strike"}
+    _close(win)
+    with open_recording(out) as rec:
+        markers = rec.markers
+        assert rec.n_samples("left_foot") > 0
+        gaps = rec.gaps("right_foot")
+    user = [m for m in markers if m[2] == "user"]
+    assert [m[1] for m in user] == ["mark", "midfoot drill starts"]
+    assert all(20.0 <= m[0] <= 45.0 for m in user)
+    got_alerts = sorted((round(m[0], 6), m[1]) for m in markers if m[2] == "alert")
+    assert got_alerts == sorted((round(a.t, 6), a.rule) for a in alerts)
+    assert len(gaps) >= 1 and gaps[0][0] == pytest.approx(30.0)
+
+
+def _cli(*args, env_extra=None, drop_display=False, timeout=120):
+    env = dict(os.environ)
+    if drop_display:
+        for k in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+            env.pop(k, None)
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "runform", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def test_replay_screenshot_headless(tmp_path):
+    png = tmp_path / "shot.png"
+    r = _cli(
+        "replay", str(EXAMPLE), "--speed", "16", "--at", "20", "--mute",
+        "--screenshot", str(png), "--exit-after", "3",
+        drop_display=True,  # no display at all: a screenshot run goes offscreen by itself
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(png))
+    assert img.width() == 1600 and img.height() == 1000
+    # not blank: many distinct colours (plots, bands, banner)
+    colours = {img.pixel(x, y) for x in range(0, 1600, 7) for y in range(0, 1000, 7)}
+    assert len(colours) > 50
+
+
+def test_bad_input_gives_one_clear_line(tmp_path):
+    r = _cli("replay", str(EXAMPLE), drop_display=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        "runform replay: error: no display: set QT_QPA_PLATFORM=offscreen or run under a desktop"
+    )
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all")
+    r = _cli("replay", str(junk), "--screenshot", str(tmp_path / "x.png"), "--exit-after", "1")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "junk.h5" in r.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "x"\nmetric = "heel_angle"\nabove = 3\n', encoding="utf-8")
+    r = _cli("replay", str(EXAMPLE), "--profile", str(bad))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "rule 'x'" in r.stderr and "'metric'" in r.stderr and "heel_angle" in r.stderr
+    bad.write_text('[[rule]]\nname = "x"\nmetric = "cadence"\nbelow = "slow"\n', encoding="utf-8")
+    r = _cli("replay", str(EXAMPLE), "--profile", str(bad))
+    assert r.returncode == 2 and "'below'" in r.stderr and "not a number" in r.stderr
+    r = _cli("replay", str(EXAMPLE), "--speed", "40")
+    assert r.returncode == 2 and "0.25 to 16" in r.stderr
+
+
+def test_sounds_are_distinct_per_tone():
+    from dsp.alerts import TONES
+    from viewer.sound import SAMPLE_RATE_HZ, tone
+
+    def features(x):
+        """Duration (10 ms), bursts, and the dominant pitch (10 Hz) of the first and last third."""
+        k = int(0.005 * SAMPLE_RATE_HZ)
+        env = np.convolve(np.abs(x), np.ones(k) / k, mode="same") > 0.05
+        bursts = int(np.sum(np.diff(env.astype(int)) == 1) + env[0])
+        n = len(x) // 3
+
+        def pitch(seg):
+            spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), 1 << 16))
+            return round(np.argmax(spec) * SAMPLE_RATE_HZ / (1 << 16) / 10)
+
+        return (round(len(x) / SAMPLE_RATE_HZ * 100), bursts, pitch(x[:n]), pitch(x[-n:]))
+
+    made = {name: tone(name) for name in TONES if name != "none"}
+    for name, x in made.items():
+        assert x.dtype == np.float32 and 0.05 < len(x) / SAMPLE_RATE_HZ < 0.5, name
+        assert np.max(np.abs(x)) <= 0.5 + 1e-6
+        assert abs(x[0]) < 0.01 and abs(x[-1]) < 0.01  # faded: no click
+    feats = {name: features(x) for name, x in made.items()}
+    assert len(set(feats.values())) == len(feats), feats
+    assert feats["rising"][2] < feats["rising"][3] and feats["falling"][2] > feats["falling"][3]
+    assert feats["double"][1] == 2 and feats["chirp"][1] == 3
+    assert tone("none").size == 0
+
+
+@pytest.mark.slow
+def test_live_simulate_over_emulated_ble(tmp_path):
+    """`runform live --simulate`: emulated sensors over the virtual BLE link, recorded."""
+    out = tmp_path / "live.h5"
+    png = tmp_path / "live.png"
+    r = _cli(
+        "live", "--simulate", "--sim-speed", "4", "--out", str(out), "--mute",
+        "--screenshot", str(png), "--exit-after", "12", timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert png.stat().st_size > 10_000
+    with open_recording(out) as rec:
+        assert {s.placement for s in rec.sensors} == {"left_foot", "right_foot", "pelvis"}
+        assert rec.duration_s > 20.0
+        assert any(m[2] == "alert" for m in rec.markers)
+
+
+def test_ring_buffer_keeps_the_last_samples_in_order_with_gap_breaks():
+    from viewer.widgets import RingBuffer
+
+    buf = RingBuffer(10, columns=2)
+    buf.append(np.arange(6.0), np.ones((6, 2)))
+    buf.append(np.arange(8.0, 14.0), 2 * np.ones((6, 2)), gap_before=True)
+    t, v = buf.arrays()
+    assert len(t) == 10 and np.all(np.diff(t) > 0)
+    assert t[-1] == 13.0 and t[0] == 3.0
+    gap = np.isnan(v[:, 0])
+    assert gap.sum() == 1 and t[gap][0] == pytest.approx(6.5)
