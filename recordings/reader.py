@@ -12,6 +12,7 @@ every sample before it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -31,8 +32,9 @@ from recordings.format import (
     SENSORS_GROUP,
     STREAMS_GROUP,
 )
+from recordings.safety import check_file_layout
 
-__all__ = ["Recording", "StreamData", "open_recording"]
+__all__ = ["DamagedRange", "Recording", "StreamData", "open_recording"]
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,88 @@ log = logging.getLogger(__name__)
 _T_CHUNK = 1 << 18
 #: Samples either side of the predicted index read by ``Recording._index_near``.
 _NEAR = 512
+#: Plausible nominal sample rates, Hz (IMUs stream 12.5 to a few kHz).
+RATE_RANGE_HZ = (1.0, 20_000.0)
+#: The rate ``t`` shows (median sample interval) may differ from ``sample_rate_hz`` by this factor
+#: (device clocks drift by a few percent; a wrong attribute or a scaled ``t`` is off by far more).
+RATE_TOLERANCE = 1.5
+#: Plausible full-scale ranges: accelerometers up to 400 g (high-g parts), gyroscopes 10^5 deg/s.
+ACC_RANGE_G = (0.5, 1000.0)
+GYR_RANGE_DPS = (10.0, 100_000.0)
+#: Most values a dataset that is read whole (gaps, markers, streams) may hold.
+MAX_WHOLE_READ = 20_000_000
+#: Errors h5py raises for damaged or unexpected content.
+_H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError)
 
 
 def _attr_str(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def _h5_reason(exc: BaseException) -> str:
+    """The useful part of an HDF5 error message, short."""
+    msg = str(exc).strip() or type(exc).__name__
+    return msg.split("\n")[0][:200]
+
+
+def _kind(v: object) -> str:
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape}"
+    if isinstance(v, (bytes, str)):
+        return "text"
+    if isinstance(v, (bool, np.bool_)):
+        return "a boolean"
+    if isinstance(v, (float, np.floating)):
+        return "a non-integer number" if not float(v).is_integer() else "a float"
+    if isinstance(v, (int, np.integer)):
+        return "an integer"
+    return "missing" if v is None else type(v).__name__
+
+
+def _short(v: object) -> str:
+    text = repr(v.item() if isinstance(v, np.generic) else v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def damaged_ranges(ds: h5py.Dataset, where: str, start: int = 0, stop: int | None = None):
+    """Yield a :class:`DamagedRange` for every HDF5 chunk of ``ds[start:stop]`` that cannot be
+    read (adjacent bad chunks merged), reading one chunk at a time."""
+    n = ds.shape[0] if ds.ndim else 1
+    stop = n if stop is None else min(stop, n)
+    step = ds.chunks[0] if ds.chunks else max(1, stop - start)
+    bad_from: int | None = None
+    reason = ""
+    first = (start // step) * step
+    for a in range(first, stop, step):
+        b = min(stop, a + step)
+        lo = max(a, start)
+        try:
+            ds[lo:b]
+            ok = True
+        except _H5_ERRORS as exc:
+            ok = False
+            if bad_from is None:
+                bad_from, reason = lo, _h5_reason(exc)
+        if ok and bad_from is not None:
+            yield DamagedRange(where, bad_from, lo, reason)
+            bad_from = None
+    if bad_from is not None:
+        yield DamagedRange(where, bad_from, stop, reason)
+
+
+@dataclass(frozen=True)
+class DamagedRange:
+    """Samples of one dataset that HDF5 cannot read (a damaged compressed chunk)."""
+
+    dataset: str
+    start: int
+    stop: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.dataset}: samples {self.start}-{self.stop - 1} unreadable ({self.reason})"
 
 
 @dataclass
@@ -74,6 +152,44 @@ class Recording:
     def _fail(self, msg: str) -> RecordingError:
         return RecordingError(f"{self.path}: {msg}")
 
+    @contextlib.contextmanager
+    def _guard(self, where: str, start: int | None = None, stop: int | None = None):
+        """Turn an HDF5 error into one line naming the file, the dataset and the samples."""
+        try:
+            yield
+        except RecordingError:
+            raise
+        except _H5_ERRORS as exc:
+            rng = f" samples {start}-{max(start, (stop or start) - 1)}" if start is not None else ""
+            raise self._fail(
+                f"{where}:{rng} cannot be read ({_h5_reason(exc)}); the file is damaged "
+                "(`runform info --check` lists every damaged part)"
+            ) from None
+
+    def _text_attr(self, obj: h5py.HLObject, name: str, where: str, default: str = "") -> str:
+        """A text attribute: a scalar string, or a one-line error naming it."""
+        if name not in obj.attrs:
+            return default
+        v = obj.attrs[name]
+        if isinstance(v, (bytes, str)):
+            return _attr_str(v)
+        if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "OSU":
+            return _attr_str(v.item())
+        raise self._fail(f"{where}: attribute {name!r} is {_kind(v)}, expected text")
+
+    def _number_attr(self, obj: h5py.HLObject, name: str, where: str) -> float | None:
+        """A numeric attribute as float (None if absent); text, arrays and booleans refused."""
+        if name not in obj.attrs:
+            return None
+        v = obj.attrs[name]
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v[()]
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+            v, (int, float, np.integer, np.floating)
+        ):
+            raise self._fail(f"{where}: attribute {name!r} is {_kind(v)}, expected a number")
+        return float(v)
+
     def _validate(self) -> None:
         f = self._file
         fmt = f.attrs.get("format")
@@ -84,12 +200,14 @@ class Recording:
                 f"expected '{FORMAT_NAME}')"
             )
         ver = f.attrs.get("format_version")
-        try:
-            ver_i = int(ver)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        if isinstance(ver, np.ndarray) and ver.ndim == 0:
+            ver = ver[()]
+        if isinstance(ver, (bool, np.bool_)) or not isinstance(ver, (int, np.integer)):
             raise self._fail(
-                f"root attribute 'format_version' is {ver!r}, expected an integer"
-            ) from None
+                f"root attribute 'format_version' is {_kind(ver)} {_short(ver)}, "
+                "expected the integer 1"
+            )
+        ver_i = int(ver)
         if ver_i > FORMAT_VERSION:
             raise self._fail(
                 f"format_version {ver_i} is newer than this runform reads "
@@ -97,10 +215,17 @@ class Recording:
             )
         if ver_i < 1:
             raise self._fail(f"format_version {ver_i} is not valid, expected 1")
+        for name in ("notes", "created_utc", "software"):
+            self._text_attr(f, name, "root")
         if SENSORS_GROUP not in f or not isinstance(f[SENSORS_GROUP], h5py.Group):
             raise self._fail("group '/sensors' is missing")
+        for name in (MARKERS_GROUP, STREAMS_GROUP):
+            if name in f and not isinstance(f[name], h5py.Group):
+                raise self._fail(f"/{name} is a dataset, expected a group")
         for sid in f[SENSORS_GROUP]:
             self._validate_sensor(sid)
+        self._validate_markers()
+        self._validate_streams()
 
     def _validate_sensor(self, sid: str) -> None:
         where = f"/sensors/{sid}"
@@ -109,37 +234,35 @@ class Recording:
             raise self._fail(f"{where} is not a group")
         if not SENSOR_ID_PATTERN.match(sid):
             raise self._fail(f"{where}: sensor id must be 1-32 characters of [a-z0-9_]")
-        placement = _attr_str(g.attrs.get("placement", ""))
+        placement = self._text_attr(g, "placement", where)
         if placement not in PLACEMENTS:
             raise self._fail(
                 f"{where}: attribute 'placement' is {placement!r}, expected one of "
                 + ", ".join(PLACEMENTS)
             )
-        try:
-            rate = float(g.attrs["sample_rate_hz"])
-        except (KeyError, TypeError, ValueError):
-            raise self._fail(
-                f"{where}: attribute 'sample_rate_hz' is missing or not a number"
-            ) from None
+        rate = self._number_attr(g, "sample_rate_hz", where)
+        if rate is None:
+            raise self._fail(f"{where}: attribute 'sample_rate_hz' is missing")
         if not (math.isfinite(rate) and rate > 0):
-            raise self._fail(f"{where}: sample_rate_hz is {rate}, expected a positive number")
-
-        def opt_float(name: str) -> float | None:
-            if name not in g.attrs:
-                return None
-            try:
-                return float(g.attrs[name])
-            except (TypeError, ValueError):
-                raise self._fail(f"{where}: attribute '{name}' is not a number") from None
-
+            raise self._fail(f"{where}: sample_rate_hz is {rate:g}, expected a positive number")
+        ranges = {}
+        for name, (lo, hi), unit in (
+            ("acc_range_g", ACC_RANGE_G, "g"),
+            ("gyr_range_dps", GYR_RANGE_DPS, "deg/s"),
+        ):
+            v = self._number_attr(g, name, where)
+            if v is not None and not (math.isfinite(v) and lo <= v <= hi):
+                raise self._fail(f"{where}: {name} is {v:g}, expected {lo:g} to {hi:g} {unit}")
+            ranges[name] = v
+        firmware = self._text_attr(g, "firmware", where)
         info = SensorInfo(
             sensor_id=sid,
             placement=placement,
-            device_model=_attr_str(g.attrs.get("device_model", "unknown")),
+            device_model=self._text_attr(g, "device_model", where, "unknown"),
             sample_rate_hz=rate,
-            acc_range_g=opt_float("acc_range_g"),
-            gyr_range_dps=opt_float("gyr_range_dps"),
-            firmware=_attr_str(g.attrs["firmware"]) if "firmware" in g.attrs else None,
+            acc_range_g=ranges["acc_range_g"],
+            gyr_range_dps=ranges["gyr_range_dps"],
+            firmware=firmware or None,
         )
         for name in ("t", "acc", "gyr"):
             if name not in g or not isinstance(g[name], h5py.Dataset):
@@ -159,8 +282,11 @@ class Recording:
             if g["seq"].ndim != 1:
                 raise self._fail(f"{where}/seq: shape {g['seq'].shape}, expected (N,)")
             n = min(n, g["seq"].shape[0])
-        if "gaps" in g and (g["gaps"].ndim != 2 or g["gaps"].shape[1] != 2):
-            raise self._fail(f"{where}/gaps: shape {g['gaps'].shape}, expected (M, 2)")
+        for name in ("seq", "gaps"):
+            if name in g and not isinstance(g[name], h5py.Dataset):
+                raise self._fail(f"{where}/{name}: expected a dataset")
+        if "gaps" in g:
+            self._validate_gaps(where, g["gaps"])
         lengths = {t.shape[0], acc.shape[0], gyr.shape[0]}
         if len(lengths) > 1:
             log.warning(
@@ -172,9 +298,101 @@ class Recording:
                 n,
             )
         n, t0, t1 = self._check_time_axis(where, t, n)
+        self._check_rate(where, t, n, rate)
         self._n[sid] = n
         self._t_range[sid] = (t0, t1)
         self.sensors.append(info)
+
+    def _check_rate(self, where: str, t: h5py.Dataset, n: int, rate: float) -> None:
+        """The rate ``t`` shows (median interval of the first samples) must match the attribute."""
+        lo, hi = RATE_RANGE_HZ
+        plausible = lo <= rate <= hi
+        if n < 3:
+            if not plausible:
+                raise self._fail(
+                    f"{where}: sample_rate_hz is {rate:g} Hz, expected {lo:g} to {hi:g} Hz"
+                )
+            return
+        with self._guard(f"{where}/t", 0, min(n, _T_CHUNK)):
+            head = np.asarray(t[: min(n, _T_CHUNK)], dtype=np.float64)
+        dt = float(np.median(np.diff(head)))
+        shown = 1.0 / dt if dt > 0 else math.inf
+        if not plausible:
+            raise self._fail(
+                f"{where}: sample_rate_hz is {rate:g} Hz, expected {lo:g} to {hi:g} Hz "
+                f"(its times 't' show {shown:.4g} Hz)"
+            )
+        if not (rate / RATE_TOLERANCE <= shown <= rate * RATE_TOLERANCE):
+            raise self._fail(
+                f"{where}: sample_rate_hz is {rate:g} Hz but its times 't' show {shown:.4g} Hz "
+                f"(median interval {dt:.6g} s); one of them is wrong"
+            )
+
+    def _read_whole(self, ds: h5py.Dataset, where: str) -> np.ndarray:
+        if ds.size > MAX_WHOLE_READ:
+            raise self._fail(f"{where}: {ds.size} values, more than a recording holds")
+        with self._guard(where, 0, ds.shape[0] if ds.ndim else 1):
+            return np.asarray(ds[()])
+
+    def _validate_gaps(self, where: str, ds: h5py.Dataset) -> None:
+        if ds.ndim != 2 or ds.shape[1] != 2:
+            raise self._fail(f"{where}/gaps: shape {ds.shape}, expected (M, 2)")
+        if not np.issubdtype(ds.dtype, np.number):
+            raise self._fail(f"{where}/gaps: dtype {ds.dtype}, expected float64")
+        gaps = np.asarray(self._read_whole(ds, f"{where}/gaps"), dtype=np.float64)
+        bad = ~np.all(np.isfinite(gaps), axis=1) | (gaps[:, 1] < gaps[:, 0])
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise self._fail(
+                f"{where}/gaps: row {k} is [{gaps[k, 0]}, {gaps[k, 1]}], expected finite "
+                "[t_start, t_end] with t_end >= t_start"
+            )
+
+    def _validate_markers(self) -> None:
+        if MARKERS_GROUP not in self._file:
+            return
+        g = self._file[MARKERS_GROUP]
+        for name in ("t", "label", "kind"):
+            if name in g and (not isinstance(g[name], h5py.Dataset) or g[name].ndim != 1):
+                raise self._fail(f"/markers/{name}: expected a one-dimensional dataset")
+        for name in ("t", "label"):
+            if name not in g:
+                raise self._fail(f"/markers/{name}: dataset is missing")
+        if not np.issubdtype(g["t"].dtype, np.number):
+            raise self._fail(f"/markers/t: dtype {g['t'].dtype}, expected float64")
+        for name in ("label", "kind"):
+            if name in g and g[name].dtype.kind not in "OSU":
+                raise self._fail(f"/markers/{name}: dtype {g[name].dtype}, expected text")
+        t = np.asarray(self._read_whole(g["t"], "/markers/t"), dtype=np.float64)
+        for name in ("label", "kind"):
+            if name in g:
+                self._read_whole(g[name], f"/markers/{name}")
+        n_bad = int(np.sum(~np.isfinite(t)))
+        if n_bad:
+            log.warning(
+                "%s: /markers: %d of %d markers have no valid time (NaN or infinite) and are "
+                "left out",
+                self.path,
+                n_bad,
+                t.size,
+            )
+
+    def _validate_streams(self) -> None:
+        if STREAMS_GROUP not in self._file:
+            return
+        for sid, g in self._file[STREAMS_GROUP].items():
+            where = f"/streams/{sid}"
+            if not isinstance(g, h5py.Group):
+                raise self._fail(f"{where}: expected a group")
+            for name in ("device_model", "placement"):
+                self._text_attr(g, name, where)
+            for name, ds in g.items():
+                if not isinstance(ds, h5py.Dataset):
+                    raise self._fail(f"{where}/{name}: expected a dataset")
+                if ds.ndim != 1 or not np.issubdtype(ds.dtype, np.number):
+                    raise self._fail(
+                        f"{where}/{name}: shape {ds.shape} dtype {ds.dtype}, expected (N,) numbers"
+                    )
 
     def _check_time_axis(self, where: str, t: h5py.Dataset, n: int) -> tuple[int, float, float]:
         """Strictly increasing, finite ``t``; drop an unwritten (NaN) tail. Reads in chunks."""
@@ -182,12 +400,12 @@ class Recording:
         first = math.nan
         valid = n
         for start in range(0, n, _T_CHUNK):
-            chunk = np.asarray(t[start : min(n, start + _T_CHUNK)], dtype=np.float64)
+            chunk = self._read_t(where, t, start, min(n, start + _T_CHUNK))
             bad = ~np.isfinite(chunk)
             if bad.any():
                 k = int(np.argmax(bad))
                 rest_nan = np.all(np.isnan(chunk[k:])) and all(
-                    np.all(np.isnan(t[s : min(n, s + _T_CHUNK)]))
+                    np.all(np.isnan(self._read_t(where, t, s, min(n, s + _T_CHUNK))))
                     for s in range(start + _T_CHUNK, n, _T_CHUNK)
                 )
                 if not rest_nan:
@@ -216,6 +434,20 @@ class Recording:
             if valid < n:
                 break
         return valid, first, prev
+
+    def _read_t(self, where: str, t: h5py.Dataset, start: int, stop: int) -> np.ndarray:
+        """``t[start:stop]``; a damaged part is named down to its HDF5 chunk."""
+        try:
+            return np.asarray(t[start:stop], dtype=np.float64)
+        except _H5_ERRORS:
+            pass
+        for rng in damaged_ranges(t, f"{where}/t", start, stop):
+            raise self._fail(
+                f"{rng}; the time axis is needed to read the file "
+                "(`runform info --check` lists every damaged part)"
+            )
+        with self._guard(f"{where}/t", start, stop):
+            return np.asarray(t[start:stop], dtype=np.float64)
 
     # -- metadata -------------------------------------------------------------------------
     def sensor(self, sensor_id: str) -> SensorInfo:
@@ -282,7 +514,8 @@ class Recording:
         g = self._file[SENSORS_GROUP][sensor_id]
         if "gaps" not in g:
             return np.empty((0, 2))
-        return np.asarray(g["gaps"][()], dtype=np.float64).reshape(-1, 2)
+        where = f"/sensors/{sensor_id}/gaps"
+        return np.asarray(self._read_whole(g["gaps"], where), dtype=np.float64).reshape(-1, 2)
 
     def lost_samples(self, sensor_id: str) -> int | None:
         """Samples missing according to the device counter ``seq`` (None without ``seq``)."""
@@ -294,7 +527,9 @@ class Recording:
         lost = 0
         prev: int | None = None
         for start in range(0, n, _T_CHUNK):
-            seq = np.asarray(g["seq"][start : min(n, start + _T_CHUNK)], dtype=np.int64)
+            stop = min(n, start + _T_CHUNK)
+            with self._guard(f"/sensors/{sensor_id}/seq", start, stop):
+                seq = np.asarray(g["seq"][start:stop], dtype=np.int64)
             if prev is not None:
                 seq = np.concatenate(([prev], seq))
             d = np.diff(seq) % (1 << 32)
@@ -308,12 +543,13 @@ class Recording:
         if MARKERS_GROUP not in self._file:
             return []
         g = self._file[MARKERS_GROUP]
-        try:
-            t = np.asarray(g["t"][()], dtype=np.float64)
-            labels = [_attr_str(x) for x in g["label"][()]]
-            kinds = [_attr_str(x) for x in g["kind"][()]] if "kind" in g else ["user"] * len(labels)
-        except KeyError as exc:
-            raise self._fail(f"/markers: dataset {exc} is missing") from None
+        t = np.asarray(self._read_whole(g["t"], "/markers/t"), dtype=np.float64)
+        labels = [_attr_str(x) for x in self._read_whole(g["label"], "/markers/label")]
+        kinds = (
+            [_attr_str(x) for x in self._read_whole(g["kind"], "/markers/kind")]
+            if "kind" in g
+            else ["user"] * len(labels)
+        )
         n = min(len(t), len(labels), len(kinds))
         out = [(float(t[i]), labels[i], kinds[i]) for i in range(n) if math.isfinite(t[i])]
         out.sort(key=lambda m: m[0])
@@ -327,18 +563,26 @@ class Recording:
         for sid, g in self._file[STREAMS_GROUP].items():
             if not isinstance(g, h5py.Group) or "t" not in g:
                 continue
-            t = np.asarray(g["t"][()], dtype=np.float64)
+            where = f"/streams/{sid}"
+            cols = {k: self._read_whole(ds, f"{where}/{k}") for k, ds in g.items()}
+            n = min(c.shape[0] for c in cols.values())
+            if any(c.shape[0] != n for c in cols.values()):
+                log.warning(
+                    "%s: %s: datasets have different lengths %s (not closed cleanly?); "
+                    "reading the first %d samples",
+                    self.path,
+                    where,
+                    sorted({c.shape[0] for c in cols.values()}),
+                    n,
+                )
+            t = np.asarray(cols.pop("t")[:n], dtype=np.float64)
             ok = np.isfinite(t)
-            values = {
-                k: np.asarray(ds[()], dtype=np.float64)[: len(t)][ok[: len(ds)]]
-                for k, ds in g.items()
-                if k != "t" and isinstance(ds, h5py.Dataset) and ds.ndim == 1
-            }
+            values = {k: np.asarray(c[:n], dtype=np.float64)[ok] for k, c in cols.items()}
             out.append(
                 StreamData(
                     stream_id=sid,
-                    device_model=_attr_str(g.attrs.get("device_model", "")),
-                    placement=_attr_str(g.attrs.get("placement", "")),
+                    device_model=self._text_attr(g, "device_model", where),
+                    placement=self._text_attr(g, "placement", where),
                     t=t[ok],
                     values=values,
                 )
@@ -348,6 +592,10 @@ class Recording:
     # -- samples --------------------------------------------------------------------------
     def _index_of(self, sensor_id: str, t: float, side: str = "left") -> int:
         """Index of the first sample at or after ``t`` (``side='left'``), reading ``t`` in chunks."""
+        with self._guard(f"/sensors/{sensor_id}/t"):
+            return self._index_of_unguarded(sensor_id, t, side)
+
+    def _index_of_unguarded(self, sensor_id: str, t: float, side: str) -> int:
         ds = self._file[SENSORS_GROUP][sensor_id]["t"]
         n = self._n[sensor_id]
         lo, hi = 0, n
@@ -372,31 +620,89 @@ class Recording:
         est = lo + round((t - t_lo) * fs)
         a, b = max(lo, est - _NEAR), min(n, est + _NEAR)
         if a < b:
-            seg = np.asarray(self._file[SENSORS_GROUP][sensor_id]["t"][a:b], dtype=np.float64)
+            with self._guard(f"/sensors/{sensor_id}/t", a, b):
+                seg = np.asarray(self._file[SENSORS_GROUP][sensor_id]["t"][a:b], dtype=np.float64)
             if (a == lo or seg[0] < t) and (b == n or seg[-1] >= t):
                 return a + int(np.searchsorted(seg, t, side="left"))
         return self._index_of(sensor_id, t)
 
     def read_range(self, sensor_id: str, start: int, stop: int) -> SampleBlock:
-        """Samples ``start:stop`` of one sensor, validated (no NaN/inf values)."""
+        """Samples ``start:stop`` of one sensor, validated (no NaN/inf values).
+
+        Samples in a damaged HDF5 chunk of ``acc``, ``gyr`` or ``seq`` are left out and the
+        block's ``gaps`` cover them (a warning names the dataset and the samples); a damaged
+        ``t`` is a :class:`RecordingError` naming the samples.
+        """
         self.sensor(sensor_id)
         n = self._n[sensor_id]
         start, stop = max(0, start), min(n, stop)
         stop = max(start, stop)
         g = self._file[SENSORS_GROUP][sensor_id]
-        t = np.asarray(g["t"][start:stop], dtype=np.float64)
-        acc = np.asarray(g["acc"][start:stop], dtype=np.float64)
-        gyr = np.asarray(g["gyr"][start:stop], dtype=np.float64)
+        where = f"/sensors/{sensor_id}"
+        t = self._read_t(where, g["t"], start, stop)
+        cols: dict[str, np.ndarray] = {}
+        keep = np.ones(stop - start, dtype=bool)
+        for name in ("acc", "gyr", "seq"):
+            if name == "seq" and "seq" not in g:
+                continue
+            ds = g[name]
+            try:
+                cols[name] = np.asarray(ds[start:stop])
+                continue
+            except _H5_ERRORS:
+                pass
+            width = ds.shape[1:]
+            arr = np.zeros((stop - start, *width), dtype=ds.dtype)
+            bad_ranges = list(damaged_ranges(ds, f"{where}/{name}", start, stop))
+            for rng in bad_ranges:
+                keep[rng.start - start : rng.stop - start] = False
+                log.warning(
+                    "%s: %s; those samples (t %.3f to %.3f s) are analysed as a gap",
+                    self.path,
+                    rng,
+                    t[rng.start - start],
+                    t[rng.stop - start - 1],
+                )
+            bounds = [start, *[x for r in bad_ranges for x in (r.start, r.stop)], stop]
+            for a, b in zip(bounds[::2], bounds[1::2], strict=True):
+                if b > a:
+                    with self._guard(f"{where}/{name}", a, b):
+                        arr[a - start : b - start] = ds[a:b]
+            cols[name] = arr
+        acc = np.asarray(cols["acc"], dtype=np.float64)
+        gyr = np.asarray(cols["gyr"], dtype=np.float64)
         for name, arr in (("acc", acc), ("gyr", gyr)):
-            bad = ~np.isfinite(arr)
+            bad = ~np.isfinite(arr) & keep[:, None]
             if bad.any():
                 k = int(np.argmax(bad.any(axis=1)))
                 raise self._fail(
                     f"/sensors/{sensor_id}/{name}: NaN or infinite value at sample {start + k} "
                     f"(t={t[k]:.3f} s)"
                 )
-        seq = np.asarray(g["seq"][start:stop], dtype=np.uint32) if "seq" in g else None
-        return SampleBlock(sensor_id=sensor_id, t=t, acc=acc, gyr=gyr, seq=seq)
+        seq = np.asarray(cols["seq"], dtype=np.uint32) if "seq" in cols else None
+        damage = np.empty((0, 2))
+        if not keep.all():
+            damage = _gaps_of(t, keep)
+            t, acc, gyr = t[keep], acc[keep], gyr[keep]
+            seq = seq[keep] if seq is not None else None
+        return SampleBlock(sensor_id=sensor_id, t=t, acc=acc, gyr=gyr, seq=seq, gaps=damage)
+
+    def check_readable(self) -> list[DamagedRange]:
+        """Read every chunk of every dataset; the parts HDF5 cannot read (empty if none)."""
+        out: list[DamagedRange] = []
+
+        def visit(name: str, obj: object) -> None:
+            if isinstance(obj, h5py.Dataset) and obj.shape:
+                out.extend(damaged_ranges(obj, "/" + name))
+            elif isinstance(obj, h5py.Dataset):
+                try:
+                    obj[()]
+                except _H5_ERRORS as exc:
+                    out.append(DamagedRange("/" + name, 0, 1, _h5_reason(exc)))
+
+        with self._guard("/"):
+            self._file.visititems(visit)
+        return out
 
     def read(self, sensor_id: str, t0: float | None = None, t1: float | None = None) -> SampleBlock:
         """Samples of one sensor with ``t0 <= t < t1`` (whole sensor by default).
@@ -411,6 +717,7 @@ class Recording:
         lo = -math.inf if t0 is None else t0
         hi = math.inf if t1 is None else t1
         sel = gaps[(gaps[:, 1] >= lo) & (gaps[:, 0] < hi)] if len(gaps) else gaps
+        sel = _merge_gaps(sel, block.gaps)
         return SampleBlock(
             sensor_id=block.sensor_id,
             t=block.t,
@@ -481,6 +788,7 @@ class Recording:
                 cursor[sid] = i1
                 if len(b):
                     last_t[sid] = float(b.t[-1])
+                gsel = _merge_gaps(gsel, b.gaps)
                 yield SampleBlock(sensor_id=sid, t=b.t, acc=b.acc, gyr=b.gyr, seq=b.seq, gaps=gsel)
             if last:
                 break
@@ -500,6 +808,33 @@ class Recording:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _gaps_of(t: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``[t_start, t_end]`` of each run of left-out samples: from the last kept sample before the
+    run (or the run's first sample) to the first kept sample after it (or its last)."""
+    out = []
+    n = keep.size
+    i = 0
+    while i < n:
+        if keep[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not keep[j]:
+            j += 1
+        out.append((float(t[i - 1] if i > 0 else t[i]), float(t[j] if j < n else t[j - 1])))
+        i = j
+    return np.asarray(out, dtype=np.float64).reshape(-1, 2)
+
+
+def _merge_gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(b):
+        return a
+    if not len(a):
+        return b
+    m = np.concatenate([a, b])
+    return m[np.argsort(m[:, 0], kind="stable")]
 
 
 #: Most memory (bytes) HDF5 may keep for the file's metadata (chunk index nodes) while reading.
@@ -548,12 +883,13 @@ def open_recording(path: str | os.PathLike[str]) -> Recording:
         f = h5py.File(p, "r")
     except OSError as exc:
         raise RecordingError(f"{p}: HDF5 cannot open the file ({exc})") from None
-    _small_metadata_cache(f)
     try:
+        _small_metadata_cache(f)
+        check_file_layout(f, p)
         return Recording(p, f)
     except RecordingError:
         f.close()
         raise
-    except (KeyError, OSError, TypeError, ValueError) as exc:
+    except _H5_ERRORS as exc:
         f.close()
-        raise RecordingError(f"{p}: damaged or unexpected layout ({exc})") from None
+        raise RecordingError(f"{p}: damaged or unexpected layout ({_h5_reason(exc)})") from None

@@ -15,24 +15,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.source import BlockSource, SensorStatus
+from recordings.errors import RecordingWriteError
 from recordings.writer import RecordingWriter
 
 __all__ = [
     "BEHIND_SHARE",
+    "MIN_FREE_BYTES",
     "RecordSummary",
     "Recorder",
     "falling_behind",
     "format_status",
+    "free_bytes",
     "record_source",
 ]
 
 log = logging.getLogger(__name__)
+
+#: The recorder stops cleanly when less than this much space is left on the recording's disk,
+#: so that the file can still be closed and stays valid (``runform record --min-free-mb``).
+MIN_FREE_BYTES = 32 << 20
+#: Wall-clock seconds between two looks at the free space.
+DISK_CHECK_INTERVAL_S = 0.25
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes available to this user on the file system holding ``path`` (its folder)."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    return int(shutil.disk_usage(folder).free)
 
 
 @dataclass
@@ -57,6 +74,8 @@ class RecordSummary:
     samples: dict[str, int] = field(default_factory=dict)
     gaps: dict[str, int] = field(default_factory=dict)
     status: dict[str, SensorStatus] = field(default_factory=dict)
+    #: Why the recording ended early ("disk full"), None if it ended as asked.
+    stopped_by: str | None = None
 
 
 class Recorder:
@@ -71,6 +90,12 @@ class Recorder:
         Stored in the file's ``notes`` attribute.
     flush_interval_s : float
         Writer flush interval (≤ 1 s), s.
+    min_free_bytes : int
+        Stop writing cleanly when less than this is left on the disk (looked at every
+        :data:`DISK_CHECK_INTERVAL_S`), before HDF5 would fail a write; a write that fails anyway
+        (a quota, another program filling the disk) stops it the same way. Then
+        ``summary.stopped_by`` says why (``"disk full"``), later blocks are ignored, and the file
+        keeps every sample written before.
 
     Attributes
     ----------
@@ -85,14 +110,43 @@ class Recorder:
         *,
         notes: str | None = None,
         flush_interval_s: float = 0.5,
+        min_free_bytes: int = MIN_FREE_BYTES,
     ) -> None:
         self.summary = RecordSummary(path=os.fspath(path))
         self.writer = RecordingWriter(path, sensors, notes=notes, flush_interval_s=flush_interval_s)
+        self.min_free_bytes = int(min_free_bytes)
+        self._next_disk_check = 0.0
         self._t_max = 0.0
 
+    @property
+    def stopped(self) -> bool:
+        """True once the disk filled up (or refused a write): nothing more is written."""
+        return self.summary.stopped_by is not None
+
+    def _stop(self, reason: str, free: int | None = None) -> None:
+        self.summary.stopped_by = reason
+        left = f" ({free / 1e6:.1f} MB left)" if free is not None else ""
+        # the command prints the one line the user sees ("disk full: recording stopped at ...")
+        log.info(
+            "%s: %s%s: stopping; the file keeps what was written", self.summary.path, reason, left
+        )
+
     def append(self, block: SampleBlock) -> None:
-        """Write a block (with its gaps)."""
-        self.writer.append(block)
+        """Write a block (with its gaps); ignored once :attr:`stopped`."""
+        if self.stopped:
+            return
+        wall = time.monotonic()
+        if wall >= self._next_disk_check:
+            self._next_disk_check = wall + DISK_CHECK_INTERVAL_S
+            free = free_bytes(self.summary.path)
+            if free < self.min_free_bytes:
+                self._stop("disk full", free)
+                return
+        try:
+            self.writer.append(block)
+        except RecordingWriteError as exc:
+            self._stop(exc.reason)
+            return
         summary = self.summary
         summary.samples[block.sensor_id] = summary.samples.get(block.sensor_id, 0) + len(block)
         if len(block.gaps):
@@ -103,6 +157,8 @@ class Recorder:
 
     def append_streams(self, rows: list | None) -> None:
         """Write rows of non-IMU devices: ``(stream_id, t, values, device_model, placement)``."""
+        if self.stopped:
+            return
         for stream_id, t, values, device_model, placement in rows or ():
             self.writer.append_stream(
                 stream_id, t, values, device_model=device_model, placement=placement
@@ -111,7 +167,8 @@ class Recorder:
 
     def add_marker(self, t: float, label: str, kind: str = "user") -> None:
         """Write a marker at session time ``t`` (s)."""
-        self.writer.add_marker(t, label, kind=kind)
+        if not self.stopped:
+            self.writer.add_marker(t, label, kind=kind)
 
     def close(self) -> None:
         """Flush and close the file."""
@@ -192,6 +249,7 @@ async def record_source(
     on_start: Callable[[BlockSource], None] | None = None,
     status_interval_s: float = 0.5,
     flush_interval_s: float = 0.5,
+    min_free_bytes: int = MIN_FREE_BYTES,
 ) -> RecordSummary:
     """Stream ``source`` into a new recording until it ends, ``duration_s`` is reached, or the
     source is stopped (``source.stop()``, e.g. from a Ctrl-C handler).
@@ -213,6 +271,11 @@ async def record_source(
         Called with the source once it is connected and the file is created.
     flush_interval_s : float
         Writer flush interval (≤ 1 s), s.
+    min_free_bytes : int
+        Stop cleanly (``summary.stopped_by = "disk full"``) when less than this is left on the
+        disk, before HDF5 would fail to write; a write that fails anyway (a quota, another
+        program filling the disk) ends the recording the same way. The file keeps every sample
+        written up to then.
 
     Returns
     -------
@@ -228,7 +291,11 @@ async def record_source(
             # ends the run on time even while no block arrives (every sensor gone)
             timer = asyncio.get_running_loop().create_task(_stop_at(now, stop, start + duration_s))
         with Recorder(
-            path, source.sensors, notes=notes, flush_interval_s=flush_interval_s
+            path,
+            source.sensors,
+            notes=notes,
+            flush_interval_s=flush_interval_s,
+            min_free_bytes=min_free_bytes,
         ) as recorder:
             summary = recorder.summary
             if on_start is not None:
@@ -237,7 +304,14 @@ async def record_source(
             stopping = False
             drain = getattr(source, "drain_streams", None)
             async for block in source.blocks():
+                if recorder.stopped:
+                    continue  # stopping: let the source wind down, write nothing more
                 recorder.append(block)
+                if recorder.stopped:
+                    if stop is None:
+                        break
+                    stop()
+                    continue
                 if drain is not None:
                     recorder.append_streams(drain())
                 elapsed = (now() - start) if now is not None else summary.duration_s
@@ -249,7 +323,7 @@ async def record_source(
                     if stop is None:
                         break
                     stop()  # the source yields what it already received, then ends
-            if drain is not None:
+            if drain is not None and not recorder.stopped:
                 recorder.append_streams(drain())
             summary.status = {k: _copy(v) for k, v in source.status().items()}
         if timer is not None:

@@ -19,9 +19,12 @@ How the file survives a kill (checked by killing writer processes in ``tests/rec
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import math
 import os
+import shutil
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +35,7 @@ import h5py
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
-from recordings.errors import RecordingError
+from recordings.errors import RecordingError, RecordingWriteError
 from recordings.format import (
     COMPRESSION,
     COMPRESSION_OPTS,
@@ -142,7 +145,15 @@ class RecordingWriter:
     -----
     Thread-safe: one lock guards the file, so a recorder may append from one thread while the
     flush thread runs. Use as a context manager, or call :meth:`close`.
+
+    When the disk refuses a write (full, quota, file size limit), the writer stops writing for
+    good: :meth:`append` and :meth:`flush` raise :class:`RecordingWriteError` (``reason`` =
+    ``"disk full"``...), the flush thread ends, and :meth:`close` closes the file without the
+    large-chunk rewrite, so it keeps every sample of the flushes before the failure.
     """
+
+    #: Raised by :meth:`append` and :meth:`flush` once a write has failed.
+    WriteFailed = RecordingWriteError
 
     def __init__(
         self,
@@ -165,10 +176,18 @@ class RecordingWriter:
         self.live = live
         self._chunk: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._reserve_path = os.path.join(
+            os.path.dirname(os.path.abspath(self.path)),
+            f".{os.path.basename(self.path)}.runform-reserve",
+        )
         try:
             self._file = h5py.File(self.path, "w", libver="earliest")
         except OSError as exc:
-            raise RecordingError(f"{self.path}: cannot create the recording ({exc})") from None
+            raise RecordingError(
+                f"{self.path}: cannot create the recording ({_write_error_reason(exc)})"
+            ) from None
+        if live:
+            self._make_reserve()
         f = self._file
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
@@ -184,6 +203,8 @@ class RecordingWriter:
         self._streams: dict[str, list[tuple[np.ndarray, dict[str, np.ndarray]]]] = {}
         self._stream_meta: dict[str, tuple[str, str]] = {}
         self._closed = False
+        self._failed: RecordingWriteError | None = None
+        self._open: dict[str, h5py.Dataset] = {}
         self._last_flush = time.monotonic()
         for info in sensors:
             self.add_sensor(info)
@@ -240,6 +261,8 @@ class RecordingWriter:
         """
         with self._lock:
             self._check_open()
+            if self._failed is not None:
+                raise self._failed
             buf = self._buffers.get(block.sensor_id)
             if buf is None:
                 raise RecordingError(
@@ -351,25 +374,58 @@ class RecordingWriter:
         with self._lock:
             if self._closed:
                 return
-            sensors = self._file[SENSORS_GROUP]
-            now = time.monotonic()
-            for sid, buf in self._buffers.items():
-                # a sensor that went quiet (disconnect) gets its partial chunk written too
-                idle = now - buf.last_append >= self.flush_interval_s
-                whole = final or idle or not self.live
-                data = buf.take(1 if whole else self._chunk[sid])
-                if not data:
-                    continue
-                g = sensors[sid]
-                for name in ("acc", "gyr", "seq", "gaps"):
-                    if name in data:
-                        _append(g[name], data[name])
-                if "t" in data:  # t last: a reader trusts t up to its last finite value
-                    _append(g["t"], data["t"])
-            self._flush_markers()
-            self._flush_streams()
-            self._file.flush()
-            self._last_flush = time.monotonic()
+            if self._failed is not None:
+                raise self._failed
+            try:
+                self._flush_unlocked(final)
+            except (OSError, RuntimeError) as exc:  # h5py raises either for a failed write
+                # give HDF5 the reserved space back so that it can finish the writes it has
+                # started and close the file cleanly (without it HDF5 fails every later
+                # metadata write and, at exit, may crash)
+                if self._release_reserve():
+                    with contextlib.suppress(OSError, RuntimeError):
+                        self._file.flush()
+                reason = _write_error_reason(exc)
+                self._failed = RecordingWriteError(
+                    f"{self.path}: cannot write ({reason}); the recording stopped", reason
+                )
+                log.info("%s: write failed (%s); no more writes", self.path, exc)
+                raise self._failed from None
+
+    def _flush_unlocked(self, final: bool) -> None:
+        sensors = self._file[SENSORS_GROUP]
+        now = time.monotonic()
+        for sid, buf in self._buffers.items():
+            # a sensor that went quiet (disconnect) gets its partial chunk written too
+            idle = now - buf.last_append >= self.flush_interval_s
+            whole = final or idle or not self.live
+            data = buf.take(1 if whole else self._chunk[sid])
+            if not data:
+                continue
+            g = sensors[sid]
+            for name in ("acc", "gyr", "seq", "gaps"):
+                if name in data:
+                    _append(self._dataset(g, name), data[name])
+            if "t" in data:  # t last: a reader trusts t up to its last finite value
+                _append(self._dataset(g, "t"), data["t"])
+        self._flush_markers()
+        self._flush_streams()
+        self._file.flush()
+        self._last_flush = time.monotonic()
+
+    def _dataset(self, group: h5py.Group, name: str) -> h5py.Dataset:
+        """An open dataset, kept open until the file closes.
+
+        A dataset object that is dropped is closed by HDF5 at once, and closing writes its
+        cached chunks: on a full disk that write fails inside a destructor, where the error
+        cannot be caught (h5py prints it and HDF5 may crash later). Kept open, every write
+        happens in :meth:`flush`, whose errors stop the recording cleanly.
+        """
+        key = f"{group.name}/{name}"
+        ds = self._open.get(key)
+        if ds is None:
+            ds = self._open[key] = group[name]
+        return ds
 
     def _flush_markers(self) -> None:
         if not self._markers:
@@ -382,9 +438,9 @@ class RecordingWriter:
             g.create_dataset("kind", shape=(0,), maxshape=(None,), chunks=(256,), dtype=_STR)
         g = f[MARKERS_GROUP]
         ts, labels, kinds = zip(*self._markers, strict=True)
-        _append(g["label"], np.array(labels, dtype=object))
-        _append(g["kind"], np.array(kinds, dtype=object))
-        _append(g["t"], np.array(ts, dtype=np.float64))
+        _append(self._dataset(g, "label"), np.array(labels, dtype=object))
+        _append(self._dataset(g, "kind"), np.array(kinds, dtype=object))
+        _append(self._dataset(g, "t"), np.array(ts, dtype=np.float64))
         self._markers = []
 
     def _flush_streams(self) -> None:
@@ -400,15 +456,15 @@ class RecordingWriter:
                 _create_appendable(g, "t", np.float64, None, fillvalue=np.nan)
             g = root[sid]
             t = np.concatenate([p[0] for p in pieces])
-            n_before = g["t"].shape[0]
+            n_before = self._dataset(g, "t").shape[0]
             names = sorted({k for p in pieces for k in p[1]})
             for name in names:
                 if name not in g:
                     _create_appendable(g, name, np.float64, None, fillvalue=np.nan)
-                    g[name].resize(n_before, axis=0)
+                    self._dataset(g, name).resize(n_before, axis=0)
                 col = np.concatenate([p[1].get(name, np.full(p[0].shape, np.nan)) for p in pieces])
-                _append(g[name], col)
-            _append(g["t"], t)
+                _append(self._dataset(g, name), col)
+            _append(self._dataset(g, "t"), t)
             self._streams[sid] = []
 
     def _flush_loop(self) -> None:
@@ -416,9 +472,13 @@ class RecordingWriter:
             with self._lock:
                 if self._closed:
                     return
+                if self._failed is not None:
+                    return  # the disk refused a write: the recorder stops; nothing to retry
                 if time.monotonic() - self._last_flush >= self.flush_interval_s:
                     try:
                         self.flush()
+                    except RecordingWriteError:
+                        return
                     except Exception:  # keep recording; the next flush will try again
                         log.exception("flushing %s failed", self.path)
 
@@ -434,18 +494,77 @@ class RecordingWriter:
             if self._closed:
                 return
             try:
-                self.flush(final=True)
+                if self._failed is None:
+                    self.flush(final=True)
+            except RecordingWriteError:
+                pass  # the samples flushed before stay valid; say so in the caller
             finally:
                 self._closed = True
-                self._file.close()
+                self._close_file()
+                self._release_reserve()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        if self.live:
+        if self.live and self._failed is None:
             self._compact()
+
+    def _make_reserve(self) -> None:
+        """Set aside :data:`RESERVE_BYTES` beside the file (at most a quarter of the free space)
+        for HDF5 to finish and close the file if the disk fills up anyway."""
+        try:
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+            size = int(min(RESERVE_BYTES, free // 4))
+            if size <= 0:
+                return
+            fd = os.open(self._reserve_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                try:
+                    os.posix_fallocate(fd, 0, size)
+                except (AttributeError, OSError):
+                    os.write(fd, b"\0" * size)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.info("%s: no reserve space set aside (%s)", self.path, exc)
+            self._release_reserve()
+
+    def _release_reserve(self) -> bool:
+        try:
+            os.remove(self._reserve_path)
+            return True
+        except OSError:
+            return False
+
+    @property
+    def failed(self) -> RecordingWriteError | None:
+        """The write error that stopped this writer, or None."""
+        return self._failed
+
+    def _close_file(self) -> None:
+        self._open.clear()
+        try:
+            self._file.close()
+        except Exception as exc:
+            if self._failed is None:
+                reason = _write_error_reason(exc)
+                self._failed = RecordingWriteError(f"{self.path}: cannot close ({reason})", reason)
+            log.info("%s: closing after a failed write: %s", self.path, exc)
 
     def _compact(self) -> None:
         """Rewrite the closed file with large chunks; keep the original if anything fails."""
         tmp = self.path + ".compact.tmp"
+        try:
+            size = os.path.getsize(self.path)
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+        except OSError:
+            return
+        if free < size * 1.2 + COMPACT_SPARE_BYTES:
+            log.info(
+                "%s: not enough free space to rewrite with large chunks (%.0f MB free); kept "
+                "as recorded",
+                self.path,
+                free / 1e6,
+            )
+            return
         try:
             with h5py.File(self.path, "r") as src, h5py.File(tmp, "w", libver="earliest") as dst:
                 _copy_compact(src, dst)
@@ -454,8 +573,12 @@ class RecordingWriter:
             log.warning(
                 "%s: could not rewrite with large chunks (%s); kept as recorded", self.path, exc
             )
+        finally:
             if os.path.exists(tmp):
-                os.remove(tmp)
+                try:
+                    os.remove(tmp)
+                except OSError as exc:
+                    log.warning("%s: could not remove %s (%s)", self.path, tmp, exc)
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -467,6 +590,35 @@ class RecordingWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+#: Space a live recording sets aside in a hidden file beside it (``.NAME.runform-reserve``) and
+#: gives back to HDF5 when a write fails, so the file can still be finished and closed, bytes.
+RESERVE_BYTES = 4 << 20
+#: Free space kept beyond the rewritten copy's size when compacting, bytes.
+COMPACT_SPARE_BYTES = 16 << 20
+
+
+def _write_error_reason(exc: BaseException) -> str:
+    """``disk full`` and the like for an OS error (HDF5 passes errno through)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    if (
+        code in (errno.ENOSPC, errno.EDQUOT)
+        or "errno = 28" in text
+        or "no space" in text
+        or "quota" in text
+    ):
+        return "disk full"
+    if code == errno.EFBIG or "file too large" in text:
+        return "file size limit reached"
+    if code == errno.EROFS or "read-only" in text or "errno = 30" in text:
+        return "read-only file system"
+    if code in (errno.EACCES, errno.EPERM) or "permission denied" in text or "errno = 13" in text:
+        return "permission denied"
+    if code == errno.ENOENT or "errno = 2," in text:
+        return "folder does not exist"
+    return f"write error: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
 
 
 def _copy_compact(src: h5py.Group, dst: h5py.Group) -> None:

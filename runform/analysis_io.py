@@ -20,6 +20,7 @@ import numpy as np
 from dsp.contact import STRIDE_COLUMNS, ContactRow
 from dsp.metrics import csv_decimals
 from runform.errors import UsageError
+from runform.safe_output import describe_os_error
 
 __all__ = ["StridesCsvWriter", "write_parquet", "write_summary_json"]
 
@@ -64,7 +65,7 @@ class StridesCsvWriter:
             self._fh: IO[str] = open(self.path, "w", newline="", encoding="utf-8")
         except OSError as exc:
             raise UsageError(
-                f"{self.path}: cannot write the strides table ({exc.strerror})"
+                f"{self.path}: cannot write the strides table ({describe_os_error(exc)})"
             ) from exc
         self._w = csv.writer(self._fh, lineterminator="\n")
         self._w.writerow(STRIDE_COLUMNS)
@@ -91,11 +92,20 @@ class StridesCsvWriter:
                 else:
                     cells.append(_FORMAT[name](v))
             out.append(cells)
-        self._w.writerows(out)
+        try:
+            self._w.writerows(out)
+        except OSError as exc:
+            raise self._write_error(exc) from None
         self.rows_written += len(out)
 
+    def _write_error(self, exc: OSError) -> UsageError:
+        return UsageError(f"{self.path}: cannot write the strides table ({describe_os_error(exc)})")
+
     def close(self) -> None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError as exc:
+            raise self._write_error(exc) from None
 
     def __enter__(self) -> StridesCsvWriter:
         return self
@@ -121,7 +131,7 @@ def write_summary_json(path: str | os.PathLike[str], summary: dict[str, Any]) ->
             json.dump(clean(summary), fh, indent=2, allow_nan=False)
             fh.write("\n")
     except OSError as exc:
-        raise UsageError(f"{path}: cannot write the summary ({exc.strerror})") from exc
+        raise UsageError(f"{path}: cannot write the summary ({describe_os_error(exc)})") from None
 
 
 def write_parquet(path: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> None:

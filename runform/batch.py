@@ -77,6 +77,56 @@ def recording_id(digest: str) -> str:
     return digest[:16]
 
 
+#: Seconds a scheduler has to answer a first "who are you" before ``batch`` gives up.
+SCHEDULER_PROBE_S = 10.0
+
+
+def probe_scheduler(address: str, timeout_s: float = SCHEDULER_PROBE_S) -> None:
+    """Check that ``address`` is a Dask scheduler that answers, within ``timeout_s``.
+
+    Dask's client waits for ever on a server that accepts the connection and says nothing, and
+    tries to allocate whatever size a server that answers garbage announces (a "3 EiB" message);
+    this asks for the scheduler's identity first, under a deadline.
+
+    Raises
+    ------
+    UsageError
+        ``--scheduler ADDRESS: ...`` naming what went wrong.
+    """
+    import asyncio
+
+    if not address.strip() or any(c.isspace() for c in address):
+        raise UsageError(
+            f"--scheduler {address!r}: expected a scheduler address such as tcp://host:8786"
+        )
+
+    async def ask() -> object:
+        from distributed.comm import connect
+
+        comm = await asyncio.wait_for(connect(address, timeout=timeout_s), timeout_s)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout_s)
+            return await asyncio.wait_for(comm.read(), timeout_s)
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(ask())
+    except TimeoutError:
+        raise UsageError(
+            f"--scheduler {address}: no answer within {timeout_s:g} s (is it a Dask scheduler?)"
+        ) from None
+    except MemoryError:
+        raise UsageError(
+            f"--scheduler {address}: answered garbage (not a Dask scheduler)"
+        ) from None
+    except Exception as exc:  # any failure to talk to it is the user's line
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--scheduler {address}: cannot connect ({why[:160]})") from None
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        raise UsageError(f"--scheduler {address}: the server there is not a Dask scheduler")
+
+
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """Files, folders (searched recursively for ``*.h5``/``*.hdf5``) and globs -> file paths.
 
@@ -395,10 +445,11 @@ def run_batch(
     t_start = time.perf_counter()
     try:
         if client is None:
-            if scheduler:
+            if scheduler is not None:  # "" is a mistake, not "a local cluster"
+                probe_scheduler(scheduler)
                 try:
                     own_client = client = Client(scheduler, timeout="20s")
-                except (OSError, TimeoutError, ValueError) as exc:
+                except (OSError, TimeoutError, ValueError, MemoryError) as exc:
                     why = (
                         str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     )

@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(next((a for a in args_in if not a.startswith("-")), None))
     args = parser.parse_args(args_in)
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _setup_logging(level)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
@@ -110,17 +110,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("runform: interrupted", file=sys.stderr)
         return 130
     except user_error_types() as exc:
-        print(f"runform {args.command}: error: {exc}", file=sys.stderr)
+        _error_line(args.command, f"error: {exc}")
         return 2
+    except OSError as exc:  # the file system said no: name the file and why
+        if os.environ.get("RUNFORM_DEBUG"):
+            raise
+        from runform.safe_output import describe_os_error
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error_line(args.command, f"error: {where}{describe_os_error(exc)}")
+        return 2
+    except MemoryError as exc:
+        if os.environ.get("RUNFORM_DEBUG"):
+            raise
+        _error_line(args.command, f"error: out of memory ({exc or 'allocation failed'})")
+        return 1
     except Exception as exc:  # a bug: still one line unless debugging is asked for
         if os.environ.get("RUNFORM_DEBUG"):
             raise
-        print(
-            f"runform {args.command}: internal error: {type(exc).__name__}: {exc} "
+        _error_line(
+            args.command,
+            f"internal error: {type(exc).__name__}: {exc} "
             "(set RUNFORM_DEBUG=1 for the traceback, and please report it)",
-            file=sys.stderr,
         )
         return 1
+
+
+def _setup_logging(level: int) -> None:
+    """Log to stderr; messages pass through :class:`runform.terminal_text.SafeLogFormatter`."""
+    from runform.terminal_text import SafeLogFormatter
+
+    root = logging.getLogger()
+    if root.handlers:  # already configured (an embedding program, a test runner): keep theirs
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeLogFormatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _error_line(command: str, message: str) -> None:
+    """Print one error line: control characters and line breaks of the message made visible."""
+    from runform.terminal_text import safe_line
+
+    print(f"runform {command}: {safe_line(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -177,8 +177,8 @@ class AnalysisWorker:
     def _thread_main(self) -> None:
         try:
             asyncio.run(self._main())
-        except Exception as exc:  # reported to the GUI as one line
-            log.exception("viewer worker failed")
+        except Exception as exc:  # reported to the GUI and by the command as one line
+            log.debug("viewer worker failed", exc_info=True)
             self.error = _one_line(exc)
             self._put("error", self.error)
         finally:

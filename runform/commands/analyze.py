@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from runform.errors import UsageError
+from runform.validation import check_chunk_s
 
 NAME = "analyze"
 HELP = (
@@ -75,66 +76,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runform.analysis_io import StridesCsvWriter, write_parquet, write_summary_json
     from runform.analysis_run import analyse_recording
+    from runform.safe_output import OutputSet, check_outputs
+    from runform.terminal_text import safe_line, safe_name
 
-    if not (args.chunk_s > 0):
-        raise UsageError(f"--chunk-s {args.chunk_s}: expected a positive number of seconds")
+    check_chunk_s(args.chunk_s)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
     to_screen = not (args.strides or args.json or args.parquet or args.timeline)
     rec_path = args.recording
-    csv_path = args.strides
-    tmp_csv = None
-    if csv_path is None and args.parquet:
-        tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
-        tmp_csv.close()
-        csv_path = tmp_csv.name
-    writer = StridesCsvWriter(csv_path) if csv_path else None
+    check_outputs(
+        inputs=[rec_path, args.watch],
+        outputs=[args.strides, args.json, args.parquet, args.timeline],
+    )
     show = (not args.no_progress) and sys.stderr.isatty()
-    try:
-        from rich.progress import Progress
+    # every output is written beside its final name and moved there only when all are
+    # complete: a failed or killed run leaves the earlier outputs as they were
+    with OutputSet() as outs, tempfile.TemporaryDirectory(prefix="runform-") as scratch:
+        csv_path = outs.stage(args.strides) if args.strides else str(Path(scratch) / "strides.csv")
+        writer = StridesCsvWriter(csv_path) if (args.strides or args.parquet) else None
+        try:
+            from rich.progress import Progress
 
-        with Progress(transient=True, disable=not show) as prog:
-            task = prog.add_task(f"analysing {Path(rec_path).name}", total=None)
+            with Progress(transient=True, disable=not show) as prog:
+                task = prog.add_task(f"analysing {safe_name(Path(rec_path).name)}", total=None)
 
-            def progress(done: float, total: float) -> None:
-                if total >= PROGRESS_MIN_S:
-                    prog.update(task, completed=done, total=total)
+                def progress(done: float, total: float) -> None:
+                    if total >= PROGRESS_MIN_S:
+                        prog.update(task, completed=done, total=total)
 
-            n_rows = 0
+                n_rows = 0
 
-            def count_and_write(rows: list) -> None:
-                nonlocal n_rows
-                n_rows += len(rows)
-                if writer is not None:
-                    writer.write(rows)
+                def count_and_write(rows: list) -> None:
+                    nonlocal n_rows
+                    n_rows += len(rows)
+                    if writer is not None:
+                        writer.write(rows)
 
-            result = analyse_recording(
-                rec_path,
-                chunk_s=args.chunk_s,
-                profile=args.profile,
-                keep_rows=bool(args.watch or args.timeline),  # both need the rows
-                on_rows=count_and_write,
-                on_progress=progress if show else None,
-                workers=args.workers,
-            )
-    finally:
-        if writer is not None:
-            writer.close()
-    diag = result.diagnostics
-    if args.watch or args.timeline:
-        _watch_and_timeline(result, args)
-    if args.json:
-        write_summary_json(args.json, result.summary)
-    if args.parquet:
-        write_parquet(args.parquet, csv_path)
-        if tmp_csv is not None:
-            Path(tmp_csv.name).unlink(missing_ok=True)
+                result = analyse_recording(
+                    rec_path,
+                    chunk_s=args.chunk_s,
+                    profile=args.profile,
+                    keep_rows=bool(args.watch or args.timeline),  # both need the rows
+                    on_rows=count_and_write,
+                    on_progress=progress if show else None,
+                    workers=args.workers,
+                )
+        finally:
+            if writer is not None:
+                writer.close()
+        diag = result.diagnostics
+        if args.watch or args.timeline:
+            _watch_and_timeline(result, args, outs)
+        if args.json:
+            write_summary_json(outs.stage(args.json), result.summary)
+        if args.parquet:
+            write_parquet(outs.stage(args.parquet), csv_path)
     for sid, d in diag.items():
         if "skipped" in d:
-            print(f"{sid}: skipped ({d['skipped']})", file=sys.stderr)
+            print(safe_line(f"{sid}: skipped ({d['skipped']})"), file=sys.stderr)
             continue
         if d.get("problem"):  # e.g. a pelvis sensor that moves like a foot, or walking
-            print(f"{sid}: no contacts: {d['problem']}", file=sys.stderr)
+            print(safe_line(f"{sid}: no contacts: {d['problem']}"), file=sys.stderr)
             continue
         al = d.get("alignment")
         if al is None:
@@ -152,15 +154,15 @@ def run(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr)
     if not any(s.placement.endswith("_foot") for s in result.sensors):
         print(
-            f"{rec_path}: no foot sensor in this recording: no per-contact foot metrics",
+            f"{safe_name(rec_path)}: no foot sensor in this recording: no per-contact foot metrics",
             file=sys.stderr,
         )
-    outs = [p for p in (args.strides, args.json, args.parquet, args.timeline) if p]
+    written = [safe_name(p) for p in (args.strides, args.json, args.parquet, args.timeline) if p]
     if to_screen:
         print_summary(result.summary)
         print(f"{n_rows} contacts (give --strides/--json/--parquet to write them)")
         return 0
-    print(f"{n_rows} contacts -> {', '.join(outs)}")
+    print(f"{n_rows} contacts -> {', '.join(written)}")
     return 0
 
 
@@ -230,7 +232,7 @@ def print_summary(summary: dict) -> None:
         print(f"contact time balance: {bal:.1f} % left")
 
 
-def _watch_and_timeline(result, args: argparse.Namespace) -> None:
+def _watch_and_timeline(result, args: argparse.Namespace, outs) -> None:
     """``--watch``: merge the watch (SUMMARY key ``watch``); ``--timeline``: the per-second CSV."""
     import math
 
@@ -253,6 +255,8 @@ def _watch_and_timeline(result, args: argparse.Namespace) -> None:
         t = np.arange(lo, result.t_start + result.duration_s + 1e-9, 1.0)
         tl = per_second(result.strides, placements, t)
         try:
-            timeline_table(tl, track, start_unix_s=start).to_csv(args.timeline, index=False)
+            timeline_table(tl, track, start_unix_s=start).to_csv(
+                outs.stage(args.timeline), index=False
+            )
         except OSError as exc:
             raise UsageError(f"--timeline {args.timeline}: cannot write ({exc.strerror})") from exc

@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if not getattr(args, "verbose", 0):
         quiet_dask()
     files = expand_inputs(args.inputs)
+    if args.scheduler is not None:  # before the progress bar: a bad address is one line
+        from runform.batch import probe_scheduler
+
+        probe_scheduler(args.scheduler)
     console = make_console(stderr=True)
     show = not args.no_progress
     prog = Progress(

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from runform.compare import compare_runs, run_from_result, split_result
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
+    from runform.safe_output import OutputSet, check_outputs, check_png_dir
+    from runform.terminal_text import safe_line, safe_name
 
     if not (args.out or args.json):
         raise UsageError("nothing to write: give --out and/or --json")
@@ -82,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
             f"expected two recordings (A B), or one with --split-at-marker/--split-at; "
             f"got {len(recs)}"
         )
-    for path in (args.out, args.json):
-        if path and not Path(path).parent.exists():
-            raise UsageError(f"{path}: folder {Path(path).parent} does not exist")
+    check_outputs(inputs=recs, outputs=[args.out, args.json])
+    if args.png:
+        check_png_dir(args.png, inputs=recs)
     split_info = None
     if split:
         # the split point is checked on the file before the (longer) analysis
@@ -126,20 +128,25 @@ def run(args: argparse.Namespace) -> int:
         a, b, n_boot=args.resamples, n_perm=args.resamples, seed=args.seed, profile=profile
     )
     written = []
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(comp.as_dict(), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        written.append(args.json)
-    if args.out or args.png:
-        rep = comparison_report(comp, split=split_info, units=args.units)
-        if args.out:
-            rep.write_html(args.out)
-            written.append(args.out)
-        if args.png:
-            written += [str(p) for p in rep.write_pngs(args.png, prefix="")]
-    print(f"{a.label} vs {b.label}:")
+    # all outputs are complete before any replaces an earlier one (runform.safe_output)
+    with OutputSet() as outs:
+        if args.json:
+            text = json.dumps(comp.as_dict(), indent=2, allow_nan=False) + "\n"
+            outs.write_text(args.json, text)
+            written.append(args.json)
+        if args.out or args.png:
+            rep = comparison_report(comp, split=split_info, units=args.units)
+            if args.out:
+                outs.write_text(args.out, rep.html())
+                written.append(args.out)
+            if args.png:
+                Path(args.png).mkdir(parents=True, exist_ok=True)
+                for name, data in rep.figures.items():
+                    p = Path(args.png) / f"{name}.png"
+                    outs.write_bytes(p, data)
+                    written.append(str(p))
+    print(safe_line(f"{a.label} vs {b.label}:"))
     for s in comp.sentences:
-        print(f"  - {s}")
-    print("-> " + ", ".join(written))
+        print(f"  - {safe_line(s)}")
+    print("-> " + ", ".join(safe_name(w) for w in written))
     return 0

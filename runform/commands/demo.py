@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         _sub([
             "record", "--simulate", "--scenario", SCENARIO, "--rate", f"{args.rate:g}",
             "--duration", f"{args.ble_seconds:g}", "--seed", str(args.seed), "--quiet",
-            "--out", str(out / "ble_run.h5"),
+            "--out", str(out / "ble_run.h5"), "--force",
         ])  # fmt: skip
         _sub(["info", str(out / "ble_run.h5")])
 
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     _sub([
         "simulate", "--scenario", SCENARIO, "--duration", f"{args.duration:g}",
         "--rate", f"{args.rate:g}", "--seed", str(args.seed),
-        "--out", str(rec), "--truth", str(truth),
+        "--out", str(rec), "--truth", str(truth), "--force",
     ])  # fmt: skip
     _sub(["info", str(rec)])
 

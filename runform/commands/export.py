@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 from runform.errors import UsageError
@@ -56,57 +55,45 @@ def run(args: argparse.Namespace) -> int:
     from runform.analysis_io import StridesCsvWriter, write_summary_json
     from runform.analysis_run import analyse_recording
     from runform.fit.activity import activity_fit, recording_start_unix
+    from runform.safe_output import OutputSet, check_outputs
 
     out = Path(args.fit)
-    if not out.parent.exists():
-        raise UsageError(f"--fit {out}: folder {out.parent} does not exist")
+    check_outputs(inputs=[args.recording, args.watch], outputs=[args.fit, args.strides, args.json])
     if not (args.window > 0):
         raise UsageError(f"--window {args.window}: expected a positive number of seconds")
-    writer = StridesCsvWriter(args.strides) if args.strides else None
-    try:
-        res = analyse_recording(
-            args.recording,
-            profile=args.profile,
-            on_rows=writer.write if writer is not None else None,
-        )
-    finally:
-        if writer is not None:
-            writer.close()
-    start = recording_start_unix(res.attrs, args.start, args.recording)
-    track = None
-    if args.watch:
-        from runform.fit.watch import merge_watch
+    # every output complete before any replaces an earlier one (runform.safe_output)
+    with OutputSet() as staged:
+        writer = StridesCsvWriter(staged.stage(args.strides)) if args.strides else None
+        try:
+            res = analyse_recording(
+                args.recording,
+                profile=args.profile,
+                on_rows=writer.write if writer is not None else None,
+            )
+        finally:
+            if writer is not None:
+                writer.close()
+        start = recording_start_unix(res.attrs, args.start, args.recording)
+        track = None
+        if args.watch:
+            from runform.fit.watch import merge_watch
 
-        merged = merge_watch(res, args.watch, start_unix_s=start)
-        track = merged.track
-        res.summary["watch"] = merged.summary
-        print(merged.describe())
-    act = activity_fit(
-        res, start_unix_s=start, window_s=args.window, watch=track, software_version=__version__
-    )
-    _write_bytes(out, act.data)
+            merged = merge_watch(res, args.watch, start_unix_s=start)
+            track = merged.track
+            res.summary["watch"] = merged.summary
+            print(merged.describe())
+        act = activity_fit(
+            res, start_unix_s=start, window_s=args.window, watch=track, software_version=__version__
+        )
+        staged.write_bytes(out, act.data)
+        if args.json:
+            write_summary_json(staged.stage(args.json), res.summary)
     from runform.fit.readback import fit_overview
 
     print(fit_overview(out).describe())
-    if args.json:
-        write_summary_json(args.json, res.summary)
     outs = [str(out)] + [p for p in (args.strides, args.json) if p]
     print(
         f"{len(res.strides)} contacts -> {act.records} records at 1 Hz, {len(act.laps)} lap(s) "
         f"-> {', '.join(outs)}"
     )
     return 0
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write a file whole: to a temporary name beside it, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"--fit {path}: cannot write the FIT file ({exc.strerror})") from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 from runform.commands._viewer_common import add_viewer_arguments, viewer_config
 from runform.commands.record import SIM_RATE_HZ
 from runform.errors import UsageError
+from runform.validation import check_range
 
 NAME = "live"
 HELP = (
@@ -67,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", default=None, help="recording file (default runform-live-<date>-<time>.h5)"
     )
     parser.add_argument("--no-record", action="store_true", help="do not record to HDF5")
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out if it exists (an earlier recording)"
+    )
     parser.add_argument("--notes", default=None, help="free text stored in the recording")
     add_viewer_arguments(parser)
 
@@ -74,10 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_live_source(args: argparse.Namespace):
     """The block source: emulated BLE sensors (``--simulate``) or real ones (``--sensor``)."""
     from firmware_bridge.devices import StreamSettings
+    from runform.commands.record import check_stream_options
 
-    for name, v in (("--rate", args.rate), ("--sim-speed", args.sim_speed)):
-        if not v > 0:
-            raise UsageError(f"{name} {v}: expected a positive number")
+    check_stream_options(args)
+    check_range("--sim-speed", args.sim_speed, 0.01, 1000.0, "x real time")
     settings = StreamSettings(
         rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
     )
@@ -113,6 +117,7 @@ def build_live_source(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from runform.profiles import resolve_profile
+    from runform.terminal_text import safe_name
     from viewer.app import run_viewer
     from viewer.worker import AnalysisWorker
 
@@ -122,9 +127,10 @@ def run(args: argparse.Namespace) -> int:
         )
     out = None
     if not args.no_record:
+        from runform.safe_output import check_new_recording
+
         out = Path(args.out or time.strftime("runform-live-%Y%m%d-%H%M%S.h5"))
-        if not out.parent.exists():
-            raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+        check_new_recording(out, force=args.force)
     profile = resolve_profile(args.profile)
     build_live_source(args)  # check the options before opening a window
     config = viewer_config(args, mode="live", title="runform live")
@@ -136,5 +142,5 @@ def run(args: argparse.Namespace) -> int:
 
     code = run_viewer(make_worker, profile, config)
     if out is not None and out.exists():
-        print(f"recorded {out}")
+        print(f"recorded {safe_name(out)}")
     return code

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from runform.errors import UsageError
+from runform.validation import RECORD_RATE_RANGE_HZ, check_range
 
 #: Sample rate of the emulated sensors of ``record --simulate`` and ``live --simulate``, Hz (an
 #: output data rate of the LSM6 family most shoe IMUs use).
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "may be given as footpod=ADDRESS)",
     )
     parser.add_argument("--out", required=True, help="output recording (.h5)")
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out if it exists (an earlier recording)"
+    )
     parser.add_argument(
         "--simulate",
         action="store_true",
@@ -73,6 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
     parser.add_argument("--notes", default=None, help="free text stored in the file")
     parser.add_argument("--quiet", action="store_true", help="no live status line")
+    parser.add_argument(
+        "--min-free-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="stop cleanly when less than MB megabytes are left on the disk (default 32): the "
+        "file stays valid and keeps everything recorded",
+    )
 
 
 def parse_sensors(items: list[str]) -> dict[str, str]:
@@ -149,14 +161,15 @@ def build_source(args: argparse.Namespace):
     """The BlockSource ``args`` ask for (emulated sensors or real BLE devices)."""
     from firmware_bridge.devices import StreamSettings
 
+    check_stream_options(args)
     settings = StreamSettings(
         rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
     )
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
-        if not args.sim_speed > 0:
-            raise UsageError(f"--sim-speed/--speed {args.sim_speed}: expected a positive number")
+        check_range("--sim-speed", args.sim_speed, 0.01, 1000.0, "x real time")
+        check_scenario(args.scenario)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
 
@@ -182,27 +195,53 @@ def build_source(args: argparse.Namespace):
     return BleSession(parse_sensors(args.sensor), settings=settings)
 
 
+def check_stream_options(args: argparse.Namespace) -> None:
+    """Rate and ranges of ``record`` and ``live`` (one-line UsageError if implausible)."""
+    check_range("--rate", args.rate, *RECORD_RATE_RANGE_HZ, "Hz")
+    check_range("--acc-range", args.acc_range, 1.0, 400.0, "g")
+    check_range("--gyr-range", args.gyr_range, 100.0, 10000.0, "deg/s")
+
+
+def check_scenario(name: str) -> None:
+    from firmware_bridge.simulator import scenario_names
+
+    if name not in scenario_names():
+        raise UsageError(f"--scenario {name!r}: expected one of {', '.join(scenario_names())}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from runform.safe_output import check_new_recording
+    from runform.terminal_text import safe_name
+
     out = Path(args.out)
-    if not out.parent.exists():
-        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
-    if args.duration is not None and not args.duration > 0:
-        raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
+    check_new_recording(out, force=args.force)
+    if args.duration is not None:
+        check_range("--duration", args.duration, 0.001, 7 * 24 * 3600.0, "s")
+    if args.min_free_mb is not None:
+        check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
     source = build_source(args)
     summary = asyncio.run(_record(source, out, args))
-    print(f"wrote {summary.path}: {summary.duration_s:.1f} s")
+    print(f"wrote {safe_name(summary.path)}: {summary.duration_s:.1f} s")
     for sid, st in summary.status.items():
         print(
             f"  {sid}: {summary.samples.get(sid, 0)} samples, lost {st.lost_samples}, "
             f"bad packets {st.bad_packets}, gaps {summary.gaps.get(sid, 0)}, "
             f"reconnects {st.reconnects}"
         )
+    if summary.stopped_by is not None:  # the file is valid and kept; say why it is short
+        print(
+            f"runform record: {summary.stopped_by}: recording stopped at "
+            f"{summary.duration_s:.1f} s, file kept: {safe_name(summary.path)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
 async def _record(source, out: Path, args: argparse.Namespace):
-    from recordings.recorder import format_status, record_source
+    from recordings.recorder import MIN_FREE_BYTES, format_status, record_source
 
+    min_free = MIN_FREE_BYTES if args.min_free_mb is None else int(args.min_free_mb * 1e6)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -244,6 +283,7 @@ async def _record(source, out: Path, args: argparse.Namespace):
             notes=args.notes,
             on_status=on_status,
             on_start=on_start,
+            min_free_bytes=min_free,
         )
     finally:
         if live is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from runform.commands._viewer_common import add_viewer_arguments, viewer_config
@@ -27,20 +28,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from recordings import ReplaySource, open_recording
     from runform.profiles import resolve_profile
+    from runform.terminal_text import safe_name
     from viewer.app import run_viewer
+    from viewer.errors import ViewerError
     from viewer.worker import AnalysisWorker, replay_block_s
 
     if not (0.25 <= args.speed <= 16.0):
         raise UsageError(f"--speed {args.speed}: expected 0.25 to 16")
+    if args.at is not None and not math.isfinite(args.at):
+        raise UsageError(f"--at {args.at}: expected a time in seconds")
     path = Path(args.recording)
     if not path.exists():
         raise UsageError(f"{path}: no such recording")
     with open_recording(path):  # validates: RecordingError is one line
         pass
     profile = resolve_profile(args.profile)
-    config = viewer_config(args, mode="replay", title=f"runform replay — {path.name}")
+    config = viewer_config(args, mode="replay", title=f"runform replay — {safe_name(path.name)}")
     config.extra["paused"] = args.paused
     config.extra["path"] = str(path)
+
+    workers: list[AnalysisWorker] = []
 
     def make_worker() -> AnalysisWorker:
         w = AnalysisWorker(
@@ -51,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.paused:
             w.pause(True)  # applied as soon as the worker runs
+        workers.append(w)
         return w
 
-    return run_viewer(make_worker, profile, config)
+    code = run_viewer(make_worker, profile, config)
+    failed = [w.error for w in workers if getattr(w, "error", None)]
+    if failed:  # the window may have closed before it showed the error: never exit 0 on it
+        raise ViewerError(str(failed[-1]))
+    return code

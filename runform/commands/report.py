@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runform.errors import UsageError
-
 NAME = "report"
 HELP = "Write a self-contained HTML report of one session (figures embedded; --png for PNGs)."
 
@@ -52,13 +50,17 @@ def run(args: argparse.Namespace) -> int:
     from runform.console import work_progress
     from runform.profiles import resolve_profile
     from runform.report import session_report
+    from runform.safe_output import OutputSet, check_outputs, check_png_dir
+    from runform.terminal_text import safe_line, safe_name
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    check_outputs(inputs=[args.recording, args.watch], outputs=[args.out, args.json])
+    png_dir = Path(args.png) if args.png else None
+    if png_dir is not None:
+        check_png_dir(png_dir, inputs=[args.recording])
     profile = resolve_profile(args.profile)
     with work_progress(
-        f"analysing {Path(args.recording).name}", enabled=not args.no_progress
+        f"analysing {safe_name(Path(args.recording).name)}", enabled=not args.no_progress
     ) as progress:
         res = analyse_recording(
             args.recording, profile=args.profile, collect_traces=True, on_progress=progress
@@ -77,16 +79,21 @@ def run(args: argparse.Namespace) -> int:
         res.summary["watch"] = merged.summary
         add_route_profile(rep, merged)
         print(merged.describe())
-    try:
-        rep.write_html(out)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot write the report ({exc.strerror})") from exc
     written = [str(out)]
-    if args.png:
-        written += [str(p) for p in rep.write_pngs(args.png)]
-    if args.json:
-        write_summary_json(args.json, res.summary)
-        written.append(args.json)
-    print(f"{rep.next_step}" if rep.next_step else "")
+    # all outputs are complete before any replaces an earlier one (runform.safe_output)
+    with OutputSet() as outs:
+        outs.write_text(out, rep.html())
+        if png_dir is not None:
+            png_dir.mkdir(parents=True, exist_ok=True)
+            for name, data in rep.figures.items():
+                p = png_dir / f"report_{name}.png"
+                outs.write_bytes(p, data)
+                written.append(str(p))
+        if args.json:
+            write_summary_json(outs.stage(args.json), res.summary)
+            written.append(args.json)
+    written = [safe_name(w) for w in written]
+    if rep.next_step:
+        print(safe_line(rep.next_step))
     print(f"-> {', '.join(written)}")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from datetime import datetime
@@ -29,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="FILE.h5", help="recording to write (required unless --list)"
     )
     parser.add_argument("--truth", metavar="FILE.json", help="also write the ground truth JSON")
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out if it exists (an earlier recording)"
+    )
     parser.add_argument("--duration", type=float, metavar="S", help="session length in s")
     parser.add_argument("--rate", type=float, metavar="HZ", help="output data rate, 50-1666 Hz")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
@@ -96,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
     created = _parse_date(args.date) if args.date else None
     if args.duration is not None and args.duration <= 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"--out {args.out}: directory {out_dir} does not exist")
+    from runform.safe_output import OutputSet, check_new_recording, check_outputs
+
+    check_new_recording(args.out, force=args.force)
+    check_outputs(inputs=[], outputs=[args.out, args.truth])
     t0 = time.monotonic()
     duration = args.duration or get_scenario(args.scenario).duration_s
     if not args.no_progress and duration >= 300.0:
@@ -109,20 +112,23 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    try:
-        sc, truth, n = write_simulated_recording(
-            args.out,
-            args.scenario,
-            duration_s=args.duration,
-            rate_hz=args.rate,
-            seed=args.seed,
-            truth_path=args.truth,
-            notes=args.notes,
-            created_utc=created,
-            **overrides,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    # written beside and moved into place when complete: an interrupted run leaves no
+    # half-written recording (and an earlier one with --force stays until the new one is done)
+    with OutputSet() as outs:
+        try:
+            sc, truth, n = write_simulated_recording(
+                outs.stage(args.out),
+                args.scenario,
+                duration_s=args.duration,
+                rate_hz=args.rate,
+                seed=args.seed,
+                truth_path=outs.stage(args.truth) if args.truth else None,
+                notes=args.notes,
+                created_utc=created,
+                **overrides,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     print(
         f"{args.out}: scenario {sc.name}, {sc.duration_s:.1f} s at {sc.rate_hz:g} Hz, sensors "
         + ", ".join(f"{k} ({v} samples)" for k, v in n.items())
