@@ -177,6 +177,10 @@ def estimate_alignment(
     win = samples_for(still_window_ms / 1000.0, sampling_rate_hz=fs, minimum=1)
     feats = []
     for t, acc, gyr in segments:
+        # (the analysers drop non-physical samples before; any left would poison the means)
+        ok = np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+        if not ok.all():
+            t, acc, gyr = t[ok], acc[ok], gyr[ok]
         if t.shape[0] < 3:
             continue
         e = centered_moving_average(np.linalg.norm(gyr, axis=1), window=win)
@@ -321,7 +325,10 @@ def estimate_alignment(
     if g_ax.shape[0] < 3:
         g_ax = g_mov
     g_perp = g_ax - np.outer(g_ax @ vt, vt)
-    _, v = np.linalg.eigh(g_perp.T @ g_perp)
+    moment = g_perp.T @ g_perp
+    if not (np.all(np.isfinite(moment)) and np.all(np.isfinite(vt))):
+        return AlignmentResult(n_still=n_still, reason="non-physical readings")
+    _, v = np.linalg.eigh(moment)
     ml = _unit(v[:, -1] - np.dot(v[:, -1], vt) * vt)
     share = float(np.sum((g_mov @ ml) ** 2) / total) if total > 0 else 0.0
     ap = np.cross(ml, vt)

@@ -215,7 +215,13 @@ class FootAnalyzer(StreamAnalyzer):
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input state
-        self._input = BlockInput(info.sensor_id, self.fs, rate_tolerance=s.rate_tolerance)
+        self._input = BlockInput(
+            info.sensor_id,
+            self.fs,
+            rate_tolerance=s.rate_tolerance,
+            acc_range_ms2=self._acc_fs,
+            gyr_range_dps=self._gyr_fs,
+        )
         # alignment state
         self.alignment_: AlignmentResult | None = None
         self._R: np.ndarray | None = None

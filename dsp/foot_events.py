@@ -735,7 +735,7 @@ def _jump(
     while j > 0 and d[j - 1] > thr:
         j -= 1
     k = lo + j
-    if not tangent:
+    if not tangent or not d[jm] > 0:
         return k, float(0.5 * (t[k - 1] + t[k]))
     # sub-sample: the tangent at the steepest rise back to the level before the onset
     km = lo + jm

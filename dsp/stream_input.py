@@ -5,7 +5,11 @@ take one sensor's data block by block, in any block sizes. Before their own hand
 (the feet keep short losses as "minor gaps", the pelvis bridges them by interpolation), every
 block goes through the same checks, kept here in one place:
 
-* samples with a non-finite time stamp or reading are dropped (treated as lost);
+* non-physical samples are dropped (treated as lost, so the analysers see a gap there, never
+  stillness): a non-finite time stamp or reading, all six axes exactly zero (a radio dropout
+  some devices write as zeros; a real accelerometer always reads gravity and noise), or a
+  reading beyond the sensor's stated range by more than ``RANGE_MARGIN`` (a clipped sample
+  reads the range itself and is kept);
 * the gaps the block reports (``SampleBlock.gaps``) are collected until the data pass them;
 * time stamps must increase, within the block and from the previous block;
 * once, after the first 64 regular intervals, the time stamps must agree with
@@ -34,7 +38,44 @@ import numpy as np
 from dsp.block import SampleBlock, SensorInfo
 from dsp.errors import AnalysisError
 
-__all__ = ["Accepted", "AlignBuffer", "BlockInput", "RateCheck", "StreamAnalyzer"]
+__all__ = [
+    "RANGE_MARGIN",
+    "Accepted",
+    "AlignBuffer",
+    "BlockInput",
+    "RateCheck",
+    "StreamAnalyzer",
+    "physical_samples",
+]
+
+log = logging.getLogger(__name__)
+
+#: A reading beyond ``(1 + RANGE_MARGIN)`` times the sensor's stated range is not physical.
+RANGE_MARGIN = 0.1
+
+
+def physical_samples(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    acc_range_ms2: float | None = None,
+    gyr_range_dps: float | None = None,
+) -> np.ndarray:
+    """Mask (N,) of the samples that can be real readings.
+
+    Not physical: a non-finite time or reading; all six axes exactly 0 (a dropout written as
+    zeros: a real accelerometer reads gravity and noise); an axis beyond the stated range by
+    more than :data:`RANGE_MARGIN` (when the range is known).
+    """
+    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    ok &= ~((acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1))
+    with np.errstate(invalid="ignore"):
+        if acc_range_ms2 is not None and acc_range_ms2 > 0:
+            ok &= ~(np.abs(acc) > (1.0 + RANGE_MARGIN) * acc_range_ms2).any(axis=1)
+        if gyr_range_dps is not None and gyr_range_dps > 0:
+            ok &= ~(np.abs(gyr) > (1.0 + RANGE_MARGIN) * gyr_range_dps).any(axis=1)
+    return ok
 
 
 class RateCheck:
@@ -117,10 +158,28 @@ class BlockInput:
         Nominal rate, Hz.
     rate_tolerance : float
         Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+    acc_range_ms2, gyr_range_dps : float, optional
+        Stated ranges (m/s², deg/s); readings well beyond them are dropped as lost.
+
+    Attributes
+    ----------
+    n_dropped : int
+        Non-physical samples dropped so far.
     """
 
-    def __init__(self, sensor_id: str, sample_rate_hz: float, *, rate_tolerance: float) -> None:
+    def __init__(
+        self,
+        sensor_id: str,
+        sample_rate_hz: float,
+        *,
+        rate_tolerance: float,
+        acc_range_ms2: float | None = None,
+        gyr_range_dps: float | None = None,
+    ) -> None:
         self.sensor_id = sensor_id
+        self.acc_range_ms2 = acc_range_ms2
+        self.gyr_range_dps = gyr_range_dps
+        self.n_dropped = 0
         self.rate = RateCheck(sensor_id, sample_rate_hz, tolerance=rate_tolerance)
         #: time of the last sample accepted, s (None before the first)
         self.last_t: float | None = None
@@ -142,9 +201,18 @@ class BlockInput:
         gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
         if gaps.shape[0]:
             self._gaps = np.concatenate([self._gaps, gaps])
-        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
-        if bad.any():  # samples that are not numbers are treated as lost
-            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
+        good = physical_samples(
+            t, acc, gyr, acc_range_ms2=self.acc_range_ms2, gyr_range_dps=self.gyr_range_dps
+        )
+        if not good.all():  # non-physical samples are treated as lost: a gap, not stillness
+            if self.n_dropped == 0:
+                log.info(
+                    "sensor %s: non-physical samples (not numbers, all-zero or beyond the "
+                    "range) are treated as lost",
+                    sid,
+                )
+            self.n_dropped += int((~good).sum())
+            t, acc, gyr = t[good], acc[good], gyr[good]
         if t.shape[0] == 0:
             return None
         d = np.diff(t)
