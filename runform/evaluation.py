@@ -16,6 +16,7 @@ reference dictionaries, never the simulator.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -320,7 +321,7 @@ def plausibility(
     # (a pause between two walks is not a hole: a swing-free stretch)
     if holes:
         holes = 0
-        for a, b in zip(tic[:-1], tic[1:], strict=True):
+        for a, b in itertools.pairwise(tic):
             if b - a > 1.6 * med and np.sum((sw > a) & (sw < b)) >= 2:
                 holes += 1
     cad = mine["cadence"].to_numpy(dtype=np.float64)

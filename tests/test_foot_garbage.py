@@ -107,7 +107,7 @@ def garbage_blocks(draw):
             elif kind == "constant":
                 a, g = np.tile([0.0, 0.0, 9.81], (m, 1)), np.zeros((m, 3))
             elif kind == "spikes":
-                a = np.where(rng.random((m, 3)) < 0.1, 156.9, 0.0) + [0, 0, 9.81]
+                a = np.where(rng.random((m, 3)) < 0.1, 156.9, 0.0) + np.array([0.0, 0.0, 9.81])
                 g = np.where(rng.random((m, 3)) < 0.1, -2000.0, 1.0)
             else:  # a running-like foot signal
                 tt = (t0 + np.arange(m) / FS) * 2 * np.pi * 1.4
