@@ -376,7 +376,10 @@ class FootAnalyzer(StreamAnalyzer):
         self._bacc = np.empty((0, 3))
         self._bgyr = np.empty((0, 3))
         self._bsat = np.empty(0, dtype=bool)
-        self._braw = np.empty((0, 3))
+        #: sensor-frame specific force with its clipped peaks re-estimated (declip), final
+        #: before segment index ``_dec_final``; later samples wait for their clip run to end
+        self._bdec = np.empty((0, 3))
+        self._dec_final = 0
         self._minor: list[np.ndarray] = []
         self._scan_from = 0
         self._last_peak: int | None = None
@@ -398,11 +401,52 @@ class FootAnalyzer(StreamAnalyzer):
         self._bacc = np.concatenate([self._bacc, rotate_rows(piece.acc, r)])
         self._bgyr = np.concatenate([self._bgyr, rotate_rows(piece.gyr, r)])
         self._bsat = np.concatenate([self._bsat, sat])
-        self._braw = np.concatenate([self._braw, piece.acc])
+        self._bdec = np.concatenate([self._bdec, piece.acc])
+        open_run = self._dec_final < self._seg_n  # a clipped run was open at the buffer's end
         self._seg_n += piece.t.shape[0]
+        if self._acc_fs is not None and (
+            open_run or bool(np.any(np.abs(piece.acc) >= 0.985 * self._acc_fs))
+        ):
+            self._declip_tail()
+        else:
+            self._dec_final = self._seg_n
         if piece.minor_gaps.shape[0]:
             self._minor.append(piece.minor_gaps)
         self._advance(final=False)
+
+    def _declip_tail(self) -> None:
+        """Re-estimate the clipped runs of the samples not final yet (:func:`declip`).
+
+        A clipped run is re-estimated from the two samples on either side of it, so its values
+        are final once two samples follow it; a run still open at the buffer's end waits for
+        more data (and one open at the segment's end stays as read, as :func:`declip` leaves
+        runs at the ends of its input). Each sample is thus declipped once, whatever the
+        block sizes, instead of once per contact window.
+        """
+        assert self._acc_fs is not None
+        f0 = max(0, self._dec_final - self._base)
+        lo = max(0, f0 - 2)
+        raw = self._bdec[lo:]
+        lim = 0.985 * self._acc_fs
+        dec = declip(raw, full_scale=self._acc_fs)
+        # samples from the earliest run still open at the end on are not final (a run needs
+        # two samples after it)
+        n = raw.shape[0]
+        final = n
+        for k in range(3):
+            for sign in (1.0, -1.0):
+                m = sign * raw[:, k] >= lim
+                for tail in (1, 2):
+                    if n >= tail and m[n - tail]:
+                        run = m[: n - tail + 1][::-1]
+                        final = min(
+                            final,
+                            n - tail + 1 - (int(np.argmin(run)) if not run.all() else run.size),
+                        )
+                        break
+        keep = max(0, f0 - lo)
+        self._bdec[lo + keep :] = dec[keep:]
+        self._dec_final = self._base + lo + max(keep, final)
 
     def _close_segment(self, *, cut_by_gap: bool) -> None:
         self._advance(final=True)
@@ -600,7 +644,7 @@ class FootAnalyzer(StreamAnalyzer):
             self._bacc = self._bacc[cut:]
             self._bgyr = self._bgyr[cut:]
             self._bsat = self._bsat[cut:]
-            self._braw = self._braw[cut:]
+            self._bdec = self._bdec[cut:]
             self._base += cut
             t0 = self._bt[0]
             self._minor = [g[g[:, 1] >= t0] for g in self._minor if np.any(g[:, 1] >= t0)]
@@ -630,10 +674,10 @@ class FootAnalyzer(StreamAnalyzer):
         )
         acc_b = self._bacc[lo:hi]
         if self._acc_fs is not None and bool(self._bsat[lo:hi].any()):
-            # the swing of a shoe often exceeds 16 g: estimate the clipped peaks before
+            # the swing of a shoe often exceeds 16 g: the clipped peaks re-estimated before
             # integrating (the row keeps its "saturated" flag)
             assert self._R is not None
-            acc_b = rotate_rows(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
+            acc_b = rotate_rows(self._bdec[lo:hi], self._R)
         return (self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc)
 
     def _saturated(self, a: int, b: int) -> bool:
