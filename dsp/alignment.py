@@ -37,7 +37,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import centered_moving_average, running_max, running_min, samples_for
-from dsp.orientation import StrideKinematics
+from dsp.orientation import StrideKinematics, integrate_windows, pack_windows
 
 __all__ = ["AlignmentResult", "estimate_alignment"]
 
@@ -109,6 +109,143 @@ def _runs(mask: np.ndarray) -> np.ndarray:
     return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1)
 
 
+def gait_cycles(
+    gyr: np.ndarray,
+    e: np.ndarray,
+    cost: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    swing_min_dps: float,
+) -> np.ndarray:
+    """``(K, 2)`` sample indices of consecutive quietest instants of a gait signal.
+
+    ``gyr`` (N, 3) deg/s gives the stride period (:func:`stride_period`). A mid-swing is a sample of the smoothed angular-rate norm ``e`` above ``swing_min_dps``
+    that is the largest within ±0.6 stride period; the quietest instant of each cycle is the minimum of
+    ``cost`` between two mid-swings (the foot-flat, still or not). Consecutive quietest instants
+    0.75 to 1.33 periods apart bound one whole gait cycle.
+    """
+    fs = float(sampling_rate_hz)
+    period = stride_period(gyr, sampling_rate_hz=fs)
+    if not np.isfinite(period):
+        return np.empty((0, 2), dtype=np.int64)
+    # (a walker's foot turns fast twice a stride, at push-off and in mid-swing: the peaks
+    # must be most of a stride apart)
+    span = 2 * samples_for(0.6 * period, sampling_rate_hz=fs, minimum=1) + 1
+    pk = np.flatnonzero((e >= running_max(e, size=span)) & (e > swing_min_dps))
+    if pk.size:
+        keep = [int(pk[0])]
+        for p in pk[1:]:
+            if p - keep[-1] > span // 2:
+                keep.append(int(p))
+        pk = np.asarray(keep)
+    if pk.size < 3:
+        return np.empty((0, 2), dtype=np.int64)
+    q = np.array([a + int(np.argmin(cost[a:b])) for a, b in itertools.pairwise(pk.tolist())])
+    c = np.stack([q[:-1], q[1:]], axis=1)
+    dur = (c[:, 1] - c[:, 0]) / fs
+    return c[(dur >= 0.75 * period) & (dur <= 1.33 * period)]
+
+
+def stride_period(gyr: np.ndarray, *, sampling_rate_hz: float) -> float:
+    """Stride period (s) of a foot's angular rate ``gyr`` (N, 3): the first lag from 0.4 to
+    2.5 s whose autocorrelation (summed over the axes, so the swing's and the stance's
+    rotations, of opposite signs, do not match at half a stride) is a local maximum within 80 %
+    of the largest one (which may be at two strides); NaN when the signal is not periodic
+    (largest autocorrelation below 0.3)."""
+    fs = float(sampling_rate_hz)
+    lo, hi = int(0.4 * fs), int(2.5 * fs)
+    x = gyr - gyr.mean(axis=0)
+    n = x.shape[0]
+    hi = min(hi, n // 2)
+    if hi <= lo + 2 or not np.any(x):
+        return float("nan")
+    f = np.fft.rfft(x, 2 * n, axis=0)
+    ac = np.fft.irfft(f * np.conj(f), axis=0)[: hi + 1].sum(axis=1)
+    ac = ac / ac[0] * n / (n - np.arange(hi + 1))  # unbiased
+    seg = ac[lo : hi + 1]
+    best = float(seg.max())
+    if best < 0.3:
+        return float("nan")
+    mid = seg[1:-1]
+    peaks = np.flatnonzero((mid >= seg[:-2]) & (mid >= seg[2:]) & (mid >= 0.8 * best))
+    k = int(peaks[0]) + 1 if peaks.size else int(np.argmax(seg))
+    return (lo + k) / fs
+
+
+def cycle_gravity(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    cycles: np.ndarray,
+) -> np.ndarray:
+    """Gravity direction in the sensor frame at the start of each whole gait cycle.
+
+    Over a whole cycle (from one foot-flat to the next, the foot moving at the same velocity at
+    both: zero, or the belt's on a treadmill) the mean world acceleration vanishes, so the mean
+    specific force expressed in one fixed frame is gravity. The angular rate is integrated from
+    the cycle's start to express every sample in the sensor frame of that instant; no sample
+    needs to be still, and the mid-stance acceleration of the foot-flat instant does not enter.
+
+    Returns
+    -------
+    ndarray, shape (K, 3)
+        Unit vectors (up), one per cycle.
+    """
+    wins = [(t[a : b + 1], acc[a : b + 1], gyr[a : b + 1]) for a, b in cycles]
+    tt, aa, gg, n = pack_windows(wins)
+    k = len(wins)
+    kin = integrate_windows(
+        tt, aa, gg, n, np.zeros(k, np.int64), np.full(k, -1), still_half_window=0
+    )
+    rot = kin.rot  # (3, 3, K, L) body-to-world, world anchored at the cycle's start
+    acc_w = np.einsum("ijkl,jkl->ikl", rot, aa)  # (3, K, L)
+    dt = np.diff(tt, axis=1)
+    inside = np.arange(tt.shape[1] - 1)[None, :] < (n - 1)[:, None]
+    mean_w = np.where(inside, 0.5 * (acc_w[:, :, 1:] + acc_w[:, :, :-1]) * dt, 0.0).sum(axis=2)
+    up_s = np.einsum("jik,jk->ki", rot[:, :, :, 0], mean_w)  # to the sensor frame at the start
+    norm = np.linalg.norm(up_s, axis=1, keepdims=True)
+    return up_s / np.where(norm > 0, norm, 1.0)
+
+
+def _cycle_up_axis(
+    feats: list, gravity: float, fs: float, swing_min_dps: float, max_cycles: int
+) -> tuple[np.ndarray, float, list[tuple[int, int, int]]]:
+    """Up axis from whole gait cycles over all segments: (vt, spread deg, cycles as
+    ``(segment, start, stop)``); spread NaN without cycles."""
+    cycles: list[tuple[int, int, int]] = []
+    ups = []
+    for i, (t, acc, gyr, e, an) in enumerate(feats):
+        if len(cycles) >= max_cycles:
+            break
+        c = gait_cycles(
+            gyr,
+            e,
+            e + 20.0 * np.abs(an - gravity),
+            sampling_rate_hz=fs,
+            swing_min_dps=swing_min_dps,
+        )[: max_cycles - len(cycles)]
+        if c.shape[0] == 0:
+            continue
+        ups.append(cycle_gravity(t, acc, gyr, c))
+        cycles += [(i, int(a), int(b)) for a, b in c]
+    if not cycles:
+        return np.array([0.0, 0.0, 1.0]), float("nan"), []
+    u = np.concatenate(ups)
+    vt = _unit(u.mean(axis=0))
+    for _ in range(3):  # robust to the odd irregular cycle (a turn, a stumble)
+        near = u @ vt > np.cos(np.radians(15.0))
+        if near.sum() < 2:
+            break
+        vt = _unit(u[near].mean(axis=0))
+    near = u @ vt > np.cos(np.radians(15.0))
+    rbar = float(np.linalg.norm(u[near].mean(axis=0))) if near.any() else 0.0
+    spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
+    if near.mean() < 0.6:
+        spread = max(spread, 30.0)
+    kept = [c for c, k in zip(cycles, near.tolist(), strict=True) if k]
+    return vt, spread, kept
+
+
 def estimate_alignment(
     segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     *,
@@ -124,6 +261,9 @@ def estimate_alignment(
     min_still_s: float = 0.5,
     min_strides: int = 3,
     axis_peak_fraction: float = 0.9,
+    min_cycles: int = 4,
+    max_cycles: int = 60,
+    cycle_agree_deg: float = 6.0,
     gravity: float = STANDARD_GRAVITY,
 ) -> AlignmentResult:
     """Estimate the sensor-to-foot (or any swinging segment) rotation from data.
@@ -166,6 +306,14 @@ def estimate_alignment(
         The ``ml`` axis is the principal axis of the angular rate at the moving samples whose
         smoothed rate is at least this share of its largest value within ``±0.35 s`` (the
         mid-swing peaks); the share score still uses every moving sample.
+    min_cycles, max_cycles : int
+        Whole gait cycles needed for, and used at most by, the up axis from the cycles'
+        mean specific force (:func:`cycle_gravity`).
+    cycle_agree_deg : float
+        The still-phase up axis is kept when it is strict, its spread within
+        ``loose_max_spread_deg`` and it lies within this angle of the cycles' one; otherwise
+        the cycles' up axis is used (when there are ``min_cycles`` agreeing within
+        ``loose_max_spread_deg``).
     gravity : float
         m/s².
 
@@ -283,7 +431,17 @@ def estimate_alignment(
                 still_masks = single_still
         if mode == "loose":
             still_masks = stride_masks
-    loose = mode != "strict"
+    # the up axis from whole gait cycles (:func:`cycle_gravity`): needs no still instant and
+    # is not tilted by the foot's acceleration at mid-stance. It replaces the still-phase axis
+    # when that one is missing, loose, spread, or disagrees with it.
+    cyc_vt, cyc_spread, cyc_list = _cycle_up_axis(feats, gravity, fs, swing_min_dps, max_cycles)
+    use_cycles = len(cyc_list) >= min_cycles and cyc_spread <= loose_max_spread_deg
+    if use_cycles and mode == "strict" and np.isfinite(spread) and spread <= loose_max_spread_deg:
+        use_cycles = float(np.degrees(np.arccos(np.clip(vt @ cyc_vt, -1, 1)))) > cycle_agree_deg
+    if use_cycles:
+        mode = "cycle"
+        vt, spread = cyc_vt, cyc_spread
+    loose = mode not in ("strict", "cycle")
     n_still = int(sum(m.sum() for m in still_masks))
     if loose and not np.isfinite(spread):
         return AlignmentResult(
@@ -296,6 +454,9 @@ def estimate_alignment(
         if any(m.any() for m in still_masks)
         else still_max_dps
     )
+    if mode == "cycle":
+        # the quietest instants of the cycles stand for the still samples
+        thr = min(thr, float(np.median([feats[i][3][a] for i, a, _ in cyc_list])))
     if mode == "loose" and spread > loose_max_spread_deg:
         return AlignmentResult(
             n_still=n_still,
@@ -336,12 +497,18 @@ def estimate_alignment(
     # sign from the forward displacement of each stride
     disp = []
     kin = StrideKinematics(sampling_rate_hz=fs)
-    for (t, acc, gyr, e, _an), m in zip(feats, stride_masks, strict=True):
-        runs = _runs(m)
-        if runs.shape[0] < 2:
-            continue
-        centers = (runs[:, 0] + runs[:, 1] - 1) // 2
-        for c0, c1 in itertools.pairwise(centers):
+    for i_seg, ((t, acc, gyr, e, _an), m) in enumerate(zip(feats, stride_masks, strict=True)):
+        if mode == "cycle":
+            # strides between the quietest instants of the cycles (the foot need not be
+            # still: the sign needs only the forward travel of each stride)
+            bounds = [(a, b) for i, a, b in cyc_list if i == i_seg]
+        else:
+            runs = _runs(m)
+            if runs.shape[0] < 2:
+                continue
+            centers = (runs[:, 0] + runs[:, 1] - 1) // 2
+            bounds = list(itertools.pairwise(centers.tolist()))
+        for c0, c1 in bounds:
             dur = t[c1] - t[c0]
             if not (0.3 <= dur <= 3.0) or e[c0:c1].max() < swing_min_dps:
                 continue
@@ -373,6 +540,10 @@ def estimate_alignment(
     a_score = float(np.clip(2.0 * (agree - 0.5), 0.0, 1.0)) * min(1.0, n_str / min_strides)
     conf = min(g_score, s_score, a_score)
     reasons = []
+    if mode == "cycle":
+        reasons.append(
+            f"up axis from {len(cyc_list)} whole gait cycles (no consistent still phase)"
+        )
     if loose:
         conf = min(conf, loose_confidence)
         reasons.append(
