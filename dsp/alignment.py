@@ -263,7 +263,7 @@ def estimate_alignment(
     axis_peak_fraction: float = 0.9,
     min_cycles: int = 4,
     max_cycles: int = 60,
-    cycle_agree_deg: float = 6.0,
+    cycle_max_deg_per_sample: float = 12.0,
     gravity: float = STANDARD_GRAVITY,
 ) -> AlignmentResult:
     """Estimate the sensor-to-foot (or any swinging segment) rotation from data.
@@ -309,11 +309,13 @@ def estimate_alignment(
     min_cycles, max_cycles : int
         Whole gait cycles needed for, and used at most by, the up axis from the cycles'
         mean specific force (:func:`cycle_gravity`).
-    cycle_agree_deg : float
-        The still-phase up axis is kept when it is strict, its spread within
-        ``loose_max_spread_deg`` and it lies within this angle of the cycles' one; otherwise
-        the cycles' up axis is used (when there are ``min_cycles`` agreeing within
-        ``loose_max_spread_deg``).
+    cycle_max_deg_per_sample : float
+        The cycles' up axis replaces a still-phase one that is missing, loose or spread by more
+        than ``loose_max_spread_deg`` (real running: the foot is never still, and mid-stance
+        acceleration tilts the stillest instants' gravity by 5-15 deg), when ``min_cycles``
+        cycles agree within ``loose_max_spread_deg`` and the rate is dense enough to integrate
+        the rotation: the 99th percentile of the smoothed rate is at most this many degrees per
+        sample.
     gravity : float
         m/s².
 
@@ -435,9 +437,15 @@ def estimate_alignment(
     # is not tilted by the foot's acceleration at mid-stance. It replaces the still-phase axis
     # when that one is missing, loose, spread, or disagrees with it.
     cyc_vt, cyc_spread, cyc_list = _cycle_up_axis(feats, gravity, fs, swing_min_dps, max_cycles)
-    use_cycles = len(cyc_list) >= min_cycles and cyc_spread <= loose_max_spread_deg
-    if use_cycles and mode == "strict" and np.isfinite(spread) and spread <= loose_max_spread_deg:
-        use_cycles = float(np.degrees(np.arccos(np.clip(vt @ cyc_vt, -1, 1)))) > cycle_agree_deg
+    # (integrating the rate needs samples dense enough for the fastest rotations: at 50 Hz a
+    # runner's swing turns the shoe 20 deg per sample and the cycles' axis is off by 5-25 deg)
+    p99 = float(np.percentile(np.concatenate([f[3] for f in feats]), 99))
+    use_cycles = (
+        len(cyc_list) >= min_cycles
+        and cyc_spread <= loose_max_spread_deg
+        and p99 / fs <= cycle_max_deg_per_sample
+        and not (mode == "strict" and spread <= loose_max_spread_deg)
+    )
     if use_cycles:
         mode = "cycle"
         vt, spread = cyc_vt, cyc_spread
