@@ -177,34 +177,64 @@ def cycle_gravity(
     acc: np.ndarray,
     gyr: np.ndarray,
     cycles: np.ndarray,
+    quiet: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Gravity direction in the sensor frame at the start of each whole gait cycle.
+    """Gravity direction in the sensor frame at the quiet phase of each whole gait cycle.
 
     Over a whole cycle (from one foot-flat to the next, the foot moving at the same velocity at
     both: zero, or the belt's on a treadmill) the mean world acceleration vanishes, so the mean
-    specific force expressed in one fixed frame is gravity. The angular rate is integrated from
-    the cycle's start to express every sample in the sensor frame of that instant; no sample
-    needs to be still, and the mid-stance acceleration of the foot-flat instant does not enter.
+    specific force expressed in one fixed frame is gravity. The angular rate is integrated
+    through the cycle to express every sample in one frame; no sample needs to be still, and
+    the foot's acceleration at mid-stance does not enter. Gravity is then expressed in the
+    sensor frame of each ``quiet`` sample of the cycle's stance (from up to a third of the
+    cycle before its start to half of it after) and averaged (without ``quiet``, or without a
+    quiet sample there: at the cycle's start).
+
+    Parameters
+    ----------
+    t, acc, gyr : ndarray
+        Times (s), specific force (m/s²), angular rate (deg/s), sensor frame.
+    cycles : ndarray of int, shape (K, 2)
+        Start and stop sample of each cycle (:func:`gait_cycles`).
+    quiet : ndarray of bool, shape (N,), optional
+        The stances' quiet samples (least rotation).
 
     Returns
     -------
     ndarray, shape (K, 3)
         Unit vectors (up), one per cycle.
     """
-    wins = [(t[a : b + 1], acc[a : b + 1], gyr[a : b + 1]) for a, b in cycles]
+    anchors = []
+    wins = []
+    for a, b in cycles:
+        lo = max(0, int(a) - (int(b) - int(a)) // 3)
+        anchors.append(int(a) - lo)
+        wins.append((t[lo : b + 1], acc[lo : b + 1], gyr[lo : b + 1]))
     tt, aa, gg, n = pack_windows(wins)
     k = len(wins)
-    kin = integrate_windows(
-        tt, aa, gg, n, np.zeros(k, np.int64), np.full(k, -1), still_half_window=0
-    )
-    rot = kin.rot  # (3, 3, K, L) body-to-world, world anchored at the cycle's start
+    anchor = np.asarray(anchors, dtype=np.int64)
+    kin = integrate_windows(tt, aa, gg, n, anchor, np.full(k, -1), still_half_window=0)
+    rot = kin.rot  # (3, 3, K, L) body-to-world, one world frame per cycle
     acc_w = np.einsum("ijkl,jkl->ikl", rot, aa)  # (3, K, L)
     dt = np.diff(tt, axis=1)
-    inside = np.arange(tt.shape[1] - 1)[None, :] < (n - 1)[:, None]
+    idx = np.arange(tt.shape[1] - 1)[None, :]
+    inside = (idx >= anchor[:, None]) & (idx < (n - 1)[:, None])  # the whole cycle
     mean_w = np.where(inside, 0.5 * (acc_w[:, :, 1:] + acc_w[:, :, :-1]) * dt, 0.0).sum(axis=2)
-    up_s = np.einsum("jik,jk->ki", rot[:, :, :, 0], mean_w)  # to the sensor frame at the start
-    norm = np.linalg.norm(up_s, axis=1, keepdims=True)
-    return up_s / np.where(norm > 0, norm, 1.0)
+    g_w = mean_w / np.maximum(np.linalg.norm(mean_w, axis=0), 1e-12)
+    up_all = np.einsum("jikl,jk->ikl", rot, g_w)  # gravity in the sensor frame, (3, K, L)
+    out = np.empty((k, 3))
+    for i, (a, b) in enumerate(cycles):
+        m = int(n[i])
+        lo = int(a) - int(anchor[i])
+        sel = np.zeros(m, dtype=bool)
+        if quiet is not None:
+            hi = min(m, int(anchor[i]) + (int(b) - int(a)) // 2)
+            sel[:hi] = quiet[lo : lo + hi]
+        if not sel.any():
+            sel[int(anchor[i])] = True
+        u = up_all[:, i, :m][:, sel].mean(axis=1)
+        out[i] = u / max(float(np.linalg.norm(u)), 1e-12)
+    return out
 
 
 def _cycle_up_axis(
@@ -217,16 +247,17 @@ def _cycle_up_axis(
     for i, (t, acc, gyr, e, an) in enumerate(feats):
         if len(cycles) >= max_cycles:
             break
-        c = gait_cycles(
-            gyr,
-            e,
-            e + 20.0 * np.abs(an - gravity),
-            sampling_rate_hz=fs,
-            swing_min_dps=swing_min_dps,
-        )[: max_cycles - len(cycles)]
+        cost = e + 20.0 * np.abs(an - gravity)
+        c = gait_cycles(gyr, e, cost, sampling_rate_hz=fs, swing_min_dps=swing_min_dps)[
+            : max_cycles - len(cycles)
+        ]
         if c.shape[0] == 0:
             continue
-        ups.append(cycle_gravity(t, acc, gyr, c))
+        # the quiet samples of each stance: within 1.5 times its least cost plus 15 deg/s (the
+        # still-phase test, relative to the stance however busy it is)
+        span = samples_for(0.7, sampling_rate_hz=fs, minimum=3)
+        quiet = cost <= 1.5 * running_min(cost, size=span) + 15.0
+        ups.append(cycle_gravity(t, acc, gyr, c, quiet))
         cycles += [(i, int(a), int(b)) for a, b in c]
     if not cycles:
         return np.array([0.0, 0.0, 1.0]), float("nan"), []
@@ -264,6 +295,7 @@ def estimate_alignment(
     min_cycles: int = 4,
     max_cycles: int = 60,
     cycle_max_deg_per_sample: float = 12.0,
+    timing_confidence: float = 0.25,
     gravity: float = STANDARD_GRAVITY,
 ) -> AlignmentResult:
     """Estimate the sensor-to-foot (or any swinging segment) rotation from data.
@@ -316,6 +348,11 @@ def estimate_alignment(
         cycles agree within ``loose_max_spread_deg`` and the rate is dense enough to integrate
         the rotation: the 99th percentile of the smoothed rate is at most this many degrees per
         sample.
+    timing_confidence : float
+        Highest confidence when neither the still phases nor dense, agreeing cycles give the
+        up axis but there are ``min_cycles`` cycles: their axis is used for the contacts and
+        their timing only (the foot analyzer leaves the orientation metrics empty below its
+        ``min_orientation_confidence``).
     gravity : float
         m/s².
 
@@ -444,9 +481,19 @@ def estimate_alignment(
         len(cyc_list) >= min_cycles
         and cyc_spread <= loose_max_spread_deg
         and p99 / fs <= cycle_max_deg_per_sample
-        and not (mode == "strict" and spread <= loose_max_spread_deg)
     )
-    if use_cycles:
+    if mode == "strict" and spread <= loose_max_spread_deg:
+        # consistent still phases are kept (in the simulator they are closer to the foot-flat
+        # attitude than the cycles' axis: 1-2.5 vs 5-8 deg for heel strikers)
+        use_cycles = False
+    # when the still phases give nothing usable, a periodic gait still has cycles: their up
+    # axis, however coarse, is enough to find the contacts and time them (the orientation
+    # metrics are not reported: confidence at most ``timing_confidence``)
+    still_fails = mode != "strict" and (
+        not np.isfinite(spread) or (mode == "loose" and spread > loose_max_spread_deg)
+    )
+    timing_only = not use_cycles and still_fails and len(cyc_list) >= min_cycles
+    if use_cycles or timing_only:
         mode = "cycle"
         vt, spread = cyc_vt, cyc_spread
     loose = mode not in ("strict", "cycle")
@@ -548,7 +595,13 @@ def estimate_alignment(
     a_score = float(np.clip(2.0 * (agree - 0.5), 0.0, 1.0)) * min(1.0, n_str / min_strides)
     conf = min(g_score, s_score, a_score)
     reasons = []
-    if mode == "cycle":
+    if timing_only:
+        conf = min(conf, timing_confidence)
+        reasons.append(
+            "timing only: no still phase and the gait cycles' gravity directions spread by "
+            f"{spread:.0f} deg or the rate is too low to integrate the swing"
+        )
+    elif mode == "cycle":
         reasons.append(
             f"up axis from {len(cyc_list)} whole gait cycles (no consistent still phase)"
         )

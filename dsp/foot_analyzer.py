@@ -64,7 +64,15 @@ from dsp.orientation import rotate_rows
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
-__all__ = ["FootAnalyzer", "FootSettings"]
+__all__ = ["ORIENTATION_KEYS", "FootAnalyzer", "FootSettings"]
+
+#: Metrics that need the sensor's orientation on the foot (its ``ap`` and ``ml`` axes).
+ORIENTATION_KEYS = (
+    "foot_strike_angle",
+    "strike_type",
+    "pronation_excursion",
+    "max_pronation_velocity",
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +103,11 @@ class FootSettings:
         that stretch and the buffer restarts, s.
     min_alignment_confidence : float
         Below it, contacts carry ``low_alignment``.
+    min_orientation_confidence : float
+        Below it (an up axis good only for finding and timing the contacts, see
+        :func:`dsp.alignment.estimate_alignment`'s ``timing_confidence``), the metrics that
+        need the sensor's orientation on the foot (:data:`ORIENTATION_KEYS`) are left empty;
+        contacts, contact and stride time, cadence, stride length and speed are reported.
     gap_split_s : float
         A time step longer than ``max(gap_split_s, 3.5 sample periods)`` splits the data
         into segments; shorter losses are bridged (contacts overlapping them are flagged
@@ -112,6 +125,7 @@ class FootSettings:
     align_initial_s: float = 20.0
     align_max_s: float = 160.0
     min_alignment_confidence: float = 0.5
+    min_orientation_confidence: float = 0.3
     gap_split_s: float = 0.06
     rate_tolerance: float = 0.05
     R_bs: tuple | None = None
@@ -750,8 +764,14 @@ class FootAnalyzer(StreamAnalyzer):
                 gravity=s.gravity,
             )
 
+        no_orientation = (
+            self.alignment_ is not None
+            and self.alignment_.confidence < s.min_orientation_confidence
+        )
         for ej, (m, _trace) in zip(early_todo, batch([j.window for j in early_todo]), strict=True):
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
+            if no_orientation:  # timing-only alignment: left empty, never guessed
+                ej.pend.early.update(dict.fromkeys(ORIENTATION_KEYS))
         for ej in early:
             self.early_rows_.append(self._early_row(ej))
         for pend, stride_time in strides:
@@ -775,6 +795,9 @@ class FootAnalyzer(StreamAnalyzer):
                 ):
                     for k in ("stride_length", "speed"):
                         m[k] = None
+                if no_orientation:
+                    m.update(dict.fromkeys(ORIENTATION_KEYS))
+                    trace = None
                 if job.pend.early is not None:
                     m.update(job.pend.early)  # the very values of the early row
                 sl = m.get("stride_length")
