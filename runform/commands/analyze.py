@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "when the file is long enough, or $RUNFORM_WORKERS); the results do not depend on it",
     )
     parser.add_argument(
+        "--alignment-from",
+        metavar="OTHER.h5",
+        help="reuse each foot sensor's mounting found in another recording of the same "
+        "session (same clip, e.g. a warm-up): for short trials with one or two contacts",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on long files"
     )
 
@@ -66,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         tmp_csv = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
         tmp_csv.close()
         csv_path = tmp_csv.name
+    mountings = None
+    if args.alignment_from:
+        mountings = _mountings(args.alignment_from, rec_path)
     writer = StridesCsvWriter(csv_path) if csv_path else None
     show = (not args.no_progress) and sys.stderr.isatty()
     try:
@@ -94,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 on_rows=count_and_write,
                 on_progress=progress if show else None,
                 workers=args.workers,
+                foot_mountings=mountings,
             )
     finally:
         if writer is not None:
@@ -134,3 +144,29 @@ def run(args: argparse.Namespace) -> int:
     outs = [p for p in (args.strides, args.json, args.parquet) if p]
     print(f"{n_rows} contacts -> {', '.join(outs)}")
     return 0
+
+
+def _mountings(other: str, rec_path: str) -> dict:
+    """The foot mountings of ``other`` for the sensors of ``rec_path`` (by sensor id, else by
+    placement); a one-line UsageError when none applies."""
+    from recordings import open_recording
+    from runform.analysis_run import mountings_from
+
+    found = mountings_from(other)
+    with open_recording(rec_path) as rec:
+        feet = [s for s in rec.sensors if s.side is not None]
+    out = {}
+    for s in feet:
+        r = found.get(s.sensor_id)
+        if r is None:
+            r = found.get(s.placement)
+        if r is not None:
+            out[s.sensor_id] = r
+        else:
+            log.warning("%s: no confident mounting for %s in %s", rec_path, s.sensor_id, other)
+    if not out:
+        raise UsageError(
+            f"--alignment-from {other}: no foot sensor of {rec_path} has a confident mounting "
+            "there (not the same sensors, or not enough gait in it)"
+        )
+    return out
