@@ -74,3 +74,41 @@ def test_clipped_session_same_rows_in_any_blocks():
     assert len(batch) > 30
     assert sum("saturated" in r["flags"] for r in batch) > 0.5 * len(batch)
     assert rows(6) == batch
+
+
+def test_long_clipped_swing_gives_no_stride_length_but_contacts():
+    """A 2 g sensor at 59 Hz on a runner clips the whole swing (80 ms and more): the clipped
+    peaks cannot be re-estimated (stride length 28 % off before); the rows keep their contacts,
+    timing and ``saturated`` flag and leave stride length and speed empty."""
+    from tests.foot_eval import analyze_run, evaluate_run
+
+    run = simulate_session(
+        "easy", duration_s=40, rate_hz=59, seed=3, acc_range_g=2.0, sensors=("left_foot",)
+    )
+    rows = analyze_run(run)
+    (e,) = evaluate_run(rows, run.truth)
+    assert e["found_frac"] >= 0.99 and e["false"] == 0, e
+    assert rows and all("saturated" in r.flags for r in rows)
+    assert all(r.stride_length is None and r.speed is None for r in rows)
+    assert sum(r.stride_time is not None for r in rows) >= len(rows) - 2
+
+
+def test_heel_strikers_impact_ringing_clipped_at_8_g():
+    """Impacts ringing at 40 Hz (15 g) clipped by an 8 g range: stride length within 3 %."""
+    from tests.foot_eval import analyze_run, evaluate_run
+
+    run = simulate_session(
+        "rearfoot",
+        duration_s=40,
+        rate_hz=208,
+        seed=6,
+        acc_range_g=8.0,
+        foot_ring_g=15.0,
+        sensors=("left_foot", "right_foot"),
+    )
+    b = run.blocks["left_foot"]
+    assert (np.abs(b.acc) >= 0.985 * 8 * 9.80665).any()
+    rows = analyze_run(run)
+    for e in evaluate_run(rows, run.truth):
+        assert e["found_frac"] >= 0.99 and e["false"] == 0, e
+        assert e["sl_mape"] <= 3.0, e
