@@ -277,21 +277,20 @@ class FootModel:
         self.wobble_dps = float(sc.stance_wobble_dps)
 
     def _wobble(self, t, ev, evd, ps, psd):
-        """Roll and yaw of a foot that is never still in the flat phase (real feet: 25-90
-        deg/s at the stillest instant of a running stance): ``B sin(2 pi u)`` of eversion and
-        ``0.7 B sin(pi u)`` of yaw over the stance (``u`` 0 to 1 from IC to TO), peak rate
-        ``stance_wobble_dps``; the pitch (and so the flat instant of the truth) is
-        unchanged."""
+        """Roll of a foot that is not still in its stance (real running feet: 25-90 deg/s at
+        the stillest instant): ``B (sin(2 pi u) + 0.5 sin(4 pi u))`` of eversion over the
+        stance (``u`` 0 to 1 from IC to TO), peak rate about ``stance_wobble_dps``. Only the
+        roll about the shoe's long axis: the pitch (the truth's flat instant) and the heel-
+        to-ball pivot geometry are unchanged (a yaw would move the ball pivot)."""
         i = np.clip(np.searchsorted(self.t_ic, t, side="right") - 1, 0, self.t_ic.size - 1)
         span = np.maximum(self.t_to[i] - self.t_ic[i], 1e-3)
         u = (t - self.t_ic[i]) / span
         on = (u >= 0.0) & (u <= 1.0) & (i > 0)
         u = np.where(on, u, 0.0)
-        b = self.wobble_dps * span / (2.0 * np.pi)  # deg
-        ev = ev + np.where(on, b * np.sin(2 * np.pi * u), 0.0)
-        evd = evd + np.where(on, self.wobble_dps * np.cos(2 * np.pi * u), 0.0)
-        ps = ps + np.where(on, 0.7 * 2.0 * b * np.sin(np.pi * u), 0.0)
-        psd = psd + np.where(on, 0.7 * self.wobble_dps * np.cos(np.pi * u), 0.0)
+        b = self.wobble_dps * span / (4.0 * np.pi)  # deg; rate peak 2 pi B / span * (1 + 1)
+        ev = ev + np.where(on, b * (np.sin(2 * np.pi * u) + 0.5 * np.sin(4 * np.pi * u)), 0.0)
+        rate = (2 * np.pi * b / span) * (np.cos(2 * np.pi * u) + np.cos(4 * np.pi * u))
+        evd = evd + np.where(on, rate, 0.0)
         return ev, evd, ps, psd
 
     def _rot(self, t: np.ndarray) -> np.ndarray:
