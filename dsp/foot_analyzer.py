@@ -530,7 +530,9 @@ class FootAnalyzer(StreamAnalyzer):
         lo = max(0, start - h)
         part = self._bgyr[lo:]
         om = centered_moving_average(-part[:, 1], window=2 * self._h_om + 1)[start - lo :]
-        gn = centered_moving_average(np.linalg.norm(part, axis=1), window=2 * self._h_n + 1)[
+        # the rotation norm without the turn about the vertical axis: a foot turning on the
+        # ground (a walker turning round, a pivot in stance) is on the ground, not landing
+        gn = centered_moving_average(np.linalg.norm(part[:, :2], axis=1), window=2 * self._h_n + 1)[
             start - lo :
         ]
         if start > 0:

@@ -61,9 +61,9 @@ def test_feet_without_reference_are_plausible(results):
     if not pl:
         pytest.skip("no foot recording without a reference")
     for name, s in pl:
-        # (today: one misplaced contact in the first, slow steps onto the stairs)
-        assert s["extra_contacts"] <= 1, (name, s)
-        assert s["swings_without_contact"] <= 3, (name, s)
+        assert s["extra_contacts"] == 0, (name, s)
+        # (today: the last landing before standing still at the end, and a slow shuffle)
+        assert s["swings_without_contact"] <= 2, (name, s)
         assert s["contacts"] >= 0.85 * s["swings"], (name, s)
         assert 80.0 <= s["cadence_median"] <= 160.0, (name, s)
         assert s["low_alignment"] == 0, (name, s)
