@@ -472,20 +472,22 @@ def estimate_alignment(
             still_masks = stride_masks
     # the up axis from whole gait cycles (:func:`cycle_gravity`): needs no still instant and
     # is not tilted by the foot's acceleration at mid-stance. It replaces the still-phase axis
-    # when that one is missing, loose, spread, or disagrees with it.
-    cyc_vt, cyc_spread, cyc_list = _cycle_up_axis(feats, gravity, fs, swing_min_dps, max_cycles)
-    # (integrating the rate needs samples dense enough for the fastest rotations: at 50 Hz a
-    # runner's swing turns the shoe 20 deg per sample and the cycles' axis is off by 5-25 deg)
-    p99 = float(np.percentile(np.concatenate([f[3] for f in feats]), 99))
-    use_cycles = (
-        len(cyc_list) >= min_cycles
-        and cyc_spread <= loose_max_spread_deg
-        and p99 / fs <= cycle_max_deg_per_sample
-    )
-    if mode == "strict" and spread <= loose_max_spread_deg:
-        # consistent still phases are kept (in the simulator they are closer to the foot-flat
-        # attitude than the cycles' axis: 1-2.5 vs 5-8 deg for heel strikers)
-        use_cycles = False
+    # when that one is missing, loose or spread; consistent still phases are kept (in the
+    # simulator they are closer to the foot-flat attitude than the cycles' axis: 1-2.5 vs 5-8
+    # deg for heel strikers), and then the cycles are not computed.
+    use_cycles = False
+    cyc_list: list[tuple[int, int, int]] = []
+    cyc_vt, cyc_spread = vt, spread
+    if not (mode == "strict" and spread <= loose_max_spread_deg):
+        cyc_vt, cyc_spread, cyc_list = _cycle_up_axis(feats, gravity, fs, swing_min_dps, max_cycles)
+        # (integrating the rate needs samples dense enough for the fastest rotations: at 50 Hz
+        # a runner's swing turns the shoe 20 deg per sample and the cycles' axis is 5-25 deg off)
+        p99 = float(np.percentile(np.concatenate([f[3] for f in feats]), 99))
+        use_cycles = (
+            len(cyc_list) >= min_cycles
+            and cyc_spread <= loose_max_spread_deg
+            and p99 / fs <= cycle_max_deg_per_sample
+        )
     # when the still phases give nothing usable, a periodic gait still has cycles: their up
     # axis, however coarse, is enough to find the contacts and time them (the orientation
     # metrics are not reported: confidence at most ``timing_confidence``)
