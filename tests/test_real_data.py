@@ -76,3 +76,31 @@ def test_evaluation_matching_is_one_to_one():
 
     i, j = match_events(np.array([1.0, 2.0, 3.0]), np.array([1.05, 1.08, 2.95, 5.0]), tol_s=0.1)
     assert i.tolist() == [0, 2] and j.tolist() == [0, 2]
+
+
+def test_real_running_aligns_within_ten_strides():
+    """The first 7 s (about 9 strides) of every real running foot sensor give a confident
+    alignment without a still phase (issue 16: within the first ~10 strides)."""
+    import json
+
+    from dsp.alignment import estimate_alignment
+    from recordings import open_recording
+
+    n = 0
+    for p in rdc.recordings_in(FOLDER):
+        ref = json.loads(p.with_suffix(".json").read_text())
+        if "running" not in ref.get("activity", ""):
+            continue
+        with open_recording(p) as rec:
+            for s in rec.sensors:
+                if s.side is None:
+                    continue
+                b = rec.read(s.sensor_id)
+                m = b.t < b.t[0] + 7.0
+                res = estimate_alignment(
+                    [(b.t[m], b.acc[m], b.gyr[m])], sampling_rate_hz=s.sample_rate_hz
+                )
+                assert res.ok and res.confidence >= 0.5, (p.stem, s.sensor_id, res.as_dict())
+                n += 1
+    if n == 0:
+        pytest.skip("no real running recording")
