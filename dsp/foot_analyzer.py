@@ -243,6 +243,7 @@ class FootAnalyzer(StreamAnalyzer):
             rate_tolerance=s.rate_tolerance,
             acc_range_ms2=self._acc_fs,
             gyr_range_dps=self._gyr_fs,
+            zero_dropouts=True,
         )
         # alignment state
         self.alignment_: AlignmentResult | None = None

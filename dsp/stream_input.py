@@ -40,6 +40,7 @@ from dsp.errors import AnalysisError
 
 __all__ = [
     "RANGE_MARGIN",
+    "ZERO_RUN",
     "Accepted",
     "AlignBuffer",
     "BlockInput",
@@ -53,6 +54,22 @@ log = logging.getLogger(__name__)
 #: A reading beyond ``(1 + RANGE_MARGIN)`` times the sensor's stated range is not physical.
 RANGE_MARGIN = 0.1
 
+#: All six axes exactly zero in a run of at least this many samples is a dropout.
+ZERO_RUN = 2
+
+
+def _zero_runs(zero: np.ndarray, *, min_run: int, continues: bool) -> np.ndarray:
+    """Samples of ``zero`` in runs of at least ``min_run`` (the first run also when it
+    ``continues`` a run of the previous block)."""
+    d = np.diff(zero.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(d == 1)
+    stops = np.flatnonzero(d == -1)
+    out = np.zeros(zero.shape[0], dtype=bool)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        if b - a >= min_run or (continues and a == 0):
+            out[a:b] = True
+    return out
+
 
 def physical_samples(
     t: np.ndarray,
@@ -61,20 +78,24 @@ def physical_samples(
     *,
     acc_range_ms2: float | None = None,
     gyr_range_dps: float | None = None,
+    min_zero_run: int = ZERO_RUN,
 ) -> np.ndarray:
     """Mask (N,) of the samples that can be real readings.
 
-    Not physical: a non-finite time or reading; all six axes exactly 0 (a dropout written as
-    zeros: a real accelerometer reads gravity and noise); an axis beyond the stated range by
-    more than :data:`RANGE_MARGIN` (when the range is known).
+    Not physical: a non-finite time or reading; all six axes exactly 0 in a run of at least
+    ``min_zero_run`` samples (a dropout written as zeros: a real sensor reads noise and bias;
+    an isolated exact zero can be an ideal free-fall sample of a simulation); an axis beyond
+    the stated range by more than :data:`RANGE_MARGIN` (when the range is known).
     """
     ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
-    ok &= ~((acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1))
     with np.errstate(invalid="ignore"):
         if acc_range_ms2 is not None and acc_range_ms2 > 0:
             ok &= ~(np.abs(acc) > (1.0 + RANGE_MARGIN) * acc_range_ms2).any(axis=1)
         if gyr_range_dps is not None and gyr_range_dps > 0:
             ok &= ~(np.abs(gyr) > (1.0 + RANGE_MARGIN) * gyr_range_dps).any(axis=1)
+    if min_zero_run > 0:
+        zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
+        ok &= ~_zero_runs(zero, min_run=min_zero_run, continues=False)
     return ok
 
 
@@ -160,6 +181,10 @@ class BlockInput:
         Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
     acc_range_ms2, gyr_range_dps : float, optional
         Stated ranges (m/s², deg/s); readings well beyond them are dropped as lost.
+    zero_dropouts : bool
+        Runs of all-zero six-axis samples are dropouts (lost samples). For sensors that never
+        free-fall without turning (a shoe); an ideal pelvis signal in a flight phase reads
+        exactly zero.
 
     Attributes
     ----------
@@ -175,11 +200,18 @@ class BlockInput:
         rate_tolerance: float,
         acc_range_ms2: float | None = None,
         gyr_range_dps: float | None = None,
+        zero_dropouts: bool = False,
     ) -> None:
         self.sensor_id = sensor_id
+        self.zero_dropouts = zero_dropouts
         self.acc_range_ms2 = acc_range_ms2
         self.gyr_range_dps = gyr_range_dps
         self.n_dropped = 0
+        #: a trailing all-zero sample held back until the next block tells whether it starts
+        #: a dropout run (t, acc, gyr), and whether the previous block ended in a dropout run
+        self._carry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._in_zero_run = False
+        self._last_seen: float | None = None
         self.rate = RateCheck(sensor_id, sample_rate_hz, tolerance=rate_tolerance)
         #: time of the last sample accepted, s (None before the first)
         self.last_t: float | None = None
@@ -202,31 +234,62 @@ class BlockInput:
         if gaps.shape[0]:
             self._gaps = np.concatenate([self._gaps, gaps])
         good = physical_samples(
-            t, acc, gyr, acc_range_ms2=self.acc_range_ms2, gyr_range_dps=self.gyr_range_dps
+            t,
+            acc,
+            gyr,
+            acc_range_ms2=self.acc_range_ms2,
+            gyr_range_dps=self.gyr_range_dps,
+            min_zero_run=0,
         )
-        if not good.all():  # non-physical samples are treated as lost: a gap, not stillness
+        n_bad = int((~good).sum())
+        if n_bad:
+            t, acc, gyr = t[good], acc[good], gyr[good]
+        if t.shape[0]:
+            d = np.diff(t)
+            if np.any(d <= 0):
+                i = int(np.flatnonzero(d <= 0)[0])
+                raise AnalysisError(
+                    f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
+                    f"follows {t[i]:.6f} s"
+                )
+            if self._last_seen is not None and t[0] <= self._last_seen:
+                raise AnalysisError(
+                    f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
+                    f"sample at {self._last_seen:.6f} s"
+                )
+            self._last_seen = float(t[-1])
+        # dropouts written as zeros: runs of all-zero samples (chunk-independent: a trailing
+        # single zero waits for the next block)
+        if self._carry is not None:
+            ct, ca, cg = self._carry
+            self._carry = None
+            t = np.concatenate([ct, t])
+            acc = np.concatenate([ca, acc])
+            gyr = np.concatenate([cg, gyr])
+        zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
+        if self.zero_dropouts and zero.any():
+            drop = _zero_runs(zero, min_run=ZERO_RUN, continues=self._in_zero_run)
+            keep = ~drop
+            if zero[-1] and not drop[-1]:
+                # a single zero at the end: held back until the next block
+                self._carry = (t[-1:], acc[-1:], gyr[-1:])
+                keep[-1] = False
+            self._in_zero_run = bool(drop[-1])
+            n_bad += int(drop.sum())
+            t, acc, gyr = t[keep], acc[keep], gyr[keep]
+        else:
+            self._in_zero_run = False
+        if n_bad:  # non-physical samples are treated as lost: a gap, not stillness
             if self.n_dropped == 0:
                 log.info(
-                    "sensor %s: non-physical samples (not numbers, all-zero or beyond the "
-                    "range) are treated as lost",
+                    "sensor %s: non-physical samples (not numbers, runs of all-zero samples or "
+                    "beyond the range) are treated as lost",
                     sid,
                 )
-            self.n_dropped += int((~good).sum())
-            t, acc, gyr = t[good], acc[good], gyr[good]
+            self.n_dropped += n_bad
         if t.shape[0] == 0:
             return None
         d = np.diff(t)
-        if np.any(d <= 0):
-            i = int(np.flatnonzero(d <= 0)[0])
-            raise AnalysisError(
-                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
-                f"follows {t[i]:.6f} s"
-            )
-        if self.last_t is not None and t[0] <= self.last_t:
-            raise AnalysisError(
-                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
-                f"sample at {self.last_t:.6f} s"
-            )
         self.rate.add(d)
         out = Accepted(t, acc, gyr, self.last_t, self._gaps)
         self.last_t = float(t[-1])

@@ -33,15 +33,42 @@ def easy():
 
 
 def test_physical_samples_mask():
-    t = np.arange(5) / FS
-    acc = np.array([[0, 0, 9.8], [0, 0, 0], [np.nan, 0, 9.8], [0, 0, 200.0], [0, 0, 0]])
-    gyr = np.array([[1, 2, 3], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 1e-3]])
+    t = np.arange(7) / FS
+    acc = np.array(
+        [[0, 0, 9.8], [0, 0, 0], [0, 0, 0], [np.nan, 0, 9.8], [0, 0, 200.0], [0, 0, 0], [0, 0, 0]]
+    )
+    gyr = np.array([[1, 2, 3], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 1e-3], [0, 0, 0]])
     ok = physical_samples(t, acc, gyr, acc_range_ms2=16 * 9.80665, gyr_range_dps=2000)
-    # zero on all six axes, NaN and beyond the range are not physical; a zero acc with a
-    # moving gyro is kept (only the six-axis zero is a dropout signature)
-    assert ok.tolist() == [True, False, False, False, True]
+    # a run of zeros on all six axes, NaN and beyond the range are not physical; a zero acc
+    # with a moving gyro is kept (only the six-axis zero is a dropout signature), and so is a
+    # single all-zero sample (an ideal free-fall sample of a simulation)
+    assert ok.tolist() == [True, False, False, False, False, True, True]
     # without a stated range the 200 m/s² sample is kept
-    assert physical_samples(t, acc, gyr)[3]
+    assert physical_samples(t, acc, gyr)[4]
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 1000])
+def test_zero_runs_dropped_whatever_the_blocks(step):
+    """Zero runs are dropped, single zeros kept, the same for any block size (a trailing
+    single zero waits for the next block)."""
+    from dsp.stream_input import BlockInput
+
+    n = 40
+    t = np.arange(n) / FS
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1))
+    gyr = np.ones((n, 3))
+    for a, b in ((5, 6), (10, 13), (20, 22), (30, 31)):  # one single zero, three runs... and
+        acc[a:b] = 0.0
+        gyr[a:b] = 0.0
+    acc[39] = gyr[39] = 0.0  # a single zero at the very end is held back (never released)
+    inp = BlockInput("lf", FS, rate_tolerance=0.05, zero_dropouts=True)
+    got = []
+    for i in range(0, n, step):
+        out = inp.accept(SampleBlock("lf", t[i : i + step], acc[i : i + step], gyr[i : i + step]))
+        if out is not None:
+            got += out.t.tolist()
+    dropped = set(range(10, 13)) | set(range(20, 22)) | {39}
+    assert got == [t[i] for i in range(n) if i not in dropped]
 
 
 def test_zero_dropouts_are_gaps_not_stillness(easy):
