@@ -196,13 +196,13 @@ def breakdown(path: Path, out: Path, chunk_s: float = 60.0) -> dict[str, float]:
             if block is None:
                 break
             t = cpu()
-            rows = sa.feed(block)
+            rows = sa.feed(block).rows
             parts[block.sensor_id] = parts.get(block.sensor_id, 0.0) + cpu() - t
             t = cpu()
             w.write(rows)
             parts["csv"] += cpu() - t
         t = cpu()
-        w.write(sa.finish())
+        w.write(sa.finish().rows)
         parts["finish"] = cpu() - t
     return parts
 
@@ -216,7 +216,7 @@ def release_latency(path: Path, block_s: float = 0.05, skip_s: float = 30.0) -> 
     with open_recording(path) as rec:
         sa = SessionAnalyzer(rec.sensors)
         for block in rec.iter_blocks(chunk_s=block_s, sensor_ids=list(sa.analyzers)):
-            for r in sa.feed(block):
+            for r in sa.feed(block).rows:
                 if r.side in ("left", "right") and r.stride_time and r.t_ic > rec.t_start + skip_s:
                     if r.sensor_id.endswith("_foot"):
                         lat.append((float(block.t[-1]) - r.t_ic) / r.stride_time)

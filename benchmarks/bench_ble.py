@@ -54,7 +54,7 @@ def bench_decoder(n_packets: int = 100_000) -> None:
 
 async def _stream(duration_s: float, speed: float, rate_hz: float, out: str) -> dict:
     from firmware_bridge.emulator import VirtualBleSource
-    from firmware_bridge.recorder import record_source
+    from recordings.recorder import record_source
 
     src = VirtualBleSource(speed=speed, rate_hz=rate_hz, signal_duration_s=min(duration_s, 120))
     clock = {}

@@ -33,7 +33,7 @@ def main() -> None:
     for _ in range(3):
         pa = PelvisAnalyzer(info)
         t0 = time.perf_counter()
-        n = sum(len(pa.feed(b)) for b in pel) + len(pa.finish())
+        n = sum(len(pa.feed(b).rows) for b in pel) + len(pa.finish().rows)
         best = min(best, time.perf_counter() - t0)
     print(f"pelvis alone: {n} steps, {args.duration / best:.0f}x real time")
     sa = SessionAnalyzer(sim.sensors)

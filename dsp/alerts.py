@@ -461,7 +461,7 @@ class AlertEngine:
         Evaluate rules on contact-only metrics (:data:`dsp.contact.CONTACT_KEYS` and the
         strike-type shares) from the foot sensors' *early rows*, and rules on the pelvic drop
         (:data:`PELVIS_EARLY_KEYS`) from the pelvis sensor's early rows (``early=`` of
-        :meth:`feed`, :attr:`dsp.session.SessionAnalyzer.early_rows_`), about a stride before
+        :meth:`feed`, :attr:`dsp.session.SessionUpdate.early_rows`), about a stride before
         the rows themselves are final; those sensors' rows are then not used again for those
         rules. Rules on the stride time and cadence (:data:`STRIDE_EARLY_KEYS`) take a foot's
         values from its *stride early rows* (early rows with a stride time, released when the
@@ -636,11 +636,11 @@ class AlertEngine:
             Early rows (used when the engine was built with ``early=True``).
         watermarks : dict, optional
             Sensor id -> time (s) before which that sensor has released all its early rows
-            (:meth:`dsp.session.SessionAnalyzer.early_watermarks`); lets a rule pooling both
+            (:attr:`dsp.session.SessionUpdate.early_watermarks`); lets a rule pooling both
             feet evaluate a contact without waiting for the other foot's next one.
         stride_watermarks : dict, optional
             The same for the feet's *stride* early rows (early rows with a stride time:
-            :meth:`dsp.session.SessionAnalyzer.stride_watermarks`).
+            :attr:`dsp.session.SessionUpdate.stride_watermarks`).
         """
         self.cleared_ = []
         latest = self._latest

@@ -22,7 +22,7 @@ FLAG_NAMES = ("saturated", "gap", "low_alignment", "rejected")
 
 #: The per-contact columns a foot sensor measures from the contact alone (up to its toe-off):
 #: known about a stride before the row, whose stride metrics need the next contact. Streaming
-#: analyzers release them early (``early_rows_``) for alerts; the row later carries the same values.
+#: analyzers release them early (``FeedResult.early_rows``) for alerts; the row later carries the same values.
 CONTACT_KEYS = (
     "contact_time",
     "foot_strike_angle",

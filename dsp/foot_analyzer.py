@@ -4,10 +4,11 @@ Usage::
 
     fa = FootAnalyzer(info)                 # info.placement is left_foot or right_foot
     for block in blocks:                    # any block sizes, in time order
-        rows = fa.feed(block)               # contacts finished so far (often empty)
-        for t_ic, pitch in fa.latest_traces_:
+        res = fa.feed(block)                # a dsp.feed.FeedResult
+        rows += res.rows                    # contacts finished so far (often empty)
+        for t_ic, pitch, side in res.traces:
             ...                             # time-normalised foot pitch of those strides
-    rows += fa.finish()                     # the contacts still pending at the end
+    rows += fa.finish().rows                # the contacts still pending at the end
 
 Batch analysis is the same object fed a whole file in chunks; the results do not depend on
 where the blocks are cut, because every decision is taken on index ranges fixed by the data
@@ -31,10 +32,14 @@ Attributes
 ----------
 alignment_ : AlignmentResult or None
     The sensor-to-foot rotation in use, once found.
-latest_traces_ : list of (float, ndarray)
-    For the contacts returned by the last :meth:`feed` / :meth:`finish` call that have a
-    complete stride: ``(t_ic, pitch)``, foot pitch in deg over the stride from this IC to the
-    next, resampled to 101 points (0 to 100 %). For the viewer's per-stride overlay.
+
+Each :meth:`feed` / :meth:`finish` returns a :class:`dsp.feed.FeedResult`: its ``traces`` are,
+for the rows of the call that have a complete stride, ``(t_ic, pitch, side)``, foot pitch in
+deg over the stride from this IC to the next, resampled to 101 points (0 to 100 %), for the
+viewer's per-stride overlay; ``detected_ics`` the contacts detected by the call (before their
+rows, which wait for the next contact), ``watermark`` the time before which every contact has
+been detected and has its early row, ``stride_watermark`` the time before which every
+contact's stride early row is out (the IC of the last contact detected).
 """
 
 from __future__ import annotations
@@ -268,16 +273,13 @@ class FootAnalyzer(StreamAnalyzer):
         self._early_jobs: list[_EarlyJob] = []
         #: contacts whose stride time became known (next contact detected), with that time
         self._stride_jobs: list[tuple[_Pending, float]] = []
-        self.early_rows_: list[ContactRow] = []
-        self.latest_traces_: list[tuple[float, np.ndarray]] = []
         self._n_contacts = 0
         self._n_segments = 0
         self._flag_counts: dict[str, int] = {}
         self._summary_vals: dict[str, array] = {k: array("d") for k in _MEDIAN_KEYS}
         self._strike_counts: dict[str, int] = {}
         self._finished = False
-        self.detected_ics_: list[float] = []
-        self._watermark = -math.inf
+        self._detected_to = -math.inf  # every contact before it is detected, s
 
     # ------------------------------------------------------------------ public API
     # feed() and finish(): dsp.stream_input.StreamAnalyzer
@@ -289,16 +291,15 @@ class FootAnalyzer(StreamAnalyzer):
             self._close_segment(cut_by_gap=False)
         self._flush()
 
-    @property
-    def watermark_(self) -> float:
+    def _watermark(self) -> float:
         """Time (s) before which every initial contact has been detected.
 
         Contacts are detected before their rows are final (a row waits for the next contact);
-        their IC times are appended to ``detected_ics_`` as they are detected, which lets other
-        analyzers (the session's flight-time pairing, pelvis fusion) use them early and
-        deterministically: everything before ``watermark_`` is final.
+        their IC times go out in the result's ``detected_ics`` as they are detected, which lets
+        the session's flight-time pairing and the pelvis fusion use them early and
+        deterministically: everything before the watermark is final.
         """
-        return math.inf if self._finished else self._watermark
+        return math.inf if self._finished else self._detected_to
 
     def diagnostics(self) -> dict[str, Any]:
         """Alignment and flag counts for reports and the viewer."""
@@ -483,7 +484,7 @@ class FootAnalyzer(StreamAnalyzer):
             self._pending = None
         self._seg_open = False
         if self._bt.shape[0]:
-            self._watermark = max(self._watermark, float(self._bt[-1]))
+            self._detected_to = max(self._detected_to, float(self._bt[-1]))
 
     def _advance(self, *, final: bool) -> None:
         n_buf = self._bt.shape[0]
@@ -633,7 +634,7 @@ class FootAnalyzer(StreamAnalyzer):
             else:
                 self._push(ev)
         self._last_peak = p
-        self._watermark = max(self._watermark, float(self._bt[p - self._base]))
+        self._detected_to = max(self._detected_to, float(self._bt[p - self._base]))
 
     @staticmethod
     def _shifted(ev: ContactEvents, base: int) -> ContactEvents:
@@ -653,7 +654,7 @@ class FootAnalyzer(StreamAnalyzer):
                 self._stride_jobs.append((prev, float(nxt.t_ic - prev.ev.t_ic)))
         self._pending = _Pending(ev)
         self._queue_early(self._pending)
-        self.detected_ics_.append(ev.t_ic)
+        self._ics_out.append(ev.t_ic)
 
     def _trim(self) -> None:
         keep = self._scan_from - self._H - 2 * max(self._h_om, self._h_n) - 4
@@ -791,9 +792,9 @@ class FootAnalyzer(StreamAnalyzer):
             if no_orientation:  # timing-only alignment: left empty, never guessed
                 ej.pend.early.update(dict.fromkeys(ORIENTATION_KEYS))
         for ej in early:
-            self.early_rows_.append(self._early_row(ej))
+            self._early_out.append(self._early_row(ej))
         for pend, stride_time in strides:
-            self.early_rows_.append(self._stride_row(pend, stride_time))
+            self._early_out.append(self._stride_row(pend, stride_time))
         by_job = {id(j): r for j, r in zip(todo, batch([j.window for j in todo]), strict=True)}
         for job in jobs:
             ev = job.ev
@@ -837,7 +838,7 @@ class FootAnalyzer(StreamAnalyzer):
             if self._low_align:
                 row.add_flag("low_alignment")
             if trace is not None:
-                self.latest_traces_.append((row.t_ic, trace))
+                self._traces_out.append((row.t_ic, trace, str(self.side)))
             self._record(row)
             self._out.append(row)
 
@@ -875,8 +876,7 @@ class FootAnalyzer(StreamAnalyzer):
             setattr(row, k, v)
         return row
 
-    @property
-    def stride_watermark_(self) -> float:
+    def _stride_watermark(self) -> float:
         """Time (s) before which every contact's stride early row has been released: the IC
         of the last contact detected (its stride time needs the next one)."""
         if self._finished:
@@ -884,7 +884,7 @@ class FootAnalyzer(StreamAnalyzer):
         pend = getattr(self, "_pending", None)  # set when the first segment starts
         if pend is not None:
             return float(pend.ev.t_ic)
-        return self._watermark
+        return self._detected_to
 
     def _record(self, row: ContactRow) -> None:
         self._n_contacts += 1

@@ -4,8 +4,12 @@ Usage::
 
     pa = PelvisAnalyzer(info)               # info.placement == "pelvis"
     for block in blocks:                    # any block sizes, in time order
-        rows = pa.feed(block)               # steps finished so far
-    rows += pa.finish()
+        rows += pa.feed(block).rows         # a dsp.feed.FeedResult: steps finished so far
+    rows += pa.finish().rows
+
+With foot sensors (``PelvisAnalyzer(info, feet={"left_foot": "left", ...})``) the session passes
+every foot analyzer's :class:`dsp.feed.FeedResult` right after the foot's call:
+``pa.feed(None, feet=[result])``; it may release early rows (their side came from the foot).
 
 Batch analysis is the same object fed a file in chunks. Every decision is taken on index ranges
 fixed by the data, never by where the blocks are cut, so any chunking gives identical rows:
@@ -31,20 +35,20 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
 5. **Baseline.** ``standing``: obliquity against the standing posture. ``running`` (no standing
    period): from the first ``baseline_steps`` steps, the level at which both sides' obliquity
    waveforms are the same shape scaled by their drop (see :func:`running_baseline`).
-6. **Fusion.** When foot sensors are analysed in the same session (the session hands them over
-   with :meth:`set_peers`, and calls :meth:`observe` after each foot call, before draining the
-   foot's ``detected_ics_``), a foot contact within ``fusion_tolerance_s`` of a step gives its
-   side, IC, toe-off and stride time (``events_source = "feet"``). A foot takes part in a step
-   only if it detected a contact within ``foot_silence_s`` after it (it was alive); the step
-   waits for exactly the foot rows that can match it (all contacts before the foot's
-   ``watermark_`` are known, rows come in IC order), about 1.5 s. A foot without such a
+6. **Fusion** (:mod:`dsp.pelvis_fusion`). When foot sensors are analysed in the same session
+   (named in ``feet=`` at construction; their results come as ``feed(..., feet=[...])`` after
+   each foot call), a foot contact within ``fusion_tolerance_s`` of a step gives its side, IC,
+   toe-off and stride time (``events_source = "feet"``). A foot takes part in a step only if it
+   detected a contact within ``foot_silence_s`` after it (it was alive); the step waits for
+   exactly the foot rows that can match it (all contacts before the foot's ``watermark`` are
+   known, rows come in IC order), about 1.5 s. A foot without such a
    contact is left out (the step keeps its pelvis events): decided by its watermark, at
    ``finish()``, or with ``lockstep_feeds`` (live, replay) as soon as the pelvis data are
    ``foot_silence_s + feed_skew_s`` past the step. Every rule looks at data times only, so
    any chunking and any order of the sensors' blocks give the same rows (``lockstep_feeds``
    needs no sensor ahead of another by more than ``feed_skew_s`` minus about 1 s).
 7. **Traces.** Each returned row with a full stride has its pelvic obliquity against the
-   baseline from IC to the same foot's next IC, 101 points, in :attr:`latest_traces_` as
+   baseline from IC to the same foot's next IC, 101 points, in the result's ``traces`` as
    ``(t_ic, values, side)`` (the viewer's per-stride overlay).
 8. **Cost.** The per-sample work is done once per sample and carried across blocks: the
    rotation to the pelvis frame, the gyroscope chained from the segment start (fixed blocks,
@@ -52,11 +56,12 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    detection (:meth:`_detect`). An epoch then needs only its window's stride corrections and
    the attitude of the samples its steps use; the epochs a block completes are analysed
    together, each from its own samples only, so the rows do not depend on the grouping.
-9. **Early rows** (:attr:`early_rows_`, for alerts about a stride sooner). Contacts are looked
+9. **Early rows** (the result's ``early_rows``, for alerts about a stride sooner). Contacts are looked
    for every ``detect_every_s`` of new data; once a contact's values are final (its ``dep``
    is in the data, about 0.1 s after its toe-off) it gets an *early record*:
 
-   * its **pelvic drop** from a causal attitude (:func:`dsp.pelvis_early.causal_stance`):
+   * its **pelvic drop** (:func:`dsp.pelvis_metrics.pelvic_drop`, the formula of the rows too)
+     from a causal attitude (:func:`dsp.pelvis_early.causal_stance`):
      the gravity corrections of the last ``early_strides`` strides that ended by its IC,
      extrapolated over the stance by a least-squares line; after a bridged gap longer than
      ``early_gap_s`` only strides after the gap are used, from the first three flight
@@ -79,11 +84,11 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import statistics
 from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -92,12 +97,14 @@ import numpy as np
 from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
+from dsp.feed import FeedResult
 from dsp.filters import samples_for, saturation_mask
 from dsp.orientation import chain_rotations, quat_multiply, rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
 from dsp.pelvis_early import causal_stance, causal_stances
 from dsp.pelvis_events import StanceEvents, detect_stances
-from dsp.pelvis_metrics import analyse_epochs, assign_sides
+from dsp.pelvis_fusion import FeetFusion
+from dsp.pelvis_metrics import analyse_epochs, assign_sides, pelvic_drop
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
@@ -283,21 +290,31 @@ def running_baseline(
 class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
 
-    ``early_rows_`` holds the early rows (side, IC, TO, pelvic drop; step 9) released by the
-    last :meth:`feed` / :meth:`finish`; ``observed_early_rows_`` those released by
-    :meth:`observe` (a foot's early row gave their side), which the session drains.
+    :meth:`feed` and :meth:`finish` return a :class:`dsp.feed.FeedResult`: the steps finished,
+    the early rows released (side, IC, TO, pelvic drop; step 9), the obliquity traces.
 
     Parameters
     ----------
     info : SensorInfo
         ``placement`` must be ``pelvis``.
     settings : PelvisSettings, optional
+    feet : mapping, optional
+        The session's foot sensors: sensor id -> side. Their results (``feed(feet=...)``)
+        give the steps' sides and events (step 6) and the early rows' sides (step 9).
     **overrides
         Fields of :class:`PelvisSettings` to replace.
     """
 
+    #: the session hands this analyzer the feet's results (see :meth:`feed`)
+    uses_feet = True
+
     def __init__(
-        self, info: SensorInfo, settings: PelvisSettings | None = None, **overrides: Any
+        self,
+        info: SensorInfo,
+        settings: PelvisSettings | None = None,
+        *,
+        feet: Mapping[str, str] | None = None,
+        **overrides: Any,
     ) -> None:
         if info.placement != "pelvis":
             raise AnalysisError(
@@ -349,18 +366,14 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._baseline: float | None = None
         #: "standing" or "running" once the alignment is known (None before)
         self.baseline_kind_: str | None = None if self.alignment_ is None else "running"
-        # fusion
-        self._peers: dict[str, Any] = {}
-        self._foot_rows: dict[str, list[tuple[float, float | None, float | None, bool]]] = {}
-        self._foot_ics: dict[str, list[float]] = {}  # IC times of the rows above (sorted)
-        self._foot_det: dict[str, list[float]] = {}  # detected contacts (before their rows)
-        self._foot_wm: dict[str, float] = {}  # last finite watermark seen (before finish)
-        self._foot_row_pre: dict[str, float] = {}  # latest row IC reported before finish
-        self._foot_skipped: dict[str, int] = {}
-        self._feet_done = False
-        #: per-stride pelvic obliquity of the rows returned by the last feed/finish:
-        #: ``(t_ic, values (101,), side)``, deg, IC to the same foot's next IC
-        self.latest_traces_: list[tuple[float, np.ndarray, str]] = []
+        # fusion with the feet (sensor id -> side)
+        self._feet = FeetFusion(
+            feet or {},
+            tolerance_s=s.fusion_tolerance_s,
+            silence_s=s.foot_silence_s,
+            lockstep=s.lockstep_feeds,
+            feed_skew_s=s.feed_skew_s,
+        )
         # output
         self._out: list[ContactRow] = []
         self._finished = False
@@ -388,103 +401,57 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._early_by_t: dict[float, _Early] = {}  # not yet matched to a step, by pelvis t_ic
         self._early_steps: list[float] = []  # recent step durations between flight contacts, s
         self._early_run = 0
-        self._foot_early: dict[str, list[tuple[float, float, bool]]] = {}
-        self._foot_early_t: dict[str, list[float]] = {}
         self._n_early_orphans = 0  # early rows released whose contact got no row (expected 0)
         self._n_early_dropped = 0  # records without a row, dropped before release
         self._n_early_late = 0  # early rows released with their row (no side or drop before)
         self._n_early_wait = 0  # flight contacts without a causal drop (it waits for the step)
-        #: early rows released by :meth:`observe` (a foot's early row gave their side); the
-        #: session drains the list after each ``observe``; rows left in it go out with the
-        #: next ``feed``/``finish``
-        self.observed_early_rows_: list[ContactRow] = []
-
-    # ------------------------------------------------------------------ session hooks
-    def set_peers(self, peers: dict[str, Any]) -> None:
-        """The other analysers of the session (sensor id -> analyser); feet enable fusion."""
-        self._peers = {
-            sid: a
-            for sid, a in peers.items()
-            if getattr(getattr(a, "info", None), "placement", "") in ("left_foot", "right_foot")
-        }
-        for sid in self._peers:
-            self._foot_rows.setdefault(sid, [])
-            self._foot_ics.setdefault(sid, [])
-            self._foot_det.setdefault(sid, [])
-            self._foot_wm.setdefault(sid, -math.inf)
-            self._foot_row_pre.setdefault(sid, -math.inf)
-            self._foot_skipped.setdefault(sid, 0)
-            self._foot_early.setdefault(sid, [])
-            self._foot_early_t.setdefault(sid, [])
-
-    def observe(self, sensor_id: str, rows: list[ContactRow]) -> None:
-        """Rows finished by another sensor of the session (foot contacts for fusion).
-
-        The session calls it after every feed of a foot, before it drains the foot's
-        ``detected_ics_``: the contacts detected but not yet reported as rows are noted too,
-        so that a step waits exactly for the foot rows that can match it.
-        """
-        if sensor_id not in self._peers:
-            return
-        peer = self._peers[sensor_id]
-        det = self._foot_det[sensor_id]
-        finished = getattr(peer, "watermark_", -math.inf) == math.inf
-        for t in [] if finished else getattr(peer, "detected_ics_", None) or []:
-            t = float(t)
-            k = bisect.bisect_left(det, t)
-            if k == len(det) or det[k] != t:  # each once, sorted
-                det.insert(k, t)
-        self._note_watermark(sensor_id)
-        if rows and getattr(peer, "watermark_", -math.inf) != math.inf:
-            pre = max(r.t_ic for r in rows)
-            self._foot_row_pre[sensor_id] = max(self._foot_row_pre[sensor_id], pre)
-        # the foot's early rows (contacts just detected): the side of a step before its row
-        fe, fet = self._foot_early[sensor_id], self._foot_early_t[sensor_id]
-        for r in getattr(peer, "early_rows_", None) or []:
-            if r.stride_time is not None:
-                continue  # the contact's second early row (its stride time): already seen
-            k = bisect.bisect_right(fet, r.t_ic)
-            fet.insert(k, r.t_ic)
-            fe.insert(k, (r.t_ic, r.t_to, "rejected" in r.flags))
-        lst = self._foot_rows[sensor_id]
-        ics = self._foot_ics[sensor_id]
-        for r in rows:
-            if ics and r.t_ic < ics[-1]:  # keep the list sorted (rows come in IC order)
-                k = bisect.bisect_left(ics, r.t_ic)
-                ics.insert(k, r.t_ic)
-                lst.insert(k, (r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
-                continue
-            ics.append(r.t_ic)
-            lst.append((r.t_ic, r.t_to, r.stride_time, "rejected" in r.flags))
-        # early rows whose side this foot's early rows just gave: out now, not with the next
-        # pelvis block (the session drains them; otherwise they go with the next feed)
-        if self._baseline is not None and not self._finished and self._seg_open:
-            n0 = len(self.early_rows_)
-            self._release_early()
-            self.observed_early_rows_ += self.early_rows_[n0:]
-            del self.early_rows_[n0:]
-
-    def _note_watermark(self, sid: str) -> None:
-        wm = float(getattr(self._peers[sid], "watermark_", -math.inf))
-        if math.isfinite(wm) and wm > self._foot_wm[sid]:
-            self._foot_wm[sid] = wm
 
     # ------------------------------------------------------------------ public API
-    # feed() and finish(): dsp.stream_input.StreamAnalyzer
+    def feed(  # type: ignore[override]
+        self, block: SampleBlock | None = None, *, feet: Sequence[FeedResult] = ()
+    ) -> FeedResult:
+        """Take the feet's results, then a block of this sensor (``None``: only the feet's).
+
+        ``feet``: the :class:`dsp.feed.FeedResult` of every call of a foot analyzer of the
+        session since the last call, in order (the session passes each one right after the
+        foot's call). Early rows whose side a foot's early rows just gave go out in this
+        call's result.
+        """
+        early = self._take_feet(feet)
+        if block is None:
+            return replace(self._idle_result(), early_rows=tuple(early))
+        res = super().feed(block)
+        return replace(res, early_rows=(*early, *res.early_rows)) if early else res
+
+    def finish(self, *, feet: Sequence[FeedResult] = ()) -> FeedResult:  # type: ignore[override]
+        """The feet's last results (``feet``), then the end of this sensor's data."""
+        early = self._take_feet(feet)
+        res = super().finish()
+        return replace(res, early_rows=(*early, *res.early_rows)) if early else res
+
+    def _idle_result(self) -> FeedResult:
+        return FeedResult(self.info.sensor_id, problem=self.problem_)
+
+    def _take_feet(self, feet: Sequence[FeedResult]) -> list[ContactRow]:
+        """Note the feet's results; the early rows they let out (their side is now known)."""
+        out: list[ContactRow] = []
+        for res in feet:
+            if not self._feet.take(res):
+                continue
+            # early rows whose side this foot's early rows just gave: out now, not with the
+            # next pelvis block
+            if self._baseline is not None and not self._finished and self._seg_open:
+                self._early_out = []
+                self._release_early()
+                out += self._early_out
+        return out
+
     def _after_feed(self) -> None:
-        self._take_observed()
         self._release(final=False)
 
-    def _take_observed(self) -> None:
-        if self.observed_early_rows_:
-            self.early_rows_[:0] = self.observed_early_rows_
-            self.observed_early_rows_ = []
-
     def _after_finish(self) -> None:
-        self._take_observed()
         if self._seg_open:
             self._close_segment()
-        self._feet_done = True
         self._release(final=True)
 
     def diagnostics(self) -> dict[str, Any]:
@@ -501,9 +468,9 @@ class PelvisAnalyzer(StreamAnalyzer):
             else round(float(self._baseline), 4),
             "events_source": self._events_source(),
         }
-        if self._peers:
+        if self._feet:
             # steps for which each foot was left out (it had no contact soon after: silent)
-            d["feet_left_out"] = dict(self._foot_skipped)
+            d["feet_left_out"] = self._feet.skipped()
         self._alignment_diagnostics(d)
         if self.problem_:
             d["problem"] = self.problem_
@@ -1150,32 +1117,12 @@ class PelvisAnalyzer(StreamAnalyzer):
         e.run, e.step_no = self._early_run, prev.step_no + 1
 
     def _decide_foot(self, e: _Early) -> None:
-        """The foot contact nearest to the record within ``fusion_tolerance_s`` (from the
-        feet's early rows, not rejected), decided once every foot's contacts up to there are
-        known (its watermark is past them). Once decided it stays so: later early rows are of
-        later contacts."""
-        tol = self.settings.fusion_tolerance_s
-        for sid in self._peers:
-            # the last watermark before the foot's finish(): a contact the foot finds only
-            # at its end of data is left to the step's fusion (_match_foot), as it is in a
-            # live session where that foot went silent (else the rows would differ)
-            self._note_watermark(sid)
-            if self._foot_wm[sid] <= e.t_ic + tol:
-                return
-        best = None
-        for sid, lst in self._foot_early.items():
-            ts = self._foot_early_t[sid]
-            i = bisect.bisect_left(ts, e.t_ic - tol)
-            while i < len(ts) and ts[i] <= e.t_ic + tol:
-                t_ic, t_to, rej = lst[i]
-                d = abs(t_ic - e.t_ic)
-                if not rej and (best is None or d < best[0]):
-                    best = (d, sid, t_ic, t_to)
-                i += 1
-        if best is not None:
-            side = str(self._peers[best[1]].info.side)
-            e.foot = (best[1], side, best[2], best[3])
-        e.foot_known = True
+        """The foot contact that gives the record its side and events
+        (:meth:`dsp.pelvis_fusion.FeetFusion.decide_early`). Once decided it stays so: later
+        early rows are of later contacts."""
+        known, foot = self._feet.decide_early(e.t_ic)
+        if known:
+            e.foot, e.foot_known = foot, True
 
     def _early_row(self, e: _Early) -> ContactRow:
         """The early row of a record (side and events decided): side, IC, TO, pelvic drop."""
@@ -1189,8 +1136,14 @@ class PelvisAnalyzer(StreamAnalyzer):
         base = self._baseline if self._baseline is not None else 0.0
         rejected = not e.flight
         if e.flight and math.isfinite(e.obl_max):
-            drop = (e.obl_max - base) if side == "left" else -(e.obl_min - base)
-            if abs(drop) > self.settings.max_drop_deg:
+            drop = pelvic_drop(
+                side,
+                e.obl_max,
+                e.obl_min,
+                baseline_deg=base,
+                max_drop_deg=self.settings.max_drop_deg,
+            )
+            if drop is None:
                 rejected = True
             else:
                 row.pelvic_drop = drop
@@ -1206,7 +1159,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         E = self._early
         while self._early_rel < len(E):
             e = E[self._early_rel]
-            if self._peers and not e.foot_known:
+            if self._feet and not e.foot_known:
                 self._decide_foot(e)
                 if not e.foot_known:
                     break
@@ -1215,19 +1168,14 @@ class PelvisAnalyzer(StreamAnalyzer):
             if e.flight and not math.isfinite(e.obl_max):
                 break  # too few contacts before it (a segment's start): waits for its step
             e.row = self._early_row(e)
-            self.early_rows_.append(e.row)
+            self._early_out.append(e.row)
             self._early_rel += 1
         drop = self._early_rel - 4 * self.settings.side_half_window
         if drop > 256:
             del E[:drop]
             self._early_rel -= drop
-        if self._peers and self._early_rel < len(E):
-            old = E[self._early_rel].t_ic - 10.0
-            for sid, ts in self._foot_early_t.items():
-                if len(ts) > 512:
-                    k = bisect.bisect_left(ts, old)
-                    del ts[:k]
-                    del self._foot_early[sid][:k]
+        if self._feet and self._early_rel < len(E):
+            self._feet.forget_early(E[self._early_rel].t_ic - 10.0)
 
     def _early_for(self, st: _Step) -> _Early | None:
         """The early record of a step about to be emitted, released now if it was not (with
@@ -1249,16 +1197,16 @@ class PelvisAnalyzer(StreamAnalyzer):
         e = by_t.pop(st.t_ic, None)
         if e is None or e.row is not None:
             return e
-        if self._peers and not e.foot_known:
+        if self._feet and not e.foot_known:
             self._decide_foot(e)
         if not e.foot_known:  # a foot's contacts near it are not all known: the step's fusion
-            m = self._match_foot(st) if self._peers else None
+            m = self._feet.match(st.t_ic, st.skip) if self._feet else None
             e.foot = None if m is None else (m[0], m[1], m[2], m[3] if m[3] is not None else e.t_to)
             e.foot_known = True
         if not math.isfinite(e.obl_max):  # no causal attitude: the step's two-sided one
             e.obl_max, e.obl_min = st.obl_max, st.obl_min
         e.row = self._early_row(e)
-        self.early_rows_.append(e.row)
+        self._early_out.append(e.row)
         self._n_early_late += 1
         assert E[self._early_rel] is e
         self._early_rel += 1
@@ -1336,51 +1284,6 @@ class PelvisAnalyzer(StreamAnalyzer):
         return False
 
     # ------------------------------------------------------------------ output
-    def _fusion_ready(self, st: _Step, final: bool) -> bool:
-        """Whether every foot has decided about the step; feet left out go to ``st.skip``.
-
-        A foot takes part in the step if it detected a contact (before its ``finish()``) in
-        ``(t + tol, t + foot_silence_s]``: it was alive after the step. Then the step waits
-        for that foot's rows of the contacts near it. Without such a contact the foot is left
-        out, decided once its watermark passes the window, with ``lockstep_feeds`` once the
-        pelvis data are ``feed_skew_s`` past the window, or at ``finish()`` when the pelvis
-        data reach past the window (steps in the last seconds use the feet's final rows).
-        All of it depends on the data only, so any block order gives the same rows.
-        """
-        s = self.settings
-        tol, win = s.fusion_tolerance_s, s.foot_silence_s
-        t = st.t_ic
-        now = self._last[0] if self._last is not None else -math.inf
-        for sid, peer in self._peers.items():
-            if sid in st.skip:
-                continue
-            if not (final or self._feet_done):
-                self._note_watermark(sid)
-            wm = self._foot_wm[sid]  # last finite watermark: contacts before it are known
-            det = self._foot_det[sid]
-            done = final or getattr(peer, "watermark_", -math.inf) == math.inf
-            k = bisect.bisect_right(det, t + tol)
-            alive = k < len(det) and det[k] <= t + win and det[k] < wm
-            if alive:
-                if done:
-                    continue  # all its rows are in
-                near = det[k - 1] if k and det[k - 1] >= t - tol else -math.inf
-                if wm > t + tol and self._foot_row_pre[sid] >= near:
-                    continue  # rows come in IC order: those near the step are in
-                return False
-            if (
-                wm > t + win
-                or (s.lockstep_feeds and math.isfinite(wm) and now >= t + win + s.feed_skew_s)
-                or (final and now >= t + win)
-            ):
-                st.skip.add(sid)
-                self._foot_skipped[sid] += 1
-                continue
-            if final:
-                continue  # the data end inside the window: the foot's final rows are used
-            return False
-        return True
-
     def _release(self, *, final: bool) -> None:
         if self._seg_open is False or final:
             self._decide_sides(final=True)
@@ -1395,7 +1298,12 @@ class PelvisAnalyzer(StreamAnalyzer):
             e = self._early_by_t.get(st.t_ic)
             if e is not None and e.row is None and e.left is None:
                 break  # its early row goes first, and needs its side vote
-            if self._peers and not self._fusion_ready(st, final):
+            if self._feet and not self._feet.ready(
+                st.t_ic,
+                st.skip,
+                now=self._last[0] if self._last is not None else -math.inf,
+                final=final,
+            ):
                 break
             self._emit(st)
             self._released += 1
@@ -1405,55 +1313,8 @@ class PelvisAnalyzer(StreamAnalyzer):
         if drop > 256:
             del steps[:drop]
             self._released -= drop
-        if self._released and self._peers:
-            old = steps[self._released - 1].t_ic - 10.0
-            for det in self._foot_det.values():
-                if len(det) > 512:
-                    del det[: bisect.bisect_left(det, old)]
-            for sid, ics in self._foot_ics.items():
-                if len(ics) > 512:
-                    cut = bisect.bisect_left(ics, old)
-                    del ics[:cut]
-                    del self._foot_rows[sid][:cut]
-
-    def _match_foot(self, st: _Step) -> tuple[str, str, float, float | None, float | None] | None:
-        """The nearest foot row within ``fusion_tolerance_s`` of the step, not rejected:
-        ``(sensor id, side, t_ic, t_to, stride_time)``."""
-        best = None
-        tol = self.settings.fusion_tolerance_s
-        for sid, rows in self._foot_rows.items():
-            if sid in st.skip:
-                continue
-            side = self._peers[sid].info.side
-            ics = self._foot_ics[sid]
-            i = bisect.bisect_left(ics, st.t_ic - tol)
-            while i < len(rows) and ics[i] <= st.t_ic + tol:
-                t_ic, t_to, stride, rej = rows[i]
-                dtt = abs(t_ic - st.t_ic)
-                if not rej and (best is None or dtt < best[0]):
-                    best = (dtt, sid, side, t_ic, t_to, stride)
-                i += 1
-            # forget foot contacts long before this step (steps are released in time order)
-            if i > 512:
-                cut = bisect.bisect_left(ics, st.t_ic - 10.0)
-                if cut > 256:
-                    del rows[:cut]
-                    del ics[:cut]
-        if best is None:
-            return None
-        return best[1], best[2], best[3], best[4], best[5]
-
-    def _foot_stride(self, st: _Step, sid: str, t_ic: float) -> float | None:
-        """Stride time of the foot row of the contact at ``t_ic`` (None: rejected, not in,
-        or the foot was left out of the step)."""
-        if sid in st.skip or sid not in self._foot_ics:
-            return None
-        ics = self._foot_ics[sid]
-        i = bisect.bisect_left(ics, t_ic)
-        if i < len(ics) and ics[i] == t_ic:
-            _, _, stride, rej = self._foot_rows[sid][i]
-            return None if rej else stride
-        return None
+        if self._released and self._feet:
+            self._feet.forget(steps[self._released - 1].t_ic - 10.0)
 
     def _emit(self, st: _Step) -> None:
         s = self.settings
@@ -1470,11 +1331,11 @@ class PelvisAnalyzer(StreamAnalyzer):
             side, t_ic, source = er.side, er.t_ic, er.events_source
             if e.foot is not None:
                 t_to = e.foot[3]
-                stride = self._foot_stride(st, e.foot[0], e.foot[2])
+                stride = self._feet.stride(st.skip, e.foot[0], e.foot[2])
                 self._n_fused += 1
             flight = e.flight
         else:  # a step without an early record (not expected): its early row is a copy
-            m = self._match_foot(st) if self._peers else None
+            m = self._feet.match(st.t_ic, st.skip) if self._feet else None
             if m is not None:
                 _, side, t_ic, f_to, stride = m
                 if f_to is not None:
@@ -1496,8 +1357,10 @@ class PelvisAnalyzer(StreamAnalyzer):
             rejected = rejected or "rejected" in e.row.flags  # type: ignore[union-attr]
             row.pelvic_drop = None if rejected else e.row.pelvic_drop  # type: ignore[union-attr]
         elif not rejected and math.isfinite(st.obl_max):
-            drop = (st.obl_max - base) if side == "left" else -(st.obl_min - base)
-            if abs(drop) > s.max_drop_deg:
+            drop = pelvic_drop(
+                side, st.obl_max, st.obl_min, baseline_deg=base, max_drop_deg=s.max_drop_deg
+            )
+            if drop is None:
                 rejected = True
             else:
                 row.pelvic_drop = drop
@@ -1520,9 +1383,9 @@ class PelvisAnalyzer(StreamAnalyzer):
             early.pelvic_drop = row.pelvic_drop
             for f in row.flags:
                 early.add_flag(f)
-            self.early_rows_.append(early)
+            self._early_out.append(early)
         if st.trace is not None and not rejected:
-            self.latest_traces_.append((row.t_ic, st.trace - base, side))
+            self._traces_out.append((row.t_ic, st.trace - base, side))
 
     def _record(self, row: ContactRow) -> None:
         self._n_rows += 1

@@ -38,7 +38,34 @@ from dsp.pelvis_orientation import (
     stride_gravity_attitude,
 )
 
-__all__ = ["SpanSteps", "analyse_epochs", "analyse_span", "assign_sides", "obliquity_at_rest_deg"]
+__all__ = [
+    "SpanSteps",
+    "analyse_epochs",
+    "analyse_span",
+    "assign_sides",
+    "obliquity_at_rest_deg",
+    "pelvic_drop",
+]
+
+
+def pelvic_drop(
+    side: str,
+    obl_max_deg: float,
+    obl_min_deg: float,
+    *,
+    baseline_deg: float,
+    max_drop_deg: float,
+) -> float | None:
+    """Contralateral pelvic drop of one stance, deg (the one formula of the step rows and the
+    early rows).
+
+    The obliquity (elevation of the right-to-left axis) rises when the right, swing, side
+    drops: a left stance's drop is its maximum over the contact against the baseline, a right
+    stance's minus its minimum. ``None`` when the drop is larger than ``max_drop_deg`` (the
+    step was misread: rejected).
+    """
+    drop = (obl_max_deg - baseline_deg) if side == "left" else -(obl_min_deg - baseline_deg)
+    return None if abs(drop) > max_drop_deg else drop
 
 
 @dataclass

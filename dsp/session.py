@@ -5,9 +5,9 @@ generator and the live viewer call::
 
     sa = SessionAnalyzer(sensors, config=AnalysisConfig())
     for block in source:                   # blocks of any sensor, in time order per sensor
-        rows = sa.feed(block)              # finished contacts of any sensor
-    rows += sa.finish()
-    sensors_part = sa.summary(duration_s)  # the "sensors" object of SUMMARY.json
+        rows += sa.feed(block).rows        # a SessionUpdate: finished contacts of any sensor
+    rows += sa.finish().rows
+    sensors_part = sa.summary()            # the "sensors" object of SUMMARY.json
     sa.diagnostics()                       # alignment confidence, flags, problems per sensor
 
 Per-sensor analyzers
@@ -16,40 +16,32 @@ Per-sensor analyzers
 this protocol (see :class:`SensorAnalyzer`):
 
 * ``__init__(info: SensorInfo, **settings)``: ``settings`` come from
-  ``AnalysisConfig.settings_for(placement)``;
-* ``feed(block) -> list[ContactRow]`` and ``finish() -> list[ContactRow]``;
+  ``AnalysisConfig.settings_for(placement)``; a class with ``uses_feet = True`` (the pelvis)
+  also gets ``feet={sensor id: side}``, the session's foot sensors;
+* ``feed(block) -> FeedResult`` and ``finish() -> FeedResult`` (:class:`dsp.feed.FeedResult`:
+  rows, early rows, detected contacts, watermarks, traces, diagnostics; immutable);
 * ``summary() -> dict``: the sensor's entry of SUMMARY.json (keys that do not apply left out);
-* ``diagnostics() -> dict``;
-* optional ``observe(sensor_id, rows)``: receives the rows finished by the *other* sensors
-  (e.g. foot contacts for pelvis step segmentation), called before its own ``feed``; after
-  every call of a foot analyser (even without rows) and before the session drains that
-  foot's ``detected_ics_``, so an observer may read them and ``watermark_`` there;
-* optional ``set_peers(analyzers)``: called once with the other sensors' analysers (sensor id
-  -> analyser), so an observing analyser knows whose rows to wait for; analysers with
-  ``observe`` are finished after the others;
-* optional ``detected_ics_`` (list of IC times, drained by the session) and ``watermark_``
-  (every IC before it is detected): foot analyzers provide them so the session can fill
-  ``flight_time`` (this foot's toe-off to the other foot's next contact) deterministically;
-* optional ``early_rows_``: rows released by the last ``feed``/``finish`` ahead of their final
-  row, holding only the contact-only metrics (:data:`dsp.contact.CONTACT_KEYS`), all of them
-  for contacts before ``watermark_``. The alert engine uses them so that an alert on e.g. the
-  strike angle comes about one stride earlier than the row (which waits for the next contact).
-  A foot contact has a second early row once the next contact is detected: the same values
-  plus the row's ``stride_time`` and ``cadence`` (all of them for contacts before
-  ``stride_watermark_``), for the cadence rules; the row itself still waits for the other
-  foot's next contact (``flight_time``).
-  The pelvis analyzer's early rows hold a step's side, IC, TO and pelvic drop, one per row, in
-  IC order, with the very values of its row (:mod:`dsp.pelvis_analyzer`, step 9); with feet
-  they wait for the foot's early row of the same contact: the pelvis reads the feet's
-  ``early_rows_`` in ``observe`` and puts the early rows it can then release in its
-  ``observed_early_rows_``, which the session drains into its own ``early_rows_`` right away.
+* ``diagnostics() -> dict``.
+
+The session reads nothing else of an analyzer. A ``uses_feet`` analyzer gets every foot
+result as an argument, right after the foot's call: ``feed(None, feet=[result])`` (no data of
+its own; it may release early rows whose side that foot's early rows give), and is finished
+after the feet. The feet's ``detected_ics`` and ``watermark`` let the session fill
+``flight_time`` (this foot's toe-off to the other foot's next contact) deterministically.
 
 Early rows
 ----------
-After each :meth:`SessionAnalyzer.feed` / :meth:`SessionAnalyzer.finish`, ``early_rows_``
-holds the early rows that call released and :meth:`SessionAnalyzer.early_watermarks` tells,
-per sensor that has them, the time before which every early row has been released; both go to
-:meth:`dsp.alerts.AlertEngine.feed`.
+Each :meth:`SessionAnalyzer.feed` / :meth:`SessionAnalyzer.finish` returns one
+:class:`SessionUpdate`: the rows finished (any sensor), the early rows released (rows ahead of
+their final row holding only the contact-only metrics, :data:`dsp.contact.CONTACT_KEYS`, so
+that an alert on e.g. the strike angle comes about one stride earlier than the row) and, per
+foot sensor, the time before which every early row (``early_watermarks``) and every stride
+early row (``stride_watermarks``: a foot contact's second early row, with its stride time and
+cadence, once the next contact is detected) has been released; all go to
+:meth:`dsp.alerts.AlertEngine.feed` (:class:`dsp.pipeline.SessionPipeline` does that). The
+pelvis analyzer's early rows hold a step's side, IC, TO and pelvic drop, with the very values
+of its row (:mod:`dsp.pelvis_analyzer`, step 9); with feet they wait for the foot's early row
+of the same contact.
 
 A placement without an analyzer is skipped (listed in :meth:`SessionAnalyzer.diagnostics`).
 Feet and the pelvis are plugged in by adding to :data:`ANALYZERS`.
@@ -64,30 +56,69 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
+from dsp.feed import FeedResult
 from dsp.foot_analyzer import FootAnalyzer, FootSettings
 from dsp.pelvis_analyzer import PelvisAnalyzer
 
-__all__ = ["ANALYZERS", "AnalysisConfig", "SensorAnalyzer", "SessionAnalyzer"]
+__all__ = ["ANALYZERS", "AnalysisConfig", "SensorAnalyzer", "SessionAnalyzer", "SessionUpdate"]
 
 log = logging.getLogger(__name__)
+
+#: Placements of the foot sensors.
+FOOT_PLACEMENTS = ("left_foot", "right_foot")
 
 
 class SensorAnalyzer(Protocol):
     """What a per-sensor analyzer provides (see the module docstring)."""
 
-    def feed(self, block: SampleBlock) -> list[ContactRow]: ...
+    def feed(self, block: SampleBlock) -> FeedResult: ...
 
-    def finish(self) -> list[ContactRow]: ...
+    def finish(self) -> FeedResult: ...
 
     def summary(self) -> dict[str, Any]: ...
 
     def diagnostics(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SessionUpdate:
+    """What one :meth:`SessionAnalyzer.feed` / :meth:`SessionAnalyzer.finish` released.
+
+    Attributes
+    ----------
+    rows : tuple of ContactRow
+        Rows finished by the call (any sensor; per sensor in IC order).
+    early_rows : tuple of ContactRow
+        Early rows released by the call (see the module docstring).
+    early_watermarks, stride_watermarks : mapping
+        Per foot sensor: the time (s) before which all its early rows / stride early rows
+        are released (:meth:`SessionAnalyzer.early_watermarks`).
+    results : tuple of FeedResult
+        The analyzers' results of the call, in call order (the fed sensor's first).
+    """
+
+    rows: tuple[ContactRow, ...] = ()
+    early_rows: tuple[ContactRow, ...] = ()
+    early_watermarks: Mapping[str, float] = field(default_factory=dict)
+    stride_watermarks: Mapping[str, float] = field(default_factory=dict)
+    results: tuple[FeedResult, ...] = ()
+
+    def traces(self) -> list[tuple[str, str, float, np.ndarray]]:
+        """The per-stride traces of the call: ``(sensor_id, side, t_ic, values)``."""
+        return [
+            (r.sensor_id, str(side or ""), float(t_ic), np.asarray(values, dtype=float))
+            for r in self.results
+            for t_ic, values, side in r.traces
+        ]
 
 
 #: Analyzer class per placement.
@@ -118,7 +149,7 @@ class AnalysisConfig:
 
     def settings_for(self, placement: str) -> dict[str, Any]:
         """Keyword arguments for the analyzer of ``placement``."""
-        if placement in ("left_foot", "right_foot"):
+        if placement in FOOT_PLACEMENTS:
             return {"settings": self.foot, **self.placement_settings.get(placement, {})}
         return dict(self.placement_settings.get(placement, {}))
 
@@ -151,17 +182,25 @@ class SessionAnalyzer:
         self.sensors = list(sensors)
         self.analyzers: dict[str, Any] = {}
         self.skipped: dict[str, str] = {}
+        #: foot sensors analysed here -> side
+        self._feet: dict[str, str] = {
+            s.sensor_id: str(s.side)
+            for s in self.sensors
+            if s.placement in FOOT_PLACEMENTS and s.placement in ANALYZERS and s.side is not None
+        }
         for info in self.sensors:
             cls = ANALYZERS.get(info.placement)
             if cls is None:
                 self.skipped[info.sensor_id] = f"no analysis for placement {info.placement}"
                 continue
             given = (analyzers or {}).get(info.sensor_id)
-            self.analyzers[info.sensor_id] = (
-                given
-                if given is not None
-                else cls(info, **self.config.settings_for(info.placement))
-            )
+            if given is not None:
+                self.analyzers[info.sensor_id] = given
+                continue
+            kw = self.config.settings_for(info.placement)
+            if getattr(cls, "uses_feet", False):
+                kw["feet"] = dict(self._feet)
+            self.analyzers[info.sensor_id] = cls(info, **kw)
         if not self.analyzers:
             found = ", ".join(f"{s.sensor_id} ({s.placement})" for s in self.sensors) or "none"
             raise AnalysisError(
@@ -170,50 +209,62 @@ class SessionAnalyzer:
                 + f", found {found}"
             )
         self._info = {s.sensor_id: s for s in self.sensors}
-        # analysers that use the others (pelvis fusion with foot events) get to know them
-        for sid, a in self.analyzers.items():
-            if hasattr(a, "set_peers"):
-                a.set_peers({o: oa for o, oa in self.analyzers.items() if o != sid})
-        self._feet: dict[str, str] = {
-            sid: str(self._info[sid].side)
-            for sid, a in self.analyzers.items()
-            if hasattr(a, "detected_ics_") and self._info[sid].side is not None
-        }
+        #: analyzers that get the feet's results (the pelvis), finished after the others
+        self._observers = [
+            sid
+            for sid in self.analyzers
+            if getattr(ANALYZERS[self._info[sid].placement], "uses_feet", False)
+        ]
+        self._wm: dict[str, float] = dict.fromkeys(self._feet, -math.inf)
+        self._stride_wm: dict[str, float] = dict.fromkeys(self._feet, -math.inf)
         self._ics: dict[str, list[float]] = {"left": [], "right": []}
         self._held: list[ContactRow] = []
         self._finished = False
-        self.early_rows_: list[ContactRow] = []
         self._t_first: dict[str, float] = {}
 
     # ------------------------------------------------------------------
-    def feed(self, block: SampleBlock) -> list[ContactRow]:
-        """Analyse a block of one sensor; returns rows finished so far (any sensor)."""
+    def feed(self, block: SampleBlock) -> SessionUpdate:
+        """Analyse a block of one sensor; returns what it finished (rows of any sensor)."""
         a = self.analyzers.get(block.sensor_id)
         if a is None:
             if block.sensor_id in self.skipped:
-                return []
+                return SessionUpdate(
+                    early_watermarks=self.early_watermarks(),
+                    stride_watermarks=self.stride_watermarks(),
+                )
             raise AnalysisError(f"block of unknown sensor {block.sensor_id!r}")
         if len(block) and block.sensor_id not in self._t_first:
             self._t_first[block.sensor_id] = float(block.t[0])
-        rows = a.feed(block)
-        self.early_rows_ = list(getattr(a, "early_rows_", ()))
-        return self._route(block.sensor_id, rows)
+        results: list[FeedResult] = []
+        early: list[ContactRow] = []
+        rows = self._route(a.feed(block), results, early)
+        return self._update(rows, early, results)
 
-    def finish(self) -> list[ContactRow]:
+    def finish(self) -> SessionUpdate:
         """End of data for every sensor; returns the remaining rows."""
         out: list[ContactRow] = []
-        self.early_rows_ = []
-        # analysers that observe others finish last, after all the rows they wait for
-        order = sorted(self.analyzers.items(), key=lambda kv: hasattr(kv[1], "observe"))
-        for sid, a in order:
-            done = a.finish()
-            self.early_rows_ += getattr(a, "early_rows_", ())
-            out += self._route(sid, done)
+        results: list[FeedResult] = []
+        early: list[ContactRow] = []
+        # analysers that take the feet's results finish last, after all they wait for
+        order = [s for s in self.analyzers if s not in self._observers] + self._observers
+        for sid in order:
+            out += self._route(self.analyzers[sid].finish(), results, early)
         self._finished = True
         out += self._release()
-        return out
+        return self._update(out, early, results)
 
-    def summary(self, duration_s: float) -> dict[str, Any]:
+    def _update(
+        self, rows: list[ContactRow], early: list[ContactRow], results: list[FeedResult]
+    ) -> SessionUpdate:
+        return SessionUpdate(
+            rows=tuple(rows),
+            early_rows=tuple(early),
+            early_watermarks=self.early_watermarks(),
+            stride_watermarks=self.stride_watermarks(),
+            results=tuple(results),
+        )
+
+    def summary(self) -> dict[str, Any]:
         """The ``sensors`` object of SUMMARY.json (per analysed sensor)."""
         return {sid: a.summary() for sid, a in self.analyzers.items()}
 
@@ -225,55 +276,41 @@ class SessionAnalyzer:
         return d
 
     def early_watermarks(self) -> dict[str, float]:
-        """Per sensor with early rows: the time (s) before which all of them are released.
+        """Per foot sensor: the time (s) before which all its early rows are released.
 
         A foot that has data but no contacts yet (e.g. waiting for its alignment) counts as
         released up to its first sample, so rules pooling both feet wait for it (up to the
         alert engine's ``hold_s``) instead of taking it for silent.
         """
-        return {
-            sid: max(float(self.analyzers[sid].watermark_), self._t_first.get(sid, -math.inf))
-            for sid in self._feet
-        }
+        return {sid: max(self._wm[sid], self._t_first.get(sid, -math.inf)) for sid in self._feet}
 
     def stride_watermarks(self) -> dict[str, float]:
         """Per foot sensor: the time (s) before which all its stride early rows (early rows
-        with a stride time, :attr:`dsp.foot_analyzer.FootAnalyzer.stride_watermark_`) are
-        released; a foot without contacts yet counts up to its first sample."""
+        with a stride time, :attr:`dsp.feed.FeedResult.stride_watermark`) are released; a foot
+        without contacts yet counts up to its first sample."""
         return {
-            sid: max(
-                float(getattr(self.analyzers[sid], "stride_watermark_", -math.inf)),
-                self._t_first.get(sid, -math.inf),
-            )
-            for sid in self._feet
+            sid: max(self._stride_wm[sid], self._t_first.get(sid, -math.inf)) for sid in self._feet
         }
 
-    def analyzer(self, sensor_id: str) -> Any:
-        """The per-sensor analyzer (e.g. to read a foot analyzer's ``latest_traces_``)."""
-        return self.analyzers[sensor_id]
-
     # ------------------------------------------------------------------
-    def _route(self, sid: str, rows: list[ContactRow]) -> list[ContactRow]:
-        a = self.analyzers[sid]
-        # observers see every foot call (its watermark and detected_ics_ too), before the drain
-        if rows or sid in self._feet:
-            for osid, other in self.analyzers.items():
-                if osid != sid and hasattr(other, "observe"):
-                    other.observe(sid, rows)
-                    # early rows an observer could release thanks to these (the pelvis: the
-                    # side of a step from the foot's early row)
-                    got = getattr(other, "observed_early_rows_", None)
-                    if got:
-                        self.early_rows_ += got
-                        got.clear()
+    def _route(
+        self, res: FeedResult, results: list[FeedResult], early: list[ContactRow]
+    ) -> list[ContactRow]:
+        sid = res.sensor_id
+        results.append(res)
+        early += res.early_rows
         if sid in self._feet:
-            side = self._feet[sid]
-            ics = a.detected_ics_
-            if ics:
-                self._ics[side].extend(ics)
-                ics.clear()
+            self._wm[sid] = float(res.watermark)
+            self._stride_wm[sid] = float(res.stride_watermark)
+            # the pelvis gets every foot result (its side, events and early rows), in order
+            for osid in self._observers:
+                got = self.analyzers[osid].feed(None, feet=(res,))
+                results.append(got)
+                early += got.early_rows
+            if res.detected_ics:
+                self._ics[self._feet[sid]].extend(res.detected_ics)
         out: list[ContactRow] = []
-        for r in rows:
+        for r in res.rows:
             if sid in self._feet:
                 self._held.append(r)
             else:
@@ -282,7 +319,7 @@ class SessionAnalyzer:
 
     def _other_state(self, side: str) -> tuple[list[float], float] | None:
         other = "right" if side == "left" else "left"
-        wms = [self.analyzers[s].watermark_ for s, sd in self._feet.items() if sd == other]
+        wms = [self._wm[s] for s, sd in self._feet.items() if sd == other]
         if not wms:
             return None
         return self._ics[other], min(wms)

@@ -37,6 +37,7 @@ import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.errors import AnalysisError
+from dsp.feed import FeedResult
 
 __all__ = [
     "RANGE_MARGIN",
@@ -383,15 +384,17 @@ class AlignBuffer:
 
 
 class StreamAnalyzer(ABC):
-    """What the streaming analysers of one sensor share: ``feed``/``finish`` and the wait for
-    the sensor-to-body rotation.
+    """What the streaming analysers of one sensor share: ``feed``/``finish`` returning one
+    :class:`dsp.feed.FeedResult`, and the wait for the sensor-to-body rotation.
 
     A subclass sets, in its ``__init__``: ``info`` (SensorInfo), ``_finished = False``,
     ``_R = None`` (or a known rotation), ``_align_buf`` (:class:`AlignBuffer`),
-    ``alignment_``, ``_low_align``, ``_align_attempts`` (list of str), ``_out`` and
-    ``latest_traces_`` (lists); and defines ``_split(block) -> pieces``, ``_process(piece)``,
-    ``_try_align(final=...)``, ``_after_feed()`` (rows a block finished) and
-    ``_after_finish()`` (the last rows).
+    ``alignment_``, ``_low_align``, ``_align_attempts`` (list of str); and defines
+    ``_split(block) -> pieces``, ``_process(piece)``, ``_try_align(final=...)``,
+    ``_after_feed()`` (rows a block finished) and ``_after_finish()`` (the last rows). While a
+    call runs, the subclass adds to the call's lists ``_out`` (rows), ``_early_out`` (early
+    rows), ``_traces_out`` (:data:`dsp.feed.Trace`) and ``_ics_out`` (contacts detected);
+    :meth:`_watermark` and :meth:`_stride_watermark` give the result's watermarks.
     """
 
     #: why the sensor's data cannot be analysed (None while they can)
@@ -400,16 +403,15 @@ class StreamAnalyzer(ABC):
     feed_piece_s: float = 30.0
     info: SensorInfo
     alignment_: Any
-    latest_traces_: list
-    #: rows released ahead of their final row by the last feed()/finish() (contact-only
-    #: metrics, see :data:`dsp.contact.CONTACT_KEYS`); empty for analyzers without them
-    early_rows_: list
     _finished: bool
     _R: np.ndarray | None
     _align_buf: AlignBuffer
     _low_align: bool
     _align_attempts: list[str]
     _out: list
+    _early_out: list
+    _traces_out: list
+    _ics_out: list
 
     @abstractmethod
     def _split(self, block: SampleBlock) -> list[Any]:
@@ -431,8 +433,36 @@ class StreamAnalyzer(ABC):
     def _after_finish(self) -> None:
         """Collect in ``_out`` the rows still buffered at the end of the data."""
 
-    def feed(self, block: SampleBlock) -> list:
-        """Add a block of samples; returns the rows finished by it (IC order).
+    def _watermark(self) -> float:
+        """The result's ``watermark`` (see :class:`dsp.feed.FeedResult`)."""
+        return -math.inf
+
+    def _stride_watermark(self) -> float:
+        """The result's ``stride_watermark`` (see :class:`dsp.feed.FeedResult`)."""
+        return -math.inf
+
+    def _start_call(self) -> None:
+        self._out = []
+        self._early_out = []
+        self._traces_out = []
+        self._ics_out = []
+
+    def _result(self, data_end: float = math.nan) -> FeedResult:
+        """The call's :class:`dsp.feed.FeedResult` (the lists of the call, the watermarks)."""
+        return FeedResult(
+            sensor_id=self.info.sensor_id,
+            rows=tuple(self._out),
+            early_rows=tuple(self._early_out),
+            detected_ics=tuple(self._ics_out),
+            watermark=self._watermark(),
+            stride_watermark=self._stride_watermark(),
+            traces=tuple(self._traces_out),
+            problem=self.problem_,
+            data_end=data_end,
+        )
+
+    def feed(self, block: SampleBlock) -> FeedResult:
+        """Add a block of samples; returns what it finished (rows in IC order).
 
         A block longer than :attr:`feed_piece_s` is analysed as consecutive blocks of at most
         that length (the rows do not depend on how the data are cut): the temporary arrays of
@@ -445,43 +475,29 @@ class StreamAnalyzer(ABC):
             raise AnalysisError(
                 f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
             )
+        self._start_call()
         n = len(block)
         most = self.feed_piece_s * self.info.sample_rate_hz
-        if not n > most:
-            return self._feed_one(block)
-        k = math.ceil(n / max(1.0, most))  # pieces of equal length
-        out: list = []
-        early: list = []
-        traces: list = []
+        k = math.ceil(n / max(1.0, most)) if n > most else 1  # pieces of equal length
         for j in range(k):
-            out += self._feed_one(block.slice(j * n // k, (j + 1) * n // k))
-            early += self.early_rows_
-            traces += self.latest_traces_
-        self.early_rows_ = early
-        self.latest_traces_ = traces
-        return out
+            self._feed_one(block if k == 1 else block.slice(j * n // k, (j + 1) * n // k))
+        return self._result(float(block.t_end) if n else math.nan)
 
-    def _feed_one(self, block: SampleBlock) -> list:
-        self._out = []
-        self.latest_traces_ = []
-        self.early_rows_ = []
+    def _feed_one(self, block: SampleBlock) -> None:
         for piece in self._split(block):
             self._ingest(piece)
         self._after_feed()
-        return self._out
 
-    def finish(self) -> list:
+    def finish(self) -> FeedResult:
         """End of data: analyse what is still buffered; returns the last rows."""
-        self._out = []
-        self.latest_traces_ = []
-        self.early_rows_ = []
+        self._start_call()
         if self._finished:
-            return []
+            return self._result()
         self._finished = True
         if self._R is None and self._align_buf.pieces:
             self._try_align(final=True)
         self._after_finish()
-        return self._out
+        return self._result()
 
     def _ingest(self, piece: Any) -> None:
         if self.problem_ is not None:

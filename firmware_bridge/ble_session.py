@@ -1,4 +1,4 @@
-"""Streaming several BLE sensors at once with bleak: a :class:`~firmware_bridge.source.BlockSource`.
+"""Streaming several BLE sensors at once with bleak: a :class:`~dsp.source.BlockSource`.
 
 One task per sensor owns its connection: connect (one connect at a time, under a lock — BLE
 adapters handle one pending connection), subscribe to the driver's data characteristics, send
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from dsp.block import PLACEMENTS, SENSOR_ID_PATTERN, SampleBlock, SensorInfo
+from dsp.source import SensorStatus
 from firmware_bridge.devices import DRIVERS, DecodeError, DecoderState, DeviceDriver, StreamSettings
 from firmware_bridge.devices import driver_by_name as _driver_by_name
 from firmware_bridge.errors import DeviceError
-from firmware_bridge.source import SensorStatus
 from firmware_bridge.timesync import SensorTimeline
 
 __all__ = ["BleSession", "SensorSpec"]
@@ -107,7 +107,7 @@ class _Sensor:
 
 
 class BleSession:
-    """Stream several BLE sensors on one time base; a :class:`~firmware_bridge.source.BlockSource`.
+    """Stream several BLE sensors on one time base; a :class:`~dsp.source.BlockSource`.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Replay a recording as a :class:`firmware_bridge.source.BlockSource`-compatible source.
+"""Replay a recording as a :class:`dsp.source.BlockSource`.
 
 Replay and live differ only in the source: the viewer and the streaming analysis take the same
 blocks from a file as from sensors. Playback is paced against the wall clock at ``speed`` times
@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.source import SensorStatus
 from recordings.errors import RecordingError
 from recordings.reader import Recording, open_recording
 
@@ -104,9 +105,7 @@ class ReplaySource:
             self._rec.close()
             self._rec = None
 
-    def status(self) -> dict[str, object]:
-        from firmware_bridge.source import SensorStatus  # light import, no cycle at module load
-
+    def status(self) -> dict[str, SensorStatus]:
         rec = self.recording
         return {
             s.sensor_id: SensorStatus(

@@ -2,7 +2,7 @@
 and ``batch``.
 
 :func:`analyse_recording` opens a recording, feeds it in chunks to
-:class:`dsp.session.SessionAnalyzer` (memory does not grow with the file's length; the foot
+:class:`dsp.pipeline.SessionPipeline` (analysis and alerts; memory does not grow with the file's length; the foot
 analyzers run in worker processes when that pays, with the same results: see
 :mod:`runform.parallel`) and returns the stride table (the rows of STRIDES.csv, with the CSV's
 rounding, as a pandas DataFrame), the SUMMARY.json document, the analyzer diagnostics and, on
@@ -215,7 +215,8 @@ def analyse_recording(
     runform.errors.UsageError
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
-    from dsp.session import AnalysisConfig, SessionAnalyzer
+    from dsp.pipeline import SessionPipeline, Update
+    from dsp.session import FOOT_PLACEMENTS, AnalysisConfig
     from dsp.summary import build_summary
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
@@ -253,38 +254,25 @@ def analyse_recording(
                 log.info("%s: analysed in one process: cannot start workers (%s)", rec_path, exc)
             rec = open_recording(rec_path)
         remote = pool.analyzers if pool is not None else {}
-        sa = SessionAnalyzer(sensors, config=config, analyzers=dict(remote))
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
+        pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
+        sa = pipe.analysis
+        feet = {s.sensor_id for s in sensors if s.placement in FOOT_PLACEMENTS}
 
-        def consume(new: list[ContactRow]) -> None:
+        def consume(up: Update) -> None:
             # the alerts come from the early rows too, as in the live viewer (same alerts)
-            early = sa.early_rows_
-            if new or early:
-                feed = (
-                    {
-                        "early": early,
-                        "watermarks": sa.early_watermarks(),
-                        "stride_watermarks": sa.stride_watermarks(),
-                    }
-                    if early
-                    else {}
-                )
-                alerts.extend(_alert_dict(a) for a in engine.feed(new, **feed))
-            if not new:
+            alerts.extend(_alert_dict(a) for a in up.alerts)
+            if collect_traces:  # the report's overlays are foot pitch (the pelvis: obliquity)
+                for sid, _side, t_ic, values in up.traces():
+                    if sid in feet:
+                        traces.setdefault(sid, []).append((t_ic, values))
+            if not up.rows:
                 return
+            new = list(up.rows)
             if keep_rows:
                 rows.extend(new)
             if on_rows is not None:
                 on_rows(new)
-
-        def grab(sid: str) -> None:
-            a = sa.analyzers.get(sid)
-            placement = getattr(getattr(a, "info", None), "placement", "")
-            if placement not in ("left_foot", "right_foot"):
-                return  # the report's overlays are foot pitch (the pelvis gives obliquity)
-            got = getattr(a, "latest_traces_", None)
-            if got:
-                traces.setdefault(sid, []).extend((float(t), np.asarray(p)) for t, p in got)
 
         ids = list(sa.analyzers)
         blocks = (
@@ -293,26 +281,16 @@ def analyse_recording(
             else rec.iter_blocks(chunk_s=chunk_s, sensor_ids=ids)
         )
         for block in blocks:
-            consume(sa.feed(block))
-            if collect_traces:
-                grab(block.sensor_id)
-            if on_progress is not None:
-                ra = remote.get(block.sensor_id)
-                n, t_end = (
-                    (len(block), block.t_end) if ra is None else (ra.block_len_, ra.block_t_end_)
-                )
-                if n:
-                    on_progress(float(t_end) - t_start, duration)
-        consume(sa.finish())
-        alerts.extend(_alert_dict(a) for a in engine.finish())
+            up = pipe.feed(block)
+            consume(up)
+            if on_progress is not None and math.isfinite(up.data_end):
+                on_progress(up.data_end - t_start, duration)
+        consume(pipe.finish())
         alerts.sort(key=lambda a: a["t"])
-        if collect_traces:
-            for sid in sa.analyzers:
-                grab(sid)
         summary = build_summary(
             recording=rec_path,
             duration_s=duration,
-            sensors=sa.summary(duration),
+            sensors=sa.summary(),
             alerts=alerts,
         )
         result = AnalysisResult(

@@ -28,6 +28,7 @@ _ORDER = (
     "simulate",
     "info",
     "analyze",
+    "export",
     "scan",
     "record",
     "live",

@@ -12,14 +12,12 @@ The session (:class:`dsp.session.SessionAnalyzer`) is built in this process with
 of the one-process loop, in the same order: this process still walks
 :meth:`recordings.Recording.iter_blocks` over every sensor, but the blocks of remote sensors are
 empty placeholders (:func:`local_blocks`), and feeding one to its ``RemoteAnalyzer`` returns
-what the real analyzer returned for the real block in the worker. A worker reads its sensors
-with the same ``iter_blocks`` call restricted to them (the windows of one sensor do not depend
-on the others) and, after each ``feed``/``finish``, sends the rows and every public attribute
-of the analyzer whose value changed (``watermark_``, ``alignment_``, ``latest_traces_`` with
-traces, ...); the session and the pelvis read those between calls, so they see the same values
-at the same points of the sequence. ``detected_ics_`` is sent as the contacts added since the
-last call (the worker clears its list, the session drains the proxy's list, as it drains the
-real one). Summaries and diagnostics come with the last message.
+the :class:`dsp.feed.FeedResult` the real analyzer returned for the real block in the worker.
+A worker reads its sensors with the same ``iter_blocks`` call restricted to them (the windows
+of one sensor do not depend on the others) and sends each call's result as it is: the result
+is the analyzer's whole answer (rows, early rows, detected contacts, watermarks, traces), so
+the session and the pelvis see the same values at the same points of the sequence. Summaries
+and diagnostics come with the last message.
 
 Errors in a worker (a bad sample, an analysis error) are raised in this process by the call
 that would have raised them in the one-process loop, as the same exception type and message
@@ -51,13 +49,13 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
-from dsp.contact import ContactRow
+from dsp.feed import FeedResult
 
 try:
     import fcntl
@@ -138,8 +136,8 @@ def _cores() -> int:
 
 
 def _is_independent(cls: type) -> bool:
-    """An analyzer that neither observes nor knows the other sensors can run anywhere."""
-    return not (hasattr(cls, "observe") or hasattr(cls, "set_peers"))
+    """An analyzer that does not take the other sensors' results can run anywhere."""
+    return not getattr(cls, "uses_feet", False)
 
 
 def plan_workers(
@@ -201,10 +199,6 @@ def plan_workers(
     return groups, f"{n} worker process(es) on {_cores()} core(s)"
 
 
-#: Methods of an analyzer that :class:`RemoteAnalyzer` provides.
-_PROXIED = frozenset({"feed", "finish", "summary", "diagnostics"})
-
-
 # --------------------------------------------------------------------------- worker side
 @dataclass
 class _Failure:
@@ -249,46 +243,6 @@ class _LogCapture(logging.Handler):
 
     def take(self) -> list[logging.LogRecord]:
         out, self.records = self.records, []
-        return out
-
-
-class _StateSender:
-    """Pickles an analyzer's public state and keeps only what changed since the last send.
-
-    The state is every public attribute that is not a method: the instance's own and the
-    class's (properties such as ``watermark_``, class defaults such as ``problem_``).
-    ``latest_traces_`` only with ``traces``.
-    """
-
-    def __init__(self, a: Any, traces: bool) -> None:
-        cls = type(a)
-        public = [n for n in dir(cls) if not n.startswith("_")]
-        #: public methods of the analyzer (the main process refuses them loudly)
-        self.methods = [n for n in public if callable(getattr(cls, n))]
-        self._class_names = [n for n in public if n not in self.methods]
-        self._skip = set() if traces else {"latest_traces_"}
-        self.last: dict[str, bytes] = {}
-
-    def changes(self, a: Any) -> dict[str, bytes]:
-        names = dict.fromkeys(self._class_names)
-        names.update((n, None) for n in vars(a) if not n.startswith("_"))
-        out: dict[str, bytes] = {}
-        ics = None
-        for name in names:
-            if name in self._skip:
-                continue
-            v = getattr(a, name)
-            if name == "detected_ics_":
-                ics = v
-                continue
-            if callable(v):
-                continue
-            b = pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)
-            if self.last.get(name) != b:
-                out[name] = self.last[name] = b
-        if ics is not None:  # the contacts detected since the last call (see module docstring)
-            out["detected_ics_"] = pickle.dumps(list(ics), protocol=pickle.HIGHEST_PROTOCOL)
-            ics.clear()
         return out
 
 
@@ -339,26 +293,22 @@ def _worker_main(
 
         info = {s.sensor_id: s for s in sensors}
         analyzers: dict[str, Any] = {}
-        senders: dict[str, _StateSender] = {}
         for sid in sids:
             place = info[sid].placement
             analyzers[sid] = ANALYZERS[place](info[sid], **config.settings_for(place))
-            senders[sid] = st = _StateSender(analyzers[sid], traces)
-            methods = [n for n in st.methods if n not in _PROXIED]
-            send("ready", sid, st.changes(analyzers[sid]), methods)
+
+        def shipped(res: FeedResult) -> FeedResult:
+            return res if traces or not res.traces else replace(res, traces=())
+
         with open_recording(path) as rec:
             for block in rec.iter_blocks(chunk_s=chunk_s, sensor_ids=sids):
                 sid = block.sensor_id
-                a = analyzers[sid]
-                rows = a.feed(block)
-                t_end = float(block.t_end) if len(block) else math.nan
-                send("fed", sid, rows, senders[sid].changes(a), len(block), t_end)
+                send("fed", sid, shipped(analyzers[sid].feed(block)))
         for sid in sids:  # in file order, as the session finishes them
             a = analyzers[sid]
-            rows = a.finish()
-            changes = senders[sid].changes(a)
+            res = shipped(a.finish())
             # an error of summary() or diagnostics() is raised when the session asks for them
-            send("finished", sid, rows, changes, _outcome(a.summary), _outcome(a.diagnostics))
+            send("finished", sid, res, _outcome(a.summary), _outcome(a.diagnostics))
     except BaseException as exc:  # sent to the main process, which raises it
         with contextlib.suppress(OSError):  # the main process may be gone
             send("error", "", _failure(exc))
@@ -417,76 +367,30 @@ class _Channel:
 class RemoteAnalyzer:
     """Stands in the session for an analyzer that runs in a worker process.
 
-    ``feed`` and ``finish`` return the rows the real analyzer returned for the same call, and
-    the public attributes (``watermark_``, ``detected_ics_``, ``alignment_``, ``info``, ...)
-    hold the values the real analyzer had right after it. The block given to ``feed`` is not
-    used (it is a placeholder: the worker reads the data itself); ``block_len_`` and
-    ``block_t_end_`` describe the real block (for progress).
+    ``feed`` and ``finish`` return the :class:`dsp.feed.FeedResult` the real analyzer returned
+    for the same call (the block given to ``feed`` is a placeholder: the worker reads the data
+    itself; the result's ``data_end`` is the real block's), ``summary`` and ``diagnostics``
+    the real analyzer's after its ``finish``.
     """
-
-    #: what the proxy itself defines (an analyzer attribute of these names would be hidden)
-    _OWN = frozenset({"feed", "finish", "summary", "diagnostics", "block_len_", "block_t_end_"})
 
     def __init__(self, sensor_id: str, channel: _Channel) -> None:
         self._sid = sensor_id
         self._channel = channel
-        self._loaded = False
-        self._methods: frozenset[str] = frozenset()
         self._summary: dict[str, Any] | _Failure | None = None
         self._diagnostics: dict[str, Any] | _Failure | None = None
-        self.block_len_ = 0
-        self.block_t_end_ = math.nan
 
-    def _apply(self, changes: dict[str, bytes]) -> None:
-        # the analyzer's attributes become this object's (read often: no __getattr__ detour)
-        d = self.__dict__
-        for name, b in changes.items():
-            if name in self._OWN:
-                raise RuntimeError(f"analyzer attribute {name!r} clashes with RemoteAnalyzer")
-            v = pickle.loads(b)
-            if name == "detected_ics_" and name in d:
-                d[name].extend(v)  # the session drains the list: keep the same object
-            else:
-                d[name] = v
+    def feed(self, block: SampleBlock) -> FeedResult:
+        """The worker's analyzer's result for the next block of this sensor."""
+        _, _, res, _ = self._channel.expect(self._sid, "fed")
+        return res  # type: ignore[no-any-return]
 
-    def _ready(self) -> None:
-        if not self._loaded:
-            _, _, changes, methods, _ = self._channel.expect(self._sid, "ready")
-            self._methods = frozenset(methods)
-            self._apply(changes)
-            self._loaded = True
-
-    def __getattr__(self, name: str) -> Any:
-        # only called for names that are not (yet) attributes of this object
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if not self._loaded:
-            self._ready()
-            return getattr(self, name)
-        if name in self._methods:  # not AttributeError: hasattr() must not hide the gap
-            raise RuntimeError(
-                f"{name}() of the analyzer of {self._sid} is not available in the main process "
-                "(it runs in a worker process: see runform.parallel)"
-            )
-        raise AttributeError(f"{type(self).__name__} of {self._sid} has no attribute {name!r}")
-
-    def feed(self, block: SampleBlock) -> list[ContactRow]:
-        """The rows of the worker's analyzer for the next block of this sensor."""
-        self._ready()
-        _, _, rows, changes, n, t_end, _ = self._channel.expect(self._sid, "fed")
-        self._apply(changes)
-        self.block_len_, self.block_t_end_ = int(n), float(t_end)
-        return list(rows)
-
-    def finish(self) -> list[ContactRow]:
-        """The last rows of the worker's analyzer (and its summary and diagnostics)."""
-        self._ready()
+    def finish(self) -> FeedResult:
+        """The worker's analyzer's last result (and its summary and diagnostics)."""
         if self._summary is not None:
-            return []
-        _, _, rows, changes, summ, diag, _ = self._channel.expect(self._sid, "finished")
-        self._apply(changes)
+            return FeedResult(self._sid, watermark=math.inf, stride_watermark=math.inf)
+        _, _, res, summ, diag, _ = self._channel.expect(self._sid, "finished")
         self._summary, self._diagnostics = summ, diag
-        return list(rows)
+        return res  # type: ignore[no-any-return]
 
     def summary(self) -> dict[str, Any]:
         """The analyzer's ``summary()`` (after :meth:`finish`)."""
@@ -534,7 +438,7 @@ class WorkerPool:
     config : AnalysisConfig
         The session's configuration (the analyzers are built as the session builds them).
     traces : bool
-        Send ``latest_traces_`` too.
+        Send the results' ``traces`` too (else they are left out: less to pickle).
 
     Attributes
     ----------

@@ -116,10 +116,10 @@ def run_case(
         sa = SessionAnalyzer(sim.sensors)
         rows = []
         for b in sim.iter_blocks(30.0):
-            rows += sa.feed(b)
-        rows += sa.finish()
+            rows += sa.feed(b).rows
+        rows += sa.finish().rows
         rows = [r for r in rows if r.sensor_id == "pelvis"]
-        summ = sa.summary(duration_s)["pelvis"]
+        summ = sa.summary()["pelvis"]
     else:
         pa, rows = run_pelvis_only(sim, chunk_s=30.0)
         summ = pa.summary()

@@ -39,10 +39,12 @@ def main() -> None:
                 continue
             if len(b):
                 now = max(now, float(b.t[-1]))
-            out += [(r, now) for r in sa.feed(b) if r.sensor_id == pel]
-            early.update({r.t_ic: now for r in sa.early_rows_ if r.sensor_id == pel})
-        out += [(r, math.inf) for r in sa.finish() if r.sensor_id == pel]
-        early.update({r.t_ic: math.inf for r in sa.early_rows_ if r.sensor_id == pel})
+            up = sa.feed(b)
+            out += [(r, now) for r in up.rows if r.sensor_id == pel]
+            early.update({r.t_ic: now for r in up.early_rows if r.sensor_id == pel})
+        up = sa.finish()
+        out += [(r, math.inf) for r in up.rows if r.sensor_id == pel]
+        early.update({r.t_ic: math.inf for r in up.early_rows if r.sensor_id == pel})
     rel = [(r, now) for r, now in out if now < math.inf]
     print(f"{len(out)} pelvis rows, {len(out) - len(rel)} returned by finish()")
     if rel:

@@ -20,11 +20,11 @@ def analyze_run(run, *, block_s: float | None = None, config=None) -> list[Conta
     if block_s is None:
         for b in run.blocks.values():
             if len(b):
-                rows += sa.feed(b)
+                rows += sa.feed(b).rows
     else:
         for b in run.iter_blocks(block_s):
-            rows += sa.feed(b)
-    rows += sa.finish()
+            rows += sa.feed(b).rows
+    rows += sa.finish().rows
     return rows
 
 
@@ -128,5 +128,5 @@ def rows_given_alignment(run) -> list[ContactRow]:
     for info in run.sensors:
         r_bs = np.asarray(run.truth["sensors"][info.sensor_id]["R_body_from_sensor"])
         fa = FootAnalyzer(info, R_bs=tuple(map(tuple, r_bs)))
-        rows += fa.feed(run.blocks[info.sensor_id]) + fa.finish()
+        rows += fa.feed(run.blocks[info.sensor_id]).rows + fa.finish().rows
     return rows

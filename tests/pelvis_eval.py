@@ -76,10 +76,10 @@ def run_pelvis_only(sim, *, chunk_s: float | None = None) -> tuple[object, list[
     pa = PelvisAnalyzer(info)
     rows: list[ContactRow] = []
     if chunk_s is None:
-        rows += pa.feed(sim.blocks[info.sensor_id])
+        rows += pa.feed(sim.blocks[info.sensor_id]).rows
     else:
         for b in sim.iter_blocks(chunk_s):
             if b.sensor_id == info.sensor_id:
-                rows += pa.feed(b)
-    rows += pa.finish()
+                rows += pa.feed(b).rows
+    rows += pa.finish().rows
     return pa, rows

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from dsp.block import SampleBlock
+from dsp.source import BlockSource
 from firmware_bridge.ble_session import BleSession, SensorSpec
 from firmware_bridge.devices import StreamSettings
 from firmware_bridge.emulator import RadioConditions, SyntheticSignal, start_virtual_sensors
 from firmware_bridge.errors import DeviceError
-from firmware_bridge.source import BlockSource
 
 SPEED = 4.0
 

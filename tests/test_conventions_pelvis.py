@@ -70,8 +70,8 @@ def test_alignment_finds_the_mounting(mount: str) -> None:
 def _analyse(run, fs: float = 208.0):
     info = SensorInfo("hip", "pelvis", "test", fs)
     pa = PelvisAnalyzer(info)
-    rows = pa.feed(SampleBlock("hip", run.t, run.acc, run.gyr))
-    rows += pa.finish()
+    rows = pa.feed(SampleBlock("hip", run.t, run.acc, run.gyr)).rows
+    rows += pa.finish().rows
     return pa, rows
 
 

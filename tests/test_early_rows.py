@@ -17,7 +17,7 @@ import pytest
 
 from dsp.alerts import AlertEngine, alerts_for_rows, load_profile
 from dsp.contact import CONTACT_KEYS
-from dsp.session import SessionAnalyzer
+from dsp.session import SessionAnalyzer, SessionUpdate
 from firmware_bridge.simulator import simulate_session
 
 FEET = ("left_foot", "right_foot")
@@ -38,8 +38,8 @@ PROFILE = load_profile(
 )  # fmt: skip
 
 
-def _marks(sa: SessionAnalyzer) -> dict:
-    return {"watermarks": sa.early_watermarks(), "stride_watermarks": sa.stride_watermarks()}
+def _marks(up: SessionUpdate) -> dict:
+    return {"watermarks": up.early_watermarks, "stride_watermarks": up.stride_watermarks}
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +52,15 @@ def streamed():
     engine = AlertEngine(PROFILE, sensors=run.sensors, early=True)
     rows, early, alerts = [], [], []
     for b in run.iter_blocks(0.05):
-        new = sa.feed(b)
+        up = sa.feed(b)
         t_data = float(b.t[-1]) if len(b) else -math.inf
-        rows += [(r, t_data) for r in new]
-        early += [(r, t_data) for r in sa.early_rows_]
-        alerts += engine.feed(new, early=sa.early_rows_, **_marks(sa))
-    new = sa.finish()
-    rows += [(r, math.inf) for r in new]
-    early += [(r, math.inf) for r in sa.early_rows_]
-    alerts += engine.feed(new, early=sa.early_rows_, **_marks(sa))
+        rows += [(r, t_data) for r in up.rows]
+        early += [(r, t_data) for r in up.early_rows]
+        alerts += engine.feed(up.rows, early=up.early_rows, **_marks(up))
+    up = sa.finish()
+    rows += [(r, math.inf) for r in up.rows]
+    early += [(r, math.inf) for r in up.early_rows]
+    alerts += engine.feed(up.rows, early=up.early_rows, **_marks(up))
     alerts += engine.finish()
     return run, rows, early, alerts
 
@@ -266,12 +266,13 @@ def pelvis_only():
     sa = SessionAnalyzer(run.sensors)
     rows, early = [], []
     for b in run.iter_blocks(0.05):
-        new = sa.feed(b)
+        up = sa.feed(b)
         t_data = float(b.t[-1]) if len(b) else -math.inf
-        rows += [(r, t_data) for r in new]
-        early += [(r, t_data) for r in sa.early_rows_]
-    rows += [(r, math.inf) for r in sa.finish()]
-    early += [(r, math.inf) for r in sa.early_rows_]
+        rows += [(r, t_data) for r in up.rows]
+        early += [(r, t_data) for r in up.early_rows]
+    up = sa.finish()
+    rows += [(r, math.inf) for r in up.rows]
+    early += [(r, math.inf) for r in up.early_rows]
     return run, rows, early
 
 
@@ -301,10 +302,8 @@ def test_pelvis_early_rows_do_not_depend_on_the_chunking(pelvis_only):
         got = []
         blocks = run.iter_blocks(chunk) if chunk else run.blocks.values()
         for b in blocks:
-            sa.feed(b)
-            got += sa.early_rows_
-        sa.finish()
-        got += sa.early_rows_
+            got += sa.feed(b).early_rows
+        got += sa.finish().early_rows
         assert [(r.t_ic, r.side, r.pelvic_drop, tuple(r.flags)) for r in got] == ref, chunk
 
 

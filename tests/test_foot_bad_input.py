@@ -49,7 +49,7 @@ def test_rattling_sensor_gives_no_numbers_and_says_why(easy):
     acc = b.acc + rng.normal(0, 3 * 9.81, b.acc.shape)
     gyr = b.gyr + rng.normal(0, 300, b.gyr.shape)
     sa = SessionAnalyzer(easy.sensors)
-    rows = sa.feed(SampleBlock("left_foot", b.t, acc, gyr)) + sa.finish()
+    rows = [*sa.feed(SampleBlock("left_foot", b.t, acc, gyr)).rows, *sa.finish().rows]
     d = sa.diagnostics()["left_foot"]
     bad_rows = [r for r in rows if not r.flags]
     assert bad_rows == []
@@ -63,7 +63,7 @@ def test_nan_samples_are_treated_as_lost(easy):
     acc = b.acc.copy()
     acc[5000:5040] = np.nan
     fa = FootAnalyzer(easy.sensors[0])
-    rows = fa.feed(SampleBlock("left_foot", b.t, acc, b.gyr)) + fa.finish()
+    rows = [*fa.feed(SampleBlock("left_foot", b.t, acc, b.gyr)).rows, *fa.finish().rows]
     t_nan = b.t[5000]
     assert not any(r.t_ic <= t_nan <= r.t_to for r in rows)
     assert len(rows) >= 40
@@ -77,7 +77,10 @@ def test_saturated_swing_is_flagged_and_stride_length_recovered():
     info = SensorInfo("left_foot", "left_foot", "simulated", 208.0, acc_range_g=clip)
     acc = np.clip(b.acc, -clip * 9.80665, clip * 9.80665)
     sa = SessionAnalyzer([info])
-    rows = sa.feed(SampleBlock("left_foot", b.t, acc, b.gyr, None, b.gaps)) + sa.finish()
+    rows = [
+        *sa.feed(SampleBlock("left_foot", b.t, acc, b.gyr, None, b.gaps)).rows,
+        *sa.finish().rows,
+    ]
     assert sum("saturated" in r.flags for r in rows) > 0.5 * len(rows)
     e = evaluate(rows, run.truth, "left_foot")
     # the clipped peaks are re-estimated from their flanks before integrating

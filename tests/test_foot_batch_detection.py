@@ -49,9 +49,9 @@ def _feed_random_chunks(run, rng: np.random.Generator, max_block: int) -> list[d
             sel = (g[:, 1] > lo) & (g[:, 1] <= blk.t[z - 1]) if g.size else np.zeros(0, bool)
             rows += sa.feed(
                 type(blk)(sid, blk.t[a:z], blk.acc[a:z], blk.gyr[a:z], None, g[sel].reshape(-1, 2))
-            )
+            ).rows
             a = z
-    rows += sa.finish()
+    rows += sa.finish().rows
     return sorted((r.as_record() for r in rows), key=lambda d: (d["sensor_id"], d["t_ic"]))
 
 

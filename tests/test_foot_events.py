@@ -89,7 +89,7 @@ def test_events_at_50_hz(scenario, seed):
     for info in run.sensors:
         r_bs = np.asarray(run.truth["sensors"][info.sensor_id]["R_body_from_sensor"])
         fa = FootAnalyzer(info, R_bs=tuple(map(tuple, r_bs)))
-        rows += fa.feed(run.blocks[info.sensor_id]) + fa.finish()
+        rows += fa.feed(run.blocks[info.sensor_id]).rows + fa.finish().rows
     # one sample is 20 ms: IC/TO within about 3/4 of a sample
     _check(evaluate_run(rows, run.truth), 15.0, 15.0, found=0.98)
 

@@ -159,8 +159,8 @@ def _feet_rows(run, sid, cuts):
         sel = (g[:, 1] > lo) & (g[:, 1] <= blk.t[z - 1]) if g.size else np.zeros(0, bool)
         rows += fa.feed(
             SampleBlock(sid, blk.t[a:z], blk.acc[a:z], blk.gyr[a:z], None, g[sel].reshape(-1, 2))
-        )
-    rows += fa.finish()
+        ).rows
+    rows += fa.finish().rows
     return [r.as_record() for r in rows]
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import runform.parallel as par
+from dsp.feed import FeedResult
 from dsp.foot_analyzer import FootAnalyzer
 from firmware_bridge.simulator import simulate_session
 from recordings import RecordingError
@@ -235,16 +236,16 @@ def test_worker_log_records_are_replayed_in_order(rec3, pools, monkeypatch, capl
     assert got[3] == got[1] and len(got[1]) >= 14
 
 
-def test_proxy_refuses_methods_it_cannot_forward(rec3, pools, monkeypatch):
-    """A new public method of the foot analyzer must not look absent to hasattr()."""
-    monkeypatch.setattr(FootAnalyzer, "rewind", lambda self: None, raising=False)
+def test_proxy_ships_results_not_attributes(rec3, pools):
+    """The stand-in of a remote analyzer answers feed/finish with the worker's FeedResult and
+    has none of the analyzer's attributes: the session reads nothing else."""
     res = analyse_recording(rec3, workers=3, chunk_s=20.0)
     proxy = pools[0].analyzers["left_foot"]
-    assert proxy.info.sensor_id == "left_foot" and proxy.watermark_ == np.inf
     assert proxy.summary() == res.summary["sensors"]["left_foot"]
-    with pytest.raises(RuntimeError, match=r"rewind\(\) of the analyzer of left_foot"):
-        hasattr(proxy, "rewind")
-    assert not hasattr(proxy, "observe")
+    for name in ("watermark_", "info", "alignment_", "early_rows_", "detected_ics_"):
+        assert not hasattr(proxy, name)
+    last = proxy.finish()  # a second finish: nothing more, every contact known
+    assert isinstance(last, FeedResult) and last.rows == () and last.watermark == np.inf
 
 
 def test_worker_that_dies_does_not_hang(rec3, pools, monkeypatch):

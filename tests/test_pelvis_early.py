@@ -24,12 +24,13 @@ def _run(sim, chunk_s):
     for b in blocks:
         if b.sensor_id != info.sensor_id:
             continue
-        new = pa.feed(b)
+        res = pa.feed(b)
         t = float(b.t[-1]) if len(b) else -math.inf
-        rows += [(r, t) for r in new]
-        early += [(r, t) for r in pa.early_rows_]
-    rows += [(r, math.inf) for r in pa.finish()]
-    early += [(r, math.inf) for r in pa.early_rows_]
+        rows += [(r, t) for r in res.rows]
+        early += [(r, t) for r in res.early_rows]
+    res = pa.finish()
+    rows += [(r, math.inf) for r in res.rows]
+    early += [(r, math.inf) for r in res.early_rows]
     return pa, rows, early
 
 
@@ -140,8 +141,7 @@ def test_early_drop_is_out_before_the_same_foots_next_contact():
         block = sim.blocks[info.sensor_id]
         cut = int(np.searchsorted(block.t, r.t_ic + 0.8 * r.stride_time))
         for b in (block.slice(0, cut // 2), block.slice(cut // 2, cut)):
-            pa.feed(b)
-            got += pa.early_rows_
+            got += pa.feed(b).early_rows
         e = {x.t_ic: x for x in got}[r.t_ic]
         assert (e.side, e.pelvic_drop) == (full[r.t_ic].side, full[r.t_ic].pelvic_drop)
         assert e.pelvic_drop is not None

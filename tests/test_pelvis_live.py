@@ -72,18 +72,23 @@ def _session(sensors, *, lockstep: bool) -> SessionAnalyzer:
 def _stream(sensors, blocks, pelvis: str, *, lockstep: bool = True, block_s: float = 0.05):
     """Pelvis rows with the data time at which each came out, and the traces returned."""
     sa = _session(sensors, lockstep=lockstep)
-    pa = sa.analyzer(pelvis)
     out, traces, now = [], [], -math.inf
+
+    def pelvis_traces(up):
+        return [tr for res in up.results if res.sensor_id == pelvis for tr in res.traces]
+
     for b in _windows(blocks, block_s):
         now = max(now, float(b.t[-1]))
-        rows = [r for r in sa.feed(b) if r.sensor_id == pelvis]
+        up = sa.feed(b)
+        rows = [r for r in up.rows if r.sensor_id == pelvis]
         out += [(r, now) for r in rows]
-        if b.sensor_id == pelvis:
-            traces += pa.latest_traces_
-            assert len(pa.latest_traces_) <= len(rows)
-    rows = [r for r in sa.finish() if r.sensor_id == pelvis]
+        got = pelvis_traces(up)
+        traces += got
+        assert len(got) <= len(rows)
+    up = sa.finish()
+    rows = [r for r in up.rows if r.sensor_id == pelvis]
     out += [(r, math.inf) for r in rows]
-    traces += pa.latest_traces_
+    traces += pelvis_traces(up)
     return out, traces, sa
 
 
@@ -93,8 +98,8 @@ def _batch(sensors, blocks, pelvis: str, chunk_s: float | None):
     rows = []
     feed = blocks.values() if chunk_s is None else _windows(blocks, chunk_s)
     for b in feed:
-        rows += sa.feed(b)
-    rows += sa.finish()
+        rows += sa.feed(b).rows
+    rows += sa.finish().rows
     return [r for r in rows if r.sensor_id == pelvis]
 
 
@@ -187,8 +192,8 @@ def test_dead_foot_any_block_order_gives_the_same_rows(example, dead) -> None:
     rows = []
     while any(pieces.values()):
         sid = rng.choice(sorted(k for k, v in pieces.items() if v))
-        rows += sa.feed(pieces[sid].pop(0))
-    rows += sa.finish()
+        rows += sa.feed(pieces[sid].pop(0)).rows
+    rows += sa.finish().rows
     assert _rec([r for r in rows if r.sensor_id == pelvis]) == ref
 
 

@@ -27,6 +27,7 @@ from scipy.signal import butter, group_delay
 from scipy.spatial.transform import Rotation
 
 from dsp.block import STANDARD_GRAVITY as G
+from dsp.source import BlockSource
 from firmware_bridge.simulator import (
     SCENARIOS,
     Scenario,
@@ -36,7 +37,6 @@ from firmware_bridge.simulator import (
 )
 from firmware_bridge.simulator.kinematics import _body_rates, euler_zyx_matrix
 from firmware_bridge.simulator.spline import QuinticHermite
-from firmware_bridge.source import BlockSource
 
 RATES = (50.0, 100.0, 208.0, 416.0, 833.0, 1666.0)
 

@@ -41,9 +41,9 @@ def _chunked(run, rng: np.random.Generator, max_block: int) -> list:
         sel = (g[:, 1] > lo) & (g[:, 1] <= blk.t[z - 1]) if g.size else np.zeros(0, bool)
         rows += sa.feed(
             SampleBlock(sid, blk.t[a:z], blk.acc[a:z], blk.gyr[a:z], None, g[sel].reshape(-1, 2))
-        )
+        ).rows
         pos[sid] += 1
-    rows += sa.finish()
+    rows += sa.finish().rows
     return rows
 
 
@@ -66,15 +66,17 @@ def test_iter_blocks_equals_batch(run):
 def test_latest_traces_follow_the_rows(run):
     """The viewer's per-stride pitch curves: one per returned contact with a full stride."""
     sa = SessionAnalyzer(run.sensors)
-    fa = sa.analyzer("left_foot")
     n_traces = 0
     n_rows = 0
     for b in run.iter_blocks(0.2):
+        up = sa.feed(b)
         if b.sensor_id != "left_foot":
-            sa.feed(b)
             continue
-        own = fa.feed(b)
-        for t_ic, pitch in fa.latest_traces_:
+        res = up.results[0]
+        assert res.sensor_id == "left_foot"
+        own = res.rows
+        for t_ic, pitch, side in res.traces:
+            assert side == "left"
             assert pitch.shape == (101,)
             assert any(r.t_ic == t_ic for r in own)
             # from toes up at a heel strike, down at push-off, back up before the next contact
@@ -95,10 +97,11 @@ def _whole_blocks(run, piece_s: float) -> tuple[list, list, int]:
         a._feed_one = lambda b, a=a, one=one: (a.piece_lengths.append(len(b)), one(b))[1]
     rows, early, traces = [], [], 0
     for b in run.blocks.values():
-        rows += sa.feed(b)
-        early += [r.as_record() for r in sa.early_rows_]
-        traces += len(sa.analyzer(b.sensor_id).latest_traces_)
-    rows += sa.finish()
+        up = sa.feed(b)
+        rows += up.rows
+        early += [r.as_record() for r in up.early_rows]
+        traces += len(up.results[0].traces)
+    rows += sa.finish().rows
     for sid, a in sa.analyzers.items():
         longest = max(a.piece_lengths)
         if piece_s == float("inf"):

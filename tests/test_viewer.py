@@ -34,8 +34,8 @@ def batch_rows():
         sa = SessionAnalyzer(rec.sensors)
         rows = []
         for b in rec.iter_blocks(chunk_s=30.0):
-            rows += sa.feed(b)
-        rows += sa.finish()
+            rows += sa.feed(b).rows
+        rows += sa.finish().rows
         placements = {s.sensor_id: s.placement for s in rec.sensors}
     return rows, placements
 

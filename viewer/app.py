@@ -46,6 +46,10 @@ class ViewerConfig:
     share_n : int
         Strides for the strike-type share and the pelvic asymmetry.
     muted : bool
+    cues : str
+        How alerts sound: ``tone`` (each rule's tone, the default), ``speech`` (a short phrase
+        per rule through espeak-ng, :mod:`viewer.speech`; tones when espeak-ng is missing) or
+        ``off``.
     sound_backend : str
         ``auto`` or ``log`` (see :class:`viewer.sound.SoundPlayer`).
     screenshot : str or None
@@ -64,6 +68,7 @@ class ViewerConfig:
     window_s: float = 8.0
     share_n: int = 20
     muted: bool = False
+    cues: str = "tone"
     sound_backend: str = "auto"
     screenshot: str | None = None
     exit_after_s: float | None = None
@@ -98,6 +103,20 @@ def make_app() -> Any:
     return app
 
 
+def _speech_cues(cues: str, sound: Any) -> Any:
+    """The speech worker for ``cues == "speech"`` (feeding ``sound``), or ``None`` (tones)."""
+    if cues != "speech":
+        return None
+    from viewer.sound import SAMPLE_RATE_HZ
+    from viewer.speech import SpeechCues
+
+    try:
+        return SpeechCues(sound.play_samples, sampling_rate_hz=SAMPLE_RATE_HZ)
+    except FileNotFoundError as exc:
+        log.warning("spoken cues unavailable (%s): alerts play their tones", exc)
+        return None
+
+
 def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtWidgets
@@ -105,6 +124,7 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
     from viewer.footpod import FootpodOverlay
     from viewer.model import StrideModel, TraceItem
     from viewer.sound import SoundPlayer
+    from viewer.speech import phrase_for
     from viewer.widgets import (
         AlertBanner,
         RawSignalPanel,
@@ -127,7 +147,10 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.profile = profile
             self.config = config
             self.model = StrideModel()
-            self.sound = SoundPlayer(muted=config.muted, backend=config.sound_backend)
+            self.sound = SoundPlayer(
+                muted=config.muted or config.cues == "off", backend=config.sound_backend
+            )
+            self.speech = _speech_cues(config.cues, self.sound)
             self.setWindowTitle(config.title)
             self.resize(*config.size)
             self.raw: RawSignalPanel | None = None
@@ -353,7 +376,11 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
 
         def _announce(self, alert: Any) -> None:
             self.alert_shown.append((alert, time.monotonic(), self.t_now))
-            self.sound.play(alert.rule, alert.sound)
+            if self.speech is not None and alert.sound != "none":
+                rule = next((r for r in self.profile.rules if r.name == alert.rule), None)
+                self.speech.say(alert.rule, phrase_for(rule, alert.side))
+            else:
+                self.sound.play(alert.rule, alert.sound)
 
         # ---------------------------------------------------------------- actions
         def seek(self, t: float) -> None:
@@ -455,6 +482,8 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             self.pull_timer.stop()
             self.redraw_timer.stop()
             self.worker.stop()
+            if self.speech is not None:
+                self.speech.close()
             self.sound.close()
             super().closeEvent(event)
 

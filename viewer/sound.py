@@ -132,6 +132,20 @@ class SoundPlayer:
         with self._lock:
             self._queue.append(self._cache[tone_name])
 
+    def play_samples(self, rule: str, pcm: np.ndarray, what: str = "speech") -> None:
+        """Queue ready-made int16 samples at :data:`SAMPLE_RATE_HZ` (a spoken cue), from any
+        thread; muted or without a device they are only logged."""
+        self.requested.append((rule, what))
+        log.info("alert %s requested: rule %s%s", what, rule, " (muted)" if self.muted else "")
+        if self.muted:
+            return
+        if self._want_device and self._device is None:
+            self._open()
+        if self._device is None:
+            return
+        with self._lock:
+            self._queue.append(np.asarray(pcm, dtype=np.int16))
+
     def _open(self) -> None:
         self._want_device = False  # try once
         try:

@@ -1,16 +1,18 @@
-"""The viewer's analysis thread: source -> recorder -> streaming analysis -> alert engine.
+"""The viewer's analysis thread: source -> recorder -> session pipeline (analysis + alerts).
 
 The worker runs an asyncio loop in its own thread (never the GUI thread). It enters the block
-source (BLE, emulated BLE, simulator or HDF5 replay), records live data to HDF5, feeds every
-block to the shared streaming analysis (:class:`dsp.session.SessionAnalyzer`) and the rows it
-finishes to the alert engine (:class:`dsp.alerts.AlertEngine`). Results are handed to the GUI
+source (BLE, emulated BLE, simulator or HDF5 replay), records live data to HDF5 with the
+recorder of ``runform record`` (:class:`recordings.recorder.Recorder`), and feeds every block
+to the session pipeline of ``runform analyze`` (:class:`dsp.pipeline.SessionPipeline`: the
+streaming analysis and the alert engine). In replay the analysis reads the file ahead of the
+playback with the reader's own windows (:meth:`recordings.Recording.iter_blocks`). Results are handed to the GUI
 thread through a thread-safe :class:`queue.Queue` of :class:`Update` objects; the GUI pulls them
 on a timer. The GUI controls the worker only through the thread-safe methods :meth:`pause`,
 :meth:`set_speed`, :meth:`seek`, :meth:`add_marker` and :meth:`stop`.
 
-Replay seeking runs the same analyzer: jumping forwards feeds the skipped data as fast as
-possible; jumping backwards starts a fresh analyzer and re-feeds the recording from its start up
-to the new position (an ``Update("reset")`` tells the GUI to forget what it had).
+Replay seeking moves the playback only: the analysis runs once through the file, ahead of
+the playback (jumping forwards feeds the skipped data as fast as possible; the rows before a
+backward jump are already known).
 """
 
 from __future__ import annotations
@@ -23,15 +25,12 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from dsp.alerts import Alert, AlertEngine, Profile
+from dsp.alerts import Profile
 from dsp.block import SampleBlock, SensorInfo
-from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 
 __all__ = ["AnalysisWorker", "Update", "replay_block_s"]
@@ -56,7 +55,6 @@ class Update:
     * ``streams``: ``data = [(stream_id, t, {quantity: values}, device_model, placement)]``
       rows of non-IMU devices (footpods): a recording's whole ``/streams`` at once in replay,
       the rows received since the last block live (also written to the live recording);
-    * ``reset``: the analysis restarted (replay jumped back): forget rows and raw data;
     * ``ended``: the source has no more data (``data`` = final time);
     * ``error``: ``data`` = one-line message; the worker stops.
     """
@@ -66,30 +64,13 @@ class Update:
     wall: float = field(default_factory=time.monotonic)
 
 
-def _traces_of(analyzer: Any, sensor_id: str) -> list[tuple[str, str, float, np.ndarray]]:
-    """Per-stride traces an analyzer finished in its last call (``latest_traces_``).
-
-    Entries are ``(t_ic, values)`` (the side is the analyzer's own, e.g. a foot's) or
-    ``(t_ic, values, side)`` (e.g. pelvic obliquity keyed by the stance side).
-    """
-    out = []
-    own = getattr(analyzer, "side", None) or ""
-    for item in getattr(analyzer, "latest_traces_", None) or []:
-        if len(item) >= 3:
-            t_ic, values, side = item[0], item[1], item[2]
-        else:
-            (t_ic, values), side = item, own
-        out.append((sensor_id, str(side or ""), float(t_ic), np.asarray(values, dtype=float)))
-    return out
-
-
 class AnalysisWorker:
     """Run a block source with analysis and alerts in a background thread.
 
     Parameters
     ----------
     source_factory : callable
-        Returns a not-yet-entered block source (``firmware_bridge.source.BlockSource``).
+        Returns a not-yet-entered block source (``dsp.source.BlockSource``).
     profile : Profile
         Alert rules.
     record_path : str, optional
@@ -129,7 +110,7 @@ class AnalysisWorker:
         self._ready = threading.Event()
         self._stopped = threading.Event()
         self.source: Any = None
-        self.writer: Any = None
+        self.recorder: Any = None  # recordings.recorder.Recorder, live with a record path
         self.sensors: list[SensorInfo] = []
         self.t_now = 0.0
         self.markers_written: list[tuple[float, str, str]] = []
@@ -212,33 +193,38 @@ class AnalysisWorker:
             async with self.source as src:
                 await self._session(src)
         finally:
-            if self.writer is not None:
-                self.writer.close()
-                self.writer = None
+            if self.recorder is not None:
+                self.recorder.close()
+                self.recorder = None
 
     def _new_analysis(self) -> None:
-        from dsp.session import AnalysisConfig, SessionAnalyzer
+        from dsp.pipeline import SessionPipeline
+        from dsp.session import AnalysisConfig
 
-        self.engine = AlertEngine(self.profile, sensors=self.sensors, early=True)
         # all sensors' blocks come together in time here: the pelvis gives up on a foot
         # that fell silent within seconds instead of at the end (same rows either way)
         config = AnalysisConfig(placement_settings={"pelvis": {"lockstep_feeds": True}})
         try:
-            self.sa: Any = SessionAnalyzer(self.sensors, config=config)
+            self.pipe: SessionPipeline | None = SessionPipeline(
+                self.sensors, profile=self.profile, config=config
+            )
             self.analysis_error: str | None = None
         except AnalysisError as exc:  # raw signals are still shown
-            self.sa = None
+            self.pipe = None
             self.analysis_error = str(exc)
-        self._last_t: dict[str, float] = {}
         self._finished = False
         self._analysed_to = -math.inf if self._rec is None else float(self._rec.t_start)
+        # replay: the analysis reads the file ahead of playback, window by window
+        self._file_blocks: Iterator[SampleBlock] | None = (
+            None if self._rec is None else self._rec.iter_blocks(chunk_s=self.ANALYSIS_WINDOW_S)
+        )
 
     async def _session(self, src: Any) -> None:
         self.sensors = list(src.sensors)
         if self.record_path is not None:
-            from recordings import RecordingWriter
+            from recordings.recorder import Recorder
 
-            self.writer = RecordingWriter(self.record_path, self.sensors, notes=self.notes)
+            self.recorder = Recorder(self.record_path, self.sensors, notes=self.notes)
         rec = getattr(src, "recording", None) if self.replay else None
         self._rec = rec
         self._new_analysis()
@@ -319,8 +305,8 @@ class AnalysisWorker:
         return consumer
 
     def _write_marker(self, t: float, label: str, kind: str) -> None:
-        if self.writer is not None:
-            self.writer.add_marker(t, label, kind=kind)
+        if self.recorder is not None:
+            self.recorder.add_marker(t, label, kind=kind)
         self.markers_written.append((t, label, kind))
         self._put("marker", (t, label, kind))
 
@@ -355,8 +341,8 @@ class AnalysisWorker:
     LEAD_S = 3.0
 
     def _live_block(self, block: SampleBlock) -> None:
-        if self.writer is not None:
-            self.writer.append(block)
+        if self.recorder is not None:
+            self.recorder.append(block)
         self._put("blocks", [block])
         self._live_streams()
         self._analyse([block])
@@ -367,73 +353,38 @@ class AnalysisWorker:
         rows = drain() if callable(drain) else None
         if not rows:
             return
-        if self.writer is not None:
-            for sid, t, values, model, placement in rows:
-                self.writer.append_stream(sid, t, values, device_model=model, placement=placement)
+        if self.recorder is not None:
+            self.recorder.append_streams(rows)
         self._put("streams", rows)
 
     def _analyse(self, blocks: list[SampleBlock]) -> None:
-        rows: list[ContactRow] = []
-        early: list[ContactRow] = []
-        traces: list[tuple[str, str, float, np.ndarray]] = []
-        if self.sa is None:
+        """Feed blocks to the pipeline; one ``strides`` message with what they released."""
+        if self.pipe is None:
             return
-        for block in blocks:
-            if len(block):
-                self._last_t[block.sensor_id] = block.t_end
-            if block.sensor_id not in self.sa.analyzers:
-                continue
-            rows += self.sa.feed(block)
-            early += self.sa.early_rows_
-            traces += _traces_of(self.sa.analyzer(block.sensor_id), block.sensor_id)
-        self._emit_rows(rows, traces, early=early)
+        ups = [self.pipe.feed(b) for b in blocks if b.sensor_id in self.pipe.analysis.analyzers]
+        self._emit(ups)
 
-    def _emit_rows(
-        self,
-        rows: list[ContactRow],
-        traces: list,
-        *,
-        early: list[ContactRow] | None = None,
-        final: bool = False,
-    ) -> None:
+    def _emit(self, ups: list[Any], *, final: bool = False) -> None:
+        rows = [r for u in ups for r in u.rows]
+        early = [r for u in ups for r in u.early_rows]
+        alerts = [a for u in ups for a in u.alerts]
+        cleared = [c for u in ups for c in u.cleared]
+        traces = [t for u in ups for t in u.traces()]
         if not rows and not traces and not early and not final:
             return
-        assert self.sa is not None
-        # contact-only metrics (strike angle, pronation, contact time) alert from the early
-        # rows, about a stride before the rows themselves are final
-        alerts: list[Alert] = self.engine.feed(
-            rows,
-            early=early or (),
-            watermarks=self.sa.early_watermarks(),
-            stride_watermarks=self.sa.stride_watermarks(),
-        )
-        cleared = list(self.engine.cleared_)
-        if final:
-            alerts += self.engine.finish()
-            cleared += self.engine.cleared_
-        if self.writer is not None:
+        if self.recorder is not None:
             for a in alerts:
                 self._write_marker(a.t, a.rule, "alert")
         self._put(
             "strides",
-            {
-                "rows": rows,
-                "early": list(early or ()),
-                "traces": traces,
-                "alerts": alerts,
-                "cleared": cleared,
-            },
+            {"rows": rows, "early": early, "traces": traces, "alerts": alerts, "cleared": cleared},
         )
 
     def _finish(self) -> None:
-        if self.sa is None or self._finished:
+        if self.pipe is None or self._finished:
             return
         self._finished = True
-        rows = self.sa.finish()
-        traces = []
-        for sid in self.sa.analyzers:
-            traces += _traces_of(self.sa.analyzer(sid), sid)
-        self._emit_rows(rows, traces, early=self.sa.early_rows_, final=True)
+        self._emit([self.pipe.finish()], final=True)
 
     async def _jump(self, src: Any, target: float) -> None:
         """Replay: move playback to ``target`` s; analysis catches up as fast as it can."""
@@ -454,32 +405,30 @@ class AnalysisWorker:
     #: Raw data (s) sent to the GUI before a new replay position.
     RAW_PREFILL_S = 12.0
 
+    #: Replay: length of the windows the analysis reads from the file, s.
+    ANALYSIS_WINDOW_S = 1.0
+
     async def _analyse_to(self, target: float) -> None:
-        """Replay: feed the analysis from the file up to ``target`` s (monotonic)."""
-        rec = self._rec
-        if self.sa is None or self._finished:
+        """Replay: feed the analysis from the file up to ``target`` s (monotonic), with the
+        reader's own windows (:meth:`recordings.Recording.iter_blocks`)."""
+        if self.pipe is None or self._finished or self._file_blocks is None:
             return
-        target = min(target, rec.t_end + 1e-6)
-        chunk = 5.0
-        w0 = self._analysed_to
-        while w0 < target:
-            w1 = min(w0 + chunk, target)
-            blocks = []
-            first = w0 == rec.t_start
-            for s in self.sensors:
-                b = rec.read(s.sensor_id, w0, w1)
-                g = rec.gaps(s.sensor_id)
-                if len(g):  # each gap once: in the window in which it starts
-                    g = g[((g[:, 0] >= w0) | first) & (g[:, 0] < w1)]
-                b = SampleBlock(b.sensor_id, b.t, b.acc, b.gyr, b.seq, g)
-                if len(b) or len(b.gaps):
-                    blocks.append(b)
-            self._analyse(blocks)
-            self._analysed_to = w1
-            w0 = w1
-            await asyncio.sleep(0)
-        if target >= rec.t_end:
-            self._finish()
+        n_sensors = max(1, len(self.sensors))
+        blocks: list[SampleBlock] = []
+        while self._analysed_to < target:
+            b = next(self._file_blocks, None)
+            if b is None:  # the end of the file
+                self._analyse(blocks)
+                self._finish()
+                return
+            blocks.append(b)
+            if len(b):
+                self._analysed_to = max(self._analysed_to, float(b.t_end))
+            if len(blocks) >= 5 * n_sensors:  # about 5 s of data per message
+                self._analyse(blocks)
+                blocks = []
+                await asyncio.sleep(0)
+        self._analyse(blocks)
 
 
 def replay_block_s(speed: float) -> float:

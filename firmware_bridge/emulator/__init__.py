@@ -1,7 +1,7 @@
 """Emulated BLE sensors on an in-process bumble link (see :mod:`firmware_bridge.emulator.base`).
 
 :func:`start_virtual_sensors` starts a set of them; :class:`VirtualBleSource` streams them
-through bleak (bumble backend) as a :class:`~firmware_bridge.source.BlockSource`.
+through bleak (bumble backend) as a :class:`~dsp.source.BlockSource`.
 """
 
 from firmware_bridge.emulator.base import (

@@ -1,7 +1,7 @@
 """Ready-made virtual sensor sets: emulated DIY clips on a virtual link, streamed through bleak.
 
 :func:`start_virtual_sensors` starts emulated peripherals (by default both feet and the pelvis)
-fed by the simulator; :class:`VirtualBleSource` is a :class:`~firmware_bridge.source.BlockSource`
+fed by the simulator; :class:`VirtualBleSource` is a :class:`~dsp.source.BlockSource`
 that starts them and streams them through a :class:`~firmware_bridge.ble_session.BleSession`
 over the bumble bleak backend — the exact path ``runform record --simulate`` and
 ``runform live --simulate`` use.
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.source import SensorStatus
 from firmware_bridge.ble_session import BleSession, SensorSpec
 from firmware_bridge.devices import StreamSettings
 from firmware_bridge.emulator.base import (
@@ -28,7 +29,6 @@ from firmware_bridge.emulator.base import (
     SyntheticSignal,
 )
 from firmware_bridge.emulator.diy import EmulatedDiyClip
-from firmware_bridge.source import SensorStatus
 from firmware_bridge.virtual_link import VirtualLink
 
 __all__ = [
@@ -248,7 +248,7 @@ async def start_virtual_sensors(
 
 
 class VirtualBleSource:
-    """A :class:`~firmware_bridge.source.BlockSource`: emulated sensors streamed through bleak.
+    """A :class:`~dsp.source.BlockSource`: emulated sensors streamed through bleak.
 
     Parameters
     ----------

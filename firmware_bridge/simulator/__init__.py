@@ -1,7 +1,7 @@
 """A kinematic running simulator with exact ground truth (see ``docs/simulator.md``).
 
 ``simulate_session`` generates a whole session (blocks, truth, markers); ``SimulatedSource``
-streams one in real time as a :class:`~firmware_bridge.source.BlockSource`.
+streams one in real time as a :class:`~dsp.source.BlockSource`.
 """
 
 from firmware_bridge.simulator.scenarios import SCENARIOS, Scenario, get_scenario, scenario_names

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
@@ -58,12 +59,11 @@ def resolve_scenario(
 
 
 def _software_version() -> str:
+    """``runform-sim <installed version>`` (the simulator does not import the CLI package)."""
     try:
-        from runform import __version__
-
-        return f"runform-sim {__version__}"
-    except ImportError:  # pragma: no cover
-        return "runform-sim"
+        return f"runform-sim {version('runform')}"
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "runform-sim 0.0.0+src"
 
 
 class SignalGenerator:
@@ -234,7 +234,8 @@ class SimulatedSession:
 
     def write(self, path: str | os.PathLike[str], notes: str | None = None) -> None:
         """Write the session as an HDF5 recording (format v1), with markers and gaps."""
-        from recordings import RecordingWriter
+        from recordings.writer import RecordingWriter  # h5py only when writing (a live
+        # simulated source that imports this module at connect time must not wait for it)
 
         if notes is None:
             notes = f"simulated: scenario {self.scenario.name}, seed {self.seed}"
@@ -337,7 +338,7 @@ def write_simulated_recording(
         Samples written per sensor id.
     """
     from firmware_bridge.simulator.truth import measure_truth
-    from recordings import RecordingWriter
+    from recordings.writer import RecordingWriter  # h5py only when writing
 
     sc = resolve_scenario(scenario, duration_s=duration_s, rate_hz=rate_hz, **overrides)
     gen = SignalGenerator(sc, seed)

@@ -1,4 +1,4 @@
-"""A simulated session as a live :class:`~firmware_bridge.source.BlockSource`.
+"""A simulated session as a live :class:`~dsp.source.BlockSource`.
 
 Generates the signals piece by piece as (simulated) time passes: nothing of the session is
 generated ahead of the clock by more than one block, so an hour-long source costs no memory.
@@ -12,9 +12,9 @@ import time
 from collections.abc import AsyncIterator
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.source import SensorStatus
 from firmware_bridge.simulator.scenarios import Scenario
 from firmware_bridge.simulator.session import SignalGenerator, resolve_scenario
-from firmware_bridge.source import SensorStatus
 
 __all__ = ["SimulatedSource"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 from runform.errors import UsageError
 
@@ -17,7 +18,14 @@ def add_viewer_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="alert profile: a TOML file or a built-in name (default, chirunning; default: default)",
     )
-    parser.add_argument("--mute", action="store_true", help="no alert sounds")
+    parser.add_argument("--mute", action="store_true", help="no alert sounds (= --cues off)")
+    parser.add_argument(
+        "--cues",
+        choices=("tone", "speech", "off"),
+        default="tone",
+        help="how alerts sound: tone (each rule's tone), speech (a short spoken phrase per rule, "
+        "offline through espeak-ng) or off (default tone)",
+    )
     parser.add_argument(
         "--signal",
         choices=("gyr", "acc"),
@@ -60,6 +68,17 @@ def viewer_config(args: argparse.Namespace, *, mode: str, title: str):
         raise UsageError(f"--screenshot {args.screenshot}: expected a .png file name")
     if args.screenshot and args.exit_after is None:
         raise UsageError("--screenshot needs --exit-after SECONDS (when to take it)")
+    cues = "off" if args.mute else args.cues
+    if cues == "speech":
+        from viewer.speech import ESPEAK, find_espeak
+
+        if find_espeak() is None:
+            print(
+                f"runform: {ESPEAK} not found (install the espeak-ng package for spoken cues): "
+                "alerts play their tones",
+                file=sys.stderr,
+            )
+            cues = "tone"
     return ViewerConfig(
         mode=mode,
         title=title,
@@ -68,6 +87,7 @@ def viewer_config(args: argparse.Namespace, *, mode: str, title: str):
         sensors=[s.strip() for s in args.show.split(",")] if args.show else None,
         window_s=args.window,
         muted=args.mute,
+        cues=cues,
         screenshot=args.screenshot,
         exit_after_s=args.exit_after,
         speed=getattr(args, "speed", 1.0),

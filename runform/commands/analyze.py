@@ -51,6 +51,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "session (same clip, e.g. a warm-up): for short trials with one or two contacts",
     )
     parser.add_argument(
+        "--watch",
+        metavar="WATCH.fit",
+        help="merge a watch's FIT activity of the same run (GPS, pace, heart rate, elevation): "
+        "aligned by wall clock and cadence, runform's speed checked against GPS (SUMMARY key "
+        "'watch')",
+    )
+    parser.add_argument(
+        "--start",
+        metavar="UTC",
+        help="wall-clock time of the recording's t = 0 for --watch/--timeline, ISO 8601 "
+        "(default: the recording's start_utc or created_utc attribute)",
+    )
+    parser.add_argument(
+        "--timeline",
+        metavar="CSV",
+        help="also write one row per second: runform's per-second values (means over 3 s) and, "
+        "with --watch, the watch's position, altitude, heart rate and GPS speed beside them",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on long files"
     )
 
@@ -63,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--chunk-s {args.chunk_s}: expected a positive number of seconds")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
-    if not (args.strides or args.json or args.parquet):
-        raise UsageError("nothing to write: give --strides, --json and/or --parquet")
+    if not (args.strides or args.json or args.parquet or args.timeline):
+        raise UsageError("nothing to write: give --strides, --json, --parquet and/or --timeline")
     rec_path = args.recording
     csv_path = args.strides
     tmp_csv = None
@@ -99,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 rec_path,
                 chunk_s=args.chunk_s,
                 profile=args.profile,
-                keep_rows=False,
+                keep_rows=bool(args.watch or args.timeline),  # both need the rows
                 on_rows=count_and_write,
                 on_progress=progress if show else None,
                 workers=args.workers,
@@ -109,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     diag = result.diagnostics
+    if args.watch or args.timeline:
+        _watch_and_timeline(result, args)
     if args.json:
         write_summary_json(args.json, result.summary)
     if args.parquet:
@@ -141,9 +162,37 @@ def run(args: argparse.Namespace) -> int:
             f"{rec_path}: no foot sensor in this recording: no per-contact foot metrics",
             file=sys.stderr,
         )
-    outs = [p for p in (args.strides, args.json, args.parquet) if p]
+    outs = [p for p in (args.strides, args.json, args.parquet, args.timeline) if p]
     print(f"{n_rows} contacts -> {', '.join(outs)}")
     return 0
+
+
+def _watch_and_timeline(result, args: argparse.Namespace) -> None:
+    """``--watch``: merge the watch (SUMMARY key ``watch``); ``--timeline``: the per-second CSV."""
+    import math
+
+    import numpy as np
+
+    from runform.fit.activity import recording_start_unix
+    from runform.fit.timeline import per_second
+    from runform.fit.watch import merge_watch, timeline_table
+
+    start = recording_start_unix(result.attrs, args.start, args.recording)
+    track = None
+    if args.watch:
+        merged = merge_watch(result, args.watch, start_unix_s=start)
+        result.summary["watch"] = merged.summary
+        track = merged.track
+        print(merged.describe(), file=sys.stderr)
+    if args.timeline:
+        placements = {s.sensor_id: s.placement for s in result.sensors}
+        lo = math.ceil(start + result.t_start) - start
+        t = np.arange(lo, result.t_start + result.duration_s + 1e-9, 1.0)
+        tl = per_second(result.strides, placements, t)
+        try:
+            timeline_table(tl, track, start_unix_s=start).to_csv(args.timeline, index=False)
+        except OSError as exc:
+            raise UsageError(f"--timeline {args.timeline}: cannot write ({exc.strerror})") from exc
 
 
 def _mountings(other: str, rec_path: str) -> dict:

@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(source, out: Path, args: argparse.Namespace):
-    from firmware_bridge.recorder import format_status, record_source
+    from recordings.recorder import format_status, record_source
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

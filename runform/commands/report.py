@@ -19,6 +19,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--png", metavar="DIR", help="also write every figure as a PNG file here")
     p.add_argument("--json", metavar="JSON", help="also write SUMMARY.json (as runform analyze)")
     p.add_argument(
+        "--watch",
+        metavar="WATCH.fit",
+        help="merge a watch's FIT activity of the same run: a route profile (pace, elevation, "
+        "heart rate beside strike angle and pelvic drop) and runform's speed checked against GPS",
+    )
+    p.add_argument(
+        "--start",
+        metavar="UTC",
+        help="wall-clock time of the recording's t = 0 for --watch, ISO 8601 (default: the "
+        "recording's start_utc or created_utc attribute)",
+    )
+    p.add_argument(
         "--profile",
         help="alert profile for the alerts shown: a TOML file or a built-in name (default)",
     )
@@ -34,6 +46,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: folder {out.parent} does not exist")
     res = analyse_recording(args.recording, profile=args.profile, collect_traces=True)
     rep = session_report(res)
+    if args.watch:
+        from runform.fit.activity import recording_start_unix
+        from runform.fit.watch import merge_watch
+        from runform.route_profile import add_route_profile
+
+        merged = merge_watch(
+            res,
+            args.watch,
+            start_unix_s=recording_start_unix(res.attrs, args.start, args.recording),
+        )
+        res.summary["watch"] = merged.summary
+        add_route_profile(rep, merged)
+        print(merged.describe())
     try:
         rep.write_html(out)
     except OSError as exc:

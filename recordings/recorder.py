@@ -1,10 +1,13 @@
-"""Record any :class:`~firmware_bridge.source.BlockSource` to an HDF5 v1 file, with live status.
+"""Record any :class:`~dsp.source.BlockSource` to an HDF5 v1 file, with live status.
 
-The consumer side of ``runform record``: every block is appended to a
-:class:`recordings.RecordingWriter` as it arrives (rows of non-IMU devices such as footpods,
-from ``source.drain_streams()`` when the source has it, go to ``/streams``) (the writer flushes at least every second, so
-a kill loses at most the last second), gaps reported by the source go with their blocks, and a
-status callback gets per-sensor diagnostics (rate, lost samples, battery) a few times a second.
+:class:`Recorder` is the one recorder of live data, used by ``runform record``
+(:func:`record_source`) and by the live viewer (``runform live``): every block is appended to a
+:class:`recordings.RecordingWriter` as it arrives, with the gaps the source reports; rows of
+non-IMU devices such as footpods (``source.drain_streams()``, when the source has it) go to
+``/streams``; markers (user marks, alerts) to ``/markers``. The writer flushes at least every
+second, so a kill loses at most the last second. :func:`record_source` adds the session loop:
+duration, stop, and a status callback with per-sensor diagnostics (rate, lost samples, battery)
+a few times a second.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware_bridge.source import BlockSource, SensorStatus
+from dsp.block import SampleBlock, SensorInfo
+from dsp.source import BlockSource, SensorStatus
+from recordings.writer import RecordingWriter
 
-__all__ = ["RecordSummary", "format_status", "record_source"]
+__all__ = ["RecordSummary", "Recorder", "format_status", "record_source"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,71 @@ class RecordSummary:
     samples: dict[str, int] = field(default_factory=dict)
     gaps: dict[str, int] = field(default_factory=dict)
     status: dict[str, SensorStatus] = field(default_factory=dict)
+
+
+class Recorder:
+    """Writes a live source's blocks, stream rows and markers to a new recording.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file (created; overwritten).
+    sensors : list of SensorInfo
+    notes : str, optional
+        Stored in the file's ``notes`` attribute.
+    flush_interval_s : float
+        Writer flush interval (≤ 1 s), s.
+
+    Attributes
+    ----------
+    summary : RecordSummary
+        What has been written so far (samples and gaps per sensor, time covered).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sensors: list[SensorInfo],
+        *,
+        notes: str | None = None,
+        flush_interval_s: float = 0.5,
+    ) -> None:
+        self.summary = RecordSummary(path=os.fspath(path))
+        self.writer = RecordingWriter(path, sensors, notes=notes, flush_interval_s=flush_interval_s)
+        self._t_max = 0.0
+
+    def append(self, block: SampleBlock) -> None:
+        """Write a block (with its gaps)."""
+        self.writer.append(block)
+        summary = self.summary
+        summary.samples[block.sensor_id] = summary.samples.get(block.sensor_id, 0) + len(block)
+        if len(block.gaps):
+            summary.gaps[block.sensor_id] = summary.gaps.get(block.sensor_id, 0) + len(block.gaps)
+        if len(block):
+            self._t_max = max(self._t_max, block.t_end)
+            summary.duration_s = self._t_max
+
+    def append_streams(self, rows: list | None) -> None:
+        """Write rows of non-IMU devices: ``(stream_id, t, values, device_model, placement)``."""
+        for stream_id, t, values, device_model, placement in rows or ():
+            self.writer.append_stream(
+                stream_id, t, values, device_model=device_model, placement=placement
+            )
+            self.summary.samples[stream_id] = self.summary.samples.get(stream_id, 0) + len(t)
+
+    def add_marker(self, t: float, label: str, kind: str = "user") -> None:
+        """Write a marker at session time ``t`` (s)."""
+        self.writer.add_marker(t, label, kind=kind)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self.writer.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def format_status(status: dict[str, SensorStatus], elapsed_s: float) -> str:
@@ -97,9 +167,6 @@ async def record_source(
     -------
     RecordSummary
     """
-    from recordings import RecordingWriter
-
-    summary = RecordSummary(path=os.fspath(path))
     async with source:
         now: Callable[[], float] | None = getattr(source, "now", None)
         stop: Callable[[], None] | None = getattr(source, "stop", None)
@@ -109,29 +176,20 @@ async def record_source(
         if duration_s is not None and now is not None and stop is not None:
             # ends the run on time even while no block arrives (every sensor gone)
             timer = asyncio.get_running_loop().create_task(_stop_at(now, stop, start + duration_s))
-        with RecordingWriter(
+        with Recorder(
             path, source.sensors, notes=notes, flush_interval_s=flush_interval_s
-        ) as writer:
+        ) as recorder:
+            summary = recorder.summary
             if on_start is not None:
                 on_start(source)
             last_status = -float("inf")
-            t_max = 0.0
             stopping = False
             drain = getattr(source, "drain_streams", None)
             async for block in source.blocks():
-                writer.append(block)
+                recorder.append(block)
                 if drain is not None:
-                    _write_streams(writer, drain(), summary)
-                summary.samples[block.sensor_id] = summary.samples.get(block.sensor_id, 0) + len(
-                    block
-                )
-                if len(block.gaps):
-                    summary.gaps[block.sensor_id] = summary.gaps.get(block.sensor_id, 0) + len(
-                        block.gaps
-                    )
-                if len(block):
-                    t_max = max(t_max, block.t_end)
-                elapsed = (now() - start) if now is not None else t_max
+                    recorder.append_streams(drain())
+                elapsed = (now() - start) if now is not None else summary.duration_s
                 if on_status is not None and elapsed - last_status >= status_interval_s:
                     last_status = elapsed
                     on_status(source.status(), elapsed)
@@ -141,8 +199,7 @@ async def record_source(
                         break
                     stop()  # the source yields what it already received, then ends
             if drain is not None:
-                _write_streams(writer, drain(), summary)
-            summary.duration_s = t_max
+                recorder.append_streams(drain())
             summary.status = {k: _copy(v) for k, v in source.status().items()}
         if timer is not None:
             timer.cancel()
@@ -153,12 +210,6 @@ async def _stop_at(now: Callable[[], float], stop: Callable[[], None], t_stop: f
     while now() < t_stop:
         await asyncio.sleep(0.1)
     stop()
-
-
-def _write_streams(writer: Any, rows: list, summary: RecordSummary) -> None:
-    for stream_id, t, values, device_model, placement in rows:
-        writer.append_stream(stream_id, t, values, device_model=device_model, placement=placement)
-        summary.samples[stream_id] = summary.samples.get(stream_id, 0) + len(t)
 
 
 def _copy(st: Any) -> SensorStatus:
