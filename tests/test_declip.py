@@ -66,8 +66,8 @@ def test_clipped_session_same_rows_in_any_blocks():
         out = []
         for i in range(0, b.t.shape[0], step):
             sl = slice(i, i + step)
-            out += fa.feed(SampleBlock("left_foot", b.t[sl], acc[sl], b.gyr[sl]))
-        out += fa.finish()
+            out += fa.feed(SampleBlock("left_foot", b.t[sl], acc[sl], b.gyr[sl])).rows
+        out += fa.finish().rows
         return [r.as_record() for r in out]
 
     batch = rows(b.t.shape[0])

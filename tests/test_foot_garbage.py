@@ -85,7 +85,7 @@ def test_zero_dropouts_are_gaps_not_stillness(easy):
         acc[s : s + n] = 0.0
         gyr[s : s + n] = 0.0
     sa = SessionAnalyzer(easy.sensors)
-    rows = sa.feed(SampleBlock("left_foot", b.t, acc, gyr)) + sa.finish()
+    rows = [*sa.feed(SampleBlock("left_foot", b.t, acc, gyr)).rows, *sa.finish().rows]
     d = sa.diagnostics()["left_foot"]
     assert d["alignment"] is not None and not d["low_alignment"]
     zeros = (acc == 0).all(axis=1)
@@ -154,8 +154,8 @@ def test_garbage_never_crashes_the_analyzers(blocks):
     try:
         rows = []
         for b in blocks:
-            rows += sa.feed(b)
-        rows += sa.finish()
+            rows += sa.feed(b).rows
+        rows += sa.finish().rows
     except AnalysisError as exc:  # a clear one-line message is fine, any other error is not
         assert "\n" not in str(exc)
         return
