@@ -53,6 +53,7 @@ from typing import Any
 from dsp.block import SensorInfo
 from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
+from dsp.metrics import METRIC_LIST, Metric
 
 __all__ = [
     "LEVELS",
@@ -113,20 +114,25 @@ class MetricSpec:
 
 _SHARE_UNITS = {"fraction": 100.0}
 
-#: Metrics a rule may watch: STRIDES.csv columns and derived strike-type shares.
+#: Other units a rule's thresholds may be written in: unit -> factor to the metric's own unit.
+_RULE_UNITS: dict[str, dict[str, float]] = {
+    "s": {"ms": 1e-3},
+    "steps/min": {"spm": 1.0},
+    "m": {"cm": 1e-2},
+    "m/s": {"km/h": 1 / 3.6},
+    "cm": {"mm": 0.1},
+}
+
+
+def _spec(m: Metric) -> MetricSpec:
+    source = "auto" if m.feet and m.pelvis else ("feet" if m.feet else "pelvis")
+    return MetricSpec(m.unit, source, units=_RULE_UNITS.get(m.unit, {}))
+
+
+#: Metrics a rule may watch: the STRIDES.csv columns of :mod:`dsp.metrics` (unit, which
+#: sensors carry them) and derived strike-type shares.
 METRICS: dict[str, MetricSpec] = {
-    "contact_time": MetricSpec("s", "auto", units={"ms": 1e-3}),
-    "stride_time": MetricSpec("s", "auto", units={"ms": 1e-3}),
-    "flight_time": MetricSpec("s", "feet", units={"ms": 1e-3}),
-    "cadence": MetricSpec("steps/min", "auto", units={"spm": 1.0}),
-    "foot_strike_angle": MetricSpec("deg", "feet"),
-    "pronation_excursion": MetricSpec("deg", "feet"),
-    "max_pronation_velocity": MetricSpec("deg/s", "feet"),
-    "stride_length": MetricSpec("m", "feet", units={"cm": 1e-2}),
-    "speed": MetricSpec("m/s", "feet", units={"km/h": 1 / 3.6}),
-    "peak_impact": MetricSpec("g", "feet"),
-    "pelvic_drop": MetricSpec("deg", "pelvis"),
-    "vertical_oscillation": MetricSpec("cm", "pelvis", units={"mm": 0.1}),
+    **{m.column: _spec(m) for m in METRIC_LIST if m.column not in ("t_ic", "t_to")},
     "rearfoot_share": MetricSpec("%", "feet", share_of="rearfoot", units=_SHARE_UNITS),
     "midfoot_share": MetricSpec("%", "feet", share_of="midfoot", units=_SHARE_UNITS),
     "forefoot_share": MetricSpec("%", "feet", share_of="forefoot", units=_SHARE_UNITS),

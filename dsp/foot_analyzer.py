@@ -65,6 +65,7 @@ from dsp.foot_events import (
     find_swing_peaks,
 )
 from dsp.foot_metrics import MetricSettings, contact_metrics_batch
+from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
@@ -870,7 +871,7 @@ class FootAnalyzer(StreamAnalyzer):
             t_ic=ev.t_ic,
             t_to=ev.t_to,
             stride_time=stride_time,
-            cadence=120.0 / stride_time,
+            cadence=cadence_spm(stride_time),
         )
         for k, v in (pend.early or {}).items():
             setattr(row, k, v)

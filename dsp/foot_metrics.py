@@ -30,6 +30,7 @@ from dsp.block import STANDARD_GRAVITY
 from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, strike_type_from_angle
 from dsp.filters import samples_for
 from dsp.foot_events import ContactEvents
+from dsp.metrics import cadence_spm
 from dsp.orientation import elevation_deg, integrate_windows, pack_windows
 
 __all__ = [
@@ -242,7 +243,7 @@ def contact_metrics_batch(
         if nxt is not None:
             stride_time = float(nxt.t_ic - ev.t_ic)
             out["stride_time"] = stride_time
-            out["cadence"] = 120.0 / stride_time
+            out["cadence"] = cadence_spm(stride_time)
             sl = float(sl_all[i])
             out["stride_length"] = sl
             out["speed"] = sl / stride_time
@@ -271,7 +272,7 @@ def _peak_between_samples(
       many samples wide. The eversion-rate burst of early stance lasts some 40-70 ms, i.e. 2-7
       samples at 50-100 Hz, and the device's low-pass (about 0.4 x the rate) lowers its top as
       well. For raised-cosine bursts of 40-70 ms through a 2nd-order low-pass at 0.4 x the rate
-      (20 sampling phases; ``tests/test_peak_interpolation.py``) the mean error against the
+      (20 sampling phases; ``tests/dsp/test_peak_interpolation.py``) the mean error against the
       burst's top is 0.7-5.6 % (parabola) and 0.2-2.2 % (Gaussian) at 100 Hz, 8-29 % and
       3-28 % at 50 Hz, within 0.3 % for both at >= 208 Hz; the Gaussian overshoots by at most
       2 %. A narrower implied pulse is not resolved by the samples: the logarithm of a small

@@ -34,7 +34,7 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    steps of a run wait for ``2 * side_half_window + 1`` steps of it.
 5. **Baseline.** ``standing``: obliquity against the standing posture. ``running`` (no standing
    period): from the first ``baseline_steps`` steps, the level at which both sides' obliquity
-   waveforms are the same shape scaled by their drop (see :func:`running_baseline`).
+   waveforms are the same shape scaled by their drop (see :func:`dsp.pelvis_metrics.running_baseline`).
 6. **Fusion** (:mod:`dsp.pelvis_fusion`). When foot sensors are analysed in the same session
    (named in ``feet=`` at construction; their results come as ``feed(..., feet=[...])`` after
    each foot call), a foot contact within ``fusion_tolerance_s`` of a step gives its side, IC,
@@ -99,17 +99,18 @@ from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
 from dsp.filters import samples_for, saturation_mask
+from dsp.metrics import cadence_spm
 from dsp.orientation import chain_rotations, quat_multiply, rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
-from dsp.pelvis_early import causal_stance, causal_stances
-from dsp.pelvis_events import StanceEvents, detect_stances
+from dsp.pelvis_early import EarlyRecord, causal_stance, causal_stances
+from dsp.pelvis_events import FLIGHT_MAX_G, SMOOTH_MS, StanceEvents, detect_stances
 from dsp.pelvis_fusion import FeetFusion
-from dsp.pelvis_metrics import analyse_epochs, assign_sides, pelvic_drop
+from dsp.pelvis_metrics import analyse_epochs, assign_sides, pelvic_drop, running_baseline
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
-__all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings", "running_baseline"]
+__all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings"]
 
 #: The metrics a pelvis early row carries (see the module docstring, step 9).
 EARLY_KEYS = ("pelvic_drop",)
@@ -226,30 +227,6 @@ class _Step:
     skip: set[str] = field(default_factory=set)  # silent feet not waited for
 
 
-@dataclass
-class _Early:
-    """A contact as known once its stance has ended (module docstring, step 9)."""
-
-    t_ic: float
-    t_to: float
-    i_ic: int  # segment index
-    i_to: int  # segment index
-    flight: bool
-    segment: int
-    obl_max: float = math.nan
-    obl_min: float = math.nan
-    obl_mean: float = math.nan
-    lat_mean: float = math.nan
-    run: int = 0
-    step_no: int = 0
-    left: bool | None = None  # the side vote over the early records
-    #: the foot contact that gives the side and events: (sensor id, side, t_ic, t_to)
-    foot: tuple[str, str, float, float] | None = None
-    foot_known: bool = False  # ``foot`` is decided (None: no foot contact near it)
-    gap_end: int = -1  # last sample of a long gap before it (its drop waits for later strides)
-    row: ContactRow | None = None  # the early row, once released
-
-
 def _whole_steps(dt: float, step_s: float | None) -> int:
     """How many steps of ``step_s`` (s) the time ``dt`` (s) between two contacts spans, when
     it is a whole number from 1 to 4 within 0.2 step (missed contacts: the alternation goes
@@ -257,34 +234,6 @@ def _whole_steps(dt: float, step_s: float | None) -> int:
     x = dt / step_s if step_s else math.inf
     k = round(x) if math.isfinite(x) else 0
     return k if 1 <= k <= 4 and abs(x - k) < 0.2 else 0
-
-
-def running_baseline(
-    obl_ic_left: np.ndarray,
-    obl_ic_right: np.ndarray,
-    obl_max_left: np.ndarray,
-    obl_min_right: np.ndarray,
-) -> float:
-    """Standing obliquity estimated from running steps alone, deg.
-
-    Assumes the obliquity waveform of a left and of a right stance have the same shape, scaled
-    by each side's drop (a weak side drops further, along the same pattern): with ``b`` the
-    level, ``(IC_L - b) / (peak_L - b) = (IC_R - b) / (trough_R - b)``, solved for ``b`` with
-    the medians of the obliquity at initial contact and of the stance peak (left) and trough
-    (right). This is exact when the pelvis is level at contact, and when it is not level but
-    tilted in proportion to the drop; the plain midpoint of the IC values is used when the
-    equation is degenerate.
-    """
-    il, ir = float(np.median(obl_ic_left)), float(np.median(obl_ic_right))
-    pl, mr = float(np.median(obl_max_left)), float(np.median(obl_min_right))
-    mid = 0.5 * (il + ir)
-    den = ir + pl - il - mr
-    if abs(den) < 0.5:
-        return mid
-    b = (ir * pl - il * mr) / den
-    if not math.isfinite(b) or abs(b - mid) > 3.0 or not (mr < b < pl):
-        return mid
-    return b
 
 
 class PelvisAnalyzer(StreamAnalyzer):
@@ -330,9 +279,10 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
         # context of a contact's detection (hump, flight test, smoothing), both sides
-        self._flight_max_g = 0.6  # detect_stances' flight level, g
+        self._flight_max_g = FLIGHT_MAX_G  # detect_stances' flight level, g
         self._QB = 4096  # gyroscope chaining block, samples (see _chain)
-        self._h = samples_for(0.05, sampling_rate_hz=self.fs) // 2  # detection smoothing
+        # half the detection smoothing, samples
+        self._h = samples_for(SMOOTH_MS / 1000.0, sampling_rate_hz=self.fs) // 2
         self._M = samples_for(2.5, sampling_rate_hz=self.fs) + 4 * self._h + 4
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
@@ -396,9 +346,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._det_every = samples_for(s.detect_every_s, sampling_rate_hz=self.fs)
         self._gap_long = round(s.early_gap_s * self.fs)  # bridged samples of a long gap
         self._gap_max = samples_for(s.bridge_max_s, sampling_rate_hz=self.fs) + 2
-        self._early: list[_Early] = []  # in IC order, all segments
+        self._early: list[EarlyRecord] = []  # in IC order, all segments
         self._early_rel = 0  # records before this index are released (or dropped)
-        self._early_by_t: dict[float, _Early] = {}  # not yet matched to a step, by pelvis t_ic
+        self._early_by_t: dict[float, EarlyRecord] = {}  # not yet matched to a step, by pelvis t_ic
         self._early_steps: list[float] = []  # recent step durations between flight contacts, s
         self._early_run = 0
         self._n_early_orphans = 0  # early rows released whose contact got no row (expected 0)
@@ -636,9 +586,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._ev["peak_g"] = np.empty(0)
         self._det_n = 0  # segment samples when contacts were last looked for
         self._early_pk = -1  # contacts peaking up to here have an early record
-        self._early_seg: list[_Early] = []  # the segment's last flight records (history)
+        self._early_seg: list[EarlyRecord] = []  # the segment's last flight records (history)
         self._early_need = 0  # first segment index the next record may use
-        self._early_gapped: list[_Early] = []  # drops waiting for a stride after a long gap
+        self._early_gapped: list[EarlyRecord] = []  # drops waiting for a stride after a long gap
 
     def _process(self, piece: tuple[np.ndarray, ...]) -> None:
         t, acc, gyr, gapm, new_seg, bridged = piece
@@ -960,7 +910,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         pk = ev["pk"]
         j = int(np.searchsorted(pk, self._early_pk, side="right"))
         n = self._seg_n
-        jobs: list[tuple[_Early, list[int]]] = []
+        jobs: list[tuple[EarlyRecord, list[int]]] = []
         while j < pk.shape[0]:
             if not final and ev["dep"][j] >= n:
                 break
@@ -972,7 +922,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         for k in range(0, len(jobs), _EARLY_BATCH):
             self._early_drops(jobs[k : k + _EARLY_BATCH])
 
-    def _early_drops(self, jobs: list[tuple[_Early, list[int]]]) -> None:
+    def _early_drops(self, jobs: list[tuple[EarlyRecord, list[int]]]) -> None:
         """The causal drops of the records without lost packets in their strides, all in one
         pass (:func:`dsp.pelvis_early.causal_stances`; each one's values depend on its own
         data only, so not on how many are computed together)."""
@@ -991,7 +941,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             e.obl_mean, e.lat_mean = cst.obl_mean, cst.lat_mean
             e.obl_max, e.obl_min = cst.obl_max, cst.obl_min
 
-    def _new_early(self, j: int, jobs: list[tuple[_Early, list[int]]]) -> None:
+    def _new_early(self, j: int, jobs: list[tuple[EarlyRecord, list[int]]]) -> None:
         """The early record of contact ``j``; its drop, without lost packets in its strides,
         goes to ``jobs`` (computed by :meth:`_early_drops` with the others of the call)."""
         s = self.settings
@@ -1000,7 +950,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         i_ic, i_to = int(ev["ic"][j]), int(ev["to"][j])
         # flight before and after (detect_stances' test on all the segment's data)
         flight = bool(ev["pre"][j] >= 0 and ev["post"][j] <= ev["dep"][j])
-        e = _Early(
+        e = EarlyRecord(
             t_ic=t_ic,
             t_to=float(ev["t_to"][j]),
             i_ic=i_ic,
@@ -1088,7 +1038,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             out[lo + s0 : lo + s1] = True
         return out
 
-    def _link_early(self, e: _Early, flight: bool) -> None:
+    def _link_early(self, e: EarlyRecord, flight: bool) -> None:
         """Run and step number of an early record: as :meth:`_link`, the next contact being
         the following one unless the step is longer than 1.5 times the median of the recent
         steps between flight contacts (``dsp.pelvis_metrics`` ``max_step_ratio``)."""
@@ -1116,7 +1066,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._early_run += 1
         e.run, e.step_no = self._early_run, prev.step_no + 1
 
-    def _decide_foot(self, e: _Early) -> None:
+    def _decide_foot(self, e: EarlyRecord) -> None:
         """The foot contact that gives the record its side and events
         (:meth:`dsp.pelvis_fusion.FeetFusion.decide_early`). Once decided it stays so: later
         early rows are of later contacts."""
@@ -1124,7 +1074,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         if known:
             e.foot, e.foot_known = foot, True
 
-    def _early_row(self, e: _Early) -> ContactRow:
+    def _early_row(self, e: EarlyRecord) -> ContactRow:
         """The early row of a record (side and events decided): side, IC, TO, pelvic drop."""
         if e.foot is not None:
             side, t_ic, t_to, source = e.foot[1], e.foot[2], e.foot[3], "feet"
@@ -1177,7 +1127,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         if self._feet and self._early_rel < len(E):
             self._feet.forget_early(E[self._early_rel].t_ic - 10.0)
 
-    def _early_for(self, st: _Step) -> _Early | None:
+    def _early_for(self, st: _Step) -> EarlyRecord | None:
         """The early record of a step about to be emitted, released now if it was not (with
         the step's fusion); records of earlier contacts that got no step are dropped."""
         by_t = self._early_by_t
@@ -1348,7 +1298,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         row.contact_time = t_to - t_ic
         if stride is not None and stride > 0:
             row.stride_time = stride
-            row.cadence = 120.0 / stride
+            row.cadence = cadence_spm(stride)
         rejected = not flight
         if not flight:
             self._n_walk += 1

@@ -24,15 +24,17 @@ contacts to this toe-off only, so the values do not depend on how the data were 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from dsp.contact import ContactRow
 from dsp.orientation import quat_multiply
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm, stride_corrections
 
-__all__ = ["CausalStance", "causal_stance", "causal_stances"]
+__all__ = ["CausalStance", "EarlyRecord", "causal_stance", "causal_stances"]
 
 _CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
 
@@ -235,3 +237,29 @@ def causal_stances(
                 obl_max=hi, obl_min=lo, obl_mean=mean, lat_mean=lat_m, n_strides=ns
             )
     return out
+
+
+@dataclass
+class EarlyRecord:
+    """A contact as the pelvis analyzer knows it once its stance has ended
+    (:mod:`dsp.pelvis_analyzer`, step 9): its causal obliquity, its place in the alternation,
+    the foot contact that gives its side, and its early row once released."""
+
+    t_ic: float
+    t_to: float
+    i_ic: int  # segment index
+    i_to: int  # segment index
+    flight: bool
+    segment: int
+    obl_max: float = math.nan
+    obl_min: float = math.nan
+    obl_mean: float = math.nan
+    lat_mean: float = math.nan
+    run: int = 0
+    step_no: int = 0
+    left: bool | None = None  # the side vote over the early records
+    #: the foot contact that gives the side and events: (sensor id, side, t_ic, t_to)
+    foot: tuple[str, str, float, float] | None = None
+    foot_known: bool = False  # ``foot`` is decided (None: no foot contact near it)
+    gap_end: int = -1  # last sample of a long gap before it (its drop waits for later strides)
+    row: ContactRow | None = None  # the early row, once released

@@ -104,14 +104,20 @@ def _last_true(mask: np.ndarray) -> int:
     return mask.shape[0] - 1 - int(mask[::-1].argmax())
 
 
+#: Defaults of :func:`detect_stances` that its streaming caller needs too (the context a
+#: contact's detection depends on): the smoothing width, ms, and the flight level, g.
+SMOOTH_MS = 50.0
+FLIGHT_MAX_G = 0.6
+
+
 def detect_stances(
     t: np.ndarray,
     f_vt: np.ndarray,
     *,
     sampling_rate_hz: float,
-    smooth_ms: float = 50.0,
+    smooth_ms: float = SMOOTH_MS,
     stance_min_g: float = 1.4,
-    flight_max_g: float = 0.6,
+    flight_max_g: float = FLIGHT_MAX_G,
     min_hump_s: float = 0.06,
     max_hump_s: float = 0.9,
     gravity: float = STANDARD_GRAVITY,

@@ -23,6 +23,7 @@ over the neighbouring steps, which makes a single step's noisy cue irrelevant.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ __all__ = [
     "assign_sides",
     "obliquity_at_rest_deg",
     "pelvic_drop",
+    "running_baseline",
 ]
 
 
@@ -565,3 +567,31 @@ def _step_ptp_rows_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarr
     z = cumtrapz(v)
     z = z - (tt - t0) / dur * z[rows, last][:, None]
     return (z.max(axis=1) - z.min(axis=1)) * 100.0
+
+
+def running_baseline(
+    obl_ic_left: np.ndarray,
+    obl_ic_right: np.ndarray,
+    obl_max_left: np.ndarray,
+    obl_min_right: np.ndarray,
+) -> float:
+    """Standing obliquity estimated from running steps alone, deg.
+
+    Assumes the obliquity waveform of a left and of a right stance have the same shape, scaled
+    by each side's drop (a weak side drops further, along the same pattern): with ``b`` the
+    level, ``(IC_L - b) / (peak_L - b) = (IC_R - b) / (trough_R - b)``, solved for ``b`` with
+    the medians of the obliquity at initial contact and of the stance peak (left) and trough
+    (right). This is exact when the pelvis is level at contact, and when it is not level but
+    tilted in proportion to the drop; the plain midpoint of the IC values is used when the
+    equation is degenerate.
+    """
+    il, ir = float(np.median(obl_ic_left)), float(np.median(obl_ic_right))
+    pl, mr = float(np.median(obl_max_left)), float(np.median(obl_min_right))
+    mid = 0.5 * (il + ir)
+    den = ir + pl - il - mr
+    if abs(den) < 0.5:
+        return mid
+    b = (ir * pl - il * mr) / den
+    if not math.isfinite(b) or abs(b - mid) > 3.0 or not (mr < b < pl):
+        return mid
+    return b

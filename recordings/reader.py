@@ -345,9 +345,6 @@ class Recording:
             )
         return out
 
-    def has_group(self, name: str) -> bool:
-        return name in self._file
-
     # -- samples --------------------------------------------------------------------------
     def _index_of(self, sensor_id: str, t: float, side: str = "left") -> int:
         """Index of the first sample at or after ``t`` (``side='left'``), reading ``t`` in chunks."""

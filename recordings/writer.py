@@ -1,6 +1,6 @@
 """Append-while-recording writer for recording format v1, safe against SIGKILL.
 
-How the file survives a kill (checked by killing writer processes in ``tests/test_recordings.py``):
+How the file survives a kill (checked by killing writer processes in ``tests/recordings/test_recordings.py``):
 
 * The file uses the oldest file-format version (``libver="earliest"``): its superblock has no
   "open for writing" flag, so after a kill a plain ``h5py.File(path, "r")`` opens it without

@@ -18,27 +18,13 @@ from typing import IO, Any
 import numpy as np
 
 from dsp.contact import STRIDE_COLUMNS, ContactRow
+from dsp.metrics import csv_decimals
 from runform.errors import UsageError
 
 __all__ = ["StridesCsvWriter", "write_parquet", "write_summary_json"]
 
-#: Significant decimals per column in the CSV (times to the microsecond).
-_DECIMALS = {
-    "t_ic": 6,
-    "t_to": 6,
-    "contact_time": 6,
-    "stride_time": 6,
-    "flight_time": 6,
-    "cadence": 3,
-    "foot_strike_angle": 3,
-    "pronation_excursion": 3,
-    "max_pronation_velocity": 2,
-    "stride_length": 4,
-    "speed": 4,
-    "peak_impact": 3,
-    "pelvic_drop": 3,
-    "vertical_oscillation": 3,
-}
+#: Decimals per column in the CSV (:mod:`dsp.metrics`; times to the microsecond).
+_DECIMALS = csv_decimals()
 
 
 def _formatter(name: str) -> Any:

@@ -23,6 +23,7 @@ import numpy as np
 
 from dsp.block import SensorInfo
 from dsp.contact import STRIDE_COLUMNS, ContactRow
+from dsp.metrics import csv_decimals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,12 +42,6 @@ log = logging.getLogger(__name__)
 TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "events_source")
 
 
-def _decimals() -> dict[str, int]:
-    from runform.analysis_io import _DECIMALS
-
-    return dict(_DECIMALS)
-
-
 def rows_to_frame(rows: list[ContactRow]) -> pd.DataFrame:
     """Stride rows as a DataFrame equal to STRIDES.csv read back.
 
@@ -58,7 +53,7 @@ def rows_to_frame(rows: list[ContactRow]) -> pd.DataFrame:
 
     recs = [r.as_record() for r in rows]
     df = pd.DataFrame.from_records(recs, columns=list(STRIDE_COLUMNS))
-    dec = _decimals()
+    dec = csv_decimals()
     for c in STRIDE_COLUMNS:
         if c in TEXT_COLUMNS:
             df[c] = df[c].fillna("").astype(str)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dsp.metrics import METRIC_LIST, metric
 from runform.analysis_run import AnalysisResult
 from runform.stats import Difference, compare_series, holm
 
@@ -45,22 +46,28 @@ ALPHA = 0.05
 
 STRIKE_TYPES = ("rearfoot", "midfoot", "forefoot")
 
-#: (column, label, unit) of the foot metrics compared by their medians.
-FOOT_METRICS: tuple[tuple[str, str, str], ...] = (
-    ("foot_strike_angle", "foot strike angle", "deg"),
-    ("cadence", "cadence", "steps/min"),
-    ("contact_time", "contact time", "s"),
-    ("max_pronation_velocity", "max pronation velocity", "deg/s"),
-    ("pronation_excursion", "pronation excursion", "deg"),
-    ("speed", "speed", "m/s"),
+#: (column, label, unit) of the foot metrics compared by their medians (:mod:`dsp.metrics`).
+FOOT_METRICS: tuple[tuple[str, str, str], ...] = tuple(
+    (c, metric(c).label, metric(c).unit)
+    for c in (
+        "foot_strike_angle",
+        "cadence",
+        "contact_time",
+        "max_pronation_velocity",
+        "pronation_excursion",
+        "speed",
+    )
 )
 
 #: (column, stance side or None, label, unit) of the pelvis metrics.
-PELVIS_METRICS: tuple[tuple[str, str | None, str, str], ...] = (
-    ("pelvic_drop", "left", "pelvic drop, left stance", "deg"),
-    ("pelvic_drop", "right", "pelvic drop, right stance", "deg"),
-    ("vertical_oscillation", None, "vertical oscillation", "cm"),
-    ("cadence", None, "cadence", "steps/min"),
+PELVIS_METRICS: tuple[tuple[str, str | None, str, str], ...] = tuple(
+    (c, side, metric(c).label + (f", {side} stance" if side else ""), metric(c).unit)
+    for c, side in (
+        ("pelvic_drop", "left"),
+        ("pelvic_drop", "right"),
+        ("vertical_oscillation", None),
+        ("cadence", None),
+    )
 )
 
 GROUPS = ("both feet", "left foot", "right foot", "pelvis")
@@ -330,7 +337,7 @@ def compare_runs(
 
 
 # ----------------------------------------------------------------------------- language
-_UNIT_TEXT = {"deg": "°", "steps/min": " steps/min", "deg/s": " °/s", "m/s": " m/s", "cm": " cm"}
+_UNIT_TEXT = {m.unit: m.symbol for m in METRIC_LIST}
 
 
 def _scaled(v: float, unit: str) -> tuple[str, str]:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dsp.metrics import FEET, PELVIS, metric
 from runform import __version__
 from runform.analysis_run import AnalysisResult
 from runform.compare import (
@@ -48,21 +49,27 @@ SIDE_COLORS = {"left": "#1f77b4", "right": "#ff7f0e"}
 STRIKE_COLORS = {"rearfoot": "#d62728", "midfoot": "#2ca02c", "forefoot": "#9467bd"}
 RUN_COLORS = ("#7f7f7f", "#1f77b4")  # A (before) grey, B (after) blue
 
+
+def _axis_label(column: str, extra: str = "") -> str:
+    """``label (unit)`` of a metric (:mod:`dsp.metrics`; times in ms, as the report shows
+    them)."""
+    m = metric(column)
+    return f"{m.label} ({'ms' if m.unit == 's' else m.symbol.strip()}){extra}"
+
+
 #: (column, label, unit, placements) drawn over time in a session report.
-TIME_METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("foot_strike_angle", "foot strike angle (°)", "deg", ("left_foot", "right_foot")),
-    ("cadence", "cadence (steps/min)", "steps/min", ("left_foot", "right_foot")),
-    ("contact_time", "contact time (ms)", "s", ("left_foot", "right_foot")),
-    (
-        "max_pronation_velocity",
-        "max pronation velocity (°/s)",
-        "deg/s",
-        ("left_foot", "right_foot"),
-    ),
-    ("pronation_excursion", "pronation excursion (°)", "deg", ("left_foot", "right_foot")),
-    ("speed", "speed (m/s)", "m/s", ("left_foot", "right_foot")),
-    ("pelvic_drop", "pelvic drop (°), by stance side", "deg", ("pelvis",)),
-    ("vertical_oscillation", "vertical oscillation (cm)", "cm", ("pelvis",)),
+TIME_METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = tuple(
+    (c, _axis_label(c, extra), metric(c).unit, pls)
+    for c, extra, pls in (
+        ("foot_strike_angle", "", FEET),
+        ("cadence", "", FEET),
+        ("contact_time", "", FEET),
+        ("max_pronation_velocity", "", FEET),
+        ("pronation_excursion", "", FEET),
+        ("speed", "", FEET),
+        ("pelvic_drop", ", by stance side", PELVIS),
+        ("vertical_oscillation", "", PELVIS),
+    )
 )
 
 _CSS = """

@@ -2,7 +2,7 @@
 
 Runs :class:`dsp.session.SessionAnalyzer` on simulated sessions (sample rate, strike type and
 transitions, mountings, noise, treadmill, dropouts, walking), compares every contact with the
-truth (``tests/foot_eval.py``) and writes the table of measured errors into the foot section of
+truth (``firmware_bridge/simulator/eval_feet.py``) and writes the table of measured errors into the foot section of
 ``docs/accuracy.md`` (between the ``foot-accuracy`` markers; the rest of the file is kept).
 
 Usage::
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from firmware_bridge.simulator import simulate_session  # noqa: E402
-from tests.foot_eval import analyze_run, evaluate_run  # noqa: E402
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run  # noqa: E402
 
 BEGIN = "<!-- foot-accuracy:begin -->"
 END = "<!-- foot-accuracy:end -->"
@@ -200,7 +200,7 @@ def table(results: list[dict], seconds: float, duration_s: float, sessions: int 
         "errors: noise, bias, scale and cross-axis errors, 16 g / 2000 deg/s ranges, a causal "
         "anti-alias filter, random sampling phase), analysed by the streaming "
         "`SessionAnalyzer` and compared contact by contact with the simulator's truth "
-        "(`tests/foot_eval.py`). Errors of the two feet and the sessions are averaged; `found` is the share of "
+        "(`firmware_bridge/simulator/eval_feet.py`). Errors of the two feet and the sessions are averaged; `found` is the share of "
         "contacts in the data that were found (contacts touching a data gap are not expected), "
         "`false` the rows that match no contact. IC/TO: median absolute error and median "
         "signed error (bias) in ms. FSA: foot strike angle. MPV: max pronation velocity. "

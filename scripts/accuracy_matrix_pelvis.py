@@ -3,7 +3,7 @@
 Runs :class:`dsp.pelvis_analyzer.PelvisAnalyzer` (pelvis alone; and the session with foot
 sensors for the fusion rows) on simulated sessions across sample rates, mountings, asymmetric
 pelvic drop, cadence, with and without a standing period, with lost packets and other simulated
-runners, scores every step against the truth (``tests/pelvis_eval.py``) and writes the table
+runners, scores every step against the truth (``firmware_bridge/simulator/eval_pelvis.py``) and writes the table
 into the ``## Pelvis`` section of ``docs/accuracy.md`` (between the ``pelvis-accuracy`` markers;
 the rest of the file is kept).
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from dsp.session import SessionAnalyzer  # noqa: E402
 from firmware_bridge.simulator import simulate_session  # noqa: E402
-from tests.pelvis_eval import run_pelvis_only, score_pelvis  # noqa: E402
+from firmware_bridge.simulator.eval_pelvis import run_pelvis_only, score_pelvis  # noqa: E402
 
 BEGIN = "<!-- pelvis-accuracy:begin -->"
 END = "<!-- pelvis-accuracy:end -->"

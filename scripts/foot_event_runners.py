@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from firmware_bridge.simulator import simulate_session  # noqa: E402
-from tests.foot_eval import analyze_run, evaluate_run, rows_given_alignment  # noqa: E402
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run, rows_given_alignment  # noqa: E402
 
 FEET = ("left_foot", "right_foot")
 

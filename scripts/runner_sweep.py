@@ -38,7 +38,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from firmware_bridge.simulator import simulate_session
-    from tests.foot_eval import analyze_run, evaluate_run
+    from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
     print("condition        IC med/max ms  IC bias  FSA mean/max deg  type min  found min  false")
     for cond in args.conditions.split(","):

@@ -98,10 +98,6 @@ class Pose:
     yaw: np.ndarray
 
 
-def _vsched(sc: Scenario, value, t):
-    return sc.schedule(value, t)
-
-
 def _impact_shape(tau: np.ndarray, tau_c: float, f_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Zero-net transient ``d = tau e^{-tau/tau_c} sin(w tau)`` and its 2nd derivative (tau >= 0)."""
     w = 2 * np.pi * f_hz
@@ -588,7 +584,6 @@ class GaitPlan:
         x = np.concatenate(([0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * np.diff(tg))))
         x -= np.interp(0.0, tg, x)
         self.x_base = QuinticHermite(tg, x, v, dv)
-        self._speed_grid = (tg, v)
         # --- step events ------------------------------------------------------------------
         t_end = horizon + 3.0
         if standing:
@@ -648,8 +643,3 @@ class GaitPlan:
         vo = float(sc.schedule(sc.vertical_oscillation_cm, t)) / 100.0
         tc = (t_step**2 / 8 - vo / G) / (t_step * (0.25 - 1 / (2 * np.pi)))
         return float(np.clip(tc, 0.45 * t_step, 0.9 * t_step))
-
-    def speed_at(self, t: np.ndarray) -> np.ndarray:
-        """Forward speed of the runner (m/s) at times ``t``."""
-        tg, v = self._speed_grid
-        return np.interp(t, tg, v)

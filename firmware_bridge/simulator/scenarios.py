@@ -165,11 +165,6 @@ class Scenario:
             )
         return replace(self, **overrides)  # type: ignore[arg-type]
 
-    @property
-    def run_start_s(self) -> float:
-        """Time the running part starts (end of the standing period), s."""
-        return float(self.standing_s)
-
     def to_seconds(self, t: float) -> float:
         """A schedule/marker time in s on the session time base."""
         if self.schedule_time == "fraction":

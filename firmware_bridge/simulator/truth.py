@@ -16,6 +16,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY, SampleBlock
 from dsp.contact import strike_type_from_angle
+from dsp.metrics import cadence_spm
 from firmware_bridge.simulator.kinematics import L_BALL
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def measure_truth(
                     "t_to": _r(t_to[k]),
                     "contact_time": _r(t_to[k] - t_ic[k]),
                     "stride_time": _r(stride_t),
-                    "cadence": _r(None if stride_t is None else 120.0 / stride_t, 4),
+                    "cadence": _r(None if stride_t is None else cadence_spm(stride_t), 4),
                     "foot_strike_angle": _r(fsa, 4),
                     "strike_type": strike_type_from_angle(fsa),
                     "pronation_excursion": _r(exc[k], 4),

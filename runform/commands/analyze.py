@@ -1,7 +1,8 @@
 """``runform analyze REC.h5 --strides STRIDES.csv --json SUMMARY.json``: per-contact analysis.
 
-Reads the recording in chunks (memory does not grow with its length), feeds every block to
-:class:`dsp.session.SessionAnalyzer` and writes the outputs of ``shared/spec/analysis-output.md``.
+Reads the recording in chunks (memory does not grow with its length), feeds every block to the
+session pipeline (:class:`dsp.pipeline.SessionPipeline`: foot and pelvis analysis, alerts) and
+writes the outputs of ``shared/spec/analysis-output.md``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 from runform.errors import UsageError
 
 NAME = "analyze"
-HELP = "per-contact foot analysis of a recording -> STRIDES.csv and SUMMARY.json"
+HELP = (
+    "per-contact analysis (feet and pelvis) and alerts of a recording -> STRIDES.csv, SUMMARY.json"
+)
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ needs_espeak = pytest.mark.skipif(
     find_espeak() is None,
     reason="espeak-ng not installed (Debian/Ubuntu: apt-get install espeak-ng)",
 )
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "recordings" / "examples" / "chirunning_example.h5"
 
 

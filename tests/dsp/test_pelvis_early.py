@@ -12,7 +12,7 @@ from dsp.pelvis_analyzer import PelvisAnalyzer
 from dsp.pelvis_early import causal_stance, causal_stances
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, stride_corrections
 from firmware_bridge.simulator import simulate_session
-from tests.pelvis_eval import score_pelvis
+from firmware_bridge.simulator.eval_pelvis import score_pelvis
 
 
 def _run(sim, chunk_s):

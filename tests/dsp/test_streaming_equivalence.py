@@ -7,16 +7,12 @@ import pytest
 
 from dsp.block import SampleBlock
 from dsp.session import SessionAnalyzer
-from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run
+from firmware_bridge.simulator.eval_feet import analyze_run
 
 
 @pytest.fixture(scope="module")
-def run():
-    # dropouts and a strike-type transition make the segment and event logic work hard
-    return simulate_session(
-        "chirunning", duration_s=45, rate_hz=208, seed=3, truth=False, packet_loss=0.01
-    )
+def run(chirunning_lossy):
+    return chirunning_lossy
 
 
 def _chunked(run, rng: np.random.Generator, max_block: int) -> list:

@@ -20,7 +20,7 @@ from dsp.foot_metrics import (
     foot_pitch_deg,
 )
 from dsp.orientation import StrideKinematics, tilt_from_acc
-from tests.foot_synth import synth_run
+from tests.dsp.foot_synth import synth_run
 
 
 def _rest_reading(r_world_from_body: np.ndarray, r_bs: np.ndarray) -> np.ndarray:

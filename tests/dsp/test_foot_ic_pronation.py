@@ -24,7 +24,7 @@ import pytest
 
 from dsp.foot_events import _pronation_onset, find_swing_peaks
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run, evaluate_run, rows_given_alignment
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run, rows_given_alignment
 
 FEET = ("left_foot", "right_foot")
 

@@ -10,7 +10,7 @@ from dsp.errors import AnalysisError
 from dsp.foot_analyzer import FootAnalyzer
 from dsp.session import SessionAnalyzer
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run, evaluate
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate
 
 INFO = SensorInfo("lf", "left_foot", "simulated", 208.0, acc_range_g=16, gyr_range_dps=2000)
 

@@ -21,7 +21,7 @@ from runform.profiles import resolve_profile
 from viewer.app import MainWindow, ViewerConfig
 from viewer.worker import AnalysisWorker
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "recordings" / "examples" / "chirunning_example.h5"
 
 pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="example recording not generated")

@@ -18,7 +18,7 @@ from runform.analysis_run import analyse_recording
 from runform.cli import main
 from runform.fit.activity import parse_utc
 from runform.fit.watch import align_by_cadence, elevation_change, merge_watch
-from tests.watch_synth import truth_curves, watch_fit_bytes
+from tests.runform.watch_synth import truth_curves, watch_fit_bytes
 
 DURATION_S = 50.0
 

@@ -14,7 +14,7 @@ from dsp.errors import AnalysisError
 from dsp.pelvis_analyzer import PelvisAnalyzer
 from dsp.session import SessionAnalyzer
 from firmware_bridge.simulator import simulate_session
-from tests.pelvis_eval import run_pelvis_only, score_pelvis
+from firmware_bridge.simulator.eval_pelvis import run_pelvis_only, score_pelvis
 
 CASES = [
     # rate, standing_s, mounting, drops (left, right stance), cadence, packet loss

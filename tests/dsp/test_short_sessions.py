@@ -12,7 +12,7 @@ import pytest
 
 from dsp.alignment import estimate_alignment
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run, evaluate_run
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
 FEET = ("left_foot", "right_foot")
 RANDOM = {"left_foot": "random", "right_foot": "random"}

@@ -15,7 +15,7 @@ from dsp.pelvis_alignment import estimate_pelvis_alignment
 from dsp.pelvis_analyzer import PelvisAnalyzer
 from dsp.pelvis_metrics import obliquity_at_rest_deg
 from dsp.pelvis_orientation import stride_gravity_attitude
-from tests.pelvis_synth import FACING_BACK, FACING_FRONT, pelvis_pose_acc, synth_pelvis_run
+from tests.dsp.pelvis_synth import FACING_BACK, FACING_FRONT, pelvis_pose_acc, synth_pelvis_run
 
 MOUNTS = {"facing_back": FACING_BACK, "facing_front": FACING_FRONT}
 

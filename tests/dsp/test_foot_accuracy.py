@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run, evaluate_run
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
 FEET = ("left_foot", "right_foot")
 RANDOM = {"left_foot": "random", "right_foot": "random", "pelvis": "sacrum"}
@@ -91,7 +91,7 @@ KNOWN_WEAK = [
         {"rate_hz": 50},
         "50 Hz: max pronation velocity 12-14 % low (18-19 % before the Gaussian peak "
         "interpolation): the device's 20 Hz low-pass lowers the ~50 ms eversion-rate peak "
-        "and the 20 ms sampling misses its top (IC/TO within 8 ms, tests/test_foot_events.py)",
+        "and the 20 ms sampling misses its top (IC/TO within 8 ms, tests/dsp/test_foot_events.py)",
     ),
     _weak(
         "easy",

@@ -20,7 +20,6 @@ from dsp.block import SampleBlock
 from dsp.foot_analyzer import FootAnalyzer
 from dsp.foot_metrics import MetricSettings, contact_metrics, contact_metrics_batch
 from dsp.orientation import StrideKinematics, integrate_windows, pack_windows, tilt_matrix
-from firmware_bridge.simulator import simulate_session
 
 G = 9.80665
 
@@ -117,10 +116,8 @@ def test_stride_kinematics_matches_a_per_sample_loop(with_b):
 
 
 @pytest.fixture(scope="module")
-def run():
-    return simulate_session(
-        "chirunning", duration_s=40, rate_hz=208, seed=5, truth=False, packet_loss=0.01
-    )
+def run(chirunning_lossy):
+    return chirunning_lossy
 
 
 def test_batched_metrics_equal_one_contact_at_a_time(run, monkeypatch):

@@ -20,7 +20,7 @@ from dsp.pelvis_analyzer import PelvisSettings
 from dsp.session import AnalysisConfig, SessionAnalyzer
 from recordings import open_recording
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "recordings" / "examples" / "chirunning_example.h5"
 
 pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="example recording not generated")

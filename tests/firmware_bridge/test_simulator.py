@@ -543,7 +543,7 @@ def test_shipped_example_recording():
 
     from recordings import open_recording
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     h5 = os.path.join(root, "recordings", "examples", "chirunning_example.h5")
     js = os.path.join(root, "recordings", "examples", "chirunning_example.truth.json")
     assert os.path.getsize(h5) < 2_000_000

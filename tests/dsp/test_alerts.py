@@ -249,7 +249,7 @@ def test_profile_files(tmp_path):
         resolve_profile("chirunnin")
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "recordings" / "examples" / "chirunning_example.h5"
+EXAMPLE = Path(__file__).resolve().parents[2] / "recordings" / "examples" / "chirunning_example.h5"
 
 
 @pytest.mark.skipif(not EXAMPLE.exists(), reason="example recording not generated")

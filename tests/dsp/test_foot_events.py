@@ -7,7 +7,7 @@ impact) and starts from standing, so the slow first step and the contact cut by 
 data are in every case. The seeds here were not used to tune ``dsp/foot_events.py``.
 
 Only the events are checked here (the metrics have their own tolerances in
-``tests/test_foot_accuracy.py``). At 50 Hz the sensor-to-foot rotation is given: the alignment
+``tests/dsp/test_foot_accuracy.py``). At 50 Hz the sensor-to-foot rotation is given: the alignment
 is tested elsewhere, this file tests that the events survive a 50 Hz sampling.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from dsp.foot_analyzer import FootAnalyzer
 from dsp.foot_events import _jump, _rising_zero
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import analyze_run, evaluate_run
+from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
 FEET = ("left_foot", "right_foot")
 

@@ -29,11 +29,9 @@ from runform.errors import UsageError
 
 
 @pytest.fixture(scope="module")
-def rec3(tmp_path_factory):
+def rec3(recording_of):
     """Both feet and the pelvis, 40 s at 208 Hz, with packet loss (gaps in every sensor)."""
-    path = tmp_path_factory.mktemp("par") / "three.h5"
-    simulate_session("easy", duration_s=40, rate_hz=208, seed=11, packet_loss=0.02).write(path)
-    return path
+    return recording_of("easy", duration_s=40, rate_hz=208, seed=11, packet_loss=0.02)
 
 
 STRICT = """
