@@ -80,7 +80,7 @@ def test_long_clipped_swing_gives_no_stride_length_but_contacts():
     """A 2 g sensor at 59 Hz on a runner clips the whole swing (80 ms and more): the clipped
     peaks cannot be re-estimated (stride length 28 % off before); the rows keep their contacts,
     timing and ``saturated`` flag and leave stride length and speed empty."""
-    from tests.foot_eval import analyze_run, evaluate_run
+    from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
     run = simulate_session(
         "easy", duration_s=40, rate_hz=59, seed=3, acc_range_g=2.0, sensors=("left_foot",)
@@ -95,7 +95,7 @@ def test_long_clipped_swing_gives_no_stride_length_but_contacts():
 
 def test_heel_strikers_impact_ringing_clipped_at_8_g():
     """Impacts ringing at 40 Hz (15 g) clipped by an 8 g range: stride length within 3 %."""
-    from tests.foot_eval import analyze_run, evaluate_run
+    from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
     run = simulate_session(
         "rearfoot",

@@ -17,7 +17,7 @@ from dsp.errors import AnalysisError
 from dsp.session import SessionAnalyzer
 from dsp.stream_input import physical_samples
 from firmware_bridge.simulator import simulate_session
-from tests.foot_eval import evaluate
+from firmware_bridge.simulator.eval_feet import evaluate
 
 FS = 104.0
 SENSORS = [

@@ -11,9 +11,9 @@ import pytest
 
 from dsp.block import SampleBlock
 from firmware_bridge.simulator import simulate_session
+from firmware_bridge.simulator.eval_feet import FOOT
 from recordings import RecordingWriter
 from runform.cli import main
-from tests.foot_eval import FOOT
 
 
 def _write(path, run, t0: float, t1: float) -> None:
