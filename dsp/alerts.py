@@ -33,6 +33,7 @@ Profile dict layout (one table per rule, in an array called ``rule``)::
     window = 20                           # strides the metric is aggregated over (default 1)
     statistic = "median"                  # median | mean | max | min (window > 1; not shares)
     side = "all"                          # all | left | right | each
+    activity = "run"                      # run | walk | any: strides of that activity only
     min_strides = 1                       # consecutive evaluations beyond the limit to raise
     clear_strides = 3                     # consecutive evaluations past the clear limit to clear
     level = "warning"                     # info | warning | critical
@@ -59,6 +60,7 @@ __all__ = [
     "LEVELS",
     "METRICS",
     "PELVIS_EARLY_KEYS",
+    "RULE_ACTIVITIES",
     "SIDES",
     "STRIDE_EARLY_KEYS",
     "TONES",
@@ -138,6 +140,9 @@ METRICS: dict[str, MetricSpec] = {
     "forefoot_share": MetricSpec("%", "feet", share_of="forefoot", units=_SHARE_UNITS),
 }
 
+#: Activities a rule applies to (the ``activity`` column of the rows; ``any`` = every row).
+#: A row without an activity (an older stride table) counts as running.
+RULE_ACTIVITIES = ("run", "walk", "any")
 #: Side selectors: pool both sides, one side only, or each side on its own.
 SIDES = ("all", "left", "right", "each")
 #: Alert levels, mildest first.
@@ -157,6 +162,7 @@ _RULE_KEYS = {
     "window",
     "statistic",
     "side",
+    "activity",
     "min_strides",
     "clear_strides",
     "level",
@@ -185,6 +191,8 @@ class Rule:
         Strides aggregated per evaluation.
     statistic : str
     side : str
+    activity : str
+        ``run``, ``walk`` or ``any``: the strides (by their ``activity``) the rule watches.
     min_strides, clear_strides : int
     level, sound, message : str
     """
@@ -199,6 +207,7 @@ class Rule:
     window: int = 1
     statistic: str = "median"
     side: str = "all"
+    activity: str = "run"
     min_strides: int = 1
     clear_strides: int = 1
     level: str = "warning"
@@ -366,6 +375,7 @@ def _load_rule(src: str, index: int, d: object) -> Rule:
     if spec.share_of is not None and "statistic" in d:
         raise _fail(src, name, "statistic", "a share metric has no statistic")
     side = _choice(src, name, "side", d.get("side"), SIDES, "all")
+    activity = _choice(src, name, "activity", d.get("activity"), RULE_ACTIVITIES, "run")
     level = _choice(src, name, "level", d.get("level"), LEVELS, "warning")
     sound = _choice(src, name, "sound", d.get("sound"), TONES, "beep")
     message = d.get("message", "")
@@ -382,6 +392,7 @@ def _load_rule(src: str, index: int, d: object) -> Rule:
         window=window,
         statistic=statistic,
         side=side,
+        activity=activity,
         min_strides=_count(src, name, "min_strides", d.get("min_strides"), 1),
         clear_strides=_count(src, name, "clear_strides", d.get("clear_strides"), 1),
         level=level,
@@ -699,6 +710,8 @@ class AlertEngine:
             return
         for rule in rules:
             if rule.side in ("left", "right") and row.side != rule.side:
+                continue
+            if rule.activity != "any" and (row.activity or "run") != rule.activity:
                 continue
             key = (rule.name, row.side if rule.side == "each" else None)
             heap = self._pending.get(key)

@@ -81,6 +81,8 @@ class ContactRow:
     flags: list[str] = field(default_factory=list)
     # Columns after the fixed ones (allowed by the spec: "more columns may follow").
     flight_time: float | None = None
+    #: ``run`` or ``walk``: the activity of the contact (analysis-output v1 ``activity``)
+    activity: str | None = None
     events_source: str | None = None
 
     def add_flag(self, flag: str) -> None:

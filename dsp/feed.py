@@ -55,6 +55,9 @@ class FeedResult:
         Why the sensor's data cannot be analysed (None while they can).
     data_end : float
         Time of the last sample of the block fed (NaN for an empty block or ``finish``), s.
+    motion : tuple of (epoch, max rotation rate, min and max specific-force magnitude)
+        The block's motion per 1 s epoch of the time base (:func:`dsp.bouts.block_motion`,
+        deg/s, m/s²): standing still or not, for the activity bouts.
     """
 
     sensor_id: str
@@ -66,3 +69,4 @@ class FeedResult:
     traces: tuple[Trace, ...] = ()
     problem: str | None = None
     data_end: float = math.nan
+    motion: tuple[tuple[int, float, float, float], ...] = ()

@@ -35,7 +35,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import centered_moving_average, samples_for
-from dsp.pelvis_events import detect_stances
+from dsp.pelvis_events import detect_stances, detect_walk_steps
 
 __all__ = ["PelvisAlignment", "estimate_pelvis_alignment"]
 
@@ -71,6 +71,8 @@ class PelvisAlignment:
         99th percentile of the gyroscope norm while moving, deg/s.
     foot_like : bool
         The sensor rotates like a foot in swing (not like a pelvis).
+    gait : str
+        ``run`` (from running contacts) or ``walk`` (from walking steps).
     reason : str
         Why ``ok`` is False or the confidence is low (empty when clean).
     """
@@ -86,6 +88,7 @@ class PelvisAlignment:
     gyr_p99_dps: float = float("nan")
     foot_like: bool = False
     reason: str = ""
+    gait: str = "run"
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly summary."""
@@ -104,6 +107,7 @@ class PelvisAlignment:
             "n_steps": int(self.n_steps),
             "gyr_p99_dps": r(self.gyr_p99_dps),
             "foot_like": bool(self.foot_like),
+            "gait": self.gait,
             "reason": self.reason,
         }
 
@@ -131,6 +135,8 @@ def estimate_pelvis_alignment(
     min_standing_s: float = 1.0,
     moving_min_dps: float = 20.0,
     min_steps: int = 12,
+    min_walk_steps: int = 6,
+    min_roll_share: float = 0.95,
     foot_gyr_dps: float = 500.0,
     max_standing_roll_deg: float = 6.0,
     max_standing_pitch_deg: float = 30.0,
@@ -156,6 +162,11 @@ def estimate_pelvis_alignment(
         Smoothed gyroscope norm above which the data count as running, deg/s.
     min_steps : int
         Running contacts needed.
+    min_walk_steps : int
+        Walking steps needed when there are too few running contacts.
+    min_roll_share : float
+        Walking: the stride-frequency rotation gives the forward axis when this share of it
+        lies on one horizontal axis (else the step-averaged specific force does).
     foot_gyr_dps : float
         A 99th percentile gyroscope norm above this marks a sensor that moves like a foot, deg/s
         (a running pelvis stays well below 300 deg/s; a shoe swings at 600-1500 deg/s).
@@ -175,6 +186,7 @@ def estimate_pelvis_alignment(
     best_still: tuple[float, np.ndarray] | None = None
     mov_acc, mov_gn = [], []
     feats = []
+    gyrs: list[np.ndarray] = []
     for t, acc, gyr in segments:
         if t.shape[0] < 8:
             continue
@@ -190,6 +202,7 @@ def estimate_pelvis_alignment(
         mov_acc.append(acc[moving])
         mov_gn.append(gn[moving])
         feats.append((t, acc, moving))
+        gyrs.append(gyr)
     if not feats:
         return PelvisAlignment(reason="no data")
     acc_mov = np.concatenate(mov_acc)
@@ -231,18 +244,31 @@ def estimate_pelvis_alignment(
             patterns.append(patt)
             duty.append((ev.t_to[k0] - t0) / (t1 - t0))
             n_steps += 1
-    if n_steps < min_steps:
-        return PelvisAlignment(
-            n_steps=n_steps,
-            gyr_p99_dps=p99,
-            reason=(
-                f"only {n_steps} running steps with a flight phase found (need {min_steps}): "
-                "not running, or not on the pelvis"
-            ),
-        )
+    walking = n_steps < min_steps
+    vt_ref = vt_run
+    if walking:
+        walk = _walk_patterns(feats, gyrs, fs=fs, g=g)
+        if walk is None or walk[0].shape[0] < min_walk_steps:
+            n_walk = 0 if walk is None else int(walk[0].shape[0])
+            return PelvisAlignment(
+                n_steps=n_steps,
+                gyr_p99_dps=p99,
+                reason=(
+                    f"only {n_steps} running steps with a flight phase and {n_walk} walking "
+                    f"steps found (need {min_steps} or {min_walk_steps}): not walking or "
+                    "running, or not on the pelvis"
+                ),
+            )
+        patterns_a, vt_ref, roll_axis = walk
+        patterns = list(patterns_a)
+        n_steps = len(patterns)
+        vt_run = vt_ref
     P = np.stack(patterns)  # (S, 64, 3)
-    d = float(np.median(duty))
-    n_st = max(2, round(d * _N_PHASE))
+    if walking:
+        # a walking step is all contact: braking after the contact, propulsion before the next
+        n_st = _N_PHASE
+    else:
+        n_st = max(2, round(float(np.median(duty)) * _N_PHASE))
     half = n_st // 2
     # the part of the contact's pattern that is antisymmetric about mid-stance: braking then
     # propulsion. Gravity leaking into the horizontal plane through the pelvis' tilt and
@@ -255,6 +281,13 @@ def estimate_pelvis_alignment(
     ap = _unit(ap)
     tot = float(np.trace(cov))
     share = float(wv[-1] / tot) if tot > 0 else 0.0
+    if walking and roll_axis is not None and roll_axis[1] >= min_roll_share:
+        # walking: the pelvis rolls (obliquity) once per stride about ap and pitches twice;
+        # when that stride-frequency rotation is clean (nearly all on one axis: not mixed
+        # with a large pelvic rotation about a tilted vertical) it gives the axis, free of the
+        # gravity that leaks into the horizontal specific force when the sides drop unequally
+        ap = _unit(roll_axis[0] - (roll_axis[0] @ vt_run) * vt_run)
+        share = roll_axis[1]
     # sign: velocity change along ap in the second half of the contact minus the first half
     comp = P @ ap  # (S, 64)
     cue = comp[:, half:n_st].sum(axis=1) - comp[:, :half].sum(axis=1)
@@ -302,6 +335,77 @@ def estimate_pelvis_alignment(
         ap_share=share,
         sign_agreement=agree,
         n_steps=n_steps,
+        gait="walk" if walking else "run",
         gyr_p99_dps=p99,
         reason="; ".join([*reasons, stand_note] if stand_note else reasons),
     )
+
+
+def _walk_patterns(
+    feats: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    gyrs: list[np.ndarray],
+    *,
+    fs: float,
+    g: float,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, float] | None] | None:
+    """Step patterns of the horizontal specific force over walking steps, and the vertical.
+
+    Steps from :func:`dsp.pelvis_events.detect_walk_steps` on the specific-force norm (which
+    does not need the vertical); the vertical is then the mean specific force over whole
+    strides of those walks (first to last contact of each walk: the acceleration averages
+    out), and each step (contact to next contact) gives the horizontal specific force on a
+    time-normalised grid, its mean removed (tilt and trunk lean, not the gait). Over each
+    stride (two steps) the first harmonic of the horizontal angular rate gives the roll axis
+    ``ap`` (principal direction, with its share of that harmonic's energy), or None.
+    """
+    steps: list[tuple[np.ndarray, np.ndarray, int, int, float, float]] = []
+    strides: list[tuple[np.ndarray, np.ndarray, int, int]] = []
+    acc_sum = np.zeros(3)
+    n_sum = 0
+    for (t, acc, _moving), gyr in zip(feats, gyrs, strict=True):
+        w = detect_walk_steps(t, np.linalg.norm(acc, axis=1), sampling_rate_hz=fs, gravity=g)
+        if len(w) < 3:
+            continue
+        dt = np.diff(w.t_ic)
+        for k in range(len(w) - 1):
+            if dt[k] > 1.0:
+                continue
+            steps.append((t, acc, int(w.i_ic[k]), int(w.i_ic[k + 1]), w.t_ic[k], w.t_ic[k + 1]))
+            if k + 2 < len(w) and dt[k + 1] <= 1.0:
+                strides.append((t, gyr, int(w.i_ic[k]), int(w.i_ic[k + 2])))
+        # whole strides of each walk: even numbers of steps between linked contacts
+        runs = np.split(np.arange(len(w)), np.flatnonzero(dt > 1.0) + 1)
+        for r in runs:
+            if r.size < 3:
+                continue
+            last = r[0] + 2 * ((r.size - 1) // 2)
+            a, b = int(w.i_ic[r[0]]), int(w.i_ic[last])
+            acc_sum += acc[a:b].sum(axis=0)
+            n_sum += b - a
+    if not steps or n_sum == 0:
+        return None
+    vt = _unit(acc_sum / n_sum)
+    grid = (np.arange(_N_PHASE) + 0.5) / _N_PHASE
+    out = []
+    for t, acc, i0, i1, t0, t1 in steps:
+        if i1 - i0 < 6:
+            continue
+        h = acc[i0:i1] - np.outer(acc[i0:i1] @ vt, vt)
+        h = h - h.mean(axis=0)
+        ph = (t[i0:i1] - t0) / (t1 - t0)
+        out.append(np.stack([np.interp(grid, ph, h[:, c]) for c in range(3)], axis=1))
+    if not out:
+        return None
+    roll = None
+    if strides:
+        m = np.zeros((3, 3))
+        for t, gyr, i0, i1 in strides:
+            gh = gyr[i0:i1] - np.outer(gyr[i0:i1] @ vt, vt)
+            ph = np.exp(-2j * np.pi * (t[i0:i1] - t[i0]) / (t[i1] - t[i0]))
+            c = ph @ gh / (i1 - i0)  # first harmonic per axis, complex (3,)
+            m += np.real(np.outer(c, np.conj(c)))
+        wv, vv = np.linalg.eigh(m)
+        tot = float(np.trace(m))
+        if tot > 0:
+            roll = (vv[:, -1], float(wv[-1] / tot))
+    return np.stack(out), vt, roll

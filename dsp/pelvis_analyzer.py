@@ -107,6 +107,7 @@ from dsp.pelvis_events import FLIGHT_MAX_G, SMOOTH_MS, StanceEvents, detect_stan
 from dsp.pelvis_fusion import FeetFusion
 from dsp.pelvis_metrics import analyse_epochs, assign_sides, pelvic_drop, running_baseline
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
+from dsp.pelvis_walk import PelvisWalk, WalkStep
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
@@ -355,6 +356,11 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._n_early_dropped = 0  # records without a row, dropped before release
         self._n_early_late = 0  # early rows released with their row (no side or drop before)
         self._n_early_wait = 0  # flight contacts without a causal drop (it waits for the step)
+        # walking steps (no flight phase): dsp.pelvis_walk, rows in _release_walk
+        self._walk = PelvisWalk(self.fs, gravity=s.gravity)
+        self._walk_pending: list[WalkStep] = []
+        self._walk_base: float | None = None
+        self._run_base_from_steps = False  # the running baseline came from running steps
 
     # ------------------------------------------------------------------ public API
     def feed(  # type: ignore[override]
@@ -418,6 +424,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             else round(float(self._baseline), 4),
             "events_source": self._events_source(),
         }
+        d["walking_steps"] = self._walk.n_steps  # dsp.pelvis_walk
         if self._feet:
             # steps for which each foot was left out (it had no contact soon after: silent)
             d["feet_left_out"] = self._feet.skipped()
@@ -620,6 +627,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._bint = np.concatenate([self._bint, bridged])
         self._bsat = np.concatenate([self._bsat, sat])
         self._seg_n += t.shape[0]
+        self._walk.feed(t, acc_b, gyr_b, gapm, sat, new_segment=self._seg_n == t.shape[0])
         self._advance(final=False)
 
     def _chain(self, t: np.ndarray, gyr_b: np.ndarray) -> np.ndarray:
@@ -661,6 +669,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         return out
 
     def _close_segment(self) -> None:
+        self._walk.close_segment()
         self._advance(final=True)
         self._decide_sides(final=True)
         self._seg_open = False
@@ -1083,6 +1092,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             side, t_ic, t_to, source = ("left" if e.left else "right"), e.t_ic, e.t_to, "pelvis"
         row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
         row.events_source = source
+        row.activity = "run"
         base = self._baseline if self._baseline is not None else 0.0
         rejected = not e.flight
         if e.flight and math.isfinite(e.obl_max):
@@ -1109,6 +1119,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         E = self._early
         while self._early_rel < len(E):
             e = E[self._early_rel]
+            if not e.flight:  # no flight phase: walking (dsp.pelvis_walk) or no step at all
+                self._early_rel += 1
+                continue
             if self._feet and not e.foot_known:
                 self._decide_foot(e)
                 if not e.foot_known:
@@ -1225,6 +1238,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             self._baseline = running_baseline(
                 np.array(il), np.array(ir), np.array(pl), np.array(mr)
             )
+            self._run_base_from_steps = True
             return True
         if final:
             self._baseline = 0.0
@@ -1237,6 +1251,7 @@ class PelvisAnalyzer(StreamAnalyzer):
     def _release(self, *, final: bool) -> None:
         if self._seg_open is False or final:
             self._decide_sides(final=True)
+        self._release_walk(final)
         if not self._set_baseline(final):
             return
         self._release_early()
@@ -1246,7 +1261,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             if st.left is None:
                 break
             e = self._early_by_t.get(st.t_ic)
-            if e is not None and e.row is None and e.left is None:
+            if e is not None and e.flight and e.row is None and e.left is None:
                 break  # its early row goes first, and needs its side vote
             if self._feet and not self._feet.ready(
                 st.t_ic,
@@ -1268,6 +1283,12 @@ class PelvisAnalyzer(StreamAnalyzer):
 
     def _emit(self, st: _Step) -> None:
         s = self.settings
+        if not st.flight:  # no flight phase: walking steps come from dsp.pelvis_walk
+            e = self._early_by_t.pop(st.t_ic, None)
+            if e is not None and e.row is not None:
+                self._n_early_orphans += 1
+            self._n_walk += 1
+            return
         assert st.left is not None
         side = "left" if st.left else "right"
         t_ic, t_to = st.t_ic, st.t_to
@@ -1295,6 +1316,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             flight = st.flight
         row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
         row.events_source = source
+        row.activity = "run"
         row.contact_time = t_to - t_ic
         if stride is not None and stride > 0:
             row.stride_time = stride
@@ -1329,13 +1351,71 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._out.append(row)
         if e is None:
             early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic, t_to=row.t_to)
-            early.events_source = row.events_source
+            early.events_source, early.activity = row.events_source, row.activity
             early.pelvic_drop = row.pelvic_drop
             for f in row.flags:
                 early.add_flag(f)
             self._early_out.append(early)
         if st.trace is not None and not rejected:
             self._traces_out.append((row.t_ic, st.trace - base, side))
+
+    def _release_walk(self, final: bool) -> None:
+        """Rows of the walking steps decided so far (:mod:`dsp.pelvis_walk`), each its own
+        early row (a walking step is released several seconds after its contact)."""
+        self._walk_pending += self._walk.take(final=final)
+        if not self._walk_pending:
+            return
+        if self._walk_base is None:
+            if self.baseline_kind_ == "standing" or self._run_base_from_steps:
+                self._walk_base = self._baseline
+            else:  # from the walking steps, as the running baseline from running steps
+                il: list[float] = []
+                ir: list[float] = []
+                pl: list[float] = []
+                mr: list[float] = []
+                for w in self._walk_pending:
+                    if not (math.isfinite(w.obl_ic) and math.isfinite(w.obl_max)):
+                        continue
+                    (il if w.left else ir).append(w.obl_ic)
+                    (pl if w.left else mr).append(w.obl_max if w.left else w.obl_min)
+                n_half = self.settings.baseline_steps // 2
+                if min(len(il), len(ir)) >= n_half or (final and il and ir):
+                    self._walk_base = running_baseline(
+                        np.array(il), np.array(ir), np.array(pl), np.array(mr)
+                    )
+                elif final:
+                    self._walk_base = 0.0
+                else:
+                    return
+        base = self._walk_base if self._walk_base is not None else 0.0
+        for w in self._walk_pending:
+            side = "left" if w.left else "right"
+            row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=w.t_ic)
+            row.events_source = "pelvis"
+            row.activity = "walk"
+            if math.isfinite(w.next2_ic):
+                row.stride_time = w.next2_ic - w.t_ic
+                row.cadence = 120.0 / row.stride_time
+            drop = (w.obl_max - base) if w.left else -(w.obl_min - base)
+            if math.isfinite(drop) and abs(drop) <= self.settings.max_drop_deg:
+                row.pelvic_drop = drop
+            if math.isfinite(w.vo_cm):
+                row.vertical_oscillation = w.vo_cm
+            for f in w.flags:
+                row.add_flag(f)
+            if self._low_align:
+                row.add_flag("low_alignment")
+            self._record(row)
+            self._out.append(row)
+            early = ContactRow(sensor_id=row.sensor_id, side=side, t_ic=row.t_ic)
+            early.events_source, early.activity = "pelvis", "walk"
+            early.pelvic_drop = row.pelvic_drop
+            for f in row.flags:
+                early.add_flag(f)
+            self._early_out.append(early)
+            if w.trace is not None and row.pelvic_drop is not None:
+                self._traces_out.append((row.t_ic, w.trace - base, side))
+        self._walk_pending = []
 
     def _record(self, row: ContactRow) -> None:
         self._n_rows += 1

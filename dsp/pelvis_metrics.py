@@ -272,6 +272,7 @@ def assign_sides(
     step_no: np.ndarray | None = None,
     half_window: int = 8,
     after: int | None = None,
+    yaw_rate: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Left/right label of each step by a vote over its run of alternating steps.
 
@@ -293,6 +294,9 @@ def assign_sides(
         continues); the alternation follows its parity. Default: the position.
     half_window : int
         Steps on each side of a step that vote on its label.
+    yaw_rate : ndarray, shape (K,), optional
+        Walking: mean rate of turn about the vertical just before each contact, deg/s (lower
+        before a left contact: the left hip swings forward with the left leg).
     after : int, optional
         Steps after a step that vote on its label (default ``half_window``). With fewer, a
         step is decided sooner in a stream; the window then still spans at least the first
@@ -322,7 +326,10 @@ def assign_sides(
         hi = np.minimum(np.maximum(idx + ahead, starts + 2 * half_window), ends)
     par = (idx if step_no is None else np.asarray(step_no, dtype=np.int64)) % 2
     total = np.zeros(k)
-    for cue in (np.asarray(obl_mean, float), -np.asarray(lat_mean, float)):
+    cues = [np.asarray(obl_mean, float), -np.asarray(lat_mean, float)]
+    if yaw_rate is not None:
+        cues.append(-np.asarray(yaw_rate, float))
+    for cue in cues:
         ok = np.isfinite(cue)
         x = np.where(ok, cue, 0.0)
         sums, cnts = [], []

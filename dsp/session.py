@@ -63,6 +63,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.bouts import Bout, BoutTracker, foot_activity
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
@@ -221,6 +222,8 @@ class SessionAnalyzer:
         self._held: list[ContactRow] = []
         self._finished = False
         self._t_first: dict[str, float] = {}
+        #: activity bouts (dsp.bouts): steps of every sensor and the sensors' motion
+        self.bout_tracker = BoutTracker()
 
     # ------------------------------------------------------------------
     def feed(self, block: SampleBlock) -> SessionUpdate:
@@ -256,6 +259,17 @@ class SessionAnalyzer:
     def _update(
         self, rows: list[ContactRow], early: list[ContactRow], results: list[FeedResult]
     ) -> SessionUpdate:
+        for res in results:  # the sensors' motion, for the standing bouts
+            if res.motion:
+                self.bout_tracker.add_motion(
+                    res.sensor_id, {int(e): (g, a0, a1) for e, g, a0, a1 in res.motion}
+                )
+        # the activity of the foot rows and early rows (dsp.bouts.foot_activity; pelvis rows
+        # carry theirs), and the rows' steps for the bouts
+        for r in (*early, *rows):
+            if r.activity is None and self._is_foot(r.sensor_id):
+                r.activity = foot_activity(r)
+        self.bout_tracker.add_rows(rows)
         return SessionUpdate(
             rows=tuple(rows),
             early_rows=tuple(early),
@@ -263,6 +277,15 @@ class SessionAnalyzer:
             stride_watermarks=self.stride_watermarks(),
             results=tuple(results),
         )
+
+    def _is_foot(self, sensor_id: str) -> bool:
+        info = self._info.get(sensor_id)
+        return info is not None and info.placement in ("left_foot", "right_foot")
+
+    def bouts(self, t_start: float | None = None, t_end: float | None = None) -> list[Bout]:
+        """Activity bouts over ``[t_start, t_end]`` (default: the data seen), see
+        :mod:`dsp.bouts`."""
+        return self.bout_tracker.bouts(t_start, t_end)
 
     def summary(self) -> dict[str, Any]:
         """The ``sensors`` object of SUMMARY.json (per analysed sensor)."""
@@ -341,9 +364,12 @@ class SessionAnalyzer:
             if first > r.t_ic + horizon and wm < r.t_ic + horizon and not self._finished:
                 keep.append(r)
                 continue
+            if r.activity is None:
+                r.activity = foot_activity(r)
             if (
                 r.t_to is not None
                 and "rejected" not in r.flags
+                and r.activity != "walk"  # analysis-output v1: empty in walking
                 and first <= r.t_ic + horizon
                 and first < r.t_ic + (r.stride_time or math.inf)
             ):

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
+from dsp.bouts import block_motion
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
 
@@ -442,6 +443,7 @@ class StreamAnalyzer(ABC):
         return -math.inf
 
     def _start_call(self) -> None:
+        self._motion_out: dict[int, tuple[float, float, float]] = {}
         self._out = []
         self._early_out = []
         self._traces_out = []
@@ -459,6 +461,7 @@ class StreamAnalyzer(ABC):
             traces=tuple(self._traces_out),
             problem=self.problem_,
             data_end=data_end,
+            motion=tuple((e, *v) for e, v in self._motion_out.items()),
         )
 
     def feed(self, block: SampleBlock) -> FeedResult:
@@ -476,6 +479,8 @@ class StreamAnalyzer(ABC):
                 f"analyzer of sensor {self.info.sensor_id} got a block of {block.sensor_id}"
             )
         self._start_call()
+        # the block's motion per 1 s epoch (dsp.bouts.block_motion): standing or not
+        self._motion_out = block_motion(block.t, block.acc, block.gyr)
         n = len(block)
         most = self.feed_piece_s * self.info.sample_rate_hz
         k = math.ceil(n / max(1.0, most)) if n > most else 1  # pieces of equal length

@@ -130,7 +130,7 @@ def write_parquet(path: str | os.PathLike[str], csv_path: str | os.PathLike[str]
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    text_cols = {"sensor_id", "side", "strike_type", "flags", "events_source"}
+    text_cols = {"sensor_id", "side", "strike_type", "flags", "activity", "events_source"}
     types = {c: (pa.string() if c in text_cols else pa.float64()) for c in STRIDE_COLUMNS}
     try:
         table = pacsv.read_csv(

@@ -39,7 +39,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns of the stride table holding text (every other column is float64).
-TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "events_source")
+TEXT_COLUMNS = ("sensor_id", "side", "strike_type", "flags", "activity", "events_source")
 
 
 def rows_to_frame(rows: list[ContactRow]) -> pd.DataFrame:
@@ -212,7 +212,7 @@ def analyse_recording(
     """
     from dsp.pipeline import SessionPipeline, Update
     from dsp.session import FOOT_PLACEMENTS, AnalysisConfig
-    from dsp.summary import build_summary
+    from dsp.summary import ActivitySummaries, build_summary
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
@@ -253,6 +253,7 @@ def analyse_recording(
         pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
         sa = pipe.analysis
         feet = {s.sensor_id for s in sensors if s.placement in FOOT_PLACEMENTS}
+        per_activity = ActivitySummaries()
 
         def consume(up: Update) -> None:
             # the alerts come from the early rows too, as in the live viewer (same alerts)
@@ -264,6 +265,7 @@ def analyse_recording(
             if not up.rows:
                 return
             new = list(up.rows)
+            per_activity.add(new)
             if keep_rows:
                 rows.extend(new)
             if on_rows is not None:
@@ -282,11 +284,17 @@ def analyse_recording(
                 on_progress(up.data_end - t_start, duration)
         consume(pipe.finish())
         alerts.sort(key=lambda a: a["t"])
+        sensors_part = sa.summary()
+        for sid, part in sensors_part.items():
+            got = per_activity.by_activity(sid, str(part.get("placement", "")))
+            if got:
+                part["by_activity"] = got
         summary = build_summary(
             recording=rec_path,
             duration_s=duration,
-            sensors=sa.summary(),
+            sensors=sensors_part,
             alerts=alerts,
+            bouts=[b.as_dict() for b in sa.bouts(t_start, t_start + duration)],
         )
         result = AnalysisResult(
             recording=rec_path,

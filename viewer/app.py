@@ -225,6 +225,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             v.addLayout(bottom)
             self.status_label = QtWidgets.QLabel("starting ...")
             self.statusBar().addWidget(self.status_label, 1)
+            #: the current activity (stand, walk, run, other) as the analysis sees it
+            self.activity_label = QtWidgets.QLabel("activity: -")
+            self.statusBar().addPermanentWidget(self.activity_label)
 
             self.pull_timer = QtCore.QTimer(self)
             self.pull_timer.timeout.connect(self.pull)
@@ -272,6 +275,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                         self.raw.add_contacts(r.sensor_id, [r.t_ic])
             elif kind == "position":
                 self._move_to(float(data))
+            elif kind == "activity":
+                names = {"stand": "standing", "walk": "walking", "run": "running"}
+                self.activity_label.setText(f"activity: {names.get(data, data)}")
             elif kind == "seeked":
                 if self.raw is not None:
                     self.raw.clear_data()

@@ -50,6 +50,8 @@ class Update:
     * ``strides``: ``data = {"rows": [ContactRow], "traces": [(sensor_id, side, t_ic, trace)],
       "alerts": [Alert], "cleared": [(t, rule, side)]}``
     * ``position``: ``data = t`` latest session time seen, s;
+    * ``activity``: ``data`` = the current activity (``stand``, ``walk``, ``run``, ``other``;
+      :meth:`dsp.bouts.BoutTracker.current`), sent when it changes;
     * ``status``: ``data = {sensor_id: SensorStatus}``;
     * ``marker``: ``data = (t, label, kind)`` a marker that was written;
     * ``streams``: ``data = [(stream_id, t, {quantity: values}, device_model, placement)]``
@@ -213,6 +215,7 @@ class AnalysisWorker:
             self.pipe = None
             self.analysis_error = str(exc)
         self._finished = False
+        self._activity: str | None = None  # the current activity last sent
         self._analysed_to = -math.inf if self._rec is None else float(self._rec.t_start)
         # replay: the analysis reads the file ahead of playback, window by window
         self._file_blocks: Iterator[SampleBlock] | None = (
@@ -363,6 +366,13 @@ class AnalysisWorker:
             return
         ups = [self.pipe.feed(b) for b in blocks if b.sensor_id in self.pipe.analysis.analyzers]
         self._emit(ups)
+        # the current activity (stand, walk, run, other), when it changes
+        ends = [float(b.t_end) for b in blocks if len(b)]
+        if ends:
+            act = self.pipe.analysis.bout_tracker.current(max(ends))
+            if act is not None and act != self._activity:
+                self._activity = act
+                self._put("activity", act)
 
     def _emit(self, ups: list[Any], *, final: bool = False) -> None:
         rows = [r for u in ups for r in u.rows]

@@ -16,8 +16,10 @@ otherwise) follows a smooth path to the next contact.
 
 Pelvis: spring-mass vertical motion while running (ballistic flight, half-sine ground reaction
 force in stance, so the vertical specific force is 0 g in flight and about 2-3 g at mid-stance;
-the contact time follows from the cadence and the vertical oscillation), sinusoidal vertical
-motion while walking, forward speed fluctuation (braking/propulsion), lateral sway, obliquity
+the contact time follows from the cadence and the vertical oscillation), while walking a
+vertical motion whose acceleration rises sharply at each contact (the heel's loading) to its
+double-support peak and stays negative through single support (:func:`walk_height_shape`,
+shaped after the mean lower-back acceleration of real walks), forward speed fluctuation (braking/propulsion), lateral sway, obliquity
 (the swing side drops in each stance), axial rotation and anterior tilt.
 """
 
@@ -43,6 +45,37 @@ L_BALL = 0.19
 PELVIS_STANDING_HEIGHT = 0.95
 _SIDES = ("left", "right")
 _D2R = np.pi / 180.0
+
+
+def _walk_height_coefficients(n_harmonics: int = 10) -> np.ndarray:
+    """Fourier coefficients of :func:`walk_height_shape` (complex, harmonics 1..n)."""
+    # vertical acceleration over a step (phase 0 = initial contact), relative units: low in
+    # single support, a steep rise from just before the contact to the double-support peak
+    # about 0.08 step after it, a quick fall once the other foot is off the ground
+    kp = np.array([-0.40, -0.20, -0.08, 0.0, 0.08, 0.17, 0.26, 0.60])
+    ka = np.array([-0.50, -0.50, -0.35, 0.35, 1.00, 0.30, -0.60, -0.50])
+    grid = np.arange(512) / 512.0
+    ph = np.where(grid > 0.6, grid - 1.0, grid)
+    a = np.interp(ph, kp, ka)
+    spec = np.fft.rfft(a) / a.size
+    k = np.arange(1, n_harmonics + 1)
+    # height: acceleration integrated twice (per harmonic: divided by -(2 pi k)^2)
+    return -spec[1 : n_harmonics + 1] / (2.0 * np.pi * k) ** 2
+
+
+_WALK_Z = _walk_height_coefficients()
+_WALK_K = np.arange(1, _WALK_Z.size + 1)
+_WALK_PTP = float(
+    np.ptp(2.0 * np.real(np.exp(2j * np.pi * np.outer(np.arange(400) / 400.0, _WALK_K)) @ _WALK_Z))
+)
+
+
+def walk_height_shape(phase: np.ndarray) -> np.ndarray:
+    """Pelvis height over walking steps, peak to peak 2, mean 0 (``phase``: step number, the
+    integer at each initial contact); lowest just after a contact, highest in single support."""
+    p = np.asarray(phase, dtype=np.float64)
+    z = 2.0 * np.real(np.exp(2j * np.pi * p[..., None] * _WALK_K) @ _WALK_Z)
+    return 2.0 * z / _WALK_PTP
 
 
 def euler_zyx_matrix(yaw: np.ndarray, beta: np.ndarray, roll: np.ndarray) -> np.ndarray:
@@ -454,8 +487,17 @@ class PelvisModel:
         dx = (0.01 if walk else 0.006 * v) * (1 + 0.1 * rng.standard_normal(v.size))
         sway = (0.02 if walk else 0.012) * np.ones_like(v)
         t_pre = t_go - 0.5
-        kx_t = np.concatenate(([t_pre], np.stack([t_ic, t_ic + 0.5 * tc], 1).ravel()))
-        kx_y = np.concatenate(([0.0], np.stack([np.zeros_like(v), -dx], 1).ravel()))
+        if walk:
+            # inverted pendulum: fastest in double support (at the contact), slowest at
+            # mid-step: the forward offset rises through the contact and falls through
+            # single support (braking after the contact, pushed forward before the next)
+            kx_t = np.concatenate(
+                ([t_pre], np.stack([t_ic + 0.25 * tstep, t_ic + 0.75 * tstep], 1).ravel())
+            )
+            kx_y = np.concatenate(([0.0], np.stack([0.5 * dx, -0.5 * dx], 1).ravel()))
+        else:
+            kx_t = np.concatenate(([t_pre], np.stack([t_ic, t_ic + 0.5 * tc], 1).ravel()))
+            kx_y = np.concatenate(([0.0], np.stack([np.zeros_like(v), -dx], 1).ravel()))
         kx_t, kx_y = _sorted_unique(kx_t, kx_y)
         self.dx = QuinticHermite(kx_t, kx_y)
         ky_t = np.concatenate(([t_pre], t_ic + 0.5 * tc))
@@ -492,7 +534,7 @@ class PelvisModel:
             z = (
                 self.z_mean
                 + 0.01 * (1 - ramp)
-                - ramp * self.amp(t) * np.cos(2 * np.pi * (self.phase(t) - 0.05))
+                + ramp * self.amp(t) * walk_height_shape(self.phase(t))
             )
         else:
             Tc = self.tc[j]

@@ -20,6 +20,7 @@ __all__ = [
     "Scenario",
     "Schedule",
     "get_scenario",
+    "interval_program",
     "scenario_names",
 ]
 
@@ -71,6 +72,12 @@ class Scenario:
     -------
     duration_s, standing_s (standing still at the start; 0 = running from t = 0), treadmill,
     schedule_time (``"s"`` or ``"fraction"``), markers ``((t, label, kind), ...)``.
+    program : ``((activity, seconds), ...)`` with activity ``stand``, ``walk`` or ``run``: a
+        session of bouts (e.g. run/walk intervals), simulated bout by bout and joined (see
+        :func:`firmware_bridge.simulator.session.simulate_session`); running bouts use this
+        scenario's runner, walking bouts the ``walk`` scenario's gait knobs (the runner's own
+        pelvic drop). ``duration_s``
+        and ``standing_s`` are then the program's.
 
     Sensors
     -------
@@ -100,6 +107,7 @@ class Scenario:
     treadmill: bool = False
     schedule_time: str = "s"
     markers: tuple[tuple[float, str, str], ...] = ()
+    program: tuple[tuple[str, float], ...] = ()
     # runner
     gait: str = "run"
     cadence_spm: Schedule = 170.0
@@ -196,6 +204,14 @@ class Scenario:
                 f"scenario {n}: standing_s {self.standing_s}, expected 0 <= standing_s "
                 f"< duration_s ({self.duration_s})"
             )
+        for act, secs in self.program:
+            if act not in ("stand", "walk", "run") or not float(secs) > 0:
+                raise ValueError(
+                    f"scenario {n}: program bout ({act!r}, {secs}), expected stand, walk or "
+                    "run for a positive number of seconds"
+                )
+        if self.program and all(a == "stand" for a, _ in self.program):
+            raise ValueError(f"scenario {n}: program has no walking or running bout")
         if self.gait not in ("run", "walk"):
             raise ValueError(f"scenario {n}: gait {self.gait!r}, expected 'run' or 'walk'")
         if self.schedule_time not in ("s", "fraction"):
@@ -346,6 +362,35 @@ def _treadmill() -> Scenario:
     )
 
 
+def interval_program(
+    run_s: float, walk_s: float, repeats: int, *, stand_s: float = 10.0, warmup_s: float = 60.0
+) -> tuple[tuple[str, float], ...]:
+    """Stand, walk (warm-up), ``repeats`` x (run ``run_s``, walk ``walk_s``), stand."""
+    prog: list[tuple[str, float]] = [("stand", stand_s), ("walk", warmup_s)]
+    for _ in range(repeats):
+        prog += [("run", run_s), ("walk", walk_s)]
+    return (*prog, ("stand", stand_s))
+
+
+def _intervals() -> Scenario:
+    prog = interval_program(60.0, 90.0, 4)
+    return Scenario(
+        name="intervals",
+        description=(
+            "run/walk intervals (Couch to 5K): stand, 60 s walk, 4 x (60 s run at 2.8 m/s, "
+            "90 s walk), stand; weak left hip (9 vs 4.5 deg pelvic drop, walking and running)"
+        ),
+        program=prog,
+        duration_s=sum(d for _, d in prog),
+        standing_s=prog[0][1],
+        cadence_spm=164.0,
+        speed_mps=2.8,
+        foot_strike_angle_deg=14.0,
+        vertical_oscillation_cm=8.5,
+        pelvic_drop_deg=(9.0, 4.5),
+    )
+
+
 #: Named scenarios: name -> factory returning a fresh :class:`Scenario`.
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "easy": _easy,
@@ -355,6 +400,7 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "forefoot": _forefoot,
     "walk": _walk,
     "treadmill": _treadmill,
+    "intervals": _intervals,
 }
 
 

@@ -37,6 +37,148 @@ MIN_INTERNAL_RATE_HZ = 2000.0
 _WARMUP_S = 0.25
 
 
+#: The gait knobs a walking bout of a program takes from the ``walk`` scenario (the pelvic
+#: drop is the runner's own: weak hip abductors show in both gaits).
+_WALK_KNOBS = (
+    "gait",
+    "cadence_spm",
+    "speed_mps",
+    "foot_strike_angle_deg",
+    "foot_strike_offset_deg",
+    "vertical_oscillation_cm",
+    "duty_factor",
+    "pronation_excursion_deg",
+    "pronation_velocity_dps",
+    "eversion_at_ic_deg",
+    "pelvic_rotation_deg",
+    "pelvic_tilt_deg",
+    "impact_g_rearfoot",
+    "impact_g_forefoot",
+    "pelvis_impact_g",
+    "speed_wander",
+)
+
+
+def program_bouts(sc: Scenario) -> list[tuple[str, float]]:
+    """The scenario's program scaled to its ``duration_s`` (a duration override shortens
+    every bout alike)."""
+    total = sum(float(d) for _, d in sc.program)
+    k = sc.duration_s / total if total > 0 else 1.0
+    return [(a, float(d) * k) for a, d in sc.program]
+
+
+def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSession:
+    """A session of bouts (``Scenario.program``): each walking or running bout simulated on
+    its own (a stand before it as its standing period; the same seed, so the same sensors,
+    mountings and errors), joined so that each sensor's samples and counters run on
+    without a gap (bouts last whole sample periods, joined at them);
+    the truth is joined alike and lists the ``bouts``."""
+    from firmware_bridge.simulator.scenarios import get_scenario
+
+    walk = get_scenario("walk")
+    walk_knobs = {k: getattr(walk, k) for k in _WALK_KNOBS}
+    phases: list[tuple[str, float, float]] = []  # (activity, standing before, seconds)
+    stand = 0.0
+    for act, d in program_bouts(sc):
+        if act == "stand":
+            stand += d
+            continue
+        phases.append((act, stand, d))
+        stand = 0.0
+    period = 1.0 / sc.rate_hz
+    parts: dict[str, list[SampleBlock]] = {}
+    contacts: list[dict] = []
+    steps: list[dict] = []
+    standing: list[list[float]] = []
+    bouts: list[list] = []
+    first: SimulatedSession | None = None
+    offset = 0.0
+    last_seq: dict[str, int] = {}
+    tail = stand  # a stand after the last bout
+    todo = [*phases, ("stand", tail, 0.0)] if tail > 0 else phases
+    for k, (act, st_s, d) in enumerate(todo):
+        # whole sample periods: every sensor samples at its own phase in each bout (the same
+        # seed), so bouts joined at multiples of the period run on for all of them at once
+        st_s = round(st_s / period) * period
+        end_local = st_s + round((d if act != "stand" else 0.0) / period) * period
+        sub = sc.with_overrides(
+            name=f"{sc.name}#{k}",
+            program=(),
+            markers=(),
+            schedule_time="s",
+            standing_s=st_s,
+            duration_s=end_local + (1.0 if act == "stand" else period),
+            **(walk_knobs if act in ("walk", "stand") else {}),
+        )
+        part = simulate_session(sub, seed=seed, truth=truth)
+        if first is None:
+            first = part
+        shift = offset
+        for sid, b in part.blocks.items():
+            n = int(np.searchsorted(b.t, end_local - 1e-9, side="left"))
+            if not n:
+                continue
+            seq = None
+            if b.seq is not None:
+                s0 = last_seq.get(sid, -1) + 1 - int(b.seq[0])
+                seq = (b.seq[:n].astype(np.int64) + s0).astype(np.uint32)
+                last_seq[sid] = int(seq[-1])
+            gaps = b.gaps[b.gaps[:, 1] <= b.t[n - 1]] + shift if b.gaps.size else b.gaps
+            blk = SampleBlock(sid, b.t[:n] + shift, b.acc[:n], b.gyr[:n], seq=seq, gaps=gaps)
+            parts.setdefault(sid, []).append(blk)
+        tr = part.truth
+        t_move = shift + st_s
+        if st_s > 0:
+            standing.append([round(shift, 6), round(t_move, 6)])
+            bouts.append([round(shift, 6), round(t_move, 6), "stand"])
+        if act != "stand":
+            first_ic = min((c["t_ic"] for c in tr.get("contacts", [])), default=st_s)
+            if st_s > 0:  # the walk starts with its first contact
+                bouts[-1][1] = round(shift + first_ic, 6)
+            start = shift + first_ic if st_s > 0 else shift
+            bouts.append([round(start, 6), round(shift + end_local, 6), act])
+            for lst_in, lst_out in (
+                (tr.get("contacts", []), contacts),
+                (tr.get("steps", []), steps),
+            ):
+                for c in lst_in:
+                    if c["t_ic"] >= end_local:
+                        continue
+                    c = dict(c)
+                    c["activity"] = act
+                    for key in ("t_ic", "t_to"):
+                        if c.get(key) is not None:
+                            c[key] = round(c[key] + shift, 6)
+                    lst_out.append(c)
+        offset = shift + end_local
+    assert first is not None
+    blocks = {sid: SampleBlock.concatenate(lst) for sid, lst in parts.items()}
+    out_truth: dict = {}
+    if truth:
+        out_truth = dict(first.truth)
+        out_truth.update(
+            scenario=sc.name,
+            description=sc.description,
+            duration_s=round(offset, 6),
+            gait="program",
+            program=[[a, round(d, 6)] for a, d in program_bouts(sc)],
+            standing=standing,
+            contacts=contacts,
+            steps=steps,
+            bouts=bouts,
+            seed=seed,
+        )
+    return SimulatedSession(
+        scenario=sc,
+        seed=seed,
+        sensors=list(first.sensors),
+        blocks=blocks,
+        truth=out_truth,
+        markers=[],
+        generator=None,
+    )
+
+
 def resolve_scenario(
     scenario: str | Scenario,
     *,
@@ -283,6 +425,8 @@ def simulate_session(
     from firmware_bridge.simulator.truth import block_stats, measure_truth
 
     sc = resolve_scenario(scenario, duration_s=duration_s, rate_hz=rate_hz, **overrides)
+    if sc.program:
+        return _simulate_program(sc, int(seed), truth=truth)
     gen = SignalGenerator(sc, seed)
     pieces = gen.advance(sc.duration_s)
     blocks = {}
@@ -341,6 +485,12 @@ def write_simulated_recording(
     from recordings.writer import RecordingWriter  # h5py only when writing
 
     sc = resolve_scenario(scenario, duration_s=duration_s, rate_hz=rate_hz, **overrides)
+    if sc.program:  # bout by bout in memory (a program is minutes long)
+        sim = _simulate_program(sc, int(seed), truth=truth_path is not None)
+        sim.write(path, notes=notes)
+        if truth_path is not None:
+            sim.write_truth(truth_path)
+        return sc, sim.truth, {sid: len(b) for sid, b in sim.blocks.items()}
     gen = SignalGenerator(sc, seed)
     if notes is None:
         notes = f"simulated: scenario {sc.name}, seed {int(seed)}"

@@ -8,7 +8,10 @@
 3. it is described (``info``), analysed stride by stride (``analyze``), and the medians are set
    against the simulator's ground truth;
 4. a session report, a before/after comparison split at the drill marker and a screenshot of
-   the replay viewer are written.
+   the replay viewer are written;
+5. a run/walk interval session (``intervals``: stand, walk, run and walk bouts, stand) is
+   simulated, analysed and reported: its activity bouts, running and walking apart, each
+   with its own alerts.
 
 Every step runs the same code as its own subcommand; everything lands in ``--out``.
 """
@@ -42,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         help="seconds streamed over the emulated Bluetooth link (10; 0 = skip)",
+    )
+    p.add_argument(
+        "--intervals-duration",
+        type=float,
+        default=150.0,
+        help="run/walk interval session, s (150; its bouts scaled to it; 0 = skip)",
     )
     p.add_argument("--no-viewer", action="store_true", help="skip the viewer screenshot")
 
@@ -158,8 +167,51 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
         _sub(["replay", str(rec), "--at", "60", "--screenshot", str(out / "viewer.png"),
               "--exit-after", "4"])  # fmt: skip
+    if args.intervals_duration > 0:
+        _intervals(console, out, args)
     console.rule("[bold]done")
     console.print(f"everything is in {out.resolve()}/:")
     for p in sorted(out.iterdir()):
         console.print(f"  {p.name}")
     return 0
+
+
+def _intervals(console: Any, out: Path, args: argparse.Namespace) -> None:
+    """Step 5: a run/walk interval session, its bouts, and running and walking apart."""
+    from rich.table import Table
+
+    _step(console, f"5. a {args.intervals_duration:g} s run/walk interval session")
+    rec, truth = out / "intervals.h5", out / "intervals_truth.json"
+    _sub([
+        "simulate", "--scenario", "intervals", "--duration", f"{args.intervals_duration:g}",
+        "--rate", f"{args.rate:g}", "--seed", str(args.seed),
+        "--out", str(rec), "--truth", str(truth),
+    ])  # fmt: skip
+    strides, summary = out / "intervals_STRIDES.csv", out / "intervals_SUMMARY.json"
+    _sub(["analyze", str(rec), "--strides", str(strides), "--json", str(summary)])
+    summ = json.loads(summary.read_text())
+    console.print(
+        "bouts: "
+        + ", ".join(f"{b['activity']} {b['t0']:.0f}-{b['t1']:.0f} s" for b in summ.get("bouts", []))
+    )
+    table = Table(title="interval session: running and walking apart")
+    for col in ("sensor", "metric", "run", "walk"):
+        table.add_column(col, justify="left" if col in ("sensor", "metric") else "right")
+    for sid, s in summ.get("sensors", {}).items():
+        by = s.get("by_activity", {})
+        keys = ["contacts", "cadence_median", "contact_time_median"]
+        if s.get("placement") == "pelvis":
+            keys += ["pelvic_drop_median", "vertical_oscillation_median"]
+        for key in keys:
+            cells = []
+            for act in ("run", "walk"):
+                v = by.get(act, {}).get(key)
+                if isinstance(v, dict):
+                    cells.append(" / ".join(_fmt(v.get(k)) for k in ("left", "right")))
+                else:
+                    cells.append(_fmt(v))
+            table.add_row(sid, key, *cells)
+    console.print(table)
+    for a in summ.get("alerts", [])[:8]:
+        console.print(f"alert at {a['t']:7.2f} s  {a['rule']}: {a['message']}")
+    _sub(["report", str(rec), "--out", str(out / "intervals_report.html")])

@@ -76,12 +76,22 @@ def test_analyze_writes_spec_outputs(rec, tmp_path, capsys):
     assert summary["recording"] == str(path)
     assert summary["duration_s"] == pytest.approx(40, abs=0.1)
     assert isinstance(summary["alerts"], list)
+    # the bouts cover the recording: standing, then running (issue 17)
+    assert [b["activity"] for b in summary["bouts"]][-1] == "run"
+    assert summary["bouts"][0]["t0"] == pytest.approx(0.0, abs=0.01)
+    assert summary["bouts"][-1]["t1"] == pytest.approx(summary["duration_s"], abs=0.01)
+    assert {r["activity"] for r in feet if "rejected" not in r["flags"]} == {"run"}
     for a in summary["alerts"]:
         assert {"t", "rule", "message"} <= set(a)
     assert {"left_foot", "right_foot"} <= set(summary["sensors"])
     for sid in ("left_foot", "right_foot"):
         s = summary["sensors"][sid]
-        assert set(s) == FOOT_KEYS
+        assert set(s) == FOOT_KEYS | {"by_activity"}
+        # the same keys over the running contacts (all of them: an easy run)
+        assert set(s["by_activity"]) == {"run"}
+        assert set(s["by_activity"]["run"]) == FOOT_KEYS
+        assert s["by_activity"]["run"]["contacts"] == s["contacts"]
+        assert s["by_activity"]["run"]["cadence_median"] == s["cadence_median"]
         assert set(s["strike_type_fraction"]) == {"rearfoot", "midfoot", "forefoot"}
         assert sum(s["strike_type_fraction"].values()) == pytest.approx(1.0, abs=1e-3)
         assert 150 < s["cadence_median"] < 190

@@ -12,6 +12,7 @@ import pytest
 
 from dsp.contact import STRIDE_COLUMNS
 from firmware_bridge.simulator import simulate_session
+from runform.analysis_run import TEXT_COLUMNS
 from runform.batch import content_hash, expand_inputs, recording_id, run_batch
 from runform.cli import main
 from runform.errors import UsageError
@@ -43,7 +44,7 @@ def client():
     cluster.close()
 
 
-TEXT = ("sensor_id", "side", "strike_type", "flags", "events_source")
+TEXT = TEXT_COLUMNS  # the text columns of STRIDES.csv (one place: runform.analysis_run)
 
 
 def _read_analyze_csv(path) -> pd.DataFrame:

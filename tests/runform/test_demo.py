@@ -18,12 +18,14 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     res = subprocess.run(
         [sys.executable, "-m", "runform", "demo", "--out", str(out), "--duration", "70",
-         "--ble-seconds", "3"],
+         "--ble-seconds", "3", "--intervals-duration", "120"],
         capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     for name in ("run.h5", "truth.json", "STRIDES.csv", "SUMMARY.json", "report.html",
-                 "compare.html", "compare.json", "viewer.png", "ble_run.h5"):  # fmt: skip
+                 "compare.html", "compare.json", "viewer.png", "ble_run.h5", "intervals.h5",
+                 "intervals_STRIDES.csv", "intervals_SUMMARY.json",
+                 "intervals_report.html"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     # the drill's change of strike pattern: the largest share change is midfoot rising or
     # rearfoot falling (equal when no contact of the drill is classified forefoot)
@@ -40,3 +42,15 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     assert abs(float(got) - float(ref)) < 1.0
     strides = pd.read_csv(out / "STRIDES.csv")
     assert set(strides["sensor_id"]) == {"left_foot", "right_foot", "pelvis"}
+
+    # the run/walk interval session: its bouts, running and walking apart, own alerts
+    iv = json.loads((out / "intervals_SUMMARY.json").read_text())
+    acts = [b["activity"] for b in iv["bouts"]]
+    assert acts.count("run") == 4 and acts.count("walk") == 5, acts
+    pel = iv["sensors"]["pelvis"]["by_activity"]
+    assert pel["run"]["cadence_median"] > 150 > 125 > pel["walk"]["cadence_median"]
+    rules = {a["rule"] for a in iv["alerts"]}
+    assert {"pelvic_drop", "walk_pelvic_drop"} <= rules, rules
+    ivs = pd.read_csv(out / "intervals_STRIDES.csv")
+    assert set(ivs["activity"].dropna()) == {"walk", "run"}
+    assert "interval session: running and walking apart" in res.stdout

@@ -188,16 +188,21 @@ def test_laps_at_markers(exported, analysed):
     msgs = _garmin_read(exported.data)
     laps = msgs["lap_mesgs"]
     (t_marker,) = [t for t, _, kind in analysed.markers if kind in ("user", "note")]
-    assert len(laps) == 2
+    # the standing start is a lap of its own (SUMMARY bouts: stand, then run), then the run
+    # up to the drill marker, then the drill
+    bouts = analysed.summary["bouts"]
+    assert [b["activity"] for b in bouts] == ["stand", "run"]
+    assert len(laps) == 3
     t0 = exported.start_unix_s
-    assert laps[1]["start_time"].timestamp() == pytest.approx(t0 + t_marker, abs=0.5)
-    assert laps[0]["total_elapsed_time"] == pytest.approx(
-        t_marker - exported.timeline.t[0], abs=0.001
+    assert laps[1]["start_time"].timestamp() == pytest.approx(t0 + bouts[1]["t0"], abs=0.5)
+    assert laps[2]["start_time"].timestamp() == pytest.approx(t0 + t_marker, abs=0.5)
+    assert laps[0]["total_elapsed_time"] + laps[1]["total_elapsed_time"] == pytest.approx(
+        t_marker - exported.timeline.t[0], abs=0.002
     )
     assert laps[-1]["lap_trigger"] == "session_end"
     # lap cadence before/after the drill: 160 -> ~176 spm
     cad = [2 * (lap["avg_cadence"] + lap["avg_fractional_cadence"]) for lap in laps]
-    assert cad[1] - cad[0] > 8
+    assert cad[2] - cad[1] > 8
 
 
 def test_laps_at_bouts_and_without():
@@ -312,7 +317,7 @@ def test_export_cli_writes_fit_and_the_analysis(chi, tmp_path, capsys):
     assert len(msgs["record_mesgs"]) >= 45
     out = capsys.readouterr().out
     assert (
-        f"read back run.fit (fitdecode, CRC ok): {len(msgs['record_mesgs'])} records, 2 lap(s)"
+        f"read back run.fit (fitdecode, CRC ok): {len(msgs['record_mesgs'])} records, 3 lap(s)"
         in out
     )
     assert "developer fields: foot_strike_angle, strike_type, pronation_excursion" in out

@@ -1,0 +1,348 @@
+"""Walking steps of a pelvis sensor: stance side, initial contact, pelvic drop, oscillation.
+
+While walking the pelvis never leaves the ground support, so the running contacts of
+:func:`dsp.pelvis_events.detect_stances` (a hump between two flight phases) do not exist. The
+steps come from :func:`dsp.pelvis_events.detect_walk_steps` instead (one vertical specific-force
+peak per step, inside a run of regular steps), and everything else follows the running method
+(``docs/dsp_pelvis.md``):
+
+* **attitude**: :func:`dsp.pelvis_orientation.stride_gravity_attitude` over the walking steps
+  (over a whole stride the pelvis' acceleration averages out in walking too);
+* **pelvic drop** (analysis-output v1): the peak obliquity of a ``left`` step (minus the trough
+  of a ``right`` step) against the standing level, over the stance of that foot. From the
+  pelvis alone a walking step's toe-off is not measured; its stance is taken from its initial
+  contact to ``stance_end_step`` of a step after the next contact (the other foot's double
+  support ends there), which holds the single support, where the swing side drops;
+* **vertical oscillation**: peak to peak of the doubly integrated world-vertical acceleration
+  from this contact to the next (as running);
+* **side**: the vote of :func:`dsp.pelvis_metrics.assign_sides` over the run of alternating
+  steps, with the same two cues (the mean obliquity over the stance, higher in a left stance;
+  the mean sideways specific force, pushing back to the right in a left stance).
+
+Streaming = batch: the data of a segment are cut into epochs of ``epoch_s`` at fixed sample
+indices; epoch ``k`` is analysed on its samples plus ``pad_s`` before and ``lookahead_s``
+after (more than :func:`dsp.pelvis_events.walk_context_s`) once they have arrived, and owns
+the steps whose peak lies in it. Every value of a step is thus a function of one fixed window
+of data, whatever the block sizes. Sides are decided once the ``side_half_window`` following
+steps of the run exist or the run has ended.
+
+The caller (:class:`dsp.pelvis_analyzer.PelvisAnalyzer`) aligns the data (sensor to pelvis
+frame ``ap, ml, vt``), feeds it here and turns the decided steps into rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp.block import STANDARD_GRAVITY
+from dsp.filters import samples_for
+from dsp.pelvis_events import detect_walk_steps, walk_context_s
+from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
+from dsp.pelvis_orientation import stride_gravity_attitude
+
+__all__ = ["PelvisWalk", "WalkSettings", "WalkStep"]
+
+
+@dataclass(frozen=True)
+class WalkSettings:
+    """Settings of :class:`PelvisWalk` (times in s).
+
+    Attributes
+    ----------
+    epoch_s : float
+        Analysis epoch: the steps whose peak lies in it are analysed together.
+    pad_s, lookahead_s : float
+        Context before and after an epoch (at least the steps' own context, see
+        :func:`dsp.pelvis_events.walk_context_s`, and a stride for the attitude).
+    side_half_window : int
+        Steps on either side of a step that vote on its side.
+    stance_end_step : float
+        The stance of a step ends this fraction of a step after the next contact.
+    max_step_s : float
+        Longest step of a walk (as :func:`dsp.pelvis_events.detect_walk_steps`).
+    """
+
+    epoch_s: float = 2.0
+    pad_s: float = 3.5
+    lookahead_s: float = 3.5
+    side_half_window: int = 8
+    stance_end_step: float = 0.2
+    max_step_s: float = 1.0
+    yaw_window_step: float = 0.3
+    yaw_cue: bool = True
+
+
+@dataclass
+class WalkStep:
+    """One walking step with its raw per-step values (angles deg, ``vo_cm`` cm)."""
+
+    t_ic: float
+    next_ic: float  # the next contact (other foot), nan at the end of a walk
+    next2_ic: float  # the contact after it (same foot), nan if none
+    obl_max: float
+    obl_min: float
+    obl_ic: float
+    obl_mean: float
+    lat_mean: float
+    vo_cm: float
+    segment: int
+    yaw_rate: float = math.nan  # mean rate of turn over the swing's end before it, deg/s
+    flags: list[str] = field(default_factory=list)
+    trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
+    run: int = 0
+    step_no: int = 0
+    left: bool | None = None
+
+
+class PelvisWalk:
+    """Streaming walking-step analysis of aligned pelvis data (see the module docstring).
+
+    Parameters
+    ----------
+    sampling_rate_hz : float
+    gravity : float
+        m/s².
+    settings : WalkSettings, optional
+    """
+
+    def __init__(
+        self,
+        sampling_rate_hz: float,
+        *,
+        gravity: float = STANDARD_GRAVITY,
+        settings: WalkSettings | None = None,
+    ) -> None:
+        s = settings or WalkSettings()
+        self.settings = s
+        self.fs = float(sampling_rate_hz)
+        self.gravity = float(gravity)
+        ctx = walk_context_s(max_step_s=s.max_step_s)
+        if s.pad_s < ctx or s.lookahead_s < ctx:
+            raise ValueError(f"pad_s and lookahead_s must be at least {ctx:.2f} s")
+        self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
+        self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
+        self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
+        self._segment = 0
+        self._open = False
+        self._steps: list[WalkStep] = []  # the last decided ones (vote context) + pending
+        self._n_decided = 0  # steps of _steps before this index are decided
+        self._out: list[WalkStep] = []
+        self._run = 0
+        self._step_T: float | None = None
+        self._t_done = -math.inf  # epochs own the data before this time: no later peak there
+        self.n_steps = 0
+
+    # ------------------------------------------------------------------ input
+    def feed(
+        self,
+        t: np.ndarray,
+        acc_b: np.ndarray,
+        gyr_b: np.ndarray,
+        gap: np.ndarray,
+        sat: np.ndarray,
+        *,
+        new_segment: bool,
+    ) -> None:
+        """Append aligned samples (body frame ``ap, ml, vt``: m/s², deg/s) of a segment."""
+        if new_segment and self._open:
+            self.close_segment()
+        if not self._open:
+            self._open = True
+            self._segment += 1
+            self._base = 0
+            self._n = 0
+            self._epoch = 0
+            self._t = np.empty(0)
+            self._acc = np.empty((0, 3))
+            self._gyr = np.empty((0, 3))
+            self._gap = np.empty(0, dtype=bool)
+            self._sat = np.empty(0, dtype=bool)
+        self._t = np.concatenate((self._t, t))
+        self._acc = np.concatenate((self._acc, acc_b))
+        self._gyr = np.concatenate((self._gyr, gyr_b))
+        self._gap = np.concatenate((self._gap, gap))
+        self._sat = np.concatenate((self._sat, sat))
+        self._n += t.shape[0]
+        self._advance(final=False)
+
+    def close_segment(self) -> None:
+        """The segment ended (a long gap, or the end of the data)."""
+        if not self._open:
+            return
+        self._advance(final=True)
+        self._open = False
+        self._t_done = math.inf
+        self._decide(closed=True)
+        self._t_done = -math.inf
+
+    def take(self, *, final: bool = False) -> list[WalkStep]:
+        """The steps whose side is decided since the last call, in time order."""
+        if final:
+            self.close_segment()
+        out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------------ epochs
+    def _advance(self, *, final: bool) -> None:
+        W, P, L, n = self._W, self._P, self._L, self._n
+        while True:
+            k = self._epoch
+            lo_own, hi_own = k * W, (k + 1) * W
+            if lo_own >= n or (not final and hi_own + L > n):
+                break
+            self._analyse(max(0, lo_own - P), min(n, hi_own + L), lo_own, hi_own)
+            self._epoch += 1
+            self._t_done = float(self._t[min(hi_own, n) - 1 - self._base])
+            cut = max(0, self._epoch * W - P) - self._base
+            if cut > 0:
+                self._t = self._t[cut:]
+                self._acc = self._acc[cut:]
+                self._gyr = self._gyr[cut:]
+                self._gap = self._gap[cut:]
+                self._sat = self._sat[cut:]
+                self._base += cut
+        self._decide(closed=False)
+
+    def _analyse(self, lo: int, hi: int, lo_own: int, hi_own: int) -> None:
+        b = self._base
+        t = self._t[lo - b : hi - b]
+        acc = self._acc[lo - b : hi - b]
+        g = self.gravity
+        w = detect_walk_steps(
+            t,
+            np.sqrt(np.einsum("ij,ij->i", acc, acc)),
+            sampling_rate_hz=self.fs,
+            max_step_s=self.settings.max_step_s,
+            gravity=g,
+        )
+        if not len(w):
+            return
+        own = np.flatnonzero((w.i_peak + lo >= lo_own) & (w.i_peak + lo < hi_own))
+        if not own.size:
+            return
+        gyr = self._gyr[lo - b : hi - b]
+        gap = self._gap[lo - b : hi - b]
+        sat = self._sat[lo - b : hi - b]
+        n = t.shape[0]
+        att = stride_gravity_attitude(t, acc, gyr, w.i_ic)
+        obl = a_z = lat = None
+        if att is not None:
+            ml_w = att.apply(np.array([0.0, 1.0, 0.0]))
+            obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+            f_w = att.apply(acc)
+            a_z = f_w[:, 2] - g
+            h = ml_w[:, :2]
+            lat = np.einsum("ij,ij->i", f_w[:, :2], h) / np.maximum(np.linalg.norm(h, axis=1), 1e-9)
+        tic = w.t_ic
+        k = len(w)
+        dmax = self.settings.max_step_s
+        nxt = np.full(k, np.nan)
+        if k > 1:
+            d = np.diff(tic)
+            nxt[:-1] = np.where(d <= dmax, tic[1:], np.nan)
+        nxt2 = np.full(k, np.nan)
+        if k > 2:
+            nxt2[:-2] = np.where(np.isfinite(nxt[:-2]) & np.isfinite(nxt[1:-1]), tic[2:], np.nan)
+        nan = math.nan
+        for j in own.tolist():
+            i0 = int(w.i_ic[j])
+            st = WalkStep(
+                t_ic=float(tic[j]),
+                next_ic=float(nxt[j]),
+                next2_ic=float(nxt2[j]),
+                obl_max=nan,
+                obl_min=nan,
+                obl_ic=nan,
+                obl_mean=nan,
+                lat_mean=nan,
+                vo_cm=nan,
+                segment=self._segment,
+            )
+            if j > 0 and tic[j] - tic[j - 1] <= dmax:
+                ia = int(
+                    np.searchsorted(
+                        t, tic[j] - self.settings.yaw_window_step * (tic[j] - tic[j - 1])
+                    )
+                )
+                st.yaw_rate = float(gyr[ia : i0 + 1, 2].mean())
+            if math.isfinite(st.next_ic):
+                i1 = int(w.i_ic[j + 1])
+                t_end = st.next_ic + self.settings.stance_end_step * (st.next_ic - st.t_ic)
+                i_end = min(n - 1, int(np.searchsorted(t, t_end)))
+                if gap[max(0, i0 - 2) : min(n, i1 + 3)].any():
+                    st.flags.append("gap")
+                if sat[i0 : i_end + 1].any():
+                    st.flags.append("saturated")
+                if obl is not None and lat is not None and a_z is not None and i_end > i0:
+                    seg = obl[i0 : i_end + 1]
+                    st.obl_max, st.obl_min = float(seg.max()), float(seg.min())
+                    st.obl_mean = float(seg.mean())
+                    st.lat_mean = float(lat[i0 : i_end + 1].mean())
+                    st.obl_ic = float(
+                        np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1])
+                    )
+                    if i1 - i0 >= 4:
+                        st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
+                    if math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
+                        pts = np.linspace(st.t_ic, st.next2_ic, 101)
+                        st.trace = np.interp(pts, t, obl)
+            self._link(st)
+            self._steps.append(st)
+            self.n_steps += 1
+
+    def _link(self, st: WalkStep) -> None:
+        """Run and step number: as the previous step's next contact, or a whole number of
+        steps after it (missed steps), else a new run."""
+        prev = self._steps[-1] if self._steps else None
+        if prev is None or prev.segment != st.segment:
+            self._run += 1
+            st.run, st.step_no = self._run, 0
+            return
+        if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
+            st.run, st.step_no = prev.run, prev.step_no + 1
+            self._step_T = st.t_ic - prev.t_ic
+            return
+        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
+        kk = round(x) if math.isfinite(x) else 0
+        if 1 <= kk <= 4 and abs(x - kk) < 0.2:
+            st.run, st.step_no = prev.run, prev.step_no + kk
+            return
+        self._run += 1
+        st.run, st.step_no = self._run, prev.step_no + 1
+
+    # ------------------------------------------------------------------ sides
+    def _decide(self, *, closed: bool) -> None:
+        steps = self._steps
+        if self._n_decided >= len(steps):
+            return
+        hw = self.settings.side_half_window
+        run = np.array([s.run for s in steps])
+        left, _ = assign_sides(
+            np.array([s.obl_mean for s in steps]),
+            np.array([s.lat_mean for s in steps]),
+            run,
+            step_no=np.array([s.step_no for s in steps]),
+            half_window=hw,
+            yaw_rate=np.array([s.yaw_rate for s in steps]) if self.settings.yaw_cue else None,
+        )
+        last = steps[-1]
+        # the last run can still grow while a step may join it: up to 4 steps after its last
+        # contact (missed steps), peaks up to a step after the contact
+        can_grow = not closed and self._t_done < last.t_ic + 5.0 * self.settings.max_step_s
+        j = self._n_decided
+        while j < len(steps):
+            st = steps[j]
+            ahead = sum(1 for s in steps[j + 1 : j + 1 + hw] if s.run == st.run)
+            if ahead < hw and st.run == last.run and can_grow:
+                break
+            st.left = bool(left[j])
+            self._out.append(st)
+            j += 1
+        self._n_decided = j
+        keep = max(0, j - hw)
+        if keep:
+            del steps[:keep]
+            self._n_decided -= keep
