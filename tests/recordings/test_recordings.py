@@ -271,7 +271,7 @@ def test_flush_thread_writes_without_new_data(tmp_path: Path) -> None:
 
 
 def _kill_once(path: Path, rate: float, after_s: float) -> tuple[float, float]:
-    env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))  # the repository root
+    env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "_kill_writer.py"), str(path), str(rate)],
         stdout=subprocess.PIPE,
