@@ -35,13 +35,15 @@ from pathlib import Path
 from typing import Any
 
 
-def make_recording(path: Path, minutes: float, rate_hz: float, seed: int = 0) -> float:
+def make_recording(
+    path: Path, minutes: float, rate_hz: float, seed: int = 0, acc_range_g: float = 16.0
+) -> float:
     from firmware_bridge.simulator.scenarios import get_scenario
     from firmware_bridge.simulator.session import SignalGenerator
     from recordings import RecordingWriter
 
     sc = get_scenario("easy").with_overrides(
-        duration_s=minutes * 60.0, rate_hz=rate_hz, standing_s=5.0
+        duration_s=minutes * 60.0, rate_hz=rate_hz, standing_s=5.0, acc_range_g=acc_range_g
     )
     gen = SignalGenerator(sc, seed)
     t0 = time.perf_counter()
@@ -250,11 +252,24 @@ def main() -> int:
         help="also measure the release latency of foot rows on this recording "
         "(default: the example recording)",
     )
+    ap.add_argument(
+        "--acc-range-g",
+        type=float,
+        default=16.0,
+        help="accelerometer range of the simulated sensors, g (16; at 4 the feet clip at every "
+        "impact and push-off: the clipped-impact case of issue 16)",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed runs each, fastest shown (3)")
-    ap.add_argument("--make", nargs=3, help=argparse.SUPPRESS)  # internal: PATH MINUTES RATE
+    # internal: PATH MINUTES RATE ACC_RANGE_G
+    ap.add_argument("--make", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make:
-        make_recording(Path(args.make[0]), float(args.make[1]), float(args.make[2]))
+        make_recording(
+            Path(args.make[0]),
+            float(args.make[1]),
+            float(args.make[2]),
+            acc_range_g=float(args.make[3]),
+        )
         return 0
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="runform-bench-") as tmp:
@@ -266,7 +281,15 @@ def main() -> int:
             # generated in a child process, so this one stays small and imports nothing heavy
             t0 = time.perf_counter()
             subprocess.run(
-                [sys.executable, __file__, "--make", str(rec), str(minutes), str(args.rate)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--make",
+                    str(rec),
+                    str(minutes),
+                    str(args.rate),
+                    str(args.acc_range_g),
+                ],
                 check=True,
             )
             gen_s = time.perf_counter() - t0
@@ -279,7 +302,7 @@ def main() -> int:
                 if label == "default":
                     results.append((minutes, r["wall"], ratio, r["tree_pss"]))
                 print(
-                    f"{minutes:g} min, 3 sensors @ {args.rate:g} Hz ({size_mb:.0f} MB, generated "
+                    f"{minutes:g} min, 3 sensors @ {args.rate:g} Hz, {args.acc_range_g:g} g ({size_mb:.0f} MB, generated "
                     f"in {gen_s:.0f} s), {label}: analyze {r['wall']:.1f} s = {ratio:.0f}x real "
                     f"time (CPU {r['cpu']:.1f} s = {minutes * 60.0 / r['cpu']:.0f}x), "
                     f"{r['procs']:.0f} process(es): peak RSS {r['peak_rss']:.0f} MB (largest "

@@ -37,7 +37,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import centered_moving_average, running_max, running_min, samples_for
-from dsp.orientation import StrideKinematics
+from dsp.orientation import StrideKinematics, integrate_windows, pack_windows
 
 __all__ = ["AlignmentResult", "estimate_alignment"]
 
@@ -109,6 +109,174 @@ def _runs(mask: np.ndarray) -> np.ndarray:
     return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1)
 
 
+def gait_cycles(
+    gyr: np.ndarray,
+    e: np.ndarray,
+    cost: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    swing_min_dps: float,
+) -> np.ndarray:
+    """``(K, 2)`` sample indices of consecutive quietest instants of a gait signal.
+
+    ``gyr`` (N, 3) deg/s gives the stride period (:func:`stride_period`). A mid-swing is a sample of the smoothed angular-rate norm ``e`` above ``swing_min_dps``
+    that is the largest within ±0.6 stride period; the quietest instant of each cycle is the minimum of
+    ``cost`` between two mid-swings (the foot-flat, still or not). Consecutive quietest instants
+    0.75 to 1.33 periods apart bound one whole gait cycle.
+    """
+    fs = float(sampling_rate_hz)
+    period = stride_period(gyr, sampling_rate_hz=fs)
+    if not np.isfinite(period):
+        return np.empty((0, 2), dtype=np.int64)
+    # (a walker's foot turns fast twice a stride, at push-off and in mid-swing: the peaks
+    # must be most of a stride apart)
+    span = 2 * samples_for(0.6 * period, sampling_rate_hz=fs, minimum=1) + 1
+    pk = np.flatnonzero((e >= running_max(e, size=span)) & (e > swing_min_dps))
+    if pk.size:
+        keep = [int(pk[0])]
+        for p in pk[1:]:
+            if p - keep[-1] > span // 2:
+                keep.append(int(p))
+        pk = np.asarray(keep)
+    if pk.size < 3:
+        return np.empty((0, 2), dtype=np.int64)
+    q = np.array([a + int(np.argmin(cost[a:b])) for a, b in itertools.pairwise(pk.tolist())])
+    c = np.stack([q[:-1], q[1:]], axis=1)
+    dur = (c[:, 1] - c[:, 0]) / fs
+    return c[(dur >= 0.75 * period) & (dur <= 1.33 * period)]
+
+
+def stride_period(gyr: np.ndarray, *, sampling_rate_hz: float) -> float:
+    """Stride period (s) of a foot's angular rate ``gyr`` (N, 3): the first lag from 0.4 to
+    2.5 s whose autocorrelation (summed over the axes, so the swing's and the stance's
+    rotations, of opposite signs, do not match at half a stride) is a local maximum within 80 %
+    of the largest one (which may be at two strides); NaN when the signal is not periodic
+    (largest autocorrelation below 0.3)."""
+    fs = float(sampling_rate_hz)
+    lo, hi = int(0.4 * fs), int(2.5 * fs)
+    x = gyr - gyr.mean(axis=0)
+    n = x.shape[0]
+    hi = min(hi, n // 2)
+    if hi <= lo + 2 or not np.any(x):
+        return float("nan")
+    f = np.fft.rfft(x, 2 * n, axis=0)
+    ac = np.fft.irfft(f * np.conj(f), axis=0)[: hi + 1].sum(axis=1)
+    ac = ac / ac[0] * n / (n - np.arange(hi + 1))  # unbiased
+    seg = ac[lo : hi + 1]
+    best = float(seg.max())
+    if best < 0.3:
+        return float("nan")
+    mid = seg[1:-1]
+    peaks = np.flatnonzero((mid >= seg[:-2]) & (mid >= seg[2:]) & (mid >= 0.8 * best))
+    k = int(peaks[0]) + 1 if peaks.size else int(np.argmax(seg))
+    return (lo + k) / fs
+
+
+def cycle_gravity(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    cycles: np.ndarray,
+    quiet: np.ndarray | None = None,
+) -> np.ndarray:
+    """Gravity direction in the sensor frame at the quiet phase of each whole gait cycle.
+
+    Over a whole cycle (from one foot-flat to the next, the foot moving at the same velocity at
+    both: zero, or the belt's on a treadmill) the mean world acceleration vanishes, so the mean
+    specific force expressed in one fixed frame is gravity. The angular rate is integrated
+    through the cycle to express every sample in one frame; no sample needs to be still, and
+    the foot's acceleration at mid-stance does not enter. Gravity is then expressed in the
+    sensor frame of each ``quiet`` sample of the cycle's stance (from up to a third of the
+    cycle before its start to half of it after) and averaged (without ``quiet``, or without a
+    quiet sample there: at the cycle's start).
+
+    Parameters
+    ----------
+    t, acc, gyr : ndarray
+        Times (s), specific force (m/s²), angular rate (deg/s), sensor frame.
+    cycles : ndarray of int, shape (K, 2)
+        Start and stop sample of each cycle (:func:`gait_cycles`).
+    quiet : ndarray of bool, shape (N,), optional
+        The stances' quiet samples (least rotation).
+
+    Returns
+    -------
+    ndarray, shape (K, 3)
+        Unit vectors (up), one per cycle.
+    """
+    anchors = []
+    wins = []
+    for a, b in cycles:
+        lo = max(0, int(a) - (int(b) - int(a)) // 3)
+        anchors.append(int(a) - lo)
+        wins.append((t[lo : b + 1], acc[lo : b + 1], gyr[lo : b + 1]))
+    tt, aa, gg, n = pack_windows(wins)
+    k = len(wins)
+    anchor = np.asarray(anchors, dtype=np.int64)
+    kin = integrate_windows(tt, aa, gg, n, anchor, np.full(k, -1), still_half_window=0)
+    rot = kin.rot  # (3, 3, K, L) body-to-world, one world frame per cycle
+    acc_w = np.einsum("ijkl,jkl->ikl", rot, aa)  # (3, K, L)
+    dt = np.diff(tt, axis=1)
+    idx = np.arange(tt.shape[1] - 1)[None, :]
+    inside = (idx >= anchor[:, None]) & (idx < (n - 1)[:, None])  # the whole cycle
+    mean_w = np.where(inside, 0.5 * (acc_w[:, :, 1:] + acc_w[:, :, :-1]) * dt, 0.0).sum(axis=2)
+    g_w = mean_w / np.maximum(np.linalg.norm(mean_w, axis=0), 1e-12)
+    up_all = np.einsum("jikl,jk->ikl", rot, g_w)  # gravity in the sensor frame, (3, K, L)
+    out = np.empty((k, 3))
+    for i, (a, b) in enumerate(cycles):
+        m = int(n[i])
+        lo = int(a) - int(anchor[i])
+        sel = np.zeros(m, dtype=bool)
+        if quiet is not None:
+            hi = min(m, int(anchor[i]) + (int(b) - int(a)) // 2)
+            sel[:hi] = quiet[lo : lo + hi]
+        if not sel.any():
+            sel[int(anchor[i])] = True
+        u = up_all[:, i, :m][:, sel].mean(axis=1)
+        out[i] = u / max(float(np.linalg.norm(u)), 1e-12)
+    return out
+
+
+def _cycle_up_axis(
+    feats: list, gravity: float, fs: float, swing_min_dps: float, max_cycles: int
+) -> tuple[np.ndarray, float, list[tuple[int, int, int]]]:
+    """Up axis from whole gait cycles over all segments: (vt, spread deg, cycles as
+    ``(segment, start, stop)``); spread NaN without cycles."""
+    cycles: list[tuple[int, int, int]] = []
+    ups = []
+    for i, (t, acc, gyr, e, an) in enumerate(feats):
+        if len(cycles) >= max_cycles:
+            break
+        cost = e + 20.0 * np.abs(an - gravity)
+        c = gait_cycles(gyr, e, cost, sampling_rate_hz=fs, swing_min_dps=swing_min_dps)[
+            : max_cycles - len(cycles)
+        ]
+        if c.shape[0] == 0:
+            continue
+        # the quiet samples of each stance: within 1.5 times its least cost plus 15 deg/s (the
+        # still-phase test, relative to the stance however busy it is)
+        span = samples_for(0.7, sampling_rate_hz=fs, minimum=3)
+        quiet = cost <= 1.5 * running_min(cost, size=span) + 15.0
+        ups.append(cycle_gravity(t, acc, gyr, c, quiet))
+        cycles += [(i, int(a), int(b)) for a, b in c]
+    if not cycles:
+        return np.array([0.0, 0.0, 1.0]), float("nan"), []
+    u = np.concatenate(ups)
+    vt = _unit(u.mean(axis=0))
+    for _ in range(3):  # robust to the odd irregular cycle (a turn, a stumble)
+        near = u @ vt > np.cos(np.radians(15.0))
+        if near.sum() < 2:
+            break
+        vt = _unit(u[near].mean(axis=0))
+    near = u @ vt > np.cos(np.radians(15.0))
+    rbar = float(np.linalg.norm(u[near].mean(axis=0))) if near.any() else 0.0
+    spread = float(np.degrees(np.sqrt(max(0.0, 2.0 * (1.0 - rbar)))))
+    if near.mean() < 0.6:
+        spread = max(spread, 30.0)
+    kept = [c for c, k in zip(cycles, near.tolist(), strict=True) if k]
+    return vt, spread, kept
+
+
 def estimate_alignment(
     segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     *,
@@ -124,6 +292,10 @@ def estimate_alignment(
     min_still_s: float = 0.5,
     min_strides: int = 3,
     axis_peak_fraction: float = 0.9,
+    min_cycles: int = 4,
+    max_cycles: int = 60,
+    cycle_max_deg_per_sample: float = 12.0,
+    timing_confidence: float = 0.25,
     gravity: float = STANDARD_GRAVITY,
 ) -> AlignmentResult:
     """Estimate the sensor-to-foot (or any swinging segment) rotation from data.
@@ -166,6 +338,21 @@ def estimate_alignment(
         The ``ml`` axis is the principal axis of the angular rate at the moving samples whose
         smoothed rate is at least this share of its largest value within ``±0.35 s`` (the
         mid-swing peaks); the share score still uses every moving sample.
+    min_cycles, max_cycles : int
+        Whole gait cycles needed for, and used at most by, the up axis from the cycles'
+        mean specific force (:func:`cycle_gravity`).
+    cycle_max_deg_per_sample : float
+        The cycles' up axis replaces a still-phase one that is missing, loose or spread by more
+        than ``loose_max_spread_deg`` (real running: the foot is never still, and mid-stance
+        acceleration tilts the stillest instants' gravity by 5-15 deg), when ``min_cycles``
+        cycles agree within ``loose_max_spread_deg`` and the rate is dense enough to integrate
+        the rotation: the 99th percentile of the smoothed rate is at most this many degrees per
+        sample.
+    timing_confidence : float
+        Highest confidence when neither the still phases nor dense, agreeing cycles give the
+        up axis but there are ``min_cycles`` cycles: their axis is used for the contacts and
+        their timing only (the foot analyzer leaves the orientation metrics empty below its
+        ``min_orientation_confidence``).
     gravity : float
         m/s².
 
@@ -177,6 +364,10 @@ def estimate_alignment(
     win = samples_for(still_window_ms / 1000.0, sampling_rate_hz=fs, minimum=1)
     feats = []
     for t, acc, gyr in segments:
+        # (the analysers drop non-physical samples before; any left would poison the means)
+        ok = np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+        if not ok.all():
+            t, acc, gyr = t[ok], acc[ok], gyr[ok]
         if t.shape[0] < 3:
             continue
         e = centered_moving_average(np.linalg.norm(gyr, axis=1), window=win)
@@ -279,7 +470,35 @@ def estimate_alignment(
                 still_masks = single_still
         if mode == "loose":
             still_masks = stride_masks
-    loose = mode != "strict"
+    # the up axis from whole gait cycles (:func:`cycle_gravity`): needs no still instant and
+    # is not tilted by the foot's acceleration at mid-stance. It replaces the still-phase axis
+    # when that one is missing, loose or spread; consistent still phases are kept (in the
+    # simulator they are closer to the foot-flat attitude than the cycles' axis: 1-2.5 vs 5-8
+    # deg for heel strikers), and then the cycles are not computed.
+    use_cycles = False
+    cyc_list: list[tuple[int, int, int]] = []
+    cyc_vt, cyc_spread = vt, spread
+    if not (mode == "strict" and spread <= loose_max_spread_deg):
+        cyc_vt, cyc_spread, cyc_list = _cycle_up_axis(feats, gravity, fs, swing_min_dps, max_cycles)
+        # (integrating the rate needs samples dense enough for the fastest rotations: at 50 Hz
+        # a runner's swing turns the shoe 20 deg per sample and the cycles' axis is 5-25 deg off)
+        p99 = float(np.percentile(np.concatenate([f[3] for f in feats]), 99))
+        use_cycles = (
+            len(cyc_list) >= min_cycles
+            and cyc_spread <= loose_max_spread_deg
+            and p99 / fs <= cycle_max_deg_per_sample
+        )
+    # when the still phases give nothing usable, a periodic gait still has cycles: their up
+    # axis, however coarse, is enough to find the contacts and time them (the orientation
+    # metrics are not reported: confidence at most ``timing_confidence``)
+    still_fails = mode != "strict" and (
+        not np.isfinite(spread) or (mode == "loose" and spread > loose_max_spread_deg)
+    )
+    timing_only = not use_cycles and still_fails and len(cyc_list) >= min_cycles
+    if use_cycles or timing_only:
+        mode = "cycle"
+        vt, spread = cyc_vt, cyc_spread
+    loose = mode not in ("strict", "cycle")
     n_still = int(sum(m.sum() for m in still_masks))
     if loose and not np.isfinite(spread):
         return AlignmentResult(
@@ -292,6 +511,9 @@ def estimate_alignment(
         if any(m.any() for m in still_masks)
         else still_max_dps
     )
+    if mode == "cycle":
+        # the quietest instants of the cycles stand for the still samples
+        thr = min(thr, float(np.median([feats[i][3][a] for i, a, _ in cyc_list])))
     if mode == "loose" and spread > loose_max_spread_deg:
         return AlignmentResult(
             n_still=n_still,
@@ -321,7 +543,10 @@ def estimate_alignment(
     if g_ax.shape[0] < 3:
         g_ax = g_mov
     g_perp = g_ax - np.outer(g_ax @ vt, vt)
-    _, v = np.linalg.eigh(g_perp.T @ g_perp)
+    moment = g_perp.T @ g_perp
+    if not (np.all(np.isfinite(moment)) and np.all(np.isfinite(vt))):
+        return AlignmentResult(n_still=n_still, reason="non-physical readings")
+    _, v = np.linalg.eigh(moment)
     ml = _unit(v[:, -1] - np.dot(v[:, -1], vt) * vt)
     share = float(np.sum((g_mov @ ml) ** 2) / total) if total > 0 else 0.0
     ap = np.cross(ml, vt)
@@ -329,12 +554,18 @@ def estimate_alignment(
     # sign from the forward displacement of each stride
     disp = []
     kin = StrideKinematics(sampling_rate_hz=fs)
-    for (t, acc, gyr, e, _an), m in zip(feats, stride_masks, strict=True):
-        runs = _runs(m)
-        if runs.shape[0] < 2:
-            continue
-        centers = (runs[:, 0] + runs[:, 1] - 1) // 2
-        for c0, c1 in itertools.pairwise(centers):
+    for i_seg, ((t, acc, gyr, e, _an), m) in enumerate(zip(feats, stride_masks, strict=True)):
+        if mode == "cycle":
+            # strides between the quietest instants of the cycles (the foot need not be
+            # still: the sign needs only the forward travel of each stride)
+            bounds = [(a, b) for i, a, b in cyc_list if i == i_seg]
+        else:
+            runs = _runs(m)
+            if runs.shape[0] < 2:
+                continue
+            centers = (runs[:, 0] + runs[:, 1] - 1) // 2
+            bounds = list(itertools.pairwise(centers.tolist()))
+        for c0, c1 in bounds:
             dur = t[c1] - t[c0]
             if not (0.3 <= dur <= 3.0) or e[c0:c1].max() < swing_min_dps:
                 continue
@@ -366,6 +597,16 @@ def estimate_alignment(
     a_score = float(np.clip(2.0 * (agree - 0.5), 0.0, 1.0)) * min(1.0, n_str / min_strides)
     conf = min(g_score, s_score, a_score)
     reasons = []
+    if timing_only:
+        conf = min(conf, timing_confidence)
+        reasons.append(
+            "timing only: no still phase and the gait cycles' gravity directions spread by "
+            f"{spread:.0f} deg or the rate is too low to integrate the swing"
+        )
+    elif mode == "cycle":
+        reasons.append(
+            f"up axis from {len(cyc_list)} whole gait cycles (no consistent still phase)"
+        )
     if loose:
         conf = min(conf, loose_confidence)
         reasons.append(

@@ -124,6 +124,8 @@ def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.n
     """
     out = np.array(x, dtype=np.float64, copy=True)
     n = out.shape[0]
+    if n < 4 or out.ndim != 2:
+        return out
     lim = fraction * full_scale
     for k in range(out.shape[1]):
         col = out[:, k]
@@ -131,14 +133,32 @@ def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.n
             m = sign * col >= lim
             if not m.any():
                 continue
-            d = np.diff(np.concatenate(([0], m.astype(np.int8), [0])))
-            for s0, e0 in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
-                if s0 < 2 or e0 + 2 > n:
-                    continue
-                xs = np.array([s0 - 2, s0 - 1, e0, e0 + 1], dtype=np.float64)
-                coef = np.polyfit(xs, col[xs.astype(int)], 3)
-                fit = np.polyval(coef, np.arange(s0, e0, dtype=np.float64))
-                col[s0:e0] = sign * np.maximum(sign * fit, sign * col[s0:e0])
+            d = np.diff(m.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+            s0 = np.flatnonzero(d == 1)
+            e0 = np.flatnonzero(d == -1)
+            keep = (s0 >= 2) & (e0 + 2 <= n)
+            if not keep.any():
+                continue
+            s0, e0 = s0[keep], e0[keep]
+            # all runs at once: the cubic through (s0-2, s0-1, e0, e0+1) in Lagrange form
+            # (the polynomial np.polyfit(..., 3) gives through these four points)
+            length = e0 - s0
+            run = np.repeat(np.arange(s0.size), length)
+            idx = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+            xi = (idx + 2).astype(np.float64)  # sample position, 0 = s0 - 2
+            nodes = np.stack(
+                [np.zeros(s0.size), np.ones(s0.size), length + 2.0, length + 3.0], axis=1
+            )[run]
+            vals = np.stack([col[s0 - 2], col[s0 - 1], col[e0], col[e0 + 1]], axis=1)[run]
+            fit = np.zeros(xi.shape[0])
+            for j in range(4):
+                w = np.ones(xi.shape[0])
+                for q in range(4):
+                    if q != j:
+                        w *= (xi - nodes[:, q]) / (nodes[:, j] - nodes[:, q])
+                fit += w * vals[:, j]
+            pos = np.repeat(s0, length) + idx
+            col[pos] = sign * np.maximum(sign * fit, sign * col[pos])
     return out
 
 

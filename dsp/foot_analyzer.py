@@ -70,7 +70,15 @@ from dsp.orientation import rotate_rows
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
-__all__ = ["FootAnalyzer", "FootSettings"]
+__all__ = ["ORIENTATION_KEYS", "FootAnalyzer", "FootSettings"]
+
+#: Metrics that need the sensor's orientation on the foot (its ``ap`` and ``ml`` axes).
+ORIENTATION_KEYS = (
+    "foot_strike_angle",
+    "strike_type",
+    "pronation_excursion",
+    "max_pronation_velocity",
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +109,23 @@ class FootSettings:
         that stretch and the buffer restarts, s.
     min_alignment_confidence : float
         Below it, contacts carry ``low_alignment``.
+    min_orientation_confidence : float
+        Below it (an up axis good only for finding and timing the contacts, see
+        :func:`dsp.alignment.estimate_alignment`'s ``timing_confidence``), the metrics that
+        need the sensor's orientation on the foot (:data:`ORIENTATION_KEYS`) are left empty;
+        contacts, contact and stride time, cadence, stride length and speed are reported.
     gap_split_s : float
         A time step longer than ``max(gap_split_s, 3.5 sample periods)`` splits the data
         into segments; shorter losses are bridged (contacts overlapping them are flagged
         ``gap``; a contact whose IC or TO falls inside one is not reported).
     rate_tolerance : float
         Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+    max_clip_run_s : float
+        A stride holding a clipped run (any axis at its range) longer than this, s, gets no
+        stride length or speed (the row keeps ``saturated``): the clipped peaks are re-estimated
+        from their flanks (:func:`dsp.filters.declip`), which holds for short peaks (impacts,
+        up to ~40 ms: errors 0.2-2 % on simulated strides) but not for long clipped swings
+        (a 2 or 4 g range in running: 80 ms and more, errors 3-40 %).
     R_bs : tuple or None
         A known sensor-to-foot rotation (3x3 nested tuples); skips the estimation.
     gravity : float
@@ -118,6 +137,8 @@ class FootSettings:
     align_initial_s: float = 20.0
     align_max_s: float = 160.0
     min_alignment_confidence: float = 0.5
+    min_orientation_confidence: float = 0.3
+    max_clip_run_s: float = 0.05
     gap_split_s: float = 0.06
     rate_tolerance: float = 0.05
     R_bs: tuple | None = None
@@ -144,6 +165,7 @@ class _Job:
     cut: bool
     saturated: bool
     minor: list  # small losses known when the contact was queued
+    long_clip: bool = False  # a clipped run too long to re-estimate
 
 
 @dataclass
@@ -221,7 +243,14 @@ class FootAnalyzer(StreamAnalyzer):
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input state
-        self._input = BlockInput(info.sensor_id, self.fs, rate_tolerance=s.rate_tolerance)
+        self._input = BlockInput(
+            info.sensor_id,
+            self.fs,
+            rate_tolerance=s.rate_tolerance,
+            acc_range_ms2=self._acc_fs,
+            gyr_range_dps=self._gyr_fs,
+            zero_dropouts=True,
+        )
         # alignment state
         self.alignment_: AlignmentResult | None = None
         self._R: np.ndarray | None = None
@@ -372,7 +401,10 @@ class FootAnalyzer(StreamAnalyzer):
         self._bacc = np.empty((0, 3))
         self._bgyr = np.empty((0, 3))
         self._bsat = np.empty(0, dtype=bool)
-        self._braw = np.empty((0, 3))
+        #: sensor-frame specific force with its clipped peaks re-estimated (declip), final
+        #: before segment index ``_dec_final``; later samples wait for their clip run to end
+        self._bdec = np.empty((0, 3))
+        self._dec_final = 0
         self._minor: list[np.ndarray] = []
         self._scan_from = 0
         self._last_peak: int | None = None
@@ -394,11 +426,52 @@ class FootAnalyzer(StreamAnalyzer):
         self._bacc = np.concatenate([self._bacc, rotate_rows(piece.acc, r)])
         self._bgyr = np.concatenate([self._bgyr, rotate_rows(piece.gyr, r)])
         self._bsat = np.concatenate([self._bsat, sat])
-        self._braw = np.concatenate([self._braw, piece.acc])
+        self._bdec = np.concatenate([self._bdec, piece.acc])
+        open_run = self._dec_final < self._seg_n  # a clipped run was open at the buffer's end
         self._seg_n += piece.t.shape[0]
+        if self._acc_fs is not None and (
+            open_run or bool(np.any(np.abs(piece.acc) >= 0.985 * self._acc_fs))
+        ):
+            self._declip_tail()
+        else:
+            self._dec_final = self._seg_n
         if piece.minor_gaps.shape[0]:
             self._minor.append(piece.minor_gaps)
         self._advance(final=False)
+
+    def _declip_tail(self) -> None:
+        """Re-estimate the clipped runs of the samples not final yet (:func:`declip`).
+
+        A clipped run is re-estimated from the two samples on either side of it, so its values
+        are final once two samples follow it; a run still open at the buffer's end waits for
+        more data (and one open at the segment's end stays as read, as :func:`declip` leaves
+        runs at the ends of its input). Each sample is thus declipped once, whatever the
+        block sizes, instead of once per contact window.
+        """
+        assert self._acc_fs is not None
+        f0 = max(0, self._dec_final - self._base)
+        lo = max(0, f0 - 2)
+        raw = self._bdec[lo:]
+        lim = 0.985 * self._acc_fs
+        dec = declip(raw, full_scale=self._acc_fs)
+        # samples from the earliest run still open at the end on are not final (a run needs
+        # two samples after it)
+        n = raw.shape[0]
+        final = n
+        for k in range(3):
+            for sign in (1.0, -1.0):
+                m = sign * raw[:, k] >= lim
+                for tail in (1, 2):
+                    if n >= tail and m[n - tail]:
+                        run = m[: n - tail + 1][::-1]
+                        final = min(
+                            final,
+                            n - tail + 1 - (int(np.argmin(run)) if not run.all() else run.size),
+                        )
+                        break
+        keep = max(0, f0 - lo)
+        self._bdec[lo + keep :] = dec[keep:]
+        self._dec_final = self._base + lo + max(keep, final)
 
     def _close_segment(self, *, cut_by_gap: bool) -> None:
         self._advance(final=True)
@@ -460,7 +533,9 @@ class FootAnalyzer(StreamAnalyzer):
         lo = max(0, start - h)
         part = self._bgyr[lo:]
         om = centered_moving_average(-part[:, 1], window=2 * self._h_om + 1)[start - lo :]
-        gn = centered_moving_average(np.linalg.norm(part, axis=1), window=2 * self._h_n + 1)[
+        # the rotation norm without the turn about the vertical axis: a foot turning on the
+        # ground (a walker turning round, a pivot in stance) is on the ground, not landing
+        gn = centered_moving_average(np.linalg.norm(part[:, :2], axis=1), window=2 * self._h_n + 1)[
             start - lo :
         ]
         if start > 0:
@@ -596,7 +671,7 @@ class FootAnalyzer(StreamAnalyzer):
             self._bacc = self._bacc[cut:]
             self._bgyr = self._bgyr[cut:]
             self._bsat = self._bsat[cut:]
-            self._braw = self._braw[cut:]
+            self._bdec = self._bdec[cut:]
             self._base += cut
             t0 = self._bt[0]
             self._minor = [g[g[:, 1] >= t0] for g in self._minor if np.any(g[:, 1] >= t0)]
@@ -626,10 +701,10 @@ class FootAnalyzer(StreamAnalyzer):
         )
         acc_b = self._bacc[lo:hi]
         if self._acc_fs is not None and bool(self._bsat[lo:hi].any()):
-            # the swing of a shoe often exceeds 16 g: estimate the clipped peaks before
+            # the swing of a shoe often exceeds 16 g: the clipped peaks re-estimated before
             # integrating (the row keeps its "saturated" flag)
             assert self._R is not None
-            acc_b = rotate_rows(declip(self._braw[lo:hi], full_scale=self._acc_fs), self._R)
+            acc_b = rotate_rows(self._bdec[lo:hi], self._R)
         return (self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc)
 
     def _saturated(self, a: int, b: int) -> bool:
@@ -667,6 +742,12 @@ class FootAnalyzer(StreamAnalyzer):
         window = self._window(ev, nxt.ms if nxt is not None else ev.to, nxt)
         # saturated anywhere from this contact to the next one (the stride's integration)
         saturated = self._saturated(ev.ic, nxt.ic if nxt is not None else ev.to)
+        long_clip = False
+        if saturated and nxt is not None:
+            sat = self._bsat[max(0, ev.ic - self._base) : nxt.ic - self._base + 1]
+            d = np.diff(sat.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+            runs = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+            long_clip = bool(runs.size) and int(runs.max()) > self.settings.max_clip_run_s * self.fs
         self._jobs.append(
             _Job(
                 ev=ev,
@@ -676,6 +757,7 @@ class FootAnalyzer(StreamAnalyzer):
                 cut=cut,
                 saturated=saturated,
                 minor=list(self._minor),
+                long_clip=long_clip,
             )
         )
 
@@ -702,8 +784,14 @@ class FootAnalyzer(StreamAnalyzer):
                 gravity=s.gravity,
             )
 
+        no_orientation = (
+            self.alignment_ is not None
+            and self.alignment_.confidence < s.min_orientation_confidence
+        )
         for ej, (m, _trace) in zip(early_todo, batch([j.window for j in early_todo]), strict=True):
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
+            if no_orientation:  # timing-only alignment: left empty, never guessed
+                ej.pend.early.update(dict.fromkeys(ORIENTATION_KEYS))
         for ej in early:
             self._early_out.append(self._early_row(ej))
         for pend, stride_time in strides:
@@ -723,10 +811,13 @@ class FootAnalyzer(StreamAnalyzer):
                 m, trace = by_job[id(job)]
                 tilt = float(m.pop("tilt_error_deg") or math.nan)
                 if job.has_next and (
-                    not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg
+                    not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg or job.long_clip
                 ):
                     for k in ("stride_length", "speed"):
                         m[k] = None
+                if no_orientation:
+                    m.update(dict.fromkeys(ORIENTATION_KEYS))
+                    trace = None
                 if job.pend.early is not None:
                     m.update(job.pend.early)  # the very values of the early row
                 sl = m.get("stride_length")

@@ -158,6 +158,10 @@ class EventSettings:
     landing_burst_dps : float
         Foot-flat lies after the last rotation that exceeds the stillest rotation after it by
         this, deg/s.
+    flat_wobble_max_s : float
+        A smaller rotation peak at the start of the flat phase, at most this long (s) after
+        such a rotation, is a wobble after the landing (real walkers' feet rock after the
+        slap), not the landing burst: the IC is searched before that rotation instead.
     edge_to_moving_s : float
         A contact cut by the end of the data needs at least this much data after its toe-off,
         s, and no foot-flat-like instant after it (foot-flat cost below ``flat_max_dps``).
@@ -195,6 +199,7 @@ class EventSettings:
     slap_lead_max_s: float = 0.015
     ic_before_slap_s: float = 0.04
     landing_burst_dps: float = 200.0
+    flat_wobble_max_s: float = 0.12
     ic_before_onset_s: float = 0.0125
     ic_after_onset_s: float = 0.005
     edge_to_moving_s: float = 0.04
@@ -452,6 +457,19 @@ def _contact_steps(
     pb = ff
     while pb - 1 > ic_lo and gyr_norm_s[pb - 1] >= gyr_norm_s[pb]:
         pb -= 1
+    if (
+        burst.size
+        and pb - ic_lo > burst[-1]
+        and g_seg[pb - ic_lo] < after_min[pb - ic_lo] + settings.landing_burst_dps
+        and t[pb] - t[ic_lo + int(burst[-1])] <= settings.flat_wobble_max_s
+    ):
+        # that peak is a wobble of the early flat phase (real walkers: the foot rocks
+        # within flat_wobble_max_s after the slap), not the landing: the landing burst is the last peak of the last
+        # rotation exceeding the stillest one after it by landing_burst_dps (else the IC came
+        # out 100-150 ms late, in the flat phase)
+        pb = ic_lo + int(burst[-1])
+        while pb - 1 > ic_lo and gyr_norm_s[pb - 1] >= gyr_norm_s[pb]:
+            pb -= 1
     # (a slow gait lands more slowly: the window grows with the cycle, 10 % of it)
     cycle_s = float(t[b] - t[a]) if a_is_swing and b_is_swing else 0.0
     w_ic = samples_for(max(settings.ic_before_burst_s, 0.1 * cycle_s), sampling_rate_hz=fs)
@@ -735,7 +753,7 @@ def _jump(
     while j > 0 and d[j - 1] > thr:
         j -= 1
     k = lo + j
-    if not tangent:
+    if not tangent or not d[jm] > 0:
         return k, float(0.5 * (t[k - 1] + t[k]))
     # sub-sample: the tangent at the steepest rise back to the level before the onset
     km = lo + jm

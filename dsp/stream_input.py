@@ -5,7 +5,11 @@ take one sensor's data block by block, in any block sizes. Before their own hand
 (the feet keep short losses as "minor gaps", the pelvis bridges them by interpolation), every
 block goes through the same checks, kept here in one place:
 
-* samples with a non-finite time stamp or reading are dropped (treated as lost);
+* non-physical samples are dropped (treated as lost, so the analysers see a gap there, never
+  stillness): a non-finite time stamp or reading, all six axes exactly zero (a radio dropout
+  some devices write as zeros; a real accelerometer always reads gravity and noise), or a
+  reading beyond the sensor's stated range by more than ``RANGE_MARGIN`` (a clipped sample
+  reads the range itself and is kept);
 * the gaps the block reports (``SampleBlock.gaps``) are collected until the data pass them;
 * time stamps must increase, within the block and from the previous block;
 * once, after the first 64 regular intervals, the time stamps must agree with
@@ -36,7 +40,65 @@ from dsp.bouts import block_motion
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
 
-__all__ = ["Accepted", "AlignBuffer", "BlockInput", "RateCheck", "StreamAnalyzer"]
+__all__ = [
+    "RANGE_MARGIN",
+    "ZERO_RUN",
+    "Accepted",
+    "AlignBuffer",
+    "BlockInput",
+    "RateCheck",
+    "StreamAnalyzer",
+    "physical_samples",
+]
+
+log = logging.getLogger(__name__)
+
+#: A reading beyond ``(1 + RANGE_MARGIN)`` times the sensor's stated range is not physical.
+RANGE_MARGIN = 0.1
+
+#: All six axes exactly zero in a run of at least this many samples is a dropout.
+ZERO_RUN = 2
+
+
+def _zero_runs(zero: np.ndarray, *, min_run: int, continues: bool) -> np.ndarray:
+    """Samples of ``zero`` in runs of at least ``min_run`` (the first run also when it
+    ``continues`` a run of the previous block)."""
+    d = np.diff(zero.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(d == 1)
+    stops = np.flatnonzero(d == -1)
+    out = np.zeros(zero.shape[0], dtype=bool)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        if b - a >= min_run or (continues and a == 0):
+            out[a:b] = True
+    return out
+
+
+def physical_samples(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    acc_range_ms2: float | None = None,
+    gyr_range_dps: float | None = None,
+    min_zero_run: int = ZERO_RUN,
+) -> np.ndarray:
+    """Mask (N,) of the samples that can be real readings.
+
+    Not physical: a non-finite time or reading; all six axes exactly 0 in a run of at least
+    ``min_zero_run`` samples (a dropout written as zeros: a real sensor reads noise and bias;
+    an isolated exact zero can be an ideal free-fall sample of a simulation); an axis beyond
+    the stated range by more than :data:`RANGE_MARGIN` (when the range is known).
+    """
+    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        if acc_range_ms2 is not None and acc_range_ms2 > 0:
+            ok &= ~(np.abs(acc) > (1.0 + RANGE_MARGIN) * acc_range_ms2).any(axis=1)
+        if gyr_range_dps is not None and gyr_range_dps > 0:
+            ok &= ~(np.abs(gyr) > (1.0 + RANGE_MARGIN) * gyr_range_dps).any(axis=1)
+    if min_zero_run > 0:
+        zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
+        ok &= ~_zero_runs(zero, min_run=min_zero_run, continues=False)
+    return ok
 
 
 class RateCheck:
@@ -119,10 +181,39 @@ class BlockInput:
         Nominal rate, Hz.
     rate_tolerance : float
         Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+    acc_range_ms2, gyr_range_dps : float, optional
+        Stated ranges (m/s², deg/s); readings well beyond them are dropped as lost.
+    zero_dropouts : bool
+        Runs of all-zero six-axis samples are dropouts (lost samples). For sensors that never
+        free-fall without turning (a shoe); an ideal pelvis signal in a flight phase reads
+        exactly zero.
+
+    Attributes
+    ----------
+    n_dropped : int
+        Non-physical samples dropped so far.
     """
 
-    def __init__(self, sensor_id: str, sample_rate_hz: float, *, rate_tolerance: float) -> None:
+    def __init__(
+        self,
+        sensor_id: str,
+        sample_rate_hz: float,
+        *,
+        rate_tolerance: float,
+        acc_range_ms2: float | None = None,
+        gyr_range_dps: float | None = None,
+        zero_dropouts: bool = False,
+    ) -> None:
         self.sensor_id = sensor_id
+        self.zero_dropouts = zero_dropouts
+        self.acc_range_ms2 = acc_range_ms2
+        self.gyr_range_dps = gyr_range_dps
+        self.n_dropped = 0
+        #: a trailing all-zero sample held back until the next block tells whether it starts
+        #: a dropout run (t, acc, gyr), and whether the previous block ended in a dropout run
+        self._carry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._in_zero_run = False
+        self._last_seen: float | None = None
         self.rate = RateCheck(sensor_id, sample_rate_hz, tolerance=rate_tolerance)
         #: time of the last sample accepted, s (None before the first)
         self.last_t: float | None = None
@@ -144,23 +235,63 @@ class BlockInput:
         gaps = np.asarray(block.gaps, dtype=np.float64).reshape(-1, 2)
         if gaps.shape[0]:
             self._gaps = np.concatenate([self._gaps, gaps])
-        bad = ~(np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1) & np.isfinite(t))
-        if bad.any():  # samples that are not numbers are treated as lost
-            t, acc, gyr = t[~bad], acc[~bad], gyr[~bad]
+        good = physical_samples(
+            t,
+            acc,
+            gyr,
+            acc_range_ms2=self.acc_range_ms2,
+            gyr_range_dps=self.gyr_range_dps,
+            min_zero_run=0,
+        )
+        n_bad = int((~good).sum())
+        if n_bad:
+            t, acc, gyr = t[good], acc[good], gyr[good]
+        if t.shape[0]:
+            d = np.diff(t)
+            if np.any(d <= 0):
+                i = int(np.flatnonzero(d <= 0)[0])
+                raise AnalysisError(
+                    f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
+                    f"follows {t[i]:.6f} s"
+                )
+            if self._last_seen is not None and t[0] <= self._last_seen:
+                raise AnalysisError(
+                    f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
+                    f"sample at {self._last_seen:.6f} s"
+                )
+            self._last_seen = float(t[-1])
+        # dropouts written as zeros: runs of all-zero samples (chunk-independent: a trailing
+        # single zero waits for the next block)
+        if self._carry is not None:
+            ct, ca, cg = self._carry
+            self._carry = None
+            t = np.concatenate([ct, t])
+            acc = np.concatenate([ca, acc])
+            gyr = np.concatenate([cg, gyr])
+        zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
+        if self.zero_dropouts and zero.any():
+            drop = _zero_runs(zero, min_run=ZERO_RUN, continues=self._in_zero_run)
+            keep = ~drop
+            if zero[-1] and not drop[-1]:
+                # a single zero at the end: held back until the next block
+                self._carry = (t[-1:], acc[-1:], gyr[-1:])
+                keep[-1] = False
+            self._in_zero_run = bool(drop[-1])
+            n_bad += int(drop.sum())
+            t, acc, gyr = t[keep], acc[keep], gyr[keep]
+        else:
+            self._in_zero_run = False
+        if n_bad:  # non-physical samples are treated as lost: a gap, not stillness
+            if self.n_dropped == 0:
+                log.info(
+                    "sensor %s: non-physical samples (not numbers, runs of all-zero samples or "
+                    "beyond the range) are treated as lost",
+                    sid,
+                )
+            self.n_dropped += n_bad
         if t.shape[0] == 0:
             return None
         d = np.diff(t)
-        if np.any(d <= 0):
-            i = int(np.flatnonzero(d <= 0)[0])
-            raise AnalysisError(
-                f"sensor {sid}: time stamps must increase, but t[{i + 1}]={t[i + 1]:.6f} s "
-                f"follows {t[i]:.6f} s"
-            )
-        if self.last_t is not None and t[0] <= self.last_t:
-            raise AnalysisError(
-                f"sensor {sid}: block starts at t={t[0]:.6f} s, not after the previous "
-                f"sample at {self.last_t:.6f} s"
-            )
         self.rate.add(d)
         out = Accepted(t, acc, gyr, self.last_t, self._gaps)
         self.last_t = float(t[-1])

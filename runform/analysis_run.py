@@ -172,6 +172,7 @@ def analyse_recording(
     on_rows: Callable[[list[ContactRow]], None] | None = None,
     on_progress: Callable[[float, float], None] | None = None,
     workers: int | None = None,
+    foot_mountings: dict[str, np.ndarray] | None = None,
 ) -> AnalysisResult:
     """Analyse a recording file in chunks.
 
@@ -201,6 +202,9 @@ def analyse_recording(
         The most processes to use; ``1`` = this one only. ``None``: the environment variable
         ``RUNFORM_WORKERS``, else one worker process per foot sensor when that pays
         (:func:`runform.parallel.plan_workers`). The results do not depend on it.
+    foot_mountings : dict, optional
+        sensor id -> known sensor-to-foot rotation (3x3, :func:`mountings_from`): those foot
+        sensors skip the alignment estimate (short trials with a few contacts).
 
     Returns
     -------
@@ -231,11 +235,17 @@ def analyse_recording(
     rows: list[ContactRow] = []
     alerts: list[dict[str, Any]] = []
     traces: dict[str, list[tuple[float, np.ndarray]]] = {}
-    config = AnalysisConfig()
     pool: WorkerPool | None = None
     rec = open_recording(rec_path)
     try:
         sensors = list(rec.sensors)
+        config = AnalysisConfig(
+            placement_settings={
+                s.placement: {"R_bs": tuple(map(tuple, np.asarray(foot_mountings[s.sensor_id])))}
+                for s in sensors
+                if foot_mountings and s.sensor_id in foot_mountings and s.side is not None
+            }
+        )
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)
         groups, why = plan_workers(sensors, duration_s=duration, chunk_s=chunk_s, workers=n_workers)
@@ -324,3 +334,31 @@ def analyse_recording(
     if pool is not None:
         pool.close(ok=True)
     return result
+
+
+def mountings_from(
+    path: str | os.PathLike[str], *, min_confidence: float | None = None
+) -> dict[str, np.ndarray]:
+    """Each foot sensor's mounting (sensor-to-foot rotation) found in another recording.
+
+    The recording is analysed as ``runform analyze`` would; a foot sensor's rotation is kept
+    when its alignment confidence reaches ``min_confidence`` (default: the analyzer's
+    ``min_alignment_confidence``). Keyed by sensor id and, for sensors whose id another file
+    may spell differently, by placement (``left_foot`` / ``right_foot``).
+    """
+    from dsp.foot_analyzer import FootSettings
+
+    thr = FootSettings().min_alignment_confidence if min_confidence is None else min_confidence
+    res = analyse_recording(path, keep_rows=False, workers=1)
+    out: dict[str, np.ndarray] = {}
+    for info in res.sensors:
+        d = res.diagnostics.get(info.sensor_id) or {}
+        al = d.get("alignment")
+        if info.side is None or not isinstance(al, dict) or not al.get("ok"):
+            continue
+        if float(al.get("confidence") or 0.0) < thr:
+            continue
+        r = np.asarray(al["R_bs"], dtype=np.float64)
+        out[info.sensor_id] = r
+        out.setdefault(info.placement, r)
+    return out

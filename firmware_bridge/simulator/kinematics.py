@@ -292,6 +292,35 @@ class FootModel:
         self.yaw = QuinticHermite(np.array(yw_t), np.array(yw_y))
         self.n_contacts = n
         self._build_swing_path(sw_to, zk, walk)
+        # impact ringing of the shoe (real shoe IMUs: a damped 25-60 Hz oscillation after each
+        # touch-down, mostly vertical, that clips asymmetrically at small ranges); off by
+        # default (random numbers drawn only when on, so other sessions are unchanged)
+        self.ring_scale = np.zeros(n + 1)
+        if sc.foot_ring_g > 0:
+            tau = np.linspace(0.0, 0.2, 4001)
+            _, dd = _impact_shape(tau, sc.foot_ring_tau_s, sc.foot_ring_hz)
+            amp = sc.foot_ring_g * G / float(np.max(np.abs(dd)))
+            self.ring_scale[1:] = amp * np.clip(1.0 + 0.25 * rng.standard_normal(n), 0.3, 2.0)
+        self.ring_hz = float(sc.foot_ring_hz)
+        self.ring_tau = float(sc.foot_ring_tau_s)
+        self.wobble_dps = float(sc.stance_wobble_dps)
+
+    def _wobble(self, t, ev, evd, ps, psd):
+        """Roll of a foot that is not still in its stance (real running feet: 25-90 deg/s at
+        the stillest instant): ``B (sin(2 pi u) + 0.5 sin(4 pi u))`` of eversion over the
+        stance (``u`` 0 to 1 from IC to TO), peak rate about ``stance_wobble_dps``. Only the
+        roll about the shoe's long axis: the pitch (the truth's flat instant) and the heel-
+        to-ball pivot geometry are unchanged (a yaw would move the ball pivot)."""
+        i = np.clip(np.searchsorted(self.t_ic, t, side="right") - 1, 0, self.t_ic.size - 1)
+        span = np.maximum(self.t_to[i] - self.t_ic[i], 1e-3)
+        u = (t - self.t_ic[i]) / span
+        on = (u >= 0.0) & (u <= 1.0) & (i > 0)
+        u = np.where(on, u, 0.0)
+        b = self.wobble_dps * span / (4.0 * np.pi)  # deg; rate peak 2 pi B / span * (1 + 1)
+        ev = ev + np.where(on, b * (np.sin(2 * np.pi * u) + 0.5 * np.sin(4 * np.pi * u)), 0.0)
+        rate = (2 * np.pi * b / span) * (np.cos(2 * np.pi * u) + np.cos(4 * np.pi * u))
+        evd = evd + np.where(on, rate, 0.0)
+        return ev, evd, ps, psd
 
     def _rot(self, t: np.ndarray) -> np.ndarray:
         return euler_zyx_matrix(
@@ -357,6 +386,8 @@ class FootModel:
         th, thd = self.pitch.value_and_rate(t)
         ev, evd = self.ev.value_and_rate(t)
         ps, psd = self.yaw.value_and_rate(t)
+        if self.wobble_dps > 0:
+            ev, evd, ps, psd = self._wobble(t, ev, evd, ps, psd)
         roll = self.sign * ev * _D2R
         rolld = self.sign * evd * _D2R
         beta = -th * _D2R
@@ -382,6 +413,15 @@ class FootModel:
         path[:, :2] = self.path_xy(t)
         path[:, 2] = self.path_z(t)
         origin = np.where(stance[:, None], origin_st, path)
+        if np.any(self.ring_scale):
+            # ringing of the current and previous contact: vertical, and 0.6 of it forward
+            for back in (0, 1):
+                jj = np.clip(i - back, 0, nc - 1)
+                tt = t - self.t_ic[jj]
+                d, _ = _impact_shape(tt, self.ring_tau, self.ring_hz)
+                d = np.where(tt >= 0, self.ring_scale[jj] * d, 0.0)
+                origin = origin + d[:, None] * np.array([0.0, 0.0, 1.0])
+                origin = origin + (0.6 * d)[:, None] * self.fwd[jj]
         return Pose(R=R, origin=origin, omega_body=om, pitch=th, roll=ev * self.sign, yaw=ps)
 
     def lowest_z(self, t: np.ndarray) -> np.ndarray:

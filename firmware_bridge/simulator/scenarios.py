@@ -61,6 +61,12 @@ class Scenario:
         between-runner amounts).
     impact_g_rearfoot, impact_g_forefoot : extra deceleration of the shoe at contact, g.
     pelvis_impact_g : soft-tissue transient at the sacrum at each contact, g.
+    foot_ring_g, foot_ring_hz, foot_ring_tau_s : impact ringing of the shoe after each
+        touch-down (peak g, frequency Hz, decay s): a damped oscillation, as real shoe IMUs
+        show (25-60 Hz), which clips at small ranges; 0 = off.
+    stance_wobble_dps : peak roll and yaw rate of the foot through its flat phase, deg/s (real
+        running feet are never still at mid-stance: 25-90 deg/s at the stillest instant);
+        0 = a still flat phase.
 
     Session
     -------
@@ -128,6 +134,10 @@ class Scenario:
     impact_g_rearfoot: float = 12.0
     impact_g_forefoot: float = 4.0
     pelvis_impact_g: float = 0.6
+    foot_ring_g: float = 0.0
+    foot_ring_hz: float = 40.0
+    foot_ring_tau_s: float = 0.008
+    stance_wobble_dps: float = 0.0
     # sensors
     sensors: tuple[str, ...] = ("left_foot", "right_foot", "pelvis")
     mounting: Mapping[str, object] = field(default_factory=_default_mounting)

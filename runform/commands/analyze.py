@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "when the file is long enough, or $RUNFORM_WORKERS); the results do not depend on it",
     )
     parser.add_argument(
+        "--alignment-from",
+        metavar="OTHER.h5",
+        help="reuse each foot sensor's mounting found in another recording of the same "
+        "session (same clip, e.g. a warm-up): for short trials with one or two contacts",
+    )
+    parser.add_argument(
         "--watch",
         metavar="WATCH.fit",
         help="merge a watch's FIT activity of the same run (GPS, pace, heart rate, elevation): "
@@ -85,9 +91,12 @@ def run(args: argparse.Namespace) -> int:
     to_screen = not (args.strides or args.json or args.parquet or args.timeline)
     rec_path = args.recording
     check_outputs(
-        inputs=[rec_path, args.watch],
+        inputs=[rec_path, args.watch, args.alignment_from],
         outputs=[args.strides, args.json, args.parquet, args.timeline],
     )
+    mountings = None
+    if args.alignment_from:
+        mountings = _mountings(args.alignment_from, rec_path)
     show = (not args.no_progress) and sys.stderr.isatty()
     # every output is written beside its final name and moved there only when all are
     # complete: a failed or killed run leaves the earlier outputs as they were
@@ -120,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
                     on_rows=count_and_write,
                     on_progress=progress if show else None,
                     workers=args.workers,
+                    foot_mountings=mountings,
                 )
         finally:
             if writer is not None:
@@ -260,3 +270,29 @@ def _watch_and_timeline(result, args: argparse.Namespace, outs) -> None:
             )
         except OSError as exc:
             raise UsageError(f"--timeline {args.timeline}: cannot write ({exc.strerror})") from exc
+
+
+def _mountings(other: str, rec_path: str) -> dict:
+    """The foot mountings of ``other`` for the sensors of ``rec_path`` (by sensor id, else by
+    placement); a one-line UsageError when none applies."""
+    from recordings import open_recording
+    from runform.analysis_run import mountings_from
+
+    found = mountings_from(other)
+    with open_recording(rec_path) as rec:
+        feet = [s for s in rec.sensors if s.side is not None]
+    out = {}
+    for s in feet:
+        r = found.get(s.sensor_id)
+        if r is None:
+            r = found.get(s.placement)
+        if r is not None:
+            out[s.sensor_id] = r
+        else:
+            log.warning("%s: no confident mounting for %s in %s", rec_path, s.sensor_id, other)
+    if not out:
+        raise UsageError(
+            f"--alignment-from {other}: no foot sensor of {rec_path} has a confident mounting "
+            "there (not the same sensors, or not enough gait in it)"
+        )
+    return out
