@@ -131,7 +131,7 @@ def test_report_png_onto_an_existing_file(good: Path, tmp_path: Path) -> None:
         ["record", "--simulate", "--rate", "0", "--out", "{d}/r.h5"],
         ["record", "--simulate", "--rate", "1e9", "--out", "{d}/r.h5"],
         ["record", "--simulate", "--scenario", "nope", "--out", "{d}/r.h5"],
-        ["record", "--simulate", "--speed", "inf", "--out", "{d}/r.h5"],
+        ["record", "--simulate", "--sim-speed", "inf", "--out", "{d}/r.h5"],
         ["record", "--simulate", "--duration", "nan", "--out", "{d}/r.h5"],
         ["live", "--simulate", "--rate", "1e9", "--no-record"],
         ["batch", "{a}", "--out", "{d}/b", "--scheduler", ""],
