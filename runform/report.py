@@ -510,6 +510,24 @@ def fig_overlays(res: AnalysisResult) -> Figure | None:
 LIGHT_COLORS = {"green": "#1a9850", "amber": "#f1a340", "red": "#d73027", "info": "#c7ccd1"}
 
 
+def _light_rows(fs: list) -> list[list[str]]:
+    """One table row per metric judged in any of the segments ``fs``: its label, then the
+    traffic-light cell of each segment (empty where that segment has no such finding)."""
+    keys: list[tuple[str, str]] = []
+    for sf in fs:
+        for f in sf.findings:
+            if (f.key, f.label) not in keys:
+                keys.append((f.key, f.label))
+    rows = []
+    for key, label in keys:
+        row = [_e(label)]
+        for sf in fs:
+            got = sf.get(key)
+            row.append(_light_cell(got) if got is not None else "")
+        rows.append(row)
+    return rows
+
+
 def _light_cell(f: Any) -> str:
     col = LIGHT_COLORS[f.light.level]
     tip = f.light.level + (f" ({f.light.source})" if f.light.source else "")
@@ -543,18 +561,7 @@ def findings_html(
     if not fs:
         parts.append('<p class="note">Too few contacts to judge.</p>')
         return "\n".join(parts), fs
-    keys: list[tuple[str, str]] = []
-    for sf in fs:
-        for f in sf.findings:
-            if (f.key, f.label) not in keys:
-                keys.append((f.key, f.label))
-    rows = []
-    for key, label in keys:
-        row = [_e(label)]
-        for sf in fs:
-            got = sf.get(key)
-            row.append(_light_cell(got) if got is not None else "")
-        rows.append(row)
+    rows = _light_rows(fs)
     rules = sorted({r for sf in fs for r in sf.alert_share})
     for rule in rules:
         rows.append(
@@ -1200,18 +1207,7 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
         seg = Segment(run.t0, run.t1, act, run.label, run.strides)
         alerts = (run.summary or {}).get("alerts", [])
         fs.append(segment_findings(seg, profile=profile, alerts=alerts, units=units))
-    keys: list[tuple[str, str]] = []
-    for sf in fs:
-        for f in sf.findings:
-            if (f.key, f.label) not in keys:
-                keys.append((f.key, f.label))
-    rows = []
-    for key, label in keys:
-        row = [_e(label)]
-        for sf in fs:
-            got = sf.get(key)
-            row.append(_light_cell(got) if got is not None else "")
-        rows.append(row)
+    rows = _light_rows(fs)
     for rule in sorted({r for sf in fs for r in sf.alert_share}):
         rows.append(
             [f"alert <i>{_e(rule)}</i> on"]
