@@ -9,8 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from runform.errors import UsageError
-
 NAME = "history"
 HELP = "Trends over weeks: key running metrics per session and week (HTML), from recordings or batch tables."
 
@@ -35,31 +33,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runform.history import build_history, change_sentences, history_report, load_sessions
     from runform.profiles import resolve_profile
+    from runform.safe_output import OutputSet, check_outputs, check_png_dir
+    from runform.terminal_text import safe_line, safe_name
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    check_outputs(inputs=args.inputs, outputs=[args.out, args.csv])
+    png_dir = Path(args.png) if args.png else None
+    if png_dir is not None:
+        check_png_dir(png_dir, inputs=args.inputs)
     profile = resolve_profile(args.profile)
 
     def said(i: int, n: int, path: str) -> None:
         if not args.no_progress:
-            print(f"analysing {i + 1}/{n}: {Path(path).name}", file=sys.stderr, flush=True)
+            print(
+                f"analysing {i + 1}/{n}: {safe_name(Path(path).name)}", file=sys.stderr, flush=True
+            )
 
     sessions = load_sessions(args.inputs, profile=args.profile, on_file=said)
     h = build_history(sessions)
     rep = history_report(h, profile=profile, units=args.units)
-    try:
-        rep.write_html(out)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot write the history ({exc.strerror})") from exc
     written = [str(out)]
-    if args.csv:
-        h.table.to_csv(args.csv, index=False)
-        written.append(args.csv)
-    if args.png:
-        written += [str(p) for p in rep.write_pngs(args.png, prefix="")]
+    # all outputs are complete before any replaces an earlier one (runform.safe_output)
+    with OutputSet() as outs:
+        outs.write_text(out, rep.html())
+        if args.csv:
+            outs.write_text(args.csv, h.table.to_csv(index=False))
+            written.append(args.csv)
+        if png_dir is not None:
+            png_dir.mkdir(parents=True, exist_ok=True)
+            for name, data in rep.figures.items():
+                p = png_dir / f"{name}.png"
+                outs.write_bytes(p, data)
+                written.append(str(p))
     print(f"{len(sessions)} sessions:")
     for s in change_sentences(h, args.units) or ["no lasting change beyond noise"]:
-        print(f"  - {s}")
-    print("-> " + ", ".join(written))
+        print(f"  - {safe_line(s)}")
+    print("-> " + ", ".join(safe_name(w) for w in written))
     return 0
