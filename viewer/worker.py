@@ -94,7 +94,7 @@ class AnalysisWorker:
     min_free_bytes : int, optional
         Live recording: stop writing when less than this is left on the disk (default
         :data:`recordings.recorder.MIN_FREE_BYTES`). When the recorder stops (disk full, a
-        refused write), the worker sends one ``recording_stopped`` message, keeps it in
+        refused write), the worker sends one ``recording_stopped`` message (the window shows it at once), keeps it in
         :attr:`recording_stopped`, and goes on showing and analysing the data.
     """
 
@@ -386,7 +386,8 @@ class AnalysisWorker:
         from recordings.recorder import stop_message
 
         self.recording_stopped = stop_message(self.recorder.summary)
-        log.warning("%s", self.recording_stopped)
+        # the window shows it at once; `runform live` prints the one stderr line on closing
+        log.info("%s", self.recording_stopped)
         self._put("recording_stopped", self.recording_stopped)
 
     def _analyse(self, blocks: list[SampleBlock]) -> None:
