@@ -114,6 +114,17 @@ def damaged_ranges(ds: h5py.Dataset, where: str, start: int = 0, stop: int | Non
 
 
 @dataclass(frozen=True)
+class _TimeHole:
+    """Samples ``start:stop`` of a sensor whose time axis cannot be read, with the last
+    readable time before them (-inf if none) and the first after them (+inf if none)."""
+
+    start: int
+    stop: int
+    t_before: float
+    t_after: float
+
+
+@dataclass(frozen=True)
 class DamagedRange:
     """Samples of one dataset that HDF5 cannot read (a damaged compressed chunk)."""
 
@@ -146,6 +157,9 @@ class Recording:
         self.sensors: list[SensorInfo] = []
         self._n: dict[str, int] = {}
         self._t_range: dict[str, tuple[float, float]] = {}
+        #: Damaged (unreadable) parts of each sensor's time axis ``t``: those samples of every
+        #: dataset of the sensor are left out and read as a gap.
+        self._t_holes: dict[str, list[_TimeHole]] = {}
         self._validate()
 
     # -- validation -----------------------------------------------------------------------
@@ -297,7 +311,8 @@ class Recording:
                 sorted(lengths),
                 n,
             )
-        n, t0, t1 = self._check_time_axis(where, t, n)
+        n, t0, t1, holes = self._check_time_axis(where, t, n)
+        self._t_holes[sid] = holes
         self._check_rate(where, t, n, rate)
         self._n[sid] = n
         self._t_range[sid] = (t0, t1)
@@ -313,9 +328,16 @@ class Recording:
                     f"{where}: sample_rate_hz is {rate:g} Hz, expected {lo:g} to {hi:g} Hz"
                 )
             return
-        with self._guard(f"{where}/t", 0, min(n, _T_CHUNK)):
-            head = np.asarray(t[: min(n, _T_CHUNK)], dtype=np.float64)
-        dt = float(np.median(np.diff(head)))
+        head, _ = self._read_t_parts(where, t, 0, min(n, _T_CHUNK))
+        steps = np.diff(head)
+        steps = steps[np.isfinite(steps)]  # not across a damaged part of t
+        if not steps.size:
+            if not plausible:
+                raise self._fail(
+                    f"{where}: sample_rate_hz is {rate:g} Hz, expected {lo:g} to {hi:g} Hz"
+                )
+            return
+        dt = float(np.median(steps))
         shown = 1.0 / dt if dt > 0 else math.inf
         if not plausible:
             raise self._fail(
@@ -394,23 +416,43 @@ class Recording:
                         f"{where}/{name}: shape {ds.shape} dtype {ds.dtype}, expected (N,) numbers"
                     )
 
-    def _check_time_axis(self, where: str, t: h5py.Dataset, n: int) -> tuple[int, float, float]:
-        """Strictly increasing, finite ``t``; drop an unwritten (NaN) tail. Reads in chunks."""
+    def _check_time_axis(
+        self, where: str, t: h5py.Dataset, n: int
+    ) -> tuple[int, float, float, list[_TimeHole]]:
+        """Strictly increasing, finite ``t``; drop an unwritten (NaN) tail. Reads in chunks.
+
+        A damaged (unreadable) HDF5 chunk of ``t`` does not stop the reading: its samples are
+        skipped (the check goes on across them) and returned as holes.
+        """
         prev = -math.inf
         first = math.nan
         valid = n
+        damaged: list[DamagedRange] = []
         for start in range(0, n, _T_CHUNK):
-            chunk = self._read_t(where, t, start, min(n, start + _T_CHUNK))
-            bad = ~np.isfinite(chunk)
+            stop = min(n, start + _T_CHUNK)
+            chunk, dmg = self._read_t_parts(where, t, start, stop)
+            for r in dmg:
+                if damaged and damaged[-1].stop == r.start:  # across two reads: one part
+                    damaged[-1] = DamagedRange(r.dataset, damaged[-1].start, r.stop, r.reason)
+                else:
+                    damaged.append(r)
+            readable = np.ones(chunk.size, dtype=bool)
+            for r in dmg:
+                readable[r.start - start : r.stop - start] = False
+            idx = np.flatnonzero(readable)
+            vals = chunk[idx]
+            bad = ~np.isfinite(vals)
             if bad.any():
                 k = int(np.argmax(bad))
-                rest_nan = np.all(np.isnan(chunk[k:])) and all(
+                rest_nan = np.all(np.isnan(vals[k:])) and all(
                     np.all(np.isnan(self._read_t(where, t, s, min(n, s + _T_CHUNK))))
-                    for s in range(start + _T_CHUNK, n, _T_CHUNK)
+                    for s in range(stop, n, _T_CHUNK)
                 )
                 if not rest_nan:
-                    raise self._fail(f"{where}/t: NaN or infinite time at sample {start + k}")
-                valid = start + k
+                    raise self._fail(
+                        f"{where}/t: NaN or infinite time at sample {start + int(idx[k])}"
+                    )
+                valid = start + int(idx[k])
                 log.warning(
                     "%s: %s: %d samples at the end were never written (the recorder was "
                     "stopped during a flush); reading the %d before them",
@@ -419,21 +461,42 @@ class Recording:
                     n - valid,
                     valid,
                 )
-                chunk = chunk[:k]
-            if chunk.size:
-                d = np.diff(np.concatenate(([prev], chunk)))
+                idx, vals = idx[:k], vals[:k]
+            if vals.size:
+                d = np.diff(np.concatenate(([prev], vals)))
                 if not np.all(d > 0):
                     k = int(np.argmax(~(d > 0)))
                     raise self._fail(
-                        f"{where}/t: not strictly increasing at sample {start + k} "
-                        f"(t={chunk[k]:.6f} s after {prev if k == 0 else chunk[k - 1]:.6f} s)"
+                        f"{where}/t: not strictly increasing at sample {start + int(idx[k])} "
+                        f"(t={vals[k]:.6f} s after {prev if k == 0 else vals[k - 1]:.6f} s)"
                     )
                 if math.isnan(first):
-                    first = float(chunk[0])
-                prev = float(chunk[-1])
+                    first = float(vals[0])
+                prev = float(vals[-1])
             if valid < n:
                 break
-        return valid, first, prev
+        holes = []
+        for r in damaged:
+            a, b = r.start, min(r.stop, valid)
+            if a >= b:
+                continue
+            with self._guard(f"{where}/t"):
+                before = float(t[a - 1]) if a > 0 else -math.inf
+                after = float(t[b]) if b < valid else math.inf
+            holes.append(_TimeHole(a, b, before, after))
+            if math.isinf(before):
+                span = f"the sensor's data start at t {after:.3f} s"
+            elif math.isinf(after):
+                span = f"the sensor's data end at t {before:.3f} s"
+            else:
+                span = f"analysed as a gap from t {before:.3f} to {after:.3f} s"
+            log.warning(
+                "%s: %s; those samples of every dataset of the sensor are left out (%s)",
+                self.path,
+                DamagedRange(r.dataset, a, b, r.reason),
+                span,
+            )
+        return valid, first, prev, holes
 
     def _read_t(self, where: str, t: h5py.Dataset, start: int, stop: int) -> np.ndarray:
         """``t[start:stop]``; a damaged part is named down to its HDF5 chunk."""
@@ -448,6 +511,61 @@ class Recording:
             )
         with self._guard(f"{where}/t", start, stop):
             return np.asarray(t[start:stop], dtype=np.float64)
+
+    def _read_t_parts(
+        self, where: str, t: h5py.Dataset, start: int, stop: int
+    ) -> tuple[np.ndarray, list[DamagedRange]]:
+        """``t[start:stop]`` with NaN where HDF5 cannot read it, and those damaged parts."""
+        try:
+            return np.asarray(t[start:stop], dtype=np.float64), []
+        except _H5_ERRORS:
+            pass
+        bad = list(damaged_ranges(t, f"{where}/t", start, stop))
+        if not bad:  # the whole read failed but no chunk alone does
+            with self._guard(f"{where}/t", start, stop):
+                return np.asarray(t[start:stop], dtype=np.float64), []
+        out = np.full(stop - start, np.nan)
+        bounds = [start, *[x for r in bad for x in (r.start, r.stop)], stop]
+        for a, b in zip(bounds[::2], bounds[1::2], strict=True):
+            if b > a:
+                with self._guard(f"{where}/t", a, b):
+                    out[a - start : b - start] = t[a:b]
+        return out, bad
+
+    def _t_filled(
+        self, sensor_id: str, start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``t[start:stop]`` of a sensor around its damaged parts (:attr:`_t_holes`).
+
+        Returns ``(t_lo, t_hi, readable)``: a sample in a damaged part has the last readable
+        time before the part in ``t_lo`` (-inf at the start: ``t_lo`` stays sorted, so a
+        search never lands inside a part) and the first readable time after it in ``t_hi``
+        (+inf at the end); ``readable`` is False there.
+        """
+        ds = self._file[SENSORS_GROUP][sensor_id]["t"]
+        holes = [h for h in self._t_holes.get(sensor_id, ()) if h.start < stop and h.stop > start]
+        readable = np.ones(max(0, stop - start), dtype=bool)
+        if not holes:
+            with self._guard(f"/sensors/{sensor_id}/t", start, stop):
+                t = np.asarray(ds[start:stop], dtype=np.float64)
+            return t, t, readable
+        t_lo = np.empty(readable.size)
+        t_hi = np.empty(readable.size)
+        pos = start
+        for h in [*holes, None]:
+            a = stop if h is None else max(start, h.start)
+            if a > pos:
+                with self._guard(f"/sensors/{sensor_id}/t", pos, a):
+                    t_lo[pos - start : a - start] = ds[pos:a]
+                t_hi[pos - start : a - start] = t_lo[pos - start : a - start]
+            if h is None:
+                break
+            b = min(stop, h.stop)
+            t_lo[a - start : b - start] = h.t_before
+            t_hi[a - start : b - start] = h.t_after
+            readable[a - start : b - start] = False
+            pos = b
+        return t_lo, t_hi, readable
 
     # -- metadata -------------------------------------------------------------------------
     def sensor(self, sensor_id: str) -> SensorInfo:
@@ -599,16 +717,18 @@ class Recording:
         ds = self._file[SENSORS_GROUP][sensor_id]["t"]
         n = self._n[sensor_id]
         lo, hi = 0, n
+        filled = bool(self._t_holes.get(sensor_id))
         # binary search down to one HDF5 chunk of t (reading an element decompresses its
         # chunk only), then inside it
         step = min(_T_CHUNK, ds.chunks[0]) if ds.chunks else _T_CHUNK
         while hi - lo > step:
             mid = (lo + hi) // 2
-            if float(ds[mid]) < t if side == "left" else float(ds[mid]) <= t:
+            t_mid = float(self._t_filled(sensor_id, mid, mid + 1)[0][0] if filled else ds[mid])
+            if t_mid < t if side == "left" else t_mid <= t:
                 lo = mid
             else:
                 hi = mid
-        chunk = np.asarray(ds[lo:hi], dtype=np.float64)
+        chunk = self._t_filled(sensor_id, lo, hi)[0]
         return lo + int(np.searchsorted(chunk, t, side=side))  # type: ignore[call-overload]
 
     def _index_near(self, sensor_id: str, t: float, lo: int, t_lo: float) -> int:
@@ -620,8 +740,7 @@ class Recording:
         est = lo + round((t - t_lo) * fs)
         a, b = max(lo, est - _NEAR), min(n, est + _NEAR)
         if a < b:
-            with self._guard(f"/sensors/{sensor_id}/t", a, b):
-                seg = np.asarray(self._file[SENSORS_GROUP][sensor_id]["t"][a:b], dtype=np.float64)
+            seg = self._t_filled(sensor_id, a, b)[0]
             if (a == lo or seg[0] < t) and (b == n or seg[-1] >= t):
                 return a + int(np.searchsorted(seg, t, side="left"))
         return self._index_of(sensor_id, t)
@@ -630,8 +749,9 @@ class Recording:
         """Samples ``start:stop`` of one sensor, validated (no NaN/inf values).
 
         Samples in a damaged HDF5 chunk of ``acc``, ``gyr`` or ``seq`` are left out and the
-        block's ``gaps`` cover them (a warning names the dataset and the samples); a damaged
-        ``t`` is a :class:`RecordingError` naming the samples.
+        block's ``gaps`` cover them (a warning names the dataset and the samples). Samples in a
+        damaged chunk of ``t`` (found, and warned about, when the file is opened) are left out
+        of every dataset, with a gap from the last readable time before them to the first after.
         """
         self.sensor(sensor_id)
         n = self._n[sensor_id]
@@ -639,9 +759,8 @@ class Recording:
         stop = max(start, stop)
         g = self._file[SENSORS_GROUP][sensor_id]
         where = f"/sensors/{sensor_id}"
-        t = self._read_t(where, g["t"], start, stop)
+        t, t_after, keep = self._t_filled(sensor_id, start, stop)
         cols: dict[str, np.ndarray] = {}
-        keep = np.ones(stop - start, dtype=bool)
         for name in ("acc", "gyr", "seq"):
             if name == "seq" and "seq" not in g:
                 continue
@@ -682,7 +801,7 @@ class Recording:
         seq = np.asarray(cols["seq"], dtype=np.uint32) if "seq" in cols else None
         damage = np.empty((0, 2))
         if not keep.all():
-            damage = _gaps_of(t, keep)
+            damage = _gaps_of(t, keep, t_after)
             t, acc, gyr = t[keep], acc[keep], gyr[keep]
             seq = seq[keep] if seq is not None else None
         return SampleBlock(sensor_id=sensor_id, t=t, acc=acc, gyr=gyr, seq=seq, gaps=damage)
@@ -810,9 +929,14 @@ class Recording:
         self.close()
 
 
-def _gaps_of(t: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def _gaps_of(t: np.ndarray, keep: np.ndarray, t_after: np.ndarray | None = None) -> np.ndarray:
     """``[t_start, t_end]`` of each run of left-out samples: from the last kept sample before the
-    run (or the run's first sample) to the first kept sample after it (or its last)."""
+    run (or the run's first sample) to the first kept sample after it (or its last).
+
+    ``t_after``: times to end a run with, where they differ from ``t`` (a damaged part of the
+    time axis: ``t`` holds the last readable time before it, ``t_after`` the first after it).
+    """
+    t_end = t if t_after is None else t_after
     out = []
     n = keep.size
     i = 0
@@ -823,7 +947,11 @@ def _gaps_of(t: np.ndarray, keep: np.ndarray) -> np.ndarray:
         j = i
         while j < n and not keep[j]:
             j += 1
-        out.append((float(t[i - 1] if i > 0 else t[i]), float(t[j] if j < n else t[j - 1])))
+        a, b = float(t[i - 1] if i > 0 else t[i]), float(t_end[j] if j < n else t_end[j - 1])
+        # a damaged start or end of the time axis (-inf, +inf): nothing to bridge, the
+        # sensor's data just start later or end earlier
+        if math.isfinite(a) and math.isfinite(b):
+            out.append((a, b))
         i = j
     return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 

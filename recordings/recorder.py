@@ -35,6 +35,7 @@ __all__ = [
     "format_status",
     "free_bytes",
     "record_source",
+    "stop_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,21 @@ class RecordSummary:
     status: dict[str, SensorStatus] = field(default_factory=dict)
     #: Why the recording ended early ("disk full"), None if it ended as asked.
     stopped_by: str | None = None
+
+
+def stop_message(summary: RecordSummary, path_text: str | None = None) -> str | None:
+    """The one line telling why a recording ended early, None if it ended as asked.
+
+    ``"disk full: recording stopped at 33.2 s, file kept: PATH"``; ``path_text`` is the path as
+    the caller shows it (made safe for a terminal), the summary's path by default. Used by
+    ``runform record`` and the live viewer alike.
+    """
+    if summary.stopped_by is None:
+        return None
+    path = summary.path if path_text is None else path_text
+    return (
+        f"{summary.stopped_by}: recording stopped at {summary.duration_s:.1f} s, file kept: {path}"
+    )
 
 
 class Recorder:

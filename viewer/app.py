@@ -201,6 +201,12 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
             v.setContentsMargins(6, 6, 6, 6)
             self.banner = AlertBanner()
             v.addWidget(self.banner)
+            #: one line when the live recording stopped early (disk full); stays shown
+            self.record_label = QtWidgets.QLabel("")
+            self.record_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+            self.record_label.setStyleSheet("background:#c62828; color:white; padding:4px;")
+            self.record_label.hide()
+            v.addWidget(self.record_label)
             self.split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
             v.addWidget(self.split, 1)
             self.raw_holder = QtWidgets.QWidget()
@@ -354,6 +360,9 @@ def _main_window_class():  # Qt imported lazily so `runform --help` stays fast
                     self.status_label.setText("end of recording")
                 else:
                     self.status_label.setText("source ended")
+            elif kind == "recording_stopped":
+                self.record_label.setText("  ✖ " + str(data) + " (the analysis goes on)")
+                self.record_label.show()
             elif kind == "notice":
                 self.status_label.setText(str(data))
             elif kind == "error":

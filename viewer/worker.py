@@ -59,6 +59,9 @@ class Update:
       the rows received since the last block live (also written to the live recording);
     * ``analysing``: a replay catching up (a jump into a long file): the fraction done, then
       ``None`` when it is done;
+    * ``recording_stopped``: ``data`` = one line: the live recording stopped early (disk full,
+      :func:`recordings.recorder.stop_message`); the file keeps what was written, the data
+      are still shown and analysed;
     * ``ended``: the source has no more data (``data`` = final time);
     * ``error``: ``data`` = one-line message; the worker stops.
     """
@@ -88,6 +91,11 @@ class AnalysisWorker:
     max_queue : int
         Bound of the GUI queue; when the GUI falls behind, the worker waits rather than grow
         memory.
+    min_free_bytes : int, optional
+        Live recording: stop writing when less than this is left on the disk (default
+        :data:`recordings.recorder.MIN_FREE_BYTES`). When the recorder stops (disk full, a
+        refused write), the worker sends one ``recording_stopped`` message (the window shows it at once), keeps it in
+        :attr:`recording_stopped`, and goes on showing and analysing the data.
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class AnalysisWorker:
         replay: bool = False,
         start_at_s: float | None = None,
         max_queue: int = 2000,
+        min_free_bytes: int | None = None,
     ) -> None:
         self.source_factory = source_factory
         self.profile = profile
@@ -119,6 +128,11 @@ class AnalysisWorker:
         self.t_now = 0.0
         self.markers_written: list[tuple[float, str, str]] = []
         self.error: str | None = None
+        self.min_free_bytes = min_free_bytes
+        #: Why the live recording stopped early ("disk full: recording stopped at ...").
+        self.recording_stopped: str | None = None
+        #: What the live recording wrote (kept after the recorder is closed).
+        self.recorder_summary: Any = None
         self._rec: Any = None
         self._early: list[tuple] = []
 
@@ -229,7 +243,9 @@ class AnalysisWorker:
         if self.record_path is not None:
             from recordings.recorder import Recorder
 
-            self.recorder = Recorder(self.record_path, self.sensors, notes=self.notes)
+            kw = {} if self.min_free_bytes is None else {"min_free_bytes": self.min_free_bytes}
+            self.recorder = Recorder(self.record_path, self.sensors, notes=self.notes, **kw)
+            self.recorder_summary = self.recorder.summary
         rec = getattr(src, "recording", None) if self.replay else None
         self._rec = rec
         self._new_analysis()
@@ -348,6 +364,7 @@ class AnalysisWorker:
     def _live_block(self, block: SampleBlock) -> None:
         if self.recorder is not None:
             self.recorder.append(block)
+            self._check_recorder()
         self._put("blocks", [block])
         self._live_streams()
         self._analyse([block])
@@ -361,6 +378,17 @@ class AnalysisWorker:
         if self.recorder is not None:
             self.recorder.append_streams(rows)
         self._put("streams", rows)
+
+    def _check_recorder(self) -> None:
+        """Once the recorder stopped (disk full): one message; the analysis goes on."""
+        if self.recording_stopped is not None or not self.recorder.stopped:
+            return
+        from recordings.recorder import stop_message
+
+        self.recording_stopped = stop_message(self.recorder.summary)
+        # the window shows it at once; `runform live` prints the one stderr line on closing
+        log.info("%s", self.recording_stopped)
+        self._put("recording_stopped", self.recording_stopped)
 
     def _analyse(self, blocks: list[SampleBlock]) -> None:
         """Feed blocks to the pipeline; one ``strides`` message with what they released."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -72,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="replace --out if it exists (an earlier recording)"
     )
     parser.add_argument("--notes", default=None, help="free text stored in the recording")
+    parser.add_argument(
+        "--min-free-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="stop recording cleanly when less than MB megabytes are left on the disk (default "
+        "32, as record): the file stays valid, the window goes on analysing",
+    )
     add_viewer_arguments(parser)
 
 
@@ -116,6 +125,7 @@ def build_live_source(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from recordings.recorder import stop_message
     from runform.profiles import resolve_profile
     from runform.terminal_text import safe_name
     from viewer.app import run_viewer
@@ -131,16 +141,36 @@ def run(args: argparse.Namespace) -> int:
 
         out = Path(args.out or time.strftime("runform-live-%Y%m%d-%H%M%S.h5"))
         check_new_recording(out, force=args.force)
+    min_free = None
+    if args.min_free_mb is not None:
+        from runform.validation import check_range
+
+        check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
+        min_free = int(args.min_free_mb * 1e6)
     profile = resolve_profile(args.profile)
     build_live_source(args)  # check the options before opening a window
     config = viewer_config(args, mode="live", title="runform live")
 
+    workers: list[AnalysisWorker] = []
+
     def make_worker() -> AnalysisWorker:
-        return AnalysisWorker(
-            lambda: build_live_source(args), profile, record_path=out, notes=args.notes
+        workers.append(
+            AnalysisWorker(
+                lambda: build_live_source(args),
+                profile,
+                record_path=out,
+                notes=args.notes,
+                min_free_bytes=min_free,
+            )
         )
+        return workers[-1]
 
     code = run_viewer(make_worker, profile, config)
     if out is not None and out.exists():
         print(f"recorded {safe_name(out)}")
+    for worker in workers:  # the recording stopped early (disk full): the file is kept
+        summary = worker.recorder_summary
+        stopped = None if summary is None else stop_message(summary, safe_name(summary.path))
+        if stopped is not None:
+            print(f"runform live: {stopped}", file=sys.stderr)
     return code

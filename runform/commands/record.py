@@ -210,6 +210,7 @@ def check_scenario(name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from recordings.recorder import stop_message
     from runform.safe_output import check_new_recording
     from runform.terminal_text import safe_name
 
@@ -228,12 +229,9 @@ def run(args: argparse.Namespace) -> int:
             f"bad packets {st.bad_packets}, gaps {summary.gaps.get(sid, 0)}, "
             f"reconnects {st.reconnects}"
         )
-    if summary.stopped_by is not None:  # the file is valid and kept; say why it is short
-        print(
-            f"runform record: {summary.stopped_by}: recording stopped at "
-            f"{summary.duration_s:.1f} s, file kept: {safe_name(summary.path)}",
-            file=sys.stderr,
-        )
+    stopped = stop_message(summary, safe_name(summary.path))
+    if stopped is not None:  # the file is valid and kept; say why it is short
+        print(f"runform record: {stopped}", file=sys.stderr)
         return 1
     return 0
 

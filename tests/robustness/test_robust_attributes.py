@@ -5,12 +5,15 @@ and ``compare``); a bad file is one line naming the file and what is wrong, neve
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+
+from recordings import open_recording
 
 from .conftest import assert_clean_failure, assert_no_crash, leftovers, run_cli, sha256
 
@@ -270,16 +273,62 @@ def test_damaged_acc_chunk_is_a_gap_not_a_failure(good: Path, tmp_path: Path) ->
     assert r.rc == 1 and "left_foot/acc: samples 0-4095" in r.stdout, r.describe()
 
 
-def test_damaged_time_chunk_names_dataset_and_samples(good: Path, tmp_path: Path) -> None:
-    off, size, first = _chunk_offset(good, "sensors/pelvis/t", 1)
-    data = bytearray(good.read_bytes())
-    data[off + size // 2 : off + size // 2 + 64] = bytes(64)
-    bad = tmp_path / "bad.h5"
-    bad.write_bytes(bytes(data))
-    for argv in (["info", bad], ["analyze", bad, "--json", tmp_path / "s.json"]):
-        r = run_cli(argv)
-        assert_clean_failure(r, [bad.name])
-        assert f"/sensors/pelvis/t: samples {first}-" in r.stderr, r.describe()
+def _flip_bits(path: Path, dataset: str, chunk: int) -> int:
+    """Flip 8 bits inside chunk ``chunk`` of a compressed dataset; its first sample."""
+    off, size, first = _chunk_offset(path, dataset, chunk)
+    data = bytearray(path.read_bytes())
+    for k in range(8):
+        data[off + size // 3 + 7 * k] ^= 1 << k
+    path.write_bytes(bytes(data))
+    return first
+
+
+def test_damaged_time_chunk_is_a_gap_not_a_failure(tmp_path: Path) -> None:
+    """A bit-flipped chunk of a sensor's ``t``: those samples of all its datasets are left out,
+    a gap from the last readable time before to the first after; the analysis goes on."""
+    rec = tmp_path / "r.h5"  # 60 s at 208 Hz: 4 chunks of 4096 samples per dataset
+    r = run_cli(["simulate", "--scenario", "easy", "--duration", "60", "--rate", "208",
+                 "--out", rec])  # fmt: skip
+    assert r.rc == 0, r.describe()
+    with h5py.File(rec, "r") as f:
+        t = f["sensors/left_foot/t"][()]
+    first = _flip_bits(rec, "sensors/left_foot/t", 1)
+    stop = first + 4096
+    t_before, t_after = float(t[first - 1]), float(t[stop])
+    r = run_cli(["analyze", rec, "--strides", tmp_path / "s.csv", "--json", tmp_path / "s.json"])
+    assert r.rc == 0, r.describe()
+    assert_no_crash(r)
+    assert f"/sensors/left_foot/t: samples {first}-{stop - 1} unreadable" in r.stderr
+    assert f"analysed as a gap from t {t_before:.3f} to {t_after:.3f} s" in r.stderr
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    left = [float(x["t_ic"]) for x in rows if x["sensor_id"] == "left_foot"]
+    assert any(x < t_before for x in left) and any(x > t_after for x in left), r.describe()
+    assert not any(t_before < x < t_after for x in left)
+    assert any(x["sensor_id"] == "right_foot" and t_before < float(x["t_ic"]) < t_after
+               for x in rows)  # fmt: skip
+    with open_recording(rec) as got:
+        block = got.read("left_foot")
+        assert len(block) == len(t) - 4096 and np.all(np.diff(block.t) > 0)
+        assert [tuple(g) for g in block.gaps] == [(t_before, t_after)]
+        windows = list(got.iter_blocks(chunk_s=7.0, sensor_ids=["left_foot"]))
+        assert sum(len(b) for b in windows) == len(t) - 4096
+        assert [tuple(g) for b in windows for g in b.gaps] == [(t_before, t_after)]
+    r = run_cli(["info", "--check", rec])
+    assert r.rc == 1 and f"left_foot/t: samples {first}-{stop - 1}" in r.stdout, r.describe()
+
+
+def test_damaged_time_chunk_at_the_end_shortens_the_sensor(good: Path, tmp_path: Path) -> None:
+    with h5py.File(good, "r") as f:
+        t = f["sensors/pelvis/t"][()]
+    first = _flip_bits(good, "sensors/pelvis/t", 1)  # the last chunk
+    r = run_cli(["analyze", good, "--json", tmp_path / "s.json"])
+    assert r.rc == 0, r.describe()
+    assert f"/sensors/pelvis/t: samples {first}-{len(t) - 1} unreadable" in r.stderr
+    assert f"the sensor's data end at t {t[first - 1]:.3f} s" in r.stderr, r.describe()
+    with open_recording(good) as got:
+        assert got.time_range("pelvis") == (t[0], t[first - 1])
+        block = got.read("pelvis")
+        assert len(block) == first and not len(block.gaps)
 
 
 MARKUP = "[red]x[/red] [/]y [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07 end"

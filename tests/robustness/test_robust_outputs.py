@@ -277,6 +277,38 @@ def test_record_on_a_full_disk(watch: bool, tmp_path: Path, small_fs) -> None:
     assert leftovers(out.parent) == []
 
 
+@pytest.mark.parametrize("watch", [True, False], ids=["watch", "write-fails"])
+def test_live_on_a_full_disk(watch: bool, tmp_path: Path, small_fs, monkeypatch) -> None:
+    """`runform live`: the recording stops with one line, the window runs on, exit 0."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    if small_fs is not None:
+        out, limit = small_fs / "live.h5", None
+        _fill(small_fs, 800_000)
+    elif watch:
+        pytest.skip("the disk-space watch needs a small file system (tmpfs, root)")
+    else:
+        out, limit = tmp_path / "live.h5", 300_000
+    r = run_cli(
+        ["live", "--simulate", "--sim-speed", "4", "--rate", "833", "--mute", "--exit-after", "12",
+         "--out", out, "--min-free-mb", "0.5" if watch else "0"],
+        timeout_s=180,
+        fsize_limit=limit,
+    )  # fmt: skip
+    assert r.rc == 0, r.describe()
+    assert_no_crash(r)
+    lines = [ln for ln in r.stderr.splitlines() if "recording stopped at" in ln]
+    assert len(lines) == 1 and lines[-1].startswith("runform live: "), r.describe()
+    assert out.name in lines[-1] and "file kept" in lines[-1]
+    assert "disk full" in lines[-1] or "file size limit" in lines[-1]
+    stopped_at = float(lines[-1].split("recording stopped at ")[1].split(" s,")[0])
+    assert 1.0 < stopped_at < 40.0, r.describe()  # stopped mid-way, the session went on
+    with h5py.File(out, "r") as f:
+        assert f["sensors/left_foot/t"].shape[0] > 833, "less than a second recorded"
+    v = run_cli(["info", "--check", out])
+    assert v.rc == 0, v.describe()
+    assert leftovers(out.parent) == []
+
+
 def test_output_on_a_read_only_file_system(good: Path, tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()

@@ -418,3 +418,26 @@ def test_each_alert_rule_has_its_own_marker_shape():
     shapes = [alert_symbol(rules, r) for r in rules]
     assert len(set(shapes)) == len(rules) == 5
     assert alert_symbol(rules, "heel_strike") != alert_symbol(rules, "pelvic_drop")
+
+
+def test_live_says_when_the_recording_stops_on_a_full_disk(qtbot, tmp_path):
+    """The disk-space watch stops the recorder: one line shown, analysis and plots go on."""
+    out = tmp_path / "live.h5"
+    profile = resolve_profile("default")
+    # more free space asked for than any disk has: the watch stops at its first look
+    worker = AnalysisWorker(
+        lambda: _DropoutSource(EXAMPLE), profile, record_path=out, min_free_bytes=1 << 60
+    )
+    win = _window(qtbot, worker, mode="live")
+    qtbot.waitUntil(lambda: win.ended, timeout=90_000)
+    win.pull()
+    text = win.record_label.text()
+    assert win.record_label.isVisible()
+    assert "disk full: recording stopped at 0.0 s, file kept: " in text and str(out) in text
+    assert worker.recording_stopped is not None and worker.recording_stopped in text
+    # the window went on: data to the end, strides analysed, no error
+    assert win.t_now >= 44.9 and win.error is None
+    assert any(r.t_ic > 37.0 for r in win.model.rows)
+    _close(win)
+    with open_recording(out) as rec:  # the file is kept and valid
+        assert rec.n_samples("left_foot") == 0
