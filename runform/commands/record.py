@@ -168,7 +168,7 @@ def build_source(args: argparse.Namespace):
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
-        check_range("--sim-speed", args.sim_speed, 0.01, 1000.0, "x real time")
+        check_range("--sim-speed/--speed", args.sim_speed, 0.01, 1000.0, "x real time")
         check_scenario(args.scenario)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
