@@ -84,7 +84,13 @@ def saturation_mask(
     if a.shape[0] == 0:
         return np.zeros(0, dtype=bool)
     if full_scale is not None and np.isfinite(full_scale) and full_scale > 0:
-        return np.any(a >= fraction * full_scale, axis=1)
+        lim = fraction * full_scale
+        if a.ndim == 2 and a.shape[1]:  # (column by column: np.any along a short axis is slow)
+            out = a[:, 0] >= lim
+            for k in range(1, a.shape[1]):
+                out |= a[:, k] >= lim
+            return out
+        return np.any(a >= lim, axis=1)
     out = np.zeros(a.shape[0], dtype=bool)
     for k in range(a.shape[1]):
         col = a[:, k]
@@ -175,7 +181,28 @@ def running_max(x: np.ndarray, *, size: int, ahead: int | None = None) -> np.nda
     if h + a <= 0 or x.shape[0] == 0:
         return x.copy()
     pad = np.concatenate((np.full(h, x[0]), x, np.full(a, x[-1])))
-    return np.lib.stride_tricks.sliding_window_view(pad, h + a + 1).max(axis=1)
+    return _sliding_max(pad, h + a + 1)
+
+
+def _sliding_max(x: np.ndarray, w: int) -> np.ndarray:
+    """``max(x[i : i + w])`` for every full window (van Herk 1992; Gil & Werman 1993).
+
+    Within blocks of ``w`` samples, the running maximum from each block's start (``g``) and to
+    its end (``s``); a window starting at ``i`` is the end of one block and the start of the
+    next: ``max(s[i], g[i + w - 1])``. O(N) whatever ``w`` (a sliding view's maximum is
+    O(N w)); a maximum is exact, so the values are the same (NaN propagates in both).
+    """
+    n = x.shape[0]
+    m = n - w + 1
+    if w <= 4 or m <= 0:
+        return np.lib.stride_tricks.sliding_window_view(x, w).max(axis=1)
+    nb = -(-n // w)
+    blocks = np.full(nb * w, -np.inf)
+    blocks[:n] = x
+    blocks = blocks.reshape(nb, w)
+    g = np.maximum.accumulate(blocks, axis=1).ravel()
+    s = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.maximum(s[:m], g[w - 1 : w - 1 + m])
 
 
 def running_min(x: np.ndarray, *, size: int) -> np.ndarray:

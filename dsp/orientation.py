@@ -264,20 +264,23 @@ def pack_windows(
         Components first, padded with zeros.
     n : ndarray of int, shape (K,)
         Length of each window.
+
+    The arrays are views of time-major arrays (``(L, K)`` and ``(3, L, K)`` in memory), the
+    layout :func:`integrate_windows` computes in, so passing them on costs no copy.
     """
     k = len(windows)
     n = np.array([w[0].shape[0] for w in windows], dtype=np.int64)
     width = int(n.max()) if k else 0
-    t = np.empty((k, width))
-    acc = np.zeros((3, k, width))
-    gyr = np.zeros((3, k, width))
+    t = np.empty((width, k))
+    acc = np.zeros((3, width, k))
+    gyr = np.zeros((3, width, k))
     for i, (ti, ai, gi) in enumerate(windows):
         m = ti.shape[0]
-        t[i, :m] = ti
-        t[i, m:] = ti[m - 1]
-        acc[:, i, :m] = ai.T
-        gyr[:, i, :m] = gi.T
-    return t, acc, gyr, n
+        t[:m, i] = ti
+        t[m:, i] = ti[m - 1]
+        acc[:, :m, i] = ai.T
+        gyr[:, :m, i] = gi.T
+    return t.T, acc.transpose(0, 2, 1), gyr.transpose(0, 2, 1), n
 
 
 def integrate_windows(
@@ -323,73 +326,79 @@ def integrate_windows(
     Returns
     -------
     WindowKinematics
+        Its arrays are views of time-major arrays (time before window in memory: every step
+        of the computation runs along contiguous rows of ``K`` windows, about twice as fast
+        as window-major rows for the short windows of a contact).
     """
-    k, width = t.shape
+    # time-major copies (free for the views pack_windows returns)
+    t = np.ascontiguousarray(np.asarray(t, dtype=np.float64).T)  # (L, K)
+    acc = np.ascontiguousarray(np.asarray(acc, dtype=np.float64).transpose(0, 2, 1))
+    gyr = np.ascontiguousarray(np.asarray(gyr, dtype=np.float64).transpose(0, 2, 1))
+    width, k = t.shape
     rows = np.arange(k)
     still_a = np.asarray(still_a, dtype=np.int64)
     still_b = np.asarray(still_b, dtype=np.int64)
     has_b = still_b >= 0
     # 1. body-frame increments (trapezoidal rate times the real time step)
-    dt = t[:, 1:] - t[:, :-1]
-    q = np.empty((4, k, width))
-    q[:, :, 0] = ((0.0,), (0.0,), (0.0,), (1.0,))
-    rv = np.radians(0.5 * (gyr[:, :, 1:] + gyr[:, :, :-1])) * dt
-    q[:, :, 1:] = _quat_from_rotvec_c(rv)
+    dt = t[1:] - t[:-1]
+    q = np.empty((4, width, k))
+    q[:, 0, :] = ((0.0,), (0.0,), (0.0,), (1.0,))
+    rv = np.radians(0.5 * (gyr[:, 1:] + gyr[:, :-1])) * dt
+    q[:, 1:] = _quat_from_rotvec_c(rv)
     # 2. prefix products (element i only ever combines elements <= i, in an order fixed by i)
     q = _scan_blocked(q) if work_efficient else _scan_doubling(q)
     q /= np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
     # 3. relative to the anchor, then the anchor's tilt from the specific force (composed as
     # quaternions; one conversion to matrices at the end)
-    qa = q[:, rows, still_a]
+    qa = q[:, still_a, rows]
     q_anchor = _qmul_c(
         _tilt_quats(_mean_at(acc, n, still_a, still_half_window)),
         np.stack([-qa[0], -qa[1], -qa[2], qa[3]]),
     )
-    world = _qmul_c(q_anchor[:, :, None], q)
+    world = _qmul_c(q_anchor[:, None, :], q)
     tilt = np.full(k, np.nan)
-    vel = np.full((3, k, width), np.nan)
-    pos = np.full((3, k, width), np.nan)
     if not has_b.any():
-        return WindowKinematics(_quat_to_matrix_c(world), vel, pos, tilt)
+        nan = np.full((3, k, width), np.nan)
+        return WindowKinematics(_quat_to_matrix_c(world).transpose(0, 1, 3, 2), nan, nan, tilt)
     # 4. gravity update: the tilt error at b, removed linearly in time from a to b
     b = np.where(has_b, still_b, still_a)
     fb = _mean_at(acc, n, b, still_half_window)  # (3, K)
-    rb = _quat_to_matrix_c(world[:, rows, b])  # (3, 3, K)
+    rb = _quat_to_matrix_c(world[:, b, rows])  # (3, 3, K)
     up = rb[:, 0] * fb[0] + rb[:, 1] * fb[1] + rb[:, 2] * fb[2]
     up = up / np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
     s = np.sqrt(up[1] * up[1] + up[0] * up[0])
     angle = np.arctan2(s, up[2])
     tilt = np.where(has_b, np.degrees(angle), np.nan)
     fix = has_b & (s > 1e-12)
+    ta = t[still_a, rows][None, :]
+    tb = t[b, rows][None, :]
     if fix.any():
-        ta = t[rows, still_a][:, None]
-        tb = t[rows, b][:, None]
-        span = np.where(fix[:, None], tb - ta, 1.0)
-        frac = np.clip((t - ta) / span, 0.0, None)
-        ang = np.where(fix, angle, 0.0)[:, None] * frac
+        span = np.where(fix[None, :], tb - ta, 1.0)
+        frac = np.maximum((t - ta) / span, 0.0)  # (np.clip's values, without its overhead)
+        ang = np.where(fix, angle, 0.0)[None, :] * frac
         sd = np.where(fix, s, 1.0)
-        axis = np.stack([up[1] / sd, -up[0] / sd, np.zeros(k)])[:, :, None]
+        axis = np.stack([up[1] / sd, -up[0] / sd, np.zeros(k)])[:, None, :]
         world = _qmul_c(_quat_from_rotvec_c(ang * axis), world)
     rot = _quat_to_matrix_c(world)
     # 5. velocity from a to b with the zero-velocity update, and position
-    idx = np.arange(width)
-    inside = (idx[None, :-1] >= still_a[:, None]) & (idx[None, :-1] < b[:, None])  # steps a..b-1
+    idx = np.arange(width)[:, None]
+    inside = (idx[:-1] >= still_a[None, :]) & (idx[:-1] < b[None, :])  # steps a..b-1
     acc_w = _matvec_c(rot, acc)
     acc_w[2] -= gravity
-    inc = np.where(inside, 0.5 * (acc_w[:, :, 1:] + acc_w[:, :, :-1]) * dt, 0.0)
-    v = np.zeros((3, k, width))
-    np.cumsum(inc, axis=2, out=v[:, :, 1:])
-    ta = t[rows, still_a][:, None]
-    tb = t[rows, b][:, None]
-    ramp = (t - ta) / np.where(has_b[:, None], tb - ta, 1.0)
-    v -= ramp * v[:, rows, b][:, :, None]
-    pinc = np.where(inside, 0.5 * (v[:, :, 1:] + v[:, :, :-1]) * dt, 0.0)
-    p = np.zeros((3, k, width))
-    np.cumsum(pinc, axis=2, out=p[:, :, 1:])
-    seg = (idx[None, :] >= still_a[:, None]) & (idx[None, :] <= b[:, None]) & has_b[:, None]
+    inc = np.where(inside, 0.5 * (acc_w[:, 1:] + acc_w[:, :-1]) * dt, 0.0)
+    v = np.zeros((3, width, k))
+    np.cumsum(inc, axis=1, out=v[:, 1:])
+    ramp = (t - ta) / np.where(has_b[None, :], tb - ta, 1.0)
+    v -= ramp * v[:, b, rows][:, None, :]
+    pinc = np.where(inside, 0.5 * (v[:, 1:] + v[:, :-1]) * dt, 0.0)
+    p = np.zeros((3, width, k))
+    np.cumsum(pinc, axis=1, out=p[:, 1:])
+    seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
     vel = np.where(seg, v, np.nan)
     pos = np.where(seg, p, np.nan)
-    return WindowKinematics(rot, vel, pos, tilt)
+    return WindowKinematics(
+        rot.transpose(0, 1, 3, 2), vel.transpose(0, 2, 1), pos.transpose(0, 2, 1), tilt
+    )
 
 
 #: Arrays up to this many elements are computed by plain expressions (see :func:`_qmul_c`).
@@ -397,47 +406,53 @@ _SMALL = 2048
 
 
 def _scan_doubling(q: np.ndarray) -> np.ndarray:
-    """Inclusive prefix products along the last axis of ``q`` (4, K, L) (Hillis-Steele).
+    """Inclusive prefix products along axis 1 of ``q`` (4, L, ...) (Hillis-Steele).
 
     Element ``i`` is only changed by the passes with ``shift <= i``, from elements before it, so
     its value does not depend on ``L``. Returns the result (``q`` itself is overwritten).
     """
-    width = q.shape[2]
+    width = q.shape[1]
     shift = 1
     other = np.empty_like(q) if width > 1 else q
     while shift < width:
-        other[:, :, :shift] = q[:, :, :shift]
-        _qmul_c(q[:, :, :-shift], q[:, :, shift:], out=other[:, :, shift:])
+        other[:, :shift] = q[:, :shift]
+        _qmul_c(q[:, :-shift], q[:, shift:], out=other[:, shift:])
         q, other = other, q
         shift *= 2
     return q
 
 
 def _scan_blocked(q: np.ndarray, block: int = 8) -> np.ndarray:
-    """Inclusive prefix products along the last axis of ``q`` (4, K, L) with O(L) products.
+    """Inclusive prefix products along axis 1 of ``q`` (4, L, K) with O(L) products.
 
     Blocks of ``block`` samples from the start of each window are chained sequentially (all
     blocks at once), the block totals by :func:`_scan_doubling`, then each block is prefixed by
     the total before it. The order of the products for element ``i`` depends only on ``i``.
     """
-    _, k, width = q.shape
+    _, width, k = q.shape
     nb = -(-width // block)
-    qq = np.zeros((4, k, nb * block))
-    qq[3] = 1.0  # identity padding at the end
-    qq[:, :, :width] = q
-    blk = qq.reshape(4, k, nb, block)
+    padded = np.zeros((4, nb * block, k))
+    padded[3] = 1.0  # identity padding at the end
+    padded[:, :width] = q
+    # position in the block first: each step of the sequential chain is one contiguous array
+    blk = np.ascontiguousarray(padded.reshape(4, nb, block, k).transpose(0, 2, 1, 3))
+    tmp = np.empty((4, nb, k))
     for j in range(1, block):
-        blk[..., j] = _qmul_c(blk[..., j - 1], blk[..., j])
-    tot = _scan_doubling(np.ascontiguousarray(blk[..., -1]))
-    blk[:, :, 1:, :] = _qmul_c(tot[:, :, :-1, None], blk[:, :, 1:, :])
-    return qq[:, :, :width]
+        _qmul_c(blk[:, j - 1], blk[:, j], out=tmp)
+        blk[:, j] = tmp
+    tot = _scan_doubling(np.ascontiguousarray(blk[:, -1]))
+    out = padded.reshape(4, nb, block, k)
+    out[:, 0] = blk[:, :, 0]
+    _qmul_c(tot[:, :-1, None], blk[:, :, 1:].transpose(0, 2, 1, 3), out=out[:, 1:])
+    return padded[:, :width]
 
 
 def _mean_at(acc: np.ndarray, n: np.ndarray, at: np.ndarray, h: int) -> np.ndarray:
-    """Mean of ``acc[:, k, max(0, i-h) : min(n, i+h+1)]`` at ``i = at[k]``, shape (3, K)."""
+    """Mean of ``acc[:, max(0, i-h) : min(n, i+h+1), k]`` at ``i = at[k]``, shape (3, K);
+    ``acc`` time-major (3, L, K)."""
     j = at[:, None] + np.arange(-h, h + 1)[None, :]  # (K, 2h+1)
     ok = (j >= 0) & (j < n[:, None])
-    vals = acc[:, np.arange(at.shape[0])[:, None], np.clip(j, 0, acc.shape[2] - 1)]
+    vals = acc[:, np.minimum(np.maximum(j, 0), acc.shape[1] - 1), np.arange(at.shape[0])[:, None]]
     # each window row is summed by the same loop, whatever K: batch-invariant
     return np.where(ok, vals, 0.0).sum(axis=2) / ok.sum(axis=1)
 
@@ -445,7 +460,7 @@ def _mean_at(acc: np.ndarray, n: np.ndarray, at: np.ndarray, h: int) -> np.ndarr
 def _tilt_quats(up: np.ndarray) -> np.ndarray:
     """:func:`tilt_matrix` of ``K`` specific forces ``up`` (3, K) as quaternions (4, K)."""
     up = up / np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
-    half_pitch = 0.5 * np.arcsin(np.clip(up[0], -1.0, 1.0))
+    half_pitch = 0.5 * np.arcsin(np.minimum(np.maximum(up[0], -1.0), 1.0))
     half_roll = 0.5 * np.arctan2(up[1], up[2])
     sy, cy = -np.sin(half_pitch), np.cos(half_pitch)  # Ry(-pitch)
     sx, cx = np.sin(half_roll), np.cos(half_roll)  # Rx(roll)
