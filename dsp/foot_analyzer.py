@@ -54,6 +54,7 @@ import numpy as np
 
 from dsp.alignment import AlignmentResult, estimate_alignment
 from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
+from dsp.bouts import foot_activity
 from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
@@ -126,6 +127,21 @@ class FootSettings:
         from their flanks (:func:`dsp.filters.declip`), which holds for short peaks (impacts,
         up to ~40 ms: errors 0.2-2 % on simulated strides) but not for long clipped swings
         (a 2 or 4 g range in running: 80 ms and more, errors 3-40 %).
+    rest_max_dps, rest_min_s : float
+        The foot rests (stands still) where its smoothed rotation (without the turn about the
+        vertical) stays below ``rest_max_dps`` for at least ``rest_min_s`` (longer than any
+        foot-flat of walking or running). A rest between two mid-swings is not a contact: the
+        landing before it is reported as a contact that ended in standing (no toe-off: ``t_to``
+        and the contact time empty, no stride metrics), and the first step after it starts
+        afresh (below). At the start and end of the data a shorter quiet stretch counts
+        (``rest_edge_min_s``).
+    rest_edge_min_s : float
+        Least quiet time at the start or end of the data (or of a segment) for a rest, s.
+    first_swing_min_dps : float
+        After a rest, the first swing is often gentle (a short first step, a step up a stair:
+        a toes-up rate of 60-100 deg/s, below the mid-swing threshold). The largest toes-up
+        rate between the rest and the first mid-swing counts as a mid-swing when it reaches
+        this (deg/s) and a contact with a foot-flat follows it.
     R_bs : tuple or None
         A known sensor-to-foot rotation (3x3 nested tuples); skips the estimation.
     gravity : float
@@ -141,6 +157,10 @@ class FootSettings:
     max_clip_run_s: float = 0.05
     gap_split_s: float = 0.06
     rate_tolerance: float = 0.05
+    rest_max_dps: float = 25.0
+    rest_min_s: float = 1.0
+    rest_edge_min_s: float = 0.3
+    first_swing_min_dps: float = 50.0
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
 
@@ -178,6 +198,12 @@ class _Pending:
     early: dict | None = None
     #: IC or TO inside a data gap: the contact is not reported (neither early nor final)
     dropped: bool = False
+    #: the last landing before a rest: no toe-off, no stride to the next contact
+    rest: bool = False
+    #: the toe-off time, or for a landing that came to rest the time the rest was reached, s
+    t_end: float = math.nan
+    #: a landing that came to rest: the contact before it (whose gait it ends: its activity)
+    before: _Pending | None = None
 
 
 @dataclass
@@ -240,6 +266,10 @@ class FootAnalyzer(StreamAnalyzer):
         )
         self._gap_thr = max(s.gap_split_s, 3.5 / self.fs)
         self._lead_limit = samples_for(ev.max_cycle_s, sampling_rate_hz=self.fs)
+        self._rest_n = samples_for(s.rest_min_s, sampling_rate_hz=self.fs)
+        self._rest_edge_n = samples_for(s.rest_edge_min_s, sampling_rate_hz=self.fs)
+        # the landing before a rest is searched up to this far into the rest
+        self._rest_reach = samples_for(0.3, sampling_rate_hz=self.fs)
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
         # input state
@@ -480,6 +510,11 @@ class FootAnalyzer(StreamAnalyzer):
             ev = self._detect(self._last_peak, n - 1, a_swing=True, b_swing=False)
             if ev is not None and ev.ok and (self._pending is None or ev.ic > self._pending.ev.to):
                 self._push(ev)
+            else:
+                # the data end standing: the last landing came to rest
+                rests = self._rests(self._last_peak, n, edge_end=True)
+                if rests:
+                    self._rest_landing(self._last_peak, rests[0])
         if self._pending is not None:
             self._emit(self._pending, None, cut=cut_by_gap)
             self._pending = None
@@ -595,6 +630,7 @@ class FootAnalyzer(StreamAnalyzer):
         *,
         a_swing: bool,
         b_swing: bool,
+        b_rest: bool = False,
         known: dict[tuple[int, int], ContactEvents | None] | None = None,
     ) -> ContactEvents | None:
         if known is not None and a_swing and b_swing and (a, b) in known:
@@ -612,23 +648,32 @@ class FootAnalyzer(StreamAnalyzer):
             settings=self.settings.events,
             a_is_swing=a_swing,
             b_is_swing=b_swing,
+            b_is_rest=b_rest,
         )
         return None if ev is None else self._shifted(ev, base)
 
     def _on_peak(
         self, p: int, known: dict[tuple[int, int], ContactEvents | None] | None = None
     ) -> None:
-        if self._last_peak is None:
+        a = self._last_peak
+        rests = self._rests(0 if a is None else a, p, edge_start=a is None)
+        if rests:
+            # the foot stood still between the two mid-swings: no contact spans the rest;
+            # the landing before it, then the first step after it
+            if a is not None:
+                self._rest_landing(a, rests[0])
+            self._after_rest(rests[-1][1], p)
+        elif a is None:
             if p < self._lead_limit:
                 ev = self._detect(0, p, a_swing=False, b_swing=True)
                 if ev is not None and ev.ok:
                     self._push(ev)
         else:
-            ev = self._detect(self._last_peak, p, a_swing=True, b_swing=True, known=known)
+            ev = self._detect(a, p, a_swing=True, b_swing=True, known=known)
             if ev is None:
                 # no contact since the last mid-swing: p is not a mid-swing (e.g. the heel
                 # drop after a forefoot landing), unless the foot has been off for long
-                if self._bt[p - self._base] - self._bt[self._last_peak - self._base] < (
+                if self._bt[p - self._base] - self._bt[a - self._base] < (
                     self.settings.events.max_cycle_s
                 ):
                     return
@@ -637,6 +682,52 @@ class FootAnalyzer(StreamAnalyzer):
         self._last_peak = p
         self._detected_to = max(self._detected_to, float(self._bt[p - self._base]))
 
+    def _rests(
+        self, lo: int, hi: int, *, edge_start: bool = False, edge_end: bool = False
+    ) -> list[tuple[int, int]]:
+        """Rests in ``[lo, hi)`` (segment indices ``[r0, r1)``): the smoothed rotation below
+        ``rest_max_dps`` for ``rest_min_s``, or for ``rest_edge_min_s`` when the quiet stretch
+        starts at ``lo`` (``edge_start``: the segment's first sample) or ends at ``hi``
+        (``edge_end``: its last)."""
+        if hi - lo < min(self._rest_n, self._rest_edge_n):
+            return []
+        base = self._base
+        quiet = self._gn[lo - base : hi - base] < self.settings.rest_max_dps
+        d = np.diff(quiet.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        r0 = np.flatnonzero(d == 1)
+        r1 = np.flatnonzero(d == -1)
+        need = np.full(r0.shape, self._rest_n)
+        if edge_start:
+            need[r0 == 0] = self._rest_edge_n
+        if edge_end:
+            need[r1 == quiet.shape[0]] = self._rest_edge_n
+        keep = r1 - r0 >= need
+        return [(lo + int(x), lo + int(y)) for x, y in zip(r0[keep], r1[keep], strict=True)]
+
+    def _rest_landing(self, a: int, rest: tuple[int, int]) -> None:
+        """The landing after mid-swing ``a`` that ended in ``rest`` (a contact without toe-off)."""
+        b = min(rest[1], rest[0] + self._rest_reach, self._seg_n - 3)
+        ev = self._detect(a, b, a_swing=True, b_swing=False, b_rest=True)
+        if ev is None or not ev.ok:
+            return
+        if self._pending is not None and ev.ic <= self._pending.ev.to:
+            return
+        self._push(ev, rest=True)
+
+    def _after_rest(self, r1: int, p: int) -> None:
+        """The first step after a rest that ends at ``r1``, before the mid-swing ``p``: a
+        gentle first swing (below the mid-swing threshold) and its landing."""
+        base = self._base
+        hi = p - self._H
+        if hi - r1 < 3:
+            return
+        w = r1 + int(np.argmax(self._om[r1 - base : hi - base]))
+        if self._om[w - base] < self.settings.first_swing_min_dps:
+            return
+        ev = self._detect(w, p, a_swing=True, b_swing=True)
+        if ev is not None and ev.ok:
+            self._push(ev)
+
     @staticmethod
     def _shifted(ev: ContactEvents, base: int) -> ContactEvents:
         """``ev`` with its sample indices moved by ``base`` (buffer to segment indices)."""
@@ -644,16 +735,19 @@ class FootAnalyzer(StreamAnalyzer):
             ev.ic + base, ev.ms + base, ev.to + base, ev.ok, ev.reason, ev.t_ic, ev.t_to
         )
 
-    def _push(self, ev: ContactEvents) -> None:
+    def _push(self, ev: ContactEvents, *, rest: bool = False) -> None:
         if self._pending is not None:
             prev = self._pending
             stride = ev.t_ic - prev.ev.t_ic
-            nxt = ev if stride <= self.settings.events.max_cycle_s else None
+            # (no stride from a landing that ended in standing: the foot stood in between)
+            nxt = ev if stride <= self.settings.events.max_cycle_s and not prev.rest else None
             self._emit(prev, nxt, cut=False)
             if nxt is not None and prev.ev.ok and not prev.dropped:
                 # the row's stride time (dsp.foot_metrics: the same expression), known now
                 self._stride_jobs.append((prev, float(nxt.t_ic - prev.ev.t_ic)))
-        self._pending = _Pending(ev)
+        t_end = ev.t_to if math.isfinite(ev.t_to) else float(self._bt[ev.to - self._base])
+        before = self._pending if rest else None
+        self._pending = _Pending(ev, rest=rest, t_end=t_end, before=before)
         self._queue_early(self._pending)
         self._ics_out.append(ev.t_ic)
 
@@ -722,7 +816,7 @@ class FootAnalyzer(StreamAnalyzer):
         if self._in_minor_gap(ev):
             pend.dropped = True
             return
-        gap = any(np.any((g[:, 1] > ev.t_ic) & (g[:, 0] < ev.t_to)) for g in self._minor)
+        gap = any(np.any((g[:, 1] > ev.t_ic) & (g[:, 0] < pend.t_end)) for g in self._minor)
         self._early_jobs.append(
             _EarlyJob(
                 pend=pend,
@@ -790,6 +884,8 @@ class FootAnalyzer(StreamAnalyzer):
         )
         for ej, (m, _trace) in zip(early_todo, batch([j.window for j in early_todo]), strict=True):
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
+            if ej.pend.rest:  # the foot came to rest: no toe-off, no contact time
+                ej.pend.early["contact_time"] = None
             if no_orientation:  # timing-only alignment: left empty, never guessed
                 ej.pend.early.update(dict.fromkeys(ORIENTATION_KEYS))
         for ej in early:
@@ -803,7 +899,7 @@ class FootAnalyzer(StreamAnalyzer):
                 sensor_id=self.info.sensor_id,
                 side=self.side,
                 t_ic=ev.t_ic,
-                t_to=ev.t_to,
+                t_to=_time_or_none(ev.t_to),
             )
             rejected = not ev.ok
             trace = None
@@ -833,20 +929,43 @@ class FootAnalyzer(StreamAnalyzer):
             # flags
             if job.saturated:
                 row.add_flag("saturated")
-            t_end = row.t_ic + (row.stride_time or (ev.t_to - ev.t_ic))
+            t_end = row.t_ic + (row.stride_time or (job.pend.t_end - ev.t_ic))
             if job.cut or any(np.any((g[:, 1] > row.t_ic) & (g[:, 0] < t_end)) for g in job.minor):
                 row.add_flag("gap")
             if self._low_align:
                 row.add_flag("low_alignment")
+            if job.pend.rest and not rejected:
+                row.activity = self._rest_activity(job.pend)
             if trace is not None:
                 self._traces_out.append((row.t_ic, trace, str(self.side)))
             self._record(row)
             self._out.append(row)
 
+    def _rest_activity(self, pend: _Pending) -> str | None:
+        """The activity of a landing that came to rest: that of the gait it ends (the contact
+        before it, within a stride), else None."""
+        b = pend.before
+        if (
+            b is None
+            or b.early is None
+            or pend.ev.t_ic - b.ev.t_ic > self.settings.events.max_cycle_s
+        ):
+            return None
+        ct = b.early.get("contact_time")
+        prev = ContactRow(
+            self.info.sensor_id, self.side, b.ev.t_ic, contact_time=ct if ct is None else float(ct)
+        )
+        return foot_activity(prev)
+
     def _early_row(self, job: _EarlyJob) -> ContactRow:
         """The early row of a contact: contact-only metrics, no stride metrics yet."""
         ev = job.pend.ev
-        row = ContactRow(sensor_id=self.info.sensor_id, side=self.side, t_ic=ev.t_ic, t_to=ev.t_to)
+        row = ContactRow(
+            sensor_id=self.info.sensor_id,
+            side=self.side,
+            t_ic=ev.t_ic,
+            t_to=_time_or_none(ev.t_to),
+        )
         if job.pend.early is None:
             row.add_flag("rejected")
         else:
@@ -858,6 +977,8 @@ class FootAnalyzer(StreamAnalyzer):
             row.add_flag("gap")
         if self._low_align:
             row.add_flag("low_alignment")
+        if job.pend.rest and job.pend.early is not None:
+            row.activity = self._rest_activity(job.pend)
         return row
 
     def _stride_row(self, pend: _Pending, stride_time: float) -> ContactRow:
@@ -899,3 +1020,8 @@ class FootAnalyzer(StreamAnalyzer):
                 self._summary_vals[k].append(v)
         if row.strike_type:
             self._strike_counts[row.strike_type] = self._strike_counts.get(row.strike_type, 0) + 1
+
+
+def _time_or_none(t: float) -> float | None:
+    """A row's time: None for NaN (a landing that came to rest has no toe-off)."""
+    return float(t) if math.isfinite(t) else None

@@ -283,8 +283,13 @@ def detect_contact(
     settings: EventSettings,
     a_is_swing: bool = True,
     b_is_swing: bool = True,
+    b_is_rest: bool = False,
 ) -> ContactEvents | None:
     """IC, foot-flat and TO of the contact between two mid-swings ``a < b``.
+
+    With ``b_is_rest`` (and ``b_is_swing`` False) the foot comes to rest at ``b`` (the last
+    landing before standing still): there is no toe-off; the contact is returned with
+    ``to = b`` and ``t_to`` NaN.
 
     Parameters
     ----------
@@ -315,7 +320,7 @@ def detect_contact(
         gyr_norm_s,
         acc,
         gyr,
-        [(a, b, a_is_swing, b_is_swing)],
+        [(a, b, a_is_swing, b_is_swing, b_is_rest)],
         sampling_rate_hz=sampling_rate_hz,
         settings=settings,
     )[0]
@@ -327,7 +332,7 @@ def detect_contacts(
     gyr_norm_s: np.ndarray,
     acc: np.ndarray,
     gyr: np.ndarray,
-    ranges: Sequence[tuple[int, int, bool, bool]],
+    ranges: Sequence[tuple[int, int, bool, bool] | tuple[int, int, bool, bool, bool]],
     *,
     sampling_rate_hz: float,
     settings: EventSettings,
@@ -343,7 +348,7 @@ def detect_contacts(
     ----------
     t, omega_s, gyr_norm_s, acc, gyr : ndarray
         As for :func:`detect_contact`.
-    ranges : sequence of (a, b, a_is_swing, b_is_swing)
+    ranges : sequence of (a, b, a_is_swing, b_is_swing) or (..., b_is_rest)
         The ranges (and their edge flags) of :func:`detect_contact`; they may overlap.
     sampling_rate_hz : float
     settings : EventSettings
@@ -356,7 +361,7 @@ def detect_contacts(
     out: list[ContactEvents | None] = [None] * len(ranges)
     running: list[tuple[int, Generator[_FzRequest, np.ndarray, ContactEvents | None]]] = []
     requests: list[_FzRequest] = []
-    for i, (a, b, a_is_swing, b_is_swing) in enumerate(ranges):
+    for i, (a, b, a_is_swing, b_is_swing, *rest) in enumerate(ranges):
         steps = _contact_steps(
             t,
             omega_s,
@@ -369,6 +374,7 @@ def detect_contacts(
             settings=settings,
             a_is_swing=a_is_swing,
             b_is_swing=b_is_swing,
+            b_is_rest=bool(rest and rest[0]),
         )
         try:
             requests.append(next(steps))
@@ -402,6 +408,7 @@ def _contact_steps(
     settings: EventSettings,
     a_is_swing: bool,
     b_is_swing: bool,
+    b_is_rest: bool = False,
 ) -> Generator[_FzRequest, np.ndarray, ContactEvents | None]:
     """The body of :func:`detect_contact`, paused once for the world-vertical force.
 
@@ -425,6 +432,8 @@ def _contact_steps(
     if to_hi - to_lo < 3:
         return None
     to = to_lo + int(np.argmin(omega_s[to_lo:to_hi]))
+    if b_is_rest:  # the foot stands still from b on: no toe-off
+        to = b
     # --- initial contact: the landing impact between the mid-swing and toe-off
     ic_lo = a + 1
     if a_is_swing:
@@ -559,6 +568,8 @@ def _contact_steps(
         )
     else:
         t_to = float(t[to])
+    if b_is_rest:
+        to, t_to = b, float("nan")
     if not a_is_swing:
         # the data start inside the cycle: only when they start in the swing before this
         # landing (the shoe turning fast in the first 100 ms, not standing) is it seen
@@ -569,7 +580,7 @@ def _contact_steps(
         # from the start to the flat phase, the data start inside the landing)
         if pb <= ic_lo + 1:
             return None
-    if not b_is_swing:
+    if not b_is_swing and not b_is_rest:
         # the data end inside the cycle: a landing must lie between the mid-swing and the
         # foot-flat (when the rotation falls all the way from the mid-swing to the "flat"
         # instant, that instant is a lull of the late swing and the data end in the landing)
@@ -610,7 +621,7 @@ def _contact_steps(
         lo, hi = ic + q, max(ic + q + 1, to - q)
         ms = lo + int(np.argmin(gyr_norm_s[lo:hi]))
     ct = t_to - t_ic
-    ok = settings.min_contact_s <= ct <= settings.max_contact_s
+    ok = b_is_rest or settings.min_contact_s <= ct <= settings.max_contact_s
     return ContactEvents(
         ic=ic, ms=ms, to=to, ok=ok, reason="" if ok else "contact time", t_ic=t_ic, t_to=t_to
     )
