@@ -439,6 +439,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._scan_from = 0
         self._last_peak: int | None = None
         self._pending: _Pending | None = None
+        self._cycle_s = 0.0  # the last stride time of the segment, s (0: none yet)
 
     def _process(self, piece: _Piece) -> None:
         if piece.new_segment and self._seg_open:
@@ -631,6 +632,7 @@ class FootAnalyzer(StreamAnalyzer):
         a_swing: bool,
         b_swing: bool,
         b_rest: bool = False,
+        cycle_s: float = 0.0,
         known: dict[tuple[int, int], ContactEvents | None] | None = None,
     ) -> ContactEvents | None:
         if known is not None and a_swing and b_swing and (a, b) in known:
@@ -649,6 +651,7 @@ class FootAnalyzer(StreamAnalyzer):
             a_is_swing=a_swing,
             b_is_swing=b_swing,
             b_is_rest=b_rest,
+            cycle_s=cycle_s,
         )
         return None if ev is None else self._shifted(ev, base)
 
@@ -707,7 +710,7 @@ class FootAnalyzer(StreamAnalyzer):
     def _rest_landing(self, a: int, rest: tuple[int, int]) -> None:
         """The landing after mid-swing ``a`` that ended in ``rest`` (a contact without toe-off)."""
         b = min(rest[1], rest[0] + self._rest_reach, self._seg_n - 3)
-        ev = self._detect(a, b, a_swing=True, b_swing=False, b_rest=True)
+        ev = self._detect(a, b, a_swing=True, b_swing=False, b_rest=True, cycle_s=self._cycle_s)
         if ev is None or not ev.ok:
             return
         if self._pending is not None and ev.ic <= self._pending.ev.to:
@@ -741,6 +744,8 @@ class FootAnalyzer(StreamAnalyzer):
             stride = ev.t_ic - prev.ev.t_ic
             # (no stride from a landing that ended in standing: the foot stood in between)
             nxt = ev if stride <= self.settings.events.max_cycle_s and not prev.rest else None
+            if nxt is not None:
+                self._cycle_s = float(stride)
             self._emit(prev, nxt, cut=False)
             if nxt is not None and prev.ev.ok and not prev.dropped:
                 # the row's stride time (dsp.foot_metrics: the same expression), known now

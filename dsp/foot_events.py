@@ -284,12 +284,14 @@ def detect_contact(
     a_is_swing: bool = True,
     b_is_swing: bool = True,
     b_is_rest: bool = False,
+    cycle_s: float = 0.0,
 ) -> ContactEvents | None:
     """IC, foot-flat and TO of the contact between two mid-swings ``a < b``.
 
     With ``b_is_rest`` (and ``b_is_swing`` False) the foot comes to rest at ``b`` (the last
     landing before standing still): there is no toe-off; the contact is returned with
-    ``to = b`` and ``t_to`` NaN.
+    ``to = b`` and ``t_to`` NaN; ``cycle_s``, the gait cycle before it (s, 0 unknown), sizes the
+    IC search as the cycle between two mid-swings does.
 
     Parameters
     ----------
@@ -320,7 +322,7 @@ def detect_contact(
         gyr_norm_s,
         acc,
         gyr,
-        [(a, b, a_is_swing, b_is_swing, b_is_rest)],
+        [(a, b, a_is_swing, b_is_swing, b_is_rest, cycle_s)],
         sampling_rate_hz=sampling_rate_hz,
         settings=settings,
     )[0]
@@ -332,7 +334,7 @@ def detect_contacts(
     gyr_norm_s: np.ndarray,
     acc: np.ndarray,
     gyr: np.ndarray,
-    ranges: Sequence[tuple[int, int, bool, bool] | tuple[int, int, bool, bool, bool]],
+    ranges: Sequence[tuple[int, int, bool, bool] | tuple[int, int, bool, bool, bool, float]],
     *,
     sampling_rate_hz: float,
     settings: EventSettings,
@@ -348,7 +350,7 @@ def detect_contacts(
     ----------
     t, omega_s, gyr_norm_s, acc, gyr : ndarray
         As for :func:`detect_contact`.
-    ranges : sequence of (a, b, a_is_swing, b_is_swing) or (..., b_is_rest)
+    ranges : sequence of (a, b, a_is_swing, b_is_swing) or (..., b_is_rest, cycle_s)
         The ranges (and their edge flags) of :func:`detect_contact`; they may overlap.
     sampling_rate_hz : float
     settings : EventSettings
@@ -375,6 +377,7 @@ def detect_contacts(
             a_is_swing=a_is_swing,
             b_is_swing=b_is_swing,
             b_is_rest=bool(rest and rest[0]),
+            rest_cycle_s=float(rest[1]) if rest else 0.0,
         )
         try:
             requests.append(next(steps))
@@ -409,6 +412,7 @@ def _contact_steps(
     a_is_swing: bool,
     b_is_swing: bool,
     b_is_rest: bool = False,
+    rest_cycle_s: float = 0.0,
 ) -> Generator[_FzRequest, np.ndarray, ContactEvents | None]:
     """The body of :func:`detect_contact`, paused once for the world-vertical force.
 
@@ -458,6 +462,8 @@ def _contact_steps(
     ms = ic_lo + c0 + int(np.argmin(cost[c0:]))
     # start of the flat phase: back from foot-flat while the rotation stays small
     flat_thr = gyr_norm_s[ms] + settings.flat_margin_dps
+    if b_is_rest:  # (foot-flat in the rest: judged against a gait foot-flat's rotation)
+        flat_thr = max(gyr_norm_s[ms], 0.5 * settings.flat_margin_dps) + settings.flat_margin_dps
     lo_ff = ic_lo
     above = np.flatnonzero(gyr_norm_s[lo_ff : ms + 1] > flat_thr)
     ff = lo_ff + int(above[-1]) + 1 if above.size else lo_ff
@@ -480,7 +486,7 @@ def _contact_steps(
         while pb - 1 > ic_lo and gyr_norm_s[pb - 1] >= gyr_norm_s[pb]:
             pb -= 1
     # (a slow gait lands more slowly: the window grows with the cycle, 10 % of it)
-    cycle_s = float(t[b] - t[a]) if a_is_swing and b_is_swing else 0.0
+    cycle_s = float(t[b] - t[a]) if a_is_swing and b_is_swing else rest_cycle_s
     w_ic = samples_for(max(settings.ic_before_burst_s, 0.1 * cycle_s), sampling_rate_hz=fs)
     win_lo = max(ic_lo + 1, pb - w_ic)
     win_hi = max(win_lo + 2, min(pb + 1, ic_hi))

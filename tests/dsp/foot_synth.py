@@ -49,8 +49,14 @@ def synth_run(
     still_s: float = 2.0,
     seed: int = 0,
     impact_g: float = 3.0,
+    stop_impact: bool = False,
 ) -> SynthRun:
-    """Steady running (or walking with a long contact) with known events and angles."""
+    """Steady running (or walking with a long contact) with known events and angles.
+
+    The data start and end standing still; the last landing (into standing, at
+    ``extra["t_stop"]``) is not in ``t_ic``; with ``stop_impact`` it is a landing like the
+    others (impact, heel lowering, pronation), else the foot is slowly lowered onto the ground.
+    """
     rng = np.random.default_rng(seed)
     T, tc = stride_time, contact_time
     sw = T - tc
@@ -79,17 +85,24 @@ def synth_run(
         kz += [0.0, 0.0, 0.0, 0.02, 0.15, 0.05]
         x += stride_length
     end = t0 + n_strides * T
-    kt += [end, end + 0.5 * tc, end + still_s]
-    kp += [strike_angle, 0.0, 0.0]
-    ke += [eversion_ic, 0.0, 0.0]
-    kx += [x, x, x]
-    kz += [0.0, 0.0, 0.0]
+    if stop_impact:  # the last landing as the others (heel lowering, pronation), then still
+        kt += [end, end + 0.25 * tc, end + 0.55 * tc, end + 0.55 * tc + still_s]
+        kp += [strike_angle, 0.0, 0.0, 0.0]
+        ke += [eversion_ic, eversion_peak, 0.0, 0.0]
+        kx += [x, x, x, x]
+        kz += [0.0, 0.0, 0.0, 0.0]
+    else:
+        kt += [end, end + 0.5 * tc, end + still_s]
+        kp += [strike_angle, 0.0, 0.0]
+        ke += [eversion_ic, 0.0, 0.0]
+        kx += [x, x, x]
+        kz += [0.0, 0.0, 0.0]
     kt = np.asarray(kt)
     sp_p = PchipInterpolator(kt, np.radians(kp))
     sp_e = PchipInterpolator(kt, np.radians(ke))
     sp_x = PchipInterpolator(kt, kx)
     sp_z = PchipInterpolator(kt, kz)
-    t = np.arange(0.0, end + still_s, 1.0 / fs)
+    t = np.arange(0.0, kt[-1], 1.0 / fs)
     pitch, dpitch = sp_p(t), sp_p(t, 1)
     ev, dev = sp_e(t), sp_e(t, 1)
     sgn = 1.0 if side == "left" else -1.0
@@ -99,7 +112,7 @@ def synth_run(
     w_body = np.stack([db, -dpitch * np.cos(b), dpitch * np.sin(b)], axis=1)
     f_world = np.stack([sp_x(t, 2), np.zeros_like(t), sp_z(t, 2) + G], axis=1)
     # landing impact: the ground stops the shoe within a few ms (a decaying upward push)
-    for tic in t_ic:
+    for tic in [*t_ic, end] if stop_impact else t_ic:
         tau = t - tic
         m = (tau >= 0) & (tau < 0.06)
         f_world[m, 2] += impact_g * G * np.exp(-tau[m] / 0.008)
@@ -119,4 +132,5 @@ def synth_run(
         stride_length=stride_length,
         excursion=eversion_peak - eversion_ic,
         R_bs=r_bs,
+        extra={"t_stop": end},
     )
