@@ -4,6 +4,8 @@ Usage::
 
     .venv/bin/python benchmarks/bench_analyze.py                 # 60 min, 3 sensors, 400 Hz
     .venv/bin/python benchmarks/bench_analyze.py --minutes 15 --long-minutes 60
+    .venv/bin/python benchmarks/bench_analyze.py --acc-range-g 4       # clipped impacts
+    .venv/bin/python benchmarks/bench_analyze.py --stops               # stand/run/walk bouts
 
 Writes a simulated recording of ``--minutes`` (both feet and the pelvis at ``--rate`` Hz,
 generated piece by piece so the generator's memory stays small), then runs
@@ -34,14 +36,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: ``--stops``: a session of bouts with standing between them (repeated to fill the minutes)
+STOPS_CYCLE = (("run", 240.0), ("stand", 20.0), ("walk", 90.0), ("stand", 30.0))
+
 
 def make_recording(
-    path: Path, minutes: float, rate_hz: float, seed: int = 0, acc_range_g: float = 16.0
+    path: Path,
+    minutes: float,
+    rate_hz: float,
+    seed: int = 0,
+    acc_range_g: float = 16.0,
+    stops: bool = False,
 ) -> float:
     from firmware_bridge.simulator.scenarios import get_scenario
     from firmware_bridge.simulator.session import SignalGenerator
     from recordings import RecordingWriter
 
+    if stops:
+        return _make_stops_recording(path, minutes, rate_hz, seed, acc_range_g)
     sc = get_scenario("easy").with_overrides(
         duration_s=minutes * 60.0, rate_hz=rate_hz, standing_s=5.0, acc_range_g=acc_range_g
     )
@@ -54,6 +66,37 @@ def make_recording(
             for blocks in gen.advance(t).values():
                 for b in blocks:
                     w.append(b)
+    return time.perf_counter() - t0
+
+
+def _make_stops_recording(
+    path: Path, minutes: float, rate_hz: float, seed: int, acc_range_g: float
+) -> float:
+    """A session that starts and ends standing and stops between its bouts (``STOPS_CYCLE``),
+    simulated bout by bout (``Scenario.program``), without the truth."""
+    from firmware_bridge.simulator import simulate_session
+    from recordings import RecordingWriter
+
+    total = minutes * 60.0
+    prog: list[tuple[str, float]] = [("stand", 10.0)]
+    while sum(d for _, d in prog) < total - 10.0:
+        prog += list(STOPS_CYCLE)
+    prog.append(("stand", 10.0))
+    t0 = time.perf_counter()
+    run = simulate_session(
+        "easy",
+        duration_s=total,
+        rate_hz=rate_hz,
+        seed=seed,
+        truth=False,
+        acc_range_g=acc_range_g,
+        program=tuple(prog),
+    )
+    with RecordingWriter(path, run.sensors, notes="bench_analyze --stops", live=False) as w:
+        for b in run.blocks.values():
+            step = max(1, int(60.0 * rate_hz))
+            for i in range(0, len(b), step):
+                w.append(b.slice(i, i + step))
     return time.perf_counter() - t0
 
 
@@ -259,9 +302,15 @@ def main() -> int:
         help="accelerometer range of the simulated sensors, g (16; at 4 the feet clip at every "
         "impact and push-off: the clipped-impact case of issue 16)",
     )
+    ap.add_argument(
+        "--stops",
+        action="store_true",
+        help="a session of run and walk bouts with standing before, between and after them "
+        "(standing starts and stops, issue 16) instead of one easy run",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed runs each, fastest shown (3)")
-    # internal: PATH MINUTES RATE ACC_RANGE_G
-    ap.add_argument("--make", nargs=4, help=argparse.SUPPRESS)
+    # internal: PATH MINUTES RATE ACC_RANGE_G [stops]
+    ap.add_argument("--make", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make:
         make_recording(
@@ -269,6 +318,7 @@ def main() -> int:
             float(args.make[1]),
             float(args.make[2]),
             acc_range_g=float(args.make[3]),
+            stops=len(args.make) > 4 and args.make[4] == "stops",
         )
         return 0
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -289,6 +339,7 @@ def main() -> int:
                     str(minutes),
                     str(args.rate),
                     str(args.acc_range_g),
+                    *(["stops"] if args.stops else []),
                 ],
                 check=True,
             )
@@ -302,7 +353,8 @@ def main() -> int:
                 if label == "default":
                     results.append((minutes, r["wall"], ratio, r["tree_pss"]))
                 print(
-                    f"{minutes:g} min, 3 sensors @ {args.rate:g} Hz, {args.acc_range_g:g} g ({size_mb:.0f} MB, generated "
+                    f"{minutes:g} min{' with stops' if args.stops else ''}, 3 sensors @ "
+                    f"{args.rate:g} Hz, {args.acc_range_g:g} g ({size_mb:.0f} MB, generated "
                     f"in {gen_s:.0f} s), {label}: analyze {r['wall']:.1f} s = {ratio:.0f}x real "
                     f"time (CPU {r['cpu']:.1f} s = {minutes * 60.0 / r['cpu']:.0f}x), "
                     f"{r['procs']:.0f} process(es): peak RSS {r['peak_rss']:.0f} MB (largest "

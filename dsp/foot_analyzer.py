@@ -434,6 +434,7 @@ class FootAnalyzer(StreamAnalyzer):
         #: sensor-frame specific force with its clipped peaks re-estimated (declip), final
         #: before segment index ``_dec_final``; later samples wait for their clip run to end
         self._bdec = np.empty((0, 3))
+        self._bdec_r = np.empty((0, 3))  # _bdec rotated to the foot frame
         self._dec_final = 0
         self._minor: list[np.ndarray] = []
         self._scan_from = 0
@@ -454,7 +455,9 @@ class FootAnalyzer(StreamAnalyzer):
         if self._gyr_fs is not None:
             sat |= saturation_mask(piece.gyr, full_scale=self._gyr_fs)
         self._bt = np.concatenate([self._bt, piece.t])
-        self._bacc = np.concatenate([self._bacc, rotate_rows(piece.acc, r)])
+        acc_r = rotate_rows(piece.acc, r)
+        self._bacc = np.concatenate([self._bacc, acc_r])
+        self._bdec_r = np.concatenate([self._bdec_r, acc_r])
         self._bgyr = np.concatenate([self._bgyr, rotate_rows(piece.gyr, r)])
         self._bsat = np.concatenate([self._bsat, sat])
         self._bdec = np.concatenate([self._bdec, piece.acc])
@@ -502,6 +505,8 @@ class FootAnalyzer(StreamAnalyzer):
                         break
         keep = max(0, f0 - lo)
         self._bdec[lo + keep :] = dec[keep:]
+        assert self._R is not None
+        self._bdec_r[lo + keep :] = rotate_rows(dec[keep:], self._R)
         self._dec_final = self._base + lo + max(keep, final)
 
     def _close_segment(self, *, cut_by_gap: bool) -> None:
@@ -659,7 +664,12 @@ class FootAnalyzer(StreamAnalyzer):
         self, p: int, known: dict[tuple[int, int], ContactEvents | None] | None = None
     ) -> None:
         a = self._last_peak
-        rests = self._rests(0 if a is None else a, p, edge_start=a is None)
+        # (a rest needs rest_min_s between two mid-swings: not looked for within a stride)
+        rests = (
+            self._rests(0 if a is None else a, p, edge_start=a is None)
+            if a is None or p - a > self._rest_n
+            else []
+        )
         if rests:
             # the foot stood still between the two mid-swings: no contact spans the rest;
             # the landing before it, then the first step after it
@@ -771,6 +781,7 @@ class FootAnalyzer(StreamAnalyzer):
             self._bgyr = self._bgyr[cut:]
             self._bsat = self._bsat[cut:]
             self._bdec = self._bdec[cut:]
+            self._bdec_r = self._bdec_r[cut:]
             self._base += cut
             t0 = self._bt[0]
             self._minor = [g[g[:, 1] >= t0] for g in self._minor if np.any(g[:, 1] >= t0)]
@@ -802,8 +813,7 @@ class FootAnalyzer(StreamAnalyzer):
         if self._acc_fs is not None and bool(self._bsat[lo:hi].any()):
             # the swing of a shoe often exceeds 16 g: the clipped peaks re-estimated before
             # integrating (the row keeps its "saturated" flag)
-            assert self._R is not None
-            acc_b = rotate_rows(self._bdec[lo:hi], self._R)
+            acc_b = self._bdec_r[lo:hi]
         return (self._bt[lo:hi], acc_b, self._bgyr[lo:hi], e_loc, n_loc)
 
     def _saturated(self, a: int, b: int) -> bool:
