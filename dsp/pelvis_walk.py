@@ -39,7 +39,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import samples_for
-from dsp.pelvis_events import detect_walk_steps, walk_context_s
+from dsp.pelvis_events import WALK_MAX_STEP_S, detect_walk_steps, walk_context_s
 from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
 from dsp.pelvis_orientation import stride_gravity_attitude
 
@@ -70,7 +70,7 @@ class WalkSettings:
     lookahead_s: float = 3.5
     side_half_window: int = 8
     stance_end_step: float = 0.2
-    max_step_s: float = 1.0
+    max_step_s: float = WALK_MAX_STEP_S
     yaw_window_step: float = 0.3
     yaw_cue: bool = True
 
