@@ -294,6 +294,56 @@ WALK_SMOOTH_S = 0.15
 WALK_MAX_STEP_S = 1.2
 
 
+def _longest_false(mask: np.ndarray) -> int:
+    """Length of the longest stretch of False in a boolean array."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return int(mask.shape[0])
+    gaps = np.diff(np.concatenate(([-1], idx, [mask.shape[0]]))) - 1
+    return int(gaps.max())
+
+
+def walk_flight_level(*, flight_max_g: float = 0.6, gravity: float = STANDARD_GRAVITY) -> float:
+    """Specific-force magnitude below which a raw sample counts as flight for
+    :func:`may_hold_walk`, m/s² (a hair under :func:`detect_walk_steps`' level: a safe bound)."""
+    return (float(flight_max_g) - 1e-6) * float(gravity)
+
+
+def may_hold_walk(
+    flight: np.ndarray,
+    *,
+    sampling_rate_hz: float,
+    edge_s: float = 0.05,
+    min_step_s: float = 0.35,
+    min_run: int = 3,
+) -> bool:
+    """False when :func:`detect_walk_steps` (same settings) surely finds no step in a window.
+
+    ``flight``: per sample, the raw specific-force magnitude is below
+    :func:`walk_flight_level`. A cheap, exact bound for running: a sample whose every
+    neighbour within the support of the flight smoothing (two ``edge_s`` moving averages)
+    is flight is a flight sample of that smoothing too (an average is at most its largest
+    term); when such samples leave no stretch of ``(min_run - 1) min_step_s`` free, no run of
+    steps exists (the link rule of :func:`detect_walk_steps`). A few array operations on
+    booleans instead of the detection's five moving averages, which matters on long runs.
+    """
+    fs = float(sampling_rate_hz)
+    n = flight.shape[0]
+    r = 2 * (samples_for(edge_s, sampling_rate_hz=fs, minimum=1) // 2)
+    need = (min_run - 1) * min_step_s * fs - 2.0
+    if n < need:
+        return False  # too short for a walk whatever it holds
+    d = np.diff(flight.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(d == 1) + r  # runs of flight, shrunk by r at both ends
+    ends = np.flatnonzero(d == -1) - r
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    if starts.size == 0:
+        return n >= need
+    free = np.concatenate(([starts[0]], starts[1:] - ends[:-1], [n - ends[-1]]))
+    return bool(free.max() >= need)
+
+
 def walk_context_s(
     *, smooth_s: float = WALK_SMOOTH_S, max_step_s: float = WALK_MAX_STEP_S, level_s: float = 1.2
 ) -> float:
@@ -373,11 +423,15 @@ def detect_walk_steps(
     if n < 4 * ws:
         return empty
     x = np.asarray(f_vt, dtype=np.float64) / float(gravity) - 1.0
+    we = samples_for(edge_s, sampling_rate_hz=fs, minimum=1)
+    xf = _box(_box(x, we), we)
+    # a walk of min_run steps spans at least (min_run - 1) min_step_s without a flight phase
+    # (see the link rule below): a window of running, a flight every step, holds no walk
+    if _longest_false(xf < flight_max_g - 1.0) < (min_run - 1) * min_step_s * fs - 2.0:
+        return empty
     xs = _box(_box(x, ws), ws)
     # against the local level (a tilted trunk reads less than 1 g along the sensor's vertical)
     xs = xs - _box(x, samples_for(level_s, sampling_rate_hz=fs))
-    we = samples_for(edge_s, sampling_rate_hz=fs, minimum=1)
-    xf = _box(_box(x, we), we)
     # candidate peaks: local maxima of xs, the largest within +-min_step_s / 2
     half = max(1, samples_for(0.5 * min_step_s, sampling_rate_hz=fs))
     inner = xs[1:-1]

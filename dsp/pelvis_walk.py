@@ -39,7 +39,13 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.filters import samples_for
-from dsp.pelvis_events import WALK_MAX_STEP_S, detect_walk_steps, walk_context_s
+from dsp.pelvis_events import (
+    WALK_MAX_STEP_S,
+    detect_walk_steps,
+    may_hold_walk,
+    walk_context_s,
+    walk_flight_level,
+)
 from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
 from dsp.pelvis_orientation import stride_gravity_attitude
 
@@ -125,6 +131,7 @@ class PelvisWalk:
         self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
+        self._fl_level2 = walk_flight_level(gravity=self.gravity) ** 2
         self._segment = 0
         self._open = False
         self._steps: list[WalkStep] = []  # the last decided ones (vote context) + pending
@@ -160,11 +167,14 @@ class PelvisWalk:
             self._gyr = np.empty((0, 3))
             self._gap = np.empty(0, dtype=bool)
             self._sat = np.empty(0, dtype=bool)
+            self._fl = np.empty(0, dtype=bool)
         self._t = np.concatenate((self._t, t))
         self._acc = np.concatenate((self._acc, acc_b))
         self._gyr = np.concatenate((self._gyr, gyr_b))
         self._gap = np.concatenate((self._gap, gap))
         self._sat = np.concatenate((self._sat, sat))
+        # raw flight samples (running), for the cheap test of may_hold_walk
+        self._fl = np.concatenate((self._fl, np.einsum("ij,ij->i", acc_b, acc_b) < self._fl_level2))
         self._n += t.shape[0]
         self._advance(final=False)
 
@@ -203,6 +213,7 @@ class PelvisWalk:
                 self._gyr = self._gyr[cut:]
                 self._gap = self._gap[cut:]
                 self._sat = self._sat[cut:]
+                self._fl = self._fl[cut:]
                 self._base += cut
         self._decide(closed=False)
 
@@ -211,9 +222,12 @@ class PelvisWalk:
         t = self._t[lo - b : hi - b]
         acc = self._acc[lo - b : hi - b]
         g = self.gravity
+        if not may_hold_walk(self._fl[lo - b : hi - b], sampling_rate_hz=self.fs):
+            return  # running: a flight phase every step
+        nrm = np.sqrt(np.einsum("ij,ij->i", acc, acc))
         w = detect_walk_steps(
             t,
-            np.sqrt(np.einsum("ij,ij->i", acc, acc)),
+            nrm,
             sampling_rate_hz=self.fs,
             max_step_s=self.settings.max_step_s,
             gravity=g,

@@ -12,7 +12,7 @@ import pytest
 from dsp.block import SampleBlock
 from dsp.pelvis_alignment import estimate_pelvis_alignment
 from dsp.pelvis_analyzer import PelvisAnalyzer
-from dsp.pelvis_events import detect_walk_steps
+from dsp.pelvis_events import detect_walk_steps, may_hold_walk, walk_flight_level
 from firmware_bridge.simulator.eval_pelvis import run_pelvis_only, score_pelvis
 from firmware_bridge.simulator.session import simulate_session
 
@@ -78,6 +78,30 @@ def test_running_contacts_are_not_walking_steps() -> None:
     assert len(w) == 0
     _, rows = run_pelvis_only(sim)
     assert {r.activity for r in rows} == {"run"}
+
+
+@pytest.mark.parametrize("scenario", ["easy", "walk", "intervals"])
+def test_the_cheap_running_test_never_hides_a_walking_step(scenario: str) -> None:
+    """may_hold_walk (which lets long runs skip the walking detection) is a bound: wherever it
+    says no walk, the detection finds none; on walking it lets the detection run."""
+    sim = simulate_session(scenario, duration_s=120.0, rate_hz=208.0, seed=5, sensors=("pelvis",))
+    b = sim.blocks["pelvis"]
+    nrm = np.linalg.norm(b.acc, axis=1)
+    fl = nrm < walk_flight_level()
+    rng = np.random.default_rng(0)
+    skipped = walking = 0
+    for _ in range(60):
+        n = int(rng.integers(100, 2500))
+        lo = int(rng.integers(0, nrm.size - n))
+        found = len(detect_walk_steps(b.t[lo : lo + n], nrm[lo : lo + n], sampling_rate_hz=208.0))
+        if not may_hold_walk(fl[lo : lo + n], sampling_rate_hz=208.0):
+            assert found == 0, (scenario, lo, n)
+            skipped += 1
+        walking += found > 0
+    if scenario == "easy":
+        assert skipped >= 40  # running windows are skipped
+    if scenario == "walk":
+        assert walking >= 30
 
 
 def test_a_still_sensor_has_no_steps() -> None:
