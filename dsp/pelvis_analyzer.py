@@ -107,7 +107,7 @@ from dsp.pelvis_events import FLIGHT_MAX_G, SMOOTH_MS, StanceEvents, detect_stan
 from dsp.pelvis_fusion import FeetFusion
 from dsp.pelvis_metrics import analyse_epochs, assign_sides, pelvic_drop, running_baseline
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
-from dsp.pelvis_walk import PelvisWalk, WalkStep
+from dsp.pelvis_walk import PelvisWalk, WalkStep, fuse_walk_step, walk_row
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
 
@@ -1279,7 +1279,9 @@ class PelvisAnalyzer(StreamAnalyzer):
             del steps[:drop]
             self._released -= drop
         if self._released and self._feet:
-            self._feet.forget(steps[self._released - 1].t_ic - 10.0)
+            self._feet.forget(
+                min(steps[self._released - 1].t_ic, self._walk.horizon_s(self._walk_pending)) - 10.0
+            )
 
     def _emit(self, st: _Step) -> None:
         s = self.settings
@@ -1388,15 +1390,19 @@ class PelvisAnalyzer(StreamAnalyzer):
                 else:
                     return
         base = self._walk_base if self._walk_base is not None else 0.0
+        now = self._last[0] if self._last is not None else -math.inf
+        n_done = 0
         for w in self._walk_pending:
-            side = "left" if w.left else "right"
-            row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=w.t_ic)
-            row.events_source = "pelvis"
-            row.activity = "walk"
-            if math.isfinite(w.next2_ic):
-                row.stride_time = w.next2_ic - w.t_ic
-                row.cadence = 120.0 / row.stride_time
-            drop = (w.obl_max - base) if w.left else -(w.obl_min - base)
+            # feet in the session: their contact gives the step's side and events (as running)
+            fused = fuse_walk_step(self._feet, w, now=now, final=final)
+            if fused is False:
+                break  # a foot's rows near the step are not all in yet
+            n_done += 1
+            row = walk_row(self.info.sensor_id, w, fused)
+            left = row.side == "left"
+            if fused is not None:
+                self._n_fused += 1
+            drop = (w.obl_max - base) if left else -(w.obl_min - base)
             if math.isfinite(drop) and abs(drop) <= self.settings.max_drop_deg:
                 row.pelvic_drop = drop
             if math.isfinite(w.vo_cm):
@@ -1407,15 +1413,15 @@ class PelvisAnalyzer(StreamAnalyzer):
                 row.add_flag("low_alignment")
             self._record(row)
             self._out.append(row)
-            early = ContactRow(sensor_id=row.sensor_id, side=side, t_ic=row.t_ic)
-            early.events_source, early.activity = "pelvis", "walk"
+            early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic)
+            early.events_source, early.activity = row.events_source, "walk"
             early.pelvic_drop = row.pelvic_drop
             for f in row.flags:
                 early.add_flag(f)
             self._early_out.append(early)
             if w.trace is not None and row.pelvic_drop is not None:
-                self._traces_out.append((row.t_ic, w.trace - base, side))
-        self._walk_pending = []
+                self._traces_out.append((row.t_ic, w.trace - base, row.side))
+        del self._walk_pending[:n_done]
 
     def _record(self, row: ContactRow) -> None:
         self._n_rows += 1

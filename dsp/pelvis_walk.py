@@ -34,11 +34,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
+from dsp.contact import ContactRow
 from dsp.filters import samples_for
+from dsp.metrics import cadence_spm
 from dsp.pelvis_events import (
     WALK_MAX_STEP_S,
     detect_walk_steps,
@@ -46,10 +49,11 @@ from dsp.pelvis_events import (
     walk_context_s,
     walk_flight_level,
 )
+from dsp.pelvis_fusion import FeetFusion
 from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
 from dsp.pelvis_orientation import stride_gravity_attitude
 
-__all__ = ["PelvisWalk", "WalkSettings", "WalkStep"]
+__all__ = ["PelvisWalk", "WalkSettings", "WalkStep", "fuse_walk_step", "walk_row"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,48 @@ class WalkStep:
     run: int = 0
     step_no: int = 0
     left: bool | None = None
+    skip: set[str] = field(default_factory=set)  # feet left out of its fusion (silent)
+
+
+#: The foot contact a walking step takes its events from: (sensor id, side, t_ic, t_to,
+#: stride time), see :meth:`dsp.pelvis_fusion.FeetFusion.match`.
+FootMatch = tuple[str, str, float, float | None, float | None]
+
+
+def fuse_walk_step(
+    feet: FeetFusion | None, step: WalkStep, *, now: float, final: bool
+) -> FootMatch | Literal[False] | None:
+    """The foot contact that gives a walking step its side and events, as for a running step
+    (:mod:`dsp.pelvis_fusion`): the nearest foot row within the fusion tolerance, once every
+    foot has decided about the step. ``None``: no feet, or none matches (the pelvis' own
+    events stand); ``False``: a foot's rows near the step are not all in yet (ask again)."""
+    if not feet:
+        return None
+    if not feet.ready(step.t_ic, step.skip, now=now, final=final):
+        return False
+    return feet.match(step.t_ic, step.skip)
+
+
+def walk_row(sensor_id: str, step: WalkStep, fused: FootMatch | None) -> ContactRow:
+    """A walking step's row with its side and events: the foot's (``events_source`` feet:
+    side, IC, toe-off, contact and stride time) or the pelvis' own (side vote, IC, stride time
+    from the same foot's next contact; no toe-off)."""
+    if fused is not None:
+        _, side, t_ic, t_to, stride = fused
+        row = ContactRow(sensor_id=sensor_id, side=side, t_ic=t_ic, t_to=t_to)
+        row.events_source = "feet"
+        if t_to is not None:
+            row.contact_time = t_to - t_ic
+    else:
+        side = "left" if step.left else "right"
+        row = ContactRow(sensor_id=sensor_id, side=side, t_ic=step.t_ic)
+        row.events_source = "pelvis"
+        stride = step.next2_ic - step.t_ic if math.isfinite(step.next2_ic) else None
+    row.activity = "walk"
+    if stride is not None and stride > 0:
+        row.stride_time = stride
+        row.cadence = cadence_spm(stride)
+    return row
 
 
 class PelvisWalk:
@@ -187,6 +233,15 @@ class PelvisWalk:
         self._t_done = math.inf
         self._decide(closed=True)
         self._t_done = -math.inf
+
+    def horizon_s(self, pending: list[WalkStep]) -> float:
+        """Earliest contact time a walking step not yet turned into a row can have, s (its
+        caller's ``pending`` steps, the undecided ones, and those of epochs still to come)."""
+        ts = [st.t_ic for st in pending]
+        ts += [st.t_ic for st in self._out]
+        ts += [st.t_ic for st in self._steps[self._n_decided :]]
+        ts.append(self._t_done - self.settings.max_step_s)
+        return min(ts)
 
     def take(self, *, final: bool = False) -> list[WalkStep]:
         """The steps whose side is decided since the last call, in time order."""
