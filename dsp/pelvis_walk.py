@@ -370,12 +370,17 @@ class PelvisWalk:
             self._run += 1
             st.run, st.step_no = self._run, 0
             return
+        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
+        kk = round(x) if math.isfinite(x) else 0
         if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
+            # the next detected contact; twice the step time after the last one (short,
+            # weak steps in a turn): one contact was missed between them, the run goes on
+            if kk >= 2 and abs(x - kk) < 0.2:
+                st.run, st.step_no = prev.run, prev.step_no + kk
+                return
             st.run, st.step_no = prev.run, prev.step_no + 1
             self._step_T = st.t_ic - prev.t_ic
             return
-        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
-        kk = round(x) if math.isfinite(x) else 0
         if 1 <= kk <= 4 and abs(x - kk) < 0.2:
             st.run, st.step_no = prev.run, prev.step_no + kk
             return
