@@ -155,3 +155,27 @@ def test_real_lower_back_walks(name: str) -> None:
     assert found >= 0.95 and prec >= 0.95, (found, prec)
     assert side >= 0.95, side
     assert ic <= 0.040, ic
+
+
+def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
+    """A detected step twice the step time after the previous one (a weak step of a turn was
+    missed between them) continues the run two step numbers on, so the sides keep alternating."""
+    from dsp.pelvis_walk import PelvisWalk, WalkStep
+
+    pw = PelvisWalk(100.0)
+    times = [0.0, 0.5, 1.0, 1.5, 2.5, 3.0]  # the contact at 2.0 s was missed
+    nan = float("nan")
+    for k, t in enumerate(times):
+        nxt = times[k + 1] if k + 1 < len(times) else nan
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1)
+        pw._link(st)
+        pw._steps.append(st)
+    assert [s.step_no for s in pw._steps] == [0, 1, 2, 3, 5, 6]
+    assert len({s.run for s in pw._steps}) == 1
+    # a slow step (1.5 step times) is just the next step
+    pw2 = PelvisWalk(100.0)
+    for k, t in enumerate([0.0, 0.5, 1.0, 1.75, 2.25]):
+        st = WalkStep(t, [0.5, 1.0, 1.75, 2.25, nan][k], nan, nan, nan, nan, nan, nan, nan, 1)
+        pw2._link(st)
+        pw2._steps.append(st)
+    assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4]
