@@ -218,6 +218,10 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
         self._stopped_at: float | None = None
         self._rec_state: dict[str, Any] | None = None
         self.frames_refused = 0
+        #: Fault: walk out of range (for ``cut_away_s``) once this many bytes of files were sent.
+        self.cut_after_bytes: int | None = None
+        self.cut_away_s = 0.3
+        self._file_bytes_sent = 0
         #: Device times of the samples written, per measurement (the emulator's truth).
         self._written: dict[int, list[np.ndarray]] = {pl.TYPE_ACC: [], pl.TYPE_GYRO: []}
         self._mtu: Any = None
@@ -314,6 +318,10 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
                 )
                 rec.pending[meas].append(raws[meas][m])
                 rec.pending_tau[meas].append(chunk.device_time_s[m])
+        # frames of both files in the order their last samples were taken (as a device writes
+        # them), so that a full memory cuts both at about the same time
+        todo: list[tuple[float, int, np.ndarray, np.ndarray]] = []
+        rest: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for meas in (pl.TYPE_ACC, pl.TYPE_GYRO):
             if not rec.pending[meas]:
                 continue
@@ -323,12 +331,17 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
             k = 0
             while len(raw) - k >= n or (flush and len(raw) > k):
                 m = min(n, len(raw) - k)
-                if not self._write_frame(meas, raw[k : k + m], tau[k : k + m]):
-                    self._memory_stop()
-                    return
+                todo.append((float(tau[k + m - 1]), meas, raw[k : k + m], tau[k : k + m]))
                 k += m
-            rec.pending[meas] = [raw[k:]]
-            rec.pending_tau[meas] = [tau[k:]]
+            rest[meas] = (raw[k:], tau[k:])
+        todo.sort(key=lambda x: (x[0], x[1]))
+        for _last, meas, raw, tau in todo:
+            if not self._write_frame(meas, raw, tau):
+                self._memory_stop()
+                return
+        for meas, (raw, tau) in rest.items():
+            rec.pending[meas] = [raw]
+            rec.pending_tau[meas] = [tau]
 
     def _memory_stop(self) -> None:
         """Memory limit 2: every offline recording stops (what was buffered is lost)."""
@@ -512,6 +525,7 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
                 return self._data_frames(pftp.encode_directory(kids))
             if path not in self.files:
                 return [pftp.error_frame(pftp.NO_SUCH_FILE)]
+            self._sending_file = True
             return self._data_frames(bytes(self.files[path]))
         if cmd == pftp.REMOVE:
             folder = path if path.endswith("/") else path + "/"
@@ -532,19 +546,33 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
 
     def _reply(self, *frames: bytes) -> None:
         self._cancel_tx()
-        self._tx_task = asyncio.get_running_loop().create_task(self._send_frames(list(frames)))
+        is_file, self._sending_file = getattr(self, "_sending_file", False), False
+        self._tx_task = asyncio.get_running_loop().create_task(
+            self._send_frames(list(frames), is_file)
+        )
 
-    async def _send_frames(self, frames: list[bytes]) -> None:
+    async def _send_frames(self, frames: list[bytes], is_file: bool = False) -> None:
         """A few frames per connection event (a slow download)."""
         try:
             i = 0
             while i < len(frames):
-                await self.link.sleep(self.radio.conn_interval_s)
+                if i:  # the first batch goes with the next connection event
+                    await self.link.sleep(self.radio.conn_interval_s)
                 if self.connection is None:
                     return
                 for f in frames[i : i + self.pftp_frames_per_event]:
                     self.send(self._mtu, f)
+                    if is_file:
+                        self._file_bytes_sent += len(f) - 1
                 i += self.pftp_frames_per_event
+                if (
+                    is_file
+                    and self.cut_after_bytes is not None
+                    and self._file_bytes_sent >= self.cut_after_bytes
+                ):
+                    self.cut_after_bytes = None
+                    await self.drop_connection(away_s=self.cut_away_s)
+                    return
         except asyncio.CancelledError:
             pass
 

@@ -166,7 +166,10 @@ def parse_offline_file(data: bytes, name: str = "offline file") -> OfflineFile:
     i += 1
     if i + n_set + 1 > len(data):
         raise DecodeError(f"{name}: settings of {n_set} bytes do not fit the file")
-    settings = pl.parse_settings(bytes(data[i : i + n_set]))
+    try:
+        settings = pl.parse_settings(bytes(data[i : i + n_set]))
+    except DecodeError as exc:
+        raise DecodeError(f"{name}: settings: {exc}") from None
     i += n_set
     n_sec = data[i]
     i += 1
@@ -214,7 +217,7 @@ def file_samples(
         f = parse_offline_file(data, name)
         if f.truncated:
             log.warning("%s: ends inside a frame; the partial frame is left out", name)
-        factor = f.settings.get(pl.SETTING_FACTOR, [1.0])[0]
+        factor = (f.settings.get(pl.SETTING_FACTOR) or [1.0])[0]
         if not (np.isfinite(factor) and factor > 0):
             raise DecodeError(f"{name}: conversion factor {factor!r}: expected a positive number")
         for frame in f.frames:

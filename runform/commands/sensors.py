@@ -77,8 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODELS",
         help="with --simulate: model of each emulated sensor (diy, metawear = MetaMotion R, "
-        "metawear-s = MetaMotion S) in the order of --placements or as PLACEMENT=MODEL "
-        "(default: all diy)",
+        "metawear-s = MetaMotion S, polar = Verity Sense) in the order of --placements or as "
+        "PLACEMENT=MODEL (default: all diy)",
     )
     arm.add_argument("--scenario", default="easy", help="with --simulate: simulator scenario")
     arm.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
@@ -107,8 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dl.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-#: Emulated logging sensors: the DIY clip, a MetaMotion R (BMI160), a MetaMotion S (BMI270).
-LOGGING_MODELS = ("diy", "metawear", "metawear-s")
+#: Emulated logging sensors: the DIY clip, a MetaMotion R (BMI160), a MetaMotion S (BMI270), a
+#: Polar Verity Sense (PMD offline recording, files over PFTP).
+LOGGING_MODELS = ("diy", "metawear", "metawear-s", "polar")
 
 
 def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
