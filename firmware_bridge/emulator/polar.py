@@ -560,12 +560,7 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
                     await self.link.sleep(self.radio.conn_interval_s)
                 if self.connection is None:
                     return
-                for f in frames[i : i + self.pftp_frames_per_event]:
-                    self.send(self._mtu, f)
-                    if is_file:
-                        self._file_bytes_sent += len(f) - 1
-                i += self.pftp_frames_per_event
-                if (
+                if (  # the frames sent so far have arrived: walk away now
                     is_file
                     and self.cut_after_bytes is not None
                     and self._file_bytes_sent >= self.cut_after_bytes
@@ -573,6 +568,11 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
                     self.cut_after_bytes = None
                     await self.drop_connection(away_s=self.cut_away_s)
                     return
+                for f in frames[i : i + self.pftp_frames_per_event]:
+                    self.send(self._mtu, f)
+                    if is_file:
+                        self._file_bytes_sent += len(f) - 1
+                i += self.pftp_frames_per_event
         except asyncio.CancelledError:
             pass
 

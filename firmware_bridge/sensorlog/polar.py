@@ -443,11 +443,18 @@ class _Pftp:
         for frame in pftp.split_frames(message, self._payload_size()):
             await self.client.write_gatt_char(pftp.PFTP_MTU_UUID, frame, response=True)
         reader = pftp.ResponseReader(f"{self.dev}: {what}")
+        waited = 0.0
         while True:
-            try:
-                packet = await asyncio.wait_for(self.queue.get(), self.timeout_s)
+            try:  # short waits: a link that is gone fails now, not after the timeout
+                packet = await asyncio.wait_for(self.queue.get(), 0.25)
             except TimeoutError:
-                raise PftpLinkError(f"{self.dev}: no PFTP answer to {what}") from None
+                waited += 0.25
+                if not getattr(self.client, "is_connected", True):
+                    raise PftpLinkError(f"{self.dev}: link lost during {what}") from None
+                if waited >= self.timeout_s:
+                    raise PftpLinkError(f"{self.dev}: no PFTP answer to {what}") from None
+                continue
+            waited = 0.0
             try:
                 complete = reader.feed(packet)
             except pftp.PftpError as exc:
