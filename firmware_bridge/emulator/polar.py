@@ -218,6 +218,8 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
         self._stopped_at: float | None = None
         self._rec_state: dict[str, Any] | None = None
         self.frames_refused = 0
+        #: The sensor's own recording / swimming mode: every file operation answers SYSTEM_BUSY.
+        self.own_recording_mode = False
         #: Fault: walk out of range (for ``cut_away_s``) once this many bytes of files were sent.
         self.cut_after_bytes: int | None = None
         self.cut_away_s = 0.3
@@ -517,6 +519,8 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
 
     def _request(self, header: bytes) -> list[bytes]:
         cmd, path = pftp.decode_operation(header)
+        if self.own_recording_mode:  # products/PolarVeritySense.md: file transfer refused
+            return [pftp.error_frame(pftp.SYSTEM_BUSY)]
         if cmd == pftp.GET:
             if path.endswith("/"):
                 kids = self._children(path)

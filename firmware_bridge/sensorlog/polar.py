@@ -60,6 +60,7 @@ from firmware_bridge.sensorlog.base import (
     LogStatus,
     ProgressFn,
 )
+from firmware_bridge.sensorlog.timebase import ClockRead
 
 if TYPE_CHECKING:
     from bleak import BleakClient
@@ -471,7 +472,9 @@ class _Pftp:
             if complete:
                 return reader.data
 
-    async def request(self, command: int, path: str, on_part=None) -> bytes:
+    async def request(
+        self, command: int, path: str, on_part: Callable[[bytes], None] | None = None
+    ) -> bytes:
         msg = pftp.request_message(pftp.encode_operation(command, path))
         return await self.exchange(
             msg, f"{('GET', 'PUT', 'MERGE', 'REMOVE')[command]} {path}", on_part
@@ -507,6 +510,17 @@ async def pftp_session(client: BleakClient, timeout_s: float = 10.0) -> AsyncIte
     finally:
         with contextlib.suppress(Exception):  # the link may be gone
             await client.stop_notify(pftp.PFTP_MTU_UUID)
+
+
+def _device_error(client: BleakClient, exc: pftp.PftpError) -> DeviceError:
+    """The one line a user gets for an error the sensor answered."""
+    hint = (
+        " (the sensor is in its own recording or swimming mode: switch it to sensor mode, "
+        "then run the command again)"
+        if exc.code == pftp.SYSTEM_BUSY
+        else ""
+    )
+    return DeviceError(f"polar {getattr(client, 'address', '?')}: {exc}{hint}")
 
 
 def _recording_files(files: list[tuple[str, int]], before: Sequence[str]) -> list[tuple[str, int]]:
@@ -634,9 +648,10 @@ class PolarLogDriver(LogDriver):
         async with self._pftp(client) as p:
             return pftp.decode_local_time(await p.query(pftp.Q_GET_LOCAL_TIME)), 0
 
-    async def read_clocks(self, client, host_clock, n):
-        from firmware_bridge.sensorlog.timebase import ClockRead
-
+    async def read_clocks(
+        self, client: BleakClient, host_clock: Callable[[], float], n: int
+    ) -> list[ClockRead]:
+        """GET_LOCAL_TIME queries on one PS-FTP subscription, each bracketed by the host clock."""
         out = []
         async with self._pftp(client) as p:
             for _ in range(n):
@@ -647,6 +662,12 @@ class PolarLogDriver(LogDriver):
         return out
 
     async def status(self, client: BleakClient, config: LogConfig | None) -> LogStatus:
+        try:
+            return await self._status(client, config)
+        except pftp.PftpError as exc:
+            raise _device_error(client, exc) from None
+
+    async def _status(self, client: BleakClient, config: LogConfig | None) -> LogStatus:
         active = await self._active(client)
         on = all(active.get(m, 0) & STATE_OFFLINE for m in (pl.TYPE_ACC, pl.TYPE_GYRO))
         async with self._pftp(client) as p:
@@ -676,6 +697,18 @@ class PolarLogDriver(LogDriver):
         journal: Journal,
         progress: ProgressFn | None = None,
     ) -> None:
+        try:
+            await self._download(client, config, journal, progress)
+        except pftp.PftpError as exc:
+            raise _device_error(client, exc) from None
+
+    async def _download(
+        self,
+        client: BleakClient,
+        config: LogConfig,
+        journal: Journal,
+        progress: ProgressFn | None,
+    ) -> None:
         have = decode_journal(journal.packets)
         async with self._pftp(client) as p:
             files = have.files
@@ -703,10 +736,7 @@ class PolarLogDriver(LogDriver):
                     if progress is not None:
                         progress(done, total)
 
-                try:
-                    await p.request(pftp.GET, path, part)
-                except pftp.PftpError as exc:
-                    raise DeviceError(f"polar {client.address}: {exc}") from None
+                await p.request(pftp.GET, path, part)
                 journal.append(done_record(idx, attempt, bytes(got)))
                 journal.sync()
 

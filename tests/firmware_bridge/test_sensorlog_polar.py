@@ -416,6 +416,22 @@ def test_polar_refusals_are_one_line(tmp_path):
             with pytest.raises(DeviceError, match="memory full") as e:
                 await _arm(r, tmp_path)
             assert "\n" not in str(e.value) and not vs.rec  # nothing left recording
+            del vs.files["/U/0/20200101/R/101010/ACC.REC"]
+            state = await _arm(r, tmp_path)
+            r.advance(30.0)
+            vs.own_recording_mode = True  # the runner pressed its button: recording mode
+            with pytest.raises(DeviceError, match=r"SYSTEM_BUSY.*sensor mode") as e:
+                await download_sensors(
+                    state, tmp_path / "run.h5", connect=r.connector(),
+                    host_clock=r.host_clock, write=write_recording,
+                )  # fmt: skip
+            assert "\n" not in str(e.value) and not (tmp_path / "run.h5").exists()
+            vs.own_recording_mode = False  # back in sensor mode: the download completes
+            await download_sensors(
+                ArmState.load(tmp_path / "armed.json"), tmp_path / "run.h5",
+                connect=r.connector(), host_clock=r.host_clock, write=write_recording,
+            )  # fmt: skip
+            _check(r, state, tmp_path / "run.h5", tol_s=0.005)
 
     asyncio.run(main())
 
