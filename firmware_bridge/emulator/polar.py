@@ -588,9 +588,7 @@ class EmulatedPolarVeritySenseLogging(EmulatedPolarVeritySense):
     def on_disconnected(self) -> None:
         self._cancel_tx()
         self._host = pftp.ResponseReader("host message")
-        # an online stream stops with the link; an offline recording goes on
-        self.on = {pl.TYPE_ACC: False, pl.TYPE_GYRO: False}
-        self.stop_stream()
+        super().on_disconnected()  # an online stream stops with the link; offline goes on
 
     async def close(self) -> None:
         self._cancel_tx()

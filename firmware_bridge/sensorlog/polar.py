@@ -502,14 +502,25 @@ class _Pftp:
 
 @contextlib.asynccontextmanager
 async def pftp_session(client: BleakClient, timeout_s: float = 10.0) -> AsyncIterator[_Pftp]:
-    """A PFTP channel over ``client`` (subscribes to the MTU characteristic meanwhile)."""
+    """A PFTP channel over ``client``. Subscribes to the MTU characteristic (the answers) and,
+    as the SDK does before its first request, to device-to-host notifications (not used by
+    runform; logged)."""
     p = _Pftp(client, timeout_s)
     await client.start_notify(pftp.PFTP_MTU_UUID, p.on_notify)
+    d2h = False
+    try:
+        await client.start_notify(
+            pftp.PFTP_D2H_UUID, lambda _c, b: log.debug("%s: PFTP notification %s", p.dev, b.hex())
+        )
+        d2h = True
+    except Exception as exc:  # optional for runform: it sends no notification-driven request
+        log.debug("%s: no PFTP device-to-host notifications: %s", p.dev, exc)
     try:
         yield p
     finally:
-        with contextlib.suppress(Exception):  # the link may be gone
-            await client.stop_notify(pftp.PFTP_MTU_UUID)
+        for uuid in (pftp.PFTP_MTU_UUID, pftp.PFTP_D2H_UUID) if d2h else (pftp.PFTP_MTU_UUID,):
+            with contextlib.suppress(Exception):  # the link may be gone
+                await client.stop_notify(uuid)
 
 
 def _device_error(client: BleakClient, exc: pftp.PftpError) -> DeviceError:
