@@ -17,6 +17,7 @@ from firmware_bridge.sensorlog.base import LogConfig, LogDriver, LoggedSamples, 
 
 __all__ = [
     "NOT_LOGGING",
+    "STOP_RESERVE_BYTES",
     "LogConfig",
     "LogDriver",
     "LogStatus",
@@ -37,6 +38,10 @@ NOT_LOGGING = {
 #: Polar's documented offline accelerometer file growth at 50 Hz (3 channels, 16 bit) for its
 #: most active example ("cycling", 968 kB/h; SdkOfflineRecordingExplained.md), bytes per hour.
 POLAR_ACC_BYTES_PER_HOUR_50HZ = 968_000.0
+
+#: Free memory a family keeps back: a Verity Sense stops recording below 300 KB free ("memory
+#: limit 2", SdkOfflineRecordingExplained.md), bytes.
+STOP_RESERVE_BYTES = {"polar-verity-sense": 300 * 1024}
 
 #: Modules with a ``LOG_DRIVER``.
 _LOG_MODULES = ("diy", "metawear", "polar")

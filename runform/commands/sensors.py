@@ -303,7 +303,10 @@ async def _status(args: argparse.Namespace, state: Path) -> int:
             continue
         rate_bytes = _bytes_per_second(s.device_model, s.config.rate_hz)
         if st.capacity_bytes:
-            left = st.capacity_bytes - st.used_bytes
+            from firmware_bridge.sensorlog import STOP_RESERVE_BYTES
+
+            reserve = STOP_RESERVE_BYTES.get(s.device_model, 0)  # kept free by the sensor
+            left = max(0, st.capacity_bytes - st.used_bytes - reserve)
             memory = (
                 f"memory {st.used_bytes / 1024:.0f} of {st.capacity_bytes / 1024:.0f} KiB used, "
                 f"{left / rate_bytes / 3600:.1f} h left at {s.config.rate_hz:g} Hz"

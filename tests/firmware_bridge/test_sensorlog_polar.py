@@ -5,6 +5,7 @@ status, download cut and resumed, full memory, erase, other apps' files left alo
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -308,6 +309,9 @@ def test_polar_offline_recording_cut_resumed_and_aligned(tmp_path):
             s = state.sensors["left_foot"]
             assert s.device_model == "polar-verity-sense" and s.config.rate_hz == 52.0
             assert s.config.extra["before"] == [other]
+            # arming set the sensor's clock to UTC (s since 2000-01-01) from the host's
+            utc_2000 = time.time() - 946_684_800
+            assert abs(float(vs.local_time_s()) - utc_2000) < 60
             r.advance(120.0)
             st_ = (await sensors_status(state, connect=r.connector()))["left_foot"]
             assert st_.logging and not st_.full and st_.records >= 3
