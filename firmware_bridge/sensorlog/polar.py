@@ -246,9 +246,21 @@ def file_samples(
 
 
 # --- journal (pure) ---------------------------------------------------------------------------
-def dir_record(files: Sequence[tuple[str, int]]) -> bytes:
-    """The journal record of the files a download fetches: ``D`` + ``size path`` lines."""
-    return _DIR + "".join(f"{size} {path}\n" for path, size in files).encode("utf-8")
+_DIR_HEAD = struct.Struct("<HH")  # part, parts
+#: Bytes of ``size path`` lines per file-list record (a journal record holds < 64 KiB).
+_DIR_PART = 16_000
+
+
+def dir_records(files: Sequence[tuple[str, int]]) -> list[bytes]:
+    """The journal records of the files a download fetches: ``D``, part, parts, then
+    ``size path`` lines; the list counts only when every part is there."""
+    lines = [f"{size} {path}\n" for path, size in files]
+    parts: list[str] = [""]
+    for line in lines:
+        if len(parts[-1]) + len(line) > _DIR_PART:
+            parts.append("")
+        parts[-1] += line
+    return [_DIR + _DIR_HEAD.pack(i, len(parts)) + t.encode("utf-8") for i, t in enumerate(parts)]
 
 
 def chunk_record(index: int, attempt: int, offset: int, data: bytes) -> bytes:
@@ -259,10 +271,15 @@ def done_record(index: int, attempt: int, data: bytes) -> bytes:
     return _DONE + _DONE_HEAD.pack(index, attempt, len(data), zlib.crc32(data))
 
 
-def _parse_dir(rec: bytes) -> list[tuple[str, int]]:
+def _parse_dir(rec: bytes) -> tuple[int, int, list[tuple[str, int]]]:
+    if len(rec) < 1 + _DIR_HEAD.size:
+        raise DecodeError(f"polar journal: file list record of {len(rec)} bytes")
+    part, parts = _DIR_HEAD.unpack_from(rec, 1)
+    if not part < parts:
+        raise DecodeError(f"polar journal: file list part {part} of {parts}")
     out = []
     try:
-        text = rec[1:].decode("utf-8")
+        text = rec[1 + _DIR_HEAD.size :].decode("utf-8")
     except UnicodeDecodeError:
         raise DecodeError("polar journal: file list is not UTF-8") from None
     for line in text.splitlines():
@@ -270,7 +287,7 @@ def _parse_dir(rec: bytes) -> list[tuple[str, int]]:
         if not size.isdigit() or not path.startswith("/"):
             raise DecodeError(f"polar journal: file list line {line!r}: expected 'SIZE /PATH'")
         out.append((path, int(size)))
-    return out
+    return part, parts, out
 
 
 @dataclass
@@ -288,6 +305,7 @@ def decode_journal(packets: Sequence[bytes]) -> JournalFiles:
     """The complete files a journal holds (pure): one copy of each, checked by size and CRC-32;
     chunks of cut attempts and repeated copies are counted in ``duplicates``."""
     files: list[tuple[str, int]] = []
+    dir_parts: dict[int, list[tuple[str, int]]] = {}
     chunks: dict[tuple[int, int], dict[int, bytes]] = {}
     done: dict[tuple[int, int], tuple[int, int]] = {}
     attempts: dict[int, int] = {}
@@ -296,7 +314,12 @@ def decode_journal(packets: Sequence[bytes]) -> JournalFiles:
         kind = p[:1]
         try:
             if kind == _DIR:
-                files = _parse_dir(p)
+                part, n_parts, listed = _parse_dir(p)
+                if part == 0:
+                    dir_parts = {}
+                dir_parts[part] = listed
+                if len(dir_parts) == n_parts:
+                    files = [f for k in sorted(dir_parts) for f in dir_parts[k]]
             elif kind == _CHUNK and len(p) >= 1 + _CHUNK_HEAD.size:
                 idx, att, off = _CHUNK_HEAD.unpack_from(p, 1)
                 chunks.setdefault((idx, att), {})[off] = p[1 + _CHUNK_HEAD.size :]
@@ -725,7 +748,8 @@ class PolarLogDriver(LogDriver):
             files = have.files
             if not files:
                 files = _recording_files(await p.list_recursive(), config.extra.get("before", []))
-                journal.append(dir_record(files))
+                for rec in dir_records(files):
+                    journal.append(rec)
                 journal.sync()
             total = sum(s for _p, s in files) or 1
             done = sum(len(d) for d in have.complete.values())

@@ -219,7 +219,7 @@ def _journal(acc: bytes, gyr: bytes, cut_first: bool = False) -> list[bytes]:
         ("/U/0/20220304/R/050607/ACC.REC", len(acc)),
         ("/U/0/20220304/R/050607/GYRO.REC", len(gyr)),
     ]
-    out = [plog.dir_record(files)]
+    out = [*plog.dir_records(files)]
     for idx, data in enumerate((acc, gyr)):
         attempts = [0, 1] if cut_first and idx == 0 else [0]
         for att in attempts:
@@ -254,6 +254,14 @@ def test_journal_cut_attempt_is_dropped_not_doubled():
     bad = _journal(acc, gyr)
     bad[1] = bad[1][:-1] + bytes([bad[1][-1] ^ 0xFF])
     assert len(plog.decode_log(bad, CONFIG)) == 0
+
+
+def test_long_file_list_spans_records_and_counts_only_when_whole():
+    files = [(f"/U/0/20220304/R/050607/ACC{k}.REC", 1000 + k) for k in range(2000)]
+    recs = plog.dir_records(files)
+    assert len(recs) > 3 and all(len(r) < 65535 for r in recs)
+    assert plog.decode_journal(recs).files == files
+    assert plog.decode_journal(recs[:-1]).files == []  # killed while writing the list
 
 
 @settings(max_examples=200, deadline=None)
