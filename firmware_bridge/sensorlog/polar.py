@@ -90,6 +90,8 @@ _START_LEN = 20
 OFFLINE_RATES_HZ = (13.0, 26.0, 52.0)
 ROOT = "/U/0/"
 _REC = re.compile(r"^(?P<kind>[A-Z]+?)(?P<index>\d*)\.REC$")
+#: Folders a recording listing walks: date, ``R``, time of day.
+_FOLDER = re.compile(r"\d{8}/|R/|\d{6}/")
 _KINDS = {"ACC": pl.TYPE_ACC, "GYRO": pl.TYPE_GYRO}
 
 # journal records
@@ -507,7 +509,9 @@ class _Pftp:
         return await self.exchange(pftp.query_message(query_id, params), f"query {query_id}")
 
     async def list_recursive(self, path: str = ROOT) -> list[tuple[str, int]]:
-        """Every file under ``path`` (depth first), as (full path, size)."""
+        """Every recording file under ``path`` (depth first), as (full path, size): like the
+        SDK's listing it walks only date folders (``YYYYMMDD/``), ``R/`` and time folders
+        (``HHMMSS/``), not the sensor's other data."""
         out = []
         try:
             entries = pftp.decode_directory(await self.request(pftp.GET, path), path)
@@ -517,8 +521,9 @@ class _Pftp:
             raise
         for name, size in entries:
             if name.endswith("/"):
-                out.extend(await self.list_recursive(path + name))
-            else:
+                if _FOLDER.fullmatch(name):
+                    out.extend(await self.list_recursive(path + name))
+            elif name.endswith(".REC"):
                 out.append((path + name, size))
         return out
 
