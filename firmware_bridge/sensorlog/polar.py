@@ -623,8 +623,11 @@ class PolarLogDriver(LogDriver):
             now = time.time() - pl.EPOCH_2000_NS / 1e9
             with contextlib.suppress(pftp.PftpError):  # optional on some firmware (SDK too)
                 await p.query(pftp.Q_SET_SYSTEM_TIME, pftp.encode_system_time(now))
-            await p.query(pftp.Q_SET_LOCAL_TIME, pftp.encode_local_time(now))
-            before = [path for path, _s in await p.list_recursive()]
+            try:
+                await p.query(pftp.Q_SET_LOCAL_TIME, pftp.encode_local_time(now))
+                before = [path for path, _s in await p.list_recursive()]
+            except pftp.PftpError as exc:
+                raise _device_error(client, exc) from None
         chosen: dict[int, dict[int, int | float]] = {}
         for meas, want_range, key in (
             (pl.TYPE_ACC, settings.acc_range_g, "acc"),
