@@ -324,7 +324,9 @@ def test_polar_offline_recording_cut_resumed_and_aligned(tmp_path):
             r.advance(120.0)
             st_ = (await sensors_status(state, connect=r.connector()))["left_foot"]
             assert st_.logging and not st_.full and st_.records >= 3
-            assert st_.capacity_bytes == vs.disk_bytes and abs(st_.used_bytes - vs.used_bytes) < 512
+            # whole 512-byte fragments, read a few frames before now (the sensor goes on recording)
+            assert st_.capacity_bytes == vs.disk_bytes
+            assert st_.used_bytes - 512 < vs.used_bytes < st_.used_bytes + 4096
             seen = []
             vs.fill_log()
             ours = vs.used_bytes - len(vs.files[other]) - 13
