@@ -16,8 +16,11 @@ peak per step, inside a run of regular steps), and everything else follows the r
 * **vertical oscillation**: peak to peak of the doubly integrated world-vertical acceleration
   from this contact to the next (as running);
 * **side**: the vote of :func:`dsp.pelvis_metrics.assign_sides` over the run of alternating
-  steps, with the same two cues (the mean obliquity over the stance, higher in a left stance;
-  the mean sideways specific force, pushing back to the right in a left stance).
+  steps, on the mean world sideways specific force over the stance: the foot is planted beside
+  the centre of mass, so the ground pushes the pelvis back toward the midline, to the right in
+  a left stance (the lateral sway of the inverted pendulum; in turns too). The running vote's
+  obliquity cue is left out (``WalkSettings.obliquity_cue``): on real lower-back walks the
+  sensor's frontal-plane tilt runs against the pelvic-drop pattern (see the setting).
 
 Streaming = batch: the data of a segment are cut into epochs of ``epoch_s`` at fixed sample
 indices; epoch ``k`` is analysed on its samples plus ``pad_s`` before and ``lookahead_s``
@@ -73,6 +76,22 @@ class WalkSettings:
         The stance of a step ends this fraction of a step after the next contact.
     max_step_s : float
         Longest step of a walk (as :func:`dsp.pelvis_events.detect_walk_steps`).
+    yaw_window_step : float
+        The yaw cue's window: this fraction of a step before each contact.
+    yaw_cue, obliquity_cue : bool
+        Also vote with the mean rate of turn before the contact (lower before a left
+        contact) / the mean obliquity over the stance (higher in a left stance), as well as
+        the sideways specific force. Both off (issue 17, real Mobilise-D lower-back walks,
+        INDIP reference): each step's cue against the mean of its two neighbours gave the
+        reference side for all steps with the sideways force (38 steps of test11, 15 of them
+        in turns, and 17 of test5), 97-100 % with the rate of turn, and 18 % (test11) and
+        41 % (test5) with the obliquity: there the sensor (belt at L4/L5) tilts toward the
+        stance side in mid-stance (test11: -2.5 to -3 deg at 20-30 % of a left stride), the
+        opposite of a pelvic drop of the swing side, so with it the vote went wrong on whole
+        runs (test11 side 61 % with the running cues). Sides of test11: 96.5 % with the
+        sideways force alone (the two misses are reference quirks), 94.7 % adding the rate
+        of turn (a slow last step of a walk), 93.0 % with all three; simulated walks 100 %
+        with any (``scripts/walk_side_cues.py``).
     """
 
     epoch_s: float = 2.0
@@ -82,7 +101,8 @@ class WalkSettings:
     stance_end_step: float = 0.2
     max_step_s: float = WALK_MAX_STEP_S
     yaw_window_step: float = 0.3
-    yaw_cue: bool = True
+    yaw_cue: bool = False
+    obliquity_cue: bool = False
 
 
 @dataclass
@@ -395,7 +415,7 @@ class PelvisWalk:
         hw = self.settings.side_half_window
         run = np.array([s.run for s in steps])
         left, _ = assign_sides(
-            np.array([s.obl_mean for s in steps]),
+            np.array([s.obl_mean if self.settings.obliquity_cue else math.nan for s in steps]),
             np.array([s.lat_mean for s in steps]),
             run,
             step_no=np.array([s.step_no for s in steps]),

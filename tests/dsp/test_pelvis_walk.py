@@ -157,6 +157,28 @@ def test_real_lower_back_walks(name: str) -> None:
     assert ic <= 0.040, ic
 
 
+def test_real_daily_life_walk_sides_from_the_sway() -> None:
+    """The real daily-life course (short walks, turns, sitting down): stance sides from the
+    sideways sway hold through turns (96.6 % by the nearest contact; the misses are the
+    reference's two quirks); with the obliquity cue in the vote they fell to 93 %. Steps
+    found and precision (over the whole reference span) are guarded at today's values."""
+    h5 = REALDATA / "mobgap_ha001_test11_trial1.h5"
+    if not h5.exists():
+        pytest.skip(f"{h5} not available")
+    from recordings import open_recording
+
+    ref = json.loads(h5.with_suffix(".json").read_text())
+    with open_recording(h5) as rec:
+        info = rec.sensor("pelvis")
+        b = rec.read("pelvis")
+    pa = PelvisAnalyzer(info)
+    rows = [*pa.feed(b).rows, *pa.finish().rows]
+    found, prec, side, ic = _match(rows, ref)
+    assert side >= 0.95, side
+    assert found >= 0.9 and prec >= 0.7, (found, prec)
+    assert ic <= 0.025, ic
+
+
 def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
     """A detected step twice the step time after the previous one (a weak step of a turn was
     missed between them) continues the run two step numbers on, so the sides keep alternating."""
