@@ -97,7 +97,9 @@ class FootScore:
     fsa_bias_deg: float
     n_fsa: int
     strike_agree: float
-    n_fsa_unusable: int  # reference contacts whose foot-flat came too soon after IC (see score_foot)
+    n_fsa_unusable: (
+        int  # reference contacts whose foot-flat came too soon after IC (see score_foot)
+    )
     fsa_mae_all_deg: float  # FSA MAE over every matched reference angle, unusable ones included
     stride_length_err_pct: float  # mean |relative error|
     n_stride_length: int
