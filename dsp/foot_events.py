@@ -425,7 +425,7 @@ def _contact_steps(
     to_hi = b
     if to_hi - to_lo < 3:
         return None
-    to, t_trough = _push_off_trough(t, omega_s, to_lo, to_hi, settings.to_trough_fraction)
+    to = to_lo + int(np.argmin(omega_s[to_lo:to_hi]))
     # --- initial contact: the landing impact between the mid-swing and toe-off
     ic_lo = a + 1
     if a_is_swing:
@@ -448,6 +448,12 @@ def _contact_steps(
     burst = np.flatnonzero(g_seg > after_min + settings.landing_burst_dps)
     c0 = int(burst[-1]) + 1 if burst.size and burst[-1] + 1 < g_seg.shape[0] else 0
     ms = ic_lo + c0 + int(np.argmin(cost[c0:]))
+    # the toe-off: the push-off's trough, the first deep one after foot-flat (the lowest pitch
+    # rate of the late cycle can be the early swing's, or, when the range starts late in a
+    # swing after a gap, the landing's slap)
+    to, t_trough = _push_off_trough(
+        t, omega_s, max(to_lo, ms + 1), to_hi, settings.to_trough_fraction
+    )
     # start of the flat phase: back from foot-flat while the rotation stays small
     flat_thr = gyr_norm_s[ms] + settings.flat_margin_dps
     lo_ff = ic_lo
@@ -548,9 +554,15 @@ def _contact_steps(
     t_to = t_trough
     if not a_is_swing:
         # the data start inside the cycle: only when they start in the swing before this
-        # landing (the shoe turning fast in the first 100 ms, not standing) is it seen
+        # landing (the shoe moving fast in the first 100 ms, not standing) is it seen. Moving:
+        # turning, or accelerated (20 deg/s per m/s², as for foot-flat): a heel striker's
+        # pitch rate passes zero just before the touch-down while the shoe is braked hard
         head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
-        if ic <= a + 1 or head <= a or gyr_norm_s[a:head].max() < settings.swing_threshold_dps:
+        if ic <= a + 1 or head <= a:
+            return None
+        a_head = centered_moving_average(np.linalg.norm(acc[a:head], axis=1), window=w_n)
+        moving = gyr_norm_s[a:head] + 20.0 * np.abs(a_head - settings.gravity)
+        if moving.max() < settings.swing_threshold_dps:
             return None
         # and the landing burst is a peak after the data's start (when the rotation only falls
         # from the start to the flat phase, the data start inside the landing)

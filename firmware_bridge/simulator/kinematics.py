@@ -254,6 +254,8 @@ class FootModel:
         d_ev = np.minimum(d_ev, (t_ho - t_ic) - 0.012)
         prev_to = first_to
         prev_pmin = pitch_to0 * 0.95 - 10.0
+        prev_pto = pitch_to0 * 0.95
+        prev_rate = 1.3 * pitch_to0 * 0.95 / (first_to - t_ho0)
         pk_dy = [np.nan, np.nan]
         sw_to = np.empty(n)
         zk = np.empty((n, 3))
@@ -277,7 +279,13 @@ class FootModel:
                 pre = f + wr * 0.5 + (1.0 - wr) * (pre - f)
             rng_sw = pre - prev_pmin
             fk = (0.15, 0.40, 0.70, 0.2, 0.8) if walk else (0.24, 0.42, 0.66, 0.1, 0.82)
-            pk_t += [prev_to + fk[0] * t_sw, prev_to + fk[1] * t_sw, prev_to + fk[2] * t_sw]
+            # the pitch's minimum after the toe-off: late enough that the pitch rate only
+            # recovers from its toe-off value (twice the fall at that rate; real walkers and
+            # runners: the fastest plantar flexion is at the toe-off, the rate rises after it,
+            # e.g. the gaitmap MS walk of the real-data folder); before the next knot
+            d_min = 2.0 * (prev_pto - prev_pmin) / max(abs(prev_rate), 1.0)
+            d_min = max(fk[0] * t_sw, min(d_min, 0.8 * fk[1] * t_sw))
+            pk_t += [prev_to + d_min, prev_to + fk[1] * t_sw, prev_to + fk[2] * t_sw]
             pk_y += [prev_pmin, prev_pmin + fk[3] * rng_sw, prev_pmin + fk[4] * rng_sw]
             pk_dy += [np.nan, np.nan, np.nan]
             pk_t += [t_ic[i] - d_pre, t_ic[i], t_ff[i], t_ho[i], t_ic[i] + tc[i]]
@@ -305,6 +313,8 @@ class FootModel:
             zk[i, 2] = max(zk[i, 2], 0.6 * v_td[i] * 0.15 * t_sw + 0.015)
             prev_to = t_ic[i] + tc[i]
             prev_pmin = pitch_min[i]
+            prev_pto = pitch_to[i]
+            prev_rate = to_rate
         pk_dy[1] = 1.3 * pitch_to0 * 0.95 / (first_to - t_ho0)
         self.pitch = QuinticHermite(np.array(pk_t), np.array(pk_y), np.array(pk_dy))
         self.ev = QuinticHermite(np.array(ev_t), np.array(ev_y))
