@@ -203,7 +203,7 @@ class EventSettings:
     landing_burst_dps: float = 200.0
     flat_wobble_max_s: float = 0.12
     ic_before_onset_s: float = 0.0125
-    ic_after_onset_s: float = 0.010
+    ic_after_onset_s: float = 0.005
     edge_to_moving_s: float = 0.04
     flat_max_dev_g: float = 0.4
     edge_flat_max_dev_g: float = 0.3

@@ -274,8 +274,9 @@ class FootModel:
                 # contact, which is ~22 ms before the force plate's for a heel striker; a
                 # 60 ms pitch-down in the air before a heel strike is not seen). A forefoot
                 # landing keeps the late-swing pitch-down (plantar flexion before touching, the
-                # leg retracting); strike angles between blend the two by the rearfoot weight
-                wr = float(np.clip((f + 1.6) / (8.0 + 1.6), 0.0, 1.0))
+                # leg retracting), and so does a flat (midfoot) landing; strike angles from 3 to
+                # 8 deg (the rearfoot threshold) blend the two
+                wr = float(np.clip((f - 3.0) / (8.0 - 3.0), 0.0, 1.0))
                 d_pre = (1.0 - wr) * d_pre
                 pre = f + (1.0 - wr) * (pre - f)
             # (a peak within _PRE_PEAK_MIN_S of IC is the IC knot itself: pitch rate 0 there)
