@@ -52,8 +52,9 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    ``(t_ic, values, side)`` (the viewer's per-stride overlay).
 8. **Cost.** The per-sample work is done once per sample and carried across blocks: the
    rotation to the pelvis frame, the gyroscope chained from the segment start (fixed blocks,
-   :meth:`_chain`), the specific force in that frame and its running sum, and the contact
-   detection (:meth:`_detect`). An epoch then needs only its window's stride corrections and
+   :class:`dsp.pelvis_segment.GyroChain`), the specific force in that frame and its running
+   sum (:class:`dsp.pelvis_segment.SegmentSamples`), and the contact detection
+   (:meth:`dsp.pelvis_segment.SegmentContacts.detect`). An epoch then needs only its window's stride corrections and
    the attitude of the samples its steps use; the epochs a block completes are analysed
    together, each from its own samples only, so the rows do not depend on the grouping.
 9. **Early rows** (the result's ``early_rows``, for alerts about a stride sooner). Contacts are looked
@@ -84,9 +85,9 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-import statistics
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -100,13 +101,21 @@ from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
 from dsp.filters import samples_for, saturation_mask
 from dsp.metrics import cadence_spm
-from dsp.orientation import chain_rotations, quat_multiply, rotate_rows
+from dsp.orientation import rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
-from dsp.pelvis_early import EarlyRecord, causal_stance, causal_stances
-from dsp.pelvis_events import FLIGHT_MAX_G, SMOOTH_MS, StanceEvents, detect_stances
+from dsp.pelvis_early import EarlyRows
+from dsp.pelvis_events import StanceEvents
 from dsp.pelvis_fusion import FeetFusion
-from dsp.pelvis_metrics import analyse_epochs, assign_sides, pelvic_drop, running_baseline
-from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
+from dsp.pelvis_metrics import SpanSteps, analyse_epochs, pelvic_drop
+from dsp.pelvis_segment import (
+    EpochGeometry,
+    GyroChain,
+    PelvisPiece,
+    SegmentContacts,
+    SegmentSamples,
+    bridge_gaps,
+)
+from dsp.pelvis_steps import Baseline, PelvisStep, StepLinker, baseline_from_steps, vote_sides
 from dsp.pelvis_walk import PelvisWalk, WalkStep
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
 from dsp.summary import median_or_none
@@ -117,8 +126,6 @@ __all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings"]
 EARLY_KEYS = ("pelvic_drop",)
 
 log = logging.getLogger(__name__)
-
-_EARLY_BATCH = 512  # contacts per vectorised pass of the early drops (see _early_records)
 
 _STEPS_101 = np.arange(101.0)[None, :]
 
@@ -208,33 +215,58 @@ class PelvisSettings:
 
 
 @dataclass
-class _Step:
-    t_ic: float
-    t_to: float
-    next_ic: float
-    next2_ic: float
-    obl_max: float
-    obl_min: float
-    obl_ic: float
-    obl_mean: float
-    lat_mean: float
-    vo_cm: float
-    flight: bool
-    flags: list[str] = field(default_factory=list)
-    run: int = 0
-    step_no: int = 0
-    left: bool | None = None
-    trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
-    skip: set[str] = field(default_factory=set)  # silent feet not waited for
+class _Segment:
+    """The open segment (step 3): its samples still needed, its contacts found so far, and
+    the next epoch to analyse."""
+
+    samples: SegmentSamples
+    contacts: SegmentContacts = field(default_factory=SegmentContacts)
+    epoch: int = 0
 
 
-def _whole_steps(dt: float, step_s: float | None) -> int:
-    """How many steps of ``step_s`` (s) the time ``dt`` (s) between two contacts spans, when
-    it is a whole number from 1 to 4 within 0.2 step (missed contacts: the alternation goes
-    on); 0 otherwise, or without a step time."""
-    x = dt / step_s if step_s else math.inf
-    k = round(x) if math.isfinite(x) else 0
-    return k if 1 <= k <= 4 and abs(x - k) < 0.2 else 0
+@dataclass
+class _Tally:
+    """What the rows released so far add up to (SUMMARY.json and diagnostics)."""
+
+    rows: int = 0
+    fused: int = 0  # rows with the feet's events
+    walk: int = 0  # steps without flight phase (walking)
+    flags: dict[str, int] = field(default_factory=dict)
+    # compact float64 arrays (8 bytes a value, not a 32-byte float object in a list)
+    values: dict[str, array] = field(
+        default_factory=lambda: {
+            k: array("d") for k in ("drop_left", "drop_right", "vo", "cadence", "contact_time")
+        }
+    )
+
+    def add(self, row: ContactRow) -> None:
+        self.rows += 1
+        for f in row.flags:
+            self.flags[f] = self.flags.get(f, 0) + 1
+        if "rejected" in row.flags:
+            return
+        v = self.values
+        if row.pelvic_drop is not None:
+            v["drop_left" if row.side == "left" else "drop_right"].append(row.pelvic_drop)
+        if row.vertical_oscillation is not None:
+            v["vo"].append(row.vertical_oscillation)
+        if row.cadence is not None:
+            v["cadence"].append(row.cadence)
+        if row.contact_time is not None:
+            v["contact_time"].append(row.contact_time)
+
+    def events_source(self) -> str:
+        return "feet" if self.rows and self.fused * 2 >= self.rows else "pelvis"
+
+
+def _early_copy(row: ContactRow) -> ContactRow:
+    """The early row of a row released without one before it: the row's values."""
+    early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic, t_to=row.t_to)
+    early.events_source, early.activity = row.events_source, row.activity
+    early.pelvic_drop = row.pelvic_drop
+    for f in row.flags:
+        early.add_flag(f)
+    return early
 
 
 class PelvisAnalyzer(StreamAnalyzer):
@@ -242,6 +274,16 @@ class PelvisAnalyzer(StreamAnalyzer):
 
     :meth:`feed` and :meth:`finish` return a :class:`dsp.feed.FeedResult`: the steps finished,
     the early rows released (side, IC, TO, pelvic drop; step 9), the obliquity traces.
+
+    The steps of the module docstring are these pieces: 1 :func:`dsp.pelvis_segment.bridge_gaps`
+    (:meth:`_split`); 2 :meth:`_try_align`; 3 :meth:`_advance` over the open segment's
+    :class:`dsp.pelvis_segment.SegmentSamples` and :class:`~dsp.pelvis_segment.SegmentContacts`,
+    :meth:`_analyse_epochs`; 4 :class:`dsp.pelvis_steps.StepLinker` and
+    :func:`dsp.pelvis_steps.vote_sides` (:meth:`_decide_sides`); 5 :meth:`_set_baseline`
+    (:class:`dsp.pelvis_steps.Baseline`); 6 :class:`dsp.pelvis_fusion.FeetFusion`; 7 the traces
+    of :meth:`_epoch_steps`; 8 :meth:`_process`; 9 :class:`dsp.pelvis_early.EarlyRows`. The rows
+    are made in :meth:`_emit` (running) and :meth:`_release_walk` (walking,
+    :mod:`dsp.pelvis_walk`).
 
     Parameters
     ----------
@@ -275,49 +317,42 @@ class PelvisAnalyzer(StreamAnalyzer):
             s = replace(s, **overrides)
         self.info = info
         self.settings = s
-        self.fs = float(info.sample_rate_hz)
-        self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
-        self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
-        self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
-        # context of a contact's detection (hump, flight test, smoothing), both sides
-        self._flight_max_g = FLIGHT_MAX_G  # detect_stances' flight level, g
-        self._QB = 4096  # gyroscope chaining block, samples (see _chain)
-        # half the detection smoothing, samples
-        self._h = samples_for(SMOOTH_MS / 1000.0, sampling_rate_hz=self.fs) // 2
-        self._M = samples_for(2.5, sampling_rate_hz=self.fs) + 4 * self._h + 4
+        self.fs = fs = float(info.sample_rate_hz)
+        self.geo = EpochGeometry.at(fs, epoch_s=s.epoch_s, pad_s=s.pad_s, lookahead_s=s.lookahead_s)
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
-        # input
+        # 1. input
         self._last: tuple[float, np.ndarray, np.ndarray] | None = None
-        self._input = BlockInput(info.sensor_id, self.fs, rate_tolerance=s.rate_tolerance)
-        # alignment
+        self._input = BlockInput(info.sensor_id, fs, rate_tolerance=s.rate_tolerance)
+        # 2. alignment
         self.alignment_: PelvisAlignment | None = None
         self._R: np.ndarray | None = None
         self._low_align = False
-        self._align_buf = AlignBuffer(  # pieces (t, acc, gyr, gap, new_segment, bridged)
-            samples_for(s.align_initial_s, sampling_rate_hz=self.fs),
-            samples_for(s.align_max_s, sampling_rate_hz=self.fs),
-            size=lambda p: p[0].shape[0],
-            cut=lambda p, k: (p[0][:k], p[1][:k], p[2][:k], p[3][:k], p[4], p[5][:k]),
-            new_segment=lambda p: bool(p[4]),
+        self._align_buf = AlignBuffer(
+            samples_for(s.align_initial_s, sampling_rate_hz=fs),
+            samples_for(s.align_max_s, sampling_rate_hz=fs),
+            size=lambda p: p.t.shape[0],
+            cut=lambda p, k: PelvisPiece(
+                p.t[:k], p.acc[:k], p.gyr[:k], p.gap[:k], p.new_segment, p.bridged[:k]
+            ),
+            new_segment=lambda p: bool(p.new_segment),
         )
         self._align_attempts: list[str] = []
         self.problem_: str | None = None
+        # 5. baseline ("running" from the steps when the rotation is given)
+        self.baseline = Baseline()
         if s.R_bs is not None:
             r = np.asarray(s.R_bs, dtype=np.float64)
             self.alignment_ = PelvisAlignment(R_bs=r, ok=True, confidence=1.0, reason="given")
             self._R = r
-        # segments and steps
-        self._seg_open = False
+            self.baseline.kind = "running"
+        # 3, 4. segments and steps
+        self._seg: _Segment | None = None  # the open segment
         self._n_segments = 0
-        self._steps: list[_Step] = []  # decided or pending, in order, of all segments
-        self._run_counter = 0
-        self._step_T: float | None = None  # duration of the last regular step, s
+        self._steps: list[PelvisStep] = []  # decided or pending, in order, of all segments
+        self._linker = StepLinker()
         self._released = 0  # steps before this index have been released
-        self._baseline: float | None = None
-        #: "standing" or "running" once the alignment is known (None before)
-        self.baseline_kind_: str | None = None if self.alignment_ is None else "running"
-        # fusion with the feet (sensor id -> side)
+        # 6. fusion with the feet (sensor id -> side)
         self._feet = FeetFusion(
             feet or {},
             tolerance_s=s.fusion_tolerance_s,
@@ -325,42 +360,29 @@ class PelvisAnalyzer(StreamAnalyzer):
             lockstep=s.lockstep_feeds,
             feed_skew_s=s.feed_skew_s,
         )
-        # output
-        self._out: list[ContactRow] = []
-        self._finished = False
-        self._n_rows = 0
-        self._flag_counts: dict[str, int] = {}
-        # compact float64 arrays (8 bytes a value, not a 32-byte float object in a list)
-        self._vals: dict[str, array] = {
-            k: array("d")
-            for k in (
-                "drop_left",
-                "drop_right",
-                "vo",
-                "cadence",
-                "contact_time",
-            )
-        }
-        self._n_fused = 0
-        self._n_walk = 0
-        # early rows (module docstring, step 9)
-        self._det_every = samples_for(s.detect_every_s, sampling_rate_hz=self.fs)
-        self._gap_long = round(s.early_gap_s * self.fs)  # bridged samples of a long gap
-        self._gap_max = samples_for(s.bridge_max_s, sampling_rate_hz=self.fs) + 2
-        self._early: list[EarlyRecord] = []  # in IC order, all segments
-        self._early_rel = 0  # records before this index are released (or dropped)
-        self._early_by_t: dict[float, EarlyRecord] = {}  # not yet matched to a step, by pelvis t_ic
-        self._early_steps: list[float] = []  # recent step durations between flight contacts, s
-        self._early_run = 0
-        self._n_early_orphans = 0  # early rows released whose contact got no row (expected 0)
-        self._n_early_dropped = 0  # records without a row, dropped before release
-        self._n_early_late = 0  # early rows released with their row (no side or drop before)
-        self._n_early_wait = 0  # flight contacts without a causal drop (it waits for the step)
+        # 9. early rows
+        self._det_every = samples_for(s.detect_every_s, sampling_rate_hz=fs)
+        self._early = EarlyRows(
+            info.sensor_id,
+            strides=s.early_strides,
+            history_s=s.early_history_s,
+            gap_long=round(s.early_gap_s * fs),  # bridged samples of a long gap
+            gap_max=samples_for(s.bridge_max_s, sampling_rate_hz=fs) + 2,
+            max_drop_deg=s.max_drop_deg,
+            side_half_window=s.side_half_window,
+            side_lookahead=s.side_lookahead,
+        )
         # walking steps (no flight phase): dsp.pelvis_walk, rows in _release_walk
-        self._walk = PelvisWalk(self.fs, gravity=s.gravity)
+        self._walk = PelvisWalk(fs, gravity=s.gravity)
         self._walk_pending: list[WalkStep] = []
-        self._walk_base: float | None = None
-        self._run_base_from_steps = False  # the running baseline came from running steps
+        # output
+        self._finished = False
+        self._tally = _Tally()
+
+    @property
+    def baseline_kind_(self) -> str | None:
+        """``standing`` or ``running`` once the alignment is known (None before)."""
+        return self.baseline.kind
 
     # ------------------------------------------------------------------ public API
     def feed(  # type: ignore[override]
@@ -396,33 +418,32 @@ class PelvisAnalyzer(StreamAnalyzer):
                 continue
             # early rows whose side this foot's early rows just gave: out now, not with the
             # next pelvis block
-            if self._baseline is not None and not self._finished and self._seg_open:
-                self._early_out = []
-                self._release_early()
-                out += self._early_out
+            if self.baseline.value is not None and not self._finished and self._seg is not None:
+                self._early.release(
+                    self._feet, out, baseline_deg=self.baseline.deg, low_align=self._low_align
+                )
         return out
 
     def _after_feed(self) -> None:
         self._release(final=False)
 
     def _after_finish(self) -> None:
-        if self._seg_open:
+        if self._seg is not None:
             self._close_segment()
         self._release(final=True)
 
     def diagnostics(self) -> dict[str, Any]:
         """Alignment, baseline, event source and flag counts."""
+        b = self.baseline
         d: dict[str, Any] = {
             "sensor_id": self.info.sensor_id,
             "placement": self.info.placement,
-            "contacts": self._n_rows,
+            "contacts": self._tally.rows,
             "segments": self._n_segments,
-            "flags": dict(self._flag_counts),
-            "baseline": self.baseline_kind_,
-            "baseline_obliquity_deg": None
-            if self._baseline is None
-            else round(float(self._baseline), 4),
-            "events_source": self._events_source(),
+            "flags": dict(self._tally.flags),
+            "baseline": b.kind,
+            "baseline_obliquity_deg": None if b.value is None else round(float(b.value), 4),
+            "events_source": self._tally.events_source(),
         }
         d["walking_steps"] = self._walk.n_steps  # dsp.pelvis_walk
         if self._feet:
@@ -435,98 +456,42 @@ class PelvisAnalyzer(StreamAnalyzer):
 
     def summary(self) -> dict[str, Any]:
         """This sensor's part of SUMMARY.json (analysis-output v1 plus the pelvis keys)."""
-        v = self._vals
+        v = self._tally.values
         dl, dr = median_or_none(v["drop_left"]), median_or_none(v["drop_right"])
         out: dict[str, Any] = {
             "placement": self.info.placement,
-            "contacts": self._n_rows,
+            "contacts": self._tally.rows,
             "cadence_median": median_or_none(v["cadence"]),
             "contact_time_median": median_or_none(v["contact_time"]),
             "pelvic_drop_median": {"left": dl, "right": dr},
             "pelvic_drop_asymmetry": None if dl is None or dr is None else round(dl - dr, 6),
             "vertical_oscillation_median": median_or_none(v["vo"]),
-            "baseline": self.baseline_kind_,
-            "events_source": self._events_source(),
+            "baseline": self.baseline.kind,
+            "events_source": self._tally.events_source(),
         }
         if self.problem_:
             out["problem"] = self.problem_
         return out
 
-    def _events_source(self) -> str:
-        return "feet" if self._n_rows and self._n_fused * 2 >= self._n_rows else "pelvis"
-
-    # ------------------------------------------------------------------ input
-    def _split(self, block: SampleBlock) -> list[tuple[np.ndarray, ...]]:
-        """Pieces ``(t, acc, gyr, gapmask, new_segment)``; short gaps bridged."""
+    # ------------------------------------------------------------------ 1. input
+    def _split(self, block: SampleBlock) -> list[PelvisPiece]:
+        """The block's pieces, short gaps bridged (:func:`dsp.pelvis_segment.bridge_gaps`)."""
         got = self._input.accept(block)
         if got is None:
             return []
-        t, acc, gyr, rep_gaps = got.t, got.acc, got.gyr, got.gaps
-        # prepend the previous sample so gaps at the block start are seen
-        if self._last is not None:
-            tt = np.concatenate(([self._last[0]], t))
-            aa = np.concatenate((self._last[1][None], acc))
-            gg = np.concatenate((self._last[2][None], gyr))
-        else:
-            tt, aa, gg = t, acc, gyr
-        dts = np.diff(tt)
-        period = 1.0 / self.fs
-        jump = np.flatnonzero(dts > 1.5 * period)
-        pieces: list[tuple[np.ndarray, ...]] = []
-        start = 1 if self._last is not None else 0
-        new_seg = self._last is None
-        cur_t, cur_a, cur_g, cur_m = [], [], [], []
-        prev = start
-        for j in jump.tolist():
-            # samples prev .. j (inclusive) are regular
-            cur_t.append(tt[prev : j + 1])
-            cur_a.append(aa[prev : j + 1])
-            cur_g.append(gg[prev : j + 1])
-            cur_m.append(np.zeros(j + 1 - prev, dtype=np.int8))  # 0 real, 2 interpolated
-            gap = dts[j]
-            if gap <= self.settings.bridge_max_s:
-                m = round(gap * self.fs) - 1
-                if m > 0:
-                    w = np.arange(1, m + 1) / (m + 1)
-                    cur_t.append(tt[j] + w * gap)
-                    cur_a.append(aa[j] + w[:, None] * (aa[j + 1] - aa[j]))
-                    cur_g.append(gg[j] + w[:, None] * (gg[j + 1] - gg[j]))
-                    cur_m.append(np.full(m, 2, dtype=np.int8))
-                else:
-                    cur_m[-1][-1:] = 1
-            else:
-                if cur_t:
-                    pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
-                cur_t, cur_a, cur_g, cur_m = [], [], [], []
-                new_seg = True
-            prev = j + 1
-        cur_t.append(tt[prev:])
-        cur_a.append(aa[prev:])
-        cur_g.append(gg[prev:])
-        cur_m.append(np.zeros(tt.shape[0] - prev, dtype=np.int8))
-        pieces.append(self._piece(cur_t, cur_a, cur_g, cur_m, new_seg))
-        # reported gaps shorter than 1.5 periods still mark their neighbours
-        if rep_gaps.shape[0]:
-            for p in pieces:
-                pt, pm = p[0], p[3]
-                for g0, g1 in rep_gaps:
-                    pm |= (pt >= g0 - period) & (pt <= g1 + period)
-        self._last = (float(t[-1]), acc[-1].copy(), gyr[-1].copy())
-        return [p for p in pieces if p[0].shape[0]]
-
-    @staticmethod
-    def _piece(ts, as_, gs, ms, new_seg) -> tuple[np.ndarray, ...]:
-        m = np.concatenate(ms)
-        return (
-            np.concatenate(ts),
-            np.concatenate(as_),
-            np.concatenate(gs),
-            m > 0,  # gap: bridged samples and their neighbours (marked in _split)
-            np.array(new_seg),
-            m == 2,  # bridged samples only (the same whatever the block boundaries)
+        pieces = bridge_gaps(
+            got.t,
+            got.acc,
+            got.gyr,
+            got.gaps,
+            self._last,
+            sampling_rate_hz=self.fs,
+            bridge_max_s=self.settings.bridge_max_s,
         )
+        self._last = (float(got.t[-1]), got.acc[-1].copy(), got.gyr[-1].copy())
+        return pieces
 
-    # ------------------------------------------------------------------ alignment
+    # ------------------------------------------------------------------ 2. alignment
     def _try_align(self, *, final: bool) -> None:
         s = self.settings
         # exactly the first ``target`` samples (not what the last block brought), so the
@@ -535,9 +500,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         segs = buf.first(buf.target)
         arrays = [
             (
-                np.concatenate([p[0] for p in g]),
-                np.concatenate([p[1] for p in g]),
-                np.concatenate([p[2] for p in g]),
+                np.concatenate([p.t for p in g]),
+                np.concatenate([p.acc for p in g]),
+                np.concatenate([p.gyr for p in g]),
             )
             for g in segs
         ]
@@ -550,8 +515,8 @@ class PelvisAnalyzer(StreamAnalyzer):
             return
         good = res.ok and res.confidence >= s.min_alignment_confidence
         if good or (res.ok and (final or buf.at_max)):
-            self.baseline_kind_ = "standing" if res.standing else "running"
-            self._baseline = 0.0 if res.standing else None
+            self.baseline.kind = "standing" if res.standing else "running"
+            self.baseline.value = 0.0 if res.standing else None
             self._adopt_alignment(res, s.min_alignment_confidence)
             return
         self._align_attempts.append(res.reason)
@@ -564,47 +529,28 @@ class PelvisAnalyzer(StreamAnalyzer):
         if dropped:
             log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, dropped)
 
-    # ------------------------------------------------------------------ segments and epochs
-    def _start_segment(self) -> None:
-        self._seg_open = True
+    # ------------------------------------------------------------------ 3, 8. segments, epochs
+    def _start_segment(self) -> _Segment:
         self._n_segments += 1
-        self._base = 0  # segment index of buffer sample 0
-        self._seg_n = 0
-        self._epoch = 0
-        self._bt = np.empty(0)
-        self._bacc = np.empty((0, 3))
-        self._bq = np.empty((0, 4))  # body -> the segment's first body frame (gyro chained)
-        self._bcs = np.empty((0, 3))  # sum of the specific force in that frame before each
-        self._bgap = np.empty(0, dtype=bool)
-        self._bint = np.empty(0, dtype=bool)  # bridged (interpolated) samples
-        self._bsat = np.empty(0, dtype=bool)
-        self._gyr_last = np.zeros(3)
-        self._cs_next = np.zeros(3)
-        self._qinc = np.empty((0, 4))  # gyroscope increments of the open chaining block
-        self._qstart = np.array([0.0, 0.0, 0.0, 1.0])  # rotation before that block
-        # contacts of the segment found so far (segment indices), see _detect
-        self._det_done = 0  # contacts peaking before it are final
-        self._ev = {
-            k: np.empty(0, dtype=int)
-            for k in ("pk", "ic", "to", "pre", "post", "dep", "core", "up", "dn", "reach")
-        }
-        self._ev["t_ic"] = np.empty(0)
-        self._ev["t_to"] = np.empty(0)
-        self._ev["peak_g"] = np.empty(0)
-        self._det_n = 0  # segment samples when contacts were last looked for
-        self._early_pk = -1  # contacts peaking up to here have an early record
-        self._early_seg: list[EarlyRecord] = []  # the segment's last flight records (history)
-        self._early_need = 0  # first segment index the next record may use
-        self._early_gapped: list[EarlyRecord] = []  # drops waiting for a stride after a long gap
+        self._seg = _Segment(SegmentSamples(chain=GyroChain(block=self.geo.chain_block)))
+        self._early.start_segment()
+        return self._seg
 
-    def _process(self, piece: tuple[np.ndarray, ...]) -> None:
-        t, acc, gyr, gapm, new_seg, bridged = piece
-        if bool(new_seg) and self._seg_open:
+    def _close_segment(self) -> None:
+        self._walk.close_segment()
+        self._advance(final=True)
+        self._decide_sides(final=True)
+        self._seg = None
+
+    def _process(self, piece: PelvisPiece) -> None:
+        """Step 8: each new sample once (the rotation to the pelvis frame, the gyroscope chain,
+        the specific force's running sum, the marks), then the epochs it completes."""
+        if bool(piece.new_segment) and self._seg is not None:
             self._close_segment()
-        if not self._seg_open:
-            self._start_segment()
+        seg = self._seg if self._seg is not None else self._start_segment()
         r = self._R
         assert r is not None
+        t, acc, gyr = piece.t, piece.acc, piece.gyr
         sat = np.zeros(t.shape[0], dtype=bool)
         if self._acc_fs is not None:
             sat |= saturation_mask(acc, full_scale=self._acc_fs)
@@ -612,656 +558,201 @@ class PelvisAnalyzer(StreamAnalyzer):
             sat |= saturation_mask(gyr, full_scale=self._gyr_fs)
         acc_b = rotate_rows(acc, r)
         gyr_b = rotate_rows(gyr, r)
-        # once per sample: the gyroscope chained from the segment start, the specific force in
-        # the segment's first body frame and its running sum
-        q = self._chain(t, gyr_b)
-        f = quat_rotate(q, acc_b)
-        cs = np.cumsum(np.concatenate((self._cs_next[None], f)), axis=0)  # sequential sums
-        cs_before, self._cs_next = cs[:-1], cs[-1].copy()
-        self._gyr_last = gyr_b[-1].copy()
-        self._bt = np.concatenate([self._bt, t])
-        self._bacc = np.concatenate([self._bacc, acc_b])
-        self._bq = np.concatenate([self._bq, q])
-        self._bcs = np.concatenate([self._bcs, cs_before])
-        self._bgap = np.concatenate([self._bgap, gapm])
-        self._bint = np.concatenate([self._bint, bridged])
-        self._bsat = np.concatenate([self._bsat, sat])
-        self._seg_n += t.shape[0]
-        self._walk.feed(t, acc_b, gyr_b, gapm, sat, new_segment=self._seg_n == t.shape[0])
+        seg.samples.add(t, acc_b, gyr_b, piece.gap, piece.bridged, sat)
+        new_segment = seg.samples.n == t.shape[0]
+        self._walk.feed(t, acc_b, gyr_b, piece.gap, sat, new_segment=new_segment)
         self._advance(final=False)
 
-    def _chain(self, t: np.ndarray, gyr_b: np.ndarray) -> np.ndarray:
-        """Body frame at each new sample to the segment's first body frame, shape (m, 4).
-
-        Gyroscope increments are chained (:func:`dsp.orientation.chain_rotations`) inside
-        blocks of ``_QB`` samples at fixed segment indices, each started from the last
-        rotation of the block before. A scan's element depends only on the elements before
-        it, so a block scanned while it fills gives the same values as scanned whole: any
-        chunking of the input gives bit-identical rotations.
-        """
-        m = t.shape[0]
-        if self._seg_n:
-            tt = np.concatenate(([self._bt[-1]], t))
-            gg = np.concatenate((self._gyr_last[None], gyr_b))
-            inc = quat_from_rotvec(np.radians(0.5 * (gg[1:] + gg[:-1])) * np.diff(tt)[:, None])
-        else:
-            inc = np.empty((m, 4))
-            inc[0] = (0.0, 0.0, 0.0, 1.0)
-            inc[1:] = quat_from_rotvec(
-                np.radians(0.5 * (gyr_b[1:] + gyr_b[:-1])) * np.diff(t)[:, None]
-            )
-        self._qinc = np.concatenate((self._qinc, inc))  # increments since the block start
-        B, n0 = self._QB, self._seg_n
-        out = np.empty((m, 4))
-        pos = 0
-        while pos < m:
-            i = n0 + pos
-            b0 = (i // B) * B
-            upto = min(n0 + m, b0 + B)
-            sc = chain_rotations(self._qinc[: upto - b0])[i - b0 :]
-            qq = quat_multiply(np.broadcast_to(self._qstart, sc.shape), sc)
-            qq /= row_norm(qq)[:, None]
-            out[pos : upto - n0] = qq
-            if upto == b0 + B:
-                self._qstart = qq[-1].copy()
-                self._qinc = self._qinc[B:]
-            pos = upto - n0
-        return out
-
-    def _close_segment(self) -> None:
-        self._walk.close_segment()
-        self._advance(final=True)
-        self._decide_sides(final=True)
-        self._seg_open = False
-
-    def _detect(self, *, final: bool) -> None:
-        """Find the contacts of the new data once (not once per epoch).
-
-        Detection runs on the data from ``_M`` samples before ``_det_done`` (contacts peaking
-        before it are final); of the contacts peaking after it, those that nothing can still
-        change (``i_dep`` inside the data) are listed, the others are found again with the
-        next data. So the list does not depend on the block sizes.
-        """
-        n, base = self._seg_n, self._base
-        s0 = max(base, self._det_done - self._M)
-        a = s0 - base
-        ev = detect_stances(
-            self._bt[a:], self._bacc[a:, 2], sampling_rate_hz=self.fs, gravity=self.settings.gravity
-        )
-        pk = ev.i_peak + s0
-        # contacts after _det_done are found again each time (their data may have grown)
-        keep_old = int(np.searchsorted(self._ev["pk"], self._det_done))
-        for k in self._ev:
-            self._ev[k] = self._ev[k][:keep_old]
-        sel = pk >= self._det_done
-        fixed = (ev.i_dep + s0 < n) | final
-        core = ev.i_dn + s0 + 1 + self._h  # last sample its times depend on
-        idx = np.flatnonzero(sel & ((core < n) | final))
-        if idx.size:
-            m = n - s0
-            new = {
-                "pk": pk[idx],
-                "ic": ev.i_ic[idx] + s0,
-                "to": ev.i_to[idx] + s0,
-                "pre": np.where(ev.i_pre[idx] >= 0, ev.i_pre[idx] + s0, -1),
-                "post": np.where(ev.i_post[idx] < m, ev.i_post[idx] + s0, n + 10**9),
-                "dep": ev.i_dep[idx] + s0,
-                "core": core[idx],
-                "up": ev.i_up[idx] + s0,
-                "dn": ev.i_dn[idx] + s0,
-                "reach": ev.reach[idx],
-                "t_ic": ev.t_ic[idx],
-                "t_to": ev.t_to[idx],
-                "peak_g": ev.peak_g[idx],
-            }
-            for k, v in new.items():
-                self._ev[k] = np.concatenate((self._ev[k], v))
-        if final:
-            self._det_done = n
-            return
-        done = n - self._M
-        open_ = np.flatnonzero(sel & ~fixed)
-        if open_.size:
-            done = min(done, int(pk[open_[0]]))
-        self._det_done = max(self._det_done, done)
-
     def _advance(self, *, final: bool) -> None:
-        W, P, L = self._W, self._P, self._L
-        n = self._seg_n
+        """The epochs whose data are complete (step 3); contacts and early records of the new
+        data (at least every ``detect_every_s``)."""
+        seg = self._seg
+        assert seg is not None
+        W, P, L = self.geo.epoch, self.geo.pad, self.geo.lookahead
+        n = seg.samples.n
         ready: list[tuple[int, int, int, int]] = []
         while True:
-            k = self._epoch + len(ready)
+            k = seg.epoch + len(ready)
             lo_own, hi_own = k * W, (k + 1) * W
             if lo_own >= n:
                 break
             if not final and hi_own + L > n:
                 break
             ready.append((max(0, lo_own - P), min(n, hi_own + L), lo_own, min(hi_own, n + 1)))
-        if ready or final or n - self._det_n >= self._det_every:
+        if ready or final or n - seg.contacts.looked_at >= self._det_every:
             # contacts of the new data, and the early record of those now final
-            self._detect(final=final)
-            self._det_n = n
-            self._early_records(final)
+            seg.contacts.detect(
+                seg.samples,
+                self.geo,
+                sampling_rate_hz=self.fs,
+                gravity=self.settings.gravity,
+                final=final,
+            )
+            seg.contacts.looked_at = n
+            self._early.add(seg.samples, seg.contacts, segment=self._n_segments, final=final)
         if ready:
             self._analyse_epochs(ready, final)
-            self._epoch += len(ready)
-            self._trim(max(0, self._epoch * W - P))
+            seg.epoch += len(ready)
+            self._trim(max(0, seg.epoch * W - P))
         self._decide_sides(final=False)
 
     def _trim(self, epoch_lo: int) -> None:
-        ev = self._ev
-        drop = int(np.searchsorted(ev["ic"], epoch_lo))
+        """Forget the contacts and samples no epoch or early record can still use."""
+        seg = self._seg
+        assert seg is not None
+        contacts, smp = seg.contacts, seg.samples
+        drop = int(np.searchsorted(contacts.ic, epoch_lo))
         if drop > 64:
-            for k in ev:
-                ev[k] = ev[k][drop:]
+            contacts.drop_first(drop)
         # keep the contacts the next early record may use (early_history_s before it; a contact
         # not yet recorded begins at most about a second before the newest sample)
-        need = self._early_need - self._gap_max  # a gap reaching into them is measured whole
-        if self._bt.shape[0]:
-            old = self._bt[-1] - self.settings.early_history_s - 2.0
-            need = max(need, self._base + int(np.searchsorted(self._bt, old)))
-        cut = min(epoch_lo, self._det_done - self._M, need) - self._base
-        if cut > 0:
-            self._bt = self._bt[cut:]
-            self._bacc = self._bacc[cut:]
-            self._bq = self._bq[cut:]
-            self._bcs = self._bcs[cut:]
-            self._bgap = self._bgap[cut:]
-            self._bint = self._bint[cut:]
-            self._bsat = self._bsat[cut:]
-            self._base += cut
-
-    def _window_events(self, lo: int, hi: int, final: bool) -> StanceEvents:
-        """The contacts :func:`detect_stances` finds in the window ``lo:hi`` (segment indices).
-
-        The contacts of the segment wholly inside it whose times the window's data fix, with
-        the flight test of the window: its samples only, and the smoothing of its edges.
-        """
-        ev, base = self._ev, self._base
-        t_lo, t_hi = self._bt[lo - base], self._bt[hi - 1 - base]
-        j0 = int(np.searchsorted(ev["t_ic"], t_lo, side="left"))
-        j1 = int(np.searchsorted(ev["t_ic"], t_hi, side="right"))
-        sl = slice(j0, j1)
-        keep = ev["t_to"][sl] <= t_hi
-        if not (final and hi == self._seg_n):
-            keep &= ev["core"][sl] < hi
-        if hi - lo < 8:
-            keep &= False
-        sel = np.flatnonzero(keep) + j0
-        h = self._h
-        pre_ok = ev["pre"][sel] >= lo + h
-        post_ok = ev["post"][sel] <= hi - 1 - h
-        if h > 0 and sel.size and not (pre_ok[0] and post_ok[-1]):
-            g = self.settings.gravity
-            fm = self._flight_max_g
-            vt = self._bacc[:, 2]
-            for m in np.flatnonzero(~pre_ok).tolist():  # left edge: shrunk smoothing
-                e = sel[m]
-                i0 = max(lo, int(ev["up"][e] - ev["reach"][e]))
-                i1 = min(int(ev["up"][e]), lo + h - 1)
-                for i in range(i0, i1 + 1):
-                    seg = vt[lo - base : i + h + 1 - base]
-                    if seg.sum() / seg.size / g < fm:
-                        pre_ok[m] = True
-                        break
-            for m in np.flatnonzero(~post_ok).tolist():  # right edge
-                e = sel[m]
-                i0 = max(int(ev["dn"][e]), hi - h)
-                i1 = min(hi - 1, int(ev["dn"][e] + ev["reach"][e]))
-                for i in range(i0, i1 + 1):
-                    seg = vt[i - h - base : hi - base]
-                    if seg.sum() / seg.size / g < fm:
-                        post_ok[m] = True
-                        break
-        return StanceEvents(
-            i_peak=ev["pk"][sel] - base,
-            t_ic=ev["t_ic"][sel],
-            t_to=ev["t_to"][sel],
-            i_ic=ev["ic"][sel] - base,
-            i_to=ev["to"][sel] - base,
-            peak_g=ev["peak_g"][sel],
-            flight=pre_ok & post_ok,
-        )
+        need = self._early.need - self._early.gap_max  # a gap reaching into them is measured whole
+        if smp.t.shape[0]:
+            old = smp.t[-1] - self.settings.early_history_s - 2.0
+            need = max(need, smp.base + int(np.searchsorted(smp.t, old)))
+        smp.trim(min(epoch_lo, contacts.done - self.geo.context, need) - smp.base)
 
     def _analyse_epochs(self, epochs: list[tuple[int, int, int, int]], final: bool) -> None:
         """Analyse epochs ``(lo, hi, lo_own, hi_own)`` (segment indices) together, in order."""
-        base = self._base
+        seg = self._seg
+        assert seg is not None
+        smp = seg.samples
+        base = smp.base
         jobs = []
         for lo, hi, lo_own, hi_own in epochs:
-            ev = self._window_events(lo, hi, final)
+            ev = seg.contacts.in_window(
+                smp,
+                lo,
+                hi,
+                half_smooth=self.geo.half_smooth,
+                gravity=self.settings.gravity,
+                at_end=final and hi == smp.n,
+            )
             own = (ev.i_peak >= lo_own - base) & (ev.i_peak < hi_own - base)
             if own.any():
                 jobs.append((ev, lo - base, hi - base, own))
         if not jobs:
             return
-        sps = analyse_epochs(
-            self._bt, self._bacc, self._bq, self._bcs, jobs, gravity=self.settings.gravity
-        )
+        sps = analyse_epochs(smp.t, smp.acc, smp.q, smp.cs, jobs, gravity=self.settings.gravity)
         for (ev, lb, hb, own), sp in zip(jobs, sps, strict=True):
-            t_end = self._bt[hb - 1]
-            oi = np.flatnonzero(own)
-            ia, ib = ev.i_ic, ev.i_to
-            # obliquity traces IC -> same foot's next IC, 101 points, of all the epoch's steps
-            traces: dict[int, np.ndarray] = {}
-            if sp.obl is not None and sp.obl_t is not None:
-                n2 = sp.next2_ic
-                has = np.flatnonzero(np.isfinite(n2) & (n2 <= t_end))
-                if has.size:
-                    t0, t1 = sp.ev.t_ic[has], n2[has]  # np.linspace(t0, t1, 101), per row
-                    pts = _STEPS_101 * ((t1 - t0) / 100.0)[:, None] + t0[:, None]
-                    pts[:, -1] = t1
-                    vals = np.interp(pts.ravel(), sp.obl_t, sp.obl).reshape(pts.shape)
-                    traces = dict(zip(has.tolist(), vals, strict=True))
-            # Python numbers once per epoch, not one numpy scalar per field and step
-            t_ic, t_to, flight = ev.t_ic.tolist(), ev.t_to.tolist(), ev.flight.tolist()
-            ia_l, ib_l = ia.tolist(), ib.tolist()
-            cols = zip(
-                sp.next_ic.tolist(),
-                sp.next2_ic.tolist(),
-                sp.obl_max.tolist(),
-                sp.obl_min.tolist(),
-                sp.obl_ic.tolist(),
-                sp.obl_mean.tolist(),
-                sp.lat_mean.tolist(),
-                sp.vo_cm.tolist(),
-                strict=True,
-            )
-            n_ev = len(ev)
-            for jj, (j, c) in enumerate(zip(oi.tolist(), cols, strict=True)):
-                st = _Step(
-                    t_ic=t_ic[j],
-                    t_to=t_to[j],
-                    next_ic=c[0],
-                    next2_ic=c[1],
-                    obl_max=c[2],
-                    obl_min=c[3],
-                    obl_ic=c[4],
-                    obl_mean=c[5],
-                    lat_mean=c[6],
-                    vo_cm=c[7],
-                    flight=flight[j],
-                )
-                i1 = ia_l[j + 1] if j + 1 < n_ev else ib_l[j]
-                i0 = max(lb, ia_l[j] - 2)
-                if self._bgap[i0 : min(hb, i1 + 3)].any():
-                    st.flags.append("gap")
-                if self._bsat[i0 : ib_l[j] + 1].any():
-                    st.flags.append("saturated")
-                st.trace = traces.get(jj)
-                self._link(st)
+            for st in self._epoch_steps(smp, ev, lb, hb, own, sp):
+                self._linker.link(st, self._steps[-1] if self._steps else None)
                 self._steps.append(st)
 
-    def _link(self, st: _Step) -> None:
-        """Place a step in the alternation: same run (step number + 1) as the previous step,
-        across a missed contact or a short gap when the time since the previous contact is
-        close to a whole number of steps (up to 4), or a new run."""
-        if not self._steps:
-            self._run_counter += 1
-            st.run, st.step_no = self._run_counter, 0
-            return
-        prev = self._steps[-1]
-        if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
-            st.run, st.step_no = prev.run, prev.step_no + 1
-            self._step_T = st.t_ic - prev.t_ic
-            return
-        k = _whole_steps(st.t_ic - prev.t_ic, self._step_T)
-        if k:
-            st.run, st.step_no = prev.run, prev.step_no + k
-            return
-        self._run_counter += 1
-        st.run, st.step_no = self._run_counter, prev.step_no + 1
-
-    # ------------------------------------------------------------------ early records
-    def _early_records(self, final: bool) -> None:
-        """An early record for each contact whose values are now final (its ``dep`` is in the
-        data), in order: its causal obliquity, its place in the alternation."""
-        ev = self._ev
-        pk = ev["pk"]
-        j = int(np.searchsorted(pk, self._early_pk, side="right"))
-        n = self._seg_n
-        jobs: list[tuple[EarlyRecord, list[int]]] = []
-        while j < pk.shape[0]:
-            if not final and ev["dep"][j] >= n:
-                break
-            self._early_pk = int(pk[j])
-            self._new_early(j, jobs)
-            j += 1
-        # in passes of at most _EARLY_BATCH contacts: a whole recording fed at once would
-        # otherwise gather all its stances' samples at the same time
-        for k in range(0, len(jobs), _EARLY_BATCH):
-            self._early_drops(jobs[k : k + _EARLY_BATCH])
-
-    def _early_drops(self, jobs: list[tuple[EarlyRecord, list[int]]]) -> None:
-        """The causal drops of the records without lost packets in their strides, all in one
-        pass (:func:`dsp.pelvis_early.causal_stances`; each one's values depend on its own
-        data only, so not on how many are computed together)."""
-        base = self._base
-        got = causal_stances(
-            self._bt,
-            self._bacc,
-            self._bq,
-            self._bcs,
-            [([i - base for i in ics], e.i_to - base, e.i_ic - base) for e, ics in jobs],
+    @staticmethod
+    def _epoch_steps(
+        smp: SegmentSamples,
+        ev: StanceEvents,
+        lb: int,
+        hb: int,
+        own: np.ndarray,
+        sp: SpanSteps,
+    ) -> list[PelvisStep]:
+        """The steps an epoch (buffer indices ``lb:hb``) owns, with their flags and obliquity
+        traces (step 7)."""
+        t_end = smp.t[hb - 1]
+        oi = np.flatnonzero(own)
+        # obliquity traces IC -> same foot's next IC, 101 points, of all the epoch's steps
+        traces: dict[int, np.ndarray] = {}
+        if sp.obl is not None and sp.obl_t is not None:
+            n2 = sp.next2_ic
+            has = np.flatnonzero(np.isfinite(n2) & (n2 <= t_end))
+            if has.size:
+                t0, t1 = sp.ev.t_ic[has], n2[has]  # np.linspace(t0, t1, 101), per row
+                pts = _STEPS_101 * ((t1 - t0) / 100.0)[:, None] + t0[:, None]
+                pts[:, -1] = t1
+                vals = np.interp(pts.ravel(), sp.obl_t, sp.obl).reshape(pts.shape)
+                traces = dict(zip(has.tolist(), vals, strict=True))
+        # Python numbers once per epoch, not one numpy scalar per field and step
+        t_ic, t_to, flight = ev.t_ic.tolist(), ev.t_to.tolist(), ev.flight.tolist()
+        ia_l, ib_l = ev.i_ic.tolist(), ev.i_to.tolist()
+        cols = zip(
+            sp.next_ic.tolist(),
+            sp.next2_ic.tolist(),
+            sp.obl_max.tolist(),
+            sp.obl_min.tolist(),
+            sp.obl_ic.tolist(),
+            sp.obl_mean.tolist(),
+            sp.lat_mean.tolist(),
+            sp.vo_cm.tolist(),
+            strict=True,
         )
-        for (e, _), cst in zip(jobs, got, strict=True):
-            if cst is None:
-                self._n_early_wait += 1
-                continue
-            e.obl_mean, e.lat_mean = cst.obl_mean, cst.lat_mean
-            e.obl_max, e.obl_min = cst.obl_max, cst.obl_min
-
-    def _new_early(self, j: int, jobs: list[tuple[EarlyRecord, list[int]]]) -> None:
-        """The early record of contact ``j``; its drop, without lost packets in its strides,
-        goes to ``jobs`` (computed by :meth:`_early_drops` with the others of the call)."""
-        s = self.settings
-        ev, base = self._ev, self._base
-        t_ic = float(ev["t_ic"][j])
-        i_ic, i_to = int(ev["ic"][j]), int(ev["to"][j])
-        # flight before and after (detect_stances' test on all the segment's data)
-        flight = bool(ev["pre"][j] >= 0 and ev["post"][j] <= ev["dep"][j])
-        e = EarlyRecord(
-            t_ic=t_ic,
-            t_to=float(ev["t_to"][j]),
-            i_ic=i_ic,
-            i_to=i_to,
-            flight=flight,
-            segment=self._n_segments,
-        )
-        hist = self._early_seg
-        if flight:
-            use = [r for r in hist[-(s.early_strides + 1) :] if r.t_ic >= t_ic - s.early_history_s]
-            ics_l = [r.i_ic for r in use] + [i_ic]
-            long_gap = None
-            if ics_l[0] >= base:
-                long_gap = self._long_gaps(ics_l[0] - base, i_ic - base + 1)
-                if long_gap is None:  # the common case: computed with the others of the call
-                    jobs.append((e, ics_l))
-            if long_gap is not None:
-                ics = np.array(ics_l, dtype=np.int64)
-                args = (self._bt, self._bacc, self._bq, self._bcs, ics - base, i_to - base)
-                cst = causal_stance(*args)
-                if cst is not None:  # the side cues
-                    e.obl_mean, e.lat_mean = cst.obl_mean, cst.lat_mean
-                    # lost packets: the gyroscope chain missed part of the rotation over
-                    # them; strides after them only (none: see _retry_gapped)
-                    cst = causal_stance(*args, gap=long_gap)
-                    if cst is None:
-                        e.gap_end = base + int(np.flatnonzero(long_gap[: i_ic - base + 1])[-1])
-                        self._early_gapped.append(e)
-                if cst is not None:
-                    e.obl_max, e.obl_min = cst.obl_max, cst.obl_min
-            elif ics_l[0] < base:  # cannot happen (see _trim); the drop stays empty, not differ
-                log.warning("sensor %s: early history trimmed", self.info.sensor_id)
-        if flight and not math.isfinite(e.obl_max) and not (jobs and jobs[-1][0] is e):
-            self._n_early_wait += 1
-        self._link_early(e, flight)
-        if flight:
-            hist.append(e)
-            del hist[: -(s.early_strides + 1)]
-            self._early_need = hist[0].i_ic
-            if self._early_gapped:
-                self._retry_gapped()
-        self._early.append(e)
-        self._early_by_t[t_ic] = e
-
-    def _retry_gapped(self) -> None:
-        """Drops that wait for a stride after a long gap: from the first three flight contacts
-        after the gap (the record's and the next ones) once they are known; a long gap among
-        them too leaves the drop to the step (two-sided attitude)."""
-        hist, base = self._early_seg, self._base
-        for w in list(self._early_gapped):
-            after = [r for r in hist if r.i_ic > w.gap_end]
-            if len(after) < 3:
-                continue
-            self._early_gapped.remove(w)
-            ics = np.array([r.i_ic for r in after[:3]], dtype=np.int64)
-            if ics[0] < base or self._long_gaps(ics[0] - base, ics[-1] - base + 1) is not None:
-                continue
-            cst = causal_stance(
-                self._bt,
-                self._bacc,
-                self._bq,
-                self._bcs,
-                ics - base,
-                w.i_to - base,
-                i_ic=w.i_ic - base,
+        n_ev = len(ev)
+        out: list[PelvisStep] = []
+        for jj, (j, c) in enumerate(zip(oi.tolist(), cols, strict=True)):
+            st = PelvisStep(
+                t_ic=t_ic[j],
+                t_to=t_to[j],
+                next_ic=c[0],
+                next2_ic=c[1],
+                obl_max=c[2],
+                obl_min=c[3],
+                obl_ic=c[4],
+                obl_mean=c[5],
+                lat_mean=c[6],
+                vo_cm=c[7],
+                flight=flight[j],
             )
-            if cst is not None:
-                w.obl_max, w.obl_min = cst.obl_max, cst.obl_min
-
-    def _long_gaps(self, a: int, b: int) -> np.ndarray | None:
-        """Mask (buffer length) of the bridged gaps longer than ``early_gap_s`` that reach
-        into buffer indices ``a:b``, or None without one."""
-        g = self._bint
-        if not g[a:b].any():
-            return None
-        lo = max(0, a - self._gap_max)
-        seg = g[lo:b].astype(np.int8)
-        edges = np.diff(np.concatenate(([0], seg, [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        keep = (ends - starts) > self._gap_long
-        if not keep.any():
-            return None
-        out = np.zeros(g.shape[0], dtype=bool)
-        for s0, s1 in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True):
-            out[lo + s0 : lo + s1] = True
+            i1 = ia_l[j + 1] if j + 1 < n_ev else ib_l[j]
+            i0 = max(lb, ia_l[j] - 2)
+            if smp.gap[i0 : min(hb, i1 + 3)].any():
+                st.flags.append("gap")
+            if smp.sat[i0 : ib_l[j] + 1].any():
+                st.flags.append("saturated")
+            st.trace = traces.get(jj)
+            out.append(st)
         return out
 
-    def _link_early(self, e: EarlyRecord, flight: bool) -> None:
-        """Run and step number of an early record: as :meth:`_link`, the next contact being
-        the following one unless the step is longer than 1.5 times the median of the recent
-        steps between flight contacts (``dsp.pelvis_metrics`` ``max_step_ratio``)."""
-        prev = self._early[-1] if self._early else None
-        if prev is None:
-            self._early_run += 1
-            e.run, e.step_no = self._early_run, 0
-            return
-        dt = e.t_ic - prev.t_ic
-        steps = self._early_steps
-        same_seg = prev.segment == e.segment
-        if same_seg and flight and prev.flight:
-            steps.append(dt)
-            del steps[:-9]
-        # statistics.median: np.median's value ((a + b) / 2 for an even count) at 1/20 the cost
-        med = float(statistics.median(steps)) if steps else None
-        if same_seg and (med is None or dt <= 1.5 * med):
-            e.run, e.step_no = prev.run, prev.step_no + 1
-            return
-        # across a missed contact or a gap: a whole number of steps keeps the alternation
-        k = _whole_steps(dt, med)
-        if k:
-            e.run, e.step_no = prev.run, prev.step_no + k
-            return
-        self._early_run += 1
-        e.run, e.step_no = self._early_run, prev.step_no + 1
-
-    def _decide_foot(self, e: EarlyRecord) -> None:
-        """The foot contact that gives the record its side and events
-        (:meth:`dsp.pelvis_fusion.FeetFusion.decide_early`). Once decided it stays so: later
-        early rows are of later contacts."""
-        known, foot = self._feet.decide_early(e.t_ic)
-        if known:
-            e.foot, e.foot_known = foot, True
-
-    def _early_row(self, e: EarlyRecord) -> ContactRow:
-        """The early row of a record (side and events decided): side, IC, TO, pelvic drop."""
-        if e.foot is not None:
-            side, t_ic, t_to, source = e.foot[1], e.foot[2], e.foot[3], "feet"
-        else:
-            assert e.left is not None
-            side, t_ic, t_to, source = ("left" if e.left else "right"), e.t_ic, e.t_to, "pelvis"
-        row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
-        row.events_source = source
-        row.activity = "run"
-        base = self._baseline if self._baseline is not None else 0.0
-        rejected = not e.flight
-        if e.flight and math.isfinite(e.obl_max):
-            drop = pelvic_drop(
-                side,
-                e.obl_max,
-                e.obl_min,
-                baseline_deg=base,
-                max_drop_deg=self.settings.max_drop_deg,
-            )
-            if drop is None:
-                rejected = True
-            else:
-                row.pelvic_drop = drop
-        if self._low_align:
-            row.add_flag("low_alignment")
-        if rejected:
-            row.add_flag("rejected")
-            row.pelvic_drop = None
-        return row
-
-    def _release_early(self) -> None:
-        """Release the early rows whose side is decided, in order (the baseline is known)."""
-        E = self._early
-        while self._early_rel < len(E):
-            e = E[self._early_rel]
-            if not e.flight:  # no flight phase: walking (dsp.pelvis_walk) or no step at all
-                self._early_rel += 1
-                continue
-            if self._feet and not e.foot_known:
-                self._decide_foot(e)
-                if not e.foot_known:
-                    break
-            if e.foot is None and e.left is None:
-                break
-            if e.flight and not math.isfinite(e.obl_max):
-                break  # too few contacts before it (a segment's start): waits for its step
-            e.row = self._early_row(e)
-            self._early_out.append(e.row)
-            self._early_rel += 1
-        drop = self._early_rel - 4 * self.settings.side_half_window
-        if drop > 256:
-            del E[:drop]
-            self._early_rel -= drop
-        if self._feet and self._early_rel < len(E):
-            self._feet.forget_early(E[self._early_rel].t_ic - 10.0)
-
-    def _early_for(self, st: _Step) -> EarlyRecord | None:
-        """The early record of a step about to be emitted, released now if it was not (with
-        the step's fusion); records of earlier contacts that got no step are dropped."""
-        by_t = self._early_by_t
-        while by_t:
-            t0 = next(iter(by_t))
-            if t0 >= st.t_ic:
-                break
-            old = by_t.pop(t0)
-            if old.row is not None:
-                self._n_early_orphans += 1
-                log.warning("sensor %s: early row at %.3f s got no row", self.info.sensor_id, t0)
-            else:
-                self._n_early_dropped += 1
-        E = self._early
-        while self._early_rel < len(E) and E[self._early_rel].t_ic < st.t_ic:
-            self._early_rel += 1  # dropped above
-        e = by_t.pop(st.t_ic, None)
-        if e is None or e.row is not None:
-            return e
-        if self._feet and not e.foot_known:
-            self._decide_foot(e)
-        if not e.foot_known:  # a foot's contacts near it are not all known: the step's fusion
-            m = self._feet.match(st.t_ic, st.skip) if self._feet else None
-            e.foot = None if m is None else (m[0], m[1], m[2], m[3] if m[3] is not None else e.t_to)
-            e.foot_known = True
-        if not math.isfinite(e.obl_max):  # no causal attitude: the step's two-sided one
-            e.obl_max, e.obl_min = st.obl_max, st.obl_min
-        e.row = self._early_row(e)
-        self._early_out.append(e.row)
-        self._n_early_late += 1
-        assert E[self._early_rel] is e
-        self._early_rel += 1
-        return e
-
-    # ------------------------------------------------------------------ sides, baseline
+    # ------------------------------------------------------------------ 4, 5. sides, baseline
     def _decide_sides(self, *, final: bool) -> None:
-        self._vote(self._steps, self._released, final=final)
-        self._vote(self._early, self._early_rel, final=final)
-
-    def _vote(self, steps: list, lo: int, *, final: bool) -> None:
-        """Sides of the undecided steps (or early records) from ``lo`` on (module step 4)."""
-        K = self.settings.side_half_window
-        A = min(self.settings.side_lookahead, K)
-        while lo < len(steps) and steps[lo].left is not None:
-            lo += 1
-        hi = len(steps)
-        if lo >= hi:
-            return
-        # a step of the still open run is decided once the steps that vote on it exist: A
-        # later ones, and the first 2K + 1 of the run (see assign_sides)
-        open_run = steps[-1].run if (self._seg_open and not final) else None
-        run_start = hi - 1
-        while run_start > 0 and steps[run_start - 1].run == open_run:
-            run_start -= 1
-        if open_run is not None and steps[lo].run == open_run:
-            if max(lo + A, run_start + 2 * K) >= hi:
-                return  # nothing decidable yet
-        # the window reaches 2K before the first undecided step: a run that started before
-        # it has >= 2K steps before every step decided now, so its cut start does not matter
-        w0 = max(0, lo - 2 * K)
-        win = steps[w0:hi]
-        runs = np.array([s.run for s in win])
-        ol = np.array([s.obl_mean for s in win])
-        la = np.array([s.lat_mean for s in win])
-        nos = np.array([s.step_no for s in win])
-        left, _ = assign_sides(ol, la, runs, step_no=nos, half_window=K, after=A)
-        for j in range(lo, hi):
-            if (
-                open_run is not None
-                and steps[j].run == open_run
-                and max(j + A, run_start + 2 * K) >= hi
-            ):
-                break
-            steps[j].left = bool(left[j - w0])
+        open_segment = self._seg is not None and not final
+        s = self.settings
+        vote_sides(
+            self._steps,
+            self._released,
+            half_window=s.side_half_window,
+            lookahead=s.side_lookahead,
+            open_segment=open_segment,
+        )
+        self._early.vote(open_segment=open_segment)
 
     def _set_baseline(self, final: bool) -> bool:
-        if self._baseline is not None:
+        """The running baseline from the first decided running steps (step 5); True once the
+        baseline is known."""
+        b = self.baseline
+        if b.value is not None:
             return True
-        n_need = self.settings.baseline_steps
-        il, ir, pl, mr = [], [], [], []
-        for s in self._steps:
-            if s.left is None:
-                break
-            if not s.flight or not math.isfinite(s.obl_ic) or not math.isfinite(s.obl_max):
-                continue
-            if s.left:
-                il.append(s.obl_ic)
-                pl.append(s.obl_max)
-            else:
-                ir.append(s.obl_ic)
-                mr.append(s.obl_min)
-            if min(len(il), len(ir)) >= n_need // 2:
-                break
-        if min(len(il), len(ir)) >= n_need // 2 or (final and il and ir):
-            self._baseline = running_baseline(
-                np.array(il), np.array(ir), np.array(pl), np.array(mr)
-            )
-            self._run_base_from_steps = True
+        decided = itertools.takewhile(lambda st: st.left is not None, self._steps)
+        value = baseline_from_steps(
+            (st for st in decided if st.flight),
+            n_half=self.settings.baseline_steps // 2,
+            final=final,
+            stop_when_enough=True,
+        )
+        if value is not None:
+            b.value, b.from_steps = value, True
             return True
         if final:
-            self._baseline = 0.0
-            self.baseline_kind_ = "running"
+            b.value, b.kind = 0.0, "running"
             log.warning("sensor %s: too few steps for a running baseline", self.info.sensor_id)
             return True
         return False
 
     # ------------------------------------------------------------------ output
     def _release(self, *, final: bool) -> None:
-        if self._seg_open is False or final:
+        if self._seg is None or final:
             self._decide_sides(final=True)
         self._release_walk(final)
         if not self._set_baseline(final):
             return
-        self._release_early()
+        base, low = self.baseline.deg, self._low_align
+        self._early.release(self._feet, self._early_out, baseline_deg=base, low_align=low)
         steps = self._steps
         while self._released < len(steps):
             st = steps[self._released]
             if st.left is None:
                 break
-            e = self._early_by_t.get(st.t_ic)
-            if e is not None and e.flight and e.row is None and e.left is None:
+            if self._early.waits_for_vote(st.t_ic):
                 break  # its early row goes first, and needs its side vote
             if self._feet and not self._feet.ready(
                 st.t_ic,
@@ -1272,7 +763,8 @@ class PelvisAnalyzer(StreamAnalyzer):
                 break
             self._emit(st)
             self._released += 1
-        self._release_early()  # those that waited for a step just emitted
+        # those that waited for a step just emitted
+        self._early.release(self._feet, self._early_out, baseline_deg=base, low_align=low)
         # forget released steps (keep a window for the side votes of the next ones)
         drop = self._released - 4 * self.settings.side_half_window
         if drop > 256:
@@ -1281,20 +773,22 @@ class PelvisAnalyzer(StreamAnalyzer):
         if self._released and self._feet:
             self._feet.forget(steps[self._released - 1].t_ic - 10.0)
 
-    def _emit(self, st: _Step) -> None:
+    def _emit(self, st: PelvisStep) -> None:
+        """The row of a running step (its early row, released now at the latest)."""
         s = self.settings
         if not st.flight:  # no flight phase: walking steps come from dsp.pelvis_walk
-            e = self._early_by_t.pop(st.t_ic, None)
-            if e is not None and e.row is not None:
-                self._n_early_orphans += 1
-            self._n_walk += 1
+            self._early.forget_walking(st.t_ic)
+            self._tally.walk += 1
             return
         assert st.left is not None
         side = "left" if st.left else "right"
         t_ic, t_to = st.t_ic, st.t_to
         stride = st.next2_ic - st.t_ic if math.isfinite(st.next2_ic) else None
         source: str | None = "pelvis"
-        e = self._early_for(st)
+        base = self.baseline.deg
+        e = self._early.for_step(
+            st, self._feet, self._early_out, baseline_deg=base, low_align=self._low_align
+        )
         if e is not None:
             # side, events and drop as in the early row (released now at the latest)
             er = e.row
@@ -1303,7 +797,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             if e.foot is not None:
                 t_to = e.foot[3]
                 stride = self._feet.stride(st.skip, e.foot[0], e.foot[2])
-                self._n_fused += 1
+                self._tally.fused += 1
             flight = e.flight
         else:  # a step without an early record (not expected): its early row is a copy
             m = self._feet.match(st.t_ic, st.skip) if self._feet else None
@@ -1312,7 +806,7 @@ class PelvisAnalyzer(StreamAnalyzer):
                 if f_to is not None:
                     t_to = f_to
                 source = "feet"
-                self._n_fused += 1
+                self._tally.fused += 1
             flight = st.flight
         row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=t_ic, t_to=t_to)
         row.events_source = source
@@ -1323,11 +817,11 @@ class PelvisAnalyzer(StreamAnalyzer):
             row.cadence = cadence_spm(stride)
         rejected = not flight
         if not flight:
-            self._n_walk += 1
-        base = self._baseline if self._baseline is not None else 0.0
+            self._tally.walk += 1
         if e is not None:
-            rejected = rejected or "rejected" in e.row.flags  # type: ignore[union-attr]
-            row.pelvic_drop = None if rejected else e.row.pelvic_drop  # type: ignore[union-attr]
+            assert e.row is not None
+            rejected = rejected or "rejected" in e.row.flags
+            row.pelvic_drop = None if rejected else e.row.pelvic_drop
         elif not rejected and math.isfinite(st.obl_max):
             drop = pelvic_drop(
                 side, st.obl_max, st.obl_min, baseline_deg=base, max_drop_deg=s.max_drop_deg
@@ -1347,17 +841,30 @@ class PelvisAnalyzer(StreamAnalyzer):
             row.pelvic_drop = None
             row.vertical_oscillation = None
             row.contact_time = None if source == "pelvis" else row.contact_time
-        self._record(row)
+        self._tally.add(row)
         self._out.append(row)
         if e is None:
-            early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic, t_to=row.t_to)
-            early.events_source, early.activity = row.events_source, row.activity
-            early.pelvic_drop = row.pelvic_drop
-            for f in row.flags:
-                early.add_flag(f)
-            self._early_out.append(early)
+            self._early_out.append(_early_copy(row))
         if st.trace is not None and not rejected:
             self._traces_out.append((row.t_ic, st.trace - base, side))
+
+    def _walk_baseline(self, final: bool) -> float | None:
+        """The walking steps' baseline: the running one when it came from the posture or from
+        running steps, else from the walking steps as the running one from running steps."""
+        b = self.baseline
+        if b.walk is None:
+            if b.kind == "standing" or b.from_steps:
+                b.walk = b.value
+            else:
+                b.walk = baseline_from_steps(
+                    self._walk_pending,
+                    n_half=self.settings.baseline_steps // 2,
+                    final=final,
+                    stop_when_enough=False,
+                )
+                if b.walk is None and final:
+                    b.walk = 0.0
+        return b.walk
 
     def _release_walk(self, final: bool) -> None:
         """Rows of the walking steps decided so far (:mod:`dsp.pelvis_walk`), each its own
@@ -1365,29 +872,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._walk_pending += self._walk.take(final=final)
         if not self._walk_pending:
             return
-        if self._walk_base is None:
-            if self.baseline_kind_ == "standing" or self._run_base_from_steps:
-                self._walk_base = self._baseline
-            else:  # from the walking steps, as the running baseline from running steps
-                il: list[float] = []
-                ir: list[float] = []
-                pl: list[float] = []
-                mr: list[float] = []
-                for w in self._walk_pending:
-                    if not (math.isfinite(w.obl_ic) and math.isfinite(w.obl_max)):
-                        continue
-                    (il if w.left else ir).append(w.obl_ic)
-                    (pl if w.left else mr).append(w.obl_max if w.left else w.obl_min)
-                n_half = self.settings.baseline_steps // 2
-                if min(len(il), len(ir)) >= n_half or (final and il and ir):
-                    self._walk_base = running_baseline(
-                        np.array(il), np.array(ir), np.array(pl), np.array(mr)
-                    )
-                elif final:
-                    self._walk_base = 0.0
-                else:
-                    return
-        base = self._walk_base if self._walk_base is not None else 0.0
+        if self._walk_baseline(final) is None:
+            return
+        base = self.baseline.walk if self.baseline.walk is not None else 0.0
         for w in self._walk_pending:
             side = "left" if w.left else "right"
             row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=w.t_ic)
@@ -1395,9 +882,15 @@ class PelvisAnalyzer(StreamAnalyzer):
             row.activity = "walk"
             if math.isfinite(w.next2_ic):
                 row.stride_time = w.next2_ic - w.t_ic
-                row.cadence = 120.0 / row.stride_time
-            drop = (w.obl_max - base) if w.left else -(w.obl_min - base)
-            if math.isfinite(drop) and abs(drop) <= self.settings.max_drop_deg:
+                row.cadence = cadence_spm(row.stride_time)
+            drop = pelvic_drop(
+                side,
+                w.obl_max,
+                w.obl_min,
+                baseline_deg=base,
+                max_drop_deg=self.settings.max_drop_deg,
+            )
+            if drop is not None and math.isfinite(drop):
                 row.pelvic_drop = drop
             if math.isfinite(w.vo_cm):
                 row.vertical_oscillation = w.vo_cm
@@ -1405,7 +898,7 @@ class PelvisAnalyzer(StreamAnalyzer):
                 row.add_flag(f)
             if self._low_align:
                 row.add_flag("low_alignment")
-            self._record(row)
+            self._tally.add(row)
             self._out.append(row)
             early = ContactRow(sensor_id=row.sensor_id, side=side, t_ic=row.t_ic)
             early.events_source, early.activity = "pelvis", "walk"
@@ -1416,19 +909,3 @@ class PelvisAnalyzer(StreamAnalyzer):
             if w.trace is not None and row.pelvic_drop is not None:
                 self._traces_out.append((row.t_ic, w.trace - base, side))
         self._walk_pending = []
-
-    def _record(self, row: ContactRow) -> None:
-        self._n_rows += 1
-        for f in row.flags:
-            self._flag_counts[f] = self._flag_counts.get(f, 0) + 1
-        if "rejected" in row.flags:
-            return
-        v = self._vals
-        if row.pelvic_drop is not None:
-            v["drop_left" if row.side == "left" else "drop_right"].append(row.pelvic_drop)
-        if row.vertical_oscillation is not None:
-            v["vo"].append(row.vertical_oscillation)
-        if row.cadence is not None:
-            v["cadence"].append(row.cadence)
-        if row.contact_time is not None:
-            v["contact_time"].append(row.contact_time)

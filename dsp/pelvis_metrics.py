@@ -404,13 +404,31 @@ def analyse_epochs(
         ``obl_t`` hold the obliquity over the samples from the first ``own`` contact to the
         contact two steps after the last one.
     """
-    outs: list[SpanSteps] = []
-    att: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []  # job, r0, r1, Q(lo)^-1, rv
-    strides: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # job, a, b, Q(lo)^-1
-    conj = np.array([-1.0, -1.0, -1.0, 1.0])
-    # next contacts of every window at once (_next_contacts per window)
+    nx_all, nx2_all = _next_contacts_of_windows(jobs, max_step_ratio)
+    outs, blocks, ois, strides = _own_contacts(jobs, q, nx_all, nx2_all)
+    if not strides:
+        return outs
+    att = _window_corrections(t, cs, jobs, ois, strides, max_stride_change)
+    if not att:
+        return outs
+    _own_metrics(t, acc, q, jobs, ois, outs, blocks, att, gravity)
+    return outs
+
+
+#: per window with strides: job index, a, b (stride start / end contacts), Q(lo)^-1
+_Strides = list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
+#: per window with usable strides: job index, r0, r1 (its samples), Q(lo)^-1, corrections
+_Attitudes = list[tuple[int, int, int, np.ndarray, np.ndarray]]
+_CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
+
+
+def _next_contacts_of_windows(
+    jobs: list[tuple[StanceEvents, int, int, np.ndarray]], max_step_ratio: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The next and next-but-one contact time of every contact of every window (nan when the
+    step is irregular: longer than ``max_step_ratio`` median steps of its window), all at once
+    (as :func:`_next_contacts` per window)."""
     k_j = np.array([len(x[0]) for x in jobs])
-    e_off = np.concatenate(([0], np.cumsum(k_j)))
     t_all = np.concatenate([x[0].t_ic for x in jobs])
     f_all = np.concatenate([x[0].flight for x in jobs])
     w_all = np.repeat(np.arange(len(jobs)), k_j)
@@ -423,6 +441,22 @@ def analyse_epochs(
         reg = same & (st <= max_step_ratio * med)
         nx_all[:-1] = np.where(reg, t_all[1:], np.nan)
         nx2_all[:-2] = np.where(reg[:-1] & reg[1:], t_all[2:], np.nan)
+    return nx_all, nx2_all
+
+
+def _own_contacts(
+    jobs: list[tuple[StanceEvents, int, int, np.ndarray]],
+    q: np.ndarray,
+    nx_all: np.ndarray,
+    nx2_all: np.ndarray,
+) -> tuple[list[SpanSteps], list[np.ndarray], list[np.ndarray], _Strides]:
+    """Per window: its result for its own contacts (metrics nan, filled later through
+    ``blocks``, one (6, K_own) array each), the own contacts' positions, and the strides
+    between its flight contacts (windows with at least three and an own contact)."""
+    k_j = np.array([len(x[0]) for x in jobs])
+    e_off = np.concatenate(([0], np.cumsum(k_j)))
+    outs: list[SpanSteps] = []
+    strides: _Strides = []
     ois = [np.flatnonzero(x[3]) for x in jobs]  # the own contacts of each window
     blocks: list[np.ndarray] = []  # per window: its metrics obl_max .. vo_cm, (6, K_own)
     for jn, (ev, lo, hi, _) in enumerate(jobs):
@@ -447,10 +481,22 @@ def analyse_epochs(
         if ko == 0 or hi - lo < 4 or good.size < 3:
             continue
         ig = ev.i_ic[good]
-        strides.append((jn, ig[:-2], ig[2:], q[lo] * conj))  # Q(lo)^-1
-    if not strides:
-        return outs
-    # stride corrections of every window, in the window's frame (stride_gravity_attitude)
+        strides.append((jn, ig[:-2], ig[2:], q[lo] * _CONJ))  # Q(lo)^-1
+    return outs, blocks, ois, strides
+
+
+def _window_corrections(
+    t: np.ndarray,
+    cs: np.ndarray,
+    jobs: list[tuple[StanceEvents, int, int, np.ndarray]],
+    ois: list[np.ndarray],
+    strides: _Strides,
+    max_stride_change: float,
+) -> _Attitudes:
+    """Every window's stride corrections, in the window's frame (as
+    :func:`dsp.pelvis_orientation.stride_gravity_attitude`), interpolated over the samples its
+    own contacts need: IC - 1 .. the contact two steps after the last one."""
+    att: _Attitudes = []
     sa = np.concatenate([x[1] for x in strides])
     sb = np.concatenate([x[2] for x in strides])
     n_s = np.array([x[1].size for x in strides])
@@ -459,7 +505,7 @@ def analyse_epochs(
     win = np.repeat(np.arange(len(strides)), n_s)
     corr = stride_corrections(t, sums, sa, sb, window=win, max_stride_change=max_stride_change)
     if corr is None:
-        return outs
+        return att
     centres_all, rv_all, win_ok = corr
     cut = np.searchsorted(win_ok, np.arange(len(strides) + 1))
     for m, (jn, _, _, qlo) in enumerate(strides):
@@ -478,9 +524,23 @@ def analyse_epochs(
         for c in range(3):
             erv[:, c] = np.interp(tr, centres, rv[:, c])
         att.append((jn, r0, r1, qlo, erv))
-    if not att:
-        return outs
-    # the attitude of all those samples at once (element by element)
+    return att
+
+
+def _own_metrics(
+    t: np.ndarray,
+    acc: np.ndarray,
+    q: np.ndarray,
+    jobs: list[tuple[StanceEvents, int, int, np.ndarray]],
+    ois: list[np.ndarray],
+    outs: list[SpanSteps],
+    blocks: list[np.ndarray],
+    att: _Attitudes,
+    gravity: float,
+) -> None:
+    """The attitude of the samples of every window in ``att`` at once (element by element),
+    then each own contact's obliquity statistics, side cue and vertical oscillation, written
+    into ``blocks`` (and ``obl``/``obl_t`` of ``outs``)."""
     r0s = np.array([x[1] for x in att], dtype=np.int64)
     r1s = np.array([x[2] for x in att], dtype=np.int64)
     idx, base = _ranges(r0s, r1s)  # concatenated sample indices, start of each window's part
@@ -545,7 +605,6 @@ def analyse_epochs(
     ends = np.cumsum(kos)
     for m, jn in enumerate(jns):
         blocks[jn][:] = vals[:, ends[m] - kos[m] : ends[m]]
-    return outs
 
 
 def _step_ptp_rows_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -46,18 +46,20 @@ def test_causal_stance_uses_no_data_after_the_toe_off():
     info = sim.sensors[0]
     pa = PelvisAnalyzer(info)
     pa.feed(sim.blocks[info.sensor_id])  # the buffers of the open segment
-    ev, base = pa._ev, pa._base
-    j = len(ev["ic"]) // 2
-    ics = ev["ic"][j - 5 : j + 1] - base
-    i_to = int(ev["to"][j]) - base
-    args = (pa._bt, pa._bacc.copy(), pa._bq.copy(), pa._bcs.copy(), ics)
+    assert pa._seg is not None
+    ev, smp = pa._seg.contacts, pa._seg.samples
+    base = smp.base
+    j = len(ev.ic) // 2
+    ics = ev.ic[j - 5 : j + 1] - base
+    i_to = int(ev.to[j]) - base
+    args = (smp.t, smp.acc.copy(), smp.q.copy(), smp.cs.copy(), ics)
     ref = causal_stance(*args, i_to)
     assert ref is not None and ref.n_strides == 4
     for a in args[1:4]:
         a[i_to + 1 :] = 1e3 * np.random.default_rng(0).standard_normal(a[i_to + 1 :].shape)
     assert causal_stance(*args, i_to) == ref
     # a contact whose history has too few contacts has no causal attitude
-    assert causal_stance(pa._bt, pa._bacc, pa._bq, pa._bcs, ics[-2:], i_to) is None
+    assert causal_stance(smp.t, smp.acc, smp.q, smp.cs, ics[-2:], i_to) is None
 
 
 def _one_by_one(t, acc, q, cs, ics, i_to, ic):
@@ -93,9 +95,11 @@ def test_batched_stances_equal_one_contact_and_any_grouping():
     pa = PelvisAnalyzer(info)
     pa._trim = lambda epoch_lo: None  # type: ignore[method-assign]  # keep every contact's data
     pa.feed(sim.blocks[info.sensor_id])
-    ev, base = pa._ev, pa._base
-    assert base == 0 and len(ev["ic"]) > 60
-    ic, to = (ev["ic"] - base).tolist(), (ev["to"] - base).tolist()
+    assert pa._seg is not None
+    ev, smp = pa._seg.contacts, pa._seg.samples
+    base = smp.base
+    assert base == 0 and len(ev.ic) > 60
+    ic, to = (ev.ic - base).tolist(), (ev.to - base).tolist()
     jobs = []
     for j in range(8, min(len(ic), 60)):
         k = j % 4  # histories of 6, 5, 4 and 3 contacts
@@ -105,7 +109,7 @@ def test_batched_stances_equal_one_contact_and_any_grouping():
     jobs.append((ic[20:24] + ic[25:28], to[27], ic[27]))
     jobs.append((ic[30:33], to[30], ic[30]))
     jobs.append((ic[40:42], to[41], ic[41]))
-    buf = (pa._bt, pa._bacc, pa._bq, pa._bcs)
+    buf = (smp.t, smp.acc, smp.q, smp.cs)
     got = causal_stances(*buf, jobs)
     assert got[-1] is None and all(g is not None for g in got[:-1])
     assert got[-3].n_strides == 3 and got[-2].n_strides == 1  # type: ignore[union-attr]
@@ -155,8 +159,8 @@ def test_lost_packets_early_equals_final_and_any_chunking(lossy):
     for (e, te), (r, tr) in zip(early, rows, strict=True):
         assert (e.side, e.pelvic_drop) == (r.side, r.pelvic_drop)
         assert te <= tr
-    assert pa._n_early_orphans == 0
-    assert pa._n_early_wait > 5  # the lost bursts do make some wait
+    assert pa._early.counts.orphans == 0
+    assert pa._early.counts.waiting > 5  # the lost bursts do make some wait
     ref = [(r.t_ic, r.side, r.pelvic_drop) for r, _ in early]
     for chunk in (1.7, None):
         _, _, got = _run(lossy, chunk)

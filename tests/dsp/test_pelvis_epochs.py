@@ -37,7 +37,7 @@ class _Checked(PelvisAnalyzer):
 
     def _process(self, piece) -> None:
         t, acc, gyr, _, new_seg = piece[:5]
-        if bool(new_seg) and self._seg_open:
+        if bool(new_seg) and self._seg is not None:
             self._close_segment()  # as the analyser does, before forgetting the segment
         if bool(new_seg):
             self.rec = []  # epochs index the samples of their segment
