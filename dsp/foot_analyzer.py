@@ -781,12 +781,16 @@ class FootAnalyzer(StreamAnalyzer):
         # one vectorised pass per kind (windows are padded to the longest of their pass: the
         # early ones end at toe-off, a third of a stride; each result depends on its window
         # alone)
+        # (the pooled foot-flat reference is the alignment's up axis: with a low-confidence
+        # one, e.g. from loosely still instants, each foot-flat's own specific force is used)
+        metrics = replace(s.metrics, flat_anchor=False) if self._low_align else s.metrics
+
         def batch(windows: list[tuple]) -> list:
             return contact_metrics_batch(
                 windows,
                 side=self.side,
                 sampling_rate_hz=self.fs,
-                settings=s.metrics,
+                settings=metrics,
                 gravity=s.gravity,
             )
 

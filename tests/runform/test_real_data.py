@@ -61,6 +61,11 @@ def test_running_contacts_all_found_and_aligned_without_a_still_phase(results):
             # foot strike angle: 4.4 / 5.8 deg today (1.3 / 1.2 with the true mounting: the rest
             # is the alignment's yaw, the swing axis vs the heel-toe axis; target 3 deg)
             assert s["fsa_mae_deg"] <= 7.0, (r["recording"], s)
+            # stride length (belt-relative): 1.8 / 2.1 % today with the pooled foot-flat
+            # reference (9.1 / 6.4 % from each foot-flat's own specific force); TO 4.4 / 4.7 ms
+            assert s["stride_length_err_pct"] <= 3.0, (r["recording"], s)
+            assert s["n_stride_length"] >= 0.9 * s["found"], (r["recording"], s)
+            assert s["to_median_ms"] <= 8.0, (r["recording"], s)
 
 
 def test_feet_without_reference_are_plausible(results):
