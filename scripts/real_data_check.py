@@ -245,7 +245,8 @@ TARGET_NOTES = [
     "the folder), TO within ~4 ms; stride length is belt-relative. Its marker foot-flat falls on "
     "the landing on some contacts (2 left, 13 right): their reference strike angle (~0 deg) is "
     "not scored. The rest of the strike-angle error is the analysis frame's yaw: the swing axis "
-    "is ~20 deg from the markers' heel-toe axis (1.3 / 1.2 deg MAE with the true mounting).",
+    "is ~20 deg from the markers' heel-toe axis (0.7 / 1.0 deg MAE with the true mounting). "
+    "Stride lengths use the pooled foot-flat reference (the alignment's vertical).",
     "- The walks and stairs (gaitmap) have no event reference: every swing must be followed by "
     "one contact. The pelvis walks (mobgap) have an instrumented reference; the pelvis "
     "analysis is running-only today (walking detection is issue 17).",
