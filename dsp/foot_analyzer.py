@@ -788,12 +788,18 @@ class FootAnalyzer(StreamAnalyzer):
 
     # ------------------------------------------------------------------ output
     def _in_minor_gap(self, ev: ContactEvents) -> bool:
-        """IC or TO inside a short data loss: the contact cannot be measured."""
+        """IC or TO inside a short data loss, or a loss between IC and foot-flat (the landing
+        may have been in it: the IC found before it can be the late swing's): the contact
+        cannot be measured."""
         half = 0.5 / self.fs
+        k = ev.ms - self._base
+        t_ms = float(self._bt[k]) if 0 <= k < self._bt.shape[0] else ev.t_ic
         for g in self._minor:
             for te in (ev.t_ic, ev.t_to):
                 if np.any((g[:, 0] - half < te) & (g[:, 1] + half > te)):
                     return True
+            if np.any((g[:, 1] > ev.t_ic) & (g[:, 0] < t_ms)):
+                return True
         return False
 
     def _window(self, ev: ContactEvents, end: int, nxt: ContactEvents | None) -> tuple:
@@ -884,12 +890,16 @@ class FootAnalyzer(StreamAnalyzer):
         # one vectorised pass per kind (windows are padded to the longest of their pass: the
         # early ones end at toe-off, a third of a stride; each result depends on its window
         # alone)
+        # (the pooled foot-flat reference is the alignment's up axis: with a low-confidence
+        # one, e.g. from loosely still instants, each foot-flat's own specific force is used)
+        metrics = replace(s.metrics, flat_anchor=False) if self._low_align else s.metrics
+
         def batch(windows: list[tuple]) -> list:
             return contact_metrics_batch(
                 windows,
                 side=self.side,
                 sampling_rate_hz=self.fs,
-                settings=s.metrics,
+                settings=metrics,
                 gravity=s.gravity,
             )
 

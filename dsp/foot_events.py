@@ -9,14 +9,16 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
   cycle that holds one ground contact (mid-swing to mid-swing segmentation of Falbriard et al.
   2018, "Accurate estimation of running temporal parameters using foot-worn inertial sensors",
   Front Physiol 9:610).
-* **Toe-off (TO)**: the pitch-rate minimum of the late cycle (Falbriard et al. 2018's most
-  precise terminal-contact feature) anchors the search; the lift-off itself is the onset of the
-  sharpest rise of the world-vertical specific force from ``to_before_min_s`` before to
-  ``to_after_min_s`` after that minimum (the leg jerks the shoe up), timed between samples by
-  the tangent at the steepest rise extended back to the level before it. The jolt rings: a
-  larger rise within ``to_rebound_s`` (+ one sample) after a fall or pause that follows an
-  earlier rise of at least ``to_rebound_fraction`` of it is the rebound, and the earlier rise
-  is the lift-off.
+* **Toe-off (TO)**: the push-off's pitch-rate minimum: the first local minimum of the late cycle
+  that reaches ``to_trough_fraction`` of its lowest pitch rate, timed between samples by the
+  parabola through it and its neighbours. The foot plantar-flexes fastest as the toes leave
+  the ground (Falbriard et al. 2018: the most precise terminal-contact feature on 41 runners
+  against a force treadmill; the terminal contact of gaitmap's Rampp/Herzer detectors,
+  Figueiredo et al. 2018); a real runner's early swing can hold a second trough about as
+  deep, 60-70 ms later (knee flexion lifting the shoe), hence the first. A gyroscope feature:
+  it does not need the lift-off jolt of the vertical force, which a real signal may not show
+  (smoothed, clipped or ringing after the impact) - the earlier rule searched that jolt up to
+  100 ms after the trough and came out 53-58 ms late on the real treadmill runner.
 * **Foot-flat (mid-stance)**: the stillest instant between mid-swing and toe-off (least
   rotation, specific force closest to 1 g): the zero-velocity / gravity update instant. It is
   searched after the last rotation burst (``landing_burst_dps`` above the stillest rotation
@@ -131,20 +133,21 @@ class EventSettings:
         after a forefoot landing) and is skipped.
     ic_before_burst_s : float
         Shortest IC search window before the landing burst, s.
-    to_before_min_s, to_after_min_s : float
-        TO search window around the late pitch-rate minimum, s.
+    to_trough_fraction : float
+        TO is the first local minimum of the late pitch rate reaching this share of its lowest.
     onset_fraction : float
-        An impact or lift-off starts where the rise of the vertical force first exceeds this
+        An impact starts where the rise of the vertical force first exceeds this
         share of its largest sample-to-sample rise.
-    to_rebound_fraction, to_rebound_s : float
-        The largest rise at lift-off is a rebound when it comes within ``to_rebound_s``
-        seconds after a fall that follows an earlier rise of at least ``to_rebound_fraction``
-        of it; the earlier rise is the lift-off.
     heel_drop_min_dps : float
         A landing burst whose pitch rate exceeds this (deg/s, toes rising) is the heel drop of
         a forefoot landing: IC is the pitch rate's rising zero crossing before it.
     pronation_min_dps : float
         Least eversion rate (deg/s) of the burst whose onset can anchor the IC search.
+    pronation_yaw_check_deg, pronation_spread_max_s : float
+        The pronation's onset is used only when it moves by at most ``pronation_spread_max_s``
+        (s) with the eversion axis turned by ``±pronation_yaw_check_deg`` (deg) about the
+        vertical (a shoe turned from the analysis frame leaks the pitch rate into ``gyr_ap``; 0
+        turns the check off).
     slap_lead_max_s : float
         A slap's onset more than this (s) before the pronation's onset is the late swing's
         pitch-down: the pronation's onset anchors the IC search instead. More than a slow
@@ -186,16 +189,15 @@ class EventSettings:
     max_cycle_s: float = 3.0
     flat_margin_dps: float = 50.0
     gravity: float = 9.80665
-    to_before_min_s: float = 0.03
     ic_before_burst_s: float = 0.06
-    to_after_min_s: float = 0.1
     edge_flat_max_dps: float = 150.0
     flat_max_dps: float = 120.0
     onset_fraction: float = 0.15
-    to_rebound_fraction: float = 0.5
-    to_rebound_s: float = 0.04
     heel_drop_min_dps: float = 100.0
     pronation_min_dps: float = 60.0
+    to_trough_fraction: float = 0.7
+    pronation_spread_max_s: float = 0.025
+    pronation_yaw_check_deg: float = 15.0
     slap_lead_max_s: float = 0.015
     ic_before_slap_s: float = 0.04
     landing_burst_dps: float = 200.0
@@ -460,6 +462,12 @@ def _contact_steps(
     burst = np.flatnonzero(g_seg > after_min + settings.landing_burst_dps)
     c0 = int(burst[-1]) + 1 if burst.size and burst[-1] + 1 < g_seg.shape[0] else 0
     ms = ic_lo + c0 + int(np.argmin(cost[c0:]))
+    # the toe-off: the push-off's trough, the first deep one after foot-flat (the lowest pitch
+    # rate of the late cycle can be the early swing's, or, when the range starts late in a
+    # swing after a gap, the landing's slap)
+    to, t_trough = _push_off_trough(
+        t, omega_s, max(to_lo, ms + 1), to_hi, settings.to_trough_fraction
+    )
     # start of the flat phase: back from foot-flat while the rotation stays small
     flat_thr = gyr_norm_s[ms] + settings.flat_margin_dps
     if b_is_rest:  # (foot-flat in the rest: judged against a gait foot-flat's rotation)
@@ -490,10 +498,7 @@ def _contact_steps(
     w_ic = samples_for(max(settings.ic_before_burst_s, 0.1 * cycle_s), sampling_rate_hz=fs)
     win_lo = max(ic_lo + 1, pb - w_ic)
     win_hi = max(win_lo + 2, min(pb + 1, ic_hi))
-    w_to = samples_for(settings.to_before_min_s, sampling_rate_hz=fs)
-    to_a = max(ms + 2, to - w_to)
-    to_b = min(to + 2 + samples_for(settings.to_after_min_s, sampling_rate_hz=fs), b)
-    fz = yield (ms, win_lo - 2, max(to + 2, to_b + 1))
+    fz = yield (ms, win_lo - 2, win_hi + 1)
     off = win_lo - 2
     w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
     s_lo = max(win_lo, pb - w_s)
@@ -502,8 +507,8 @@ def _contact_steps(
     # the onset of pronation: the eversion burst of early stance starts at the contact
     t_pr = None
     if not heel_drop:
-        t_pr = _pronation_onset(
-            t, gyr[:, 0], win_lo, max(win_lo + 2, min(ff + 1, ic_hi)), settings.pronation_min_dps
+        t_pr = _robust_pronation_onset(
+            t, gyr, win_lo, max(win_lo + 2, min(ff + 1, ic_hi)), settings
         )
     t_on = None
     if omega_s[pb] < 0 and pb - s_lo >= 2:
@@ -559,28 +564,21 @@ def _contact_steps(
         zc = _rising_zero(t, -gyr[:, 1], win_lo, pb + 1)
         if zc is not None:
             ic, t_ic = zc
-    # toe-off: the lift-off jolt before the late pitch-rate minimum
-    if to_b - to_a >= 2:
-        to, t_to = _jump(
-            t,
-            fz,
-            to_a,
-            to_b,
-            off,
-            settings.onset_fraction,
-            settings.to_rebound_fraction,
-            settings.to_rebound_s + 1.0 / fs,
-            tangent=True,
-        )
-    else:
-        t_to = float(t[to])
+    # toe-off: the push-off's pitch-rate minimum (found above, between samples)
+    t_to = t_trough
     if b_is_rest:
         to, t_to = b, float("nan")
     if not a_is_swing:
         # the data start inside the cycle: only when they start in the swing before this
-        # landing (the shoe turning fast in the first 100 ms, not standing) is it seen
+        # landing (the shoe moving fast in the first 100 ms, not standing) is it seen. Moving:
+        # turning, or accelerated (20 deg/s per m/s², as for foot-flat): a heel striker's
+        # pitch rate passes zero just before the touch-down while the shoe is braked hard
         head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
-        if ic <= a + 1 or head <= a or gyr_norm_s[a:head].max() < settings.swing_threshold_dps:
+        if ic <= a + 1 or head <= a:
+            return None
+        a_head = centered_moving_average(np.linalg.norm(acc[a:head], axis=1), window=w_n)
+        moving = gyr_norm_s[a:head] + 20.0 * np.abs(a_head - settings.gravity)
+        if moving.max() < settings.swing_threshold_dps:
             return None
         # and the landing burst is a peak after the data's start (when the rotation only falls
         # from the start to the flat phase, the data start inside the landing)
@@ -631,6 +629,70 @@ def _contact_steps(
     return ContactEvents(
         ic=ic, ms=ms, to=to, ok=ok, reason="" if ok else "contact time", t_ic=t_ic, t_to=t_to
     )
+
+
+def _push_off_trough(
+    t: np.ndarray, omega_s: np.ndarray, lo: int, hi: int, fraction: float
+) -> tuple[int, float]:
+    """The push-off's pitch-rate minimum in ``[lo, hi)``: ``(k, t_min)``.
+
+    The first local minimum reaching ``fraction`` of the range's lowest pitch rate (a real
+    runner's early swing can hold a second trough as deep, 60-70 ms after the toe-off), its time
+    refined between samples by the parabola through it and its neighbours.
+    """
+    seg = omega_s[lo:hi]
+    low = float(seg.min())
+    k = int(np.argmin(seg))
+    if seg.shape[0] >= 3 and low < 0:
+        mid = seg[1:-1]
+        loc = np.flatnonzero((mid <= seg[:-2]) & (mid < seg[2:]) & (mid <= fraction * low))
+        if loc.size:
+            k = int(loc[0]) + 1
+    i = lo + k
+    t_min = float(t[i])
+    if lo < i < hi - 1:
+        ya, yb, yc = float(omega_s[i - 1]), float(omega_s[i]), float(omega_s[i + 1])
+        curv = ya - 2.0 * yb + yc
+        if curv > 0:
+            u = 0.5 * (ya - yc) / curv  # vertex offset in samples, within +-0.5
+            t_min += u * float(t[i + 1] - t[i] if u > 0 else t[i] - t[i - 1])
+    return i, t_min
+
+
+def _robust_pronation_onset(
+    t: np.ndarray, gyr: np.ndarray, lo: int, hi: int, settings: EventSettings
+) -> float | None:
+    """:func:`_pronation_onset` of ``gyr_ap``, or None when it depends on the foot's yaw.
+
+    The analysis frame's ``ap`` axis is perpendicular to the dominant swing rotation, i.e. to
+    the direction of progression; a real shoe's own axis can be turned from it (toe-out; the
+    real treadmill runner: about 20 deg each way), and the subtalar axis is oblique to the foot
+    anyway. ``gyr_ap`` then carries ``sin(yaw)`` of the pitch rate, which sweeps through
+    several hundred deg/s at the slap, right when the eversion starts. The onset is also taken
+    about the axes turned by ``±pronation_yaw_check_deg`` about the vertical; when one of
+    them has no burst, or the three onsets spread over more than ``pronation_spread_max_s``,
+    the zero crossing is the leaked pitch rate's, not the eversion's: None. (Real treadmill
+    runner: spreads of 30-60 ms on most contacts and the crossing about ``ap`` 20-60 ms after
+    the marker contact; simulated runners in their true frame: 13-21 ms, the crossing within
+    2 ms of the contact.)
+    """
+    t_pr = _pronation_onset(t, gyr[:, 0], lo, hi, settings.pronation_min_dps)
+    if t_pr is None or settings.pronation_yaw_check_deg <= 0:
+        return t_pr
+    c = float(np.cos(np.radians(settings.pronation_yaw_check_deg)))
+    s = float(np.sin(np.radians(settings.pronation_yaw_check_deg)))
+    ap = gyr[lo - 1 : hi, 0]
+    ml = gyr[lo - 1 : hi, 1]
+    onsets = [t_pr]
+    for sgn in (1.0, -1.0):
+        x = c * ap + sgn * s * ml  # samples lo - 1 .. hi - 1
+        o = _pronation_onset(t[lo - 1 : hi], x, 1, hi - lo + 1, settings.pronation_min_dps)
+        if o is None:
+            return None
+        onsets.append(o)
+    if max(onsets) - min(onsets) > settings.pronation_spread_max_s:
+        return None
+    return t_pr
 
 
 def _pronation_onset(
@@ -718,63 +780,21 @@ def _rising_zero(t: np.ndarray, x: np.ndarray, lo: int, hi: int) -> tuple[int, f
 
 
 def _jump(
-    t: np.ndarray,
-    fz: np.ndarray,
-    lo: int,
-    hi: int,
-    off: int,
-    onset_fraction: float,
-    rebound_fraction: float = 1.0,
-    rebound_s: float = 0.0,
-    tangent: bool = False,
+    t: np.ndarray, fz: np.ndarray, lo: int, hi: int, off: int, onset_fraction: float
 ) -> tuple[int, float]:
     """Onset of the sharpest rise of ``fz`` in ``[lo, hi)``.
 
     ``fz[i - off]`` is the value at sample ``i``. The ground stops the shoe within a few ms at
-    contact, and the leg jerks it up at lift-off: both show as the sharpest rise of the
-    world-vertical specific force. From the largest sample-to-sample rise we step back while
-    the rise is still above ``onset_fraction`` of it (a low-pass filter in the sensor spreads
-    the rise over a few samples); the event lies between that sample and the one before, and
-    is placed midway. Returns ``(k, t_event)``, ``k`` the first sample after the event.
-
-    A jolt rings: when the largest rise follows a fall (or pause) that follows an earlier rise
-    of at least ``rebound_fraction`` of it, within ``rebound_s`` seconds, the largest rise is the
-    rebound and the earlier rise is the event.
-
-    With ``tangent`` the event time is sub-sample: the tangent at the steepest sample-to-sample
-    rise, extended back to the level of the sample before the onset (clamped between that
-    sample and the steepest one).
+    contact: the impact shows as the sharpest rise of the world-vertical specific force. From
+    the largest sample-to-sample rise we step back while the rise is still above
+    ``onset_fraction`` of it (a low-pass filter in the sensor spreads the rise over a few
+    samples); the event lies between that sample and the one before, and is placed midway.
+    Returns ``(k, t_event)``, ``k`` the first sample after the event.
     """
     d = np.diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
     j = int(np.argmax(d))
-    if rebound_s > 0 and d[j] > 0:
-        while True:
-            small = onset_fraction * d[j]
-            i = j - 1
-            while i >= 0 and d[i] > small:  # back over the rise itself
-                i -= 1
-            while i >= 0 and d[i] <= small:  # back over the fall or pause before it
-                i -= 1
-            if i < 0 or t[lo + j] - t[lo + i] > rebound_s:
-                break
-            p = i  # the peak rise of the earlier rise
-            while i - 1 >= 0 and d[i - 1] > 0:
-                i -= 1
-                if d[i] > d[p]:
-                    p = i
-            if d[p] < rebound_fraction * d[j]:
-                break
-            j = p
-    jm = j
     thr = onset_fraction * d[j]
     while j > 0 and d[j - 1] > thr:
         j -= 1
     k = lo + j
-    if not tangent or not d[jm] > 0:
-        return k, float(0.5 * (t[k - 1] + t[k]))
-    # sub-sample: the tangent at the steepest rise back to the level before the onset
-    km = lo + jm
-    rise = float(fz[km - off] - fz[k - 1 - off])
-    te = float(0.5 * (t[km - 1] + t[km])) - (rise - 0.5 * d[jm]) / d[jm] * float(t[km] - t[km - 1])
-    te = min(max(te, float(t[k - 1])), float(t[km]))
-    return k, te
+    return k, float(0.5 * (t[k - 1] + t[k]))

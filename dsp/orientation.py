@@ -294,6 +294,7 @@ def integrate_windows(
     still_half_window: int,
     gravity: float = STANDARD_GRAVITY,
     work_efficient: bool = False,
+    anchor_up: np.ndarray | None = None,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -322,6 +323,10 @@ def integrate_windows(
         of a doubling scan (``log2(L)`` products per sample, but fewer numpy calls: faster for a
         single short window). The two differ by rounding (~1e-16), so a caller that needs
         bit-identical results across calls must always use the same one.
+    anchor_up : ndarray, shape (3,), optional
+        Body-frame direction of gravity at the still instants, used for their tilt instead of
+        the specific force measured there (a reference pooled over many stances of the sensor;
+        see :func:`dsp.foot_metrics.contact_metrics_batch`).
 
     Returns
     -------
@@ -351,8 +356,11 @@ def integrate_windows(
     # 3. relative to the anchor, then the anchor's tilt from the specific force (composed as
     # quaternions; one conversion to matrices at the end)
     qa = q[:, still_a, rows]
+    fixed_up = None
+    if anchor_up is not None:
+        fixed_up = np.repeat(np.asarray(anchor_up, dtype=np.float64).reshape(3, 1), k, axis=1)
     q_anchor = _qmul_c(
-        _tilt_quats(_mean_at(acc, n, still_a, still_half_window)),
+        _tilt_quats(_mean_at(acc, n, still_a, still_half_window) if fixed_up is None else fixed_up),
         np.stack([-qa[0], -qa[1], -qa[2], qa[3]]),
     )
     world = _qmul_c(q_anchor[:, None, :], q)
@@ -362,7 +370,7 @@ def integrate_windows(
         return WindowKinematics(_quat_to_matrix_c(world).transpose(0, 1, 3, 2), nan, nan, tilt)
     # 4. gravity update: the tilt error at b, removed linearly in time from a to b
     b = np.where(has_b, still_b, still_a)
-    fb = _mean_at(acc, n, b, still_half_window)  # (3, K)
+    fb = _mean_at(acc, n, b, still_half_window) if fixed_up is None else fixed_up  # (3, K)
     rb = _quat_to_matrix_c(world[:, b, rows])  # (3, 3, K)
     up = rb[:, 0] * fb[0] + rb[:, 1] * fb[1] + rb[:, 2] * fb[2]
     up = up / np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])

@@ -183,3 +183,35 @@ def test_alignment_ignores_the_table_before_the_sensor_is_clipped_on():
     res = estimate_alignment([(t, acc, gyr)], sampling_rate_hz=fs)
     assert res.ok
     assert _angle_between(res.R_bs, r_bs) < 4.0
+
+
+def test_foot_flat_reference_is_the_foot_frame_not_the_instant_specific_force():
+    """A foot flat and still, whose sensor reads a 1.5 m/s² forward acceleration at the first
+    foot-flat (a real stance is never still: the sensor ~0.15 m from the rotation point
+    accelerates): from the instant's specific force the foot seems pitched by ~8.7°, from the
+    pooled reference (the foot frame's vertical) it is flat; the stride then has no travel."""
+    from dsp.orientation import integrate_windows
+
+    fs = 200.0
+    n = 160
+    t = np.arange(n)[None, :] / fs
+    acc = np.zeros((3, 1, n))
+    acc[2] = G
+    acc[0, 0, 15:26] = 1.5  # around the first foot-flat (sample 20)
+    gyr = np.zeros((3, 1, n))
+    a, b = np.array([20]), np.array([140])
+    travel = []
+    for up, pitch0 in ((None, 8.7), (np.array([0.0, 0.0, 1.0]), 0.0)):
+        kin = integrate_windows(t, acc, gyr, np.array([n]), a, b, still_half_window=1, anchor_up=up)
+        pitch = float(foot_pitch_deg(_rot_at(kin, 20))[0])
+        assert abs(pitch) == pytest.approx(pitch0, abs=0.2)
+        travel.append(float(np.hypot(*kin.pos[:2, 0, 140])))
+    # the pooled reference leaves the sensor's own bump (1.2 cm); the instant's tilt, removed
+    # linearly up to the second foot-flat, leaks gravity into the horizontal: far more
+    assert travel[1] < 0.015
+    assert travel[0] > 2.5 * travel[1]  # 3.3 cm
+
+
+def _rot_at(kin, i: int) -> np.ndarray:
+    """Body-to-world rotation (1, 3, 3) of window 0 at sample ``i``."""
+    return np.asarray(kin.rot)[:, :, 0, i][None]

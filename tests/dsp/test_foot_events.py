@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from dsp.foot_analyzer import FootAnalyzer
-from dsp.foot_events import _jump, _rising_zero
+from dsp.foot_events import _push_off_trough, _rising_zero
 from firmware_bridge.simulator import simulate_session
 from firmware_bridge.simulator.eval_feet import analyze_run, evaluate_run
 
@@ -103,22 +103,66 @@ def test_rising_zero_crossing_is_interpolated():
     assert _rising_zero(t, -np.abs(x) - 1.0, 1, 10) is None
 
 
-def test_lift_off_rebound_is_not_the_event():
-    # lift-off jolt at sample 10, the force rings and rises again (more sharply) at sample 14
-    t = np.arange(30) * 0.005
-    fz = np.full(30, 9.8)
-    fz[10:13] = [40.0, 70.0, 75.0]
-    fz[13:15] = [10.0, 50.0]
-    fz[15:] = 40.0
-    k_largest, _ = _jump(t, fz, 2, 25, 0, 0.15)
-    assert k_largest == 14
-    k, te = _jump(t, fz, 2, 25, 0, 0.15, 0.5, 0.04)
-    assert k == 10
-    assert te == pytest.approx(0.5 * (t[9] + t[10]))
-    # a large rise long after an earlier one (heel-off, then lift-off) is kept
-    fz2 = np.full(40, 9.8)
-    fz2[5:8] = [20.0, 30.0, 35.0]
-    fz2[8:30] = np.linspace(35.0, 0.0, 22)
-    fz2[30:] = 45.0
-    k2, _ = _jump(np.arange(40) * 0.005, fz2, 2, 38, 0, 0.15, 0.5, 0.04)
-    assert k2 == 30
+def test_toe_off_is_the_first_deep_push_off_trough_between_samples():
+    # push-off trough at 0.1025 s (between samples), a second, deeper early-swing trough at
+    # 0.17 s (a real runner's knee flexion): TO is the first one, refined by the parabola
+    fs = 200.0
+    t = np.arange(60) / fs
+    om = -430.0 * np.exp(-(((t - 0.1025) / 0.02) ** 2)) - 450.0 * np.exp(
+        -(((t - 0.17) / 0.02) ** 2)
+    )
+    k, t_to = _push_off_trough(t, om, 5, 55, 0.7)
+    assert k == 20 or k == 21
+    assert t_to == pytest.approx(0.1025, abs=0.0005)
+    # a shallow wobble before the push-off is no trough
+    om2 = om - 60.0 * np.exp(-(((t - 0.05) / 0.005) ** 2))
+    assert _push_off_trough(t, om2, 5, 55, 0.7)[1] == pytest.approx(t_to)
+
+
+def test_pronation_onset_that_depends_on_the_yaw_is_not_used():
+    """The slap's pitch rate leaking into gyr_ap (the shoe turned from the analysis frame)
+    delays the eversion's zero crossing: 24 ms here, and 31 ms apart about the axes turned by
+    +-15 deg. Such an onset is not used; in the foot's own frame it is (17 ms of spread)."""
+    from dsp.foot_events import EventSettings, _robust_pronation_onset
+
+    t = np.arange(200) / 1000.0
+    t0 = 0.08  # touch-down: the eversion burst starts, the slap turns the pitch rate down
+    ever = np.where(t > t0, 300.0 * np.sin(np.clip((t - t0) / 0.1, 0, 1) * np.pi), -40.0)
+    slap = -600.0 * np.sin(np.clip((t - t0) / 0.04, 0, 1) * np.pi)
+    pitch = np.where(t > t0, slap, 100.0)
+
+    def gyr_in_frame_turned_by(deg):
+        yaw = np.radians(deg)
+        gyr = np.zeros((200, 3))
+        gyr[:, 0] = np.cos(yaw) * ever + np.sin(yaw) * pitch
+        gyr[:, 1] = -np.sin(yaw) * ever + np.cos(yaw) * pitch
+        return gyr
+
+    s = EventSettings()
+    on = _robust_pronation_onset(t, gyr_in_frame_turned_by(0.0), 10, 190, s)
+    assert on == pytest.approx(t0, abs=0.002)
+    assert _robust_pronation_onset(t, gyr_in_frame_turned_by(20.0), 10, 190, s) is None
+    off = EventSettings(pronation_yaw_check_deg=0.0)
+    late = _robust_pronation_onset(t, gyr_in_frame_turned_by(20.0), 10, 190, off)
+    assert late is not None and late - t0 > 0.02
+
+
+@pytest.mark.parametrize("scenario", ["midfoot", "treadmill", "rearfoot"])
+def test_ic_and_to_hold_when_the_foot_is_toed_out_of_the_analysis_frame(scenario):
+    """The alignment's ``ap`` axis is perpendicular to the swing rotation; a real shoe's own axis
+    can be turned from it (the treadmill runner of the real-data folder: +20 deg on the left,
+    -22 deg on the right, toe-out on both). Analysed in a frame turned by 20 deg that way, a
+    simulated runner keeps IC within 5 ms and TO within 10 ms (the strike angle does not: it
+    picks up the roll at the touch-down, see docs/accuracy.md). Toe-in (the other way) is not
+    covered: midfoot IC then comes ~22 ms early."""
+    from scipy.spatial.transform import Rotation
+
+    run = simulate_session(scenario, duration_s=20.0, seed=58, sensors=FEET, rate_hz=208)
+    rows = []
+    for info in run.sensors:
+        r_bs = np.asarray(run.truth["sensors"][info.sensor_id]["R_body_from_sensor"])
+        sgn = 1.0 if info.side == "left" else -1.0
+        rz = Rotation.from_euler("z", sgn * 20.0, degrees=True).as_matrix()
+        fa = FootAnalyzer(info, R_bs=tuple(map(tuple, rz @ r_bs)))
+        rows += fa.feed(run.blocks[info.sensor_id]).rows + fa.finish().rows
+    _check(evaluate_run(rows, run.truth), 5.0, 10.0)
