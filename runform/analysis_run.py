@@ -28,7 +28,11 @@ from dsp.metrics import csv_decimals
 if TYPE_CHECKING:
     import pandas as pd
 
+#: Window of the analysis loop (blocks of every sensor read and analysed together), s.
+ANALYSIS_CHUNK_S = 60.0
+
 __all__ = [
+    "ANALYSIS_CHUNK_S",
     "TEXT_COLUMNS",
     "AnalysisResult",
     "analyse_recording",
@@ -164,7 +168,7 @@ class AnalysisResult:
 def analyse_recording(
     path: str | os.PathLike[str],
     *,
-    chunk_s: float = 60.0,
+    chunk_s: float = ANALYSIS_CHUNK_S,
     profile: str | os.PathLike[str] | None = None,
     alert_engine: Any | None = None,
     collect_traces: bool = False,
