@@ -24,15 +24,12 @@ import numpy as np
 from dsp.block import SensorInfo
 from dsp.contact import STRIDE_COLUMNS, ContactRow
 from dsp.metrics import csv_decimals
+from runform.validation import ANALYSIS_CHUNK_S
 
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Window of the analysis loop (blocks of every sensor read and analysed together), s.
-ANALYSIS_CHUNK_S = 60.0
-
 __all__ = [
-    "ANALYSIS_CHUNK_S",
     "TEXT_COLUMNS",
     "AnalysisResult",
     "analyse_recording",

@@ -56,7 +56,7 @@ import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.feed import FeedResult
-from runform.analysis_run import ANALYSIS_CHUNK_S
+from runform.validation import ANALYSIS_CHUNK_S
 
 try:
     import fcntl
