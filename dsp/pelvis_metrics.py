@@ -35,6 +35,7 @@ from dsp.pelvis_orientation import (
     segment_medians,
     stride_corrections,
     stride_gravity_attitude,
+    world_rows,
 )
 
 __all__ = [
@@ -418,7 +419,6 @@ _Strides = list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 #: per window with usable strides: job index, r0, r1 (its samples), Q(lo)^-1, corrections
 _Attitudes = list[tuple[int, int, int, np.ndarray, np.ndarray]]
 _CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
-_EPS = float(np.finfo(np.float64).eps)  # np.sinc's stand-in for 0 (as quat_from_rotvec)
 
 
 def _next_contacts_of_windows(
@@ -544,7 +544,7 @@ def _own_metrics(
     r1s = np.array([x[2] for x in att], dtype=np.int64)
     idx, base = _ranges(r0s, r1s)  # concatenated sample indices, start of each window's part
     lens = r1s - r0s + 1
-    obl, lat, a_z = _world_rows(
+    obl, lat, a_z = world_rows(
         np.stack([x[3] for x in att]),
         lens,
         q[idx],
@@ -552,6 +552,7 @@ def _own_metrics(
         acc[idx],
         gravity,
     )
+    assert a_z is not None
     tc = t[idx]
     # per contact (the own contacts of every window in ``att``, in order): positions in the
     # concatenation of the windows' samples
@@ -598,65 +599,6 @@ def _own_metrics(
     ends = np.cumsum(kos)
     for m, jn in enumerate(jns):
         blocks[jn][:] = vals[:, ends[m] - kos[m] : ends[m]]
-
-
-def _world_rows(
-    qlo: np.ndarray,
-    lens: np.ndarray,
-    q: np.ndarray,
-    erv: np.ndarray,
-    acc: np.ndarray,
-    gravity: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per sample: obliquity (deg), world sideways specific force and world vertical
-    acceleration (m/s²) from the attitude ``E(t) Q(lo)^-1 Q(t)``.
-
-    ``qlo`` (W, 4): ``Q(lo)^-1`` of each window, repeated ``lens`` times; ``q`` (N, 4): ``Q(t)``;
-    ``erv`` (N, 3): the correction's rotation vectors, rad; ``acc`` (N, 3): body-frame specific
-    force. Written out one component at a time on contiguous arrays: the arithmetic of
-    :func:`dsp.orientation.quat_multiply`, :func:`dsp.pelvis_orientation.quat_from_rotvec`,
-    :func:`dsp.pelvis_orientation.quat_rotate` and ``np.linalg.norm`` in the same order
-    (bit-identical), without their strided column reads and (N, 4) temporaries.
-    """
-    px, py, pz, pw = (np.repeat(qlo[:, i], lens) for i in range(4))
-    qx, qy, qz, qw = (np.ascontiguousarray(q[:, i]) for i in range(4))
-    # Q(lo)^-1 Q(t), normalised
-    rx = pw * qx + px * qw + py * qz - pz * qy
-    ry = pw * qy - px * qz + py * qw + pz * qx
-    rz = pw * qz + px * qy - py * qx + pz * qw
-    rr = pw * qw - px * qx - py * qy - pz * qz
-    nrm = np.sqrt(rx * rx + ry * ry + rz * rz + rr * rr)
-    rx /= nrm
-    ry /= nrm
-    rz /= nrm
-    rr /= nrm
-    # E(t) from its rotation vector (quat_from_rotvec)
-    e0, e1, e2 = (np.ascontiguousarray(erv[:, i]) for i in range(3))
-    a = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
-    xs = np.pi * (a / (2.0 * np.pi))
-    ys = np.where(xs != 0.0, xs, _EPS)
-    k = 0.5 * (np.sin(ys) / ys)
-    ex, ey, ez, ew = e0 * k, e1 * k, e2 * k, np.cos(0.5 * a)
-    # body -> world: Q first, then the correction E
-    x = ew * rx + ex * rr + ey * rz - ez * ry
-    y = ew * ry - ex * rz + ey * rr + ez * rx
-    z = ew * rz + ex * ry - ey * rx + ez * rr
-    w = ew * rr - ex * rx - ey * ry - ez * rz
-    # the body ml axis in the world: second column of the rotation matrix
-    mx = 2.0 * (x * y - w * z)
-    my = 1.0 - 2.0 * (x * x + z * z)
-    mz = 2.0 * (y * z + w * x)
-    obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
-    # the specific force in the world (quat_rotate: v + 2 w (u x v) + 2 u x (u x v))
-    v0, v1, v2 = (np.ascontiguousarray(acc[:, i]) for i in range(3))
-    c0 = y * v2 - z * v1
-    c1 = z * v0 - x * v2
-    c2 = x * v1 - y * v0
-    f0 = v0 + 2.0 * (w * c0 + (y * c2 - z * c1))
-    f1 = v1 + 2.0 * (w * c1 + (z * c0 - x * c2))
-    f2 = v2 + 2.0 * (w * c2 + (x * c1 - y * c0))
-    lat = (f0 * mx + f1 * my) / np.maximum(np.sqrt(mx * mx + my * my), 1e-9)
-    return obl, lat, f2 - gravity
 
 
 def _step_ptp_rows_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
