@@ -116,7 +116,7 @@ from dsp.pelvis_segment import (
     bridge_gaps,
 )
 from dsp.pelvis_steps import Baseline, PelvisStep, StepLinker, baseline_from_steps, vote_sides
-from dsp.pelvis_walk import PelvisWalk, WalkStep
+from dsp.pelvis_walk import PelvisWalk, WalkStep, fuse_walk_step, walk_row
 from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer, saturated_samples
 from dsp.summary import median_or_none
 
@@ -760,7 +760,9 @@ class PelvisAnalyzer(StreamAnalyzer):
             del steps[:drop]
             self._released -= drop
         if self._released and self._feet:
-            self._feet.forget(steps[self._released - 1].t_ic - 10.0)
+            self._feet.forget(
+                min(steps[self._released - 1].t_ic, self._walk.horizon_s(self._walk_pending)) - 10.0
+            )
 
     def _emit(self, st: PelvisStep) -> None:
         """The row of a running step (its early row, released now at the latest)."""
@@ -864,16 +866,19 @@ class PelvisAnalyzer(StreamAnalyzer):
         if self._walk_baseline(final) is None:
             return
         base = self.baseline.walk if self.baseline.walk is not None else 0.0
+        now = self._last[0] if self._last is not None else -math.inf
+        n_done = 0
         for w in self._walk_pending:
-            side = "left" if w.left else "right"
-            row = ContactRow(sensor_id=self.info.sensor_id, side=side, t_ic=w.t_ic)
-            row.events_source = "pelvis"
-            row.activity = "walk"
-            if math.isfinite(w.next2_ic):
-                row.stride_time = w.next2_ic - w.t_ic
-                row.cadence = cadence_spm(row.stride_time)
+            # feet in the session: their contact gives the step's side and events (as running)
+            fused = fuse_walk_step(self._feet, w, now=now, final=final)
+            if fused is False:
+                break  # a foot's rows near the step are not all in yet
+            n_done += 1
+            row = walk_row(self.info.sensor_id, w, fused)
+            if fused is not None:
+                self._tally.fused += 1
             drop = pelvic_drop(
-                side,
+                row.side,
                 w.obl_max,
                 w.obl_min,
                 baseline_deg=base,
@@ -889,12 +894,12 @@ class PelvisAnalyzer(StreamAnalyzer):
                 row.add_flag("low_alignment")
             self._tally.add(row)
             self._out.append(row)
-            early = ContactRow(sensor_id=row.sensor_id, side=side, t_ic=row.t_ic)
-            early.events_source, early.activity = "pelvis", "walk"
+            early = ContactRow(sensor_id=row.sensor_id, side=row.side, t_ic=row.t_ic)
+            early.events_source, early.activity = row.events_source, "walk"
             early.pelvic_drop = row.pelvic_drop
             for f in row.flags:
                 early.add_flag(f)
             self._early_out.append(early)
             if w.trace is not None and row.pelvic_drop is not None:
-                self._traces_out.append((row.t_ic, w.trace - base, side))
-        self._walk_pending = []
+                self._traces_out.append((row.t_ic, w.trace - base, row.side))
+        del self._walk_pending[:n_done]

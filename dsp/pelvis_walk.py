@@ -34,16 +34,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
+from dsp.contact import ContactRow
 from dsp.filters import samples_for
-from dsp.pelvis_events import detect_walk_steps, walk_context_s
+from dsp.metrics import cadence_spm
+from dsp.pelvis_events import (
+    WALK_MAX_STEP_S,
+    detect_walk_steps,
+    may_hold_walk,
+    walk_context_s,
+    walk_flight_level,
+)
+from dsp.pelvis_fusion import FeetFusion
 from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
 from dsp.pelvis_orientation import stride_gravity_attitude
 
-__all__ = ["PelvisWalk", "WalkSettings", "WalkStep"]
+__all__ = ["PelvisWalk", "WalkSettings", "WalkStep", "fuse_walk_step", "walk_row"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class WalkSettings:
     lookahead_s: float = 3.5
     side_half_window: int = 8
     stance_end_step: float = 0.2
-    max_step_s: float = 1.0
+    max_step_s: float = WALK_MAX_STEP_S
     yaw_window_step: float = 0.3
     yaw_cue: bool = True
 
@@ -95,6 +105,48 @@ class WalkStep:
     run: int = 0
     step_no: int = 0
     left: bool | None = None
+    skip: set[str] = field(default_factory=set)  # feet left out of its fusion (silent)
+
+
+#: The foot contact a walking step takes its events from: (sensor id, side, t_ic, t_to,
+#: stride time), see :meth:`dsp.pelvis_fusion.FeetFusion.match`.
+FootMatch = tuple[str, str, float, float | None, float | None]
+
+
+def fuse_walk_step(
+    feet: FeetFusion | None, step: WalkStep, *, now: float, final: bool
+) -> FootMatch | Literal[False] | None:
+    """The foot contact that gives a walking step its side and events, as for a running step
+    (:mod:`dsp.pelvis_fusion`): the nearest foot row within the fusion tolerance, once every
+    foot has decided about the step. ``None``: no feet, or none matches (the pelvis' own
+    events stand); ``False``: a foot's rows near the step are not all in yet (ask again)."""
+    if not feet:
+        return None
+    if not feet.ready(step.t_ic, step.skip, now=now, final=final):
+        return False
+    return feet.match(step.t_ic, step.skip)
+
+
+def walk_row(sensor_id: str, step: WalkStep, fused: FootMatch | None) -> ContactRow:
+    """A walking step's row with its side and events: the foot's (``events_source`` feet:
+    side, IC, toe-off, contact and stride time) or the pelvis' own (side vote, IC, stride time
+    from the same foot's next contact; no toe-off)."""
+    if fused is not None:
+        _, side, t_ic, t_to, stride = fused
+        row = ContactRow(sensor_id=sensor_id, side=side, t_ic=t_ic, t_to=t_to)
+        row.events_source = "feet"
+        if t_to is not None:
+            row.contact_time = t_to - t_ic
+    else:
+        side = "left" if step.left else "right"
+        row = ContactRow(sensor_id=sensor_id, side=side, t_ic=step.t_ic)
+        row.events_source = "pelvis"
+        stride = step.next2_ic - step.t_ic if math.isfinite(step.next2_ic) else None
+    row.activity = "walk"
+    if stride is not None and stride > 0:
+        row.stride_time = stride
+        row.cadence = cadence_spm(stride)
+    return row
 
 
 class PelvisWalk:
@@ -125,6 +177,7 @@ class PelvisWalk:
         self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
+        self._fl_level2 = walk_flight_level(gravity=self.gravity) ** 2
         self._segment = 0
         self._open = False
         self._steps: list[WalkStep] = []  # the last decided ones (vote context) + pending
@@ -160,11 +213,14 @@ class PelvisWalk:
             self._gyr = np.empty((0, 3))
             self._gap = np.empty(0, dtype=bool)
             self._sat = np.empty(0, dtype=bool)
+            self._fl = np.empty(0, dtype=bool)
         self._t = np.concatenate((self._t, t))
         self._acc = np.concatenate((self._acc, acc_b))
         self._gyr = np.concatenate((self._gyr, gyr_b))
         self._gap = np.concatenate((self._gap, gap))
         self._sat = np.concatenate((self._sat, sat))
+        # raw flight samples (running), for the cheap test of may_hold_walk
+        self._fl = np.concatenate((self._fl, np.einsum("ij,ij->i", acc_b, acc_b) < self._fl_level2))
         self._n += t.shape[0]
         self._advance(final=False)
 
@@ -177,6 +233,15 @@ class PelvisWalk:
         self._t_done = math.inf
         self._decide(closed=True)
         self._t_done = -math.inf
+
+    def horizon_s(self, pending: list[WalkStep]) -> float:
+        """Earliest contact time a walking step not yet turned into a row can have, s (its
+        caller's ``pending`` steps, the undecided ones, and those of epochs still to come)."""
+        ts = [st.t_ic for st in pending]
+        ts += [st.t_ic for st in self._out]
+        ts += [st.t_ic for st in self._steps[self._n_decided :]]
+        ts.append(self._t_done - self.settings.max_step_s)
+        return min(ts)
 
     def take(self, *, final: bool = False) -> list[WalkStep]:
         """The steps whose side is decided since the last call, in time order."""
@@ -203,6 +268,7 @@ class PelvisWalk:
                 self._gyr = self._gyr[cut:]
                 self._gap = self._gap[cut:]
                 self._sat = self._sat[cut:]
+                self._fl = self._fl[cut:]
                 self._base += cut
         self._decide(closed=False)
 
@@ -211,9 +277,12 @@ class PelvisWalk:
         t = self._t[lo - b : hi - b]
         acc = self._acc[lo - b : hi - b]
         g = self.gravity
+        if not may_hold_walk(self._fl[lo - b : hi - b], sampling_rate_hz=self.fs):
+            return  # running: a flight phase every step
+        nrm = np.sqrt(np.einsum("ij,ij->i", acc, acc))
         w = detect_walk_steps(
             t,
-            np.sqrt(np.einsum("ij,ij->i", acc, acc)),
+            nrm,
             sampling_rate_hz=self.fs,
             max_step_s=self.settings.max_step_s,
             gravity=g,
@@ -301,12 +370,17 @@ class PelvisWalk:
             self._run += 1
             st.run, st.step_no = self._run, 0
             return
+        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
+        kk = round(x) if math.isfinite(x) else 0
         if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
+            # the next detected contact; twice the step time after the last one (short,
+            # weak steps in a turn): one contact was missed between them, the run goes on
+            if kk >= 2 and abs(x - kk) < 0.2:
+                st.run, st.step_no = prev.run, prev.step_no + kk
+                return
             st.run, st.step_no = prev.run, prev.step_no + 1
             self._step_T = st.t_ic - prev.t_ic
             return
-        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
-        kk = round(x) if math.isfinite(x) else 0
         if 1 <= kk <= 4 and abs(x - kk) < 0.2:
             st.run, st.step_no = prev.run, prev.step_no + kk
             return

@@ -453,7 +453,13 @@ class PelvisModel:
         self.tc = tc
         if walk:
             amp = 0.5 * sc.schedule(sc.vertical_oscillation_cm, t_ic) / 100.0
-            self.phase = QuinticHermite(t_ic, np.arange(t_ic.size, dtype=float) + 0.0)
+            # the first swing (from standing) is a step too: the centre of mass moves along
+            # its arc before the first contact (phase -1 to 0), not frozen until the contact
+            t0_sw = t_ic[0] - (t_ic[1] - t_ic[0])
+            self.t_swing0 = t0_sw
+            self.phase = QuinticHermite(
+                np.concatenate(([t0_sw], t_ic)), np.arange(-1.0, t_ic.size, dtype=float)
+            )
             self.amp = QuinticHermite(t_ic, amp)
             self.z_mean = h0 - 0.015
         else:
@@ -530,7 +536,10 @@ class PelvisModel:
         j = np.clip(np.searchsorted(t_ic, t, side="right") - 1, 0, t_ic.size - 1)
         tau = t - t_ic[j]
         if self.walk:
-            ramp = smootherstep((t - (self.t_first - 1.0)) / 1.0)
+            # from standing: no double-support push before the first swing (phase -1 to
+            # -0.75), the single-support arc grows in before the first contact
+            t_sw = self.t_first - self.t_swing0
+            ramp = smootherstep((t - (self.t_swing0 + 0.25 * t_sw)) / (0.75 * t_sw))
             z = (
                 self.z_mean
                 + 0.01 * (1 - ramp)

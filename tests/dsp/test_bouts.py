@@ -118,6 +118,12 @@ def test_intervals_streaming_equals_batch_with_feet(intervals) -> None:
     assert pel["run"]["cadence_median"] > 150 and pel["walk"]["cadence_median"] < 125
     lf = acc.by_activity("left_foot", "left_foot")
     assert lf["run"]["contact_time_median"] < 0.35 < lf["walk"]["contact_time_median"]
+    # walking pelvis rows take their side and events from the feet, as running ones do
+    pw = [r for r in rows1 if r.sensor_id == "pelvis" and r.activity == "walk"]
+    fused = [r for r in pw if r.events_source == "feet"]
+    assert len(fused) >= 0.95 * len(pw), (len(fused), len(pw))
+    foot = {(r.t_ic, r.side) for r in rows1 if r.sensor_id != "pelvis"}
+    assert all((r.t_ic, r.side) in foot and r.contact_time is not None for r in fused)
 
 
 def test_alert_rules_watch_their_activity() -> None:

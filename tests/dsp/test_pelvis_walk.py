@@ -12,7 +12,7 @@ import pytest
 from dsp.block import SampleBlock
 from dsp.pelvis_alignment import estimate_pelvis_alignment
 from dsp.pelvis_analyzer import PelvisAnalyzer
-from dsp.pelvis_events import detect_walk_steps
+from dsp.pelvis_events import detect_walk_steps, may_hold_walk, walk_flight_level
 from firmware_bridge.simulator.eval_pelvis import run_pelvis_only, score_pelvis
 from firmware_bridge.simulator.session import simulate_session
 
@@ -80,6 +80,30 @@ def test_running_contacts_are_not_walking_steps() -> None:
     assert {r.activity for r in rows} == {"run"}
 
 
+@pytest.mark.parametrize("scenario", ["easy", "walk", "intervals"])
+def test_the_cheap_running_test_never_hides_a_walking_step(scenario: str) -> None:
+    """may_hold_walk (which lets long runs skip the walking detection) is a bound: wherever it
+    says no walk, the detection finds none; on walking it lets the detection run."""
+    sim = simulate_session(scenario, duration_s=120.0, rate_hz=208.0, seed=5, sensors=("pelvis",))
+    b = sim.blocks["pelvis"]
+    nrm = np.linalg.norm(b.acc, axis=1)
+    fl = nrm < walk_flight_level()
+    rng = np.random.default_rng(0)
+    skipped = walking = 0
+    for _ in range(60):
+        n = int(rng.integers(100, 2500))
+        lo = int(rng.integers(0, nrm.size - n))
+        found = len(detect_walk_steps(b.t[lo : lo + n], nrm[lo : lo + n], sampling_rate_hz=208.0))
+        if not may_hold_walk(fl[lo : lo + n], sampling_rate_hz=208.0):
+            assert found == 0, (scenario, lo, n)
+            skipped += 1
+        walking += found > 0
+    if scenario == "easy":
+        assert skipped >= 40  # running windows are skipped
+    if scenario == "walk":
+        assert walking >= 30
+
+
 def test_a_still_sensor_has_no_steps() -> None:
     n = 3000
     t = np.arange(n) / 100.0
@@ -131,3 +155,27 @@ def test_real_lower_back_walks(name: str) -> None:
     assert found >= 0.95 and prec >= 0.95, (found, prec)
     assert side >= 0.95, side
     assert ic <= 0.040, ic
+
+
+def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
+    """A detected step twice the step time after the previous one (a weak step of a turn was
+    missed between them) continues the run two step numbers on, so the sides keep alternating."""
+    from dsp.pelvis_walk import PelvisWalk, WalkStep
+
+    pw = PelvisWalk(100.0)
+    times = [0.0, 0.5, 1.0, 1.5, 2.5, 3.0]  # the contact at 2.0 s was missed
+    nan = float("nan")
+    for k, t in enumerate(times):
+        nxt = times[k + 1] if k + 1 < len(times) else nan
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1)
+        pw._link(st)
+        pw._steps.append(st)
+    assert [s.step_no for s in pw._steps] == [0, 1, 2, 3, 5, 6]
+    assert len({s.run for s in pw._steps}) == 1
+    # a slow step (1.5 step times) is just the next step
+    pw2 = PelvisWalk(100.0)
+    for k, t in enumerate([0.0, 0.5, 1.0, 1.75, 2.25]):
+        st = WalkStep(t, [0.5, 1.0, 1.75, 2.25, nan][k], nan, nan, nan, nan, nan, nan, nan, 1)
+        pw2._link(st)
+        pw2._steps.append(st)
+    assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4]
