@@ -1,11 +1,13 @@
 """On-sensor logging on the emulator: time-base alignment after download and download speed.
 
-Arms emulated sensors (DIY clips and/or MetaMotion boards, drifting clocks), lets a run of
+Arms emulated sensors (DIY clips, MetaMotion boards and/or Polar Verity Senses, drifting
+clocks), lets a run of
 ``--run`` session seconds pass (the simulator fills their flash), downloads through bleak over
 bumble's virtual controllers and compares every sample's time with the emulator's truth.
 
     .venv/bin/python benchmarks/bench_sensorlog.py --run 600 --drift 240
     .venv/bin/python benchmarks/bench_sensorlog.py --run 120 --drift 150 --models diy,metawear
+    .venv/bin/python benchmarks/bench_sensorlog.py --run 600 --drift 240 --models polar,diy
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ async def run(args: argparse.Namespace) -> None:
             connect=r.connector(), host_clock=r.host_clock,
         )  # fmt: skip
         r.advance(args.run)
+        for sid, per in r.peripherals.items():
+            if hasattr(per, "disk_bytes"):  # a Verity Sense: its files' growth
+                per.fill_log()  # type: ignore[attr-defined]
+                used = per.used_bytes  # type: ignore[attr-defined]
+                print(f"{sid}: {used} bytes of files, {used / args.run * 3.6:.0f} kB/h")
         wall = time.perf_counter()
         t_sess = r.link.now()  # type: ignore[union-attr]
         summary = await download_sensors(
@@ -79,7 +86,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=float, default=600.0, help="run length, session s (600)")
     p.add_argument("--drift", type=float, default=240.0, help="clock drift, ppm (±, 240)")
-    p.add_argument("--models", default="diy,diy", help="diy/metawear per sensor (diy,diy)")
+    p.add_argument("--models", default="diy,diy", help="diy/metawear/polar per sensor (diy,diy)")
     p.add_argument("--rate", type=float, default=104.0, help="sample rate, Hz (104)")
     p.add_argument("--speed", type=float, default=4.0, help="virtual link speed (4x)")
     asyncio.run(run(p.parse_args()))

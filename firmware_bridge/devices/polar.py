@@ -53,6 +53,7 @@ __all__ = [
     "decode_delta_frame",
     "encode_data_frame",
     "encode_delta_frame",
+    "frame_values",
     "parse_settings",
     "settings_bytes",
 ]
@@ -219,6 +220,18 @@ def encode_data_frame(meas_type: int, timestamp_ns: int, frame_type: int, conten
     return (
         bytes([meas_type]) + int(timestamp_ns).to_bytes(8, "little") + bytes([frame_type]) + content
     )
+
+
+def frame_values(meas_type: int, frame_type: int, content: bytes, factor: float) -> np.ndarray:
+    """Samples of one PMD ACC or GYRO frame body in m/s² or deg/s, shape (N, 3) (the online
+    stream and the offline recording files carry the same frames).
+
+    Raises
+    ------
+    DecodeError
+        Unsupported frame type or a broken frame.
+    """
+    return _to_units(meas_type, frame_type, content, factor)
 
 
 def _to_units(meas_type: int, frame_type: int, content: bytes, factor: float) -> np.ndarray:

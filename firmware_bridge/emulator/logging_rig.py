@@ -62,6 +62,8 @@ class LoggingRig:
     session_t: float = 0.0
     host_epoch: float = field(default_factory=time.time)
     flash_bytes: int = 2 * 1024 * 1024
+    #: Extra keyword arguments of emulated Verity Sense sensors (memory limits, file split, ...).
+    polar_options: dict[str, Any] = field(default_factory=dict)
     link: VirtualLink | None = None
     peripherals: dict[str, EmulatedPeripheral] = field(default_factory=dict)
 
@@ -78,6 +80,7 @@ class LoggingRig:
         max_drift_ppm: float = 50.0,
         drift_ppm: Mapping[str, float] | None = None,
         flash_bytes: int = 2 * 1024 * 1024,
+        polar_options: Mapping[str, Any] | None = None,
     ) -> LoggingRig:
         """New devices: boot offsets 10-600 s, drifts within ±``max_drift_ppm`` (or as given)."""
         rng = np.random.default_rng(seed + 2000)
@@ -96,10 +99,11 @@ class LoggingRig:
                 seed=seed + i,
             )
         for s in sensors.values():
-            if s.model not in ("diy", "metawear", "metawear-s"):
+            if s.model not in ("diy", "metawear", "metawear-s", "polar"):
                 raise ValueError(
                     f"{s.sensor_id}: emulated logging sensor {s.model!r}: expected diy, metawear "
-                    "(MetaMotion R, BMI160) or metawear-s (MetaMotion S, BMI270)"
+                    "(MetaMotion R, BMI160), metawear-s (MetaMotion S, BMI270) or polar "
+                    "(Verity Sense)"
                 )
         return cls(
             sensors,
@@ -108,6 +112,7 @@ class LoggingRig:
             signal_rate_hz=signal_rate_hz,
             seed=seed,
             flash_bytes=flash_bytes,
+            polar_options=dict(polar_options or {}),
         )
 
     # --- persistence ---------------------------------------------------------------------
@@ -123,6 +128,7 @@ class LoggingRig:
             "session_t": self.session_t,
             "host_epoch": self.host_epoch,
             "flash_bytes": self.flash_bytes,
+            "polar_options": self.polar_options,
             "saved_wall": time.time(),
             "sensors": [s.__dict__ for s in self.sensors.values()],
         }
@@ -149,6 +155,7 @@ class LoggingRig:
             session_t=float(d["session_t"]),
             host_epoch=float(d["host_epoch"]),
             flash_bytes=int(d["flash_bytes"]),
+            polar_options=dict(d.get("polar_options", {})),
         )
         return rig
 
@@ -192,7 +199,16 @@ class LoggingRig:
                     "seed": s.seed,
                 }
                 per: Any
-                if s.model in ("metawear", "metawear-s"):
+                if s.model == "polar":
+                    from firmware_bridge.emulator.polar import EmulatedPolarVeritySenseLogging
+
+                    per = EmulatedPolarVeritySenseLogging(
+                        link,
+                        name=f"Polar Sense {_SHORT.get(sid, sid[:2])}0E12F",
+                        **self.polar_options,
+                        **common,
+                    )
+                elif s.model in ("metawear", "metawear-s"):
                     from firmware_bridge.emulator.metawear import EmulatedMetaWear
 
                     per = EmulatedMetaWear(

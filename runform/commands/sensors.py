@@ -77,8 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODELS",
         help="with --simulate: model of each emulated sensor (diy, metawear = MetaMotion R, "
-        "metawear-s = MetaMotion S) in the order of --placements or as PLACEMENT=MODEL "
-        "(default: all diy)",
+        "metawear-s = MetaMotion S, polar = Verity Sense) in the order of --placements or as "
+        "PLACEMENT=MODEL (default: all diy)",
     )
     arm.add_argument("--scenario", default="easy", help="with --simulate: simulator scenario")
     arm.add_argument("--seed", type=int, default=0, help="with --simulate: random seed")
@@ -107,8 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dl.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-#: Emulated logging sensors: the DIY clip, a MetaMotion R (BMI160), a MetaMotion S (BMI270).
-LOGGING_MODELS = ("diy", "metawear", "metawear-s")
+#: Emulated logging sensors: the DIY clip, a MetaMotion R (BMI160), a MetaMotion S (BMI270), a
+#: Polar Verity Sense (PMD offline recording, files over PFTP).
+LOGGING_MODELS = ("diy", "metawear", "metawear-s", "polar")
 
 
 def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
@@ -302,7 +303,10 @@ async def _status(args: argparse.Namespace, state: Path) -> int:
             continue
         rate_bytes = _bytes_per_second(s.device_model, s.config.rate_hz)
         if st.capacity_bytes:
-            left = st.capacity_bytes - st.used_bytes
+            from firmware_bridge.sensorlog import STOP_RESERVE_BYTES
+
+            reserve = STOP_RESERVE_BYTES.get(s.device_model, 0)  # kept free by the sensor
+            left = max(0, st.capacity_bytes - st.used_bytes - reserve)
             memory = (
                 f"memory {st.used_bytes / 1024:.0f} of {st.capacity_bytes / 1024:.0f} KiB used, "
                 f"{left / rate_bytes / 3600:.1f} h left at {s.config.rate_hz:g} Hz"

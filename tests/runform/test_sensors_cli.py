@@ -33,3 +33,27 @@ def test_cli_arm_run_download_analyse(tmp_path, capsys):
     # everything downloaded: a second download is refused in one line
     assert main([*argv, "--out", rec]) == 2
     assert "downloaded already" in capsys.readouterr().err
+
+
+def test_cli_with_a_polar_verity_sense(tmp_path, capsys):
+    """``--simulate-devices left_foot=polar``: a Verity Sense records offline beside two clips;
+    its files survive between the commands (separate processes' worth of state)."""
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    arm = ["sensors", "arm", "--simulate", "--state", st, "--rate", "104"]
+    assert main([*arm, "--simulate-devices", "left_foot=polar"]) == 0
+    out = capsys.readouterr().out
+    assert "armed left_foot (polar-verity-sense" in out and "52 Hz" in out
+    assert main(["sensors", "status", "--simulate", "--state", st, "--run-seconds", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("logging, memory") == 3 and "h left at 52 Hz" in out
+    rec = str(tmp_path / "run.h5")
+    argv = ["sensors", "download", "--simulate", "--state", st, "--run-seconds", "60"]
+    assert main([*argv, "--out", rec, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("samples, gaps 0") == 3
+    with open_recording(rec) as r:
+        info = {i.sensor_id: i for i in r.sensors}["left_foot"]
+        assert info.sample_rate_hz == 52.0 and info.device_model == "polar-verity-sense"
+        assert len(r.read("left_foot").t) > 52 * 60
