@@ -57,7 +57,7 @@ from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
 from dsp.bouts import foot_activity
 from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
-from dsp.filters import centered_moving_average, declip, samples_for, saturation_mask
+from dsp.filters import centered_moving_average, declip, samples_for
 from dsp.foot_events import (
     ContactEvents,
     EventSettings,
@@ -68,7 +68,13 @@ from dsp.foot_events import (
 from dsp.foot_metrics import MetricSettings, contact_metrics_batch
 from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
-from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
+from dsp.stream_input import (
+    AlignBuffer,
+    BlockInput,
+    StreamAnalyzer,
+    classify_gaps,
+    saturated_samples,
+)
 from dsp.summary import median_or_none
 
 __all__ = ["ORIENTATION_KEYS", "FootAnalyzer", "FootSettings"]
@@ -375,8 +381,7 @@ class FootAnalyzer(StreamAnalyzer):
         # long losses split the data into segments; short ones (a few packets) are bridged:
         # the samples around them are integrated with the real time step and the contacts
         # that overlap them are flagged (or dropped when IC or TO falls inside)
-        big = steps > self._gap_thr
-        small = (steps > 1.5 / self.fs) & ~big
+        big, small = classify_gaps(steps, sampling_rate_hz=self.fs, split_s=self._gap_thr)
         starts = np.flatnonzero(big)
         if starts.size == 0 or starts[0] != 0:
             starts = np.concatenate(([0], starts))
@@ -406,20 +411,13 @@ class FootAnalyzer(StreamAnalyzer):
             for g in segs
         ]
         res = estimate_alignment(arrays, sampling_rate_hz=self.fs, gravity=s.gravity)
-        good = res.ok and res.confidence >= s.min_alignment_confidence
-        if good or (res.ok and (final or buf.at_max)):
+        # dsp.stream_input's retry policy: at the largest target a stretch that cannot be
+        # aligned (e.g. the sensor lay still) is dropped and the search starts over
+        outcome = self._judge_alignment(res, final=final, min_confidence=s.min_alignment_confidence)
+        if outcome == "adopt":
             self._adopt_alignment(res, s.min_alignment_confidence)
-            return
-        self._align_attempts.append(res.reason)
-        if final:
+        elif outcome == "give_up":
             log.warning("sensor %s: no alignment (%s)", self.info.sensor_id, res.reason)
-            buf.take()
-            return
-        # at the largest target this stretch cannot be aligned (e.g. the sensor lay still):
-        # it is dropped and the search starts over
-        dropped = buf.failed()
-        if dropped:
-            log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, dropped)
 
     # ------------------------------------------------------------------ segments
     def _start_segment(self) -> None:
@@ -449,11 +447,9 @@ class FootAnalyzer(StreamAnalyzer):
             self._start_segment()
         r = self._R
         assert r is not None
-        sat = np.zeros(piece.t.shape[0], dtype=bool)
-        if self._acc_fs is not None:
-            sat |= saturation_mask(piece.acc, full_scale=self._acc_fs)
-        if self._gyr_fs is not None:
-            sat |= saturation_mask(piece.gyr, full_scale=self._gyr_fs)
+        sat = saturated_samples(
+            piece.acc, piece.gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs
+        )
         self._bt = np.concatenate([self._bt, piece.t])
         acc_r = rotate_rows(piece.acc, r)
         self._bacc = np.concatenate([self._bacc, acc_r])

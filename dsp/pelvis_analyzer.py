@@ -99,7 +99,7 @@ from dsp.block import STANDARD_GRAVITY, SampleBlock, SensorInfo
 from dsp.contact import ContactRow
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
-from dsp.filters import samples_for, saturation_mask
+from dsp.filters import samples_for
 from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
 from dsp.pelvis_alignment import PelvisAlignment, estimate_pelvis_alignment
@@ -117,7 +117,7 @@ from dsp.pelvis_segment import (
 )
 from dsp.pelvis_steps import Baseline, PelvisStep, StepLinker, baseline_from_steps, vote_sides
 from dsp.pelvis_walk import PelvisWalk, WalkStep, fuse_walk_step, walk_row
-from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer
+from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer, saturated_samples
 from dsp.summary import median_or_none
 
 __all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings"]
@@ -513,21 +513,14 @@ class PelvisAnalyzer(StreamAnalyzer):
             log.warning("%s", self.problem_)
             buf.take()
             return
-        good = res.ok and res.confidence >= s.min_alignment_confidence
-        if good or (res.ok and (final or buf.at_max)):
+        outcome = self._judge_alignment(res, final=final, min_confidence=s.min_alignment_confidence)
+        if outcome == "adopt":
             self.baseline.kind = "standing" if res.standing else "running"
             self.baseline.value = 0.0 if res.standing else None
             self._adopt_alignment(res, s.min_alignment_confidence)
-            return
-        self._align_attempts.append(res.reason)
-        if final:
+        elif outcome == "give_up":
             self.problem_ = f"sensor {self.info.sensor_id}: no alignment ({res.reason})"
             log.warning("%s", self.problem_)
-            buf.take()
-            return
-        dropped = buf.failed()  # target doubled, or at its largest the stretch dropped
-        if dropped:
-            log.info("sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, dropped)
 
     # ------------------------------------------------------------------ 3, 8. segments, epochs
     def _start_segment(self) -> _Segment:
@@ -551,11 +544,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         r = self._R
         assert r is not None
         t, acc, gyr = piece.t, piece.acc, piece.gyr
-        sat = np.zeros(t.shape[0], dtype=bool)
-        if self._acc_fs is not None:
-            sat |= saturation_mask(acc, full_scale=self._acc_fs)
-        if self._gyr_fs is not None:
-            sat |= saturation_mask(gyr, full_scale=self._gyr_fs)
+        sat = saturated_samples(acc, gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs)
         acc_b = rotate_rows(acc, r)
         gyr_b = rotate_rows(gyr, r)
         seg.samples.add(t, acc_b, gyr_b, piece.gap, piece.bridged, sat)

@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp.contact import ContactRow
-from dsp.orientation import quat_multiply
 from dsp.pelvis_fusion import FeetFusion
 from dsp.pelvis_metrics import pelvic_drop
-from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm, stride_corrections
+from dsp.pelvis_orientation import quat_rotate, stride_corrections, world_rows
 from dsp.pelvis_segment import SegmentContacts, SegmentSamples
 from dsp.pelvis_steps import PelvisStep, vote_sides, whole_steps
 
@@ -225,16 +224,7 @@ def causal_stances(
     r = np.arange(int(lens.sum())) + np.repeat(ics0 - starts, lens)
     dt = (t[r] - np.repeat(c_last, lens)) - np.repeat(xm, lens)  # from the strides' mean time
     erv = np.repeat(rm, lens, axis=0) + dt[:, None] * np.repeat(slope, lens, axis=0)
-    qr = quat_multiply(np.repeat(qref, lens, axis=0), q[r])
-    qr /= row_norm(qr)[:, None]
-    rw = quat_multiply(quat_from_rotvec(erv), qr)  # body -> world
-    x_, y_, z_, w_ = rw[:, 0], rw[:, 1], rw[:, 2], rw[:, 3]
-    mx = 2.0 * (x_ * y_ - w_ * z_)
-    my = 1.0 - 2.0 * (x_ * x_ + z_ * z_)
-    mz = 2.0 * (y_ * z_ + w_ * x_)
-    obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
-    f_w = quat_rotate(rw, acc[r])
-    lat = (f_w[:, 0] * mx + f_w[:, 1] * my) / np.maximum(np.sqrt(mx * mx + my * my), 1e-9)
+    obl, lat, _ = world_rows(qref, lens, q[r], erv, acc[r])  # body -> world: E Q(IC)^-1 Q
     o_max = np.maximum.reduceat(obl, starts)
     o_min = np.minimum.reduceat(obl, starts)
     o_mean = np.add.reduceat(obl, starts) / lens

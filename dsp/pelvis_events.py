@@ -30,10 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from dsp.block import STANDARD_GRAVITY
-from dsp.filters import centered_moving_average, samples_for
+from dsp.filters import centered_moving_average, running_max, samples_for
 
 __all__ = ["StanceEvents", "detect_stances", "event_margin_samples"]
 
@@ -438,7 +437,7 @@ def detect_walk_steps(
     cand = np.flatnonzero((inner >= xs[:-2]) & (inner > xs[2:]) & (inner > min_peak_g)) + 1
     if cand.size < min_run:
         return empty
-    local_max = maximum_filter1d(xs, size=2 * half + 1, mode="nearest")
+    local_max = running_max(xs, size=2 * half + 1)  # scipy.ndimage costs 0.4 s to import
     pk = cand[xs[cand] >= local_max[cand]]
     # the smoothed edges of the data are not trusted (shrunk windows)
     edge = 2 * ws + samples_for(0.1, sampling_rate_hz=fs)

@@ -29,14 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
-from dsp.orientation import quat_multiply
 from dsp.pelvis_events import StanceEvents, detect_stances
 from dsp.pelvis_orientation import (
-    quat_from_rotvec,
     quat_rotate,
     segment_medians,
     stride_corrections,
     stride_gravity_attitude,
+    world_rows,
 )
 
 __all__ = [
@@ -545,20 +544,15 @@ def _own_metrics(
     r1s = np.array([x[2] for x in att], dtype=np.int64)
     idx, base = _ranges(r0s, r1s)  # concatenated sample indices, start of each window's part
     lens = r1s - r0s + 1
-    qlo_rows = np.repeat(np.stack([x[3] for x in att]), lens, axis=0)
-    qr = quat_multiply(qlo_rows, q[idx])
-    qr /= np.linalg.norm(qr, axis=1, keepdims=True)
-    e = quat_from_rotvec(np.concatenate([x[4] for x in att]))
-    rw = quat_multiply(e, qr)  # body -> world: Q first, then the correction E
-    x, y, z, w4 = rw[:, 0], rw[:, 1], rw[:, 2], rw[:, 3]
-    ml_w = np.stack(  # the body ml axis in the world: second column of the rotation matrix
-        (2.0 * (x * y - w4 * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w4 * x)), axis=1
+    obl, lat, a_z = world_rows(
+        np.stack([x[3] for x in att]),
+        lens,
+        q[idx],
+        np.concatenate([x[4] for x in att]),
+        acc[idx],
+        gravity,
     )
-    obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
-    f_w = quat_rotate(rw, acc[idx])
-    a_z = f_w[:, 2] - gravity
-    hz = ml_w[:, :2]
-    lat = np.einsum("ij,ij->i", f_w[:, :2], hz) / np.maximum(np.linalg.norm(hz, axis=1), 1e-9)
+    assert a_z is not None
     tc = t[idx]
     # per contact (the own contacts of every window in ``att``, in order): positions in the
     # concatenation of the windows' samples

@@ -38,6 +38,7 @@ __all__ = [
     "segment_medians",
     "stride_corrections",
     "stride_gravity_attitude",
+    "world_rows",
 ]
 
 _Z = np.array([0.0, 0.0, 1.0])
@@ -94,6 +95,72 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out[:, 1] = a2 * b0 - a0 * b2
     out[:, 2] = a0 * b1 - a1 * b0
     return out
+
+
+def world_rows(
+    qlo: np.ndarray,
+    lens: np.ndarray,
+    q: np.ndarray,
+    erv: np.ndarray,
+    acc: np.ndarray,
+    gravity: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per sample: pelvic obliquity (deg), world sideways specific force and (with ``gravity``)
+    world vertical acceleration (m/s²) from the attitude ``E(t) Qref^-1 Q(t)``.
+
+    ``qlo`` (W, 4): ``Qref^-1`` of each group of samples (a window, or a contact's frame),
+    repeated ``lens`` times; ``q`` (N, 4): ``Q(t)``, the gyroscope chain; ``erv`` (N, 3): the
+    gravity correction's rotation vectors, rad; ``acc`` (N, 3): body-frame specific force. The
+    obliquity is the elevation of the body ``ml`` axis; the sideways force is along its
+    horizontal projection. The one implementation of the two-sided (:mod:`dsp.pelvis_metrics`)
+    and causal (:mod:`dsp.pelvis_early`) attitude's per-sample values.
+
+    Written out one component at a time on contiguous arrays: the arithmetic of
+    :func:`dsp.orientation.quat_multiply`, :func:`quat_from_rotvec`, :func:`quat_rotate` and
+    :func:`row_norm` in the same order (bit-identical), without their strided column reads and
+    (N, 4) temporaries.
+    """
+    px, py, pz, pw = (np.repeat(qlo[:, i], lens) for i in range(4))
+    qx, qy, qz, qw = (np.ascontiguousarray(q[:, i]) for i in range(4))
+    # Q(lo)^-1 Q(t), normalised
+    rx = pw * qx + px * qw + py * qz - pz * qy
+    ry = pw * qy - px * qz + py * qw + pz * qx
+    rz = pw * qz + px * qy - py * qx + pz * qw
+    rr = pw * qw - px * qx - py * qy - pz * qz
+    nrm = np.sqrt(rx * rx + ry * ry + rz * rz + rr * rr)
+    rx /= nrm
+    ry /= nrm
+    rz /= nrm
+    rr /= nrm
+    # E(t) from its rotation vector (quat_from_rotvec)
+    e0, e1, e2 = (np.ascontiguousarray(erv[:, i]) for i in range(3))
+    a = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+    xs = np.pi * (a / (2.0 * np.pi))
+    ys = np.where(xs != 0.0, xs, _EPS)
+    k = 0.5 * (np.sin(ys) / ys)
+    ex, ey, ez, ew = e0 * k, e1 * k, e2 * k, np.cos(0.5 * a)
+    # body -> world: Q first, then the correction E
+    x = ew * rx + ex * rr + ey * rz - ez * ry
+    y = ew * ry - ex * rz + ey * rr + ez * rx
+    z = ew * rz + ex * ry - ey * rx + ez * rr
+    w = ew * rr - ex * rx - ey * ry - ez * rz
+    # the body ml axis in the world: second column of the rotation matrix
+    mx = 2.0 * (x * y - w * z)
+    my = 1.0 - 2.0 * (x * x + z * z)
+    mz = 2.0 * (y * z + w * x)
+    obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
+    # the specific force in the world (quat_rotate: v + 2 w (u x v) + 2 u x (u x v))
+    v0, v1, v2 = (np.ascontiguousarray(acc[:, i]) for i in range(3))
+    c0 = y * v2 - z * v1
+    c1 = z * v0 - x * v2
+    c2 = x * v1 - y * v0
+    f0 = v0 + 2.0 * (w * c0 + (y * c2 - z * c1))
+    f1 = v1 + 2.0 * (w * c1 + (z * c0 - x * c2))
+    lat = (f0 * mx + f1 * my) / np.maximum(np.sqrt(mx * mx + my * my), 1e-9)
+    if gravity is None:
+        return obl, lat, None
+    f2 = v2 + 2.0 * (w * c2 + (x * c1 - y * c0))
+    return obl, lat, f2 - gravity
 
 
 @dataclass

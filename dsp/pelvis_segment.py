@@ -28,6 +28,7 @@ from dsp.filters import samples_for
 from dsp.orientation import chain_rotations, quat_multiply
 from dsp.pelvis_events import FLIGHT_MAX_G, SMOOTH_MS, StanceEvents, detect_stances
 from dsp.pelvis_orientation import quat_from_rotvec, quat_rotate, row_norm
+from dsp.stream_input import classify_gaps
 
 __all__ = [
     "EpochGeometry",
@@ -82,8 +83,8 @@ def bridge_gaps(
 ) -> list[PelvisPiece]:
     """Cut a block's accepted samples into pieces (step 1 of :mod:`dsp.pelvis_analyzer`).
 
-    A jump of more than 1.5 periods between samples is a gap: up to ``bridge_max_s`` it is
-    bridged by linear interpolation on the nominal grid (the samples around it marked
+    The gap policy of :func:`dsp.stream_input.classify_gaps` with ``split_s = bridge_max_s``:
+    a short gap is bridged by linear interpolation on the nominal grid (the samples marked
     ``gap``), a longer one ends the segment. ``last`` (time, acc, gyr of the previous block's
     last sample; None for the first block) lets a gap at the block start be seen.
     ``reported_gaps`` (M, 2), s: gaps the device reported, shorter than 1.5 periods too,
@@ -98,7 +99,8 @@ def bridge_gaps(
         tt, aa, gg = t, acc, gyr
     dts = np.diff(tt)
     period = 1.0 / fs
-    jump = np.flatnonzero(dts > 1.5 * period)
+    split, short = classify_gaps(dts, sampling_rate_hz=fs, split_s=bridge_max_s)
+    jump = np.flatnonzero(split | short)
     pieces: list[PelvisPiece] = []
     start = 1 if last is not None else 0
     new_seg = last is None
@@ -114,7 +116,7 @@ def bridge_gaps(
         cur_g.append(gg[prev : j + 1])
         cur_m.append(np.zeros(j + 1 - prev, dtype=np.int8))  # 0 real, 2 interpolated
         gap = dts[j]
-        if gap <= bridge_max_s:
+        if not split[j]:
             m = round(gap * fs) - 1
             if m > 0:
                 w = np.arange(1, m + 1) / (m + 1)

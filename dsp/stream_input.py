@@ -18,7 +18,18 @@ block goes through the same checks, kept here in one place:
 
 :class:`AlignBuffer` holds the data until the sensor-to-body rotation is known (the same
 growing-target search in both analysers), and :class:`StreamAnalyzer` is their common base
-(``feed``/``finish``, handing the waiting data over once the rotation is known).
+(``feed``/``finish``, handing the waiting data over once the rotation is known). What both
+analysers decide the same way lives here once, with per-analyser parameters:
+
+* **the gap policy** (:func:`classify_gaps`): an interval longer than the analyser's
+  ``gap_split_s`` splits the data into segments; a shorter one over 1.5 sample periods is a
+  short gap (the feet keep it as a "minor gap" integrated with its real time step, the pelvis
+  bridges it by interpolation on the nominal grid). Feet: ``max(0.06 s, 3.5 periods)``;
+  pelvis: ``bridge_max_s`` (0.25 s: its gyroscope chain and attitude survive a longer bridge);
+* **saturation marks** (:func:`saturated_samples`): any axis at the stated range;
+* **alignment retries** (:meth:`StreamAnalyzer._judge_alignment`): adopt a good rotation, or
+  a usable one once no better can come; otherwise note the attempt and grow the buffer (or drop
+  a stretch that cannot be aligned), or give up at the end of the data.
 
 Every failure is an :class:`dsp.errors.AnalysisError` with a one-line message naming the
 sensor.
@@ -39,6 +50,7 @@ from dsp.block import SampleBlock, SensorInfo
 from dsp.bouts import block_motion
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
+from dsp.filters import saturation_mask
 
 __all__ = [
     "RANGE_MARGIN",
@@ -48,7 +60,9 @@ __all__ = [
     "BlockInput",
     "RateCheck",
     "StreamAnalyzer",
+    "classify_gaps",
     "physical_samples",
+    "saturated_samples",
 ]
 
 log = logging.getLogger(__name__)
@@ -99,6 +113,38 @@ def physical_samples(
         zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
         ok &= ~_zero_runs(zero, min_run=min_zero_run, continues=False)
     return ok
+
+
+def classify_gaps(
+    dt: np.ndarray, *, sampling_rate_hz: float, split_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The gap policy of the streaming analysers: masks ``(split, short)`` of the intervals
+    ``dt`` (s) between consecutive samples.
+
+    ``split``: longer than ``split_s``, the data are cut into segments there. ``short``: over
+    1.5 sample periods but not longer than ``split_s``, lost samples the analyser carries across
+    (each its own way, see the module docstring).
+    """
+    split = dt > split_s
+    short = (dt > 1.5 / sampling_rate_hz) & ~split
+    return split, short
+
+
+def saturated_samples(
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    *,
+    acc_full_scale: float | None,
+    gyr_full_scale: float | None,
+) -> np.ndarray:
+    """Mask (N,) of the samples with an axis at the stated range (:func:`dsp.filters.saturation_mask`;
+    ``None``: that range is unknown, nothing marked), m/s² and deg/s."""
+    sat = np.zeros(acc.shape[0], dtype=bool)
+    if acc_full_scale is not None:
+        sat |= saturation_mask(acc, full_scale=acc_full_scale)
+    if gyr_full_scale is not None:
+        sat |= saturation_mask(gyr, full_scale=gyr_full_scale)
+    return sat
 
 
 class RateCheck:
@@ -512,6 +558,31 @@ class StreamAnalyzer(ABC):
             return
         if self._align_buf.add(piece):
             self._try_align(final=False)
+
+    def _judge_alignment(self, res: Any, *, final: bool, min_confidence: float) -> str:
+        """The alignment retry policy after an estimate ``res`` (``ok``, ``confidence``,
+        ``reason``) from the data held (module docstring).
+
+        Returns ``"adopt"`` (a good rotation, or a usable one when no better can come: at the
+        end of the data or with the buffer at its largest; the caller adopts it with
+        :meth:`_adopt_alignment`), ``"give_up"`` (``final`` and none usable: the attempt is
+        noted, the data held dropped, the caller says why) or ``"wait"`` (the attempt is
+        noted; the buffer's target doubled, or at its largest its stretch dropped).
+        """
+        buf = self._align_buf
+        good = res.ok and res.confidence >= min_confidence
+        if good or (res.ok and (final or buf.at_max)):
+            return "adopt"
+        self._align_attempts.append(res.reason)
+        if final:
+            buf.take()
+            return "give_up"
+        dropped = buf.failed()  # target doubled, or at its largest the stretch dropped
+        if dropped:
+            logging.getLogger(type(self).__module__).info(
+                "sensor %s: %s; dropping %d samples", self.info.sensor_id, res.reason, dropped
+            )
+        return "wait"
 
     def _adopt_alignment(self, res: Any, min_confidence: float) -> None:
         """Hold the rotation ``res.R_bs`` and analyse the data that waited for it."""

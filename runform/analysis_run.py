@@ -24,6 +24,7 @@ import numpy as np
 from dsp.block import SensorInfo
 from dsp.contact import STRIDE_COLUMNS, ContactRow
 from dsp.metrics import csv_decimals
+from runform.validation import ANALYSIS_CHUNK_S
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -161,10 +162,80 @@ class AnalysisResult:
         return ""
 
 
+class _Collector:
+    """What :func:`analyse_recording` keeps of the pipeline's updates: the rows (and the
+    streaming writer's callback), the alerts with their clearing, the foot traces, and the
+    runner and per-activity summaries; then SUMMARY.json."""
+
+    def __init__(
+        self,
+        sensors: list[SensorInfo],
+        *,
+        collect_traces: bool,
+        keep_rows: bool,
+        on_rows: Callable[[list[ContactRow]], None] | None,
+    ) -> None:
+        from dsp.runner_metrics import RunnerMetrics
+        from dsp.session import FOOT_PLACEMENTS
+        from dsp.summary import ActivitySummaries
+
+        self.rows: list[ContactRow] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.traces: dict[str, list[tuple[float, np.ndarray]]] = {}
+        self.collect_traces = collect_traces
+        self.keep_rows = keep_rows
+        self.on_rows = on_rows
+        self.feet = {s.sensor_id for s in sensors if s.placement in FOOT_PLACEMENTS}
+        self.runner = RunnerMetrics({s.sensor_id: s.placement for s in sensors})
+        self.per_activity = ActivitySummaries()
+
+    def consume(self, up: Any) -> None:
+        """Take one :class:`dsp.pipeline.Update`."""
+        # the alerts come from the early rows too, as in the live viewer (same alerts)
+        self.alerts.extend(_alert_dict(a) for a in up.alerts)
+        _mark_cleared(self.alerts, up.cleared)
+        if self.collect_traces:  # the report's overlays are foot pitch (the pelvis: obliquity)
+            for sid, _side, t_ic, values in up.traces():
+                if sid in self.feet:
+                    self.traces.setdefault(sid, []).append((t_ic, values))
+        if not up.rows:
+            return
+        new = list(up.rows)
+        self.runner.add(new)
+        self.per_activity.add(new)
+        if self.keep_rows:
+            self.rows.extend(new)
+        if self.on_rows is not None:
+            self.on_rows(new)
+
+    def summary(
+        self, sa: Any, rec_path: str, *, duration_s: float, t_start: float
+    ) -> dict[str, Any]:
+        """SUMMARY.json of the session analyzer ``sa`` once the data are finished (the
+        alerts sorted by time)."""
+        from dsp.summary import build_summary
+
+        self.alerts.sort(key=lambda a: a["t"])
+        sensors_part = sa.summary()
+        for sid, part in sensors_part.items():
+            got = self.per_activity.by_activity(sid, str(part.get("placement", "")))
+            if got:
+                part["by_activity"] = got
+        summary = build_summary(
+            recording=rec_path,
+            duration_s=duration_s,
+            sensors=sensors_part,
+            alerts=self.alerts,
+            bouts=[b.as_dict() for b in sa.bouts(t_start, t_start + duration_s)],
+        )
+        self.runner.update_summary(summary)
+        return summary
+
+
 def analyse_recording(
     path: str | os.PathLike[str],
     *,
-    chunk_s: float = 60.0,
+    chunk_s: float = ANALYSIS_CHUNK_S,
     profile: str | os.PathLike[str] | None = None,
     alert_engine: Any | None = None,
     collect_traces: bool = False,
@@ -221,10 +292,8 @@ def analyse_recording(
     runform.errors.UsageError
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
-    from dsp.pipeline import SessionPipeline, Update
-    from dsp.runner_metrics import RunnerMetrics
-    from dsp.session import FOOT_PLACEMENTS, AnalysisConfig
-    from dsp.summary import ActivitySummaries, build_summary
+    from dsp.pipeline import SessionPipeline
+    from dsp.session import AnalysisConfig
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
@@ -232,9 +301,6 @@ def analyse_recording(
         raise ValueError(f"chunk_s {chunk_s}: expected a positive number of seconds")
     n_workers = workers_setting(workers)
     rec_path = os.fspath(path)
-    rows: list[ContactRow] = []
-    alerts: list[dict[str, Any]] = []
-    traces: dict[str, list[tuple[float, np.ndarray]]] = {}
     pool: WorkerPool | None = None
     rec = open_recording(rec_path)
     try:
@@ -264,28 +330,9 @@ def analyse_recording(
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
         pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
         sa = pipe.analysis
-        feet = {s.sensor_id for s in sensors if s.placement in FOOT_PLACEMENTS}
-        runner = RunnerMetrics({s.sensor_id: s.placement for s in sensors})
-        per_activity = ActivitySummaries()
-
-        def consume(up: Update) -> None:
-            # the alerts come from the early rows too, as in the live viewer (same alerts)
-            alerts.extend(_alert_dict(a) for a in up.alerts)
-            _mark_cleared(alerts, up.cleared)
-            if collect_traces:  # the report's overlays are foot pitch (the pelvis: obliquity)
-                for sid, _side, t_ic, values in up.traces():
-                    if sid in feet:
-                        traces.setdefault(sid, []).append((t_ic, values))
-            if not up.rows:
-                return
-            new = list(up.rows)
-            runner.add(new)
-            per_activity.add(new)
-            if keep_rows:
-                rows.extend(new)
-            if on_rows is not None:
-                on_rows(new)
-
+        out = _Collector(
+            sensors, collect_traces=collect_traces, keep_rows=keep_rows, on_rows=on_rows
+        )
         ids = list(sa.analyzers)
         blocks = (
             local_blocks(rec, chunk_s, ids, set(remote))
@@ -294,24 +341,12 @@ def analyse_recording(
         )
         for block in blocks:
             up = pipe.feed(block)
-            consume(up)
+            out.consume(up)
             if on_progress is not None and math.isfinite(up.data_end):
                 on_progress(up.data_end - t_start, duration)
-        consume(pipe.finish())
-        alerts.sort(key=lambda a: a["t"])
-        sensors_part = sa.summary()
-        for sid, part in sensors_part.items():
-            got = per_activity.by_activity(sid, str(part.get("placement", "")))
-            if got:
-                part["by_activity"] = got
-        summary = build_summary(
-            recording=rec_path,
-            duration_s=duration,
-            sensors=sensors_part,
-            alerts=alerts,
-            bouts=[b.as_dict() for b in sa.bouts(t_start, t_start + duration)],
-        )
-        runner.update_summary(summary)
+        out.consume(pipe.finish())
+        rows, traces = out.rows, out.traces
+        summary = out.summary(sa, rec_path, duration_s=duration, t_start=t_start)
         result = AnalysisResult(
             recording=rec_path,
             duration_s=duration,

@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsp.metric_registry import METRICS, SHARE_SMALLEST_CHANGE
-from dsp.metrics import METRIC_LIST, metric
+from dsp.metrics import METRIC_LIST, METRICS, SHARE_SMALLEST_CHANGE, metric
 from runform.analysis_run import AnalysisResult
 from runform.stats import Difference, compare_series, holm
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dsp.form_ranges import Light, rate
-from dsp.metric_registry import METRICS
+from dsp.metrics import METRICS
 from dsp.runner_metrics import contact_time_balance, foot_metrics, vertical_ratio
 
 __all__ = [

@@ -10,7 +10,7 @@ Noise and change
 ----------------
 * **Session to session**: a metric *changed beyond noise* at a session when its median differs
   from the previous session's by more than both the metric's smallest worthwhile change
-  (:mod:`dsp.metric_registry`) and 1.96 standard errors of the difference of the two medians.
+  (:mod:`dsp.metrics`) and 1.96 standard errors of the difference of the two medians.
   The standard error of a median is ``1.2533 sd / sqrt(n_eff)``, ``sd = IQR / 1.349`` and
   ``n_eff`` the effective number of strides (:func:`runform.stats.effective_sample_size`: the
   autocorrelation of strides counted).
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsp.metric_registry import METRICS, SHARE_SMALLEST_CHANGE
+from dsp.metrics import METRICS, SHARE_SMALLEST_CHANGE
 from runform.errors import UsageError
 
 __all__ = [

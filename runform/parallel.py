@@ -56,6 +56,7 @@ import numpy as np
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.feed import FeedResult
+from runform.validation import ANALYSIS_CHUNK_S
 
 try:
     import fcntl
@@ -144,7 +145,7 @@ def plan_workers(
     sensors: list[SensorInfo],
     *,
     duration_s: float,
-    chunk_s: float = 60.0,
+    chunk_s: float = ANALYSIS_CHUNK_S,
     workers: int | None = None,
 ) -> tuple[list[list[str]], str]:
     """Which sensors to analyse in which worker process.

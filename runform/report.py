@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dsp.metric_registry import fmt_duration
-from dsp.metrics import FEET, PELVIS, metric
+from dsp.metrics import FEET, PELVIS, fmt_duration, metric
 from runform import __version__
 from runform.analysis_run import AnalysisResult
 from runform.compare import (
@@ -182,7 +181,7 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1, classes=None
 
 
 def _fmt_duration(s: float) -> str:
-    """``m:ss.s`` or ``h:mm:ss.s`` (:func:`dsp.metric_registry.fmt_duration`)."""
+    """``m:ss.s`` or ``h:mm:ss.s`` (:func:`dsp.metrics.fmt_duration`)."""
     return fmt_duration(s)
 
 

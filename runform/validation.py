@@ -10,11 +10,20 @@ import math
 
 from runform.errors import UsageError
 
-__all__ = ["CHUNK_S_RANGE", "RECORD_RATE_RANGE_HZ", "check_chunk_s", "check_range"]
+__all__ = [
+    "ANALYSIS_CHUNK_S",
+    "CHUNK_S_RANGE",
+    "RECORD_RATE_RANGE_HZ",
+    "check_chunk_s",
+    "check_range",
+]
 
 #: Seconds of recording read at a time: below 0.5 s the per-chunk overhead dominates (a tiny
 #: value made ``analyze`` run for ever); above an hour a chunk no longer bounds memory.
 CHUNK_S_RANGE = (0.5, 3600.0)
+#: Window of the analysis loop (blocks of every sensor read and analysed together), s: the
+#: default of ``--chunk-s`` and of :func:`runform.analysis_run.analyse_recording`.
+ANALYSIS_CHUNK_S = 60.0
 #: Sample rates a recording can be made at, Hz (the devices runform knows stream 12.5-3332 Hz).
 RECORD_RATE_RANGE_HZ = (10.0, 4000.0)
 

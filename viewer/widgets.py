@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG
-from dsp.metric_registry import fmt_duration
+from dsp.metrics import fmt_duration, metric
 from viewer.model import StrideModel
 
 __all__ = [
@@ -108,6 +108,11 @@ class RingBuffer:
             return self.t[: self.n], self.v[: self.n]
         idx = np.r_[self.head : self.capacity, 0 : self.head]
         return self.t[idx], self.v[idx]
+
+
+def _title(label: str) -> str:
+    """A registry label as a plot title ("contact time" -> "Contact time")."""
+    return label[:1].upper() + label[1:]
 
 
 def _style_plot(
@@ -347,7 +352,10 @@ class StridePanel(pg.GraphicsLayoutWidget):
 
         # --- foot strike angle, coloured by strike type, with the threshold bands
         p = self.fsa = self.addPlot(row=0, col=0)
-        _style_plot(p, "Foot strike angle (● left, ▼ right)", "deg (toes up +)", grid=False)
+        fsa = metric("foot_strike_angle")
+        _style_plot(
+            p, f"{_title(fsa.label)} (● left, ▼ right)", f"{fsa.shown_unit} (toes up +)", grid=False
+        )
         for lo_, hi_, kind in (
             (REARFOOT_ABOVE_DEG, 60.0, "rearfoot"),
             (FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, "midfoot"),
@@ -404,10 +412,11 @@ class StridePanel(pg.GraphicsLayoutWidget):
             p.addItem(t)
 
         # --- pronation velocity, contact time, cadence, pelvic drop: left/right over time
-        def side_plot(row: int, col: int, title: str, unit: str) -> tuple[pg.PlotItem, dict]:
+        def side_plot(row: int, col: int, column: str, extra: str = "") -> tuple[pg.PlotItem, dict]:
+            m = metric(column)  # title and unit from the registry (dsp.metrics)
             pl = self.addPlot(row=row, col=col)
             # sides told by the title (no legend box over the data)
-            _style_plot(pl, f"{title} (● left, ▼ right)", unit, grid=False)
+            _style_plot(pl, f"{_title(m.label)}{extra} (● left, ▼ right)", m.shown_unit, grid=False)
             items = {
                 side: pl.plot(
                     pen=pg.mkPen(_rgba(SIDE_COLORS[side], 150), width=1),
@@ -421,10 +430,10 @@ class StridePanel(pg.GraphicsLayoutWidget):
             }
             return pl, items
 
-        self.mpv, self.mpv_items = side_plot(1, 0, "Max pronation velocity", "deg/s")
-        self.ct, self.ct_items = side_plot(1, 1, "Contact time", "ms")
-        self.cad, self.cad_items = side_plot(2, 0, "Cadence", "steps/min")
-        self.pd, self.pd_items = side_plot(2, 1, "Pelvic drop per step (by stance side)", "deg")
+        self.mpv, self.mpv_items = side_plot(1, 0, "max_pronation_velocity")
+        self.ct, self.ct_items = side_plot(1, 1, "contact_time")
+        self.cad, self.cad_items = side_plot(2, 0, "cadence")
+        self.pd, self.pd_items = side_plot(2, 1, "pelvic_drop", " per step (by stance side)")
         self.time_plots = [self.fsa, self.mpv, self.ct, self.cad, self.pd]
         for pl in self.time_plots[1:]:
             pl.setXLink(self.fsa)
@@ -507,12 +516,12 @@ class StridePanel(pg.GraphicsLayoutWidget):
             )
         for side in ("left", "right"):
             rs = [r for r in foot if r.side == side]
-            self._set(self.mpv_items[side], rs, "max_pronation_velocity", 1.0)
-            self._set(self.ct_items[side], rs, "contact_time", 1000.0)
+            self._set(self.mpv_items[side], rs, "max_pronation_velocity")
+            self._set(self.ct_items[side], rs, "contact_time")
             cad_rows = rs or [r for r in model.pelvis_rows(side) if r.t_ic >= lo]
-            self._set(self.cad_items[side], cad_rows, "cadence", 1.0)
+            self._set(self.cad_items[side], cad_rows, "cadence")
             prs = [r for r in model.pelvis_rows(side) if r.t_ic >= lo]
-            self._set(self.pd_items[side], prs, "pelvic_drop", 1.0)
+            self._set(self.pd_items[side], prs, "pelvic_drop")
         alerts = [a for a in model.alert_log() if a.t >= lo]
         self.alert_scatter.setData(
             x=[a.t for a in alerts],
@@ -544,7 +553,9 @@ class StridePanel(pg.GraphicsLayoutWidget):
             lab.setPos(lo, y)
 
     @staticmethod
-    def _set(item: pg.PlotDataItem, rows: list, attr: str, scale: float) -> None:
+    def _set(item: pg.PlotDataItem, rows: list, attr: str) -> None:
+        """The rows' ``attr`` over time, in the unit shown (the registry's scale: ms)."""
+        scale = metric(attr).scale
         xs, ys = [], []
         for r in rows:
             v = getattr(r, attr)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from firmware_bridge.simulator.sensor_model import DeviceSpec
+
 __all__ = [
     "SCENARIOS",
     "Scenario",
@@ -26,6 +28,9 @@ __all__ = [
 
 #: A constant or ``((t, value), ...)`` breakpoints (linear interpolation, held at the ends).
 Schedule = float | Sequence[tuple[float, float]]
+
+
+_DEVICE = DeviceSpec()  # the device defaults (one place: DeviceSpec)
 
 
 def _default_mounting() -> dict[str, object]:
@@ -86,15 +91,10 @@ class Scenario:
         ``medial``, ``upside_down``, ``sacrum``, ``pelvis_front``, ``pelvis_upside_down``,
         ``random``) or a 3x3 ``R_body_from_sensor``.
     mount_jitter_deg : random extra misalignment of every mounting, deg.
-    rate_hz : output data rate, 50-1666 Hz. acc_range_g, gyr_range_dps : full scale.
-    acc_noise_density, gyr_noise_density : white noise, m/s²/√Hz and deg/s/√Hz.
-    acc_bias_sd, gyr_bias_sd : per-axis constant bias spread, m/s² and deg/s.
-    scale_error_sd, cross_axis_sd : per-axis gain error and axis misalignment (fractions).
-    quantise : round to the int16 step of the range. aa_filter : ``"butterworth"`` (causal, like
-        the device's digital low-pass) or ``"none"``; aa_cutoff_ratio : cutoff / rate;
-        aa_order : filter order.
-    samples_per_packet, packet_loss, loss_burst_packets : BLE packets and their loss (fraction of
-        packets, mean burst length in packets).
+    rate_hz : output data rate, 50-1666 Hz.
+    acc_range_g ... loss_burst_packets : the device: ranges, noise, biases, gain and axis errors,
+        quantisation, anti-alias filter, BLE packets and their loss, as in
+        :class:`~firmware_bridge.simulator.sensor_model.DeviceSpec` (whose defaults these are).
     clock_offset_s : placement -> constant time-stamp error, s. random_phase : sensors sample at
         independent instants.
     """
@@ -143,25 +143,30 @@ class Scenario:
     mounting: Mapping[str, object] = field(default_factory=_default_mounting)
     mount_jitter_deg: float = 2.0
     rate_hz: float = 208.0
-    acc_range_g: float = 16.0
-    gyr_range_dps: float = 2000.0
-    acc_noise_density: float = 1.5e-3
-    gyr_noise_density: float = 8e-3
-    acc_bias_sd: float = 0.08
-    gyr_bias_sd: float = 0.5
-    scale_error_sd: float = 0.01
-    cross_axis_sd: float = 0.003
-    quantise: bool = True
-    aa_filter: str = "butterworth"
-    aa_cutoff_ratio: float = 0.4
-    aa_order: int = 2
-    samples_per_packet: int = 4
-    packet_loss: float = 0.0
-    loss_burst_packets: float = 2.0
+    # the device (its defaults are DeviceSpec's, given to every sensor by device_spec())
+    acc_range_g: float = _DEVICE.acc_range_g
+    gyr_range_dps: float = _DEVICE.gyr_range_dps
+    acc_noise_density: float = _DEVICE.acc_noise_density
+    gyr_noise_density: float = _DEVICE.gyr_noise_density
+    acc_bias_sd: float = _DEVICE.acc_bias_sd
+    gyr_bias_sd: float = _DEVICE.gyr_bias_sd
+    scale_error_sd: float = _DEVICE.scale_error_sd
+    cross_axis_sd: float = _DEVICE.cross_axis_sd
+    quantise: bool = _DEVICE.quantise
+    aa_filter: str = _DEVICE.aa_filter
+    aa_cutoff_ratio: float = _DEVICE.aa_cutoff_ratio
+    aa_order: int = _DEVICE.aa_order
+    samples_per_packet: int = _DEVICE.samples_per_packet
+    packet_loss: float = _DEVICE.packet_loss
+    loss_burst_packets: float = _DEVICE.loss_burst_packets
     clock_offset_s: Mapping[str, float] = field(default_factory=dict)
     random_phase: bool = True
 
     # -- helpers -------------------------------------------------------------------------
+    def device_spec(self) -> DeviceSpec:
+        """The device knobs of this scenario (the same for every sensor)."""
+        return DeviceSpec(**{f.name: getattr(self, f.name) for f in fields(DeviceSpec)})
+
     def with_overrides(self, **overrides: object) -> Scenario:
         """A copy with some fields replaced; unknown names raise one clear ``ValueError``."""
         names = {f.name for f in fields(self)}

@@ -123,6 +123,52 @@ def mounting_for(
     return Mounting(name=name, R_body_from_sensor=R, lever_arm_m=lever)
 
 
+@dataclass(frozen=True)
+class DeviceSpec:
+    """What a simulated sensor device does to the truth (the defaults: a typical 6-axis IMU
+    module streaming over BLE). :class:`~firmware_bridge.simulator.scenarios.Scenario` has the
+    same knobs (its defaults are these) and gives them to every sensor
+    (:meth:`~firmware_bridge.simulator.scenarios.Scenario.device_spec`).
+
+    Attributes
+    ----------
+    acc_range_g, gyr_range_dps : float
+        Full scale, g and deg/s.
+    acc_noise_density, gyr_noise_density : float
+        White noise, m/s²/√Hz and deg/s/√Hz.
+    acc_bias_sd, gyr_bias_sd : float
+        Per-axis constant bias spread, m/s² and deg/s.
+    scale_error_sd, cross_axis_sd : float
+        Per-axis gain error and axis misalignment (fractions).
+    quantise : bool
+        Round to the int16 step of the range.
+    aa_filter : str
+        ``"butterworth"`` (causal, like the device's digital low-pass) or ``"none"``.
+    aa_cutoff_ratio : float
+        Cutoff / rate.
+    aa_order : int
+        Filter order.
+    samples_per_packet, packet_loss, loss_burst_packets : int, float, float
+        BLE packets and their loss (fraction of packets, mean burst length in packets).
+    """
+
+    acc_range_g: float = 16.0
+    gyr_range_dps: float = 2000.0
+    acc_noise_density: float = 1.5e-3
+    gyr_noise_density: float = 8e-3
+    acc_bias_sd: float = 0.08
+    gyr_bias_sd: float = 0.5
+    scale_error_sd: float = 0.01
+    cross_axis_sd: float = 0.003
+    quantise: bool = True
+    aa_filter: str = "butterworth"
+    aa_cutoff_ratio: float = 0.4
+    aa_order: int = 2
+    samples_per_packet: int = 4
+    packet_loss: float = 0.0
+    loss_burst_packets: float = 2.0
+
+
 @dataclass
 class SensorModel:
     """Streaming device model of one sensor. Feed internal-rate truth in order with :meth:`feed`.
@@ -139,8 +185,10 @@ class SensorModel:
         Index (0..decim-1) of the internal sample that is output in every group.
     rng : numpy Generator
         Draws this sensor's errors, noise and packet losses.
-    acc_range_g, gyr_range_dps : float
-    other parameters as in :class:`~firmware_bridge.simulator.scenarios.Scenario`.
+    spec : DeviceSpec
+        Ranges, errors, anti-alias filter and BLE packets of the device.
+    time_offset_s : float
+        Constant time-stamp error, s.
     """
 
     sensor_id: str
@@ -149,42 +197,28 @@ class SensorModel:
     decim: int
     phase: int
     rng: np.random.Generator
-    acc_range_g: float = 16.0
-    gyr_range_dps: float = 2000.0
-    acc_noise_density: float = 1.5e-3
-    gyr_noise_density: float = 8e-3
-    acc_bias_sd: float = 0.08
-    gyr_bias_sd: float = 0.5
-    scale_error_sd: float = 0.01
-    cross_axis_sd: float = 0.003
-    quantise: bool = True
-    aa_filter: str = "butterworth"
-    aa_cutoff_ratio: float = 0.4
-    aa_order: int = 2
-    samples_per_packet: int = 4
-    packet_loss: float = 0.0
-    loss_burst_packets: float = 2.0
+    spec: DeviceSpec = field(default_factory=lambda: DeviceSpec())
     time_offset_s: float = 0.0
     _state: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         r = self.rng
-        self.acc_bias = r.standard_normal(3) * self.acc_bias_sd
-        self.gyr_bias = r.standard_normal(3) * self.gyr_bias_sd
-        self.acc_gain = np.eye(3) + np.diag(r.standard_normal(3) * self.scale_error_sd)
-        self.gyr_gain = np.eye(3) + np.diag(r.standard_normal(3) * self.scale_error_sd)
+        self.acc_bias = r.standard_normal(3) * self.spec.acc_bias_sd
+        self.gyr_bias = r.standard_normal(3) * self.spec.gyr_bias_sd
+        self.acc_gain = np.eye(3) + np.diag(r.standard_normal(3) * self.spec.scale_error_sd)
+        self.gyr_gain = np.eye(3) + np.diag(r.standard_normal(3) * self.spec.scale_error_sd)
         off = ~np.eye(3, dtype=bool)
-        self.acc_gain[off] += r.standard_normal(6) * self.cross_axis_sd
-        self.gyr_gain[off] += r.standard_normal(6) * self.cross_axis_sd
+        self.acc_gain[off] += r.standard_normal(6) * self.spec.cross_axis_sd
+        self.gyr_gain[off] += r.standard_normal(6) * self.spec.cross_axis_sd
         self._loss_rng = np.random.default_rng(int(r.integers(0, 2**63 - 1)))
-        self.acc_sigma = self.acc_noise_density * np.sqrt(self.rate_hz / 2)
-        self.gyr_sigma = self.gyr_noise_density * np.sqrt(self.rate_hz / 2)
-        self.acc_lsb = self.acc_range_g * G / 32768.0
-        self.gyr_lsb = self.gyr_range_dps / 32768.0
+        self.acc_sigma = self.spec.acc_noise_density * np.sqrt(self.rate_hz / 2)
+        self.gyr_sigma = self.spec.gyr_noise_density * np.sqrt(self.rate_hz / 2)
+        self.acc_lsb = self.spec.acc_range_g * G / 32768.0
+        self.gyr_lsb = self.spec.gyr_range_dps / 32768.0
         fs_int = self.rate_hz * self.decim
-        if self.aa_filter == "butterworth":
-            fc = min(self.aa_cutoff_ratio * self.rate_hz, 0.45 * fs_int)
-            self.sos = butter(self.aa_order, fc, fs=fs_int, output="sos")
+        if self.spec.aa_filter == "butterworth":
+            fc = min(self.spec.aa_cutoff_ratio * self.rate_hz, 0.45 * fs_int)
+            self.sos = butter(self.spec.aa_order, fc, fs=fs_int, output="sos")
         else:
             self.sos = None
         self._zi = None
@@ -194,11 +228,11 @@ class SensorModel:
         self._gap_open: list[float] | None = None
         self._pending_gaps: list[list[float]] = []
         self._loss_start = (
-            self.packet_loss / (self.loss_burst_packets * (1 - self.packet_loss))
-            if self.packet_loss > 0
+            self.spec.packet_loss / (self.spec.loss_burst_packets * (1 - self.spec.packet_loss))
+            if self.spec.packet_loss > 0
             else 0.0
         )
-        self._loss_stay = 1 - 1 / max(self.loss_burst_packets, 1.0)
+        self._loss_stay = 1 - 1 / max(self.spec.loss_burst_packets, 1.0)
 
     # ------------------------------------------------------------------------------------
     def true_signals(
@@ -238,15 +272,15 @@ class SensorModel:
         noise = self.rng.standard_normal((n, 6))  # one draw per piece: independent of piece sizes
         acc_o = x[:, :3] @ self.acc_gain.T + self.acc_bias + noise[:, :3] * self.acc_sigma
         gyr_o = x[:, 3:] @ self.gyr_gain.T + self.gyr_bias + noise[:, 3:] * self.gyr_sigma
-        if self.quantise:
+        if self.spec.quantise:
             acc_o = np.clip(np.round(acc_o / self.acc_lsb), -32768, 32767) * self.acc_lsb
             gyr_o = np.clip(np.round(gyr_o / self.gyr_lsb), -32768, 32767) * self.gyr_lsb
         else:
-            acc_o = np.clip(acc_o, -self.acc_range_g * G, self.acc_range_g * G)
-            gyr_o = np.clip(gyr_o, -self.gyr_range_dps, self.gyr_range_dps)
+            acc_o = np.clip(acc_o, -self.spec.acc_range_g * G, self.spec.acc_range_g * G)
+            gyr_o = np.clip(gyr_o, -self.spec.gyr_range_dps, self.spec.gyr_range_dps)
         keep = np.ones(n, dtype=bool)
-        if self.packet_loss > 0:
-            pk = k // self.samples_per_packet
+        if self.spec.packet_loss > 0:
+            pk = k // self.spec.samples_per_packet
             lost = self._packets_lost(pk)
             keep = ~lost
             # gaps: runs of lost samples (a run may continue from the previous piece)
@@ -305,12 +339,12 @@ class SensorModel:
             "gyr_gain": self.gyr_gain.tolist(),
             "acc_noise_sd": float(self.acc_sigma),
             "gyr_noise_sd": float(self.gyr_sigma),
-            "acc_range_g": float(self.acc_range_g),
-            "gyr_range_dps": float(self.gyr_range_dps),
+            "acc_range_g": float(self.spec.acc_range_g),
+            "gyr_range_dps": float(self.spec.gyr_range_dps),
             "time_offset_s": float(self.time_offset_s),
             "sample_phase_s": float(self.phase / (self.rate_hz * self.decim)),
-            "aa_filter": self.aa_filter,
-            "aa_cutoff_hz": float(self.aa_cutoff_ratio * self.rate_hz)
+            "aa_filter": self.spec.aa_filter,
+            "aa_cutoff_hz": float(self.spec.aa_cutoff_ratio * self.rate_hz)
             if self.sos is not None
             else None,
         }

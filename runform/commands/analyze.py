@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from runform.errors import UsageError
-from runform.validation import check_chunk_s
+from runform.validation import ANALYSIS_CHUNK_S, check_chunk_s
 
 NAME = "analyze"
 HELP = (
@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default, chirunning; default: default)",
     )
     parser.add_argument(
-        "--chunk-s", type=float, default=60.0, help="seconds of data read at a time (default 60)"
+        "--chunk-s",
+        type=float,
+        default=ANALYSIS_CHUNK_S,
+        help=f"seconds of data read at a time (default {ANALYSIS_CHUNK_S:g})",
     )
     parser.add_argument(
         "--workers",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dsp.contact import ContactRow
-from dsp.metric_registry import METRICS, metric, metrics_for
+from dsp.metrics import METRICS, metric, metrics_for
 from dsp.runner_metrics import (
     RunnerMetrics,
     contact_time_balance,
@@ -93,7 +93,7 @@ def test_registry_has_every_csv_column_with_decimals():
         assert METRICS[col].decimals == _DECIMALS[col]
     assert metric("contact_time").shown(0.25) == pytest.approx(250.0)
     assert "pelvic_drop" in [m.column for m in metrics_for("pelvis")]
-    with pytest.raises(KeyError, match="unknown metric"):
+    with pytest.raises(KeyError, match="no metric 'nope'"):
         metric("nope")
 
 

@@ -127,3 +127,75 @@ def test_align_buffer_doubles_then_drops_and_starts_over():
     buf.add((np.arange(30), False))
     assert buf.failed() == 42  # at the largest target: the stretch is dropped
     assert buf.target == 10 and buf.n == 0 and not buf.pieces
+
+
+def test_gap_policy_splits_long_gaps_and_keeps_short_ones():
+    from dsp.stream_input import classify_gaps
+
+    fs = 100.0
+    dt = np.array([0.01, 0.014, 0.016, 0.05, 0.06, 0.061, 0.25, 0.3])
+    split, short = classify_gaps(dt, sampling_rate_hz=fs, split_s=0.06)
+    assert split.tolist() == [False, False, False, False, False, True, True, True]
+    assert short.tolist() == [False, False, True, True, True, False, False, False]
+    # the pelvis' parameter: bridged up to 0.25 s
+    split, short = classify_gaps(dt, sampling_rate_hz=fs, split_s=0.25)
+    assert split.tolist() == [False] * 7 + [True]
+    # both analysers cut a segment at a 0.3 s loss and carry a 0.03 s loss across
+    from dsp.block import SensorInfo
+    from dsp.foot_analyzer import FootAnalyzer
+    from dsp.pelvis_analyzer import PelvisAnalyzer
+
+    t = np.concatenate([np.arange(100), np.arange(103, 200), np.arange(230, 300)]) / fs
+    for placement, cls in (("left_foot", FootAnalyzer), ("pelvis", PelvisAnalyzer)):
+        an = cls(SensorInfo("s1", placement, "test", fs))
+        pieces = an._split(_block(t))
+        assert [bool(p.new_segment) for p in pieces] == [True, True], placement
+
+
+def test_saturation_marks_any_axis_at_the_range():
+    from dsp.stream_input import saturated_samples
+
+    acc = np.array([[0.0, 0.0, 9.8], [0.0, 156.9, 9.8], [0.0, 0.0, 9.8], [0.0, 0.0, 9.8]])
+    gyr = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-2000.0, 0.0, 0.0]])
+    got = saturated_samples(acc, gyr, acc_full_scale=16 * 9.80665, gyr_full_scale=2000.0)
+    assert got.tolist() == [False, True, False, True]
+    none = saturated_samples(acc, gyr, acc_full_scale=None, gyr_full_scale=None)
+    assert not none.any()
+
+
+def test_alignment_retry_policy_is_shared():
+    """Adopt a good rotation; grow the buffer after a failed try, then drop the stretch; a
+    usable but unsure one once the buffer is at its largest; give up at the end."""
+    from types import SimpleNamespace
+
+    from dsp.block import SensorInfo
+    from dsp.foot_analyzer import FootAnalyzer
+    from dsp.pelvis_analyzer import PelvisAnalyzer
+
+    def res(ok, conf):
+        return SimpleNamespace(ok=ok, confidence=conf, reason=f"r{conf}")
+
+    for placement, cls in (("left_foot", FootAnalyzer), ("pelvis", PelvisAnalyzer)):
+        an = cls(SensorInfo("s1", placement, "test", 100.0))
+        buf = an._align_buf
+        piece = _piece_of(an, 3000)
+        buf.add(piece)
+        judge = an._judge_alignment
+        assert judge(res(True, 0.9), final=False, min_confidence=0.5) == "adopt"
+        t0 = buf.target
+        assert judge(res(True, 0.2), final=False, min_confidence=0.5) == "wait"
+        assert buf.target == 2 * t0 and an._align_attempts == ["r0.2"]
+        while not buf.at_max:
+            buf.failed()
+        assert judge(res(True, 0.2), final=False, min_confidence=0.5) == "adopt"
+        assert judge(res(False, 0.0), final=False, min_confidence=0.5) == "wait"
+        assert buf.n == 0 and buf.target == buf.initial  # the stretch dropped
+        buf.add(piece)
+        assert judge(res(False, 0.0), final=True, min_confidence=0.5) == "give_up"
+        assert buf.n == 0
+
+
+def _piece_of(an, n):
+    """A piece of ``n`` regular samples as the analyser's own ``_split`` makes it."""
+    (p,) = an._split(_block(np.arange(n) / 100.0))
+    return p

@@ -578,3 +578,26 @@ def test_streamed_recording_equals_session(tmp_path):
             np.testing.assert_allclose(blk.acc, ref.acc, atol=1e-5)
             np.testing.assert_array_equal(blk.seq, ref.seq)
             np.testing.assert_allclose(rec.gaps(sid), ref.gaps)
+
+
+def test_device_knobs_have_one_default_and_reach_every_sensor():
+    """The device knobs' defaults live in DeviceSpec; a scenario's values reach each sensor."""
+    from dataclasses import fields
+
+    from firmware_bridge.simulator.scenarios import Scenario, get_scenario
+    from firmware_bridge.simulator.sensor_model import DeviceSpec
+    from firmware_bridge.simulator.session import SignalGenerator
+
+    base = Scenario()
+    for f in fields(DeviceSpec):
+        assert getattr(base, f.name) == f.default, f.name
+    sc = get_scenario("easy").with_overrides(acc_range_g=4.0, packet_loss=0.03, aa_order=3)
+    gen = SignalGenerator(sc, 1)
+    assert gen.models
+    for model in gen.models.values():
+        assert model.spec == sc.device_spec()
+        assert (model.spec.acc_range_g, model.spec.packet_loss, model.spec.aa_order) == (
+            4.0,
+            0.03,
+            3,
+        )

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dsp.form_ranges import rate
-from dsp.metric_registry import fmt_duration
+from dsp.metrics import fmt_duration
 from runform.compare import Run, compare_runs
 from runform.findings import (
     alert_shares,

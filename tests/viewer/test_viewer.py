@@ -441,3 +441,23 @@ def test_live_says_when_the_recording_stops_on_a_full_disk(qtbot, tmp_path):
     _close(win)
     with open_recording(out) as rec:  # the file is kept and valid
         assert rec.n_samples("left_foot") == 0
+
+
+def test_stride_plots_take_titles_units_and_scale_from_the_registry(qtbot):
+    """The per-stride plots' titles and units are the registry's (dsp.metrics), and contact
+    time is drawn in the unit shown (ms)."""
+    from dsp.contact import ContactRow
+    from dsp.metrics import metric
+    from viewer.widgets import StridePanel
+
+    panel = StridePanel()
+    qtbot.addWidget(panel)
+    for plot, col in ((panel.ct, "contact_time"), (panel.pd, "pelvic_drop")):
+        m = metric(col)
+        assert plot.titleLabel.text.lower().startswith(m.label)
+        assert plot.getAxis("left").labelText == m.shown_unit
+    row = ContactRow(sensor_id="L", side="left", t_ic=1.0, t_to=1.25)
+    row.contact_time = 0.25
+    panel._set(panel.ct_items["left"], [row], "contact_time")
+    _, ys = panel.ct_items["left"].getData()
+    assert ys is not None and ys.tolist() == [250.0]
