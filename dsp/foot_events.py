@@ -77,6 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsp.block import STANDARD_GRAVITY
 from dsp.filters import centered_moving_average, running_max, samples_for
 from dsp.orientation import integrate_windows
 
@@ -188,7 +189,7 @@ class EventSettings:
     max_contact_s: float = 2.5
     max_cycle_s: float = 3.0
     flat_margin_dps: float = 50.0
-    gravity: float = 9.80665
+    gravity: float = STANDARD_GRAVITY
     ic_before_burst_s: float = 0.06
     edge_flat_max_dps: float = 150.0
     flat_max_dps: float = 120.0
