@@ -855,10 +855,13 @@ class FootAnalyzer(StreamAnalyzer):
         saturated = self._saturated(ev.ic, nxt.ic if nxt is not None else ev.to)
         long_clip = False
         if saturated and nxt is not None:
+            # a clipped run longer than max_clip_run_s, i.e. of at least ``m`` samples: some
+            # ``m`` consecutive saturated samples (running counts; no run-length bookkeeping)
             sat = self._bsat[max(0, ev.ic - self._base) : nxt.ic - self._base + 1]
-            d = np.diff(sat.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-            runs = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
-            long_clip = bool(runs.size) and int(runs.max()) > self.settings.max_clip_run_s * self.fs
+            m = math.floor(self.settings.max_clip_run_s * self.fs) + 1
+            if sat.shape[0] >= m:
+                c = np.concatenate(([0], np.cumsum(sat)))
+                long_clip = bool(np.any(c[m:] - c[:-m] >= m))
         self._jobs.append(
             _Job(
                 ev=ev,
