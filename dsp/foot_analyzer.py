@@ -572,7 +572,10 @@ class FootAnalyzer(StreamAnalyzer):
         om = centered_moving_average(-part[:, 1], window=2 * self._h_om + 1)[start - lo :]
         # the rotation norm without the turn about the vertical axis: a foot turning on the
         # ground (a walker turning round, a pivot in stance) is on the ground, not landing
-        gn = centered_moving_average(np.linalg.norm(part[:, :2], axis=1), window=2 * self._h_n + 1)[
+        # (np.linalg.norm(part[:, :2], axis=1)'s value: the same sum, without a reduction
+        # along the short axis)
+        g_ap, g_ml = part[:, 0], part[:, 1]
+        gn = centered_moving_average(np.sqrt(g_ap * g_ap + g_ml * g_ml), window=2 * self._h_n + 1)[
             start - lo :
         ]
         if start > 0:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsp.filters import row_norm
 from dsp.orientation import chain_rotations
 
 __all__ = [
@@ -61,18 +62,6 @@ def quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
     out[:, :3] = rv * k[:, None]
     out[:, 3] = np.cos(0.5 * a)
     return out
-
-
-def row_norm(x: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row of a narrow ``(N, k)`` array, shape (N,).
-
-    The value of ``np.linalg.norm(x, axis=1)`` (its sums in the same order), summed one column
-    at a time: a reduction along a short axis costs several times more.
-    """
-    s = x[:, 0] * x[:, 0]
-    for c in range(1, x.shape[1]):
-        s += x[:, c] * x[:, c]
-    return np.sqrt(s)
 
 
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
