@@ -1023,6 +1023,13 @@ def _merge_gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 METADATA_CACHE_BYTES = 256 << 10
 
 
+#: HDF5's cache of decompressed chunks per open dataset, bytes (h5py's default is 8 MB). The
+#: reader keeps each sensor's datasets open (:meth:`Recording._sensor_datasets`) and reads
+#: them in time order, so a few chunks (48 kB each) are enough: the one a window boundary cuts
+#: is decompressed once, and memory does not grow by up to 8 MB per dataset during a pass.
+CHUNK_CACHE_BYTES = 256 << 10
+
+
 def _small_metadata_cache(f: h5py.File) -> None:
     """Bound HDF5's metadata cache of a file opened for reading.
 
@@ -1069,7 +1076,7 @@ def open_recording(
     if not is_h5:
         raise RecordingError(f"{p}: not an HDF5 file (expected a runform recording .h5)")
     try:
-        f = h5py.File(p, "r")
+        f = h5py.File(p, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
     except OSError as exc:
         raise RecordingError(f"{p}: HDF5 cannot open the file ({exc})") from None
     try:

@@ -137,7 +137,7 @@ def test_iter_blocks_is_chunked_and_complete(tmp_path: Path) -> None:
 def test_metadata_cache_is_bounded(tmp_path: Path) -> None:
     """HDF5 would keep every chunk-index node read (up to 32 MB): memory would grow with the
     length of the recording during a pass (about 1 MB per hour of data)."""
-    from recordings.reader import METADATA_CACHE_BYTES
+    from recordings.reader import CHUNK_CACHE_BYTES, METADATA_CACHE_BYTES
 
     path = tmp_path / "rec.h5"
     _write(path, seconds=30)
@@ -146,6 +146,9 @@ def test_metadata_cache_is_bounded(tmp_path: Path) -> None:
         for _ in rec.iter_blocks(chunk_s=1.0):
             pass
         assert rec._file.id.get_mdc_size()[2] <= METADATA_CACHE_BYTES
+        # the datasets stay open between reads: their chunk caches are small
+        for ds in rec._sensor_datasets("left_foot").values():
+            assert ds.id.get_access_plist().get_chunk_cache()[1] == CHUNK_CACHE_BYTES
 
 
 def test_reopen_reuses_the_validation_of_an_unchanged_file(tmp_path: Path) -> None:
