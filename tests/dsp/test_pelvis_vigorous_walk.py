@@ -82,3 +82,42 @@ def test_running_with_short_flights_stays_running(scenario: str) -> None:
     assert rows and {r.activity for r in rows} == {"run"}
     sc = score_pelvis(rows, sim.truth, t_end=b.t_end)
     assert sc.found >= 0.97, sc
+
+
+def _rattling(sim, peak_dps: float = 750.0):
+    """The simulated walk's pelvis sensor rattling at every contact: a 40 ms burst about the
+    sideways axis, +peak then -peak (no net tilt), as a loosely strapped real sensor
+    (voisard_17-4: 600-850 deg/s spikes at each heel strike)."""
+    b = sim.blocks["pelvis"]
+    r = np.asarray(sim.truth["sensors"]["pelvis"]["R_body_from_sensor"])
+    gyr_b = b.gyr @ r.T
+    fs = 1.0 / float(np.median(np.diff(b.t)))
+    for s in sim.truth["steps"]:
+        i = int(np.searchsorted(b.t, s["t_ic"]))
+        n = max(2, round(0.02 * fs))
+        gyr_b[i : i + n, 1] += peak_dps
+        gyr_b[i + n : i + 2 * n, 1] -= peak_dps
+    return dataclasses.replace(b, gyr=gyr_b @ r)
+
+
+def test_a_rattling_pelvis_sensor_is_no_foot() -> None:
+    sim = simulate_session("walk", duration_s=40.0, rate_hz=100.0, seed=4, sensors=("pelvis",))
+    sim.blocks["pelvis"] = _rattling(sim)
+    b = sim.blocks["pelvis"]
+    assert np.percentile(np.linalg.norm(b.gyr, axis=1), 99) > 500.0
+    pa, rows = run_pelvis_only(sim)
+    assert not pa.alignment_.foot_like and pa.alignment_.ok
+    sc = score_pelvis(rows, sim.truth, t_end=b.t_end)
+    assert sc.found >= 0.95 and sc.side >= 0.97, sc
+
+
+def test_a_walking_foot_labelled_pelvis_is_reported() -> None:
+    from dsp.block import SampleBlock, SensorInfo
+    from dsp.pelvis_analyzer import PelvisAnalyzer
+
+    sim = simulate_session("walk", duration_s=40.0, rate_hz=100.0, seed=4, sensors=("left_foot",))
+    b = sim.blocks["left_foot"]
+    pa = PelvisAnalyzer(SensorInfo("hip", "pelvis", "sim", 100.0))
+    rows = [*pa.feed(SampleBlock("hip", b.t, b.acc, b.gyr)).rows, *pa.finish().rows]
+    assert rows == []
+    assert "is it on a foot" in pa.summary()["problem"]
