@@ -71,3 +71,25 @@ def test_a_rattling_real_sensor_is_analysed() -> None:
     assert sc.found / sc.n_ref >= 0.95, sc
     assert sc.side_agree >= 0.95, sc
     assert sum(r.activity == "walk" for r in rows) >= 0.85 * len(rows)
+
+
+@pytest.mark.slow
+def test_all_voisard_walks_reach_the_issue_targets() -> None:
+    """All 110 trials, the pelvis alone, pooled (subjects 1-10 developed on, 11-19 held out):
+    found 95.1 %, precision 97.7 %, side 96.8 % (voisard_4-1 and 4-2 count as 0 %: their
+    reference sides look swapped, see docs/dsp_pelvis.md), IC median per sensor 22 ms."""
+    if not (VOISARD / "index.json").exists():
+        pytest.skip(f"{VOISARD} not available")
+    import numpy as np
+
+    names = json.loads((VOISARD / "index.json").read_text())["voisard"]
+    scores = [_pelvis_alone(n)[2] for n in names]
+    n_ref = sum(s.n_ref for s in scores)
+    found = sum(s.found for s in scores)
+    rows = sum(s.n_rows for s in scores)
+    false = sum(s.false for s in scores)
+    side = sum(s.side_agree * s.found for s in scores if s.found) / found
+    ic = float(np.median([s.ic_median_ms for s in scores if s.found]))
+    assert found / n_ref >= 0.95 and 1 - false / rows >= 0.95, (found, n_ref, false, rows)
+    assert side >= 0.95, side
+    assert ic <= 40.0, ic
