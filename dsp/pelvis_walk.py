@@ -205,6 +205,7 @@ class PelvisWalk:
         self._out: list[WalkStep] = []
         self._run = 0
         self._step_T: float | None = None
+        self._step_dts: list[float] = []  # the last two linked step times, s
         self._t_done = -math.inf  # epochs own the data before this time: no later peak there
         self.n_steps = 0
 
@@ -390,16 +391,24 @@ class PelvisWalk:
             self._run += 1
             st.run, st.step_no = self._run, 0
             return
-        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
+        dt = st.t_ic - prev.t_ic
+        x = dt / self._step_T if self._step_T else math.inf
         kk = round(x) if math.isfinite(x) else 0
         if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
             # the next detected contact; twice the step time after the last one (short,
-            # weak steps in a turn): one contact was missed between them, the run goes on
-            if kk >= 2 and abs(x - kk) < 0.2:
+            # weak steps in a turn): one contact was missed between them, the run goes on.
+            # The step time is half the last stride (the mean of the last two steps), not one
+            # step: real contacts come early and late alternately by up to 0.1 s, and
+            # steps of a limp alternate short and long, so a short step taken as the step
+            # time made the next normal one "two steps", flipping the sides of the run
+            if kk >= 2 and abs(x - kk) < 0.2 and len(self._step_dts) >= 2:
                 st.run, st.step_no = prev.run, prev.step_no + kk
-                return
-            st.run, st.step_no = prev.run, prev.step_no + 1
-            self._step_T = st.t_ic - prev.t_ic
+                self._step_dts += [dt / kk] * kk
+            else:
+                st.run, st.step_no = prev.run, prev.step_no + 1
+                self._step_dts.append(dt)
+            self._step_dts = self._step_dts[-2:]
+            self._step_T = float(np.mean(self._step_dts))
             return
         if 1 <= kk <= 4 and abs(x - kk) < 0.2:
             st.run, st.step_no = prev.run, prev.step_no + kk
