@@ -95,8 +95,8 @@ class WalkSettings:
     """
 
     epoch_s: float = 2.0
-    pad_s: float = 3.5
-    lookahead_s: float = 3.5
+    pad_s: float = 4.7
+    lookahead_s: float = 4.7
     side_half_window: int = 8
     stance_end_step: float = 0.2
     max_step_s: float = WALK_MAX_STEP_S
@@ -120,6 +120,7 @@ class WalkStep:
     vo_cm: float
     segment: int
     yaw_rate: float = math.nan  # mean rate of turn over the swing's end before it, deg/s
+    edge: int = 0  # -1 / +1: a weak first / last step of a walk (WalkSteps.edge)
     flags: list[str] = field(default_factory=list)
     trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
     run: int = 0
@@ -331,7 +332,10 @@ class PelvisWalk:
         nxt = np.full(k, np.nan)
         if k > 1:
             d = np.diff(tic)
-            nxt[:-1] = np.where(d <= dmax, tic[1:], np.nan)
+            # a walk's weak last step, or a weak first step, is no next contact of the step
+            # before it: the walks stay apart (their sides are voted on apart)
+            apart = (w.edge[:-1] > 0) | (w.edge[1:] < 0)
+            nxt[:-1] = np.where((d <= dmax) & ~apart, tic[1:], np.nan)
         nxt2 = np.full(k, np.nan)
         if k > 2:
             nxt2[:-2] = np.where(np.isfinite(nxt[:-2]) & np.isfinite(nxt[1:-1]), tic[2:], np.nan)
@@ -349,6 +353,7 @@ class PelvisWalk:
                 lat_mean=nan,
                 vo_cm=nan,
                 segment=self._segment,
+                edge=int(w.edge[j]),
             )
             if j > 0 and tic[j] - tic[j - 1] <= dmax:
                 ia = int(
@@ -386,7 +391,7 @@ class PelvisWalk:
         """Run and step number: as the previous step's next contact, or a whole number of
         steps after it (missed steps), else a new run."""
         prev = self._steps[-1] if self._steps else None
-        if prev is None or prev.segment != st.segment:
+        if prev is None or prev.segment != st.segment or prev.edge > 0 or st.edge < 0:
             self._run += 1
             st.run, st.step_no = self._run, 0
             return
