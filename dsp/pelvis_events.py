@@ -393,7 +393,10 @@ def _edge_steps(
         idx = np.flatnonzero((run_id == r) & ok)
         if idx.size < 2:
             continue
-        for end, nb, sign in ((idx[0], idx[1], -1), (idx[-1], idx[-2], 1)):
+        # the last step only: before a walk's first step the body sways (the anticipatory
+        # shift of weight onto the stance leg), which makes weak bumps of the same size that
+        # are no step (simulated run/walk intervals: a bump 0.8 s before the first step)
+        for end, nb, sign in ((idx[-1], idx[-2], 1),):
             p = int(pk[end])
             step = abs(float(t[p] - t[int(pk[nb])]))
             lo = max(window[0] * step, min_step_s)
@@ -435,7 +438,7 @@ def detect_walk_steps(
     level_s: float = 1.2,
     ic_search_s: float = 0.45,
     edge_min_peak_g: float = WALK_EDGE_MIN_PEAK_G,
-    edge_window: tuple[float, float] = (0.6, 1.4),
+    edge_window: tuple[float, float] = (0.8, 1.2),
     gravity: float = STANDARD_GRAVITY,
 ) -> WalkSteps:
     """Steps of a walk from the vertical specific force at the pelvis.
