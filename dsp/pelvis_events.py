@@ -350,12 +350,16 @@ def may_hold_walk(
 
 
 def walk_context_s(
-    *, smooth_s: float = WALK_SMOOTH_S, max_step_s: float = WALK_MAX_STEP_S, level_s: float = 1.2
+    *,
+    smooth_s: float = WALK_SMOOTH_S,
+    max_step_s: float = WALK_MAX_STEP_S,
+    level_s: float = 1.2,
+    before: bool = False,
 ) -> float:
-    """Data a walking step depends on beyond its peak (either side), s: three steps (a weak
-    first or last step of a walk exists by the two steps of the run beside it) and the
-    smoothing."""
-    return 3.0 * max_step_s + 2.0 * smooth_s + 0.5 * level_s + 0.1
+    """Data a walking step depends on beyond its peak, s: after it, two steps and the
+    smoothing; ``before`` it, three steps (a walk's weak last step exists by the two steps of
+    the run before the run's last peak)."""
+    return (3.0 if before else 2.0) * max_step_s + 2.0 * smooth_s + 0.5 * level_s + 0.1
 
 
 def _edge_steps(

@@ -96,7 +96,7 @@ class WalkSettings:
 
     epoch_s: float = 2.0
     pad_s: float = 4.7
-    lookahead_s: float = 4.7
+    lookahead_s: float = 3.5
     side_half_window: int = 8
     stance_end_step: float = 0.2
     max_step_s: float = WALK_MAX_STEP_S
@@ -192,9 +192,12 @@ class PelvisWalk:
         self.settings = s
         self.fs = float(sampling_rate_hz)
         self.gravity = float(gravity)
+        ctx_before = walk_context_s(max_step_s=s.max_step_s, before=True)
         ctx = walk_context_s(max_step_s=s.max_step_s)
-        if s.pad_s < ctx or s.lookahead_s < ctx:
-            raise ValueError(f"pad_s and lookahead_s must be at least {ctx:.2f} s")
+        if s.pad_s < ctx_before or s.lookahead_s < ctx:
+            raise ValueError(
+                f"pad_s and lookahead_s must be at least {ctx_before:.2f} s and {ctx:.2f} s"
+            )
         self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
