@@ -266,3 +266,45 @@ def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
         pw2._link(st)
         pw2._steps.append(st)
     assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 0.55, 1.1, 1.65])
+def test_the_weak_last_step_is_found_once_whatever_the_epochs(offset_s: float) -> None:
+    """Fed through the streaming walking analysis, a walk's weak last step comes out exactly
+    once, at the walk's pace and the next side, wherever the 2 s epochs fall (its run lies in
+    the epoch's context before it) and whatever the block sizes."""
+    from dsp.pelvis_walk import PelvisWalk
+
+    fs = 100.0
+    t0 = 8.0 + offset_s
+    peaks = [t0 + 0.6 * k for k in range(10)]
+    last = peaks[-1] + 0.6
+    t = np.arange(int((last + 8.0) * fs)) / fs
+    x = np.zeros_like(t)
+    ml = np.zeros_like(t)
+    for k, (tk, a) in enumerate(zip([*peaks, last], [0.15] * 10 + [0.02], strict=True)):
+        m = np.abs(t - tk) <= 0.3
+        x[m] += a * np.cos(2 * np.pi * (t[m] - tk) / 0.6)
+        # the ground pushes the pelvis toward the midline: to the right (-ml) in a left stance
+        m2 = (t >= tk - 0.1) & (t < tk + 0.5)
+        ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / 0.6)
+    acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
+    gyr = np.zeros_like(acc)
+    no = np.zeros(t.shape[0], dtype=bool)
+    got = []
+    for block in (10**9, 37):
+        pw = PelvisWalk(fs)
+        steps = []
+        for i in range(0, t.shape[0], block):
+            s = slice(i, i + block)
+            pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
+            steps += pw.take()
+        steps += pw.take(final=True)
+        got.append([(round(s.t_ic, 9), s.left, s.edge) for s in steps])
+    assert got[0] == got[1]
+    steps = got[0]
+    assert len(steps) == 11, steps
+    assert [e for _, _, e in steps] == [0] * 10 + [1]
+    assert last - 0.35 < steps[-1][0] < last  # on the ascent to its peak
+    sides = [left for _, left, _ in steps]
+    assert sides == [k % 2 == 0 for k in range(11)], sides
