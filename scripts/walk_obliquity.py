@@ -17,6 +17,7 @@ Everything here comes from the reference's contacts and sides, not from runform'
 so the answer does not depend on runform's step or side detection.
 
     .venv/bin/python scripts/walk_obliquity.py [NAME ...]   # default: the mobgap recordings
+    .venv/bin/python scripts/walk_obliquity.py --all --realdata /work/extra_realdata/voisard
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def stance_tilts(path: Path) -> dict[str, list[float]]:
     pa.feed(b)
     pa.finish()
     if pa.alignment_ is None or not pa.alignment_.ok:
-        raise SystemExit(f"{path.name}: the pelvis sensor did not align")
+        return {}
     r = np.asarray(pa.alignment_.R_bs)
     t, acc, gyr = b.t, b.acc @ r.T, b.gyr @ r.T
     steps = sorted(ref["pelvis_steps"], key=lambda s: s["t_ic"])
@@ -92,7 +93,8 @@ def stance_tilts(path: Path) -> dict[str, list[float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", default=DEFAULT)
+    ap.add_argument("names", nargs="*", help="recordings (default: the mobgap ones)")
+    ap.add_argument("--all", action="store_true", help="every recording of --realdata")
     ap.add_argument("--realdata", default=str(REALDATA))
     args = ap.parse_args()
     print(
@@ -100,15 +102,32 @@ def main() -> None:
         "| strides tilting toward the stance side |"
     )
     print("|---|---|---|---|")
-    for name in args.names:
+    names = args.names or DEFAULT
+    if args.all:
+        names = sorted(p.stem for p in Path(args.realdata).glob("*.h5"))
+    tot_toward = tot_n = rec_toward = rec_away = 0
+    for name in names:
         res = stance_tilts(Path(args.realdata) / f"{name}.h5")
+        if not res:
+            print(f"| {name} | (the pelvis sensor did not align) | | |")
+            continue
         le, ri = np.array(res["left"]), np.array(res["right"])
+        n = le.size + ri.size
+        if not n:
+            continue
         # toward the stance side: left side lower in a left stance, higher in a right stance
         toward = int((le < 0).sum() + (ri > 0).sum())
-        n = le.size + ri.size
+        tot_toward += toward
+        tot_n += n
+        rec_toward += toward > n / 2
+        rec_away += toward < n / 2
+        lm = f"{le.mean():+.2f} ({le.std():.2f})" if le.size else "-"
+        rm = f"{ri.mean():+.2f} ({ri.std():.2f})" if ri.size else "-"
+        print(f"| {name} | {lm}, n={le.size} | {rm}, n={ri.size} | {toward}/{n} |")
+    if tot_n:
         print(
-            f"| {name} | {le.mean():+.2f} ({le.std():.2f}), n={le.size} "
-            f"| {ri.mean():+.2f} ({ri.std():.2f}), n={ri.size} | {toward}/{n} |"
+            f"\nall: {tot_toward}/{tot_n} strides toward the stance side; recordings mostly "
+            f"toward: {rec_toward}, mostly away: {rec_away}"
         )
 
 
