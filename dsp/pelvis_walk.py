@@ -12,10 +12,10 @@ peak per step, inside a run of regular steps), and everything else follows the r
   of a ``right`` step) against the standing level, over the stance of that foot. From the
   pelvis alone a walking step's toe-off is not measured; its stance is taken from its initial
   contact to ``stance_end_step`` of a step after the next contact (the other foot's double
-  support ends there), which holds the single support, where the swing side drops. (On the
-  real lower-back walks, a belt sensor at L4/L5, the single support tilts the other way,
-  toward the stance side: ``scripts/walk_obliquity.py``, ``docs/dsp_pelvis.md``; so there this
-  value is no pelvic drop of the swing side.)
+  support ends there), which holds the single support, where the swing side drops. (So it
+  does on 101 of 108 real Voisard walks; on the Mobilise-D HA/001 walks the sensor tilts toward
+  the stance side instead, and the value is no drop there: ``scripts/walk_obliquity.py``,
+  ``docs/dsp_pelvis.md``.)
 * **vertical oscillation**: peak to peak of the doubly integrated world-vertical acceleration
   from this contact to the next (as running);
 * **side**: the vote of :func:`dsp.pelvis_metrics.assign_sides` over the run of alternating
