@@ -211,7 +211,8 @@ class PelvisWalk:
         self._n_decided = 0  # steps of _steps before this index are decided
         self._out: list[WalkStep] = []
         self._run = 0
-        self._step_T: float | None = None
+        self._step_T: float | None = None  # the recent step time (half a stride), s
+        self._last_dt: float | None = None  # the last step of a run, s
         self._t_done = -math.inf  # epochs own the data before this time: no later peak there
         self.n_steps = 0
 
@@ -400,6 +401,7 @@ class PelvisWalk:
         if prev is None or prev.segment != st.segment or prev.edge > 0 or st.edge < 0:
             self._run += 1
             st.run, st.step_no = self._run, 0
+            self._step_T = self._last_dt = None
             return
         x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
         kk = round(x) if math.isfinite(x) else 0
@@ -410,13 +412,21 @@ class PelvisWalk:
                 st.run, st.step_no = prev.run, prev.step_no + kk
                 return
             st.run, st.step_no = prev.run, prev.step_no + 1
-            self._step_T = st.t_ic - prev.t_ic
+            # the step time: half the last stride (its two steps). Left and right steps can
+            # differ by half (a real walk: 0.34 and 0.67 s in turn), and a long step then
+            # looked like two steps of the short one, a missed contact, turning the sides
+            # (so a missed contact is inferred only once the run has a stride)
+            dt = st.t_ic - prev.t_ic
+            if self._last_dt is not None:
+                self._step_T = 0.5 * (dt + self._last_dt)
+            self._last_dt = dt
             return
         if 1 <= kk <= 4 and abs(x - kk) < 0.2:
             st.run, st.step_no = prev.run, prev.step_no + kk
             return
         self._run += 1
         st.run, st.step_no = self._run, prev.step_no + 1
+        self._step_T = self._last_dt = None
 
     # ------------------------------------------------------------------ sides
     def _decide(self, *, closed: bool) -> None:

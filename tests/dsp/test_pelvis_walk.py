@@ -308,3 +308,30 @@ def test_the_weak_last_step_is_found_once_whatever_the_epochs(offset_s: float) -
     assert last - 0.35 < steps[-1][0] < last  # on the ascent to its peak
     sides = [left for _, left, _ in steps]
     assert sides == [k % 2 == 0 for k in range(11)], sides
+
+
+def test_uneven_left_and_right_steps_are_no_missed_contacts() -> None:
+    """Left and right steps of a real walk can differ by half (0.34 and 0.67 s in turn, a
+    Voisard walk): a long step is not two short ones with a contact missed between them, so
+    the step numbers go on one by one (the step time is half the last stride)."""
+    from dsp.pelvis_walk import PelvisWalk, WalkStep
+
+    pw = PelvisWalk(100.0)
+    nan = float("nan")
+    times = np.cumsum([0.0] + [0.34, 0.67] * 5).tolist()
+    for k, t in enumerate(times):
+        nxt = times[k + 1] if k + 1 < len(times) else nan
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1)
+        pw._link(st)
+        pw._steps.append(st)
+    assert [s.step_no for s in pw._steps] == list(range(len(times)))
+    assert len({s.run for s in pw._steps}) == 1
+    # a contact truly missed in such a walk (a whole stride between two contacts) still is
+    pw2 = PelvisWalk(100.0)
+    times2 = [0.0, 0.34, 1.01, 1.35, 2.02, 3.03, 3.37]  # 2.36 (0.34 after 2.02) missed
+    for k, t in enumerate(times2):
+        nxt = times2[k + 1] if k + 1 < len(times2) else nan
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1)
+        pw2._link(st)
+        pw2._steps.append(st)
+    assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4, 6, 7]
