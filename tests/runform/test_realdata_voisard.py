@@ -27,9 +27,10 @@ rv = _load("realdata_voisard")
 HEADER = "PacketCounter\tAcc_X\tAcc_Y\tAcc_Z\tGyr_X\tGyr_Y\tGyr_Z\tMag_X\tMag_Y\tMag_Z\n"
 
 
-def _write_trial(folder: Path, code: str, n: dict[str, int]) -> None:
-    for suffix, rows in n.items():
-        k = np.arange(rows)
+def _write_trial(folder: Path, code: str, n: dict[str, np.ndarray]) -> None:
+    """Sensor files whose PacketCounter column is ``n[suffix]``."""
+    for suffix, k in n.items():
+        rows = k.size
         cols = [k, np.zeros(rows), np.zeros(rows), np.full(rows, 9.81)]
         cols += [np.zeros(rows), np.full(rows, np.pi), np.zeros(rows)]  # 180 deg/s about y
         cols += [np.zeros(rows)] * 3
@@ -53,21 +54,34 @@ def test_a_trial_becomes_a_recording_with_its_reference(tmp_path: Path) -> None:
 
     src = tmp_path / "GaitData"
     src.mkdir()
-    _write_trial(src, "3-2", {"lf": 400, "rf": 398, "lb": 405})
+    # the lower back loses packets 150-152 and receives 200 twice; the right foot starts at 1
+    lb = np.concatenate((np.arange(150), np.arange(153, 201), np.arange(200, 405)))
+    _write_trial(src, "3-2", {"lf": np.arange(400), "rf": np.arange(1, 399), "lb": lb})
     out = tmp_path / "out"
     assert rv.convert(src, out) == 0
     with open_recording(out / "voisard_3-2.h5") as rec:
         assert sorted(s.sensor_id for s in rec.sensors) == ["left_foot", "pelvis", "right_foot"]
         blk = rec.read("left_foot")
-        # the rows of the three sensors are aligned: cut to the shortest file
-        assert blk.t.size == 398 and blk.t[1] - blk.t[0] == pytest.approx(0.01)
+        assert blk.t.size == 400 and blk.t[1] - blk.t[0] == pytest.approx(0.01)
         assert blk.gyr[0, 1] == pytest.approx(180.0, abs=1e-3)  # rad/s -> deg/s
         assert blk.acc[0, 2] == pytest.approx(9.81, abs=1e-4)
+        # every sample at its packet's time (the counter shared by the three sensors), not
+        # at its row: after the lost packets the rows of the sensors no longer line up
+        pel = rec.read("pelvis")
+        assert pel.t.size == 402
+        assert pel.t[149] == pytest.approx(1.49) and pel.t[150] == pytest.approx(1.53)
+        assert pel.t[-1] == pytest.approx(4.04)
+        assert np.all(np.diff(pel.t) > 0)  # the repeated packet read once
+        assert np.allclose(pel.gaps, [[1.49, 1.53]])
+        assert rec.read("right_foot").t[0] == pytest.approx(0.01)
     ref = json.loads((out / "voisard_3-2.json").read_text())
     left = [c for c in ref["contacts"] if c["sensor_id"] == "left_foot"]
     # a swing [toe-off, IC] ends in a contact whose toe-off starts the next swing
     assert [c["t_ic"] for c in left] == [1.45, 2.05, 3.16]
     assert [c["t_to"] for c in left] == [1.60, 2.70, None]
+    # the events count the foot's packets from its first one (the right foot's is 1)
+    right = [c for c in ref["contacts"] if c["sensor_id"] == "right_foot"]
+    assert [c["t_ic"] for c in right] == [pytest.approx(2.56)]
     assert [s["side"] for s in ref["pelvis_steps"]] == ["left", "left", "right", "left"]
     assert ref["bouts"] == [[1.0, 3.8]]
     assert json.loads((out / "index.json").read_text()) == {"voisard": ["voisard_3-2"]}
