@@ -394,7 +394,11 @@ def _walk_patterns(
     acc_sum = np.zeros(3)
     n_sum = 0
     for (t, acc, _moving), gyr in zip(feats, gyrs, strict=True):
-        w = detect_walk_steps(t, np.linalg.norm(acc, axis=1), sampling_rate_hz=fs, gravity=g)
+        # the steps of the runs only: the weak first and last steps of walks add nothing to
+        # the step-averaged forward pattern
+        w = detect_walk_steps(
+            t, np.linalg.norm(acc, axis=1), sampling_rate_hz=fs, gravity=g, edge_min_peak_g=1.0
+        )
         if len(w) < 3:
             continue
         dt = np.diff(w.t_ic)
