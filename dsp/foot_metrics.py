@@ -40,18 +40,40 @@ __all__ = [
     "eversion_deg",
     "eversion_rate_dps",
     "foot_pitch_deg",
+    "strike_axis",
 ]
 
 #: Samples of the time-normalised pitch curve handed to the viewer (0 to 100 % of the stride).
 TRACE_POINTS = 101
 
+#: Typical foot progression angle of a runner (toe-out: the heel-to-toe axis turned laterally
+#: from the direction of travel), deg; see :func:`strike_heading_deg`.
+TYPICAL_TOE_OUT_DEG = 6.0
+
 #: The foot frame's vertical (``vt``): gravity's direction when the foot is flat.
 _FOOT_UP = np.array([0.0, 0.0, 1.0])
 
 
-def foot_pitch_deg(rot: np.ndarray) -> np.ndarray:
-    """Foot pitch (deg, > 0 toes up): elevation of ``ap``; ``rot`` (N, 3, 3) body-to-world."""
-    return elevation_deg(rot, 0)
+def foot_pitch_deg(rot: np.ndarray, heading_deg: float = 0.0) -> np.ndarray:
+    """Foot pitch (deg, > 0 toes up): elevation of :func:`strike_axis` (``ap`` for a heading
+    of 0); ``rot`` (N, 3, 3) body-to-world."""
+    u = strike_axis(heading_deg)
+    z = np.asarray(rot)[..., 2, :] @ u
+    return np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
+
+
+def strike_heading_deg(progression_deg: float, side: str, toe_out_deg: float) -> float:
+    """Direction of the heel-to-toe axis in the foot frame (deg from ``ap`` towards ``ml``):
+    the direction of progression turned laterally (towards ``+ml`` on the left shoe, ``-ml``
+    on the right) by the foot progression angle ``toe_out_deg``."""
+    return float(progression_deg) + _side_sign(side) * float(toe_out_deg)
+
+
+def strike_axis(heading_deg: float) -> np.ndarray:
+    """The foot-frame axis whose elevation is the foot pitch: ``ap`` turned by ``heading_deg``
+    about ``vt`` towards ``ml`` (the direction of progression at foot-flat, shape (3,))."""
+    h = np.radians(heading_deg)
+    return np.array([np.cos(h), np.sin(h), 0.0])
 
 
 def eversion_deg(rot: np.ndarray, side: str) -> np.ndarray:
@@ -120,6 +142,7 @@ class MetricSettings:
     max_stride_length_m: float = 6.0
     max_tilt_error_deg: float = 25.0
     flat_anchor: bool = True
+    toe_out_deg: float = TYPICAL_TOE_OUT_DEG
 
 
 def contact_metrics(
@@ -133,6 +156,7 @@ def contact_metrics(
     sampling_rate_hz: float,
     settings: MetricSettings,
     gravity: float = STANDARD_GRAVITY,
+    heading_deg: float = 0.0,
 ) -> tuple[dict[str, float | str | None], np.ndarray | None]:
     """Metrics of one contact (and of the stride to the next contact, when given).
 
@@ -146,6 +170,10 @@ def contact_metrics(
         This contact and the next one of the same foot (``None``: no stride metrics).
     side : str
         ``"left"`` or ``"right"`` (mirrors eversion).
+    heading_deg : float
+        Direction of progression in the foot frame (deg from ``ap`` towards ``ml``,
+        :attr:`dsp.alignment.AlignmentResult.heading_deg`): the foot pitch is the elevation of
+        :func:`strike_axis`.
 
     Returns
     -------
@@ -161,6 +189,7 @@ def contact_metrics(
         sampling_rate_hz=sampling_rate_hz,
         settings=settings,
         gravity=gravity,
+        heading_deg=heading_deg,
     )[0]
 
 
@@ -171,6 +200,7 @@ def contact_metrics_batch(
     sampling_rate_hz: float,
     settings: MetricSettings,
     gravity: float = STANDARD_GRAVITY,
+    heading_deg: float = 0.0,
 ) -> list[tuple[dict[str, float | str | None], np.ndarray | None]]:
     """:func:`contact_metrics` of many contacts in one vectorised pass.
 
@@ -182,7 +212,7 @@ def contact_metrics_batch(
     ----------
     items : list of (t, acc, gyr, ev, nxt)
         The arguments of :func:`contact_metrics` for each contact.
-    side, sampling_rate_hz, settings, gravity
+    side, sampling_rate_hz, settings, gravity, heading_deg
         As in :func:`contact_metrics`.
 
     Returns
@@ -216,7 +246,8 @@ def contact_metrics_batch(
         anchor_up=_FOOT_UP if settings.flat_anchor else None,
     )
     sign = _side_sign(side)
-    pitch = np.degrees(np.arcsin(np.clip(kin.rot[2, 0], -1.0, 1.0)))
+    u = strike_axis(heading_deg)
+    pitch = np.degrees(np.arcsin(np.clip(kin.rot[2, 0] * u[0] + kin.rot[2, 1] * u[1], -1.0, 1.0)))
     ever = sign * np.degrees(np.arcsin(np.clip(kin.rot[2, 1], -1.0, 1.0)))
     p_ic = _at_batch(tt, pitch, ic, t_ic, n)
     fsa = p_ic - pitch[rows, ms]

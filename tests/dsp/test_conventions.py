@@ -215,3 +215,71 @@ def test_foot_flat_reference_is_the_foot_frame_not_the_instant_specific_force():
 def _rot_at(kin, i: int) -> np.ndarray:
     """Body-to-world rotation (1, 3, 3) of window 0 at sample ``i``."""
     return np.asarray(kin.rot)[:, :, 0, i][None]
+
+
+def _strike_angles(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: float):
+    """Median foot strike angle of strides 2-17 of ``run`` analysed in the body frame
+    ``r_body_from_sensor`` with the strike angle measured along ``heading_deg``."""
+    fs = 208.0
+    acc_b = run.acc @ r_body_from_sensor.T
+    gyr_b = run.gyr @ r_body_from_sensor.T
+    fsa = []
+    for k in range(2, 18):
+        ic = int(np.ceil(run.t_ic[k] * fs))
+        to = round(run.t_to[k] * fs)
+        ms = round((run.t_ic[k] + 0.4 * (run.t_to[k] - run.t_ic[k])) * fs)
+        nic = int(np.ceil(run.t_ic[k + 1] * fs))
+        nms = nic + (ms - ic)
+        lo, hi = ic - 20, nms + 20
+        sh = -lo
+        ev = ContactEvents(ic + sh, ms + sh, to + sh, t_ic=run.t_ic[k], t_to=run.t_to[k])
+        nxt = ContactEvents(nic + sh, nms + sh, nms + sh + 20, t_ic=run.t_ic[k + 1])
+        m, _ = contact_metrics(
+            run.t[lo:hi],
+            acc_b[lo:hi],
+            gyr_b[lo:hi],
+            ev,
+            nxt,
+            side=side,
+            sampling_rate_hz=fs,
+            settings=MetricSettings(),
+            heading_deg=heading_deg,
+        )
+        fsa.append(m["foot_strike_angle"])
+    return float(np.median(fsa))
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_strike_angle_is_measured_along_the_progression_not_the_swing_axis(side):
+    """A shoe landing 15° toes up and 12° inverted, running straight (its long axis along the
+    travel). The analysis frame's ``ap`` is 20° off the long axis about the vertical (on the
+    real treadmill runner the swing axis was ~20° from the heel-toe axis): the elevation of
+    that ``ap`` picks up sin(20°) x the inversion (~4°); measured along the direction of
+    progression (``heading_deg``, ``ap`` turned by 20° back onto the travel) the angle is the
+    heel-to-toe axis's."""
+    run = synth_run(side=side, strike_angle=15.0, eversion_ic=-12.0, n_strides=20)
+    yaw = 20.0
+    # body frame whose ap points 20° towards -ml of the shoe's: the travel is at +20° in it
+    r_off = Rotation.from_euler("z", -yaw, degrees=True).as_matrix().T
+    new = _strike_angles(run, r_off, side, heading_deg=yaw)
+    old = _strike_angles(run, r_off, side, heading_deg=0.0)
+    assert new == pytest.approx(15.0, abs=0.5)
+    assert abs(old - 15.0) > 2.0
+    # the same shoe analysed in its own frame: the heading is 0 and nothing changes
+    assert _strike_angles(run, np.eye(3), side, heading_deg=0.0) == pytest.approx(15.0, abs=0.5)
+
+
+@pytest.mark.parametrize(("side", "toe_out"), [("left", 8.0), ("right", 8.0), ("right", -5.0)])
+def test_alignment_reports_the_direction_of_progression(side, toe_out):
+    """A shoe turned out by ``toe_out`` from the direction of travel (foot progression angle):
+    the alignment's ``ap`` is the shoe's (its swing axis), and the strides travel at
+    ``toe_out`` towards the medial side of it: towards ``+ml`` (left) on the right shoe and
+    towards ``-ml`` (right) on the left shoe."""
+    yaw = toe_out if side == "left" else -toe_out
+    r_bs = MOUNTS["random"]
+    run = synth_run(side=side, R_bs=r_bs, yaw_deg=yaw, n_strides=20)
+    res = estimate_alignment([(run.t, run.acc, run.gyr)], sampling_rate_hz=208.0)
+    assert res.ok and res.confidence > 0.5
+    assert _angle_between(res.R_bs, r_bs) < 4.0
+    assert res.heading_deg == pytest.approx(-yaw, abs=1.0)
+    assert res.as_dict()["heading_deg"] == pytest.approx(res.heading_deg, abs=1e-3)
