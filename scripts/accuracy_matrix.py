@@ -82,6 +82,18 @@ MATRIX += [
         {"rate_hz": 104, "stance_wobble_dps": 60.0},
     ),
     ("easy @ 59 Hz, 2 g range", "easy", {"rate_hz": 59, "acc_range_g": 2.0}),
+    # the real treadmill runner's foot (Fukuchi RBDS032, issue 16): the swing axis ~20 deg from
+    # the heel-toe axis's normal, landing ~15 deg inverted, ~10 deg toe-out
+    (
+        "rearfoot, oblique swing, toe-out 10°, inverted 15°",
+        "rearfoot",
+        {
+            "rate_hz": 208,
+            "swing_inversion_coupling": 0.35,
+            "foot_progression_deg": 10.0,
+            "eversion_at_ic_deg": -15.0,
+        },
+    ),
 ]
 QUICK = ["easy @ 208 Hz", "forefoot @ 208 Hz", "walk @ 208 Hz", "mount random"]
 
