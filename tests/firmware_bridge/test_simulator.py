@@ -625,7 +625,7 @@ def test_oblique_swing_turns_the_swing_axis_and_keeps_the_stance():
             axes.append(np.degrees(np.median(np.arctan2(-sign * gyr[pk, 0], -gyr[pk, 1]))))
         assert abs(axes[0]) < 3.0
         assert axes[1] > 10.0, axes
-        t, pitch, ev, _ = _angles_from_gyro(obl, sid)
+        t, pitch, _, _ = _angles_from_gyro(obl, sid)
         d = _aa_delay(obl)
         rows = [c for c in obl.truth["contacts"] if c["sensor_id"] == sid]
         errs = [
