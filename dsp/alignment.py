@@ -70,7 +70,7 @@ class AlignmentResult:
         Direction of progression in the foot frame, deg: the median direction of the strides'
         horizontal displacement from ``ap`` towards ``ml`` (so ``ap`` turned by it about
         ``vt`` points the way the foot travels); NaN when unknown. The strike angle is
-        measured from it (:func:`dsp.foot_metrics.strike_heading_deg`).
+        measured from it (:func:`dsp.foot_metrics.foot_heading_deg`).
     reason : str
         Why ``ok`` is False, or why the confidence is low (empty when clean).
     """

@@ -65,7 +65,7 @@ from dsp.foot_events import (
     detect_contacts,
     find_swing_peaks,
 )
-from dsp.foot_metrics import MetricSettings, contact_metrics_batch, strike_heading_deg
+from dsp.foot_metrics import MetricSettings, contact_metrics_batch, foot_heading_deg
 from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
 from dsp.stream_input import (
@@ -898,7 +898,7 @@ class FootAnalyzer(StreamAnalyzer):
         heading = 0.0
         al = self.alignment_
         if al is not None and s.R_bs is None and math.isfinite(al.heading_deg):
-            heading = strike_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
+            heading = foot_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
 
         def batch(windows: list[tuple]) -> list:
             return contact_metrics_batch(

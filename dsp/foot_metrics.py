@@ -31,7 +31,7 @@ from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, strike_type_from
 from dsp.filters import samples_for
 from dsp.foot_events import ContactEvents
 from dsp.metrics import cadence_spm
-from dsp.orientation import elevation_deg, integrate_windows, pack_windows
+from dsp.orientation import integrate_windows, pack_windows
 
 __all__ = [
     "MetricSettings",
@@ -39,45 +39,49 @@ __all__ = [
     "contact_metrics_batch",
     "eversion_deg",
     "eversion_rate_dps",
+    "foot_axes",
+    "foot_heading_deg",
     "foot_pitch_deg",
-    "strike_axis",
 ]
 
 #: Samples of the time-normalised pitch curve handed to the viewer (0 to 100 % of the stride).
 TRACE_POINTS = 101
 
 #: Typical foot progression angle of a runner (toe-out: the heel-to-toe axis turned laterally
-#: from the direction of travel), deg; see :func:`strike_heading_deg`.
+#: from the direction of travel), deg; see :func:`foot_heading_deg`.
 TYPICAL_TOE_OUT_DEG = 6.0
 
 #: The foot frame's vertical (``vt``): gravity's direction when the foot is flat.
 _FOOT_UP = np.array([0.0, 0.0, 1.0])
 
 
-def foot_pitch_deg(rot: np.ndarray, heading_deg: float = 0.0) -> np.ndarray:
-    """Foot pitch (deg, > 0 toes up): elevation of :func:`strike_axis` (``ap`` for a heading
-    of 0); ``rot`` (N, 3, 3) body-to-world."""
-    u = strike_axis(heading_deg)
-    z = np.asarray(rot)[..., 2, :] @ u
-    return np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
+def foot_axes(heading_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """The shoe's heel-to-toe and medio-lateral axes in the analysis frame: ``ap`` and ``ml``
+    turned by ``heading_deg`` about ``vt`` (from ``ap`` towards ``ml``; see
+    :func:`foot_heading_deg`), each shape (3,)."""
+    h = np.radians(heading_deg)
+    c, s = np.cos(h), np.sin(h)
+    return np.array([c, s, 0.0]), np.array([-s, c, 0.0])
 
 
-def strike_heading_deg(progression_deg: float, side: str, toe_out_deg: float) -> float:
-    """Direction of the heel-to-toe axis in the foot frame (deg from ``ap`` towards ``ml``):
-    the direction of progression turned laterally (towards ``+ml`` on the left shoe, ``-ml``
-    on the right) by the foot progression angle ``toe_out_deg``."""
+def foot_heading_deg(progression_deg: float, side: str, toe_out_deg: float) -> float:
+    """Direction of the shoe's heel-to-toe axis in the analysis frame (deg from ``ap`` towards
+    ``ml``): the direction of progression (:attr:`dsp.alignment.AlignmentResult.heading_deg`)
+    turned laterally (towards ``+ml`` on the left shoe, ``-ml`` on the right) by the foot
+    progression angle ``toe_out_deg``."""
     return float(progression_deg) + _side_sign(side) * float(toe_out_deg)
 
 
-def strike_axis(heading_deg: float) -> np.ndarray:
-    """The foot-frame axis whose elevation is the foot pitch: ``ap`` turned by ``heading_deg``
-    about ``vt`` towards ``ml`` (the direction of progression at foot-flat, shape (3,))."""
-    h = np.radians(heading_deg)
-    return np.array([np.cos(h), np.sin(h), 0.0])
+def foot_pitch_deg(rot: np.ndarray, heading_deg: float = 0.0) -> np.ndarray:
+    """Foot pitch (deg, > 0 toes up): elevation of the heel-to-toe axis (``ap`` turned by
+    ``heading_deg``, :func:`foot_axes`); ``rot`` (N, 3, 3) body-to-world."""
+    ax, _ = foot_axes(heading_deg)
+    return np.degrees(np.arcsin(np.clip(np.asarray(rot)[..., 2, :] @ ax, -1.0, 1.0)))
 
 
-def eversion_deg(rot: np.ndarray, side: str) -> np.ndarray:
-    """Eversion angle (deg, > 0 lateral edge up): elevation of ``-ml`` (right) / ``+ml`` (left).
+def eversion_deg(rot: np.ndarray, side: str, heading_deg: float = 0.0) -> np.ndarray:
+    """Eversion angle (deg, > 0 lateral edge up): elevation of the lateral axis, ``-ml``
+    (right) / ``+ml`` (left), ``ml`` turned by ``heading_deg`` (:func:`foot_axes`).
 
     Parameters
     ----------
@@ -85,19 +89,26 @@ def eversion_deg(rot: np.ndarray, side: str) -> np.ndarray:
         Body-to-world rotations of the shoe.
     side : str
         ``"left"`` or ``"right"``.
+    heading_deg : float
+        Direction of the heel-to-toe axis in the analysis frame, deg.
     """
-    return _side_sign(side) * elevation_deg(rot, 1)
+    _, ml = foot_axes(heading_deg)
+    z = np.asarray(rot)[..., 2, :] @ ml
+    return _side_sign(side) * np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
 
 
-def eversion_rate_dps(gyr: np.ndarray, side: str) -> np.ndarray:
-    """Eversion rate (deg/s): ``-gyr_ap`` on the right shoe, ``+gyr_ap`` on the left.
+def eversion_rate_dps(gyr: np.ndarray, side: str, heading_deg: float = 0.0) -> np.ndarray:
+    """Eversion rate (deg/s): the angular rate about the heel-to-toe axis (``ap`` turned by
+    ``heading_deg``), negated on the right shoe (``-gyr_ap`` right, ``+gyr_ap`` left for a
+    heading of 0).
 
     Parameters
     ----------
     gyr : ndarray, shape (N, 3)
         Foot-frame angular rate (``ap, ml, vt``), deg/s.
     """
-    return _side_sign(side) * gyr[:, 0]
+    ax, _ = foot_axes(heading_deg)
+    return _side_sign(side) * (gyr @ ax)
 
 
 def _side_sign(side: str) -> float:
@@ -171,9 +182,9 @@ def contact_metrics(
     side : str
         ``"left"`` or ``"right"`` (mirrors eversion).
     heading_deg : float
-        Direction of progression in the foot frame (deg from ``ap`` towards ``ml``,
-        :attr:`dsp.alignment.AlignmentResult.heading_deg`): the foot pitch is the elevation of
-        :func:`strike_axis`.
+        Direction of the shoe's heel-to-toe axis in the analysis frame (deg from ``ap``
+        towards ``ml``, :func:`foot_heading_deg`): pitch, eversion and the eversion rate are
+        taken about the shoe's own axes (:func:`foot_axes`).
 
     Returns
     -------
@@ -246,16 +257,18 @@ def contact_metrics_batch(
         anchor_up=_FOOT_UP if settings.flat_anchor else None,
     )
     sign = _side_sign(side)
-    u = strike_axis(heading_deg)
-    pitch = np.degrees(np.arcsin(np.clip(kin.rot[2, 0] * u[0] + kin.rot[2, 1] * u[1], -1.0, 1.0)))
-    ever = sign * np.degrees(np.arcsin(np.clip(kin.rot[2, 1], -1.0, 1.0)))
+    # the shoe's own axes (:func:`foot_axes`; for a heading of 0, exactly ``ap`` and ``ml``)
+    ax, ml = foot_axes(heading_deg)
+    r20, r21 = kin.rot[2, 0], kin.rot[2, 1]
+    pitch = np.degrees(np.arcsin(np.clip(r20 * ax[0] + r21 * ax[1], -1.0, 1.0)))
+    ever = sign * np.degrees(np.arcsin(np.clip(r20 * ml[0] + r21 * ml[1], -1.0, 1.0)))
     p_ic = _at_batch(tt, pitch, ic, t_ic, n)
     fsa = p_ic - pitch[rows, ms]
     idx = np.arange(tt.shape[1])[None, :]
     stance = (idx >= ic[:, None]) & (idx <= to[:, None]) & (idx < n[:, None])
     excursion = np.where(stance, ever, -np.inf).max(axis=1) - _at_batch(tt, ever, ic, t_ic, n)
     # eversion rate smoothed on [ic - w, to + w] (the window shrinks at that span's ends)
-    rate = sign * gyr[0]
+    rate = sign * (gyr[0] * ax[0] + gyr[1] * ax[1])
     w = samples_for(settings.pronation_smooth_ms / 1000.0, sampling_rate_hz=fs)
     hw = w // 2
     lo = np.maximum(0, ic - w)[:, None]

@@ -217,13 +217,14 @@ def _rot_at(kin, i: int) -> np.ndarray:
     return np.asarray(kin.rot)[:, :, 0, i][None]
 
 
-def _strike_angles(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: float):
-    """Median foot strike angle of strides 2-17 of ``run`` analysed in the body frame
-    ``r_body_from_sensor`` with the strike angle measured along ``heading_deg``."""
+def _foot_angles(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: float):
+    """Median foot strike angle, pronation excursion and max pronation velocity of strides
+    2-17 of ``run`` analysed in the body frame ``r_body_from_sensor`` with the shoe's heel-toe
+    axis at ``heading_deg``."""
     fs = 208.0
     acc_b = run.acc @ r_body_from_sensor.T
     gyr_b = run.gyr @ r_body_from_sensor.T
-    fsa = []
+    fsa, exc, mpv = [], [], []
     for k in range(2, 18):
         ic = int(np.ceil(run.t_ic[k] * fs))
         to = round(run.t_to[k] * fs)
@@ -246,27 +247,34 @@ def _strike_angles(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: 
             heading_deg=heading_deg,
         )
         fsa.append(m["foot_strike_angle"])
-    return float(np.median(fsa))
+        exc.append(m["pronation_excursion"])
+        mpv.append(m["max_pronation_velocity"])
+    return float(np.median(fsa)), float(np.median(exc)), float(np.median(mpv))
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_strike_angle_is_measured_along_the_progression_not_the_swing_axis(side):
-    """A shoe landing 15° toes up and 12° inverted, running straight (its long axis along the
-    travel). The analysis frame's ``ap`` is 20° off the long axis about the vertical (on the
-    real treadmill runner the swing axis was ~20° from the heel-toe axis): the elevation of
-    that ``ap`` picks up sin(20°) x the inversion (~4°); measured along the direction of
-    progression (``heading_deg``, ``ap`` turned by 20° back onto the travel) the angle is the
-    heel-to-toe axis's."""
+def test_foot_angles_are_measured_about_the_shoes_axes_not_the_swing_axis(side):
+    """A shoe landing 15° toes up and 12° inverted, everting by 19° in stance. The analysis
+    frame's ``ap`` is 20° off the shoe's heel-toe axis about the vertical (on the real
+    treadmill runner the swing axis was ~20° from the heel-toe axis's normal): the elevation
+    of that ``ap`` picks up sin(20°) x the inversion (~4°), the elevation of its ``ml`` a third
+    of the pitch, its roll rate a third of the pitch rate. With the heel-toe axis's direction
+    (``heading_deg``) the angles are the shoe's."""
     run = synth_run(side=side, strike_angle=15.0, eversion_ic=-12.0, n_strides=20)
     yaw = 20.0
-    # body frame whose ap points 20° towards -ml of the shoe's: the travel is at +20° in it
+    # body frame whose ap points 20° towards -ml of the shoe's: the shoe's ap is at +20° in it
     r_off = Rotation.from_euler("z", -yaw, degrees=True).as_matrix().T
-    new = _strike_angles(run, r_off, side, heading_deg=yaw)
-    old = _strike_angles(run, r_off, side, heading_deg=0.0)
-    assert new == pytest.approx(15.0, abs=0.5)
-    assert abs(old - 15.0) > 2.0
-    # the same shoe analysed in its own frame: the heading is 0 and nothing changes
-    assert _strike_angles(run, np.eye(3), side, heading_deg=0.0) == pytest.approx(15.0, abs=0.5)
+    fsa, exc, mpv = _foot_angles(run, r_off, side, heading_deg=yaw)
+    fsa0, exc0, mpv0 = _foot_angles(run, np.eye(3), side, heading_deg=0.0)
+    old_fsa, old_exc, old_mpv = _foot_angles(run, r_off, side, heading_deg=0.0)
+    assert fsa == pytest.approx(15.0, abs=0.5)
+    assert fsa0 == pytest.approx(15.0, abs=0.5)
+    assert exc == pytest.approx(run.excursion, abs=1.0)
+    assert exc == pytest.approx(exc0, abs=0.1)
+    assert mpv == pytest.approx(mpv0, rel=0.02)
+    assert abs(old_fsa - 15.0) > 2.0
+    assert abs(old_exc - run.excursion) > 2.0
+    assert abs(old_mpv / mpv0 - 1.0) > 0.05
 
 
 @pytest.mark.parametrize(("side", "toe_out"), [("left", 8.0), ("right", 8.0), ("right", -5.0)])
