@@ -48,7 +48,11 @@ __all__ = [
 TRACE_POINTS = 101
 
 #: Typical foot progression angle of a runner (toe-out: the heel-to-toe axis turned laterally
-#: from the direction of travel), deg; see :func:`foot_heading_deg`.
+#: from the direction of travel), deg; see :func:`foot_heading_deg`. Running toe-out is
+#: typically 5-10 deg; 6 is the simulator's runner (set before this was used). The real
+#: treadmill runner of the real-data folder: 6 / 13 deg (left / right) against its markers; a
+#: runner's own toe-out is not observable from a shoe IMU alone, and each degree off costs
+#: sin(1 deg) x the inversion at landing in the strike angle (~0.3 deg on that runner).
 TYPICAL_TOE_OUT_DEG = 6.0
 
 #: The foot frame's vertical (``vt``): gravity's direction when the foot is flat.
@@ -144,6 +148,9 @@ class MetricSettings:
         zero-velocity update cannot remove (one shared by both ends can: a constant
         acceleration error is a linear velocity drift). Real treadmill runner (Fukuchi RBDS032):
         stride length 9.1 / 6.4 % -> 1.8 / 2.1 %, strides with a stride length 32/33 -> 37/37.
+    toe_out_deg : float
+        The foot progression angle assumed when the shoe's heel-to-toe axis is found from the
+        direction of progression (:func:`foot_heading_deg`, :data:`TYPICAL_TOE_OUT_DEG`), deg.
     """
 
     rearfoot_above_deg: float = REARFOOT_ABOVE_DEG
