@@ -892,12 +892,18 @@ class FootAnalyzer(StreamAnalyzer):
         # one, e.g. from loosely still instants, each foot-flat's own specific force is used)
         metrics = replace(s.metrics, flat_anchor=False) if self._low_align else s.metrics
 
-        # the strike angle is measured along the foot's heel-to-toe axis, found from the
-        # direction of progression (a given mounting is the foot's own frame; without a
-        # heading, e.g. a clipping accelerometer: the swing axis's forward)
+        # the foot angles are measured about the shoe's own axes, its heel-to-toe axis found
+        # from the direction of progression (a given mounting is the shoe's own frame; without
+        # a heading, e.g. a clipping accelerometer, or with a low-confidence alignment, whose
+        # strides integrate coarsely: the analysis frame's axes)
         heading = 0.0
         al = self.alignment_
-        if al is not None and s.R_bs is None and math.isfinite(al.heading_deg):
+        if (
+            al is not None
+            and s.R_bs is None
+            and not self._low_align
+            and math.isfinite(al.heading_deg)
+        ):
             heading = foot_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
 
         def batch(windows: list[tuple]) -> list:

@@ -117,6 +117,19 @@ RUNNERS: list[tuple[str, str, dict]] = [
         "chirunning",
         {"rate_hz": 208, "packet_loss": 0.02, "loss_burst_packets": 8},
     ),
+    # the shoe's axes vary too: toe-out, inversion at contact, an oblique swing
+    (
+        "rearfoot @ 208 Hz, varied foot axes",
+        "rearfoot",
+        {"rate_hz": 208, "foot_axes_variation": 1.0},
+    ),
+    ("midfoot @ 104 Hz, varied foot axes", "midfoot", {"rate_hz": 104, "foot_axes_variation": 1.0}),
+    (
+        "treadmill @ 208 Hz, varied foot axes",
+        "treadmill",
+        {"rate_hz": 208, "foot_axes_variation": 1.0},
+    ),
+    ("walk @ 100 Hz, varied foot axes", "walk", {"rate_hz": 100, "foot_axes_variation": 1.0}),
 ]
 
 COLS = [

@@ -680,16 +680,15 @@ class GaitPlan:
             "kick": float(np.exp(0.25 * z[4])),
             "impact": float(np.exp(0.25 * z[5])),
         }
-        # (from a generator of their own: the draws above stay those of earlier versions)
+        # the shoe's axes vary between runners with ``foot_axes_variation`` (from a generator
+        # of their own): toe-out (foot progression angle) ±4 deg, inversion at contact ±3 deg
+        # and an oblique swing (``swing_inversion_coupling``) 0.2 ± 0.12, so the heel-toe axis
+        # differs from the swing axis and from the direction of travel as on real runners
+        fv = float(sc.foot_axes_variation)
         zr = np.random.default_rng([self.seed, 19]).standard_normal(3)
-        zf = zr * rv
-        # toe-out (foot progression angle) ±4 deg and inversion at contact ±3 deg between
-        # runners: the strike angle is measured along the heel-to-toe axis, and an analysis
-        # that assumes a typical toe-out errs by sin(toe-out error) x inversion at contact
-        self.style["toe_out"] = float(np.clip(4.0 * zf[0], -8.0, 8.0))
-        self.style["ev_ic"] = float(np.clip(3.0 * zf[1], -6.0, 6.0))
-        # the swing's oblique axis (``swing_inversion_coupling``): 0.2 ± 0.12 between runners
-        self.style["swing_coupling"] = rv * float(np.clip(0.2 + 0.12 * zr[2], 0.0, 0.5))
+        self.style["toe_out"] = fv * float(np.clip(4.0 * zr[0], -8.0, 8.0))
+        self.style["ev_ic"] = fv * float(np.clip(3.0 * zr[1], -6.0, 6.0))
+        self.style["swing_coupling"] = fv * float(np.clip(0.2 + 0.12 * zr[2], 0.0, 0.5))
         horizon = float(horizon_s if horizon_s is not None else sc.duration_s)
         self.horizon_s = horizon
         walk = sc.gait == "walk"

@@ -291,3 +291,19 @@ def test_alignment_reports_the_direction_of_progression(side, toe_out):
     assert _angle_between(res.R_bs, r_bs) < 4.0
     assert res.heading_deg == pytest.approx(-yaw, abs=1.0)
     assert res.as_dict()["heading_deg"] == pytest.approx(res.heading_deg, abs=1e-3)
+
+
+def test_foot_heading_turns_laterally_by_the_toe_out_and_keeps_a_near_swing_axis():
+    from dsp.foot_metrics import foot_heading_deg
+
+    # the travel 14 deg towards +ml of the swing axis's forward: the left shoe's heel-toe axis
+    # lies 6 deg further laterally (+ml), the right shoe's travel -9 deg: its axis at -15 deg
+    assert foot_heading_deg(14.0, "left", 6.0) == pytest.approx(20.0)
+    assert foot_heading_deg(-9.0, "right", 6.0) == pytest.approx(-15.0)
+    # the shoe's axis within 2 deg of the swing axis: kept; 2-5 deg: turned part of the way
+    assert foot_heading_deg(-6.5, "left", 6.0) == 0.0
+    assert foot_heading_deg(7.0, "right", 6.0) == 0.0
+    assert foot_heading_deg(-2.5, "left", 6.0) == pytest.approx(3.5 * 0.5)
+    assert foot_heading_deg(-1.0, "left", 6.0) == pytest.approx(5.0)
+    with pytest.raises(ValueError):
+        foot_heading_deg(0.0, "centre", 6.0)
