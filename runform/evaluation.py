@@ -258,10 +258,14 @@ def score_pelvis_steps(
 ) -> PelvisStepScore:
     """Score a pelvis sensor's step rows against reference steps (``{side, t_ic}``).
 
-    Only rows inside the reference ``bouts`` (widened by ``tol_s``) count when bouts are given
-    (outside them the reference lists nothing). ``tol_s`` is less than half a walking step.
+    Only rows and reference steps inside the reference ``bouts`` (widened by ``tol_s``) count
+    when bouts are given: outside them the reference is not checked (a data set may list a few
+    steps there, e.g. Voisard et al.'s walking away after the trial, which no row can match).
+    ``tol_s`` is less than half a walking step.
     """
     ref = sorted((s for s in steps if s["sensor_id"] == sensor_id), key=lambda s: s["t_ic"])
+    if bouts:
+        ref = [s for s in ref if any(t0 - tol_s <= s["t_ic"] <= t1 + tol_s for t0, t1 in bouts)]
     mine = rows[rows["sensor_id"] == sensor_id]
     t_det = mine["t_ic"].to_numpy(dtype=np.float64)
     if bouts:
