@@ -8,8 +8,11 @@ Awinda IMUs at 100 Hz (each foot, lower back at L5). Per trial the metadata give
 swing phases ``[start, end]`` in samples (``start`` = toe-off, ``end`` = initial contact), from
 two published detection algorithms checked by hand: a reference independent of runform but not
 an instrumented one (no force plate or motion capture), at 10 ms resolution. The samples are
-taken as they are: one row every 10 ms, the three sensors' rows aligned (as the data set's own
-loader does); accelerations in m/s², angular rates converted from rad/s to deg/s.
+timed by their packet counter (``(PacketCounter - first) / 100`` s): the radio loses packets,
+up to ~15 % of a trial in bursts (a row is not always 10 ms after the one before), and the
+reference's sample indices count packets: timed by row, the later contacts of such a trial
+drift from their reference by up to several hundred ms. Lost packets are gaps of the recording.
+Accelerations in m/s², angular rates converted from rad/s to deg/s.
 
 Usage::
 
@@ -50,9 +53,9 @@ SENSORS = (
 )
 
 
-def _read_xsens(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(acc m/s², gyr deg/s) of one Xsens text export (a header line, then tab-separated
-    columns PacketCounter, Acc_X..Z, Gyr_X..Z in rad/s, Mag_X..Z)."""
+def _read_xsens(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(packet counter, acc m/s², gyr deg/s) of one Xsens text export (a header line, then
+    tab-separated columns PacketCounter, Acc_X..Z, Gyr_X..Z in rad/s, Mag_X..Z)."""
     with path.open() as f:
         f.readline()  # "Acquisition frequency: 100 Hz"
         names = f.readline().split()
@@ -60,7 +63,10 @@ def _read_xsens(path: Path) -> tuple[np.ndarray, np.ndarray]:
     col = {n: i for i, n in enumerate(names)}
     acc = data[:, [col["Acc_X"], col["Acc_Y"], col["Acc_Z"]]]
     gyr = np.degrees(data[:, [col["Gyr_X"], col["Gyr_Y"], col["Gyr_Z"]]])
-    return acc, gyr
+    ctr = data[:, col["PacketCounter"]].astype(np.int64)
+    # (a repeated counter, once in the data set: 11-1, all sensors; the first row is kept)
+    keep = np.concatenate(([True], ctr[1:] > np.maximum.accumulate(ctr)[:-1]))
+    return ctr[keep], acc[keep], gyr[keep]
 
 
 def _contacts(events: list[list[int]], sensor_id: str, side: str) -> list[dict]:
@@ -91,7 +97,6 @@ def convert_trial(src: Path, code: str, out_dir: Path) -> Path:
 
     meta = json.loads((src / f"{code}.json").read_text())
     signals = {sid: _read_xsens(src / f"{code}_{suffix}.txt") for suffix, sid, _ in SENSORS}
-    n = min(a.shape[0] for a, _ in signals.values())
     infos = [
         SensorInfo(
             sid, placement, "xsens_mtw_awinda", RATE_HZ, acc_range_g=16.0, gyr_range_dps=2000.0
@@ -99,7 +104,6 @@ def convert_trial(src: Path, code: str, out_dir: Path) -> Path:
         for _, sid, placement in SENSORS
     ]
     h5 = out_dir / f"voisard_{code}.h5"
-    t = np.arange(n) / RATE_HZ
     with RecordingWriter(
         h5,
         infos,
@@ -109,8 +113,10 @@ def convert_trial(src: Path, code: str, out_dir: Path) -> Path:
         created_utc="2020-01-01T00:00:00Z",
     ) as w:
         for _, sid, _ in SENSORS:
-            acc, gyr = signals[sid]
-            w.append(SampleBlock(sid, t, acc[:n], gyr[:n]))
+            ctr, acc, gyr = signals[sid]
+            # time from the packet counter: the radio loses packets (up to ~15 % of a trial,
+            # in bursts), and the reference's sample indices count packets, not rows
+            w.append(SampleBlock(sid, (ctr - ctr[0]) / RATE_HZ, acc, gyr))
     left = _contacts(meta["LeftFootEvents"], "left_foot", "left")
     right = _contacts(meta["RightFootEvents"], "right_foot", "right")
     t0, t1 = (b / RATE_HZ for b in meta["TrialBoundaries"])
