@@ -507,7 +507,7 @@ def _contact_steps(
     if a_is_swing and burst.size:
         pb0 = pb
         pb = _first_landing_burst(omega_s, gyr_norm_s, a, ic_lo, ff, pb, burst)
-        first_burst = pb < pb0
+        first_burst = pb != pb0
     # (a slow gait lands more slowly: the window grows with the cycle, 10 % of it)
     cycle_s = float(t[b] - t[a]) if a_is_swing and b_is_swing else rest_cycle_s
     w_ic = samples_for(max(settings.ic_before_burst_s, 0.1 * cycle_s), sampling_rate_hz=fs)
@@ -669,19 +669,22 @@ def _first_landing_burst(
     ``burst`` holds the samples (relative to ``ic_lo``) whose rotation exceeds the stillest
     rotation after them by ``landing_burst_dps``. The swing ends where the pitch rate first
     falls to zero after the mid-swing ``a``; the first burst after that instant, up to its
-    peak, is the landing. Returns the earlier of that peak and ``pb``.
+    peak, is the landing. Returns the earlier of that peak and ``pb``; and when ``pb`` lies in
+    the swing itself (a gentle landing, e.g. the last step before standing, whose rotation
+    stays below the burst level while the swing's exceeds it), the first rotation peak after
+    the swing's end.
     """
     down = np.flatnonzero(omega_s[a:ff] <= 0.0)
     if down.size == 0:
         return pb
     z = a + int(down[0])
     first = burst[burst + ic_lo >= z]
-    if first.size == 0:
+    if first.size == 0 and pb >= z:
         return pb
-    k = ic_lo + int(first[0])
+    k = ic_lo + int(first[0]) if first.size else z
     while k + 1 < ff and gyr_norm_s[k + 1] >= gyr_norm_s[k]:
         k += 1
-    return min(k, pb)
+    return k if pb < z else min(k, pb)
 
 
 def _impact_range(
