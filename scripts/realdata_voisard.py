@@ -7,12 +7,19 @@ healthy adults, 110 trials of "stand, walk 10 m, turn around, walk back, stop", 
 Awinda IMUs at 100 Hz (each foot, lower back at L5). Per trial the metadata give every foot's
 swing phases ``[start, end]`` in samples (``start`` = toe-off, ``end`` = initial contact), from
 two published detection algorithms checked by hand: a reference independent of runform but not
-an instrumented one (no force plate or motion capture), at 10 ms resolution. The samples are
-timed by their packet counter (``(PacketCounter - first) / 100`` s): the radio loses packets,
-up to ~15 % of a trial in bursts (a row is not always 10 ms after the one before), and the
-reference's sample indices count packets: timed by row, the later contacts of such a trial
-drift from their reference by up to several hundred ms. Lost packets are gaps of the recording.
-Accelerations in m/s², angular rates converted from rad/s to deg/s.
+an instrumented one (no force plate or motion capture), at 10 ms resolution. Accelerations in
+m/s², angular rates converted from rad/s to deg/s.
+
+Time base: the Awinda master stamps every sample with a ``PacketCounter`` common to the three
+sensors (their counters run together, 100 per second), and radio packets are lost: up to 10 % of
+a sensor's samples in some trials, 1-10 in a row, mostly on the way back from the turn. Each
+sample is therefore placed at ``PacketCounter / 100`` s with its losses written as ``gaps`` (the
+analysers bridge or split them), not at its row number: the data set's own loader aligns the
+three files row by row, which shifts a sensor by its lost samples (voisard_2-3: the lower-back
+sensor 0.3 s behind the feet after the turn, 2.9 s by the end). The reference's sample numbers
+count packets, not rows (after a loss the swing ends fall where the foot moves in packet time,
+on a still foot in row time), so an event at sample ``k`` of a foot is at
+``(k + first PacketCounter of that foot) / 100`` s.
 
 Usage::
 
@@ -55,22 +62,31 @@ SENSORS = (
 
 def _read_xsens(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(packet counter, acc m/s², gyr deg/s) of one Xsens text export (a header line, then
-    tab-separated columns PacketCounter, Acc_X..Z, Gyr_X..Z in rad/s, Mag_X..Z)."""
+    tab-separated columns PacketCounter, Acc_X..Z, Gyr_X..Z in rad/s, Mag_X..Z); a repeated
+    packet is read once."""
     with path.open() as f:
         f.readline()  # "Acquisition frequency: 100 Hz"
         names = f.readline().split()
         data = np.loadtxt(f, delimiter="\t", ndmin=2)
     col = {n: i for i, n in enumerate(names)}
+    seq = np.rint(data[:, col["PacketCounter"]]).astype(np.int64)
+    # a packet received twice (the same counter again, e.g. 11-1 at 308): the first one kept
+    keep = np.concatenate(([True], seq[1:] > np.maximum.accumulate(seq)[:-1]))
+    data, seq = data[keep], seq[keep]
     acc = data[:, [col["Acc_X"], col["Acc_Y"], col["Acc_Z"]]]
     gyr = np.degrees(data[:, [col["Gyr_X"], col["Gyr_Y"], col["Gyr_Z"]]])
-    ctr = data[:, col["PacketCounter"]].astype(np.int64)
-    # (a repeated counter, once in the data set: 11-1, all sensors; the first row is kept)
-    keep = np.concatenate(([True], ctr[1:] > np.maximum.accumulate(ctr)[:-1]))
-    return ctr[keep], acc[keep], gyr[keep]
+    return seq, acc, gyr
 
 
-def _contacts(events: list[list[int]], sensor_id: str, side: str) -> list[dict]:
-    """Reference contacts of one foot from its swing phases [toe-off, IC] (samples)."""
+def _lost(seq: np.ndarray) -> np.ndarray:
+    """``[t_start, t_end]`` (s) between the samples around each run of lost packets."""
+    i = np.flatnonzero(np.diff(seq) > 1)
+    return np.column_stack((seq[i] / RATE_HZ, seq[i + 1] / RATE_HZ)).reshape(-1, 2)
+
+
+def _contacts(events: list[list[int]], sensor_id: str, side: str, seq0: int = 0) -> list[dict]:
+    """Reference contacts of one foot from its swing phases [toe-off, IC] (packets counted from
+    the foot's first one, ``seq0``)."""
     sw = sorted(events)
     out = []
     for k, (_, ic) in enumerate(sw):
@@ -79,8 +95,8 @@ def _contacts(events: list[list[int]], sensor_id: str, side: str) -> list[dict]:
             {
                 "sensor_id": sensor_id,
                 "side": side,
-                "t_ic": ic / RATE_HZ,
-                "t_to": nxt[0] / RATE_HZ if nxt else None,
+                "t_ic": (ic + seq0) / RATE_HZ,
+                "t_to": (nxt[0] + seq0) / RATE_HZ if nxt else None,
                 "stride_time": (nxt[1] - ic) / RATE_HZ if nxt else None,
                 "stride_length": None,
                 "foot_strike_angle": None,
@@ -113,14 +129,18 @@ def convert_trial(src: Path, code: str, out_dir: Path) -> Path:
         created_utc="2020-01-01T00:00:00Z",
     ) as w:
         for _, sid, _ in SENSORS:
-            ctr, acc, gyr = signals[sid]
-            # time from the packet counter: the radio loses packets (up to ~15 % of a trial,
-            # in bursts), and the reference's sample indices count packets, not rows
-            w.append(SampleBlock(sid, (ctr - ctr[0]) / RATE_HZ, acc, gyr))
-    left = _contacts(meta["LeftFootEvents"], "left_foot", "left")
-    right = _contacts(meta["RightFootEvents"], "right_foot", "right")
-    t0, t1 = (b / RATE_HZ for b in meta["TrialBoundaries"])
-    u0, u1 = (b / RATE_HZ for b in meta["UTurnBoundaries"])
+            seq, acc, gyr = signals[sid]
+            w.append(
+                SampleBlock(
+                    sid, seq / RATE_HZ, acc, gyr, seq=seq.astype(np.uint32), gaps=_lost(seq)
+                )
+            )
+    seq0 = {sid: int(signals[sid][0][0]) for _, sid, _ in SENSORS}
+    left = _contacts(meta["LeftFootEvents"], "left_foot", "left", seq0["left_foot"])
+    right = _contacts(meta["RightFootEvents"], "right_foot", "right", seq0["right_foot"])
+    first = min(seq0.values())
+    t0, t1 = ((b + first) / RATE_HZ for b in meta["TrialBoundaries"])
+    u0, u1 = ((b + first) / RATE_HZ for b in meta["UTurnBoundaries"])
     steps = sorted(
         ({"sensor_id": "pelvis", "side": c["side"], "t_ic": c["t_ic"]} for c in left + right),
         key=lambda s: s["t_ic"],
