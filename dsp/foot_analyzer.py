@@ -65,7 +65,7 @@ from dsp.foot_events import (
     detect_contacts,
     find_swing_peaks,
 )
-from dsp.foot_metrics import MetricSettings, contact_metrics_batch
+from dsp.foot_metrics import MetricSettings, contact_metrics_batch, foot_heading_deg
 from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
 from dsp.stream_input import (
@@ -419,7 +419,9 @@ class FootAnalyzer(StreamAnalyzer):
             )
             for g in segs
         ]
-        res = estimate_alignment(arrays, sampling_rate_hz=self.fs, gravity=s.gravity)
+        res = estimate_alignment(
+            arrays, sampling_rate_hz=self.fs, gravity=s.gravity, acc_full_scale=self._acc_fs
+        )
         # dsp.stream_input's retry policy: at the largest target a stretch that cannot be
         # aligned (e.g. the sensor lay still) is dropped and the search starts over
         outcome = self._judge_alignment(res, final=final, min_confidence=s.min_alignment_confidence)
@@ -908,6 +910,20 @@ class FootAnalyzer(StreamAnalyzer):
         # one, e.g. from loosely still instants, each foot-flat's own specific force is used)
         metrics = replace(s.metrics, flat_anchor=False) if self._low_align else s.metrics
 
+        # the foot angles are measured about the shoe's own axes, its heel-to-toe axis found
+        # from the direction of progression (a given mounting is the shoe's own frame; without
+        # a heading, e.g. a clipping accelerometer, or with a low-confidence alignment, whose
+        # strides integrate coarsely: the analysis frame's axes)
+        heading = 0.0
+        al = self.alignment_
+        if (
+            al is not None
+            and s.R_bs is None
+            and not self._low_align
+            and math.isfinite(al.heading_deg)
+        ):
+            heading = foot_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
+
         def batch(windows: list[tuple]) -> list:
             return contact_metrics_batch(
                 windows,
@@ -915,6 +931,7 @@ class FootAnalyzer(StreamAnalyzer):
                 sampling_rate_hz=self.fs,
                 settings=metrics,
                 gravity=s.gravity,
+                heading_deg=heading,
             )
 
         no_orientation = (

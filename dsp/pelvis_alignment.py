@@ -137,7 +137,8 @@ def estimate_pelvis_alignment(
     min_steps: int = 12,
     min_walk_steps: int = 6,
     min_roll_share: float = 0.95,
-    foot_gyr_dps: float = 500.0,
+    foot_gyr_dps: float = 400.0,
+    foot_tilt_deg: float = 20.0,
     max_standing_roll_deg: float = 6.0,
     max_standing_pitch_deg: float = 30.0,
     gravity: float = STANDARD_GRAVITY,
@@ -169,7 +170,14 @@ def estimate_pelvis_alignment(
         lies on one horizontal axis (else the step-averaged specific force does).
     foot_gyr_dps : float
         A 99th percentile gyroscope norm above this marks a sensor that moves like a foot, deg/s
-        (a running pelvis stays well below 300 deg/s; a shoe swings at 600-1500 deg/s).
+        (a running pelvis stays well below 300 deg/s; a shoe swings at 600-1500 deg/s running,
+        430-1300 walking), when it also tilts like one (``foot_tilt_deg``).
+    foot_tilt_deg : float
+        ... by more than this about the horizontal axes (95th percentile of the tilt from its
+        one-second mean while moving), deg. A shoe pitches through its swing (36-61 deg on the
+        Voisard et al. walks, 220 feet); a pelvis tilts a few degrees, even one whose loosely
+        strapped sensor rattles at every heel strike with brief 600-850 deg/s spikes (their
+        voisard_17-4: 11 deg; all 110 lower-back sensors 2-11 deg).
     max_standing_roll_deg, max_standing_pitch_deg : float
         A still stretch whose sideways / forward tilt differs from the running mean by more
         than these is not a standing reference (bent over, leaning on one leg), deg.
@@ -209,7 +217,9 @@ def estimate_pelvis_alignment(
     if acc_mov.shape[0] < 2.0 * fs:
         return PelvisAlignment(reason="too little running data (the sensor barely moved)")
     p99 = float(np.percentile(np.concatenate(mov_gn), 99))
-    if p99 > foot_gyr_dps:
+    if p99 > foot_gyr_dps and (
+        _tilt_excursion_deg(feats, gyrs, _unit(acc_mov.mean(axis=0)), fs=fs) > foot_tilt_deg
+    ):
         return PelvisAlignment(
             gyr_p99_dps=p99,
             foot_like=True,
@@ -341,6 +351,27 @@ def estimate_pelvis_alignment(
     )
 
 
+def _tilt_excursion_deg(
+    feats: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    gyrs: list[np.ndarray],
+    up: np.ndarray,
+    *,
+    fs: float,
+) -> float:
+    """95th percentile over the moving samples of the tilt about the horizontal axes (the
+    angular rate without its component along ``up``, integrated) from its one-second centred
+    mean, deg: the swing of a shoe, not the brief rattle of a loose sensor."""
+    w = samples_for(1.0, sampling_rate_hz=fs, minimum=1)
+    amps = []
+    for (_t, _acc, moving), gyr in zip(feats, gyrs, strict=True):
+        gh = gyr - np.outer(gyr @ up, up)
+        ang = np.cumsum(gh, axis=0) / fs
+        dev = ang - centered_moving_average(ang, window=w)
+        amps.append(np.linalg.norm(dev, axis=1)[moving])
+    amp = np.concatenate(amps)
+    return float(np.percentile(amp, 95)) if amp.size else 0.0
+
+
 def _walk_patterns(
     feats: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     gyrs: list[np.ndarray],
@@ -363,7 +394,11 @@ def _walk_patterns(
     acc_sum = np.zeros(3)
     n_sum = 0
     for (t, acc, _moving), gyr in zip(feats, gyrs, strict=True):
-        w = detect_walk_steps(t, np.linalg.norm(acc, axis=1), sampling_rate_hz=fs, gravity=g)
+        # the steps of the runs only: the weak first and last steps of walks add nothing to
+        # the step-averaged forward pattern
+        w = detect_walk_steps(
+            t, np.linalg.norm(acc, axis=1), sampling_rate_hz=fs, gravity=g, edge_min_peak_g=1.0
+        )
         if len(w) < 3:
             continue
         dt = np.diff(w.t_ic)

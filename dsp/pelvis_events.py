@@ -105,9 +105,17 @@ def _last_true(mask: np.ndarray) -> int:
 
 
 #: Defaults of :func:`detect_stances` that its streaming caller needs too (the context a
-#: contact's detection depends on): the smoothing width, ms, and the flight level, g.
+#: contact's detection depends on): the smoothing width, ms, and the flight level, g. The
+#: flight level is also the walking detection's (:func:`detect_walk_steps`): a reading below
+#: it is a running flight phase, never a walking step. 0.4 g (was 0.6): in walking the pelvis
+#: vaults over the stance leg and reads 1 - v²/(g L) in single support, down to about 0.5 g
+#: at the walk-run transition (Froude number 0.5); on the real Voisard et al. walks (110
+#: trials, L5) the smoothed reading falls below 0.6 g in 8 % of the steps and most steps of
+#: some walkers (down to 0.44 g), which then lost their steps or became "running"; the
+#: shallowest smoothed flight of the simulator's runs is 0.32 g (forefoot), real running
+#: flights read about 0 g.
 SMOOTH_MS = 50.0
-FLIGHT_MAX_G = 0.6
+FLIGHT_MAX_G = 0.4
 
 
 def detect_stances(
@@ -259,6 +267,9 @@ class WalkSteps:
         Smoothed vertical specific force at the peak, g.
     i_dep : ndarray of int
         Last sample the step (its existence and times) depends on.
+    edge : ndarray of int
+        ``-1``: a weak first step of a walk, ``+1``: a weak last step (found by the lower
+        threshold beside a run of steps), ``0``: a step of the run itself.
     """
 
     i_peak: np.ndarray
@@ -266,6 +277,7 @@ class WalkSteps:
     i_ic: np.ndarray
     peak_g: np.ndarray
     i_dep: np.ndarray
+    edge: np.ndarray
 
     def __len__(self) -> int:
         return int(self.i_peak.shape[0])
@@ -291,6 +303,8 @@ def _box(x: np.ndarray, window: int) -> np.ndarray:
 #: of the step peaks and the longest step of a walk, s.
 WALK_SMOOTH_S = 0.15
 WALK_MAX_STEP_S = 1.2
+#: Least peak of the first and last step of a walk, g (:func:`detect_walk_steps`).
+WALK_EDGE_MIN_PEAK_G = 0.01
 
 
 def _longest_false(mask: np.ndarray) -> int:
@@ -302,7 +316,9 @@ def _longest_false(mask: np.ndarray) -> int:
     return int(gaps.max())
 
 
-def walk_flight_level(*, flight_max_g: float = 0.6, gravity: float = STANDARD_GRAVITY) -> float:
+def walk_flight_level(
+    *, flight_max_g: float = FLIGHT_MAX_G, gravity: float = STANDARD_GRAVITY
+) -> float:
     """Specific-force magnitude below which a raw sample counts as flight for
     :func:`may_hold_walk`, m/s² (a hair under :func:`detect_walk_steps`' level: a safe bound)."""
     return (float(flight_max_g) - 1e-6) * float(gravity)
@@ -344,11 +360,80 @@ def may_hold_walk(
 
 
 def walk_context_s(
-    *, smooth_s: float = WALK_SMOOTH_S, max_step_s: float = WALK_MAX_STEP_S, level_s: float = 1.2
+    *,
+    smooth_s: float = WALK_SMOOTH_S,
+    max_step_s: float = WALK_MAX_STEP_S,
+    level_s: float = 1.2,
+    before: bool = False,
 ) -> float:
-    """Data a walking step depends on beyond its peak (either side), s: two steps and the
-    smoothing."""
-    return 2.0 * max_step_s + 2.0 * smooth_s + 0.5 * level_s + 0.1
+    """Data a walking step depends on beyond its peak, s: after it, two steps and the
+    smoothing; ``before`` it, three steps (a walk's weak last step exists by the two steps of
+    the run before the run's last peak)."""
+    return (3.0 if before else 2.0) * max_step_s + 2.0 * smooth_s + 0.5 * level_s + 0.1
+
+
+def _edge_steps(
+    t: np.ndarray,
+    xs: np.ndarray,
+    xf: np.ndarray,
+    pk: np.ndarray,
+    ok: np.ndarray,
+    run_id: np.ndarray,
+    *,
+    half: int,
+    edge: int,
+    min_peak_g: float,
+    window: tuple[float, float],
+    min_step_s: float,
+    max_step_s: float,
+    flight_level: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weak first and last steps of walks (see :func:`detect_walk_steps`): for each run of
+    steps, the largest peak of ``xs`` above ``min_peak_g`` (the largest within ``half``
+    samples) lying ``window`` step times (the run's first / last step) before its first peak /
+    after its last one, between ``min_step_s`` and ``max_step_s`` from it, with a dip below
+    the level and no flight between. Returns the peaks with these added, their ``ok`` and
+    their kind (``-1`` first step, ``+1`` last step, ``0`` the run's own)."""
+    n = xs.shape[0]
+    kind = np.zeros(pk.shape[0], dtype=int)
+    inner = xs[1:-1]
+    weak = np.flatnonzero((inner >= xs[:-2]) & (inner > xs[2:]) & (inner > min_peak_g)) + 1
+    if weak.size == 0:
+        return pk, ok, kind
+    local_max = running_max(xs, size=2 * half + 1)
+    weak = weak[(xs[weak] >= local_max[weak]) & (weak >= edge) & (weak < n - edge)]
+    add: dict[int, int] = {}
+    for r in np.unique(run_id[ok]).tolist():
+        idx = np.flatnonzero((run_id == r) & ok)
+        if idx.size < 2:
+            continue
+        # the last step only: before a walk's first step the body sways (the anticipatory
+        # shift of weight onto the stance leg), which makes weak bumps of the same size that
+        # are no step (simulated run/walk intervals: a bump 0.8 s before the first step)
+        for end, nb, sign in ((idx[-1], idx[-2], 1),):
+            p = int(pk[end])
+            step = abs(float(t[p] - t[int(pk[nb])]))
+            lo = max(window[0] * step, min_step_s)
+            hi = min(window[1] * step, max_step_s)
+            dt = sign * (t[weak] - t[p])
+            c = weak[(dt >= lo) & (dt <= hi)]
+            if c.size == 0:
+                continue
+            q = int(c[np.argmax(xs[c])])
+            a, b = (q, p) if q < p else (p, q)
+            if xs[a:b].min() >= 0.0 or xf[a:b].min() < flight_level:
+                continue
+            add.setdefault(q, sign)  # a step both after one walk and before the next: after
+    new = np.setdiff1d(np.asarray(list(add), dtype=int), pk[ok])
+    if not new.size:
+        return pk, ok, kind
+    allp = np.concatenate((pk, new))
+    allok = np.concatenate((ok, np.ones(new.size, dtype=bool)))
+    allkind = np.concatenate((kind, np.array([add[int(q)] for q in new], dtype=int)))
+    drop = np.isin(allp, new) & (np.arange(allp.size) < pk.size)  # weak peak already a peak
+    allp, allok, allkind = allp[~drop], allok[~drop], allkind[~drop]
+    order = np.argsort(allp, kind="stable")
+    return allp[order], allok[order], allkind[order]
 
 
 def detect_walk_steps(
@@ -363,9 +448,11 @@ def detect_walk_steps(
     max_step_s: float = WALK_MAX_STEP_S,
     min_run: int = 3,
     max_peak_g: float = 1.2,
-    flight_max_g: float = 0.6,
+    flight_max_g: float = FLIGHT_MAX_G,
     level_s: float = 1.2,
     ic_search_s: float = 0.45,
+    edge_min_peak_g: float = WALK_EDGE_MIN_PEAK_G,
+    edge_window: tuple[float, float] = (0.8, 1.2),
     gravity: float = STANDARD_GRAVITY,
 ) -> WalkSteps:
     """Steps of a walk from the vertical specific force at the pelvis.
@@ -417,7 +504,7 @@ def detect_walk_steps(
     fs = float(sampling_rate_hz)
     n = t.shape[0]
     ei, ef = np.empty(0, dtype=int), np.empty(0)
-    empty = WalkSteps(ei, ef, ei, ef, ei)
+    empty = WalkSteps(ei, ef, ei, ef, ei, ei)
     ws = samples_for(smooth_s, sampling_rate_hz=fs, minimum=1)
     if n < 4 * ws:
         return empty
@@ -467,9 +554,27 @@ def detect_walk_steps(
     counts = np.bincount(run_id)
     ok = counts[run_id] >= min_run
     ok &= xs[pk] <= max_peak_g
+    kind = np.zeros(pk.shape[0], dtype=int)
+    if edge_min_peak_g < min_peak_g and ok.any():
+        pk, ok, kind = _edge_steps(
+            t,
+            xs,
+            xf,
+            pk,
+            ok,
+            run_id,
+            half=half,
+            edge=edge,
+            min_peak_g=edge_min_peak_g,
+            window=edge_window,
+            min_step_s=min_step_s,
+            max_step_s=max_step_s,
+            flight_level=flight_max_g - 1.0,
+        )
     sel = pk[ok]
     if sel.size == 0:
         return empty
+    kind = kind[ok]
     # initial contact: steepest rise of xf on the ascent to the peak (from the lowest point
     # since the previous peak)
     dxf = np.diff(xf)  # dxf[i] = xf[i+1] - xf[i], slope between samples i, i+1
@@ -499,4 +604,5 @@ def detect_walk_steps(
         i_ic=i_ic,
         peak_g=xs[sel] + 1.0,
         i_dep=np.minimum(sel + dep, n - 1),
+        edge=kind,
     )

@@ -12,7 +12,10 @@ peak per step, inside a run of regular steps), and everything else follows the r
   of a ``right`` step) against the standing level, over the stance of that foot. From the
   pelvis alone a walking step's toe-off is not measured; its stance is taken from its initial
   contact to ``stance_end_step`` of a step after the next contact (the other foot's double
-  support ends there), which holds the single support, where the swing side drops;
+  support ends there), which holds the single support, where the swing side drops. (So it
+  does on 101 of 108 real Voisard walks; on the Mobilise-D HA/001 walks the sensor tilts toward
+  the stance side instead, and the value is no drop there: ``scripts/walk_obliquity.py``,
+  ``docs/dsp_pelvis.md``.)
 * **vertical oscillation**: peak to peak of the doubly integrated world-vertical acceleration
   from this contact to the next (as running);
 * **side**: the vote of :func:`dsp.pelvis_metrics.assign_sides` over the run of alternating
@@ -95,7 +98,7 @@ class WalkSettings:
     """
 
     epoch_s: float = 2.0
-    pad_s: float = 3.5
+    pad_s: float = 4.7
     lookahead_s: float = 3.5
     side_half_window: int = 8
     stance_end_step: float = 0.2
@@ -120,6 +123,7 @@ class WalkStep:
     vo_cm: float
     segment: int
     yaw_rate: float = math.nan  # mean rate of turn over the swing's end before it, deg/s
+    edge: int = 0  # -1 / +1: a weak first / last step of a walk (WalkSteps.edge)
     flags: list[str] = field(default_factory=list)
     trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
     run: int = 0
@@ -191,9 +195,12 @@ class PelvisWalk:
         self.settings = s
         self.fs = float(sampling_rate_hz)
         self.gravity = float(gravity)
+        ctx_before = walk_context_s(max_step_s=s.max_step_s, before=True)
         ctx = walk_context_s(max_step_s=s.max_step_s)
-        if s.pad_s < ctx or s.lookahead_s < ctx:
-            raise ValueError(f"pad_s and lookahead_s must be at least {ctx:.2f} s")
+        if s.pad_s < ctx_before or s.lookahead_s < ctx:
+            raise ValueError(
+                f"pad_s and lookahead_s must be at least {ctx_before:.2f} s and {ctx:.2f} s"
+            )
         self._W = samples_for(s.epoch_s, sampling_rate_hz=self.fs)
         self._P = samples_for(s.pad_s, sampling_rate_hz=self.fs)
         self._L = samples_for(s.lookahead_s, sampling_rate_hz=self.fs)
@@ -204,7 +211,8 @@ class PelvisWalk:
         self._n_decided = 0  # steps of _steps before this index are decided
         self._out: list[WalkStep] = []
         self._run = 0
-        self._step_T: float | None = None
+        self._step_T: float | None = None  # the recent step time (half a stride), s
+        self._step_dts: list[float] = []  # the last two linked step times, s
         self._t_done = -math.inf  # epochs own the data before this time: no later peak there
         self.n_steps = 0
 
@@ -331,7 +339,10 @@ class PelvisWalk:
         nxt = np.full(k, np.nan)
         if k > 1:
             d = np.diff(tic)
-            nxt[:-1] = np.where(d <= dmax, tic[1:], np.nan)
+            # a walk's weak last step, or a weak first step, is no next contact of the step
+            # before it: the walks stay apart (their sides are voted on apart)
+            apart = (w.edge[:-1] > 0) | (w.edge[1:] < 0)
+            nxt[:-1] = np.where((d <= dmax) & ~apart, tic[1:], np.nan)
         nxt2 = np.full(k, np.nan)
         if k > 2:
             nxt2[:-2] = np.where(np.isfinite(nxt[:-2]) & np.isfinite(nxt[1:-1]), tic[2:], np.nan)
@@ -349,6 +360,7 @@ class PelvisWalk:
                 lat_mean=nan,
                 vo_cm=nan,
                 segment=self._segment,
+                edge=int(w.edge[j]),
             )
             if j > 0 and tic[j] - tic[j - 1] <= dmax:
                 ia = int(
@@ -386,26 +398,36 @@ class PelvisWalk:
         """Run and step number: as the previous step's next contact, or a whole number of
         steps after it (missed steps), else a new run."""
         prev = self._steps[-1] if self._steps else None
-        if prev is None or prev.segment != st.segment:
+        if prev is None or prev.segment != st.segment or prev.edge > 0 or st.edge < 0:
             self._run += 1
             st.run, st.step_no = self._run, 0
+            self._step_T, self._step_dts = None, []
             return
-        x = (st.t_ic - prev.t_ic) / self._step_T if self._step_T else math.inf
+        dt = st.t_ic - prev.t_ic
+        x = dt / self._step_T if self._step_T else math.inf
         kk = round(x) if math.isfinite(x) else 0
         if math.isfinite(prev.next_ic) and abs(prev.next_ic - st.t_ic) < 1e-6:
             # the next detected contact; twice the step time after the last one (short,
-            # weak steps in a turn): one contact was missed between them, the run goes on
-            if kk >= 2 and abs(x - kk) < 0.2:
+            # weak steps in a turn): one contact was missed between them, the run goes on.
+            # The step time is half the last stride (the mean of the last two steps), not one
+            # step: real contacts come early and late alternately by up to 0.1 s, and
+            # steps of a limp alternate short and long, so a short step taken as the step
+            # time made the next normal one "two steps", flipping the sides of the run
+            if kk >= 2 and abs(x - kk) < 0.2 and len(self._step_dts) >= 2:
                 st.run, st.step_no = prev.run, prev.step_no + kk
-                return
-            st.run, st.step_no = prev.run, prev.step_no + 1
-            self._step_T = st.t_ic - prev.t_ic
+                self._step_dts += [dt / kk] * kk
+            else:
+                st.run, st.step_no = prev.run, prev.step_no + 1
+                self._step_dts.append(dt)
+            self._step_dts = self._step_dts[-2:]
+            self._step_T = float(np.mean(self._step_dts))
             return
         if 1 <= kk <= 4 and abs(x - kk) < 0.2:
             st.run, st.step_no = prev.run, prev.step_no + kk
             return
         self._run += 1
         st.run, st.step_no = self._run, prev.step_no + 1
+        self._step_T, self._step_dts = None, []
 
     # ------------------------------------------------------------------ sides
     def _decide(self, *, closed: bool) -> None:

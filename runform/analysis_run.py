@@ -382,6 +382,7 @@ def mountings_from(
     may spell differently, by placement (``left_foot`` / ``right_foot``).
     """
     from dsp.foot_analyzer import FootSettings
+    from dsp.foot_metrics import MetricSettings, foot_heading_deg
 
     thr = FootSettings().min_alignment_confidence if min_confidence is None else min_confidence
     res = analyse_recording(path, keep_rows=False, workers=1)
@@ -394,6 +395,15 @@ def mountings_from(
         if float(al.get("confidence") or 0.0) < thr:
             continue
         r = np.asarray(al["R_bs"], dtype=np.float64)
+        # the shoe's own frame: the analysis frame turned onto its heel-toe axis (found from
+        # the direction of progression, :func:`dsp.foot_metrics.foot_heading_deg`), which a
+        # given mounting is taken to be
+        if al.get("heading_deg") is not None:
+            h = np.radians(
+                foot_heading_deg(float(al["heading_deg"]), info.side, MetricSettings().toe_out_deg)
+            )
+            turn = np.array([[np.cos(h), np.sin(h), 0.0], [-np.sin(h), np.cos(h), 0.0], [0, 0, 1]])
+            r = turn @ r
         out[info.sensor_id] = r
         out.setdefault(info.placement, r)
     return out

@@ -75,6 +75,13 @@ def _nan(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
 
+def _column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """``df[name]`` as floats, NaN when the table has no such column."""
+    if name not in df.columns:
+        return np.full(len(df), np.nan)
+    return df[name].to_numpy(dtype=np.float64)
+
+
 def _median_abs(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     return float(np.median(np.abs(x))) if x.size else float("nan")
@@ -103,6 +110,12 @@ class FootScore:
     fsa_mae_all_deg: float  # FSA MAE over every matched reference angle, unusable ones included
     stride_length_err_pct: float  # mean |relative error|
     n_stride_length: int
+    # pronation against references that carry it (NaN / 0 otherwise)
+    exc_mae_deg: float = float("nan")  # pronation excursion MAE
+    exc_bias_deg: float = float("nan")
+    mpv_err_pct: float = float("nan")  # max pronation velocity, mean |relative error|
+    mpv_bias_pct: float = float("nan")
+    n_pronation: int = 0
 
     @property
     def found_frac(self) -> float:
@@ -131,7 +144,8 @@ def score_foot(
         STRIDES table (any sensors; those of ``sensor_id`` are used).
     contacts : list of dict
         Reference contacts (``sensor_id``, ``t_ic``, ``t_to``, optional ``foot_strike_angle``,
-        ``strike_type``, ``stride_length``).
+        ``strike_type``, ``stride_length``, ``pronation_excursion``,
+        ``max_pronation_velocity``).
     cover : (t0, t1), optional
         Span in which the reference lists every contact: rows outside it are neither found nor
         false (contacts there are unknown, not absent), and reference contacts outside it are
@@ -177,6 +191,11 @@ def score_foot(
     sl_ref = np.array([_nan(c.get("stride_length")) for c in r])
     sl_err = np.abs(m["stride_length"].to_numpy(dtype=np.float64) - sl_ref) / sl_ref * 100.0
     ok_s = np.isfinite(sl_err)
+    exc_ref = np.array([_nan(c.get("pronation_excursion")) for c in r])
+    exc_err = _column(m, "pronation_excursion") - exc_ref
+    mpv_ref = np.array([_nan(c.get("max_pronation_velocity")) for c in r])
+    mpv_err = (_column(m, "max_pronation_velocity") - mpv_ref) / mpv_ref * 100.0
+    ok_p = np.isfinite(exc_err) & np.isfinite(mpv_err)
     return FootScore(
         sensor_id=sensor_id,
         n_ref=len(ref),
@@ -195,6 +214,11 @@ def score_foot(
         fsa_mae_all_deg=float(np.mean(np.abs(fsa_err[ok_all]))) if ok_all.any() else float("nan"),
         stride_length_err_pct=float(np.mean(sl_err[ok_s])) if ok_s.any() else float("nan"),
         n_stride_length=int(ok_s.sum()),
+        exc_mae_deg=float(np.mean(np.abs(exc_err[ok_p]))) if ok_p.any() else float("nan"),
+        exc_bias_deg=float(np.mean(exc_err[ok_p])) if ok_p.any() else float("nan"),
+        mpv_err_pct=float(np.mean(np.abs(mpv_err[ok_p]))) if ok_p.any() else float("nan"),
+        mpv_bias_pct=float(np.mean(mpv_err[ok_p])) if ok_p.any() else float("nan"),
+        n_pronation=int(ok_p.sum()),
     )
 
 
@@ -236,10 +260,14 @@ def score_pelvis_steps(
 ) -> PelvisStepScore:
     """Score a pelvis sensor's step rows against reference steps (``{side, t_ic}``).
 
-    Only rows inside the reference ``bouts`` (widened by ``tol_s``) count when bouts are given
-    (outside them the reference lists nothing). ``tol_s`` is less than half a walking step.
+    Only rows and reference steps inside the reference ``bouts`` (widened by ``tol_s``) count
+    when bouts are given: outside them the reference is not checked (a data set may list a few
+    steps there, e.g. Voisard et al.'s walking away after the trial, which no row can match).
+    ``tol_s`` is less than half a walking step.
     """
     ref = sorted((s for s in steps if s["sensor_id"] == sensor_id), key=lambda s: s["t_ic"])
+    if bouts:
+        ref = [s for s in ref if any(t0 - tol_s <= s["t_ic"] <= t1 + tol_s for t0, t1 in bouts)]
     mine = rows[rows["sensor_id"] == sensor_id]
     t_det = mine["t_ic"].to_numpy(dtype=np.float64)
     if bouts:

@@ -82,6 +82,18 @@ MATRIX += [
         {"rate_hz": 104, "stance_wobble_dps": 60.0},
     ),
     ("easy @ 59 Hz, 2 g range", "easy", {"rate_hz": 59, "acc_range_g": 2.0}),
+    # the real treadmill runner's foot (Fukuchi RBDS032, issue 16): the swing axis ~20 deg from
+    # the heel-toe axis's normal, landing ~15 deg inverted, ~10 deg toe-out
+    (
+        "rearfoot, oblique swing, toe-out 10°, inverted 15°",
+        "rearfoot",
+        {
+            "rate_hz": 208,
+            "swing_inversion_coupling": 0.35,
+            "foot_progression_deg": 10.0,
+            "eversion_at_ic_deg": -15.0,
+        },
+    ),
 ]
 QUICK = ["easy @ 208 Hz", "forefoot @ 208 Hz", "walk @ 208 Hz", "mount random"]
 
@@ -105,6 +117,19 @@ RUNNERS: list[tuple[str, str, dict]] = [
         "chirunning",
         {"rate_hz": 208, "packet_loss": 0.02, "loss_burst_packets": 8},
     ),
+    # the shoe's axes vary too: toe-out, inversion at contact, an oblique swing
+    (
+        "rearfoot @ 208 Hz, varied foot axes",
+        "rearfoot",
+        {"rate_hz": 208, "foot_axes_variation": 1.0},
+    ),
+    ("midfoot @ 104 Hz, varied foot axes", "midfoot", {"rate_hz": 104, "foot_axes_variation": 1.0}),
+    (
+        "treadmill @ 208 Hz, varied foot axes",
+        "treadmill",
+        {"rate_hz": 208, "foot_axes_variation": 1.0},
+    ),
+    ("walk @ 100 Hz, varied foot axes", "walk", {"rate_hz": 100, "foot_axes_variation": 1.0}),
 ]
 
 COLS = [

@@ -227,7 +227,7 @@ class FootModel:
         # --- positions of contacts ----------------------------------------------------------
         half_w = 0.5 * sc.step_width_m
         y = sgn * (half_w + 0.008 * rng.standard_normal(n))
-        yaw = sgn * (sc.foot_progression_deg + 1.5 * rng.standard_normal(n))
+        yaw = sgn * (sc.foot_progression_deg + sty["toe_out"] + 1.5 * rng.standard_normal(n))
         t_mid = t_ic + 0.5 * tc
         x_heel = plan.x_base(t_mid) - 0.11
         x0 = plan.x_base(np.array([0.0]))[0] - 0.07
@@ -249,7 +249,7 @@ class FootModel:
         exc = np.array(sc.pronation_excursion_deg[0 if side == "left" else 1]) * jit(n)
         vel = np.array(sc.pronation_velocity_dps[0 if side == "left" else 1]) * jit(n)
         exc = np.maximum(exc, 0.5)
-        ev_ic = sc.eversion_at_ic_deg + 1.0 * rng.standard_normal(n)
+        ev_ic = sc.eversion_at_ic_deg + sty["ev_ic"] + 1.0 * rng.standard_normal(n)
         d_ev = np.clip(1.875 * exc / np.maximum(vel, 1.0), 0.012, None)
         d_ev = np.minimum(d_ev, (t_ho - t_ic) - 0.012)
         prev_to = first_to
@@ -343,6 +343,7 @@ class FootModel:
         self.ring_hz = float(sc.foot_ring_hz)
         self.ring_tau = float(sc.foot_ring_tau_s)
         self.wobble_dps = float(sc.stance_wobble_dps)
+        self.swing_coupling = float(sc.swing_inversion_coupling) + sty["swing_coupling"]
 
     def _wobble(self, t, ev, evd, ps, psd):
         """Roll of a foot that is not still in its stance (real running feet: 25-90 deg/s at
@@ -360,6 +361,29 @@ class FootModel:
         rate = (2 * np.pi * b / span) * (np.cos(2 * np.pi * u) + np.cos(4 * np.pi * u))
         evd = evd + np.where(on, rate, 0.0)
         return ev, evd, ps, psd
+
+    def _swing_roll(self, t, th, thd, ev, evd):
+        """Eversion coupled with the pitch in swing (``swing_inversion_coupling`` c):
+        ``-c w(u) (pitch - pitch at the next IC)`` with ``w = sin^2(pi u)``, ``u`` 0 to 1 from
+        toe-off to the next IC: the stance and the touch-down are unchanged, and the foot
+        inverts as it dorsiflexes towards the touch-down (the real treadmill runner: the
+        mid-swing rotation axis ~20 deg from the shoe's medio-lateral axis, its forward
+        turned medially; the foot 6-8 deg more inverted at IC than at the mid-swing peak)."""
+        c = self.swing_coupling
+        n = self.t_ic.size
+        i = np.clip(np.searchsorted(self.t_ic, t, side="right") - 1, 0, n - 1)
+        j = np.minimum(i + 1, n - 1)
+        t0 = self.t_to[i]
+        t1 = self.t_ic[j]
+        span = np.maximum(t1 - t0, 1e-3)
+        on = (j > i) & (t >= t0) & (t < t1)
+        u = np.where(on, (t - t0) / span, 0.0)
+        w = np.sin(np.pi * u) ** 2
+        wd = np.pi * np.sin(2.0 * np.pi * u) / span
+        d = th - self.pitch(np.where(on, t1, t))
+        ev = ev - np.where(on, c * w * d, 0.0)
+        evd = evd - np.where(on, c * (wd * d + w * thd), 0.0)
+        return ev, evd
 
     def _rot(self, t: np.ndarray) -> np.ndarray:
         return euler_zyx_matrix(
@@ -427,6 +451,8 @@ class FootModel:
         ps, psd = self.yaw.value_and_rate(t)
         if self.wobble_dps > 0:
             ev, evd, ps, psd = self._wobble(t, ev, evd, ps, psd)
+        if self.swing_coupling > 0:
+            ev, evd = self._swing_roll(t, th, thd, ev, evd)
         roll = self.sign * ev * _D2R
         rolld = self.sign * evd * _D2R
         beta = -th * _D2R
@@ -654,6 +680,15 @@ class GaitPlan:
             "kick": float(np.exp(0.25 * z[4])),
             "impact": float(np.exp(0.25 * z[5])),
         }
+        # the shoe's axes vary between runners with ``foot_axes_variation`` (from a generator
+        # of their own): toe-out (foot progression angle) ±4 deg, inversion at contact ±3 deg
+        # and an oblique swing (``swing_inversion_coupling``) 0.2 ± 0.12, so the heel-toe axis
+        # differs from the swing axis and from the direction of travel as on real runners
+        fv = float(sc.foot_axes_variation)
+        zr = np.random.default_rng([self.seed, 19]).standard_normal(3)
+        self.style["toe_out"] = fv * float(np.clip(4.0 * zr[0], -8.0, 8.0))
+        self.style["ev_ic"] = fv * float(np.clip(3.0 * zr[1], -6.0, 6.0))
+        self.style["swing_coupling"] = fv * float(np.clip(0.2 + 0.12 * zr[2], 0.0, 0.5))
         horizon = float(horizon_s if horizon_s is not None else sc.duration_s)
         self.horizon_s = horizon
         walk = sc.gait == "walk"

@@ -72,6 +72,15 @@ class Scenario:
     stance_wobble_dps : peak roll and yaw rate of the foot through its flat phase, deg/s (real
         running feet are never still at mid-stance: 25-90 deg/s at the stillest instant);
         0 = a still flat phase.
+    swing_inversion_coupling : eversion change per degree of pitch in swing (deg/deg; the
+        pitch relative to the next touch-down's, faded in and out over the swing): the foot
+        inverts as it dorsiflexes towards the touch-down, so it swings about an oblique axis,
+        not its own medio-lateral one. The real treadmill runner (Fukuchi RBDS032) swung
+        about an axis ~20 deg from its heel-toe axis's normal. 0 = a pure pitch.
+    foot_axes_variation : 0 = the scenario's foot axes; 1 = a different runner's per seed:
+        toe-out ±4 deg, inversion at contact ±3 deg, ``swing_inversion_coupling`` + 0.2 ± 0.12
+        (the shoe's heel-toe axis then differs from the swing axis and from the direction of
+        travel, as on real runners).
 
     Session
     -------
@@ -138,6 +147,8 @@ class Scenario:
     foot_ring_hz: float = 40.0
     foot_ring_tau_s: float = 0.008
     stance_wobble_dps: float = 0.0
+    swing_inversion_coupling: float = 0.0
+    foot_axes_variation: float = 0.0
     # sensors
     sensors: tuple[str, ...] = ("left_foot", "right_foot", "pelvis")
     mounting: Mapping[str, object] = field(default_factory=_default_mounting)
@@ -226,6 +237,15 @@ class Scenario:
         if self.aa_filter not in ("butterworth", "none"):
             raise ValueError(
                 f"scenario {n}: aa_filter {self.aa_filter!r}, expected 'butterworth' or 'none'"
+            )
+        if not (0.0 <= self.foot_axes_variation <= 2.0):
+            raise ValueError(
+                f"scenario {n}: foot_axes_variation {self.foot_axes_variation}, expected 0 to 2"
+            )
+        if not (0.0 <= self.swing_inversion_coupling <= 1.0):
+            raise ValueError(
+                f"scenario {n}: swing_inversion_coupling {self.swing_inversion_coupling}, "
+                "expected 0 to 1"
             )
         if not (0 <= self.packet_loss < 0.9):
             raise ValueError(f"scenario {n}: packet_loss {self.packet_loss}, expected 0 <= p < 0.9")

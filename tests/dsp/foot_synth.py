@@ -50,12 +50,16 @@ def synth_run(
     seed: int = 0,
     impact_g: float = 3.0,
     stop_impact: bool = False,
+    yaw_deg: float = 0.0,
 ) -> SynthRun:
     """Steady running (or walking with a long contact) with known events and angles.
 
     The data start and end standing still; the last landing (into standing, at
     ``extra["t_stop"]``) is not in ``t_ic``; with ``stop_impact`` it is a landing like the
     others (impact, heel lowering, pronation), else the foot is slowly lowered onto the ground.
+    ``yaw_deg`` turns the shoe about the vertical (> 0 towards the left) throughout: the feet
+    travel along the world's x axis, so a right shoe's toe-out (foot progression angle) is a
+    negative yaw and a left shoe's a positive one.
     """
     rng = np.random.default_rng(seed)
     T, tc = stride_time, contact_time
@@ -108,7 +112,8 @@ def synth_run(
     sgn = 1.0 if side == "left" else -1.0
     b, db = sgn * ev, sgn * dev  # roll about ap
     a = -pitch
-    rot = Rotation.from_euler("YX", np.stack([a, b], axis=1))  # body -> world
+    yaw = np.full_like(t, np.radians(yaw_deg))
+    rot = Rotation.from_euler("ZYX", np.stack([yaw, a, b], axis=1))  # body -> world
     w_body = np.stack([db, -dpitch * np.cos(b), dpitch * np.sin(b)], axis=1)
     f_world = np.stack([sp_x(t, 2), np.zeros_like(t), sp_z(t, 2) + G], axis=1)
     # landing impact: the ground stops the shoe within a few ms (a decaying upward push)

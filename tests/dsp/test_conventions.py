@@ -215,3 +215,95 @@ def test_foot_flat_reference_is_the_foot_frame_not_the_instant_specific_force():
 def _rot_at(kin, i: int) -> np.ndarray:
     """Body-to-world rotation (1, 3, 3) of window 0 at sample ``i``."""
     return np.asarray(kin.rot)[:, :, 0, i][None]
+
+
+def _foot_angles(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: float):
+    """Median foot strike angle, pronation excursion and max pronation velocity of strides
+    2-17 of ``run`` analysed in the body frame ``r_body_from_sensor`` with the shoe's heel-toe
+    axis at ``heading_deg``."""
+    fs = 208.0
+    acc_b = run.acc @ r_body_from_sensor.T
+    gyr_b = run.gyr @ r_body_from_sensor.T
+    fsa, exc, mpv = [], [], []
+    for k in range(2, 18):
+        ic = int(np.ceil(run.t_ic[k] * fs))
+        to = round(run.t_to[k] * fs)
+        ms = round((run.t_ic[k] + 0.4 * (run.t_to[k] - run.t_ic[k])) * fs)
+        nic = int(np.ceil(run.t_ic[k + 1] * fs))
+        nms = nic + (ms - ic)
+        lo, hi = ic - 20, nms + 20
+        sh = -lo
+        ev = ContactEvents(ic + sh, ms + sh, to + sh, t_ic=run.t_ic[k], t_to=run.t_to[k])
+        nxt = ContactEvents(nic + sh, nms + sh, nms + sh + 20, t_ic=run.t_ic[k + 1])
+        m, _ = contact_metrics(
+            run.t[lo:hi],
+            acc_b[lo:hi],
+            gyr_b[lo:hi],
+            ev,
+            nxt,
+            side=side,
+            sampling_rate_hz=fs,
+            settings=MetricSettings(),
+            heading_deg=heading_deg,
+        )
+        fsa.append(m["foot_strike_angle"])
+        exc.append(m["pronation_excursion"])
+        mpv.append(m["max_pronation_velocity"])
+    return float(np.median(fsa)), float(np.median(exc)), float(np.median(mpv))
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_foot_angles_are_measured_about_the_shoes_axes_not_the_swing_axis(side):
+    """A shoe landing 15° toes up and 12° inverted, everting by 19° in stance. The analysis
+    frame's ``ap`` is 20° off the shoe's heel-toe axis about the vertical (on the real
+    treadmill runner the swing axis was ~20° from the heel-toe axis's normal): the elevation
+    of that ``ap`` picks up sin(20°) x the inversion (~4°), the elevation of its ``ml`` a third
+    of the pitch, its roll rate a third of the pitch rate. With the heel-toe axis's direction
+    (``heading_deg``) the angles are the shoe's."""
+    run = synth_run(side=side, strike_angle=15.0, eversion_ic=-12.0, n_strides=20)
+    yaw = 20.0
+    # body frame whose ap points 20° towards -ml of the shoe's: the shoe's ap is at +20° in it
+    r_off = Rotation.from_euler("z", -yaw, degrees=True).as_matrix().T
+    fsa, exc, mpv = _foot_angles(run, r_off, side, heading_deg=yaw)
+    fsa0, exc0, mpv0 = _foot_angles(run, np.eye(3), side, heading_deg=0.0)
+    old_fsa, old_exc, old_mpv = _foot_angles(run, r_off, side, heading_deg=0.0)
+    assert fsa == pytest.approx(15.0, abs=0.5)
+    assert fsa0 == pytest.approx(15.0, abs=0.5)
+    assert exc == pytest.approx(run.excursion, abs=1.0)
+    assert exc == pytest.approx(exc0, abs=0.1)
+    assert mpv == pytest.approx(mpv0, rel=0.02)
+    assert abs(old_fsa - 15.0) > 2.0
+    assert abs(old_exc - run.excursion) > 2.0
+    assert abs(old_mpv / mpv0 - 1.0) > 0.05
+
+
+@pytest.mark.parametrize(("side", "toe_out"), [("left", 8.0), ("right", 8.0), ("right", -5.0)])
+def test_alignment_reports_the_direction_of_progression(side, toe_out):
+    """A shoe turned out by ``toe_out`` from the direction of travel (foot progression angle):
+    the alignment's ``ap`` is the shoe's (its swing axis), and the strides travel at
+    ``toe_out`` towards the medial side of it: towards ``+ml`` (left) on the right shoe and
+    towards ``-ml`` (right) on the left shoe."""
+    yaw = toe_out if side == "left" else -toe_out
+    r_bs = MOUNTS["random"]
+    run = synth_run(side=side, R_bs=r_bs, yaw_deg=yaw, n_strides=20)
+    res = estimate_alignment([(run.t, run.acc, run.gyr)], sampling_rate_hz=208.0)
+    assert res.ok and res.confidence > 0.5
+    assert _angle_between(res.R_bs, r_bs) < 4.0
+    assert res.heading_deg == pytest.approx(-yaw, abs=1.0)
+    assert res.as_dict()["heading_deg"] == pytest.approx(res.heading_deg, abs=1e-3)
+
+
+def test_foot_heading_turns_laterally_by_the_toe_out_and_keeps_a_near_swing_axis():
+    from dsp.foot_metrics import foot_heading_deg
+
+    # the travel 14 deg towards +ml of the swing axis's forward: the left shoe's heel-toe axis
+    # lies 6 deg further laterally (+ml), the right shoe's travel -9 deg: its axis at -15 deg
+    assert foot_heading_deg(14.0, "left", 6.0) == pytest.approx(20.0)
+    assert foot_heading_deg(-9.0, "right", 6.0) == pytest.approx(-15.0)
+    # the shoe's axis within 2 deg of the swing axis: kept; 2-5 deg: turned part of the way
+    assert foot_heading_deg(-6.5, "left", 6.0) == 0.0
+    assert foot_heading_deg(7.0, "right", 6.0) == 0.0
+    assert foot_heading_deg(-2.5, "left", 6.0) == pytest.approx(3.5 * 0.5)
+    assert foot_heading_deg(-1.0, "left", 6.0) == pytest.approx(5.0)
+    with pytest.raises(ValueError):
+        foot_heading_deg(0.0, "centre", 6.0)

@@ -121,6 +121,61 @@ def test_a_still_sensor_has_no_steps() -> None:
     assert "problem" in pa.summary()
 
 
+def _step_wave(peaks: list[float], amps: list[float], fs: float = 100.0) -> tuple:
+    """A hand-made vertical specific force: one cosine cycle (0.6 s) per step around each peak,
+    amplitude in g, on 1 g."""
+    t = np.arange(int(12.0 * fs)) / fs
+    x = np.zeros_like(t)
+    for tk, a in zip(peaks, amps, strict=True):
+        m = np.abs(t - tk) <= 0.3
+        x[m] += a * np.cos(2 * np.pi * (t[m] - tk) / 0.6)
+    return t, 9.80665 * (1.0 + x)
+
+
+@pytest.mark.parametrize(
+    ("offset_step", "found"),
+    [(1.0, True), (1.4, False), (-1.0, False)],
+)
+def test_the_weak_last_step_of_a_walk(offset_step: float, found: bool) -> None:
+    """A walk's last step before standing still is weak (0.02 g against 0.15 g: the body
+    stops on it). It is a step when it comes at the walk's pace (0.8-1.2 of its last step
+    after the last peak); a bump later, or a sway before the first step, is none."""
+    peaks = [3.0 + 0.6 * k for k in range(6)]
+    extra = (peaks[-1] if offset_step > 0 else peaks[0]) + 0.6 * offset_step
+    t, f = _step_wave([*peaks, extra], [0.15] * 6 + [0.02])
+    w = detect_walk_steps(t, f, sampling_rate_hz=100.0)
+    tp = t[w.i_peak]
+    assert np.all(np.min(np.abs(tp[:, None] - np.array(peaks)[None, :]), axis=0) < 0.05)
+    if found:
+        assert len(w) == 7 and abs(tp[-1] - extra) < 0.08, tp
+        assert w.edge.tolist() == [0] * 6 + [1]
+        assert 0.0 < extra - w.t_ic[-1] < 0.3  # its contact on the ascent to its peak
+    else:
+        assert len(w) == 6, tp
+        assert not w.edge.any()
+    # the strong steps alone are a walk of six steps either way
+    t, f = _step_wave(peaks, [0.15] * 6)
+    assert len(detect_walk_steps(t, f, sampling_rate_hz=100.0)) == 6
+
+
+def test_a_weak_last_step_ends_its_walk_in_the_side_vote() -> None:
+    """A weak last step is no next contact of the walk after it: the two walks keep their own
+    alternation (a false weak step between two walks would otherwise flip the later one)."""
+    from dsp.pelvis_walk import PelvisWalk, WalkStep
+
+    pw = PelvisWalk(100.0)
+    nan = float("nan")
+    times = [0.0, 0.5, 1.0, 1.5, 2.0, 2.7, 3.2]
+    edges = [0, 0, 0, 0, 1, 0, 0]
+    for k, (t, e) in enumerate(zip(times, edges, strict=True)):
+        nxt = nan if e or k + 1 == len(times) else times[k + 1]
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1, edge=e)
+        pw._link(st)
+        pw._steps.append(st)
+    runs = [s.run for s in pw._steps]
+    assert runs[:5] == [runs[0]] * 5 and runs[5] == runs[6] != runs[0]
+
+
 def _match(rows, ref: dict, tol: float = 0.25) -> tuple[float, float, float, float]:
     steps = ref["pelvis_steps"]
     c0, c1 = ref["cover"]["pelvis"]
@@ -175,8 +230,18 @@ def test_real_daily_life_walk_sides_from_the_sway() -> None:
     rows = [*pa.feed(b).rows, *pa.finish().rows]
     found, prec, side, ic = _match(rows, ref)
     assert side >= 0.95, side
-    assert found >= 0.9 and prec >= 0.7, (found, prec)
+    # 59/63 with the weak last steps of walks (31.3 s, 79.0 s), was 57/63
+    assert found >= 0.93 and prec >= 0.7, (found, prec)
     assert ic <= 0.025, ic
+    # precision over the reference's walking bouts (as scripts/real_data_check.py): 59/62
+    import pandas as pd
+
+    from runform.evaluation import score_pelvis_steps
+
+    df = pd.DataFrame({"sensor_id": [r.sensor_id for r in rows], "t_ic": [r.t_ic for r in rows]})
+    df["side"] = [r.side for r in rows]
+    sc = score_pelvis_steps(df, ref["pelvis_steps"], sensor_id=info.sensor_id, bouts=ref["bouts"])
+    assert sc.found >= 59 and sc.found / (sc.found + sc.false) >= 0.95, sc
 
 
 def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
@@ -201,3 +266,72 @@ def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
         pw2._link(st)
         pw2._steps.append(st)
     assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 0.55, 1.1, 1.65])
+def test_the_weak_last_step_is_found_once_whatever_the_epochs(offset_s: float) -> None:
+    """Fed through the streaming walking analysis, a walk's weak last step comes out exactly
+    once, at the walk's pace and the next side, wherever the 2 s epochs fall (its run lies in
+    the epoch's context before it) and whatever the block sizes."""
+    from dsp.pelvis_walk import PelvisWalk
+
+    fs = 100.0
+    t0 = 8.0 + offset_s
+    peaks = [t0 + 0.6 * k for k in range(10)]
+    last = peaks[-1] + 0.6
+    t = np.arange(int((last + 8.0) * fs)) / fs
+    x = np.zeros_like(t)
+    ml = np.zeros_like(t)
+    for k, (tk, a) in enumerate(zip([*peaks, last], [0.15] * 10 + [0.02], strict=True)):
+        m = np.abs(t - tk) <= 0.3
+        x[m] += a * np.cos(2 * np.pi * (t[m] - tk) / 0.6)
+        # the ground pushes the pelvis toward the midline: to the right (-ml) in a left stance
+        m2 = (t >= tk - 0.1) & (t < tk + 0.5)
+        ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / 0.6)
+    acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
+    gyr = np.zeros_like(acc)
+    no = np.zeros(t.shape[0], dtype=bool)
+    got = []
+    for block in (10**9, 37):
+        pw = PelvisWalk(fs)
+        steps = []
+        for i in range(0, t.shape[0], block):
+            s = slice(i, i + block)
+            pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
+            steps += pw.take()
+        steps += pw.take(final=True)
+        got.append([(round(s.t_ic, 9), s.left, s.edge) for s in steps])
+    assert got[0] == got[1]
+    steps = got[0]
+    assert len(steps) == 11, steps
+    assert [e for _, _, e in steps] == [0] * 10 + [1]
+    assert last - 0.35 < steps[-1][0] < last  # on the ascent to its peak
+    sides = [left for _, left, _ in steps]
+    assert sides == [k % 2 == 0 for k in range(11)], sides
+
+
+def test_uneven_left_and_right_steps_are_no_missed_contacts() -> None:
+    """Left and right steps of a real walk can differ by half (0.34 and 0.67 s in turn, a
+    Voisard walk): a long step is not two short ones with a contact missed between them, so
+    the step numbers go on one by one (the step time is half the last stride)."""
+    from dsp.pelvis_walk import PelvisWalk, WalkStep
+
+    pw = PelvisWalk(100.0)
+    nan = float("nan")
+    times = np.cumsum([0.0] + [0.34, 0.67] * 5).tolist()
+    for k, t in enumerate(times):
+        nxt = times[k + 1] if k + 1 < len(times) else nan
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1)
+        pw._link(st)
+        pw._steps.append(st)
+    assert [s.step_no for s in pw._steps] == list(range(len(times)))
+    assert len({s.run for s in pw._steps}) == 1
+    # a contact truly missed in such a walk (a whole stride between two contacts) still is
+    pw2 = PelvisWalk(100.0)
+    times2 = [0.0, 0.34, 1.01, 1.35, 2.02, 3.03, 3.37]  # 2.36 (0.34 after 2.02) missed
+    for k, t in enumerate(times2):
+        nxt = times2[k + 1] if k + 1 < len(times2) else nan
+        st = WalkStep(t, nxt, nan, nan, nan, nan, nan, nan, nan, segment=1)
+        pw2._link(st)
+        pw2._steps.append(st)
+    assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4, 6, 7]

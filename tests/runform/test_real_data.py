@@ -58,9 +58,16 @@ def test_running_contacts_all_found_and_aligned_without_a_still_phase(results):
             # IC against the markers: 10.1 / 6.9 ms today (47.8 / 33.7 before the pronation
             # onset's yaw check; issue target 10 ms against force plates)
             assert s["ic_median_ms"] <= 14.0, (r["recording"], s)
-            # foot strike angle: 4.6 / 6.2 deg today (0.7 / 1.0 with the true mounting: the rest
-            # is the alignment's yaw, the swing axis vs the heel-toe axis; target 3 deg)
-            assert s["fsa_mae_deg"] <= 7.0, (r["recording"], s)
+            # foot strike angle about the shoe's heel-toe axis (the direction of progression
+            # turned out by a typical toe-out): 1.0 / 2.8 deg today (4.6 / 6.2 about the swing
+            # axis's forward; 0.7 / 1.0 with the true mounting; target 3 deg)
+            assert s["fsa_mae_deg"] <= 3.0, (r["recording"], s)
+            # pronation about the shoe's axes, where the reference has it: excursion 0.2 / 2.5
+            # deg and max velocity 0 / 10 % today (9.1 / 8.6 deg and 30 / 33 % about the
+            # swing axis's frame)
+            if s["n_pronation"]:
+                assert s["exc_mae_deg"] <= 4.0, (r["recording"], s)
+                assert s["mpv_err_pct"] <= 15.0, (r["recording"], s)
             # stride length (belt-relative): 1.8 / 2.1 % today with the pooled foot-flat
             # reference (9.1 / 6.4 % from each foot-flat's own specific force); TO 4.4 / 4.7 ms
             assert s["stride_length_err_pct"] <= 3.0, (r["recording"], s)
