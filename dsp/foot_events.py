@@ -89,6 +89,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
+from dsp.bouts import MAX_RUN_CONTACT_S
 from dsp.filters import centered_moving_average, running_max, samples_for
 from dsp.orientation import integrate_windows
 
@@ -206,6 +207,9 @@ class EventSettings:
     impact_min_rate_hz : float
         The impact is used only at this sample rate or above (below it the anti-alias filter
         smears it over several samples).
+    impact_min_contact_s : float
+        The impact is used only for walking contacts: from the gyroscope's IC to toe-off at
+        least this long, s (the walk/run contact time of :class:`dsp.bouts.BoutSettings`).
     """
 
     omega_smooth_ms: float = 10.0
@@ -246,6 +250,7 @@ class EventSettings:
     impact_before_swing_end_s: float = 0.02
     impact_tolerance_s: float = 0.025
     impact_min_rate_hz: float = 90.0
+    impact_min_contact_s: float = MAX_RUN_CONTACT_S
 
 
 @dataclass
@@ -613,7 +618,10 @@ def _contact_steps(
         zc = _rising_zero(t, -gyr[:, 1], win_lo, pb + 1)
         if zc is not None:
             ic, t_ic = zc
-    if imp_rng is not None and not heel_drop:
+    # (walking contacts only, as measured: a running heel strike's impact can ring 25-30 ms
+    # after the contact, and the gyroscope anchors hold there; a landing into rest has no TO)
+    walking = b_is_rest or t_trough - t_ic >= settings.impact_min_contact_s
+    if imp_rng is not None and not heel_drop and walking:
         imp = _impact_onset(t, acc, a, *imp_rng, sampling_rate_hz=fs, settings=settings)
         if imp is not None and abs(imp[1] - t_ic) > settings.impact_tolerance_s:
             ic, t_ic = imp
