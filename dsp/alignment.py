@@ -548,7 +548,9 @@ def estimate_alignment(
             gravity_spread_deg=spread,
             reason="no swing motion (the sensor did not move like a foot in gait)",
         )
-    total = float(np.sum(g_mov**2))
+    # (the rotation about the vertical is left out: turning, e.g. a walker's U-turn, is no
+    # sign of a wrong medio-lateral axis)
+    total = float(np.sum(g_mov**2) - np.sum((g_mov @ vt) ** 2))
     # the axis itself from the mid-swing peaks only: the fastest, most nearly sagittal rotation
     # of the shoe. Stance and early swing add pronation/supination and toe-out changes coupled
     # with the pitch (the oblique subtalar axis), which tilt the axis of all moving samples

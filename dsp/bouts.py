@@ -40,6 +40,9 @@ from dsp.block import STANDARD_GRAVITY
 from dsp.contact import ContactRow
 from dsp.filters import rows_all
 
+#: A foot contact shorter than this is running, s (walking: over half a stride of >= 0.9 s).
+MAX_RUN_CONTACT_S = 0.42
+
 __all__ = [
     "ACTIVITIES",
     "Bout",
@@ -99,7 +102,7 @@ class BoutSettings:
     max_step_gap_s: float = 1.5
     min_pause_s: float = 1.0
     min_bout_steps: int = 3
-    max_run_contact_s: float = 0.42
+    max_run_contact_s: float = MAX_RUN_CONTACT_S
 
 
 def foot_activity(row: ContactRow, settings: BoutSettings | None = None) -> str | None:

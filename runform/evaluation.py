@@ -148,7 +148,8 @@ def score_foot(
         ``max_pronation_velocity``).
     cover : (t0, t1), optional
         Span in which the reference lists every contact: rows outside it are neither found nor
-        false (contacts there are unknown, not absent).
+        false (contacts there are unknown, not absent), and reference contacts outside it are
+        not scored either (they cannot be found by a row that is not scored).
     tol_s : float
         Largest IC difference of a match, s.
     min_ref_flat_after_ic_s : float, optional
@@ -165,6 +166,7 @@ def score_foot(
     mine = rows[rows["sensor_id"] == sensor_id]
     t_det = mine["t_ic"].to_numpy(dtype=np.float64)
     if cover is not None:
+        ref = [c for c in ref if cover[0] <= c["t_ic"] <= cover[1]]
         keep = (t_det >= cover[0] - tol_s) & (t_det <= cover[1] + tol_s)
         mine = mine[keep]
         t_det = t_det[keep]
