@@ -38,6 +38,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.contact import ContactRow
+from dsp.filters import rows_all
 
 #: A foot contact shorter than this is running, s (walking: over half a stride of >= 0.9 s).
 MAX_RUN_CONTACT_S = 0.42
@@ -251,7 +252,7 @@ def block_motion(
     """Motion of a block per epoch (``floor(t / epoch_s)``): the largest rotation rate
     (deg/s) and the smallest and largest specific-force magnitude (m/s²). Max and min, so the
     epochs of a sensor merged over any blocks are the same."""
-    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    ok = np.isfinite(t) & rows_all(np.isfinite(acc)) & rows_all(np.isfinite(gyr))
     if not ok.all():
         t, acc, gyr = t[ok], acc[ok], gyr[ok]
     if t.shape[0] == 0:

@@ -12,6 +12,9 @@ import numpy as np
 __all__ = [
     "centered_moving_average",
     "declip",
+    "row_norm",
+    "rows_all",
+    "rows_any",
     "running_max",
     "running_min",
     "samples_for",
@@ -22,6 +25,35 @@ __all__ = [
 def samples_for(duration_s: float, *, sampling_rate_hz: float, minimum: int = 1) -> int:
     """Number of samples (at least ``minimum``) that covers ``duration_s`` at ``sampling_rate_hz``."""
     return max(int(minimum), round(duration_s * sampling_rate_hz))
+
+
+def row_norm(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of a narrow ``(N, k)`` array, shape (N,).
+
+    The value of ``np.linalg.norm(x, axis=1)`` (its sums in the same order), summed one column
+    at a time: a reduction along a short axis costs several times more.
+    """
+    s = x[:, 0] * x[:, 0]
+    for c in range(1, x.shape[1]):
+        s += x[:, c] * x[:, c]
+    return np.sqrt(s)
+
+
+def rows_all(mask: np.ndarray) -> np.ndarray:
+    """``mask.all(axis=1)`` of a narrow ``(N, K)`` boolean array, column by column (a
+    reduction along a short axis costs several times more: ~6x for a 60 s block of (N, 3))."""
+    out = mask[:, 0].copy()
+    for k in range(1, mask.shape[1]):
+        out &= mask[:, k]
+    return out
+
+
+def rows_any(mask: np.ndarray) -> np.ndarray:
+    """``mask.any(axis=1)`` of a narrow ``(N, K)`` boolean array, column by column."""
+    out = mask[:, 0].copy()
+    for k in range(1, mask.shape[1]):
+        out |= mask[:, k]
+    return out
 
 
 def centered_moving_average(x: np.ndarray, *, window: int) -> np.ndarray:

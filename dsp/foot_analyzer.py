@@ -583,7 +583,10 @@ class FootAnalyzer(StreamAnalyzer):
         om = centered_moving_average(-part[:, 1], window=2 * self._h_om + 1)[start - lo :]
         # the rotation norm without the turn about the vertical axis: a foot turning on the
         # ground (a walker turning round, a pivot in stance) is on the ground, not landing
-        gn = centered_moving_average(np.linalg.norm(part[:, :2], axis=1), window=2 * self._h_n + 1)[
+        # (np.linalg.norm(part[:, :2], axis=1)'s value: the same sum, without a reduction
+        # along the short axis)
+        g_ap, g_ml = part[:, 0], part[:, 1]
+        gn = centered_moving_average(np.sqrt(g_ap * g_ap + g_ml * g_ml), window=2 * self._h_n + 1)[
             start - lo :
         ]
         if start > 0:
@@ -875,10 +878,13 @@ class FootAnalyzer(StreamAnalyzer):
         saturated = self._saturated(ev.ic, nxt.ic if nxt is not None else ev.to)
         long_clip = False
         if saturated and nxt is not None:
+            # a clipped run longer than max_clip_run_s, i.e. of at least ``m`` samples: some
+            # ``m`` consecutive saturated samples (running counts; no run-length bookkeeping)
             sat = self._bsat[max(0, ev.ic - self._base) : nxt.ic - self._base + 1]
-            d = np.diff(sat.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-            runs = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
-            long_clip = bool(runs.size) and int(runs.max()) > self.settings.max_clip_run_s * self.fs
+            m = math.floor(self.settings.max_clip_run_s * self.fs) + 1
+            if sat.shape[0] >= m:
+                c = np.concatenate(([0], np.cumsum(sat)))
+                long_clip = bool(np.any(c[m:] - c[:-m] >= m))
         self._jobs.append(
             _Job(
                 ev=ev,

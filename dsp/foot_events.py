@@ -90,7 +90,7 @@ import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
 from dsp.bouts import MAX_RUN_CONTACT_S
-from dsp.filters import centered_moving_average, running_max, samples_for
+from dsp.filters import centered_moving_average, row_norm, running_max, samples_for
 from dsp.orientation import integrate_windows
 
 __all__ = [
@@ -495,7 +495,7 @@ def _contact_steps(
     # specific force closest to 1 g (20 deg/s per m/s², so a quiet instant of the swing, when
     # the shoe is still being accelerated, does not qualify)
     w_n = samples_for(settings.norm_smooth_ms / 1000.0, sampling_rate_hz=fs)
-    an = centered_moving_average(np.linalg.norm(acc[ic_lo:ic_hi], axis=1), window=w_n)
+    an = centered_moving_average(row_norm(acc[ic_lo:ic_hi]), window=w_n)
     cost = gyr_norm_s[ic_lo:ic_hi] + 20.0 * np.abs(an - settings.gravity)
     # foot-flat follows the landing: back from the end of the range, the first rotation that
     # exceeds the stillest rotation after it by landing_burst_dps is the landing (or, without a
@@ -637,7 +637,7 @@ def _contact_steps(
         head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
         if ic <= a + 1 or head <= a:
             return None
-        a_head = centered_moving_average(np.linalg.norm(acc[a:head], axis=1), window=w_n)
+        a_head = centered_moving_average(row_norm(acc[a:head]), window=w_n)
         moving = gyr_norm_s[a:head] + 20.0 * np.abs(a_head - settings.gravity)
         if moving.max() < settings.swing_threshold_dps:
             return None
@@ -663,7 +663,7 @@ def _contact_steps(
         # rotation may pass near zero, but the shoe is being accelerated: the foot-flat cost)
         if b - to <= samples_for(settings.edge_to_moving_s, sampling_rate_hz=fs):
             return None
-        a_tail = centered_moving_average(np.linalg.norm(acc[to:b], axis=1), window=w_n)
+        a_tail = centered_moving_average(row_norm(acc[to:b]), window=w_n)
         rest = gyr_norm_s[to:b] + 20.0 * np.abs(a_tail - settings.gravity)
         if rest.min() < settings.flat_max_dps:
             return None

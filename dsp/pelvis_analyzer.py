@@ -269,6 +269,37 @@ def _early_copy(row: ContactRow) -> ContactRow:
     return early
 
 
+@dataclass(frozen=True)
+class _MarkCounts:
+    """Running counts of the buffer's ``gap`` and ``sat`` marks (one pass per call of
+    ``_analyse_epochs``): whether a range of samples holds a mark, without a numpy call per
+    step. ``None`` for a mark the buffer does not hold at all (the usual case)."""
+
+    gap: list[int] | None
+    sat: list[int] | None
+
+    @classmethod
+    def of(cls, smp: SegmentSamples) -> _MarkCounts:
+        def counts(m: np.ndarray) -> list[int] | None:
+            return np.concatenate(([0], np.cumsum(m))).tolist() if m.any() else None
+
+        return cls(counts(smp.gap), counts(smp.sat))
+
+    @staticmethod
+    def _any(c: list[int] | None, a: int, b: int) -> bool:
+        """Any mark in samples ``a:b`` (slice semantics: ``b`` clipped, empty if b <= a)."""
+        if c is None:
+            return False
+        b = min(b, len(c) - 1)
+        return b > a and c[b] > c[a]
+
+    def gap_in(self, a: int, b: int) -> bool:
+        return self._any(self.gap, a, b)
+
+    def sat_in(self, a: int, b: int) -> bool:
+        return self._any(self.sat, a, b)
+
+
 class PelvisAnalyzer(StreamAnalyzer):
     """Streaming per-step analysis of a pelvis sensor (see the module docstring).
 
@@ -623,8 +654,9 @@ class PelvisAnalyzer(StreamAnalyzer):
         if not jobs:
             return
         sps = analyse_epochs(smp.t, smp.acc, smp.q, smp.cs, jobs, gravity=self.settings.gravity)
+        marks = _MarkCounts.of(smp)
         for (ev, lb, hb, own), sp in zip(jobs, sps, strict=True):
-            for st in self._epoch_steps(smp, ev, lb, hb, own, sp):
+            for st in self._epoch_steps(smp, ev, lb, hb, own, sp, marks):
                 self._linker.link(st, self._steps[-1] if self._steps else None)
                 self._steps.append(st)
 
@@ -636,6 +668,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         hb: int,
         own: np.ndarray,
         sp: SpanSteps,
+        marks: _MarkCounts,
     ) -> list[PelvisStep]:
         """The steps an epoch (buffer indices ``lb:hb``) owns, with their flags and obliquity
         traces (step 7)."""
@@ -684,9 +717,9 @@ class PelvisAnalyzer(StreamAnalyzer):
             )
             i1 = ia_l[j + 1] if j + 1 < n_ev else ib_l[j]
             i0 = max(lb, ia_l[j] - 2)
-            if smp.gap[i0 : min(hb, i1 + 3)].any():
+            if marks.gap_in(i0, min(hb, i1 + 3)):
                 st.flags.append("gap")
-            if smp.sat[i0 : ib_l[j] + 1].any():
+            if marks.sat_in(i0, ib_l[j] + 1):
                 st.flags.append("saturated")
             st.trace = traces.get(jj)
             out.append(st)

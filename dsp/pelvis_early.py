@@ -223,8 +223,9 @@ def causal_stances(
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
     r = np.arange(int(lens.sum())) + np.repeat(ics0 - starts, lens)
     dt = (t[r] - np.repeat(c_last, lens)) - np.repeat(xm, lens)  # from the strides' mean time
-    erv = np.repeat(rm, lens, axis=0) + dt[:, None] * np.repeat(slope, lens, axis=0)
-    obl, lat, _ = world_rows(qref, lens, q[r], erv, acc[r])  # body -> world: E Q(IC)^-1 Q
+    # (column by column: the values of the (M, 3) expression, contiguous for world_rows)
+    erv = [np.repeat(rm[:, c], lens) + dt * np.repeat(slope[:, c], lens) for c in range(3)]
+    obl, lat, _ = world_rows(qref, lens, q, erv, acc, rows=r)  # body -> world: E Q(IC)^-1 Q
     o_max = np.maximum.reduceat(obl, starts)
     o_min = np.minimum.reduceat(obl, starts)
     o_mean = np.add.reduceat(obl, starts) / lens

@@ -417,6 +417,7 @@ def analyse_epochs(
 #: per window with strides: job index, a, b (stride start / end contacts), Q(lo)^-1
 _Strides = list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 #: per window with usable strides: job index, r0, r1 (its samples), Q(lo)^-1, corrections
+#: (rotation vectors, components first: (3, r1 - r0 + 1))
 _Attitudes = list[tuple[int, int, int, np.ndarray, np.ndarray]]
 _CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
 
@@ -519,9 +520,9 @@ def _window_corrections(
         j_end = min(len(ev) - 1, int(oi[-1]) + 2)
         r1 = min(hi - 1, max(int(np.maximum(ev.i_to[oi], ia[oi]).max()), int(ia[j_end])) + 1)
         tr = t[r0 : r1 + 1]
-        erv = np.empty((tr.shape[0], 3))
+        erv = np.empty((3, tr.shape[0]))  # components first (contiguous for world_rows)
         for c in range(3):
-            erv[:, c] = np.interp(tr, centres, rv[:, c])
+            erv[c] = np.interp(tr, centres, rv[:, c])
         att.append((jn, r0, r1, qlo, erv))
     return att
 
@@ -547,10 +548,11 @@ def _own_metrics(
     obl, lat, a_z = world_rows(
         np.stack([x[3] for x in att]),
         lens,
-        q[idx],
-        np.concatenate([x[4] for x in att]),
-        acc[idx],
+        q,
+        list(np.concatenate([x[4] for x in att], axis=1)),
+        acc,
         gravity,
+        rows=idx,
     )
     assert a_z is not None
     tc = t[idx]

@@ -24,10 +24,12 @@ Strides whose duration differs from their neighbours' by more than ``max_stride_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from dsp.filters import row_norm
 from dsp.orientation import chain_rotations
 
 __all__ = [
@@ -62,18 +64,6 @@ def quat_from_rotvec(rv: np.ndarray) -> np.ndarray:
     return out
 
 
-def row_norm(x: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row of a narrow ``(N, k)`` array, shape (N,).
-
-    The value of ``np.linalg.norm(x, axis=1)`` (its sums in the same order), summed one column
-    at a time: a reduction along a short axis costs several times more.
-    """
-    s = x[:, 0] * x[:, 0]
-    for c in range(1, x.shape[1]):
-        s += x[:, c] * x[:, c]
-    return np.sqrt(s)
-
-
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors by unit quaternions (scipy order), ``(N, 4)`` and ``(N, 3)`` or ``(3,)``.
 
@@ -97,20 +87,34 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _columns(x: np.ndarray | Sequence[np.ndarray], rows: np.ndarray | None) -> list[np.ndarray]:
+    """The columns of a narrow ``(N, k)`` array (or the given columns) as contiguous 1-D arrays,
+    at ``rows`` only if given: gathered one column at a time (several times cheaper than
+    gathering ``(M, k)`` rows and then copying their strided columns)."""
+    if not isinstance(x, np.ndarray):
+        return [np.asarray(c) if rows is None else np.asarray(c)[rows] for c in x]
+    if rows is None:
+        return [np.ascontiguousarray(x[:, i]) for i in range(x.shape[1])]
+    return [x[rows, i] for i in range(x.shape[1])]
+
+
 def world_rows(
     qlo: np.ndarray,
     lens: np.ndarray,
     q: np.ndarray,
-    erv: np.ndarray,
+    erv: np.ndarray | Sequence[np.ndarray],
     acc: np.ndarray,
     gravity: float | None = None,
+    *,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per sample: pelvic obliquity (deg), world sideways specific force and (with ``gravity``)
     world vertical acceleration (m/s²) from the attitude ``E(t) Qref^-1 Q(t)``.
 
     ``qlo`` (W, 4): ``Qref^-1`` of each group of samples (a window, or a contact's frame),
-    repeated ``lens`` times; ``q`` (N, 4): ``Q(t)``, the gyroscope chain; ``erv`` (N, 3): the
-    gravity correction's rotation vectors, rad; ``acc`` (N, 3): body-frame specific force. The
+    repeated ``lens`` times; ``q`` (N, 4): ``Q(t)``, the gyroscope chain; ``erv`` (N, 3), or its
+    three columns: the gravity correction's rotation vectors, rad; ``acc`` (N, 3): body-frame
+    specific force; ``rows``: the samples of ``q`` and ``acc`` to use (all by default). The
     obliquity is the elevation of the body ``ml`` axis; the sideways force is along its
     horizontal projection. The one implementation of the two-sided (:mod:`dsp.pelvis_metrics`)
     and causal (:mod:`dsp.pelvis_early`) attitude's per-sample values.
@@ -121,7 +125,7 @@ def world_rows(
     (N, 4) temporaries.
     """
     px, py, pz, pw = (np.repeat(qlo[:, i], lens) for i in range(4))
-    qx, qy, qz, qw = (np.ascontiguousarray(q[:, i]) for i in range(4))
+    qx, qy, qz, qw = _columns(q, rows)
     # Q(lo)^-1 Q(t), normalised
     rx = pw * qx + px * qw + py * qz - pz * qy
     ry = pw * qy - px * qz + py * qw + pz * qx
@@ -133,7 +137,7 @@ def world_rows(
     rz /= nrm
     rr /= nrm
     # E(t) from its rotation vector (quat_from_rotvec)
-    e0, e1, e2 = (np.ascontiguousarray(erv[:, i]) for i in range(3))
+    e0, e1, e2 = _columns(erv, None)
     a = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
     xs = np.pi * (a / (2.0 * np.pi))
     ys = np.where(xs != 0.0, xs, _EPS)
@@ -150,7 +154,7 @@ def world_rows(
     mz = 2.0 * (y * z + w * x)
     obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
     # the specific force in the world (quat_rotate: v + 2 w (u x v) + 2 u x (u x v))
-    v0, v1, v2 = (np.ascontiguousarray(acc[:, i]) for i in range(3))
+    v0, v1, v2 = _columns(acc, rows)
     c0 = y * v2 - z * v1
     c1 = z * v0 - x * v2
     c2 = x * v1 - y * v0

@@ -50,7 +50,7 @@ from dsp.block import SampleBlock, SensorInfo
 from dsp.bouts import block_motion
 from dsp.errors import AnalysisError
 from dsp.feed import FeedResult
-from dsp.filters import saturation_mask
+from dsp.filters import rows_all, rows_any, saturation_mask
 
 __all__ = [
     "RANGE_MARGIN",
@@ -103,14 +103,14 @@ def physical_samples(
     an isolated exact zero can be an ideal free-fall sample of a simulation); an axis beyond
     the stated range by more than :data:`RANGE_MARGIN` (when the range is known).
     """
-    ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    ok = np.isfinite(t) & rows_all(np.isfinite(acc)) & rows_all(np.isfinite(gyr))
     with np.errstate(invalid="ignore"):
         if acc_range_ms2 is not None and acc_range_ms2 > 0:
-            ok &= ~(np.abs(acc) > (1.0 + RANGE_MARGIN) * acc_range_ms2).any(axis=1)
+            ok &= ~rows_any(np.abs(acc) > (1.0 + RANGE_MARGIN) * acc_range_ms2)
         if gyr_range_dps is not None and gyr_range_dps > 0:
-            ok &= ~(np.abs(gyr) > (1.0 + RANGE_MARGIN) * gyr_range_dps).any(axis=1)
+            ok &= ~rows_any(np.abs(gyr) > (1.0 + RANGE_MARGIN) * gyr_range_dps)
     if min_zero_run > 0:
-        zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
+        zero = rows_all(acc == 0.0) & rows_all(gyr == 0.0)
         ok &= ~_zero_runs(zero, min_run=min_zero_run, continues=False)
     return ok
 
@@ -314,7 +314,7 @@ class BlockInput:
             t = np.concatenate([ct, t])
             acc = np.concatenate([ca, acc])
             gyr = np.concatenate([cg, gyr])
-        zero = (acc == 0.0).all(axis=1) & (gyr == 0.0).all(axis=1)
+        zero = rows_all(acc == 0.0) & rows_all(gyr == 0.0)
         if self.zero_dropouts and zero.any():
             drop = _zero_runs(zero, min_run=ZERO_RUN, continues=self._in_zero_run)
             keep = ~drop

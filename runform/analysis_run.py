@@ -317,15 +317,23 @@ def analyse_recording(
         groups, why = plan_workers(sensors, duration_s=duration, chunk_s=chunk_s, workers=n_workers)
         log.debug("%s: %s", rec_path, why)
         if groups:
-            # the workers open the file themselves: none may be open here when they fork
+            # the workers open the file themselves: none may be open here when they fork (the
+            # file is validated once: the workers and the reopening here reuse what it found)
+            layout = rec.validated()
             rec.close()
             try:
                 pool = WorkerPool(
-                    rec_path, sensors, groups, chunk_s=chunk_s, config=config, traces=collect_traces
+                    rec_path,
+                    sensors,
+                    groups,
+                    chunk_s=chunk_s,
+                    config=config,
+                    traces=collect_traces,
+                    validated=layout,
                 )
             except OSError as exc:  # no process could be started (limits, memory)
                 log.info("%s: analysed in one process: cannot start workers (%s)", rec_path, exc)
-            rec = open_recording(rec_path)
+            rec = open_recording(rec_path, validated=layout)
         remote = pool.analyzers if pool is not None else {}
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
         pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)

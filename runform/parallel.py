@@ -66,6 +66,7 @@ except ImportError:  # not on Windows (where workers are not used)
 if TYPE_CHECKING:
     from dsp.session import AnalysisConfig
     from recordings import Recording
+    from recordings.reader import ValidatedLayout
 
 __all__ = [
     "ENV_WORKERS",
@@ -270,8 +271,10 @@ def _worker_main(
     chunk_s: float,
     config: AnalysisConfig,
     traces: bool,
+    validated: ValidatedLayout | None = None,
 ) -> None:
-    """Body of a worker process: analyse ``sids`` and send every result through ``conn``."""
+    """Body of a worker process: analyse ``sids`` and send every result through ``conn``
+    (``validated``: the main process's validation of the file, not repeated if unchanged)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     _lower_priority()
     for c in others:  # the main process's ends of the other workers' pipes
@@ -301,7 +304,7 @@ def _worker_main(
         def shipped(res: FeedResult) -> FeedResult:
             return res if traces or not res.traces else replace(res, traces=())
 
-        with open_recording(path) as rec:
+        with open_recording(path, validated=validated) as rec:
             for block in rec.iter_blocks(chunk_s=chunk_s, sensor_ids=sids):
                 sid = block.sensor_id
                 send("fed", sid, shipped(analyzers[sid].feed(block)))
@@ -440,6 +443,8 @@ class WorkerPool:
         The session's configuration (the analyzers are built as the session builds them).
     traces : bool
         Send the results' ``traces`` too (else they are left out: less to pickle).
+    validated : recordings.reader.ValidatedLayout, optional
+        The file's validation in this process (the workers do not repeat it).
 
     Attributes
     ----------
@@ -456,6 +461,7 @@ class WorkerPool:
         chunk_s: float,
         config: AnalysisConfig,
         traces: bool,
+        validated: ValidatedLayout | None = None,
     ) -> None:
         ctx = multiprocessing.get_context("fork")
         self._procs: list[multiprocessing.process.BaseProcess] = []
@@ -467,7 +473,7 @@ class WorkerPool:
                 _widen(w)
                 p = ctx.Process(
                     target=_worker_main,
-                    args=(w, [*mine, r], path, sensors, group, chunk_s, config, traces),
+                    args=(w, [*mine, r], path, sensors, group, chunk_s, config, traces, validated),
                     name=f"runform-analyse-{'-'.join(group)}",
                     daemon=True,
                 )

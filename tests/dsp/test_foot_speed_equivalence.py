@@ -201,3 +201,22 @@ def test_csv_cells_of_numpy_scalars(tmp_path):
         "0.25",
         "gap",
     )
+
+
+def test_rotate_rows_is_the_plain_product_whatever_the_chunks():
+    """rotate_rows (column by column) gives the values of the broadcast expression it replaced,
+    and a row's value does not depend on the other rows of the call."""
+    from dsp.orientation import rotate_rows
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(0.0, 50.0, (1000, 3))
+    v[::97] = [np.inf, -0.0, np.nan]
+    r = Rotation.random(random_state=4).as_matrix()
+    plain = v[:, 0:1] * r[:, 0] + v[:, 1:2] * r[:, 1] + v[:, 2:3] * r[:, 2]
+    assert np.array_equal(rotate_rows(v, r), plain, equal_nan=True)
+    parts = np.concatenate([rotate_rows(v[i : i + 7], r) for i in range(0, 1000, 7)])
+    assert np.array_equal(parts, plain, equal_nan=True)
+    v32 = v.astype(np.float32)
+    plain32 = v32[:, 0:1] * r[:, 0] + v32[:, 1:2] * r[:, 1] + v32[:, 2:3] * r[:, 2]
+    assert np.array_equal(rotate_rows(v32, r), plain32, equal_nan=True)
+    assert rotate_rows(v32, r).dtype == np.float64

@@ -137,7 +137,7 @@ def test_iter_blocks_is_chunked_and_complete(tmp_path: Path) -> None:
 def test_metadata_cache_is_bounded(tmp_path: Path) -> None:
     """HDF5 would keep every chunk-index node read (up to 32 MB): memory would grow with the
     length of the recording during a pass (about 1 MB per hour of data)."""
-    from recordings.reader import METADATA_CACHE_BYTES
+    from recordings.reader import CHUNK_CACHE_BYTES, METADATA_CACHE_BYTES
 
     path = tmp_path / "rec.h5"
     _write(path, seconds=30)
@@ -146,6 +146,33 @@ def test_metadata_cache_is_bounded(tmp_path: Path) -> None:
         for _ in rec.iter_blocks(chunk_s=1.0):
             pass
         assert rec._file.id.get_mdc_size()[2] <= METADATA_CACHE_BYTES
+        # the datasets stay open between reads: their chunk caches are small
+        for ds in rec._sensor_datasets("left_foot").values():
+            assert ds.id.get_access_plist().get_chunk_cache()[1] == CHUNK_CACHE_BYTES
+
+
+def test_reopen_reuses_the_validation_of_an_unchanged_file(tmp_path: Path) -> None:
+    """A parallel analysis opens a file in each process: the validation's findings are reused
+    while the file is unchanged, and a changed file is validated again."""
+    path = tmp_path / "rec.h5"
+    _write(path, seconds=10)
+    with open_recording(path) as rec:
+        layout = rec.validated()
+        blocks = list(rec.iter_blocks(chunk_s=3.0))
+    with open_recording(path, validated=layout) as again:
+        assert again.sensors == list(layout.sensors)
+        assert [s.sensor_id for s in again.sensors] == ["left_foot", "pelvis"]
+        again_blocks = list(again.iter_blocks(chunk_s=3.0))
+        assert again.duration_s == rec.duration_s
+    assert len(again_blocks) == len(blocks)
+    for a, b in zip(blocks, again_blocks, strict=True):
+        assert a.sensor_id == b.sensor_id
+        assert np.array_equal(a.t, b.t) and np.array_equal(a.acc, b.acc)
+    # the file changes after the validation (a time going backwards): validated again
+    with h5py.File(path, "r+") as f:
+        f["sensors/pelvis/t"][5] = 0.0
+    with pytest.raises(RecordingError, match="not strictly increasing"):
+        open_recording(path, validated=layout)
 
 
 def test_index_near_equals_the_full_search(tmp_path: Path) -> None:
