@@ -819,7 +819,8 @@ class PelvisAnalyzer(StreamAnalyzer):
             assert er is not None
             side, t_ic, source = er.side, er.t_ic, er.events_source
             if e.foot is not None:
-                t_to = e.foot[3]
+                if e.foot[3] is not None:  # (a foot landing into rest has no toe-off)
+                    t_to = e.foot[3]
                 stride = self._feet.stride(st.skip, e.foot[0], e.foot[2])
                 self._tally.fused += 1
             flight = e.flight

@@ -121,3 +121,32 @@ def test_simulated_stand_run_stand_has_no_contact_inside_the_stands():
         # push-off)
         inside = [r.t_ic for r in rows if t0 + 0.2 < r.t_ic < t1]
         assert not inside, (t0, t1, inside)
+
+
+def test_a_running_pelvis_step_fused_with_a_landing_into_rest_keeps_its_contact_time() -> None:
+    """The feet's last landing before standing has no toe-off; the pelvis row of that step,
+    fused with it, keeps the pelvis' own toe-off (it crashed: ``None - float``)."""
+    from dsp.session import SessionAnalyzer
+
+    prog = (("stand", 10.0), ("run", 60.0), ("stand", 20.0), ("walk", 30.0), ("stand", 10.0))
+    run = simulate_session(
+        "easy",
+        duration_s=sum(d for _, d in prog),
+        rate_hz=400,
+        seed=1,
+        truth=False,
+        acc_range_g=8.0,
+        program=prog,
+    )
+    sa = SessionAnalyzer(run.sensors)
+    rows = []
+    for b in run.blocks.values():
+        rows += sa.feed(b).rows
+    rows += sa.finish().rows
+    feet_rest = [r for r in rows if r.sensor_id != "pelvis" and r.t_to is None]
+    assert feet_rest  # the landings into rest are there
+    pelvis_run = [r for r in rows if r.sensor_id == "pelvis" and r.activity == "run"]
+    assert pelvis_run
+    for r in pelvis_run:
+        assert r.t_to is not None and r.contact_time is not None
+        assert 0.1 < r.contact_time < 0.45, r
