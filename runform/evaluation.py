@@ -18,10 +18,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from dsp.block import SampleBlock
+    from dsp.contact import ContactRow
+    from dsp.pelvis_analyzer import PelvisAnalyzer
 
 __all__ = [
     "FootScore",
@@ -32,6 +38,21 @@ __all__ = [
     "score_foot",
     "score_pelvis_steps",
 ]
+
+
+def analyse_pelvis_alone(path: Path) -> tuple[PelvisAnalyzer, SampleBlock, list[ContactRow]]:
+    """The pelvis sensor of a recording analysed alone, without the feet (``runform
+    analyze`` fuses the feet's events into the walking rows): its finished analyzer (e.g.
+    ``alignment_``), its samples and its rows."""
+    from dsp.pelvis_analyzer import PelvisAnalyzer
+    from recordings import open_recording
+
+    with open_recording(path) as rec:
+        info = rec.sensor("pelvis")
+        block = rec.read("pelvis")
+    pa = PelvisAnalyzer(info)
+    rows = [*pa.feed(block).rows, *pa.finish().rows]
+    return pa, block, rows
 
 
 def match_events(

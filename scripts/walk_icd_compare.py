@@ -28,9 +28,7 @@ from scipy.signal import butter, sosfiltfilt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsp.pelvis_analyzer import PelvisAnalyzer  # noqa: E402
-from recordings import open_recording  # noqa: E402
-from runform.evaluation import match_events  # noqa: E402
+from runform.evaluation import analyse_pelvis_alone, match_events  # noqa: E402  # noqa: E402
 
 REALDATA = Path("/work/shared/realdata")
 DEFAULT = ["mobgap_ha001_test5_trial1", "mobgap_ha001_test5_trial2", "mobgap_ha001_test11_trial1"]
@@ -77,12 +75,8 @@ def main() -> None:
     for name in args.names:
         path = Path(args.realdata) / f"{name}.h5"
         ref = json.loads(path.with_suffix(".json").read_text())
-        with open_recording(path) as rec:
-            info = rec.sensor("pelvis")
-            b = rec.read("pelvis")
-        pa = PelvisAnalyzer(info)
-        rows = [*pa.feed(b).rows, *pa.finish().rows]
-        fs = float(info.sample_rate_hz)
+        pa, b, rows = analyse_pelvis_alone(path)
+        fs = float(pa.info.sample_rate_hz)
         r = np.asarray(pa.alignment_.R_bs) if pa.alignment_ is not None else np.eye(3)
         cands = {
             "runform (walking steps)": np.array([x.t_ic for x in rows]),

@@ -32,9 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsp.pelvis_analyzer import PelvisAnalyzer  # noqa: E402
 from dsp.pelvis_orientation import stride_gravity_attitude  # noqa: E402
-from recordings import open_recording  # noqa: E402
+from runform.evaluation import analyse_pelvis_alone  # noqa: E402
 
 REALDATA = Path("/work/shared/realdata")
 DEFAULT = ["mobgap_ha001_test5_trial1", "mobgap_ha001_test5_trial2", "mobgap_ha001_test11_trial1"]
@@ -46,12 +45,7 @@ def stance_tilts(path: Path) -> dict[str, list[float]]:
     """Per reference stride: mean obliquity over its single support minus the stride mean,
     deg, by the stance side."""
     ref = json.loads(path.with_suffix(".json").read_text())
-    with open_recording(path) as rec:
-        info = rec.sensor("pelvis")
-        b = rec.read("pelvis")
-    pa = PelvisAnalyzer(info)
-    pa.feed(b)
-    pa.finish()
+    pa, b, _ = analyse_pelvis_alone(path)
     if pa.alignment_ is None or not pa.alignment_.ok:
         return {}
     r = np.asarray(pa.alignment_.R_bs)

@@ -25,9 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsp.pelvis_analyzer import PelvisAnalyzer  # noqa: E402
-from recordings import open_recording  # noqa: E402
-from runform.evaluation import score_pelvis_steps  # noqa: E402
+from runform.evaluation import analyse_pelvis_alone, score_pelvis_steps  # noqa: E402  # noqa: E402
 
 
 def main() -> None:
@@ -47,11 +45,7 @@ def main() -> None:
         steps = [s for s in ref.get("pelvis_steps") or [] if s["sensor_id"] == "pelvis"]
         if not steps:
             continue
-        with open_recording(h5) as rec:
-            info = rec.sensor("pelvis")
-            b = rec.read("pelvis")
-        pa = PelvisAnalyzer(info)
-        rows = [*pa.feed(b).rows, *pa.finish().rows]
+        _, _, rows = analyse_pelvis_alone(h5)
         df = pd.DataFrame(
             {
                 "sensor_id": pd.Series([r.sensor_id for r in rows], dtype=object),

@@ -31,9 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dsp.pelvis_analyzer import PelvisAnalyzer  # noqa: E402
 from dsp.pelvis_walk import PelvisWalk, WalkStep  # noqa: E402
-from recordings import open_recording  # noqa: E402
+from runform.evaluation import analyse_pelvis_alone  # noqa: E402
 
 REALDATA = Path("/work/shared/realdata")
 DEFAULT = ["mobgap_ha001_test5_trial1", "mobgap_ha001_test5_trial2", "mobgap_ha001_test11_trial1"]
@@ -41,16 +40,11 @@ DEFAULT = ["mobgap_ha001_test5_trial1", "mobgap_ha001_test5_trial2", "mobgap_ha0
 
 def walk_steps(path: Path) -> list[WalkStep]:
     """The walking steps of a recording's pelvis with their per-step cues."""
-    with open_recording(path) as rec:
-        info = rec.sensor("pelvis")
-        b = rec.read("pelvis")
-    pa = PelvisAnalyzer(info)
-    pa.feed(b)
-    pa.finish()
+    pa, b, _ = analyse_pelvis_alone(path)
     if pa.alignment_ is None or not pa.alignment_.ok:
         return []
     r = np.asarray(pa.alignment_.R_bs)
-    pw = PelvisWalk(info.sample_rate_hz)
+    pw = PelvisWalk(pa.info.sample_rate_hz)
     no = np.zeros(b.t.shape[0], dtype=bool)
     pw.feed(b.t, b.acc @ r.T, b.gyr @ r.T, no, no, new_segment=True)
     return pw.take(final=True)

@@ -125,18 +125,14 @@ def test_alignment_finds_any_mounting(mount, side):
     assert _angle_between(res.R_bs, r_bs) < 4.0
 
 
-@pytest.mark.parametrize("side", ["left", "right"])
-@pytest.mark.parametrize(("strike", "expected_type"), [(15.0, "rearfoot"), (-8.0, "forefoot")])
-def test_metric_signs_with_hand_made_strides(side, strike, expected_type):
-    """Strike angle, strike type, excursion and pronation velocity from known events: signs
-    follow the spec on both shoes, whatever the mounting (alignment found from the data)."""
-    r_bs = MOUNTS["upside_down"] if side == "left" else MOUNTS["random"]
-    run = synth_run(side=side, R_bs=r_bs, strike_angle=strike, n_strides=20)
-    res = estimate_alignment([(run.t, run.acc, run.gyr)], sampling_rate_hz=208.0)
-    acc_b = run.acc @ res.R_bs.T
-    gyr_b = run.gyr @ res.R_bs.T
+def _stride_metrics(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: float = 0.0):
+    """(metrics, trace) of strides 2-17 of the hand-made ``run`` (208 Hz, known events),
+    analysed in the body frame ``r_body_from_sensor`` with the shoe's heel-toe axis at
+    ``heading_deg``."""
     fs = 208.0
-    fsa, exc, mpv = [], [], []
+    acc_b = run.acc @ r_body_from_sensor.T
+    gyr_b = run.gyr @ r_body_from_sensor.T
+    out = []
     for k in range(2, 18):
         ic = int(np.ceil(run.t_ic[k] * fs))
         to = round(run.t_to[k] * fs)
@@ -147,16 +143,32 @@ def test_metric_signs_with_hand_made_strides(side, strike, expected_type):
         sh = -lo
         ev = ContactEvents(ic + sh, ms + sh, to + sh, t_ic=run.t_ic[k], t_to=run.t_to[k])
         nxt = ContactEvents(nic + sh, nms + sh, nms + sh + 20, t_ic=run.t_ic[k + 1])
-        m, trace = contact_metrics(
-            run.t[lo:hi],
-            acc_b[lo:hi],
-            gyr_b[lo:hi],
-            ev,
-            nxt,
-            side=side,
-            sampling_rate_hz=fs,
-            settings=MetricSettings(),
+        out.append(
+            contact_metrics(
+                run.t[lo:hi],
+                acc_b[lo:hi],
+                gyr_b[lo:hi],
+                ev,
+                nxt,
+                side=side,
+                sampling_rate_hz=fs,
+                settings=MetricSettings(),
+                heading_deg=heading_deg,
+            )
         )
+    return out
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize(("strike", "expected_type"), [(15.0, "rearfoot"), (-8.0, "forefoot")])
+def test_metric_signs_with_hand_made_strides(side, strike, expected_type):
+    """Strike angle, strike type, excursion and pronation velocity from known events: signs
+    follow the spec on both shoes, whatever the mounting (alignment found from the data)."""
+    r_bs = MOUNTS["upside_down"] if side == "left" else MOUNTS["random"]
+    run = synth_run(side=side, R_bs=r_bs, strike_angle=strike, n_strides=20)
+    res = estimate_alignment([(run.t, run.acc, run.gyr)], sampling_rate_hz=208.0)
+    fsa, exc, mpv = [], [], []
+    for m, trace in _stride_metrics(run, res.R_bs, side):
         assert m["strike_type"] == expected_type
         assert trace is not None and trace.shape == (101,)
         fsa.append(m["foot_strike_angle"])
@@ -221,35 +233,11 @@ def _foot_angles(run, r_body_from_sensor: np.ndarray, side: str, heading_deg: fl
     """Median foot strike angle, pronation excursion and max pronation velocity of strides
     2-17 of ``run`` analysed in the body frame ``r_body_from_sensor`` with the shoe's heel-toe
     axis at ``heading_deg``."""
-    fs = 208.0
-    acc_b = run.acc @ r_body_from_sensor.T
-    gyr_b = run.gyr @ r_body_from_sensor.T
-    fsa, exc, mpv = [], [], []
-    for k in range(2, 18):
-        ic = int(np.ceil(run.t_ic[k] * fs))
-        to = round(run.t_to[k] * fs)
-        ms = round((run.t_ic[k] + 0.4 * (run.t_to[k] - run.t_ic[k])) * fs)
-        nic = int(np.ceil(run.t_ic[k + 1] * fs))
-        nms = nic + (ms - ic)
-        lo, hi = ic - 20, nms + 20
-        sh = -lo
-        ev = ContactEvents(ic + sh, ms + sh, to + sh, t_ic=run.t_ic[k], t_to=run.t_to[k])
-        nxt = ContactEvents(nic + sh, nms + sh, nms + sh + 20, t_ic=run.t_ic[k + 1])
-        m, _ = contact_metrics(
-            run.t[lo:hi],
-            acc_b[lo:hi],
-            gyr_b[lo:hi],
-            ev,
-            nxt,
-            side=side,
-            sampling_rate_hz=fs,
-            settings=MetricSettings(),
-            heading_deg=heading_deg,
-        )
-        fsa.append(m["foot_strike_angle"])
-        exc.append(m["pronation_excursion"])
-        mpv.append(m["max_pronation_velocity"])
-    return float(np.median(fsa)), float(np.median(exc)), float(np.median(mpv))
+    ms = [m for m, _ in _stride_metrics(run, r_body_from_sensor, side, heading_deg=heading_deg)]
+    return tuple(
+        float(np.median([m[k] for m in ms]))
+        for k in ("foot_strike_angle", "pronation_excursion", "max_pronation_velocity")
+    )
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

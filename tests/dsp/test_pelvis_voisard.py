@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dsp.pelvis_analyzer import PelvisAnalyzer
-from runform.evaluation import score_pelvis_steps
+from runform.evaluation import analyse_pelvis_alone, score_pelvis_steps
 
 VOISARD = Path(__file__).resolve().parents[3] / "extra_realdata" / "voisard"
 
@@ -23,14 +22,8 @@ def _pelvis_alone(name: str):
     h5 = VOISARD / f"{name}.h5"
     if not h5.exists():
         pytest.skip(f"{h5} not available")
-    from recordings import open_recording
-
     ref = json.loads(h5.with_suffix(".json").read_text())
-    with open_recording(h5) as rec:
-        info = rec.sensor("pelvis")
-        b = rec.read("pelvis")
-    pa = PelvisAnalyzer(info)
-    rows = [*pa.feed(b).rows, *pa.finish().rows]
+    pa, _, rows = analyse_pelvis_alone(h5)
     df = pd.DataFrame(
         {"sensor_id": "pelvis", "side": [r.side for r in rows], "t_ic": [r.t_ic for r in rows]}
     )
