@@ -37,7 +37,6 @@ __all__ = [
     "StrideKinematics",
     "WindowKinematics",
     "chain_rotations",
-    "elevation_deg",
     "integrate_windows",
     "pack_windows",
     "quat_multiply",
@@ -140,17 +139,6 @@ def tilt_from_acc(acc: np.ndarray) -> Rotation:
     from scipy.spatial.transform import Rotation  # imported here: it is slow to import
 
     return Rotation.from_matrix(tilt_matrix(acc))
-
-
-def elevation_deg(rot_matrices: np.ndarray, axis: int) -> np.ndarray:
-    """Elevation (deg) above the horizontal of body axis ``axis`` (0 ap, 1 ml, 2 vt).
-
-    Parameters
-    ----------
-    rot_matrices : ndarray, shape (N, 3, 3)
-        Body-to-world rotation matrices.
-    """
-    return np.degrees(np.arcsin(np.clip(rot_matrices[:, 2, axis], -1.0, 1.0)))
 
 
 class StrideKinematics:

@@ -268,8 +268,8 @@ class WalkSteps:
     i_dep : ndarray of int
         Last sample the step (its existence and times) depends on.
     edge : ndarray of int
-        ``-1``: a weak first step of a walk, ``+1``: a weak last step (found by the lower
-        threshold beside a run of steps), ``0``: a step of the run itself.
+        ``+1``: a weak last step of a walk (found by the lower threshold after a run of
+        steps), ``0``: a step of the run itself.
     """
 
     i_peak: np.ndarray
@@ -388,12 +388,12 @@ def _edge_steps(
     max_step_s: float,
     flight_level: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The weak first and last steps of walks (see :func:`detect_walk_steps`): for each run of
-    steps, the largest peak of ``xs`` above ``min_peak_g`` (the largest within ``half``
-    samples) lying ``window`` step times (the run's first / last step) before its first peak /
-    after its last one, between ``min_step_s`` and ``max_step_s`` from it, with a dip below
-    the level and no flight between. Returns the peaks with these added, their ``ok`` and
-    their kind (``-1`` first step, ``+1`` last step, ``0`` the run's own)."""
+    """The weak last steps of walks (see :func:`detect_walk_steps`): for each run of steps,
+    the largest peak of ``xs`` above ``min_peak_g`` (the largest within ``half`` samples)
+    lying ``window`` step times (the run's last step) after its last peak, between
+    ``min_step_s`` and ``max_step_s`` from it, with a dip below the level and no flight
+    between. Returns the peaks with these added, their ``ok`` and their kind (``+1`` a weak
+    last step, ``0`` the run's own)."""
     n = xs.shape[0]
     kind = np.zeros(pk.shape[0], dtype=int)
     inner = xs[1:-1]
@@ -410,20 +410,18 @@ def _edge_steps(
         # the last step only: before a walk's first step the body sways (the anticipatory
         # shift of weight onto the stance leg), which makes weak bumps of the same size that
         # are no step (simulated run/walk intervals: a bump 0.8 s before the first step)
-        for end, nb, sign in ((idx[-1], idx[-2], 1),):
-            p = int(pk[end])
-            step = abs(float(t[p] - t[int(pk[nb])]))
-            lo = max(window[0] * step, min_step_s)
-            hi = min(window[1] * step, max_step_s)
-            dt = sign * (t[weak] - t[p])
-            c = weak[(dt >= lo) & (dt <= hi)]
-            if c.size == 0:
-                continue
-            q = int(c[np.argmax(xs[c])])
-            a, b = (q, p) if q < p else (p, q)
-            if xs[a:b].min() >= 0.0 or xf[a:b].min() < flight_level:
-                continue
-            add.setdefault(q, sign)  # a step both after one walk and before the next: after
+        p = int(pk[idx[-1]])
+        step = float(t[p] - t[int(pk[idx[-2]])])
+        lo = max(window[0] * step, min_step_s)
+        hi = min(window[1] * step, max_step_s)
+        dt = t[weak] - t[p]
+        c = weak[(dt >= lo) & (dt <= hi)]
+        if c.size == 0:
+            continue
+        q = int(c[np.argmax(xs[c])])
+        if xs[p:q].min() >= 0.0 or xf[p:q].min() < flight_level:
+            continue
+        add.setdefault(q, 1)
     new = np.setdiff1d(np.asarray(list(add), dtype=int), pk[ok])
     if not new.size:
         return pk, ok, kind

@@ -123,7 +123,7 @@ class WalkStep:
     vo_cm: float
     segment: int
     yaw_rate: float = math.nan  # mean rate of turn over the swing's end before it, deg/s
-    edge: int = 0  # -1 / +1: a weak first / last step of a walk (WalkSteps.edge)
+    edge: int = 0  # +1: a weak last step of a walk (WalkSteps.edge)
     flags: list[str] = field(default_factory=list)
     trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
     run: int = 0
@@ -339,9 +339,9 @@ class PelvisWalk:
         nxt = np.full(k, np.nan)
         if k > 1:
             d = np.diff(tic)
-            # a walk's weak last step, or a weak first step, is no next contact of the step
-            # before it: the walks stay apart (their sides are voted on apart)
-            apart = (w.edge[:-1] > 0) | (w.edge[1:] < 0)
+            # the step after a walk's weak last step is not its next contact: the walks stay
+            # apart (their sides are voted on apart)
+            apart = w.edge[:-1] > 0
             nxt[:-1] = np.where((d <= dmax) & ~apart, tic[1:], np.nan)
         nxt2 = np.full(k, np.nan)
         if k > 2:
@@ -398,7 +398,7 @@ class PelvisWalk:
         """Run and step number: as the previous step's next contact, or a whole number of
         steps after it (missed steps), else a new run."""
         prev = self._steps[-1] if self._steps else None
-        if prev is None or prev.segment != st.segment or prev.edge > 0 or st.edge < 0:
+        if prev is None or prev.segment != st.segment or prev.edge > 0:
             self._run += 1
             st.run, st.step_no = self._run, 0
             self._step_T, self._step_dts = None, []
