@@ -547,11 +547,6 @@ def _contact_steps(
     w_ic = samples_for(max(settings.ic_before_burst_s, 0.1 * cycle_s), sampling_rate_hz=fs)
     win_lo = max(ic_lo + 1, pb - w_ic)
     win_hi = max(win_lo + 2, min(pb + 1, ic_hi))
-    imp_rng = (
-        _impact_range(omega_s, a, ms, sampling_rate_hz=fs, settings=settings)
-        if a_is_swing and fs >= settings.impact_min_rate_hz
-        else None
-    )
     fz = yield (ms, win_lo - 2, win_hi + 1)
     off = win_lo - 2
     w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
@@ -621,8 +616,13 @@ def _contact_steps(
     # (walking contacts only, as measured: a running heel strike's impact can ring 25-30 ms
     # after the contact, and the gyroscope anchors hold there; a landing into rest has no TO)
     walking = b_is_rest or t_trough - t_ic >= settings.impact_min_contact_s
-    if imp_rng is not None and not heel_drop and walking:
-        imp = _impact_onset(t, acc, a, *imp_rng, sampling_rate_hz=fs, settings=settings)
+    if a_is_swing and fs >= settings.impact_min_rate_hz and not heel_drop and walking:
+        imp_rng = _impact_range(omega_s, a, ms, sampling_rate_hz=fs, settings=settings)
+        imp = (
+            _impact_onset(t, acc, a, *imp_rng, sampling_rate_hz=fs, settings=settings)
+            if imp_rng is not None
+            else None
+        )
         if imp is not None and abs(imp[1] - t_ic) > settings.impact_tolerance_s:
             ic, t_ic = imp
     # toe-off: the push-off's pitch-rate minimum (found above, between samples)

@@ -6,25 +6,11 @@ makes real-data results worse fails here; the targets of issue 16 are in docs/ac
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .script_module import load_script
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location(
-        "real_data_check", ROOT / "scripts" / "real_data_check.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-rdc = _load()
+rdc = load_script("real_data_check")
 FOLDER = rdc.realdata_dir()
 pytestmark = pytest.mark.skipif(not FOLDER.is_dir(), reason=f"no real-data folder at {FOLDER}")
 

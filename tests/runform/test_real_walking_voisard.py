@@ -12,12 +12,13 @@ today's measured figures with a small margin.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from .script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = Path(
@@ -31,18 +32,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def scores(tmp_path_factory):
-    conv = _load("realdata_voisard")
-    rdc = _load("real_data_check")
+    conv = load_script("realdata_voisard")
+    rdc = load_script("real_data_check")
     out = tmp_path_factory.mktemp("voisard")
     res = {}
     for code in TRIALS:
