@@ -24,6 +24,9 @@ peak per step, inside a run of regular steps), and everything else follows the r
   a left stance (the lateral sway of the inverted pendulum; in turns too). The running vote's
   obliquity cue is left out (``WalkSettings.obliquity_cue``): on real lower-back walks the
   sensor's frontal-plane tilt runs against the pelvic-drop pattern (see the setting).
+* **contacts missed in turns**: a turning step's vertical bounce fades (the pelvis pivots over
+  the foot); an interval of 1.5-3 of the run's step times over which the pelvis turns at 60
+  deg/s or more gets a contact half-way (:meth:`PelvisWalk._turn_fill`).
 
 Streaming = batch: the data of a segment are cut into epochs of ``epoch_s`` at fixed sample
 indices; epoch ``k`` is analysed on its samples plus ``pad_s`` before and ``lookahead_s``

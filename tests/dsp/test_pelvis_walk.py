@@ -405,7 +405,7 @@ def test_a_contact_missed_in_a_turn_is_filled(t0: float) -> None:
 def test_no_contact_is_filled_without_a_turn_and_a_gap(
     missed: int | None, yaw_dps: float, long_step: int | None, n_steps: int
 ) -> None:
-    peaks, fs, t, acc, gyr = _turning_walk(missed=missed, yaw_dps=yaw_dps, long_step=long_step)
+    _, fs, t, acc, gyr = _turning_walk(missed=missed, yaw_dps=yaw_dps, long_step=long_step)
     steps = _walk_steps(fs, t, acc, gyr, 10**9)
     assert len(steps) == n_steps, steps
     sides = [left for _, left in steps]
@@ -415,7 +415,7 @@ def test_no_contact_is_filled_without_a_turn_and_a_gap(
 
 def test_a_slow_step_of_a_turn_gets_no_contact() -> None:
     """A turning step 1.2 times the walk's step (slower, not two steps) gets none."""
-    peaks, fs, t, acc, gyr = _turning_walk(missed=None, yaw_dps=90.0, long_step=7, late=0.2)
+    _, fs, t, acc, gyr = _turning_walk(missed=None, yaw_dps=90.0, long_step=7, late=0.2)
     steps = _walk_steps(fs, t, acc, gyr, 10**9)
     assert len(steps) == 16, steps
     assert [left for _, left in steps] == [k % 2 == 0 for k in range(16)]
