@@ -98,6 +98,23 @@ class WalkSettings:
         sideways force alone (the two misses are reference quirks), 94.7 % adding the rate
         of turn (a slow last step of a walk), 93.0 % with all three; simulated walks 100 %
         with any (``scripts/walk_side_cues.py``).
+    turn_fill_ratio, turn_fill_dps : (float, float), float
+        A contact missed in a turn (:meth:`PelvisWalk._turn_fill`): an interval between the
+        run's last step and the next found contact of this many times the run's step time,
+        over which the pelvis turns at this mean rate or more (deg/s), gets a contact
+        half-way.
+    closing_rest_s : float
+        A walk that ends at rest (this long from half a step after its last step) without a
+        weak last step gets its closing contact by timing
+        (:func:`dsp.pelvis_events.detect_walk_steps`); 0: never. Off (issue 17, session 7):
+        with 1.0 s the real Voisard walks, pelvis alone, find 3672 instead of 3625 of 3746
+        contacts (subjects 1-10: 1918 -> 1938 of 1976; 11-19, held out: 1707 -> 1734 of
+        1770) for 3 false rows more, mobgap test5 and test11 unchanged in the reference's
+        bouts; but the simulated walks stop with a full bounce and no closing contact, so
+        the interval session's last walking bout ends later than its truth (bouts correct
+        99.78 -> 99.71 %, its boundary 0.26 -> 0.62 s; the short session of
+        ``tests/dsp/test_bouts.py`` 0.78 s, over its 0.73 s bound). A walking bout should
+        end at a walk's closing contact (no step follows it), which the rows do not carry.
     """
 
     epoch_s: float = 2.0
@@ -111,6 +128,7 @@ class WalkSettings:
     obliquity_cue: bool = False
     turn_fill_ratio: tuple[float, float] = (1.5, 3.0)
     turn_fill_dps: float = 60.0
+    closing_rest_s: float = 0.0
 
 
 @dataclass
@@ -333,6 +351,7 @@ class PelvisWalk:
             nrm,
             sampling_rate_hz=self.fs,
             max_step_s=self.settings.max_step_s,
+            closing_rest_s=self.settings.closing_rest_s,
             gravity=g,
         )
         if not len(w):

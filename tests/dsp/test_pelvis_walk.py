@@ -428,3 +428,73 @@ def test_turning_on_the_spot_makes_no_steps() -> None:
     acc = np.column_stack((np.zeros_like(t), np.zeros_like(t), np.full_like(t, 9.80665)))
     gyr = np.column_stack((np.zeros_like(t), np.zeros_like(t), np.full_like(t, 90.0)))
     assert _walk_steps(fs, t, acc, gyr, 10**9) == []
+
+
+@pytest.mark.parametrize(
+    ("rest_s", "tail", "want"),
+    [
+        (1.0, None, "timing"),  # stops dead: the closing contact by timing
+        (0.0, None, None),  # the setting off
+        (1.0, (1.0, 0.02), "weak"),  # a weak closing bounce at the walk's pace: that one
+        (1.0, (2.1, 0.06), None),  # a bounce follows (no step of the walk): not at rest
+    ],
+)
+def test_the_closing_contact_of_a_walk_by_timing(
+    rest_s: float, tail: tuple[float, float] | None, want: str | None
+) -> None:
+    """Whoever stops walking sets the trailing foot down beside the other, a contact that
+    lifts the pelvis little or not at all (real Voisard walks). When no weak bump marks it
+    and the body comes to rest, it is put ``WALK_CLOSING_AT_STEP`` of the last step after the
+    last contact (``closing_rest_s``), and it ends its walk like a weak last step."""
+    from dsp.pelvis_events import WALK_CLOSING_AT_STEP
+
+    peaks = [3.0 + 0.6 * k for k in range(6)]
+    extra = [] if tail is None else [peaks[-1] + 0.6 * tail[0]]
+    amps = [0.15] * 6 + ([] if tail is None else [tail[1]])
+    t, f = _step_wave([*peaks, *extra], amps)
+    w = detect_walk_steps(t, f, sampling_rate_hz=100.0, closing_rest_s=rest_s)
+    if want is None:
+        assert len(w) == 6 and not w.edge.any(), w
+        return
+    assert len(w) == 7 and w.edge.tolist() == [0] * 6 + [1]
+    if want == "timing":
+        step = w.t_ic[5] - w.t_ic[4]
+        assert abs(w.t_ic[6] - (w.t_ic[5] + WALK_CLOSING_AT_STEP * step)) < 1e-9
+    else:
+        assert 0.0 < extra[0] - w.t_ic[6] < 0.3  # on the ascent to the weak bump
+
+
+def test_the_closing_contact_is_found_once_whatever_the_epochs() -> None:
+    """Streaming: the closing contact by timing comes out once, with the next side, wherever
+    the epochs fall and whatever the block sizes."""
+    from dsp.pelvis_walk import PelvisWalk, WalkSettings
+
+    fs = 100.0
+    for t0 in (8.0, 8.55, 9.1, 9.65):
+        peaks = [t0 + 0.6 * k for k in range(10)]
+        t = np.arange(int((peaks[-1] + 8.0) * fs)) / fs
+        x = np.zeros_like(t)
+        ml = np.zeros_like(t)
+        for k, tk in enumerate([*peaks, peaks[-1] + 0.6]):
+            if k < 10:
+                m = np.abs(t - tk) <= 0.3
+                x[m] += 0.15 * np.cos(2 * np.pi * (t[m] - tk) / 0.6)
+            m2 = (t >= tk - 0.1) & (t < tk + 0.5)
+            ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / 0.6)
+        acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
+        gyr = np.zeros_like(acc)
+        no = np.zeros(t.shape[0], dtype=bool)
+        got = []
+        for block in (10**9, 37):
+            pw = PelvisWalk(fs, settings=WalkSettings(closing_rest_s=1.0))
+            steps = []
+            for i in range(0, t.shape[0], block):
+                s = slice(i, i + block)
+                pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
+                steps += pw.take()
+            steps += pw.take(final=True)
+            got.append([(round(s.t_ic, 9), s.left, s.edge) for s in steps])
+        assert got[0] == got[1]
+        assert len(got[0]) == 11, got[0]
+        assert [e for _, _, e in got[0]] == [0] * 10 + [1]
+        assert [left for _, left, _ in got[0]] == [k % 2 == 0 for k in range(11)]
