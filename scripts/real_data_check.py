@@ -110,6 +110,7 @@ def check_recording(path: Path) -> dict[str, Any]:
                     sensor_id=sid,
                     cover=cover.get(sid),
                     min_ref_flat_after_ic_s=MIN_REF_FLAT_AFTER_IC_S,
+                    match_on_flat=bool(ref.get("match_on_flat")),
                 )
                 out["foot"].append({**sc.as_dict(), "low_alignment": n_low})
             elif info.side is not None:

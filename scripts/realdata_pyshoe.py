@@ -1,0 +1,495 @@
+"""Convert the PyShoe Vicon trials (one shoe IMU with motion-capture positions) to real-data
+recordings that ``scripts/real_data_check.py`` scores, and pool the scores by activity.
+
+The data (Wagstaff, Peretroukhin & Kelly, "Robust data-driven zero-velocity detection for
+foot-mounted inertial navigation", IEEE Sensors J. 20(2), 2020; code github.com/utiasSTARS/pyshoe,
+data "University of Toronto foot-mounted inertial navigation dataset" on IEEE DataPort, fetched by
+the repository's download_data.sh): the "VICON" part, 56 trials in a ~3 x 3 m motion-capture area,
+one file ``data/vicon/processed/<date-time>.mat`` each. A copy of these 56 files is kept in
+github.com/mtahakoroglu/gait-driven-inertial-navigation-dataset (``data/vicon/processed``).
+
+Licence: the pyshoe repository has no licence file; the data set's own terms (IEEE DataPort, "open
+access") could not be read here; the copy's repository is MIT-licensed for its own code by a third
+party, which says nothing about the data. Redistribution is therefore unclear: the data are read
+from a local copy and never committed (as for ``realdata_voisard.py``).
+
+What a ``.mat`` holds (pyshoe ``data/vicon/readme.txt``, checked on the files):
+
+* ``imu`` (N x 6): accelerometer x, y, z in m/s² (specific force: a still sensor whose z axis
+  points down reads z = -9.8), then gyroscope x, y, z in rad/s (converted here to deg/s). The
+  sensor frame is the device's own (z about down when the shoe stands: the sensor sits on top
+  of the shoe, tilted ~17° toes-down at rest); runform estimates the mounting itself.
+* ``ts`` (1 x N): time stamps, s, ~200 Hz (median step 4.998 ms, steps 2.9-6.9 ms: host time
+  stamps with ±1 ms jitter, never decreasing). Used as the recording's time base as they are.
+* ``gt`` (N x 3): the Vicon position of the foot (the tracked shoe IMU) at each IMU time stamp,
+  m, in the Vicon room frame (z up, horizontal x/y; the tracked point stands 0.10-0.13 m above
+  the floor at foot-flat). Lost markers show as held values (runs of identical rows, 0-17 % of a
+  trial) and rare single-sample jumps (e.g. 2017-11-22-11-22-03 at 13.6 s: 27 m/s).
+* ``zv_*_opt``, ``G_*_opt``, ``trial_error``, ``best_detector``: the authors' zero-velocity
+  detector outputs tuned per trial against the Vicon truth; not used here (they come from the
+  IMU, not from the truth).
+
+Device: not stated in the files. The pyshoe code passes the Vicon trials to its filter with
+noise figures commented "microstrain", and the annotation repository's README calls its own
+LORD MicroStrain 3DM-GX5-25 "the same brand and family" as PyShoe's (the VectorNav VN-100 named
+elsewhere is not confirmed by anything read here). The signals show the ranges: the gyroscope
+saturates at 9.1-9.8 rad/s (525-560 deg/s; flat tops of 2-21 samples on y at -9.13 to -9.24
+rad/s in 30 of the 56 trials, on x at ±9.6-9.8, z at ±9.2-9.4): written as ``gyr_range_dps =
+530`` so that runform flags those samples ``saturated``; the accelerometer reaches 78 m/s² (8 g)
+without a flat top: ``acc_range_g = 16`` (assumed, not documented). Which foot carries the sensor
+is not documented either: the sensor is written as ``right_foot`` (an assumption; stride length,
+cadence and contacts do not depend on it; pronation signs would).
+
+Activity per trial: the pyshoe motion classifier's training lists name 4 Vicon trials walking
+and 5 running (``train_motion_classifier.py``); the authors documented no other labels (the
+annotation repository asked them). The others are labelled here from the truth alone: the
+median reference stride time (a run's stride is < 0.85 s: the labelled runs 0.66-0.79 s, the
+labelled walks 1.07-1.17 s) and the share of the trial's time in steps; trials with fewer than
+10 reference strides or most of their time out of steps (crawling, shuffling, standing: the
+2018-02 trials) are ``other``. Each reference says which label it carries and where from.
+
+Reference (the truth itself, never the IMU): the position is cleaned (held runs of 3+
+identical rows and jumps off a 9-sample running median by more than 5 cm are lost; lost
+stretches are interpolated for the speed only), low-passed (10 Hz), and differentiated. A swing
+is a peak of the horizontal foot speed above 1 m/s. Between two swings the foot is in contact
+when it comes down within 4 cm of its floor height (the trial's 5th percentile of the heights at
+the speed minima between swings); its foot-flat instant ``t_ms`` is the minimum of the 3D foot
+speed there. The foot-flat is *measured* when that minimum is below 0.35 m/s and the truth is
+valid within ±50 ms; the foot's position there is the median of the raw positions over ±20 ms.
+Stride length of a contact = horizontal distance from its foot-flat position to the next
+contact's (runform's ``stride_length``: the horizontal distance the foot travelled to its next
+contact); stride time = foot-flat to foot-flat; both only when the two foot-flats are measured
+and one swing lies between them. Rows are matched to reference contacts by the foot-flat (the
+detected contact, IC to toe-off, must hold ``t_ms``: ``match_on_flat`` in the reference,
+:func:`runform.evaluation.match_flats`). ``t_ic`` is only an approximate landing: the last time
+before the foot-flat at which the foot's 3D speed falls through 1 m/s. A single tracked point on
+the instep cannot place the heel strike or toe-off to better than tens of ms, so no IC/TO
+accuracy is claimed (``t_to`` is empty, and the IC errors that ``real_data_check.py`` prints for
+these files measure this definition, not runform).
+
+Usage::
+
+    .venv/bin/python scripts/realdata_pyshoe.py convert SRC_VICON_PROCESSED_DIR OUT_DIR
+    .venv/bin/python scripts/real_data_check.py --realdata OUT_DIR --out /tmp/pyshoe.md \\
+        --json /tmp/pyshoe.json
+    .venv/bin/python scripts/realdata_pyshoe.py pool /tmp/pyshoe.json OUT_DIR
+
+Each trial becomes ``OUT_DIR/pyshoe_<date-time>.h5`` (format v1, one sensor ``right_foot``) and
+``pyshoe_<date-time>.json`` (``contacts`` with ``t_ic``, ``t_ms``, ``stride_length``,
+``stride_time``; ``cover``; ``activity``). ``pool`` prints the scores per activity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOMINAL_RATE_HZ = 200.0
+SENSOR_ID = "right_foot"
+ACC_RANGE_G = 16.0
+GYR_RANGE_DPS = 530.0
+SOURCE = (
+    "PyShoe VICON trials (github.com/utiasSTARS/pyshoe, data/vicon/processed; copy in "
+    "github.com/mtahakoroglu/gait-driven-inertial-navigation-dataset)"
+)
+CITATION = (
+    "Wagstaff B, Peretroukhin V, Kelly J. Robust data-driven zero-velocity detection for "
+    "foot-mounted inertial navigation. IEEE Sensors J. 20(2):957-967, 2020"
+)
+LICENCE = "unclear (no licence file in the pyshoe repository; data never committed)"
+#: Activity labels the authors gave (pyshoe train_motion_classifier.py walk_dirs / run_dirs).
+AUTHOR_LABELS = {
+    "2017-11-22-11-22-03": "walking",
+    "2017-11-22-11-22-46": "walking",
+    "2017-11-22-11-25-20": "walking",
+    "2017-11-22-11-40-44": "walking",
+    "2017-11-22-11-44-47": "running",
+    "2017-11-27-11-11-24": "running",
+    "2017-11-27-11-11-53": "running",
+    "2017-11-27-11-12-18": "running",
+    "2017-11-27-11-13-10": "running",
+}
+
+# reference extraction (truth only)
+LOWPASS_HZ = 10.0
+HOLD_MIN_RUN = 3  # identical rows in a row: a lost marker held
+JUMP_M = 0.05  # off the running median by more than this: a glitch
+SWING_MIN_MPS = 1.0
+FLAT_MAX_MPS = 0.35
+FLAT_MAX_ABOVE_FLOOR_M = 0.04
+VALID_AROUND_S = 0.05
+POS_HALF_WINDOW_S = 0.02
+LANDING_MPS = 1.0
+RUN_MAX_STRIDE_S = 0.9
+RUN_MAX_DUTY = 0.45
+WALK_MIN_DUTY = 0.5
+SHORT_STRIDE_M = 0.7
+MIN_STRIDES = 10
+MIN_STEP_SHARE = 0.3
+
+
+@dataclass
+class Trial:
+    name: str
+    t: np.ndarray  # (N,) s
+    acc: np.ndarray  # (N, 3) m/s²
+    gyr_dps: np.ndarray  # (N, 3) deg/s
+    pos: np.ndarray  # (N, 3) m, Vicon frame, z up
+
+
+def load_trial(path: Path) -> Trial:
+    """One PyShoe ``.mat`` (see the module docstring); raises ``ValueError`` naming the file
+    and field when it is not of that form."""
+    from scipy.io import loadmat
+
+    d = loadmat(str(path))
+    for key in ("imu", "ts", "gt"):
+        if key not in d:
+            raise ValueError(f"{path}: no field {key!r} (expected a PyShoe VICON .mat)")
+    imu = np.asarray(d["imu"], dtype=np.float64)
+    t = np.asarray(d["ts"], dtype=np.float64).ravel()
+    gt = np.asarray(d["gt"], dtype=np.float64)
+    if imu.ndim != 2 or imu.shape[1] != 6 or gt.shape != (imu.shape[0], 3) or t.size != len(imu):
+        raise ValueError(
+            f"{path}: expected imu (N x 6), ts (N) and gt (N x 3), got {imu.shape}, {t.shape}, "
+            f"{gt.shape}"
+        )
+    if not np.all(np.diff(t) > 0):
+        raise ValueError(f"{path}: time stamps ts are not increasing")
+    return Trial(path.stem, t, imu[:, :3], np.degrees(imu[:, 3:]), gt)
+
+
+def truth_valid(pos: np.ndarray) -> np.ndarray:
+    """Mask of the truth samples that are measured: not in a run of ``HOLD_MIN_RUN`` or more
+    identical rows (a lost marker held) and not off the 9-sample running median by more than
+    ``JUMP_M``."""
+    from scipy.ndimage import median_filter
+
+    n = pos.shape[0]
+    ok = np.isfinite(pos).all(axis=1)
+    same = np.concatenate(([False], np.all(np.diff(pos, axis=0) == 0, axis=1)))
+    # runs of rows equal to their predecessor: a run of k such rows = k+1 identical rows
+    start = same & ~np.concatenate(([False], same[:-1]))
+    run_id = np.cumsum(start) * same
+    if run_id.any():
+        lengths = np.bincount(run_id)[run_id]
+        held = same & (lengths + 1 >= HOLD_MIN_RUN)
+        held |= np.concatenate((held[1:], [False]))  # the row the run repeats
+        ok &= ~held
+    med = median_filter(pos, size=(9, 1), mode="nearest")
+    ok &= np.linalg.norm(pos - med, axis=1) <= JUMP_M
+    return ok if n else np.zeros(0, dtype=bool)
+
+
+def _speeds(t: np.ndarray, pos: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(3D speed, horizontal speed), m/s, of the low-passed truth (lost samples interpolated)."""
+    from scipy.signal import butter, filtfilt
+
+    p = pos.copy()
+    if valid.sum() >= 2:
+        for k in range(3):
+            p[:, k] = np.interp(t, t[valid], pos[valid, k])
+    fs = 1.0 / float(np.median(np.diff(t)))
+    b, a = butter(2, LOWPASS_HZ / (fs / 2))
+    p = filtfilt(b, a, p, axis=0)
+    v = np.gradient(p, t, axis=0)
+    return np.linalg.norm(v, axis=1), np.linalg.norm(v[:, :2], axis=1)
+
+
+@dataclass
+class Flat:
+    """One reference stance seen by the truth."""
+
+    i: int  # sample index of the foot-flat
+    t_ms: float
+    t_ic: float  # approximate landing (for matching only)
+    t_off: float  # approximate lift-off (3D speed back above LANDING_MPS)
+    xy: np.ndarray  # horizontal position at foot-flat, m
+    swing_before: int  # index of the swing peak before it
+    measured: bool  # a still foot-flat on valid truth: its position counts for stride length
+
+
+def reference_flats(t: np.ndarray, pos: np.ndarray) -> tuple[list[Flat], np.ndarray, np.ndarray]:
+    """Foot-flats of the truth (module docstring), the swing peaks (indices) and the validity
+    mask."""
+    from scipy.signal import find_peaks
+
+    valid = truth_valid(pos)
+    sp3, sph = _speeds(t, pos, valid)
+    fs = 1.0 / float(np.median(np.diff(t)))
+    peaks, _ = find_peaks(sph, height=SWING_MIN_MPS, distance=max(1, int(0.3 * fs)), prominence=0.5)
+    w_valid = int(round(VALID_AROUND_S * fs))
+    w_pos = int(round(POS_HALF_WINDOW_S * fs))
+    cand = []
+    for a, b in zip(peaks[:-1], peaks[1:], strict=True):
+        i = a + int(np.argmin(sp3[a:b]))
+        cand.append((a, i))
+    if not cand:
+        return [], peaks, valid
+    heights = np.array([pos[i, 2] for _, i in cand])
+    floor = float(np.percentile(heights, 5))
+    flats = []
+    for a, i in cand:
+        if pos[i, 2] > floor + FLAT_MAX_ABOVE_FLOOR_M:
+            continue  # the foot did not come down to the floor between these swings
+        lo, hi = max(0, i - w_valid), min(len(t), i + w_valid + 1)
+        measured = bool(sp3[i] <= FLAT_MAX_MPS and valid[lo:hi].all())
+        # approximate landing: the last fall of the 3D speed through LANDING_MPS before i
+        above = np.flatnonzero(sp3[a:i] >= LANDING_MPS)
+        j = a + int(above[-1]) if above.size else a
+        xy = np.median(pos[max(0, i - w_pos) : i + w_pos + 1, :2], axis=0)
+        nxt_peak = peaks[peaks > i]
+        end = int(nxt_peak[0]) if nxt_peak.size else len(t)
+        up = np.flatnonzero(sp3[i:end] >= LANDING_MPS)
+        t_off = float(t[i + int(up[0])]) if up.size else math.nan
+        flats.append(Flat(i, float(t[i]), float(t[j]), t_off, xy, int(a), measured))
+    return flats, peaks, valid
+
+
+def reference_contacts(trial: Trial) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Reference contacts of one trial and a summary (strides, median stride time, share of the
+    time in steps)."""
+    flats, peaks, valid = reference_flats(trial.t, trial.pos)
+    contacts = []
+    stride_times: list[float] = []
+    lengths: list[float] = []
+    duty: list[float] = []
+    for k, f in enumerate(flats):
+        nxt = flats[k + 1] if k + 1 < len(flats) else None
+        # one swing between the two foot-flats: no stance of the truth missed in between
+        one_swing = (
+            nxt is not None and int(np.sum((peaks > f.i) & (peaks < nxt.i))) == 1
+        )
+        sl = st = None
+        if nxt is not None and one_swing and f.measured and nxt.measured:
+            sl = float(np.linalg.norm(nxt.xy - f.xy))
+            st = nxt.t_ms - f.t_ms
+            stride_times.append(st)
+            lengths.append(sl)
+            if math.isfinite(f.t_off):
+                duty.append((f.t_off - f.t_ic) / (nxt.t_ic - f.t_ic))
+        contacts.append(
+            {
+                "sensor_id": SENSOR_ID,
+                "side": "right",
+                "t_ic": f.t_ic,
+                "t_ms": f.t_ms,
+                "t_to": None,
+                "stride_time": st,
+                "stride_length": sl,
+                "foot_strike_angle": None,
+                "strike_type": None,
+            }
+        )
+    st_arr = np.asarray(stride_times)
+    duration = float(trial.t[-1] - trial.t[0])
+    summary = {
+        "n_flats": len(flats),
+        "n_strides": int(st_arr.size),
+        "stride_time_median": float(np.median(st_arr)) if st_arr.size else None,
+        "step_share": float(st_arr.sum() / duration) if duration > 0 else 0.0,
+        "duty_median": float(np.median(duty)) if duty else None,
+        "sl_median": float(np.median(lengths)) if lengths else None,
+        "truth_valid_share": float(valid.mean()) if valid.size else 0.0,
+    }
+    return contacts, summary
+
+
+def activity_of(summary: dict[str, Any]) -> tuple[str, str]:
+    """(activity, why) of a trial from its truth alone (see the module docstring)."""
+    st, duty, sl = summary["stride_time_median"], summary["duty_median"], summary["sl_median"]
+    if summary["n_strides"] < MIN_STRIDES or st is None or summary["step_share"] < MIN_STEP_SHARE:
+        return "other", (
+            f"{summary['n_strides']} reference strides, {100 * summary['step_share']:.0f} % of "
+            "the time in steps (crawling, shuffling or standing)"
+        )
+    why = f"median stride time {st:.2f} s, duty factor {duty:.2f}, stride length {sl:.2f} m"
+    if sl < SHORT_STRIDE_M:
+        return "short steps", why
+    if st >= RUN_MAX_STRIDE_S and duty >= WALK_MIN_DUTY:
+        return "walking", why
+    if st < RUN_MAX_STRIDE_S and duty < RUN_MAX_DUTY:
+        return "running", why
+    return "mixed", why
+
+
+def convert_trial(path: Path, out_dir: Path) -> dict[str, Any]:
+    """Write ``pyshoe_<name>.h5`` and its reference ``.json``; returns the reference."""
+    from dsp.block import SampleBlock, SensorInfo
+    from recordings.writer import RecordingWriter
+
+    trial = load_trial(path)
+    contacts, summary = reference_contacts(trial)
+    activity, why = activity_of(summary)
+    name = f"pyshoe_{trial.name}"
+    info = SensorInfo(
+        SENSOR_ID,
+        "right_foot",
+        "pyshoe_foot_imu",
+        NOMINAL_RATE_HZ,
+        acc_range_g=ACC_RANGE_G,
+        gyr_range_dps=GYR_RANGE_DPS,
+    )
+    with RecordingWriter(
+        out_dir / f"{name}.h5",
+        [info],
+        live=False,
+        notes=f"PyShoe VICON trial {trial.name}: one shoe IMU, Vicon foot positions",
+        software="runform scripts/realdata_pyshoe.py",
+        created_utc="2017-11-22T00:00:00Z",
+    ) as w:
+        w.append(SampleBlock(SENSOR_ID, trial.t, trial.acc, trial.gyr_dps))
+    valid = truth_valid(trial.pos)
+    tv = trial.t[valid]
+    ref = {
+        "scenario": name,
+        "source": f"{SOURCE} {trial.name}.mat",
+        "licence": LICENCE,
+        "citation": CITATION,
+        "activity": activity,
+        "activity_from": f"the truth: {why}",
+        "author_label": AUTHOR_LABELS.get(trial.name),
+        "reference": (
+            "Vicon position of the shoe IMU: foot-flat = minimum of the foot speed between two "
+            "swings; stride length = horizontal foot-flat to foot-flat displacement; t_ic = "
+            "approximate landing (3D speed falls through 1 m/s), for matching only"
+        ),
+        "ic_approximate": True,
+        "match_on_flat": True,
+        "summary": summary,
+        "contacts": contacts,
+        "pelvis_steps": [],
+        "cover": {SENSOR_ID: [float(tv[0]), float(tv[-1])] if tv.size else [0.0, 0.0]},
+    }
+    (out_dir / f"{name}.json").write_text(json.dumps(ref, indent=1))
+    return ref
+
+
+def convert(src: Path, out_dir: Path) -> int:
+    paths = sorted(src.glob("*.mat"))
+    if not paths:
+        print(f"no .mat files in {src} (expected the PyShoe data/vicon/processed folder)")
+        return 1
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        ref = convert_trial(p, out_dir)
+        groups.setdefault(f"pyshoe_{ref['activity']}", []).append(ref["scenario"])
+    (out_dir / "index.json").write_text(json.dumps(groups, indent=1))
+    counts = ", ".join(f"{k[len('pyshoe_'):]} {len(v)}" for k, v in groups.items())
+    print(f"wrote {len(paths)} recordings to {out_dir} ({counts})")
+    return 0
+
+
+def _fmt(x: float, nd: int = 1, sign: bool = False) -> str:
+    if not math.isfinite(x):
+        return "-"
+    return f"{x:+.{nd}f}" if sign else f"{x:.{nd}f}"
+
+
+def pool_rows(results: list[dict[str, Any]], refs: dict[str, dict[str, Any]]) -> list[dict]:
+    """Per activity: the scores of ``real_data_check.py --json`` pooled over its recordings."""
+    groups: dict[str, list[tuple[dict, dict]]] = {}
+    for r in results:
+        ref = refs.get(r["recording"])
+        if ref is None:
+            continue
+        for f in r.get("foot", []):
+            groups.setdefault(ref["activity"], []).append((ref, f))
+    out = []
+    for act, items in groups.items():
+        sl = np.array([e for _, f in items for e in f.get("stride_length_errors_pct", [])])
+        st = np.array([e for _, f in items for e in f.get("stride_time_errors_ms", [])])
+        n_sl_ref = sum(
+            1
+            for ref, _ in items
+            for c in ref["contacts"]
+            if c.get("stride_length") is not None
+            and ref["cover"][SENSOR_ID][0] <= c["t_ic"] <= ref["cover"][SENSOR_ID][1]
+        )
+        ok = sl[np.isfinite(sl)]
+        per_trial = [
+            float(np.nanmean(np.abs(f["stride_length_errors_pct"])))
+            for _, f in items
+            if np.isfinite(f.get("stride_length_errors_pct", [math.nan])).any()
+        ]
+        ref_st = [
+            c["stride_time"] for ref, _ in items for c in ref["contacts"] if c.get("stride_time")
+        ]
+        out.append(
+            {
+                "activity": act,
+                "recordings": len(items),
+                "n_ref": sum(f["n_ref"] for _, f in items),
+                "found": sum(f["found"] for _, f in items),
+                "false": sum(f["false"] for _, f in items),
+                "n_sl_ref": n_sl_ref,
+                "n_sl_matched": int(sl.size),
+                "n_sl": int(ok.size),
+                "sl_median_abs_pct": float(np.median(np.abs(ok))) if ok.size else math.nan,
+                "sl_mean_abs_pct": float(np.mean(np.abs(ok))) if ok.size else math.nan,
+                "sl_bias_pct": float(np.median(ok)) if ok.size else math.nan,
+                "sl_p90_abs_pct": float(np.percentile(np.abs(ok), 90)) if ok.size else math.nan,
+                "sl_worst_trial_pct": max(per_trial) if per_trial else math.nan,
+                "stride_time_median_abs_ms": (
+                    float(np.nanmedian(np.abs(st))) if np.isfinite(st).any() else math.nan
+                ),
+                "cadence_ref_median": 120.0 / float(np.median(ref_st)) if ref_st else math.nan,
+                "low_alignment": sum(f.get("low_alignment", 0) for _, f in items),
+            }
+        )
+    order = {"walking": 0, "running": 1, "mixed": 2, "short steps": 3, "other": 4}
+    return sorted(out, key=lambda g: order.get(g["activity"], 9))
+
+
+def pool(json_path: Path, ref_dir: Path) -> int:
+    """Print the scores of ``real_data_check.py --json`` pooled per activity."""
+    results = json.loads(json_path.read_text())
+    refs = {
+        p.stem: json.loads(p.read_text())
+        for p in ref_dir.glob("pyshoe_*.json")
+    }
+    lines = []
+    for g in pool_rows(results, refs):
+        lines.append(
+            f"{g['activity']} ({g['recordings']} trials): contacts found {g['found']}/{g['n_ref']} "
+            f"({100 * g['found'] / max(1, g['n_ref']):.1f} %), false {g['false']}; stride length "
+            f"on {g['n_sl']} of {g['n_sl_ref']} reference strides ({g['n_sl_matched']} matched): "
+            f"median |error| {_fmt(g['sl_median_abs_pct'])} %, mean {_fmt(g['sl_mean_abs_pct'])} "
+            f"%, bias {_fmt(g['sl_bias_pct'], sign=True)} %, 90th pct "
+            f"{_fmt(g['sl_p90_abs_pct'])} %, worst trial (mean) {_fmt(g['sl_worst_trial_pct'])} "
+            f"%; stride time median |error| {_fmt(g['stride_time_median_abs_ms'])} ms; "
+            f"reference cadence {_fmt(g['cadence_ref_median'], 0)} /min; low_alignment rows "
+            f"{g['low_alignment']}"
+        )
+    print("\n".join(lines) if lines else "no PyShoe recordings scored")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("convert", help="write format-v1 recordings and references")
+    c.add_argument("src", type=Path, help="the data set's data/vicon/processed folder")
+    c.add_argument("out", type=Path)
+    p = sub.add_parser("pool", help="pool the scores of real_data_check.py --json per activity")
+    p.add_argument("json", type=Path)
+    p.add_argument("refs", type=Path, help="the folder convert wrote (the references)")
+    args = ap.parse_args(argv)
+    if args.cmd == "convert":
+        return convert(args.src, args.out)
+    return pool(args.json, args.refs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
