@@ -82,6 +82,7 @@ Each trial becomes ``OUT_DIR/pyshoe_<date-time>.h5`` (format v1, one sensor ``ri
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -125,8 +126,13 @@ LOWPASS_HZ = 10.0
 HOLD_MIN_RUN = 3  # identical rows in a row: a lost marker held
 JUMP_M = 0.05  # off the running median by more than this: a glitch
 SWING_MIN_MPS = 1.0
+MOVE_MIN_MPS = 0.5
+CONTACT_MAX_MPS = 0.6
 FLAT_MAX_MPS = 0.35
-FLAT_MAX_ABOVE_FLOOR_M = 0.04
+LIFT_M = 0.02
+ELEVATED_M = 0.05
+MAX_STRIDE_S = 2.0
+COVER_MARGIN_S = 0.3
 VALID_AROUND_S = 0.05
 POS_HALF_WINDOW_S = 0.02
 LANDING_MPS = 1.0
@@ -134,7 +140,8 @@ RUN_MAX_STRIDE_S = 0.9
 RUN_MAX_DUTY = 0.45
 WALK_MIN_DUTY = 0.5
 SHORT_STRIDE_M = 0.7
-MIN_STRIDES = 10
+STAIRS_MIN_SHARE = 0.1
+MIN_STRIDES = 5
 MIN_STEP_SHARE = 0.3
 
 
@@ -191,8 +198,11 @@ def truth_valid(pos: np.ndarray) -> np.ndarray:
     return ok if n else np.zeros(0, dtype=bool)
 
 
-def _speeds(t: np.ndarray, pos: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(3D speed, horizontal speed), m/s, of the low-passed truth (lost samples interpolated)."""
+def _speeds(
+    t: np.ndarray, pos: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low-passed position, 3D speed, horizontal speed), m and m/s, of the truth (lost samples
+    interpolated)."""
     from scipy.signal import butter, filtfilt
 
     p = pos.copy()
@@ -203,7 +213,7 @@ def _speeds(t: np.ndarray, pos: np.ndarray, valid: np.ndarray) -> tuple[np.ndarr
     b, a = butter(2, LOWPASS_HZ / (fs / 2))
     p = filtfilt(b, a, p, axis=0)
     v = np.gradient(p, t, axis=0)
-    return np.linalg.norm(v, axis=1), np.linalg.norm(v[:, :2], axis=1)
+    return p, np.linalg.norm(v, axis=1), np.linalg.norm(v[:, :2], axis=1)
 
 
 @dataclass
@@ -212,83 +222,95 @@ class Flat:
 
     i: int  # sample index of the foot-flat
     t_ms: float
-    t_ic: float  # approximate landing (for matching only)
+    t_ic: float  # approximate landing (3D speed falls through LANDING_MPS)
     t_off: float  # approximate lift-off (3D speed back above LANDING_MPS)
     xy: np.ndarray  # horizontal position at foot-flat, m
-    swing_before: int  # index of the swing peak before it
     measured: bool  # a still foot-flat on valid truth: its position counts for stride length
+    elevated: bool  # higher than the trial's floor (a step, a stair)
 
 
 def reference_flats(t: np.ndarray, pos: np.ndarray) -> tuple[list[Flat], np.ndarray, np.ndarray]:
-    """Foot-flats of the truth (module docstring), the swing peaks (indices) and the validity
-    mask."""
+    """Stances of the truth (module docstring), the indices of every movement of the foot
+    (horizontal speed peaks of at least ``MOVE_MIN_MPS``) and the validity mask."""
     from scipy.signal import find_peaks
 
     valid = truth_valid(pos)
-    sp3, sph = _speeds(t, pos, valid)
+    p, sp3, sph = _speeds(t, pos, valid)
     fs = 1.0 / float(np.median(np.diff(t)))
-    peaks, _ = find_peaks(sph, height=SWING_MIN_MPS, distance=max(1, int(0.3 * fs)), prominence=0.5)
-    w_valid = int(round(VALID_AROUND_S * fs))
-    w_pos = int(round(POS_HALF_WINDOW_S * fs))
-    cand = []
-    for a, b in zip(peaks[:-1], peaks[1:], strict=True):
-        i = a + int(np.argmin(sp3[a:b]))
-        cand.append((a, i))
-    if not cand:
-        return [], peaks, valid
-    heights = np.array([pos[i, 2] for _, i in cand])
-    floor = float(np.percentile(heights, 5))
+    dist = max(1, round(0.3 * fs))
+    swings, _ = find_peaks(sph, height=SWING_MIN_MPS, distance=dist, prominence=0.5)
+    moves, _ = find_peaks(sph, height=MOVE_MIN_MPS, prominence=0.3)
+    w_valid = round(VALID_AROUND_S * fs)
+    w_pos = round(POS_HALF_WINDOW_S * fs)
+    # the slowest instant between two swings, when the foot (nearly) stops there
+    cand = [a + int(np.argmin(sp3[a:b])) for a, b in itertools.pairwise(swings)]
+    cand = [i for i in cand if sp3[i] <= CONTACT_MAX_MPS]
+    # one stance unless the foot was lifted in between (a speed peak without a lift is noise)
+    stances: list[int] = []
+    for i in cand:
+        if stances:
+            q = stances[-1]
+            if p[q:i, 2].max() - max(p[q, 2], p[i, 2]) < LIFT_M:
+                if sp3[i] < sp3[q]:
+                    stances[-1] = i
+                continue
+        stances.append(i)
+    if not stances:
+        return [], moves, valid
+    floor = float(np.percentile(p[stances, 2], 5))
     flats = []
-    for a, i in cand:
-        if pos[i, 2] > floor + FLAT_MAX_ABOVE_FLOOR_M:
-            continue  # the foot did not come down to the floor between these swings
+    for i in stances:
         lo, hi = max(0, i - w_valid), min(len(t), i + w_valid + 1)
         measured = bool(sp3[i] <= FLAT_MAX_MPS and valid[lo:hi].all())
-        # approximate landing: the last fall of the 3D speed through LANDING_MPS before i
-        above = np.flatnonzero(sp3[a:i] >= LANDING_MPS)
-        j = a + int(above[-1]) if above.size else a
+        before = np.flatnonzero(sp3[:i] >= LANDING_MPS)
+        after = np.flatnonzero(sp3[i:] >= LANDING_MPS)
+        t_ic = float(t[before[-1]]) if before.size else math.nan
+        t_off = float(t[i + int(after[0])]) if after.size else math.nan
         xy = np.median(pos[max(0, i - w_pos) : i + w_pos + 1, :2], axis=0)
-        nxt_peak = peaks[peaks > i]
-        end = int(nxt_peak[0]) if nxt_peak.size else len(t)
-        up = np.flatnonzero(sp3[i:end] >= LANDING_MPS)
-        t_off = float(t[i + int(up[0])]) if up.size else math.nan
-        flats.append(Flat(i, float(t[i]), float(t[j]), t_off, xy, int(a), measured))
-    return flats, peaks, valid
+        elevated = bool(p[i, 2] > floor + ELEVATED_M)
+        flats.append(Flat(i, float(t[i]), t_ic, t_off, xy, measured, elevated))
+    return flats, moves, valid
 
 
 def reference_contacts(trial: Trial) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Reference contacts of one trial and a summary (strides, median stride time, share of the
-    time in steps)."""
-    flats, peaks, valid = reference_flats(trial.t, trial.pos)
+    """Reference contacts of one trial and a summary (strides, median stride time and length,
+    duty factor, share of the time in strides, share of elevated stances)."""
+    flats, moves, valid = reference_flats(trial.t, trial.pos)
     contacts = []
     stride_times: list[float] = []
     lengths: list[float] = []
     duty: list[float] = []
     for k, f in enumerate(flats):
         nxt = flats[k + 1] if k + 1 < len(flats) else None
-        # one swing between the two foot-flats: no stance of the truth missed in between
-        one_swing = (
-            nxt is not None and int(np.sum((peaks > f.i) & (peaks < nxt.i))) == 1
-        )
         sl = st = None
-        if nxt is not None and one_swing and f.measured and nxt.measured:
+        if (
+            nxt is not None
+            and f.measured
+            and nxt.measured
+            # one movement of the foot between the two foot-flats: no step missed in between
+            and int(np.sum((moves > f.i) & (moves < nxt.i))) == 1
+            and math.isfinite(f.t_ic)
+            and math.isfinite(nxt.t_ic)
+            and nxt.t_ic - f.t_ic <= MAX_STRIDE_S
+        ):
             sl = float(np.linalg.norm(nxt.xy - f.xy))
-            st = nxt.t_ms - f.t_ms
+            st = nxt.t_ic - f.t_ic
             stride_times.append(st)
             lengths.append(sl)
             if math.isfinite(f.t_off):
-                duty.append((f.t_off - f.t_ic) / (nxt.t_ic - f.t_ic))
+                duty.append((f.t_off - f.t_ic) / st)
         contacts.append(
             {
                 "sensor_id": SENSOR_ID,
                 "side": "right",
-                "t_ic": f.t_ic,
+                "t_ic": f.t_ic if math.isfinite(f.t_ic) else f.t_ms,
                 "t_ms": f.t_ms,
                 "t_to": None,
                 "stride_time": st,
                 "stride_length": sl,
                 "foot_strike_angle": None,
                 "strike_type": None,
+                "elevated": f.elevated,
             }
         )
     st_arr = np.asarray(stride_times)
@@ -300,6 +322,7 @@ def reference_contacts(trial: Trial) -> tuple[list[dict[str, Any]], dict[str, An
         "step_share": float(st_arr.sum() / duration) if duration > 0 else 0.0,
         "duty_median": float(np.median(duty)) if duty else None,
         "sl_median": float(np.median(lengths)) if lengths else None,
+        "elevated_share": float(np.mean([f.elevated for f in flats])) if flats else 0.0,
         "truth_valid_share": float(valid.mean()) if valid.size else 0.0,
     }
     return contacts, summary
@@ -310,10 +333,15 @@ def activity_of(summary: dict[str, Any]) -> tuple[str, str]:
     st, duty, sl = summary["stride_time_median"], summary["duty_median"], summary["sl_median"]
     if summary["n_strides"] < MIN_STRIDES or st is None or summary["step_share"] < MIN_STEP_SHARE:
         return "other", (
-            f"{summary['n_strides']} reference strides, {100 * summary['step_share']:.0f} % of "
-            "the time in steps (crawling, shuffling or standing)"
+            f"only {summary['n_strides']} measured reference strides, "
+            f"{100 * summary['step_share']:.0f} % of the time in them: not labelled"
         )
-    why = f"median stride time {st:.2f} s, duty factor {duty:.2f}, stride length {sl:.2f} m"
+    why = (
+        f"median stride time {st:.2f} s, duty factor {duty:.2f}, stride length {sl:.2f} m, "
+        f"{100 * summary['elevated_share']:.0f} % of the stances elevated"
+    )
+    if summary["elevated_share"] >= STAIRS_MIN_SHARE:
+        return "steps up/down", why
     if sl < SHORT_STRIDE_M:
         return "short steps", why
     if st >= RUN_MAX_STRIDE_S and duty >= WALK_MIN_DUTY:
@@ -349,8 +377,13 @@ def convert_trial(path: Path, out_dir: Path) -> dict[str, Any]:
         created_utc="2017-11-22T00:00:00Z",
     ) as w:
         w.append(SampleBlock(SENSOR_ID, trial.t, trial.acc, trial.gyr_dps))
-    valid = truth_valid(trial.pos)
-    tv = trial.t[valid]
+    # the reference lists the stances between the first and the last swing: the stance before
+    # the first swing (standing at the start) and after the last are not in it
+    cover = (
+        [contacts[0]["t_ic"] - COVER_MARGIN_S, contacts[-1]["t_ms"] + COVER_MARGIN_S]
+        if contacts
+        else [0.0, 0.0]
+    )
     ref = {
         "scenario": name,
         "source": f"{SOURCE} {trial.name}.mat",
@@ -369,7 +402,7 @@ def convert_trial(path: Path, out_dir: Path) -> dict[str, Any]:
         "summary": summary,
         "contacts": contacts,
         "pelvis_steps": [],
-        "cover": {SENSOR_ID: [float(tv[0]), float(tv[-1])] if tv.size else [0.0, 0.0]},
+        "cover": {SENSOR_ID: cover},
     }
     (out_dir / f"{name}.json").write_text(json.dumps(ref, indent=1))
     return ref
@@ -386,7 +419,7 @@ def convert(src: Path, out_dir: Path) -> int:
         ref = convert_trial(p, out_dir)
         groups.setdefault(f"pyshoe_{ref['activity']}", []).append(ref["scenario"])
     (out_dir / "index.json").write_text(json.dumps(groups, indent=1))
-    counts = ", ".join(f"{k[len('pyshoe_'):]} {len(v)}" for k, v in groups.items())
+    counts = ", ".join(f"{k[len('pyshoe_') :]} {len(v)}" for k, v in groups.items())
     print(f"wrote {len(paths)} recordings to {out_dir} ({counts})")
     return 0
 
@@ -448,17 +481,14 @@ def pool_rows(results: list[dict[str, Any]], refs: dict[str, dict[str, Any]]) ->
                 "low_alignment": sum(f.get("low_alignment", 0) for _, f in items),
             }
         )
-    order = {"walking": 0, "running": 1, "mixed": 2, "short steps": 3, "other": 4}
+    order = {"walking": 0, "running": 1, "mixed": 2, "steps up/down": 3, "short steps": 4}
     return sorted(out, key=lambda g: order.get(g["activity"], 9))
 
 
 def pool(json_path: Path, ref_dir: Path) -> int:
     """Print the scores of ``real_data_check.py --json`` pooled per activity."""
     results = json.loads(json_path.read_text())
-    refs = {
-        p.stem: json.loads(p.read_text())
-        for p in ref_dir.glob("pyshoe_*.json")
-    }
+    refs = {p.stem: json.loads(p.read_text()) for p in ref_dir.glob("pyshoe_*.json")}
     lines = []
     for g in pool_rows(results, refs):
         lines.append(
