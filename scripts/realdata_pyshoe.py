@@ -86,9 +86,8 @@ import itertools
 import json
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -145,8 +144,7 @@ MIN_STRIDES = 5
 MIN_STEP_SHARE = 0.3
 
 
-@dataclass
-class Trial:
+class Trial(NamedTuple):
     name: str
     t: np.ndarray  # (N,) s
     acc: np.ndarray  # (N, 3) m/s²
@@ -216,8 +214,7 @@ def _speeds(
     return p, np.linalg.norm(v, axis=1), np.linalg.norm(v[:, :2], axis=1)
 
 
-@dataclass
-class Flat:
+class Flat(NamedTuple):
     """One reference stance seen by the truth."""
 
     i: int  # sample index of the foot-flat
