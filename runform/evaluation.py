@@ -104,9 +104,10 @@ def match_flats(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one matching of reference foot-flat times to detected contacts that hold them.
 
-    A detected contact holds a foot-flat when ``t_ic <= t_flat <= t_to`` (a contact without
-    toe-off: up to ``open_contact_s`` after its IC). Pairs are taken closest first (foot-flat
-    to the contact's middle); NaN foot-flats match nothing.
+    A detected contact holds a foot-flat when ``t_ic <= t_flat <= t_to``; a contact without
+    toe-off (it ended in standing) holds it up to the next detected IC, or for
+    ``open_contact_s`` when it is the last. Pairs are taken closest first (foot-flat to the
+    contact's middle, the IC for an open contact); NaN foot-flats match nothing.
 
     Returns
     -------
@@ -116,12 +117,16 @@ def match_flats(
     f = np.asarray(t_flat_ref, dtype=np.float64)
     a = np.asarray(t_ic_det, dtype=np.float64)
     b = np.asarray(t_to_det, dtype=np.float64)
-    b = np.where(np.isfinite(b), b, a + open_contact_s)
     if f.size == 0 or a.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    srt = np.sort(a)
+    k = np.searchsorted(srt, a, side="right")
+    nxt = np.where(k < srt.size, srt[np.minimum(k, srt.size - 1)], a + open_contact_s)
+    mid = np.where(np.isfinite(b), 0.5 * (a + b), a)
+    b = np.where(np.isfinite(b), b, nxt)
     inside = (f[:, None] >= a[None, :]) & (f[:, None] <= b[None, :])
     ii, jj = np.nonzero(inside)
-    d = np.abs(f[ii] - 0.5 * (a[jj] + b[jj]))
+    d = np.abs(f[ii] - mid[jj])
     used_r: set[int] = set()
     used_d: set[int] = set()
     pairs = []

@@ -52,9 +52,10 @@ Reference (the truth itself, never the IMU): the position is cleaned (held runs 
 identical rows and jumps off a 9-sample running median by more than 5 cm are lost; lost
 stretches are interpolated for the speed only), low-passed (10 Hz), and differentiated. A swing
 is a peak of the horizontal foot speed above 1 m/s. Between two swings the foot is in contact
-when it comes down within 4 cm of its floor height (the trial's 5th percentile of the heights at
-the speed minima between swings); its foot-flat instant ``t_ms`` is the minimum of the 3D foot
-speed there. The foot-flat is *measured* when that minimum is below 0.35 m/s and the truth is
+when its 3D speed falls below 0.6 m/s; its foot-flat instant ``t_ms`` is the minimum of the 3D
+foot speed there. Two such minima are one stance unless the foot rose 2 cm or more between them
+and they are 0.45 s or more apart (shorter than any stride). A stance higher than the trial's
+floor (5th percentile of the stance heights) by 5 cm is ``elevated`` (a step, a stair). The foot-flat is *measured* when that minimum is below 0.35 m/s and the truth is
 valid within ±50 ms; the foot's position there is the median of the raw positions over ±20 ms.
 Stride length of a contact = horizontal distance from its foot-flat position to the next
 contact's (runform's ``stride_length``: the horizontal distance the foot travelled to its next
@@ -131,6 +132,7 @@ FLAT_MAX_MPS = 0.35
 LIFT_M = 0.02
 ELEVATED_M = 0.05
 MAX_STRIDE_S = 2.0
+MIN_STRIDE_S = 0.45
 COVER_MARGIN_S = 0.3
 VALID_AROUND_S = 0.05
 POS_HALF_WINDOW_S = 0.02
@@ -242,12 +244,15 @@ def reference_flats(t: np.ndarray, pos: np.ndarray) -> tuple[list[Flat], np.ndar
     # the slowest instant between two swings, when the foot (nearly) stops there
     cand = [a + int(np.argmin(sp3[a:b])) for a, b in itertools.pairwise(swings)]
     cand = [i for i in cand if sp3[i] <= CONTACT_MAX_MPS]
-    # one stance unless the foot was lifted in between (a speed peak without a lift is noise)
+    # one stance unless the foot was lifted in between and a stride's time passed (a speed peak
+    # without a lift is noise; 2017-11-22-11-40-44 at 21.63 s: the Vicon point moves 5 cm for
+    # 0.1 s, up and back, while the gyroscope reads under 12 deg/s)
     stances: list[int] = []
     for i in cand:
         if stances:
             q = stances[-1]
-            if p[q:i, 2].max() - max(p[q, 2], p[i, 2]) < LIFT_M:
+            lift = p[q:i, 2].max() - max(p[q, 2], p[i, 2])
+            if lift < LIFT_M or t[i] - t[q] < MIN_STRIDE_S:
                 if sp3[i] < sp3[q]:
                     stances[-1] = i
                 continue

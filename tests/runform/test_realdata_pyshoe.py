@@ -225,12 +225,12 @@ def test_real_pyshoe_walking_and_running_stride_length(tmp_path: Path) -> None:
     results = [rdc.check_recording(out / f"{n}.h5") for n in sorted(keep)]
     groups = {g["activity"]: g for g in rp.pool_rows(results, refs)}
     walk, run = groups["walking"], groups["running"]
-    # today: walking 19 trials, found 391/398, 11 false, stride length on 286 of 291 reference
+    # today: walking 19 trials, found 396/397, 6 false, stride length on 286 of 291 reference
     # strides, median |error| 2.2 %, mean 3.3 %, bias -1.1 %; running 14 trials, 325/325, 0
     # false, 278 of 286, median 3.7 %, mean 4.0 %, bias -3.6 % (the foot still moves forward
     # at ~0.04 m/s at its stillest instant of a running stance: ~2 % of a stride)
     assert walk["recordings"] >= 15 and run["recordings"] >= 10
-    assert walk["found"] >= 0.97 * walk["n_ref"] and walk["false"] <= 20
+    assert walk["found"] >= 0.98 * walk["n_ref"] and walk["false"] <= 12
     assert run["found"] >= 0.99 * run["n_ref"] and run["false"] <= 3
     assert walk["n_sl"] >= 0.95 * walk["n_sl_ref"] and run["n_sl"] >= 0.95 * run["n_sl_ref"]
     assert walk["sl_median_abs_pct"] <= 2.6 and walk["sl_mean_abs_pct"] <= 3.8
