@@ -66,9 +66,16 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
   peak after the swing's end; the pronation's onset is then not used. And at
   ``impact_min_rate_hz`` or above, a ringing *impact* (:func:`_impact_onset`) that stands out
   from the swing replaces the IC when the anchors above are more than ``impact_tolerance_s``
-  from it (not for a heel drop). On real walkers (Voisard et al. data, 100 Hz) the IC searched
-  back from the flat phase came out 65-190 ms late on a third of some sensors' contacts, and
-  the slap's tangent 30-100 ms early when the foot pitched down in the air.
+  from it (the heel drop's rule included: a walker's foot can bounce toes-up in the late swing,
+  +150 deg/s, which passed for a heel drop 60-70 ms before the impact). On real walkers
+  (Voisard et al. data, 100 Hz) the IC searched back from the flat phase came out 65-190 ms
+  late on a third of some sensors' contacts, and the slap's tangent 30-100 ms early when the
+  foot pitched down in the air. The impact is the heel strike's, not the harder slap of the
+  forefoot after it; it is searched from the pitch rate's first fall to zero after the swing;
+  and a landing into rest whose swing slows below the flat phase's threshold before it lands
+  gets its landing burst after the swing's end (not the swing's own rotation). Mid-swings are
+  searched on the pitch rate capped at twice its trailing ``swing_spike_s`` mean: a landing's
+  jolt throws it up for a sample or two, above a slow swing's peak.
 
 A contact cut by the start or the end of the data is reported only with a landing burst of
 its own after the range's start (``pb`` not at it): otherwise the data start inside the landing,
@@ -658,7 +665,7 @@ def _contact_steps(
     # (walking contacts only, as measured: a running heel strike's impact can ring 25-30 ms
     # after the contact, and the gyroscope anchors hold there; a landing into rest has no TO)
     walking = b_is_rest or t_trough - t_ic >= settings.impact_min_contact_s
-    if a_is_swing and fs >= settings.impact_min_rate_hz and not heel_drop and walking:
+    if a_is_swing and fs >= settings.impact_min_rate_hz and walking:
         imp_rng = _impact_range(omega_s, a, ms, sampling_rate_hz=fs, settings=settings)
         imp = (
             _impact_onset(t, acc, a, *imp_rng, sampling_rate_hz=fs, settings=settings)

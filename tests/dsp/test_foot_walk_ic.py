@@ -253,3 +253,15 @@ def test_the_last_landing_before_standing_is_not_placed_in_its_swing():
     )
     assert ev is not None and ev.ok
     assert abs(ev.t_ic - 0.55) <= 0.015, ev
+
+
+def test_a_toes_up_bounce_before_the_impact_is_no_heel_drop():
+    # the shoe rocks (300 deg/s about its long axis) and bounces toes-up (+180 deg/s) 25 ms
+    # before the heel strike: that burst passed for a forefoot landing's heel drop and the IC
+    # for its rising zero crossing, 30 ms early (real walker: 64 ms); the walking impact holds
+    t, acc, gyr = _walker_contact()
+    gyr[:, 1] -= 180 * _bump(t, 0.37, 0.01)  # omega = -gyr_ml
+    gyr[:, 0] += 300 * _bump(t, 0.37, 0.012)
+    ev = _detect(t, acc, gyr)
+    assert ev is not None and ev.ok
+    assert abs(ev.t_ic - (T_IMPACT - 0.005)) <= 0.010, ev
