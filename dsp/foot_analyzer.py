@@ -810,8 +810,23 @@ class FootAnalyzer(StreamAnalyzer):
         return False
 
     def _landing_in_gap(self, ev: ContactEvents) -> bool:
-        """A short data loss starting after IC and before foot-flat: the landing may have been
-        in the loss, and the IC found before it be the late swing's (not reported)."""
+        """A short data loss starting after IC and before foot-flat while the foot was still
+        swinging at the IC found: the landing may have been in the loss, and that IC be the
+        swing's (not reported).
+
+        A foot that has landed does not rotate toes-up at a mid-swing rate: with the smoothed
+        pitch rate at the IC below ``swing_threshold_dps`` the IC is a landing's, and the
+        contact is reported (flagged ``gap``). On the real Voisard walks (subjects 1-10) the
+        rule without this test dropped 69 contacts whose IC was within 100 ms of the
+        reference (a loss of 3-5 packets during the loading phase, in a burst of radio losses);
+        the false contact it exists for (simulated dropouts written as zeros) had its IC on
+        the mid-swing, at 690 deg/s."""
+        k_ic = ev.ic - self._base
+        if (
+            0 <= k_ic < self._om.shape[0]
+            and self._om[k_ic] < self.settings.events.swing_threshold_dps
+        ):
+            return False
         half = 0.5 / self.fs
         k = ev.ms - self._base
         t_ms = float(self._bt[k]) if 0 <= k < self._bt.shape[0] else ev.t_ic
