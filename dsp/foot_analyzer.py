@@ -127,12 +127,15 @@ class FootSettings:
         flagged ``gap``, also when IC or TO falls inside one (the event is then known to the
         loss's length; a real radio loses packets in bursts around the impacts, and 13 % of a
         real walk's contacts were missing when such rows were not reported), but not when a
-        loss of at least ``gap_landing_min_s`` starts between IC and foot-flat.
+        loss of at least ``gap_landing_min_s`` starts between IC and foot-flat and the foot
+        was still swinging at the IC found.
     gap_landing_min_s : float
         A data loss this long (s, time step across it) starting after IC and before foot-flat
-        may have held the landing (impact and slap take about 30 ms): the IC found before it
-        can be the late swing's, and the contact is not reported. Shorter losses there (one or
-        two packets at 100 Hz) are bridged.
+        may have held the landing (impact and slap take about 30 ms): when the pitch rate at
+        the IC found is still a mid-swing's (``events.swing_threshold_dps``), that IC is the
+        swing's and the contact is not reported; otherwise the foot had landed before the loss
+        and the contact is reported, flagged ``gap``. Shorter losses there (one or two packets
+        at 100 Hz) are bridged.
     rate_tolerance : float
         Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
     max_clip_run_s : float
