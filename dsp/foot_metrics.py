@@ -55,6 +55,17 @@ TRACE_POINTS = 101
 #: sin(1 deg) x the inversion at landing in the strike angle (~0.3 deg on that runner).
 TYPICAL_TOE_OUT_DEG = 6.0
 
+#: Height of a shoe sensor above the ground at foot-flat, m (:attr:`MetricSettings.sensor_height_m`).
+#: A real foot is not still at its foot-flat: it rolls over the ground (running: 25-90 deg/s
+#: at the stillest instant), and a sensor at height ``h`` above the rolling contact moves
+#: forward at ``omega_ml h`` there. Assuming zero velocity at both foot-flats shortens the stride
+#: by that velocity times the stride time. ``h`` is not observable from the shoe IMU alone (the
+#: tangential acceleration around foot-flat gives 2-4 cm on the PyShoe trials, a non-rigid shoe),
+#: so it is a fixed assumption: a sensor on the laces, about 7-8 cm above the ground (the
+#: simulator's laces mounting 0.075 m; the real treadmill runner's virtual sensor 0.07 m above the
+#: heel; PyShoe's, on top of the shoe, 0.10-0.13 m).
+TYPICAL_SENSOR_HEIGHT_M = 0.08
+
 #: The foot frame's vertical (``vt``): gravity's direction when the foot is flat.
 _FOOT_UP = np.array([0.0, 0.0, 1.0])
 
@@ -169,6 +180,11 @@ class MetricSettings:
     toe_out_deg : float
         The foot progression angle assumed when the shoe's heel-to-toe axis is found from the
         direction of progression (:func:`foot_heading_deg`, :data:`TYPICAL_TOE_OUT_DEG`), deg.
+    sensor_height_m : float
+        Height of the sensor above the ground at foot-flat, m (:data:`TYPICAL_SENSOR_HEIGHT_M`):
+        the foot still rolls there and the sensor moves at ``omega x r`` about the contact
+        below it; the stride's zero-velocity anchors take that velocity instead of zero. 0:
+        the foot is taken as still at foot-flat.
     """
 
     rearfoot_above_deg: float = REARFOOT_ABOVE_DEG
@@ -179,6 +195,7 @@ class MetricSettings:
     max_tilt_error_deg: float = 25.0
     flat_anchor: bool = True
     toe_out_deg: float = TYPICAL_TOE_OUT_DEG
+    sensor_height_m: float = TYPICAL_SENSOR_HEIGHT_M
 
 
 def contact_metrics(
@@ -280,6 +297,7 @@ def contact_metrics_batch(
         gravity=gravity,
         work_efficient=True,
         anchor_up=_FOOT_UP if settings.flat_anchor else None,
+        lever_arm_m=_foot_lever_arm(settings.sensor_height_m),
     )
     sign = _side_sign(side)
     # the shoe's own axes (:func:`foot_axes`; for a heading of 0, exactly ``ap`` and ``ml``)
@@ -344,6 +362,12 @@ def contact_metrics_batch(
             trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[i, ev.ic : nxt.ic + 1])
         out_list.append((out, trace))
     return out_list
+
+
+def _foot_lever_arm(height_m: float) -> np.ndarray | None:
+    """Foot-frame position of the sensor from the rolling contact at foot-flat (straight above
+    it at ``height_m``), ``None`` for a foot taken as still there."""
+    return np.array([0.0, 0.0, height_m]) if height_m > 0.0 else None
 
 
 def _peak_between_samples(

@@ -295,6 +295,7 @@ def integrate_windows(
     gravity: float = STANDARD_GRAVITY,
     work_efficient: bool = False,
     anchor_up: np.ndarray | None = None,
+    lever_arm_m: np.ndarray | None = None,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -327,6 +328,10 @@ def integrate_windows(
         Body-frame direction of gravity at the still instants, used for their tilt instead of
         the specific force measured there (a reference pooled over many stances of the sensor;
         see :func:`dsp.foot_metrics.contact_metrics_batch`).
+    lever_arm_m : ndarray, shape (3,), optional
+        Body-frame position (m) of the sensor relative to the point about which the segment
+        rolls on the ground at the still instants: the velocity there is then ``omega x r``
+        (:func:`_anchor_velocity`) instead of zero. ``None``: zero (a still segment).
 
     Returns
     -------
@@ -397,7 +402,13 @@ def integrate_windows(
     v = np.zeros((3, width, k))
     np.cumsum(inc, axis=1, out=v[:, 1:])
     ramp = (t - ta) / np.where(has_b[None, :], tb - ta, 1.0)
-    v -= ramp * v[:, b, rows][:, None, :]
+    if lever_arm_m is None:
+        v -= ramp * v[:, b, rows][:, None, :]
+    else:  # the segment rolls at the still instants: omega x r there, not zero
+        va = _anchor_velocity(gyr, n, still_a, still_half_window, rot, lever_arm_m)
+        vb = _anchor_velocity(gyr, n, b, still_half_window, rot, lever_arm_m)
+        v += va[:, None, :]
+        v -= ramp * (v[:, b, rows] - vb)[:, None, :]
     pinc = np.where(inside, 0.5 * (v[:, 1:] + v[:, :-1]) * dt, 0.0)
     p = np.zeros((3, width, k))
     np.cumsum(pinc, axis=1, out=p[:, 1:])
@@ -463,6 +474,21 @@ def _mean_at(acc: np.ndarray, n: np.ndarray, at: np.ndarray, h: int) -> np.ndarr
     vals = acc[:, np.minimum(np.maximum(j, 0), acc.shape[1] - 1), np.arange(at.shape[0])[:, None]]
     # each window row is summed by the same loop, whatever K: batch-invariant
     return np.where(ok, vals, 0.0).sum(axis=2) / ok.sum(axis=1)
+
+
+def _anchor_velocity(
+    gyr: np.ndarray, n: np.ndarray, at: np.ndarray, h: int, rot: np.ndarray, r: np.ndarray
+) -> np.ndarray:
+    """World velocity (3, K), m/s, of a sensor at body-frame position ``r`` (m) from the point
+    about which its segment rolls on the ground, at samples ``at``: ``R (omega x r)``, with
+    ``omega`` the angular rate (``gyr`` in deg/s, time-major (3, L, K)) averaged like the
+    specific force at the still instants and ``R`` the body-to-world rotation
+    (``rot``, (3, 3, L, K)) there."""
+    w = np.radians(_mean_at(gyr, n, at, h))  # (3, K)
+    rx, ry, rz = (float(c) for c in np.asarray(r, dtype=np.float64).reshape(3))
+    vb = np.stack([w[1] * rz - w[2] * ry, w[2] * rx - w[0] * rz, w[0] * ry - w[1] * rx])
+    ra = rot[:, :, at, np.arange(at.shape[0])]  # (3, 3, K)
+    return ra[:, 0] * vb[0] + ra[:, 1] * vb[1] + ra[:, 2] * vb[2]
 
 
 def _tilt_quats(up: np.ndarray) -> np.ndarray:

@@ -54,9 +54,10 @@ def test_running_contacts_all_found_and_aligned_without_a_still_phase(results):
             if s["n_pronation"]:
                 assert s["exc_mae_deg"] <= 4.0, (r["recording"], s)
                 assert s["mpv_err_pct"] <= 15.0, (r["recording"], s)
-            # stride length (belt-relative): 1.8 / 2.1 % today with the pooled foot-flat
-            # reference (9.1 / 6.4 % from each foot-flat's own specific force); TO 4.4 / 4.7 ms
-            assert s["stride_length_err_pct"] <= 3.0, (r["recording"], s)
+            # stride length (belt-relative): 0.9 / 1.6 % today with the pooled foot-flat
+            # reference and the foot-flat velocity omega x r (1.8 / 2.1 % taking the foot as
+            # still there; 9.1 / 6.4 % from each foot-flat's own specific force); TO 4.4 / 4.7 ms
+            assert s["stride_length_err_pct"] <= 2.0, (r["recording"], s)
             assert s["n_stride_length"] >= 0.9 * s["found"], (r["recording"], s)
             assert s["to_median_ms"] <= 8.0, (r["recording"], s)
 

@@ -226,14 +226,15 @@ def test_real_pyshoe_walking_and_running_stride_length(tmp_path: Path) -> None:
     groups = {g["activity"]: g for g in rp.pool_rows(results, refs)}
     walk, run = groups["walking"], groups["running"]
     # today: walking 19 trials, found 396/397, 6 false, stride length on 286 of 291 reference
-    # strides, median |error| 2.2 %, mean 3.3 %, bias -1.1 %; running 14 trials, 325/325, 0
-    # false, 278 of 286, median 3.7 %, mean 4.0 %, bias -3.6 % (the foot still moves forward
-    # at ~0.04 m/s at its stillest instant of a running stance: ~2 % of a stride)
+    # strides, median |error| 2.1 %, mean 3.2 %, bias -0.6 %; running 14 trials, 325/325, 0
+    # false, 278 of 286, median 2.7 %, mean 3.1 %, bias -2.4 % (the foot still moves forward
+    # at ~0.05 m/s at runform's running foot-flats: the anchors take omega x r, a sensor 0.08 m
+    # above the rolling contact; zero there gave median 3.7 %, bias -3.6 %)
     assert walk["recordings"] >= 15 and run["recordings"] >= 10
     assert walk["found"] >= 0.98 * walk["n_ref"] and walk["false"] <= 12
     assert run["found"] >= 0.99 * run["n_ref"] and run["false"] <= 3
     assert walk["n_sl"] >= 0.95 * walk["n_sl_ref"] and run["n_sl"] >= 0.95 * run["n_sl_ref"]
     assert walk["sl_median_abs_pct"] <= 2.6 and walk["sl_mean_abs_pct"] <= 3.8
     assert abs(walk["sl_bias_pct"]) <= 1.6
-    assert run["sl_median_abs_pct"] <= 4.2 and abs(run["sl_bias_pct"]) <= 4.2
+    assert run["sl_median_abs_pct"] <= 3.2 and abs(run["sl_bias_pct"]) <= 3.0
     assert walk["low_alignment"] == 0 and run["low_alignment"] == 0
