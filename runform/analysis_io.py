@@ -77,7 +77,7 @@ class StridesCsvWriter:
         out = []
         for r in rows:
             d = r.__dict__
-            cells = []
+            cells: list[str] = []
             add = cells.append
             for name, dec in _CELLS:
                 v = d[name]
