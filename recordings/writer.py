@@ -45,8 +45,8 @@ from recordings.format import (
     MARKERS_GROUP,
     SAMPLE_CHUNK,
     SENSORS_GROUP,
-    SOFTWARE,
     STREAMS_GROUP,
+    software_string,
 )
 
 __all__ = ["RecordingWriter"]
@@ -192,7 +192,7 @@ class RecordingWriter:
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         f.attrs["created_utc"] = created_utc or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        f.attrs["software"] = software or SOFTWARE
+        f.attrs["software"] = software or software_string()
         if notes:
             f.attrs["notes"] = notes
         if start_utc:  # wall clock of t = 0 when it is not the creation (a downloaded log)

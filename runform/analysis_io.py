@@ -77,20 +77,24 @@ class StridesCsvWriter:
         out = []
         for r in rows:
             d = r.__dict__
-            cells = []
+            cells: list[str] = []
+            add = cells.append
             for name, dec in _CELLS:
                 v = d[name]
-                if v is None:
-                    cells.append("")
-                elif type(v) is float:
+                tv = type(v)
+                if tv is float:
                     if v - v != 0.0:  # inf or nan
-                        cells.append("")
+                        add("")
                     else:
-                        cells.append(repr(round(v, dec)) if dec is not None else repr(v))
+                        add(repr(round(v, dec)) if dec is not None else repr(v))
+                elif v is None:
+                    add("")
+                elif tv is str:
+                    add(v)
                 elif name == "flags":
-                    cells.append(";".join(v))
+                    add(";".join(v))
                 else:
-                    cells.append(_FORMAT[name](v))
+                    add(_FORMAT[name](v))
             out.append(cells)
         try:
             self._w.writerows(out)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import os
-import pkgutil
 import sys
 from collections.abc import Sequence
 
-from runform import __version__
 from runform.errors import user_error_types
 
 __all__ = ["build_parser", "main"]
@@ -44,13 +43,31 @@ _ORDER = (
 def _command_modules(only: str | None = None) -> list:
     import runform.commands as pkg
 
+    if only and only.isidentifier() and not only.startswith("_"):
+        # the other commands' imports (scipy.signal, Qt, ...) are not needed, nor is the
+        # listing of the package (pkgutil imports inspect)
+        if importlib.util.find_spec(f"runform.commands.{only}") is not None:
+            return [importlib.import_module(f"runform.commands.{only}")]
+    import pkgutil
+
     names = [i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_")]
-    if only in names:
-        names = [only]  # the other commands' imports (scipy.signal, Qt, ...) are not needed
     mods = [importlib.import_module(f"runform.commands.{name}") for name in names]
     rank = {n: i for i, n in enumerate(_ORDER)}
     mods.sort(key=lambda m: (rank.get(m.NAME, len(rank)), m.NAME))
     return mods
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version is looked up only when asked for (start-up time counts)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from runform import __version__
+
+        print(f"runform {__version__}")
+        parser.exit()
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -59,7 +76,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="runform",
         description="Open running-form analysis from wearable IMU sensors.",
     )
-    parser.add_argument("--version", action="version", version=f"runform {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _command_modules(command):

@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import re
 
-from rich.markup import escape
-
 __all__ = ["SafeLogFormatter", "safe_line", "safe_markup", "safe_name", "safe_text"]
 
 # C0 controls, DEL, C1 controls, and the Unicode bidirectional overrides/isolates and
@@ -54,6 +52,8 @@ def safe_name(path: object) -> str:
 
 def safe_markup(text: object, *, keep_newlines: bool = False) -> str:
     """Text for ``rich`` ``console.print``: control characters escaped and markup escaped."""
+    from rich.markup import escape  # here: plain output (analyze, logging) does not need rich
+
     return escape(safe_text(text, keep_newlines=keep_newlines))
 
 

@@ -8,9 +8,11 @@ writes the outputs of ``shared/spec/analysis-output.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from runform.errors import UsageError
@@ -107,15 +109,7 @@ def run(args: argparse.Namespace) -> int:
         csv_path = outs.stage(args.strides) if args.strides else str(Path(scratch) / "strides.csv")
         writer = StridesCsvWriter(csv_path) if (args.strides or args.parquet) else None
         try:
-            from rich.progress import Progress
-
-            with Progress(transient=True, disable=not show) as prog:
-                task = prog.add_task(f"analysing {safe_name(Path(rec_path).name)}", total=None)
-
-                def progress(done: float, total: float) -> None:
-                    if total >= PROGRESS_MIN_S:
-                        prog.update(task, completed=done, total=total)
-
+            with _progress_bar(show, rec_path) as progress:
                 n_rows = 0
 
                 def count_and_write(rows: list) -> None:
@@ -130,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                     profile=args.profile,
                     keep_rows=bool(args.watch or args.timeline),  # both need the rows
                     on_rows=count_and_write,
-                    on_progress=progress if show else None,
+                    on_progress=progress,
                     workers=args.workers,
                     foot_mountings=mountings,
                 )
@@ -177,6 +171,27 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{n_rows} contacts -> {', '.join(written)}")
     return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, rec_path: str) -> Iterator[Callable[[float, float], None] | None]:
+    """A transient progress bar on the terminal (``show``), as the analysis' ``on_progress``
+    callback; ``None`` without it (rich is then not even imported: start-up time counts)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import Progress
+
+    from runform.terminal_text import safe_name
+
+    with Progress(transient=True) as prog:
+        task = prog.add_task(f"analysing {safe_name(Path(rec_path).name)}", total=None)
+
+        def progress(done: float, total: float) -> None:
+            if total >= PROGRESS_MIN_S:
+                prog.update(task, completed=done, total=total)
+
+        yield progress
 
 
 def alignment_text(confidence: float) -> str:

@@ -76,3 +76,30 @@ def test_bad_input_is_one_line_without_traceback(tmp_path: Path) -> None:
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
         assert args[1] in lines[0]
+
+
+def test_version_is_printed():
+    from runform import __version__
+
+    res = _runform("--version")
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"runform {__version__}"
+
+
+def test_analyze_imports_only_what_it_needs(tmp_path):
+    """Start-up time counts (``runform analyze`` of a short trial is mostly start-up): a plain
+    analysis without a progress bar imports no rich, asyncio or importlib.metadata."""
+    ex = Path(__file__).parents[2] / "recordings" / "examples" / "chirunning_example.h5"
+    code = (
+        "import sys\n"
+        "from runform.cli import main\n"
+        f"rc = main(['analyze', {str(ex)!r}, '--strides', {str(tmp_path / 's.csv')!r}, "
+        f"'--json', {str(tmp_path / 's.json')!r}, '--no-progress'])\n"
+        "heavy = ('rich', 'asyncio', 'importlib.metadata', 'pandas', 'scipy')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+        "sys.exit(rc)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "s.csv").stat().st_size > 0
