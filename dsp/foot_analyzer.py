@@ -679,12 +679,11 @@ class FootAnalyzer(StreamAnalyzer):
         self, p: int, known: dict[tuple[int, int], ContactEvents | None] | None = None
     ) -> None:
         a = self._last_peak
-        # (a rest needs rest_min_s between two mid-swings: not looked for within a stride)
-        rests = (
-            self._rests(0 if a is None else a, p, edge_start=a is None)
-            if a is None or p - a > self._rest_n
-            else []
-        )
+        # (a rest needs rest_min_s between two mid-swings: not looked for within a stride;
+        # before the segment's first mid-swing it is looked for from the first sample still
+        # held: a long stand at the start has been trimmed when fed live)
+        lo = self._base if a is None else a
+        rests = self._rests(lo, p, edge_start=lo == 0) if a is None or p - a > self._rest_n else []
         if rests:
             # the foot stood still between the two mid-swings: no contact spans the rest;
             # the landing before it, then the first step after it

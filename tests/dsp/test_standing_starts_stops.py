@@ -150,3 +150,22 @@ def test_a_running_pelvis_step_fused_with_a_landing_into_rest_keeps_its_contact_
     for r in pelvis_run:
         assert r.t_to is not None and r.contact_time is not None
         assert 0.1 < r.contact_time < 0.45, r
+
+
+def test_a_long_stand_at_the_start_fed_live_gives_the_rows_of_one_batch_call() -> None:
+    # fed in 0.1 s blocks, a foot standing for 12 s at 833 Hz has its buffer trimmed before
+    # its first mid-swing; the rest before that mid-swing was then looked for from segment
+    # index 0 in a buffer starting at 10 000 (IndexError in the first step after the rest,
+    # found by scripts/check_outputs_identical.sh's live feeding)
+    run = simulate_session(
+        "rearfoot",
+        duration_s=22.0,
+        rate_hz=833.0,
+        seed=3,
+        sensors=("left_foot",),
+        program=(("stand", 12.0), ("run", 10.0)),
+    )
+    batch = analyze_run(run)
+    assert len(batch) >= 10
+    live = analyze_run(run, block_s=0.1)
+    assert [r.as_record() for r in live] == [r.as_record() for r in batch]
