@@ -7,6 +7,8 @@ fed in one piece or in many blocks (a running cumulative sum would not give that
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = [
@@ -84,10 +86,27 @@ def centered_moving_average(x: np.ndarray, *, window: int) -> np.ndarray:
 
 def _cma_1d(x: np.ndarray, h: int, w: int) -> np.ndarray:
     n = x.shape[0]
-    ones = np.ones(w)
-    s = np.convolve(x, ones, mode="full")[h : h + n]
-    cnt = np.convolve(np.ones(n), ones, mode="full")[h : h + n]
+    s = np.convolve(x, np.ones(w), mode="full")[h : h + n]
+    # samples in each window: the exact small integers a convolution of ones gives (w, fewer
+    # within h of an end), without a second convolution
+    if n < w:  # every window reaches an end
+        i = np.arange(n)
+        cnt = (np.minimum(i + h, n - 1) - np.maximum(i - h, 0) + 1).astype(np.float64)
+    else:
+        cnt = np.empty(n)
+        cnt.fill(w)
+        edge = _edge_counts(h)  # h + 1, ..., 2h
+        cnt[:h] = edge
+        cnt[n - h :] = edge[::-1]
     return s / cnt
+
+
+@functools.cache
+def _edge_counts(h: int) -> np.ndarray:
+    """Samples in the windows of the first ``h`` samples of a centered moving average."""
+    out = np.arange(h + 1, 2 * h + 1, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 def saturation_mask(

@@ -930,7 +930,7 @@ class FootAnalyzer(StreamAnalyzer):
         ):
             heading = foot_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
 
-        def batch(windows: list[tuple]) -> list:
+        def batch(windows: list[tuple], stride_only: bool = False) -> list:
             return contact_metrics_batch(
                 windows,
                 side=self.side,
@@ -938,6 +938,7 @@ class FootAnalyzer(StreamAnalyzer):
                 settings=metrics,
                 gravity=s.gravity,
                 heading_deg=heading,
+                stride_only=stride_only,
             )
 
         no_orientation = (
@@ -954,7 +955,17 @@ class FootAnalyzer(StreamAnalyzer):
             self._early_out.append(self._early_row(ej))
         for pend, stride_time in strides:
             self._early_out.append(self._stride_row(pend, stride_time))
-        by_job = {id(j): r for j, r in zip(todo, batch([j.window for j in todo]), strict=True)}
+        # the rows' contact-only metrics are the early rows' (computed above or in an earlier
+        # call): only the stride metrics are computed here (all of them for a contact without
+        # its early values, which does not happen in the order contacts are queued)
+        known = [j for j in todo if j.pend.early is not None]
+        unknown = [j for j in todo if j.pend.early is None]
+        by_job = {
+            id(j): r
+            for group, stride_only in ((known, True), (unknown, False))
+            if group
+            for j, r in zip(group, batch([j.window for j in group], stride_only), strict=True)
+        }
         for job in jobs:
             ev = job.ev
             row = ContactRow(
@@ -967,7 +978,7 @@ class FootAnalyzer(StreamAnalyzer):
             trace = None
             if not rejected:
                 m, trace = by_job[id(job)]
-                tilt = float(m.pop("tilt_error_deg") or math.nan)
+                tilt = float(m.pop("tilt_error_deg", None) or math.nan)
                 if job.has_next and (
                     not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg or job.long_clip
                 ):

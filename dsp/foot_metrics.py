@@ -237,6 +237,7 @@ def contact_metrics_batch(
     settings: MetricSettings,
     gravity: float = STANDARD_GRAVITY,
     heading_deg: float = 0.0,
+    stride_only: bool = False,
 ) -> list[tuple[dict[str, float | str | None], np.ndarray | None]]:
     """:func:`contact_metrics` of many contacts in one vectorised pass.
 
@@ -250,6 +251,12 @@ def contact_metrics_batch(
         The arguments of :func:`contact_metrics` for each contact.
     side, sampling_rate_hz, settings, gravity, heading_deg
         As in :func:`contact_metrics`.
+    stride_only : bool
+        Only the stride metrics (``stride_time``, ``cadence``, ``stride_length``, ``speed``
+        and ``tilt_error_deg``) and the trace, for a caller that has the contact-only ones
+        (:data:`dsp.contact.CONTACT_KEYS`) from an earlier pass; an item without a next
+        contact gets an empty dict. The windows are read up to the next foot-flat only (with
+        the half window of its specific-force average): the same values, less to integrate.
 
     Returns
     -------
@@ -259,16 +266,32 @@ def contact_metrics_batch(
     if not items:
         return []
     fs = sampling_rate_hz
-    k = len(items)
-    rows = np.arange(k)
-    tt, acc, gyr, n = pack_windows([(it[0], it[1], it[2]) for it in items])
-    ic = np.array([it[3].ic for it in items], dtype=np.int64)
-    ms = np.array([it[3].ms for it in items], dtype=np.int64)
-    to = np.array([it[3].to for it in items], dtype=np.int64)
-    t_ic = np.array([it[3].t_ic for it in items], dtype=np.float64)
-    has_n = np.array([it[4] is not None for it in items])
-    n_ms = np.array([-1 if it[4] is None else it[4].ms for it in items], dtype=np.int64)
     h = max(0, round(0.005 * fs))  # StrideKinematics' default still half window
+    if stride_only:
+        # the samples after the next foot-flat's average are read by no stride metric (the
+        # integration of each sample uses only the samples before it)
+        todo = [i for i, it in enumerate(items) if it[4] is not None]
+        windows = []
+        for i in todo:
+            t, a, g, _, nxt = items[i]
+            e = nxt.ms + h + 1  # type: ignore[union-attr]
+            windows.append((t[:e], a[:e], g[:e]))
+    else:
+        todo = list(range(len(items)))
+        windows = [(it[0], it[1], it[2]) for it in items]
+    out_list: list[tuple[dict[str, float | str | None], np.ndarray | None]] = [
+        ({}, None) for _ in items
+    ]
+    if not todo:
+        return out_list
+    evs = [items[i][3] for i in todo]
+    nxts = [items[i][4] for i in todo]
+    k = len(todo)
+    rows = np.arange(k)
+    tt, acc, gyr, n = pack_windows(windows)
+    ms = np.array([ev.ms for ev in evs], dtype=np.int64)
+    has_n = np.array([nx is not None for nx in nxts])
+    n_ms = np.array([-1 if nx is None else nx.ms for nx in nxts], dtype=np.int64)
     kin = integrate_windows(
         tt,
         acc,
@@ -280,12 +303,79 @@ def contact_metrics_batch(
         gravity=gravity,
         work_efficient=True,
         anchor_up=_FOOT_UP if settings.flat_anchor else None,
+        mask_outside=not stride_only,
     )
-    sign = _side_sign(side)
     # the shoe's own axes (:func:`foot_axes`; for a heading of 0, exactly ``ap`` and ``ml``)
     ax, ml = foot_axes(heading_deg)
     r20, r21 = kin.rot[2, 0], kin.rot[2, 1]
     pitch = np.degrees(np.arcsin(np.clip(r20 * ax[0] + r21 * ax[1], -1.0, 1.0)))
+    contact = (
+        None
+        if stride_only
+        else _contact_arrays(
+            tt, acc, gyr, n, evs, pitch, r20, r21, ml, ax, side=side, fs=fs, settings=settings
+        )
+    )
+    nb = np.where(has_n, n_ms, ms)
+    d = kin.pos[:2, rows, nb] - kin.pos[:2, rows, ms]
+    sl_all = np.hypot(d[0], d[1])
+    for i, ev, nxt, (t, _a, _g) in zip(range(k), evs, nxts, windows, strict=True):
+        out: dict[str, float | str | None] = {}
+        if contact is not None:
+            fsa, excursion, max_rate, impact = contact
+            f = float(fsa[i])
+            out["foot_strike_angle"] = f
+            out["strike_type"] = strike_type_from_angle(
+                f,
+                rearfoot_above_deg=settings.rearfoot_above_deg,
+                forefoot_below_deg=settings.forefoot_below_deg,
+            )
+            out["pronation_excursion"] = float(excursion[i])
+            out["max_pronation_velocity"] = float(max_rate[i])
+            out["contact_time"] = float(ev.t_to - ev.t_ic)
+            out["peak_impact"] = float(impact[i])
+        out["tilt_error_deg"] = float(kin.tilt_error_deg[i])
+        trace = None
+        if nxt is not None:
+            stride_time = float(nxt.t_ic - ev.t_ic)
+            out["stride_time"] = stride_time
+            out["cadence"] = cadence_spm(stride_time)
+            sl = float(sl_all[i])
+            out["stride_length"] = sl
+            out["speed"] = sl / stride_time
+            seg = t[ev.ic : nxt.ic + 1]
+            u = (seg - seg[0]) / (seg[-1] - seg[0])
+            trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[i, ev.ic : nxt.ic + 1])
+        out_list[todo[i]] = (out, trace)
+    return out_list
+
+
+def _contact_arrays(
+    tt: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    n: np.ndarray,
+    evs: list[ContactEvents],
+    pitch: np.ndarray,
+    r20: np.ndarray,
+    r21: np.ndarray,
+    ml: np.ndarray,
+    ax: np.ndarray,
+    *,
+    side: str,
+    fs: float,
+    settings: MetricSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The contact-only metrics of :func:`contact_metrics_batch` for ``K`` packed windows
+    (``tt`` (K, L), ``acc`` and ``gyr`` (3, K, L), ``pitch`` and the world-up row's
+    ``r20``, ``r21`` (K, L)): foot strike angle, pronation excursion, max pronation velocity
+    and peak impact, each shape (K,)."""
+    rows = np.arange(len(evs))
+    ic = np.array([ev.ic for ev in evs], dtype=np.int64)
+    ms = np.array([ev.ms for ev in evs], dtype=np.int64)
+    to = np.array([ev.to for ev in evs], dtype=np.int64)
+    t_ic = np.array([ev.t_ic for ev in evs], dtype=np.float64)
+    sign = _side_sign(side)
     ever = sign * np.degrees(np.arcsin(np.clip(r20 * ml[0] + r21 * ml[1], -1.0, 1.0)))
     p_ic = _at_batch(tt, pitch, ic, t_ic, n)
     fsa = p_ic - pitch[rows, ms]
@@ -313,37 +403,7 @@ def contact_metrics_batch(
     norm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
     imp_win = (idx >= ic[:, None]) & (idx <= (ic + n_imp)[:, None]) & (idx < n[:, None])
     impact = np.where(imp_win, norm, -np.inf).max(axis=1) / STANDARD_GRAVITY
-    nb = np.where(has_n, n_ms, ms)
-    d = kin.pos[:2, rows, nb] - kin.pos[:2, rows, ms]
-    sl_all = np.hypot(d[0], d[1])
-    out_list: list[tuple[dict[str, float | str | None], np.ndarray | None]] = []
-    for i, (t, _a, _g, ev, nxt) in enumerate(items):
-        out: dict[str, float | str | None] = {}
-        f = float(fsa[i])
-        out["foot_strike_angle"] = f
-        out["strike_type"] = strike_type_from_angle(
-            f,
-            rearfoot_above_deg=settings.rearfoot_above_deg,
-            forefoot_below_deg=settings.forefoot_below_deg,
-        )
-        out["pronation_excursion"] = float(excursion[i])
-        out["max_pronation_velocity"] = float(max_rate[i])
-        out["contact_time"] = float(ev.t_to - ev.t_ic)
-        out["peak_impact"] = float(impact[i])
-        out["tilt_error_deg"] = float(kin.tilt_error_deg[i])
-        trace = None
-        if nxt is not None:
-            stride_time = float(nxt.t_ic - ev.t_ic)
-            out["stride_time"] = stride_time
-            out["cadence"] = cadence_spm(stride_time)
-            sl = float(sl_all[i])
-            out["stride_length"] = sl
-            out["speed"] = sl / stride_time
-            seg = t[ev.ic : nxt.ic + 1]
-            u = (seg - seg[0]) / (seg[-1] - seg[0])
-            trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[i, ev.ic : nxt.ic + 1])
-        out_list.append((out, trace))
-    return out_list
+    return fsa, excursion, max_rate, impact
 
 
 def _peak_between_samples(

@@ -295,6 +295,7 @@ def integrate_windows(
     gravity: float = STANDARD_GRAVITY,
     work_efficient: bool = False,
     anchor_up: np.ndarray | None = None,
+    mask_outside: bool = True,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -327,6 +328,10 @@ def integrate_windows(
         Body-frame direction of gravity at the still instants, used for their tilt instead of
         the specific force measured there (a reference pooled over many stances of the sensor;
         see :func:`dsp.foot_metrics.contact_metrics_batch`).
+    mask_outside : bool
+        Velocity and position are NaN outside the still instants' span (default); with False
+        the values there are left unmasked and meaningless (for a caller that reads only
+        samples inside it: two fewer passes over the arrays).
 
     Returns
     -------
@@ -401,9 +406,11 @@ def integrate_windows(
     pinc = np.where(inside, 0.5 * (v[:, 1:] + v[:, :-1]) * dt, 0.0)
     p = np.zeros((3, width, k))
     np.cumsum(pinc, axis=1, out=p[:, 1:])
-    seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
-    vel = np.where(seg, v, np.nan)
-    pos = np.where(seg, p, np.nan)
+    vel, pos = v, p
+    if mask_outside:
+        seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
+        vel = np.where(seg, v, np.nan)
+        pos = np.where(seg, p, np.nan)
     return WindowKinematics(
         rot.transpose(0, 1, 3, 2), vel.transpose(0, 2, 1), pos.transpose(0, 2, 1), tilt
     )
