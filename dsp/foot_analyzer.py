@@ -930,7 +930,9 @@ class FootAnalyzer(StreamAnalyzer):
         ):
             heading = foot_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
 
-        def batch(windows: list[tuple], stride_only: bool = False) -> list:
+        def batch(
+            windows: list[tuple], stride_only: bool = False, contact_items: list | None = None
+        ) -> list:
             return contact_metrics_batch(
                 windows,
                 side=self.side,
@@ -939,13 +941,44 @@ class FootAnalyzer(StreamAnalyzer):
                 gravity=s.gravity,
                 heading_deg=heading,
                 stride_only=stride_only,
+                contact_items=contact_items,
             )
 
         no_orientation = (
             self.alignment_ is not None
             and self.alignment_.confidence < s.min_orientation_confidence
         )
-        for ej, (m, _trace) in zip(early_todo, batch([j.window for j in early_todo]), strict=True):
+        # the rows' contact-only metrics are the early rows' (computed here or in an earlier
+        # call): for the rows only the stride metrics are computed (all of them for a contact
+        # without its early values, which does not happen in the order contacts are queued)
+        early_of = {id(ej.pend): ej for ej in early_todo}
+        known = [j for j in todo if j.pend.early is not None or id(j.pend) in early_of]
+        unknown = [j for j in todo if not (j.pend.early is not None or id(j.pend) in early_of)]
+        # an early row whose contact's row is computed here too (its next contact was found in
+        # the same call) comes from the row's integration: the early window is its start
+        paired = {id(j.pend) for j in known if j.has_next and id(j.pend) in early_of}
+        alone = [ej for ej in early_todo if id(ej.pend) not in paired]
+        early_m = {
+            id(ej.pend): m
+            for ej, (m, _) in zip(alone, batch([ej.window for ej in alone]), strict=True)
+        }
+        by_job = {}
+        if known:
+            contact_items = [
+                early_of[id(j.pend)].window if id(j.pend) in paired else None for j in known
+            ]
+            for j, r in zip(
+                known, batch([j.window for j in known], True, contact_items), strict=True
+            ):
+                by_job[id(j)] = r
+                if id(j.pend) in paired:
+                    early_m[id(j.pend)] = r[0]
+        if unknown:
+            by_job.update(
+                (id(j), r) for j, r in zip(unknown, batch([j.window for j in unknown]), strict=True)
+            )
+        for ej in early_todo:
+            m = early_m[id(ej.pend)]
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
             if ej.pend.rest:  # the foot came to rest: no toe-off, no contact time
                 ej.pend.early["contact_time"] = None
@@ -955,17 +988,6 @@ class FootAnalyzer(StreamAnalyzer):
             self._early_out.append(self._early_row(ej))
         for pend, stride_time in strides:
             self._early_out.append(self._stride_row(pend, stride_time))
-        # the rows' contact-only metrics are the early rows' (computed above or in an earlier
-        # call): only the stride metrics are computed here (all of them for a contact without
-        # its early values, which does not happen in the order contacts are queued)
-        known = [j for j in todo if j.pend.early is not None]
-        unknown = [j for j in todo if j.pend.early is None]
-        by_job = {
-            id(j): r
-            for group, stride_only in ((known, True), (unknown, False))
-            if group
-            for j, r in zip(group, batch([j.window for j in group], stride_only), strict=True)
-        }
         for job in jobs:
             ev = job.ev
             row = ContactRow(

@@ -238,12 +238,16 @@ class WindowKinematics(NamedTuple):
         elsewhere and in windows without a second still instant.
     tilt_error_deg : ndarray, shape (K,)
         Tilt error removed at the second still instant, deg (NaN without one).
+    up_uncorrected : ndarray, shape (2, K, M), or None
+        ``rot[2, 0]`` and ``rot[2, 1]`` (the world-up row's first two elements) of the
+        orientation before the drift correction, first ``M`` samples (``uncorrected_up``).
     """
 
     rot: np.ndarray
     vel: np.ndarray
     pos: np.ndarray
     tilt_error_deg: np.ndarray
+    up_uncorrected: np.ndarray | None = None
 
 
 def pack_windows(
@@ -296,6 +300,7 @@ def integrate_windows(
     work_efficient: bool = False,
     anchor_up: np.ndarray | None = None,
     mask_outside: bool = True,
+    uncorrected_up: int = 0,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -332,6 +337,12 @@ def integrate_windows(
         Velocity and position are NaN outside the still instants' span (default); with False
         the values there are left unmasked and meaningless (for a caller that reads only
         samples inside it: two fewer passes over the arrays).
+    uncorrected_up : int
+        Also return the world-up row of the orientation before the drift correction (its
+        first two elements) for the first ``uncorrected_up`` samples of each window: the
+        orientation of the same window without a second still instant, which is the
+        same for a window cut after those samples (every sample's orientation depends only on
+        the samples before it), so one integration serves both.
 
     Returns
     -------
@@ -369,10 +380,15 @@ def integrate_windows(
         np.stack([-qa[0], -qa[1], -qa[2], qa[3]]),
     )
     world = _qmul_c(q_anchor[:, None, :], q)
+    up_free = None
+    if uncorrected_up > 0:
+        up_free = _up_row_c(world[:, :uncorrected_up]).transpose(0, 2, 1)
     tilt = np.full(k, np.nan)
     if not has_b.any():
         nan = np.full((3, k, width), np.nan)
-        return WindowKinematics(_quat_to_matrix_c(world).transpose(0, 1, 3, 2), nan, nan, tilt)
+        return WindowKinematics(
+            _quat_to_matrix_c(world).transpose(0, 1, 3, 2), nan, nan, tilt, up_free
+        )
     # 4. gravity update: the tilt error at b, removed linearly in time from a to b
     b = np.where(has_b, still_b, still_a)
     fb = _mean_at(acc, n, b, still_half_window) if fixed_up is None else fixed_up  # (3, K)
@@ -412,7 +428,7 @@ def integrate_windows(
         vel = np.where(seg, v, np.nan)
         pos = np.where(seg, p, np.nan)
     return WindowKinematics(
-        rot.transpose(0, 1, 3, 2), vel.transpose(0, 2, 1), pos.transpose(0, 2, 1), tilt
+        rot.transpose(0, 1, 3, 2), vel.transpose(0, 2, 1), pos.transpose(0, 2, 1), tilt, up_free
     )
 
 
@@ -561,6 +577,17 @@ def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
         e = op(a, b, out=m[i, j])  # 2 (a -+ b)
         e *= 2
     return m
+
+
+def _up_row_c(q: np.ndarray) -> np.ndarray:
+    """Elements ``[2, 0]`` and ``[2, 1]`` of :func:`_quat_to_matrix_c` (the same operations in
+    the same order), shape (2, ...)."""
+    x, y, z, w = q
+    out = np.empty((2, *x.shape))
+    np.subtract(x * z, y * w, out=out[0])
+    np.add(y * z, x * w, out=out[1])
+    out *= 2
+    return out
 
 
 def _matvec_c(a: np.ndarray, x: np.ndarray) -> np.ndarray:
