@@ -364,8 +364,11 @@ def integrate_windows(
     dt = t[1:] - t[:-1]
     q = np.empty((4, width, k))
     q[:, 0, :] = ((0.0,), (0.0,), (0.0,), (1.0,))
-    rv = np.radians(0.5 * (gyr[:, 1:] + gyr[:, :-1])) * dt
-    q[:, 1:] = _quat_from_rotvec_c(rv)
+    rv = np.add(gyr[:, 1:], gyr[:, :-1])  # radians(0.5 * (g[i+1] + g[i])) * dt, in place
+    rv *= 0.5
+    np.radians(rv, out=rv)
+    rv *= dt
+    _quat_from_rotvec_c(rv, out=q[:, 1:])
     # 2. prefix products (element i only ever combines elements <= i, in an order fixed by i)
     q = _scan_blocked(q) if work_efficient else _scan_doubling(q)
     q /= np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
@@ -536,12 +539,20 @@ def _qmul_c(p: np.ndarray, q: np.ndarray, out: np.ndarray | None = None) -> np.n
     return out
 
 
-def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
-    """Quaternions (4, ...) of rotation vectors (3, ...) in rad, components first."""
-    ang = np.sqrt(rv[0] * rv[0] + rv[1] * rv[1] + rv[2] * rv[2])
-    half = 0.5 * ang
+def _quat_from_rotvec_c(rv: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Quaternions (4, ...) of rotation vectors (3, ...) in rad, components first (written into
+    ``out`` when given; it must not overlap ``rv``)."""
+    x, y, z = rv
+    ang = x * x  # |rv|, summed x² + y² + z² in that order
+    tmp = y * y
+    ang += tmp
+    np.multiply(z, z, out=tmp)
+    ang += tmp
+    np.sqrt(ang, out=ang)
+    half = np.multiply(ang, 0.5, out=tmp)
     small = ang < 1e-6
-    out = np.empty((4, *ang.shape))
+    if out is None:
+        out = np.empty((4, *ang.shape))
     kk = np.sin(half)  # sin(ang / 2) / ang, its series near 0
     if small.any():
         kk /= np.where(small, 1.0, ang)
@@ -549,15 +560,20 @@ def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
         kk[small] = 0.5 - a * a / 48.0
     else:
         kk /= ang
-    np.multiply(rv[0], kk, out=out[0])
-    np.multiply(rv[1], kk, out=out[1])
-    np.multiply(rv[2], kk, out=out[2])
+    np.multiply(x, kk, out=out[0])
+    np.multiply(y, kk, out=out[1])
+    np.multiply(z, kk, out=out[2])
     np.cos(half, out=out[3])
     return out
 
 
 def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices (3, 3, ...) of unit quaternions (4, ...), components first."""
+    """Rotation matrices (3, 3, ...) of unit quaternions (4, ...), components first.
+
+    Written into the result with three temporaries (large temporaries cost more to allocate
+    than to fill): diagonal ``1 - 2 (a + b)`` of two squares, off-diagonal pairs
+    ``2 (a - b)`` and ``2 (a + b)`` of two products.
+    """
     x, y, z, w = q
     m = np.empty((3, 3, *x.shape))
     xx, yy, zz = x * x, y * y, z * z
@@ -565,17 +581,18 @@ def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
         e = np.add(a, b, out=m[i, j])  # 1 - 2 (a + b)
         e *= 2
         np.subtract(1, e, out=e)
-    xy, zw, xz, yw, yz, xw = x * y, z * w, x * z, y * w, y * z, x * w
-    for (i, j), a, op, b in (
-        ((0, 1), xy, np.subtract, zw),
-        ((0, 2), xz, np.add, yw),
-        ((1, 0), xy, np.add, zw),
-        ((1, 2), yz, np.subtract, xw),
-        ((2, 0), xz, np.subtract, yw),
-        ((2, 1), yz, np.add, xw),
+    tmp = xx  # (free now)
+    for (i, j), (i2, j2), (a1, a2), (b1, b2) in (
+        ((0, 1), (1, 0), (x, y), (z, w)),  # 2 (xy - zw), 2 (xy + zw)
+        ((2, 0), (0, 2), (x, z), (y, w)),  # 2 (xz - yw), 2 (xz + yw)
+        ((1, 2), (2, 1), (y, z), (x, w)),  # 2 (yz - xw), 2 (yz + xw)
     ):
-        e = op(a, b, out=m[i, j])  # 2 (a -+ b)
-        e *= 2
+        ab = np.multiply(a1, a2, out=m[i, j])
+        np.multiply(b1, b2, out=tmp)
+        np.add(ab, tmp, out=m[i2, j2])
+        ab -= tmp
+        ab *= 2
+        m[i2, j2] *= 2
     return m
 
 
