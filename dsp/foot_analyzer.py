@@ -280,6 +280,7 @@ class FootAnalyzer(StreamAnalyzer):
             samples_for(s.metrics.pronation_smooth_ms / 1000.0, sampling_rate_hz=self.fs) + 4
         )
         self._gap_thr = max(s.gap_split_s, 3.5 / self.fs)
+        self._sat_pad = samples_for(0.01, sampling_rate_hz=self.fs)  # see _saturated
         self._lead_limit = samples_for(ev.max_cycle_s, sampling_rate_hz=self.fs)
         self._rest_n = samples_for(s.rest_min_s, sampling_rate_hz=self.fs)
         self._rest_edge_n = samples_for(s.rest_edge_min_s, sampling_rate_hz=self.fs)
@@ -440,6 +441,9 @@ class FootAnalyzer(StreamAnalyzer):
         self._bacc = np.empty((0, 3))
         self._bgyr = np.empty((0, 3))
         self._bsat = np.empty(0, dtype=bool)
+        #: saturated samples before each buffer index (one more entry than ``_bsat``): any
+        #: saturation in a range is a difference of two counts, not a scan (see _any_saturated)
+        self._bsat_n = np.zeros(1, dtype=np.int64)
         #: sensor-frame specific force with its clipped peaks re-estimated (declip), final
         #: before segment index ``_dec_final``; later samples wait for their clip run to end
         self._bdec = np.empty((0, 3))
@@ -467,6 +471,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._bdec_r = np.concatenate([self._bdec_r, acc_r])
         self._bgyr = np.concatenate([self._bgyr, rotate_rows(piece.gyr, r)])
         self._bsat = np.concatenate([self._bsat, sat])
+        self._bsat_n = np.concatenate([self._bsat_n, self._bsat_n[-1] + np.cumsum(sat)])
         self._bdec = np.concatenate([self._bdec, piece.acc])
         open_run = self._dec_final < self._seg_n  # a clipped run was open at the buffer's end
         self._seg_n += piece.t.shape[0]
@@ -790,6 +795,7 @@ class FootAnalyzer(StreamAnalyzer):
             self._bacc = self._bacc[cut:]
             self._bgyr = self._bgyr[cut:]
             self._bsat = self._bsat[cut:]
+            self._bsat_n = self._bsat_n[cut:]
             self._bdec = self._bdec[cut:]
             self._bdec_r = self._bdec_r[cut:]
             self._base += cut
@@ -810,6 +816,8 @@ class FootAnalyzer(StreamAnalyzer):
     def _landing_in_gap(self, ev: ContactEvents) -> bool:
         """A short data loss starting after IC and before foot-flat: the landing may have been
         in the loss, and the IC found before it be the late swing's (not reported)."""
+        if not self._minor:
+            return False
         half = 0.5 / self.fs
         k = ev.ms - self._base
         t_ms = float(self._bt[k]) if 0 <= k < self._bt.shape[0] else ev.t_ic
@@ -833,7 +841,7 @@ class FootAnalyzer(StreamAnalyzer):
             else ContactEvents(nxt.ic + sh, nxt.ms + sh, nxt.to + sh, t_ic=nxt.t_ic, t_to=nxt.t_to)
         )
         acc_b = self._bacc[lo:hi]
-        if self._acc_fs is not None and bool(self._bsat[lo:hi].any()):
+        if self._acc_fs is not None and self._any_saturated(lo, hi):
             # the swing of a shoe often exceeds 16 g: the clipped peaks re-estimated before
             # integrating (the row keeps its "saturated" flag)
             acc_b = self._bdec_r[lo:hi]
@@ -841,8 +849,14 @@ class FootAnalyzer(StreamAnalyzer):
 
     def _saturated(self, a: int, b: int) -> bool:
         """Any saturated sample from 10 ms before segment index ``a`` to 10 ms after ``b``."""
-        w = samples_for(0.01, sampling_rate_hz=self.fs)
-        return bool(self._bsat[max(0, a - self._base - w) : b - self._base + w + 1].any())
+        w = self._sat_pad
+        return self._any_saturated(max(0, a - self._base - w), b - self._base + w + 1)
+
+    def _any_saturated(self, lo: int, hi: int) -> bool:
+        """``self._bsat[lo:hi].any()`` for ``lo >= 0`` (from the running counts)."""
+        n = self._bsat.shape[0]
+        lo, hi = min(lo, n), min(hi, n)
+        return hi > lo and int(self._bsat_n[hi]) > int(self._bsat_n[lo])
 
     def _queue_early(self, pend: _Pending) -> None:
         """Queue the early row of a just-detected contact: its contact-only metrics (strike
