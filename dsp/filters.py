@@ -86,7 +86,7 @@ def centered_moving_average(x: np.ndarray, *, window: int) -> np.ndarray:
 
 def _cma_1d(x: np.ndarray, h: int, w: int) -> np.ndarray:
     n = x.shape[0]
-    s = np.convolve(x, np.ones(w), mode="full")[h : h + n]
+    s = np.convolve(x, _ones(w), mode="full")[h : h + n]
     # samples in each window: the exact small integers a convolution of ones gives (w, fewer
     # within h of an end), without a second convolution
     if n < w:  # every window reaches an end
@@ -99,6 +99,14 @@ def _cma_1d(x: np.ndarray, h: int, w: int) -> np.ndarray:
         cnt[:h] = edge
         cnt[n - h :] = edge[::-1]
     return s / cnt
+
+
+@functools.cache
+def _ones(w: int) -> np.ndarray:
+    """The kernel of a moving sum over ``w`` samples (read-only, made once)."""
+    out = np.ones(w)
+    out.flags.writeable = False
+    return out
 
 
 @functools.cache

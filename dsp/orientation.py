@@ -419,12 +419,12 @@ def integrate_windows(
     acc_w[2] -= gravity
     inc = np.where(inside, 0.5 * (acc_w[:, 1:] + acc_w[:, :-1]) * dt, 0.0)
     v = np.zeros((3, width, k))
-    np.cumsum(inc, axis=1, out=v[:, 1:])
+    inc.cumsum(axis=1, out=v[:, 1:])
     ramp = (t - ta) / np.where(has_b[None, :], tb - ta, 1.0)
     v -= ramp * v[:, b, rows][:, None, :]
     pinc = np.where(inside, 0.5 * (v[:, 1:] + v[:, :-1]) * dt, 0.0)
     p = np.zeros((3, width, k))
-    np.cumsum(pinc, axis=1, out=p[:, 1:])
+    pinc.cumsum(axis=1, out=p[:, 1:])
     vel, pos = v, p
     if mask_outside:
         seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
