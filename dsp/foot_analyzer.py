@@ -970,23 +970,24 @@ class FootAnalyzer(StreamAnalyzer):
         unknown = [j for j in todo if not (j.pend.early is not None or id(j.pend) in early_of)]
         # an early row whose contact's row is computed here too (its next contact was found in
         # the same call) comes from the row's integration: the early window is its start
+        # (the others, e.g. a block's last contact, are integrated in the same pass, alone)
         paired = {id(j.pend) for j in known if j.has_next and id(j.pend) in early_of}
         alone = [ej for ej in early_todo if id(ej.pend) not in paired]
-        early_m = {
-            id(ej.pend): m
-            for ej, (m, _) in zip(alone, batch([ej.window for ej in alone]), strict=True)
-        }
+        early_m = {}
         by_job = {}
-        if known:
+        if known or alone:
             contact_items = [
                 early_of[id(j.pend)].window if id(j.pend) in paired else None for j in known
-            ]
-            for j, r in zip(
-                known, batch([j.window for j in known], True, contact_items), strict=True
-            ):
+            ] + [ej.window for ej in alone]
+            res = batch(
+                [j.window for j in known] + [ej.window for ej in alone], True, contact_items
+            )
+            for j, r in zip(known, res, strict=False):
                 by_job[id(j)] = r
                 if id(j.pend) in paired:
                     early_m[id(j.pend)] = r[0]
+            for ej, (m, _) in zip(alone, res[len(known) :], strict=True):
+                early_m[id(ej.pend)] = m
         if unknown:
             by_job.update(
                 (id(j), r) for j, r in zip(unknown, batch([j.window for j in unknown]), strict=True)

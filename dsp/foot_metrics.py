@@ -272,7 +272,9 @@ def contact_metrics_batch(
         contact-only metrics are added to the item's dict: the values of
         ``contact_metrics_batch([contact_item])``. When that window is the start of the
         item's, they are taken from the item's integration (the orientation before its drift
-        correction is the shorter window's), else computed in a pass of their own.
+        correction is the shorter window's), else computed in a pass of their own. An item
+        without a next contact may be its own contact item: it is integrated in the same pass
+        (one call for the early windows of a block and its rows).
 
     Returns
     -------
@@ -285,13 +287,18 @@ def contact_metrics_batch(
     h = max(0, round(0.005 * fs))  # StrideKinematics' default still half window
     if stride_only:
         # the samples after the next foot-flat's average are read by no stride metric (the
-        # integration of each sample uses only the samples before it)
-        todo = [i for i, it in enumerate(items) if it[4] is not None]
-        windows = []
-        for i in todo:
-            t, a, g, _, nxt = items[i]
-            e = nxt.ms + h + 1  # type: ignore[union-attr]
-            windows.append((t[:e], a[:e], g[:e]))
+        # integration of each sample uses only the samples before it); an item without a next
+        # contact is integrated only for its contact window's metrics (in the same pass)
+        todo, windows = [], []
+        for i, (t, a, g, _, nxt) in enumerate(items):
+            if nxt is not None:
+                e = nxt.ms + h + 1
+                windows.append((t[:e], a[:e], g[:e]))
+            elif contact_items is not None and contact_items[i] is not None:
+                windows.append(contact_items[i][:3])
+            else:
+                continue
+            todo.append(i)
     else:
         todo = list(range(len(items)))
         windows = [(it[0], it[1], it[2]) for it in items]
@@ -411,6 +418,9 @@ def _stride_pass(
     sl_all = np.hypot(d[0], d[1])
     for i, ev, nxt, (t, _a, _g) in zip(range(k), evs, nxts, windows, strict=True):
         out: dict[str, float | str | None] = {}
+        if stride_only and nxt is None:  # (integrated for its contact window only)
+            out_list[todo[i]] = (out, None)
+            continue
         if not stride_only:
             out.update(_contact_dict(i, ev, contact, settings))
         out["tilt_error_deg"] = float(kin.tilt_error_deg[i])
