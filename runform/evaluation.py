@@ -6,6 +6,8 @@ accuracy scripts: it reads STRIDES tables (:func:`runform.analysis_run.rows_to_f
 reference dictionaries, never the simulator.
 
 * :func:`match_events`: one-to-one matching of detected to reference event times.
+* :func:`match_flats`: one-to-one matching of reference foot-flats to the detected contacts
+  that hold them.
 * :func:`score_foot`: contacts found / false, IC and TO errors, foot strike angle, strike type
   and stride length of one foot sensor against reference ``contacts``.
 * :func:`score_pelvis_steps`: pelvis steps found / precision, side and IC error against
@@ -17,7 +19,7 @@ reference dictionaries, never the simulator.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,7 @@ __all__ = [
     "PelvisStepScore",
     "Plausibility",
     "match_events",
+    "match_flats",
     "plausibility",
     "score_foot",
     "score_pelvis_steps",
@@ -92,6 +95,55 @@ def match_events(
     return arr[:, 0], arr[:, 1]
 
 
+def match_flats(
+    t_flat_ref: np.ndarray,
+    t_ic_det: np.ndarray,
+    t_to_det: np.ndarray,
+    *,
+    open_contact_s: float = 0.8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching of reference foot-flat times to detected contacts that hold them.
+
+    A detected contact holds a foot-flat when ``t_ic <= t_flat <= t_to``; a contact without
+    toe-off (it ended in standing) holds it up to the next detected IC, or for
+    ``open_contact_s`` when it is the last. Pairs are taken closest first (foot-flat to the
+    contact's middle, the IC for an open contact); NaN foot-flats match nothing.
+
+    Returns
+    -------
+    (i_ref, j_det) : ndarray of int
+        Indices of the matched pairs, sorted by reference time.
+    """
+    f = np.asarray(t_flat_ref, dtype=np.float64)
+    a = np.asarray(t_ic_det, dtype=np.float64)
+    b = np.asarray(t_to_det, dtype=np.float64)
+    if f.size == 0 or a.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    srt = np.sort(a)
+    k = np.searchsorted(srt, a, side="right")
+    nxt = np.where(k < srt.size, srt[np.minimum(k, srt.size - 1)], a + open_contact_s)
+    mid = np.where(np.isfinite(b), 0.5 * (a + b), a)
+    b = np.where(np.isfinite(b), b, nxt)
+    inside = (f[:, None] >= a[None, :]) & (f[:, None] <= b[None, :])
+    ii, jj = np.nonzero(inside)
+    d = np.abs(f[ii] - mid[jj])
+    used_r: set[int] = set()
+    used_d: set[int] = set()
+    pairs = []
+    for k in np.argsort(d, kind="stable"):
+        i, j = int(ii[k]), int(jj[k])
+        if i in used_r or j in used_d:
+            continue
+        used_r.add(i)
+        used_d.add(j)
+        pairs.append((i, j))
+    pairs.sort()
+    if not pairs:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    arr = np.asarray(pairs, dtype=np.int64)
+    return arr[:, 0], arr[:, 1]
+
+
 def _nan(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
@@ -137,6 +189,11 @@ class FootScore:
     mpv_err_pct: float = float("nan")  # max pronation velocity, mean |relative error|
     mpv_bias_pct: float = float("nan")
     n_pronation: int = 0
+    # per matched stride with a reference stride length, in reference order (for pooling over
+    # recordings): signed relative error, % (NaN where the row has no stride length)
+    stride_length_errors_pct: list[float] = field(default_factory=list)
+    # per matched stride with a reference stride time: detected minus reference, ms
+    stride_time_errors_ms: list[float] = field(default_factory=list)
 
     @property
     def found_frac(self) -> float:
@@ -156,6 +213,7 @@ def score_foot(
     cover: tuple[float, float] | None = None,
     tol_s: float = 0.1,
     min_ref_flat_after_ic_s: float | None = None,
+    match_on_flat: bool = False,
 ) -> FootScore:
     """Score one foot sensor's rows against reference contacts.
 
@@ -182,6 +240,11 @@ def score_foot(
         2-30 ms after IC on 2 of 38 left and 13 of 37 right contacts while the shoe still
         rotated 16-23 deg toes-down over the next 140 ms (its virtual gyroscope), as on every
         other contact: reference angles near 0 deg on a runner whose others are 16-25 deg.
+    match_on_flat : bool
+        Match a reference contact to the row whose contact (``t_ic`` to ``t_to``) holds the
+        reference's foot-flat ``t_ms`` (:func:`match_flats`) instead of by IC within
+        ``tol_s``: for references that know the foot-flat well and the IC only roughly
+        (motion capture of one point on the shoe).
     """
     ref = sorted((c for c in contacts if c["sensor_id"] == sensor_id), key=lambda c: c["t_ic"])
     mine = rows[rows["sensor_id"] == sensor_id]
@@ -192,7 +255,11 @@ def score_foot(
         mine = mine[keep]
         t_det = t_det[keep]
     t_ref = np.array([c["t_ic"] for c in ref], dtype=np.float64)
-    i, j = match_events(t_ref, t_det, tol_s=tol_s)
+    if match_on_flat:
+        t_ms = np.array([_nan(c.get("t_ms")) for c in ref])
+        i, j = match_flats(t_ms, t_det, mine["t_to"].to_numpy(dtype=np.float64))
+    else:
+        i, j = match_events(t_ref, t_det, tol_s=tol_s)
     m = mine.iloc[j]
     r = [ref[k] for k in i]
     ic_err = (t_det[j] - t_ref[i]) * 1e3
@@ -210,8 +277,11 @@ def score_foot(
     st_det = m["strike_type"].tolist()
     both = [(a, b) for a, b in zip(st_ref, st_det, strict=True) if a and b]
     sl_ref = np.array([_nan(c.get("stride_length")) for c in r])
-    sl_err = np.abs(m["stride_length"].to_numpy(dtype=np.float64) - sl_ref) / sl_ref * 100.0
+    sl_signed = (m["stride_length"].to_numpy(dtype=np.float64) - sl_ref) / sl_ref * 100.0
+    sl_err = np.abs(sl_signed)
     ok_s = np.isfinite(sl_err)
+    stime_ref = np.array([_nan(c.get("stride_time")) for c in r])
+    st_err = (_column(m, "stride_time") - stime_ref) * 1e3
     exc_ref = np.array([_nan(c.get("pronation_excursion")) for c in r])
     exc_err = _column(m, "pronation_excursion") - exc_ref
     mpv_ref = np.array([_nan(c.get("max_pronation_velocity")) for c in r])
@@ -240,6 +310,8 @@ def score_foot(
         mpv_err_pct=float(np.mean(np.abs(mpv_err[ok_p]))) if ok_p.any() else float("nan"),
         mpv_bias_pct=float(np.mean(mpv_err[ok_p])) if ok_p.any() else float("nan"),
         n_pronation=int(ok_p.sum()),
+        stride_length_errors_pct=[float(x) for x in sl_signed[np.isfinite(sl_ref)]],
+        stride_time_errors_ms=[float(x) for x in st_err[np.isfinite(stime_ref)]],
     )
 
 
