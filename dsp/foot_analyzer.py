@@ -962,15 +962,17 @@ class FootAnalyzer(StreamAnalyzer):
             self.alignment_ is not None
             and self.alignment_.confidence < s.min_orientation_confidence
         )
-        # the rows' contact-only metrics are the early rows' (computed here or in an earlier
-        # call): for the rows only the stride metrics are computed (all of them for a contact
-        # without its early values, which does not happen in the order contacts are queued)
+        # One pass for the rows and the early rows of this call. A row's contact-only metrics
+        # are its early row's (computed here or in an earlier call): the rows get only their
+        # stride metrics (all metrics for a row without early values, which the order the
+        # contacts are queued in never leaves). An early window is the start of its row's
+        # window when that row is computed here too (its next contact was found in this call:
+        # every contact but a block's last one in batch analysis), so its metrics come from
+        # the row's integration (the orientation before the drift correction); the other early
+        # windows are integrated in the same pass, on their own.
         early_of = {id(ej.pend): ej for ej in early_todo}
         known = [j for j in todo if j.pend.early is not None or id(j.pend) in early_of]
         unknown = [j for j in todo if not (j.pend.early is not None or id(j.pend) in early_of)]
-        # an early row whose contact's row is computed here too (its next contact was found in
-        # the same call) comes from the row's integration: the early window is its start
-        # (the others, e.g. a block's last contact, are integrated in the same pass, alone)
         paired = {id(j.pend) for j in known if j.has_next and id(j.pend) in early_of}
         alone = [ej for ej in early_todo if id(ej.pend) not in paired]
         early_m = {}
