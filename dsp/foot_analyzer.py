@@ -893,12 +893,14 @@ class FootAnalyzer(StreamAnalyzer):
         long_clip = False
         if saturated and nxt is not None:
             # a clipped run longer than max_clip_run_s, i.e. of at least ``m`` samples: some
-            # ``m`` consecutive saturated samples (running counts; no run-length bookkeeping)
-            sat = self._bsat[max(0, ev.ic - self._base) : nxt.ic - self._base + 1]
+            # ``m`` consecutive saturated samples: a window of ``m`` samples whose count (from
+            # the running counts of the buffer) is ``m``; no run-length bookkeeping
+            lo = max(0, ev.ic - self._base)
+            hi = min(nxt.ic - self._base + 1, self._bsat.shape[0])  # the samples [lo, hi)
             m = math.floor(self.settings.max_clip_run_s * self.fs) + 1
-            if sat.shape[0] >= m:
-                c = np.concatenate(([0], np.cumsum(sat)))
-                long_clip = bool(np.any(c[m:] - c[:-m] >= m))
+            if hi - lo >= m:
+                c = self._bsat_n
+                long_clip = bool(((c[lo + m : hi + 1] - c[lo : hi + 1 - m]) >= m).any())
         self._jobs.append(
             _Job(
                 ev=ev,
