@@ -262,6 +262,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._h_n = samples_for(ev.norm_smooth_ms / 2000.0, sampling_rate_hz=self.fs, minimum=0)
         self._H = samples_for(ev.swing_half_window_s, sampling_rate_hz=self.fs)
         self._ahead = min(self._H, samples_for(ev.swing_lookahead_s, sampling_rate_hz=self.fs))
+        self._spike_n = samples_for(ev.swing_spike_s, sampling_rate_hz=self.fs) + 1
         self._margin = (
             self._H
             + max(self._h_om, self._h_n)
@@ -559,6 +560,7 @@ class FootAnalyzer(StreamAnalyzer):
                 lo=lo - base,
                 hi=hi - base,
                 ahead=ahead,
+                spike_window=self._spike_n,
             )
             new = (peaks + base).tolist()
             known = self._detect_ahead(new)
@@ -782,7 +784,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._ics_out.append(ev.t_ic)
 
     def _trim(self) -> None:
-        keep = self._scan_from - self._H - 2 * max(self._h_om, self._h_n) - 4
+        keep = self._scan_from - self._H - 2 * max(self._h_om, self._h_n) - self._spike_n - 4
         if self._pending is not None:
             keep = min(keep, self._pending.ev.ic - self._margin)
         if self._last_peak is not None:

@@ -66,9 +66,16 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
   peak after the swing's end; the pronation's onset is then not used. And at
   ``impact_min_rate_hz`` or above, a ringing *impact* (:func:`_impact_onset`) that stands out
   from the swing replaces the IC when the anchors above are more than ``impact_tolerance_s``
-  from it (not for a heel drop). On real walkers (Voisard et al. data, 100 Hz) the IC searched
-  back from the flat phase came out 65-190 ms late on a third of some sensors' contacts, and
-  the slap's tangent 30-100 ms early when the foot pitched down in the air.
+  from it (the heel drop's rule included: a walker's foot can bounce toes-up in the late swing,
+  +150 deg/s, which passed for a heel drop 60-70 ms before the impact). On real walkers
+  (Voisard et al. data, 100 Hz) the IC searched back from the flat phase came out 65-190 ms
+  late on a third of some sensors' contacts, and the slap's tangent 30-100 ms early when the
+  foot pitched down in the air. The impact is the heel strike's, not the harder slap of the
+  forefoot after it; it is searched from the pitch rate's first fall to zero after the swing;
+  and a landing into rest whose swing slows below the flat phase's threshold before it lands
+  gets its landing burst after the swing's end (not the swing's own rotation). Mid-swings are
+  searched on the pitch rate capped at twice its trailing ``swing_spike_s`` mean: a landing's
+  jolt throws it up for a sample or two, above a slow swing's peak.
 
 A contact cut by the start or the end of the data is reported only with a landing burst of
 its own after the range's start (``pb`` not at it): otherwise the data start inside the landing,
@@ -123,6 +130,11 @@ class EventSettings:
         Least mid-swing pitch rate, deg/s (slow walking reaches about 200).
     swing_half_window_s : float
         A mid-swing is the largest toes-up rate within this many seconds before it ...
+    swing_spike_s : float
+        The pitch rate is capped at twice its mean over the preceding ``swing_spike_s`` (s)
+        before mid-swings are searched: a landing's or a toe-off's jolt throws it up for a
+        sample or two (real walkers at 100 Hz: +140 to +420 deg/s, above a slow swing's peak),
+        which is no swing; a swing's peak, high for tens of ms, passes unchanged.
     swing_lookahead_s : float
         ... and this many seconds after it (at most ``swing_half_window_s``). A contact is
         detected at the next mid-swing plus this look-ahead, so it sets how soon the contact's
@@ -193,11 +205,14 @@ class EventSettings:
         A touch-down impact (:func:`_impact_onset`) changes the specific force by at least
         ``impact_min_g`` (g) within ``impact_step_s`` (s), and by at least
         ``impact_over_swing`` times the largest such change of the swing before it.
-    impact_fraction : float
-        The impact is the first change reaching this share of the largest one after the swing.
-    impact_ring_s, impact_reversal : float
+    impact_fraction, impact_first_fraction : float
+        The impact is the first ringing change reaching ``impact_first_fraction`` of the
+        largest one after the swing that stands out from the swing (``impact_over_swing``, or
+        ``impact_fraction`` of the largest); see :func:`_impact_onset`.
+    impact_ring_s, impact_reversal, impact_reswing_s : float
         An impact rings: within ``impact_ring_s`` (s) the force changes back (dot product with
-        the impact's change below ``-impact_reversal`` times its square).
+        the impact's change below ``-impact_reversal`` times its square), and within
+        ``impact_reswing_s`` (s) after that it changes forth again (dot product above 0).
     impact_before_swing_end_s : float
         The impact is searched from this long (s) before the swing's end (the pitch rate's
         first fall to zero after the mid-swing) to foot-flat.
@@ -217,6 +232,7 @@ class EventSettings:
     swing_threshold_dps: float = 100.0
     swing_half_window_s: float = 0.22
     swing_lookahead_s: float = 0.16
+    swing_spike_s: float = 0.04
     to_search_s: float = 0.6
     min_contact_s: float = 0.06
     max_contact_s: float = 2.5
@@ -245,7 +261,9 @@ class EventSettings:
     impact_over_swing: float = 2.0
     impact_step_s: float = 0.01
     impact_fraction: float = 0.5
+    impact_first_fraction: float = 0.4
     impact_ring_s: float = 0.015
+    impact_reswing_s: float = 0.04
     impact_reversal: float = 0.1
     impact_before_swing_end_s: float = 0.02
     impact_tolerance_s: float = 0.025
@@ -274,6 +292,7 @@ def find_swing_peaks(
     lo: int,
     hi: int,
     ahead: int | None = None,
+    spike_window: int = 0,
 ) -> np.ndarray:
     """Mid-swing indices in ``[lo, hi)``.
 
@@ -285,6 +304,10 @@ def find_swing_peaks(
         Samples before a peak within which it must be the largest.
     ahead : int, optional
         Samples after a peak within which it must be the largest (default ``half_window``).
+    spike_window : int, optional
+        When above 1, the pitch rate is capped at twice its mean over this many samples ending
+        at each sample (``swing_spike_s``; the samples before ``lo - half_window`` that exist
+        are read): a spike of a sample or two is no mid-swing.
     threshold_dps : float
         Least peak value, deg/s.
     lo, hi : int
@@ -302,6 +325,8 @@ def find_swing_peaks(
     a = max(0, lo - half_window)
     b = min(omega_s.shape[0], hi + ahead)
     seg = omega_s[a:b]
+    if spike_window > 1:
+        seg = _without_spikes(omega_s, a, b, spike_window)
     mx = running_max(seg, size=2 * half_window + 1, ahead=ahead)
     cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
     # (the first sample of the data is no peak: the rate may have been higher just before it,
@@ -314,6 +339,20 @@ def find_swing_peaks(
         if c - keep[-1] > half_window:
             keep.append(int(c))
     return np.asarray(keep, dtype=np.int64)
+
+
+def _without_spikes(omega_s: np.ndarray, a: int, b: int, window: int) -> np.ndarray:
+    """``omega_s[a:b]`` capped at twice its trailing mean over ``window`` samples (the
+    samples before ``a`` that exist are used): a spike of the pitch rate lasting a sample or
+    two (the ringing of a landing's or a toe-off's jolt) is no swing, a swing's peak (its rate
+    high for tens of ms) passes unchanged."""
+    a0 = max(0, a - window + 1)
+    x = omega_s[a0:b]
+    c = np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
+    i = np.arange(a - a0, x.shape[0])
+    start = np.maximum(0, i - window + 1)
+    mean = (c[i + 1] - c[start]) / (i + 1 - start)
+    return np.minimum(x[a - a0 :], 2.0 * mean)
 
 
 def detect_contact(
@@ -538,9 +577,19 @@ def _contact_steps(
         while pb - 1 > ic_lo and gyr_norm_s[pb - 1] >= gyr_norm_s[pb]:
             pb -= 1
     first_burst = False
-    if a_is_swing and burst.size:
+    if a_is_swing:
         pb0 = pb
-        pb = _first_landing_burst(omega_s, gyr_norm_s, a, ic_lo, ff, pb, burst, sampling_rate_hz=fs)
+        pb = _first_landing_burst(
+            omega_s,
+            gyr_norm_s,
+            a,
+            ic_lo,
+            ff,
+            pb,
+            burst,
+            sampling_rate_hz=fs,
+            ms=ms if b_is_rest else None,
+        )
         first_burst = pb != pb0
     # (a slow gait lands more slowly: the window grows with the cycle, 10 % of it)
     cycle_s = float(t[b] - t[a]) if a_is_swing and b_is_swing else rest_cycle_s
@@ -616,7 +665,7 @@ def _contact_steps(
     # (walking contacts only, as measured: a running heel strike's impact can ring 25-30 ms
     # after the contact, and the gyroscope anchors hold there; a landing into rest has no TO)
     walking = b_is_rest or t_trough - t_ic >= settings.impact_min_contact_s
-    if a_is_swing and fs >= settings.impact_min_rate_hz and not heel_drop and walking:
+    if a_is_swing and fs >= settings.impact_min_rate_hz and walking:
         imp_rng = _impact_range(omega_s, a, ms, sampling_rate_hz=fs, settings=settings)
         imp = (
             _impact_onset(t, acc, a, *imp_rng, sampling_rate_hz=fs, settings=settings)
@@ -717,25 +766,33 @@ def _first_landing_burst(
     burst: np.ndarray,
     *,
     sampling_rate_hz: float,
+    ms: int | None = None,
 ) -> int:
     """The landing burst: the first rotation burst after the swing, when it precedes ``pb``.
 
     ``burst`` holds the samples (relative to ``ic_lo``) whose rotation exceeds the stillest
     rotation after them by ``landing_burst_dps``. The swing ends where the pitch rate first
-    falls to zero after the mid-swing ``a``; the first burst after that instant, up to its
-    peak, is the landing. Returns the earlier of that peak and ``pb``; and when ``pb`` lies in
-    the swing itself (a gentle landing, e.g. the last step before standing, whose rotation
-    stays below the burst level while the swing's exceeds it), the first rotation peak after
-    the swing's end.
+    falls to zero after the mid-swing ``a`` (:func:`_swing_end`, before the flat phase's start
+    ``ff``, or else before foot-flat ``ms``); the first burst after that instant, up to its peak, is the landing. Returns the earlier of
+    that peak and ``pb``; and when ``pb`` lies in the swing itself (a gentle landing, e.g. the
+    last step before standing, whose rotation stays below the burst level while the swing's
+    exceeds it, or has no burst at all), the first rotation peak after the swing's end. (A
+    last step's swing can slow below the flat phase's threshold before it lands, so that its
+    end lies after ``ff``; real walkers: the IC then came out in the swing, on its peak,
+    100-250 ms early.)
     """
+    hi = ff
     z = _swing_end(omega_s, a, ff, sampling_rate_hz=sampling_rate_hz)
+    if z is None and ms is not None and ms > ff:
+        hi = ms
+        z = _swing_end(omega_s, a, ms, sampling_rate_hz=sampling_rate_hz)
     if z is None:
         return pb
     first = burst[burst + ic_lo >= z]
     if first.size == 0 and pb >= z:
         return pb
     k = ic_lo + int(first[0]) if first.size else z
-    while k + 1 < ff and gyr_norm_s[k + 1] >= gyr_norm_s[k]:
+    while k + 1 < hi and gyr_norm_s[k + 1] >= gyr_norm_s[k]:
         k += 1
     return k if pb < z else min(k, pb)
 
@@ -744,11 +801,14 @@ def _impact_range(
     omega_s: np.ndarray, a: int, hi: int, *, sampling_rate_hz: float, settings: EventSettings
 ) -> tuple[int, int] | None:
     """Where the touch-down's impact is searched after the mid-swing ``a``: from
-    ``impact_before_swing_end_s`` before the swing's end (the pitch rate's first fall to zero
-    after ``a``) to ``hi`` (foot-flat); None when the pitch rate does not fall to zero."""
-    z = _swing_end(omega_s, a, hi, sampling_rate_hz=sampling_rate_hz)
-    if z is None:
+    ``impact_before_swing_end_s`` before the pitch rate's first fall to zero after ``a`` to
+    ``hi`` (foot-flat); None when the pitch rate does not fall to zero. The first fall, not
+    :func:`_swing_end`: the heel strike's jolt can throw the pitch rate back up to the swing's
+    rate for 20-50 ms (real walkers: the search then started 70-100 ms after the impact)."""
+    down = np.flatnonzero(omega_s[a:hi] <= 0.0)
+    if down.size == 0:
         return None
+    z = a + int(down[0])
     w = samples_for(settings.impact_before_swing_end_s, sampling_rate_hz=sampling_rate_hz)
     lo = max(a + 2, z - w)
     return (lo, hi) if hi - lo >= 3 else None
@@ -768,21 +828,28 @@ def _impact_onset(
     ``k`` the first sample after the event, or None.
 
     The change of the specific-force vector (foot frame; its norm does not depend on the
-    sensor's orientation) over ``impact_step_s``: the first change reaching
-    ``impact_fraction`` of the range's largest, placed midway between its samples. None unless
-    that largest change is an impact: at least ``impact_min_g``, at least
+    sensor's orientation) over ``impact_step_s``, placed midway between its samples. None
+    unless the range's largest change is an impact: at least ``impact_min_g`` and at least
     ``impact_over_swing`` times the largest change of the swing before it (mid-swing ``a`` to
-    ``lo``), and ringing (the next changes within ``impact_ring_s`` turn back against it by
-    ``impact_reversal`` of its square). The vector, not the norm: a real heel strike's impact
-    is often mostly along the foot, where the late swing's deceleration reverses (the norm
-    dips); a smooth deceleration without ringing (a shoe's motion from markers) is no impact.
+    ``lo``). The event is the first change that reaches ``impact_first_fraction`` of the
+    largest, ``impact_min_g``, and ``impact_over_swing`` times the swing's largest change (or
+    ``impact_fraction`` of the largest), and rings (the next changes within ``impact_ring_s``
+    turn back against it by ``impact_reversal`` of its square, and then within
+    ``impact_reswing_s`` forth again); None when none rings. The
+    first, not the largest: a heel strike is often followed by a harder slap of the forefoot
+    30-100 ms later (real walkers, Voisard et al. data: the heel strike's change 40-50 % of the
+    slap's; taking the first change of half the largest put the IC on the slap, 75-95 ms late).
+    The vector, not the norm: a real heel strike's impact is often mostly along the foot, where
+    the late swing's deceleration reverses (the norm dips); a smooth deceleration without
+    ringing (a shoe's motion from markers) is no impact.
     """
     n_ring = samples_for(settings.impact_ring_s, sampling_rate_hz=sampling_rate_hz)
+    n_again = samples_for(settings.impact_reswing_s, sampling_rate_hz=sampling_rate_hz)
     m = samples_for(settings.impact_step_s, sampling_rate_hz=sampling_rate_hz)
     # the change of the specific force over impact_step_s, ending at lo, lo + 1, ...
     if lo - m < 0:
         return None
-    x = acc[lo - m : min(acc.shape[0], hi + n_ring)]
+    x = acc[lo - m : min(acc.shape[0], hi + n_ring + n_again)]
     step = x[m:] - x[:-m]
     d = np.linalg.norm(step[: hi - lo], axis=1)
     top = float(d.max())
@@ -794,13 +861,33 @@ def _impact_onset(
         swing = float(np.linalg.norm(sw[m:] - sw[:-m], axis=1).max())
         if top < settings.impact_over_swing * swing:
             return None
-    j = int(np.argmax(d >= settings.impact_fraction * top))
-    # an impact rings: the specific force swings back within impact_ring_s (a smooth
-    # deceleration, e.g. a shoe's motion from markers, keeps its direction of change)
-    after = step[j + 1 : j + 1 + n_ring] @ step[j]
-    if after.size == 0 or float(after.min()) > -settings.impact_reversal * float(d[j]) ** 2:
+    else:
+        swing = 0.0
+    # the impact: the first change that rings (below) among those reaching impact_first_fraction
+    # of the largest and standing out from the swing (impact_min_g, and impact_over_swing times
+    # the swing's largest change, or impact_fraction of the largest): a heel strike followed by a
+    # harder forefoot slap is the heel strike
+    thr = max(
+        settings.impact_min_g * settings.gravity,
+        min(settings.impact_over_swing * swing, settings.impact_fraction * top),
+        settings.impact_first_fraction * top,
+    )
+    # (a change's onset: back over the changes in its direction reaching impact_first_fraction;
+    # a smooth bump's rise is no ringing although its fall follows it within a sample or two)
+    j = -1
+    for c in np.flatnonzero(d >= thr).tolist():
+        back = step[c + 1 : c + 1 + n_ring] @ step[c] <= -settings.impact_reversal * d[c] ** 2
+        if not back.any():
+            continue
+        # and rings on: it swings forth again (the fall of a smooth bump, whose rise at 100 Hz
+        # can take only two samples, turns back once)
+        r = c + 2 + int(np.argmax(back))
+        if (step[r : r + n_again] @ step[c] > 0).any():
+            j = c
+            break
+    if j < 0:
         return None
-    # the event lies in the first change reaching impact_fraction of the largest: midway
+    # the event lies in that change: midway
     k = lo + j
     t_ev = float(0.5 * (t[k - m] + t[k]))
     return k - m + 1 + int(np.searchsorted(t[k - m + 1 : k + 1], t_ev)), t_ev

@@ -15,7 +15,7 @@ import pytest
 
 from dsp.block import STANDARD_GRAVITY as G
 from dsp.filters import centered_moving_average
-from dsp.foot_events import EventSettings, _impact_onset, detect_contact
+from dsp.foot_events import EventSettings, _impact_onset, detect_contact, find_swing_peaks
 
 FS = 100.0
 T_IMPACT = 0.40  # the ground stops the heel between the samples at 0.39 and 0.40 s
@@ -121,7 +121,9 @@ def test_an_impact_must_stand_out_from_the_swing():
     t = np.arange(0.0, 1.0, 1.0 / FS)
     acc = np.zeros((t.size, 3))
     acc[:, 2] = G * (1.0 + _ring(t, 0.45, 2.0))
-    acc[:, 0] = G * 2.0 * np.sin(2 * np.pi * 6.0 * t) * (t < 0.3)  # a shaky swing
+    # a shaky swing whose changes reach over half the jolt's largest (1.9 g per sample, 3 g),
+    # ending at a zero of the sine (a cut elsewhere is itself a jolt inside the search range)
+    acc[:, 0] = G * 5.0 * np.sin(2 * np.pi * 6.0 * t) * (t < 0.25)
     assert _impact(acc, t=t) is None
     acc[:, 0] = 0.0
     assert _impact(acc, t=t) is not None
@@ -146,3 +148,120 @@ def test_a_running_heel_strikes_later_impact_does_not_move_its_ic() -> None:
         assert abs(e["ic_bias_ms"]) < 1.5, e
         assert e["fsa_mae_deg"] < 0.3, e
         assert e["strike_type_acc"] >= 0.95, e
+
+
+# --- real walkers' landings that the first rules got wrong (Voisard et al. data, subjects 1-10)
+
+
+def test_a_heel_strike_before_a_harder_forefoot_slap_is_the_impact():
+    # the heel strike rings at 3 g, the forefoot's slap 80 ms later at 7 g: the first change
+    # of half the largest was the slap's (real walkers: the heel strike's largest change
+    # 40-50 % of the slap's, IC 75-95 ms late); now the heel strike's ring (its second change,
+    # 4.5 g: 43 % of the slap's largest)
+    t = np.arange(0.0, 1.0, 1.0 / FS)
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = G * (1.0 + _ring(t, 0.45, 3.0) + _ring(t, 0.53, 7.0))
+    got = _impact(acc, lo=30, hi=70, t=t)
+    assert got is not None
+    assert 0.445 - 1e-9 <= got[1] <= 0.455 + 1e-9, got
+
+
+def test_a_smooth_bump_after_a_ring_is_not_taken_for_an_earlier_impact():
+    # a smooth (non-ringing) bump before the impact reaches the candidate level and turns back
+    # once; only a ringing change is an impact
+    t = np.arange(0.0, 1.0, 1.0 / FS)
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = G * (1.0 + 1.5 * _bump(t, 0.38, 0.02) + _ring(t, 0.45, 3.0))
+    got = _impact(acc, lo=30, hi=70, t=t)
+    assert got is not None
+    assert got[1] == pytest.approx(0.445, abs=1e-9)
+
+
+def test_the_impact_is_searched_from_the_pitch_rates_first_fall_after_the_swing():
+    # the heel strike's jolt throws the pitch rate back up to the swing's rate for ~40 ms; the
+    # search used to start where that rebound fell to zero, after the impact (IC 60-95 ms late)
+    t, acc, gyr = _walker_contact()
+    omega = -gyr[:, 1]
+    omega += 450 * _bump(t, 0.46, 0.018)  # the rebound after the slap, swing-fast for ~40 ms
+    gyr[:, 1] = -omega
+    ev = _detect(t, acc, gyr)
+    assert ev is not None and ev.ok
+    assert abs(ev.t_ic - (T_IMPACT - 0.005)) <= 0.010, ev
+
+
+def test_a_landing_spike_of_the_pitch_rate_is_no_mid_swing():
+    # the first step after standing: a slow swing (170 deg/s), then the landing's jolt throws
+    # the pitch rate to +330 deg/s for a sample; the swing, not the spike, is the mid-swing
+    # (the spike taken for one: a false contact in the swing and the landing's IC 125 ms late)
+    t = np.arange(0.0, 2.0, 1.0 / FS)
+    omega = 170 * _bump(t, 0.5, 0.08) - 500 * _bump(t, 0.90, 0.012)
+    k = int(np.argmin(np.abs(t - 0.92)))
+    omega[k] = 330.0
+    peaks = find_swing_peaks(
+        omega, half_window=22, threshold_dps=100.0, lo=0, hi=omega.size, ahead=16
+    )
+    swing = int(np.argmin(np.abs(t - 0.5)))
+    assert peaks.tolist() == [swing, k]  # (without the cap: a second "mid-swing" at the landing)
+    peaks = find_swing_peaks(
+        omega, half_window=22, threshold_dps=100.0, lo=0, hi=omega.size, ahead=16, spike_window=5
+    )
+    assert peaks.tolist() == [swing]
+    # a swing's peak passes unchanged, also when it rises fast
+    fast = 380 * _bump(t, 0.5, 0.03)
+    got = find_swing_peaks(
+        fast, half_window=22, threshold_dps=100.0, lo=0, hi=t.size, spike_window=5
+    )
+    assert got.tolist() == [50]
+
+
+def _last_step() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, acc, gyr): the last step before standing: a swing of 220 deg/s whose pitch rate
+    slows to zero over 250 ms (below the flat phase's threshold before the landing), a gentle
+    landing at 0.55 s (a 1.5 g ring, a small slap), then standing."""
+    t = np.arange(0.0, 1.4, 1.0 / FS)
+    omega = 220 * _bump(t, 0.25, 0.12) * (t < 0.55) - 90 * _bump(t, 0.575, 0.012)
+    gyr = np.zeros((t.size, 3))
+    gyr[:, 1] = -omega
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = G * (1.0 + 0.4 * _bump(t, 0.2, 0.08) + _ring(t, 0.555, 1.5))
+    acc[:, 0] = G * (-0.6 * _bump(t, 0.45, 0.06) + _ring(t, 0.555, 1.0))
+    return t, acc, gyr
+
+
+def test_the_last_landing_before_standing_is_not_placed_in_its_swing():
+    # real walkers' last steps: the IC came out on the swing's peak, 100-250 ms early (the
+    # heel-drop rule on the swing's own rotation)
+    t, acc, gyr = _last_step()
+    omega_s = -gyr[:, 1]
+    gn = centered_moving_average(np.linalg.norm(gyr[:, :2], axis=1), window=3)
+    a = int(np.argmin(np.abs(t - 0.25)))
+    b = int(np.argmin(np.abs(t - 0.95)))
+    ev = detect_contact(
+        t,
+        omega_s,
+        gn,
+        acc,
+        gyr,
+        a,
+        b,
+        sampling_rate_hz=FS,
+        settings=EventSettings(),
+        a_is_swing=True,
+        b_is_swing=False,
+        b_is_rest=True,
+        cycle_s=1.1,
+    )
+    assert ev is not None and ev.ok
+    assert abs(ev.t_ic - 0.55) <= 0.015, ev
+
+
+def test_a_toes_up_bounce_before_the_impact_is_no_heel_drop():
+    # the shoe rocks (300 deg/s about its long axis) and bounces toes-up (+180 deg/s) 25 ms
+    # before the heel strike: that burst passed for a forefoot landing's heel drop and the IC
+    # for its rising zero crossing, 30 ms early (real walker: 64 ms); the walking impact holds
+    t, acc, gyr = _walker_contact()
+    gyr[:, 1] -= 180 * _bump(t, 0.37, 0.01)  # omega = -gyr_ml
+    gyr[:, 0] += 300 * _bump(t, 0.37, 0.012)
+    ev = _detect(t, acc, gyr)
+    assert ev is not None and ev.ok
+    assert abs(ev.t_ic - (T_IMPACT - 0.005)) <= 0.010, ev
