@@ -681,9 +681,11 @@ class FootAnalyzer(StreamAnalyzer):
         self, p: int, known: dict[tuple[int, int], ContactEvents | None] | None = None
     ) -> None:
         a = self._last_peak
-        # (a rest needs rest_min_s between two mid-swings: not looked for within a stride)
+        # (a rest needs rest_min_s between two mid-swings: not looked for within a stride;
+        # before the first mid-swing, in the samples still buffered: the segment's start when
+        # none were trimmed yet, the shorter edge rest counting there)
         rests = (
-            self._rests(0 if a is None else a, p, edge_start=a is None)
+            self._rests(self._base if a is None else a, p, edge_start=a is None and self._base == 0)
             if a is None or p - a > self._rest_n
             else []
         )

@@ -150,3 +150,26 @@ def test_a_running_pelvis_step_fused_with_a_landing_into_rest_keeps_its_contact_
     for r in pelvis_run:
         assert r.t_to is not None and r.contact_time is not None
         assert 0.1 < r.contact_time < 0.45, r
+
+
+@pytest.mark.parametrize("fs", [833.0, 400.0])
+def test_a_long_standing_start_fed_live_finds_the_first_steps(fs):
+    """Standing longer than the analyzer keeps buffered before the first mid-swing (its buffer
+    is trimmed meanwhile): the rests before the first mid-swing are searched in the samples
+    still held (a search from the segment's start read the wrong samples and crashed in live
+    feeding: IndexError in _after_rest, the simulated rearfoot run at 833 Hz)."""
+    r = synth_run(
+        fs=fs,
+        n_strides=8,
+        stride_time=0.72,
+        contact_time=0.24,
+        still_s=16.0,
+        seed=3,
+        noise_gyr=1.0,
+        noise_acc=0.05,
+        side="left",
+    )
+    live = _rows(r.t, r.acc, r.gyr, fs, block_s=0.05)
+    found, extra = _match(live, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
+    assert all(found) and not extra
+    assert [x.as_record() for x in live] == [x.as_record() for x in _rows(r.t, r.acc, r.gyr, fs)]
