@@ -216,6 +216,10 @@ class EventSettings:
     impact_before_swing_end_s : float
         The impact is searched from this long (s) before the swing's end (the pitch rate's
         first fall to zero after the mid-swing) to foot-flat.
+    impact_second_swing_deg : float
+        A toes-up turn of the foot by this much (deg) in one go after that first fall is a
+        second swing (a gait transition), not a landing's jolt: the search then starts at the
+        second swing's end (:func:`_impact_range`).
     impact_tolerance_s : float
         The impact replaces the IC of the gyroscope anchors when they are more than this (s)
         from it.
@@ -266,6 +270,7 @@ class EventSettings:
     impact_reswing_s: float = 0.04
     impact_reversal: float = 0.1
     impact_before_swing_end_s: float = 0.02
+    impact_second_swing_deg: float = 30.0
     impact_tolerance_s: float = 0.025
     impact_min_rate_hz: float = 90.0
     impact_min_contact_s: float = MAX_RUN_CONTACT_S
@@ -804,11 +809,25 @@ def _impact_range(
     ``impact_before_swing_end_s`` before the pitch rate's first fall to zero after ``a`` to
     ``hi`` (foot-flat); None when the pitch rate does not fall to zero. The first fall, not
     :func:`_swing_end`: the heel strike's jolt can throw the pitch rate back up to the swing's
-    rate for 20-50 ms (real walkers: the search then started 70-100 ms after the impact)."""
+    rate for 20-50 ms (real walkers: the search then started 70-100 ms after the impact). But
+    when the foot turns toes-up by ``impact_second_swing_deg`` or more in one go after that
+    fall, the range holds a second swing (a gait transition: a running swing, a pause in the
+    air, a walking swing; a jolt turns the foot by some 10-15 deg), and the search starts at
+    that swing's end (:func:`_swing_end`; the simulated run-to-walk stride's IC came out 285 ms
+    early, on the pause)."""
     down = np.flatnonzero(omega_s[a:hi] <= 0.0)
     if down.size == 0:
         return None
     z = a + int(down[0])
+    # the largest toes-up turn after the fall: the pitch rate integrated over each run of
+    # positive values
+    up = np.concatenate(([False], omega_s[z:hi] > 0.0, [False]))
+    edges = np.flatnonzero(up[1:] != up[:-1])
+    if edges.size:
+        turned = np.concatenate(([0.0], np.cumsum(np.maximum(omega_s[z:hi], 0.0))))
+        deg = float((turned[edges[1::2]] - turned[edges[0::2]]).max()) / sampling_rate_hz
+        if deg >= settings.impact_second_swing_deg:
+            z = _swing_end(omega_s, a, hi, sampling_rate_hz=sampling_rate_hz) or z
     w = samples_for(settings.impact_before_swing_end_s, sampling_rate_hz=sampling_rate_hz)
     lo = max(a + 2, z - w)
     return (lo, hi) if hi - lo >= 3 else None

@@ -372,6 +372,13 @@ def walk_context_s(
     return (3.0 if before else 2.0) * max_step_s + 2.0 * smooth_s + 0.5 * level_s + 0.1
 
 
+#: Where a walk's closing contact found by timing lies after the last step's contact, in
+#: the run's last step times (:func:`detect_walk_steps`, ``closing_rest_s``): the median of
+#: the real Voisard closing contacts (subjects 1-10: 0.6-0.95, median 0.82; the foot set
+#: beside the other is a short step).
+WALK_CLOSING_AT_STEP = 0.82
+
+
 def _edge_steps(
     t: np.ndarray,
     xs: np.ndarray,
@@ -387,13 +394,19 @@ def _edge_steps(
     min_step_s: float,
     max_step_s: float,
     flight_level: float,
+    closing_rest_s: float = 0.0,
+    rest_max_g: float = 0.03,
+    fs: float = 100.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The weak last steps of walks (see :func:`detect_walk_steps`): for each run of steps,
     the largest peak of ``xs`` above ``min_peak_g`` (the largest within ``half`` samples)
     lying ``window`` step times (the run's last step) after its last peak, between
     ``min_step_s`` and ``max_step_s`` from it, with a dip below the level and no flight
-    between. Returns the peaks with these added, their ``ok`` and their kind (``+1`` a weak
-    last step, ``0`` the run's own)."""
+    between. Without one, when ``closing_rest_s`` > 0 and the body is at rest from half a
+    step after the last peak on for ``closing_rest_s`` (``xs`` below ``rest_max_g``, no
+    flight), a closing contact by timing, ``WALK_CLOSING_AT_STEP`` steps after the last
+    peak. Returns the peaks with these added, their ``ok`` and their kind (``+1`` a weak
+    last step, ``+2`` a closing contact by timing, ``0`` the run's own)."""
     n = xs.shape[0]
     kind = np.zeros(pk.shape[0], dtype=int)
     inner = xs[1:-1]
@@ -416,12 +429,23 @@ def _edge_steps(
         hi = min(window[1] * step, max_step_s)
         dt = t[weak] - t[p]
         c = weak[(dt >= lo) & (dt <= hi)]
-        if c.size == 0:
-            continue
-        q = int(c[np.argmax(xs[c])])
-        if xs[p:q].min() >= 0.0 or xf[p:q].min() < flight_level:
-            continue
-        add.setdefault(q, 1)
+        if c.size:
+            q = int(c[np.argmax(xs[c])])
+            if xs[p:q].min() < 0.0 and xf[p:q].min() >= flight_level:
+                add.setdefault(q, 1)
+                continue
+        if closing_rest_s > 0.0:
+            # no weak step, and the body comes to rest: the closing contact by timing
+            q = p + round(WALK_CLOSING_AT_STEP * step * fs)
+            r0 = p + round(0.5 * step * fs)
+            r1 = r0 + round(closing_rest_s * fs)
+            if (
+                r1 < n - edge
+                and xs[r0:r1].max() < rest_max_g
+                and xf[p:r1].min() >= flight_level
+                and not np.any((pk > p) & (pk <= r1))
+            ):
+                add.setdefault(q, 2)
     new = np.setdiff1d(np.asarray(list(add), dtype=int), pk[ok])
     if not new.size:
         return pk, ok, kind
@@ -451,6 +475,7 @@ def detect_walk_steps(
     ic_search_s: float = 0.45,
     edge_min_peak_g: float = WALK_EDGE_MIN_PEAK_G,
     edge_window: tuple[float, float] = (0.8, 1.2),
+    closing_rest_s: float = 0.0,
     gravity: float = STANDARD_GRAVITY,
 ) -> WalkSteps:
     """Steps of a walk from the vertical specific force at the pelvis.
@@ -481,6 +506,16 @@ def detect_walk_steps(
     between them and never near free fall (below ``flight_max_g``: a running flight). Standing,
     sitting down, a single stumble do not make such a run. Peaks above ``1 + max_peak_g`` g
     (a jump, a running impact) are not walking steps.
+
+    The last step of a walk, where the body stops on it, is weak: after a run's last peak the
+    largest bump above ``edge_min_peak_g`` lying ``edge_window`` of the run's last step after
+    it is a step too. With ``closing_rest_s`` > 0, a run that has no such bump and after
+    which the body comes to rest (from half a step after its last peak on, for
+    ``closing_rest_s``, no bounce above ``min_peak_g`` and no flight) gets its closing contact
+    by timing, ``WALK_CLOSING_AT_STEP`` of its last step after the last contact: whoever stops
+    walking sets the trailing foot down beside the other, a contact that lifts the pelvis
+    little or not at all (real Voisard walks: 0.002-0.024 g). Both end their walk
+    (``WalkSteps.edge``).
 
     Every decision uses the data within :func:`walk_context_s` of a peak, so any window
     holding that much around a step finds it identically.
@@ -568,6 +603,9 @@ def detect_walk_steps(
             min_step_s=min_step_s,
             max_step_s=max_step_s,
             flight_level=flight_max_g - 1.0,
+            closing_rest_s=closing_rest_s,
+            rest_max_g=min_peak_g,
+            fs=fs,
         )
     sel = pk[ok]
     if sel.size == 0:
@@ -593,6 +631,11 @@ def detect_walk_steps(
         # the slope between samples j and j+1 is centred at j + 0.5
         tj = t[j] + (0.5 + off) * (t[1] - t[0])
         t_ic[m] = tj
+    # a closing contact by timing: after the last contact, at the pace of the walk's last step
+    for m in np.flatnonzero(kind == 2).tolist():
+        if m >= 2:
+            t_ic[m] = t_ic[m - 1] + WALK_CLOSING_AT_STEP * (t_ic[m - 1] - t_ic[m - 2])
+    kind = np.minimum(kind, 1)
     i_ic = np.clip(np.searchsorted(t, t_ic, side="left"), 0, n - 1)
     ctx = walk_context_s(smooth_s=smooth_s, max_step_s=max_step_s, level_s=level_s)
     dep = samples_for(ctx, sampling_rate_hz=fs)

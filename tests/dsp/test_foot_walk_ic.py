@@ -15,7 +15,13 @@ import pytest
 
 from dsp.block import STANDARD_GRAVITY as G
 from dsp.filters import centered_moving_average
-from dsp.foot_events import EventSettings, _impact_onset, detect_contact, find_swing_peaks
+from dsp.foot_events import (
+    EventSettings,
+    _impact_onset,
+    _impact_range,
+    detect_contact,
+    find_swing_peaks,
+)
 
 FS = 100.0
 T_IMPACT = 0.40  # the ground stops the heel between the samples at 0.39 and 0.40 s
@@ -187,6 +193,26 @@ def test_the_impact_is_searched_from_the_pitch_rates_first_fall_after_the_swing(
     ev = _detect(t, acc, gyr)
     assert ev is not None and ev.ok
     assert abs(ev.t_ic - (T_IMPACT - 0.005)) <= 0.010, ev
+
+
+def test_a_second_swing_after_the_first_fall_is_no_landing_jolt():
+    # a run-to-walk transition (the simulator's intervals): the running swing (790 deg/s) falls
+    # through zero, the foot pauses in the air, then swings again (520 deg/s, ~45 deg) and lands
+    # at ~0.75 s; the impact is searched from the second swing's end, not from the pause (the
+    # IC came out 285 ms early); a landing's jolt after the first fall (~17 deg) is no swing
+    t = np.arange(0.0, 1.2, 1.0 / FS)
+    settings = EventSettings()
+    two = (
+        790 * _bump(t, 0.12, 0.08)
+        - 380 * _bump(t, 0.33, 0.03)
+        + 520 * _bump(t, 0.58, 0.05)
+        - 300 * _bump(t, 0.78, 0.015)  # the landing
+    )
+    lo, _ = _impact_range(two, 12, 100, sampling_rate_hz=FS, settings=settings)
+    assert 0.68 <= t[lo] <= 0.74
+    jolt = 790 * _bump(t, 0.12, 0.08) - 380 * _bump(t, 0.33, 0.03) + 450 * _bump(t, 0.46, 0.018)
+    lo, _ = _impact_range(jolt, 12, 100, sampling_rate_hz=FS, settings=settings)
+    assert 0.26 <= t[lo] <= 0.32
 
 
 def test_a_landing_spike_of_the_pitch_rate_is_no_mid_swing():

@@ -55,6 +55,21 @@ def test_real_walks_of_the_voisard_data_set(name: str) -> None:
     assert sc.ic_median_ms <= 90.0, sc
 
 
+@pytest.mark.parametrize(
+    ("name", "n_side_errors"), [("voisard_6-3", 1), ("voisard_8-1", 0), ("voisard_10-3", 1)]
+)
+def test_the_contacts_of_a_real_u_turn_are_all_found(name: str, n_side_errors: int) -> None:
+    """Subjects 1-10 (development set): in these U-turns one contact's vertical bounce fades
+    (the pelvis pivots over the foot) and was missed, leaving two steps between two found
+    contacts while the pelvis turns at 96-113 deg/s; the turn's contact is now put half-way
+    (``PelvisWalk._turn_fill``): every reference contact found, no false row added, the
+    sides unchanged (6-3 and 10-3 keep one side error each, a step of the turn)."""
+    sc = _pelvis_alone(name)[2]
+    assert sc.found == sc.n_ref, sc
+    assert sc.false <= 1, sc
+    assert round((1.0 - sc.side_agree) * sc.found) == n_side_errors, sc
+
+
 def test_a_rattling_real_sensor_is_analysed() -> None:
     """voisard_17-4: the loosely strapped sensor's 600-850 deg/s spikes at each heel strike
     made it "like a shoe" (no step). Its acceleration spikes still make 3 steps running
@@ -69,8 +84,9 @@ def test_a_rattling_real_sensor_is_analysed() -> None:
 @pytest.mark.slow
 def test_all_voisard_walks_reach_the_issue_targets() -> None:
     """All 110 trials, the pelvis alone, pooled (subjects 1-10 developed on, 11-19 held out):
-    found 95.1 %, precision 97.7 %, side 96.8 % (voisard_4-1 and 4-2 count as 0 %: their
-    reference sides look swapped, see docs/dsp_pelvis.md), IC median per sensor 22 ms."""
+    found 96.8 % (96.0 % before the contacts filled in turns), precision 97.4 %, side 96.9 %
+    (voisard_4-1 and 4-2 count as 0 %: their reference sides look swapped, see
+    docs/dsp_pelvis.md), IC median per sensor 22.5 ms."""
     if not (VOISARD / "index.json").exists():
         pytest.skip(f"{VOISARD} not available")
     import numpy as np
@@ -83,6 +99,6 @@ def test_all_voisard_walks_reach_the_issue_targets() -> None:
     false = sum(s.false for s in scores)
     side = sum(s.side_agree * s.found for s in scores if s.found) / found
     ic = float(np.median([s.ic_median_ms for s in scores if s.found]))
-    assert found / n_ref >= 0.95 and 1 - false / rows >= 0.95, (found, n_ref, false, rows)
+    assert found / n_ref >= 0.965 and 1 - false / rows >= 0.97, (found, n_ref, false, rows)
     assert side >= 0.95, side
     assert ic <= 40.0, ic

@@ -324,3 +324,177 @@ def test_uneven_left_and_right_steps_are_no_missed_contacts() -> None:
         pw2._link(st)
         pw2._steps.append(st)
     assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4, 6, 7]
+
+
+def _turning_walk(
+    *,
+    missed: int | None,
+    yaw_dps: float,
+    step_s: float = 0.55,
+    long_step: int | None = None,
+    late: float = 0.6,
+    t0: float = 8.0,
+    n: int = 16,
+) -> tuple:
+    """Aligned pelvis samples (``ap, ml, vt``) of a hand-made walk: ``n`` steps ``step_s``
+    apart (0.15 g bounces, the sideways sway of each stance), a turn at ``yaw_dps`` over the
+    middle three steps; step ``missed`` without its bounce (its sway stays), the step after
+    ``long_step`` ``late`` step times late (a hesitation). Returns the peaks and the samples."""
+    fs = 100.0
+    peaks = [t0 + step_s * k for k in range(n)]
+    if long_step is not None:
+        peaks = [p + (late * step_s if k > long_step else 0.0) for k, p in enumerate(peaks)]
+    t = np.arange(int((peaks[-1] + 8.0) * fs)) / fs
+    x = np.zeros_like(t)
+    ml = np.zeros_like(t)
+    for k, tk in enumerate(peaks):
+        if k != missed:
+            m = np.abs(t - tk) <= 0.3
+            x[m] += 0.15 * np.cos(2 * np.pi * (t[m] - tk) / 0.6)
+        m2 = (t >= tk - 0.1) & (t < tk + step_s - 0.1)
+        ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / step_s)
+    mid = peaks[n // 2]
+    yaw = np.where(np.abs(t - mid) <= 1.5 * step_s, yaw_dps, 0.0)
+    acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
+    gyr = np.column_stack((np.zeros_like(t), np.zeros_like(t), yaw))
+    return peaks, fs, t, acc, gyr
+
+
+def _walk_steps(fs: float, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block: int) -> list:
+    from dsp.pelvis_walk import PelvisWalk
+
+    no = np.zeros(t.shape[0], dtype=bool)
+    pw = PelvisWalk(fs)
+    steps = []
+    for i in range(0, t.shape[0], block):
+        s = slice(i, i + block)
+        pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
+        steps += pw.take()
+    steps += pw.take(final=True)
+    return [(round(s.t_ic, 9), s.left) for s in steps]
+
+
+@pytest.mark.parametrize("t0", [8.0, 8.7, 9.4])
+def test_a_contact_missed_in_a_turn_is_filled(t0: float) -> None:
+    """A turning step whose vertical bounce faded (real U-turns, Voisard et al.) leaves two
+    step times between two found contacts while the pelvis turns (90 deg/s): a contact is put
+    half-way, with the next side, exactly once whatever the epochs and block sizes."""
+    peaks, fs, t, acc, gyr = _turning_walk(missed=8, yaw_dps=90.0, t0=t0)
+    got = [_walk_steps(fs, t, acc, gyr, block) for block in (10**9, 37)]
+    assert got[0] == got[1]
+    steps = got[0]
+    assert len(steps) == 16, steps
+    tic = np.array([s[0] for s in steps])
+    # every contact on the ascent to its bounce; the filled one half-way between its
+    # neighbours' contacts
+    assert np.all((np.array(peaks) - tic > 0.0) & (np.array(peaks) - tic < 0.3)), tic - peaks
+    assert abs(tic[8] - 0.5 * (tic[7] + tic[9])) < 1e-9
+    assert [left for _, left in steps] == [k % 2 == 0 for k in range(16)]
+
+
+@pytest.mark.parametrize(
+    ("missed", "yaw_dps", "long_step", "n_steps"),
+    [
+        (8, 0.0, None, 15),  # straight: a missed contact is not invented (the parity still
+        # carries over it)
+        (8, 40.0, None, 15),  # turning slowly: straight walking's sway of the heading
+        (None, 90.0, None, 16),  # a turn whose steps are all found: nothing added
+        (None, 0.0, 7, 16),  # a hesitation (1.6 steps) on a straight walk: no contact added
+    ],
+)
+def test_no_contact_is_filled_without_a_turn_and_a_gap(
+    missed: int | None, yaw_dps: float, long_step: int | None, n_steps: int
+) -> None:
+    _, fs, t, acc, gyr = _turning_walk(missed=missed, yaw_dps=yaw_dps, long_step=long_step)
+    steps = _walk_steps(fs, t, acc, gyr, 10**9)
+    assert len(steps) == n_steps, steps
+    sides = [left for _, left in steps]
+    want = [k % 2 == 0 for k in range(16) if k != missed]
+    assert sides == want, sides
+
+
+def test_a_slow_step_of_a_turn_gets_no_contact() -> None:
+    """A turning step 1.2 times the walk's step (slower, not two steps) gets none."""
+    _, fs, t, acc, gyr = _turning_walk(missed=None, yaw_dps=90.0, long_step=7, late=0.2)
+    steps = _walk_steps(fs, t, acc, gyr, 10**9)
+    assert len(steps) == 16, steps
+    assert [left for _, left in steps] == [k % 2 == 0 for k in range(16)]
+
+
+def test_turning_on_the_spot_makes_no_steps() -> None:
+    """Standing and turning (no bounce, no sway, 90 deg/s) makes no walking step."""
+    fs = 100.0
+    t = np.arange(int(20 * fs)) / fs
+    acc = np.column_stack((np.zeros_like(t), np.zeros_like(t), np.full_like(t, 9.80665)))
+    gyr = np.column_stack((np.zeros_like(t), np.zeros_like(t), np.full_like(t, 90.0)))
+    assert _walk_steps(fs, t, acc, gyr, 10**9) == []
+
+
+@pytest.mark.parametrize(
+    ("rest_s", "tail", "want"),
+    [
+        (1.0, None, "timing"),  # stops dead: the closing contact by timing
+        (0.0, None, None),  # the setting off
+        (1.0, (1.0, 0.02), "weak"),  # a weak closing bounce at the walk's pace: that one
+        (1.0, (2.1, 0.06), None),  # a bounce follows (no step of the walk): not at rest
+    ],
+)
+def test_the_closing_contact_of_a_walk_by_timing(
+    rest_s: float, tail: tuple[float, float] | None, want: str | None
+) -> None:
+    """Whoever stops walking sets the trailing foot down beside the other, a contact that
+    lifts the pelvis little or not at all (real Voisard walks). When no weak bump marks it
+    and the body comes to rest, it is put ``WALK_CLOSING_AT_STEP`` of the last step after the
+    last contact (``closing_rest_s``), and it ends its walk like a weak last step."""
+    from dsp.pelvis_events import WALK_CLOSING_AT_STEP
+
+    peaks = [3.0 + 0.6 * k for k in range(6)]
+    extra = [] if tail is None else [peaks[-1] + 0.6 * tail[0]]
+    amps = [0.15] * 6 + ([] if tail is None else [tail[1]])
+    t, f = _step_wave([*peaks, *extra], amps)
+    w = detect_walk_steps(t, f, sampling_rate_hz=100.0, closing_rest_s=rest_s)
+    if want is None:
+        assert len(w) == 6 and not w.edge.any(), w
+        return
+    assert len(w) == 7 and w.edge.tolist() == [0] * 6 + [1]
+    if want == "timing":
+        step = w.t_ic[5] - w.t_ic[4]
+        assert abs(w.t_ic[6] - (w.t_ic[5] + WALK_CLOSING_AT_STEP * step)) < 1e-9
+    else:
+        assert 0.0 < extra[0] - w.t_ic[6] < 0.3  # on the ascent to the weak bump
+
+
+def test_the_closing_contact_is_found_once_whatever_the_epochs() -> None:
+    """Streaming: the closing contact by timing comes out once, with the next side, wherever
+    the epochs fall and whatever the block sizes."""
+    from dsp.pelvis_walk import PelvisWalk, WalkSettings
+
+    fs = 100.0
+    for t0 in (8.0, 8.55, 9.1, 9.65):
+        peaks = [t0 + 0.6 * k for k in range(10)]
+        t = np.arange(int((peaks[-1] + 8.0) * fs)) / fs
+        x = np.zeros_like(t)
+        ml = np.zeros_like(t)
+        for k, tk in enumerate([*peaks, peaks[-1] + 0.6]):
+            if k < 10:
+                m = np.abs(t - tk) <= 0.3
+                x[m] += 0.15 * np.cos(2 * np.pi * (t[m] - tk) / 0.6)
+            m2 = (t >= tk - 0.1) & (t < tk + 0.5)
+            ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / 0.6)
+        acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
+        gyr = np.zeros_like(acc)
+        no = np.zeros(t.shape[0], dtype=bool)
+        got = []
+        for block in (10**9, 37):
+            pw = PelvisWalk(fs, settings=WalkSettings(closing_rest_s=1.0))
+            steps = []
+            for i in range(0, t.shape[0], block):
+                s = slice(i, i + block)
+                pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
+                steps += pw.take()
+            steps += pw.take(final=True)
+            got.append([(round(s.t_ic, 9), s.left, s.edge) for s in steps])
+        assert got[0] == got[1]
+        assert len(got[0]) == 11, got[0]
+        assert [e for _, _, e in got[0]] == [0] * 10 + [1]
+        assert [left for _, left, _ in got[0]] == [k % 2 == 0 for k in range(11)]

@@ -46,10 +46,11 @@ def scores(tmp_path_factory):
 
 def test_packet_losses_do_not_shift_the_time_base(scores):
     # timed by row, the contacts after the first packet losses of 7-2 drifted from their
-    # reference by up to several hundred ms (found 12/19 on the left foot); today 17/19 and
-    # 17/20 (contacts with a loss of 3+ packets between IC and foot-flat are not reported)
+    # reference by up to several hundred ms (found 12/19 on the left foot); then 17/19 and
+    # 17/20 (contacts with a loss of 3+ packets between IC and foot-flat were not reported);
+    # today 18/19 and 20/20 (such a contact is dropped only when its IC lies on the swing)
     for s in scores["7-2"]["foot"]:
-        assert s["found"] >= s["n_ref"] - 3, s
+        assert s["found"] >= s["n_ref"] - 1, s
 
 
 def test_walking_contacts_found_and_ics_without_outliers(scores):
@@ -57,11 +58,12 @@ def test_walking_contacts_found_and_ics_without_outliers(scores):
     n_ref = sum(s["n_ref"] for s in feet)
     found = sum(s["found"] for s in feet)
     false = sum(s["false"] for s in feet)
-    # today: found 227/239, 4 false; IC median per sensor 10.6 ms, largest error 78 ms (1-1
+    # today: found 231/239, 4 false; IC median per sensor 10.6 ms, largest error 78 ms (1-1
     # right, a gentle last step into standing whose impact stays below 1.5 g)
+    # (before contacts with a loss between IC and foot-flat were kept: 227/239)
     # (session 7 before: 225/239, 7 false, 13.6 ms, largest 65 ms; the event rules before
     # that: found 192/240, 33 false, 20.0 ms (bias +17.5), largest 97 ms)
-    assert found >= 0.94 * n_ref, (found, n_ref)
+    assert found >= 0.955 * n_ref, (found, n_ref)
     assert false <= 0.025 * n_ref, (false, n_ref)
     med = np.median([s["ic_median_ms"] for s in feet])
     assert med <= 12.5, med
