@@ -7,6 +7,8 @@ fed in one piece or in many blocks (a running cumulative sum would not give that
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = [
@@ -84,10 +86,35 @@ def centered_moving_average(x: np.ndarray, *, window: int) -> np.ndarray:
 
 def _cma_1d(x: np.ndarray, h: int, w: int) -> np.ndarray:
     n = x.shape[0]
-    ones = np.ones(w)
-    s = np.convolve(x, ones, mode="full")[h : h + n]
-    cnt = np.convolve(np.ones(n), ones, mode="full")[h : h + n]
+    s = np.convolve(x, _ones(w), mode="full")[h : h + n]
+    # samples in each window: the exact small integers a convolution of ones gives (w, fewer
+    # within h of an end), without a second convolution
+    if n < w:  # every window reaches an end
+        i = np.arange(n)
+        cnt = (np.minimum(i + h, n - 1) - np.maximum(i - h, 0) + 1).astype(np.float64)
+    else:
+        cnt = np.empty(n)
+        cnt.fill(w)
+        edge = _edge_counts(h)  # h + 1, ..., 2h
+        cnt[:h] = edge
+        cnt[n - h :] = edge[::-1]
     return s / cnt
+
+
+@functools.cache
+def _ones(w: int) -> np.ndarray:
+    """The kernel of a moving sum over ``w`` samples (read-only, made once)."""
+    out = np.ones(w)
+    out.flags.writeable = False
+    return out
+
+
+@functools.cache
+def _edge_counts(h: int) -> np.ndarray:
+    """Samples in the windows of the first ``h`` samples of a centered moving average."""
+    out = np.arange(h + 1, 2 * h + 1, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 def saturation_mask(
@@ -171,9 +198,14 @@ def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.n
             m = sign * col >= lim
             if not m.any():
                 continue
-            d = np.diff(m.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-            s0 = np.flatnonzero(d == 1)
-            e0 = np.flatnonzero(d == -1)
+            # run starts (+1) and ends (-1): the steps of the mask with a 0 before and after it
+            mi = m.view(np.int8)
+            d = np.empty(n + 1, dtype=np.int8)
+            d[0] = mi[0]
+            np.subtract(mi[1:], mi[:-1], out=d[1:n])
+            d[n] = -mi[n - 1]
+            s0 = (d == 1).nonzero()[0]
+            e0 = (d == -1).nonzero()[0]
             keep = (s0 >= 2) & (e0 + 2 <= n)
             if not keep.any():
                 continue
@@ -184,17 +216,15 @@ def declip(x: np.ndarray, *, full_scale: float, fraction: float = 0.985) -> np.n
             run = np.repeat(np.arange(s0.size), length)
             idx = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
             xi = (idx + 2).astype(np.float64)  # sample position, 0 = s0 - 2
-            nodes = np.stack(
-                [np.zeros(s0.size), np.ones(s0.size), length + 2.0, length + 3.0], axis=1
-            )[run]
-            vals = np.stack([col[s0 - 2], col[s0 - 1], col[e0], col[e0 + 1]], axis=1)[run]
+            nodes = (0.0, 1.0, (length + 2.0)[run], (length + 3.0)[run])
+            vals = (col[(s0 - 2)[run]], col[(s0 - 1)[run]], col[e0[run]], col[(e0 + 1)[run]])
             fit = np.zeros(xi.shape[0])
             for j in range(4):
                 w = np.ones(xi.shape[0])
                 for q in range(4):
                     if q != j:
-                        w *= (xi - nodes[:, q]) / (nodes[:, j] - nodes[:, q])
-                fit += w * vals[:, j]
+                        w *= (xi - nodes[q]) / (nodes[j] - nodes[q])
+                fit += w * vals[j]
             pos = np.repeat(s0, length) + idx
             col[pos] = sign * np.maximum(sign * fit, sign * col[pos])
     return out

@@ -284,6 +284,7 @@ class FootAnalyzer(StreamAnalyzer):
             samples_for(s.metrics.pronation_smooth_ms / 1000.0, sampling_rate_hz=self.fs) + 4
         )
         self._gap_thr = max(s.gap_split_s, 3.5 / self.fs)
+        self._sat_pad = samples_for(0.01, sampling_rate_hz=self.fs)  # see _saturated
         self._lead_limit = samples_for(ev.max_cycle_s, sampling_rate_hz=self.fs)
         self._rest_n = samples_for(s.rest_min_s, sampling_rate_hz=self.fs)
         self._rest_edge_n = samples_for(s.rest_edge_min_s, sampling_rate_hz=self.fs)
@@ -444,6 +445,9 @@ class FootAnalyzer(StreamAnalyzer):
         self._bacc = np.empty((0, 3))
         self._bgyr = np.empty((0, 3))
         self._bsat = np.empty(0, dtype=bool)
+        #: saturated samples before each buffer index (one more entry than ``_bsat``): any
+        #: saturation in a range is a difference of two counts, not a scan (see _any_saturated)
+        self._bsat_n = np.zeros(1, dtype=np.int64)
         #: sensor-frame specific force with its clipped peaks re-estimated (declip), final
         #: before segment index ``_dec_final``; later samples wait for their clip run to end
         self._bdec = np.empty((0, 3))
@@ -471,6 +475,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._bdec_r = np.concatenate([self._bdec_r, acc_r])
         self._bgyr = np.concatenate([self._bgyr, rotate_rows(piece.gyr, r)])
         self._bsat = np.concatenate([self._bsat, sat])
+        self._bsat_n = np.concatenate([self._bsat_n, self._bsat_n[-1] + np.cumsum(sat)])
         self._bdec = np.concatenate([self._bdec, piece.acc])
         open_run = self._dec_final < self._seg_n  # a clipped run was open at the buffer's end
         self._seg_n += piece.t.shape[0]
@@ -794,6 +799,7 @@ class FootAnalyzer(StreamAnalyzer):
             self._bacc = self._bacc[cut:]
             self._bgyr = self._bgyr[cut:]
             self._bsat = self._bsat[cut:]
+            self._bsat_n = self._bsat_n[cut:]
             self._bdec = self._bdec[cut:]
             self._bdec_r = self._bdec_r[cut:]
             self._base += cut
@@ -823,6 +829,8 @@ class FootAnalyzer(StreamAnalyzer):
         reference (a loss of 3-5 packets during the loading phase, in a burst of radio losses);
         the false contact it exists for (simulated dropouts written as zeros) had its IC on
         the mid-swing, at 690 deg/s."""
+        if not self._minor:
+            return False
         k_ic = ev.ic - self._base
         if (
             0 <= k_ic < self._om.shape[0]
@@ -852,7 +860,7 @@ class FootAnalyzer(StreamAnalyzer):
             else ContactEvents(nxt.ic + sh, nxt.ms + sh, nxt.to + sh, t_ic=nxt.t_ic, t_to=nxt.t_to)
         )
         acc_b = self._bacc[lo:hi]
-        if self._acc_fs is not None and bool(self._bsat[lo:hi].any()):
+        if self._acc_fs is not None and self._any_saturated(lo, hi):
             # the swing of a shoe often exceeds 16 g: the clipped peaks re-estimated before
             # integrating (the row keeps its "saturated" flag)
             acc_b = self._bdec_r[lo:hi]
@@ -860,8 +868,14 @@ class FootAnalyzer(StreamAnalyzer):
 
     def _saturated(self, a: int, b: int) -> bool:
         """Any saturated sample from 10 ms before segment index ``a`` to 10 ms after ``b``."""
-        w = samples_for(0.01, sampling_rate_hz=self.fs)
-        return bool(self._bsat[max(0, a - self._base - w) : b - self._base + w + 1].any())
+        w = self._sat_pad
+        return self._any_saturated(max(0, a - self._base - w), b - self._base + w + 1)
+
+    def _any_saturated(self, lo: int, hi: int) -> bool:
+        """``self._bsat[lo:hi].any()`` for ``lo >= 0`` (from the running counts)."""
+        n = self._bsat.shape[0]
+        lo, hi = min(lo, n), min(hi, n)
+        return hi > lo and int(self._bsat_n[hi]) > int(self._bsat_n[lo])
 
     def _queue_early(self, pend: _Pending) -> None:
         """Queue the early row of a just-detected contact: its contact-only metrics (strike
@@ -898,12 +912,14 @@ class FootAnalyzer(StreamAnalyzer):
         long_clip = False
         if saturated and nxt is not None:
             # a clipped run longer than max_clip_run_s, i.e. of at least ``m`` samples: some
-            # ``m`` consecutive saturated samples (running counts; no run-length bookkeeping)
-            sat = self._bsat[max(0, ev.ic - self._base) : nxt.ic - self._base + 1]
+            # ``m`` consecutive saturated samples: a window of ``m`` samples whose count (from
+            # the running counts of the buffer) is ``m``; no run-length bookkeeping
+            lo = max(0, ev.ic - self._base)
+            hi = min(nxt.ic - self._base + 1, self._bsat.shape[0])  # the samples [lo, hi)
             m = math.floor(self.settings.max_clip_run_s * self.fs) + 1
-            if sat.shape[0] >= m:
-                c = np.concatenate(([0], np.cumsum(sat)))
-                long_clip = bool(np.any(c[m:] - c[:-m] >= m))
+            if hi - lo >= m:
+                c = self._bsat_n
+                long_clip = bool(((c[lo + m : hi + 1] - c[lo : hi + 1 - m]) >= m).any())
         self._jobs.append(
             _Job(
                 ev=ev,
@@ -949,7 +965,9 @@ class FootAnalyzer(StreamAnalyzer):
         ):
             heading = foot_heading_deg(al.heading_deg, self.side, s.metrics.toe_out_deg)
 
-        def batch(windows: list[tuple]) -> list:
+        def batch(
+            windows: list[tuple], stride_only: bool = False, contact_items: list | None = None
+        ) -> list:
             return contact_metrics_batch(
                 windows,
                 side=self.side,
@@ -957,13 +975,48 @@ class FootAnalyzer(StreamAnalyzer):
                 settings=metrics,
                 gravity=s.gravity,
                 heading_deg=heading,
+                stride_only=stride_only,
+                contact_items=contact_items,
             )
 
         no_orientation = (
             self.alignment_ is not None
             and self.alignment_.confidence < s.min_orientation_confidence
         )
-        for ej, (m, _trace) in zip(early_todo, batch([j.window for j in early_todo]), strict=True):
+        # One pass for the rows and the early rows of this call. A row's contact-only metrics
+        # are its early row's (computed here or in an earlier call): the rows get only their
+        # stride metrics (all metrics for a row without early values, which the order the
+        # contacts are queued in never leaves). An early window is the start of its row's
+        # window when that row is computed here too (its next contact was found in this call:
+        # every contact but a block's last one in batch analysis), so its metrics come from
+        # the row's integration (the orientation before the drift correction); the other early
+        # windows are integrated in the same pass, on their own.
+        early_of = {id(ej.pend): ej for ej in early_todo}
+        known = [j for j in todo if j.pend.early is not None or id(j.pend) in early_of]
+        unknown = [j for j in todo if not (j.pend.early is not None or id(j.pend) in early_of)]
+        paired = {id(j.pend) for j in known if j.has_next and id(j.pend) in early_of}
+        alone = [ej for ej in early_todo if id(ej.pend) not in paired]
+        early_m = {}
+        by_job = {}
+        if known or alone:
+            contact_items = [
+                early_of[id(j.pend)].window if id(j.pend) in paired else None for j in known
+            ] + [ej.window for ej in alone]
+            res = batch(
+                [j.window for j in known] + [ej.window for ej in alone], True, contact_items
+            )
+            for j, r in zip(known, res, strict=False):
+                by_job[id(j)] = r
+                if id(j.pend) in paired:
+                    early_m[id(j.pend)] = r[0]
+            for ej, (m, _) in zip(alone, res[len(known) :], strict=True):
+                early_m[id(ej.pend)] = m
+        if unknown:
+            by_job.update(
+                (id(j), r) for j, r in zip(unknown, batch([j.window for j in unknown]), strict=True)
+            )
+        for ej in early_todo:
+            m = early_m[id(ej.pend)]
             ej.pend.early = {k: m[k] for k in CONTACT_KEYS}
             if ej.pend.rest:  # the foot came to rest: no toe-off, no contact time
                 ej.pend.early["contact_time"] = None
@@ -973,7 +1026,6 @@ class FootAnalyzer(StreamAnalyzer):
             self._early_out.append(self._early_row(ej))
         for pend, stride_time in strides:
             self._early_out.append(self._stride_row(pend, stride_time))
-        by_job = {id(j): r for j, r in zip(todo, batch([j.window for j in todo]), strict=True)}
         for job in jobs:
             ev = job.ev
             row = ContactRow(
@@ -986,7 +1038,7 @@ class FootAnalyzer(StreamAnalyzer):
             trace = None
             if not rejected:
                 m, trace = by_job[id(job)]
-                tilt = float(m.pop("tilt_error_deg") or math.nan)
+                tilt = float(m.pop("tilt_error_deg", None) or math.nan)
                 if job.has_next and (
                     not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg or job.long_clip
                 ):

@@ -525,7 +525,7 @@ def _contact_steps(
     to_hi = b
     if to_hi - to_lo < 3:
         return None
-    to = to_lo + int(np.argmin(omega_s[to_lo:to_hi]))
+    to = to_lo + int(omega_s[to_lo:to_hi].argmin())
     if b_is_rest:  # the foot stands still from b on: no toe-off
         to = b
     # --- initial contact: the landing impact between the mid-swing and toe-off
@@ -547,9 +547,9 @@ def _contact_steps(
     # after standing, has instants about as still as a short flat phase)
     g_seg = gyr_norm_s[ic_lo:ic_hi]
     after_min = np.minimum.accumulate(g_seg[::-1])[::-1]
-    burst = np.flatnonzero(g_seg > after_min + settings.landing_burst_dps)
+    burst = (g_seg > after_min + settings.landing_burst_dps).nonzero()[0]
     c0 = int(burst[-1]) + 1 if burst.size and burst[-1] + 1 < g_seg.shape[0] else 0
-    ms = ic_lo + c0 + int(np.argmin(cost[c0:]))
+    ms = ic_lo + c0 + int(cost[c0:].argmin())
     # the toe-off: the push-off's trough, the first deep one after foot-flat (the lowest pitch
     # rate of the late cycle can be the early swing's, or, when the range starts late in a
     # swing after a gap, the landing's slap)
@@ -561,7 +561,7 @@ def _contact_steps(
     if b_is_rest:  # (foot-flat in the rest: judged against a gait foot-flat's rotation)
         flat_thr = max(gyr_norm_s[ms], 0.5 * settings.flat_margin_dps) + settings.flat_margin_dps
     lo_ff = ic_lo
-    above = np.flatnonzero(gyr_norm_s[lo_ff : ms + 1] > flat_thr)
+    above = (gyr_norm_s[lo_ff : ms + 1] > flat_thr).nonzero()[0]
     ff = lo_ff + int(above[-1]) + 1 if above.size else lo_ff
     # the landing burst: the last rotation peak before the flat phase (foot slap, heel drop,
     # the start of pronation); the impact precedes it by a few tens of ms
@@ -617,15 +617,15 @@ def _contact_steps(
     if omega_s[pb] < 0 and pb - s_lo >= 2:
         # a slap (heel or midfoot landing): the impact starts it, so the impact lies shortly
         # before the steepest fall of the pitch rate
-        s_fall = s_lo + int(np.argmin(np.diff(omega_s[s_lo - 1 : pb + 1])))
+        s_fall = s_lo + int(_diff(omega_s[s_lo - 1 : pb + 1]).argmin())
         win_hi = max(win_lo + 2, min(win_hi, s_fall + 1))
         win_lo = max(win_lo, min(s_fall - w_s, win_hi - 2))
         # the slap's onset: where the tangent at its steepest fall meets the pitch rate of the
         # calmest instant before it (precise, but a few ms after the impact)
-        dd = np.diff(omega_s[win_lo - 1 : s_fall + 1])
+        dd = _diff(omega_s[win_lo - 1 : s_fall + 1])
         m = float(dd[-1]) * fs
         if dd.size >= 3 and m < 0:
-            q = win_lo + int(np.argmax(dd[:-1]))
+            q = win_lo + int(dd[:-1].argmax())
             t_on = (
                 0.5 * (t[s_fall] + t[s_fall - 1])
                 + (omega_s[q] - 0.5 * (omega_s[s_fall] + omega_s[s_fall - 1])) / m
@@ -642,12 +642,12 @@ def _contact_steps(
         anchor, lo0, hi0, cap = t_on, win_lo, s_fall + 1, win_hi
     t_earliest = None
     if anchor is not None:
-        k_on = lo0 + int(np.searchsorted(t[lo0:hi0], anchor))
+        k_on = lo0 + int(t[lo0:hi0].searchsorted(anchor))
         w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
         # the onset can also come out a few ms early (a slow pitch-down before the touch-
         # down steepens the tangent): the window reaches ic_after_onset_s past it, which
         # at 100 Hz is the sample after it
-        k_hi = lo0 + int(np.searchsorted(t[lo0:hi0], anchor + settings.ic_after_onset_s))
+        k_hi = lo0 + int(t[lo0:hi0].searchsorted(anchor + settings.ic_after_onset_s))
         win_hi = max(lo0 + 2, min(cap, k_hi + 1))
         win_lo = max(lo0, min(k_on - w_i, win_hi - 2))
         t_earliest = anchor - settings.ic_before_onset_s
@@ -660,7 +660,7 @@ def _contact_steps(
     if t_earliest is not None and t_ic < t_earliest:
         # (at low rates the window holds a sample or two: not before its start in time)
         t_ic = t_earliest
-        ic = min(win_hi - 1, max(ic, int(np.searchsorted(t[win_lo:win_hi], t_ic)) + win_lo))
+        ic = min(win_hi - 1, max(ic, int(t[win_lo:win_hi].searchsorted(t_ic)) + win_lo))
     if heel_drop:
         # a heel drop after a forefoot landing: the foot's pitch is lowest at the landing,
         # so IC is the rising zero crossing of the pitch rate before the heel drop
@@ -710,7 +710,7 @@ def _contact_steps(
         if to >= b - 2:
             return None
         tail = omega_s[to:b]
-        if tail[int(np.argmin(tail)) :].max() - tail.min() < settings.swing_threshold_dps:
+        if tail[int(tail.argmin()) :].max() - tail.min() < settings.swing_threshold_dps:
             return None
         # and the foot does not come to rest after it (after the slap of a landing mistaken
         # for a lift-off it is flat again within a few tens of ms; in the early swing the
@@ -738,7 +738,7 @@ def _contact_steps(
     if ms <= ic:
         q = (to - ic) // 5
         lo, hi = ic + q, max(ic + q + 1, to - q)
-        ms = lo + int(np.argmin(gyr_norm_s[lo:hi]))
+        ms = lo + int(gyr_norm_s[lo:hi].argmin())
     ct = t_to - t_ic
     ok = b_is_rest or settings.min_contact_s <= ct <= settings.max_contact_s
     return ContactEvents(
@@ -912,6 +912,11 @@ def _impact_onset(
     return k - m + 1 + int(np.searchsorted(t[k - m + 1 : k + 1], t_ev)), t_ev
 
 
+def _diff(x: np.ndarray) -> np.ndarray:
+    """``np.diff`` of a 1-D array: the same subtraction, without its per-call overhead."""
+    return x[1:] - x[:-1]
+
+
 def _push_off_trough(
     t: np.ndarray, omega_s: np.ndarray, lo: int, hi: int, fraction: float
 ) -> tuple[int, float]:
@@ -922,13 +927,14 @@ def _push_off_trough(
     refined between samples by the parabola through it and its neighbours.
     """
     seg = omega_s[lo:hi]
-    low = float(seg.min())
-    k = int(np.argmin(seg))
+    k = int(seg.argmin())
+    low = float(seg[k])
     if seg.shape[0] >= 3 and low < 0:
         mid = seg[1:-1]
-        loc = np.flatnonzero((mid <= seg[:-2]) & (mid < seg[2:]) & (mid <= fraction * low))
-        if loc.size:
-            k = int(loc[0]) + 1
+        loc = (mid <= seg[:-2]) & (mid < seg[2:]) & (mid <= fraction * low)
+        first = int(loc.argmax())  # the first such local minimum, if any
+        if loc[first]:
+            k = first + 1
     i = lo + k
     t_min = float(t[i])
     if lo < i < hi - 1:

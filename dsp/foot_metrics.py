@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
-from dsp.contact import FOREFOOT_BELOW_DEG, REARFOOT_ABOVE_DEG, strike_type_from_angle
+from dsp.contact import (
+    CONTACT_KEYS,
+    FOREFOOT_BELOW_DEG,
+    REARFOOT_ABOVE_DEG,
+    strike_type_from_angle,
+)
 from dsp.filters import samples_for
 from dsp.foot_events import ContactEvents
 from dsp.metrics import cadence_spm
@@ -46,6 +51,9 @@ __all__ = [
 
 #: Samples of the time-normalised pitch curve handed to the viewer (0 to 100 % of the stride).
 TRACE_POINTS = 101
+#: Their positions in the stride, 0 to 1.
+_TRACE_AT = np.linspace(0.0, 1.0, TRACE_POINTS)
+_TRACE_AT.flags.writeable = False
 
 #: Typical foot progression angle of a runner (toe-out: the heel-to-toe axis turned laterally
 #: from the direction of travel), deg; see :func:`foot_heading_deg`. Running toe-out is
@@ -254,6 +262,8 @@ def contact_metrics_batch(
     settings: MetricSettings,
     gravity: float = STANDARD_GRAVITY,
     heading_deg: float = 0.0,
+    stride_only: bool = False,
+    contact_items: list | None = None,
 ) -> list[tuple[dict[str, float | str | None], np.ndarray | None]]:
     """:func:`contact_metrics` of many contacts in one vectorised pass.
 
@@ -267,6 +277,21 @@ def contact_metrics_batch(
         The arguments of :func:`contact_metrics` for each contact.
     side, sampling_rate_hz, settings, gravity, heading_deg
         As in :func:`contact_metrics`.
+    stride_only : bool
+        Only the stride metrics (``stride_time``, ``cadence``, ``stride_length``, ``speed``
+        and ``tilt_error_deg``) and the trace, for a caller that has the contact-only ones
+        (:data:`dsp.contact.CONTACT_KEYS`) from an earlier pass; an item without a next
+        contact gets an empty dict. The windows are read up to the next foot-flat only (with
+        the half window of its specific-force average): the same values, less to integrate.
+    contact_items : list, optional
+        With ``stride_only``: per item, None or the item of the same contact without a next
+        one, ``(t, acc, gyr, ev, None)`` (its early window, which ends after toe-off), whose
+        contact-only metrics are added to the item's dict: the values of
+        ``contact_metrics_batch([contact_item])``. When that window is the start of the
+        item's, they are taken from the item's integration (the orientation before its drift
+        correction is the shorter window's), else computed in a pass of their own. An item
+        without a next contact may be its own contact item: it is integrated in the same pass
+        (one call for the early windows of a block and its rows).
 
     Returns
     -------
@@ -276,16 +301,113 @@ def contact_metrics_batch(
     if not items:
         return []
     fs = sampling_rate_hz
-    k = len(items)
-    rows = np.arange(k)
-    tt, acc, gyr, n = pack_windows([(it[0], it[1], it[2]) for it in items])
-    ic = np.array([it[3].ic for it in items], dtype=np.int64)
-    ms = np.array([it[3].ms for it in items], dtype=np.int64)
-    to = np.array([it[3].to for it in items], dtype=np.int64)
-    t_ic = np.array([it[3].t_ic for it in items], dtype=np.float64)
-    has_n = np.array([it[4] is not None for it in items])
-    n_ms = np.array([-1 if it[4] is None else it[4].ms for it in items], dtype=np.int64)
     h = max(0, round(0.005 * fs))  # StrideKinematics' default still half window
+    if stride_only:
+        # the samples after the next foot-flat's average are read by no stride metric (the
+        # integration of each sample uses only the samples before it); an item without a next
+        # contact is integrated only for its contact window's metrics (in the same pass)
+        todo, windows = [], []
+        for i, (t, a, g, _, nxt) in enumerate(items):
+            if nxt is not None:
+                e = nxt.ms + h + 1
+                windows.append((t[:e], a[:e], g[:e]))
+            elif contact_items is not None and contact_items[i] is not None:
+                windows.append(contact_items[i][:3])
+            else:
+                continue
+            todo.append(i)
+    else:
+        todo = list(range(len(items)))
+        windows = [(it[0], it[1], it[2]) for it in items]
+    # contact windows served by this pass's integration (by position in todo), and the rest
+    shared: list[tuple[int, tuple]] = []
+    alone: list[int] = []
+    if stride_only and contact_items is not None:
+        pos_of = {i: p for p, i in enumerate(todo)}
+        for i, c in enumerate(contact_items):
+            if c is None:
+                continue
+            p = pos_of.get(i)
+            if p is not None and _starts_window(c, windows[p], items[i][3], h, settings):
+                shared.append((p, c))
+            else:
+                alone.append(i)
+    out_list: list[tuple[dict[str, float | str | None], np.ndarray | None]] = [
+        ({}, None) for _ in items
+    ]
+    if todo:
+        _stride_pass(
+            items,
+            todo,
+            windows,
+            shared,
+            out_list,
+            side=side,
+            fs=fs,
+            h=h,
+            settings=settings,
+            gravity=gravity,
+            heading_deg=heading_deg,
+            stride_only=stride_only,
+        )
+    if alone:
+        assert contact_items is not None
+        sep = contact_metrics_batch(
+            [contact_items[i] for i in alone],
+            side=side,
+            sampling_rate_hz=fs,
+            settings=settings,
+            gravity=gravity,
+            heading_deg=heading_deg,
+        )
+        for i, (m, _) in zip(alone, sep, strict=True):
+            out_list[i][0].update({k: m[k] for k in CONTACT_KEYS})
+    return out_list
+
+
+def _starts_window(
+    c: tuple, window: tuple, ev: ContactEvents, h: int, settings: MetricSettings
+) -> bool:
+    """Whether the contact window ``c`` (t, acc, gyr, ev, None) is the start of ``window``
+    (t, acc, gyr) of the same contact ``ev``: the same samples from the same first one, so
+    the orientation integrated over the longer window before its drift correction is the
+    shorter one's on its samples (with an anchor whose specific-force average lies in it)."""
+    t, a, g, ev_c, _ = c
+    m = t.shape[0]
+    if m > window[0].shape[0] or ev_c.ic != ev.ic or ev_c.ms != ev.ms:
+        return False
+    if not settings.flat_anchor and ev_c.ms + h >= m:
+        return False
+    return all(x.tobytes() == y[:m].tobytes() for x, y in zip((t, a, g), window, strict=True))
+
+
+def _stride_pass(
+    items: list,
+    todo: list[int],
+    windows: list[tuple],
+    shared: list[tuple[int, tuple]],
+    out_list: list,
+    *,
+    side: str,
+    fs: float,
+    h: int,
+    settings: MetricSettings,
+    gravity: float,
+    heading_deg: float,
+    stride_only: bool,
+) -> None:
+    """The integration and metrics of :func:`contact_metrics_batch`'s items ``todo`` (their
+    ``windows``), written into ``out_list``; with the contact-only metrics of the ``shared``
+    contact windows (by position in ``todo``) from the same integration."""
+    evs = [items[i][3] for i in todo]
+    nxts = [items[i][4] for i in todo]
+    k = len(todo)
+    rows = np.arange(k)
+    tt, acc, gyr, n = pack_windows(windows)
+    ms = np.array([ev.ms for ev in evs], dtype=np.int64)
+    has_n = np.array([nx is not None for nx in nxts])
+    n_ms = np.array([-1 if nx is None else nx.ms for nx in nxts], dtype=np.int64)
+    n_c = np.array([c[0].shape[0] for _, c in shared], dtype=np.int64)
     kin = integrate_windows(
         tt,
         acc,
@@ -298,13 +420,116 @@ def contact_metrics_batch(
         work_efficient=True,
         anchor_up=_FOOT_UP if settings.flat_anchor else None,
         lever_arm_m=_foot_lever_arm(settings.sensor_height_m),
+        mask_outside=not stride_only,
+        uncorrected_up=int(n_c.max()) if shared else 0,
     )
-    sign = _side_sign(side)
     # the shoe's own axes (:func:`foot_axes`; for a heading of 0, exactly ``ap`` and ``ml``)
     ax, ml = foot_axes(heading_deg)
     r20, r21 = kin.rot[2, 0], kin.rot[2, 1]
-    pitch = np.degrees(np.arcsin(np.clip(r20 * ax[0] + r21 * ax[1], -1.0, 1.0)))
-    ever = sign * np.degrees(np.arcsin(np.clip(r20 * ml[0] + r21 * ml[1], -1.0, 1.0)))
+    pitch = _asin_deg(r20 * ax[0] + r21 * ax[1])
+    if not stride_only:
+        contact = _contact_arrays(
+            tt, acc, gyr, n, evs, pitch, r20, r21, ax, ml, side=side, fs=fs, settings=settings
+        )
+    nb = np.where(has_n, n_ms, ms)
+    d = kin.pos[:2, rows, nb] - kin.pos[:2, rows, ms]
+    sl_all = np.hypot(d[0], d[1])
+    for i, ev, nxt, (t, _a, _g) in zip(range(k), evs, nxts, windows, strict=True):
+        out: dict[str, float | str | None] = {}
+        if stride_only and nxt is None:  # (integrated for its contact window only)
+            out_list[todo[i]] = (out, None)
+            continue
+        if not stride_only:
+            out.update(_contact_dict(i, ev, contact, settings))
+        out["tilt_error_deg"] = float(kin.tilt_error_deg[i])
+        trace = None
+        if nxt is not None:
+            stride_time = float(nxt.t_ic - ev.t_ic)
+            out["stride_time"] = stride_time
+            out["cadence"] = cadence_spm(stride_time)
+            sl = float(sl_all[i])
+            out["stride_length"] = sl
+            out["speed"] = sl / stride_time
+            seg = t[ev.ic : nxt.ic + 1]
+            u = (seg - seg[0]) / (seg[-1] - seg[0])
+            trace = np.interp(_TRACE_AT, u, pitch[i, ev.ic : nxt.ic + 1])
+        out_list[todo[i]] = (out, trace)
+    if shared:
+        # the contact windows' metrics from the orientation before the drift correction, on
+        # their own samples (the first n_c of each window)
+        sel = np.array([p for p, _ in shared], dtype=np.int64)
+        up = kin.up_uncorrected
+        assert up is not None
+        m = up.shape[2]
+        r20u, r21u = up[0][sel], up[1][sel]
+        pitch_u = _asin_deg(r20u * ax[0] + r21u * ax[1])
+        evs_c = [c[3] for _, c in shared]
+        contact = _contact_arrays(
+            tt[sel, :m],
+            acc[:, sel, :m],
+            gyr[:, sel, :m],
+            n_c,
+            evs_c,
+            pitch_u,
+            r20u,
+            r21u,
+            ax,
+            ml,
+            side=side,
+            fs=fs,
+            settings=settings,
+        )
+        for j, ((p, _), ev_c) in enumerate(zip(shared, evs_c, strict=True)):
+            out_list[todo[p]][0].update(_contact_dict(j, ev_c, contact, settings))
+
+
+def _contact_dict(
+    i: int, ev: ContactEvents, contact: tuple, settings: MetricSettings
+) -> dict[str, float | str | None]:
+    """The contact-only metrics of contact ``i`` of :func:`_contact_arrays`' result."""
+    fsa, excursion, max_rate, impact = contact
+    f = float(fsa[i])
+    return {
+        "foot_strike_angle": f,
+        "strike_type": strike_type_from_angle(
+            f,
+            rearfoot_above_deg=settings.rearfoot_above_deg,
+            forefoot_below_deg=settings.forefoot_below_deg,
+        ),
+        "pronation_excursion": float(excursion[i]),
+        "max_pronation_velocity": float(max_rate[i]),
+        "contact_time": float(ev.t_to - ev.t_ic),
+        "peak_impact": float(impact[i]),
+    }
+
+
+def _contact_arrays(
+    tt: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    n: np.ndarray,
+    evs: list[ContactEvents],
+    pitch: np.ndarray,
+    r20: np.ndarray,
+    r21: np.ndarray,
+    ax: np.ndarray,
+    ml: np.ndarray,
+    *,
+    side: str,
+    fs: float,
+    settings: MetricSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The contact-only metrics of :func:`contact_metrics_batch` for ``K`` packed windows
+    (``tt`` (K, L), ``acc`` and ``gyr`` (3, K, L), ``pitch`` and the world-up row's
+    ``r20``, ``r21`` (K, L)): foot strike angle, pronation excursion, max pronation velocity
+    and peak impact, each shape (K,)."""
+    rows = np.arange(len(evs))
+    ic = np.array([ev.ic for ev in evs], dtype=np.int64)
+    ms = np.array([ev.ms for ev in evs], dtype=np.int64)
+    to = np.array([ev.to for ev in evs], dtype=np.int64)
+    t_ic = np.array([ev.t_ic for ev in evs], dtype=np.float64)
+    sign = _side_sign(side)
+    ever = sign * _asin_deg(r20 * ml[0] + r21 * ml[1])
     p_ic = _at_batch(tt, pitch, ic, t_ic, n)
     fsa = p_ic - pitch[rows, ms]
     idx = np.arange(tt.shape[1])[None, :]
@@ -322,7 +547,7 @@ def contact_metrics_batch(
     for o in range(-hw, hw + 1):
         src = idx + o
         ok = (src >= lo) & (src < hi)
-        shifted = rate[:, np.clip(src[0], 0, width - 1)]
+        shifted = rate[:, np.minimum(np.maximum(src[0], 0), width - 1)]
         total += np.where(ok, shifted, 0.0)
         count += ok
     rate_s = total / np.maximum(count, 1.0)
@@ -331,37 +556,15 @@ def contact_metrics_batch(
     norm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
     imp_win = (idx >= ic[:, None]) & (idx <= (ic + n_imp)[:, None]) & (idx < n[:, None])
     impact = np.where(imp_win, norm, -np.inf).max(axis=1) / STANDARD_GRAVITY
-    nb = np.where(has_n, n_ms, ms)
-    d = kin.pos[:2, rows, nb] - kin.pos[:2, rows, ms]
-    sl_all = np.hypot(d[0], d[1])
-    out_list: list[tuple[dict[str, float | str | None], np.ndarray | None]] = []
-    for i, (t, _a, _g, ev, nxt) in enumerate(items):
-        out: dict[str, float | str | None] = {}
-        f = float(fsa[i])
-        out["foot_strike_angle"] = f
-        out["strike_type"] = strike_type_from_angle(
-            f,
-            rearfoot_above_deg=settings.rearfoot_above_deg,
-            forefoot_below_deg=settings.forefoot_below_deg,
-        )
-        out["pronation_excursion"] = float(excursion[i])
-        out["max_pronation_velocity"] = float(max_rate[i])
-        out["contact_time"] = float(ev.t_to - ev.t_ic)
-        out["peak_impact"] = float(impact[i])
-        out["tilt_error_deg"] = float(kin.tilt_error_deg[i])
-        trace = None
-        if nxt is not None:
-            stride_time = float(nxt.t_ic - ev.t_ic)
-            out["stride_time"] = stride_time
-            out["cadence"] = cadence_spm(stride_time)
-            sl = float(sl_all[i])
-            out["stride_length"] = sl
-            out["speed"] = sl / stride_time
-            seg = t[ev.ic : nxt.ic + 1]
-            u = (seg - seg[0]) / (seg[-1] - seg[0])
-            trace = np.interp(np.linspace(0.0, 1.0, TRACE_POINTS), u, pitch[i, ev.ic : nxt.ic + 1])
-        out_list.append((out, trace))
-    return out_list
+    return fsa, excursion, max_rate, impact
+
+
+def _asin_deg(x: np.ndarray) -> np.ndarray:
+    """``np.degrees(np.arcsin(np.clip(x, -1, 1)))`` of a temporary ``x`` (clipped in place:
+    the same values without np.clip's per-call overhead)."""
+    np.maximum(x, -1.0, out=x)
+    np.minimum(x, 1.0, out=x)
+    return np.degrees(np.arcsin(x, out=x), out=x)
 
 
 def _foot_lever_arm(height_m: float) -> np.ndarray | None:

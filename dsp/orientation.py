@@ -238,12 +238,16 @@ class WindowKinematics(NamedTuple):
         elsewhere and in windows without a second still instant.
     tilt_error_deg : ndarray, shape (K,)
         Tilt error removed at the second still instant, deg (NaN without one).
+    up_uncorrected : ndarray, shape (2, K, M), or None
+        ``rot[2, 0]`` and ``rot[2, 1]`` (the world-up row's first two elements) of the
+        orientation before the drift correction, first ``M`` samples (``uncorrected_up``).
     """
 
     rot: np.ndarray
     vel: np.ndarray
     pos: np.ndarray
     tilt_error_deg: np.ndarray
+    up_uncorrected: np.ndarray | None = None
 
 
 def pack_windows(
@@ -296,6 +300,8 @@ def integrate_windows(
     work_efficient: bool = False,
     anchor_up: np.ndarray | None = None,
     lever_arm_m: np.ndarray | None = None,
+    mask_outside: bool = True,
+    uncorrected_up: int = 0,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -332,6 +338,16 @@ def integrate_windows(
         Body-frame position (m) of the sensor relative to the point about which the segment
         rolls on the ground at the still instants: the velocity there is then ``omega x r``
         (:func:`_anchor_velocity`) instead of zero. ``None``: zero (a still segment).
+    mask_outside : bool
+        Velocity and position are NaN outside the still instants' span (default); with False
+        the values there are left unmasked and meaningless (for a caller that reads only
+        samples inside it: two fewer passes over the arrays).
+    uncorrected_up : int
+        Also return the world-up row of the orientation before the drift correction (its
+        first two elements) for the first ``uncorrected_up`` samples of each window: the
+        orientation of the same window without a second still instant, which is the
+        same for a window cut after those samples (every sample's orientation depends only on
+        the samples before it), so one integration serves both.
 
     Returns
     -------
@@ -353,8 +369,11 @@ def integrate_windows(
     dt = t[1:] - t[:-1]
     q = np.empty((4, width, k))
     q[:, 0, :] = ((0.0,), (0.0,), (0.0,), (1.0,))
-    rv = np.radians(0.5 * (gyr[:, 1:] + gyr[:, :-1])) * dt
-    q[:, 1:] = _quat_from_rotvec_c(rv)
+    rv = np.add(gyr[:, 1:], gyr[:, :-1])  # radians(0.5 * (g[i+1] + g[i])) * dt, in place
+    rv *= 0.5
+    np.radians(rv, out=rv)
+    rv *= dt
+    _quat_from_rotvec_c(rv, out=q[:, 1:])
     # 2. prefix products (element i only ever combines elements <= i, in an order fixed by i)
     q = _scan_blocked(q) if work_efficient else _scan_doubling(q)
     q /= np.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
@@ -369,10 +388,15 @@ def integrate_windows(
         np.stack([-qa[0], -qa[1], -qa[2], qa[3]]),
     )
     world = _qmul_c(q_anchor[:, None, :], q)
+    up_free = None
+    if uncorrected_up > 0:
+        up_free = _up_row_c(world[:, :uncorrected_up]).transpose(0, 2, 1)
     tilt = np.full(k, np.nan)
     if not has_b.any():
         nan = np.full((3, k, width), np.nan)
-        return WindowKinematics(_quat_to_matrix_c(world).transpose(0, 1, 3, 2), nan, nan, tilt)
+        return WindowKinematics(
+            _quat_to_matrix_c(world).transpose(0, 1, 3, 2), nan, nan, tilt, up_free
+        )
     # 4. gravity update: the tilt error at b, removed linearly in time from a to b
     b = np.where(has_b, still_b, still_a)
     fb = _mean_at(acc, n, b, still_half_window) if fixed_up is None else fixed_up  # (3, K)
@@ -400,7 +424,7 @@ def integrate_windows(
     acc_w[2] -= gravity
     inc = np.where(inside, 0.5 * (acc_w[:, 1:] + acc_w[:, :-1]) * dt, 0.0)
     v = np.zeros((3, width, k))
-    np.cumsum(inc, axis=1, out=v[:, 1:])
+    inc.cumsum(axis=1, out=v[:, 1:])
     ramp = (t - ta) / np.where(has_b[None, :], tb - ta, 1.0)
     if lever_arm_m is None:
         v -= ramp * v[:, b, rows][:, None, :]
@@ -411,12 +435,14 @@ def integrate_windows(
         v -= ramp * (v[:, b, rows] - vb)[:, None, :]
     pinc = np.where(inside, 0.5 * (v[:, 1:] + v[:, :-1]) * dt, 0.0)
     p = np.zeros((3, width, k))
-    np.cumsum(pinc, axis=1, out=p[:, 1:])
-    seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
-    vel = np.where(seg, v, np.nan)
-    pos = np.where(seg, p, np.nan)
+    pinc.cumsum(axis=1, out=p[:, 1:])
+    vel, pos = v, p
+    if mask_outside:
+        seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
+        vel = np.where(seg, v, np.nan)
+        pos = np.where(seg, p, np.nan)
     return WindowKinematics(
-        rot.transpose(0, 1, 3, 2), vel.transpose(0, 2, 1), pos.transpose(0, 2, 1), tilt
+        rot.transpose(0, 1, 3, 2), vel.transpose(0, 2, 1), pos.transpose(0, 2, 1), tilt, up_free
     )
 
 
@@ -539,12 +565,20 @@ def _qmul_c(p: np.ndarray, q: np.ndarray, out: np.ndarray | None = None) -> np.n
     return out
 
 
-def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
-    """Quaternions (4, ...) of rotation vectors (3, ...) in rad, components first."""
-    ang = np.sqrt(rv[0] * rv[0] + rv[1] * rv[1] + rv[2] * rv[2])
-    half = 0.5 * ang
+def _quat_from_rotvec_c(rv: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Quaternions (4, ...) of rotation vectors (3, ...) in rad, components first (written into
+    ``out`` when given; it must not overlap ``rv``)."""
+    x, y, z = rv
+    ang = x * x  # |rv|, summed x² + y² + z² in that order
+    tmp = y * y
+    ang += tmp
+    np.multiply(z, z, out=tmp)
+    ang += tmp
+    np.sqrt(ang, out=ang)
+    half = np.multiply(ang, 0.5, out=tmp)
     small = ang < 1e-6
-    out = np.empty((4, *ang.shape))
+    if out is None:
+        out = np.empty((4, *ang.shape))
     kk = np.sin(half)  # sin(ang / 2) / ang, its series near 0
     if small.any():
         kk /= np.where(small, 1.0, ang)
@@ -552,15 +586,20 @@ def _quat_from_rotvec_c(rv: np.ndarray) -> np.ndarray:
         kk[small] = 0.5 - a * a / 48.0
     else:
         kk /= ang
-    np.multiply(rv[0], kk, out=out[0])
-    np.multiply(rv[1], kk, out=out[1])
-    np.multiply(rv[2], kk, out=out[2])
+    np.multiply(x, kk, out=out[0])
+    np.multiply(y, kk, out=out[1])
+    np.multiply(z, kk, out=out[2])
     np.cos(half, out=out[3])
     return out
 
 
 def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices (3, 3, ...) of unit quaternions (4, ...), components first."""
+    """Rotation matrices (3, 3, ...) of unit quaternions (4, ...), components first.
+
+    Written into the result with three temporaries (large temporaries cost more to allocate
+    than to fill): diagonal ``1 - 2 (a + b)`` of two squares, off-diagonal pairs
+    ``2 (a - b)`` and ``2 (a + b)`` of two products.
+    """
     x, y, z, w = q
     m = np.empty((3, 3, *x.shape))
     xx, yy, zz = x * x, y * y, z * z
@@ -568,18 +607,30 @@ def _quat_to_matrix_c(q: np.ndarray) -> np.ndarray:
         e = np.add(a, b, out=m[i, j])  # 1 - 2 (a + b)
         e *= 2
         np.subtract(1, e, out=e)
-    xy, zw, xz, yw, yz, xw = x * y, z * w, x * z, y * w, y * z, x * w
-    for (i, j), a, op, b in (
-        ((0, 1), xy, np.subtract, zw),
-        ((0, 2), xz, np.add, yw),
-        ((1, 0), xy, np.add, zw),
-        ((1, 2), yz, np.subtract, xw),
-        ((2, 0), xz, np.subtract, yw),
-        ((2, 1), yz, np.add, xw),
+    tmp = xx  # (free now)
+    for (i, j), (i2, j2), (a1, a2), (b1, b2) in (
+        ((0, 1), (1, 0), (x, y), (z, w)),  # 2 (xy - zw), 2 (xy + zw)
+        ((2, 0), (0, 2), (x, z), (y, w)),  # 2 (xz - yw), 2 (xz + yw)
+        ((1, 2), (2, 1), (y, z), (x, w)),  # 2 (yz - xw), 2 (yz + xw)
     ):
-        e = op(a, b, out=m[i, j])  # 2 (a -+ b)
-        e *= 2
+        ab = np.multiply(a1, a2, out=m[i, j])
+        np.multiply(b1, b2, out=tmp)
+        np.add(ab, tmp, out=m[i2, j2])
+        ab -= tmp
+        ab *= 2
+        m[i2, j2] *= 2
     return m
+
+
+def _up_row_c(q: np.ndarray) -> np.ndarray:
+    """Elements ``[2, 0]`` and ``[2, 1]`` of :func:`_quat_to_matrix_c` (the same operations in
+    the same order), shape (2, ...)."""
+    x, y, z, w = q
+    out = np.empty((2, *x.shape))
+    np.subtract(x * z, y * w, out=out[0])
+    np.add(y * z, x * w, out=out[1])
+    out *= 2
+    return out
 
 
 def _matvec_c(a: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -17,7 +17,9 @@ from scipy.spatial.transform import Rotation
 
 import dsp.foot_analyzer as foot_analyzer_mod
 from dsp.block import SampleBlock
+from dsp.contact import CONTACT_KEYS
 from dsp.foot_analyzer import FootAnalyzer
+from dsp.foot_events import ContactEvents
 from dsp.foot_metrics import MetricSettings, contact_metrics, contact_metrics_batch
 from dsp.orientation import StrideKinematics, integrate_windows, pack_windows, tilt_matrix
 
@@ -120,7 +122,16 @@ def run(chirunning_lossy):
     return chirunning_lossy
 
 
+def _same_metrics(m, m1):
+    assert m.keys() == m1.keys()
+    for key, v in m.items():
+        assert v == m1[key] or (v != v and m1[key] != m1[key]), key  # NaN == NaN
+
+
 def test_batched_metrics_equal_one_contact_at_a_time(run, monkeypatch):
+    """The analyzer's passes (early windows, rows' windows with their stride metrics only and
+    the contact-only metrics of the early windows from the same integration) give the values
+    of :func:`contact_metrics` on each window alone."""
     batches = []
     real = foot_analyzer_mod.contact_metrics_batch
 
@@ -135,14 +146,90 @@ def test_batched_metrics_equal_one_contact_at_a_time(run, monkeypatch):
     fa.finish()
     assert sum(len(items) for items, _ in batches) > 40
     assert max(len(items) for items, _ in batches) > 20
+    stride_keys = ("tilt_error_deg", "stride_time", "cadence", "stride_length", "speed")
+    shared = 0
     for items, kw in batches:
         together = real(items, **kw)
-        for item, (m, trace) in zip(items, together, strict=True):
-            m1, trace1 = contact_metrics(*item, **kw)
-            assert m.keys() == m1.keys()
-            for key, v in m.items():
-                assert v == m1[key] or (v != v and m1[key] != m1[key]), key  # NaN == NaN
+        one = {k: v for k, v in kw.items() if k not in ("stride_only", "contact_items")}
+        contact_items = kw.get("contact_items") or [None] * len(items)
+        for item, c, (m, trace) in zip(items, contact_items, together, strict=True):
+            m1, trace1 = contact_metrics(*item, **one)
+            if kw.get("stride_only"):
+                m1 = {k: m1[k] for k in stride_keys if k in m1 and item[4] is not None}
+                if item[4] is None:
+                    trace1 = None
+                if c is not None:
+                    shared += 1
+                    mc, _ = contact_metrics(*c, **one)
+                    m1.update({k: mc[k] for k in CONTACT_KEYS})
+                    m = dict(m)
+            _same_metrics(m, m1)
             assert (trace is None and trace1 is None) or np.array_equal(trace, trace1)
+    assert shared > 20
+
+
+@pytest.mark.parametrize("flat_anchor", [True, False])
+def test_contact_metrics_from_the_rows_integration(run, flat_anchor, monkeypatch):
+    """``contact_items``: the contact-only metrics of an early window equal those of its own
+    pass, whether it is the start of the row's window (one integration) or not (its own)."""
+    items = []
+    real = foot_analyzer_mod.contact_metrics_batch
+
+    def spy(its, **kw):
+        if kw.get("stride_only"):
+            items.extend(it for it in its if it[4] is not None)
+        return real(its, **kw)
+
+    monkeypatch.setattr(foot_analyzer_mod, "contact_metrics_batch", spy)
+    info = next(s for s in run.sensors if s.sensor_id == "left_foot")
+    fa = FootAnalyzer(info)
+    fa.feed(run.blocks["left_foot"])
+    fa.finish()
+    assert len(items) > 20
+    kw = {
+        "side": "left",
+        "sampling_rate_hz": info.sample_rate_hz,
+        "settings": MetricSettings(flat_anchor=flat_anchor),
+    }
+    contacts = []
+    for i, (t, a, g, ev, _) in enumerate(items):
+        e = ev.to + 25
+        if i % 3 == 1:  # a window starting a sample later: not the start of the row's window
+            sh = ContactEvents(ev.ic - 1, ev.ms - 1, ev.to - 1, ev.ok, ev.reason, ev.t_ic, ev.t_to)
+            contacts.append((t[1:e], a[1:e], g[1:e], sh, None))
+        elif i % 3 == 2:
+            contacts.append(None)
+        else:
+            contacts.append((t[:e], a[:e], g[:e], ev, None))
+    got = contact_metrics_batch(items, stride_only=True, contact_items=contacts, **kw)
+    full = contact_metrics_batch(items, **kw)
+    for c, (m, trace), (mf, tf) in zip(contacts, got, full, strict=True):
+        assert np.array_equal(trace, tf)
+        expected = {k: mf[k] for k in ("tilt_error_deg", "stride_time", "cadence")}
+        expected.update(stride_length=mf["stride_length"], speed=mf["speed"])
+        if c is not None:
+            ((mc, _),) = contact_metrics_batch([c], **kw)
+            expected.update({k: mc[k] for k in CONTACT_KEYS})
+        _same_metrics(m, expected)
+
+
+def test_uncorrected_orientation_is_that_of_the_shorter_window():
+    """``uncorrected_up``: the world-up row before the drift correction is the orientation of
+    the same window without its second still instant, cut after those samples."""
+    rng = np.random.default_rng(11)
+    wins, a, b = _random_windows(rng, 12)
+    b = np.where(b < 0, a + 20, b)
+    m = 50
+    for anchor_up in (None, np.array([0.0, 0.0, 1.0])):
+        kw = {"still_half_window": 2, "work_efficient": True, "anchor_up": anchor_up}
+        got = integrate_windows(*pack_windows(wins), a, b, uncorrected_up=m, **kw)
+        assert got.up_uncorrected is not None and got.up_uncorrected.shape == (2, len(wins), m)
+        for i, (t, acc, gyr) in enumerate(wins):
+            n = min(m, t.shape[0])
+            cut = [(t[:n], acc[:n], gyr[:n])]
+            alone = integrate_windows(*pack_windows(cut), a[i : i + 1], np.array([-1]), **kw)
+            if a[i] + 2 < n or anchor_up is not None:
+                assert np.array_equal(got.up_uncorrected[:, i, :n], alone.rot[2, :2, 0])
 
 
 def _feet_rows(run, sid, cuts):

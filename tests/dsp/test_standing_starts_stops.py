@@ -152,20 +152,24 @@ def test_a_running_pelvis_step_fused_with_a_landing_into_rest_keeps_its_contact_
         assert 0.1 < r.contact_time < 0.45, r
 
 
-def test_a_long_stand_at_the_start_fed_live_gives_the_rows_of_one_batch_call() -> None:
-    # fed in 0.1 s blocks, a foot standing for 12 s at 833 Hz has its buffer trimmed before
-    # its first mid-swing; the rest before that mid-swing was then looked for from segment
-    # index 0 in a buffer starting at 10 000 (IndexError in the first step after the rest,
-    # found by scripts/check_outputs_identical.sh's live feeding)
-    run = simulate_session(
-        "rearfoot",
-        duration_s=22.0,
-        rate_hz=833.0,
+@pytest.mark.parametrize("fs", [833.0, 400.0])
+def test_a_long_standing_start_fed_live_finds_the_first_steps(fs):
+    """Standing longer than the analyzer keeps buffered before the first mid-swing (its buffer
+    is trimmed meanwhile): the rests before the first mid-swing are searched in the samples
+    still held (a search from the segment's start read the wrong samples and crashed in live
+    feeding: IndexError in _after_rest, the simulated rearfoot run at 833 Hz)."""
+    r = synth_run(
+        fs=fs,
+        n_strides=8,
+        stride_time=0.72,
+        contact_time=0.24,
+        still_s=16.0,
         seed=3,
-        sensors=("left_foot",),
-        program=(("stand", 12.0), ("run", 10.0)),
+        noise_gyr=1.0,
+        noise_acc=0.05,
+        side="left",
     )
-    batch = analyze_run(run)
-    assert len(batch) >= 10
-    live = analyze_run(run, block_s=0.1)
-    assert [r.as_record() for r in live] == [r.as_record() for r in batch]
+    live = _rows(r.t, r.acc, r.gyr, fs, block_s=0.05)
+    found, extra = _match(live, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
+    assert all(found) and not extra
+    assert [x.as_record() for x in live] == [x.as_record() for x in _rows(r.t, r.acc, r.gyr, fs)]
