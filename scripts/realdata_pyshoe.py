@@ -86,24 +86,26 @@ Each trial becomes ``OUT_DIR/pyshoe_<date-time>.h5`` (format v1, one sensor ``ri
 and runs of this data set go round a ~3 x 3 m room: almost every stride turns (the direction
 of travel changes 30-180 deg from one stride to the next), unlike a straight walk.
 
-Figures (runform at this commit's parent; all 56 trials converted in ~3 s, scored in ~8 s):
+Figures (runform after session 7, with the foot-flat anchor velocity of docs/dsp.md step 4;
+all 56 trials converted in ~3 s, scored in ~8 s; before that change in brackets):
 
 * walking (19 trials): contacts 396/397 found, 6 false; stride length on 286 of 291 reference
-  strides: median |error| 2.2 %, mean 3.3 % (3.0 % without one stride of 0.006 m, below),
-  bias -1.1 %, 90th percentile 6.2 %; reference cadence 97 /min.
+  strides: median |error| 2.1 % (2.2), mean 3.2 % (3.3; ~3.0 without one stride of 0.006 m,
+  below), bias -0.6 % (-1.1), 90th percentile 6.2 %; reference cadence 97 /min.
 * running (14 trials, 158 /min): contacts 325/325, none false; stride length on 278 of 286:
-  median |error| 3.7 %, mean 4.0 %, bias -3.6 % (growing with stride length: -1.9 % under
-  1.2 m, -4.4 % over 1.5 m; -3.2 % on the strides without a clipped sample).
-* mixed 6, steps up/down 2 trials: 99-100 % found, stride length median 3.5-3.7 %, bias -3 %;
-  short steps (6) and other (6): 72-86 % found, many ``low_alignment`` rows (forward direction
+  median |error| 2.7 % (3.7), mean 3.1 % (4.0), bias -2.4 % (-3.6; the error grew with stride
+  length: -1.9 % under 1.2 m, -4.4 % over 1.5 m).
+* mixed 6, steps up/down 2 trials: 99-100 % found, stride length median 3.0 % (3.5-3.7);
+  short steps (6) and other (6): 73-90 % found, many ``low_alignment`` rows (forward direction
   unclear, the steps being short and turning).
 
 What the truth shows about the errors:
 
 * Running: at its stillest instant of a stance the foot still moves forward at 0.04 m/s
   (median over the running foot-flats, Vicon; walking 0.005 m/s), i.e. ~2.2 % of a stride
-  over the stride time: a zero-velocity assumption there explains more than half of the
-  -3.6 % bias. The gyroscope clips (``saturated`` rows: 140 of 286 running strides; median
+  over the stride time: a zero-velocity assumption there explained more than half of the
+  -3.6 % bias (runform now starts each stride at omega x r, ``MetricSettings.sensor_height_m``;
+  ``scripts/pyshoe_anchor_velocity.py``). The gyroscope clips (``saturated`` rows: 140 of 286 running strides; median
   |error| 4.3 % against 3.3 % on the others).
 * Walking: the strides whose detected IC comes more than 120 ms after the truth's landing (31
   of 286, 19 of them in the two slowest walks, 2017-11-22-11-50-42 and -51-23, 1.5-1.6 s
