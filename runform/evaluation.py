@@ -77,11 +77,16 @@ def match_events(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     d = np.abs(t_ref[:, None] - t_det[None, :])
     ii, jj = np.nonzero(d <= tol_s)
-    order = np.argsort(d[ii, jj], kind="stable")
+    return _closest_pairs(ii, jj, d[ii, jj])
+
+
+def _closest_pairs(ii: np.ndarray, jj: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairs among the candidates ``(ii[k], jj[k])``, closest (``d``) first; the
+    pairs sorted by ``ii``."""
     used_r: set[int] = set()
     used_d: set[int] = set()
     pairs = []
-    for k in order:
+    for k in np.argsort(d, kind="stable"):
         i, j = int(ii[k]), int(jj[k])
         if i in used_r or j in used_d:
             continue
@@ -126,22 +131,7 @@ def match_flats(
     b = np.where(np.isfinite(b), b, nxt)
     inside = (f[:, None] >= a[None, :]) & (f[:, None] <= b[None, :])
     ii, jj = np.nonzero(inside)
-    d = np.abs(f[ii] - mid[jj])
-    used_r: set[int] = set()
-    used_d: set[int] = set()
-    pairs = []
-    for k in np.argsort(d, kind="stable"):
-        i, j = int(ii[k]), int(jj[k])
-        if i in used_r or j in used_d:
-            continue
-        used_r.add(i)
-        used_d.add(j)
-        pairs.append((i, j))
-    pairs.sort()
-    if not pairs:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    arr = np.asarray(pairs, dtype=np.int64)
-    return arr[:, 0], arr[:, 1]
+    return _closest_pairs(ii, jj, np.abs(f[ii] - mid[jj]))
 
 
 def _nan(x: Any) -> float:

@@ -257,12 +257,29 @@ def test_a_missed_step_keeps_the_parity_of_the_run() -> None:
     assert [s.step_no for s in pw2._steps] == [0, 1, 2, 3, 4]
 
 
+def _walk_steps(
+    fs: float, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block: int, settings=None
+) -> list:
+    """``(t_ic, left, edge)`` of every step of :class:`dsp.pelvis_walk.PelvisWalk` fed in
+    blocks of ``block`` samples."""
+    from dsp.pelvis_walk import PelvisWalk
+
+    no = np.zeros(t.shape[0], dtype=bool)
+    pw = PelvisWalk(fs) if settings is None else PelvisWalk(fs, settings=settings)
+    steps = []
+    for i in range(0, t.shape[0], block):
+        s = slice(i, i + block)
+        pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
+        steps += pw.take()
+    steps += pw.take(final=True)
+    return [(round(s.t_ic, 9), s.left, s.edge) for s in steps]
+
+
 @pytest.mark.parametrize("offset_s", [0.0, 0.55, 1.1, 1.65])
 def test_the_weak_last_step_is_found_once_whatever_the_epochs(offset_s: float) -> None:
     """Fed through the streaming walking analysis, a walk's weak last step comes out exactly
     once, at the walk's pace and the next side, wherever the 2 s epochs fall (its run lies in
     the epoch's context before it) and whatever the block sizes."""
-    from dsp.pelvis_walk import PelvisWalk
 
     fs = 100.0
     t0 = 8.0 + offset_s
@@ -279,17 +296,7 @@ def test_the_weak_last_step_is_found_once_whatever_the_epochs(offset_s: float) -
         ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / 0.6)
     acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
     gyr = np.zeros_like(acc)
-    no = np.zeros(t.shape[0], dtype=bool)
-    got = []
-    for block in (10**9, 37):
-        pw = PelvisWalk(fs)
-        steps = []
-        for i in range(0, t.shape[0], block):
-            s = slice(i, i + block)
-            pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
-            steps += pw.take()
-        steps += pw.take(final=True)
-        got.append([(round(s.t_ic, 9), s.left, s.edge) for s in steps])
+    got = [_walk_steps(fs, t, acc, gyr, block) for block in (10**9, 37)]
     assert got[0] == got[1]
     steps = got[0]
     assert len(steps) == 11, steps
@@ -360,20 +367,6 @@ def _turning_walk(
     return peaks, fs, t, acc, gyr
 
 
-def _walk_steps(fs: float, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block: int) -> list:
-    from dsp.pelvis_walk import PelvisWalk
-
-    no = np.zeros(t.shape[0], dtype=bool)
-    pw = PelvisWalk(fs)
-    steps = []
-    for i in range(0, t.shape[0], block):
-        s = slice(i, i + block)
-        pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
-        steps += pw.take()
-    steps += pw.take(final=True)
-    return [(round(s.t_ic, 9), s.left) for s in steps]
-
-
 @pytest.mark.parametrize("t0", [8.0, 8.7, 9.4])
 def test_a_contact_missed_in_a_turn_is_filled(t0: float) -> None:
     """A turning step whose vertical bounce faded (real U-turns, Voisard et al.) leaves two
@@ -389,7 +382,7 @@ def test_a_contact_missed_in_a_turn_is_filled(t0: float) -> None:
     # neighbours' contacts
     assert np.all((np.array(peaks) - tic > 0.0) & (np.array(peaks) - tic < 0.3)), tic - peaks
     assert abs(tic[8] - 0.5 * (tic[7] + tic[9])) < 1e-9
-    assert [left for _, left in steps] == [k % 2 == 0 for k in range(16)]
+    assert [left for _, left, _ in steps] == [k % 2 == 0 for k in range(16)]
 
 
 @pytest.mark.parametrize(
@@ -408,7 +401,7 @@ def test_no_contact_is_filled_without_a_turn_and_a_gap(
     _, fs, t, acc, gyr = _turning_walk(missed=missed, yaw_dps=yaw_dps, long_step=long_step)
     steps = _walk_steps(fs, t, acc, gyr, 10**9)
     assert len(steps) == n_steps, steps
-    sides = [left for _, left in steps]
+    sides = [left for _, left, _ in steps]
     want = [k % 2 == 0 for k in range(16) if k != missed]
     assert sides == want, sides
 
@@ -418,7 +411,7 @@ def test_a_slow_step_of_a_turn_gets_no_contact() -> None:
     _, fs, t, acc, gyr = _turning_walk(missed=None, yaw_dps=90.0, long_step=7, late=0.2)
     steps = _walk_steps(fs, t, acc, gyr, 10**9)
     assert len(steps) == 16, steps
-    assert [left for _, left in steps] == [k % 2 == 0 for k in range(16)]
+    assert [left for _, left, _ in steps] == [k % 2 == 0 for k in range(16)]
 
 
 def test_turning_on_the_spot_makes_no_steps() -> None:
@@ -467,7 +460,7 @@ def test_the_closing_contact_of_a_walk_by_timing(
 def test_the_closing_contact_is_found_once_whatever_the_epochs() -> None:
     """Streaming: the closing contact by timing comes out once, with the next side, wherever
     the epochs fall and whatever the block sizes."""
-    from dsp.pelvis_walk import PelvisWalk, WalkSettings
+    from dsp.pelvis_walk import WalkSettings
 
     fs = 100.0
     for t0 in (8.0, 8.55, 9.1, 9.65):
@@ -483,17 +476,8 @@ def test_the_closing_contact_is_found_once_whatever_the_epochs() -> None:
             ml[m2] += (-0.8 if k % 2 == 0 else 0.8) * np.sin(np.pi * (t[m2] - tk + 0.1) / 0.6)
         acc = np.column_stack((np.zeros_like(t), ml, 9.80665 * (1.0 + x)))
         gyr = np.zeros_like(acc)
-        no = np.zeros(t.shape[0], dtype=bool)
-        got = []
-        for block in (10**9, 37):
-            pw = PelvisWalk(fs, settings=WalkSettings(closing_rest_s=1.0))
-            steps = []
-            for i in range(0, t.shape[0], block):
-                s = slice(i, i + block)
-                pw.feed(t[s], acc[s], gyr[s], no[s], no[s], new_segment=i == 0)
-                steps += pw.take()
-            steps += pw.take(final=True)
-            got.append([(round(s.t_ic, 9), s.left, s.edge) for s in steps])
+        closing = WalkSettings(closing_rest_s=1.0)
+        got = [_walk_steps(fs, t, acc, gyr, block, closing) for block in (10**9, 37)]
         assert got[0] == got[1]
         assert len(got[0]) == 11, got[0]
         assert [e for _, _, e in got[0]] == [0] * 10 + [1]
