@@ -992,8 +992,10 @@ class FootAnalyzer(StreamAnalyzer):
         # the row's integration (the orientation before the drift correction); the other early
         # windows are integrated in the same pass, on their own.
         early_of = {id(ej.pend): ej for ej in early_todo}
-        known = [j for j in todo if j.pend.early is not None or id(j.pend) in early_of]
-        unknown = [j for j in todo if not (j.pend.early is not None or id(j.pend) in early_of)]
+        known: list[_Job] = []  # rows whose contact-only metrics are their early row's
+        unknown: list[_Job] = []
+        for j in todo:
+            (known if j.pend.early is not None or id(j.pend) in early_of else unknown).append(j)
         paired = {id(j.pend) for j in known if j.has_next and id(j.pend) in early_of}
         alone = [ej for ej in early_todo if id(ej.pend) not in paired]
         early_m = {}

@@ -778,13 +778,13 @@ def _first_landing_burst(
     ``burst`` holds the samples (relative to ``ic_lo``) whose rotation exceeds the stillest
     rotation after them by ``landing_burst_dps``. The swing ends where the pitch rate first
     falls to zero after the mid-swing ``a`` (:func:`_swing_end`, before the flat phase's start
-    ``ff``, or else before foot-flat ``ms``); the first burst after that instant, up to its peak, is the landing. Returns the earlier of
-    that peak and ``pb``; and when ``pb`` lies in the swing itself (a gentle landing, e.g. the
-    last step before standing, whose rotation stays below the burst level while the swing's
-    exceeds it, or has no burst at all), the first rotation peak after the swing's end. (A
-    last step's swing can slow below the flat phase's threshold before it lands, so that its
-    end lies after ``ff``; real walkers: the IC then came out in the swing, on its peak,
-    100-250 ms early.)
+    ``ff``, or else before foot-flat ``ms``); the first burst after that instant, up to its
+    peak, is the landing. Returns the earlier of that peak and ``pb``; and when ``pb`` lies in
+    the swing itself (a gentle landing, e.g. the last step before standing, whose rotation
+    stays below the burst level while the swing's exceeds it, or has no burst at all), the
+    first rotation peak after the swing's end. (A last step's swing can slow below the flat
+    phase's threshold before it lands, so that its end lies after ``ff``; real walkers: the
+    IC then came out in the swing, on its peak, 100-250 ms early.)
     """
     hi = ff
     z = _swing_end(omega_s, a, ff, sampling_rate_hz=sampling_rate_hz)
@@ -827,7 +827,8 @@ def _impact_range(
         turned = np.concatenate(([0.0], np.cumsum(np.maximum(omega_s[z:hi], 0.0))))
         deg = float((turned[edges[1::2]] - turned[edges[0::2]]).max()) / sampling_rate_hz
         if deg >= settings.impact_second_swing_deg:
-            z = _swing_end(omega_s, a, hi, sampling_rate_hz=sampling_rate_hz) or z
+            end = _swing_end(omega_s, a, hi, sampling_rate_hz=sampling_rate_hz)
+            z = z if end is None else end
     w = samples_for(settings.impact_before_swing_end_s, sampling_rate_hz=sampling_rate_hz)
     lo = max(a + 2, z - w)
     return (lo, hi) if hi - lo >= 3 else None
@@ -891,8 +892,8 @@ def _impact_onset(
         min(settings.impact_over_swing * swing, settings.impact_fraction * top),
         settings.impact_first_fraction * top,
     )
-    # (a change's onset: back over the changes in its direction reaching impact_first_fraction;
-    # a smooth bump's rise is no ringing although its fall follows it within a sample or two)
+    # (the candidates in time order; a smooth bump's fall follows its rise within a sample or
+    # two, so turning back once is not enough: a ring also swings forth again)
     j = -1
     for c in np.flatnonzero(d >= thr).tolist():
         back = step[c + 1 : c + 1 + n_ring] @ step[c] <= -settings.impact_reversal * d[c] ** 2
