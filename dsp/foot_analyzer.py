@@ -64,6 +64,9 @@ from dsp.foot_events import (
     detect_contact,
     detect_contacts,
     find_swing_peaks,
+    find_turn_swings,
+    landing_impact,
+    swing_impact,
 )
 from dsp.foot_metrics import MetricSettings, contact_metrics_batch, foot_heading_deg
 from dsp.metrics import cadence_spm
@@ -159,6 +162,11 @@ class FootSettings:
         a toes-up rate of 60-100 deg/s, below the mid-swing threshold). The largest toes-up
         rate between the rest and the first mid-swing counts as a mid-swing when it reaches
         this (deg/s) and a contact with a foot-flat follows it.
+    turn_swing_min_dps : float
+        A turning swing (a pivot step at a walker's turn: the foot lifted and set down
+        turned, with hardly any toes-up rotation) reaches this rate about the vertical, deg/s
+        (:func:`dsp.foot_events.find_turn_swings`); between two mid-swings it separates two
+        contacts when both are found (:meth:`FootAnalyzer._turn_contacts`).
     R_bs : tuple or None
         A known sensor-to-foot rotation (3x3 nested tuples); skips the estimation.
     gravity : float
@@ -179,6 +187,7 @@ class FootSettings:
     rest_min_s: float = 1.0
     rest_edge_min_s: float = 0.3
     first_swing_min_dps: float = 50.0
+    turn_swing_min_dps: float = 200.0
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
 
@@ -700,6 +709,9 @@ class FootAnalyzer(StreamAnalyzer):
                 ev = self._detect(0, p, a_swing=False, b_swing=True)
                 if ev is not None and ev.ok:
                     self._push(ev)
+        elif (turn := self._turn_contacts(a, p, known)) is not None:
+            for ev in turn:
+                self._push(ev)
         else:
             ev = self._detect(a, p, a_swing=True, b_swing=True, known=known)
             if ev is None:
@@ -713,6 +725,82 @@ class FootAnalyzer(StreamAnalyzer):
                 self._push(ev)
         self._last_peak = p
         self._detected_to = max(self._detected_to, float(self._bt[p - self._base]))
+
+    def _turn_contacts(
+        self, a: int, p: int, known: dict[tuple[int, int], ContactEvents | None] | None = None
+    ) -> list[ContactEvents] | None:
+        """The contacts between the mid-swings ``a`` and ``p`` when a turning swing
+        (:func:`dsp.foot_events.find_turn_swings`) separates two of them, else None.
+
+        Each turning swing found more than ``swing_half_window_s`` from both mid-swings splits
+        the range: the contact before it ends with a toe-off before the swing's start, the one
+        after it is searched as a contact whose range starts in the swing (it must show the
+        foot moving at that start, a landing burst and a foot-flat: a pivot on the ground,
+        the foot still flat, is none). All of them must be plausible contacts in time order.
+        """
+        base = self._base
+        H = self._H
+        if p - a <= 2 * H + 3:
+            return None
+        yaw = centered_moving_average(
+            np.abs(self._bgyr[a - base : p - base + 1, 2]), window=2 * self._h_n + 1
+        )
+        starts = find_turn_swings(
+            yaw,
+            lo=H,
+            hi=p - a - H,
+            half_window=H,
+            threshold_dps=self.settings.turn_swing_min_dps,
+        )
+        if starts.size == 0:
+            return None
+        w = int(starts[0]) + a
+        # the contact before the turning swing: the one of the whole range when it ends before
+        # the swing (its timing rules see the whole cycle), else the one before the swing
+        ev1 = self._detect(a, p, a_swing=True, b_swing=True, known=known)
+        if ev1 is None or not ev1.ok or ev1.to > w:
+            ev1 = self._detect(a, w, a_swing=True, b_swing=True)
+            if ev1 is None or not ev1.ok or ev1.to > w:
+                return None
+            # (its toe-off comes before the turning swing: the contact time does not tell
+            # walking from running; a walking landing's impact is its IC, as in detect_contact)
+            if self.fs >= self.settings.events.impact_min_rate_hz:
+                imp = swing_impact(
+                    self._bt,
+                    self._om,
+                    self._bacc,
+                    a - base,
+                    ev1.ms - base,
+                    sampling_rate_hz=self.fs,
+                    settings=self.settings.events,
+                )
+                if (
+                    imp is not None
+                    and abs(imp[1] - ev1.t_ic) > self.settings.events.impact_tolerance_s
+                ):
+                    k = imp[0] + base
+                    ev1 = ContactEvents(k, max(ev1.ms, k + 1), ev1.to, True, "", imp[1], ev1.t_to)
+        ev2 = self._detect(w, p, a_swing=False, b_swing=True)
+        if ev2 is None or not ev2.ok or ev2.ic <= ev1.to:
+            return None
+        # a landing follows the swing: a ringing impact between its start and foot-flat (a
+        # foot turning on the ground shows none); it is the contact
+        imp = landing_impact(
+            self._bt,
+            self._bacc,
+            w - base,
+            ev2.ms - base,
+            sampling_rate_hz=self.fs,
+            settings=self.settings.events,
+        )
+        if imp is None:
+            return None
+        k, t_imp = imp
+        if abs(t_imp - ev2.t_ic) > self.settings.events.impact_tolerance_s:
+            ev2 = ContactEvents(
+                k + base, max(ev2.ms, k + base + 1), ev2.to, True, "", t_imp, ev2.t_to
+            )
+        return [ev1, ev2]
 
     def _rests(
         self, lo: int, hi: int, *, edge_start: bool = False, edge_end: bool = False

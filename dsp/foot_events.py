@@ -106,6 +106,9 @@ __all__ = [
     "detect_contact",
     "detect_contacts",
     "find_swing_peaks",
+    "find_turn_swings",
+    "landing_impact",
+    "swing_impact",
 ]
 
 #: Half width (s) of the specific-force average that anchors the orientation at foot-flat
@@ -344,6 +347,61 @@ def find_swing_peaks(
         if c - keep[-1] > half_window:
             keep.append(int(c))
     return np.asarray(keep, dtype=np.int64)
+
+
+def find_turn_swings(
+    yaw_s: np.ndarray,
+    *,
+    lo: int,
+    hi: int,
+    half_window: int,
+    threshold_dps: float,
+) -> np.ndarray:
+    """Turning swings in ``[lo, hi)``: where each starts (indices, increasing).
+
+    At a walker's turn a foot can be lifted and set down again turned by 45-180 deg with
+    hardly any toes-up rotation (a pivot step: the pitch rate stays below the mid-swing
+    threshold, the rate about the vertical reaches 200-700 deg/s; real walkers, Voisard et al.
+    data). Such a swing is a peak of the smoothed rate about the vertical ``|gyr_vt|`` of at
+    least ``threshold_dps`` that is the largest within ``±half_window``; it starts where that
+    rate last rises through half of its peak before it (the lift: the landing can come before
+    the peak, the foot still turning as it touches down). The caller decides whether a landing
+    follows (a pivot on the ground is no swing).
+
+    Parameters
+    ----------
+    yaw_s : ndarray, shape (N,)
+        Smoothed absolute rate about the vertical, deg/s.
+    lo, hi : int
+        Index range of the peaks (the caller guarantees ``half_window`` samples around it).
+    half_window : int
+        Samples on either side within which a peak must be the largest.
+    threshold_dps : float
+        Least peak rate, deg/s.
+
+    Returns
+    -------
+    ndarray of int
+        The swings' starts (``lo`` at the earliest), one per peak.
+    """
+    if hi <= lo:
+        return np.empty(0, dtype=np.int64)
+    a = max(0, lo - half_window)
+    b = min(yaw_s.shape[0], hi + half_window)
+    seg = yaw_s[a:b]
+    mx = running_max(seg, size=2 * half_window + 1, ahead=half_window)
+    cand = np.flatnonzero((seg >= mx) & (seg >= threshold_dps)) + a
+    cand = cand[(cand >= lo) & (cand < hi)]
+    out: list[int] = []
+    last = -half_window - 1
+    for c in cand.tolist():  # (of equal values in a window the first wins)
+        if c - last <= half_window:
+            continue
+        last = c
+        half = 0.5 * float(yaw_s[c])
+        below = np.flatnonzero(yaw_s[lo : c + 1] < half)
+        out.append(lo + int(below[-1]) + 1 if below.size else lo)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _without_spikes(omega_s: np.ndarray, a: int, b: int, window: int) -> np.ndarray:
@@ -832,6 +890,46 @@ def _impact_range(
     w = samples_for(settings.impact_before_swing_end_s, sampling_rate_hz=sampling_rate_hz)
     lo = max(a + 2, z - w)
     return (lo, hi) if hi - lo >= 3 else None
+
+
+def landing_impact(
+    t: np.ndarray,
+    acc: np.ndarray,
+    lo: int,
+    hi: int,
+    *,
+    sampling_rate_hz: float,
+    settings: EventSettings,
+) -> tuple[int, float] | None:
+    """The ringing impact of a landing in ``[lo, hi)`` that starts in a turning swing
+    (:func:`find_turn_swings`): ``(k, t_event)`` as :func:`_impact_onset` with the swing
+    taken as the range's first ``impact_step_s``, or None (a foot turning on the ground does
+    not land)."""
+    m = samples_for(settings.impact_step_s, sampling_rate_hz=sampling_rate_hz)
+    if hi - lo < 2 * m + 3:
+        return None
+    return _impact_onset(
+        t, acc, lo, lo + m + 1, hi, sampling_rate_hz=sampling_rate_hz, settings=settings
+    )
+
+
+def swing_impact(
+    t: np.ndarray,
+    omega_s: np.ndarray,
+    acc: np.ndarray,
+    a: int,
+    ms: int,
+    *,
+    sampling_rate_hz: float,
+    settings: EventSettings,
+) -> tuple[int, float] | None:
+    """The walking landing's ringing impact after the mid-swing ``a``, before foot-flat
+    ``ms`` (the rule :func:`detect_contact` applies to walking contacts at
+    ``impact_min_rate_hz`` or above): ``(k, t_event)`` or None."""
+    rng = _impact_range(omega_s, a, ms, sampling_rate_hz=sampling_rate_hz, settings=settings)
+    if rng is None:
+        return None
+    return _impact_onset(t, acc, a, *rng, sampling_rate_hz=sampling_rate_hz, settings=settings)
 
 
 def _impact_onset(
