@@ -742,9 +742,11 @@ class FootAnalyzer(StreamAnalyzer):
         H = self._H
         if p - a <= 2 * H + 3:
             return None
-        yaw = centered_moving_average(
-            np.abs(self._bgyr[a - base : p - base + 1, 2]), window=2 * self._h_n + 1
-        )
+        raw = np.abs(self._bgyr[a - base : p - base + 1, 2])
+        # (the smoothed rate never exceeds the raw one: most strides stop here)
+        if float(raw[H : p - a - H].max()) < self.settings.turn_swing_min_dps:
+            return None
+        yaw = centered_moving_average(raw, window=2 * self._h_n + 1)
         starts = find_turn_swings(
             yaw,
             lo=H,
