@@ -106,7 +106,7 @@ def test_a_turning_step_between_two_walking_swings_is_a_contact():
 
 
 def test_a_foot_turning_on_the_ground_is_no_step():
-    t, acc, gyr, expected, t_turn = _turn_walk(lift=False)
+    t, acc, gyr, expected, _ = _turn_walk(lift=False)
     rows = _rows(t, acc, gyr)
     found, extra = _match(rows, expected, tol_s=0.03)
     assert all(found) and not extra, (found, extra)

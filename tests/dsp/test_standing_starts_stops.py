@@ -173,3 +173,31 @@ def test_a_long_standing_start_fed_live_finds_the_first_steps(fs):
     found, extra = _match(live, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
     assert all(found) and not extra
     assert [x.as_record() for x in live] == [x.as_record() for x in _rows(r.t, r.acc, r.gyr, fs)]
+
+
+@pytest.mark.parametrize(("fs", "stride_time", "contact_time"), [GAITS[0], GAITS[2]])
+def test_a_pivot_while_standing_or_in_stance_is_no_step(fs, stride_time, contact_time):
+    """The foot turning on the ground (about the vertical, 400 deg/s, ~55 deg) while standing
+    before the first step and in the flat phase of a contact: no contact is added or lost (a
+    turning swing needs the foot lifted and a landing: ``FootAnalyzer._turn_contacts``)."""
+    r = synth_run(
+        fs=fs,
+        n_strides=6,
+        stride_time=stride_time,
+        contact_time=contact_time,
+        still_s=3.0,
+        seed=2,
+        noise_gyr=1.0,
+        noise_acc=0.05,
+        side="left",
+        stop_impact=True,
+    )
+    k = 3  # a contact's flat phase: after its landing, before its heel rise
+    t_mid = r.t_ic[k] + 0.45 * (r.t_to[k] - r.t_ic[k])
+    yaw = sum(400.0 * np.exp(-(((r.t - c) / 0.08) ** 2)) for c in (1.2, t_mid))
+    # the rate about the vertical in the sensor frame (rows: R_bs.T @ v); the foot is flat,
+    # so gravity stays on the vertical and the specific force is unchanged
+    gyr = r.gyr + np.outer(yaw, r.R_bs[2])
+    rows = _rows(r.t, r.acc, gyr, fs)
+    found, extra = _match(rows, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
+    assert all(found) and not extra, (found, extra)
