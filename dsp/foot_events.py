@@ -9,6 +9,11 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
   cycle that holds one ground contact (mid-swing to mid-swing segmentation of Falbriard et al.
   2018, "Accurate estimation of running temporal parameters using foot-worn inertial sensors",
   Front Physiol 9:610).
+* **Turning swing** (:func:`find_turn_swings`): at a walker's turn a foot can be lifted and
+  set down turned with hardly any toes-up rotation (no mid-swing): a peak of the rate about
+  the vertical instead. Between two mid-swings it separates two contacts when a landing with
+  a ringing impact follows it (:func:`landing_impact`; the analyzer decides,
+  ``FootAnalyzer._turn_contacts``); a foot turning on the ground is no swing.
 * **Toe-off (TO)**: the push-off's pitch-rate minimum: the first local minimum of the late cycle
   that reaches ``to_trough_fraction`` of its lowest pitch rate, timed between samples by the
   parabola through it and its neighbours. The foot plantar-flexes fastest as the toes leave
