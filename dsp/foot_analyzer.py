@@ -802,6 +802,17 @@ class FootAnalyzer(StreamAnalyzer):
             ev2 = ContactEvents(
                 k + base, max(ev2.ms, k + base + 1), ev2.to, True, "", t_imp, ev2.t_to
             )
+        # a foot that lands does not rotate toes-up at a mid-swing's rate (as in
+        # _landing_in_gap): an IC found on the swing is no landing (the range up to a turning
+        # swing that starts at the landing, a pivot on the ground after it, holds no contact).
+        # The pitch rate capped at twice its trailing swing_spike_s mean, as for mid-swings: a
+        # landing's jolt throws it up for a sample or two
+        thr = self.settings.events.swing_threshold_dps
+        for e in (ev1, ev2):
+            k = e.ic - base
+            trail = self._om[max(0, k - self._spike_n + 1) : k + 1]
+            if min(float(self._om[k]), 2.0 * float(trail.mean())) >= thr:
+                return None
         return [ev1, ev2]
 
     def _rests(
