@@ -161,7 +161,8 @@ class FootSettings:
         After a rest, the first swing is often gentle (a short first step, a step up a stair:
         a toes-up rate of 60-100 deg/s, below the mid-swing threshold). The largest toes-up
         rate between the rest and the first mid-swing counts as a mid-swing when it reaches
-        this (deg/s) and a contact with a foot-flat follows it.
+        this (deg/s) and a contact with a foot-flat follows it. So does a gentle last step
+        before a rest, when its landing shows an impact (:meth:`FootAnalyzer._last_step`).
     turn_swing_min_dps : float
         A turning swing (a pivot step at a walker's turn: the foot lifted and set down
         turned, with hardly any toes-up rotation) reaches this rate about the vertical, deg/s
@@ -845,7 +846,80 @@ class FootAnalyzer(StreamAnalyzer):
             return
         if self._pending is not None and ev.ic <= self._pending.ev.to:
             return
+        last = self._last_step(a, ev, rest[0], b)
+        if last is not None:
+            self._push(last[0])
+            ev = last[1]
         self._push(ev, rest=True)
+
+    def _last_step(
+        self, a: int, ev: ContactEvents, r0: int, b: int
+    ) -> tuple[ContactEvents, ContactEvents] | None:
+        """A gentle last step between the landing ``ev`` (after the mid-swing ``a``) and the
+        rest starting at ``r0``: (that contact, the last step's landing into the rest), or
+        None.
+
+        A walker's closing step is often a shuffle whose swing stays below the mid-swing
+        threshold (toes-up 50-100 deg/s; real walkers, Voisard et al. data): ``ev`` then
+        spans both landings. The last toes-up peak of at least ``first_swing_min_dps`` more
+        than ``swing_half_window_s`` after ``ev``'s IC (found as mid-swings are, spikes
+        capped) counts as that step's swing when the contact before it ends with a toe-off
+        before it, a landing with a foot-flat follows it, and that landing shows a ringing
+        impact (:func:`dsp.foot_events.swing_impact`, at ``impact_min_rate_hz`` or above: a
+        weight shift on the ground shows none), which is its IC when the other rules are more
+        than ``impact_tolerance_s`` from it.
+        """
+        base = self._base
+        # (the landing's contact ``ev`` may reach into the rest over the last step: its
+        # foot-flat is the stillest instant, after the last step's landing)
+        lo, hi = ev.ic + self._H, r0
+        if hi - lo < 3:
+            return None
+        peaks = find_swing_peaks(
+            self._om,
+            half_window=self._H,
+            threshold_dps=self.settings.first_swing_min_dps,
+            lo=lo - base,
+            hi=hi - base,
+            spike_window=self._spike_n,
+        )
+        if peaks.size == 0:
+            return None
+        w = int(peaks[-1]) + base
+        first = self._detect(a, w, a_swing=True, b_swing=True)
+        if first is None or not first.ok or first.to >= w:
+            return None
+        if ev.ic < first.ms:
+            # the same landing: its IC as found for a landing into standing (which it nearly
+            # is: its swing can slow before it lands, see detect_contact's ``b_is_rest``)
+            first = ContactEvents(ev.ic, first.ms, first.to, True, "", ev.t_ic, first.t_to)
+        if self._pending is not None and first.ic <= self._pending.ev.to:
+            return None
+        cycle_s = float(self._bt[w - base] - self._bt[a - base])
+        landing = self._detect(w, b, a_swing=True, b_swing=False, b_rest=True, cycle_s=cycle_s)
+        if landing is None or not landing.ok or landing.ic <= first.to:
+            return None
+        # the last step lands: a ringing impact after its swing (a weight shift or a
+        # shuffle on the ground shows none); it is the IC, as on walking contacts
+        if self.fs < self.settings.events.impact_min_rate_hz:
+            return None
+        imp = swing_impact(
+            self._bt,
+            self._om,
+            self._bacc,
+            w - base,
+            landing.ms - base,
+            sampling_rate_hz=self.fs,
+            settings=self.settings.events,
+        )
+        if imp is None or imp[0] + base <= first.to:
+            return None
+        if abs(imp[1] - landing.t_ic) > self.settings.events.impact_tolerance_s:
+            k = imp[0] + base
+            landing = ContactEvents(
+                k, max(landing.ms, k + 1), landing.to, True, "", imp[1], landing.t_to
+            )
+        return first, landing
 
     def _after_rest(self, r1: int, p: int) -> None:
         """The first step after a rest that ends at ``r1``, before the mid-swing ``p``: a

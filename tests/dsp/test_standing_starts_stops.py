@@ -16,7 +16,7 @@ from dsp.foot_analyzer import FootAnalyzer
 from firmware_bridge.simulator import simulate_session
 from firmware_bridge.simulator.eval_feet import analyze_run
 
-from .foot_synth import synth_run
+from .foot_synth import G, synth_run
 
 # (rate Hz, stride time s, contact time s): running and walking, 52-400 Hz
 GAITS = [(208.0, 0.72, 0.24), (400.0, 0.70, 0.22), (100.0, 1.1, 0.65), (52.0, 1.0, 0.6)]
@@ -201,3 +201,47 @@ def test_a_pivot_while_standing_or_in_stance_is_no_step(fs, stride_time, contact
     rows = _rows(r.t, r.acc, gyr, fs)
     found, extra = _match(rows, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
     assert all(found) and not extra, (found, extra)
+
+
+def test_a_gentle_last_step_before_standing_is_a_contact():
+    """A walker's closing step is often a shuffle whose swing stays below the mid-swing
+    threshold (real walkers: 50-100 deg/s; Voisard et al. data): after the last landing, a
+    short stand, the shuffle (80 deg/s toes-up, a ringing landing), then standing. The shuffle's
+    landing used to be missed (one contact from the last landing into the rest)."""
+    fs = 100.0
+    kw = dict(fs=fs, stride_time=1.1, contact_time=0.65, side="left", stop_impact=True)
+    a = synth_run(n_strides=4, seed=1, noise_gyr=1.0, noise_acc=0.05, **kw)
+    b = synth_run(n_strides=4, seed=2, noise_gyr=1.0, noise_acc=0.05, **kw)
+    rng = np.random.default_rng(7)
+    cut_a = a.t <= a.extra["t_stop"] + 0.6
+    tt = np.arange(0.0, 2.2, 1.0 / fs)  # the shuffle (0-0.6 s), then standing
+
+    def bump(c, w):
+        return np.exp(-(((tt - c) / w) ** 2))
+
+    t_land = 0.455
+    u = tt - t_land
+    ring = np.where(u >= 0, np.exp(-np.clip(u, 0, None) / 0.02) * np.cos(80 * np.pi * u), 0)
+    omega = -70 * bump(0.12, 0.04) + 80 * bump(0.3, 0.06)  # heel rise, a small swing
+    body_g = np.zeros((tt.size, 3))
+    body_g[:, 1] = -omega + 250 * ring  # (omega = -gyr_ml)
+    body_a = np.zeros((tt.size, 3))
+    body_a[:, 2] = G * (1.0 + 0.3 * bump(0.22, 0.04) - 0.3 * bump(0.38, 0.04) + 2.5 * ring)
+    body_a[:, 0] = G * (0.3 * bump(0.25, 0.06) - 0.3 * bump(0.4, 0.04) + 1.0 * ring)
+    gyr_s = body_g @ a.R_bs + rng.normal(0, 1.0, body_g.shape)  # (rows: R_bs.T @ v)
+    acc_s = body_a @ a.R_bs + rng.normal(0, 0.05, body_a.shape)
+    cut_b = b.t >= 1.0
+    t0 = a.t[cut_a][-1] + 1.0 / fs
+    t1 = t0 + tt[-1] + 1.0 / fs - b.t[cut_b][0]
+    t = np.concatenate([a.t[cut_a], t0 + tt, b.t[cut_b] + t1])
+    acc = np.concatenate([a.acc[cut_a], acc_s, b.acc[cut_b]])
+    gyr = np.concatenate([a.gyr[cut_a], gyr_s, b.gyr[cut_b]])
+    expected = [*a.t_ic, a.extra["t_stop"], t0 + t_land, *(b.t_ic + t1), b.extra["t_stop"] + t1]
+    rows = _rows(t, acc, gyr, fs)
+    found, extra = _match(rows, expected, tol_s=0.025)
+    assert all(found) and not extra, (found, extra)
+    last = min(rows, key=lambda r: abs(r.t_ic - (t0 + t_land)))
+    assert last.t_to is None and "rejected" not in last.flags  # a landing into standing
+    assert [x.as_record() for x in _rows(t, acc, gyr, fs, block_s=0.05)] == [
+        x.as_record() for x in rows
+    ]
