@@ -1016,20 +1016,10 @@ class FootAnalyzer(StreamAnalyzer):
         k = ev.ms - self._base
         t_ms = float(self._bt[k]) if 0 <= k < self._bt.shape[0] else ev.t_ic
         long = self.settings.gap_landing_min_s
-        starts = [
-            g[(g[:, 0] - half >= ev.t_ic) & (g[:, 0] < t_ms) & (g[:, 1] - g[:, 0] >= long), 0]
+        return any(
+            np.any((g[:, 0] - half >= ev.t_ic) & (g[:, 0] < t_ms) & (g[:, 1] - g[:, 0] >= long))
             for g in self._minor
-        ]
-        t0 = np.concatenate(starts) if starts else np.empty(0)
-        if t0.size == 0:
-            return False
-        # ... unless the pitch rate fell to zero between that IC and the loss: the landing's
-        # slap was seen before it (real walkers: a heel strikes with the toes still rising at
-        # 200-300 deg/s, the slap follows within a sample or two, then the radio loses
-        # packets; such contacts were dropped)
-        k_ic = max(0, k_ic)
-        k_loss = k_ic + int(np.searchsorted(self._bt[k_ic:], float(t0.min()), side="right"))
-        return not bool(np.any(self._om[k_ic:k_loss] <= 0.0))
+        )
 
     def _window(self, ev: ContactEvents, end: int, nxt: ContactEvents | None) -> tuple:
         """The metrics' window of contact ``ev``: from just before IC to ``end`` (a segment
