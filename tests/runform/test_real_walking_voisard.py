@@ -58,9 +58,8 @@ def test_walking_contacts_found_and_ics_without_outliers(scores):
     n_ref = sum(s["n_ref"] for s in feet)
     found = sum(s["found"] for s in feet)
     false = sum(s["false"] for s in feet)
-    # today: found 231/239, 5 false (4 before the turning swings of session 9, which give
-    # 2-1 right a contact before the turn whose IC is 175 ms early); IC median per sensor
-    # 10.6 ms, largest error 78 ms (1-1 right, a gentle last step into standing whose impact stays below 1.5 g)
+    # today: found 231/239, 4 false; IC median per sensor 10.6 ms, largest error 78 ms (1-1
+    # right, a gentle last step into standing whose impact stays below 1.5 g)
     # (before contacts with a loss between IC and foot-flat were kept: 227/239)
     # (session 7 before: 225/239, 7 false, 13.6 ms, largest 65 ms; the event rules before
     # that: found 192/240, 33 false, 20.0 ms (bias +17.5), largest 97 ms)
