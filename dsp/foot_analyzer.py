@@ -69,6 +69,7 @@ from dsp.foot_metrics import MetricSettings, contact_metrics_batch, foot_heading
 from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
 from dsp.stream_input import (
+    RATE_TOLERANCE,
     AlignBuffer,
     BlockInput,
     StreamAnalyzer,
@@ -137,7 +138,8 @@ class FootSettings:
         and the contact is reported, flagged ``gap``. Shorter losses there (one or two packets
         at 100 Hz) are bridged.
     rate_tolerance : float
-        Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+        Largest relative mismatch between ``sample_rate_hz`` and the time stamps
+        (:data:`dsp.stream_input.RATE_TOLERANCE`).
     max_clip_run_s : float
         A stride holding a clipped run (any axis at its range) longer than this, s, gets no
         stride length or speed (the row keeps ``saturated``): the clipped peaks are re-estimated
@@ -174,7 +176,7 @@ class FootSettings:
     max_clip_run_s: float = 0.05
     gap_split_s: float = 0.06
     gap_landing_min_s: float = 0.035
-    rate_tolerance: float = 0.05
+    rate_tolerance: float = RATE_TOLERANCE
     rest_max_dps: float = 25.0
     rest_min_s: float = 1.0
     rest_edge_min_s: float = 0.3
