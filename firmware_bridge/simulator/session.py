@@ -165,11 +165,11 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
         offset = shift + end_local
     assert first is not None
     joined: list[list] = []  # a stand after a stop and the stand before the next bout: one
-    for b in bouts:
-        if joined and joined[-1][2] == b[2] and abs(joined[-1][1] - b[0]) < 1e-6:
-            joined[-1][1] = b[1]
+    for bt in bouts:
+        if joined and joined[-1][2] == bt[2] and abs(joined[-1][1] - bt[0]) < 1e-6:
+            joined[-1][1] = bt[1]
         else:
-            joined.append(b)
+            joined.append(bt)
     bouts = joined
     blocks = {sid: SampleBlock.concatenate(lst) for sid, lst in parts.items()}
     out_truth: dict = {}
