@@ -215,6 +215,7 @@ class MetricSettings:
     sensor_height_m: float = TYPICAL_SENSOR_HEIGHT_M
     still_flat_max_gyr_dps: float = 20.0
     still_flat_max_acc_dev_g: float = 0.05
+    still_flat_max_acc_rms_g: float = 0.04
     still_flat_half_window_s: float = 0.025
 
 
@@ -587,6 +588,7 @@ def _still_flat_half(settings: MetricSettings, fs: float) -> int:
     if (
         settings.still_flat_max_gyr_dps <= 0.0
         or settings.still_flat_max_acc_dev_g <= 0.0
+        or settings.still_flat_max_acc_rms_g <= 0.0
         or settings.still_flat_half_window_s <= 0.0
     ):
         return 0
@@ -617,10 +619,13 @@ def _still_flat_up(
     # each row summed by the same loop, whatever K: batch-invariant
     mean = a.sum(axis=2) / j.shape[1]
     norm = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
+    d = a - mean[:, :, None]
+    rms = np.sqrt((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sum(axis=1) / j.shape[1])
     still = (
         inside
         & (g_max <= settings.still_flat_max_gyr_dps)
         & (np.abs(norm - gravity) <= settings.still_flat_max_acc_dev_g * gravity)
+        & (rms <= settings.still_flat_max_acc_rms_g * gravity)
     )
     up = np.repeat(_FOOT_UP.reshape(3, 1), k, axis=1)
     up[:, still] = mean[:, still] / norm[still]
