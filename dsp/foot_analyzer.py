@@ -174,8 +174,10 @@ class FootSettings:
         between its toe-off and the next IC (a walking foot-flat lasts 0.2-0.5 s); a long
         single stride (a runner turning round: 1.7-2.1 s among 0.7 s strides) keeps its row.
     stride_history : int
-        Number of recent accepted strides whose median ``stride_jump_ratio`` compares with (at
-        least 2 of them are needed).
+        Number of recent accepted strides whose median ``stride_jump_ratio`` compares with;
+        no judgement before there are that many (at least 2): after a U-turn a walker's first
+        stride of 2.75 s and the next of 1.22 s have a median of 2 s, and the following
+        1.11 s stride (Voisard 3-6) was taken for a short one.
     R_bs : tuple or None
         A known sensor-to-foot rotation (3x3 nested tuples); skips the estimation.
     gravity : float
@@ -817,7 +819,7 @@ class FootAnalyzer(StreamAnalyzer):
         accepted one joins them."""
         s = self.settings
         recent = self._recent_strides
-        if s.stride_jump_ratio > 0.0 and len(recent) >= 2:
+        if s.stride_jump_ratio > 0.0 and len(recent) >= max(2, s.stride_history):
             med = float(np.median(recent))
             if stride * s.stride_jump_ratio < med:
                 return True

@@ -70,7 +70,7 @@ def test_a_stride_ending_within_its_stance_is_odd():
 
 @pytest.mark.parametrize(
     ("recent", "overrides"),
-    [([1.1], {}), ([1.10, 1.08, 1.12], {"stride_jump_ratio": 0.0})],
+    [([1.1], {}), ([2.75, 1.22], {}), ([1.10, 1.08, 1.12], {"stride_jump_ratio": 0.0})],
 )
 def test_no_judgement_without_history_or_when_off(recent, overrides):
     gn = _swinging(800)
