@@ -120,7 +120,7 @@ class WalkSettings:
     epoch_s: float = 2.0
     pad_s: float = 4.7
     lookahead_s: float = 3.5
-    side_half_window: int = 8
+    side_half_window: int = 4
     stance_end_step: float = 0.2
     max_step_s: float = WALK_MAX_STEP_S
     yaw_window_step: float = 0.3

@@ -56,14 +56,15 @@ def test_real_walks_of_the_voisard_data_set(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "n_side_errors"), [("voisard_6-3", 1), ("voisard_8-1", 0), ("voisard_10-3", 1)]
+    ("name", "n_side_errors"), [("voisard_6-3", 0), ("voisard_8-1", 0), ("voisard_10-3", 1)]
 )
 def test_the_contacts_of_a_real_u_turn_are_all_found(name: str, n_side_errors: int) -> None:
     """Subjects 1-10 (development set): in these U-turns one contact's vertical bounce fades
     (the pelvis pivots over the foot) and was missed, leaving two steps between two found
     contacts while the pelvis turns at 96-113 deg/s; the turn's contact is now put half-way
     (``PelvisWalk._turn_fill``): every reference contact found, no false row added, the
-    sides unchanged (6-3 and 10-3 keep one side error each, a step of the turn)."""
+    sides unchanged (10-3 keeps one side error, a step of the turn; 6-3's went with the walking
+    side vote over 4 steps either side instead of 8)."""
     sc = _pelvis_alone(name)[2]
     assert sc.found == sc.n_ref, sc
     assert sc.false <= 1, sc
@@ -84,7 +85,8 @@ def test_a_rattling_real_sensor_is_analysed() -> None:
 @pytest.mark.slow
 def test_all_voisard_walks_reach_the_issue_targets() -> None:
     """All 110 trials, the pelvis alone, pooled (subjects 1-10 developed on, 11-19 held out):
-    found 96.8 % (96.0 % before the contacts filled in turns), precision 97.4 %, side 96.9 %
+    found 98.0 % (96.8 % before the closing contacts, 96.0 % before the contacts filled in
+    turns), precision 97.3 %, side 97.3 % (96.9 % with the side vote over 8 steps)
     (voisard_4-1 and 4-2 count as 0 %: their reference sides look swapped, see
     docs/dsp_pelvis.md), IC median per sensor 22.5 ms."""
     if not (VOISARD / "index.json").exists():
@@ -99,6 +101,6 @@ def test_all_voisard_walks_reach_the_issue_targets() -> None:
     false = sum(s.false for s in scores)
     side = sum(s.side_agree * s.found for s in scores if s.found) / found
     ic = float(np.median([s.ic_median_ms for s in scores if s.found]))
-    assert found / n_ref >= 0.965 and 1 - false / rows >= 0.97, (found, n_ref, false, rows)
+    assert found / n_ref >= 0.975 and 1 - false / rows >= 0.97, (found, n_ref, false, rows)
     assert side >= 0.95, side
     assert ic <= 40.0, ic
