@@ -184,6 +184,8 @@ class FootScore:
     stride_length_errors_pct: list[float] = field(default_factory=list)
     # per matched stride with a reference stride time: detected minus reference, ms
     stride_time_errors_ms: list[float] = field(default_factory=list)
+    # per matched contact: IC detected minus reference, ms (for pooled outlier counts)
+    ic_errors_ms: list[float] = field(default_factory=list)
 
     @property
     def found_frac(self) -> float:
@@ -302,6 +304,7 @@ def score_foot(
         n_pronation=int(ok_p.sum()),
         stride_length_errors_pct=[float(x) for x in sl_signed[np.isfinite(sl_ref)]],
         stride_time_errors_ms=[float(x) for x in st_err[np.isfinite(stime_ref)]],
+        ic_errors_ms=[float(x) for x in ic_err],
     )
 
 

@@ -190,6 +190,19 @@ def _median_of(rows: list[dict], key: str) -> float:
     return float(np.median(vals)) if vals else math.nan
 
 
+def _n_ic_over(recs: list[dict], subjects: range | None, limit_ms: float) -> int:
+    """Matched foot contacts whose |IC error| exceeds ``limit_ms``, over the recordings of
+    ``subjects`` (``voisard_S-T``; all when None)."""
+    n = 0
+    for r in recs:
+        subject = int(r["recording"].split("_")[-1].split("-")[0])
+        if subjects is None or subject in subjects:
+            n += sum(
+                abs(e) > limit_ms for f in r.get("foot", []) for e in f.get("ic_errors_ms", [])
+            )
+    return n
+
+
 def pool(json_path: Path) -> int:
     """Print the scores of ``real_data_check.py --json`` pooled over the recordings: counts
     summed; per-recording medians summarised by their median and worst value."""
@@ -207,6 +220,15 @@ def pool(json_path: Path) -> int:
             f"(bias {_median_of(foot, 'ic_bias_ms'):+.1f}), worst sensor "
             f"{max(f['ic_median_ms'] for f in foot if math.isfinite(f['ic_median_ms'])):.1f} ms; "
             f"largest |IC error| median {_median_of(foot, 'ic_max_ms'):.0f} ms",
+            "  ICs more than 60 ms off: "
+            + ", ".join(
+                f"{label} {_n_ic_over(recs, subjects, 60.0)}"
+                for label, subjects in (
+                    ("all", None),
+                    ("1-10", range(1, 11)),
+                    ("11-19", range(11, 20)),
+                )
+            ),
             f"  TO median |error| per sensor: median {_median_of(foot, 'to_median_ms'):.1f} ms "
             f"(bias {_median_of(foot, 'to_bias_ms'):+.1f})",
             "  fewest found: "

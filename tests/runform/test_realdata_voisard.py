@@ -105,12 +105,18 @@ def test_pooled_scores_add_counts_over_recordings(tmp_path: Path, capsys) -> Non
             "foot": [foot("left_foot", 10, 10, 0, 30.0)],
             "pelvis": [{**pel, "side_agree": 0.5, "ic_median_ms": 40.0, "ic_bias_ms": -5.0}],
         },
+        {
+            "recording": "voisard_12-1",
+            "foot": [{**foot("left_foot", 10, 10, 0, 30.0), "ic_errors_ms": [-61.0, 60.0, 75.0]}],
+            "pelvis": [],
+        },
     ]
     path = tmp_path / "scores.json"
     path.write_text(json.dumps(recs))
     assert rv.pool(path) == 0
     text = capsys.readouterr().out
-    assert "found 19/20 (95.0 %), false 1" in text
-    assert "median 20.0 ms" in text and "worst sensor 30.0 ms" in text
+    assert "found 29/30 (96.7 %), false 1" in text
+    assert "ICs more than 60 ms off: all 2, 1-10 0, 11-19 2" in text
+    assert "median 30.0 ms" in text and "worst sensor 30.0 ms" in text
     assert "steps found 38/40 (95.0 %), precision 95.0 %, side 75.0 %" in text
     assert "voisard_1-1:left_foot 9/10" in text
