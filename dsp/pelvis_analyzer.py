@@ -578,9 +578,19 @@ class PelvisAnalyzer(StreamAnalyzer):
         sat = saturated_samples(acc, gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs)
         acc_b = rotate_rows(acc, r)
         gyr_b = rotate_rows(gyr, r)
-        seg.samples.add(t, acc_b, gyr_b, piece.gap, piece.bridged, sat)
-        new_segment = seg.samples.n == t.shape[0]
-        self._walk.feed(t, acc_b, gyr_b, piece.gap, sat, new_segment=new_segment)
+        smp = seg.samples
+        smp.add(t, acc_b, gyr_b, piece.gap, piece.bridged, sat)
+        m = t.shape[0]
+        # the walking steps' attitude from the same gyroscope chain (each sample chained once)
+        self._walk.feed(
+            t,
+            acc_b,
+            gyr_b,
+            piece.gap,
+            sat,
+            new_segment=smp.n == m,
+            chain=(smp.q[-m:], smp.cs[-m:]),
+        )
         self._advance(final=False)
 
     def _advance(self, *, final: bool) -> None:

@@ -34,6 +34,7 @@ from dsp.orientation import chain_rotations
 
 __all__ = [
     "StrideAttitude",
+    "chained_stride_rows",
     "quat_from_rotvec",
     "quat_rotate",
     "row_norm",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 _Z = np.array([0.0, 0.0, 1.0])
+_CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
 _EPS = float(np.finfo(np.float64).eps)  # np.sinc's stand-in for 0
 
 
@@ -316,3 +318,70 @@ def stride_gravity_attitude(
     # the corrections are close to each other: interpolate rotation vectors per component
     e = np.stack([np.interp(t, centres, rv[:, c]) for c in range(3)], axis=1)
     return StrideAttitude(q=q, e=quat_from_rotvec(e), centres=centres)
+
+
+def chained_stride_rows(
+    t: np.ndarray,
+    acc: np.ndarray,
+    q: np.ndarray,
+    cs: np.ndarray,
+    i_ic: np.ndarray,
+    rows: tuple[int, int],
+    *,
+    gravity: float,
+    max_stride_change: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`stride_gravity_attitude` of a window from a gyroscope chain streamed over a
+    longer span, evaluated on some of the window's samples only: the per-sample values of
+    :func:`world_rows` (obliquity, deg; world sideways specific force and vertical
+    acceleration, m/s²) on samples ``rows[0] .. rows[1]`` (inclusive).
+
+    Equal to the attitude chained from the window's first sample up to rounding: that chain
+    is ``Q(0)^-1 Q(t)``, and its stride sums of the specific force are the sums ``cs`` of the
+    streamed frame rotated by ``Q(0)^-1``. So the caller chains every sample once, instead of
+    once per window that holds it.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Sample times of the window, s.
+    acc : ndarray, shape (N, 3)
+        Specific force, body frame, m/s².
+    q : ndarray, shape (N, 4)
+        Body frame at each sample to one fixed frame (scipy order), gyroscope chained.
+    cs : ndarray, shape (N, 3)
+        ``cs[i]``: sum of the specific force in that fixed frame over the samples before ``i``
+        (any constant offset).
+    i_ic : ndarray of int, shape (K,)
+        Window indices of consecutive initial contacts (both feet), increasing.
+    rows : (int, int)
+        First and last window sample wanted.
+    gravity : float
+        m/s², subtracted from the world vertical specific force.
+    max_stride_change : float
+        As in :func:`stride_gravity_attitude`.
+
+    Returns
+    -------
+    (obl, lat, a_z), each shape (rows[1] - rows[0] + 1,), or None
+        ``None`` when there is no usable stride (as :func:`stride_gravity_attitude`).
+    """
+    n = t.shape[0]
+    i_ic = np.asarray(i_ic, dtype=int)
+    if n < 4 or i_ic.size < 3:
+        return None
+    a, b = i_ic[:-2], i_ic[2:]
+    qlo = q[0] * _CONJ  # Q(0)^-1
+    sums = quat_rotate(np.broadcast_to(qlo, (a.size, 4)), cs[b] - cs[a])
+    corr = stride_corrections(t, sums, a, b, max_stride_change=max_stride_change)
+    if corr is None:
+        return None
+    centres, rv, _ = corr
+    r0, r1 = rows
+    tr = t[r0 : r1 + 1]
+    erv = [np.interp(tr, centres, rv[:, c]) for c in range(3)]
+    obl, lat, a_z = world_rows(
+        qlo[None], np.array([tr.shape[0]]), q[r0 : r1 + 1], erv, acc[r0 : r1 + 1], gravity
+    )
+    assert a_z is not None
+    return obl, lat, a_z

@@ -482,3 +482,39 @@ def test_the_closing_contact_is_found_once_whatever_the_epochs() -> None:
         assert len(got[0]) == 11, got[0]
         assert [e for _, _, e in got[0]] == [0] * 10 + [1]
         assert [left for _, left, _ in got[0]] == [k % 2 == 0 for k in range(11)]
+
+
+def test_chained_window_attitude_equals_the_window_chained_alone(walk_sim) -> None:
+    """The walking windows' attitude from the gyroscope chained once over the segment
+    (:func:`dsp.pelvis_orientation.chained_stride_rows`) is the attitude chained from the
+    window's first sample (:func:`dsp.pelvis_orientation.stride_gravity_attitude`) up to
+    rounding, on the rows asked for."""
+    from dsp.pelvis_orientation import chained_stride_rows, stride_gravity_attitude
+    from dsp.pelvis_segment import GyroChain, chain_sums
+
+    b = walk_sim.blocks["pelvis"]
+    fs, g = 208.0, 9.80665
+    q, cs, _ = chain_sums(GyroChain(block=1024), np.zeros(3), b.t, b.acc, b.gyr)
+    lo, hi = int(12.3 * fs), int(22.5 * fs)  # a 10.2 s window well into the segment
+    t, acc, gyr = b.t[lo:hi], b.acc[lo:hi], b.gyr[lo:hi]
+    nrm = np.linalg.norm(acc, axis=1)
+    w = detect_walk_steps(t, nrm, sampling_rate_hz=fs, gravity=g)
+    assert len(w) >= 10
+    att = stride_gravity_attitude(t, acc, gyr, w.i_ic)
+    assert att is not None
+    ml_w = att.apply(np.array([0.0, 1.0, 0.0]))
+    f_w = att.apply(acc)
+    want_obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+    want_lat = np.einsum("ij,ij->i", f_w[:, :2], ml_w[:, :2]) / np.linalg.norm(ml_w[:, :2], axis=1)
+    want_az = f_w[:, 2] - g
+    r0, r1 = int(w.i_ic[2]) - 1, int(w.i_ic[6]) + 5
+    got = chained_stride_rows(t, acc, q[lo:hi], cs[lo:hi], w.i_ic, (r0, r1), gravity=g)
+    assert got is not None
+    obl, lat, a_z = got
+    assert obl.shape == (r1 - r0 + 1,)
+    np.testing.assert_allclose(obl, want_obl[r0 : r1 + 1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(lat, want_lat[r0 : r1 + 1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(a_z, want_az[r0 : r1 + 1], rtol=0, atol=1e-9)
+    # the window is tilted and turning: a chain not started at the window (identity there)
+    # is another attitude, which the test would see
+    assert np.ptp(want_obl) > 1.0
