@@ -49,7 +49,8 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    needs no sensor ahead of another by more than ``feed_skew_s`` minus about 1 s).
 7. **Traces.** Each returned row with a full stride has its pelvic obliquity against the
    baseline from IC to the same foot's next IC, 101 points, in the result's ``traces`` as
-   ``(t_ic, values, side)`` (the viewer's per-stride overlay).
+   ``(t_ic, values, side)`` (the viewer's per-stride overlay; not computed with
+   ``PelvisSettings.traces`` off).
 8. **Cost.** The per-sample work is done once per sample and carried across blocks: the
    rotation to the pelvis frame, the gyroscope chained from the segment start (fixed blocks,
    :class:`dsp.pelvis_segment.GyroChain`), the specific force in that frame and its running
@@ -188,6 +189,11 @@ class PelvisSettings:
         A known sensor-to-pelvis rotation (3x3); skips the estimation (running baseline).
     gravity : float
         m/s².
+    traces : bool
+        Compute the rows' obliquity traces (step 7, the viewer's overlay). Off, the results
+        carry none and the attitude is computed only up to each step's next contact (the
+        traces need it to the same foot's next one): the rows are the same, for less work
+        (``runform analyze`` uses no pelvis trace).
     """
 
     align_initial_s: float = 20.0
@@ -212,6 +218,7 @@ class PelvisSettings:
     detect_every_s: float = 0.15
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
+    traces: bool = True
 
 
 @dataclass
@@ -404,7 +411,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             side_lookahead=s.side_lookahead,
         )
         # walking steps (no flight phase): dsp.pelvis_walk, rows in _release_walk
-        self._walk = PelvisWalk(fs, gravity=s.gravity)
+        self._walk = PelvisWalk(fs, gravity=s.gravity, traces=s.traces)
         self._walk_pending: list[WalkStep] = []
         # output
         self._finished = False
@@ -663,7 +670,10 @@ class PelvisAnalyzer(StreamAnalyzer):
                 jobs.append((ev, lo - base, hi - base, own))
         if not jobs:
             return
-        sps = analyse_epochs(smp.t, smp.acc, smp.q, smp.cs, jobs, gravity=self.settings.gravity)
+        s = self.settings
+        sps = analyse_epochs(
+            smp.t, smp.acc, smp.q, smp.cs, jobs, gravity=s.gravity, traces=s.traces
+        )
         marks = _MarkCounts.of(smp)
         for (ev, lb, hb, own), sp in zip(jobs, sps, strict=True):
             for st in self._epoch_steps(smp, ev, lb, hb, own, sp, marks):

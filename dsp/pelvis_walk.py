@@ -223,6 +223,9 @@ class PelvisWalk:
     gravity : float
         m/s².
     settings : WalkSettings, optional
+    traces : bool
+        Compute the steps' obliquity traces (``WalkStep.trace``; off: None, the attitude
+        only as far as the other values need it).
     """
 
     def __init__(
@@ -231,9 +234,11 @@ class PelvisWalk:
         *,
         gravity: float = STANDARD_GRAVITY,
         settings: WalkSettings | None = None,
+        traces: bool = True,
     ) -> None:
         s = settings or WalkSettings()
         self.settings = s
+        self.traces = traces
         self.fs = float(sampling_rate_hz)
         self.gravity = float(gravity)
         ctx_before = walk_context_s(max_step_s=s.max_step_s, before=True)
@@ -547,7 +552,7 @@ class PelvisWalk:
         if i_end <= i0:
             return None
         hi = max(i_end, i1)
-        if math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:  # the trace's interpolation
+        if self.traces and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:  # the trace
             hi = max(hi, min(t.shape[0] - 1, int(np.searchsorted(t, st.next2_ic))))
         return max(0, i0 - 1), hi
 
@@ -570,7 +575,7 @@ class PelvisWalk:
         )
         if i1 - i0 >= 4:
             st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
-        if math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
+        if self.traces and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
             pts = np.linspace(st.t_ic, st.next2_ic, 101)
             st.trace = np.interp(pts, t, obl)
 
