@@ -8,7 +8,9 @@ are present:
   and ``walk`` when it is a walking step (:func:`dsp.pelvis_events.detect_walk_steps`); a foot
   contact is classified by :func:`foot_activity` (from its contact time).
   Consecutive steps of one activity, less than ``max_step_gap_s`` apart, form a bout from the
-  first contact to one step after the last (the step lasts until the next contact);
+  first contact to one step after the last (the step lasts until the next contact), or to the
+  last contact itself when it closes a walk (``ContactRow.ends_walk``: the trailing foot set
+  down beside the other, the walker still after it; :mod:`dsp.pelvis_walk`);
 * **motion**: the time between step bouts is ``stand`` where the sensors are still (every
   sensor with data in a 1 s epoch rotates slower than ``still_max_dps`` and its
   specific-force magnitude varies by less than ``still_acc_range_g``), else ``other``
@@ -128,6 +130,7 @@ def segment_bouts(
     t_start: float,
     t_end: float,
     settings: BoutSettings | None = None,
+    walk_ends: list[float] | tuple[float, ...] = (),
 ) -> list[Bout]:
     """Bouts covering ``[t_start, t_end)`` (see the module docstring).
 
@@ -135,6 +138,10 @@ def segment_bouts(
     ----------
     steps : list of (t_ic, activity)
         Contacts of every sensor (``walk`` or ``run``), any order.
+    walk_ends : list of float
+        Contacts that close a walk (``ContactRow.ends_walk``), s: a walking bout whose last
+        contact is one of them (within the 0.15 s of one contact seen by several sensors)
+        ends at its last contact, not a step later.
     still : dict
         Motion epoch index (``floor(t / epoch_s)``) -> the sensors were still in it.
     t_start, t_end : float
@@ -172,10 +179,14 @@ def segment_bouts(
     small = {id(g) for g in raw if len(distinct(g[3])) < s.min_bout_steps}
     if small:
         raw = group([(t, g[2]) for g in raw if id(g) not in small for t in g[3]])
+    ends = np.sort(np.asarray(walk_ends, dtype=np.float64))
     spans: list[Bout] = []
     for t0, t1, a, ts in raw:
         keep = distinct(ts)
         step = float(np.median(np.diff(keep))) if len(keep) > 1 else s.max_step_gap_s / 2
+        if a == "walk" and len(keep) > 1 and _closes(ends, keep[-1], t1):
+            spans.append(Bout(t0, t1, a))  # the walk stopped on its closing contact
+            continue
         spans.append(Bout(t0, min(t_end, t1 + min(step, s.max_step_gap_s)), a))
     # bouts of one activity with a short pause between them are one bout
     merged: list[Bout] = []
@@ -246,6 +257,13 @@ def segment_bouts(
     return out
 
 
+def _closes(ends: np.ndarray, lo: float, hi: float) -> bool:
+    """Some contact of ``ends`` (sorted) lies in ``[lo, hi]`` (the last contact, seen by one
+    sensor or several)."""
+    i = int(np.searchsorted(ends, lo - 1e-9))
+    return i < ends.size and ends[i] <= hi + 1e-9
+
+
 def block_motion(
     t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, *, epoch_s: float = 1.0
 ) -> dict[int, tuple[float, float, float]]:
@@ -281,6 +299,7 @@ class BoutTracker:
         self.settings = settings or BoutSettings()
         self._g = float(gravity)
         self._steps: list[tuple[float, str]] = []
+        self._walk_ends: list[float] = []
         # epoch -> sensor -> (max gyro norm, min |f|, max |f|)
         self._epochs: dict[int, dict[str, tuple[float, float, float]]] = {}
         self._t0 = math.inf
@@ -307,6 +326,8 @@ class BoutTracker:
         for r in rows:
             if r.activity in ("walk", "run"):
                 self._steps.append((float(r.t_ic), r.activity))
+                if r.ends_walk:
+                    self._walk_ends.append(float(r.t_ic))
 
     def still(self) -> dict[int, bool]:
         """Epoch -> every sensor with data in it was still."""
@@ -327,7 +348,14 @@ class BoutTracker:
         b = span[1] if t_end is None else float(t_end)
         if not (math.isfinite(a) and math.isfinite(b)):
             return []
-        return segment_bouts(self._steps, self.still(), t_start=a, t_end=b, settings=self.settings)
+        return segment_bouts(
+            self._steps,
+            self.still(),
+            t_start=a,
+            t_end=b,
+            settings=self.settings,
+            walk_ends=self._walk_ends,
+        )
 
     def current(self, t: float, *, recent_s: float = 3.0) -> str | None:
         """The activity at time ``t`` of the live stream: the activity of the last contacts

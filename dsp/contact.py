@@ -84,6 +84,9 @@ class ContactRow:
     #: ``run`` or ``walk``: the activity of the contact (analysis-output v1 ``activity``)
     activity: str | None = None
     events_source: str | None = None
+    #: The contact closes a walk: the walker stands still after it (a walking bout ends here,
+    #: :mod:`dsp.bouts`). Not a column of STRIDES.csv.
+    ends_walk: bool = field(default=False, metadata={"column": False})
 
     def add_flag(self, flag: str) -> None:
         """Add a flag once (keeps the order of :data:`FLAG_NAMES`)."""
@@ -106,4 +109,6 @@ class ContactRow:
 
 
 #: STRIDES.csv columns, in order (the fixed ones of the spec first).
-STRIDE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ContactRow))
+STRIDE_COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in fields(ContactRow) if f.metadata.get("column", True)
+)

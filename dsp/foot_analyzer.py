@@ -69,6 +69,7 @@ from dsp.foot_metrics import MetricSettings, contact_metrics_batch, foot_heading
 from dsp.metrics import cadence_spm
 from dsp.orientation import rotate_rows
 from dsp.stream_input import (
+    RATE_TOLERANCE,
     AlignBuffer,
     BlockInput,
     StreamAnalyzer,
@@ -137,7 +138,8 @@ class FootSettings:
         and the contact is reported, flagged ``gap``. Shorter losses there (one or two packets
         at 100 Hz) are bridged.
     rate_tolerance : float
-        Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+        Largest relative mismatch between ``sample_rate_hz`` and the time stamps
+        (:data:`dsp.stream_input.RATE_TOLERANCE`).
     max_clip_run_s : float
         A stride holding a clipped run (any axis at its range) longer than this, s, gets no
         stride length or speed (the row keeps ``saturated``): the clipped peaks are re-estimated
@@ -159,6 +161,25 @@ class FootSettings:
         a toes-up rate of 60-100 deg/s, below the mid-swing threshold). The largest toes-up
         rate between the rest and the first mid-swing counts as a mid-swing when it reaches
         this (deg/s) and a contact with a foot-flat follows it.
+    stride_jump_ratio : float
+        A stride (IC to next IC) longer than this times the median of the foot's last
+        ``stride_history`` accepted strides (since the segment's start or the last rest)
+        spans a missed contact; shorter than that median divided by it, it ends on a second
+        contact found within one stance. Its stride metrics would be confidently wrong (a
+        double stride; a stride of a few mm): the row is ``rejected`` and no early stride row
+        is released for it. A missed contact doubles the stride time; a change of pace
+        changes it by 10-30 % from one stride to the next (a run turning into a walk by up to
+        ~1.6x). 0: never.
+    missed_stance_min_s : float
+        A stride longer than ``stride_jump_ratio`` times the recent ones spans a missed
+        contact only when the foot stood still (``rest_max_dps``) for at least this long, s,
+        between its toe-off and the next IC (a walking foot-flat lasts 0.2-0.5 s); a long
+        single stride (a runner turning round: 1.7-2.1 s among 0.7 s strides) keeps its row.
+    stride_history : int
+        Number of recent accepted strides whose median ``stride_jump_ratio`` compares with;
+        no judgement before there are that many (at least 2): after a U-turn a walker's first
+        stride of 2.75 s and the next of 1.22 s have a median of 2 s, and the following
+        1.11 s stride (Voisard 3-6) was taken for a short one.
     R_bs : tuple or None
         A known sensor-to-foot rotation (3x3 nested tuples); skips the estimation.
     gravity : float
@@ -174,11 +195,14 @@ class FootSettings:
     max_clip_run_s: float = 0.05
     gap_split_s: float = 0.06
     gap_landing_min_s: float = 0.035
-    rate_tolerance: float = 0.05
+    rate_tolerance: float = RATE_TOLERANCE
     rest_max_dps: float = 25.0
     rest_min_s: float = 1.0
     rest_edge_min_s: float = 0.3
     first_swing_min_dps: float = 50.0
+    stride_jump_ratio: float = 1.75
+    stride_history: int = 3
+    missed_stance_min_s: float = 0.15
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
 
@@ -222,6 +246,8 @@ class _Pending:
     t_end: float = math.nan
     #: a landing that came to rest: the contact before it (whose gait it ends: its activity)
     before: _Pending | None = None
+    #: its stride spans a missed contact or ends within its stance (``stride_jump_ratio``)
+    odd_stride: bool = False
 
 
 @dataclass
@@ -458,6 +484,7 @@ class FootAnalyzer(StreamAnalyzer):
         self._last_peak: int | None = None
         self._pending: _Pending | None = None
         self._cycle_s = 0.0  # the last stride time of the segment, s (0: none yet)
+        self._recent_strides: list[float] = []  # accepted, since the segment start or a rest
 
     def _process(self, piece: _Piece) -> None:
         if piece.new_segment and self._seg_open:
@@ -775,8 +802,11 @@ class FootAnalyzer(StreamAnalyzer):
             nxt = ev if stride <= self.settings.events.max_cycle_s and not prev.rest else None
             if nxt is not None:
                 self._cycle_s = float(stride)
+                prev.odd_stride = self._odd_stride(float(stride), prev.ev, ev)
+            else:
+                self._recent_strides.clear()  # a rest or a pause: the pace starts afresh
             self._emit(prev, nxt, cut=False)
-            if nxt is not None and prev.ev.ok and not prev.dropped:
+            if nxt is not None and prev.ev.ok and not prev.dropped and not prev.odd_stride:
                 # the row's stride time (dsp.foot_metrics: the same expression), known now
                 self._stride_jobs.append((prev, float(nxt.t_ic - prev.ev.t_ic)))
         t_end = ev.t_to if math.isfinite(ev.t_to) else float(self._bt[ev.to - self._base])
@@ -784,6 +814,34 @@ class FootAnalyzer(StreamAnalyzer):
         self._pending = _Pending(ev, rest=rest, t_end=t_end, before=before)
         self._queue_early(self._pending)
         self._ics_out.append(ev.t_ic)
+
+    def _odd_stride(self, stride: float, ev: ContactEvents, nxt: ContactEvents) -> bool:
+        """Whether the stride of ``stride`` s from contact ``ev`` to ``nxt`` (segment indices)
+        is far off the foot's recent ones (see ``FootSettings.stride_jump_ratio``); an
+        accepted one joins them."""
+        s = self.settings
+        recent = self._recent_strides
+        if s.stride_jump_ratio > 0.0 and len(recent) >= max(2, s.stride_history):
+            med = float(np.median(recent))
+            if stride * s.stride_jump_ratio < med:
+                return True
+            if stride > s.stride_jump_ratio * med and self._stance_within(ev.to, nxt.ic):
+                return True
+        recent.append(stride)
+        del recent[: max(0, len(recent) - max(2, s.stride_history))]
+        return False
+
+    def _stance_within(self, a: int, b: int) -> bool:
+        """Whether the foot stood still between segment indices ``a`` and ``b`` (a swing's
+        toe-off and the next IC): its smoothed rotation (:meth:`_rests`' measure) below
+        ``rest_max_dps`` for ``missed_stance_min_s``, a foot-flat that no contact holds."""
+        lo, hi = max(a, self._base) - self._base, min(b - self._base, self._gn.shape[0])
+        need = samples_for(self.settings.missed_stance_min_s, sampling_rate_hz=self.fs)
+        if hi - lo < need:
+            return False
+        quiet = self._gn[lo:hi] < self.settings.rest_max_dps
+        d = np.diff(quiet.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        return bool((np.flatnonzero(d == -1) - np.flatnonzero(d == 1) >= need).any())
 
     def _trim(self) -> None:
         keep = self._scan_from - self._H - 2 * max(self._h_om, self._h_n) - self._spike_n - 4
@@ -1052,7 +1110,9 @@ class FootAnalyzer(StreamAnalyzer):
                 if job.pend.early is not None:
                     m.update(job.pend.early)  # the very values of the early row
                 sl = m.get("stride_length")
-                if isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
+                if job.has_next and job.pend.odd_stride:
+                    rejected = True  # a double stride, or one ending within its stance
+                elif isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
                     rejected = True
                 else:
                     for k, v in m.items():

@@ -193,6 +193,15 @@ class MetricSettings:
         the foot still rolls there and the sensor moves at ``omega x r`` about the contact
         below it; the stride's zero-velocity anchors take that velocity instead of zero. 0:
         the foot is taken as still at foot-flat.
+    still_flat_max_gyr_dps, still_flat_max_acc_dev_g, still_flat_half_window_s : float
+        A *truly still* foot-flat (with :attr:`flat_anchor`): over ``+-still_flat_half_window_s``
+        around it the angular rate stays below ``still_flat_max_gyr_dps`` and the mean
+        specific force's magnitude within ``still_flat_max_acc_dev_g`` of 1 g. Its tilt is
+        then its own mean specific force there (gravity itself: nothing accelerates the
+        sensor), not the mounting's pooled vertical: a walking foot often stands still while
+        not flat (on its toes or heel while it turns, on an uneven spot), and the pooled
+        vertical is then wrong by that attitude at one end of the stride. 0 (any of them):
+        never.
     """
 
     rearfoot_above_deg: float = REARFOOT_ABOVE_DEG
@@ -204,6 +213,10 @@ class MetricSettings:
     flat_anchor: bool = True
     toe_out_deg: float = TYPICAL_TOE_OUT_DEG
     sensor_height_m: float = TYPICAL_SENSOR_HEIGHT_M
+    still_flat_max_gyr_dps: float = 20.0
+    still_flat_max_acc_dev_g: float = 0.05
+    still_flat_max_acc_rms_g: float = 0.04
+    still_flat_half_window_s: float = 0.025
 
 
 def contact_metrics(
@@ -302,6 +315,7 @@ def contact_metrics_batch(
         return []
     fs = sampling_rate_hz
     h = max(0, round(0.005 * fs))  # StrideKinematics' default still half window
+    hs = _still_flat_half(settings, fs)
     if stride_only:
         # the samples after the next foot-flat's average are read by no stride metric (the
         # integration of each sample uses only the samples before it); an item without a next
@@ -309,7 +323,7 @@ def contact_metrics_batch(
         todo, windows = [], []
         for i, (t, a, g, _, nxt) in enumerate(items):
             if nxt is not None:
-                e = nxt.ms + h + 1
+                e = nxt.ms + max(h, hs) + 1
                 windows.append((t[:e], a[:e], g[:e]))
             elif contact_items is not None and contact_items[i] is not None:
                 windows.append(contact_items[i][:3])
@@ -328,7 +342,7 @@ def contact_metrics_batch(
             if c is None:
                 continue
             p = pos_of.get(i)
-            if p is not None and _starts_window(c, windows[p], items[i][3], h, settings):
+            if p is not None and _starts_window(c, windows[p], items[i][3], h, hs, settings):
                 shared.append((p, c))
             else:
                 alone.append(i)
@@ -345,6 +359,7 @@ def contact_metrics_batch(
             side=side,
             fs=fs,
             h=h,
+            hs=hs,
             settings=settings,
             gravity=gravity,
             heading_deg=heading_deg,
@@ -366,17 +381,20 @@ def contact_metrics_batch(
 
 
 def _starts_window(
-    c: tuple, window: tuple, ev: ContactEvents, h: int, settings: MetricSettings
+    c: tuple, window: tuple, ev: ContactEvents, h: int, hs: int, settings: MetricSettings
 ) -> bool:
     """Whether the contact window ``c`` (t, acc, gyr, ev, None) is the start of ``window``
     (t, acc, gyr) of the same contact ``ev``: the same samples from the same first one, so
     the orientation integrated over the longer window before its drift correction is the
-    shorter one's on its samples (with an anchor whose specific-force average lies in it)."""
+    shorter one's on its samples (with an anchor whose specific-force average, or still test,
+    lies in it)."""
     t, a, g, ev_c, _ = c
     m = t.shape[0]
     if m > window[0].shape[0] or ev_c.ic != ev.ic or ev_c.ms != ev.ms:
         return False
     if not settings.flat_anchor and ev_c.ms + h >= m:
+        return False
+    if settings.flat_anchor and hs > 0 and ev_c.ms + hs >= m:
         return False
     return all(x.tobytes() == y[:m].tobytes() for x, y in zip((t, a, g), window, strict=True))
 
@@ -391,6 +409,7 @@ def _stride_pass(
     side: str,
     fs: float,
     h: int,
+    hs: int,
     settings: MetricSettings,
     gravity: float,
     heading_deg: float,
@@ -408,6 +427,10 @@ def _stride_pass(
     has_n = np.array([nx is not None for nx in nxts])
     n_ms = np.array([-1 if nx is None else nx.ms for nx in nxts], dtype=np.int64)
     n_c = np.array([c[0].shape[0] for _, c in shared], dtype=np.int64)
+    up_a = up_b = _FOOT_UP if settings.flat_anchor else None
+    if settings.flat_anchor and hs > 0:
+        up_a = _still_flat_up(acc, gyr, n, ms, hs, settings, gravity)
+        up_b = _still_flat_up(acc, gyr, n, n_ms, hs, settings, gravity)
     kin = integrate_windows(
         tt,
         acc,
@@ -418,7 +441,8 @@ def _stride_pass(
         still_half_window=h,
         gravity=gravity,
         work_efficient=True,
-        anchor_up=_FOOT_UP if settings.flat_anchor else None,
+        anchor_up=up_a,
+        anchor_up_b=up_b,
         lever_arm_m=_foot_lever_arm(settings.sensor_height_m),
         mask_outside=not stride_only,
         uncorrected_up=int(n_c.max()) if shared else 0,
@@ -557,6 +581,55 @@ def _contact_arrays(
     imp_win = (idx >= ic[:, None]) & (idx <= (ic + n_imp)[:, None]) & (idx < n[:, None])
     impact = np.where(imp_win, norm, -np.inf).max(axis=1) / STANDARD_GRAVITY
     return fsa, excursion, max_rate, impact
+
+
+def _still_flat_half(settings: MetricSettings, fs: float) -> int:
+    """Half width (samples) of the truly-still foot-flat test, 0 when it is off."""
+    if (
+        settings.still_flat_max_gyr_dps <= 0.0
+        or settings.still_flat_max_acc_dev_g <= 0.0
+        or settings.still_flat_max_acc_rms_g <= 0.0
+        or settings.still_flat_half_window_s <= 0.0
+    ):
+        return 0
+    return max(1, round(settings.still_flat_half_window_s * fs))
+
+
+def _still_flat_up(
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    n: np.ndarray,
+    at: np.ndarray,
+    hs: int,
+    settings: MetricSettings,
+    gravity: float,
+) -> np.ndarray:
+    """Foot-frame up direction (3, K) at the foot-flats ``at`` (K,) of packed windows
+    (``acc``, ``gyr`` (3, K, L)): the mean specific force over ``at +- hs`` where the foot is
+    truly still there (:class:`MetricSettings`' ``still_flat_*``; the whole span inside the
+    window), else the foot frame's own vertical. ``at < 0``: the vertical."""
+    k = at.shape[0]
+    j = at[:, None] + np.arange(-hs, hs + 1)[None, :]  # (K, 2 hs + 1)
+    inside = (at - hs >= 0) & (at + hs < n)
+    jj = np.minimum(np.maximum(j, 0), acc.shape[2] - 1)
+    rows = np.arange(k)[:, None]
+    a = acc[:, rows, jj]  # (3, K, W)
+    g = gyr[:, rows, jj]
+    g_max = np.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).max(axis=1)
+    # each row summed by the same loop, whatever K: batch-invariant
+    mean = a.sum(axis=2) / j.shape[1]
+    norm = np.sqrt(mean[0] * mean[0] + mean[1] * mean[1] + mean[2] * mean[2])
+    d = a - mean[:, :, None]
+    rms = np.sqrt((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sum(axis=1) / j.shape[1])
+    still = (
+        inside
+        & (g_max <= settings.still_flat_max_gyr_dps)
+        & (np.abs(norm - gravity) <= settings.still_flat_max_acc_dev_g * gravity)
+        & (rms <= settings.still_flat_max_acc_rms_g * gravity)
+    )
+    up = np.repeat(_FOOT_UP.reshape(3, 1), k, axis=1)
+    up[:, still] = mean[:, still] / norm[still]
+    return up
 
 
 def _asin_deg(x: np.ndarray) -> np.ndarray:

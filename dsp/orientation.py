@@ -299,6 +299,7 @@ def integrate_windows(
     gravity: float = STANDARD_GRAVITY,
     work_efficient: bool = False,
     anchor_up: np.ndarray | None = None,
+    anchor_up_b: np.ndarray | None = None,
     lever_arm_m: np.ndarray | None = None,
     mask_outside: bool = True,
     uncorrected_up: int = 0,
@@ -333,7 +334,10 @@ def integrate_windows(
     anchor_up : ndarray, shape (3,), optional
         Body-frame direction of gravity at the still instants, used for their tilt instead of
         the specific force measured there (a reference pooled over many stances of the sensor;
-        see :func:`dsp.foot_metrics.contact_metrics_batch`).
+        see :func:`dsp.foot_metrics.contact_metrics_batch`); or shape (3, K), one per window
+        (e.g. a truly still foot-flat's own specific force in some windows).
+    anchor_up_b : ndarray, shape (3, K), optional
+        The same for the second still instants (default: ``anchor_up``).
     lever_arm_m : ndarray, shape (3,), optional
         Body-frame position (m) of the sensor relative to the point about which the segment
         rolls on the ground at the still instants: the velocity there is then ``omega x r``
@@ -380,9 +384,14 @@ def integrate_windows(
     # 3. relative to the anchor, then the anchor's tilt from the specific force (composed as
     # quaternions; one conversion to matrices at the end)
     qa = q[:, still_a, rows]
-    fixed_up = None
+    fixed_up = fixed_up_b = None
     if anchor_up is not None:
-        fixed_up = np.repeat(np.asarray(anchor_up, dtype=np.float64).reshape(3, 1), k, axis=1)
+        fixed_up = np.asarray(anchor_up, dtype=np.float64).reshape(3, -1)
+        if fixed_up.shape[1] != k:
+            fixed_up = np.repeat(fixed_up, k, axis=1)
+        fixed_up_b = fixed_up
+        if anchor_up_b is not None:
+            fixed_up_b = np.asarray(anchor_up_b, dtype=np.float64).reshape(3, k)
     q_anchor = _qmul_c(
         _tilt_quats(_mean_at(acc, n, still_a, still_half_window) if fixed_up is None else fixed_up),
         np.stack([-qa[0], -qa[1], -qa[2], qa[3]]),
@@ -399,7 +408,7 @@ def integrate_windows(
         )
     # 4. gravity update: the tilt error at b, removed linearly in time from a to b
     b = np.where(has_b, still_b, still_a)
-    fb = _mean_at(acc, n, b, still_half_window) if fixed_up is None else fixed_up  # (3, K)
+    fb = _mean_at(acc, n, b, still_half_window) if fixed_up_b is None else fixed_up_b  # (3, K)
     rb = _quat_to_matrix_c(world[:, b, rows])  # (3, 3, K)
     up = rb[:, 0] * fb[0] + rb[:, 1] * fb[1] + rb[:, 2] * fb[2]
     up = up / np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])

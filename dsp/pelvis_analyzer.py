@@ -118,7 +118,13 @@ from dsp.pelvis_segment import (
 )
 from dsp.pelvis_steps import Baseline, PelvisStep, StepLinker, baseline_from_steps, vote_sides
 from dsp.pelvis_walk import PelvisWalk, WalkStep, fuse_walk_step, walk_row
-from dsp.stream_input import AlignBuffer, BlockInput, StreamAnalyzer, saturated_samples
+from dsp.stream_input import (
+    RATE_TOLERANCE,
+    AlignBuffer,
+    BlockInput,
+    StreamAnalyzer,
+    saturated_samples,
+)
 from dsp.summary import median_or_none
 
 __all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings"]
@@ -144,7 +150,8 @@ class PelvisSettings:
     bridge_max_s : float
         Longest gap bridged by interpolation; longer ones split the data, s.
     rate_tolerance : float
-        Largest relative mismatch between ``sample_rate_hz`` and the time stamps.
+        Largest relative mismatch between ``sample_rate_hz`` and the time stamps
+        (:data:`dsp.stream_input.RATE_TOLERANCE`).
     epoch_s : float
         Analysis epoch, s: the steps whose contact peaks in it are analysed together.
     pad_s, lookahead_s : float
@@ -200,7 +207,7 @@ class PelvisSettings:
     align_max_s: float = 160.0
     min_alignment_confidence: float = 0.5
     bridge_max_s: float = 0.25
-    rate_tolerance: float = 0.05
+    rate_tolerance: float = RATE_TOLERANCE
     epoch_s: float = 0.5
     pad_s: float = 3.0
     lookahead_s: float = 1.1

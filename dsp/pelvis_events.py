@@ -269,7 +269,8 @@ class WalkSteps:
         Last sample the step (its existence and times) depends on.
     edge : ndarray of int
         ``+1``: a weak last step of a walk (found by the lower threshold after a run of
-        steps), ``0``: a step of the run itself.
+        steps), ``+2``: a walk's closing contact by timing (the body at rest after it),
+        ``0``: a step of the run itself.
     """
 
     i_peak: np.ndarray
@@ -635,7 +636,6 @@ def detect_walk_steps(
     for m in np.flatnonzero(kind == 2).tolist():
         if m >= 2:
             t_ic[m] = t_ic[m - 1] + WALK_CLOSING_AT_STEP * (t_ic[m - 1] - t_ic[m - 2])
-    kind = np.minimum(kind, 1)
     i_ic = np.clip(np.searchsorted(t, t_ic, side="left"), 0, n - 1)
     ctx = walk_context_s(smooth_s=smooth_s, max_step_s=max_step_s, level_s=level_s)
     dep = samples_for(ctx, sampling_rate_hz=fs)

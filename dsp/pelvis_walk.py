@@ -109,15 +109,15 @@ class WalkSettings:
     closing_rest_s : float
         A walk that ends at rest (this long from half a step after its last step) without a
         weak last step gets its closing contact by timing
-        (:func:`dsp.pelvis_events.detect_walk_steps`); 0: never. Off (issue 17, session 7):
-        with 1.0 s the real Voisard walks, pelvis alone, find 3672 instead of 3625 of 3746
-        contacts (subjects 1-10: 1918 -> 1938 of 1976; 11-19, held out: 1707 -> 1734 of
-        1770) for 3 false rows more, mobgap test5 and test11 unchanged in the reference's
-        bouts; but the simulated walks stop with a full bounce and no closing contact, so
-        the interval session's last walking bout ends later than its truth (bouts correct
-        99.78 -> 99.71 %, its boundary 0.26 -> 0.62 s; the short session of
-        ``tests/dsp/test_bouts.py`` 0.78 s, over its 0.73 s bound). A walking bout should
-        end at a walk's closing contact (no step follows it), which the rows do not carry.
+        (:func:`dsp.pelvis_events.detect_walk_steps`), whose row ends the walking bout
+        (``ContactRow.ends_walk``, :mod:`dsp.bouts`); 0: never. Whoever stops walking sets
+        the trailing foot down beside the other, a contact that barely lifts the pelvis: the
+        real Voisard walks, pelvis alone, find 3672 instead of 3625 of 3746 contacts with 1.0
+        s (subjects 1-10: 1918 -> 1938 of 1976; 11-19, held out: 1707 -> 1734 of 1770) for 3
+        false rows more; mobgap test5 and test11 unchanged in the reference's bouts (its
+        bouts leave the closing contacts out). The simulator's walks stop the same way
+        (``Scenario.walk_stop_s``): the interval session's last walking bout ends at its
+        closing contact (issue 17, session 9).
     """
 
     epoch_s: float = 2.0
@@ -131,7 +131,7 @@ class WalkSettings:
     obliquity_cue: bool = False
     turn_fill_ratio: tuple[float, float] = (1.5, 3.0)
     turn_fill_dps: float = 60.0
-    closing_rest_s: float = 0.0
+    closing_rest_s: float = 1.0
 
 
 @dataclass
@@ -149,7 +149,7 @@ class WalkStep:
     vo_cm: float
     segment: int
     yaw_rate: float = math.nan  # mean rate of turn over the swing's end before it, deg/s
-    edge: int = 0  # +1: a weak last step of a walk (WalkSteps.edge)
+    edge: int = 0  # +1: a weak last step of a walk, +2: its closing contact (WalkSteps.edge)
     flags: list[str] = field(default_factory=list)
     trace: np.ndarray | None = None  # obliquity IC -> same foot's next IC, 101 points, deg
     run: int = 0
@@ -208,6 +208,7 @@ def walk_row(sensor_id: str, step: WalkStep, fused: FootMatch | None) -> Contact
         row.events_source = "pelvis"
         stride = step.next2_ic - step.t_ic if math.isfinite(step.next2_ic) else None
     row.activity = "walk"
+    row.ends_walk = step.edge == 2
     if stride is not None and stride > 0:
         row.stride_time = stride
         row.cadence = cadence_spm(stride)

@@ -54,6 +54,7 @@ from dsp.filters import rows_all, rows_any, saturation_mask
 
 __all__ = [
     "RANGE_MARGIN",
+    "RATE_TOLERANCE",
     "ZERO_RUN",
     "Accepted",
     "AlignBuffer",
@@ -69,6 +70,13 @@ log = logging.getLogger(__name__)
 
 #: A reading beyond ``(1 + RANGE_MARGIN)`` times the sensor's stated range is not physical.
 RANGE_MARGIN = 0.1
+
+#: Largest relative mismatch accepted between a sensor's ``sample_rate_hz`` and the spacing of
+#: its first time stamps (:class:`RateCheck`). It catches a wrong rate (100 Hz stated, 50 Hz
+#: recorded), not a few per cent: a live recording's time sync slews its time base by up to 5 %
+#: while it settles (``firmware_bridge.timesync.SensorTimeline``, ``fast_slew``), so the first
+#: intervals of a sensor whose first packets were delayed are legitimately ~5 % short.
+RATE_TOLERANCE = 0.1
 
 #: All six axes exactly zero in a run of at least this many samples is a dropout.
 ZERO_RUN = 2

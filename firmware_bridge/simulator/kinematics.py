@@ -49,6 +49,13 @@ _D2R = np.pi / 180.0
 
 #: A late-swing pitch peak closer to IC than this (s) is placed at IC (running heel landings).
 _PRE_PEAK_MIN_S = 0.01
+#: A walk's closing contact (``Scenario.walk_stop_s``) lies this fraction of the last step
+#: after the last contact: the trailing foot set down beside the other is a short step (real
+#: lower-back walks, Voisard et al.: 0.6-0.95 of the step before, median 0.82).
+WALK_CLOSING_STEP = 0.8
+#: The pelvis' bounce at a closing contact against a step's (real: 0.002-0.024 g against
+#: 0.1-0.25 g).
+WALK_CLOSING_BOUNCE = 0.1
 
 
 def _walk_height_coefficients(n_harmonics: int = 10) -> np.ndarray:
@@ -181,6 +188,10 @@ class FootModel:
         n = int(sel.size)
         t_ic = st.t_ic[sel]
         tc = st.t_contact[sel]
+        if plan.t_stop is not None:
+            # a stopped walk: each foot's last contact lasts to the end (no toe-off)
+            tc = tc.copy()
+            tc[-1] = plan.horizon_s + 1e3
         speed = st.speed[sel]
         fsa = st.fsa[sel]
         var = sc.variability
@@ -516,8 +527,15 @@ class PelvisModel:
         # vertical
         self.t_ic = t_ic
         self.tc = tc
+        # a stopped walk (``GaitPlan.t_stop``): at the closing contact the feet are together,
+        # the pelvis centred over them without sway, drop, rotation or extra tilt
+        live = np.ones(t_ic.size)
+        if plan.t_stop is not None:
+            live[-1] = 0.0
         if walk:
             amp = 0.5 * sc.schedule(sc.vertical_oscillation_cm, t_ic) / 100.0
+            if plan.t_stop is not None:
+                amp[-1] *= WALK_CLOSING_BOUNCE
             # the first swing (from standing) is a step too: the centre of mass moves along
             # its arc before the first contact (phase -1 to 0), not frozen until the contact
             t0_sw = t_ic[0] - (t_ic[1] - t_ic[0])
@@ -555,8 +573,8 @@ class PelvisModel:
         self.imp_scale = sc.pelvis_impact_g * G / np.max(np.abs(dd))
         # forward speed fluctuation, lateral sway
         v = st.speed
-        dx = (0.01 if walk else 0.006 * v) * (1 + 0.1 * rng.standard_normal(v.size))
-        sway = (0.02 if walk else 0.012) * np.ones_like(v)
+        dx = (0.01 if walk else 0.006 * v) * (1 + 0.1 * rng.standard_normal(v.size)) * live
+        sway = (0.02 if walk else 0.012) * live
         t_pre = t_go - 0.5
         if walk:
             # inverted pendulum: fastest in double support (at the contact), slowest at
@@ -575,7 +593,7 @@ class PelvisModel:
         ky_y = np.concatenate(([0.0], sgn * sway))
         self.dy = QuinticHermite(*_sorted_unique(ky_t, ky_y))
         # orientation knots
-        drop = st.drop
+        drop = st.drop * live
         rot = sc.pelvic_rotation_deg
         tilt = sc.pelvic_tilt_deg
         peak_f = 0.4 if not walk else 0.3
@@ -589,11 +607,13 @@ class PelvisModel:
         self.obl = QuinticHermite(*_sorted_unique(ob_t, ob_y))
         tl_t = np.concatenate(([t_pre], np.stack([t_ic, t_ic + 0.5 * tc], 1).ravel()))
         tl_y = np.concatenate(
-            ([0.0], np.stack([-tilt + 1.0 + 0 * tc, -tilt - 1.0 + 0 * tc], 1).ravel())
+            ([0.0], np.stack([(-tilt + 1.0) * live, (-tilt - 1.0) * live], 1).ravel())
         )
         self.tilt = QuinticHermite(*_sorted_unique(tl_t, tl_y))
         yw_t = np.concatenate(([t_pre], t_ic))
-        yw_y = np.concatenate(([0.0], -sgn * rot * (1 + 0.1 * rng.standard_normal(sgn.size))))
+        yw_y = np.concatenate(
+            ([0.0], -sgn * rot * (1 + 0.1 * rng.standard_normal(sgn.size)) * live)
+        )
         self.yaw = QuinticHermite(*_sorted_unique(yw_t, yw_y))
 
     def _z(self, t: np.ndarray) -> np.ndarray:
@@ -729,6 +749,22 @@ class GaitPlan:
             t += ts
         t_ic = np.array(tics)
         t_step = np.array(tsteps)
+        #: the walk's closing contact (``Scenario.walk_stop_s``), s; None: no stop
+        self.t_stop: float | None = None
+        if walk and sc.walk_stop_s is not None:
+            # the last contact at or before the stop closes the walk, a short step after the
+            # one before it; the walker slows to a stand over the last step
+            k = max(3, int(np.searchsorted(t_ic, float(sc.walk_stop_s), side="right")))
+            t_ic, t_step = t_ic[:k].copy(), t_step[:k].copy()
+            t_ic[-1] = t_ic[-2] + WALK_CLOSING_STEP * t_step[-2]
+            t_step[-1] = t_step[-2]
+            self.t_stop = float(t_ic[-1])
+            ts_last = float(t_step[-2])
+            v = v * (1.0 - smootherstep((tg - (self.t_stop - 1.5 * ts_last)) / (1.5 * ts_last)))
+            dv = np.gradient(v, tg)
+            x = np.concatenate(([0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * np.diff(tg))))
+            x -= np.interp(0.0, tg, x)
+            self.x_base = QuinticHermite(tg, x, v, dv)
         n = t_ic.size
         t_nom = 60.0 / sc.schedule(sc.cadence_spm, t_ic)
         tc = np.array([self._contact_time(a, b) for a, b in zip(t_nom, t_ic, strict=True)])

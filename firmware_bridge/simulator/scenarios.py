@@ -86,6 +86,11 @@ class Scenario:
     -------
     duration_s, standing_s (standing still at the start; 0 = running from t = 0), treadmill,
     schedule_time (``"s"`` or ``"fraction"``), markers ``((t, label, kind), ...)``.
+    walk_stop_s : walking only: the walk stops, s (None: it goes on to the end). The walker
+        slows over the last step and closes the walk: the trailing foot is set down beside the
+        other ``WALK_CLOSING_STEP`` of a step after the last contact (at or before
+        ``walk_stop_s``), both feet then stay on the ground and the pelvis comes to rest (its
+        bounce at the closing contact a tenth of a step's; sway, drop and rotation gone).
     program : ``((activity, seconds), ...)`` with activity ``stand``, ``walk`` or ``run``: a
         session of bouts (e.g. run/walk intervals), simulated bout by bout and joined (see
         :func:`firmware_bridge.simulator.session.simulate_session`); running bouts use this
@@ -117,6 +122,7 @@ class Scenario:
     schedule_time: str = "s"
     markers: tuple[tuple[float, str, str], ...] = ()
     program: tuple[tuple[str, float], ...] = ()
+    walk_stop_s: float | None = None
     # runner
     gait: str = "run"
     cadence_spm: Schedule = 170.0
@@ -230,6 +236,14 @@ class Scenario:
             raise ValueError(f"scenario {n}: program has no walking or running bout")
         if self.gait not in ("run", "walk"):
             raise ValueError(f"scenario {n}: gait {self.gait!r}, expected 'run' or 'walk'")
+        if self.walk_stop_s is not None and not (
+            self.gait == "walk" and self.standing_s + 3.0 <= self.walk_stop_s <= self.duration_s
+        ):
+            raise ValueError(
+                f"scenario {n}: walk_stop_s {self.walk_stop_s}, expected a walk (gait 'walk') "
+                f"stopping at least 3 s after standing_s ({self.standing_s}) and by duration_s "
+                f"({self.duration_s})"
+            )
         if self.schedule_time not in ("s", "fraction"):
             raise ValueError(
                 f"scenario {n}: schedule_time {self.schedule_time!r}, expected 's' or 'fraction'"

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 #: Internal (motion) sampling rate is the smallest multiple of the output rate >= this, Hz.
 MIN_INTERNAL_RATE_HZ = 2000.0
 _WARMUP_S = 0.25
+#: A program's walk followed by standing stops this long before the standing bout, s (its
+#: closing contact at or before then, :attr:`Scenario.walk_stop_s`).
+_WALK_STOP_REST_S = 1.5
 
 
 #: The gait knobs a walking bout of a program takes from the ``walk`` scenario (the pelvic
@@ -101,6 +104,9 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
         # seed), so bouts joined at multiples of the period run on for all of them at once
         st_s = round(st_s / period) * period
         end_local = st_s + round((d if act != "stand" else 0.0) / period) * period
+        # a walk followed by standing stops (a closing contact, then still) before its end
+        stops = act == "walk" and k + 1 < len(todo) and todo[k + 1][1] > 0
+        stop = {"walk_stop_s": end_local - _WALK_STOP_REST_S} if stops else {}
         sub = sc.with_overrides(
             name=f"{sc.name}#{k}",
             program=(),
@@ -109,6 +115,7 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
             standing_s=st_s,
             duration_s=end_local + (1.0 if act == "stand" else period),
             **(walk_knobs if act in ("walk", "stand") else {}),
+            **stop,
         )
         part = simulate_session(sub, seed=seed, truth=truth)
         if first is None:
@@ -136,7 +143,12 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
             if st_s > 0:  # the walk starts with its first contact
                 bouts[-1][1] = round(shift + first_ic, 6)
             start = shift + first_ic if st_s > 0 else shift
-            bouts.append([round(start, 6), round(shift + end_local, 6), act])
+            t_stop = part.truth.get("t_stop")
+            if stops and t_stop is not None:  # the walk ends at its closing contact
+                bouts.append([round(start, 6), round(shift + t_stop, 6), act])
+                bouts.append([round(shift + t_stop, 6), round(shift + end_local, 6), "stand"])
+            else:
+                bouts.append([round(start, 6), round(shift + end_local, 6), act])
             for lst_in, lst_out in (
                 (tr.get("contacts", []), contacts),
                 (tr.get("steps", []), steps),
@@ -152,6 +164,13 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
                     lst_out.append(c)
         offset = shift + end_local
     assert first is not None
+    joined: list[list] = []  # a stand after a stop and the stand before the next bout: one
+    for bt in bouts:
+        if joined and joined[-1][2] == bt[2] and abs(joined[-1][1] - bt[0]) < 1e-6:
+            joined[-1][1] = bt[1]
+        else:
+            joined.append(bt)
+    bouts = joined
     blocks = {sid: SampleBlock.concatenate(lst) for sid, lst in parts.items()}
     out_truth: dict = {}
     if truth:

@@ -211,6 +211,43 @@ def measure_truth(
                     "peak_swing_gyr_ml": None,
                 }
             )
+    if plan.t_stop is not None:
+        # a stopped walk: each foot's last contact has no toe-off (the feet stay down); its
+        # contact only (the closing contact is the trailing foot's)
+        for side, foot in plan.feet.items():
+            t_last = float(foot.t_ic[-1])
+            if foot.t_ic.size < 2 or not 0.02 <= t_last <= dur - 0.02:
+                continue
+            t_ic1 = _bisect(foot.lowest_z, np.array([t_last - 0.015]), np.array([t_last + 0.004]))
+            contacts.append(
+                {
+                    "sensor_id": f"{side}_foot",
+                    "side": side,
+                    "t_ic": _r(float(t_ic1[0])),
+                    "t_to": None,
+                    "contact_time": None,
+                    "stride_time": None,
+                    "cadence": None,
+                    **dict.fromkeys(
+                        (
+                            "foot_strike_angle",
+                            "strike_type",
+                            "pronation_excursion",
+                            "max_pronation_velocity",
+                            "stride_length",
+                            "speed",
+                            "peak_impact",
+                            "flight_time",
+                            "t_foot_flat",
+                            "pitch_at_ic",
+                            "pitch_at_foot_flat",
+                            "eversion_at_ic",
+                            "peak_swing_gyr_ml",
+                        )
+                    ),
+                    "closing": bool(abs(t_last - plan.t_stop) < 1e-9),
+                }
+            )
     contacts.sort(key=lambda c: c["t_ic"])
     # flight time: from this toe-off to the next contact of the other foot
     all_ic = {s: ev["t_ic"] for s, ev in foot_events.items()}
@@ -246,7 +283,8 @@ def measure_truth(
         o_st = float(np.mean(np.rad2deg(np.arcsin(pel.pose(ts).R[:, 2, 1]))))
     if "pelvis" in gen.models and contacts:
         ics = np.array([c["t_ic"] for c in contacts])
-        tos = np.array([c["t_to"] for c in contacts])
+        # (a stopped walk's last contacts have no toe-off: no drop)
+        tos = np.array([c["t_ic"] + 0.1 if c["t_to"] is None else c["t_to"] for c in contacts])
         sgn = np.array([1.0 if c["side"] == "left" else -1.0 for c in contacts])
 
         def obliquity_range(tg: np.ndarray) -> np.ndarray:
@@ -273,9 +311,10 @@ def measure_truth(
                     "contact_time": c["contact_time"],
                     "stride_time": c["stride_time"],
                     "cadence": c["cadence"],
-                    "pelvic_drop": _r(drops[n], 4),
+                    "pelvic_drop": None if c["t_to"] is None else _r(drops[n], 4),
                     "vertical_oscillation": _r(vos[n], 4),
                     "pelvic_obliquity_standing": _r(o_st, 4),
+                    **({"closing": c["closing"]} if "closing" in c else {}),
                 }
             )
     # --- sensors --------------------------------------------------------------------------
@@ -315,4 +354,6 @@ def measure_truth(
         "contacts": contacts,
         "steps": steps,
         "markers": [[_r(t), label, kind] for t, label, kind in markers],
+        # a stopped walk: its closing contact (the pelvis' time base), s
+        **({"t_stop": _r(plan.t_stop)} if plan.t_stop is not None else {}),
     }

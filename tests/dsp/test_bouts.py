@@ -44,6 +44,34 @@ def test_a_few_contacts_of_another_activity_make_no_bout() -> None:
     assert [b.activity for b in got] == ["walk"]
 
 
+def test_a_walk_closed_by_its_closing_contact_ends_there() -> None:
+    """A walking bout whose last contact closes the walk (the trailing foot set down beside
+    the other, ``ContactRow.ends_walk``) ends at that contact; without it, a step later."""
+    steps = _steps(10.0, 20.0, 0.5, "walk")
+    t_last = steps[-1][0]
+    still = {e: e < 10 or e >= 21 for e in range(30)}
+    plain = segment_bouts(steps, still, t_start=0.0, t_end=30.0)
+    closed = segment_bouts(steps, still, t_start=0.0, t_end=30.0, walk_ends=[t_last])
+    assert [b.activity for b in plain] == [b.activity for b in closed] == ["stand", "walk", "stand"]
+    assert plain[1].t1 == pytest.approx(t_last + 0.5)
+    assert closed[1].t1 == pytest.approx(t_last) and closed[2].t0 == closed[1].t1
+    # the closing contact seen by another sensor too (within 0.15 s): still the walk's end
+    both = segment_bouts(
+        [*steps, (t_last + 0.05, "walk")], still, t_start=0.0, t_end=30.0, walk_ends=[t_last]
+    )
+    assert both[1].t1 == pytest.approx(t_last + 0.05)
+    # a closing contact inside a walk that goes on (a pause) does not end it
+    mid = segment_bouts(steps, still, t_start=0.0, t_end=30.0, walk_ends=[steps[5][0]])
+    assert mid[1].t1 == pytest.approx(t_last + 0.5)
+    # the tracker takes it from the rows
+    tr = BoutTracker()
+    rows = [ContactRow("pelvis", "left", t, activity="walk") for t, _ in steps]
+    rows[-1].ends_walk = True
+    tr.add_rows(rows)
+    tr.set_span(0.0, 30.0)
+    assert next(b for b in tr.bouts() if b.activity == "walk").t1 == pytest.approx(t_last)
+
+
 def test_foot_activity_from_contact_time() -> None:
     run = ContactRow("lf", "left", 1.0, contact_time=0.24)
     walk = ContactRow("lf", "left", 1.0, contact_time=0.66)

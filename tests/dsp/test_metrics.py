@@ -20,6 +20,15 @@ def test_every_numeric_column_is_registered_in_column_order():
     assert [m.column for m in METRIC_LIST] == numeric
 
 
+def test_a_row_closing_a_walk_is_no_column():
+    """``ContactRow.ends_walk`` feeds the bouts (a walking bout ends at its closing contact)
+    but is no STRIDES.csv column (analysis-output v1 unchanged)."""
+    row = ContactRow(sensor_id="pelvis", side="left", t_ic=1.0, activity="walk")
+    row.ends_walk = True
+    assert "ends_walk" not in STRIDE_COLUMNS and "ends_walk" not in row.as_record()
+    assert STRIDE_COLUMNS[-1] == "events_source"
+
+
 def test_csv_and_frame_round_with_the_registry_decimals(tmp_path):
     row = ContactRow(sensor_id="left_foot", side="left", t_ic=1.23456789, cadence=171.123456)
     row.max_pronation_velocity = 401.23456

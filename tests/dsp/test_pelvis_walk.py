@@ -275,6 +275,14 @@ def _walk_steps(
     return [(round(s.t_ic, 9), s.left, s.edge) for s in steps]
 
 
+def _closed(steps: list) -> list:
+    """The steps of a hand-made walk before its closing contact: the walk stops dead, the
+    body at rest, so its last step is the closing contact by timing (``edge`` 2)."""
+    assert steps and steps[-1][2] == 2, steps
+    assert all(e != 2 for _, _, e in steps[:-1]), steps
+    return steps[:-1]
+
+
 @pytest.mark.parametrize("offset_s", [0.0, 0.55, 1.1, 1.65])
 def test_the_weak_last_step_is_found_once_whatever_the_epochs(offset_s: float) -> None:
     """Fed through the streaming walking analysis, a walk's weak last step comes out exactly
@@ -375,7 +383,7 @@ def test_a_contact_missed_in_a_turn_is_filled(t0: float) -> None:
     peaks, fs, t, acc, gyr = _turning_walk(missed=8, yaw_dps=90.0, t0=t0)
     got = [_walk_steps(fs, t, acc, gyr, block) for block in (10**9, 37)]
     assert got[0] == got[1]
-    steps = got[0]
+    steps = _closed(got[0])
     assert len(steps) == 16, steps
     tic = np.array([s[0] for s in steps])
     # every contact on the ascent to its bounce; the filled one half-way between its
@@ -399,7 +407,7 @@ def test_no_contact_is_filled_without_a_turn_and_a_gap(
     missed: int | None, yaw_dps: float, long_step: int | None, n_steps: int
 ) -> None:
     _, fs, t, acc, gyr = _turning_walk(missed=missed, yaw_dps=yaw_dps, long_step=long_step)
-    steps = _walk_steps(fs, t, acc, gyr, 10**9)
+    steps = _closed(_walk_steps(fs, t, acc, gyr, 10**9))
     assert len(steps) == n_steps, steps
     sides = [left for _, left, _ in steps]
     want = [k % 2 == 0 for k in range(16) if k != missed]
@@ -409,7 +417,7 @@ def test_no_contact_is_filled_without_a_turn_and_a_gap(
 def test_a_slow_step_of_a_turn_gets_no_contact() -> None:
     """A turning step 1.2 times the walk's step (slower, not two steps) gets none."""
     _, fs, t, acc, gyr = _turning_walk(missed=None, yaw_dps=90.0, long_step=7, late=0.2)
-    steps = _walk_steps(fs, t, acc, gyr, 10**9)
+    steps = _closed(_walk_steps(fs, t, acc, gyr, 10**9))
     assert len(steps) == 16, steps
     assert [left for _, left, _ in steps] == [k % 2 == 0 for k in range(16)]
 
@@ -449,7 +457,7 @@ def test_the_closing_contact_of_a_walk_by_timing(
     if want is None:
         assert len(w) == 6 and not w.edge.any(), w
         return
-    assert len(w) == 7 and w.edge.tolist() == [0] * 6 + [1]
+    assert len(w) == 7 and w.edge.tolist() == [0] * 6 + [2 if want == "timing" else 1]
     if want == "timing":
         step = w.t_ic[5] - w.t_ic[4]
         assert abs(w.t_ic[6] - (w.t_ic[5] + WALK_CLOSING_AT_STEP * step)) < 1e-9
@@ -480,8 +488,24 @@ def test_the_closing_contact_is_found_once_whatever_the_epochs() -> None:
         got = [_walk_steps(fs, t, acc, gyr, block, closing) for block in (10**9, 37)]
         assert got[0] == got[1]
         assert len(got[0]) == 11, got[0]
-        assert [e for _, _, e in got[0]] == [0] * 10 + [1]
+        assert [e for _, _, e in got[0]] == [0] * 10 + [2]
         assert [left for _, left, _ in got[0]] == [k % 2 == 0 for k in range(11)]
+
+
+def test_a_stopped_walk_gets_its_closing_contact_and_its_row_ends_the_walk() -> None:
+    """The simulated walk stop (``Scenario.walk_stop_s``: the trailing foot set down beside
+    the other, a tenth of a step's bounce, then still): the pelvis alone finds the closing
+    contact by timing, with the next side, and only its row says it ends the walk."""
+    from firmware_bridge.simulator import simulate_session
+
+    sim = simulate_session("walk", duration_s=30.0, seed=2, walk_stop_s=25.0, sensors=("pelvis",))
+    _, rows = run_pelvis_only(sim, chunk_s=0.7)
+    sc = score_pelvis(rows, sim.truth, t_end=30.0)
+    assert sc.found == 1.0 and sc.false == 0 and sc.side == 1.0, sc
+    closing = sim.truth["steps"][-1]
+    assert closing["closing"]
+    assert abs(rows[-1].t_ic - closing["t_ic"]) < 0.06 and rows[-1].side == closing["side"]
+    assert [r.ends_walk for r in rows] == [False] * (len(rows) - 1) + [True]
 
 
 def test_chained_window_attitude_equals_the_window_chained_alone(walk_sim) -> None:

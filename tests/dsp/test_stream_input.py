@@ -199,3 +199,17 @@ def _piece_of(an, n):
     """A piece of ``n`` regular samples as the analyser's own ``_split`` makes it."""
     (p,) = an._split(_block(np.arange(n) / 100.0))
     return p
+
+
+def test_rate_check_default_accepts_a_settling_time_sync():
+    """A live recording's time sync slews by up to 5 % while it settles: its first intervals
+    are that much short (a sensor whose first packets came late, under load) and must not be
+    taken for a wrong sample rate; a rate off by a factor still is."""
+    from dsp.stream_input import RATE_TOLERANCE
+
+    settling = RateCheck("pelvis", 208.0, tolerance=RATE_TOLERANCE)
+    settling.add(np.full(300, (1 - 0.05) / 208.0))
+    assert settling.done
+    wrong = RateCheck("pelvis", 208.0, tolerance=RATE_TOLERANCE)
+    with pytest.raises(AnalysisError, match="sample_rate_hz is 208 Hz"):
+        wrong.add(np.full(300, 1 / 104.0))

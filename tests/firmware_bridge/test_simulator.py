@@ -635,3 +635,41 @@ def test_oblique_swing_turns_the_swing_axis_and_keeps_the_stance():
             for c in rows
         ]
         assert np.median(np.abs(errs)) < 0.25
+
+
+def test_a_walk_stop_closes_with_the_trailing_foot_and_stands_still():
+    """``walk_stop_s``: the last contact at or before the stop is the closing one, the
+    trailing foot set down beside the other a short step (``WALK_CLOSING_STEP``) after the
+    last contact; neither foot lifts again and every sensor is still after it."""
+    from firmware_bridge.simulator.kinematics import WALK_CLOSING_STEP
+
+    sim = simulate_session("walk", duration_s=30.0, seed=1, walk_stop_s=24.0, rate_hz=104.0)
+    tr = sim.truth
+    c = tr["contacts"]
+    t_stop = tr["t_stop"]
+    assert 22.5 < t_stop <= 24.0
+    assert c[-1]["closing"] and abs(c[-1]["t_ic"] - t_stop) < 0.02
+    assert c[-1]["side"] != c[-2]["side"] and not c[-2]["closing"]
+    assert c[-1]["t_to"] is None and c[-2]["t_to"] is None
+    assert all(x["t_to"] is not None and x["t_to"] < x["t_ic"] + 1.0 for x in c[:-2])
+    step = c[-2]["t_ic"] - c[-3]["t_ic"]
+    assert c[-1]["t_ic"] - c[-2]["t_ic"] == pytest.approx(WALK_CLOSING_STEP * step, abs=0.02)
+    # the pelvis steps list both last contacts (no drop: no single support after them)
+    assert [s["t_ic"] for s in tr["steps"]][-2:] == [c[-2]["t_ic"], c[-1]["t_ic"]]
+    assert tr["steps"][-1]["closing"] and tr["steps"][-1]["pelvic_drop"] is None
+    for sid, b in sim.blocks.items():
+        late = b.t > t_stop + 0.3
+        assert np.abs(b.gyr[late]).max() < 3.0, sid  # noise and bias only
+        an = np.linalg.norm(b.acc[late], axis=1)
+        assert np.ptp(an) < 0.05 * G, sid
+
+
+def test_a_program_walk_before_standing_stops_at_its_closing_contact():
+    """In a program, a walk followed by standing stops: its truth bout ends at the closing
+    contact and the stand after it is one bout."""
+    sim = simulate_session("intervals", duration_s=340.0, rate_hz=52.0, seed=2)
+    bouts = sim.truth["bouts"]
+    assert [b[2] for b in bouts[-2:]] == ["walk", "stand"]
+    closing = [s for s in sim.truth["steps"] if s.get("closing")]
+    assert len(closing) == 1 and bouts[-1][0] == pytest.approx(closing[0]["t_ic"], abs=0.02)
+    assert all(a[2] != b[2] for a, b in itertools.pairwise(bouts))
