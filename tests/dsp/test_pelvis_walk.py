@@ -542,3 +542,21 @@ def test_chained_window_attitude_equals_the_window_chained_alone(walk_sim) -> No
     # the window is tilted and turning: a chain not started at the window (identity there)
     # is another attitude, which the test would see
     assert np.ptp(want_obl) > 1.0
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 10, 11, 12, 40, 1000])
+@pytest.mark.parametrize("window", [1, 3, 11, 61])
+def test_box_average_is_the_cumulative_sum_formula(n: int, window: int) -> None:
+    """:func:`dsp.pelvis_events._box` (by slices) gives exactly the values of the cumulative-sum
+    formula over the shrunk windows (by gathers), and the windows' means to rounding."""
+    from dsp.pelvis_events import _box
+
+    x = np.random.default_rng(n + window).normal(size=n) * 3.0 + 1.0
+    h = window // 2
+    c = np.concatenate(([0.0], np.cumsum(x)))
+    i = np.arange(n)
+    lo, hi = np.maximum(0, i - h), np.minimum(n, i + h + 1)
+    got = _box(x, window)
+    assert np.array_equal(got, (c[hi] - c[lo]) / (hi - lo) if h else x)
+    want = [x[a:b].mean() for a, b in zip(lo, hi, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
