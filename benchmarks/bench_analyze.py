@@ -251,10 +251,12 @@ def breakdown(path: Path, out: Path, chunk_s: float = 60.0) -> dict[str, float]:
     from dsp.session import SessionAnalyzer
     from recordings import open_recording
     from runform.analysis_io import StridesCsvWriter
+    from runform.analysis_run import analysis_config
 
     parts: dict[str, float] = {"import": cpu() - t0, "read": 0.0, "csv": 0.0}
     with open_recording(path) as rec, StridesCsvWriter(out / "b.csv") as w:
-        sa = SessionAnalyzer(rec.sensors)
+        # the analyzers' settings of ``runform analyze``
+        sa = SessionAnalyzer(rec.sensors, config=analysis_config(list(rec.sensors)))
         it = rec.iter_blocks(chunk_s=chunk_s, sensor_ids=list(sa.analyzers))
         while True:
             t = cpu()

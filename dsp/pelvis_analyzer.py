@@ -49,7 +49,8 @@ fixed by the data, never by where the blocks are cut, so any chunking gives iden
    needs no sensor ahead of another by more than ``feed_skew_s`` minus about 1 s).
 7. **Traces.** Each returned row with a full stride has its pelvic obliquity against the
    baseline from IC to the same foot's next IC, 101 points, in the result's ``traces`` as
-   ``(t_ic, values, side)`` (the viewer's per-stride overlay).
+   ``(t_ic, values, side)`` (the viewer's per-stride overlay; not computed with
+   ``PelvisSettings.traces`` off).
 8. **Cost.** The per-sample work is done once per sample and carried across blocks: the
    rotation to the pelvis frame, the gyroscope chained from the segment start (fixed blocks,
    :class:`dsp.pelvis_segment.GyroChain`), the specific force in that frame and its running
@@ -195,6 +196,11 @@ class PelvisSettings:
         A known sensor-to-pelvis rotation (3x3); skips the estimation (running baseline).
     gravity : float
         m/s².
+    traces : bool
+        Compute the rows' obliquity traces (step 7, the viewer's overlay). Off, the results
+        carry none and the attitude is computed only up to each step's next contact (the
+        traces need it to the same foot's next one): the rows are the same, for less work
+        (``runform analyze`` uses no pelvis trace).
     """
 
     align_initial_s: float = 20.0
@@ -219,6 +225,7 @@ class PelvisSettings:
     detect_every_s: float = 0.15
     R_bs: tuple | None = None
     gravity: float = STANDARD_GRAVITY
+    traces: bool = True
 
 
 @dataclass
@@ -411,7 +418,7 @@ class PelvisAnalyzer(StreamAnalyzer):
             side_lookahead=s.side_lookahead,
         )
         # walking steps (no flight phase): dsp.pelvis_walk, rows in _release_walk
-        self._walk = PelvisWalk(fs, gravity=s.gravity)
+        self._walk = PelvisWalk(fs, gravity=s.gravity, traces=s.traces)
         self._walk_pending: list[WalkStep] = []
         # output
         self._finished = False
@@ -585,9 +592,19 @@ class PelvisAnalyzer(StreamAnalyzer):
         sat = saturated_samples(acc, gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs)
         acc_b = rotate_rows(acc, r)
         gyr_b = rotate_rows(gyr, r)
-        seg.samples.add(t, acc_b, gyr_b, piece.gap, piece.bridged, sat)
-        new_segment = seg.samples.n == t.shape[0]
-        self._walk.feed(t, acc_b, gyr_b, piece.gap, sat, new_segment=new_segment)
+        smp = seg.samples
+        smp.add(t, acc_b, gyr_b, piece.gap, piece.bridged, sat)
+        m = t.shape[0]
+        # the walking steps' attitude from the same gyroscope chain (each sample chained once)
+        self._walk.feed(
+            t,
+            acc_b,
+            gyr_b,
+            piece.gap,
+            sat,
+            new_segment=smp.n == m,
+            chain=(smp.q[-m:], smp.cs[-m:]),
+        )
         self._advance(final=False)
 
     def _advance(self, *, final: bool) -> None:
@@ -660,7 +677,10 @@ class PelvisAnalyzer(StreamAnalyzer):
                 jobs.append((ev, lo - base, hi - base, own))
         if not jobs:
             return
-        sps = analyse_epochs(smp.t, smp.acc, smp.q, smp.cs, jobs, gravity=self.settings.gravity)
+        s = self.settings
+        sps = analyse_epochs(
+            smp.t, smp.acc, smp.q, smp.cs, jobs, gravity=s.gravity, traces=s.traces
+        )
         marks = _MarkCounts.of(smp)
         for (ev, lb, hb, own), sp in zip(jobs, sps, strict=True):
             for st in self._epoch_steps(smp, ev, lb, hb, own, sp, marks):

@@ -368,6 +368,7 @@ def analyse_epochs(
     max_step_ratio: float = 1.5,
     max_stride_change: float = 0.25,
     gravity: float = STANDARD_GRAVITY,
+    traces: bool = True,
 ) -> list[SpanSteps]:
     """:func:`analyse_span` of windows ``lo:hi`` for their contacts ``own``, from streamed state.
 
@@ -395,22 +396,25 @@ def analyse_epochs(
         ``lo``, ``hi`` (the window ``lo:hi`` of the buffer) and the contacts wanted (``own``).
     max_step_ratio, max_stride_change, gravity
         As in :func:`analyse_span` and :func:`dsp.pelvis_orientation.stride_gravity_attitude`.
+    traces : bool
+        Also the obliquity for the traces (``obl``, ``obl_t``); without them the attitude is
+        computed up to the contact after the last ``own`` one only (the same metrics).
 
     Returns
     -------
     list of SpanSteps
-        Per window, arrays of its ``own`` contacts only (``ev`` of them too); ``obl`` and
-        ``obl_t`` hold the obliquity over the samples from the first ``own`` contact to the
-        contact two steps after the last one.
+        Per window, arrays of its ``own`` contacts only (``ev`` of them too); with ``traces``,
+        ``obl`` and ``obl_t`` hold the obliquity over the samples from the first ``own``
+        contact to the contact two steps after the last one (else they are None).
     """
     nx_all, nx2_all = _next_contacts_of_windows(jobs, max_step_ratio)
     outs, blocks, ois, strides = _own_contacts(jobs, q, nx_all, nx2_all)
     if not strides:
         return outs
-    att = _window_corrections(t, cs, jobs, ois, strides, max_stride_change)
+    att = _window_corrections(t, cs, jobs, ois, strides, max_stride_change, 2 if traces else 1)
     if not att:
         return outs
-    _own_metrics(t, acc, q, jobs, ois, outs, blocks, att, gravity)
+    _own_metrics(t, acc, q, jobs, ois, outs, blocks, att, gravity, traces)
     return outs
 
 
@@ -492,10 +496,12 @@ def _window_corrections(
     ois: list[np.ndarray],
     strides: _Strides,
     max_stride_change: float,
+    steps_on: int,
 ) -> _Attitudes:
     """Every window's stride corrections, in the window's frame (as
     :func:`dsp.pelvis_orientation.stride_gravity_attitude`), interpolated over the samples its
-    own contacts need: IC - 1 .. the contact two steps after the last one."""
+    own contacts need: IC - 1 .. the contact ``steps_on`` steps after the last one (1: the
+    metrics, 2: the traces too)."""
     att: _Attitudes = []
     sa = np.concatenate([x[1] for x in strides])
     sb = np.concatenate([x[2] for x in strides])
@@ -514,10 +520,10 @@ def _window_corrections(
         centres, rv = centres_all[cut[m] : cut[m + 1]], rv_all[cut[m] : cut[m + 1]]
         ev, lo, hi, _ = jobs[jn]
         oi = ois[jn]
-        # the samples the own contacts need: IC - 1 .. the contact two steps on
+        # the samples the own contacts need: IC - 1 .. the contact steps_on steps on
         ia = ev.i_ic
         r0 = max(lo, int(ia[oi[0]]) - 1)
-        j_end = min(len(ev) - 1, int(oi[-1]) + 2)
+        j_end = min(len(ev) - 1, int(oi[-1]) + steps_on)
         r1 = min(hi - 1, max(int(np.maximum(ev.i_to[oi], ia[oi]).max()), int(ia[j_end])) + 1)
         tr = t[r0 : r1 + 1]
         erv = np.empty((3, tr.shape[0]))  # components first (contiguous for world_rows)
@@ -537,6 +543,7 @@ def _own_metrics(
     blocks: list[np.ndarray],
     att: _Attitudes,
     gravity: float,
+    traces: bool,
 ) -> None:
     """The attitude of the samples of every window in ``att`` at once (element by element),
     then each own contact's obliquity statistics, side cue and vertical oscillation, written
@@ -559,7 +566,7 @@ def _own_metrics(
     # per contact (the own contacts of every window in ``att``, in order): positions in the
     # concatenation of the windows' samples
     jns = [x[0] for x in att]
-    for m, jn in enumerate(jns):
+    for m, jn in enumerate(jns if traces else ()):
         outs[jn].obl = obl[base[m] : base[m] + lens[m]]
         outs[jn].obl_t = tc[base[m] : base[m] + lens[m]]
     kos = np.array([ois[jn].size for jn in jns], dtype=np.int64)

@@ -34,6 +34,7 @@ from dsp.orientation import chain_rotations
 
 __all__ = [
     "StrideAttitude",
+    "chained_stride_rows",
     "quat_from_rotvec",
     "quat_rotate",
     "row_norm",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 _Z = np.array([0.0, 0.0, 1.0])
+_CONJ = np.array([-1.0, -1.0, -1.0, 1.0])
 _EPS = float(np.finfo(np.float64).eps)  # np.sinc's stand-in for 0
 
 
@@ -98,6 +100,22 @@ def _columns(x: np.ndarray | Sequence[np.ndarray], rows: np.ndarray | None) -> l
     return [x[rows, i] for i in range(x.shape[1])]
 
 
+def _sum_of_products(
+    out: np.ndarray, tmp: np.ndarray, a: np.ndarray, b: np.ndarray, *terms: tuple
+) -> np.ndarray:
+    """``a * b`` then ``+ c * d`` or ``- c * d`` for each ``(sign, c, d)`` of ``terms``, left to
+    right, written into ``out`` (``tmp``: scratch of the same shape): the arithmetic of the
+    expression ``a * b + c * d - ...`` without its temporaries."""
+    np.multiply(a, b, out=out)
+    for sign, c, d in terms:
+        np.multiply(c, d, out=tmp)
+        if sign > 0:
+            out += tmp
+        else:
+            out -= tmp
+    return out
+
+
 def world_rows(
     qlo: np.ndarray,
     lens: np.ndarray,
@@ -122,49 +140,75 @@ def world_rows(
     Written out one component at a time on contiguous arrays: the arithmetic of
     :func:`dsp.orientation.quat_multiply`, :func:`quat_from_rotvec`, :func:`quat_rotate` and
     :func:`row_norm` in the same order (bit-identical), without their strided column reads and
-    (N, 4) temporaries.
+    (N, 4) temporaries, into one scratch block (a large temporary costs more to allocate than
+    to fill).
     """
     px, py, pz, pw = (np.repeat(qlo[:, i], lens) for i in range(4))
     qx, qy, qz, qw = _columns(q, rows)
+    e0, e1, e2 = _columns(erv, None)
+    sp = _sum_of_products
+    buf = np.empty((14, px.shape[0]))
+    tmp, t2 = buf[0], buf[1]
     # Q(lo)^-1 Q(t), normalised
-    rx = pw * qx + px * qw + py * qz - pz * qy
-    ry = pw * qy - px * qz + py * qw + pz * qx
-    rz = pw * qz + px * qy - py * qx + pz * qw
-    rr = pw * qw - px * qx - py * qy - pz * qz
-    nrm = np.sqrt(rx * rx + ry * ry + rz * rz + rr * rr)
+    rx = sp(buf[2], tmp, pw, qx, (1, px, qw), (1, py, qz), (-1, pz, qy))
+    ry = sp(buf[3], tmp, pw, qy, (-1, px, qz), (1, py, qw), (1, pz, qx))
+    rz = sp(buf[4], tmp, pw, qz, (1, px, qy), (-1, py, qx), (1, pz, qw))
+    rr = sp(buf[5], tmp, pw, qw, (-1, px, qx), (-1, py, qy), (-1, pz, qz))
+    nrm = np.sqrt(sp(t2, tmp, rx, rx, (1, ry, ry), (1, rz, rz), (1, rr, rr)), out=t2)
     rx /= nrm
     ry /= nrm
     rz /= nrm
     rr /= nrm
     # E(t) from its rotation vector (quat_from_rotvec)
-    e0, e1, e2 = _columns(erv, None)
-    a = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
-    xs = np.pi * (a / (2.0 * np.pi))
-    ys = np.where(xs != 0.0, xs, _EPS)
-    k = 0.5 * (np.sin(ys) / ys)
-    ex, ey, ez, ew = e0 * k, e1 * k, e2 * k, np.cos(0.5 * a)
+    a = np.sqrt(sp(buf[6], tmp, e0, e0, (1, e1, e1), (1, e2, e2)), out=buf[6])
+    ys = np.divide(a, 2.0 * np.pi, out=t2)
+    ys *= np.pi  # (np.pi * (a / (2 pi)))
+    ys[ys == 0.0] = _EPS
+    k = np.sin(ys, out=tmp)
+    k /= ys
+    k *= 0.5
+    ex = np.multiply(e0, k, out=buf[7])
+    ey = np.multiply(e1, k, out=buf[8])
+    ez = np.multiply(e2, k, out=buf[9])
+    ew = np.cos(np.multiply(a, 0.5, out=a), out=a)
     # body -> world: Q first, then the correction E
-    x = ew * rx + ex * rr + ey * rz - ez * ry
-    y = ew * ry - ex * rz + ey * rr + ez * rx
-    z = ew * rz + ex * ry - ey * rx + ez * rr
-    w = ew * rr - ex * rx - ey * ry - ez * rz
-    # the body ml axis in the world: second column of the rotation matrix
-    mx = 2.0 * (x * y - w * z)
-    my = 1.0 - 2.0 * (x * x + z * z)
-    mz = 2.0 * (y * z + w * x)
+    x = sp(buf[10], tmp, ew, rx, (1, ex, rr), (1, ey, rz), (-1, ez, ry))
+    y = sp(buf[11], tmp, ew, ry, (-1, ex, rz), (1, ey, rr), (1, ez, rx))
+    z = sp(buf[12], tmp, ew, rz, (1, ex, ry), (-1, ey, rx), (1, ez, rr))
+    w = sp(buf[13], tmp, ew, rr, (-1, ex, rx), (-1, ey, ry), (-1, ez, rz))
+    # the body ml axis in the world: second column of the rotation matrix (into r's rows)
+    mx = sp(buf[2], tmp, x, y, (-1, w, z))
+    mx *= 2.0
+    my = sp(buf[3], tmp, x, x, (1, z, z))
+    my *= 2.0
+    np.subtract(1.0, my, out=my)
+    mz = sp(buf[4], tmp, y, z, (1, w, x))
+    mz *= 2.0
     obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
     # the specific force in the world (quat_rotate: v + 2 w (u x v) + 2 u x (u x v))
     v0, v1, v2 = _columns(acc, rows)
-    c0 = y * v2 - z * v1
-    c1 = z * v0 - x * v2
-    c2 = x * v1 - y * v0
-    f0 = v0 + 2.0 * (w * c0 + (y * c2 - z * c1))
-    f1 = v1 + 2.0 * (w * c1 + (z * c0 - x * c2))
-    lat = (f0 * mx + f1 * my) / np.maximum(np.sqrt(mx * mx + my * my), 1e-9)
+    c0 = sp(buf[5], tmp, y, v2, (-1, z, v1))
+    c1 = sp(buf[6], tmp, z, v0, (-1, x, v2))
+    c2 = sp(buf[7], tmp, x, v1, (-1, y, v0))
+    f0 = sp(buf[8], tmp, y, c2, (-1, z, c1))  # v0 + 2 (w c0 + (y c2 - z c1))
+    f0 += np.multiply(w, c0, out=tmp)  # (w c0 + inner: the same sum, commuted)
+    f0 *= 2.0
+    f0 += v0
+    f1 = sp(buf[9], tmp, z, c0, (-1, x, c2))
+    f1 += np.multiply(w, c1, out=tmp)
+    f1 *= 2.0
+    f1 += v1
+    lat = sp(t2, tmp, f0, mx, (1, f1, my))
+    den = np.sqrt(sp(buf[8], tmp, mx, mx, (1, my, my)), out=buf[8])
+    lat /= np.maximum(den, 1e-9, out=den)
     if gravity is None:
-        return obl, lat, None
-    f2 = v2 + 2.0 * (w * c2 + (x * c1 - y * c0))
-    return obl, lat, f2 - gravity
+        return obl, lat.copy(), None
+    f2 = sp(buf[10], tmp, x, c1, (-1, y, c0))
+    f2 += np.multiply(w, c2, out=tmp)
+    f2 *= 2.0
+    f2 += v2
+    f2 -= gravity
+    return obl, lat.copy(), f2.copy()
 
 
 @dataclass
@@ -316,3 +360,70 @@ def stride_gravity_attitude(
     # the corrections are close to each other: interpolate rotation vectors per component
     e = np.stack([np.interp(t, centres, rv[:, c]) for c in range(3)], axis=1)
     return StrideAttitude(q=q, e=quat_from_rotvec(e), centres=centres)
+
+
+def chained_stride_rows(
+    t: np.ndarray,
+    acc: np.ndarray,
+    q: np.ndarray,
+    cs: np.ndarray,
+    i_ic: np.ndarray,
+    rows: tuple[int, int],
+    *,
+    gravity: float,
+    max_stride_change: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`stride_gravity_attitude` of a window from a gyroscope chain streamed over a
+    longer span, evaluated on some of the window's samples only: the per-sample values of
+    :func:`world_rows` (obliquity, deg; world sideways specific force and vertical
+    acceleration, m/s²) on samples ``rows[0] .. rows[1]`` (inclusive).
+
+    Equal to the attitude chained from the window's first sample up to rounding: that chain
+    is ``Q(0)^-1 Q(t)``, and its stride sums of the specific force are the sums ``cs`` of the
+    streamed frame rotated by ``Q(0)^-1``. So the caller chains every sample once, instead of
+    once per window that holds it.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Sample times of the window, s.
+    acc : ndarray, shape (N, 3)
+        Specific force, body frame, m/s².
+    q : ndarray, shape (N, 4)
+        Body frame at each sample to one fixed frame (scipy order), gyroscope chained.
+    cs : ndarray, shape (N, 3)
+        ``cs[i]``: sum of the specific force in that fixed frame over the samples before ``i``
+        (any constant offset).
+    i_ic : ndarray of int, shape (K,)
+        Window indices of consecutive initial contacts (both feet), increasing.
+    rows : (int, int)
+        First and last window sample wanted.
+    gravity : float
+        m/s², subtracted from the world vertical specific force.
+    max_stride_change : float
+        As in :func:`stride_gravity_attitude`.
+
+    Returns
+    -------
+    (obl, lat, a_z), each shape (rows[1] - rows[0] + 1,), or None
+        ``None`` when there is no usable stride (as :func:`stride_gravity_attitude`).
+    """
+    n = t.shape[0]
+    i_ic = np.asarray(i_ic, dtype=int)
+    if n < 4 or i_ic.size < 3:
+        return None
+    a, b = i_ic[:-2], i_ic[2:]
+    qlo = q[0] * _CONJ  # Q(0)^-1
+    sums = quat_rotate(np.broadcast_to(qlo, (a.size, 4)), cs[b] - cs[a])
+    corr = stride_corrections(t, sums, a, b, max_stride_change=max_stride_change)
+    if corr is None:
+        return None
+    centres, rv, _ = corr
+    r0, r1 = rows
+    tr = t[r0 : r1 + 1]
+    erv = [np.interp(tr, centres, rv[:, c]) for c in range(3)]
+    obl, lat, a_z = world_rows(
+        qlo[None], np.array([tr.shape[0]]), q[r0 : r1 + 1], erv, acc[r0 : r1 + 1], gravity
+    )
+    assert a_z is not None
+    return obl, lat, a_z

@@ -37,6 +37,7 @@ __all__ = [
     "SegmentContacts",
     "SegmentSamples",
     "bridge_gaps",
+    "chain_sums",
 ]
 
 _IDENTITY = (0.0, 0.0, 0.0, 1.0)
@@ -240,6 +241,18 @@ class GyroChain:
         return out
 
 
+def chain_sums(
+    chain: GyroChain, cs_next: np.ndarray, t: np.ndarray, acc_b: np.ndarray, gyr_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-sample work of :meth:`SegmentSamples.add` on new samples: their rotations
+    (:meth:`GyroChain.advance`), the running sum of the specific force in the chain's frame
+    before each (``cs_next``: the sum before the first) and the sum after the last."""
+    q = chain.advance(t, gyr_b)
+    f = quat_rotate(q, acc_b)
+    cs = np.cumsum(np.concatenate((cs_next[None], f)), axis=0)  # sequential sums
+    return q, cs[:-1], cs[-1].copy()
+
+
 def _empty(shape: tuple[int, ...] = (0,), dtype: type = float) -> np.ndarray:
     return np.empty(shape, dtype=dtype)
 
@@ -286,10 +299,7 @@ class SegmentSamples:
         sat: np.ndarray,
     ) -> None:
         """Append new body-frame samples: chain the gyroscope, sum the specific force."""
-        q = self.chain.advance(t, gyr_b)
-        f = quat_rotate(q, acc_b)
-        cs = np.cumsum(np.concatenate((self.cs_next[None], f)), axis=0)  # sequential sums
-        cs_before, self.cs_next = cs[:-1], cs[-1].copy()
+        q, cs_before, self.cs_next = chain_sums(self.chain, self.cs_next, t, acc_b, gyr_b)
         self.t = np.concatenate([self.t, t])
         self.acc = np.concatenate([self.acc, acc_b])
         self.q = np.concatenate([self.q, q])

@@ -7,7 +7,9 @@ peak per step, inside a run of regular steps), and everything else follows the r
 (``docs/dsp_pelvis.md``):
 
 * **attitude**: :func:`dsp.pelvis_orientation.stride_gravity_attitude` over the walking steps
-  (over a whole stride the pelvis' acceleration averages out in walking too);
+  (over a whole stride the pelvis' acceleration averages out in walking too), computed from
+  the gyroscope chained once over the segment (:func:`dsp.pelvis_orientation.chained_stride_rows`,
+  the same attitude up to rounding) and only on the samples the window's steps use;
 * **pelvic drop** (analysis-output v1): the peak obliquity of a ``left`` step (minus the trough
   of a ``right`` step) against the standing level, over the stance of that foot. From the
   pelvis alone a walking step's toe-off is not measured; its stance is taken from its initial
@@ -60,7 +62,8 @@ from dsp.pelvis_events import (
 )
 from dsp.pelvis_fusion import FeetFusion
 from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
-from dsp.pelvis_orientation import stride_gravity_attitude
+from dsp.pelvis_orientation import chained_stride_rows
+from dsp.pelvis_segment import GyroChain, chain_sums
 
 __all__ = ["PelvisWalk", "WalkSettings", "WalkStep", "fuse_walk_step", "walk_row"]
 
@@ -221,6 +224,9 @@ class PelvisWalk:
     gravity : float
         m/s².
     settings : WalkSettings, optional
+    traces : bool
+        Compute the steps' obliquity traces (``WalkStep.trace``; off: None, the attitude
+        only as far as the other values need it).
     """
 
     def __init__(
@@ -229,9 +235,11 @@ class PelvisWalk:
         *,
         gravity: float = STANDARD_GRAVITY,
         settings: WalkSettings | None = None,
+        traces: bool = True,
     ) -> None:
         s = settings or WalkSettings()
         self.settings = s
+        self.traces = traces
         self.fs = float(sampling_rate_hz)
         self.gravity = float(gravity)
         ctx_before = walk_context_s(max_step_s=s.max_step_s, before=True)
@@ -265,8 +273,15 @@ class PelvisWalk:
         sat: np.ndarray,
         *,
         new_segment: bool,
+        chain: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Append aligned samples (body frame ``ap, ml, vt``: m/s², deg/s) of a segment."""
+        """Append aligned samples (body frame ``ap, ml, vt``: m/s², deg/s) of a segment.
+
+        ``chain``: the samples' gyroscope chain from the segment start and the running sum of
+        the specific force in its frame (``q`` and ``cs`` of
+        :class:`dsp.pelvis_segment.SegmentSamples`, whose segments these are), if the caller
+        has them; else they are computed here the same way.
+        """
         if new_segment and self._open:
             self.close_segment()
         if not self._open:
@@ -278,12 +293,22 @@ class PelvisWalk:
             self._t = np.empty(0)
             self._acc = np.empty((0, 3))
             self._gyr = np.empty((0, 3))
+            self._q = np.empty((0, 4))
+            self._cs = np.empty((0, 3))
             self._gap = np.empty(0, dtype=bool)
             self._sat = np.empty(0, dtype=bool)
             self._fl = np.empty(0, dtype=bool)
+            self._chain = GyroChain()
+            self._cs_next = np.zeros(3)
+        if chain is None:
+            q, cs, self._cs_next = chain_sums(self._chain, self._cs_next, t, acc_b, gyr_b)
+        else:
+            q, cs = chain
         self._t = np.concatenate((self._t, t))
         self._acc = np.concatenate((self._acc, acc_b))
         self._gyr = np.concatenate((self._gyr, gyr_b))
+        self._q = np.concatenate((self._q, q))
+        self._cs = np.concatenate((self._cs, cs))
         self._gap = np.concatenate((self._gap, gap))
         self._sat = np.concatenate((self._sat, sat))
         # raw flight samples (running), for the cheap test of may_hold_walk
@@ -333,6 +358,8 @@ class PelvisWalk:
                 self._t = self._t[cut:]
                 self._acc = self._acc[cut:]
                 self._gyr = self._gyr[cut:]
+                self._q = self._q[cut:]
+                self._cs = self._cs[cut:]
                 self._gap = self._gap[cut:]
                 self._sat = self._sat[cut:]
                 self._fl = self._fl[cut:]
@@ -363,15 +390,6 @@ class PelvisWalk:
         gyr = self._gyr[lo - b : hi - b]
         gap = self._gap[lo - b : hi - b]
         sat = self._sat[lo - b : hi - b]
-        att = stride_gravity_attitude(t, acc, gyr, w.i_ic)
-        obl = a_z = lat = None
-        if att is not None:
-            ml_w = att.apply(np.array([0.0, 1.0, 0.0]))
-            obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
-            f_w = att.apply(acc)
-            a_z = f_w[:, 2] - g
-            h = ml_w[:, :2]
-            lat = np.einsum("ij,ij->i", f_w[:, :2], h) / np.maximum(np.linalg.norm(h, axis=1), 1e-9)
         tic = w.t_ic
         k = len(w)
         dmax = self.settings.max_step_s
@@ -385,7 +403,8 @@ class PelvisWalk:
         nxt2 = np.full(k, np.nan)
         if k > 2:
             nxt2[:-2] = np.where(np.isfinite(nxt[:-2]) & np.isfinite(nxt[1:-1]), tic[2:], np.nan)
-        ctx = _Window(t, gyr, gap, sat, obl, lat, a_z)
+        ctx = _Window(t, gyr, gap, sat, None, None, None)
+        made: list[tuple[WalkStep, int, int]] = []  # the new steps, i0, i1 (see _new_step)
         for j in own.tolist():
             if j > 0 and tic[j] - tic[j - 1] <= dmax:
                 t_prev = float(tic[j - 1])
@@ -404,6 +423,7 @@ class PelvisWalk:
                     int(w.i_ic[j]),
                     edge=0,
                 )
+                made.append((fst, int(np.searchsorted(t, fill)), int(w.i_ic[j])))
                 self._link_fill(fst)
                 self._steps.append(fst)
                 self.n_steps += 1
@@ -419,9 +439,32 @@ class PelvisWalk:
                 i1,
                 edge=int(w.edge[j]),
             )
+            made.append((st, int(w.i_ic[j]), i1))
             self._link(st)
             self._steps.append(st)
             self.n_steps += 1
+        # the attitude of the samples the new steps use (the rest of the window is context)
+        need = [r for st, i0, i1 in made if (r := self._rows_needed(t, st, i0, i1)) is not None]
+        if not need:
+            return
+        r0, r1 = min(r[0] for r in need), max(r[1] for r in need)
+        rows = chained_stride_rows(
+            t,
+            acc,
+            self._q[lo - b : hi - b],
+            self._cs[lo - b : hi - b],
+            w.i_ic,
+            (r0, r1),
+            gravity=g,
+        )
+        if rows is None:
+            return
+        n = t.shape[0]
+        obl, lat, a_z = (np.full(n, np.nan) for _ in range(3))
+        obl[r0 : r1 + 1], lat[r0 : r1 + 1], a_z[r0 : r1 + 1] = rows
+        ctx = _Window(t, gyr, gap, sat, obl, lat, a_z)
+        for st, i0, i1 in made:
+            self._step_values(ctx, st, i0, i1)
 
     def _turn_fill(self, ctx: _Window, t_ic: float) -> float | None:
         """The time of a contact missed in a turn before the contact ``t_ic``, or None.
@@ -467,8 +510,9 @@ class PelvisWalk:
         *,
         edge: int,
     ) -> WalkStep:
-        """A step and its values from the window (``i0``, ``i1``: samples at or just after
-        its contact and the next one; ``t_prev``: the previous contact, nan if none)."""
+        """A step and its flags from the window (``i0``, ``i1``: samples at or just after its
+        contact and the next one; ``t_prev``: the previous contact, nan if none); the values
+        that need the attitude come with :meth:`_step_values`."""
         t, n = ctx.t, ctx.t.shape[0]
         nan = math.nan
         st = WalkStep(
@@ -488,27 +532,53 @@ class PelvisWalk:
             ia = int(np.searchsorted(t, t_ic - self.settings.yaw_window_step * (t_ic - t_prev)))
             st.yaw_rate = float(ctx.gyr[ia : i0 + 1, 2].mean())
         if math.isfinite(st.next_ic):
-            t_end = st.next_ic + self.settings.stance_end_step * (st.next_ic - st.t_ic)
-            i_end = min(n - 1, int(np.searchsorted(t, t_end)))
+            i_end = self._stance_end(t, st)
             if ctx.gap[max(0, i0 - 2) : min(n, i1 + 3)].any():
                 st.flags.append("gap")
             if ctx.sat[i0 : i_end + 1].any():
                 st.flags.append("saturated")
-            obl, lat, a_z = ctx.obl, ctx.lat, ctx.a_z
-            if obl is not None and lat is not None and a_z is not None and i_end > i0:
-                seg = obl[i0 : i_end + 1]
-                st.obl_max, st.obl_min = float(seg.max()), float(seg.min())
-                st.obl_mean = float(seg.mean())
-                st.lat_mean = float(lat[i0 : i_end + 1].mean())
-                st.obl_ic = float(
-                    np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1])
-                )
-                if i1 - i0 >= 4:
-                    st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
-                if math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
-                    pts = np.linspace(st.t_ic, st.next2_ic, 101)
-                    st.trace = np.interp(pts, t, obl)
         return st
+
+    def _stance_end(self, t: np.ndarray, st: WalkStep) -> int:
+        """The last sample of a step's stance (``stance_end_step`` after the next contact)."""
+        t_end = st.next_ic + self.settings.stance_end_step * (st.next_ic - st.t_ic)
+        return min(t.shape[0] - 1, int(np.searchsorted(t, t_end)))
+
+    def _rows_needed(self, t: np.ndarray, st: WalkStep, i0: int, i1: int) -> tuple[int, int] | None:
+        """The first and last sample whose attitude :meth:`_step_values` reads for a step
+        (None: it reads none)."""
+        if not math.isfinite(st.next_ic):
+            return None
+        i_end = self._stance_end(t, st)
+        if i_end <= i0:
+            return None
+        hi = max(i_end, i1)
+        if self.traces and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:  # the trace
+            hi = max(hi, min(t.shape[0] - 1, int(np.searchsorted(t, st.next2_ic))))
+        return max(0, i0 - 1), hi
+
+    def _step_values(self, ctx: _Window, st: WalkStep, i0: int, i1: int) -> None:
+        """A step's obliquity statistics and trace, side cue and vertical oscillation, from
+        the window's attitude (arguments as :meth:`_new_step`)."""
+        t = ctx.t
+        obl, lat, a_z = ctx.obl, ctx.lat, ctx.a_z
+        if not math.isfinite(st.next_ic) or obl is None or lat is None or a_z is None:
+            return
+        i_end = self._stance_end(t, st)
+        if i_end <= i0:
+            return
+        seg = obl[i0 : i_end + 1]
+        st.obl_max, st.obl_min = float(seg.max()), float(seg.min())
+        st.obl_mean = float(seg.mean())
+        st.lat_mean = float(lat[i0 : i_end + 1].mean())
+        st.obl_ic = float(
+            np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1])
+        )
+        if i1 - i0 >= 4:
+            st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
+        if self.traces and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
+            pts = np.linspace(st.t_ic, st.next2_ic, 101)
+            st.trace = np.interp(pts, t, obl)
 
     def _link_fill(self, st: WalkStep) -> None:
         """Run and step number of a filled contact: the next step of the last step's run."""

@@ -29,10 +29,13 @@ from runform.validation import ANALYSIS_CHUNK_S
 if TYPE_CHECKING:
     import pandas as pd
 
+    from dsp.session import AnalysisConfig
+
 __all__ = [
     "TEXT_COLUMNS",
     "AnalysisResult",
     "analyse_recording",
+    "analysis_config",
     "make_alert_engine",
     "rows_to_frame",
 ]
@@ -232,6 +235,29 @@ class _Collector:
         return summary
 
 
+def analysis_config(
+    sensors: list[SensorInfo], foot_mountings: dict[str, np.ndarray] | None = None
+) -> AnalysisConfig:
+    """The analyzers' settings of :func:`analyse_recording` (``foot_mountings`` as there).
+
+    No pelvis obliquity traces (``PelvisSettings.traces``): nothing here uses them (the
+    report's overlays are the feet's), and without them the pelvis attitude is computed on
+    fewer samples; the rows are the same.
+    """
+    from dsp.session import AnalysisConfig
+
+    return AnalysisConfig(
+        placement_settings={
+            "pelvis": {"traces": False},
+            **{
+                s.placement: {"R_bs": tuple(map(tuple, np.asarray(foot_mountings[s.sensor_id])))}
+                for s in sensors
+                if foot_mountings and s.sensor_id in foot_mountings and s.side is not None
+            },
+        }
+    )
+
+
 def analyse_recording(
     path: str | os.PathLike[str],
     *,
@@ -293,7 +319,6 @@ def analyse_recording(
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
     from dsp.pipeline import SessionPipeline
-    from dsp.session import AnalysisConfig
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
@@ -305,13 +330,7 @@ def analyse_recording(
     rec = open_recording(rec_path)
     try:
         sensors = list(rec.sensors)
-        config = AnalysisConfig(
-            placement_settings={
-                s.placement: {"R_bs": tuple(map(tuple, np.asarray(foot_mountings[s.sensor_id])))}
-                for s in sensors
-                if foot_mountings and s.sensor_id in foot_mountings and s.side is not None
-            }
-        )
+        config = analysis_config(sensors, foot_mountings)
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)
         groups, why = plan_workers(sensors, duration_s=duration, chunk_s=chunk_s, workers=n_workers)

@@ -189,3 +189,39 @@ def test_known_mounting_skips_the_estimation() -> None:
     assert pa.diagnostics()["alignment"]["reason"] == "given"
     assert pa.summary()["baseline"] == "running"
     _check(score_pelvis(rows, sim.truth, t_end=sim.blocks["pelvis"].t_end))
+
+
+def _by_time(rec: dict) -> tuple:
+    return rec["t_ic"], rec["side"]
+
+
+def test_without_traces_the_rows_are_the_same() -> None:
+    """``PelvisSettings.traces`` off (``runform analyze``): the same rows, early rows and
+    flags, running and walking, in any chunking; only the traces are left out."""
+    sim = simulate_session(
+        "easy",
+        duration_s=100.0,
+        rate_hz=104.0,
+        seed=6,
+        sensors=("pelvis",),
+        truth=False,
+        program=(("stand", 5.0), ("run", 45.0), ("walk", 40.0), ("stand", 10.0)),
+    )
+    info = sim.sensors[0]
+    got = {}
+    for traces in (True, False):
+        for chunk_s in (None, 3.7):
+            pa = PelvisAnalyzer(info, traces=traces)
+            res = [pa.feed(b) for b in sim.iter_blocks(chunk_s or 1e9)] + [pa.finish()]
+            # (in time order: where a run turns into a walk, the walking and the last running
+            # rows come out in an order that depends on the block sizes)
+            rows = sorted((r.as_record() for x in res for r in x.rows), key=_by_time)
+            early = sorted((r.as_record() for x in res for r in x.early_rows), key=_by_time)
+            n_traces = sum(len(x.traces) for x in res)
+            got[traces, chunk_s] = (rows, early, n_traces)
+    rows, early, n_traces = got[True, None]
+    assert {r["activity"] for r in rows} == {"run", "walk"}
+    assert n_traces > 0.8 * len(rows)
+    for (traces, _), (r, e, n) in got.items():
+        assert r == rows and e == early
+        assert n == (n_traces if traces else 0)

@@ -506,3 +506,57 @@ def test_a_stopped_walk_gets_its_closing_contact_and_its_row_ends_the_walk() -> 
     assert closing["closing"]
     assert abs(rows[-1].t_ic - closing["t_ic"]) < 0.06 and rows[-1].side == closing["side"]
     assert [r.ends_walk for r in rows] == [False] * (len(rows) - 1) + [True]
+
+
+def test_chained_window_attitude_equals_the_window_chained_alone(walk_sim) -> None:
+    """The walking windows' attitude from the gyroscope chained once over the segment
+    (:func:`dsp.pelvis_orientation.chained_stride_rows`) is the attitude chained from the
+    window's first sample (:func:`dsp.pelvis_orientation.stride_gravity_attitude`) up to
+    rounding, on the rows asked for."""
+    from dsp.pelvis_orientation import chained_stride_rows, stride_gravity_attitude
+    from dsp.pelvis_segment import GyroChain, chain_sums
+
+    b = walk_sim.blocks["pelvis"]
+    fs, g = 208.0, 9.80665
+    q, cs, _ = chain_sums(GyroChain(block=1024), np.zeros(3), b.t, b.acc, b.gyr)
+    lo, hi = int(12.3 * fs), int(22.5 * fs)  # a 10.2 s window well into the segment
+    t, acc, gyr = b.t[lo:hi], b.acc[lo:hi], b.gyr[lo:hi]
+    nrm = np.linalg.norm(acc, axis=1)
+    w = detect_walk_steps(t, nrm, sampling_rate_hz=fs, gravity=g)
+    assert len(w) >= 10
+    att = stride_gravity_attitude(t, acc, gyr, w.i_ic)
+    assert att is not None
+    ml_w = att.apply(np.array([0.0, 1.0, 0.0]))
+    f_w = att.apply(acc)
+    want_obl = np.degrees(np.arcsin(np.clip(ml_w[:, 2], -1.0, 1.0)))
+    want_lat = np.einsum("ij,ij->i", f_w[:, :2], ml_w[:, :2]) / np.linalg.norm(ml_w[:, :2], axis=1)
+    want_az = f_w[:, 2] - g
+    r0, r1 = int(w.i_ic[2]) - 1, int(w.i_ic[6]) + 5
+    got = chained_stride_rows(t, acc, q[lo:hi], cs[lo:hi], w.i_ic, (r0, r1), gravity=g)
+    assert got is not None
+    obl, lat, a_z = got
+    assert obl.shape == (r1 - r0 + 1,)
+    np.testing.assert_allclose(obl, want_obl[r0 : r1 + 1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(lat, want_lat[r0 : r1 + 1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(a_z, want_az[r0 : r1 + 1], rtol=0, atol=1e-9)
+    # the window is tilted and turning: a chain not started at the window (identity there)
+    # is another attitude, which the test would see
+    assert np.ptp(want_obl) > 1.0
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 10, 11, 12, 40, 1000])
+@pytest.mark.parametrize("window", [1, 3, 11, 61])
+def test_box_average_is_the_cumulative_sum_formula(n: int, window: int) -> None:
+    """:func:`dsp.pelvis_events._box` (by slices) gives exactly the values of the cumulative-sum
+    formula over the shrunk windows (by gathers), and the windows' means to rounding."""
+    from dsp.pelvis_events import _box
+
+    x = np.random.default_rng(n + window).normal(size=n) * 3.0 + 1.0
+    h = window // 2
+    c = np.concatenate(([0.0], np.cumsum(x)))
+    i = np.arange(n)
+    lo, hi = np.maximum(0, i - h), np.minimum(n, i + h + 1)
+    got = _box(x, window)
+    assert np.array_equal(got, (c[hi] - c[lo]) / (hi - lo) if h else x)
+    want = [x[a:b].mean() for a, b in zip(lo, hi, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
