@@ -267,18 +267,15 @@ TARGET_NOTES = [
     "pronation excursion 9.1 / 8.6 deg and velocity 30 / 33 % off). The pronation reference "
     "comes from the same shoe markers (fields of the recording's json). Stride lengths use the "
     "pooled foot-flat reference (the alignment's vertical).",
-    "- Stride length on real walking and running with a motion-capture reference (not in this "
-    "folder: the PyShoe VICON trials, Wagstaff et al. 2020, licence unclear; converted and "
-    "pooled by `scripts/realdata_pyshoe.py`, which says how): one shoe IMU at 200 Hz in a "
-    "~3 x 3 m room, so nearly every stride turns 30-180 deg; reference = the Vicon foot's "
-    "horizontal displacement from foot-flat to foot-flat, rows matched by foot-flat. Walking "
-    "(19 trials): contacts 396/397, stride length on 286 strides median |error| 2.2 %, mean "
-    "3.3 %, bias -1.1 %. Running (14 trials, 158 steps/min): contacts 325/325, stride length "
-    "on 278 strides median 3.7 %, mean 4.0 %, bias -3.6 % (the foot still moves forward at "
-    "~0.04 m/s at its stillest instant of a running stance: ~2 % of a stride).",
+    "- Stride length on real walking and running with a motion-capture reference, and real "
+    "walks with feet and lower back (not in this folder: the PyShoe VICON trials, Wagstaff et "
+    "al. 2020, licence unclear, and the Voisard et al. walks, AGPL; converted from local copies "
+    "and pooled by `scripts/realdata_pyshoe.py` and `scripts/realdata_voisard.py`, which say "
+    "how): their figures are in docs/accuracy.md (*Walking and run/walk sessions*).",
     "- The walks and stairs (gaitmap) have no event reference: every swing must be followed by "
-    "one contact. The pelvis walks (mobgap) have an instrumented reference; the pelvis "
-    "analysis is running-only today (walking detection is issue 17).",
+    "one contact. The lower-back walks (mobgap HA/001) have an instrumented reference (INDIP "
+    "contacts with their sides); issue 17's targets: steps found and precision >= 95 %, side "
+    ">= 95 %, IC median <= 40 ms.",
 ]
 
 
