@@ -446,7 +446,6 @@ def _stride_pass(
         lever_arm_m=_foot_lever_arm(settings.sensor_height_m),
         mask_outside=not stride_only,
         uncorrected_up=int(n_c.max()) if shared else 0,
-        vertical=False,  # (only the horizontal displacement is read: the stride length)
     )
     # the shoe's own axes (:func:`foot_axes`; for a heading of 0, exactly ``ap`` and ``ml``)
     ax, ml = foot_axes(heading_deg)

@@ -303,7 +303,6 @@ def integrate_windows(
     lever_arm_m: np.ndarray | None = None,
     mask_outside: bool = True,
     uncorrected_up: int = 0,
-    vertical: bool = True,
 ) -> WindowKinematics:
     """:class:`StrideKinematics` of ``K`` windows at once (one vectorised pass for all).
 
@@ -353,11 +352,6 @@ def integrate_windows(
         orientation of the same window without a second still instant, which is the
         same for a window cut after those samples (every sample's orientation depends only on
         the samples before it), so one integration serves both.
-    vertical : bool
-        With False, velocity and position are integrated in the horizontal plane only (their
-        vertical component is NaN; the horizontal ones are the same numbers, each component
-        being integrated on its own): a third less work for a caller that needs only
-        horizontal displacements (stride length).
 
     Returns
     -------
@@ -435,32 +429,22 @@ def integrate_windows(
     # 5. velocity from a to b with the zero-velocity update, and position
     idx = np.arange(width)[:, None]
     inside = (idx[:-1] >= still_a[None, :]) & (idx[:-1] < b[None, :])  # steps a..b-1
-    nc = 3 if vertical else 2  # world components integrated
-    acc_w = _matvec_c(rot[:nc], acc)
-    if vertical:
-        acc_w[2] -= gravity
+    acc_w = _matvec_c(rot, acc)
+    acc_w[2] -= gravity
     inc = np.where(inside, 0.5 * (acc_w[:, 1:] + acc_w[:, :-1]) * dt, 0.0)
-    v_all = np.empty((3, width, k))  # (the vertical component NaN when not integrated)
-    v = v_all[:nc]
-    v[:, 0] = 0.0
+    v = np.zeros((3, width, k))
     inc.cumsum(axis=1, out=v[:, 1:])
     ramp = (t - ta) / np.where(has_b[None, :], tb - ta, 1.0)
     if lever_arm_m is None:
         v -= ramp * v[:, b, rows][:, None, :]
     else:  # the segment rolls at the still instants: omega x r there, not zero
-        va = _anchor_velocity(gyr, n, still_a, still_half_window, rot, lever_arm_m)[:nc]
-        vb = _anchor_velocity(gyr, n, b, still_half_window, rot, lever_arm_m)[:nc]
+        va = _anchor_velocity(gyr, n, still_a, still_half_window, rot, lever_arm_m)
+        vb = _anchor_velocity(gyr, n, b, still_half_window, rot, lever_arm_m)
         v += va[:, None, :]
         v -= ramp * (v[:, b, rows] - vb)[:, None, :]
     pinc = np.where(inside, 0.5 * (v[:, 1:] + v[:, :-1]) * dt, 0.0)
-    p_all = np.empty((3, width, k))
-    p = p_all[:nc]
-    p[:, 0] = 0.0
+    p = np.zeros((3, width, k))
     pinc.cumsum(axis=1, out=p[:, 1:])
-    if not vertical:
-        v_all[2] = np.nan
-        p_all[2] = np.nan
-    v, p = v_all, p_all
     vel, pos = v, p
     if mask_outside:
         seg = (idx >= still_a[None, :]) & (idx <= b[None, :]) & has_b[None, :]
@@ -659,12 +643,10 @@ def _up_row_c(q: np.ndarray) -> np.ndarray:
 
 
 def _matvec_c(a: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``a @ x`` for component-first matrices (3, 3, ...) and vectors (3, ...); with ``a`` of
-    shape (r, 3, ...), its first ``r`` rows."""
-    r = a.shape[0]
-    out = np.empty((r, *np.broadcast_shapes(a.shape[2:], x.shape[1:])))
+    """``a @ x`` for component-first matrices (3, 3, ...) and vectors (3, ...)."""
+    out = np.empty((3, *np.broadcast_shapes(a.shape[2:], x.shape[1:])))
     tmp = np.empty(out.shape[1:])
-    for i in range(r):
+    for i in range(3):
         o = np.multiply(a[i, 0], x[0], out=out[i])
         o += np.multiply(a[i, 1], x[1], out=tmp)
         o += np.multiply(a[i, 2], x[2], out=tmp)

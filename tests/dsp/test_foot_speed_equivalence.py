@@ -57,32 +57,6 @@ def test_integrate_windows_does_not_depend_on_the_other_windows(half_window, wor
         assert np.array_equal(together.tilt_error_deg[i : i + 1], alone.tilt_error_deg, True)
 
 
-@pytest.mark.parametrize("lever_arm", [None, np.array([0.02, -0.01, 0.05])])
-@pytest.mark.parametrize("mask_outside", [False, True])
-def test_integrate_windows_horizontal_only_gives_the_same_horizontal_values(
-    lever_arm, mask_outside
-):
-    # vertical=False (the foot metrics' stride pass) skips the vertical velocity and position:
-    # the horizontal ones and the orientation are the same numbers, the vertical ones NaN
-    rng = np.random.default_rng(7)
-    wins, a, b = _random_windows(rng, 12)
-    kw = {
-        "still_half_window": 3,
-        "work_efficient": True,
-        "lever_arm_m": lever_arm,
-        "mask_outside": mask_outside,
-    }
-    full = integrate_windows(*pack_windows(wins), a, b, **kw)
-    flat = integrate_windows(*pack_windows(wins), a, b, vertical=False, **kw)
-    assert np.array_equal(full.rot, flat.rot)
-    assert np.array_equal(full.tilt_error_deg, flat.tilt_error_deg, equal_nan=True)
-    for name in ("vel", "pos"):
-        x, y = getattr(full, name), getattr(flat, name)
-        assert np.array_equal(x[:2], y[:2], equal_nan=True), name
-        assert np.isfinite(x[:2][:, b >= 0]).any()  # (something was integrated)
-        assert np.isnan(y[2]).all(), name
-
-
 def _reference_fit(t, acc, gyr, a, b, h):
     """Per-sample loop with scipy rotations: the method of StrideKinematics, written plainly."""
     n = t.shape[0]
