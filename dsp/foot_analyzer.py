@@ -546,11 +546,12 @@ class FootAnalyzer(StreamAnalyzer):
         n = raw.shape[0]
         final = n
         for k in range(3):
+            col = raw[:, k]
             for sign in (1.0, -1.0):
-                m = sign * raw[:, k] >= lim
                 for tail in (1, 2):
-                    if n >= tail and m[n - tail]:
-                        run = m[: n - tail + 1][::-1]
+                    if n >= tail and sign * col[n - tail] >= lim:
+                        # (the mask only when a run is open: most blocks end unclipped)
+                        run = (sign * col[: n - tail + 1] >= lim)[::-1]
                         final = min(
                             final,
                             n - tail + 1 - (int(np.argmin(run)) if not run.all() else run.size),
