@@ -1395,7 +1395,7 @@ class FootAnalyzer(StreamAnalyzer):
 
 def _median(x: list[float]) -> float:
     """``float(np.median(x))`` of a short list of finite floats, without numpy's overhead
-    (about 40 µs a call, once per stride): the middle value, or the two middle ones' sum
+    (about 10 µs a call, once per stride): the middle value, or the two middle ones' sum
     halved (``np.mean`` of two values: the same rounding)."""
     s = sorted(x)
     m = len(s) // 2
