@@ -95,6 +95,7 @@ streaming and batch analysis find the same events.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
@@ -1070,8 +1071,7 @@ def _robust_pronation_onset(
     t_pr = _pronation_onset(t, gyr[:, 0], lo, hi, settings.pronation_min_dps)
     if t_pr is None or settings.pronation_yaw_check_deg <= 0:
         return t_pr
-    c = float(np.cos(np.radians(settings.pronation_yaw_check_deg)))
-    s = float(np.sin(np.radians(settings.pronation_yaw_check_deg)))
+    c, s = _cos_sin_deg(settings.pronation_yaw_check_deg)
     ap = gyr[lo - 1 : hi, 0]
     ml = gyr[lo - 1 : hi, 1]
     onsets = [t_pr]
@@ -1084,6 +1084,13 @@ def _robust_pronation_onset(
     if max(onsets) - min(onsets) > settings.pronation_spread_max_s:
         return None
     return t_pr
+
+
+@functools.cache
+def _cos_sin_deg(deg: float) -> tuple[float, float]:
+    """``cos`` and ``sin`` of ``deg`` degrees as floats (numpy's values; once per setting, not
+    per contact)."""
+    return float(np.cos(np.radians(deg))), float(np.sin(np.radians(deg)))
 
 
 def _pronation_onset(
@@ -1182,7 +1189,7 @@ def _jump(
     samples); the event lies between that sample and the one before, and is placed midway.
     Returns ``(k, t_event)``, ``k`` the first sample after the event.
     """
-    d = np.diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
+    d = _diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
     j = int(np.argmax(d))
     thr = onset_fraction * d[j]
     while j > 0 and d[j - 1] > thr:

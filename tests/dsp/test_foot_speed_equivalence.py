@@ -307,3 +307,12 @@ def test_rotate_rows_is_the_plain_product_whatever_the_chunks():
     plain32 = v32[:, 0:1] * r[:, 0] + v32[:, 1:2] * r[:, 1] + v32[:, 2:3] * r[:, 2]
     assert np.array_equal(rotate_rows(v32, r), plain32, equal_nan=True)
     assert rotate_rows(v32, r).dtype == np.float64
+
+
+def test_stride_history_median_is_numpys():
+    # FootAnalyzer's median of the recent strides (sorted list, no numpy call) is np.median's
+    rng = np.random.default_rng(3)
+    for n in range(1, 14):
+        for _ in range(200):
+            x = list(rng.uniform(0.3, 2.5, n))
+            assert foot_analyzer_mod._median(x) == float(np.median(x))
