@@ -139,3 +139,28 @@ def synth_run(
         R_bs=r_bs,
         extra={"t_stop": end},
     )
+
+
+def feed_rows(t, acc, gyr, fs: float, block_s: float | None = None) -> list:
+    """Rows of a left-foot :class:`dsp.foot_analyzer.FootAnalyzer` fed ``t, acc, gyr`` whole
+    (``block_s`` None) or in blocks of ``block_s`` seconds, finish included."""
+    from dsp.block import SampleBlock, SensorInfo
+    from dsp.foot_analyzer import FootAnalyzer
+
+    fa = FootAnalyzer(SensorInfo("left_foot", "left_foot", "synth", fs))
+    blk = SampleBlock("left_foot", t, acc, gyr)
+    if block_s is None:
+        return [*fa.feed(blk).rows, *fa.finish().rows]
+    rows, n = [], max(1, round(block_s * fs))
+    for i in range(0, t.shape[0], n):
+        rows += fa.feed(blk.slice(i, i + n)).rows
+    return [*rows, *fa.finish().rows]
+
+
+def match_ics(rows, expected, tol_s: float) -> tuple[list[bool], list[float]]:
+    """Whether each ``expected`` IC time has a row within ``tol_s``, and the rows' ICs that are
+    further than ``tol_s`` from every expected one."""
+    tic = np.array([r.t_ic for r in rows])
+    found = [bool(tic.size) and float(np.min(np.abs(tic - e))) <= tol_s for e in expected]
+    extra = [r.t_ic for r in rows if np.min(np.abs(np.asarray(expected) - r.t_ic)) > tol_s]
+    return found, extra

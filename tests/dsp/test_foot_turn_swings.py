@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsp.block import SampleBlock, SensorInfo
-from dsp.foot_analyzer import FootAnalyzer
 from dsp.foot_events import find_turn_swings
 
-from .foot_synth import G, synth_run
+from .foot_synth import G, feed_rows, match_ics, synth_run
 
 FS = 100.0
 WALK = dict(fs=FS, stride_time=1.1, contact_time=0.65, side="left", stop_impact=True)
@@ -23,24 +21,6 @@ WALK = dict(fs=FS, stride_time=1.1, contact_time=0.65, side="left", stop_impact=
 
 def _bump(t: np.ndarray, c: float, w: float) -> np.ndarray:
     return np.exp(-(((t - c) / w) ** 2))
-
-
-def _rows(t, acc, gyr, block_s=None):
-    fa = FootAnalyzer(SensorInfo("left_foot", "left_foot", "synth", FS))
-    blk = SampleBlock("left_foot", t, acc, gyr)
-    if block_s is None:
-        return [*fa.feed(blk).rows, *fa.finish().rows]
-    rows, n = [], max(1, round(block_s * FS))
-    for i in range(0, t.shape[0], n):
-        rows += fa.feed(blk.slice(i, i + n)).rows
-    return [*rows, *fa.finish().rows]
-
-
-def _match(rows, expected, tol_s):
-    tic = np.array([r.t_ic for r in rows])
-    found = [bool(tic.size) and float(np.min(np.abs(tic - e))) <= tol_s for e in expected]
-    extra = [r.t_ic for r in rows if np.min(np.abs(np.asarray(expected) - r.t_ic)) > tol_s]
-    return found, extra
 
 
 def test_find_turn_swings_starts_at_the_lift_of_each_yaw_peak():
@@ -97,16 +77,16 @@ def _turn_walk(*, lift: bool):
 
 def test_a_turning_step_between_two_walking_swings_is_a_contact():
     t, acc, gyr, expected, t_turn = _turn_walk(lift=True)
-    rows = _rows(t, acc, gyr)
-    found, extra = _match(rows, [*expected, t_turn], tol_s=0.03)
+    rows = feed_rows(t, acc, gyr, FS)
+    found, extra = match_ics(rows, [*expected, t_turn], tol_s=0.03)
     assert all(found) and not extra, (found, extra)
     # the same contacts whatever the blocks
-    live = _rows(t, acc, gyr, block_s=0.05)
+    live = feed_rows(t, acc, gyr, FS, block_s=0.05)
     assert [x.as_record() for x in live] == [x.as_record() for x in rows]
 
 
 def test_a_foot_turning_on_the_ground_is_no_step():
     t, acc, gyr, expected, _ = _turn_walk(lift=False)
-    rows = _rows(t, acc, gyr)
-    found, extra = _match(rows, expected, tol_s=0.03)
+    rows = feed_rows(t, acc, gyr, FS)
+    found, extra = match_ics(rows, expected, tol_s=0.03)
     assert all(found) and not extra, (found, extra)

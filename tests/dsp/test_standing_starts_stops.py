@@ -11,33 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp.block import SampleBlock, SensorInfo
-from dsp.foot_analyzer import FootAnalyzer
 from firmware_bridge.simulator import simulate_session
 from firmware_bridge.simulator.eval_feet import analyze_run
 
-from .foot_synth import G, synth_run
+from .foot_synth import G, feed_rows, match_ics, synth_run
 
 # (rate Hz, stride time s, contact time s): running and walking, 52-400 Hz
 GAITS = [(208.0, 0.72, 0.24), (400.0, 0.70, 0.22), (100.0, 1.1, 0.65), (52.0, 1.0, 0.6)]
-
-
-def _rows(t, acc, gyr, fs, block_s=None):
-    fa = FootAnalyzer(SensorInfo("left_foot", "left_foot", "synth", fs))
-    blk = SampleBlock("left_foot", t, acc, gyr)
-    if block_s is None:
-        return [*fa.feed(blk).rows, *fa.finish().rows]
-    rows, n = [], max(1, round(block_s * fs))
-    for i in range(0, t.shape[0], n):
-        rows += fa.feed(blk.slice(i, i + n)).rows
-    return [*rows, *fa.finish().rows]
-
-
-def _match(rows, expected, tol_s):
-    tic = np.array([r.t_ic for r in rows])
-    found = [bool(tic.size) and float(np.min(np.abs(tic - e))) <= tol_s for e in expected]
-    extra = [r.t_ic for r in rows if np.min(np.abs(np.asarray(expected) - r.t_ic)) > tol_s]
-    return found, extra
 
 
 @pytest.mark.parametrize(("fs", "stride_time", "contact_time"), GAITS)
@@ -55,9 +35,9 @@ def test_standing_start_and_stop_every_contact_found(fs, stride_time, contact_ti
         side="left",
         stop_impact=True,
     )
-    rows = _rows(r.t, r.acc, r.gyr, fs)
+    rows = feed_rows(r.t, r.acc, r.gyr, fs)
     t_stop = r.extra["t_stop"]
-    found, extra = _match(rows, [*r.t_ic, t_stop], tol_s=0.025)
+    found, extra = match_ics(rows, [*r.t_ic, t_stop], tol_s=0.025)
     assert all(found) and not extra, (found, extra)
     last, before = rows[-1], rows[-2]
     assert abs(last.t_ic - t_stop) <= 0.025
@@ -70,7 +50,7 @@ def test_standing_start_and_stop_every_contact_found(fs, stride_time, contact_ti
     assert before.stride_time == pytest.approx(stride_time, abs=0.03)
     assert before.stride_length is not None
     # chunking does not change anything
-    assert [x.as_record() for x in _rows(r.t, r.acc, r.gyr, fs, block_s=0.05)] == [
+    assert [x.as_record() for x in feed_rows(r.t, r.acc, r.gyr, fs, block_s=0.05)] == [
         x.as_record() for x in rows
     ]
 
@@ -82,10 +62,10 @@ def test_a_pause_between_two_bouts_is_no_contact(fs, stride_time, contact_time):
     b = synth_run(n_strides=8, still_s=2.5, seed=4, stop_impact=True, noise_gyr=1.0, **kw)
     shift = a.t[-1] + 1.0 / fs
     t = np.concatenate([a.t, b.t + shift])
-    rows = _rows(t, np.concatenate([a.acc, b.acc]), np.concatenate([a.gyr, b.gyr]), fs)
+    rows = feed_rows(t, np.concatenate([a.acc, b.acc]), np.concatenate([a.gyr, b.gyr]), fs)
     stops = [a.extra["t_stop"], b.extra["t_stop"] + shift]
     expected = [*a.t_ic, stops[0], *(b.t_ic + shift), stops[1]]
-    found, extra = _match(rows, expected, tol_s=0.025)
+    found, extra = match_ics(rows, expected, tol_s=0.025)
     assert all(found) and not extra, (found, extra)
     for row in rows:
         if any(abs(row.t_ic - s) <= 0.025 for s in stops):
@@ -169,10 +149,12 @@ def test_a_long_standing_start_fed_live_finds_the_first_steps(fs):
         noise_acc=0.05,
         side="left",
     )
-    live = _rows(r.t, r.acc, r.gyr, fs, block_s=0.05)
-    found, extra = _match(live, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
+    live = feed_rows(r.t, r.acc, r.gyr, fs, block_s=0.05)
+    found, extra = match_ics(live, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
     assert all(found) and not extra
-    assert [x.as_record() for x in live] == [x.as_record() for x in _rows(r.t, r.acc, r.gyr, fs)]
+    assert [x.as_record() for x in live] == [
+        x.as_record() for x in feed_rows(r.t, r.acc, r.gyr, fs)
+    ]
 
 
 @pytest.mark.parametrize(("fs", "stride_time", "contact_time"), [GAITS[0], GAITS[2]])
@@ -198,8 +180,8 @@ def test_a_pivot_while_standing_or_in_stance_is_no_step(fs, stride_time, contact
     # the rate about the vertical in the sensor frame (rows: R_bs.T @ v); the foot is flat,
     # so gravity stays on the vertical and the specific force is unchanged
     gyr = r.gyr + np.outer(yaw, r.R_bs[2])
-    rows = _rows(r.t, r.acc, gyr, fs)
-    found, extra = _match(rows, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
+    rows = feed_rows(r.t, r.acc, gyr, fs)
+    found, extra = match_ics(rows, [*r.t_ic, r.extra["t_stop"]], tol_s=0.025)
     assert all(found) and not extra, (found, extra)
 
 
@@ -237,11 +219,11 @@ def test_a_gentle_last_step_before_standing_is_a_contact():
     acc = np.concatenate([a.acc[cut_a], acc_s, b.acc[cut_b]])
     gyr = np.concatenate([a.gyr[cut_a], gyr_s, b.gyr[cut_b]])
     expected = [*a.t_ic, a.extra["t_stop"], t0 + t_land, *(b.t_ic + t1), b.extra["t_stop"] + t1]
-    rows = _rows(t, acc, gyr, fs)
-    found, extra = _match(rows, expected, tol_s=0.025)
+    rows = feed_rows(t, acc, gyr, fs)
+    found, extra = match_ics(rows, expected, tol_s=0.025)
     assert all(found) and not extra, (found, extra)
     last = min(rows, key=lambda r: abs(r.t_ic - (t0 + t_land)))
     assert last.t_to is None and "rejected" not in last.flags  # a landing into standing
-    assert [x.as_record() for x in _rows(t, acc, gyr, fs, block_s=0.05)] == [
+    assert [x.as_record() for x in feed_rows(t, acc, gyr, fs, block_s=0.05)] == [
         x.as_record() for x in rows
     ]
