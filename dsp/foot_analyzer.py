@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from array import array
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -805,12 +806,8 @@ class FootAnalyzer(StreamAnalyzer):
                     sampling_rate_hz=self.fs,
                     settings=self.settings.events,
                 )
-                if (
-                    imp is not None
-                    and abs(imp[1] - ev1.t_ic) > self.settings.events.impact_tolerance_s
-                ):
-                    k = imp[0] + base
-                    ev1 = ContactEvents(k, max(ev1.ms, k + 1), ev1.to, True, "", imp[1], ev1.t_to)
+                if imp is not None:
+                    ev1 = self._ic_at_impact(ev1, imp)
         ev2 = self._detect(w, p, a_swing=False, b_swing=True)
         if ev2 is None or not ev2.ok or ev2.ic <= ev1.to:
             return None
@@ -826,11 +823,7 @@ class FootAnalyzer(StreamAnalyzer):
         )
         if imp is None:
             return None
-        k, t_imp = imp
-        if abs(t_imp - ev2.t_ic) > self.settings.events.impact_tolerance_s:
-            ev2 = ContactEvents(
-                k + base, max(ev2.ms, k + base + 1), ev2.to, True, "", t_imp, ev2.t_to
-            )
+        ev2 = self._ic_at_impact(ev2, imp)
         # a foot that lands does not rotate toes-up at a mid-swing's rate (as in
         # _landing_in_gap): an IC found on the swing is no landing (the range up to a turning
         # swing that starts at the landing, a pivot on the ground after it, holds no contact).
@@ -853,18 +846,22 @@ class FootAnalyzer(StreamAnalyzer):
         (``edge_end``: its last)."""
         if hi - lo < min(self._rest_n, self._rest_edge_n):
             return []
-        base = self._base
-        quiet = self._gn[lo - base : hi - base] < self.settings.rest_max_dps
-        d = np.diff(quiet.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-        r0 = np.flatnonzero(d == 1)
-        r1 = np.flatnonzero(d == -1)
+        r0, r1, n = self._quiet_runs(lo, hi)
         need = np.full(r0.shape, self._rest_n)
         if edge_start:
             need[r0 == 0] = self._rest_edge_n
         if edge_end:
-            need[r1 == quiet.shape[0]] = self._rest_edge_n
+            need[r1 == n] = self._rest_edge_n
         keep = r1 - r0 >= need
         return [(lo + int(x), lo + int(y)) for x, y in zip(r0[keep], r1[keep], strict=True)]
+
+    def _quiet_runs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Runs ``[r0, r1)`` (relative to ``lo``) of the buffered segment samples in
+        ``[lo, hi)`` whose smoothed rotation (without the turn about the vertical) is below
+        ``rest_max_dps``, and how many samples were looked at."""
+        quiet = self._gn[lo - self._base : hi - self._base] < self.settings.rest_max_dps
+        d = np.diff(quiet.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        return np.flatnonzero(d == 1), np.flatnonzero(d == -1), quiet.shape[0]
 
     def _rest_landing(self, a: int, rest: tuple[int, int]) -> None:
         """The landing after mid-swing ``a`` that ended in ``rest`` (a contact without toe-off)."""
@@ -942,12 +939,16 @@ class FootAnalyzer(StreamAnalyzer):
         )
         if imp is None or imp[0] + base <= first.to:
             return None
-        if abs(imp[1] - landing.t_ic) > self.settings.events.impact_tolerance_s:
-            k = imp[0] + base
-            landing = ContactEvents(
-                k, max(landing.ms, k + 1), landing.to, True, "", imp[1], landing.t_to
-            )
-        return first, landing
+        return first, self._ic_at_impact(landing, imp)
+
+    def _ic_at_impact(self, ev: ContactEvents, imp: tuple[int, float]) -> ContactEvents:
+        """``ev`` with its IC at the landing's ringing impact ``imp`` (buffer index, time) when
+        the other rules put it more than ``impact_tolerance_s`` away (the walking rule of
+        :func:`dsp.foot_events.detect_contact`), else ``ev`` itself."""
+        if abs(imp[1] - ev.t_ic) <= self.settings.events.impact_tolerance_s:
+            return ev
+        k = imp[0] + self._base
+        return ContactEvents(k, max(ev.ms, k + 1), ev.to, True, "", imp[1], ev.t_to)
 
     def _after_rest(self, r1: int, p: int) -> None:
         """The first step after a rest that ends at ``r1``, before the mid-swing ``p``: a
@@ -998,7 +999,7 @@ class FootAnalyzer(StreamAnalyzer):
         s = self.settings
         recent = self._recent_strides
         if s.stride_jump_ratio > 0.0 and len(recent) >= max(2, s.stride_history):
-            med = _median(recent)
+            med = statistics.median(recent)
             if stride * s.stride_jump_ratio < med:
                 return True
             if stride > s.stride_jump_ratio * med and self._stance_within(ev.to, nxt.ic):
@@ -1011,13 +1012,12 @@ class FootAnalyzer(StreamAnalyzer):
         """Whether the foot stood still between segment indices ``a`` and ``b`` (a swing's
         toe-off and the next IC): its smoothed rotation (:meth:`_rests`' measure) below
         ``rest_max_dps`` for ``missed_stance_min_s``, a foot-flat that no contact holds."""
-        lo, hi = max(a, self._base) - self._base, min(b - self._base, self._gn.shape[0])
+        lo, hi = max(a, self._base), min(b, self._base + self._gn.shape[0])
         need = samples_for(self.settings.missed_stance_min_s, sampling_rate_hz=self.fs)
         if hi - lo < need:
             return False
-        quiet = self._gn[lo:hi] < self.settings.rest_max_dps
-        d = np.diff(quiet.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-        return bool((np.flatnonzero(d == -1) - np.flatnonzero(d == 1) >= need).any())
+        r0, r1, _ = self._quiet_runs(lo, hi)
+        return bool((r1 - r0 >= need).any())
 
     def _trim(self) -> None:
         keep = self._scan_from - self._H - 2 * max(self._h_om, self._h_n) - self._spike_n - 4
@@ -1391,15 +1391,6 @@ class FootAnalyzer(StreamAnalyzer):
                 self._summary_vals[k].append(v)
         if row.strike_type:
             self._strike_counts[row.strike_type] = self._strike_counts.get(row.strike_type, 0) + 1
-
-
-def _median(x: list[float]) -> float:
-    """``float(np.median(x))`` of a short list of finite floats, without numpy's overhead
-    (about 10 µs a call, once per stride): the middle value, or the two middle ones' sum
-    halved (``np.mean`` of two values: the same rounding)."""
-    s = sorted(x)
-    m = len(s) // 2
-    return float(s[m]) if len(s) % 2 else (s[m - 1] + s[m]) / 2.0
 
 
 def _time_or_none(t: float) -> float | None:

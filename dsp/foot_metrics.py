@@ -193,10 +193,12 @@ class MetricSettings:
         the foot still rolls there and the sensor moves at ``omega x r`` about the contact
         below it; the stride's zero-velocity anchors take that velocity instead of zero. 0:
         the foot is taken as still at foot-flat.
-    still_flat_max_gyr_dps, still_flat_max_acc_dev_g, still_flat_half_window_s : float
+    still_flat_max_gyr_dps, still_flat_max_acc_dev_g, still_flat_max_acc_rms_g, still_flat_half_window_s : float
         A *truly still* foot-flat (with :attr:`flat_anchor`): over ``+-still_flat_half_window_s``
-        around it the angular rate stays below ``still_flat_max_gyr_dps`` and the mean
-        specific force's magnitude within ``still_flat_max_acc_dev_g`` of 1 g. Its tilt is
+        around it the angular rate stays below ``still_flat_max_gyr_dps``, the mean specific
+        force's magnitude within ``still_flat_max_acc_dev_g`` of 1 g and the specific force
+        within ``still_flat_max_acc_rms_g`` (RMS) of that mean (a foot-flat still ringing from
+        the heel drop is not still). Its tilt is
         then its own mean specific force there (gravity itself: nothing accelerates the
         sensor), not the mounting's pooled vertical: a walking foot often stands still while
         not flat (on its toes or heel while it turns, on an uneven spot), and the pooled

@@ -294,21 +294,10 @@ def _box(x: np.ndarray, window: int) -> np.ndarray:
     if h <= 0 or n == 0:
         return x.copy()
     c = np.concatenate(([0.0], np.cumsum(x)))
-    if n <= 2 * h:  # every window shrunk
-        i = np.arange(n)
-        lo = np.maximum(0, i - h)
-        hi = np.minimum(n, i + h + 1)
-        return (c[hi] - c[lo]) / (hi - lo)
-    # the same differences and divisions, by slices: the whole windows, then the shrunk ones
-    out = np.empty(n)
-    mid = out[h : n - h]
-    np.subtract(c[2 * h + 1 :], c[: n - 2 * h], out=mid)
-    mid /= 2 * h + 1
-    i = np.arange(h)
-    out[:h] = (c[i + h + 1] - c[0]) / (i + h + 1)
-    j = np.arange(n - h, n)
-    out[n - h :] = (c[n] - c[j - h]) / (n - (j - h))
-    return out
+    i = np.arange(n)
+    lo = np.maximum(0, i - h)
+    hi = np.minimum(n, i + h + 1)
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 #: Defaults of :func:`detect_walk_steps` that its streaming caller needs too: the smoothing

@@ -100,22 +100,6 @@ def _columns(x: np.ndarray | Sequence[np.ndarray], rows: np.ndarray | None) -> l
     return [x[rows, i] for i in range(x.shape[1])]
 
 
-def _sum_of_products(
-    out: np.ndarray, tmp: np.ndarray, a: np.ndarray, b: np.ndarray, *terms: tuple
-) -> np.ndarray:
-    """``a * b`` then ``+ c * d`` or ``- c * d`` for each ``(sign, c, d)`` of ``terms``, left to
-    right, written into ``out`` (``tmp``: scratch of the same shape): the arithmetic of the
-    expression ``a * b + c * d - ...`` without its temporaries."""
-    np.multiply(a, b, out=out)
-    for sign, c, d in terms:
-        np.multiply(c, d, out=tmp)
-        if sign > 0:
-            out += tmp
-        else:
-            out -= tmp
-    return out
-
-
 def world_rows(
     qlo: np.ndarray,
     lens: np.ndarray,
@@ -140,75 +124,49 @@ def world_rows(
     Written out one component at a time on contiguous arrays: the arithmetic of
     :func:`dsp.orientation.quat_multiply`, :func:`quat_from_rotvec`, :func:`quat_rotate` and
     :func:`row_norm` in the same order (bit-identical), without their strided column reads and
-    (N, 4) temporaries, into one scratch block (a large temporary costs more to allocate than
-    to fill).
+    (N, 4) temporaries.
     """
     px, py, pz, pw = (np.repeat(qlo[:, i], lens) for i in range(4))
     qx, qy, qz, qw = _columns(q, rows)
-    e0, e1, e2 = _columns(erv, None)
-    sp = _sum_of_products
-    buf = np.empty((14, px.shape[0]))
-    tmp, t2 = buf[0], buf[1]
     # Q(lo)^-1 Q(t), normalised
-    rx = sp(buf[2], tmp, pw, qx, (1, px, qw), (1, py, qz), (-1, pz, qy))
-    ry = sp(buf[3], tmp, pw, qy, (-1, px, qz), (1, py, qw), (1, pz, qx))
-    rz = sp(buf[4], tmp, pw, qz, (1, px, qy), (-1, py, qx), (1, pz, qw))
-    rr = sp(buf[5], tmp, pw, qw, (-1, px, qx), (-1, py, qy), (-1, pz, qz))
-    nrm = np.sqrt(sp(t2, tmp, rx, rx, (1, ry, ry), (1, rz, rz), (1, rr, rr)), out=t2)
+    rx = pw * qx + px * qw + py * qz - pz * qy
+    ry = pw * qy - px * qz + py * qw + pz * qx
+    rz = pw * qz + px * qy - py * qx + pz * qw
+    rr = pw * qw - px * qx - py * qy - pz * qz
+    nrm = np.sqrt(rx * rx + ry * ry + rz * rz + rr * rr)
     rx /= nrm
     ry /= nrm
     rz /= nrm
     rr /= nrm
     # E(t) from its rotation vector (quat_from_rotvec)
-    a = np.sqrt(sp(buf[6], tmp, e0, e0, (1, e1, e1), (1, e2, e2)), out=buf[6])
-    ys = np.divide(a, 2.0 * np.pi, out=t2)
-    ys *= np.pi  # (np.pi * (a / (2 pi)))
-    ys[ys == 0.0] = _EPS
-    k = np.sin(ys, out=tmp)
-    k /= ys
-    k *= 0.5
-    ex = np.multiply(e0, k, out=buf[7])
-    ey = np.multiply(e1, k, out=buf[8])
-    ez = np.multiply(e2, k, out=buf[9])
-    ew = np.cos(np.multiply(a, 0.5, out=a), out=a)
+    e0, e1, e2 = _columns(erv, None)
+    a = np.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+    xs = np.pi * (a / (2.0 * np.pi))
+    ys = np.where(xs != 0.0, xs, _EPS)
+    k = 0.5 * (np.sin(ys) / ys)
+    ex, ey, ez, ew = e0 * k, e1 * k, e2 * k, np.cos(0.5 * a)
     # body -> world: Q first, then the correction E
-    x = sp(buf[10], tmp, ew, rx, (1, ex, rr), (1, ey, rz), (-1, ez, ry))
-    y = sp(buf[11], tmp, ew, ry, (-1, ex, rz), (1, ey, rr), (1, ez, rx))
-    z = sp(buf[12], tmp, ew, rz, (1, ex, ry), (-1, ey, rx), (1, ez, rr))
-    w = sp(buf[13], tmp, ew, rr, (-1, ex, rx), (-1, ey, ry), (-1, ez, rz))
-    # the body ml axis in the world: second column of the rotation matrix (into r's rows)
-    mx = sp(buf[2], tmp, x, y, (-1, w, z))
-    mx *= 2.0
-    my = sp(buf[3], tmp, x, x, (1, z, z))
-    my *= 2.0
-    np.subtract(1.0, my, out=my)
-    mz = sp(buf[4], tmp, y, z, (1, w, x))
-    mz *= 2.0
+    x = ew * rx + ex * rr + ey * rz - ez * ry
+    y = ew * ry - ex * rz + ey * rr + ez * rx
+    z = ew * rz + ex * ry - ey * rx + ez * rr
+    w = ew * rr - ex * rx - ey * ry - ez * rz
+    # the body ml axis in the world: second column of the rotation matrix
+    mx = 2.0 * (x * y - w * z)
+    my = 1.0 - 2.0 * (x * x + z * z)
+    mz = 2.0 * (y * z + w * x)
     obl = np.degrees(np.arcsin(np.clip(mz, -1.0, 1.0)))
     # the specific force in the world (quat_rotate: v + 2 w (u x v) + 2 u x (u x v))
     v0, v1, v2 = _columns(acc, rows)
-    c0 = sp(buf[5], tmp, y, v2, (-1, z, v1))
-    c1 = sp(buf[6], tmp, z, v0, (-1, x, v2))
-    c2 = sp(buf[7], tmp, x, v1, (-1, y, v0))
-    f0 = sp(buf[8], tmp, y, c2, (-1, z, c1))  # v0 + 2 (w c0 + (y c2 - z c1))
-    f0 += np.multiply(w, c0, out=tmp)  # (w c0 + inner: the same sum, commuted)
-    f0 *= 2.0
-    f0 += v0
-    f1 = sp(buf[9], tmp, z, c0, (-1, x, c2))
-    f1 += np.multiply(w, c1, out=tmp)
-    f1 *= 2.0
-    f1 += v1
-    lat = sp(t2, tmp, f0, mx, (1, f1, my))
-    den = np.sqrt(sp(buf[8], tmp, mx, mx, (1, my, my)), out=buf[8])
-    lat /= np.maximum(den, 1e-9, out=den)
+    c0 = y * v2 - z * v1
+    c1 = z * v0 - x * v2
+    c2 = x * v1 - y * v0
+    f0 = v0 + 2.0 * (w * c0 + (y * c2 - z * c1))
+    f1 = v1 + 2.0 * (w * c1 + (z * c0 - x * c2))
+    lat = (f0 * mx + f1 * my) / np.maximum(np.sqrt(mx * mx + my * my), 1e-9)
     if gravity is None:
-        return obl, lat.copy(), None
-    f2 = sp(buf[10], tmp, x, c1, (-1, y, c0))
-    f2 += np.multiply(w, c2, out=tmp)
-    f2 *= 2.0
-    f2 += v2
-    f2 -= gravity
-    return obl, lat.copy(), f2.copy()
+        return obl, lat, None
+    f2 = v2 + 2.0 * (w * c2 + (x * c1 - y * c0))
+    return obl, lat, f2 - gravity
 
 
 @dataclass

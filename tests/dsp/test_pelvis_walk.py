@@ -547,7 +547,7 @@ def test_chained_window_attitude_equals_the_window_chained_alone(walk_sim) -> No
 @pytest.mark.parametrize("n", [0, 1, 5, 10, 11, 12, 40, 1000])
 @pytest.mark.parametrize("window", [1, 3, 11, 61])
 def test_box_average_is_the_cumulative_sum_formula(n: int, window: int) -> None:
-    """:func:`dsp.pelvis_events._box` (by slices) gives exactly the values of the cumulative-sum
+    """:func:`dsp.pelvis_events._box` gives exactly the values of the cumulative-sum
     formula over the shrunk windows (by gathers), and the windows' means to rounding."""
     from dsp.pelvis_events import _box
 
