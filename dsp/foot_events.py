@@ -238,6 +238,10 @@ class EventSettings:
     impact_min_contact_s : float
         The impact is used only for walking contacts: from the gyroscope's IC to toe-off at
         least this long, s (the walk/run contact time of :class:`dsp.bouts.BoutSettings`).
+    ic_swing_max_dps : float
+        A walking IC where the toes still rise at this pitch rate or more (deg/s) lies in the
+        swing: it moves to the first ringing impact after the rate falls below it
+        (:func:`ic_after_swing`).
     """
 
     omega_smooth_ms: float = 10.0
@@ -283,6 +287,7 @@ class EventSettings:
     impact_tolerance_s: float = 0.025
     impact_min_rate_hz: float = 90.0
     impact_min_contact_s: float = MAX_RUN_CONTACT_S
+    ic_swing_max_dps: float = 100.0
 
 
 @dataclass
@@ -743,6 +748,9 @@ def _contact_steps(
         )
         if imp is not None and abs(imp[1] - t_ic) > settings.impact_tolerance_s:
             ic, t_ic = imp
+        late = ic_after_swing(t, omega_s, acc, ic, t_ic, ms, sampling_rate_hz=fs, settings=settings)
+        if late is not None:
+            ic, t_ic = late
     # toe-off: the push-off's pitch-rate minimum (found above, between samples)
     t_to = t_trough
     if b_is_rest:
@@ -936,6 +944,49 @@ def swing_impact(
     if rng is None:
         return None
     return _impact_onset(t, acc, a, *rng, sampling_rate_hz=sampling_rate_hz, settings=settings)
+
+
+def ic_after_swing(
+    t: np.ndarray,
+    omega_s: np.ndarray,
+    acc: np.ndarray,
+    ic: int,
+    t_ic: float,
+    ms: int,
+    *,
+    sampling_rate_hz: float,
+    settings: EventSettings,
+) -> tuple[int, float] | None:
+    """The landing's impact when the walking IC ``(ic, t_ic)`` lies in the swing: ``(k,
+    t_event)`` or None (the IC stands).
+
+    At a heel strike the toes stop rising: the foot is at its most dorsiflexed and the slap
+    (toes down) starts. An IC where the smoothed pitch rate is still ``ic_swing_max_dps`` or
+    more (interpolated at ``t_ic``) was keyed on a jolt of the late swing (real walkers,
+    Voisard et al. data: a 1-1.6 g change while the toes still rise at 150-400 deg/s, or a
+    "10-ms" change that spans a lost packet, 60-90 ms before the landing's 2-4 g). The impact
+    is then the first ringing change (:func:`_impact_onset`, the swing's own changes not
+    compared) after the pitch rate falls below ``ic_swing_max_dps``, before foot-flat ``ms``;
+    used when it lies more than ``impact_tolerance_s`` after ``t_ic``.
+    """
+    if ic < 1 or ic >= ms:
+        return None
+    om = float(np.interp(t_ic, t[ic - 1 : ic + 1], omega_s[ic - 1 : ic + 1]))
+    if om < settings.ic_swing_max_dps:
+        return None
+    below = np.flatnonzero(omega_s[ic:ms] < settings.ic_swing_max_dps)
+    if below.size == 0:
+        return None
+    lo = ic + int(below[0])
+    m = samples_for(settings.impact_step_s, sampling_rate_hz=sampling_rate_hz)
+    if ms - lo < 3:
+        return None
+    imp = _impact_onset(
+        t, acc, lo - m, lo, ms, sampling_rate_hz=sampling_rate_hz, settings=settings
+    )
+    if imp is None or imp[1] - t_ic <= settings.impact_tolerance_s:
+        return None
+    return imp
 
 
 def _impact_onset(
