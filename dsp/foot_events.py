@@ -238,10 +238,10 @@ class EventSettings:
     impact_min_contact_s : float
         The impact is used only for walking contacts: from the gyroscope's IC to toe-off at
         least this long, s (the walk/run contact time of :class:`dsp.bouts.BoutSettings`).
-    ic_swing_max_dps : float
-        A walking IC where the toes still rise at this pitch rate or more (deg/s) lies in the
-        swing: it moves to the first ringing impact after the rate falls below it
-        (:func:`ic_after_swing`).
+    ic_swing_max_dps, ic_swing_hold_s : float
+        A walking IC where the toes still rise at this pitch rate or more (deg/s), as they have
+        for the ``ic_swing_hold_s`` (s) before it, lies in the swing: it moves to the first
+        ringing impact after the rate falls below it (:func:`ic_after_swing`).
     """
 
     omega_smooth_ms: float = 10.0
@@ -288,6 +288,7 @@ class EventSettings:
     impact_min_rate_hz: float = 90.0
     impact_min_contact_s: float = MAX_RUN_CONTACT_S
     ic_swing_max_dps: float = 100.0
+    ic_swing_hold_s: float = 0.02
 
 
 @dataclass
@@ -962,7 +963,9 @@ def ic_after_swing(
 
     At a heel strike the toes stop rising: the foot is at its most dorsiflexed and the slap
     (toes down) starts. An IC where the smoothed pitch rate is still ``ic_swing_max_dps`` or
-    more (interpolated at ``t_ic``) was keyed on a jolt of the late swing (real walkers,
+    more (interpolated at ``t_ic``), as it has been for the ``ic_swing_hold_s`` before (a
+    toes-up jolt after the touch-down, the heel drop of a forefoot landing or a last step's
+    rebound, rises there), was keyed on a jolt of the late swing (real walkers,
     Voisard et al. data: a 1-1.6 g change while the toes still rise at 150-400 deg/s, or a
     "10-ms" change that spans a lost packet, 60-90 ms before the landing's 2-4 g). The impact
     is then the first ringing change (:func:`_impact_onset`, the swing's own changes not
@@ -972,7 +975,8 @@ def ic_after_swing(
     if ic < 1 or ic >= ms:
         return None
     om = float(np.interp(t_ic, t[ic - 1 : ic + 1], omega_s[ic - 1 : ic + 1]))
-    if om < settings.ic_swing_max_dps:
+    k0 = int(np.searchsorted(t, t_ic - settings.ic_swing_hold_s))
+    if om < settings.ic_swing_max_dps or omega_s[k0:ic].min(initial=om) < settings.ic_swing_max_dps:
         return None
     below = np.flatnonzero(omega_s[ic:ms] < settings.ic_swing_max_dps)
     if below.size == 0:
