@@ -20,7 +20,13 @@ reference's ``cover``) and lists every matched IC more than ``--limit`` ms (60) 
 * the signals: pitch rate ``omega = -gyr_ml`` (deg/s, foot frame of the analyzer's mounting)
   at the reference IC and at ours, and the largest 10-ms change of the specific-force vector
   (g) within 20 ms of each (``dA_ref``, ``dA_ours``): an impact is ~1-4 g;
-* the row's flags (``gap`` etc.).
+* the row's flags (``gap`` etc.);
+* ``evidence``, what the signals say of the two (not a verdict; every IC is scored):
+  ``ours-on-impact`` (ours early, on a change of ``--impact-g`` (2 g) or more, the toes no
+  longer rising at a swing's rate: the foot has landed by then and the reference is on a later
+  event: the second impact, the slap's end), ``ref-no-impact`` (ours late, on such an
+  impact, and no change of 1 g within 20 ms of the reference), ``ours-in-swing`` (ours
+  where the toes still rise at ``ic_swing_max_dps``), else ``unclear``.
 
 Then a table per group (Voisard subjects 1-10 = dev, 11-19 = held out, other recordings
 each on their own): counts by ``where`` and ``key``, early and late. ``--plot DIR`` writes one
@@ -46,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import dsp.foot_events as fe  # noqa: E402
 from dsp.foot_analyzer import FootAnalyzer  # noqa: E402
+from dsp.foot_events import EventSettings  # noqa: E402
 from dsp.orientation import rotate_rows  # noqa: E402
 from recordings import open_recording  # noqa: E402
 from runform.evaluation import match_events  # noqa: E402
@@ -135,6 +142,16 @@ def analyse_sensor(path: Path, sid: str) -> tuple[list[Any], dict[str, Any]]:
     return rows, {"t": t, "omega": -g_f[:, 1], "tm": tm, "dA": d, "keys": keys}
 
 
+def _evidence(o: dict[str, Any], impact_g: float, swing_dps: float) -> str:
+    if o["om_ours"] >= swing_dps:
+        return "ours-in-swing"
+    if o["err_ms"] < 0 and o["dA_ours"] >= impact_g:
+        return "ours-on-impact"
+    if o["err_ms"] > 0 and o["dA_ours"] >= impact_g and o["dA_ref"] < 1.0:
+        return "ref-no-impact"
+    return "unclear"
+
+
 def outliers(path: Path, limit_ms: float, turn_window_s: float) -> list[dict[str, Any]]:
     ref = json.loads(path.with_suffix(".json").read_text())
     contacts = ref.get("contacts") or []
@@ -222,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turn-window", type=float, default=1.5, help="s")
     ap.add_argument("--plot", type=Path, default=None, help="write one PNG per outlier here")
     ap.add_argument("--only", default="", help="recordings whose name contains this")
+    ap.add_argument("--impact-g", type=float, default=2.0, help="see evidence")
     args = ap.parse_args(argv)
     all_o: list[dict[str, Any]] = []
     for h5 in sorted(args.folder.glob("*.h5")):
@@ -231,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         if not meta.get("contacts"):
             continue
         all_o += outliers(h5, args.limit, args.turn_window)
+    swing_dps = EventSettings().ic_swing_max_dps
+    for o in all_o:
+        o["evidence"] = _evidence(o, args.impact_g, swing_dps)
     cols = (
-        "trial side t_ref t_ours err_ms stride_s where key om_ref om_ours dA_ref dA_ours flags"
+        "trial side t_ref t_ours err_ms stride_s where key om_ref om_ours dA_ref dA_ours flags "
+        "evidence"
     ).split()
     print("\t".join(cols))
     for o in sorted(all_o, key=lambda o: (_group(o), o["trial"], o["side"], o["t_ref"])):
@@ -258,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{grp}: {len(sel)} ICs over {args.limit:.0f} ms "
             f"({sum(o['err_ms'] > 0 for o in sel)} late, {sum(o['err_ms'] < 0 for o in sel)} early)"
         )
-        for field in ("where", "key"):
+        for field in ("where", "key", "evidence"):
             cnt = Counter((o[field], "late" if o["err_ms"] > 0 else "early") for o in sel)
             names = sorted({k for k, _ in cnt})
             print(
