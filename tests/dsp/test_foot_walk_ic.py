@@ -332,3 +332,21 @@ def test_a_toes_up_jolt_after_the_touch_down_is_no_swing():
         t, omega, acc, 30, 0.295, 50, sampling_rate_hz=FS, settings=EventSettings()
     )
     assert got is None
+
+
+def test_no_move_across_a_loss_that_may_hold_the_landing():
+    # 40 ms of data lost after the jolt: the landing may be in the loss, the IC stays in the
+    # swing (and the analyzer does not report such a contact, FootSettings.gap_landing_min_s)
+    t, omega, acc = _swing_jolt_landing()
+    keep = (t < 0.315) | (t > 0.345)
+    t, omega, acc = t[keep], omega[keep], acc[keep]
+    s = EventSettings()
+    ms = int(np.searchsorted(t, 0.5))
+    assert ic_after_swing(t, omega, acc, 30, 0.295, ms, sampling_rate_hz=FS, settings=s) is None
+    # a shorter loss (20 ms) is bridged
+    t, omega, acc = _swing_jolt_landing()
+    keep = np.abs(t - 0.33) > 0.001
+    t, omega, acc = t[keep], omega[keep], acc[keep]
+    ms = int(np.searchsorted(t, 0.5))
+    got = ic_after_swing(t, omega, acc, 30, 0.295, ms, sampling_rate_hz=FS, settings=s)
+    assert got is not None and got[1] == pytest.approx(0.355, abs=1e-9), got
