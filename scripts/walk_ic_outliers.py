@@ -249,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         if not meta.get("contacts"):
             continue
         all_o += outliers(h5, args.limit, args.turn_window)
-    swing_dps = EventSettings().ic_swing_max_dps
+    # (the mid-swing threshold on code without ic_swing_max_dps, to compare with it)
+    ev = EventSettings()
+    swing_dps = getattr(ev, "ic_swing_max_dps", ev.swing_threshold_dps)
     for o in all_o:
         o["evidence"] = _evidence(o, args.impact_g, swing_dps)
     cols = (
