@@ -80,7 +80,9 @@ pitch rate is ``omega = -gyr_ml`` (deg/s, positive when the toes rise).
   and a landing into rest whose swing slows below the flat phase's threshold before it lands
   gets its landing burst after the swing's end (not the swing's own rotation). Mid-swings are
   searched on the pitch rate capped at twice its trailing ``swing_spike_s`` mean: a landing's
-  jolt throws it up for a sample or two, above a slow swing's peak.
+  jolt throws it up for a sample or two, above a slow swing's peak. Last, a walking IC where
+  the toes still rise at a swing's rate moves to the first ringing impact after they stop
+  (:func:`ic_after_swing`: the heel strike ends the toes-up rotation).
 
 A contact cut by the start or the end of the data is reported only with a landing burst of
 its own after the range's start (``pb`` not at it): otherwise the data start inside the landing,
