@@ -247,8 +247,10 @@ class EventSettings:
         The impact is used only for walking contacts: from the gyroscope's IC to toe-off at
         least this long, s (the walk/run contact time of :class:`dsp.bouts.BoutSettings`).
     ic_swing_max_dps, ic_swing_hold_s, ic_swing_max_loss_s : float
-        A walking IC where the toes still rise at this pitch rate or more (deg/s), as they have
-        for the ``ic_swing_hold_s`` (s) before it, lies in the swing: it moves to the first
+        A walking IC where the toes still rise at this pitch rate or more (deg/s; 50: the
+        slowest toes-up rotation the analyzer takes for a swing, a shuffle's,
+        ``FootSettings.first_swing_min_dps``), as they have for the ``ic_swing_hold_s`` (s)
+        before it, lies in the swing: it moves to the first
         ringing impact after the rate falls below it (:func:`ic_after_swing`), unless a data
         loss of ``ic_swing_max_loss_s`` (s) or more lies between them (the landing may be in it).
     """
@@ -296,7 +298,7 @@ class EventSettings:
     impact_tolerance_s: float = 0.025
     impact_min_rate_hz: float = 90.0
     impact_min_contact_s: float = MAX_RUN_CONTACT_S
-    ic_swing_max_dps: float = 100.0
+    ic_swing_max_dps: float = 50.0
     ic_swing_hold_s: float = 0.02
     ic_swing_max_loss_s: float = LANDING_LOSS_MIN_S
 
@@ -976,7 +978,7 @@ def ic_after_swing(
     more (interpolated at ``t_ic``), as it has been for the ``ic_swing_hold_s`` before (a
     toes-up jolt after the touch-down, the heel drop of a forefoot landing or a last step's
     rebound, rises there), was keyed on a jolt of the late swing (real walkers,
-    Voisard et al. data: a 1-1.6 g change while the toes still rise at 150-400 deg/s, or a
+    Voisard et al. data: a 1-1.6 g change while the toes still rise at 50-400 deg/s, or a
     "10-ms" change that spans a lost packet, 60-90 ms before the landing's 2-4 g). The impact
     is then the first ringing change (:func:`_impact_onset`, the swing's own changes not
     compared) after the pitch rate falls below ``ic_swing_max_dps``, before foot-flat ``ms``;

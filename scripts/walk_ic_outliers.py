@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dsp.foot_events as fe  # noqa: E402
-from dsp.foot_analyzer import FootAnalyzer  # noqa: E402
+from dsp.foot_analyzer import FootAnalyzer, FootSettings  # noqa: E402
 from dsp.foot_events import EventSettings  # noqa: E402
 from dsp.orientation import rotate_rows  # noqa: E402
 from recordings import open_recording  # noqa: E402
@@ -249,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         if not meta.get("contacts"):
             continue
         all_o += outliers(h5, args.limit, args.turn_window)
-    # (the mid-swing threshold on code without ic_swing_max_dps, to compare with it)
-    ev = EventSettings()
-    swing_dps = getattr(ev, "ic_swing_max_dps", ev.swing_threshold_dps)
+    # (on code without ic_swing_max_dps, to compare with it: the slowest swing's rate, which
+    # it is)
+    swing_dps = getattr(EventSettings(), "ic_swing_max_dps", FootSettings().first_swing_min_dps)
     for o in all_o:
         o["evidence"] = _evidence(o, args.impact_g, swing_dps)
     cols = (
