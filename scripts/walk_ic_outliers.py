@@ -22,11 +22,11 @@ reference's ``cover``) and lists every matched IC more than ``--limit`` ms (60) 
   (g) within 20 ms of each (``dA_ref``, ``dA_ours``): an impact is ~1-4 g;
 * the row's flags (``gap`` etc.);
 * ``evidence``, what the signals say of the two (not a verdict; every IC is scored):
-  ``ours-on-impact`` (ours early, on a change of ``--impact-g`` (2 g) or more, the toes no
-  longer rising at a swing's rate: the foot has landed by then and the reference is on a later
-  event: the second impact, the slap's end), ``ref-no-impact`` (ours late, on such an
-  impact, and no change of 1 g within 20 ms of the reference), ``ours-in-swing`` (ours
-  where the toes still rise at ``ic_swing_max_dps``), else ``unclear``.
+  ``ours-on-impact`` (ours early, on a change of ``--impact-g`` (2 g) or more: a touch-down's
+  size, the late-swing jolts of these walkers are 1-1.6 g; the reference is on a later event:
+  a second impact, the slap's end), ``ref-no-impact`` (ours late, on such an impact, and no
+  change of 1 g within 20 ms of the reference), ``ours-in-swing`` (ours on a smaller change
+  where the toes still rise at ``ic_swing_max_dps`` or more), else ``unclear``.
 
 Then a table per group (Voisard subjects 1-10 = dev, 11-19 = held out, other recordings
 each on their own): counts by ``where`` and ``key``, early and late. ``--plot DIR`` writes one
@@ -143,12 +143,12 @@ def analyse_sensor(path: Path, sid: str) -> tuple[list[Any], dict[str, Any]]:
 
 
 def _evidence(o: dict[str, Any], impact_g: float, swing_dps: float) -> str:
-    if o["om_ours"] >= swing_dps:
-        return "ours-in-swing"
     if o["err_ms"] < 0 and o["dA_ours"] >= impact_g:
         return "ours-on-impact"
     if o["err_ms"] > 0 and o["dA_ours"] >= impact_g and o["dA_ref"] < 1.0:
         return "ref-no-impact"
+    if o["om_ours"] >= swing_dps and o["dA_ours"] < impact_g:
+        return "ours-in-swing"
     return "unclear"
 
 
