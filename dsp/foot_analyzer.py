@@ -60,6 +60,7 @@ from dsp.contact import CONTACT_KEYS, ContactRow
 from dsp.errors import AnalysisError
 from dsp.filters import centered_moving_average, declip, samples_for
 from dsp.foot_events import (
+    LANDING_LOSS_MIN_S,
     ContactEvents,
     EventSettings,
     detect_contact,
@@ -204,7 +205,7 @@ class FootSettings:
     min_orientation_confidence: float = 0.3
     max_clip_run_s: float = 0.05
     gap_split_s: float = 0.06
-    gap_landing_min_s: float = 0.035
+    gap_landing_min_s: float = LANDING_LOSS_MIN_S
     rate_tolerance: float = RATE_TOLERANCE
     rest_max_dps: float = 25.0
     rest_min_s: float = 1.0

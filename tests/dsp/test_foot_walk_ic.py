@@ -21,6 +21,7 @@ from dsp.foot_events import (
     _impact_range,
     detect_contact,
     find_swing_peaks,
+    ic_after_swing,
 )
 
 FS = 100.0
@@ -291,3 +292,61 @@ def test_a_toes_up_bounce_before_the_impact_is_no_heel_drop():
     ev = _detect(t, acc, gyr)
     assert ev is not None and ev.ok
     assert abs(ev.t_ic - (T_IMPACT - 0.005)) <= 0.010, ev
+
+
+def _swing_jolt_landing(
+    rising_from: float = 0.10,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, omega_s, acc): the toes rise at 300 deg/s from ``rising_from`` (pitch rate -50 deg/s
+    before it) to 0.30 s and slow to zero at 0.36 s; a late-swing jolt rings at 1.5 g at
+    0.30 s, the heel strike at 3 g at 0.36 s; the slap, then the foot is flat from 0.5 s."""
+    t = np.arange(0.0, 1.0, 1.0 / FS)
+    omega = np.interp(t, [0.0, 0.30, 0.36, 0.38, 0.42, 0.50], [300, 300, 0, -400, -400, 0])
+    omega[t < rising_from] = -50.0
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = G * (1.0 + _ring(t, 0.30, 1.5) + _ring(t, 0.36, 3.0))
+    acc[:, 0] = G * (_ring(t, 0.30, 0.5) + _ring(t, 0.36, 2.0))
+    return t, omega, acc
+
+
+def test_an_ic_while_the_toes_still_rise_moves_to_the_landing():
+    # real walkers (Voisard et al., subjects 1-10): ICs keyed on a late-swing jolt of 1-1.6 g
+    # (or a change over a lost packet) while the toes still rose at 150-400 deg/s, 60-90 ms
+    # before the landing's 2-4 g: the heel strike, where the toes stop rising, is the IC
+    t, omega, acc = _swing_jolt_landing()
+    s = EventSettings()
+    got = ic_after_swing(t, omega, acc, 30, 0.295, 50, sampling_rate_hz=FS, settings=s)
+    assert got is not None
+    assert got[1] == pytest.approx(0.355, abs=1e-9), got
+    assert t[got[0] - 1] < got[1] <= t[got[0]]
+    # an IC where the toes have stopped rising stands (the heel strike itself)
+    assert ic_after_swing(t, omega, acc, 36, 0.355, 50, sampling_rate_hz=FS, settings=s) is None
+
+
+def test_a_toes_up_jolt_after_the_touch_down_is_no_swing():
+    # the toes rise fast only since 10 ms before the IC (a jolt after a touch-down, the heel
+    # drop of a forefoot landing, a last step's rebound: voisard_7-5 right's last step went
+    # 95 ms late when the IC moved): the IC stands
+    t, omega, acc = _swing_jolt_landing(rising_from=0.285)
+    got = ic_after_swing(
+        t, omega, acc, 30, 0.295, 50, sampling_rate_hz=FS, settings=EventSettings()
+    )
+    assert got is None
+
+
+def test_no_move_across_a_loss_that_may_hold_the_landing():
+    # 40 ms of data lost after the jolt: the landing may be in the loss, the IC stays in the
+    # swing (and the analyzer does not report such a contact, FootSettings.gap_landing_min_s)
+    t, omega, acc = _swing_jolt_landing()
+    keep = (t < 0.315) | (t > 0.345)
+    t, omega, acc = t[keep], omega[keep], acc[keep]
+    s = EventSettings()
+    ms = int(np.searchsorted(t, 0.5))
+    assert ic_after_swing(t, omega, acc, 30, 0.295, ms, sampling_rate_hz=FS, settings=s) is None
+    # a shorter loss (20 ms) is bridged
+    t, omega, acc = _swing_jolt_landing()
+    keep = np.abs(t - 0.33) > 0.001
+    t, omega, acc = t[keep], omega[keep], acc[keep]
+    ms = int(np.searchsorted(t, 0.5))
+    got = ic_after_swing(t, omega, acc, 30, 0.295, ms, sampling_rate_hz=FS, settings=s)
+    assert got is not None and got[1] == pytest.approx(0.355, abs=1e-9), got
