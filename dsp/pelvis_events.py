@@ -90,18 +90,14 @@ def event_margin_samples(
     return samples_for(max_hump_s + smooth_ms / 1000.0, sampling_rate_hz=sampling_rate_hz) + 4
 
 
-def _crossing(t: np.ndarray, x: np.ndarray, i: int, level: float) -> float:
-    """Time where ``x`` crosses ``level`` between samples ``i`` and ``i + 1`` (linear)."""
+def _crossings(t: np.ndarray, x: np.ndarray, i: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Times where ``x`` crosses ``level`` between samples ``i`` and ``i + 1`` (linear), one
+    per element of ``i`` and ``level``."""
     x0, x1 = x[i], x[i + 1]
-    if x1 == x0:
-        return float(t[i])
-    f = (level - x0) / (x1 - x0)
-    return float(t[i] + min(1.0, max(0.0, f)) * (t[i + 1] - t[i]))
-
-
-def _last_true(mask: np.ndarray) -> int:
-    """Index of the last True of a boolean array that has one."""
-    return mask.shape[0] - 1 - int(mask[::-1].argmax())
+    t0, t1 = t[i], t[i + 1]
+    flat = x1 == x0
+    f = (level - x0) / np.where(flat, 1.0, x1 - x0)
+    return np.where(flat, t0, t0 + np.minimum(1.0, np.maximum(0.0, f)) * (t1 - t0))
 
 
 #: Defaults of :func:`detect_stances` that its streaming caller needs too (the context a
@@ -174,78 +170,86 @@ def detect_stances(
     keep_start = np.concatenate(([True], gap_ok))
     keep_stop = np.concatenate((gap_ok, [True]))
     starts, stops = starts[keep_start], stops[keep_stop]
-    out_peak, out_ic, out_to, out_pk, out_fl = [], [], [], [], []
-    out_pre, out_post, out_dep, out_up, out_dn, out_reach = [], [], [], [], [], []
+    # all humps at once (each search below is the per-hump search of the docstring's rules, done
+    # for every hump by one sorted search: the ranges searched for different humps never overlap)
     merge = samples_for(min_hump_s, sampling_rate_hz=fs)
-    none_after = n + 10**9
-    lo_region = np.concatenate(([0], stops))
-    for k in range(starts.size):
-        a, b = int(starts[k]), int(stops[k])
-        seg = x[a:b]
-        ip = a + int(np.argmax(seg))
-        pk = float(x[ip])
-        half = 0.5 * pk
-        # walk out from the peak to the P/2 crossings (not beyond the neighbouring humps)
-        left_lim = int(lo_region[k])
-        right_lim = int(starts[k + 1]) if k + 1 < starts.size else n
-        below_l = x[left_lim:ip] < half
-        below_r = x[ip:right_lim] < half
-        if not (below_l.any() and below_r.any()):
-            continue  # hump cut by the window's edge
-        iu = _last_true(below_l) + left_lim  # x[iu] < half <= x[iu+1]
-        idn = ip + int(below_r.argmax()) - 1  # x[idn] >= half > x[idn+1]
-        t_up = _crossing(t, x, iu, half)
-        t_dn = _crossing(t, x, idn, half)
-        dur = t_dn - t_up
-        if not (min_hump_s <= dur <= max_hump_s):
-            continue
-        tc = 1.5 * dur
-        if t_up - tc / 6.0 < t[0] or t_dn + tc / 6.0 > t[-1]:
-            continue  # the contact is not wholly inside the window
-        # flight on both sides: the reading drops below flight_max_g within one contact time
-        reach = samples_for(tc, sampling_rate_hz=fs, minimum=2)
-        pre = x[max(0, iu - reach) : iu + 1]
-        post = x[idn : min(n, idn + reach + 1)]
-        flight = bool(
-            pre.size and post.size and pre.min() < flight_max_g and post.min() < flight_max_g
-        )
-        lo_pre = max(0, iu - reach)
-        fl_pre = pre < flight_max_g
-        fl_post = post < flight_max_g
-        any_post = bool(fl_post.any())
-        j_pre = lo_pre + _last_true(fl_pre) if fl_pre.any() else -1
-        j_post = idn + int(fl_post.argmax()) if any_post else none_after
-        out_pre.append(j_pre)
-        out_post.append(j_post)
-        out_up.append(iu)
-        out_dn.append(idn)
-        out_reach.append(reach)
-        out_dep.append(max(j_post if any_post else idn + reach, b + merge) + w // 2 + 1)
-        out_peak.append(ip)
-        out_ic.append(t_up - tc / 6.0)
-        out_to.append(t_dn + tc / 6.0)
-        out_pk.append(pk)
-        out_fl.append(flight)
-    if not out_peak:
+    k_all = starts.size
+    idx = np.arange(n)
+    # the peak: the first maximum of each hump (the humps are separated by dips)
+    edges = np.empty(2 * k_all, dtype=np.intp)
+    edges[0::2], edges[1::2] = starts, stops
+    top = np.maximum.reduceat(np.append(x, -np.inf), edges)[0::2]
+    mark = np.zeros(n + 1, dtype=np.intp)
+    mark[starts] = 1
+    lab = np.cumsum(mark[:n]) - 1  # the hump whose start is the last one at or before i
+    inside = np.zeros(n + 1, dtype=np.intp)
+    inside[starts] += 1
+    inside[stops] -= 1
+    in_hump = np.cumsum(inside[:n]) > 0
+    at_top = np.flatnonzero(in_hump & (x == top[lab]))
+    ip = at_top[np.searchsorted(at_top, starts)]
+    half = 0.5 * x[ip]
+    # walk out from the peak to the P/2 crossings (not beyond the neighbouring humps): the
+    # last sample below P/2 from the previous hump's end to the peak, the first from the peak
+    # to the next hump's start
+    left_lim = np.concatenate(([0], stops[:-1]))
+    right_lim = np.concatenate((starts[1:], [n]))
+    mark[:] = 0
+    mark[stops] = 1
+    lab_r = np.minimum(np.cumsum(mark[:n]), k_all - 1)  # (stops before or at i, last hump)
+    below = np.flatnonzero((x < half[lab_r]) & (idx < ip[lab_r]) & (idx < stops[-1]))
+    j = np.searchsorted(below, ip) - 1
+    ok = j >= 0
+    iu = np.where(ok, below[np.maximum(j, 0)] if below.size else 0, 0)
+    ok &= iu >= left_lim
+    after = np.flatnonzero((lab >= 0) & (x < half[lab]) & (idx >= ip[lab]))
+    j = np.searchsorted(after, ip)
+    ok &= j < after.size
+    idn = np.where(ok, after[np.minimum(j, after.size - 1)] if after.size else 0, 0) - 1
+    ok &= idn + 1 < right_lim
+    k = np.flatnonzero(ok)  # (the others are cut by the window's edge)
+    ip, half, iu, idn, b = ip[k], half[k], iu[k], idn[k], stops[k]
+    t_up = _crossings(t, x, iu, half)
+    t_dn = _crossings(t, x, idn, half)
+    dur = t_dn - t_up
+    k = np.flatnonzero((min_hump_s <= dur) & (dur <= max_hump_s))
+    ip, iu, idn, b, t_up, t_dn, dur = ip[k], iu[k], idn[k], b[k], t_up[k], t_dn[k], dur[k]
+    tc = 1.5 * dur
+    k = np.flatnonzero(~((t_up - tc / 6.0 < t[0]) | (t_dn + tc / 6.0 > t[-1])))
+    if k.size == 0:  # (no contact wholly inside the window)
         return empty
-    t_ic = np.asarray(out_ic)
-    t_to = np.asarray(out_to)
+    ip, iu, idn, b, t_up, t_dn, tc = ip[k], iu[k], idn[k], b[k], t_up[k], t_dn[k], tc[k]
+    # flight on both sides: the reading drops below flight_max_g within one contact time
+    reach = np.maximum(np.rint(tc * fs).astype(np.int64), 2)  # samples_for(tc, minimum=2)
+    low = np.flatnonzero(x < flight_max_g)
+    lo_pre = np.maximum(iu - reach, 0)
+    j = np.searchsorted(low, iu, side="right") - 1
+    got = low[np.maximum(j, 0)] if low.size else np.zeros_like(iu)
+    any_pre = (j >= 0) & (got >= lo_pre)
+    j_pre = np.where(any_pre, got, -1)
+    j = np.searchsorted(low, idn)
+    got = low[np.minimum(j, low.size - 1)] if low.size else np.zeros_like(idn)
+    any_post = (j < low.size) & (got < np.minimum(n, idn + reach + 1))
+    j_post = np.where(any_post, got, n + 10**9)
+    dep = np.maximum(np.where(any_post, j_post, idn + reach), b + merge) + w // 2 + 1
+    t_ic = t_up - tc / 6.0
+    t_to = t_dn + tc / 6.0
     i_ic = np.clip(np.searchsorted(t, t_ic, side="left"), 0, n - 1)
     i_to = np.clip(np.searchsorted(t, t_to, side="left"), 0, n - 1)
     return StanceEvents(
-        i_peak=np.asarray(out_peak, dtype=int),
+        i_peak=ip,
         t_ic=t_ic,
         t_to=t_to,
         i_ic=i_ic,
         i_to=i_to,
-        peak_g=np.asarray(out_pk),
-        flight=np.asarray(out_fl, dtype=bool),
-        i_pre=np.asarray(out_pre, dtype=int),
-        i_post=np.asarray(out_post, dtype=int),
-        i_dep=np.asarray(out_dep, dtype=int),
-        i_up=np.asarray(out_up, dtype=int),
-        i_dn=np.asarray(out_dn, dtype=int),
-        reach=np.asarray(out_reach, dtype=int),
+        peak_g=x[ip],
+        flight=any_pre & any_post,
+        i_pre=j_pre,
+        i_post=j_post,
+        i_dep=dep,
+        i_up=iu,
+        i_dn=idn,
+        reach=reach,
     )
 
 
@@ -349,7 +353,8 @@ def may_hold_walk(
     need = (min_run - 1) * min_step_s * fs - 2.0
     if n < need:
         return False  # too short for a walk whatever it holds
-    d = np.diff(flight.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    # (the padding concatenated: np.diff's prepend and append cost more than the diff)
+    d = np.diff(np.concatenate(([0], flight.astype(np.int8), [0])))
     starts = np.flatnonzero(d == 1) + r  # runs of flight, shrunk by r at both ends
     ends = np.flatnonzero(d == -1) - r
     keep = ends > starts
@@ -620,15 +625,16 @@ def detect_walk_steps(
     prev_all = np.concatenate(([-(10**9)], pk[:-1]))[ok]
     for m, i in enumerate(sel.tolist()):
         a = max(0, i - look, int(prev_all[m]) + 1)
-        a += int(np.argmin(xs[a:i]))  # the ascent to this peak: from the valley before it
-        j = a + int(np.argmax(dxf[a:i]))  # slope between j and j+1
+        a += int(xs[a:i].argmin())  # the ascent to this peak: from the valley before it
+        j = a + int(dxf[a:i].argmax())  # slope between j and j+1
         # sub-sample: parabola through the slopes around the maximum
         off = 0.0
         if 0 < j < dxf.shape[0] - 1:
             y0, y1, y2 = dxf[j - 1], dxf[j], dxf[j + 1]
             den = y0 - 2.0 * y1 + y2
             if den < 0:
-                off = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+                # (np.clip's value; np.clip of a scalar costs ~5 us)
+                off = float(min(max(0.5 * (y0 - y2) / den, -0.5), 0.5))
         # the slope between samples j and j+1 is centred at j + 0.5
         tj = t[j] + (0.5 + off) * (t[1] - t[0])
         t_ic[m] = tj
