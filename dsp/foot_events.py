@@ -884,9 +884,9 @@ def _swing_end(omega_s: np.ndarray, a: int, hi: int, *, window: int) -> int | No
     if seg.shape[0] < 2:
         return None
     avg = centered_moving_average(seg, window=window)
-    swing = np.flatnonzero(avg >= 0.5 * float(omega_s[a]))
+    swing = (avg >= 0.5 * float(omega_s[a])).nonzero()[0]
     last = int(swing[-1]) if swing.size else 0
-    down = np.flatnonzero(seg[last:] <= 0.0)
+    down = (seg[last:] <= 0.0).nonzero()[0]
     return None if down.size == 0 else a + last + int(down[0])
 
 
@@ -1191,12 +1191,12 @@ def _robust_pronation_onset(
     if t_pr is None or settings.pronation_yaw_check_deg <= 0:
         return t_pr
     c, s = _cos_sin_deg(settings.pronation_yaw_check_deg)
-    ap = gyr[lo - 1 : hi, 0]
-    ml = gyr[lo - 1 : hi, 1]
+    c_ap = c * gyr[lo - 1 : hi, 0]  # samples lo - 1 .. hi - 1
+    s_ml = s * gyr[lo - 1 : hi, 1]
+    t_x = t[lo - 1 : hi]
     onsets = [t_pr]
-    for sgn in (1.0, -1.0):
-        x = c * ap + sgn * s * ml  # samples lo - 1 .. hi - 1
-        o = _pronation_onset(t[lo - 1 : hi], x, 1, hi - lo + 1, settings.pronation_min_dps)
+    for x in (c_ap + s_ml, c_ap - s_ml):  # about the axes turned by +- the check angle
+        o = _pronation_onset(t_x, x, 1, hi - lo + 1, settings.pronation_min_dps)
         if o is None:
             return None
         onsets.append(o)
@@ -1223,8 +1223,9 @@ def _pronation_onset(
     sample before ``lo`` may hold the start of the crossing).
     """
     seg = gyr_ap[lo - 1 : hi]
-    k_up = int(seg[1:].argmax()) + 1
-    k_dn = int(seg[1:].argmin()) + 1
+    inside = seg[1:]
+    k_up = int(inside.argmax()) + 1
+    k_dn = int(inside.argmin()) + 1
     up = float(seg[k_up]) >= -float(seg[k_dn])
     k = k_up if up else k_dn
     if abs(float(seg[k])) < min_dps:
@@ -1309,7 +1310,7 @@ def _jump(
     Returns ``(k, t_event)``, ``k`` the first sample after the event.
     """
     d = _diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
-    j = int(np.argmax(d))
+    j = int(d.argmax())
     thr = onset_fraction * d[j]
     while j > 0 and d[j - 1] > thr:
         j -= 1
