@@ -922,7 +922,7 @@ def _first_landing_burst(
         z = _swing_end(omega_s, a, ms, window=swing_avg)
     if z is None:
         return pb
-    first = burst[burst + ic_lo >= z]
+    first = burst[int(burst.searchsorted(z - ic_lo)) :]  # (burst is ascending)
     if first.size == 0 and pb >= z:
         return pb
     k = ic_lo + int(first[0]) if first.size else z
