@@ -1292,8 +1292,7 @@ class FootAnalyzer(StreamAnalyzer):
                 elif isinstance(sl, float) and sl > s.metrics.max_stride_length_m:
                     rejected = True
                 else:
-                    for k, v in m.items():
-                        setattr(row, k, v)
+                    vars(row).update(m)  # (a plain dataclass: the same as setattr per key)
             if rejected:
                 # the contact happened (the row stays) but its metrics are not trusted: empty
                 row.add_flag("rejected")
@@ -1341,8 +1340,7 @@ class FootAnalyzer(StreamAnalyzer):
         if job.pend.early is None:
             row.add_flag("rejected")
         else:
-            for k, v in job.pend.early.items():
-                setattr(row, k, v)
+            vars(row).update(job.pend.early)
         if job.saturated:
             row.add_flag("saturated")
         if job.gap:
@@ -1366,8 +1364,7 @@ class FootAnalyzer(StreamAnalyzer):
             stride_time=stride_time,
             cadence=cadence_spm(stride_time),
         )
-        for k, v in (pend.early or {}).items():
-            setattr(row, k, v)
+        vars(row).update(pend.early or {})
         return row
 
     def _stride_watermark(self) -> float:

@@ -100,6 +100,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -131,6 +132,9 @@ _STILL_HALF_WINDOW_S = 0.005
 
 #: A request for the world-vertical specific force: ``(anchor, lo, hi)`` sample indices.
 _FzRequest = tuple[int, int, int]
+
+#: Length (s) of the pitch-rate average that tells a swing from a spike (:func:`_swing_end`).
+_SWING_AVG_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -314,6 +318,41 @@ class ContactEvents:
     reason: str = ""
     t_ic: float = float("nan")
     t_to: float = float("nan")
+
+
+class _Counts(NamedTuple):
+    """The durations of :class:`EventSettings` that :func:`_contact_steps` uses, in samples at
+    one rate (:func:`dsp.filters.samples_for`; computed once per :func:`detect_contacts` call,
+    not per contact)."""
+
+    min_range: int  # 0.1 s: the shortest range; the swing's head before a cut range
+    to_search: int
+    max_contact: int
+    min_contact: int
+    norm_smooth: int
+    before_slap: int
+    before_onset: int
+    edge_to_moving: int
+    swing_avg: int  # _SWING_AVG_S
+
+    @classmethod
+    def of(cls, settings: EventSettings, fs: float) -> _Counts:
+        return cls(
+            *(
+                samples_for(d, sampling_rate_hz=fs)
+                for d in (
+                    0.1,
+                    settings.to_search_s,
+                    settings.max_contact_s,
+                    settings.min_contact_s,
+                    settings.norm_smooth_ms / 1000.0,
+                    settings.ic_before_slap_s,
+                    settings.ic_before_onset_s,
+                    settings.edge_to_moving_s,
+                    _SWING_AVG_S,
+                )
+            )
+        )
 
 
 def find_swing_peaks(
@@ -535,6 +574,7 @@ def detect_contacts(
     out: list[ContactEvents | None] = [None] * len(ranges)
     running: list[tuple[int, Generator[_FzRequest, np.ndarray, ContactEvents | None]]] = []
     requests: list[_FzRequest] = []
+    counts = _Counts.of(settings, sampling_rate_hz)
     for i, (a, b, a_is_swing, b_is_swing, *rest) in enumerate(ranges):
         steps = _contact_steps(
             t,
@@ -546,6 +586,7 @@ def detect_contacts(
             b,
             sampling_rate_hz=sampling_rate_hz,
             settings=settings,
+            counts=counts,
             a_is_swing=a_is_swing,
             b_is_swing=b_is_swing,
             b_is_rest=bool(rest and rest[0]),
@@ -581,6 +622,7 @@ def _contact_steps(
     *,
     sampling_rate_hz: float,
     settings: EventSettings,
+    counts: _Counts,
     a_is_swing: bool,
     b_is_swing: bool,
     b_is_rest: bool = False,
@@ -590,10 +632,11 @@ def _contact_steps(
 
     Yields one ``(anchor, lo, hi)`` request and expects the world-vertical specific force on
     ``[lo, hi)`` with the orientation anchored at ``anchor`` (see :func:`_vertical_forces`) to be
-    sent back; returns the contact (or None), possibly before yielding.
+    sent back; returns the contact (or None), possibly before yielding. ``counts``: the
+    settings' durations in samples (:meth:`_Counts.of`).
     """
     fs = sampling_rate_hz
-    if b - a < samples_for(0.1, sampling_rate_hz=fs):
+    if b - a < counts.min_range:
         return None
     mid = (a + b) // 2
     if not a_is_swing:
@@ -603,7 +646,7 @@ def _contact_steps(
     # --- toe-off: pitch-rate minimum of the late cycle (Falbriard et al. 2018)
     to_lo = mid
     if b_is_swing:
-        to_lo = max(mid, b - samples_for(settings.to_search_s, sampling_rate_hz=fs))
+        to_lo = max(mid, b - counts.to_search)
     to_hi = b
     if to_hi - to_lo < 3:
         return None
@@ -613,14 +656,14 @@ def _contact_steps(
     # --- initial contact: the landing impact between the mid-swing and toe-off
     ic_lo = a + 1
     if a_is_swing:
-        ic_lo = max(ic_lo, to - samples_for(settings.max_contact_s, sampling_rate_hz=fs))
-    ic_hi = to - samples_for(settings.min_contact_s, sampling_rate_hz=fs)
+        ic_lo = max(ic_lo, to - counts.max_contact)
+    ic_hi = to - counts.min_contact
     if ic_hi - ic_lo < 3:
         return None
     # foot-flat: the stillest instant between mid-swing and toe-off: least rotation and a
     # specific force closest to 1 g (20 deg/s per m/s², so a quiet instant of the swing, when
     # the shoe is still being accelerated, does not qualify)
-    w_n = samples_for(settings.norm_smooth_ms / 1000.0, sampling_rate_hz=fs)
+    w_n = counts.norm_smooth
     an = centered_moving_average(row_norm(acc[ic_lo:ic_hi]), window=w_n)
     cost = gyr_norm_s[ic_lo:ic_hi] + 20.0 * np.abs(an - settings.gravity)
     # foot-flat follows the landing: back from the end of the range, the first rotation that
@@ -674,7 +717,7 @@ def _contact_steps(
             ff,
             pb,
             burst,
-            sampling_rate_hz=fs,
+            swing_avg=counts.swing_avg,
             ms=ms if b_is_rest else None,
         )
         first_burst = pb != pb0
@@ -685,7 +728,7 @@ def _contact_steps(
     win_hi = max(win_lo + 2, min(pb + 1, ic_hi))
     fz = yield (ms, win_lo - 2, win_hi + 1)
     off = win_lo - 2
-    w_s = samples_for(settings.ic_before_slap_s, sampling_rate_hz=fs)
+    w_s = counts.before_slap
     s_lo = max(win_lo, pb - w_s)
     heel_drop = omega_s[pb] >= settings.heel_drop_min_dps
     base_lo, base_hi = win_lo, win_hi
@@ -725,7 +768,7 @@ def _contact_steps(
     t_earliest = None
     if anchor is not None:
         k_on = lo0 + int(t[lo0:hi0].searchsorted(anchor))
-        w_i = samples_for(settings.ic_before_onset_s, sampling_rate_hz=fs)
+        w_i = counts.before_onset
         # the onset can also come out a few ms early (a slow pitch-down before the touch-
         # down steepens the tangent): the window reaches ic_after_onset_s past it, which
         # at 100 Hz is the sample after it
@@ -773,7 +816,7 @@ def _contact_steps(
         # landing (the shoe moving fast in the first 100 ms, not standing) is it seen. Moving:
         # turning, or accelerated (20 deg/s per m/s², as for foot-flat): a heel striker's
         # pitch rate passes zero just before the touch-down while the shoe is braked hard
-        head = min(ic, a + samples_for(0.1, sampling_rate_hz=fs))
+        head = min(ic, a + counts.min_range)
         if ic <= a + 1 or head <= a:
             return None
         a_head = centered_moving_average(row_norm(acc[a:head]), window=w_n)
@@ -800,7 +843,7 @@ def _contact_steps(
         # and the foot does not come to rest after it (after the slap of a landing mistaken
         # for a lift-off it is flat again within a few tens of ms; in the early swing the
         # rotation may pass near zero, but the shoe is being accelerated: the foot-flat cost)
-        if b - to <= samples_for(settings.edge_to_moving_s, sampling_rate_hz=fs):
+        if b - to <= counts.edge_to_moving:
             return None
         a_tail = centered_moving_average(row_norm(acc[to:b]), window=w_n)
         rest = gyr_norm_s[to:b] + 20.0 * np.abs(a_tail - settings.gravity)
@@ -831,18 +874,19 @@ def _contact_steps(
     )
 
 
-def _swing_end(omega_s: np.ndarray, a: int, hi: int, *, sampling_rate_hz: float) -> int | None:
+def _swing_end(omega_s: np.ndarray, a: int, hi: int, *, window: int) -> int | None:
     """The swing's end before ``hi``: the pitch rate's first fall to zero after the last
-    instant its 50-ms average is at least half the mid-swing ``a``'s rate (a range holding two
-    swings, e.g. a gait transition, ends with the second; an impact's spike of a sample or two
-    is no swing), or None when it does not fall to zero."""
+    instant its average over ``window`` samples (``_SWING_AVG_S``) is at least half the
+    mid-swing ``a``'s rate (a range holding two swings, e.g. a gait transition, ends with the
+    second; an impact's spike of a sample or two is no swing), or None when it does not fall
+    to zero."""
     seg = omega_s[a:hi]
     if seg.shape[0] < 2:
         return None
-    avg = centered_moving_average(seg, window=samples_for(0.05, sampling_rate_hz=sampling_rate_hz))
-    swing = np.flatnonzero(avg >= 0.5 * float(omega_s[a]))
+    avg = centered_moving_average(seg, window=window)
+    swing = (avg >= 0.5 * float(omega_s[a])).nonzero()[0]
     last = int(swing[-1]) if swing.size else 0
-    down = np.flatnonzero(seg[last:] <= 0.0)
+    down = (seg[last:] <= 0.0).nonzero()[0]
     return None if down.size == 0 else a + last + int(down[0])
 
 
@@ -855,7 +899,7 @@ def _first_landing_burst(
     pb: int,
     burst: np.ndarray,
     *,
-    sampling_rate_hz: float,
+    swing_avg: int,
     ms: int | None = None,
 ) -> int:
     """The landing burst: the first rotation burst after the swing, when it precedes ``pb``.
@@ -872,13 +916,13 @@ def _first_landing_burst(
     IC then came out in the swing, on its peak, 100-250 ms early.)
     """
     hi = ff
-    z = _swing_end(omega_s, a, ff, sampling_rate_hz=sampling_rate_hz)
+    z = _swing_end(omega_s, a, ff, window=swing_avg)
     if z is None and ms is not None and ms > ff:
         hi = ms
-        z = _swing_end(omega_s, a, ms, sampling_rate_hz=sampling_rate_hz)
+        z = _swing_end(omega_s, a, ms, window=swing_avg)
     if z is None:
         return pb
-    first = burst[burst + ic_lo >= z]
+    first = burst[int(burst.searchsorted(z - ic_lo)) :]  # (burst is ascending)
     if first.size == 0 and pb >= z:
         return pb
     k = ic_lo + int(first[0]) if first.size else z
@@ -912,7 +956,8 @@ def _impact_range(
         turned = np.concatenate(([0.0], np.cumsum(np.maximum(omega_s[z:hi], 0.0))))
         deg = float((turned[edges[1::2]] - turned[edges[0::2]]).max()) / sampling_rate_hz
         if deg >= settings.impact_second_swing_deg:
-            end = _swing_end(omega_s, a, hi, sampling_rate_hz=sampling_rate_hz)
+            avg_n = samples_for(_SWING_AVG_S, sampling_rate_hz=sampling_rate_hz)
+            end = _swing_end(omega_s, a, hi, window=avg_n)
             z = z if end is None else end
     w = samples_for(settings.impact_before_swing_end_s, sampling_rate_hz=sampling_rate_hz)
     lo = max(a + 2, z - w)
@@ -1146,12 +1191,12 @@ def _robust_pronation_onset(
     if t_pr is None or settings.pronation_yaw_check_deg <= 0:
         return t_pr
     c, s = _cos_sin_deg(settings.pronation_yaw_check_deg)
-    ap = gyr[lo - 1 : hi, 0]
-    ml = gyr[lo - 1 : hi, 1]
+    c_ap = c * gyr[lo - 1 : hi, 0]  # samples lo - 1 .. hi - 1
+    s_ml = s * gyr[lo - 1 : hi, 1]
+    t_x = t[lo - 1 : hi]
     onsets = [t_pr]
-    for sgn in (1.0, -1.0):
-        x = c * ap + sgn * s * ml  # samples lo - 1 .. hi - 1
-        o = _pronation_onset(t[lo - 1 : hi], x, 1, hi - lo + 1, settings.pronation_min_dps)
+    for x in (c_ap + s_ml, c_ap - s_ml):  # about the axes turned by +- the check angle
+        o = _pronation_onset(t_x, x, 1, hi - lo + 1, settings.pronation_min_dps)
         if o is None:
             return None
         onsets.append(o)
@@ -1178,8 +1223,9 @@ def _pronation_onset(
     sample before ``lo`` may hold the start of the crossing).
     """
     seg = gyr_ap[lo - 1 : hi]
-    k_up = int(seg[1:].argmax()) + 1
-    k_dn = int(seg[1:].argmin()) + 1
+    inside = seg[1:]
+    k_up = int(inside.argmax()) + 1
+    k_dn = int(inside.argmin()) + 1
     up = float(seg[k_up]) >= -float(seg[k_dn])
     k = k_up if up else k_dn
     if abs(float(seg[k])) < min_dps:
@@ -1264,7 +1310,7 @@ def _jump(
     Returns ``(k, t_event)``, ``k`` the first sample after the event.
     """
     d = _diff(fz[lo - 1 - off : hi - off])  # d[j]: rise from sample lo+j-1 to lo+j
-    j = int(np.argmax(d))
+    j = int(d.argmax())
     thr = onset_fraction * d[j]
     while j > 0 and d[j - 1] > thr:
         j -= 1
