@@ -479,7 +479,7 @@ def _edge_steps(
                 add.setdefault(q, 2)
     if not add:
         return pk, ok, kind
-    new = np.setdiff1d(np.asarray(list(add), dtype=int), pk[ok])
+    new = np.array(sorted(set(add).difference(pk[ok].tolist())), dtype=int)  # (setdiff1d)
     if not new.size:
         return pk, ok, kind
     allp = np.concatenate((pk, new))

@@ -61,7 +61,7 @@ from dsp.pelvis_events import (
     walk_flight_level,
 )
 from dsp.pelvis_fusion import FeetFusion
-from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
+from dsp.pelvis_metrics import _one_step_ptp_cm, assign_sides
 from dsp.pelvis_orientation import chained_stride_rows
 from dsp.pelvis_segment import GyroChain, chain_sums
 
@@ -298,6 +298,7 @@ class PelvisWalk:
             self._gap = np.empty(0, dtype=bool)
             self._sat = np.empty(0, dtype=bool)
             self._fl = np.empty(0, dtype=bool)
+            self._nrm2 = np.empty(0)
             self._chain = GyroChain()
             self._cs_next = np.zeros(3)
         if chain is None:
@@ -311,8 +312,11 @@ class PelvisWalk:
         self._cs = np.concatenate((self._cs, cs))
         self._gap = np.concatenate((self._gap, gap))
         self._sat = np.concatenate((self._sat, sat))
+        # the squared specific-force magnitude, once per sample (the walking steps' signal) and
         # raw flight samples (running), for the cheap test of may_hold_walk
-        self._fl = np.concatenate((self._fl, np.einsum("ij,ij->i", acc_b, acc_b) < self._fl_level2))
+        nrm2 = np.einsum("ij,ij->i", acc_b, acc_b)
+        self._nrm2 = np.concatenate((self._nrm2, nrm2))
+        self._fl = np.concatenate((self._fl, nrm2 < self._fl_level2))
         self._n += t.shape[0]
         self._advance(final=False)
 
@@ -363,6 +367,7 @@ class PelvisWalk:
                 self._gap = self._gap[cut:]
                 self._sat = self._sat[cut:]
                 self._fl = self._fl[cut:]
+                self._nrm2 = self._nrm2[cut:]
                 self._base += cut
         self._decide(closed=False)
 
@@ -373,7 +378,7 @@ class PelvisWalk:
         g = self.gravity
         if not may_hold_walk(self._fl[lo - b : hi - b], sampling_rate_hz=self.fs):
             return  # running: a flight phase every step
-        nrm = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        nrm = np.sqrt(self._nrm2[lo - b : hi - b])
         w = detect_walk_steps(
             t,
             nrm,
@@ -575,7 +580,7 @@ class PelvisWalk:
             np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1])
         )
         if i1 - i0 >= 4:
-            st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
+            st.vo_cm = _one_step_ptp_cm(t, a_z, i0, i1)
         if self.traces and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
             pts = np.linspace(st.t_ic, st.next2_ic, 101)
             st.trace = np.interp(pts, t, obl)
