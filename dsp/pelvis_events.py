@@ -575,6 +575,14 @@ def detect_walk_steps(
     if n < 4 * ws:
         return empty
     x = np.asarray(f_vt, dtype=np.float64) / float(gravity) - 1.0
+    # a step peaks above min_peak_g against the moving level; both are averages of the
+    # window's samples, so a window whose samples span less (standing still) holds no step.
+    # (An average rounds by less than 3 n² eps max|x| by its cumulative sums: xs is within
+    # 10 n² eps max|x| of an exact value, a bound kept with margin.)
+    x_lo, x_hi = float(x.min()), float(x.max())
+    rnd = 16.0 * n * n * float(np.finfo(np.float64).eps) * max(abs(x_lo), abs(x_hi)) + 1e-12
+    if x_hi - x_lo + rnd <= min_peak_g:
+        return empty
     we = samples_for(edge_s, sampling_rate_hz=fs, minimum=1)
     xf = _box(_box(x, we), we)
     # a walk of min_run steps spans at least (min_run - 1) min_step_s without a flight phase
