@@ -369,16 +369,48 @@ def may_hold_walk(
     steps exists (the link rule of :func:`detect_walk_steps`). A few array operations on
     booleans instead of the detection's five moving averages, which matters on long runs.
     """
-    fs = float(sampling_rate_hz)
     n = flight.shape[0]
+    if n < (min_run - 1) * min_step_s * float(sampling_rate_hz) - 2.0:
+        return False  # (before finding the runs)
+    starts, ends = flight_runs(flight)
+    return may_hold_walk_runs(
+        starts,
+        ends,
+        n,
+        sampling_rate_hz=sampling_rate_hz,
+        edge_s=edge_s,
+        min_step_s=min_step_s,
+        min_run=min_run,
+    )
+
+
+def flight_runs(flight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of True in a boolean array: first index and index after the last, each."""
+    # (the padding concatenated: np.diff's prepend and append cost more than the diff)
+    d = np.diff(np.concatenate(([0], flight.astype(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def may_hold_walk_runs(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    n: int,
+    *,
+    sampling_rate_hz: float,
+    edge_s: float = 0.05,
+    min_step_s: float = 0.35,
+    min_run: int = 3,
+) -> bool:
+    """:func:`may_hold_walk` of a window of ``n`` samples from its runs of flight samples
+    (:func:`flight_runs` of the window: runs cut by its edges end there), so that a stream
+    finds the runs once on its new data and each window only takes those it overlaps."""
+    fs = float(sampling_rate_hz)
     r = 2 * (samples_for(edge_s, sampling_rate_hz=fs, minimum=1) // 2)
     need = (min_run - 1) * min_step_s * fs - 2.0
     if n < need:
         return False  # too short for a walk whatever it holds
-    # (the padding concatenated: np.diff's prepend and append cost more than the diff)
-    d = np.diff(np.concatenate(([0], flight.astype(np.int8), [0])))
-    starts = np.flatnonzero(d == 1) + r  # runs of flight, shrunk by r at both ends
-    ends = np.flatnonzero(d == -1) - r
+    starts = starts + r  # runs of flight, shrunk by r at both ends
+    ends = ends - r
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:

@@ -597,3 +597,31 @@ def test_one_step_oscillation_is_the_batch_value_bit_for_bit() -> None:
         want = float(_step_ptp_cm(t, a_z, np.array([a]), np.array([c]))[0])
         got = _one_step_ptp_cm(t, a_z, a, c)
         assert np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+def test_may_hold_walk_from_the_segment_flight_runs_cut_to_the_window() -> None:
+    """The runs of flight found once over a stream and cut at a window's edges give that
+    window the answer of :func:`dsp.pelvis_events.may_hold_walk` on its own samples."""
+    from dsp.pelvis_events import flight_runs, may_hold_walk_runs
+
+    rng = np.random.default_rng(3)
+    # running (a flight every 0.35 s), walking (none) and short bursts, at 100 Hz
+    fl = np.zeros(6000, dtype=bool)
+    for a in range(0, 2500, 35):
+        fl[a : a + int(rng.integers(5, 15))] = True
+    fl[4000:6000] = rng.random(2000) < 0.02
+    s, e = flight_runs(fl)
+    answers = set()
+    for lo in range(0, 5900, 37):
+        hi = min(6000, lo + int(rng.integers(10, 1100)))
+        j0, j1 = np.searchsorted(e, lo, side="right"), np.searchsorted(s, hi, side="left")
+        got = may_hold_walk_runs(
+            np.maximum(s[j0:j1], lo) - lo,
+            np.minimum(e[j0:j1], hi) - lo,
+            hi - lo,
+            sampling_rate_hz=100.0,
+        )
+        want = may_hold_walk(fl[lo:hi], sampling_rate_hz=100.0)
+        assert got == want, (lo, hi)
+        answers.add(want)
+    assert answers == {True, False}
