@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp.block import STANDARD_GRAVITY
-from dsp.filters import centered_moving_average, running_max, samples_for
+from dsp.filters import centered_moving_average, samples_for
 
 __all__ = ["StanceEvents", "detect_stances", "event_margin_samples"]
 
@@ -298,10 +298,19 @@ def _box(x: np.ndarray, window: int) -> np.ndarray:
     if h <= 0 or n == 0:
         return x.copy()
     c = np.concatenate(([0.0], np.cumsum(x)))
-    i = np.arange(n)
-    lo = np.maximum(0, i - h)
-    hi = np.minimum(n, i + h + 1)
-    return (c[hi] - c[lo]) / (hi - lo)
+    if n <= 2 * h:
+        i = np.arange(n)
+        lo = np.maximum(0, i - h)
+        hi = np.minimum(n, i + h + 1)
+        return (c[hi] - c[lo]) / (hi - lo)
+    # the same sums and divisions as ``(c[hi] - c[lo]) / (hi - lo)`` with ``lo = max(0, i - h)``,
+    # ``hi = min(n, i + h + 1)``: by slices inside, shrunk windows over the first and last h
+    out = np.empty(n)
+    np.divide(c[2 * h + 1 :] - c[: n - 2 * h], float(2 * h + 1), out=out[h : n - h])
+    k = np.arange(h)
+    out[:h] = c[h + 1 : 2 * h + 1] / (k + h + 1)
+    out[n - h :] = (c[n] - c[n - 2 * h : n - h]) / (2 * h - k)
+    return out
 
 
 #: Defaults of :func:`detect_walk_steps` that its streaming caller needs too: the smoothing
@@ -319,6 +328,19 @@ def _longest_false(mask: np.ndarray) -> int:
         return int(mask.shape[0])
     gaps = np.diff(np.concatenate(([-1], idx, [mask.shape[0]]))) - 1
     return int(gaps.max())
+
+
+def _max_around(x: np.ndarray, idx: np.ndarray, half: int) -> np.ndarray:
+    """``running_max(x, size=2 * half + 1)[idx]``: the largest sample within ``half`` of
+    each of the samples ``idx`` (fewer at the edges), for a few samples without the whole
+    running maximum (a maximum is exact, NaN propagates: the same values)."""
+    n = x.shape[0]
+    if idx.size == 0:
+        return np.empty(0)
+    edges = np.empty(2 * idx.size, dtype=np.intp)
+    edges[0::2] = np.maximum(idx - half, 0)
+    edges[1::2] = np.minimum(idx + half + 1, n)
+    return np.maximum.reduceat(np.append(x, -np.inf), edges)[0::2]
 
 
 def walk_flight_level(
@@ -347,16 +369,48 @@ def may_hold_walk(
     steps exists (the link rule of :func:`detect_walk_steps`). A few array operations on
     booleans instead of the detection's five moving averages, which matters on long runs.
     """
-    fs = float(sampling_rate_hz)
     n = flight.shape[0]
+    if n < (min_run - 1) * min_step_s * float(sampling_rate_hz) - 2.0:
+        return False  # (before finding the runs)
+    starts, ends = flight_runs(flight)
+    return may_hold_walk_runs(
+        starts,
+        ends,
+        n,
+        sampling_rate_hz=sampling_rate_hz,
+        edge_s=edge_s,
+        min_step_s=min_step_s,
+        min_run=min_run,
+    )
+
+
+def flight_runs(flight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of True in a boolean array: first index and index after the last, each."""
+    # (the padding concatenated: np.diff's prepend and append cost more than the diff)
+    d = np.diff(np.concatenate(([0], flight.astype(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def may_hold_walk_runs(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    n: int,
+    *,
+    sampling_rate_hz: float,
+    edge_s: float = 0.05,
+    min_step_s: float = 0.35,
+    min_run: int = 3,
+) -> bool:
+    """:func:`may_hold_walk` of a window of ``n`` samples from its runs of flight samples
+    (:func:`flight_runs` of the window: runs cut by its edges end there), so that a stream
+    finds the runs once on its new data and each window only takes those it overlaps."""
+    fs = float(sampling_rate_hz)
     r = 2 * (samples_for(edge_s, sampling_rate_hz=fs, minimum=1) // 2)
     need = (min_run - 1) * min_step_s * fs - 2.0
     if n < need:
         return False  # too short for a walk whatever it holds
-    # (the padding concatenated: np.diff's prepend and append cost more than the diff)
-    d = np.diff(np.concatenate(([0], flight.astype(np.int8), [0])))
-    starts = np.flatnonzero(d == 1) + r  # runs of flight, shrunk by r at both ends
-    ends = np.flatnonzero(d == -1) - r
+    starts = starts + r  # runs of flight, shrunk by r at both ends
+    ends = ends - r
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:
@@ -419,11 +473,14 @@ def _edge_steps(
     weak = np.flatnonzero((inner >= xs[:-2]) & (inner > xs[2:]) & (inner > min_peak_g)) + 1
     if weak.size == 0:
         return pk, ok, kind
-    local_max = running_max(xs, size=2 * half + 1)
-    weak = weak[(xs[weak] >= local_max[weak]) & (weak >= edge) & (weak < n - edge)]
+    weak = weak[(xs[weak] >= _max_around(xs, weak, half)) & (weak >= edge) & (weak < n - edge)]
+    t_weak = t[weak]
     add: dict[int, int] = {}
-    for r in np.unique(run_id[ok]).tolist():
-        idx = np.flatnonzero((run_id == r) & ok)
+    # the ok peaks of each run (in time order), as ``np.flatnonzero((run_id == r) & ok)``
+    okp = np.flatnonzero(ok)
+    runs_ok = run_id[okp]
+    cut = np.flatnonzero(np.diff(runs_ok)) + 1
+    for idx in np.split(okp, cut) if okp.size else []:
         if idx.size < 2:
             continue
         # the last step only: before a walk's first step the body sways (the anticipatory
@@ -433,7 +490,7 @@ def _edge_steps(
         step = float(t[p] - t[int(pk[idx[-2]])])
         lo = max(window[0] * step, min_step_s)
         hi = min(window[1] * step, max_step_s)
-        dt = t[weak] - t[p]
+        dt = t_weak - t[p]
         c = weak[(dt >= lo) & (dt <= hi)]
         if c.size:
             q = int(c[np.argmax(xs[c])])
@@ -452,7 +509,9 @@ def _edge_steps(
                 and not np.any((pk > p) & (pk <= r1))
             ):
                 add.setdefault(q, 2)
-    new = np.setdiff1d(np.asarray(list(add), dtype=int), pk[ok])
+    if not add:
+        return pk, ok, kind
+    new = np.array(sorted(set(add).difference(pk[ok].tolist())), dtype=int)  # (setdiff1d)
     if not new.size:
         return pk, ok, kind
     allp = np.concatenate((pk, new))
@@ -548,6 +607,14 @@ def detect_walk_steps(
     if n < 4 * ws:
         return empty
     x = np.asarray(f_vt, dtype=np.float64) / float(gravity) - 1.0
+    # a step peaks above min_peak_g against the moving level; both are averages of the
+    # window's samples, so a window whose samples span less (standing still) holds no step.
+    # (An average rounds by less than 3 n² eps max|x| by its cumulative sums: xs is within
+    # 10 n² eps max|x| of an exact value, a bound kept with margin.)
+    x_lo, x_hi = float(x.min()), float(x.max())
+    rnd = 16.0 * n * n * float(np.finfo(np.float64).eps) * max(abs(x_lo), abs(x_hi)) + 1e-12
+    if x_hi - x_lo + rnd <= min_peak_g:
+        return empty
     we = samples_for(edge_s, sampling_rate_hz=fs, minimum=1)
     xf = _box(_box(x, we), we)
     # a walk of min_run steps spans at least (min_run - 1) min_step_s without a flight phase
@@ -563,30 +630,30 @@ def detect_walk_steps(
     cand = np.flatnonzero((inner >= xs[:-2]) & (inner > xs[2:]) & (inner > min_peak_g)) + 1
     if cand.size < min_run:
         return empty
-    local_max = running_max(xs, size=2 * half + 1)  # scipy.ndimage costs 0.4 s to import
-    pk = cand[xs[cand] >= local_max[cand]]
+    pk = cand[xs[cand] >= _max_around(xs, cand, half)]
     # the smoothed edges of the data are not trusted (shrunk windows)
     edge = 2 * ws + samples_for(0.1, sampling_rate_hz=fs)
     pk = pk[(pk >= edge) & (pk < n - edge)]
     if pk.size < min_run:
         return empty
     # one step is one excursion above the level: peaks without a dip between them merge
-    merged: list[int] = []
-    for i in pk.tolist():
-        if merged and xs[merged[-1] : i].min() >= 0.0:
-            if xs[i] > xs[merged[-1]]:
-                merged[-1] = i
-            continue
-        merged.append(i)
-    pk = np.asarray(merged, dtype=int)
+    # into the first largest of them (a peak joins the one before it when xs stays >= 0
+    # between them; NaN is a dip)
+    dip = np.ones(pk.size, dtype=bool)
+    dip[1:] = ~(np.minimum.reduceat(xs, pk)[:-1] >= 0.0)
+    if not dip.all():
+        grp = np.cumsum(dip) - 1
+        order = np.lexsort((-xs[pk], grp))  # by group, largest first, the first of equals
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = grp[order[1:]] != grp[order[:-1]]
+        pk = pk[order[first]]
     if pk.size < min_run:
         return empty
     dt = np.diff(t[pk])
     good = (dt >= min_step_s) & (dt <= max_step_s)
-    # a flight phase between two peaks (the reading near 0 g): running, not walking
-    for k in range(dt.size):
-        if xf[pk[k] : pk[k + 1]].min() < flight_max_g - 1.0:
-            good[k] = False
+    # a flight phase between two peaks (the reading near 0 g): running, not walking (NaN:
+    # no flight)
+    good &= ~(np.minimum.reduceat(xf, pk)[:-1] < flight_max_g - 1.0)
     # peaks k and k+1 are consecutive steps of a walk when the interval between them is good
     link = good
     run_id = np.concatenate(([0], np.cumsum(~link)))

@@ -263,6 +263,31 @@ def _step_ptp_cm(t: np.ndarray, a_z: np.ndarray, a: np.ndarray, c: np.ndarray) -
     return (np.maximum.reduceat(z, off) - np.minimum.reduceat(z, off)) * 100.0
 
 
+def _one_step_ptp_cm(t: np.ndarray, a_z: np.ndarray, a: int, c: int) -> float:
+    """:func:`_step_ptp_cm` of one step (samples ``a`` to ``c``): the same operations on one
+    range, without the bookkeeping of many (the same value, bit for bit; a walking step's
+    oscillation, :mod:`dsp.pelvis_walk`)."""
+    tt = t[a : c + 1]
+    az = a_z[a : c + 1]
+    dt = np.empty(tt.size)
+    dt[0] = 0.0
+    np.subtract(tt[1:], tt[:-1], out=dt[1:])
+    dur = t[c] - t[a]
+    t_rel = tt - tt[0]
+
+    def cumtrapz(y: np.ndarray) -> np.ndarray:
+        inc = np.empty(y.size)
+        inc[0] = 0.0
+        inc[1:] = 0.5 * (y[1:] + y[:-1]) * dt[1:]
+        return np.cumsum(inc) - 0.0  # (the batch's start offset, 0.0: -0.0 stays -0.0)
+
+    v = cumtrapz(az)
+    v = v - v[-1] / dur * t_rel
+    z = cumtrapz(v)
+    z = z - t_rel / dur * z[-1]
+    return float((z.max() - z.min()) * 100.0)
+
+
 def assign_sides(
     obl_mean: np.ndarray,
     lat_mean: np.ndarray,

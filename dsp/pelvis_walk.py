@@ -56,12 +56,13 @@ from dsp.metrics import cadence_spm
 from dsp.pelvis_events import (
     WALK_MAX_STEP_S,
     detect_walk_steps,
-    may_hold_walk,
+    flight_runs,
+    may_hold_walk_runs,
     walk_context_s,
     walk_flight_level,
 )
 from dsp.pelvis_fusion import FeetFusion
-from dsp.pelvis_metrics import _step_ptp_cm, assign_sides
+from dsp.pelvis_metrics import _one_step_ptp_cm, assign_sides
 from dsp.pelvis_orientation import chained_stride_rows
 from dsp.pelvis_segment import GyroChain, chain_sums
 
@@ -297,7 +298,11 @@ class PelvisWalk:
             self._cs = np.empty((0, 3))
             self._gap = np.empty(0, dtype=bool)
             self._sat = np.empty(0, dtype=bool)
-            self._fl = np.empty(0, dtype=bool)
+            # the runs of raw flight samples (running) of the segment: first and after last
+            # sample, segment indices (found once per fed block, for may_hold_walk_runs)
+            self._fl_s = np.empty(0, dtype=np.intp)
+            self._fl_e = np.empty(0, dtype=np.intp)
+            self._nrm2 = np.empty(0)
             self._chain = GyroChain()
             self._cs_next = np.zeros(3)
         if chain is None:
@@ -311,8 +316,17 @@ class PelvisWalk:
         self._cs = np.concatenate((self._cs, cs))
         self._gap = np.concatenate((self._gap, gap))
         self._sat = np.concatenate((self._sat, sat))
-        # raw flight samples (running), for the cheap test of may_hold_walk
-        self._fl = np.concatenate((self._fl, np.einsum("ij,ij->i", acc_b, acc_b) < self._fl_level2))
+        # the squared specific-force magnitude, once per sample (the walking steps' signal),
+        # and its runs of raw flight samples (running), for the cheap test of may_hold_walk
+        nrm2 = np.einsum("ij,ij->i", acc_b, acc_b)
+        self._nrm2 = np.concatenate((self._nrm2, nrm2))
+        s_new, e_new = flight_runs(nrm2 < self._fl_level2)
+        s_new, e_new = s_new + self._n, e_new + self._n
+        if s_new.size and self._fl_e.size and self._fl_e[-1] == self._n and s_new[0] == self._n:
+            self._fl_e[-1] = e_new[0]  # a run going on from the last block
+            s_new, e_new = s_new[1:], e_new[1:]
+        self._fl_s = np.concatenate((self._fl_s, s_new))
+        self._fl_e = np.concatenate((self._fl_e, e_new))
         self._n += t.shape[0]
         self._advance(final=False)
 
@@ -362,7 +376,9 @@ class PelvisWalk:
                 self._cs = self._cs[cut:]
                 self._gap = self._gap[cut:]
                 self._sat = self._sat[cut:]
-                self._fl = self._fl[cut:]
+                old = int(np.searchsorted(self._fl_e, self._base + cut, side="right"))
+                self._fl_s, self._fl_e = self._fl_s[old:], self._fl_e[old:]
+                self._nrm2 = self._nrm2[cut:]
                 self._base += cut
         self._decide(closed=False)
 
@@ -371,9 +387,14 @@ class PelvisWalk:
         t = self._t[lo - b : hi - b]
         acc = self._acc[lo - b : hi - b]
         g = self.gravity
-        if not may_hold_walk(self._fl[lo - b : hi - b], sampling_rate_hz=self.fs):
+        # the window's runs of flight: those of the segment it overlaps, cut at its edges
+        j0 = int(np.searchsorted(self._fl_e, lo, side="right"))
+        j1 = int(np.searchsorted(self._fl_s, hi, side="left"))
+        fs_w = np.maximum(self._fl_s[j0:j1], lo) - lo
+        fe_w = np.minimum(self._fl_e[j0:j1], hi) - lo
+        if not may_hold_walk_runs(fs_w, fe_w, hi - lo, sampling_rate_hz=self.fs):
             return  # running: a flight phase every step
-        nrm = np.sqrt(np.einsum("ij,ij->i", acc, acc))
+        nrm = np.sqrt(self._nrm2[lo - b : hi - b])
         w = detect_walk_steps(
             t,
             nrm,
@@ -575,7 +596,7 @@ class PelvisWalk:
             np.interp(st.t_ic, t[max(0, i0 - 1) : i0 + 1], obl[max(0, i0 - 1) : i0 + 1])
         )
         if i1 - i0 >= 4:
-            st.vo_cm = float(_step_ptp_cm(t, a_z, np.array([i0]), np.array([i1]))[0])
+            st.vo_cm = _one_step_ptp_cm(t, a_z, i0, i1)
         if self.traces and math.isfinite(st.next2_ic) and st.next2_ic <= t[-1]:
             pts = np.linspace(st.t_ic, st.next2_ic, 101)
             st.trace = np.interp(pts, t, obl)

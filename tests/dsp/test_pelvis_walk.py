@@ -560,3 +560,68 @@ def test_box_average_is_the_cumulative_sum_formula(n: int, window: int) -> None:
     assert np.array_equal(got, (c[hi] - c[lo]) / (hi - lo) if h else x)
     want = [x[a:b].mean() for a, b in zip(lo, hi, strict=True)]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 7, 200, 4080])
+@pytest.mark.parametrize("half", [1, 3, 70])
+def test_max_around_some_samples_is_the_running_maximum(n: int, half: int) -> None:
+    """:func:`dsp.pelvis_events._max_around` (the local maxima of the walking peaks, only at
+    the candidates) gives exactly ``running_max`` at those samples, edges and NaN included."""
+    from dsp.filters import running_max
+    from dsp.pelvis_events import _max_around
+
+    rng = np.random.default_rng(n * 100 + half)
+    x = rng.normal(size=n)
+    if n > 100:
+        x[n // 3] = np.nan
+    idx = np.unique(np.concatenate(([0, n - 1], rng.integers(0, n, size=min(n, 60)))))
+    got = _max_around(x, idx, half)
+    want = running_max(x, size=2 * half + 1)[idx]
+    assert got.tobytes() == want.tobytes()
+    assert _max_around(x, np.empty(0, dtype=int), half).size == 0
+
+
+def test_one_step_oscillation_is_the_batch_value_bit_for_bit() -> None:
+    """A walking step's vertical oscillation (:func:`dsp.pelvis_metrics._one_step_ptp_cm`)
+    is the value :func:`dsp.pelvis_metrics._step_ptp_cm` gives that step alone, bit for bit
+    (the rows stay byte-identical), on regular and jittered sample times."""
+    from dsp.pelvis_metrics import _one_step_ptp_cm, _step_ptp_cm
+
+    rng = np.random.default_rng(5)
+    for k in range(300):
+        n = int(rng.integers(6, 600))
+        t = 50.0 + np.sort(np.arange(n) / 208.0 + (1e-4 * rng.random(n) if k % 2 else 0.0))
+        a_z = 2.0 * rng.normal(size=n) + np.sin(np.arange(n) / 20.0)
+        a = int(rng.integers(0, n - 5))
+        c = int(rng.integers(a + 1, n))
+        want = float(_step_ptp_cm(t, a_z, np.array([a]), np.array([c]))[0])
+        got = _one_step_ptp_cm(t, a_z, a, c)
+        assert np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+def test_may_hold_walk_from_the_segment_flight_runs_cut_to_the_window() -> None:
+    """The runs of flight found once over a stream and cut at a window's edges give that
+    window the answer of :func:`dsp.pelvis_events.may_hold_walk` on its own samples."""
+    from dsp.pelvis_events import flight_runs, may_hold_walk_runs
+
+    rng = np.random.default_rng(3)
+    # running (a flight every 0.35 s), walking (none) and short bursts, at 100 Hz
+    fl = np.zeros(6000, dtype=bool)
+    for a in range(0, 2500, 35):
+        fl[a : a + int(rng.integers(5, 15))] = True
+    fl[4000:6000] = rng.random(2000) < 0.02
+    s, e = flight_runs(fl)
+    answers = set()
+    for lo in range(0, 5900, 37):
+        hi = min(6000, lo + int(rng.integers(10, 1100)))
+        j0, j1 = np.searchsorted(e, lo, side="right"), np.searchsorted(s, hi, side="left")
+        got = may_hold_walk_runs(
+            np.maximum(s[j0:j1], lo) - lo,
+            np.minimum(e[j0:j1], hi) - lo,
+            hi - lo,
+            sampling_rate_hz=100.0,
+        )
+        want = may_hold_walk(fl[lo:hi], sampling_rate_hz=100.0)
+        assert got == want, (lo, hi)
+        answers.add(want)
+    assert answers == {True, False}
