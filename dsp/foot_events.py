@@ -1029,10 +1029,9 @@ def ic_after_swing(
     compared) after the pitch rate falls below ``ic_swing_max_dps``, before foot-flat ``ms``;
     used when it lies more than ``impact_tolerance_s`` after ``t_ic`` and no data loss of
     ``ic_swing_max_loss_s`` or more lies between ``t_ic`` and foot-flat (the landing may have
-    been in the loss:
-    the IC stays in the swing, and ``FootAnalyzer`` does not report such a contact; a
-    simulated runner with dropouts written as zeros got a contact whose IC moved 214 ms, from
-    the mid-swing at 706 deg/s to 70 ms before a 43 ms loss).
+    been in the loss: the IC stays in the swing, and ``FootAnalyzer`` does not report such a
+    contact; a simulated runner with dropouts written as zeros got a contact whose IC moved
+    214 ms, from the mid-swing at 706 deg/s to 70 ms before a 43 ms loss).
     """
     if ic < 1 or ic >= ms:
         return None

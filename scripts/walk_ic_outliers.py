@@ -51,13 +51,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dsp.foot_events as fe  # noqa: E402
-from dsp.foot_analyzer import FootAnalyzer, FootSettings  # noqa: E402
+from dsp.block import STANDARD_GRAVITY  # noqa: E402
+from dsp.foot_analyzer import FootAnalyzer  # noqa: E402
 from dsp.foot_events import EventSettings  # noqa: E402
 from dsp.orientation import rotate_rows  # noqa: E402
 from recordings import open_recording  # noqa: E402
 from runform.evaluation import match_events  # noqa: E402
 
-G = 9.80665
 TOL_S = 0.1
 
 #: candidate IC times returned by the event functions during one sensor's analysis
@@ -130,12 +130,13 @@ def analyse_sensor(path: Path, sid: str) -> tuple[list[Any], dict[str, Any]]:
     t = np.asarray(blk.t, dtype=np.float64)
     ok = np.isfinite(blk.acc).all(axis=1) & np.isfinite(blk.gyr).all(axis=1)
     t, acc, gyr = t[ok], blk.acc[ok], blk.gyr[ok]
-    R = fa._R if fa._R is not None else np.eye(3)
+    al = fa.alignment_
+    R = al.R_bs if al is not None and al.ok else np.eye(3)
     g_f = rotate_rows(np.asarray(gyr, dtype=np.float64), R)
     fs = float(info.sample_rate_hz)
     m = max(1, round(0.01 * fs))
     d = np.full(t.size, np.nan)
-    d[m:] = np.linalg.norm(acc[m:] - acc[:-m], axis=1) / G
+    d[m:] = np.linalg.norm(acc[m:] - acc[:-m], axis=1) / STANDARD_GRAVITY
     # (placed midway, as the impact rule does)
     tm = t.copy()
     tm[m:] = 0.5 * (t[m:] + t[:-m])
@@ -249,9 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         if not meta.get("contacts"):
             continue
         all_o += outliers(h5, args.limit, args.turn_window)
-    # (on code without ic_swing_max_dps, to compare with it: the slowest swing's rate, which
-    # it is)
-    swing_dps = getattr(EventSettings(), "ic_swing_max_dps", FootSettings().first_swing_min_dps)
+    swing_dps = EventSettings().ic_swing_max_dps
     for o in all_o:
         o["evidence"] = _evidence(o, args.impact_g, swing_dps)
     cols = (
