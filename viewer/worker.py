@@ -62,7 +62,9 @@ class Update:
     * ``recording_stopped``: ``data`` = one line: the live recording stopped early (disk full,
       :func:`recordings.recorder.stop_message`); the file keeps what was written, the data
       are still shown and analysed;
-    * ``ended``: the source has no more data (``data`` = final time);
+    * ``ended``: the source has no more data (``data`` = final time); the worker still
+      takes commands until :meth:`stop` (a live recording stays open: a marker set after
+      the sensors stopped is written too);
     * ``error``: ``data`` = one-line message; the worker stops.
     """
 
@@ -281,9 +283,8 @@ class AnalysisWorker:
                     exc = consumer.exception()
                     if exc is not None:
                         raise exc
-                    if not self.replay:
-                        break  # live source ended
-                    # replay ended: wait for a seek (restart) or stop
+                    # replay ended: wait for a seek (restart) or stop; live source ended:
+                    # the recording stays open for markers set until the window is closed
                     cmd = await self._cmdq.get()
                 else:
                     cmd = get.result()

@@ -211,13 +211,15 @@ def test_live_records_markers_and_alerts_and_survives_a_dropout(qtbot, tmp_path)
     assert any(r.t_ic > 37.0 for r in rf)
     alerts = [a for a, _, _ in win.alert_shown]
     assert {a.rule for a in alerts} >= {"heel_strike"}
+    # the sensors stopped, the window is still open: a marker now is recorded too
+    win.marker_key("after the end")
     _close(win)
     with open_recording(out) as rec:
         markers = rec.markers
         assert rec.n_samples("left_foot") > 0
         gaps = rec.gaps("right_foot")
     user = [m for m in markers if m[2] == "user"]
-    assert [m[1] for m in user] == ["mark", "midfoot drill starts"]
+    assert [m[1] for m in user] == ["mark", "midfoot drill starts", "after the end"]
     assert all(20.0 <= m[0] <= 45.0 for m in user)
     got_alerts = sorted((round(m[0], 6), m[1]) for m in markers if m[2] == "alert")
     assert got_alerts == sorted((round(a.t, 6), a.rule) for a in alerts)
