@@ -23,18 +23,20 @@ from typing import Any
 
 from dsp.block import SampleBlock, SensorInfo
 from dsp.source import BlockSource, SensorStatus
-from recordings.errors import RecordingWriteError
-from recordings.writer import RecordingWriter
+from recordings.errors import RecordingError, RecordingWriteError
+from recordings.writer import RESERVE_BYTES, RecordingWriter, file_size_limit
 
 __all__ = [
     "BEHIND_SHARE",
     "MIN_FREE_BYTES",
+    "MIN_SIZE_LIMIT_BYTES",
     "RecordSummary",
     "Recorder",
     "falling_behind",
     "format_status",
     "free_bytes",
     "record_source",
+    "size_limit_room",
     "stop_message",
 ]
 
@@ -43,6 +45,10 @@ log = logging.getLogger(__name__)
 #: The recorder stops cleanly when less than this much space is left on the recording's disk,
 #: so that the file can still be closed and stays valid (``runform record --min-free-mb``).
 MIN_FREE_BYTES = 32 << 20
+#: The smallest file-size limit (``ulimit -f``) a recording starts under, bytes: below it the
+#: file's first chunks and metadata may not fit beside the room kept to close it
+#: (:func:`size_limit_room`), and HDF5 cannot close a file whose write failed at the limit.
+MIN_SIZE_LIMIT_BYTES = 1 << 20
 #: Wall-clock seconds between two looks at the free space.
 DISK_CHECK_INTERVAL_S = 0.25
 
@@ -51,6 +57,23 @@ def free_bytes(path: str | os.PathLike[str]) -> int:
     """Bytes available to this user on the file system holding ``path`` (its folder)."""
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     return int(shutil.disk_usage(folder).free)
+
+
+def size_limit_room(path: str | os.PathLike[str]) -> int | None:
+    """Bytes the file at ``path`` may still grow by under this process's file-size limit
+    (``ulimit -f``; :func:`recordings.writer.file_size_limit`), keeping the last
+    :data:`~recordings.writer.RESERVE_BYTES` of it (at most half of it) for HDF5 to flush
+    and close the file; None without a limit. (At a full disk the writer's reserve file gives
+    HDF5 that room back; a file-size limit leaves nothing to give back: a write beyond it
+    fails and the file could not be closed.)"""
+    limit = file_size_limit()
+    if limit is None:
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return limit - min(RESERVE_BYTES, limit // 2) - size
 
 
 @dataclass
@@ -109,7 +132,9 @@ class Recorder:
     min_free_bytes : int
         Stop writing cleanly when less than this is left on the disk (looked at every
         :data:`DISK_CHECK_INTERVAL_S`), before HDF5 would fail a write; a write that fails anyway
-        (a quota, another program filling the disk) stops it the same way. Then
+        (a quota, another program filling the disk) stops it the same way, and so does this
+        process's file-size limit (``ulimit -f``) when it comes near
+        (:func:`size_limit_room`). Then
         ``summary.stopped_by`` says why (``"disk full"``), later blocks are ignored, and the file
         keeps every sample written before.
 
@@ -128,6 +153,12 @@ class Recorder:
         flush_interval_s: float = 0.5,
         min_free_bytes: int = MIN_FREE_BYTES,
     ) -> None:
+        limit = file_size_limit()
+        if limit is not None and limit < MIN_SIZE_LIMIT_BYTES:
+            raise RecordingError(
+                f"{os.fspath(path)}: this process may write files of at most {limit} bytes "
+                f"(ulimit -f), too small for a recording (at least {MIN_SIZE_LIMIT_BYTES >> 20} MB)"
+            )
         self.summary = RecordSummary(path=os.fspath(path))
         self.writer = RecordingWriter(path, sensors, notes=notes, flush_interval_s=flush_interval_s)
         self.min_free_bytes = int(min_free_bytes)
@@ -157,6 +188,10 @@ class Recorder:
             free = free_bytes(self.summary.path)
             if free < self.min_free_bytes:
                 self._stop("disk full", free)
+                return
+            room = size_limit_room(self.summary.path)
+            if room is not None and room <= 0:
+                self._stop("file size limit reached")
                 return
         try:
             self.writer.append(block)

@@ -512,7 +512,7 @@ class RecordingWriter:
         for HDF5 to finish and close the file if the disk fills up anyway."""
         try:
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
-            size = int(min(RESERVE_BYTES, free // 4))
+            size = int(min(RESERVE_BYTES, free // 4, (file_size_limit() or free) // 4))
             if size <= 0:
                 return
             fd = os.open(self._reserve_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -557,6 +557,11 @@ class RecordingWriter:
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
         except OSError:
             return
+        limit = file_size_limit()
+        if limit is not None and size * 1.2 > limit:
+            # the copy could outgrow the file-size limit (ulimit -f) and fail half-written
+            log.info("%s: kept as recorded (near the file size limit)", self.path)
+            return
         if free < size * 1.2 + COMPACT_SPARE_BYTES:
             log.info(
                 "%s: not enough free space to rewrite with large chunks (%.0f MB free); kept "
@@ -597,6 +602,26 @@ class RecordingWriter:
 RESERVE_BYTES = 4 << 20
 #: Free space kept beyond the rewritten copy's size when compacting, bytes.
 COMPACT_SPARE_BYTES = 16 << 20
+
+
+def file_size_limit() -> int | None:
+    """This process's limit on the size of a file it writes (``ulimit -f``, ``RLIMIT_FSIZE``),
+    bytes; None when there is none (or the platform has no such limit).
+
+    Unlike a full disk, no reserve can be given back at this limit: a recording must stop
+    below it with room for HDF5 to close the file (:func:`recordings.recorder.size_limit_room`).
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    return int(soft)
 
 
 def _write_error_reason(exc: BaseException) -> str:

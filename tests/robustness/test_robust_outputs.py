@@ -257,7 +257,7 @@ def test_record_on_a_full_disk(watch: bool, tmp_path: Path, small_fs) -> None:
     elif watch:
         pytest.skip("the disk-space watch needs a small file system (tmpfs, root)")
     else:
-        out, limit = tmp_path / "r.h5", 300_000
+        out, limit = tmp_path / "r.h5", 1_500_000
     r = run_cli(
         ["record", "--simulate", "--speed", "4", "--rate", "833", "--duration", "120", "--quiet",
          "--out", out, "--min-free-mb", "0.5" if watch else "0"],
@@ -277,6 +277,31 @@ def test_record_on_a_full_disk(watch: bool, tmp_path: Path, small_fs) -> None:
     assert leftovers(out.parent) == []
 
 
+@pytest.mark.parametrize("min_free_mb", ["32", "0"])
+def test_record_under_a_file_size_limit(min_free_mb: str, tmp_path: Path) -> None:
+    """`ulimit -f`: the recording stops below the limit with one line and a valid file (a
+    write failing at the limit left HDF5 unable to close it: a truncated, unreadable file and a
+    segfault); a limit too small for any recording is refused before it starts."""
+    out = tmp_path / "r.h5"
+    argv = ["record", "--simulate", "--speed", "4", "--rate", "833", "--duration", "120",
+            "--quiet", "--out", out, "--min-free-mb", min_free_mb]  # fmt: skip
+    r = run_cli(argv, timeout_s=120, fsize_limit=1_500_000)
+    assert r.rc == 1, r.describe()
+    assert_no_crash(r)
+    lines = [ln for ln in r.stderr.splitlines() if "stopped" in ln]
+    assert len(lines) == 1 and "file size limit reached" in lines[0], r.describe()
+    assert os.path.getsize(out) <= 1_500_000
+    with h5py.File(out, "r") as f:
+        assert f["sensors/left_foot/t"].shape[0] > 5 * 833, "less than 5 s recorded"
+    v = run_cli(["info", "--check", out])
+    assert v.rc == 0, v.describe()
+    assert leftovers(tmp_path) == []
+    small = tmp_path / "small.h5"
+    r = run_cli([*argv[:-3], small, *argv[-2:]], timeout_s=60, fsize_limit=300_000)
+    assert_clean_failure(r, ["small.h5"])
+    assert "ulimit -f" in r.stderr and not small.exists() and leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("watch", [True, False], ids=["watch", "write-fails"])
 def test_live_on_a_full_disk(watch: bool, tmp_path: Path, small_fs, monkeypatch) -> None:
     """`runform live`: the recording stops with one line, the window runs on, exit 0."""
@@ -287,7 +312,7 @@ def test_live_on_a_full_disk(watch: bool, tmp_path: Path, small_fs, monkeypatch)
     elif watch:
         pytest.skip("the disk-space watch needs a small file system (tmpfs, root)")
     else:
-        out, limit = tmp_path / "live.h5", 300_000
+        out, limit = tmp_path / "live.h5", 1_500_000
     r = run_cli(
         ["live", "--simulate", "--sim-speed", "4", "--rate", "833", "--mute", "--exit-after", "12",
          "--out", out, "--min-free-mb", "0.5" if watch else "0"],
