@@ -206,6 +206,8 @@ class RecordingWriter:
         self._failed: RecordingWriteError | None = None
         self._open: dict[str, h5py.Dataset] = {}
         self._last_flush = time.monotonic()
+        #: this process's file-size limit (``ulimit -f``), read once; None: none
+        self._size_limit = file_size_limit()
         for info in sensors:
             self.add_sensor(info)
         self._file.flush()
@@ -395,13 +397,16 @@ class RecordingWriter:
     def _flush_unlocked(self, final: bool) -> None:
         sensors = self._file[SENSORS_GROUP]
         now = time.monotonic()
+        pending: list[tuple[str, dict[str, np.ndarray]]] = []
         for sid, buf in self._buffers.items():
             # a sensor that went quiet (disconnect) gets its partial chunk written too
             idle = now - buf.last_append >= self.flush_interval_s
             whole = final or idle or not self.live
             data = buf.take(1 if whole else self._chunk[sid])
-            if not data:
-                continue
+            if data:
+                pending.append((sid, data))
+        self._check_size_limit(pending)
+        for sid, data in pending:
             g = sensors[sid]
             for name in ("acc", "gyr", "seq", "gaps"):
                 if name in data:
@@ -412,6 +417,34 @@ class RecordingWriter:
         self._flush_streams()
         self._file.flush()
         self._last_flush = time.monotonic()
+
+    def _check_size_limit(self, pending: list[tuple[str, dict[str, np.ndarray]]]) -> None:
+        """Refuse (``EFBIG``, before writing any of it) a flush that could take the file past
+        this process's file-size limit (``ulimit -f``).
+
+        HDF5 cannot close a file whose write failed at that limit (the file is left truncated
+        and unreadable, and the process may crash at exit), and, unlike a full disk, no reserve
+        can be given back there; so the bound is pessimistic: the file's size after the last
+        flush, plus each array uncompressed and one more chunk of each dataset (a partial chunk
+        rewritten), plus :data:`CLOSE_ROOM_BYTES` for what closing writes.
+        """
+        if self._size_limit is None:
+            return
+        need = CLOSE_ROOM_BYTES + 2048 * (
+            len(self._markers) + sum(map(len, self._streams.values()))
+        )
+        for sid, data in pending:
+            chunk = self._chunk[sid]
+            for arr in data.values():
+                need += arr.nbytes + chunk * (arr.nbytes // max(1, arr.shape[0]))
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            return
+        if size + need > self._size_limit:
+            raise OSError(
+                errno.EFBIG, f"file too large: {size} + {need} bytes would pass the limit"
+            )
 
     def _dataset(self, group: h5py.Group, name: str) -> h5py.Dataset:
         """An open dataset, kept open until the file closes.
@@ -602,6 +635,9 @@ class RecordingWriter:
 RESERVE_BYTES = 4 << 20
 #: Free space kept beyond the rewritten copy's size when compacting, bytes.
 COMPACT_SPARE_BYTES = 16 << 20
+#: Under a file-size limit, room kept for what closing a recording writes, bytes
+#: (:meth:`RecordingWriter._check_size_limit`).
+CLOSE_ROOM_BYTES = 64 << 10
 
 
 def file_size_limit() -> int | None:

@@ -302,6 +302,22 @@ def test_record_under_a_file_size_limit(min_free_mb: str, tmp_path: Path) -> Non
     assert "ulimit -f" in r.stderr and not small.exists() and leftovers(tmp_path) == []
 
 
+def test_simulate_under_a_file_size_limit(tmp_path: Path) -> None:
+    """A written file that would pass `ulimit -f` is refused before HDF5 writes past it (it
+    then could not close the file: a truncated file reported as written, and a bus error at
+    exit); one that fits is written whole."""
+    out = tmp_path / "sim.h5"
+    argv = ["simulate", "--scenario", "easy", "--duration", "120", "--out", out]
+    r = run_cli(argv, fsize_limit=1_000_000)
+    assert_clean_failure(r, ["sim.h5"])
+    assert "file size limit" in r.stderr and not out.exists() and leftovers(tmp_path) == []
+    r = run_cli(argv, fsize_limit=3_000_000)
+    assert r.rc == 0, r.describe()
+    assert_no_crash(r)
+    v = run_cli(["info", "--check", out])
+    assert v.rc == 0, v.describe()
+
+
 @pytest.mark.parametrize("watch", [True, False], ids=["watch", "write-fails"])
 def test_live_on_a_full_disk(watch: bool, tmp_path: Path, small_fs, monkeypatch) -> None:
     """`runform live`: the recording stops with one line, the window runs on, exit 0."""
