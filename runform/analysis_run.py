@@ -133,6 +133,8 @@ class AnalysisResult:
     traces : dict
         sensor_id -> list of ``(t_ic, pitch)``, foot pitch in deg over the stride resampled to
         101 points (only with ``collect_traces=True``).
+    samples : dict
+        sensor_id -> number of samples in the recording.
     """
 
     recording: str
@@ -146,6 +148,7 @@ class AnalysisResult:
     notes: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
     traces: dict[str, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
 
     @property
     def strides(self) -> pd.DataFrame:
@@ -310,7 +313,8 @@ def analyse_recording(
     Raises
     ------
     recordings.RecordingError
-        The file is missing or is not a valid recording (one line).
+        The file is missing or is not a valid recording, or no sensor holds a sample (one
+        line).
     dsp.errors.AnalysisError
         No sensor can be analysed, or the data cannot be (one line).
     ValueError
@@ -318,8 +322,9 @@ def analyse_recording(
     runform.errors.UsageError
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
+    from dsp.errors import AnalysisError
     from dsp.pipeline import SessionPipeline
-    from recordings import open_recording
+    from recordings import RecordingError, open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
     if not (chunk_s > 0):
@@ -330,6 +335,15 @@ def analyse_recording(
     rec = open_recording(rec_path)
     try:
         sensors = list(rec.sensors)
+        samples = {s.sensor_id: int(rec.n_samples(s.sensor_id)) for s in sensors}
+        if sensors and not any(samples.values()):
+            # an empty session (recording started and stopped at once, or cut to nothing):
+            # say so instead of writing an empty analysis
+            raise RecordingError(
+                f"{rec_path}: no samples: every sensor is empty ("
+                + ", ".join(samples)
+                + "); expected a recording with data"
+            )
         config = analysis_config(sensors, foot_mountings)
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)
@@ -355,7 +369,10 @@ def analyse_recording(
             rec = open_recording(rec_path, validated=layout)
         remote = pool.analyzers if pool is not None else {}
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
-        pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
+        try:
+            pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
+        except AnalysisError as exc:  # e.g. no sensor to analyse: name the file
+            raise AnalysisError(f"{rec_path}: {exc}") from None
         sa = pipe.analysis
         out = _Collector(
             sensors, collect_traces=collect_traces, keep_rows=keep_rows, on_rows=on_rows
@@ -386,6 +403,7 @@ def analyse_recording(
             notes=rec.notes,
             attrs=rec.attrs,
             traces=traces,
+            samples=samples,
         )
     except BaseException:
         if pool is not None:

@@ -138,7 +138,14 @@ def run(args: argparse.Namespace) -> int:
             write_summary_json(outs.stage(args.json), result.summary)
         if args.parquet:
             write_parquet(outs.stage(args.parquet), csv_path)
+    placements = {s.sensor_id: s.placement for s in result.sensors}
     for sid, d in diag.items():
+        if result.samples.get(sid) == 0:
+            print(
+                safe_line(f"{sid}: no samples in the recording, nothing to analyse"),
+                file=sys.stderr,
+            )
+            continue
         if "skipped" in d:
             print(safe_line(f"{sid}: skipped ({d['skipped']})"), file=sys.stderr)
             continue
@@ -148,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         al = d.get("alignment")
         if al is None:
             print(
-                f"{sid}: no contacts: the sensor could not be aligned to the foot "
+                f"{sid}: no contacts: the sensor could not be aligned to the "
+                f"{'pelvis' if placements.get(sid) == 'pelvis' else 'foot'} "
                 f"({d.get('alignment_problem', 'no data')})",
                 file=sys.stderr,
             )
