@@ -16,6 +16,10 @@ HELP = "simulate a run (both shoes + pelvis) into a recording, with exact ground
 
 log = logging.getLogger(__name__)
 
+#: Most samples per sensor ``simulate`` builds (it holds the whole session in memory, about
+#: 0.3 kB per sample of the three sensors): 8 h at 208 Hz, some 2 GB.
+MAX_SAMPLES_PER_SENSOR = 8 * 3600 * 208
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from firmware_bridge.simulator.scenarios import SCENARIOS
@@ -96,8 +100,18 @@ def run(args: argparse.Namespace) -> int:
         key, value = _parse_set(item, get_scenario(args.scenario))
         overrides[key] = value
     created = _parse_date(args.date) if args.date else None
-    if args.duration is not None and args.duration <= 0:
+    if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: expected a whole number 0 or more")
+    rate = args.rate if args.rate is not None else get_scenario(args.scenario).rate_hz
+    if args.duration is not None and rate > 0 and args.duration * rate > MAX_SAMPLES_PER_SENSOR:
+        # far longer sessions would exhaust the memory (or wake the OOM killer) before a word
+        raise UsageError(
+            f"--duration {args.duration:g}: expected at most "
+            f"{MAX_SAMPLES_PER_SENSOR / rate:.0f} s at {rate:g} Hz (the simulation is built in "
+            "memory)"
+        )
     from runform.safe_output import OutputSet, check_new_recording, check_outputs
 
     check_new_recording(args.out, force=args.force)

@@ -74,3 +74,41 @@ def test_no_sensor_to_analyse_names_the_file(
     err = capsys.readouterr().err
     assert code == 2, err
     assert "none.h5" in err and "no sensor" in err, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.timeout(60)
+def test_compare_refuses_an_absurd_number_of_resamples(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 10^8 resamples ran for hours without a word (the bootstrap is linear in them)
+    argv = ["compare", str(easy), str(easy), "--json", str(tmp_path / "c.json")]
+    code = main([*argv, "--resamples", "100000000"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "--resamples" in line and "100000" in line, line
+    assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--seed", "-1"], ["--seed", "-1"]),
+        (["--duration", "1e9"], ["--duration", "at most"]),
+    ],
+)
+def test_simulate_names_the_bad_option(
+    argv: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sim.h5"
+    code = main(["simulate", "--out", str(out), "--no-progress", *argv])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+    assert not out.exists()
