@@ -112,3 +112,27 @@ def test_simulate_names_the_bad_option(
     for w in words:
         assert w in line, line
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--show", "left_foot,nosuch"], ["--show", "nosuch", "left_foot, pelvis, right_foot"]),
+        (["--at", "99999"], ["--at", "99999", "30"]),
+        (["--at", "-5"], ["--at", "-5"]),
+    ],
+)
+def test_replay_refuses_what_the_recording_does_not_have(
+    argv: list[str],
+    words: list[str],
+    easy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: the window opened on an empty plot (an unknown id) or at the end of the file
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    code = main(["replay", str(easy), "--mute", "--exit-after", "0.5", *argv])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
