@@ -36,6 +36,7 @@ __all__ = [
     "make_segments",
     "next_step",
     "segment_findings",
+    "summary_by_activity",
 ]
 
 UNITS = ("metric", "imperial")
@@ -80,6 +81,36 @@ def fmt(key: str, v: float | None, units: str = "metric") -> str:
 
 
 # ----------------------------------------------------------------------------- segments
+#: How an activity of the analysis (``activity`` column, SUMMARY ``bouts``) reads in a title.
+ACTIVITY_WORDS = {"run": "running", "walk": "walking"}
+
+
+def summary_by_activity(summary: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+    """SUMMARY.json as the tables of medians should show it: walking and running apart.
+
+    ``[(None, summary)]`` when the session holds one activity (or the analysis did not tell
+    them apart); else ``[("running", part), ("walking", part)]``, each part a SUMMARY whose
+    sensors are the sensors' ``by_activity`` entries of that activity (the contact time
+    balance, a running metric, only in the running part). A median over both would show e.g.
+    a walking cadence beside a running pace.
+    """
+    sensors = summary.get("sensors", {})
+
+    def part_of(s: dict[str, Any], act: str) -> dict[str, Any] | None:
+        got = (s.get("by_activity") or {}).get(act)
+        return got if got and got.get("contacts") else None
+
+    acts = [a for a in ACTIVITY_WORDS if any(part_of(s, a) for s in sensors.values())]
+    if len(acts) < 2:
+        return [(None, summary)]
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    for act in acts:
+        sub = {sid: p for sid, s in sensors.items() if (p := part_of(s, act)) is not None}
+        doc = {k: v for k, v in summary.items() if k != "balance" or act == "run"}
+        out.append((ACTIVITY_WORDS[act], {**doc, "sensors": sub}))
+    return out
+
+
 @dataclass
 class Segment:
     """A stretch of one activity between markers: ``t0 <= t_ic < t1``."""
@@ -148,9 +179,20 @@ def make_segments(
             if hi > lo and bout in ("run", "walk"):
                 pieces.append((lo, hi, bout))
     t = df["t_ic"].to_numpy(dtype=float) if len(df) else np.empty(0)
+    # a contact's own activity (the ``activity`` column) decides where it counts: near a bout
+    # edge a running contact can fall inside a walking bout's span, and would put e.g. its
+    # flight time into the walking segment
+    own = (
+        df["activity"].fillna("").astype(str).to_numpy()
+        if "activity" in df.columns
+        else np.full(len(df), "", dtype=object)
+    )
     out: list[Segment] = []
     for lo, hi, act in pieces:
-        rows = df[(t >= lo) & (t < hi)]
+        inside = (t >= lo) & (t < hi)
+        if act is not None:
+            inside &= (own == act) | (own == "")
+        rows = df[inside]
         if len(rows) < min_contacts:
             continue
         before = [names[c] for c in cuts if c <= lo]
@@ -160,7 +202,7 @@ def make_segments(
             if before
             else (f"before '{after[0]}'" if after else "whole session")
         )
-        kind = {"run": "running", "walk": "walking"}.get(act or "", "")
+        kind = ACTIVITY_WORDS.get(act or "", "")
         label = f"{_clock(lo - t_start)}–{_clock(min(hi, t_end) - t_start)}"
         label += f" {kind}" if kind else ""
         label += f", {where}" if where != "whole session" else ""

@@ -927,21 +927,33 @@ def session_report(
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)
     rep.add("<h2>Summary</h2>")
-    header, rows = _summary_rows(res.summary, units)
-    bal = (res.summary.get("balance") or {}).get("contact_time_left_pct")
-    if bal is not None:
-        rows.append(
-            ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
-        )
-    if pods:
-        header, rows = _add_footpod_columns(header, rows, pods)
-    rep.add(_table(header, rows))
+    from runform.findings import summary_by_activity
+
+    parts = summary_by_activity(res.summary)
+    for i, (what, part) in enumerate(parts):
+        header, rows = _summary_rows(part, units)
+        if what:  # walking and running apart: a median over both describes neither
+            header[0] = f"median, {what}"
+        bal = (part.get("balance") or {}).get("contact_time_left_pct")
+        if bal is not None:
+            rows.append(
+                ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
+            )
+        if pods and i == 0:
+            header, rows = _add_footpod_columns(header, rows, pods)
+        rep.add(_table(header, rows))
     for pod in pods:
         if pod.check.note:
             rep.add(f'<p class="note footpod-check"><b>Footpod:</b> {_e(pod.check.note)}.</p>')
     rep.add(
         '<p class="note">Medians over the session, as in SUMMARY.json of '
-        "<code>runform analyze</code>. Strike type after Altman &amp; Davis (2012): rearfoot "
+        "<code>runform analyze</code>"
+        + (
+            " (running and walking apart: its <code>by_activity</code> medians)"
+            if len(parts) > 1
+            else ""
+        )
+        + ". Strike type after Altman &amp; Davis (2012): rearfoot "
         "above 8°, forefoot below −1.6° foot strike angle. Pelvic drop is keyed by the stance "
         "foot: a large value on the left means the right side of the pelvis drops while "
         "standing on the left leg (weak left hip abductors).</p>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -136,3 +137,58 @@ def test_replay_refuses_what_the_recording_does_not_have(
     assert code == 2, line
     for w in words:
         assert w in line, line
+
+
+# ------------------------------------------------------------- walking and running apart
+@pytest.fixture(scope="module")
+def intervals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run/walk intervals: walking, then 4 x (running, walking)."""
+    path = tmp_path_factory.mktemp("e2e") / "intervals.h5"
+    simulate_session("intervals", duration_s=240, seed=0, truth=False).write(path)
+    return path
+
+
+def test_analyze_table_shows_walking_and_running_apart(
+    intervals: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: one table of medians over both (a walking cadence of 113 beside a running pace)
+    js = tmp_path / "s.json"
+    assert main(["analyze", str(intervals), "--json", str(js)]) == 0
+    by = json.loads(js.read_text())["sensors"]["left_foot"]["by_activity"]
+    capsys.readouterr()
+    assert main(["analyze", str(intervals)]) == 0
+    out = capsys.readouterr().out
+    run_part = out.split("medians per sensor, running")[1].split("medians per sensor, walking")
+    assert len(run_part) == 2, out
+    running, walking = run_part
+    assert f"{by['run']['cadence_median']:.0f} steps/min" in running
+    assert f"{by['walk']['cadence_median']:.0f} steps/min" in walking
+    assert f"{by['walk']['cadence_median']:.0f} steps/min" not in running
+
+
+def test_report_summary_shows_walking_and_running_apart(intervals: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", str(intervals), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "median, running" in html and "median, walking" in html
+
+
+def test_walking_segments_hold_only_walking_contacts(intervals: Path) -> None:
+    # before: a running contact whose initial contact fell just inside a walking bout counted
+    # in the walking segment, which then showed its flight time (walking has none)
+    from runform.analysis_run import analyse_recording
+    from runform.compare import _with_placement
+    from runform.findings import make_segments, segment_values
+
+    res = analyse_recording(intervals)
+    segs = make_segments(
+        _with_placement(res),
+        t_start=res.t_start,
+        t_end=res.t_start + res.duration_s,
+        summary=res.summary,
+    )
+    assert {s.activity for s in segs} == {"run", "walk"}
+    for s in segs:
+        assert set(s.rows["activity"]) <= {s.activity, ""}, s.label
+        if s.activity == "walk":
+            assert segment_values(s.rows)["flight_time"] is None, s.label
