@@ -1227,7 +1227,7 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     what = {"run": "running", "walk": "walking"}.get(comp.activity or "", "")
     out = [
         "<h2>Where each run stands</h2>",
-        _table(["metric", f"A: {comp.a.label}", f"B: {comp.b.label}"], rows).replace(
+        _table(["metric", _tagged("A", comp.a.label), _tagged("B", comp.b.label)], rows).replace(
             "<table>", '<table class="lights">', 1
         ),
         '<p class="note">Medians of each run'
@@ -1248,6 +1248,11 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     return "\n".join(out)
 
 
+def _tagged(tag: str, label: str) -> str:
+    """``"A: label"``, once: the labels of two compared files already read ``A: name``."""
+    return label if label.startswith(f"{tag}: ") else f"{tag}: {label}"
+
+
 def comparison_report(
     comp: Comparison,
     *,
@@ -1261,10 +1266,10 @@ def comparison_report(
 
     def desc(r: Run, tag: str) -> str:
         n = len(r.rows("both feet"))
-        return (
-            f"<b>{tag}</b>: {_e(r.label)} — {_e(Path(r.recording).name)}, "
-            f"{r.t0:.1f}–{r.t1:.1f} s, {n} foot contacts"
-        )
+        name = Path(r.recording).name
+        label = _tagged(tag, r.label)[len(tag) + 2 :]
+        what = name if label == name else f"{label} — {name}"
+        return f"<b>{tag}</b>: {_e(what)}, {r.t0:.1f}–{r.t1:.1f} s, {n} foot contacts"
 
     rep.add(f'<p class="meta">{desc(comp.a, "A")}<br>{desc(comp.b, "B")}</p>')
     items = "".join(f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in comp.sentences)

@@ -192,3 +192,13 @@ def test_walking_segments_hold_only_walking_contacts(intervals: Path) -> None:
         assert set(s.rows["activity"]) <= {s.activity, ""}, s.label
         if s.activity == "walk":
             assert segment_values(s.rows)["flight_time"] is None, s.label
+
+
+def test_compare_report_names_each_run_once(easy: Path, tmp_path: Path) -> None:
+    # before: "A: A: easy.h5 — easy.h5" and a column "A: A: easy.h5"
+    out = tmp_path / "c.html"
+    assert main(["compare", str(easy), str(easy), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "A: A:" not in html and "B: B:" not in html
+    assert "easy.h5 — easy.h5" not in html
+    assert "A: easy.h5" in html
