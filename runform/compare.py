@@ -653,7 +653,9 @@ def summary_sentences(comp: Comparison) -> list[str]:
             if comp.get(g, "cadence"):
                 feet = g
                 break
-    prof = comp.profile
+    # the profile's limits are running limits: walking is compared, not judged (as in the
+    # report's walking segments)
+    prof = comp.profile if comp.activity in (None, "run") else None
     sp = speed_sentence(comp)
     if sp:
         out.append(sp)

@@ -202,3 +202,21 @@ def test_compare_report_names_each_run_once(easy: Path, tmp_path: Path) -> None:
     assert "A: A:" not in html and "B: B:" not in html
     assert "easy.h5 — easy.h5" not in html
     assert "A: easy.h5" in html
+
+
+def test_compare_of_walks_does_not_judge_them_against_running_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: "cadence unchanged (112 vs 112 steps/min, ...); still below the 155 steps/min
+    # limit" on two walks (the report says walking is shown, not judged)
+    walks = []
+    for seed in (1, 2):
+        p = tmp_path / f"walk{seed}.h5"
+        simulate_session("walk", duration_s=40, seed=seed, truth=False).write(p)
+        walks.append(str(p))
+    js = tmp_path / "c.json"
+    assert main(["compare", *walks, "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(js.read_text())["activity"] == "walk"
+    assert "cadence" in out
+    assert "limit" not in out, out
