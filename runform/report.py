@@ -1022,7 +1022,12 @@ def session_report(
         rep.add('<p class="note">No foot contacts with a strike type.</p>')
 
     rep.add("<h2>Left / right</h2>")
-    lr = left_right_table(df, pls)
+    lr_df, lr_what = df, ""
+    if "activity" in df.columns:
+        act = df["activity"].fillna("").astype(str)
+        if {"run", "walk"} <= set(act):  # a side's median over both describes neither
+            lr_df, lr_what = df[act.isin(["run", ""])], " of the running contacts"
+    lr = left_right_table(lr_df, pls)
     if lr:
         rows = []
         for r in lr:
@@ -1041,10 +1046,10 @@ def session_report(
             _table(["metric", "left", "right", "left − right", "symmetry index", "contacts"], rows)
         )
         rep.add(
-            '<p class="note">Medians per side. Symmetry index = 100·(L − R)/mean(L, R), '
+            f'<p class="note">Medians per side{lr_what}. Symmetry index = 100·(L − R)/mean(L, R), '
             "for metrics that are always positive.</p>"
         )
-        fig = fig_left_right(df, pls)
+        fig = fig_left_right(lr_df, pls)
         if fig is not None:
             rep.figure(
                 "left_right",

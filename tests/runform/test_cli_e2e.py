@@ -220,3 +220,18 @@ def test_compare_of_walks_does_not_judge_them_against_running_limits(
     assert json.loads(js.read_text())["activity"] == "walk"
     assert "cadence" in out
     assert "limit" not in out, out
+
+
+def test_report_left_right_of_a_run_walk_session_is_running(
+    intervals: Path, tmp_path: Path
+) -> None:
+    # before: the left/right medians mixed walking and running (cadence 113 steps/min)
+    out, js = tmp_path / "r.html", tmp_path / "s.json"
+    assert main(["analyze", str(intervals), "--json", str(js)]) == 0
+    run = json.loads(js.read_text())["sensors"]["left_foot"]["by_activity"]["run"]
+    assert main(["report", str(intervals), "--out", str(out)]) == 0
+    html = out.read_text()
+    section = html.split("<h2>Left / right</h2>")[1].split("<h2>")[0]
+    assert "running contacts" in section
+    cadence_row = next(r for r in section.split("<tr>") if "cadence" in r)
+    assert f"{run['cadence_median']:.0f} steps/min" in cadence_row, cadence_row
