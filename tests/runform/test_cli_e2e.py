@@ -235,3 +235,15 @@ def test_report_left_right_of_a_run_walk_session_is_running(
     assert "running contacts" in section
     cadence_row = next(r for r in section.split("<tr>") if "cadence" in r)
     assert f"{run['cadence_median']:.0f} steps/min" in cadence_row, cadence_row
+
+
+def test_record_status_line_ends_its_line_when_not_on_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: the last status frame had no line end, so in a log (2>&1) it ran into the next
+    # line: "... | P 416Hz -0 73%wrote run.h5: 2.2 s"
+    out = tmp_path / "run.h5"
+    argv = ["record", "--simulate", "--duration", "1", "--speed", "4", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Hz" in err and err.endswith("\n"), repr(err[-80:])
