@@ -85,14 +85,18 @@ def fmt(key: str, v: float | None, units: str = "metric") -> str:
 ACTIVITY_WORDS = {"run": "running", "walk": "walking"}
 
 
-def summary_by_activity(summary: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+def summary_by_activity(
+    summary: dict[str, Any], *, min_contacts: int = _MIN_CONTACTS
+) -> list[tuple[str | None, dict[str, Any]]]:
     """SUMMARY.json as the tables of medians should show it: walking and running apart.
 
     ``[(None, summary)]`` when the session holds one activity (or the analysis did not tell
     them apart); else ``[("running", part), ("walking", part)]``, each part a SUMMARY whose
     sensors are the sensors' ``by_activity`` entries of that activity (the contact time
     balance, a running metric, only in the running part). A median over both would show e.g.
-    a walking cadence beside a running pace.
+    a walking cadence beside a running pace. An activity with fewer than ``min_contacts``
+    contacts (all sensors together) is left out, as in :func:`make_segments`: a lone contact
+    taken for running on a staircase gets no table of its own.
     """
     sensors = summary.get("sensors", {})
 
@@ -100,8 +104,12 @@ def summary_by_activity(summary: dict[str, Any]) -> list[tuple[str | None, dict[
         got = (s.get("by_activity") or {}).get(act)
         return got if got and got.get("contacts") else None
 
-    acts = [a for a in ACTIVITY_WORDS if any(part_of(s, a) for s in sensors.values())]
-    if len(acts) < 2:
+    def count(act: str) -> int:
+        return sum(int(p["contacts"]) for s in sensors.values() if (p := part_of(s, act)))
+
+    present = [a for a in ACTIVITY_WORDS if count(a) > 0]
+    acts = [a for a in present if count(a) >= min_contacts]
+    if len(present) < 2 or not acts:
         return [(None, summary)]
     out: list[tuple[str | None, dict[str, Any]]] = []
     for act in acts:
