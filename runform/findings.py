@@ -94,9 +94,11 @@ def summary_by_activity(
     them apart); else ``[("running", part), ("walking", part)]``, each part a SUMMARY whose
     sensors are the sensors' ``by_activity`` entries of that activity (the contact time
     balance, a running metric, only in the running part). A median over both would show e.g.
-    a walking cadence beside a running pace. An activity with fewer than ``min_contacts``
-    contacts (all sensors together) is left out, as in :func:`make_segments`: a lone contact
-    taken for running on a staircase gets no table of its own.
+    a walking cadence beside a running pace. A walk alone is shown as walking (the
+    session-level pace and flight time are of running only, so empty there). An activity with
+    fewer than ``min_contacts`` contacts (all sensors together) is left out, as in
+    :func:`make_segments`: a lone contact taken for running on a staircase gets no table of
+    its own.
     """
     sensors = summary.get("sensors", {})
 
@@ -109,7 +111,7 @@ def summary_by_activity(
 
     present = [a for a in ACTIVITY_WORDS if count(a) > 0]
     acts = [a for a in present if count(a) >= min_contacts]
-    if len(present) < 2 or not acts:
+    if not acts or present == ["run"]:
         return [(None, summary)]
     out: list[tuple[str | None, dict[str, Any]]] = []
     for act in acts:

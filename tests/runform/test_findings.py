@@ -272,5 +272,7 @@ def test_summary_by_activity_gives_a_lone_contact_no_table():
     # gaitmap stair descent: 1 of 38 contacts taken for running had a "running" table
     parts = summary_by_activity(_summary(1, 37))
     assert [w for w, _ in parts] == ["walking"]
-    assert summary_by_activity(_summary(0, 37))[0][0] is None
+    assert summary_by_activity(_summary(40, 0))[0][0] is None  # a run: as it always was
+    # a walk alone: its walking medians (the session-level pace is of running, so empty)
+    assert [w for w, _ in summary_by_activity(_summary(0, 37))] == ["walking"]
     assert summary_by_activity(_summary(3, 5))[0][0] is None
