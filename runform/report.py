@@ -1218,8 +1218,9 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
 
         profile = resolve_profile(None)
     fs = []
-    for run in (comp.a, comp.b):
-        act = comp.activity if comp.activity is not None else None
+    for i, run in enumerate((comp.a, comp.b)):
+        # a walk against a run: each judged (or not, walking) as what it is
+        act = comp.unlike[i] if comp.unlike else comp.activity
         seg = Segment(run.t0, run.t1, act, run.label, run.strides)
         alerts = (run.summary or {}).get("alerts", [])
         fs.append(segment_findings(seg, profile=profile, alerts=alerts, units=units))

@@ -247,3 +247,18 @@ def test_record_status_line_ends_its_line_when_not_on_a_terminal(
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "Hz" in err and err.endswith("\n"), repr(err[-80:])
+
+
+def test_compare_of_a_walk_with_a_run_says_so_and_judges_neither_as_the_other(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: gaitmap_ms_left (a walk) vs a run read "cadence +38 steps/min (131 -> 169);
+    # now within the 155 steps/min limit", as if the walker had learnt to run
+    walk = tmp_path / "walk.h5"
+    simulate_session("walk", duration_s=40, seed=1, truth=False).write(walk)
+    js = tmp_path / "c.json"
+    assert main(["compare", str(walk), str(easy), "--json", str(js)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "A is walking and B running" in lines[1], lines
+    assert not any("limit" in ln for ln in lines), lines
+    assert json.loads(js.read_text())["activities"] == ["walk", "run"]
