@@ -262,3 +262,30 @@ def test_compare_of_a_walk_with_a_run_says_so_and_judges_neither_as_the_other(
     assert "A is walking and B running" in lines[1], lines
     assert not any("limit" in ln for ln in lines), lines
     assert json.loads(js.read_text())["activities"] == ["walk", "run"]
+
+
+@pytest.mark.parametrize("workers", ["0", "100000"])
+def test_batch_refuses_an_absurd_worker_count_before_starting_anything(
+    workers: str,
+    easy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: --workers 100000 asked Dask for 100000 local worker processes (the check only
+    # refused < 1, after the output folder was made and the progress bar drawn)
+    import distributed
+
+    started: list[int] = []
+
+    def no_cluster(*args: object, n_workers: int = 0, **kw: object) -> None:
+        started.append(n_workers)
+        raise RuntimeError(f"the test refused to start {n_workers} workers")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    out = tmp_path / "batch"
+    code = main(["batch", str(easy), "--out", str(out), "--workers", workers, "--no-progress"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert f"--workers {workers}" in line, line
+    assert started == [] and not out.exists()
