@@ -289,3 +289,28 @@ def test_batch_refuses_an_absurd_worker_count_before_starting_anything(
     assert code == 2, line
     assert f"--workers {workers}" in line, line
     assert started == [] and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # before: the raw-signal buffers were sized for 10^7 s (about 190 GB per sensor);
+        # 10^5 s would have filled some 11 GB of memory before a window showed
+        (["--exit-after", "0.5", "--window", "1e7"], ["--window", "600"]),
+        # before: "internal error: OverflowError" (Qt's timer takes 32-bit milliseconds)
+        (["--exit-after", "3000000"], ["--exit-after", "604800"]),
+    ],
+)
+def test_viewer_options_have_an_upper_bound(
+    argv: list[str],
+    words: list[str],
+    easy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    code = main(["replay", str(easy), "--mute", *argv])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
