@@ -16,9 +16,10 @@ HELP = "simulate a run (both shoes + pelvis) into a recording, with exact ground
 
 log = logging.getLogger(__name__)
 
-#: Most samples per sensor ``simulate`` builds (it holds the whole session in memory, about
-#: 0.3 kB per sample of the three sensors): 8 h at 208 Hz, some 2 GB.
-MAX_SAMPLES_PER_SENSOR = 8 * 3600 * 208
+#: Most samples per sensor ``simulate`` writes: 24 h at 208 Hz. Memory and time grow with the
+#: length (208 Hz, three sensors: 1800 s 0.22 GB peak and 9 s, 7200 s 0.34 GB and 34 s; so a
+#: day about 1.8 GB and 7 min), and --duration 1e9 asked for a 149 GiB array.
+MAX_SAMPLES_PER_SENSOR = 24 * 3600 * 208
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["mounting"] = mounting
     for item in args.set:
         key, value = _parse_set(item, get_scenario(args.scenario))
+        if key in ("duration_s", "rate_hz"):  # arguments of their own (--duration, --rate)
+            setattr(args, "duration" if key == "duration_s" else "rate", float(value))
+            continue
         overrides[key] = value
     created = _parse_date(args.date) if args.date else None
     if args.duration is not None and not args.duration > 0:
@@ -109,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
         # far longer sessions would exhaust the memory (or wake the OOM killer) before a word
         raise UsageError(
             f"--duration {args.duration:g}: expected at most "
-            f"{MAX_SAMPLES_PER_SENSOR / rate:.0f} s at {rate:g} Hz (the simulation is built in "
-            "memory)"
+            f"{MAX_SAMPLES_PER_SENSOR / rate:.0f} s at {rate:g} Hz (memory and time grow "
+            "with the length)"
         )
     from runform.safe_output import OutputSet, check_new_recording, check_outputs
 

@@ -101,6 +101,9 @@ def test_compare_refuses_an_absurd_number_of_resamples(
     [
         (["--seed", "-1"], ["--seed", "-1"]),
         (["--duration", "1e9"], ["--duration", "at most"]),
+        # before: "internal error: TypeError: ... got multiple values for 'duration_s'"
+        (["--set", "duration_s=1e9"], ["--duration", "at most"]),
+        (["--set", "rate_hz=5"], ["rate_hz 5", "50 to 1666"]),
     ],
 )
 def test_simulate_names_the_bad_option(
