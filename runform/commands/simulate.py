@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from datetime import datetime
@@ -109,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed}: expected a whole number 0 or more")
     rate = args.rate if args.rate is not None else get_scenario(args.scenario).rate_hz
-    if args.duration is not None and rate > 0 and args.duration * rate > MAX_SAMPLES_PER_SENSOR:
+    if (
+        args.duration is not None
+        and math.isfinite(rate)
+        and rate > 0  # else the scenario says what is wrong with the rate
+        and args.duration * rate > MAX_SAMPLES_PER_SENSOR
+    ):
         # far longer sessions would exhaust the memory (or wake the OOM killer) before a word
         raise UsageError(
             f"--duration {args.duration:g}: expected at most "
@@ -160,8 +166,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _parse_set(item: str, sc: Any) -> tuple[str, Any]:
-    """``FIELD=VALUE`` of ``--set``: a number, or ``a,b`` for a (left, right) pair field."""
+    """``FIELD=VALUE`` of ``--set``: a number, or ``a,b`` for a (left, right) pair field; one
+    number for a field that follows a schedule over the run (e.g. the ChiRunning cadence)
+    makes it constant."""
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not hasattr(sc, key) or key.startswith("_"):
@@ -170,17 +182,28 @@ def _parse_set(item: str, sc: Any) -> tuple[str, Any]:
             "(e.g. foot_strike_angle_deg, cadence_spm, pelvic_drop_deg)"
         )
     current = getattr(sc, key)
+    pair = isinstance(current, tuple) and len(current) == 2 and all(map(_is_number, current))
+    schedule = (
+        isinstance(current, tuple)
+        and len(current) > 0
+        and all(isinstance(p, tuple) and len(p) == 2 and all(map(_is_number, p)) for p in current)
+    )
+    if not (current is None or isinstance(current, (int, float)) or pair or schedule):
+        # a name, text, the markers, the program, the sensors or the mountings (before:
+        # an internal error, or a scenario named "1.0")
+        raise UsageError(
+            f"--set {item!r}: {key} is not a number field (--set takes numbers; "
+            "--mounting sets the mountings)"
+        )
     try:
         nums = [float(x) for x in raw.split(",")]
     except ValueError:
         raise UsageError(f"--set {item!r}: expected a number or two numbers a,b") from None
-    if isinstance(current, tuple) and len(current) == 2 and len(nums) == 2:
+    if pair and len(nums) == 2:
         return key, (nums[0], nums[1])
     if isinstance(current, bool) or len(nums) != 1:
-        raise UsageError(
-            f"--set {item!r}: {key} takes {'a pair a,b' if isinstance(current, tuple) else 'one number'}"
-        )
-    if isinstance(current, tuple):
+        raise UsageError(f"--set {item!r}: {key} takes {'a pair a,b' if pair else 'one number'}")
+    if pair:
         return key, (nums[0], nums[0])
     return key, int(nums[0]) if isinstance(current, int) else nums[0]
 

@@ -104,6 +104,12 @@ def test_compare_refuses_an_absurd_number_of_resamples(
         # before: "internal error: TypeError: ... got multiple values for 'duration_s'"
         (["--set", "duration_s=1e9"], ["--duration", "at most"]),
         (["--set", "rate_hz=5"], ["rate_hz 5", "50 to 1666"]),
+        (["--set", "rate_hz=inf"], ["rate_hz inf", "50 to 1666"]),
+        # before: internal errors (TypeError, AttributeError), or a scenario named "1.0"
+        (["--set", "markers=1"], ["markers", "not a number"]),
+        (["--set", "mounting=1"], ["mounting", "not a number"]),
+        (["--set", "name=1"], ["name", "not a number"]),
+        (["--set", "program=1"], ["program", "not a number"]),
     ],
 )
 def test_simulate_names_the_bad_option(
@@ -116,6 +122,14 @@ def test_simulate_names_the_bad_option(
     for w in words:
         assert w in line, line
     assert not out.exists()
+
+
+def test_simulate_set_makes_a_scheduled_field_constant(tmp_path: Path) -> None:
+    # before: "internal error: TypeError: cannot unpack non-iterable float object"
+    out = tmp_path / "chi.h5"
+    argv = ["simulate", "--scenario", "chirunning", "--set", "cadence_spm=170", "--set"]
+    assert main([*argv, "pelvic_drop_deg=6,4", "--duration", "10", "--out", str(out)]) == 0
+    assert out.exists()
 
 
 @pytest.mark.parametrize(
