@@ -331,3 +331,16 @@ def test_viewer_options_have_an_upper_bound(
     assert code == 2, line
     for w in words:
         assert w in line, line
+
+
+@pytest.mark.parametrize("start", ["1800-01-01T00:00:00Z", "1995-06-01T00:00:00Z", "2200-01-01"])
+def test_export_refuses_a_date_a_fit_file_cannot_hold(
+    start: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: exit 0 and a FIT file whose every timestamp read back as invalid (None)
+    out = tmp_path / "run.fit"
+    code = main(["export", str(easy), "--fit", str(out), "--start", start])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "FIT file holds dates from" in line and "--start" in line, line
+    assert not out.exists()
