@@ -88,9 +88,11 @@ def _parse_utc(text: Any) -> datetime | None:
         return None
 
 
-def _session_date(created: Any, path: str) -> datetime:
-    """The session's date: its ``created_utc``, else the file's modification time (said)."""
-    date = _parse_utc(created)
+def _session_date(created: Any, path: str, start: Any = None) -> datetime:
+    """The session's date: its ``start_utc`` (the wall clock of ``t = 0``, set e.g. on a run
+    downloaded from the sensors' flash, whose ``created_utc`` is the download), else its
+    ``created_utc``, else the file's modification time (said)."""
+    date = _parse_utc(start) or _parse_utc(created)
     if date is not None:
         return date
     why = f"created_utc {created!r} is not an ISO 8601 time" if created else "no created_utc"
@@ -116,7 +118,9 @@ def _batch_sessions(folder: Path) -> list[Session]:
         place = dict(item.split(":", 1) for item in str(r.get("sensors", "")).split(";") if item)
         df = strides[strides["recording_id"] == r["recording_id"]].copy()
         df["placement"] = df["sensor_id"].map(place).fillna("")
-        date = _session_date(r.get("attr_created_utc"), str(r["recording"]))
+        date = _session_date(
+            r.get("attr_created_utc"), str(r["recording"]), r.get("attr_start_utc")
+        )
         out.append(
             Session(
                 str(r["recording"]),
@@ -159,7 +163,7 @@ def load_sessions(
         if on_file is not None:
             on_file(i, len(paths), path)
         res = analyse_recording(path, profile=profile, workers=1)
-        date = _session_date(res.attrs.get("created_utc"), path)
+        date = _session_date(res.attrs.get("created_utc"), path, res.attrs.get("start_utc"))
         sessions.append(Session(path, date, _running(_with_placement(res)), res.duration_s))
     if not sessions:
         raise UsageError("no sessions: give recordings, folders of them or batch output folders")

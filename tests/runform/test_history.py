@@ -93,3 +93,21 @@ def test_history_dates_every_iso_time_and_says_when_it_cannot(tmp_path, capsys, 
     assert "2026-10-05" in table, table
     said = capsys.readouterr().err + caplog.text
     assert "bad.h5" in said and "last tuesday" in said and "modification time" in said, said
+
+
+def test_history_dates_a_downloaded_run_by_its_start(tmp_path):
+    # a run logged on the sensors and downloaded a week later: created_utc is the download,
+    # start_utc the run (as the FIT export reads it); before, the session took the download day
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    path = tmp_path / "logged.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["created_utc"] = "2026-10-12T18:00:00Z"
+        f.attrs["start_utc"] = "2026-10-05T07:30:00.125Z"
+    csv_out = tmp_path / "h.csv"
+    args = ["history", str(path), "--out", str(tmp_path / "h.html"), "--csv", str(csv_out)]
+    assert main([*args, "--no-progress"]) == 0
+    assert "2026-10-05 07:30" in csv_out.read_text()
