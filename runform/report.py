@@ -911,9 +911,12 @@ def session_report(
             for s in res.sensors
         ),
     ]
-    created = res.attrs.get("created_utc")
-    if created:
-        meta.insert(0, f"recorded {_e(created)}")
+    created, start = res.attrs.get("created_utc"), res.attrs.get("start_utc")
+    if start:  # the wall clock of t = 0 (a run downloaded from the sensors: created_utc is
+        # the download)
+        meta.insert(0, f"started {start}" + (f" (file written {created})" if created else ""))
+    elif created:
+        meta.insert(0, f"recorded {created}")  # escaped with the others below
     rep.add(f'<p class="meta">{" · ".join(_e(m) for m in meta)}</p>')
     if res.notes:
         rep.add(f'<p class="meta">notes: {_e(res.notes)}</p>')

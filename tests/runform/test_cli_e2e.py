@@ -344,3 +344,18 @@ def test_export_refuses_a_date_a_fit_file_cannot_hold(
     assert code == 2, line
     assert "FIT file holds dates from" in line and "--start" in line, line
     assert not out.exists()
+
+
+def test_report_header_shows_the_start_and_escapes_once(easy: Path, tmp_path: Path) -> None:
+    # before: a run downloaded from the sensors showed only the download time (created_utc),
+    # and the created_utc text was escaped twice ("&" became "&amp;amp;")
+    rec = tmp_path / "logged.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        f.attrs["created_utc"] = "2026-10-12T18:00:00Z & later"
+        f.attrs["start_utc"] = "2026-10-05T07:30:00Z"
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "started 2026-10-05T07:30:00Z" in html
+    assert "2026-10-12T18:00:00Z &amp; later" in html and "&amp;amp;" not in html
