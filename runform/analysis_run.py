@@ -38,6 +38,7 @@ __all__ = [
     "analysis_config",
     "make_alert_engine",
     "rows_to_frame",
+    "sample_counts",
 ]
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,27 @@ class _Collector:
         return summary
 
 
+def sample_counts(rec: Any, rec_path: str) -> dict[str, int]:
+    """Samples per sensor of an open recording.
+
+    Raises
+    ------
+    recordings.RecordingError
+        Every sensor is empty (a recording started and stopped at once, or cut to nothing):
+        one line, instead of an empty analysis or an empty viewer.
+    """
+    from recordings import RecordingError
+
+    samples = {s.sensor_id: int(rec.n_samples(s.sensor_id)) for s in rec.sensors}
+    if samples and not any(samples.values()):
+        raise RecordingError(
+            f"{rec_path}: no samples: every sensor is empty ("
+            + ", ".join(samples)
+            + "); expected a recording with data"
+        )
+    return samples
+
+
 def analysis_config(
     sensors: list[SensorInfo], foot_mountings: dict[str, np.ndarray] | None = None
 ) -> AnalysisConfig:
@@ -324,7 +346,7 @@ def analyse_recording(
     """
     from dsp.errors import AnalysisError
     from dsp.pipeline import SessionPipeline
-    from recordings import RecordingError, open_recording
+    from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
 
     if not (chunk_s > 0):
@@ -335,15 +357,7 @@ def analyse_recording(
     rec = open_recording(rec_path)
     try:
         sensors = list(rec.sensors)
-        samples = {s.sensor_id: int(rec.n_samples(s.sensor_id)) for s in sensors}
-        if sensors and not any(samples.values()):
-            # an empty session (recording started and stopped at once, or cut to nothing):
-            # say so instead of writing an empty analysis
-            raise RecordingError(
-                f"{rec_path}: no samples: every sensor is empty ("
-                + ", ".join(samples)
-                + "); expected a recording with data"
-            )
+        samples = sample_counts(rec, rec_path)
         config = analysis_config(sensors, foot_mountings)
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)

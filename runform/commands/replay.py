@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recordings import ReplaySource, open_recording
+    from runform.analysis_run import sample_counts
     from runform.profiles import resolve_profile
     from runform.terminal_text import safe_name
     from viewer.app import run_viewer
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"{path}: no such recording")
     with open_recording(path) as rec:  # validates: RecordingError is one line
+        sample_counts(rec, str(path))  # an empty recording: one line, not an empty window
         ids = [s.sensor_id for s in rec.sensors]
         t_start, t_end = float(rec.t_start), float(rec.t_end)
     if args.at is not None and not (t_start <= args.at <= t_end):

@@ -32,7 +32,7 @@ def _emptied(src: Path, dst: Path, sensor_ids: list[str] | None = None) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("command", ["analyze", "report", "export"])
+@pytest.mark.parametrize("command", ["analyze", "report", "export", "replay"])
 def test_a_recording_without_samples_is_one_line_not_an_empty_result(
     command: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -41,6 +41,7 @@ def test_a_recording_without_samples_is_one_line_not_an_empty_result(
         "analyze": ["--json", str(tmp_path / "s.json")],
         "report": ["--out", str(tmp_path / "r.html")],
         "export": ["--fit", str(tmp_path / "r.fit")],
+        "replay": ["--mute", "--exit-after", "0.5"],
     }[command]
     code = main([command, str(rec), *out])
     err = capsys.readouterr().err
