@@ -244,15 +244,15 @@ def sample_counts(rec: Any, rec_path: str) -> dict[str, int]:
 
     Raises
     ------
-    recordings.RecordingError
+    recordings.errors.EmptyRecordingError
         Every sensor is empty (a recording started and stopped at once, or cut to nothing):
         one line, instead of an empty analysis or an empty viewer.
     """
-    from recordings import RecordingError
+    from recordings.errors import EmptyRecordingError
 
     samples = {s.sensor_id: int(rec.n_samples(s.sensor_id)) for s in rec.sensors}
     if samples and not any(samples.values()):
-        raise RecordingError(
+        raise EmptyRecordingError(
             f"{rec_path}: no samples: every sensor is empty ("
             + ", ".join(samples)
             + "); expected a recording with data"

@@ -145,6 +145,7 @@ def load_sessions(
     is; recordings the batch tables already hold (same path) are not analysed again; any other
     recording is analysed (:func:`runform.analysis_run.analyse_recording`).
     """
+    from recordings.errors import EmptyRecordingError
     from runform.analysis_run import analyse_recording
     from runform.batch import expand_inputs
     from runform.compare import _with_placement
@@ -162,7 +163,11 @@ def load_sessions(
     for i, path in enumerate(paths):
         if on_file is not None:
             on_file(i, len(paths), path)
-        res = analyse_recording(path, profile=profile, workers=1)
+        try:
+            res = analyse_recording(path, profile=profile, workers=1)
+        except EmptyRecordingError as exc:  # not a session (e.g. a recording stopped at once)
+            log.warning("%s: left out", exc)
+            continue
         date = _session_date(res.attrs.get("created_utc"), path, res.attrs.get("start_utc"))
         sessions.append(Session(path, date, _running(_with_placement(res)), res.duration_s))
     if not sessions:

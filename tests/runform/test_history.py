@@ -111,3 +111,23 @@ def test_history_dates_a_downloaded_run_by_its_start(tmp_path):
     args = ["history", str(path), "--out", str(tmp_path / "h.html"), "--csv", str(csv_out)]
     assert main([*args, "--no-progress"]) == 0
     assert "2026-10-05 07:30" in csv_out.read_text()
+
+
+def test_history_leaves_out_an_empty_recording(tmp_path, capsys, caplog):
+    # analyze refuses a recording without samples; history goes on without it (a folder of a
+    # season may hold a recording stopped at once), and says so
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    good, empty = tmp_path / "good.h5", tmp_path / "empty.h5"
+    for p in (good, empty):
+        simulate_session("easy", duration_s=30, seed=1, truth=False).write(p)
+    with h5py.File(empty, "r+") as f:
+        for g in f["sensors"].values():
+            for name in ("t", "acc", "gyr", "seq"):
+                if name in g:
+                    g[name].resize(0, axis=0)
+    assert main(["history", str(tmp_path), "--out", str(tmp_path / "h.html")]) == 0
+    said = capsys.readouterr().err + caplog.text
+    assert "empty.h5" in said and "no samples" in said and "left out" in said, said
