@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
+import threading
+import time
 from pathlib import Path
 
 import h5py
@@ -360,3 +364,57 @@ def test_report_header_shows_the_start_and_escapes_once(easy: Path, tmp_path: Pa
     html = out.read_text()
     assert "started 2026-10-05T07:30:00Z" in html
     assert "2026-10-12T18:00:00Z &amp; later" in html and "&amp;amp;" not in html
+
+
+# ------------------------------------------------------------- outputs that are not files
+def _drain(fifo: Path, got: list[bytes], stop: threading.Event) -> None:
+    """Read a FIFO without blocking anyone: collect what a writer sends until told to stop."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while not stop.is_set():
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                chunk = b""
+            if chunk:
+                got.append(chunk)
+            else:
+                time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
+def test_an_output_that_is_a_pipe_is_written_not_replaced(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: --json /dev/stdout (or /dev/null, or a named pipe) was replaced by a regular
+    # file (the staged output renamed over it): run as root, `--json /dev/null` left
+    # /dev/null a 4 kB text file for every program on the machine
+    fifo = tmp_path / "summary.pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    stop = threading.Event()
+    reader = threading.Thread(target=_drain, args=(fifo, got, stop), daemon=True)
+    reader.start()
+    time.sleep(0.1)  # the reader holds the pipe open
+    try:
+        assert main(["analyze", str(easy), "--json", str(fifo)]) == 0
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        reader.join(5)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the pipe was replaced by a file"
+    assert json.loads(b"".join(got))["format"] == "runform-analysis"
+    assert not [p for p in tmp_path.iterdir() if "runform-tmp" in p.name]
+
+
+def test_a_recording_is_not_written_over_a_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "rec.pipe"
+    os.mkfifo(fifo)
+    code = main(["simulate", "--duration", "5", "--out", str(fifo), "--force", "--no-progress"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "rec.pipe" in line and "not a regular file" in line, line
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
