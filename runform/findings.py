@@ -32,6 +32,7 @@ __all__ = [
     "Finding",
     "Segment",
     "alert_shares",
+    "alert_shares_over",
     "fmt",
     "make_segments",
     "next_step",
@@ -406,6 +407,21 @@ def alert_shares(alerts: Sequence[dict[str, Any]], t0: float, t1: float) -> dict
     for name, ivs in alert_intervals(list(alerts), t1).items():
         on = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in ivs)
         out[name] = min(1.0, on / span)
+    return out
+
+
+def alert_shares_over(
+    alerts: Sequence[dict[str, Any]], spans: Sequence[tuple[float, float]]
+) -> dict[str, float]:
+    """Share (0-1) of the total time of ``spans`` (``[(t0, t1)]``, not overlapping) each alert
+    rule was on, e.g. over the running bouts of a run/walk session only."""
+    total = sum(max(0.0, b - a) for a, b in spans)
+    out: dict[str, float] = {}
+    if not total > 0:
+        return out
+    for a, b in spans:
+        for rule, share in alert_shares(alerts, a, b).items():
+            out[rule] = out.get(rule, 0.0) + share * (b - a) / total
     return out
 
 

@@ -1213,7 +1213,7 @@ def fig_compare_strikes(comp: Comparison) -> Figure | None:
 def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     """Traffic lights of A and B side by side (the alert profile's limits, published ranges),
     and one cue per problem left in B."""
-    from runform.findings import CUES, Segment, problems, segment_findings
+    from runform.findings import CUES, Segment, alert_shares_over, problems, segment_findings
 
     profile = comp.profile
     if profile is None:
@@ -1226,7 +1226,18 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
         act = comp.unlike[i] if comp.unlike else comp.activity
         seg = Segment(run.t0, run.t1, act, run.label, run.strides)
         alerts = (run.summary or {}).get("alerts", [])
-        fs.append(segment_findings(seg, profile=profile, alerts=alerts, units=units))
+        sf = segment_findings(seg, profile=profile, alerts=alerts, units=units)
+        spans = [
+            (max(run.t0, float(b["t0"])), min(run.t1, float(b["t1"])))
+            for b in (run.summary or {}).get("bouts", [])
+            if b.get("activity") == act
+            and min(run.t1, float(b["t1"])) > max(run.t0, float(b["t0"]))
+        ]
+        if comp.activity is not None and spans:
+            # like the medians, the alert time of the compared activity only (a run/walk
+            # session's walking time would count in its running alerts' share)
+            sf.alert_share = alert_shares_over(alerts, spans)
+        fs.append(sf)
     rows = _light_rows(fs)
     for rule in sorted({r for sf in fs for r in sf.alert_share}):
         rows.append(
@@ -1240,7 +1251,7 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
             "<table>", '<table class="lights">', 1
         ),
         '<p class="note">Medians of each run'
-        + (f" ({what} contacts only: like with like)" if what else "")
+        + (f" ({what} contacts only, and alert time while {what}: like with like)" if what else "")
         + f"; lights against the alert profile <b>{_e(getattr(profile, 'name', ''))}</b> "
         "where it has a rule, else published ranges (docs/compare_report.md).</p>",
     ]

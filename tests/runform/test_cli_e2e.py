@@ -418,3 +418,25 @@ def test_a_recording_is_not_written_over_a_pipe(
     assert code == 2, line
     assert "rec.pipe" in line and "not a regular file" in line, line
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_compare_alert_time_is_of_the_compared_activity(
+    intervals: Path, easy: Path, tmp_path: Path
+) -> None:
+    # before: running compared with running, but "alert heel_strike on" was the share of the
+    # whole run/walk session's time (walking and standing included)
+    from runform.findings import alert_shares
+
+    js, out = tmp_path / "s.json", tmp_path / "c.html"
+    assert main(["analyze", str(intervals), "--json", str(js)]) == 0
+    summary = json.loads(js.read_text())
+    assert main(["compare", str(intervals), str(easy), "--out", str(out)]) == 0
+    row = next(r for r in out.read_text().split("<tr>") if "<i>heel_strike</i> on" in r)
+    shown = int(row.split("% of the time")[0].rsplit(">", 1)[1])
+    runs = [(b["t0"], b["t1"]) for b in summary["bouts"] if b["activity"] == "run"]
+    alerts = summary["alerts"]
+    on = sum(alert_shares(alerts, a, b).get("heel_strike", 0.0) * (b - a) for a, b in runs)
+    want = round(100 * on / sum(b - a for a, b in runs))
+    whole = round(100 * alert_shares(alerts, 0.0, summary["duration_s"])["heel_strike"])
+    assert want != whole  # the test tells the two apart
+    assert shown == want, (shown, want, whole)
