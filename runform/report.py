@@ -633,6 +633,25 @@ _SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: ``--units imperial``: metric unit -> (factor, imperial unit) of the tables that use
+#: :func:`runform.compare.format_value` (the findings use :func:`runform.findings.fmt`).
+_IMPERIAL = {"cm": (1 / 2.54, "in"), "m": (1 / 0.3048, "ft"), "m/s": (3600 / 1609.344, "mph")}
+
+
+def _in_units(v: float | None, unit: str, units: str) -> tuple[float | None, str]:
+    """A value and its unit as ``--units`` asks (lengths and speeds in imperial units)."""
+    if units != "imperial" or unit not in _IMPERIAL:
+        return v, unit
+    factor, new = _IMPERIAL[unit]
+    return (None if v is None else v * factor), new
+
+
+def _label_in_units(label: str, unit: str, units: str) -> str:
+    """``"vertical oscillation (cm)"`` -> ``"... (in)"`` with ``--units imperial``."""
+    new = _in_units(None, unit, units)[1]
+    return label.replace(f"({unit})", f"({new})") if new != unit else label
+
+
 def _summary_rows(
     summary: dict[str, Any], units: str = "metric"
 ) -> tuple[list[str], list[list[str]]]:
@@ -672,7 +691,7 @@ def _summary_rows(
 
                 row.append(fmt(unit, v, units))
             else:
-                row.append(format_value(v, unit))
+                row.append(format_value(*_in_units(v, unit, units)))
         rows.append(row)
     return header, rows
 
@@ -1037,10 +1056,10 @@ def session_report(
             si = r["symmetry_index_pct"]
             rows.append(
                 [
-                    _e(r["label"]),
-                    format_value(r["left"], r["unit"]),
-                    format_value(r["right"], r["unit"]),
-                    format_diff(r["diff"], r["unit"]),
+                    _e(_label_in_units(r["label"], r["unit"], units)),
+                    format_value(*_in_units(r["left"], r["unit"], units)),
+                    format_value(*_in_units(r["right"], r["unit"], units)),
+                    format_diff(*_in_units(r["diff"], r["unit"], units)),
                     f"{si:+.1f} %" if math.isfinite(si) else "–",
                     f"{r['n_left']} / {r['n_right']}",
                 ]

@@ -440,3 +440,22 @@ def test_compare_alert_time_is_of_the_compared_activity(
     whole = round(100 * alert_shares(alerts, 0.0, summary["duration_s"])["heel_strike"])
     assert want != whole  # the test tells the two apart
     assert shown == want, (shown, want, whole)
+
+
+def test_report_in_imperial_units_has_no_metric_lengths_or_speeds(
+    easy: Path, tmp_path: Path
+) -> None:
+    # before: the findings were in ft / in / min per mile, but the Summary and Left / right
+    # tables still said "8.1 cm" and "3.00 m/s"
+    import re
+
+    out = tmp_path / "r.html"
+    assert main(["report", str(easy), "--out", str(out), "--units", "imperial"]) == 0
+    html = out.read_text()
+    tables = html.split("<h2>Summary</h2>")[1].split("<h2>Per-stride overlays</h2>")[0]
+    cells = " ".join(re.findall(r"<td[^>]*>(.*?)</td>", tables, flags=re.S))
+    assert not re.search(r"\d (cm|m/s|m)\b", cells), re.findall(r"[\d.]+ (?:cm|m/s|m)\b", cells)
+    assert " in" in cells and " mph" in cells
+    metric = tmp_path / "m.html"
+    assert main(["report", str(easy), "--out", str(metric)]) == 0
+    assert " m/s" in metric.read_text()  # metric as it was
