@@ -1,10 +1,14 @@
 """Errors of reading and writing recordings (one clear line naming the file and the problem)."""
 
-__all__ = ["RecordingError", "RecordingWriteError"]
+__all__ = ["EmptyRecordingError", "RecordingError", "RecordingWriteError"]
 
 
 class RecordingError(ValueError):
     """A recording cannot be read or written; the message names the file and what was expected."""
+
+
+class EmptyRecordingError(RecordingError):
+    """A valid recording whose sensors hold no sample (started and stopped at once)."""
 
 
 class RecordingWriteError(RecordingError):

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -1078,6 +1079,12 @@ def open_recording(
     try:
         f = h5py.File(p, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
     except OSError as exc:
+        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
+        if cut:  # the end of the file is missing: say so in words
+            raise RecordingError(
+                f"{p}: the file is cut short ({int(cut[1])} of {int(cut[2])} bytes; an "
+                "interrupted copy or download?)"
+            ) from None
         raise RecordingError(f"{p}: HDF5 cannot open the file ({exc})") from None
     try:
         _small_metadata_cache(f)

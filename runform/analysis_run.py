@@ -38,6 +38,7 @@ __all__ = [
     "analysis_config",
     "make_alert_engine",
     "rows_to_frame",
+    "sample_counts",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ class AnalysisResult:
     traces : dict
         sensor_id -> list of ``(t_ic, pitch)``, foot pitch in deg over the stride resampled to
         101 points (only with ``collect_traces=True``).
+    samples : dict
+        sensor_id -> number of samples in the recording.
     """
 
     recording: str
@@ -146,6 +149,7 @@ class AnalysisResult:
     notes: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
     traces: dict[str, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
 
     @property
     def strides(self) -> pd.DataFrame:
@@ -235,6 +239,27 @@ class _Collector:
         return summary
 
 
+def sample_counts(rec: Any, rec_path: str) -> dict[str, int]:
+    """Samples per sensor of an open recording.
+
+    Raises
+    ------
+    recordings.errors.EmptyRecordingError
+        Every sensor is empty (a recording started and stopped at once, or cut to nothing):
+        one line, instead of an empty analysis or an empty viewer.
+    """
+    from recordings.errors import EmptyRecordingError
+
+    samples = {s.sensor_id: int(rec.n_samples(s.sensor_id)) for s in rec.sensors}
+    if samples and not any(samples.values()):
+        raise EmptyRecordingError(
+            f"{rec_path}: no samples: every sensor is empty ("
+            + ", ".join(samples)
+            + "); expected a recording with data"
+        )
+    return samples
+
+
 def analysis_config(
     sensors: list[SensorInfo], foot_mountings: dict[str, np.ndarray] | None = None
 ) -> AnalysisConfig:
@@ -310,7 +335,8 @@ def analyse_recording(
     Raises
     ------
     recordings.RecordingError
-        The file is missing or is not a valid recording (one line).
+        The file is missing or is not a valid recording, or no sensor holds a sample (one
+        line).
     dsp.errors.AnalysisError
         No sensor can be analysed, or the data cannot be (one line).
     ValueError
@@ -318,6 +344,7 @@ def analyse_recording(
     runform.errors.UsageError
         ``RUNFORM_WORKERS`` is set but not a positive integer.
     """
+    from dsp.errors import AnalysisError
     from dsp.pipeline import SessionPipeline
     from recordings import open_recording
     from runform.parallel import WorkerPool, local_blocks, plan_workers, workers_setting
@@ -330,6 +357,7 @@ def analyse_recording(
     rec = open_recording(rec_path)
     try:
         sensors = list(rec.sensors)
+        samples = sample_counts(rec, rec_path)
         config = analysis_config(sensors, foot_mountings)
         duration = float(rec.duration_s)
         t_start = float(rec.t_start)
@@ -355,7 +383,10 @@ def analyse_recording(
             rec = open_recording(rec_path, validated=layout)
         remote = pool.analyzers if pool is not None else {}
         engine = alert_engine if alert_engine is not None else make_alert_engine(profile, sensors)
-        pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
+        try:
+            pipe = SessionPipeline(sensors, config=config, analyzers=dict(remote), engine=engine)
+        except AnalysisError as exc:  # e.g. no sensor to analyse: name the file
+            raise AnalysisError(f"{rec_path}: {exc}") from None
         sa = pipe.analysis
         out = _Collector(
             sensors, collect_traces=collect_traces, keep_rows=keep_rows, on_rows=on_rows
@@ -386,6 +417,7 @@ def analyse_recording(
             notes=rec.notes,
             attrs=rec.attrs,
             traces=traces,
+            samples=samples,
         )
     except BaseException:
         if pool is not None:

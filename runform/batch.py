@@ -49,6 +49,7 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "analyse_for_batch",
+    "check_workers",
     "content_hash",
     "expand_inputs",
     "recording_id",
@@ -395,6 +396,17 @@ def _write_errors(out: Path, errors: list[tuple[str, str, str]]) -> None:
     os.replace(tmp, out / "errors.csv")
 
 
+#: Most local worker processes ``--workers`` may ask for (each is a Python process with the
+#: analysis loaded, ~150 MB; 10^5 of them would bring the machine down before a word).
+MAX_LOCAL_WORKERS = 256
+
+
+def check_workers(workers: int | None) -> None:
+    """A one-line UsageError unless ``workers`` is ``None`` or 1 to :data:`MAX_LOCAL_WORKERS`."""
+    if workers is not None and not 1 <= workers <= MAX_LOCAL_WORKERS:
+        raise UsageError(f"--workers {workers}: expected 1 to {MAX_LOCAL_WORKERS}")
+
+
 def run_batch(
     inputs: Iterable[str],
     out_dir: str | os.PathLike[str],
@@ -430,6 +442,7 @@ def run_batch(
     """
     from distributed import Client, LocalCluster, as_completed
 
+    check_workers(workers)
     files = expand_inputs(inputs)
     out = Path(out_dir)
     try:
@@ -438,8 +451,6 @@ def run_batch(
         parts.mkdir(exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from exc
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers}: expected at least 1")
     done = frozenset(_done_hashes(parts))
     own_cluster = own_client = None
     t_start = time.perf_counter()

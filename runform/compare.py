@@ -26,6 +26,7 @@ import pandas as pd
 
 from dsp.metrics import METRIC_LIST, METRICS, SHARE_SMALLEST_CHANGE, metric
 from runform.analysis_run import AnalysisResult
+from runform.findings import ACTIVITY_WORDS
 from runform.stats import Difference, compare_series, holm
 
 __all__ = [
@@ -255,6 +256,9 @@ class Comparison:
     matched_range: tuple[float, float] | None = None
     profile: Any = None
     activity: str | None = None
+    #: ``(activity of A, activity of B)`` when the runs share none (a walk against a run):
+    #: every contact is compared, and nothing is judged against the running limits.
+    unlike: tuple[str, str] | None = None
 
     @property
     def speed_change(self) -> float:
@@ -332,6 +336,7 @@ class Comparison:
                 ),
             },
             "activity": self.activity,
+            **({"activities": list(self.unlike)} if self.unlike else {}),
             "summary": list(self.sentences),
             "method": self.method_text(),
             "metrics": [m.as_dict() for m in self.metrics],
@@ -361,6 +366,14 @@ def _activity_rows(df: pd.DataFrame, activity: str) -> pd.DataFrame:
     act = df["activity"].fillna("").astype(str)
     # rows without an activity (e.g. a pelvis step the bouts did not cover) stay with running
     return df[(act == activity) | ((act == "") & (activity == "run"))]
+
+
+def _only_activity(df: pd.DataFrame) -> str | None:
+    """``run`` or ``walk`` when every labelled contact of a stride table is of that one."""
+    if "activity" not in df.columns:
+        return None
+    acts = set(df["activity"].fillna("").astype(str)) - {""}
+    return acts.pop() if len(acts) == 1 and acts <= {"run", "walk"} else None
 
 
 def like_with_like(a: Run, b: Run) -> tuple[Run, Run, str | None]:
@@ -433,6 +446,11 @@ def compare_runs(
         Alert profile whose limits the sentences mention ("still above the 7° limit").
     """
     a, b, activity = like_with_like(a, b)
+    unlike = None
+    if activity is None:
+        only = (_only_activity(a.strides), _only_activity(b.strides))
+        if only[0] and only[1] and only[0] != only[1]:
+            unlike = (only[0], only[1])
     out: list[MetricComparison] = []
 
     def add(group: str, metric: str, label: str, unit: str, x, y, statistic: str) -> None:
@@ -500,6 +518,7 @@ def compare_runs(
         matched_range=matched,
         profile=profile,
         activity=activity,
+        unlike=unlike,
     )
     comp.sentences = summary_sentences(comp)
     return comp
@@ -653,7 +672,15 @@ def summary_sentences(comp: Comparison) -> list[str]:
             if comp.get(g, "cadence"):
                 feet = g
                 break
-    prof = comp.profile
+    # the profile's limits are running limits: walking is compared, not judged (as in the
+    # report's walking segments)
+    prof = comp.profile if comp.activity in (None, "run") and not comp.unlike else None
+    if comp.unlike:
+        wa, wb = (ACTIVITY_WORDS[x] for x in comp.unlike)
+        out.append(
+            f"A is {wa} and B {wb}, no activity in common: these differences are between "
+            f"{wa} and {wb}, not a change of form"
+        )
     sp = speed_sentence(comp)
     if sp:
         out.append(sp)

@@ -32,10 +32,12 @@ __all__ = [
     "Finding",
     "Segment",
     "alert_shares",
+    "alert_shares_over",
     "fmt",
     "make_segments",
     "next_step",
     "segment_findings",
+    "summary_by_activity",
 ]
 
 UNITS = ("metric", "imperial")
@@ -80,6 +82,46 @@ def fmt(key: str, v: float | None, units: str = "metric") -> str:
 
 
 # ----------------------------------------------------------------------------- segments
+#: How an activity of the analysis (``activity`` column, SUMMARY ``bouts``) reads in a title.
+ACTIVITY_WORDS = {"run": "running", "walk": "walking"}
+
+
+def summary_by_activity(
+    summary: dict[str, Any], *, min_contacts: int = _MIN_CONTACTS
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """SUMMARY.json as the tables of medians should show it: walking and running apart.
+
+    ``[(None, summary)]`` when the session holds one activity (or the analysis did not tell
+    them apart); else ``[("running", part), ("walking", part)]``, each part a SUMMARY whose
+    sensors are the sensors' ``by_activity`` entries of that activity (the contact time
+    balance, a running metric, only in the running part). A median over both would show e.g.
+    a walking cadence beside a running pace. A walk alone is shown as walking (the
+    session-level pace and flight time are of running only, so empty there). An activity with
+    fewer than ``min_contacts`` contacts (all sensors together) is left out, as in
+    :func:`make_segments`: a lone contact taken for running on a staircase gets no table of
+    its own.
+    """
+    sensors = summary.get("sensors", {})
+
+    def part_of(s: dict[str, Any], act: str) -> dict[str, Any] | None:
+        got = (s.get("by_activity") or {}).get(act)
+        return got if got and got.get("contacts") else None
+
+    def count(act: str) -> int:
+        return sum(int(p["contacts"]) for s in sensors.values() if (p := part_of(s, act)))
+
+    present = [a for a in ACTIVITY_WORDS if count(a) > 0]
+    acts = [a for a in present if count(a) >= min_contacts]
+    if not acts or present == ["run"]:
+        return [(None, summary)]
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    for act in acts:
+        sub = {sid: p for sid, s in sensors.items() if (p := part_of(s, act)) is not None}
+        doc = {k: v for k, v in summary.items() if k != "balance" or act == "run"}
+        out.append((ACTIVITY_WORDS[act], {**doc, "sensors": sub}))
+    return out
+
+
 @dataclass
 class Segment:
     """A stretch of one activity between markers: ``t0 <= t_ic < t1``."""
@@ -148,9 +190,20 @@ def make_segments(
             if hi > lo and bout in ("run", "walk"):
                 pieces.append((lo, hi, bout))
     t = df["t_ic"].to_numpy(dtype=float) if len(df) else np.empty(0)
+    # a contact's own activity (the ``activity`` column) decides where it counts: near a bout
+    # edge a running contact can fall inside a walking bout's span, and would put e.g. its
+    # flight time into the walking segment
+    own = (
+        df["activity"].fillna("").astype(str).to_numpy()
+        if "activity" in df.columns
+        else np.full(len(df), "", dtype=object)
+    )
     out: list[Segment] = []
     for lo, hi, act in pieces:
-        rows = df[(t >= lo) & (t < hi)]
+        inside = (t >= lo) & (t < hi)
+        if act is not None:
+            inside &= (own == act) | (own == "")
+        rows = df[inside]
         if len(rows) < min_contacts:
             continue
         before = [names[c] for c in cuts if c <= lo]
@@ -160,7 +213,7 @@ def make_segments(
             if before
             else (f"before '{after[0]}'" if after else "whole session")
         )
-        kind = {"run": "running", "walk": "walking"}.get(act or "", "")
+        kind = ACTIVITY_WORDS.get(act or "", "")
         label = f"{_clock(lo - t_start)}–{_clock(min(hi, t_end) - t_start)}"
         label += f" {kind}" if kind else ""
         label += f", {where}" if where != "whole session" else ""
@@ -354,6 +407,21 @@ def alert_shares(alerts: Sequence[dict[str, Any]], t0: float, t1: float) -> dict
     for name, ivs in alert_intervals(list(alerts), t1).items():
         on = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in ivs)
         out[name] = min(1.0, on / span)
+    return out
+
+
+def alert_shares_over(
+    alerts: Sequence[dict[str, Any]], spans: Sequence[tuple[float, float]]
+) -> dict[str, float]:
+    """Share (0-1) of the total time of ``spans`` (``[(t0, t1)]``, not overlapping) each alert
+    rule was on, e.g. over the running bouts of a run/walk session only."""
+    total = sum(max(0.0, b - a) for a, b in spans)
+    out: dict[str, float] = {}
+    if not total > 0:
+        return out
+    for a, b in spans:
+        for rule, share in alert_shares(alerts, a, b).items():
+            out[rule] = out.get(rule, 0.0) + share * (b - a) / total
     return out
 
 

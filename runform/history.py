@@ -76,14 +76,31 @@ class Session:
 
 # ----------------------------------------------------------------------------- loading
 def _parse_utc(text: Any) -> datetime | None:
+    """An ISO 8601 time (as :func:`runform.fit.activity.parse_utc` reads it; fractions and
+    offsets allowed), ``None`` when there is none or it is not one."""
+    from runform.fit.activity import parse_utc
+
     if not isinstance(text, str) or not text:
         return None
-    for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, form).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
+    try:
+        return datetime.fromtimestamp(parse_utc(text), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _session_date(created: Any, path: str, start: Any = None) -> datetime:
+    """The session's date: its ``start_utc`` (the wall clock of ``t = 0``, set e.g. on a run
+    downloaded from the sensors' flash, whose ``created_utc`` is the download), else its
+    ``created_utc``, else the file's modification time (said)."""
+    date = _parse_utc(start) or _parse_utc(created)
+    if date is not None:
+        return date
+    why = f"created_utc {created!r} is not an ISO 8601 time" if created else "no created_utc"
+    if not os.path.exists(path):
+        log.warning("%s: %s, and the file is gone: dated 1970-01-01", path, why)
+        return datetime.fromtimestamp(0, UTC)
+    log.warning("%s: %s: dated by the file's modification time", path, why)
+    return datetime.fromtimestamp(os.path.getmtime(path), UTC)
 
 
 def _running(df: pd.DataFrame) -> pd.DataFrame:
@@ -101,14 +118,9 @@ def _batch_sessions(folder: Path) -> list[Session]:
         place = dict(item.split(":", 1) for item in str(r.get("sensors", "")).split(";") if item)
         df = strides[strides["recording_id"] == r["recording_id"]].copy()
         df["placement"] = df["sensor_id"].map(place).fillna("")
-        date = _parse_utc(r.get("attr_created_utc"))
-        if date is None:
-            path = str(r["recording"])
-            date = (
-                datetime.fromtimestamp(os.path.getmtime(path), UTC)
-                if os.path.exists(path)
-                else datetime.fromtimestamp(0, UTC)
-            )
+        date = _session_date(
+            r.get("attr_created_utc"), str(r["recording"]), r.get("attr_start_utc")
+        )
         out.append(
             Session(
                 str(r["recording"]),
@@ -133,6 +145,7 @@ def load_sessions(
     is; recordings the batch tables already hold (same path) are not analysed again; any other
     recording is analysed (:func:`runform.analysis_run.analyse_recording`).
     """
+    from recordings.errors import EmptyRecordingError
     from runform.analysis_run import analyse_recording
     from runform.batch import expand_inputs
     from runform.compare import _with_placement
@@ -150,10 +163,12 @@ def load_sessions(
     for i, path in enumerate(paths):
         if on_file is not None:
             on_file(i, len(paths), path)
-        res = analyse_recording(path, profile=profile, workers=1)
-        date = _parse_utc(res.attrs.get("created_utc")) or datetime.fromtimestamp(
-            os.path.getmtime(path), UTC
-        )
+        try:
+            res = analyse_recording(path, profile=profile, workers=1)
+        except EmptyRecordingError as exc:  # not a session (e.g. a recording stopped at once)
+            log.warning("%s: left out", exc)
+            continue
+        date = _session_date(res.attrs.get("created_utc"), path, res.attrs.get("start_utc"))
         sessions.append(Session(path, date, _running(_with_placement(res)), res.duration_s))
     if not sessions:
         raise UsageError("no sessions: give recordings, folders of them or batch output folders")

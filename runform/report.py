@@ -633,6 +633,25 @@ _SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: ``--units imperial``: metric unit -> (factor, imperial unit) of the tables that use
+#: :func:`runform.compare.format_value` (the findings use :func:`runform.findings.fmt`).
+_IMPERIAL = {"cm": (1 / 2.54, "in"), "m": (1 / 0.3048, "ft"), "m/s": (3600 / 1609.344, "mph")}
+
+
+def _in_units(v: float | None, unit: str, units: str) -> tuple[float | None, str]:
+    """A value and its unit as ``--units`` asks (lengths and speeds in imperial units)."""
+    if units != "imperial" or unit not in _IMPERIAL:
+        return v, unit
+    factor, new = _IMPERIAL[unit]
+    return (None if v is None else v * factor), new
+
+
+def _label_in_units(label: str, unit: str, units: str) -> str:
+    """``"vertical oscillation (cm)"`` -> ``"... (in)"`` with ``--units imperial``."""
+    new = _in_units(None, unit, units)[1]
+    return label.replace(f"({unit})", f"({new})") if new != unit else label
+
+
 def _summary_rows(
     summary: dict[str, Any], units: str = "metric"
 ) -> tuple[list[str], list[list[str]]]:
@@ -672,7 +691,7 @@ def _summary_rows(
 
                 row.append(fmt(unit, v, units))
             else:
-                row.append(format_value(v, unit))
+                row.append(format_value(*_in_units(v, unit, units)))
         rows.append(row)
     return header, rows
 
@@ -911,9 +930,12 @@ def session_report(
             for s in res.sensors
         ),
     ]
-    created = res.attrs.get("created_utc")
-    if created:
-        meta.insert(0, f"recorded {_e(created)}")
+    created, start = res.attrs.get("created_utc"), res.attrs.get("start_utc")
+    if start:  # the wall clock of t = 0 (a run downloaded from the sensors: created_utc is
+        # the download)
+        meta.insert(0, f"started {start}" + (f" (file written {created})" if created else ""))
+    elif created:
+        meta.insert(0, f"recorded {created}")  # escaped with the others below
     rep.add(f'<p class="meta">{" · ".join(_e(m) for m in meta)}</p>')
     if res.notes:
         rep.add(f'<p class="meta">notes: {_e(res.notes)}</p>')
@@ -927,21 +949,33 @@ def session_report(
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)
     rep.add("<h2>Summary</h2>")
-    header, rows = _summary_rows(res.summary, units)
-    bal = (res.summary.get("balance") or {}).get("contact_time_left_pct")
-    if bal is not None:
-        rows.append(
-            ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
-        )
-    if pods:
-        header, rows = _add_footpod_columns(header, rows, pods)
-    rep.add(_table(header, rows))
+    from runform.findings import summary_by_activity
+
+    parts = summary_by_activity(res.summary)
+    for i, (what, part) in enumerate(parts):
+        header, rows = _summary_rows(part, units)
+        if what:  # walking and running apart: a median over both describes neither
+            header[0] = f"median, {what}"
+        bal = (part.get("balance") or {}).get("contact_time_left_pct")
+        if bal is not None:
+            rows.append(
+                ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
+            )
+        if pods and i == 0:
+            header, rows = _add_footpod_columns(header, rows, pods)
+        rep.add(_table(header, rows))
     for pod in pods:
         if pod.check.note:
             rep.add(f'<p class="note footpod-check"><b>Footpod:</b> {_e(pod.check.note)}.</p>')
     rep.add(
         '<p class="note">Medians over the session, as in SUMMARY.json of '
-        "<code>runform analyze</code>. Strike type after Altman &amp; Davis (2012): rearfoot "
+        "<code>runform analyze</code>"
+        + (
+            " (running and walking apart: its <code>by_activity</code> medians)"
+            if len(parts) > 1
+            else ""
+        )
+        + ". Strike type after Altman &amp; Davis (2012): rearfoot "
         "above 8°, forefoot below −1.6° foot strike angle. Pelvic drop is keyed by the stance "
         "foot: a large value on the left means the right side of the pelvis drops while "
         "standing on the left leg (weak left hip abductors).</p>"
@@ -1010,17 +1044,22 @@ def session_report(
         rep.add('<p class="note">No foot contacts with a strike type.</p>')
 
     rep.add("<h2>Left / right</h2>")
-    lr = left_right_table(df, pls)
+    lr_df, lr_what = df, ""
+    if "activity" in df.columns:
+        act = df["activity"].fillna("").astype(str)
+        if {"run", "walk"} <= set(act):  # a side's median over both describes neither
+            lr_df, lr_what = df[act.isin(["run", ""])], " of the running contacts"
+    lr = left_right_table(lr_df, pls)
     if lr:
         rows = []
         for r in lr:
             si = r["symmetry_index_pct"]
             rows.append(
                 [
-                    _e(r["label"]),
-                    format_value(r["left"], r["unit"]),
-                    format_value(r["right"], r["unit"]),
-                    format_diff(r["diff"], r["unit"]),
+                    _e(_label_in_units(r["label"], r["unit"], units)),
+                    format_value(*_in_units(r["left"], r["unit"], units)),
+                    format_value(*_in_units(r["right"], r["unit"], units)),
+                    format_diff(*_in_units(r["diff"], r["unit"], units)),
                     f"{si:+.1f} %" if math.isfinite(si) else "–",
                     f"{r['n_left']} / {r['n_right']}",
                 ]
@@ -1029,10 +1068,10 @@ def session_report(
             _table(["metric", "left", "right", "left − right", "symmetry index", "contacts"], rows)
         )
         rep.add(
-            '<p class="note">Medians per side. Symmetry index = 100·(L − R)/mean(L, R), '
+            f'<p class="note">Medians per side{lr_what}. Symmetry index = 100·(L − R)/mean(L, R), '
             "for metrics that are always positive.</p>"
         )
-        fig = fig_left_right(df, pls)
+        fig = fig_left_right(lr_df, pls)
         if fig is not None:
             rep.figure(
                 "left_right",
@@ -1193,7 +1232,7 @@ def fig_compare_strikes(comp: Comparison) -> Figure | None:
 def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     """Traffic lights of A and B side by side (the alert profile's limits, published ranges),
     and one cue per problem left in B."""
-    from runform.findings import CUES, Segment, problems, segment_findings
+    from runform.findings import CUES, Segment, alert_shares_over, problems, segment_findings
 
     profile = comp.profile
     if profile is None:
@@ -1201,11 +1240,23 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
 
         profile = resolve_profile(None)
     fs = []
-    for run in (comp.a, comp.b):
-        act = comp.activity if comp.activity is not None else None
+    for i, run in enumerate((comp.a, comp.b)):
+        # a walk against a run: each judged (or not, walking) as what it is
+        act = comp.unlike[i] if comp.unlike else comp.activity
         seg = Segment(run.t0, run.t1, act, run.label, run.strides)
         alerts = (run.summary or {}).get("alerts", [])
-        fs.append(segment_findings(seg, profile=profile, alerts=alerts, units=units))
+        sf = segment_findings(seg, profile=profile, alerts=alerts, units=units)
+        spans = [
+            (max(run.t0, float(b["t0"])), min(run.t1, float(b["t1"])))
+            for b in (run.summary or {}).get("bouts", [])
+            if b.get("activity") == act
+            and min(run.t1, float(b["t1"])) > max(run.t0, float(b["t0"]))
+        ]
+        if comp.activity is not None and spans:
+            # like the medians, the alert time of the compared activity only (a run/walk
+            # session's walking time would count in its running alerts' share)
+            sf.alert_share = alert_shares_over(alerts, spans)
+        fs.append(sf)
     rows = _light_rows(fs)
     for rule in sorted({r for sf in fs for r in sf.alert_share}):
         rows.append(
@@ -1215,11 +1266,11 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     what = {"run": "running", "walk": "walking"}.get(comp.activity or "", "")
     out = [
         "<h2>Where each run stands</h2>",
-        _table(["metric", f"A: {comp.a.label}", f"B: {comp.b.label}"], rows).replace(
+        _table(["metric", _tagged("A", comp.a.label), _tagged("B", comp.b.label)], rows).replace(
             "<table>", '<table class="lights">', 1
         ),
         '<p class="note">Medians of each run'
-        + (f" ({what} contacts only: like with like)" if what else "")
+        + (f" ({what} contacts only, and alert time while {what}: like with like)" if what else "")
         + f"; lights against the alert profile <b>{_e(getattr(profile, 'name', ''))}</b> "
         "where it has a rule, else published ranges (docs/compare_report.md).</p>",
     ]
@@ -1236,6 +1287,11 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     return "\n".join(out)
 
 
+def _tagged(tag: str, label: str) -> str:
+    """``"A: label"``, once: the labels of two compared files already read ``A: name``."""
+    return label if label.startswith(f"{tag}: ") else f"{tag}: {label}"
+
+
 def comparison_report(
     comp: Comparison,
     *,
@@ -1249,10 +1305,10 @@ def comparison_report(
 
     def desc(r: Run, tag: str) -> str:
         n = len(r.rows("both feet"))
-        return (
-            f"<b>{tag}</b>: {_e(r.label)} — {_e(Path(r.recording).name)}, "
-            f"{r.t0:.1f}–{r.t1:.1f} s, {n} foot contacts"
-        )
+        name = Path(r.recording).name
+        label = _tagged(tag, r.label)[len(tag) + 2 :]
+        what = name if label == name else f"{label} — {name}"
+        return f"<b>{tag}</b>: {_e(what)}, {r.t0:.1f}–{r.t1:.1f} s, {n} foot contacts"
 
     rep.add(f'<p class="meta">{desc(comp.a, "A")}<br>{desc(comp.b, "B")}</p>')
     items = "".join(f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in comp.sentences)

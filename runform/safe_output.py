@@ -18,6 +18,10 @@ Usage (every command that writes files, and any new one)::
     # leaving the block without an exception commits every staged file at once;
     # an exception removes the temporaries and leaves the old outputs untouched
 
+An output that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a named
+pipe) is written into, never replaced: it is staged in the temporary folder and copied into it
+at commit.
+
 Errors of the file system (read-only, full, no permission) become one
 :class:`runform.errors.UsageError` line naming the file.
 """
@@ -29,13 +33,22 @@ import errno
 import logging
 import os
 import secrets
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
 from runform.errors import UsageError
 
-__all__ = ["OutputSet", "check_new_recording", "check_outputs", "describe_os_error"]
+__all__ = [
+    "OutputSet",
+    "check_new_recording",
+    "check_outputs",
+    "describe_os_error",
+    "is_special_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +69,16 @@ def describe_os_error(exc: OSError) -> str:
         errno.ENOTDIR: "a parent is not a folder",
     }
     return names.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def is_special_file(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` exists (after symlinks) and is neither a regular file nor a folder:
+    a device such as ``/dev/null``, ``/dev/stdout`` on a pipe or terminal, a named pipe."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -94,6 +117,10 @@ def check_outputs(
                 raise UsageError(f"{out}: given as two different outputs")
         if os.path.isdir(out):
             raise UsageError(f"{out}: is a folder, expected a file name")
+        if is_special_file(out):  # written into (/dev/null, a pipe), its folder is not used
+            if not os.access(out, os.W_OK):
+                raise UsageError(f"{out}: cannot write (permission denied)")
+            continue
         parent = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(parent):
             raise UsageError(f"{out}: folder {parent} does not exist")
@@ -137,6 +164,11 @@ def check_new_recording(
     parent = os.path.dirname(os.path.abspath(p))
     if not os.path.isdir(parent):
         raise UsageError(f"{option} {p}: folder {parent} does not exist")
+    if is_special_file(p):  # --force must not replace /dev/null or a pipe with a file
+        raise UsageError(
+            f"{option} {p}: is not a regular file (a device or a pipe); a recording needs a "
+            "file name"
+        )
     if os.path.lexists(p) and not force:
         raise UsageError(
             f"{option} {p}: file exists; it may be an earlier recording. Choose another name "
@@ -184,6 +216,8 @@ class OutputSet:
         """Create an empty temporary file beside ``final`` and return its path."""
         final_s = os.fspath(final)
         folder, name = os.path.split(os.path.abspath(final_s))
+        if is_special_file(final_s):  # copied into it at commit (its folder may be /dev)
+            folder = tempfile.gettempdir()
         tmp = os.path.join(folder, f".{name}{_TMP_TAG}{os.getpid()}-{secrets.token_hex(4)}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -222,6 +256,12 @@ class OutputSet:
             folders = set()
             for tmp, final in self._staged:
                 try:
+                    if is_special_file(final):
+                        # a device or a pipe: write into it, never rename a file over it
+                        with open(tmp, "rb") as src, open(final, "wb") as dst:
+                            shutil.copyfileobj(src, dst)
+                        os.remove(tmp)
+                        continue
                     os.replace(tmp, final)
                 except OSError as exc:
                     raise UsageError(f"{final}: cannot write ({describe_os_error(exc)})") from None

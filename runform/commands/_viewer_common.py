@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from runform.errors import UsageError
 
-__all__ = ["add_viewer_arguments", "viewer_config"]
+__all__ = ["MAX_EXIT_AFTER_S", "MAX_WINDOW_S", "add_viewer_arguments", "viewer_config"]
+
+#: Longest ``--window`` of raw signal, s (the plot keeps 1.6 windows of every sensor in memory:
+#: 600 s of a 416 Hz sensor are about 22 MB).
+MAX_WINDOW_S = 600.0
+
+#: Longest ``--exit-after``, s: a week, as ``record --duration`` (Qt's timer counts ms in a
+#: 32-bit int, about 24.8 days at most).
+MAX_EXIT_AFTER_S = 7 * 24 * 3600.0
 
 
 def add_viewer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +49,10 @@ def add_viewer_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated sensor ids to plot (default all)",
     )
     parser.add_argument(
-        "--window", type=float, default=8.0, help="seconds of raw signal shown (default 8)"
+        "--window",
+        type=float,
+        default=8.0,
+        help=f"seconds of raw signal shown, at most {MAX_WINDOW_S:g} (default 8)",
     )
     parser.add_argument(
         "--screenshot",
@@ -60,10 +70,15 @@ def viewer_config(args: argparse.Namespace, *, mode: str, title: str):
 
     if not set(args.axes) <= set("xyzn") or not args.axes:
         raise UsageError(f"--axes {args.axes!r}: expected letters of x, y, z, n")
-    if not (args.window > 0 and math.isfinite(args.window)):
-        raise UsageError(f"--window {args.window}: expected a positive number of seconds")
-    if args.exit_after is not None and not args.exit_after > 0:
-        raise UsageError(f"--exit-after {args.exit_after}: expected a positive number of seconds")
+    if not (0 < args.window <= MAX_WINDOW_S):
+        raise UsageError(
+            f"--window {args.window:g}: expected more than 0 and at most {MAX_WINDOW_S:g} s"
+        )
+    if args.exit_after is not None and not 0 < args.exit_after <= MAX_EXIT_AFTER_S:
+        raise UsageError(
+            f"--exit-after {args.exit_after:g}: expected more than 0 and at most "
+            f"{MAX_EXIT_AFTER_S:g} s (a week)"
+        )
     if args.screenshot and not args.screenshot.lower().endswith(".png"):
         raise UsageError(f"--screenshot {args.screenshot}: expected a .png file name")
     if args.screenshot and args.exit_after is None:

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from runform.errors import UsageError
 from runform.validation import ANALYSIS_CHUNK_S, check_chunk_s
@@ -138,7 +139,14 @@ def run(args: argparse.Namespace) -> int:
             write_summary_json(outs.stage(args.json), result.summary)
         if args.parquet:
             write_parquet(outs.stage(args.parquet), csv_path)
+    placements = {s.sensor_id: s.placement for s in result.sensors}
     for sid, d in diag.items():
+        if result.samples.get(sid) == 0:
+            print(
+                safe_line(f"{sid}: no samples in the recording, nothing to analyse"),
+                file=sys.stderr,
+            )
+            continue
         if "skipped" in d:
             print(safe_line(f"{sid}: skipped ({d['skipped']})"), file=sys.stderr)
             continue
@@ -148,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         al = d.get("alignment")
         if al is None:
             print(
-                f"{sid}: no contacts: the sensor could not be aligned to the foot "
+                f"{sid}: no contacts: the sensor could not be aligned to the "
+                f"{'pelvis' if placements.get(sid) == 'pelvis' else 'foot'} "
                 f"({d.get('alignment_problem', 'no data')})",
                 file=sys.stderr,
             )
@@ -228,10 +237,23 @@ def print_summary(summary: dict) -> None:
     from rich.table import Table
 
     from runform.console import make_console
+    from runform.findings import summary_by_activity
+
+    console = make_console()
+    for what, part in summary_by_activity(summary):
+        console.print(_summary_table(Table, part, what))
+        bal = (part.get("balance") or {}).get("contact_time_left_pct")
+        if bal is not None:
+            print(f"contact time balance: {bal:.1f} % left")
+
+
+def _summary_table(table_cls: Any, summary: dict, what: str | None) -> Any:
+    """One rich table of medians per sensor (``what``: the activity, when shown apart)."""
     from runform.findings import fmt
 
     sensors = summary.get("sensors", {})
-    table = Table(title=f"{summary.get('recording', '')}: medians per sensor")
+    title = f"{summary.get('recording', '')}: medians per sensor"
+    table = table_cls(title=title + (f", {what}" if what else ""))
     table.add_column("metric")
     for sid, s in sensors.items():
         table.add_column(f"{sid} ({s.get('placement', '')})", justify="right")
@@ -254,10 +276,7 @@ def print_summary(summary: dict) -> None:
             else:
                 cells.append(fmt(unit, v))
         table.add_row(label, *cells)
-    make_console().print(table)
-    bal = (summary.get("balance") or {}).get("contact_time_left_pct")
-    if bal is not None:
-        print(f"contact time balance: {bal:.1f} % left")
+    return table
 
 
 def _watch_and_timeline(result, args: argparse.Namespace, outs) -> None:

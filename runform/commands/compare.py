@@ -16,6 +16,9 @@ HELP = (
     "confidence intervals, effect sizes, tests; HTML report and JSON."
 )
 
+#: Bounds of ``--resamples`` (bootstrap and permutation resamples).
+MIN_RESAMPLES, MAX_RESAMPLES = 1000, 100_000
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recordings", nargs="+", metavar="REC", help="A.h5 B.h5, or one REC.h5 to split")
@@ -71,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.out or args.json):
         raise UsageError("nothing to write: give --out and/or --json")
-    if args.resamples < 1000:
-        # the interval's 2.5 % tails need about a thousand resamples to be stable
-        raise UsageError(f"--resamples {args.resamples}: expected at least 1000")
+    if not (MIN_RESAMPLES <= args.resamples <= MAX_RESAMPLES):
+        # the interval's 2.5 % tails need about a thousand resamples to be stable; the time
+        # grows linearly with them (2000: seconds; 10^8 would run for hours without a word)
+        raise UsageError(
+            f"--resamples {args.resamples}: expected {MIN_RESAMPLES} to {MAX_RESAMPLES}"
+        )
     profile = resolve_profile(args.profile)
     split = args.split_at_marker is not None or args.split_at is not None
     recs = args.recordings

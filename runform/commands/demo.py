@@ -245,7 +245,7 @@ def _logging_session(console: Any, out: Path, args: argparse.Namespace) -> None:
     _sub(["sensors", "status", *common, "--run-seconds", run_s])
     logged = out / "logged_run.h5"
     _sub(["sensors", "download", *common, "--run-seconds", run_s, "--out", str(logged),
-          "--quiet"])  # fmt: skip
+          "--force", "--quiet"])  # fmt: skip
     _sub(["info", str(logged)])
     summary = out / "LOGGED_SUMMARY.json"
     # analyse it and export the run as a FIT activity (read back with an independent decoder;

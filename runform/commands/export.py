@@ -89,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             write_summary_json(staged.stage(args.json), res.summary)
     from runform.fit.readback import fit_overview
+    from runform.safe_output import is_special_file
 
-    print(fit_overview(out).describe())
+    if not is_special_file(out):  # a pipe or /dev/null cannot be read back
+        print(fit_overview(out).describe())
     outs = [str(out)] + [p for p in (args.strides, args.json) if p]
     print(
         f"{len(res.strides)} contacts -> {act.records} records at 1 Hz, {len(act.laps)} lap(s) "

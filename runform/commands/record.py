@@ -286,6 +286,8 @@ async def _record(source, out: Path, args: argparse.Namespace):
     finally:
         if live is not None:
             live.stop()
+            if not live.console.is_terminal:  # rich leaves the last frame without a line end
+                print(file=sys.stderr, flush=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recordings import ReplaySource, open_recording
+    from runform.analysis_run import sample_counts
     from runform.profiles import resolve_profile
     from runform.terminal_text import safe_name
     from viewer.app import run_viewer
@@ -40,8 +41,21 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.recording)
     if not path.exists():
         raise UsageError(f"{path}: no such recording")
-    with open_recording(path):  # validates: RecordingError is one line
-        pass
+    with open_recording(path) as rec:  # validates: RecordingError is one line
+        sample_counts(rec, str(path))  # an empty recording: one line, not an empty window
+        ids = [s.sensor_id for s in rec.sensors]
+        t_start, t_end = float(rec.t_start), float(rec.t_end)
+    if args.at is not None and not (t_start <= args.at <= t_end):
+        raise UsageError(
+            f"--at {args.at:g}: expected a time inside the recording ({t_start:.1f} to "
+            f"{t_end:.1f} s)"
+        )
+    unknown = [x for x in (args.show or "").split(",") if x.strip() and x.strip() not in ids]
+    if unknown:  # else the window plots nothing for it, without a word
+        raise UsageError(
+            f"--show {args.show}: no sensor {', '.join(unknown)} in {path.name} "
+            f"(sensors: {', '.join(ids)})"
+        )
     profile = resolve_profile(args.profile)
     config = viewer_config(args, mode="replay", title=f"runform replay — {safe_name(path.name)}")
     config.extra["paused"] = args.paused

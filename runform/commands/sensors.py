@@ -98,6 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dl = sub.add_parser("download", parents=[common], help="download every log into one file")
     dl.add_argument("--out", required=True, help="output recording (.h5)")
     dl.add_argument(
+        "--force", action="store_true", help="replace --out if it exists (an earlier recording)"
+    )
+    dl.add_argument(
         "--run-seconds",
         type=float,
         default=None,
@@ -344,6 +347,11 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
     armed = ArmState.load(state)
     if all(s.downloaded for s in armed.sensors.values()):
         raise UsageError(f"{state}: every sensor is downloaded already; arm them again")
+    if armed.written_to is None or Path(armed.written_to) != out:
+        # an existing file there is another recording (not this run's, resumed): as record
+        from runform.safe_output import check_new_recording
+
+        check_new_recording(out, force=args.force)
     if armed.written_to is not None and Path(armed.written_to) != out:
         print(f"note: the run was already written to {armed.written_to}", file=sys.stderr)
     last: dict[str, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from datetime import datetime
@@ -15,6 +16,11 @@ NAME = "simulate"
 HELP = "simulate a run (both shoes + pelvis) into a recording, with exact ground truth"
 
 log = logging.getLogger(__name__)
+
+#: Most samples per sensor ``simulate`` writes: 24 h at 208 Hz. Memory and time grow with the
+#: length (208 Hz, three sensors: 1800 s 0.22 GB peak and 9 s, 7200 s 0.34 GB and 34 s; so a
+#: day about 1.8 GB and 7 min), and --duration 1e9 asked for a 149 GiB array.
+MAX_SAMPLES_PER_SENSOR = 24 * 3600 * 208
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,10 +100,28 @@ def run(args: argparse.Namespace) -> int:
         overrides["mounting"] = mounting
     for item in args.set:
         key, value = _parse_set(item, get_scenario(args.scenario))
+        if key in ("duration_s", "rate_hz"):  # arguments of their own (--duration, --rate)
+            setattr(args, "duration" if key == "duration_s" else "rate", float(value))
+            continue
         overrides[key] = value
     created = _parse_date(args.date) if args.date else None
-    if args.duration is not None and args.duration <= 0:
+    if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed}: expected a whole number 0 or more")
+    rate = args.rate if args.rate is not None else get_scenario(args.scenario).rate_hz
+    if (
+        args.duration is not None
+        and math.isfinite(rate)
+        and rate > 0  # else the scenario says what is wrong with the rate
+        and args.duration * rate > MAX_SAMPLES_PER_SENSOR
+    ):
+        # far longer sessions would exhaust the memory (or wake the OOM killer) before a word
+        raise UsageError(
+            f"--duration {args.duration:g}: expected at most "
+            f"{MAX_SAMPLES_PER_SENSOR / rate:.0f} s at {rate:g} Hz (memory and time grow "
+            "with the length)"
+        )
     from runform.safe_output import OutputSet, check_new_recording, check_outputs
 
     check_new_recording(args.out, force=args.force)
@@ -142,8 +166,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _parse_set(item: str, sc: Any) -> tuple[str, Any]:
-    """``FIELD=VALUE`` of ``--set``: a number, or ``a,b`` for a (left, right) pair field."""
+    """``FIELD=VALUE`` of ``--set``: a number, or ``a,b`` for a (left, right) pair field; one
+    number for a field that follows a schedule over the run (e.g. the ChiRunning cadence)
+    makes it constant."""
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not hasattr(sc, key) or key.startswith("_"):
@@ -152,17 +182,28 @@ def _parse_set(item: str, sc: Any) -> tuple[str, Any]:
             "(e.g. foot_strike_angle_deg, cadence_spm, pelvic_drop_deg)"
         )
     current = getattr(sc, key)
+    pair = isinstance(current, tuple) and len(current) == 2 and all(map(_is_number, current))
+    schedule = (
+        isinstance(current, tuple)
+        and len(current) > 0
+        and all(isinstance(p, tuple) and len(p) == 2 and all(map(_is_number, p)) for p in current)
+    )
+    if not (current is None or isinstance(current, (int, float)) or pair or schedule):
+        # a name, text, the markers, the program, the sensors or the mountings (before:
+        # an internal error, or a scenario named "1.0")
+        raise UsageError(
+            f"--set {item!r}: {key} is not a number field (--set takes numbers; "
+            "--mounting sets the mountings)"
+        )
     try:
         nums = [float(x) for x in raw.split(",")]
     except ValueError:
         raise UsageError(f"--set {item!r}: expected a number or two numbers a,b") from None
-    if isinstance(current, tuple) and len(current) == 2 and len(nums) == 2:
+    if pair and len(nums) == 2:
         return key, (nums[0], nums[1])
     if isinstance(current, bool) or len(nums) != 1:
-        raise UsageError(
-            f"--set {item!r}: {key} takes {'a pair a,b' if isinstance(current, tuple) else 'one number'}"
-        )
-    if isinstance(current, tuple):
+        raise UsageError(f"--set {item!r}: {key} takes {'a pair a,b' if pair else 'one number'}")
+    if pair:
         return key, (nums[0], nums[0])
     return key, int(nums[0]) if isinstance(current, int) else nums[0]
 

@@ -44,6 +44,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Wall-clock times a FIT ``date_time`` holds, Unix s: 32-bit seconds since 1989-12-31, and
+#: values below 0x10000000 mean seconds since the device started, not a date (FIT SDK).
+FIT_DATES_UNIX_S = (P.FIT_EPOCH_UNIX_S + 0x10000000, P.FIT_EPOCH_UNIX_S + 0xFFFFFFFE)
+
 #: runform's developer application ID (a fixed UUID, the same in every file runform writes).
 APPLICATION_ID = bytes.fromhex("6b0e3c1a9f2d4e57b8a1c0d3e5f70921")
 
@@ -310,6 +314,19 @@ def activity_fit(
     u1 = math.floor(start_unix_s + t_hi)
     if u1 < u0:
         u1 = u0
+    lo, hi = FIT_DATES_UNIX_S
+    if not (lo <= u0 and u1 <= hi):  # else the times are written as "invalid"
+
+        def iso(u: float) -> str:
+            try:
+                return datetime.fromtimestamp(u, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            except (OverflowError, ValueError, OSError):
+                return f"{u:g} s after 1970"
+
+        raise UsageError(
+            f"start time {iso(u0)}: a FIT file holds dates from {iso(lo)[:10]} to "
+            f"{iso(hi)[:10]} (give the run's real start with --start)"
+        )
     unix = np.arange(u0, u1 + 1, dtype=np.int64)
     t = unix - start_unix_s
     tl = per_second(strides, placements, t, window_s=window_s)

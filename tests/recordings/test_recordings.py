@@ -225,6 +225,10 @@ def _make_bad(path: Path, how: str) -> None:
             g.attrs["placement"] = "wrist"
         elif how == "no_rate":
             del g.attrs["sample_rate_hz"]
+    if how == "truncated":  # an interrupted copy: was "HDF5 cannot open the file (Unable to
+        # synchronously open file (truncated file: eof = 1000, sblock->base_addr = 0, ...))"
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
 
 
 @pytest.mark.parametrize(
@@ -237,6 +241,7 @@ def _make_bad(path: Path, how: str) -> None:
         ("newer_version", "format_version 2 is newer"),
         ("bad_placement", "placement"),
         ("no_rate", "sample_rate_hz"),
+        ("truncated", "the file is cut short ("),
     ],
 )
 def test_bad_files_give_one_clear_line(tmp_path: Path, how: str, expect: str) -> None:

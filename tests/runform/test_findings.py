@@ -19,6 +19,7 @@ from runform.findings import (
     make_segments,
     next_step,
     segment_findings,
+    summary_by_activity,
 )
 from runform.profiles import resolve_profile
 from runform.stats import compare_series, holm
@@ -248,3 +249,30 @@ def test_compare_says_when_a_metric_is_still_beyond_its_limit():
     comp = compare_runs(a, b, n_boot=1000, n_perm=1000, profile=PROFILE)
     left = next(s for s in comp.sentences if s.startswith("left-stance pelvic drop"))
     assert "still above the 7.0° limit" in left
+
+
+def _summary(run: int, walk: int) -> dict:
+    def part(n: int, cadence: float) -> dict:
+        return {"placement": "left_foot", "contacts": n, "cadence_median": cadence}
+
+    foot = {"placement": "left_foot", "contacts": run + walk, "cadence_median": 120.0}
+    foot["by_activity"] = {"run": part(run, 165.0), "walk": part(walk, 110.0)}
+    return {"recording": "r.h5", "sensors": {"left_foot": foot}, "balance": {"x": 1}}
+
+
+def test_summary_by_activity_splits_walking_and_running():
+    parts = summary_by_activity(_summary(40, 60))
+    assert [w for w, _ in parts] == ["running", "walking"]
+    assert parts[0][1]["sensors"]["left_foot"]["cadence_median"] == 165.0
+    assert parts[1][1]["sensors"]["left_foot"]["cadence_median"] == 110.0
+    assert "balance" in parts[0][1] and "balance" not in parts[1][1]
+
+
+def test_summary_by_activity_gives_a_lone_contact_no_table():
+    # gaitmap stair descent: 1 of 38 contacts taken for running had a "running" table
+    parts = summary_by_activity(_summary(1, 37))
+    assert [w for w, _ in parts] == ["walking"]
+    assert summary_by_activity(_summary(40, 0))[0][0] is None  # a run: as it always was
+    # a walk alone: its walking medians (the session-level pace is of running, so empty)
+    assert [w for w, _ in summary_by_activity(_summary(0, 37))] == ["walking"]
+    assert summary_by_activity(_summary(3, 5))[0][0] is None

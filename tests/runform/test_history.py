@@ -67,3 +67,67 @@ def test_history_of_a_simulated_season(tmp_path, capsys):
     assert main(["history", str(bout), "--out", str(tmp_path / "h2.html"), "--no-progress"]) == 0
     text2 = capsys.readouterr().out
     assert "6 sessions" in text2 and f"from week 4 ({week4})" in text2
+
+
+def test_history_dates_every_iso_time_and_says_when_it_cannot(tmp_path, capsys, caplog):
+    # before: a created_utc with a fraction of a second (valid ISO 8601, as the FIT export
+    # reads it) was not understood, and that session silently took the file's modification
+    # time (today) instead
+    import shutil
+
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    base = tmp_path / "base.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(base)
+    frac, bad = tmp_path / "frac.h5", tmp_path / "bad.h5"
+    for path, value in ((frac, "2026-10-05T08:00:00.250Z"), (bad, "last tuesday")):
+        shutil.copy(base, path)
+        with h5py.File(path, "r+") as f:
+            f.attrs["created_utc"] = value
+    csv_out = tmp_path / "h.csv"
+    args = ["history", str(frac), str(bad), "--out", str(tmp_path / "h.html"), "--csv"]
+    assert main([*args, str(csv_out), "--no-progress"]) == 0
+    table = csv_out.read_text()
+    assert "2026-10-05" in table, table
+    said = capsys.readouterr().err + caplog.text
+    assert "bad.h5" in said and "last tuesday" in said and "modification time" in said, said
+
+
+def test_history_dates_a_downloaded_run_by_its_start(tmp_path):
+    # a run logged on the sensors and downloaded a week later: created_utc is the download,
+    # start_utc the run (as the FIT export reads it); before, the session took the download day
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    path = tmp_path / "logged.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["created_utc"] = "2026-10-12T18:00:00Z"
+        f.attrs["start_utc"] = "2026-10-05T07:30:00.125Z"
+    csv_out = tmp_path / "h.csv"
+    args = ["history", str(path), "--out", str(tmp_path / "h.html"), "--csv", str(csv_out)]
+    assert main([*args, "--no-progress"]) == 0
+    assert "2026-10-05 07:30" in csv_out.read_text()
+
+
+def test_history_leaves_out_an_empty_recording(tmp_path, capsys, caplog):
+    # analyze refuses a recording without samples; history goes on without it (a folder of a
+    # season may hold a recording stopped at once), and says so
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    good, empty = tmp_path / "good.h5", tmp_path / "empty.h5"
+    for p in (good, empty):
+        simulate_session("easy", duration_s=30, seed=1, truth=False).write(p)
+    with h5py.File(empty, "r+") as f:
+        for g in f["sensors"].values():
+            for name in ("t", "acc", "gyr", "seq"):
+                if name in g:
+                    g[name].resize(0, axis=0)
+    assert main(["history", str(tmp_path), "--out", str(tmp_path / "h.html")]) == 0
+    said = capsys.readouterr().err + caplog.text
+    assert "empty.h5" in said and "no samples" in said and "left out" in said, said

@@ -57,3 +57,26 @@ def test_cli_with_a_polar_verity_sense(tmp_path, capsys):
         info = {i.sensor_id: i for i in r.sensors}["left_foot"]
         assert info.sample_rate_hz == 52.0 and info.device_model == "polar-verity-sense"
         assert len(r.read("left_foot").t) > 52 * 60
+
+
+def test_download_never_replaces_an_earlier_recording_without_force(tmp_path, capsys):
+    # before: `sensors download --out run.h5` wrote over an existing run.h5 (another day's
+    # run) without a word, unlike record, live and simulate
+    import hashlib
+
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 0
+    earlier = tmp_path / "earlier.h5"
+    earlier.write_bytes(b"an earlier recording")
+    digest = hashlib.sha256(earlier.read_bytes()).hexdigest()
+    argv = ["sensors", "download", "--simulate", "--state", st, "--run-seconds", "10", "--quiet"]
+    capsys.readouterr()
+    assert main([*argv, "--out", str(earlier)]) == 2
+    err = capsys.readouterr().err
+    assert "earlier.h5" in err and "--force" in err, err
+    assert hashlib.sha256(earlier.read_bytes()).hexdigest() == digest
+    assert main([*argv, "--out", str(earlier), "--force"]) == 0  # asked for: replaced
+    with open_recording(earlier) as r:
+        assert len(r.sensors) == 3

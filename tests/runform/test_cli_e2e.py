@@ -1,0 +1,461 @@
+"""End-to-end rough edges of the command line found by using it as a new user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+
+from firmware_bridge.simulator import simulate_session
+from runform.cli import main
+
+
+@pytest.fixture(scope="module")
+def easy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("e2e") / "easy.h5"
+    simulate_session("easy", duration_s=30, rate_hz=104, seed=3, truth=False).write(path)
+    return path
+
+
+def _emptied(src: Path, dst: Path, sensor_ids: list[str] | None = None) -> Path:
+    """A copy of ``src`` whose sensors (all, or ``sensor_ids``) hold zero samples."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        for sid in sensor_ids or list(f["sensors"]):
+            g = f["sensors"][sid]
+            for name in ("t", "acc", "gyr", "seq"):
+                if name in g:
+                    g[name].resize(0, axis=0)
+    return dst
+
+
+@pytest.mark.parametrize("command", ["analyze", "report", "export", "replay"])
+def test_a_recording_without_samples_is_one_line_not_an_empty_result(
+    command: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = _emptied(easy, tmp_path / "empty.h5")
+    out = {
+        "analyze": ["--json", str(tmp_path / "s.json")],
+        "report": ["--out", str(tmp_path / "r.html")],
+        "export": ["--fit", str(tmp_path / "r.fit")],
+        "replay": ["--mute", "--exit-after", "0.5"],
+    }[command]
+    code = main([command, str(rec), *out])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(lines) == 1, err
+    assert "empty.h5" in lines[0] and "no samples" in lines[0], lines[0]
+    assert not list(tmp_path.glob("s.json")) + list(tmp_path.glob("r.*"))
+
+
+def test_one_empty_sensor_is_named_as_empty(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = _emptied(easy, tmp_path / "no_pelvis.h5", ["pelvis"])
+    code = main(["analyze", str(rec), "--json", str(tmp_path / "s.json")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    line = next(ln for ln in err.splitlines() if ln.startswith("pelvis:"))
+    assert "no samples" in line, line
+    assert "foot" not in line, line  # not "could not be aligned to the foot"
+
+
+def test_no_sensor_to_analyse_names_the_file(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = tmp_path / "none.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        for sid in list(f["sensors"]):
+            del f["sensors"][sid]
+    code = main(["analyze", str(rec)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "none.h5" in err and "no sensor" in err, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.timeout(60)
+def test_compare_refuses_an_absurd_number_of_resamples(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 10^8 resamples ran for hours without a word (the bootstrap is linear in them)
+    argv = ["compare", str(easy), str(easy), "--json", str(tmp_path / "c.json")]
+    code = main([*argv, "--resamples", "100000000"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "--resamples" in line and "100000" in line, line
+    assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--seed", "-1"], ["--seed", "-1"]),
+        (["--duration", "1e9"], ["--duration", "at most"]),
+        # before: "internal error: TypeError: ... got multiple values for 'duration_s'"
+        (["--set", "duration_s=1e9"], ["--duration", "at most"]),
+        (["--set", "rate_hz=5"], ["rate_hz 5", "50 to 1666"]),
+        (["--set", "rate_hz=inf"], ["rate_hz inf", "50 to 1666"]),
+        # before: internal errors (TypeError, AttributeError), or a scenario named "1.0"
+        (["--set", "markers=1"], ["markers", "not a number"]),
+        (["--set", "mounting=1"], ["mounting", "not a number"]),
+        (["--set", "name=1"], ["name", "not a number"]),
+        (["--set", "program=1"], ["program", "not a number"]),
+    ],
+)
+def test_simulate_names_the_bad_option(
+    argv: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sim.h5"
+    code = main(["simulate", "--out", str(out), "--no-progress", *argv])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+    assert not out.exists()
+
+
+def test_simulate_set_makes_a_scheduled_field_constant(tmp_path: Path) -> None:
+    # before: "internal error: TypeError: cannot unpack non-iterable float object"
+    out = tmp_path / "chi.h5"
+    argv = ["simulate", "--scenario", "chirunning", "--set", "cadence_spm=170", "--set"]
+    assert main([*argv, "pelvic_drop_deg=6,4", "--duration", "10", "--out", str(out)]) == 0
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--show", "left_foot,nosuch"], ["--show", "nosuch", "left_foot, pelvis, right_foot"]),
+        (["--at", "99999"], ["--at", "99999", "30"]),
+        (["--at", "-5"], ["--at", "-5"]),
+    ],
+)
+def test_replay_refuses_what_the_recording_does_not_have(
+    argv: list[str],
+    words: list[str],
+    easy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: the window opened on an empty plot (an unknown id) or at the end of the file
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    code = main(["replay", str(easy), "--mute", "--exit-after", "0.5", *argv])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+
+
+# ------------------------------------------------------------- walking and running apart
+@pytest.fixture(scope="module")
+def intervals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run/walk intervals: walking, then 4 x (running, walking)."""
+    path = tmp_path_factory.mktemp("e2e") / "intervals.h5"
+    simulate_session("intervals", duration_s=240, seed=0, truth=False).write(path)
+    return path
+
+
+def test_analyze_table_shows_walking_and_running_apart(
+    intervals: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: one table of medians over both (a walking cadence of 113 beside a running pace)
+    js = tmp_path / "s.json"
+    assert main(["analyze", str(intervals), "--json", str(js)]) == 0
+    by = json.loads(js.read_text())["sensors"]["left_foot"]["by_activity"]
+    capsys.readouterr()
+    assert main(["analyze", str(intervals)]) == 0
+    out = capsys.readouterr().out
+    run_part = out.split("medians per sensor, running")[1].split("medians per sensor, walking")
+    assert len(run_part) == 2, out
+    running, walking = run_part
+    assert f"{by['run']['cadence_median']:.0f} steps/min" in running
+    assert f"{by['walk']['cadence_median']:.0f} steps/min" in walking
+    assert f"{by['walk']['cadence_median']:.0f} steps/min" not in running
+
+
+def test_report_summary_shows_walking_and_running_apart(intervals: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", str(intervals), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "median, running" in html and "median, walking" in html
+
+
+def test_walking_segments_hold_only_walking_contacts(intervals: Path) -> None:
+    # before: a running contact whose initial contact fell just inside a walking bout counted
+    # in the walking segment, which then showed its flight time (walking has none)
+    from runform.analysis_run import analyse_recording
+    from runform.compare import _with_placement
+    from runform.findings import make_segments, segment_values
+
+    res = analyse_recording(intervals)
+    segs = make_segments(
+        _with_placement(res),
+        t_start=res.t_start,
+        t_end=res.t_start + res.duration_s,
+        summary=res.summary,
+    )
+    assert {s.activity for s in segs} == {"run", "walk"}
+    for s in segs:
+        assert set(s.rows["activity"]) <= {s.activity, ""}, s.label
+        if s.activity == "walk":
+            assert segment_values(s.rows)["flight_time"] is None, s.label
+
+
+def test_compare_report_names_each_run_once(easy: Path, tmp_path: Path) -> None:
+    # before: "A: A: easy.h5 — easy.h5" and a column "A: A: easy.h5"
+    out = tmp_path / "c.html"
+    assert main(["compare", str(easy), str(easy), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "A: A:" not in html and "B: B:" not in html
+    assert "easy.h5 — easy.h5" not in html
+    assert "A: easy.h5" in html
+
+
+def test_compare_of_walks_does_not_judge_them_against_running_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: "cadence unchanged (112 vs 112 steps/min, ...); still below the 155 steps/min
+    # limit" on two walks (the report says walking is shown, not judged)
+    walks = []
+    for seed in (1, 2):
+        p = tmp_path / f"walk{seed}.h5"
+        simulate_session("walk", duration_s=40, seed=seed, truth=False).write(p)
+        walks.append(str(p))
+    js = tmp_path / "c.json"
+    assert main(["compare", *walks, "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(js.read_text())["activity"] == "walk"
+    assert "cadence" in out
+    assert "limit" not in out, out
+
+
+def test_report_left_right_of_a_run_walk_session_is_running(
+    intervals: Path, tmp_path: Path
+) -> None:
+    # before: the left/right medians mixed walking and running (cadence 113 steps/min)
+    out, js = tmp_path / "r.html", tmp_path / "s.json"
+    assert main(["analyze", str(intervals), "--json", str(js)]) == 0
+    run = json.loads(js.read_text())["sensors"]["left_foot"]["by_activity"]["run"]
+    assert main(["report", str(intervals), "--out", str(out)]) == 0
+    html = out.read_text()
+    section = html.split("<h2>Left / right</h2>")[1].split("<h2>")[0]
+    assert "running contacts" in section
+    cadence_row = next(r for r in section.split("<tr>") if "cadence" in r)
+    assert f"{run['cadence_median']:.0f} steps/min" in cadence_row, cadence_row
+
+
+def test_record_status_line_ends_its_line_when_not_on_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: the last status frame had no line end, so in a log (2>&1) it ran into the next
+    # line: "... | P 416Hz -0 73%wrote run.h5: 2.2 s"
+    out = tmp_path / "run.h5"
+    argv = ["record", "--simulate", "--duration", "1", "--speed", "4", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Hz" in err and err.endswith("\n"), repr(err[-80:])
+
+
+def test_compare_of_a_walk_with_a_run_says_so_and_judges_neither_as_the_other(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: gaitmap_ms_left (a walk) vs a run read "cadence +38 steps/min (131 -> 169);
+    # now within the 155 steps/min limit", as if the walker had learnt to run
+    walk = tmp_path / "walk.h5"
+    simulate_session("walk", duration_s=40, seed=1, truth=False).write(walk)
+    js = tmp_path / "c.json"
+    assert main(["compare", str(walk), str(easy), "--json", str(js)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "A is walking and B running" in lines[1], lines
+    assert not any("limit" in ln for ln in lines), lines
+    assert json.loads(js.read_text())["activities"] == ["walk", "run"]
+
+
+@pytest.mark.parametrize("workers", ["0", "100000"])
+def test_batch_refuses_an_absurd_worker_count_before_starting_anything(
+    workers: str,
+    easy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: --workers 100000 asked Dask for 100000 local worker processes (the check only
+    # refused < 1, after the output folder was made and the progress bar drawn)
+    import distributed
+
+    started: list[int] = []
+
+    def no_cluster(*args: object, n_workers: int = 0, **kw: object) -> None:
+        started.append(n_workers)
+        raise RuntimeError(f"the test refused to start {n_workers} workers")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    out = tmp_path / "batch"
+    code = main(["batch", str(easy), "--out", str(out), "--workers", workers, "--no-progress"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert f"--workers {workers}" in line, line
+    assert started == [] and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # before: the raw-signal buffers were sized for 10^7 s (about 190 GB per sensor);
+        # 10^5 s would have filled some 11 GB of memory before a window showed
+        (["--exit-after", "0.5", "--window", "1e7"], ["--window", "600"]),
+        # before: "internal error: OverflowError" (Qt's timer takes 32-bit milliseconds)
+        (["--exit-after", "3000000"], ["--exit-after", "604800"]),
+    ],
+)
+def test_viewer_options_have_an_upper_bound(
+    argv: list[str],
+    words: list[str],
+    easy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    code = main(["replay", str(easy), "--mute", *argv])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+
+
+@pytest.mark.parametrize("start", ["1800-01-01T00:00:00Z", "1995-06-01T00:00:00Z", "2200-01-01"])
+def test_export_refuses_a_date_a_fit_file_cannot_hold(
+    start: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: exit 0 and a FIT file whose every timestamp read back as invalid (None)
+    out = tmp_path / "run.fit"
+    code = main(["export", str(easy), "--fit", str(out), "--start", start])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "FIT file holds dates from" in line and "--start" in line, line
+    assert not out.exists()
+
+
+def test_report_header_shows_the_start_and_escapes_once(easy: Path, tmp_path: Path) -> None:
+    # before: a run downloaded from the sensors showed only the download time (created_utc),
+    # and the created_utc text was escaped twice ("&" became "&amp;amp;")
+    rec = tmp_path / "logged.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        f.attrs["created_utc"] = "2026-10-12T18:00:00Z & later"
+        f.attrs["start_utc"] = "2026-10-05T07:30:00Z"
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "started 2026-10-05T07:30:00Z" in html
+    assert "2026-10-12T18:00:00Z &amp; later" in html and "&amp;amp;" not in html
+
+
+# ------------------------------------------------------------- outputs that are not files
+def _drain(fifo: Path, got: list[bytes], stop: threading.Event) -> None:
+    """Read a FIFO without blocking anyone: collect what a writer sends until told to stop."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while not stop.is_set():
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                chunk = b""
+            if chunk:
+                got.append(chunk)
+            else:
+                time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
+def test_an_output_that_is_a_pipe_is_written_not_replaced(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: --json /dev/stdout (or /dev/null, or a named pipe) was replaced by a regular
+    # file (the staged output renamed over it): run as root, `--json /dev/null` left
+    # /dev/null a 4 kB text file for every program on the machine
+    fifo = tmp_path / "summary.pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    stop = threading.Event()
+    reader = threading.Thread(target=_drain, args=(fifo, got, stop), daemon=True)
+    reader.start()
+    time.sleep(0.1)  # the reader holds the pipe open
+    try:
+        assert main(["analyze", str(easy), "--json", str(fifo)]) == 0
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        reader.join(5)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the pipe was replaced by a file"
+    assert json.loads(b"".join(got))["format"] == "runform-analysis"
+    assert not [p for p in tmp_path.iterdir() if "runform-tmp" in p.name]
+
+
+def test_a_recording_is_not_written_over_a_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "rec.pipe"
+    os.mkfifo(fifo)
+    code = main(["simulate", "--duration", "5", "--out", str(fifo), "--force", "--no-progress"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "rec.pipe" in line and "not a regular file" in line, line
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_compare_alert_time_is_of_the_compared_activity(
+    intervals: Path, easy: Path, tmp_path: Path
+) -> None:
+    # before: running compared with running, but "alert heel_strike on" was the share of the
+    # whole run/walk session's time (walking and standing included)
+    from runform.findings import alert_shares
+
+    js, out = tmp_path / "s.json", tmp_path / "c.html"
+    assert main(["analyze", str(intervals), "--json", str(js)]) == 0
+    summary = json.loads(js.read_text())
+    assert main(["compare", str(intervals), str(easy), "--out", str(out)]) == 0
+    row = next(r for r in out.read_text().split("<tr>") if "<i>heel_strike</i> on" in r)
+    shown = int(row.split("% of the time")[0].rsplit(">", 1)[1])
+    runs = [(b["t0"], b["t1"]) for b in summary["bouts"] if b["activity"] == "run"]
+    alerts = summary["alerts"]
+    on = sum(alert_shares(alerts, a, b).get("heel_strike", 0.0) * (b - a) for a, b in runs)
+    want = round(100 * on / sum(b - a for a, b in runs))
+    whole = round(100 * alert_shares(alerts, 0.0, summary["duration_s"])["heel_strike"])
+    assert want != whole  # the test tells the two apart
+    assert shown == want, (shown, want, whole)
+
+
+def test_report_in_imperial_units_has_no_metric_lengths_or_speeds(
+    easy: Path, tmp_path: Path
+) -> None:
+    # before: the findings were in ft / in / min per mile, but the Summary and Left / right
+    # tables still said "8.1 cm" and "3.00 m/s"
+    import re
+
+    out = tmp_path / "r.html"
+    assert main(["report", str(easy), "--out", str(out), "--units", "imperial"]) == 0
+    html = out.read_text()
+    tables = html.split("<h2>Summary</h2>")[1].split("<h2>Per-stride overlays</h2>")[0]
+    cells = " ".join(re.findall(r"<td[^>]*>(.*?)</td>", tables, flags=re.S))
+    assert not re.search(r"\d (cm|m/s|m)\b", cells), re.findall(r"[\d.]+ (?:cm|m/s|m)\b", cells)
+    assert " in" in cells and " mph" in cells
+    metric = tmp_path / "m.html"
+    assert main(["report", str(easy), "--out", str(metric)]) == 0
+    assert " m/s" in metric.read_text()  # metric as it was
