@@ -37,7 +37,9 @@ __all__ = [
     "make_segments",
     "next_step",
     "segment_findings",
+    "share_cell",
     "summary_by_activity",
+    "watched_alerts",
 ]
 
 UNITS = ("metric", "imperial")
@@ -374,10 +376,32 @@ def segment_findings(
             else Light("info")
         )
         out.append(Finding(key, label, value, light, fmt(metric, value, units)))
-    return SegmentFindings(seg, out, alert_shares(alerts, seg.t0, seg.t1))
+    shares = alert_shares(watched_alerts(alerts, profile, seg.activity), seg.t0, seg.t1)
+    return SegmentFindings(seg, out, shares)
 
 
 # ----------------------------------------------------------------------------- alerts
+def watched_alerts(
+    alerts: Sequence[dict[str, Any]], profile: Any, activity: str | None
+) -> list[dict[str, Any]]:
+    """The alerts of the rules that watch ``activity`` (``run``/``walk``; ``None``: all).
+
+    A rule watches one activity (:attr:`dsp.alerts.Rule.activity`): a running rule that was on
+    when a walk break began is not evaluated during the walk, so its time there says nothing
+    (the interval report showed ``heel_strike`` on 100 % of every walking segment, and the
+    walking pelvic-drop rule 100 % of every running one).
+    """
+    if profile is None or activity is None:
+        return list(alerts)
+    watches = {r.name: r.activity for r in profile.rules}
+    return [a for a in alerts if watches.get(str(a.get("rule")), "any") in ("any", activity)]
+
+
+def share_cell(share: float | None) -> str:
+    """A cell of the alert time shares: ``–`` where the rule does not watch the activity."""
+    return "–" if share is None else f"{100 * share:.0f} % of the time"
+
+
 def alert_intervals(
     alerts: list[dict[str, Any]], t_end: float
 ) -> dict[str, list[tuple[float, float]]]:

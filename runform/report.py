@@ -544,6 +544,7 @@ def findings_html(
         next_step,
         problems,
         segment_findings,
+        share_cell,
     )
 
     df = _with_placement(res)
@@ -564,8 +565,7 @@ def findings_html(
     rules = sorted({r for sf in fs for r in sf.alert_share})
     for rule in rules:
         rows.append(
-            [f"alert <i>{_e(rule)}</i> on"]
-            + [f"{100 * sf.alert_share.get(rule, 0.0):.0f} % of the time" for sf in fs]
+            [f"alert <i>{_e(rule)}</i> on"] + [share_cell(sf.alert_share.get(rule)) for sf in fs]
         )
     header = ["metric", *[sf.segment.label for sf in fs]]
     parts.append(_table(header, rows).replace("<table>", '<table class="lights">', 1))
@@ -1232,7 +1232,15 @@ def fig_compare_strikes(comp: Comparison) -> Figure | None:
 def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     """Traffic lights of A and B side by side (the alert profile's limits, published ranges),
     and one cue per problem left in B."""
-    from runform.findings import CUES, Segment, alert_shares_over, problems, segment_findings
+    from runform.findings import (
+        CUES,
+        Segment,
+        alert_shares_over,
+        problems,
+        segment_findings,
+        share_cell,
+        watched_alerts,
+    )
 
     profile = comp.profile
     if profile is None:
@@ -1255,13 +1263,12 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
         if comp.activity is not None and spans:
             # like the medians, the alert time of the compared activity only (a run/walk
             # session's walking time would count in its running alerts' share)
-            sf.alert_share = alert_shares_over(alerts, spans)
+            sf.alert_share = alert_shares_over(watched_alerts(alerts, profile, act), spans)
         fs.append(sf)
     rows = _light_rows(fs)
     for rule in sorted({r for sf in fs for r in sf.alert_share}):
         rows.append(
-            [f"alert <i>{_e(rule)}</i> on"]
-            + [f"{100 * sf.alert_share.get(rule, 0.0):.0f} % of the time" for sf in fs]
+            [f"alert <i>{_e(rule)}</i> on"] + [share_cell(sf.alert_share.get(rule)) for sf in fs]
         )
     what = {"run": "running", "walk": "walking"}.get(comp.activity or "", "")
     out = [

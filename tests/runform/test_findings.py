@@ -14,11 +14,13 @@ from dsp.form_ranges import rate
 from dsp.metrics import fmt_duration
 from runform.compare import Run, compare_runs
 from runform.findings import (
+    Segment,
     alert_shares,
     fmt,
     make_segments,
     next_step,
     segment_findings,
+    share_cell,
     summary_by_activity,
 )
 from runform.profiles import resolve_profile
@@ -162,6 +164,29 @@ def test_alert_share_counts_the_time_each_alert_was_on():
     assert got["heel_strike"] == pytest.approx(0.7)
     assert got["pelvic_drop (left)"] == pytest.approx(1.0)
     assert alert_shares(alerts, 40.0, 60.0)["heel_strike"] == pytest.approx(0.5)
+
+
+def test_a_rule_has_no_time_share_in_an_activity_it_does_not_watch():
+    # a running rule on when a walk break begins is not evaluated during the walk (and the
+    # walking pelvic-drop rule not during a run): its share there is left empty, not 100 %
+    alerts = [
+        {"t": 10.0, "rule": "heel_strike"},  # on from 10 s, never cleared
+        {"t": 5.0, "rule": "walk_pelvic_drop", "side": "left"},
+    ]
+    rows = _table()
+    walk = Segment(60.0, 100.0, "walk", "walking", rows[rows["t_ic"] >= 60.0])
+    run = Segment(0.0, 60.0, "run", "running", rows[rows["t_ic"] < 60.0])
+    got_walk = segment_findings(walk, profile=PROFILE, alerts=alerts).alert_share
+    got_run = segment_findings(run, profile=PROFILE, alerts=alerts).alert_share
+    assert got_walk == {"walk_pelvic_drop (left)": pytest.approx(1.0)}
+    assert got_run == {"heel_strike": pytest.approx(50.0 / 60.0)}
+    assert share_cell(got_walk.get("heel_strike")) == "–"
+    assert share_cell(got_run["heel_strike"]) == "83 % of the time"
+    # without a profile (or an activity) every alert counts, as before
+    assert set(segment_findings(walk, alerts=alerts).alert_share) == {
+        "heel_strike",
+        "walk_pelvic_drop (left)",
+    }
 
 
 def _run(df: pd.DataFrame, label: str) -> Run:
