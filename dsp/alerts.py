@@ -46,6 +46,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import string
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -220,9 +221,10 @@ class Rule:
 
     def format_message(self, value: float, side: str | None) -> str:
         """The alert text, with ``{value}``, ``{limit}``, ``{window}``, ``{side}``, ``{unit}``."""
+        shown, limit = self.in_unit(value), self.in_unit(self.on)
         fields_ = {
-            "value": self.in_unit(value),
-            "limit": self.in_unit(self.on),
+            "value": shown,
+            "limit": limit,
             "window": self.window,
             "side": side or "both",
             "unit": self.unit,
@@ -231,7 +233,7 @@ class Rule:
         }
         if self.message:
             try:
-                return self.message.format(**fields_)
+                return _distinct_value(self.message, shown, limit).format(**fields_)
             except (KeyError, IndexError, ValueError):
                 pass  # validated at load time; keep going with the generic text
         where = f" ({side})" if side else ""
@@ -240,6 +242,39 @@ class Rule:
             f"{self.metric}{where} {fields_['value']:.3g} {self.unit} {op} "
             f"{fields_['limit']:.3g} {self.unit}"
         )
+
+
+def _distinct_value(message: str, value: float, limit: float) -> str:
+    """``message`` with more decimals for ``{value}`` where its own would print it as the
+    limit: a cadence of 154.8 against 155 read "Cadence 155 steps/min, below 155"."""
+    parts = list(string.Formatter().parse(message))
+    spec_of = {name: spec for _, name, spec, _ in parts if name in ("value", "limit")}
+    spec_v, spec_l = spec_of.get("value"), spec_of.get("limit")
+    m = re.fullmatch(r"(.*\.)(\d+)f", spec_v or "")
+    if m is None or spec_l is None or value == limit:
+        return message
+
+    def same(digits: int) -> bool:
+        shown = float(format(value, f"{m[1]}{digits}f"))
+        return shown == float(format(limit, spec_l or "g"))
+
+    digits = int(m[2])
+    try:
+        if not same(digits):
+            return message
+        while digits < 6 and same(digits):
+            digits += 1
+    except ValueError:
+        return message
+    out = []
+    for literal, name, spec, conv in parts:
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is not None:
+            spec = f"{m[1]}{digits}f" if name == "value" else spec
+            out.append(
+                "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            )
+    return "".join(out)
 
 
 @dataclass(frozen=True)

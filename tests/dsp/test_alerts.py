@@ -271,3 +271,24 @@ def test_analyze_fills_summary_alerts(tmp_path, capsys):
     assert main(["analyze", str(EXAMPLE), "--json", str(js), "--profile", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "rule 'x'" in err and "'above'" in err
+
+
+def test_an_alert_never_prints_its_value_as_the_limit():
+    # the message's own format rounded 154.8 steps/min to the limit: "Cadence 155, below 155"
+    rules = {r.name: r for r in resolve_profile("default").rules}
+    low, drop = rules["low_cadence"], rules["pelvic_drop"]
+    assert low.format_message(154.8, None).startswith("Cadence 154.8 steps/min, below 155")
+    assert low.format_message(150.2, None).startswith("Cadence 150 steps/min, below 155")
+    assert "7.02 deg (limit 7 deg)" in drop.format_message(7.02, "left")
+    assert "7.3 deg (limit 7 deg)" in drop.format_message(7.3, "left")
+    # a hand-written message keeps its braces and other fields
+    custom = load_profile(
+        {
+            "name": "t",
+            "rule": [
+                {"name": "c", "metric": "cadence", "window": 1, "below": 155.0,
+                 "message": "{{cue}} {value:.0f} < {limit:.0f} over {window}"},
+            ],
+        }
+    ).rules[0]  # fmt: skip
+    assert custom.format_message(154.9, None) == "{cue} 154.9 < 155 over 1"
