@@ -222,8 +222,13 @@ class Recorder:
             self.writer.add_marker(t, label, kind=kind)
 
     def close(self) -> None:
-        """Flush and close the file."""
-        self.writer.close()
+        """Flush and close the file (a write that failed at the end stops it as in
+        :meth:`append`: ``summary.stopped_by`` says why)."""
+        try:
+            self.writer.close()
+        except RecordingWriteError as exc:
+            if not self.stopped:
+                self._stop(exc.reason)
 
     def __enter__(self) -> Recorder:
         return self

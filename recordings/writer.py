@@ -521,7 +521,14 @@ class RecordingWriter:
             raise RecordingError(f"{self.path}: the recording is already closed")
 
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
+        """Flush and close the file (idempotent).
+
+        Raises
+        ------
+        RecordingWriteError
+            A write failed (now, or earlier in the background flush): the file keeps what was
+            flushed before it, and the caller must not take the recording for complete.
+        """
         self._stop.set()
         with self._lock:
             if self._closed:
@@ -530,14 +537,18 @@ class RecordingWriter:
                 if self._failed is None:
                     self.flush(final=True)
             except RecordingWriteError:
-                pass  # the samples flushed before stay valid; say so in the caller
+                pass  # raised below, once the file is closed
             finally:
                 self._closed = True
                 self._close_file()
                 self._release_reserve()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        if self.live and self._failed is None:
+        if self._failed is not None:
+            # (a failure of the background flush after the last append was not raised to
+            # anyone: without this, `simulate` reported a file of 0 samples as written)
+            raise self._failed
+        if self.live:
             self._compact()
 
     def _make_reserve(self) -> None:
