@@ -286,6 +286,16 @@ class Profile:
     description: str = ""
     source: str = ""
 
+    def watches(self, rule: str, activity: str | None) -> bool:
+        """Whether rule ``rule`` watches strides of ``activity`` (``run``/``walk``): a rule
+        is evaluated only on its activity's strides, so outside it its last state says
+        nothing. True for an activity that is neither (standing, unknown) and for a rule the
+        profile does not have."""
+        if activity not in ("run", "walk"):
+            return True
+        r = next((x for x in self.rules if x.name == rule), None)
+        return r is None or r.activity in ("any", activity)
+
 
 @dataclass(frozen=True)
 class Alert:

@@ -391,10 +391,9 @@ def watched_alerts(
     (the interval report showed ``heel_strike`` on 100 % of every walking segment, and the
     walking pelvic-drop rule 100 % of every running one).
     """
-    if profile is None or activity is None:
+    if profile is None:
         return list(alerts)
-    watches = {r.name: r.activity for r in profile.rules}
-    return [a for a in alerts if watches.get(str(a.get("rule")), "any") in ("any", activity)]
+    return [a for a in alerts if profile.watches(str(a.get("rule")), activity)]
 
 
 def share_cell(share: float | None) -> str:

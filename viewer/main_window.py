@@ -82,6 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         #: the current activity (stand, walk, run, other) as the analysis sees it
         self.activity_label = QtWidgets.QLabel("activity: -")
+        self.activity: str | None = None
         self.statusBar().addPermanentWidget(self.activity_label)
 
         self._start_timers()
@@ -220,6 +221,7 @@ class MainWindow(QtWidgets.QMainWindow):
         elif kind == "position":
             self._move_to(float(data))
         elif kind == "activity":
+            self.activity = str(data)
             names = {"stand": "standing", "walk": "walking", "run": "running"}
             self.activity_label.setText(f"activity: {names.get(data, data)}")
         elif kind == "seeked":
@@ -381,6 +383,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 )
             )
         active = self.model.active_alerts()
+        if self.config.mode == "live":
+            # a running rule that was on when a walk break began is not evaluated while
+            # walking (nor a walking rule while running): out of the banner until its
+            # activity is back (in replay the analysis' activity runs ahead of the cursor)
+            active = [a for a in active if self.profile.watches(a.rule, self.activity)]
         if self.error is None and self.loading is not None:
             # not "no alerts" while the alerts are still being computed
             self.banner.show_progress(self.loading)

@@ -463,3 +463,34 @@ def test_stride_plots_take_titles_units_and_scale_from_the_registry(qtbot):
     panel._set(panel.ct_items["left"], [row], "contact_time")
     _, ys = panel.ct_items["left"].getData()
     assert ys is not None and ys.tolist() == [250.0]
+
+
+def test_live_banner_holds_a_rule_only_while_its_activity_goes_on(qtbot):
+    """Live: heel striking raised while running leaves the banner during a walk break (the
+    rule is not evaluated on walking strides) and is back when running resumes, still on."""
+    from dsp.alerts import Alert
+    from viewer.worker import Update
+
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(lambda: None, profile)  # not started: updates come from the test
+    cfg = ViewerConfig(mode="live", muted=True, sound_backend="log", size=(1000, 700))
+    win = MainWindow(worker, profile, cfg)
+    qtbot.addWidget(win)
+    heel = Alert(10.0, "heel_strike", "Heel striking: 70% ...", "warning", "low", None, 70.0, "")
+    drop = Alert(12.0, "walk_pelvic_drop", "Walking: pelvis drops ...", "warning", "none", "left",
+                 9.0, "pelvis")  # fmt: skip
+    strides = {"rows": [], "early": [], "traces": [], "alerts": [heel, drop], "cleared": []}
+    for kind, data in (("strides", strides), ("position", 20.0), ("activity", "run")):
+        worker.updates.put(Update(kind, data))
+    win.pull()
+    win.redraw()
+    assert "Heel striking" in win.banner.text() and "Walking" not in win.banner.text()
+    worker.updates.put(Update("activity", "walk"))
+    win.pull()
+    win.redraw()
+    assert "Heel striking" not in win.banner.text() and "Walking" in win.banner.text()
+    worker.updates.put(Update("activity", "stand"))  # neither: every rule that is on
+    win.pull()
+    win.redraw()
+    assert "Heel striking" in win.banner.text() and "Walking" in win.banner.text()
+    win.close()
