@@ -180,6 +180,8 @@ class RecordingWriter:
             os.path.dirname(os.path.abspath(self.path)),
             f".{os.path.basename(self.path)}.runform-reserve",
         )
+        #: this process's file-size limit (``ulimit -f``), read once; None: none
+        self._size_limit = file_size_limit()
         try:
             self._file = h5py.File(self.path, "w", libver="earliest")
         except OSError as exc:
@@ -206,8 +208,6 @@ class RecordingWriter:
         self._failed: RecordingWriteError | None = None
         self._open: dict[str, h5py.Dataset] = {}
         self._last_flush = time.monotonic()
-        #: this process's file-size limit (``ulimit -f``), read once; None: none
-        self._size_limit = file_size_limit()
         for info in sensors:
             self.add_sensor(info)
         self._file.flush()
@@ -556,7 +556,7 @@ class RecordingWriter:
         for HDF5 to finish and close the file if the disk fills up anyway."""
         try:
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
-            size = int(min(RESERVE_BYTES, free // 4, (file_size_limit() or free) // 4))
+            size = int(min(RESERVE_BYTES, free // 4, (self._size_limit or free) // 4))
             if size <= 0:
                 return
             fd = os.open(self._reserve_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -601,7 +601,7 @@ class RecordingWriter:
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
         except OSError:
             return
-        limit = file_size_limit()
+        limit = self._size_limit
         if limit is not None and size * 1.2 > limit:
             # the copy could outgrow the file-size limit (ulimit -f) and fail half-written
             log.info("%s: kept as recorded (near the file size limit)", self.path)

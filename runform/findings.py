@@ -27,6 +27,7 @@ from dsp.metrics import METRICS
 from dsp.runner_metrics import contact_time_balance, foot_metrics, vertical_ratio
 
 __all__ = [
+    "ACTIVITY_WORDS",
     "CUES",
     "UNITS",
     "Finding",

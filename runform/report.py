@@ -1233,6 +1233,7 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
     """Traffic lights of A and B side by side (the alert profile's limits, published ranges),
     and one cue per problem left in B."""
     from runform.findings import (
+        ACTIVITY_WORDS,
         CUES,
         Segment,
         alert_shares_over,
@@ -1270,7 +1271,7 @@ def compare_lights_html(comp: Comparison, *, units: str = "metric") -> str:
         rows.append(
             [f"alert <i>{_e(rule)}</i> on"] + [share_cell(sf.alert_share.get(rule)) for sf in fs]
         )
-    what = {"run": "running", "walk": "walking"}.get(comp.activity or "", "")
+    what = ACTIVITY_WORDS.get(comp.activity or "", "")
     out = [
         "<h2>Where each run stands</h2>",
         _table(["metric", _tagged("A", comp.a.label), _tagged("B", comp.b.label)], rows).replace(
