@@ -73,6 +73,16 @@ def resolve_device_model(name: str) -> str:
     return SIMULATED_DEVICE_MODELS[key]
 
 
+def _signal_length_s(scenario: str, duration_s: float) -> float:
+    """The length of the simulated signal for ``duration_s`` asked, s: at least what the
+    scenario's program needs (:meth:`~firmware_bridge.simulator.scenarios.Scenario.min_duration_s`:
+    a run/walk program squashed into a few seconds has no bout long enough to simulate); the
+    signal loops, so a recording of any length gets the program from its start."""
+    from firmware_bridge.simulator import get_scenario
+
+    return max(float(duration_s), get_scenario(scenario).min_duration_s())
+
+
 def simulated_signals(
     placements: Sequence[str],
     *,
@@ -93,7 +103,12 @@ def simulated_signals(
         return {p: SyntheticSignal(phase=0.5 if p == "right_foot" else 0.0) for p in placements}
     # the radio's losses are the emulator's job: the simulator delivers every sample
     sim = simulate_session(
-        scenario, duration_s=duration_s, rate_hz=rate_hz, seed=seed, truth=False, packet_loss=0.0
+        scenario,
+        duration_s=_signal_length_s(scenario, duration_s),
+        rate_hz=rate_hz,
+        seed=seed,
+        truth=False,
+        packet_loss=0.0,
     )
     out: dict[str, SignalSource] = {}
     for p in placements:
@@ -114,6 +129,7 @@ def simulated_footpod_profile(
         from firmware_bridge.simulator.session import resolve_scenario
     except ImportError:
         return None
+    duration_s = _signal_length_s(scenario, duration_s)  # the signals' loop
     sc = resolve_scenario(scenario, duration_s=duration_s)
     standing = float(getattr(sc, "standing_s", 0.0) or 0.0)
 

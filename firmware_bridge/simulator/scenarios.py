@@ -10,6 +10,7 @@ running part of the session (0 = end of the standing period, 1 = end of the sess
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
@@ -18,6 +19,7 @@ import numpy as np
 from firmware_bridge.simulator.sensor_model import DeviceSpec
 
 __all__ = [
+    "MIN_PROGRAM_BOUT_S",
     "SCENARIOS",
     "Scenario",
     "Schedule",
@@ -31,6 +33,11 @@ Schedule = float | Sequence[tuple[float, float]]
 
 
 _DEVICE = DeviceSpec()  # the device defaults (one place: DeviceSpec)
+
+#: The shortest walking or running bout of a program once scaled to the session's duration, s:
+#: a few strides, and for a walk that stops before a stand its closing contact at least 3 s
+#: in (``Scenario.walk_stop_s``) and 1.5 s of coming to rest after it.
+MIN_PROGRAM_BOUT_S = 5.0
 
 
 def _default_mounting() -> dict[str, object]:
@@ -210,6 +217,23 @@ class Scenario:
         vs = np.array([p[1] for p in pts])
         return np.interp(t, ts, vs)
 
+    def program_bouts(self) -> list[tuple[str, float]]:
+        """The program scaled to ``duration_s`` (a duration override shortens every bout
+        alike): ``[(activity, seconds), ...]``."""
+        total = sum(float(d) for _, d in self.program)
+        k = self.duration_s / total if total > 0 else 1.0
+        return [(a, float(d) * k) for a, d in self.program]
+
+    def min_duration_s(self) -> float:
+        """The shortest ``duration_s`` this scenario's program can be scaled to (every walking
+        or running bout at least :data:`MIN_PROGRAM_BOUT_S`), s, rounded up to 0.1 s; 0 for a
+        scenario without a program."""
+        moving = [float(d) for a, d in self.program if a != "stand" and float(d) > 0]
+        if not moving:
+            return 0.0
+        total = sum(float(d) for _, d in self.program)
+        return math.ceil(10.0 * total * MIN_PROGRAM_BOUT_S / min(moving) - 1e-6) / 10.0
+
     def marker_list(self) -> list[tuple[float, str, str]]:
         """Markers with times in s."""
         return [(self.to_seconds(t), str(label), str(kind)) for t, label, kind in self.markers]
@@ -234,6 +258,15 @@ class Scenario:
                 )
         if self.program and all(a == "stand" for a, _ in self.program):
             raise ValueError(f"scenario {n}: program has no walking or running bout")
+        if self.program and self.duration_s < self.min_duration_s() - 1e-9:
+            total = sum(float(d) for _, d in self.program)
+            shortest = min(d for a, d in self.program_bouts() if a != "stand")
+            raise ValueError(
+                f"scenario {n}: duration_s {self.duration_s:g} s is too short for its program "
+                f"of {len(self.program)} bouts ({total:g} s, every bout shortened alike): a "
+                f"walking or running bout would last {shortest:.1f} s, expected at least "
+                f"{MIN_PROGRAM_BOUT_S:g} s; give a duration of at least {self.min_duration_s():g} s"
+            )
         if self.gait not in ("run", "walk"):
             raise ValueError(f"scenario {n}: gait {self.gait!r}, expected 'run' or 'walk'")
         if self.walk_stop_s is not None and not (

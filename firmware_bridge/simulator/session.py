@@ -62,14 +62,6 @@ _WALK_KNOBS = (
 )
 
 
-def program_bouts(sc: Scenario) -> list[tuple[str, float]]:
-    """The scenario's program scaled to its ``duration_s`` (a duration override shortens
-    every bout alike)."""
-    total = sum(float(d) for _, d in sc.program)
-    k = sc.duration_s / total if total > 0 else 1.0
-    return [(a, float(d) * k) for a, d in sc.program]
-
-
 def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSession:
     """A session of bouts (``Scenario.program``): each walking or running bout simulated on
     its own (a stand before it as its standing period; the same seed, so the same sensors,
@@ -82,7 +74,7 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
     walk_knobs = {k: getattr(walk, k) for k in _WALK_KNOBS}
     phases: list[tuple[str, float, float]] = []  # (activity, standing before, seconds)
     stand = 0.0
-    for act, d in program_bouts(sc):
+    for act, d in sc.program_bouts():
         if act == "stand":
             stand += d
             continue
@@ -180,7 +172,7 @@ def _simulate_program(sc: Scenario, seed: int, *, truth: bool) -> SimulatedSessi
             description=sc.description,
             duration_s=round(offset, 6),
             gait="program",
-            program=[[a, round(d, 6)] for a, d in program_bouts(sc)],
+            program=[[a, round(d, 6)] for a, d in sc.program_bouts()],
             standing=standing,
             contacts=contacts,
             steps=steps,

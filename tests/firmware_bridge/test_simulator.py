@@ -673,3 +673,25 @@ def test_a_program_walk_before_standing_stops_at_its_closing_contact():
     closing = [s for s in sim.truth["steps"] if s.get("closing")]
     assert len(closing) == 1 and bouts[-1][0] == pytest.approx(closing[0]["t_ic"], abs=0.02)
     assert all(a[2] != b[2] for a, b in itertools.pairwise(bouts))
+
+
+def test_a_program_scaled_below_its_shortest_bout_is_one_clear_error():
+    """A duration that shortens a program's walking or running bouts below
+    MIN_PROGRAM_BOUT_S is refused with the shortest duration that works (before: 'walk_stop_s
+    1.15, expected a walk stopping at least 3 s after standing_s' from a bout the user never
+    named); that duration simulates, and scales every bout alike."""
+    from firmware_bridge.simulator.scenarios import MIN_PROGRAM_BOUT_S, get_scenario
+
+    sc = get_scenario("intervals")
+    shortest = min(d for a, d in sc.program if a != "stand")
+    total = sum(d for _, d in sc.program)
+    need = sc.min_duration_s()
+    assert need == pytest.approx(total * MIN_PROGRAM_BOUT_S / shortest, abs=0.1)
+    with pytest.raises(ValueError, match=rf"at least {need:g} s") as err:
+        simulate_session("intervals", duration_s=20.0, rate_hz=52.0, seed=0, truth=False)
+    assert "\n" not in str(err.value) and "walk_stop_s" not in str(err.value)
+    sim = simulate_session("intervals", duration_s=need, rate_hz=52.0, seed=0)
+    moving = [b for b in sim.truth["bouts"] if b[2] != "stand"]
+    assert len(moving) == sum(1 for a, _ in sc.program if a != "stand")
+    assert min(d for a, d in sim.scenario.program_bouts() if a != "stand") >= MIN_PROGRAM_BOUT_S
+    assert get_scenario("easy").min_duration_s() == 0.0

@@ -58,6 +58,21 @@ def test_record_simulate_with_footpod_writes_its_stream(tmp_path):
         assert np.all((speed[running] > 2.5) & (speed[running] < 4.0))
 
 
+def test_record_simulate_a_run_walk_program_shorter_than_its_bouts(tmp_path, capsys):
+    """``record --simulate --scenario intervals --duration 20``: the emulators stream the
+    program (simulated at the shortest length its bouts allow, looped); before,
+    the 700 s program was squashed into 21 s and the command ended in 'internal error:
+    ValueError ... walk_stop_s'."""
+    out = tmp_path / "iv.h5"
+    argv = ["record", "--simulate", "--scenario", "intervals", "--duration", "8"]
+    assert main([*argv, "--speed", "8", "--quiet", "--out", str(out)]) == 0
+    assert "internal error" not in capsys.readouterr().err
+    with open_recording(out) as rec:
+        b = rec.read("left_foot")
+        assert b.t[-1] - b.t[0] >= 6.0
+        assert np.max(np.linalg.norm(b.acc, axis=1)) > 15.0  # the simulated walk came through
+
+
 def test_scan_simulate_lists_three_clips(capsys):
     assert main(["scan", "--simulate", "--timeout", "0.3"]) == 0
     out = capsys.readouterr().out
