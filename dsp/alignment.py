@@ -521,8 +521,10 @@ def estimate_alignment(
     if loose and not np.isfinite(spread):
         return AlignmentResult(
             n_still=n_still,
-            reason="too little still data (no foot-flat phases: is the sensor loose, rattling "
-            "or not on a shoe?)",
+            reason="too little still data (no foot-flat phases, and "
+            f"{len(cyc_list)} whole gait cycle{'' if len(cyc_list) == 1 else 's'} where "
+            f"{min_cycles} are needed: a recording this short, or is the sensor loose, "
+            "rattling or not on a shoe?)",
         )
     thr = float(
         np.median(np.concatenate([f[3][m] for f, m in zip(feats, still_masks, strict=True)]))

@@ -155,10 +155,19 @@ def run(args: argparse.Namespace) -> int:
             continue
         al = d.get("alignment")
         if al is None:
+            foot = placements.get(sid) != "pelvis"
+            hint = (
+                "; a short trial can take the mounting from a longer recording of the same "
+                "session: --alignment-from OTHER.h5"
+                if foot and not args.alignment_from
+                else ""
+            )
             print(
-                f"{sid}: no contacts: the sensor could not be aligned to the "
-                f"{'pelvis' if placements.get(sid) == 'pelvis' else 'foot'} "
-                f"({d.get('alignment_problem', 'no data')})",
+                safe_line(
+                    f"{sid}: no contacts: the sensor could not be aligned to the "
+                    f"{'foot' if foot else 'pelvis'} "
+                    f"({d.get('alignment_problem', 'no data')}){hint}"
+                ),
                 file=sys.stderr,
             )
             continue

@@ -42,6 +42,9 @@ def test_short_trial_gets_its_contacts_with_the_warmup_mounting(files, tmp_path,
     run, warm, trial = files
     alone, given = tmp_path / "alone.csv", tmp_path / "given.csv"
     assert main(["analyze", str(trial), "--strides", str(alone)]) == 0
+    # alone, the message says why (too few gait cycles) and what to do
+    err = capsys.readouterr().err
+    assert "gait cycle" in err and "--alignment-from OTHER.h5" in err
     code = main(["analyze", str(trial), "--strides", str(given), "--alignment-from", str(warm)])
     assert code == 0
     rows = _rows(given)
