@@ -202,6 +202,8 @@ async def _devices(args: argparse.Namespace, state: Path, run_seconds: float | N
 
         from firmware_bridge.sensorlog.session import bleak_connector
 
+        _check_not_emulated(state)
+
         yield bleak_connector(), time.time, None
         return
     from firmware_bridge.emulator.logging_rig import LoggingRig
@@ -225,6 +227,25 @@ async def _devices(args: argparse.Namespace, state: Path, run_seconds: float | N
             yield r.connector(), r.host_clock, r
         finally:
             r.save(_rig_path(state))
+
+
+def _check_not_emulated(state: Path) -> None:
+    """A UsageError when the sensors armed in ``state`` are the emulated ones saved beside it
+    (armed with ``--simulate``): over Bluetooth they would only read 'unreachable'."""
+    from firmware_bridge.emulator.logging_rig import LoggingRig
+    from firmware_bridge.sensorlog.session import ArmState
+
+    if not _rig_path(state).exists():
+        return
+    try:
+        emulated = {s.address for s in LoggingRig.load(_rig_path(state)).sensors.values()}
+        armed = {s.address for s in ArmState.load(state).sensors.values()}
+    except Exception:  # a damaged file: the command's own reading reports it
+        return
+    if armed and armed <= emulated:
+        raise UsageError(
+            f"{state}: these sensors were armed with --simulate (emulated sensors); add --simulate"
+        )
 
 
 async def _arm(args: argparse.Namespace, state: Path) -> int:

@@ -13,6 +13,11 @@ def test_cli_arm_run_download_analyse(tmp_path, capsys):
 
     st = str(tmp_path / "armed.json")
     assert main(["sensors", "arm", "--simulate", "--state", st, "--rate", "208"]) == 0
+    # without --simulate, emulated sensors are not looked for over Bluetooth (each read
+    # 'unreachable: FileNotFoundError: [Errno 2] No such file or directory'): one line
+    assert main(["sensors", "status", "--state", st]) == 2
+    err = capsys.readouterr().err
+    assert "armed with --simulate" in err and "add --simulate" in err and err.count("\n") == 1
     assert main(["sensors", "status", "--simulate", "--state", st, "--run-seconds", "5"]) == 0
     out = capsys.readouterr().out
     assert out.count("logging, memory") == 3 and "h left at 208 Hz" in out
