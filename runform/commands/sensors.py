@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runform.errors import UsageError
+from runform.validation import check_range
 
 NAME = "sensors"
 HELP = "on-sensor logging: arm sensors, check them, download the run (--simulate: emulated)"
@@ -183,10 +184,18 @@ def _rig_path(state: Path) -> Path:
     return state.with_name(state.name + ".emulated.json")
 
 
+#: The longest simulated run after arming, s (a week: the emulated logs are full long before).
+MAX_RUN_SECONDS = 7 * 24 * 3600.0
+
+
 def run(args: argparse.Namespace) -> int:
     state = Path(args.state).expanduser()
     if args.simulate and not args.speed > 0:
         raise UsageError(f"--speed {args.speed}: expected a positive number")
+    if getattr(args, "run_seconds", None) is not None:
+        if not args.simulate:
+            raise UsageError("--run-seconds needs --simulate (real sensors log in real time)")
+        check_range("--run-seconds", args.run_seconds, 0.0, MAX_RUN_SECONDS, "s since arming")
     if args.action == "arm":
         return asyncio.run(_arm(args, state))
     if args.action == "status":

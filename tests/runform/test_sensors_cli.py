@@ -85,3 +85,20 @@ def test_download_never_replaces_an_earlier_recording_without_force(tmp_path, ca
     assert main([*argv, "--out", str(earlier), "--force"]) == 0  # asked for: replaced
     with open_recording(earlier) as r:
         assert len(r.sensors) == 3
+
+
+def test_run_seconds_out_of_range_is_one_line(tmp_path, capsys):
+    """--run-seconds inf ended in 'internal error: OverflowError'; nan and -5 were taken (the
+    run 'since arming' going backwards); without --simulate it was ignored."""
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 0
+    capsys.readouterr()
+    for value in ("inf", "nan", "-5"):
+        argv = ["sensors", "status", "--simulate", "--state", st, "--run-seconds", value]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--run-seconds" in err and "expected a number from 0" in err, value
+    assert main(["sensors", "status", "--state", st, "--run-seconds", "5"]) == 2
+    assert "--run-seconds needs --simulate" in capsys.readouterr().err
