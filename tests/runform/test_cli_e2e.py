@@ -459,3 +459,33 @@ def test_report_in_imperial_units_has_no_metric_lengths_or_speeds(
     metric = tmp_path / "m.html"
     assert main(["report", str(easy), "--out", str(metric)]) == 0
     assert " m/s" in metric.read_text()  # metric as it was
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (
+            ["--simulate", "--show", "left_foot,nosuch"],
+            ["--show", "nosuch", "left_foot, right_foot, pelvis"],
+        ),
+        (["--simulate", "--show", ","], ["--show", "expected sensor ids"]),
+        (["--sensor", "left_foot=C0:52:46:00:00:01", "--show", "pelvis"], ["--show", "left_foot"]),
+    ],
+)
+def test_live_refuses_a_sensor_it_will_not_stream(
+    argv: list[str],
+    words: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: the window opened (and streamed) with an empty plot for the unknown id, exit 0
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.chdir(tmp_path)
+    code = main(["live", *argv, "--no-record", "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+    assert not list(tmp_path.iterdir())
