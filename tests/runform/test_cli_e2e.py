@@ -489,3 +489,21 @@ def test_live_refuses_a_sensor_it_will_not_stream(
     for w in words:
         assert w in line, line
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_compare_of_one_recording_with_itself_says_so(
+    copy: bool, easy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # before: the same file twice (or a copy) compared without a word: every metric "unchanged"
+    other = tmp_path / "copy.h5" if copy else easy
+    if copy:
+        shutil.copy(easy, other)
+    with caplog.at_level("WARNING"):
+        code = main(["compare", str(easy), str(other), "--json", str(tmp_path / "c.json")])
+    assert code == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1, said
+    assert "nothing can differ" in said[0], said
+    assert ("copies" in said[0]) == copy, said
+    assert json.loads((tmp_path / "c.json").read_text())["metrics"]
