@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--units",
         choices=("metric", "imperial"),
         default="metric",
-        help="pace in min/km and distances in km (metric, default) or min/mile and miles",
+        help="metric (default: min/km, km, m, cm, m/s) or imperial (min/mile, miles, ft, in, "
+        "mph) in the sentences and the report",
     )
 
 
@@ -145,7 +146,13 @@ def run(args: argparse.Namespace) -> int:
         if r.strides.empty:
             raise UsageError(f"{r.recording}: no contacts in {r.label!r}, nothing to compare")
     comp = compare_runs(
-        a, b, n_boot=args.resamples, n_perm=args.resamples, seed=args.seed, profile=profile
+        a,
+        b,
+        n_boot=args.resamples,
+        n_perm=args.resamples,
+        seed=args.seed,
+        profile=profile,
+        units=args.units,
     )
     written = []
     # all outputs are complete before any replaces an earlier one (runform.safe_output)

@@ -507,3 +507,26 @@ def test_compare_of_one_recording_with_itself_says_so(
     assert "nothing can differ" in said[0], said
     assert ("copies" in said[0]) == copy, said
     assert json.loads((tmp_path / "c.json").read_text())["metrics"]
+
+
+def test_compare_in_imperial_units_has_no_metric_lengths_or_speeds(
+    easy: Path, intervals: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: 'compare --units imperial' said "speed unchanged (3.00 m/s vs 3.00 m/s ...)",
+    # "stride length ... 2.14 m", "vertical oscillation ... 8.0 cm" in its sentences, its
+    # report's table and figures (only the 'Where each run stands' lights followed --units)
+    import re
+
+    out, js = tmp_path / "c.html", tmp_path / "c.json"
+    argv = ["compare", str(easy), str(intervals), "--out", str(out), "--json", str(js)]
+    assert main([*argv, "--units", "imperial"]) == 0
+    said = capsys.readouterr().out
+    html = out.read_text()
+    summary = " ".join(json.loads(js.read_text())["summary"])
+    table = html.split("<h2>All metrics</h2>")[1].split("<h2>Strike pattern</h2>")[0]
+    for text in (said, summary, table):
+        assert not re.search(r"\d (cm|m/s|m)\b", text), re.findall(r"[\d.]+ (?:cm|m/s|m)\b", text)
+        for unit in ("mph", "ft", "in"):
+            assert re.search(rf"\d {unit}\b", text), (unit, text)
+    assert main([*argv, "--units", "metric"]) == 0
+    assert " m/s" in capsys.readouterr().out  # metric as it was
