@@ -1144,7 +1144,9 @@ def fig_compare_distributions(comp: Comparison, units: str = "metric") -> Figure
             rows = run.rows(m.group)
             if m.label.startswith("pelvic drop"):
                 rows = rows[rows["side"] == m.label.split(",")[1].split()[0]]
-            v = rows[m.metric].to_numpy(dtype=float) * _scale(m.metric) * factor
+            # every time in ms, as the title says (flight time too, not only contact time)
+            ms = 1000.0 if m.unit == "s" else 1.0
+            v = rows[m.metric].to_numpy(dtype=float) * ms * factor
             vals.append(v[np.isfinite(v)])
         bp = ax.boxplot(vals, widths=0.55, showfliers=False, patch_artist=True)
         for patch, c in zip(bp["boxes"], RUN_COLORS, strict=True):

@@ -530,3 +530,19 @@ def test_compare_in_imperial_units_has_no_metric_lengths_or_speeds(
             assert re.search(rf"\d {unit}\b", text), (unit, text)
     assert main([*argv, "--units", "metric"]) == 0
     assert " m/s" in capsys.readouterr().out  # metric as it was
+
+
+def test_compare_figure_shows_every_time_in_ms(easy: Path) -> None:
+    # before: the flight time box plot was titled '(ms)' over values in seconds (0.08-0.16)
+    from runform.analysis_run import analyse_recording
+    from runform.compare import compare_runs, run_from_result
+    from runform.report import fig_compare_distributions
+
+    res = analyse_recording(str(easy))
+    comp = compare_runs(run_from_result(res, "A"), run_from_result(res, "B"), n_boot=1000)
+    fig = fig_compare_distributions(comp)
+    assert fig is not None
+    axes = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if ax.get_visible()}
+    for title in ("flight time (ms)", "contact time (ms)"):
+        lo, hi = axes[title].get_ylim()
+        assert 50 < lo < hi < 400, (title, lo, hi)
