@@ -665,6 +665,11 @@ def _strike_sentence(comp: Comparison, group: str) -> str | None:
     strike = big.label.split()[0]
     r = big.result
     where = "" if group == "both feet" else f" ({group})"
+    if not any(math.isfinite(m.result.p) for m in shares):  # e.g. a split near an end
+        return (
+            f"strike pattern{where}: {strike} on {format_value(r.a, 'fraction')} vs "
+            f"{format_value(r.b, 'fraction')} of contacts (too few contacts to test)"
+        )
     if big.significant:
         verb = "rose" if r.diff > 0 else "fell"
         return (
