@@ -561,3 +561,16 @@ def test_compare_split_near_the_end_does_not_call_the_strikes_unchanged(easy: Pa
     assert len(comp.b.rows("both feet")) == 3
     strike = next(s for s in comp.sentences if s.startswith("strike pattern"))
     assert "too few contacts to test" in strike and "unchanged" not in strike, strike
+
+
+@pytest.mark.parametrize("window", ["inf", "1e9", "nan", "0"])
+def test_export_bounds_the_record_window(
+    window: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: --window inf (or 1e9) wrote a FIT file whose every 1 Hz record held the mean of
+    # the whole session, exit 0
+    code = main(["export", str(easy), "--fit", str(tmp_path / "r.fit"), "--window", window])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "--window" in line and "600" in line, line
+    assert not (tmp_path / "r.fit").exists()
