@@ -225,6 +225,8 @@ def _make_bad(path: Path, how: str) -> None:
             g.attrs["placement"] = "wrist"
         elif how == "no_rate":
             del g.attrs["sample_rate_hz"]
+    if how == "empty":  # was "not an HDF5 file (expected a runform recording .h5)"
+        path.write_bytes(b"")
     if how == "truncated":  # an interrupted copy: was "HDF5 cannot open the file (Unable to
         # synchronously open file (truncated file: eof = 1000, sblock->base_addr = 0, ...))"
         data = path.read_bytes()
@@ -242,6 +244,7 @@ def _make_bad(path: Path, how: str) -> None:
         ("bad_placement", "placement"),
         ("no_rate", "sample_rate_hz"),
         ("truncated", "the file is cut short ("),
+        ("empty", "the file is empty (0 bytes"),
     ],
 )
 def test_bad_files_give_one_clear_line(tmp_path: Path, how: str, expect: str) -> None:
