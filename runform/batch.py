@@ -445,6 +445,11 @@ def run_batch(
     check_workers(workers)
     files = expand_inputs(inputs)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # mkdir would say only "File exists"
+        raise UsageError(
+            f"--out {out}: is a file, expected a folder (batch writes strides.parquet, "
+            "recordings.parquet and errors.csv into it)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         parts = out / "parts"

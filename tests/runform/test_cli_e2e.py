@@ -574,3 +574,16 @@ def test_export_bounds_the_record_window(
     assert code == 2
     assert "--window" in line and "600" in line, line
     assert not (tmp_path / "r.fit").exists()
+
+
+def test_batch_out_that_is_a_file_is_named_as_such(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: '--out notes.txt: cannot create the folder (File exists)'
+    out = tmp_path / "notes.txt"
+    out.write_text("mine\n")
+    code = main(["batch", str(easy), "--out", str(out), "--workers", "1", "--no-progress"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "--out" in line and "is a file, expected a folder" in line, line
+    assert out.read_text() == "mine\n"
