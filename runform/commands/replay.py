@@ -45,6 +45,13 @@ def run(args: argparse.Namespace) -> int:
         sample_counts(rec, str(path))  # an empty recording: one line, not an empty window
         ids = [s.sensor_id for s in rec.sensors]
         t_start, t_end = float(rec.t_start), float(rec.t_end)
+    if not ids:  # else an empty window, exit 0 (analyze: "no sensor to analyse")
+        from dsp.session import ANALYZERS
+
+        raise UsageError(
+            f"{path}: no sensor to replay: expected a sensor placed on "
+            f"{' or '.join(sorted(ANALYZERS))}, found none"
+        )
     if args.at is not None and not (t_start <= args.at <= t_end):
         raise UsageError(
             f"--at {args.at:g}: expected a time inside the recording ({t_start:.1f} to "

@@ -587,3 +587,19 @@ def test_batch_out_that_is_a_file_is_named_as_such(
     assert code == 2
     assert "--out" in line and "is a file, expected a folder" in line, line
     assert out.read_text() == "mine\n"
+
+
+def test_replay_of_a_recording_without_sensors_is_one_line(
+    easy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: an empty window, exit 0 (analyze says 'no sensor to analyse')
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    rec = tmp_path / "none.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        for sid in list(f["sensors"]):
+            del f["sensors"][sid]
+    code = main(["replay", str(rec), "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "none.h5" in line and "no sensor" in line and "left_foot" in line, line
