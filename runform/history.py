@@ -133,6 +133,27 @@ def _batch_sessions(folder: Path) -> list[Session]:
     return out
 
 
+def _is_batch_folder(p: Path) -> bool:
+    return p.is_dir() and (p / "strides.parquet").exists() and (p / "recordings.parquet").exists()
+
+
+def input_files(inputs: Iterable[str]) -> list[str]:
+    """Every file :func:`load_sessions` reads from ``inputs``: the tables of batch output
+    folders and the recordings of files, folders and globs (an output must be none of them:
+    ``--csv`` naming a recording inside an input folder would replace it)."""
+    from runform.batch import expand_inputs
+
+    tables: list[str] = []
+    files: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if _is_batch_folder(p):
+            tables += [str(p / "strides.parquet"), str(p / "recordings.parquet")]
+        else:
+            files.append(item)
+    return tables + (expand_inputs(files) if files else [])
+
+
 def load_sessions(
     inputs: Iterable[str],
     *,
@@ -156,7 +177,7 @@ def load_sessions(
     files: list[str] = []
     for item in inputs:
         p = Path(item)
-        if p.is_dir() and (p / "strides.parquet").exists() and (p / "recordings.parquet").exists():
+        if _is_batch_folder(p):
             sessions += _batch_sessions(p)
         else:
             files.append(item)

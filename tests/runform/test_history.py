@@ -156,3 +156,23 @@ def test_history_leaves_out_files_it_cannot_read(tmp_path, capsys, caplog):
     assert main(["history", str(bad_only), "--out", str(tmp_path / "h2.html")]) == 2
     err = capsys.readouterr().err
     assert "no sessions (1 left out" in err, err
+
+
+@pytest.mark.parametrize("given", ["folder", "glob"])
+def test_history_never_writes_over_a_recording_it_reads(given, tmp_path, capsys):
+    # before: 'history runs/ --out h.html --csv runs/easy.h5' replaced the recording with the
+    # CSV: outputs were checked against the names given (the folder), not the files in it
+    from firmware_bridge.simulator import simulate_session
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    rec = runs / "easy.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(rec)
+    before = rec.read_bytes()
+    src = str(runs) if given == "folder" else str(runs / "*.h5")
+    for outs in (["--out", str(tmp_path / "h.html"), "--csv", str(rec)], ["--out", str(rec)]):
+        code = main(["history", src, *outs, "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "easy.h5: is the input" in err, err
+        assert rec.read_bytes() == before
