@@ -56,6 +56,14 @@ def _find_marker(res, label: str) -> float:
         raise UsageError(
             f"{res.recording}: no marker labelled {label!r} (markers in the file: {have})"
         )
+    if len(hits) > 1:  # e.g. a 'lap' marker at every lap: say which one splits
+        log.warning(
+            "%s: %d markers labelled %r (at %s s): split at the first",
+            res.recording,
+            len(hits),
+            label,
+            ", ".join(f"{t:.1f}" for t in hits),
+        )
     return hits[0]
 
 

@@ -603,3 +603,30 @@ def test_replay_of_a_recording_without_sensors_is_one_line(
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2, line
     assert "none.h5" in line and "no sensor" in line and "left_foot" in line, line
+
+
+def test_compare_split_at_a_marker_set_several_times_says_which(
+    easy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # before: '--split-at-marker lap' with a 'lap' marker at 10 s and 20 s split at the first
+    # without a word
+    import numpy as np
+
+    rec = tmp_path / "laps.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        if "markers" in f:
+            del f["markers"]
+        g = f.create_group("markers")
+        g.create_dataset("t", data=np.array([10.0, 20.0]), maxshape=(None,))
+        str_t = h5py.string_dtype()
+        g.create_dataset("label", data=np.array(["lap", "lap"], dtype=object), dtype=str_t)
+        g.create_dataset("kind", data=np.array(["user", "user"], dtype=object), dtype=str_t)
+    with caplog.at_level("WARNING"):
+        code = main(
+            ["compare", str(rec), "--split-at-marker", "lap", "--json", str(tmp_path / "c.json")]
+        )
+    assert code == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("2 markers labelled 'lap'" in s and "10.0, 20.0" in s for s in said), said
+    assert json.loads((tmp_path / "c.json").read_text())["a"]["t1"] == 10.0
