@@ -134,7 +134,12 @@ def _batch_sessions(folder: Path) -> list[Session]:
 
 
 def _is_batch_folder(p: Path) -> bool:
-    return p.is_dir() and (p / "strides.parquet").exists() and (p / "recordings.parquet").exists()
+    try:
+        return (
+            p.is_dir() and (p / "strides.parquet").exists() and (p / "recordings.parquet").exists()
+        )
+    except OSError:  # a folder that cannot be read: runform.batch.expand_inputs says so
+        return False
 
 
 def input_files(inputs: Iterable[str]) -> list[str]:

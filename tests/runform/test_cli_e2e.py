@@ -630,3 +630,33 @@ def test_compare_split_at_a_marker_set_several_times_says_which(
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("2 markers labelled 'lap'" in s and "10.0, 20.0" in s for s in said), said
     assert json.loads((tmp_path / "c.json").read_text())["a"]["t1"] == 10.0
+
+
+@pytest.mark.parametrize("command", ["batch", "history"])
+def test_a_folder_that_cannot_be_read_is_named_as_such(
+    command: str,
+    easy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before (as a user without read permission): batch said 'runs: folder holds no recording
+    # (*.h5, *.hdf5)' and history 'runs/strides.parquet: permission denied'. Root reads any
+    # folder, so the refusal is made here by os.scandir, as the kernel makes it for a user.
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(easy, runs / "easy.h5")
+    real = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(os.fspath(path)).resolve() == runs.resolve():  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[arg-type]
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = ["--out", str(tmp_path / ("b" if command == "batch" else "h.html")), "--no-progress"]
+    extra = ["--workers", "1"] if command == "batch" else []
+    code = main([command, str(runs), *out, *extra])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "runs: cannot read the folder (permission denied)" in line, line
