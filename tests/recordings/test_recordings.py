@@ -355,3 +355,28 @@ def test_sigkill_many(tmp_path: Path, round_: int) -> None:
         tmp_path / "k.h5", rate=1666.0, after_s=float(rng.uniform(1.05, 4.0))
     )
     assert last >= killed_at - 1.0, (killed_at, last)
+
+
+def test_a_file_that_cannot_be_read_gives_the_reason_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: "cannot read the file ([Errno 13] Unable to determine if file is accessible as
+    # hdf5 (unable to open file: name = '...', errno = 13, error message = 'Permission
+    # denied', flags = 0, o_flags = 0))" (h5py's words, as a user without read permission
+    # gets them; root reads any file, so h5py's refusal is made here)
+    import recordings.reader as reader
+
+    path = tmp_path / "locked.h5"
+    _write(path, seconds=1)
+
+    def refuse(name: object) -> bool:
+        raise OSError(
+            13,
+            "Unable to determine if file is accessible as hdf5 (unable to open file: name = "
+            f"'{name}', errno = 13, error message = 'Permission denied', flags = 0, o_flags = 0)",
+        )
+
+    monkeypatch.setattr(reader.h5py, "is_hdf5", refuse)
+    with pytest.raises(RecordingError) as err:
+        open_recording(path)
+    assert str(err.value) == f"{path}: cannot read the file (Permission denied)"
