@@ -783,7 +783,15 @@ class PelvisAnalyzer(StreamAnalyzer):
             return True
         if final:
             b.value, b.kind = 0.0, "running"
-            log.warning("sensor %s: too few steps for a running baseline", self.info.sensor_id)
+            # a session without running steps (a walk) needs no running baseline: say so only
+            # when there were running steps, too few of them
+            n_run = sum(1 for st in self._steps if st.flight)
+            say = log.warning if n_run else log.debug
+            say(
+                "sensor %s: too few steps for a running baseline (%d running steps)",
+                self.info.sensor_id,
+                n_run,
+            )
             return True
         return False
 

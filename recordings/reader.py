@@ -1072,8 +1072,16 @@ def open_recording(
         raise RecordingError(f"{p}: is a folder, expected a recording file (.h5)")
     try:
         is_h5 = h5py.is_hdf5(p)
+        empty = not is_h5 and os.path.getsize(p) == 0
     except OSError as exc:
-        raise RecordingError(f"{p}: cannot read the file ({exc})") from None
+        # the system's reason ("Permission denied"), not HDF5's paragraph around it
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise RecordingError(f"{p}: cannot read the file ({why})") from None
+    if empty:  # "not an HDF5 file" would send the user looking for another format
+        raise RecordingError(
+            f"{p}: the file is empty (0 bytes; expected a runform recording .h5: an "
+            "interrupted copy or download?)"
+        )
     if not is_h5:
         raise RecordingError(f"{p}: not an HDF5 file (expected a runform recording .h5)")
     try:

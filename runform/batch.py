@@ -146,6 +146,14 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
+            try:  # rglob skips a folder it cannot list: "holds no recording" would be wrong
+                os.scandir(p).close()
+            except OSError as exc:
+                from runform.safe_output import describe_os_error
+
+                raise UsageError(
+                    f"{item}: cannot read the folder ({describe_os_error(exc)})"
+                ) from None
             found = sorted(
                 q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in RECORDING_SUFFIXES
             )
@@ -445,6 +453,11 @@ def run_batch(
     check_workers(workers)
     files = expand_inputs(inputs)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # mkdir would say only "File exists"
+        raise UsageError(
+            f"--out {out}: is a file, expected a folder (batch writes strides.parquet, "
+            "recordings.parquet and errors.csv into it)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         parts = out / "parts"

@@ -26,7 +26,7 @@ import pandas as pd
 
 from dsp.metrics import METRIC_LIST, METRICS, SHARE_SMALLEST_CHANGE, metric
 from runform.analysis_run import AnalysisResult
-from runform.findings import ACTIVITY_WORDS
+from runform.findings import ACTIVITY_WORDS, UNITS, in_units
 from runform.stats import Difference, compare_series, holm
 
 __all__ = [
@@ -259,6 +259,8 @@ class Comparison:
     #: ``(activity of A, activity of B)`` when the runs share none (a walk against a run):
     #: every contact is compared, and nothing is judged against the running limits.
     unlike: tuple[str, str] | None = None
+    #: ``metric`` or ``imperial``: the units of the sentences (lengths and speeds)
+    units: str = "metric"
 
     @property
     def speed_change(self) -> float:
@@ -429,6 +431,7 @@ def compare_runs(
     n_perm: int = 2000,
     seed: int = 0,
     profile: Any = None,
+    units: str = "metric",
 ) -> Comparison:
     """Compare every metric of every group present in both runs.
 
@@ -444,7 +447,12 @@ def compare_runs(
         Random seed (the numbers are reproducible).
     profile : dsp.alerts.Profile, optional
         Alert profile whose limits the sentences mention ("still above the 7° limit").
+    units : {"metric", "imperial"}
+        Units of the sentences' lengths and speeds (the numbers of :meth:`Comparison.as_dict`
+        stay in the metrics' own units).
     """
+    if units not in UNITS:
+        raise ValueError(f"units {units!r}: expected one of {', '.join(UNITS)}")
     a, b, activity = like_with_like(a, b)
     unlike = None
     if activity is None:
@@ -519,6 +527,7 @@ def compare_runs(
         profile=profile,
         activity=activity,
         unlike=unlike,
+        units=units,
     )
     comp.sentences = summary_sentences(comp)
     return comp
@@ -543,16 +552,21 @@ def _scaled(v: float, unit: str) -> tuple[str, str]:
     return f"{v:.1f}", _UNIT_TEXT.get(unit, " " + unit)
 
 
-def format_value(v: float | None, unit: str, *, with_unit: bool = True) -> str:
-    """A metric value with its unit, as written in the report (contact time in ms)."""
+def format_value(
+    v: float | None, unit: str, *, with_unit: bool = True, units: str = "metric"
+) -> str:
+    """A metric value with its unit, as written in the report (contact time in ms; lengths and
+    speeds in ft, in and mph with ``units="imperial"``)."""
+    v, unit = in_units(v, unit, units)
     if v is None or not math.isfinite(v):
         return "–"
     number, suffix = _scaled(v, unit)
     return number + suffix if with_unit else number
 
 
-def format_diff(v: float | None, unit: str) -> str:
+def format_diff(v: float | None, unit: str, *, units: str = "metric") -> str:
     """A signed difference with its unit (``pp``: percentage points, for shares)."""
+    v, unit = in_units(v, unit, units)
     if v is None or not math.isfinite(v):
         return "–"
     sign = "+" if v > 0 else ("−" if v < 0 else "±")
@@ -568,7 +582,7 @@ def format_p(p: float | None) -> str:
     return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
 
 
-def _limit_note(m: MetricComparison, profile: Any) -> str:
+def _limit_note(m: MetricComparison, profile: Any, units: str = "metric") -> str:
     """``"; still above the 7° limit"`` when the profile has a rule on the metric."""
     from dsp.form_ranges import rate
 
@@ -583,7 +597,7 @@ def _limit_note(m: MetricComparison, profile: Any) -> str:
     lb = rate(m.metric, m.result.b, profile=profile, side=side)
     if lb.limit is None or lb.level == "info":
         return ""
-    lim = format_value(lb.limit, m.unit)
+    lim = format_value(lb.limit, m.unit, units=units)
     word = "above" if lb.direction == "above" else "below"
     if lb.level == "red":
         return f"; {'still ' if la.level == 'red' else ''}{word} the {lim} limit"
@@ -592,31 +606,31 @@ def _limit_note(m: MetricComparison, profile: Any) -> str:
     return ""
 
 
-def _metric_sentence(m: MetricComparison, name: str | None = None, profile: Any = None) -> str:
+def _metric_sentence(
+    m: MetricComparison, name: str | None = None, profile: Any = None, units: str = "metric"
+) -> str:
     r = m.result
     name = name or m.label
-    note = _limit_note(m, profile)
+    note = _limit_note(m, profile, units)
+
+    def value(v: float | None, with_unit: bool = True) -> str:
+        return format_value(v, m.unit, with_unit=with_unit, units=units)
+
     if not math.isfinite(r.p):
-        return (
-            f"{name} {format_value(r.a, m.unit)} vs {format_value(r.b, m.unit)} "
-            f"(too few contacts to test){note}"
-        )
+        return f"{name} {value(r.a)} vs {value(r.b)} (too few contacts to test){note}"
     if m.significant and m.practical == "trivial":
         return (
-            f"{name} about the same ({format_value(r.a, m.unit)} vs "
-            f"{format_value(r.b, m.unit)}: a clear but trivial difference, under "
-            f"{format_value(m.smallest_change, m.unit)}){note}"
+            f"{name} about the same ({value(r.a)} vs "
+            f"{value(r.b)}: a clear but trivial difference, under "
+            f"{value(m.smallest_change)}){note}"
         )
     if m.significant:
         return (
-            f"{name} {format_diff(r.diff, m.unit)} "
-            f"({format_value(r.a, m.unit, with_unit=False)} → {format_value(r.b, m.unit)}, "
+            f"{name} {format_diff(r.diff, m.unit, units=units)} "
+            f"({value(r.a, False)} → {value(r.b)}, "
             f"{m.practical}){note}"
         )
-    return (
-        f"{name} unchanged ({format_value(r.a, m.unit)} vs {format_value(r.b, m.unit)}, "
-        f"difference not significant){note}"
-    )
+    return f"{name} unchanged ({value(r.a)} vs {value(r.b)}, difference not significant){note}"
 
 
 def speed_sentence(comp: Comparison) -> str | None:
@@ -624,9 +638,10 @@ def speed_sentence(comp: Comparison) -> str | None:
     if not comp.speeds_differ:
         return None
     pct = 100 * comp.speed_change
+    u = comp.units
     txt = (
-        f"speeds differ by {pct:+.0f} % ({format_value(comp.speed_a, 'm/s')} vs "
-        f"{format_value(comp.speed_b, 'm/s')}): cadence, contact time, stride length and "
+        f"speeds differ by {pct:+.0f} % ({format_value(comp.speed_a, 'm/s', units=u)} vs "
+        f"{format_value(comp.speed_b, 'm/s', units=u)}): cadence, contact time, stride length and "
         "flight time change with speed, so compare them at matched speed"
     )
     if comp.matched_range is None:
@@ -636,8 +651,9 @@ def speed_sentence(comp: Comparison) -> str | None:
     for label in ("cadence", "contact time", "stride length"):
         m = comp.get("speed-matched", label)
         if m is not None:
-            parts.append(_metric_sentence(m))
-    return txt + f"; on the strides between {lo:.2f} and {hi:.2f} m/s: " + "; ".join(parts)
+            parts.append(_metric_sentence(m, units=u))
+    between = f"{format_value(lo, 'm/s', with_unit=False, units=u)} and {format_value(hi, 'm/s', units=u)}"
+    return txt + f"; on the strides between {between}: " + "; ".join(parts)
 
 
 def _strike_sentence(comp: Comparison, group: str) -> str | None:
@@ -649,6 +665,11 @@ def _strike_sentence(comp: Comparison, group: str) -> str | None:
     strike = big.label.split()[0]
     r = big.result
     where = "" if group == "both feet" else f" ({group})"
+    if not any(math.isfinite(m.result.p) for m in shares):  # e.g. a split near an end
+        return (
+            f"strike pattern{where}: {strike} on {format_value(r.a, 'fraction')} vs "
+            f"{format_value(r.b, 'fraction')} of contacts (too few contacts to test)"
+        )
     if big.significant:
         verb = "rose" if r.diff > 0 else "fell"
         return (
@@ -691,12 +712,13 @@ def summary_sentences(comp: Comparison) -> list[str]:
         for label in ("foot strike angle", "cadence", "contact time", "speed", "stride length"):
             m = comp.get(feet, label)
             if m:
-                out.append(_metric_sentence(m, profile=prof))
+                out.append(_metric_sentence(m, profile=prof, units=comp.units))
         for g in ("left foot", "right foot"):
             for label in ("max pronation velocity", "pronation excursion"):
                 m = comp.get(g, label)
                 if m and (m.significant or _limit_note(m, prof)):
-                    out.append(_metric_sentence(m, f"{g.split()[0]} {label}", profile=prof))
+                    name = f"{g.split()[0]} {label}"
+                    out.append(_metric_sentence(m, name, profile=prof, units=comp.units))
     for label, name in (
         ("pelvic drop, left stance", "left-stance pelvic drop"),
         ("pelvic drop, right stance", "right-stance pelvic drop"),
@@ -705,7 +727,7 @@ def summary_sentences(comp: Comparison) -> list[str]:
     ):
         m = comp.get("pelvis", label)
         if m:
-            out.append(_metric_sentence(m, name, profile=prof))
+            out.append(_metric_sentence(m, name, profile=prof, units=comp.units))
     if not out:
         out.append("no metric could be compared: the runs share no analysed sensor placement")
     return out

@@ -29,12 +29,14 @@ from dsp.runner_metrics import contact_time_balance, foot_metrics, vertical_rati
 __all__ = [
     "ACTIVITY_WORDS",
     "CUES",
+    "IMPERIAL",
     "UNITS",
     "Finding",
     "Segment",
     "alert_shares",
     "alert_shares_over",
     "fmt",
+    "in_units",
     "make_segments",
     "next_step",
     "segment_findings",
@@ -57,6 +59,21 @@ def _clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+#: ``--units imperial``: a metric unit -> (factor, imperial unit) of the lengths and speeds
+#: (the one place of these conversions: :func:`fmt`, the report's tables and the comparison's
+#: sentences all use :func:`in_units`).
+IMPERIAL = {"m": (1 / _FOOT_M, "ft"), "cm": (1 / _INCH_CM, "in"), "m/s": (3600 / _MILE_M, "mph")}
+
+
+def in_units(v: float | None, unit: str, units: str = "metric") -> tuple[float | None, str]:
+    """A value and its unit as ``--units`` asks: lengths and speeds in ft, in and mph with
+    ``imperial`` (any other unit, and ``metric``, unchanged)."""
+    if units != "imperial" or unit not in IMPERIAL:
+        return v, unit
+    factor, new = IMPERIAL[unit]
+    return (None if v is None else v * factor), new
+
+
 def fmt(key: str, v: float | None, units: str = "metric") -> str:
     """A value of a metric (canonical unit) as a runner reads it, with its unit."""
     if v is None or not math.isfinite(v):
@@ -67,11 +84,11 @@ def fmt(key: str, v: float | None, units: str = "metric") -> str:
     if key == "distance":
         return f"{v / _MILE_M:.2f} mi" if imperial else f"{v / 1000:.2f} km"
     if key == "stride_length":
-        return f"{v / _FOOT_M:.1f} ft" if imperial else f"{v:.2f} m"
+        return f"{in_units(v, 'm', units)[0]:.1f} ft" if imperial else f"{v:.2f} m"
     if key == "speed":
-        return f"{v * 3600 / _MILE_M:.1f} mph" if imperial else f"{v * 3.6:.1f} km/h"
+        return f"{in_units(v, 'm/s', units)[0]:.1f} mph" if imperial else f"{v * 3.6:.1f} km/h"
     if key == "vertical_oscillation":
-        return f"{v / _INCH_CM:.1f} in" if imperial else f"{v:.1f} cm"
+        return f"{in_units(v, 'cm', units)[0]:.1f} in" if imperial else f"{v:.1f} cm"
     if key in ("rearfoot_share", "midfoot_share", "forefoot_share"):
         return f"{v:.0f} %"
     if key in ("vertical_ratio", "contact_time_balance"):

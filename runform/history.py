@@ -133,6 +133,32 @@ def _batch_sessions(folder: Path) -> list[Session]:
     return out
 
 
+def _is_batch_folder(p: Path) -> bool:
+    try:
+        return (
+            p.is_dir() and (p / "strides.parquet").exists() and (p / "recordings.parquet").exists()
+        )
+    except OSError:  # a folder that cannot be read: runform.batch.expand_inputs says so
+        return False
+
+
+def input_files(inputs: Iterable[str]) -> list[str]:
+    """Every file :func:`load_sessions` reads from ``inputs``: the tables of batch output
+    folders and the recordings of files, folders and globs (an output must be none of them:
+    ``--csv`` naming a recording inside an input folder would replace it)."""
+    from runform.batch import expand_inputs
+
+    tables: list[str] = []
+    files: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if _is_batch_folder(p):
+            tables += [str(p / "strides.parquet"), str(p / "recordings.parquet")]
+        else:
+            files.append(item)
+    return tables + (expand_inputs(files) if files else [])
+
+
 def load_sessions(
     inputs: Iterable[str],
     *,
@@ -143,9 +169,11 @@ def load_sessions(
 
     A batch output folder (with ``strides.parquet`` and ``recordings.parquet``) is read as it
     is; recordings the batch tables already hold (same path) are not analysed again; any other
-    recording is analysed (:func:`runform.analysis_run.analyse_recording`).
+    recording is analysed (:func:`runform.analysis_run.analyse_recording`); one that cannot be
+    (empty, cut short, not a recording) is left out with a warning naming it.
     """
-    from recordings.errors import EmptyRecordingError
+    from dsp.errors import AnalysisError
+    from recordings.errors import RecordingError
     from runform.analysis_run import analyse_recording
     from runform.batch import expand_inputs
     from runform.compare import _with_placement
@@ -154,24 +182,31 @@ def load_sessions(
     files: list[str] = []
     for item in inputs:
         p = Path(item)
-        if p.is_dir() and (p / "strides.parquet").exists() and (p / "recordings.parquet").exists():
+        if _is_batch_folder(p):
             sessions += _batch_sessions(p)
         else:
             files.append(item)
     known = {os.path.abspath(s.recording) for s in sessions}
     paths = [f for f in expand_inputs(files) if os.path.abspath(f) not in known] if files else []
+    left_out = 0
     for i, path in enumerate(paths):
         if on_file is not None:
             on_file(i, len(paths), path)
         try:
             res = analyse_recording(path, profile=profile, workers=1)
-        except EmptyRecordingError as exc:  # not a session (e.g. a recording stopped at once)
+        except (RecordingError, AnalysisError) as exc:
+            # not a session (a recording stopped at once, a file cut short, not a recording):
+            # the others are still a history, as in batch; the message names the file
             log.warning("%s: left out", exc)
+            left_out += 1
             continue
         date = _session_date(res.attrs.get("created_utc"), path, res.attrs.get("start_utc"))
         sessions.append(Session(path, date, _running(_with_placement(res)), res.duration_s))
     if not sessions:
-        raise UsageError("no sessions: give recordings, folders of them or batch output folders")
+        why = f" ({left_out} left out, see above)" if left_out else ""
+        raise UsageError(
+            f"no sessions{why}: give recordings, folders of them or batch output folders"
+        )
     sessions.sort(key=lambda s: (s.date, s.recording))
     return sessions
 

@@ -633,22 +633,11 @@ _SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-#: ``--units imperial``: metric unit -> (factor, imperial unit) of the tables that use
-#: :func:`runform.compare.format_value` (the findings use :func:`runform.findings.fmt`).
-_IMPERIAL = {"cm": (1 / 2.54, "in"), "m": (1 / 0.3048, "ft"), "m/s": (3600 / 1609.344, "mph")}
-
-
-def _in_units(v: float | None, unit: str, units: str) -> tuple[float | None, str]:
-    """A value and its unit as ``--units`` asks (lengths and speeds in imperial units)."""
-    if units != "imperial" or unit not in _IMPERIAL:
-        return v, unit
-    factor, new = _IMPERIAL[unit]
-    return (None if v is None else v * factor), new
-
-
 def _label_in_units(label: str, unit: str, units: str) -> str:
     """``"vertical oscillation (cm)"`` -> ``"... (in)"`` with ``--units imperial``."""
-    new = _in_units(None, unit, units)[1]
+    from runform.findings import in_units
+
+    new = in_units(None, unit, units)[1]
     return label.replace(f"({unit})", f"({new})") if new != unit else label
 
 
@@ -691,7 +680,7 @@ def _summary_rows(
 
                 row.append(fmt(unit, v, units))
             else:
-                row.append(format_value(*_in_units(v, unit, units)))
+                row.append(format_value(v, unit, units=units))
         rows.append(row)
     return header, rows
 
@@ -1057,9 +1046,9 @@ def session_report(
             rows.append(
                 [
                     _e(_label_in_units(r["label"], r["unit"], units)),
-                    format_value(*_in_units(r["left"], r["unit"], units)),
-                    format_value(*_in_units(r["right"], r["unit"], units)),
-                    format_diff(*_in_units(r["diff"], r["unit"], units)),
+                    format_value(r["left"], r["unit"], units=units),
+                    format_value(r["right"], r["unit"], units=units),
+                    format_diff(r["diff"], r["unit"], units=units),
                     f"{si:+.1f} %" if math.isfinite(si) else "–",
                     f"{r['n_left']} / {r['n_right']}",
                 ]
@@ -1099,11 +1088,11 @@ def session_report(
 
 
 # ----------------------------------------------------------------------------- compare
-def _metric_row(m: MetricComparison) -> list[str]:
+def _metric_row(m: MetricComparison, units: str = "metric") -> list[str]:
     r = m.result
     if r.ci_low is not None and math.isfinite(r.ci_low):
-        lo = format_diff(r.ci_low, m.unit)
-        hi = format_diff(r.ci_high, m.unit)
+        lo = format_diff(r.ci_low, m.unit, units=units)
+        hi = format_diff(r.ci_high, m.unit, units=units)
         unit_txt = hi.lstrip("+−±0123456789.")
         if unit_txt and lo.endswith(unit_txt):
             lo = lo[: len(lo) - len(unit_txt)].rstrip()
@@ -1111,11 +1100,12 @@ def _metric_row(m: MetricComparison) -> list[str]:
     else:
         ci = "–"
     eff = f"{r.effect:+.2f} {m.practical}" if math.isfinite(r.effect) else "–"
+    diff = format_diff(r.diff, m.unit, units=units)
     return [
         _e(m.label),
-        format_value(r.a, m.unit),
-        format_value(r.b, m.unit),
-        f"<b>{format_diff(r.diff, m.unit)}</b>" if m.significant else format_diff(r.diff, m.unit),
+        format_value(r.a, m.unit, units=units),
+        format_value(r.b, m.unit, units=units),
+        f"<b>{diff}</b>" if m.significant else diff,
         ci,
         eff,
         format_p(r.p),
@@ -1124,8 +1114,11 @@ def _metric_row(m: MetricComparison) -> list[str]:
     ]
 
 
-def fig_compare_distributions(comp: Comparison) -> Figure | None:
-    """Per metric (both feet / pelvis): A and B as box plots with the medians marked."""
+def fig_compare_distributions(comp: Comparison, units: str = "metric") -> Figure | None:
+    """Per metric (both feet / pelvis): A and B as box plots with the medians marked (lengths
+    and speeds in ``units``)."""
+    from runform.findings import in_units
+
     panels = [
         m
         for m in comp.metrics
@@ -1139,6 +1132,7 @@ def fig_compare_distributions(comp: Comparison) -> Figure | None:
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
     for ax, m in zip(axes.ravel(), panels, strict=False):
+        factor, shown = in_units(1.0, m.unit, units)
         vals = []
         for run in (comp.a, comp.b):
             if m.metric == "vertical_ratio":
@@ -1150,7 +1144,9 @@ def fig_compare_distributions(comp: Comparison) -> Figure | None:
             rows = run.rows(m.group)
             if m.label.startswith("pelvic drop"):
                 rows = rows[rows["side"] == m.label.split(",")[1].split()[0]]
-            v = rows[m.metric].to_numpy(dtype=float) * _scale(m.metric)
+            # every time in ms, as the title says (flight time too, not only contact time)
+            ms = 1000.0 if m.unit == "s" else 1.0
+            v = rows[m.metric].to_numpy(dtype=float) * ms * factor
             vals.append(v[np.isfinite(v)])
         bp = ax.boxplot(vals, widths=0.55, showfliers=False, patch_artist=True)
         for patch, c in zip(bp["boxes"], RUN_COLORS, strict=True):
@@ -1158,9 +1154,10 @@ def fig_compare_distributions(comp: Comparison) -> Figure | None:
             patch.set_alpha(0.5)
         ax.set_xticks([1, 2], ["A", "B"])
         star = " *" if m.significant else ""
-        unit = {"s": "ms", "deg": "°", "deg/s": "°/s"}.get(m.unit, m.unit)
+        unit = {"s": "ms", "deg": "°", "deg/s": "°/s"}.get(m.unit, shown)
         name = f"pelvis {m.label}" if m.group == "pelvis" and m.metric == "cadence" else m.label
-        ax.set_title(f"{name} ({unit}){star}\n{format_diff(m.result.diff, m.unit)}", fontsize=9)
+        diff = format_diff(m.result.diff, m.unit, units=units)
+        ax.set_title(f"{name} ({unit}){star}\n{diff}", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
@@ -1348,7 +1345,7 @@ def comparison_report(
         rows.append([_e(g)] + [""] * (len(header) - 1))
         classes.append("grp")
         for m in ms:
-            rows.append(_metric_row(m))
+            rows.append(_metric_row(m, units))
             classes.append("sig" if m.significant else "")
     rep.add(_table(header, rows, classes=classes).replace("<table>", '<table class="metrics">', 1))
     rep.add(
@@ -1369,7 +1366,7 @@ def comparison_report(
             "angle (dotted: the rearfoot 8° and forefoot −1.6° limits).",
         )
     rep.add("<h2>Distributions</h2>")
-    fig = fig_compare_distributions(comp)
+    fig = fig_compare_distributions(comp, units)
     if fig is not None:
         rep.figure(
             "compare_distributions",

@@ -48,6 +48,7 @@ __all__ = [
     "check_outputs",
     "describe_os_error",
     "is_special_file",
+    "same_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def is_special_file(path: str | os.PathLike[str]) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
     """True if ``a`` and ``b`` name the same file (symlinks, ``..``, hard links)."""
     if os.path.realpath(a) == os.path.realpath(b):
         return True
@@ -107,13 +108,13 @@ def check_outputs(
     outs = [os.fspath(p) for p in outputs if p]
     for i, out in enumerate(outs):
         for src in ins:
-            if _same_file(out, src):
+            if same_file(out, src):
                 raise UsageError(
                     f"{out}: is the input {src}; writing there would destroy it "
                     "(choose another output file)"
                 )
         for other in outs[:i]:
-            if _same_file(out, other):
+            if same_file(out, other):
                 raise UsageError(f"{out}: given as two different outputs")
         if os.path.isdir(out):
             raise UsageError(f"{out}: is a folder, expected a file name")
@@ -145,7 +146,7 @@ def check_png_dir(
     """A folder for figure files: refuse an existing file (or an input) in its place."""
     d = os.fspath(folder)
     for src in inputs:
-        if src and _same_file(d, os.fspath(src)):
+        if src and same_file(d, os.fspath(src)):
             raise UsageError(f"--png {d}: is the input {os.fspath(src)}; give a folder")
     if os.path.exists(d) and not os.path.isdir(d):
         raise UsageError(f"--png {d}: is a file, expected a folder for the figures")

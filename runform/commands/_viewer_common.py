@@ -7,7 +7,13 @@ import sys
 
 from runform.errors import UsageError
 
-__all__ = ["MAX_EXIT_AFTER_S", "MAX_WINDOW_S", "add_viewer_arguments", "viewer_config"]
+__all__ = [
+    "MAX_EXIT_AFTER_S",
+    "MAX_WINDOW_S",
+    "add_viewer_arguments",
+    "check_show",
+    "viewer_config",
+]
 
 #: Longest ``--window`` of raw signal, s (the plot keeps 1.6 windows of every sensor in memory:
 #: 600 s of a 416 Hz sensor are about 22 MB).
@@ -64,6 +70,21 @@ def add_viewer_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_show(show: str | None, ids: list[str], where: str) -> None:
+    """``--show``: every id one of the session's sensors ``ids`` (else the window plots nothing
+    for it, without a word); ``where`` names the session (``in run.h5``)."""
+    if show is None:
+        return
+    wanted = [x.strip() for x in show.split(",") if x.strip()]
+    if not wanted:
+        raise UsageError(f"--show {show!r}: expected sensor ids separated by commas")
+    unknown = [x for x in wanted if x not in ids]
+    if unknown:
+        raise UsageError(
+            f"--show {show}: no sensor {', '.join(unknown)} {where} (sensors: {', '.join(ids)})"
+        )
+
+
 def viewer_config(args: argparse.Namespace, *, mode: str, title: str):
     """A :class:`viewer.app.ViewerConfig` from the parsed options (one-line UsageError if bad)."""
     from viewer.app import ViewerConfig
@@ -99,7 +120,7 @@ def viewer_config(args: argparse.Namespace, *, mode: str, title: str):
         title=title,
         quantity=args.signal,
         axes="".join(dict.fromkeys(args.axes)),
-        sensors=[s.strip() for s in args.show.split(",")] if args.show else None,
+        sensors=[s.strip() for s in args.show.split(",") if s.strip()] if args.show else None,
         window_s=args.window,
         muted=args.mute,
         cues=cues,

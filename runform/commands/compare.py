@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from runform.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 NAME = "compare"
 HELP = (
@@ -39,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--units",
         choices=("metric", "imperial"),
         default="metric",
-        help="pace in min/km and distances in km (metric, default) or min/mile and miles",
+        help="metric (default: min/km, km, m, cm, m/s) or imperial (min/mile, miles, ft, in, "
+        "mph) in the sentences and the report",
     )
 
 
@@ -51,6 +55,14 @@ def _find_marker(res, label: str) -> float:
         have = ", ".join(repr(lab) for _, lab, _ in res.markers) or "none"
         raise UsageError(
             f"{res.recording}: no marker labelled {label!r} (markers in the file: {have})"
+        )
+    if len(hits) > 1:  # e.g. a 'lap' marker at every lap: say which one splits
+        log.warning(
+            "%s: %d markers labelled %r (at %s s): split at the first",
+            res.recording,
+            len(hits),
+            label,
+            ", ".join(f"{t:.1f}" for t in hits),
         )
     return hits[0]
 
@@ -69,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from runform.compare import compare_runs, run_from_result, split_result
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
-    from runform.safe_output import OutputSet, check_outputs, check_png_dir
+    from runform.safe_output import OutputSet, check_outputs, check_png_dir, same_file
     from runform.terminal_text import safe_line, safe_name
 
     if not (args.out or args.json):
@@ -123,15 +135,32 @@ def run(args: argparse.Namespace) -> int:
         a, b = split_result(res, t, what=what)
         split_info = (res, t)
     else:
+        same = same_file(recs[0], recs[1])
         ra = _analyse(recs[0], args.profile)
-        rb = _analyse(recs[1], args.profile)
+        rb = ra if same else _analyse(recs[1], args.profile)
         a = run_from_result(ra, f"A: {Path(recs[0]).name}")
         b = run_from_result(rb, f"B: {Path(recs[1]).name}")
+        # the comparison still runs (every difference is zero), with a word why
+        if same:
+            log.warning("A and B are the same file (%s): nothing can differ", recs[0])
+        elif ra.strides.equals(rb.strides):
+            log.warning(
+                "A and B hold the same contacts (%s and %s: copies of one recording?): "
+                "nothing can differ",
+                recs[0],
+                recs[1],
+            )
     for r in (a, b):
         if r.strides.empty:
             raise UsageError(f"{r.recording}: no contacts in {r.label!r}, nothing to compare")
     comp = compare_runs(
-        a, b, n_boot=args.resamples, n_perm=args.resamples, seed=args.seed, profile=profile
+        a,
+        b,
+        n_boot=args.resamples,
+        n_perm=args.resamples,
+        seed=args.seed,
+        profile=profile,
+        units=args.units,
     )
     written = []
     # all outputs are complete before any replaces an earlier one (runform.safe_output)

@@ -20,6 +20,11 @@ HELP = "export an analysed recording as a FIT activity (Garmin Connect, Strava, 
 log = logging.getLogger(__name__)
 
 
+#: Longest ``--window`` of the 1 Hz records, s (ten minutes: beyond it a record no longer
+#: tells that moment of the run; ``inf`` made every record the mean of the whole session).
+MAX_WINDOW_S = 600.0
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("recording", help="recording file (.h5, format v1)")
     p.add_argument("--fit", required=True, metavar="FILE.fit", help="FIT activity file to write")
@@ -46,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=3.0,
         metavar="S",
-        help="averaging window of the 1 Hz records, s (default 3)",
+        help=f"averaging window of the 1 Hz records, s (default 3, at most {MAX_WINDOW_S:g})",
     )
 
 
@@ -59,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.fit)
     check_outputs(inputs=[args.recording, args.watch], outputs=[args.fit, args.strides, args.json])
-    if not (args.window > 0):
-        raise UsageError(f"--window {args.window}: expected a positive number of seconds")
+    if not (0 < args.window <= MAX_WINDOW_S):  # inf: every record the session's mean
+        raise UsageError(
+            f"--window {args.window:g}: expected more than 0 and at most {MAX_WINDOW_S:g} s"
+        )
     # every output complete before any replaces an earlier one (runform.safe_output)
     with OutputSet() as staged:
         writer = StridesCsvWriter(staged.stage(args.strides)) if args.strides else None

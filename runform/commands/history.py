@@ -31,16 +31,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runform.history import build_history, change_sentences, history_report, load_sessions
+    from runform.history import (
+        build_history,
+        change_sentences,
+        history_report,
+        input_files,
+        load_sessions,
+    )
     from runform.profiles import resolve_profile
     from runform.safe_output import OutputSet, check_outputs, check_png_dir
     from runform.terminal_text import safe_line, safe_name
 
     out = Path(args.out)
-    check_outputs(inputs=args.inputs, outputs=[args.out, args.csv])
+    # the recordings inside input folders and globs are inputs too (not only the names given)
+    inputs = [*args.inputs, *input_files(args.inputs)]
+    check_outputs(inputs=inputs, outputs=[args.out, args.csv])
     png_dir = Path(args.png) if args.png else None
     if png_dir is not None:
-        check_png_dir(png_dir, inputs=args.inputs)
+        check_png_dir(png_dir, inputs=inputs)
     profile = resolve_profile(args.profile)
 
     def said(i: int, n: int, path: str) -> None:

@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
                 f"{float((gaps[:, 1] - gaps[:, 0]).sum()) if len(gaps) else 0.0:.3f}",
                 ranges or "-",
             )
-        console.print(table)
+        if rec.sensors:
+            console.print(table)
+        else:  # an empty table said nothing
+            console.print("sensors: none (a recording without sensors: nothing to analyse)")
         streams = rec.streams()
         if streams:
             for st in streams:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from runform.commands._viewer_common import add_viewer_arguments, viewer_config
+from runform.commands._viewer_common import add_viewer_arguments, check_show, viewer_config
 from runform.commands.record import SIM_RATE_HZ
 from runform.errors import UsageError
 from runform.validation import check_range
@@ -124,6 +124,18 @@ def build_live_source(args: argparse.Namespace):
     return BleSession(parse_sensors(args.sensor), settings=settings)
 
 
+def _sensor_ids(args: argparse.Namespace) -> tuple[list[str], str]:
+    """The ids of the sensors the session will stream, and where they come from (for
+    ``--show``)."""
+    if args.simulate:
+        from firmware_bridge.emulator.virtual import DEFAULT_PLACEMENTS
+
+        return list(DEFAULT_PLACEMENTS), "in the simulated session"
+    from runform.commands.record import parse_sensors
+
+    return list(parse_sensors(args.sensor)), "among --sensor"
+
+
 def run(args: argparse.Namespace) -> int:
     from recordings.recorder import stop_message
     from runform.profiles import resolve_profile
@@ -149,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         min_free = int(args.min_free_mb * 1e6)
     profile = resolve_profile(args.profile)
     build_live_source(args)  # check the options before opening a window
+    check_show(args.show, *_sensor_ids(args))
     config = viewer_config(args, mode="live", title="runform live")
 
     workers: list[AnalysisWorker] = []

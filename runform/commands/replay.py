@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from runform.commands._viewer_common import add_viewer_arguments, viewer_config
+from runform.commands._viewer_common import add_viewer_arguments, check_show, viewer_config
 from runform.errors import UsageError
 
 NAME = "replay"
@@ -45,17 +45,19 @@ def run(args: argparse.Namespace) -> int:
         sample_counts(rec, str(path))  # an empty recording: one line, not an empty window
         ids = [s.sensor_id for s in rec.sensors]
         t_start, t_end = float(rec.t_start), float(rec.t_end)
+    if not ids:  # else an empty window, exit 0 (analyze: "no sensor to analyse")
+        from dsp.session import ANALYZERS
+
+        raise UsageError(
+            f"{path}: no sensor to replay: expected a sensor placed on "
+            f"{' or '.join(sorted(ANALYZERS))}, found none"
+        )
     if args.at is not None and not (t_start <= args.at <= t_end):
         raise UsageError(
             f"--at {args.at:g}: expected a time inside the recording ({t_start:.1f} to "
             f"{t_end:.1f} s)"
         )
-    unknown = [x for x in (args.show or "").split(",") if x.strip() and x.strip() not in ids]
-    if unknown:  # else the window plots nothing for it, without a word
-        raise UsageError(
-            f"--show {args.show}: no sensor {', '.join(unknown)} in {path.name} "
-            f"(sensors: {', '.join(ids)})"
-        )
+    check_show(args.show, ids, f"in {path.name}")
     profile = resolve_profile(args.profile)
     config = viewer_config(args, mode="replay", title=f"runform replay — {safe_name(path.name)}")
     config.extra["paused"] = args.paused

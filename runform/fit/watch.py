@@ -103,8 +103,12 @@ def read_watch_fit(path: str | Path) -> WatchData:
     import fitdecode
 
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--watch {p}: is a folder, expected the watch's FIT file")
     if not p.is_file():
         raise UsageError(f"--watch {p}: no such file")
+    if p.stat().st_size == 0:  # "no record messages" would suggest another kind of FIT file
+        raise UsageError(f"--watch {p}: the file is empty (0 bytes), expected a FIT activity")
     rows: list[tuple[float, ...]] = []
     damaged = ""
     try:

@@ -4,6 +4,7 @@ streaming = batch, and the real lower-back walks with their instrumented referen
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -625,3 +626,19 @@ def test_may_hold_walk_from_the_segment_flight_runs_cut_to_the_window() -> None:
         assert got == want, (lo, hi)
         answers.add(want)
     assert answers == {True, False}
+
+
+def test_a_walk_without_standing_does_not_warn_about_a_running_baseline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a session with no running step at all needs no running baseline: the warning 'too few
+    # steps for a running baseline' was printed on every walk that started without standing
+    sim = simulate_session(
+        "walk", duration_s=20.0, rate_hz=104.0, seed=5, sensors=("pelvis",), standing_s=0.0
+    )
+    with caplog.at_level(logging.DEBUG, logger="dsp.pelvis_analyzer"):
+        pa, rows = run_pelvis_only(sim)
+    assert rows and {r.activity for r in rows} == {"walk"}
+    said = [r for r in caplog.records if "running baseline" in r.getMessage()]
+    assert said and all(r.levelno == logging.DEBUG for r in said), said
+    assert pa.baseline_kind_ == "running"

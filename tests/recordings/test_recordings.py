@@ -225,6 +225,8 @@ def _make_bad(path: Path, how: str) -> None:
             g.attrs["placement"] = "wrist"
         elif how == "no_rate":
             del g.attrs["sample_rate_hz"]
+    if how == "empty":  # was "not an HDF5 file (expected a runform recording .h5)"
+        path.write_bytes(b"")
     if how == "truncated":  # an interrupted copy: was "HDF5 cannot open the file (Unable to
         # synchronously open file (truncated file: eof = 1000, sblock->base_addr = 0, ...))"
         data = path.read_bytes()
@@ -242,6 +244,7 @@ def _make_bad(path: Path, how: str) -> None:
         ("bad_placement", "placement"),
         ("no_rate", "sample_rate_hz"),
         ("truncated", "the file is cut short ("),
+        ("empty", "the file is empty (0 bytes"),
     ],
 )
 def test_bad_files_give_one_clear_line(tmp_path: Path, how: str, expect: str) -> None:
@@ -352,3 +355,28 @@ def test_sigkill_many(tmp_path: Path, round_: int) -> None:
         tmp_path / "k.h5", rate=1666.0, after_s=float(rng.uniform(1.05, 4.0))
     )
     assert last >= killed_at - 1.0, (killed_at, last)
+
+
+def test_a_file_that_cannot_be_read_gives_the_reason_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: "cannot read the file ([Errno 13] Unable to determine if file is accessible as
+    # hdf5 (unable to open file: name = '...', errno = 13, error message = 'Permission
+    # denied', flags = 0, o_flags = 0))" (h5py's words, as a user without read permission
+    # gets them; root reads any file, so h5py's refusal is made here)
+    import recordings.reader as reader
+
+    path = tmp_path / "locked.h5"
+    _write(path, seconds=1)
+
+    def refuse(name: object) -> bool:
+        raise OSError(
+            13,
+            "Unable to determine if file is accessible as hdf5 (unable to open file: name = "
+            f"'{name}', errno = 13, error message = 'Permission denied', flags = 0, o_flags = 0)",
+        )
+
+    monkeypatch.setattr(reader.h5py, "is_hdf5", refuse)
+    with pytest.raises(RecordingError) as err:
+        open_recording(path)
+    assert str(err.value) == f"{path}: cannot read the file (Permission denied)"

@@ -459,3 +459,204 @@ def test_report_in_imperial_units_has_no_metric_lengths_or_speeds(
     metric = tmp_path / "m.html"
     assert main(["report", str(easy), "--out", str(metric)]) == 0
     assert " m/s" in metric.read_text()  # metric as it was
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (
+            ["--simulate", "--show", "left_foot,nosuch"],
+            ["--show", "nosuch", "left_foot, right_foot, pelvis"],
+        ),
+        (["--simulate", "--show", ","], ["--show", "expected sensor ids"]),
+        (["--sensor", "left_foot=C0:52:46:00:00:01", "--show", "pelvis"], ["--show", "left_foot"]),
+    ],
+)
+def test_live_refuses_a_sensor_it_will_not_stream(
+    argv: list[str],
+    words: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: the window opened (and streamed) with an empty plot for the unknown id, exit 0
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.chdir(tmp_path)
+    code = main(["live", *argv, "--no-record", "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_compare_of_one_recording_with_itself_says_so(
+    copy: bool, easy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # before: the same file twice (or a copy) compared without a word: every metric "unchanged"
+    other = tmp_path / "copy.h5" if copy else easy
+    if copy:
+        shutil.copy(easy, other)
+    with caplog.at_level("WARNING"):
+        code = main(["compare", str(easy), str(other), "--json", str(tmp_path / "c.json")])
+    assert code == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1, said
+    assert "nothing can differ" in said[0], said
+    assert ("copies" in said[0]) == copy, said
+    assert json.loads((tmp_path / "c.json").read_text())["metrics"]
+
+
+def test_compare_in_imperial_units_has_no_metric_lengths_or_speeds(
+    easy: Path, intervals: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: 'compare --units imperial' said "speed unchanged (3.00 m/s vs 3.00 m/s ...)",
+    # "stride length ... 2.14 m", "vertical oscillation ... 8.0 cm" in its sentences, its
+    # report's table and figures (only the 'Where each run stands' lights followed --units)
+    import re
+
+    out, js = tmp_path / "c.html", tmp_path / "c.json"
+    argv = ["compare", str(easy), str(intervals), "--out", str(out), "--json", str(js)]
+    assert main([*argv, "--units", "imperial"]) == 0
+    said = capsys.readouterr().out
+    html = out.read_text()
+    summary = " ".join(json.loads(js.read_text())["summary"])
+    table = html.split("<h2>All metrics</h2>")[1].split("<h2>Strike pattern</h2>")[0]
+    for text in (said, summary, table):
+        assert not re.search(r"\d (cm|m/s|m)\b", text), re.findall(r"[\d.]+ (?:cm|m/s|m)\b", text)
+        for unit in ("mph", "ft", "in"):
+            assert re.search(rf"\d {unit}\b", text), (unit, text)
+    assert main([*argv, "--units", "metric"]) == 0
+    assert " m/s" in capsys.readouterr().out  # metric as it was
+
+
+def test_compare_figure_shows_every_time_in_ms(easy: Path) -> None:
+    # before: the flight time box plot was titled '(ms)' over values in seconds (0.08-0.16)
+    from runform.analysis_run import analyse_recording
+    from runform.compare import compare_runs, run_from_result
+    from runform.report import fig_compare_distributions
+
+    res = analyse_recording(str(easy))
+    comp = compare_runs(run_from_result(res, "A"), run_from_result(res, "B"), n_boot=1000)
+    fig = fig_compare_distributions(comp)
+    assert fig is not None
+    axes = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if ax.get_visible()}
+    for title in ("flight time (ms)", "contact time (ms)"):
+        lo, hi = axes[title].get_ylim()
+        assert 50 < lo < hi < 400, (title, lo, hi)
+
+
+def test_compare_split_near_the_end_does_not_call_the_strikes_unchanged(easy: Path) -> None:
+    # before: B of 3 contacts read 'strike pattern unchanged: ... (difference not significant)'
+    # although nothing could be tested, the other metrics saying 'too few contacts to test'
+    from runform.analysis_run import analyse_recording
+    from runform.compare import compare_runs, split_result
+
+    res = analyse_recording(str(easy))
+    feet = res.strides[res.strides["sensor_id"] != "pelvis"]
+    t = float(feet["t_ic"].sort_values().iloc[-3])
+    comp = compare_runs(*split_result(res, t), n_boot=1000)
+    assert len(comp.b.rows("both feet")) == 3
+    strike = next(s for s in comp.sentences if s.startswith("strike pattern"))
+    assert "too few contacts to test" in strike and "unchanged" not in strike, strike
+
+
+@pytest.mark.parametrize("window", ["inf", "1e9", "nan", "0"])
+def test_export_bounds_the_record_window(
+    window: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: --window inf (or 1e9) wrote a FIT file whose every 1 Hz record held the mean of
+    # the whole session, exit 0
+    code = main(["export", str(easy), "--fit", str(tmp_path / "r.fit"), "--window", window])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "--window" in line and "600" in line, line
+    assert not (tmp_path / "r.fit").exists()
+
+
+def test_batch_out_that_is_a_file_is_named_as_such(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: '--out notes.txt: cannot create the folder (File exists)'
+    out = tmp_path / "notes.txt"
+    out.write_text("mine\n")
+    code = main(["batch", str(easy), "--out", str(out), "--workers", "1", "--no-progress"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "--out" in line and "is a file, expected a folder" in line, line
+    assert out.read_text() == "mine\n"
+
+
+def test_replay_of_a_recording_without_sensors_is_one_line(
+    easy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: an empty window, exit 0 (analyze says 'no sensor to analyse')
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    rec = tmp_path / "none.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        for sid in list(f["sensors"]):
+            del f["sensors"][sid]
+    code = main(["replay", str(rec), "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "none.h5" in line and "no sensor" in line and "left_foot" in line, line
+
+
+def test_compare_split_at_a_marker_set_several_times_says_which(
+    easy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # before: '--split-at-marker lap' with a 'lap' marker at 10 s and 20 s split at the first
+    # without a word
+    import numpy as np
+
+    rec = tmp_path / "laps.h5"
+    shutil.copy(easy, rec)
+    with h5py.File(rec, "r+") as f:
+        if "markers" in f:
+            del f["markers"]
+        g = f.create_group("markers")
+        g.create_dataset("t", data=np.array([10.0, 20.0]), maxshape=(None,))
+        str_t = h5py.string_dtype()
+        g.create_dataset("label", data=np.array(["lap", "lap"], dtype=object), dtype=str_t)
+        g.create_dataset("kind", data=np.array(["user", "user"], dtype=object), dtype=str_t)
+    with caplog.at_level("WARNING"):
+        code = main(
+            ["compare", str(rec), "--split-at-marker", "lap", "--json", str(tmp_path / "c.json")]
+        )
+    assert code == 0
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("2 markers labelled 'lap'" in s and "10.0, 20.0" in s for s in said), said
+    assert json.loads((tmp_path / "c.json").read_text())["a"]["t1"] == 10.0
+
+
+@pytest.mark.parametrize("command", ["batch", "history"])
+def test_a_folder_that_cannot_be_read_is_named_as_such(
+    command: str,
+    easy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before (as a user without read permission): batch said 'runs: folder holds no recording
+    # (*.h5, *.hdf5)' and history 'runs/strides.parquet: permission denied'. Root reads any
+    # folder, so the refusal is made here by os.scandir, as the kernel makes it for a user.
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(easy, runs / "easy.h5")
+    real = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(os.fspath(path)).resolve() == runs.resolve():  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[arg-type]
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = ["--out", str(tmp_path / ("b" if command == "batch" else "h.html")), "--no-progress"]
+    extra = ["--workers", "1"] if command == "batch" else []
+    code = main([command, str(runs), *out, *extra])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2
+    assert "runs: cannot read the folder (permission denied)" in line, line

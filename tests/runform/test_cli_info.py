@@ -103,3 +103,16 @@ def test_analyze_imports_only_what_it_needs(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "s.csv").stat().st_size > 0
+
+
+def test_info_says_when_a_recording_has_no_sensor(tmp_path: Path) -> None:
+    # before: an empty 'sensors' table with its header only, no word
+    path = tmp_path / "none.h5"
+    _small_recording(path)
+    with h5py.File(path, "r+") as f:
+        for sid in list(f["sensors"]):
+            del f["sensors"][sid]
+    res = _runform("info", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "sensors: none" in res.stdout, res.stdout
+    assert "┃ sensor" not in res.stdout, res.stdout

@@ -200,3 +200,23 @@ def test_watch_file_cut_short_is_used_up_to_the_cut(session, analysed, tmp_path)
     assert "cut short" in m.summary["file_note"]
     assert 30 <= m.summary["records"] < 50
     assert m.alignment.offset_s == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        # before: '--watch watch: no such file' (it is there, a folder)
+        (lambda p: p.mkdir(), "is a folder, expected the watch's FIT file"),
+        # before: '--watch empty.fit: no record messages (is it an activity file?)'
+        (lambda p: p.write_bytes(b""), "the file is empty (0 bytes)"),
+    ],
+)
+def test_watch_folder_or_empty_file_is_named_as_such(session, tmp_path, capsys, make, words):
+    watch = tmp_path / "watch"
+    make(watch)
+    code = main(
+        ["export", str(session[1]), "--fit", str(tmp_path / "r.fit"), "--watch", str(watch)]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("runform export: error: --watch") and words in err[-1], err

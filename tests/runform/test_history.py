@@ -131,3 +131,48 @@ def test_history_leaves_out_an_empty_recording(tmp_path, capsys, caplog):
     assert main(["history", str(tmp_path), "--out", str(tmp_path / "h.html")]) == 0
     said = capsys.readouterr().err + caplog.text
     assert "empty.h5" in said and "no samples" in said and "left out" in said, said
+
+
+def test_history_leaves_out_files_it_cannot_read(tmp_path, capsys, caplog):
+    # before: one corrupt file in a season's folder failed the whole history ('bad.h5: not an
+    # HDF5 file'), while batch goes on and lists it in errors.csv
+    from firmware_bridge.simulator import simulate_session
+
+    good = tmp_path / "good.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(good)
+    (tmp_path / "bad.h5").write_text("not a recording\n")
+    (tmp_path / "cut.h5").write_bytes(good.read_bytes()[:50_000])
+    (tmp_path / "zero.h5").write_bytes(b"")
+    assert main(["history", str(tmp_path), "--out", str(tmp_path / "h.html")]) == 0
+    said = capsys.readouterr()
+    assert said.out.startswith("1 sessions"), said.out
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    for name in ("bad.h5", "cut.h5", "zero.h5"):
+        assert any(name in w and "left out" in w for w in warned), (name, warned)
+    # nothing readable at all: one error line that says why
+    bad_only = tmp_path / "bad_only"
+    bad_only.mkdir()
+    (bad_only / "bad.h5").write_text("not a recording\n")
+    assert main(["history", str(bad_only), "--out", str(tmp_path / "h2.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no sessions (1 left out" in err, err
+
+
+@pytest.mark.parametrize("given", ["folder", "glob"])
+def test_history_never_writes_over_a_recording_it_reads(given, tmp_path, capsys):
+    # before: 'history runs/ --out h.html --csv runs/easy.h5' replaced the recording with the
+    # CSV: outputs were checked against the names given (the folder), not the files in it
+    from firmware_bridge.simulator import simulate_session
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    rec = runs / "easy.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(rec)
+    before = rec.read_bytes()
+    src = str(runs) if given == "folder" else str(runs / "*.h5")
+    for outs in (["--out", str(tmp_path / "h.html"), "--csv", str(rec)], ["--out", str(rec)]):
+        code = main(["history", src, *outs, "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "easy.h5: is the input" in err, err
+        assert rec.read_bytes() == before
