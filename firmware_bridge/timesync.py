@@ -49,6 +49,11 @@ __all__ = ["ClockFit", "SensorTimeline", "TimedPacket", "delivered_samples"]
 
 log = logging.getLogger(__name__)
 
+#: Largest drift of a device clock against the host that the time sync fits, s/s: crystals
+#: are tens of ppm off, devices that only count samples at a nominal rate up to a few % (the
+#: sample grid's bound, :class:`_SampleGrid`, is the same 5 %).
+MAX_DRIFT = 0.05
+
 
 class ClockFit:
     """Lower-envelope linear fit of the offset ``host − device`` against device time.
@@ -65,6 +70,10 @@ class ClockFit:
     recent_s : float
         Device time whose bins set the offset before the slope is fitted, s (long enough to
         hold a fast delivery, short enough that the drift does not move the offset much).
+    max_drift : float
+        Largest drift fitted, s/s (:data:`MAX_DRIFT`): a steeper lower envelope is not a clock
+        but a host falling behind, its arrivals ever later; the line then keeps the drift
+        fitted before, the highest under every minimum.
     """
 
     def __init__(
@@ -73,11 +82,13 @@ class ClockFit:
         window_s: float = 120.0,
         min_span_s: float = 30.0,
         recent_s: float = 5.0,
+        max_drift: float | None = None,
     ):
         self.bin_s = bin_s
         self.recent_s = recent_s
         self.window_s = window_s
         self.min_span_s = min_span_s
+        self.max_drift = MAX_DRIFT if max_drift is None else float(max_drift)
         self._bins: deque[list[float]] = deque()  # [bin index, tau at min, min offset]
         self.c = math.nan  # offset at tau_ref
         self.d = 0.0  # slope (drift), s/s
@@ -123,6 +134,15 @@ class ClockFit:
         j = int(np.clip(np.searchsorted(x[hull], x.mean()), 1, len(hull) - 1))
         i0, i1 = hull[j - 1], hull[j]
         d = (offs[i1] - offs[i0]) / (x[i1] - x[i0])
+        if abs(d) > self.max_drift:
+            # no clock drifts this much: the arrivals fall ever further behind the samples (a
+            # host or emulation that cannot keep up, notifications queued), and they tell
+            # nothing of the clock. The samples keep their device clock's pace at the drift
+            # fitted before (the line of that slope highest under every minimum), not the
+            # backlog's
+            d = self.d  # (never above max_drift)
+            self.c = float(np.min(offs - d * x))
+            return
         self.c, self.d = float(offs[i0] - d * x[i0]), float(d)
 
     def offset(self, tau: float | np.ndarray) -> float | np.ndarray:
@@ -132,7 +152,7 @@ class ClockFit:
     def reset(self) -> None:
         """Forget everything (the device clock restarted)."""
         self.__init__(  # type: ignore[misc]
-            self.bin_s, self.window_s, self.min_span_s, self.recent_s
+            self.bin_s, self.window_s, self.min_span_s, self.recent_s, self.max_drift
         )
 
 
@@ -189,7 +209,7 @@ class _SampleGrid:
         if self._n >= 3 and (ks.max() - ks.min()) * period >= self.min_span_s:
             kc = ks - ks.mean()
             b = float(np.dot(kc, taus - taus.mean()) / np.dot(kc, kc))
-            b = min(max(b, 0.95 * period), 1.05 * period)
+            b = min(max(b, (1.0 - MAX_DRIFT) * period), (1.0 + MAX_DRIFT) * period)
         self.a = float(np.mean(taus - b * ks))
         self.b = b
 

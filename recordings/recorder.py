@@ -245,7 +245,7 @@ _SHORT = {"left_foot": "L", "right_foot": "R", "pelvis": "P"}
 def falling_behind(st: SensorStatus, nominal_hz: float | None) -> float | None:
     """The share of real time a connected sensor's samples arrive at, when below
     :data:`BEHIND_SHARE` of its nominal rate without lost samples (an emulation or a host
-    too slow to keep up: its numbers would be wrong); ``None`` otherwise."""
+    too slow to keep up: the live display lags ever more); ``None`` otherwise."""
     if not nominal_hz or not st.connected or st.rate_hz <= 0:
         return None
     share = st.rate_hz / nominal_hz

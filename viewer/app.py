@@ -28,7 +28,7 @@ NO_DISPLAY = "no display: set QT_QPA_PLATFORM=offscreen or run under a desktop"
 def status_text(t: float, status: dict[str, Any], sensors: list[Any]) -> str:
     """The live status line: session time and each sensor's rate, and a warning when samples
     arrive slower than the sensor's nominal rate with nothing lost (the emulation or this
-    machine cannot keep up: the numbers shown would be wrong)."""
+    machine cannot keep up: the display lags ever more)."""
     from recordings.recorder import falling_behind
 
     nominal = {s.sensor_id: s.sample_rate_hz for s in sensors}
@@ -42,8 +42,8 @@ def status_text(t: float, status: dict[str, Any], sensors: list[Any]) -> str:
     text = f"t = {t:.0f} s   " + "   ".join(parts)
     if slow:
         text = (
-            f"FALLING BEHIND: data arrive at {100 * min(slow):.0f} % of real time, metrics "
-            "unreliable (lower --sim-speed or the sample rate)   " + text
+            f"FALLING BEHIND: data arrive at {100 * min(slow):.0f} % of real time, the display "
+            "lags ever more (lower --sim-speed or the sample rate)   " + text
         )
     return text
 
