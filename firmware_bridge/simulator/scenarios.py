@@ -20,6 +20,7 @@ from firmware_bridge.simulator.sensor_model import DeviceSpec
 
 __all__ = [
     "MIN_PROGRAM_BOUT_S",
+    "MIN_STOPPING_WALK_S",
     "SCENARIOS",
     "Scenario",
     "Schedule",
@@ -34,10 +35,12 @@ Schedule = float | Sequence[tuple[float, float]]
 
 _DEVICE = DeviceSpec()  # the device defaults (one place: DeviceSpec)
 
-#: The shortest walking or running bout of a program once scaled to the session's duration, s:
-#: a few strides, and for a walk that stops before a stand its closing contact at least 3 s
-#: in (``Scenario.walk_stop_s``) and 1.5 s of coming to rest after it.
-MIN_PROGRAM_BOUT_S = 5.0
+#: The shortest walking or running bout of a program once scaled to the session's duration, s
+#: (a few strides) ...
+MIN_PROGRAM_BOUT_S = 3.0
+#: ... and of a walk followed by standing, which stops: its closing contact at least 3 s in
+#: (``Scenario.walk_stop_s``), then 1.5 s of coming to rest, and a sample period's rounding.
+MIN_STOPPING_WALK_S = 5.0
 
 
 def _default_mounting() -> dict[str, object]:
@@ -225,14 +228,21 @@ class Scenario:
         return [(a, float(d) * k) for a, d in self.program]
 
     def min_duration_s(self) -> float:
-        """The shortest ``duration_s`` this scenario's program can be scaled to (every walking
-        or running bout at least :data:`MIN_PROGRAM_BOUT_S`), s, rounded up to 0.1 s; 0 for a
-        scenario without a program."""
-        moving = [float(d) for a, d in self.program if a != "stand" and float(d) > 0]
-        if not moving:
-            return 0.0
+        """The shortest ``duration_s`` this scenario's program can be scaled to, s, rounded up
+        to 0.1 s: every walking or running bout at least :data:`MIN_PROGRAM_BOUT_S`, a walk
+        followed by standing at least :data:`MIN_STOPPING_WALK_S`; 0 for a scenario without a
+        program."""
         total = sum(float(d) for _, d in self.program)
-        return math.ceil(10.0 * total * MIN_PROGRAM_BOUT_S / min(moving) - 1e-6) / 10.0
+        need = 0.0
+        for k, (act, d) in enumerate(self.program):
+            if act == "stand" or not float(d) > 0:
+                continue
+            stops = (
+                act == "walk" and k + 1 < len(self.program) and self.program[k + 1][0] == "stand"
+            )
+            shortest = MIN_STOPPING_WALK_S if stops else MIN_PROGRAM_BOUT_S
+            need = max(need, total * shortest / float(d))
+        return math.ceil(10.0 * need - 1e-6) / 10.0
 
     def marker_list(self) -> list[tuple[float, str, str]]:
         """Markers with times in s."""
@@ -260,12 +270,12 @@ class Scenario:
             raise ValueError(f"scenario {n}: program has no walking or running bout")
         if self.program and self.duration_s < self.min_duration_s() - 1e-9:
             total = sum(float(d) for _, d in self.program)
-            shortest = min(d for a, d in self.program_bouts() if a != "stand")
             raise ValueError(
                 f"scenario {n}: duration_s {self.duration_s:g} s is too short for its program "
-                f"of {len(self.program)} bouts ({total:g} s, every bout shortened alike): a "
-                f"walking or running bout would last {shortest:.1f} s, expected at least "
-                f"{MIN_PROGRAM_BOUT_S:g} s; give a duration of at least {self.min_duration_s():g} s"
+                f"of {len(self.program)} bouts ({total:g} s, every bout shortened alike): "
+                f"expected every walking or running bout to last at least "
+                f"{MIN_PROGRAM_BOUT_S:g} s and a walk before standing {MIN_STOPPING_WALK_S:g} s; "
+                f"give a duration of at least {self.min_duration_s():g} s"
             )
         if self.gait not in ("run", "walk"):
             raise ValueError(f"scenario {n}: gait {self.gait!r}, expected 'run' or 'walk'")

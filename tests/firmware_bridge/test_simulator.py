@@ -676,22 +676,41 @@ def test_a_program_walk_before_standing_stops_at_its_closing_contact():
 
 
 def test_a_program_scaled_below_its_shortest_bout_is_one_clear_error():
-    """A duration that shortens a program's walking or running bouts below
-    MIN_PROGRAM_BOUT_S is refused with the shortest duration that works (before: 'walk_stop_s
-    1.15, expected a walk stopping at least 3 s after standing_s' from a bout the user never
-    named); that duration simulates, and scales every bout alike."""
-    from firmware_bridge.simulator.scenarios import MIN_PROGRAM_BOUT_S, get_scenario
+    """A duration that shortens a program's walking or running bouts below MIN_PROGRAM_BOUT_S
+    (a walk before standing below MIN_STOPPING_WALK_S) is refused with the shortest duration
+    that works (before: 'walk_stop_s 1.15, expected a walk stopping at least 3 s after
+    standing_s' about a bout the user never named); that duration simulates, every bout
+    scaled alike."""
+    from firmware_bridge.simulator.scenarios import (
+        MIN_PROGRAM_BOUT_S,
+        MIN_STOPPING_WALK_S,
+        get_scenario,
+    )
 
     sc = get_scenario("intervals")
-    shortest = min(d for a, d in sc.program if a != "stand")
     total = sum(d for _, d in sc.program)
+    # the last walk (90 s) stops before the closing stand; the shortest bouts are 60 s
+    assert sc.program[-2] == ("walk", 90.0) and sc.program[-1][0] == "stand"
     need = sc.min_duration_s()
-    assert need == pytest.approx(total * MIN_PROGRAM_BOUT_S / shortest, abs=0.1)
+    assert need == pytest.approx(
+        max(total * MIN_STOPPING_WALK_S / 90.0, total * MIN_PROGRAM_BOUT_S / 60.0), abs=0.1
+    )
     with pytest.raises(ValueError, match=rf"at least {need:g} s") as err:
         simulate_session("intervals", duration_s=20.0, rate_hz=52.0, seed=0, truth=False)
     assert "\n" not in str(err.value) and "walk_stop_s" not in str(err.value)
     sim = simulate_session("intervals", duration_s=need, rate_hz=52.0, seed=0)
     moving = [b for b in sim.truth["bouts"] if b[2] != "stand"]
     assert len(moving) == sum(1 for a, _ in sc.program if a != "stand")
-    assert min(d for a, d in sim.scenario.program_bouts() if a != "stand") >= MIN_PROGRAM_BOUT_S
+    bouts = sim.scenario.program_bouts()
+    assert min(d for a, d in bouts if a != "stand") >= MIN_PROGRAM_BOUT_S
+    assert bouts[-2][1] >= MIN_STOPPING_WALK_S
+    # a program whose walk before standing is its shortest bout
+    custom = sc.with_overrides(
+        program=(("stand", 5.0), ("run", 60.0), ("walk", 20.0), ("stand", 5.0)), duration_s=90.0
+    )
+    need = custom.min_duration_s()
+    assert need == pytest.approx(90.0 * MIN_STOPPING_WALK_S / 20.0, abs=0.1)
+    simulate_session(custom.with_overrides(duration_s=need), rate_hz=52.0, seed=0, truth=False)
+    with pytest.raises(ValueError, match="too short for its program"):
+        simulate_session(custom.with_overrides(duration_s=need - 1.0), rate_hz=52.0, seed=0)
     assert get_scenario("easy").min_duration_s() == 0.0
