@@ -291,8 +291,11 @@ def binned_quartiles(
 
 
 def _rolling_median(t: np.ndarray, v: np.ndarray, n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """The running median of ``n`` values in time order (rows come in the order the analysis
+    released them: a pelvis' walking and running steps apart), NaN left out."""
     ok = np.isfinite(v)
-    t, v = t[ok], v[ok]
+    order = np.argsort(t[ok], kind="stable")
+    t, v = t[ok][order], v[ok][order]
     if v.size < n:
         return t, v
     s = pd.Series(v).rolling(n, center=True, min_periods=max(3, n // 2)).median().to_numpy()

@@ -216,3 +216,38 @@ def test_each_alert_rule_has_its_own_marker_shape():
     }
     assert len(shapes) == 3 and len(set(shapes.values())) == 3
     plt.close(fig)
+
+
+def test_metric_lines_run_forward_in_time_whatever_the_row_order():
+    """Rows come in the order the analysis released them (a pelvis' walking steps before the
+    running ones it holds back): the running-median lines went back in time, zigzagging across
+    the intervals session's pelvic drop and vertical oscillation panels."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from runform.report import TIME_METRICS, fig_metrics_over_time
+
+    rng = np.random.default_rng(3)
+    t = np.arange(60) * 0.35
+    vo = np.where((t // 5) % 2 == 0, 4.0, 8.0) + rng.normal(0, 0.1, t.size)
+    df = pd.DataFrame(
+        {
+            "sensor_id": "pelvis",
+            "side": np.where(np.arange(t.size) % 2 == 0, "left", "right"),
+            "t_ic": t,
+            "vertical_oscillation": vo,
+            "pelvic_drop": 5.0 + rng.normal(0, 0.2, t.size),
+        }
+    )
+    for col, *_ in TIME_METRICS:
+        if col not in df:
+            df[col] = np.nan  # (a pelvis-only session: no foot metric)
+    shuffled = df.iloc[rng.permutation(len(df))]  # released out of time order
+    fig = fig_metrics_over_time(shuffled, {"pelvis": "pelvis"}, float(t[-1]), [], [])
+    assert fig is not None
+    lines = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_linestyle() == "-"]
+    assert len(lines) == 4  # left and right, two panels
+    for ln in lines:
+        x = np.asarray(ln.get_xdata(), dtype=float)
+        assert np.all(np.diff(x) >= 0)
+    plt.close(fig)
