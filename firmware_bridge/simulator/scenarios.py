@@ -306,6 +306,27 @@ class Scenario:
             )
         if not (0 <= self.packet_loss < 0.9):
             raise ValueError(f"scenario {n}: packet_loss {self.packet_loss}, expected 0 <= p < 0.9")
+        # the device's ranges as a recording holds them (else simulate writes a file that no
+        # reader takes: 'acc_range_g is 0, expected 0.5 to 1000 g')
+        from recordings.reader import ACC_RANGE_G, GYR_RANGE_DPS
+
+        for key, (lo, hi), unit in (
+            ("acc_range_g", ACC_RANGE_G, "g"),
+            ("gyr_range_dps", GYR_RANGE_DPS, "deg/s"),
+        ):
+            v = float(getattr(self, key))
+            if not (lo <= v <= hi):
+                raise ValueError(f"scenario {n}: {key} {v:g}, expected {lo:g} to {hi:g} {unit}")
+        if not (0.0 <= self.mount_jitter_deg <= 180.0):
+            raise ValueError(
+                f"scenario {n}: mount_jitter_deg {self.mount_jitter_deg}, expected 0 to 180 deg"
+            )
+        for drop in self.pelvic_drop_deg:
+            if not (-10.0 <= float(drop) <= 30.0):
+                raise ValueError(
+                    f"scenario {n}: pelvic_drop_deg value {drop}, expected -10 to 30 deg "
+                    "(a drop of the swing side; negative: a hip hike)"
+                )
         if self.samples_per_packet < 1:
             raise ValueError(
                 f"scenario {n}: samples_per_packet {self.samples_per_packet}, expected >= 1"

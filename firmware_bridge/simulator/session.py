@@ -205,7 +205,8 @@ def resolve_scenario(
         overrides["rate_hz"] = float(rate_hz)
     if overrides:
         sc = sc.with_overrides(**overrides)
-    if sc.standing_s >= sc.duration_s:
+    # a scenario's own standing period gives way to a short duration; one asked for does not
+    if "standing_s" not in overrides and sc.standing_s >= sc.duration_s:
         sc = sc.with_overrides(standing_s=max(0.0, min(sc.standing_s, sc.duration_s / 4)))
     sc.validate()
     return sc

@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -714,3 +715,27 @@ def test_a_program_scaled_below_its_shortest_bout_is_one_clear_error():
     with pytest.raises(ValueError, match="too short for its program"):
         simulate_session(custom.with_overrides(duration_s=need - 1.0), rate_hz=52.0, seed=0)
     assert get_scenario("easy").min_duration_s() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "msg"),
+    [
+        ({"acc_range_g": 0.0}, "acc_range_g 0, expected 0.5 to 1000 g"),
+        ({"gyr_range_dps": -5.0}, "gyr_range_dps -5, expected 10 to 100000 deg/s"),
+        ({"pelvic_drop_deg": (100.0, 100.0)}, "pelvic_drop_deg value 100"),
+        ({"mount_jitter_deg": 1e9}, "mount_jitter_deg"),
+        ({"standing_s": 30.0, "duration_s": 20.0}, "standing_s 30.0, expected"),
+    ],
+)
+def test_knobs_that_make_no_readable_recording_are_refused(overrides, msg):
+    """acc_range_g 0 (or gyr_range_dps -5) was simulated and written as a recording that every
+    runform command then refused ('acc_range_g is 0, expected 0.5 to 1000 g'); a pelvic drop of
+    100 deg or a jitter of 1e9 deg went through; a standing period asked for that is longer
+    than the session was silently cut to a quarter of it."""
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        simulate_session(
+            "easy", rate_hz=52.0, seed=0, truth=False, **{"duration_s": 10.0, **overrides}
+        )
+    # a scenario's own standing period still gives way to a short duration
+    sim = simulate_session("easy", duration_s=3.0, rate_hz=52.0, seed=0, truth=False)
+    assert sim.scenario.standing_s < 3.0
