@@ -445,6 +445,7 @@ def _load_rule(src: str, index: int, d: object) -> Rule:
         message=message,
     )
     if message:
+        _check_placeholders(src, name, message)
         try:
             message.format(value=1.0, limit=1.0, window=1, side="left", unit="", metric="", rule="")
         except (KeyError, IndexError, ValueError) as exc:
@@ -455,6 +456,42 @@ def _load_rule(src: str, index: int, d: object) -> Rule:
                 f"bad placeholder ({exc}); use {{value}}, {{limit}}, {{window}}, {{side}}, {{unit}}",
             ) from None
     return rule
+
+
+#: The names a rule's message may show (``{value:.1f}``, ``{side}``, ...).
+MESSAGE_FIELDS = ("value", "limit", "window", "side", "unit", "metric", "rule")
+#: The widest field and the most decimals a message may ask for (an alert is one line).
+_MAX_FIELD_DIGITS = 40
+
+
+def _check_placeholders(src: str, name: str, message: str) -> None:
+    """A message's placeholders are plain names of :data:`MESSAGE_FIELDS` with a modest format:
+    a profile is a file runners share, and ``{value.__class__.__mro__}`` would show Python's
+    internals, ``{value:>99999999}`` write 100 MB per alert."""
+    try:
+        parts = list(string.Formatter().parse(message))
+    except ValueError as exc:
+        raise _fail(src, name, "message", f"bad placeholder ({exc})") from None
+    for _text, fld, spec, conv in parts:
+        if fld is None:
+            continue
+        if fld not in MESSAGE_FIELDS or conv is not None or "{" in (spec or ""):
+            shown = "{" + fld + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise _fail(
+                src,
+                name,
+                "message",
+                f"placeholder {shown}: expected one of "
+                + ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
+                + ", with a format such as {value:.1f}",
+            )
+        if any(int(num) > _MAX_FIELD_DIGITS for num in re.findall(r"\d+", spec or "")):
+            raise _fail(
+                src,
+                name,
+                "message",
+                f"placeholder {{{fld}:{spec}}}: width and decimals at most {_MAX_FIELD_DIGITS}",
+            )
 
 
 def load_profile(d: Mapping[str, Any], *, source: str = "<profile>") -> Profile:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,27 @@ def test_an_alert_never_prints_its_value_as_the_limit():
         }
     ).rules[0]  # fmt: skip
     assert custom.format_message(154.9, None) == "{cue} 154.9 < 155 over 1"
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("{value.__class__.__mro__}", "placeholder {value.__class__.__mro__}: expected one of"),
+        ("{value[0]}", "placeholder {value[0]}"),
+        ("{value!r}", "placeholder {value!r}"),
+        ("{value:>99999999}", "width and decimals at most 40"),
+        ("{value:.{limit}f}", "placeholder {value:.{limit}f}"),
+        ("{value", "bad placeholder"),
+    ],
+)
+def test_a_message_shows_only_its_fields(message, said):
+    """A profile is a file runners share: '{value.__class__.__mro__}' printed Python's
+    internals in every alert, '{value:>99999999}' wrote 100 MB per alert into SUMMARY.json."""
+    d = {
+        "name": "x",
+        "rule": [{"name": "a", "metric": "cadence", "above": 100.0, "message": message}],
+    }
+    with pytest.raises(AlertError, match=re.escape(said)):
+        load_profile(d)
+    d["rule"][0]["message"] = "Cadence {value:.0f} {unit}, {side} (limit {limit:>8.1f})"
+    load_profile(d)
