@@ -156,3 +156,14 @@ def test_still_sensor_reports_no_contacts_without_crash(tmp_path, capsys):
     s = json.loads(out.read_text())
     assert s["sensors"]["lf"]["contacts"] == 0
     assert s["sensors"]["lf"]["cadence_median"] is None
+
+
+def test_every_strides_column_is_documented():
+    """The repository's copy of the contract lists every column STRIDES.csv writes, in order
+    (events_source was written but documented nowhere)."""
+    from pathlib import Path
+
+    spec = (Path(__file__).resolve().parents[2] / "docs/spec/analysis-output.md").read_text()
+    table = spec.split("## STRIDES.csv")[1].split("## SUMMARY.json")[0]
+    documented = [ln.split("`")[1] for ln in table.splitlines() if ln.startswith("| `")]
+    assert documented == list(STRIDE_COLUMNS)
