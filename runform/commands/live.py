@@ -97,16 +97,12 @@ def build_live_source(args: argparse.Namespace):
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
-        from runform.commands.record import parse_simulate_devices
+        from runform.commands.record import check_simulate_options, parse_simulate_devices
 
+        check_simulate_options(args)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
-        from firmware_bridge.simulator import scenario_names
 
-        if args.scenario not in scenario_names():
-            raise UsageError(
-                f"--scenario {args.scenario!r}: expected one of {', '.join(scenario_names())}"
-            )
         return VirtualBleSource(
             speed=args.sim_speed,
             rate_hz=args.rate,

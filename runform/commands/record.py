@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from runform.errors import UsageError
-from runform.validation import RECORD_RATE_RANGE_HZ, check_range
+from runform.validation import RECORD_RATE_RANGE_HZ, check_range, check_seed
 
 #: Sample rate of the emulated sensors of ``record --simulate`` and ``live --simulate``, Hz (an
 #: output data rate of the LSM6 family most shoe IMUs use).
@@ -169,7 +169,7 @@ def build_source(args: argparse.Namespace):
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
         check_range("--sim-speed/--speed", args.sim_speed, 0.01, 1000.0, "x real time")
-        check_scenario(args.scenario)
+        check_simulate_options(args)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
 
@@ -200,6 +200,16 @@ def check_stream_options(args: argparse.Namespace) -> None:
     check_range("--rate", args.rate, *RECORD_RATE_RANGE_HZ, "Hz")
     check_range("--acc-range", args.acc_range, 1.0, 400.0, "g")
     check_range("--gyr-range", args.gyr_range, 100.0, 10000.0, "deg/s")
+
+
+def check_simulate_options(args: argparse.Namespace) -> None:
+    """Scenario, seed and rate of ``record --simulate`` and ``live --simulate``: the simulator
+    generates 50-1666 Hz (one-line UsageError otherwise)."""
+    from firmware_bridge.simulator.scenarios import RATE_RANGE_HZ
+
+    check_scenario(args.scenario)
+    check_seed(args.seed)
+    check_range("--rate", args.rate, *RATE_RANGE_HZ, "Hz (with --simulate)")
 
 
 def check_scenario(name: str) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runform.errors import UsageError
-from runform.validation import check_range
+from runform.validation import check_range, check_seed
 
 NAME = "sensors"
 HELP = "on-sensor logging: arm sensors, check them, download the run (--simulate: emulated)"
@@ -186,6 +186,9 @@ def _rig_path(state: Path) -> Path:
 
 #: The longest simulated run after arming, s (a week: the emulated logs are full long before).
 MAX_RUN_SECONDS = 7 * 24 * 3600.0
+#: The largest log memory of an emulated sensor, KiB (1 GiB; real clips hold 8 MB to 16 GB,
+#: and 16 GiB no longer arms in time).
+MAX_FLASH_KIB = 1024 * 1024
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,8 +263,9 @@ def _check_not_emulated(state: Path) -> None:
 async def _arm(args: argparse.Namespace, state: Path) -> int:
     from firmware_bridge.devices import StreamSettings
     from firmware_bridge.sensorlog.session import arm_sensors
-    from runform.commands.record import parse_sensors
+    from runform.commands.record import check_scenario, check_stream_options, parse_sensors
 
+    check_stream_options(args)
     settings = StreamSettings(
         rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
     )
@@ -278,17 +282,22 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
         from firmware_bridge.emulator.logging_rig import LoggingRig
+        from firmware_bridge.simulator.scenarios import RATE_RANGE_HZ
 
         placements = [p.strip() for p in args.placements.split(",") if p.strip()]
         if not placements:
             raise UsageError(f"--placements {args.placements!r}: expected at least one")
         models = _parse_models(args.simulate_devices, placements)
+        check_scenario(args.scenario)
+        check_seed(args.seed)
+        check_range("--flash-kib", args.flash_kib, 1, MAX_FLASH_KIB, "KiB")
         rig = LoggingRig.create(
             placements,
             models=models,
             seed=args.seed,
             scenario=args.scenario,
-            signal_rate_hz=max(416.0, 2 * args.rate),
+            # twice the logging rate, within what the simulator generates
+            signal_rate_hz=min(max(416.0, 2 * args.rate), RATE_RANGE_HZ[1]),
             flash_bytes=args.flash_kib * 1024,
         )
         state.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from runform.errors import UsageError
+from runform.validation import check_seed
 
 NAME = "simulate"
 HELP = "simulate a run (both shoes + pelvis) into a recording, with exact ground truth"
@@ -107,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
     created = _parse_date(args.date) if args.date else None
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed}: expected a whole number 0 or more")
+    check_seed(args.seed)
     rate = args.rate if args.rate is not None else get_scenario(args.scenario).rate_hz
     if (
         args.duration is not None

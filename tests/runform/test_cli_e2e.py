@@ -648,10 +648,10 @@ def test_a_folder_that_cannot_be_read_is_named_as_such(
     shutil.copy(easy, runs / "easy.h5")
     real = os.scandir
 
-    def scandir(path: object = ".") -> object:
-        if Path(os.fspath(path)).resolve() == runs.resolve():  # type: ignore[arg-type]
-            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[arg-type]
-        return real(path)  # type: ignore[arg-type]
+    def scandir(path: str | os.PathLike[str] = ".") -> object:
+        if Path(os.fspath(path)).resolve() == runs.resolve():
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
     out = ["--out", str(tmp_path / ("b" if command == "batch" else "h.html")), "--no-progress"]
@@ -660,3 +660,37 @@ def test_a_folder_that_cannot_be_read_is_named_as_such(
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2
     assert "runs: cannot read the folder (permission denied)" in line, line
+
+
+@pytest.mark.parametrize("command", ["record", "live"])
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # before: "internal error: ValueError: expected non-negative integer" (numpy)
+        (["--seed", "-1"], ["--seed -1", "0 or more"]),
+        # before: "internal error: ValueError: scenario easy: rate_hz 3000.0, ..."
+        (["--rate", "3000"], ["--rate 3000", "50 to 1666 Hz"]),
+        (["--rate", "20"], ["--rate 20", "50 to 1666 Hz"]),
+    ],
+)
+def test_simulated_sensors_name_the_bad_option(
+    command: str,
+    argv: list[str],
+    words: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    out = tmp_path / "run.h5"
+    extra = ["--quiet"] if command == "record" else ["--exit-after", "1"]
+    code = main(
+        [command, "--simulate", "--duration", "1", "--out", str(out), *extra, *argv]
+        if command == "record"
+        else [command, "--simulate", "--out", str(out), *extra, *argv]
+    )
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+    assert not out.exists()
