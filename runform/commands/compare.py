@@ -78,7 +78,12 @@ def _analyse(path: str, profile: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from runform.compare import compare_runs, run_from_result, split_result
+    from runform.compare import (
+        compare_runs,
+        no_common_placement,
+        run_from_result,
+        split_result,
+    )
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
     from runform.safe_output import OutputSet, check_outputs, check_png_dir, same_file
@@ -153,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
     for r in (a, b):
         if r.strides.empty:
             raise UsageError(f"{r.recording}: no contacts in {r.label!r}, nothing to compare")
+    why = no_common_placement(a, b)
+    if why is not None:
+        raise UsageError(why)
     comp = compare_runs(
         a,
         b,

@@ -694,3 +694,29 @@ def test_simulated_sensors_name_the_bad_option(
     for w in words:
         assert w in line, line
     assert not out.exists()
+
+
+def _without(src: Path, dst: Path, sensor_ids: list[str]) -> Path:
+    """A copy of ``src`` without the sensors ``sensor_ids``."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        for sid in sensor_ids:
+            del f["sensors"][sid]
+    return dst
+
+
+def test_compare_of_runs_without_a_sensor_in_common_is_one_line(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: exit 0 and a report whose only finding was 'no metric could be compared: the
+    # runs share no analysed sensor placement'
+    pelvis = _without(easy, tmp_path / "pelvis.h5", ["left_foot", "right_foot"])
+    feet = _without(easy, tmp_path / "feet.h5", ["pelvis"])
+    out = tmp_path / "c.html"
+    code = main(["compare", str(pelvis), str(feet), "--out", str(out)])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "A: pelvis.h5 holds pelvis contacts only" in line, line
+    assert "B: feet.h5 left_foot and right_foot contacts only" in line, line
+    assert "no sensor placement in common" in line, line
+    assert not out.exists()
