@@ -120,16 +120,21 @@ def build_live_source(args: argparse.Namespace):
     return BleSession(parse_sensors(args.sensor), settings=settings)
 
 
-def _sensor_ids(args: argparse.Namespace) -> tuple[list[str], str]:
-    """The ids of the sensors the session will stream, and where they come from (for
-    ``--show``)."""
+def _sensor_ids(args: argparse.Namespace) -> tuple[list[str], str, tuple[str, ...]]:
+    """The ids of the IMU sensors the session will stream, where they come from, and the ids
+    of its footpods (for ``--show``: a footpod has no raw signal)."""
     if args.simulate:
         from firmware_bridge.emulator.virtual import DEFAULT_PLACEMENTS
 
-        return list(DEFAULT_PLACEMENTS), "in the simulated session"
+        pods = ("footpod",) if args.footpod else ()
+        return list(DEFAULT_PLACEMENTS), "in the simulated session", pods
+    from dsp.block import PLACEMENTS
     from runform.commands.record import parse_sensors
 
-    return list(parse_sensors(args.sensor)), "among --sensor"
+    ids = list(parse_sensors(args.sensor))
+    # an id that is not a placement is a footpod (record's --sensor footpod=ADDRESS)
+    imus = [i for i in ids if i in PLACEMENTS]
+    return imus, "among --sensor", tuple(i for i in ids if i not in PLACEMENTS)
 
 
 def run(args: argparse.Namespace) -> int:

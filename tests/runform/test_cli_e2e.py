@@ -471,6 +471,15 @@ def test_report_in_imperial_units_has_no_metric_lengths_or_speeds(
         ),
         (["--simulate", "--show", ","], ["--show", "expected sensor ids"]),
         (["--sensor", "left_foot=C0:52:46:00:00:01", "--show", "pelvis"], ["--show", "left_foot"]),
+        # a footpod has no raw signal: before, accepted and nothing plotted
+        (
+            ["--sensor", "footpod=C0:52:46:00:00:09", "--show", "footpod"],
+            ["--show footpod: the footpod 'footpod'", "no raw signal", "no sensor has one"],
+        ),
+        (
+            ["--simulate", "--footpod", "--show", "footpod,pelvis"],
+            ["the footpod 'footpod'", "sensors with one: left_foot, right_foot, pelvis"],
+        ),
     ],
 )
 def test_live_refuses_a_sensor_it_will_not_stream(
