@@ -263,6 +263,15 @@ class BleSession:
         except BaseException:
             self.stop()
             await self._stack.aclose()
+            # the first failure is the one raised; the others' (all sensors fail alike when
+            # there is no Bluetooth) are taken here, else asyncio logs each at exit as
+            # "Future exception was never retrieved"
+            for other in self._sensors.values():
+                if other.started is not None and other.started.done():
+                    if not other.started.cancelled():
+                        other.started.exception()
+                elif other.started is not None:
+                    other.started.cancel()
             raise
         return self
 
