@@ -102,7 +102,7 @@ def recording_start_unix(attrs: dict, override: str | None, where: str) -> float
         label, text = f"{where}: attribute created_utc", attrs.get("created_utc", "")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    if not text:
+    if not text and override is None:
         raise UsageError(
             f"{where}: no created_utc attribute: give the start time with --start "
             "(e.g. 2026-11-24T21:50:31Z)"

@@ -297,6 +297,10 @@ def test_start_time_precedence():
         recording_start_unix({"start_utc": "soon"}, None, "r.h5")
     with pytest.raises(UsageError, match="--start"):
         recording_start_unix({}, None, "r.h5")
+    # an empty --start is a bad --start, not a missing attribute (before: 'r.h5: no
+    # created_utc attribute: give the start time with --start' about a file that has one)
+    with pytest.raises(UsageError, match=r"^--start '': expected an ISO 8601"):
+        recording_start_unix(attrs, "", "r.h5")
 
 
 def test_header_layout(exported):
