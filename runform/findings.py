@@ -39,6 +39,7 @@ __all__ = [
     "in_units",
     "make_segments",
     "next_step",
+    "running_contacts",
     "segment_findings",
     "share_cell",
     "summary_by_activity",
@@ -568,10 +569,28 @@ def problem_sentence(f: Finding, units: str = "metric") -> str:
     return f"{f.label} {f.text}" + (f" ({lim})" if lim else "")
 
 
-def next_step(all_findings: list[SegmentFindings], units: str = "metric") -> str:
+def running_contacts(df: pd.DataFrame) -> int:
+    """Contacts (all sensors) of a stride table taken for running (its ``activity`` column;
+    every contact when there is none), as :func:`make_segments` counts them."""
+    if "activity" not in df.columns:
+        return len(df)
+    return int(df["activity"].fillna("").astype(str).isin(["run", ""]).sum())
+
+
+def next_step(
+    all_findings: list[SegmentFindings], units: str = "metric", *, running_contacts: int = 0
+) -> str:
     """One sentence: what to work on next, judged on the latest running segment, with what
-    improved since the first one."""
+    improved since the first one. ``running_contacts``: of the session
+    (:func:`running_contacts`), to say why there is no segment at all."""
     running = [sf for sf in all_findings if sf.segment.running]
+    if not all_findings and running_contacts > 0:  # (a walk with a few contacts taken for
+        # running has its walking segments: not "too few")
+        return (
+            f"Too few running contacts to judge: {running_contacts} in this recording (all "
+            f"sensors), at least {_MIN_CONTACTS} in one stretch of running are needed; record "
+            "a longer run."
+        )
     if not running:
         return "No running was recognised in this recording, so there is nothing to judge yet."
     last = running[-1]

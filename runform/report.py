@@ -543,6 +543,7 @@ def findings_html(
         make_segments,
         next_step,
         problems,
+        running_contacts,
         segment_findings,
         share_cell,
     )
@@ -557,9 +558,11 @@ def findings_html(
     )
     fs = [segment_findings(sg, profile=profile, alerts=res.alerts, units=units) for sg in segs]
     parts = ["<h2>Findings</h2>"]
-    parts.append(f'<div class="next"><b>Next step.</b> {_e(next_step(fs, units))}</div>')
+    step = next_step(fs, units, running_contacts=running_contacts(df))
+    parts.append(f'<div class="next"><b>Next step.</b> {_e(step)}</div>')
     if not fs:
-        parts.append('<p class="note">Too few contacts to judge.</p>')
+        if not running_contacts(df):  # else the next step says how few
+            parts.append('<p class="note">Too few contacts to judge.</p>')
         return "\n".join(parts), fs
     rows = _light_rows(fs)
     rules = sorted({r for sf in fs for r in sf.alert_share})
@@ -931,9 +934,9 @@ def session_report(
 
     section, fs = findings_html(res, profile=profile, units=units)
     rep.add(section)
-    from runform.findings import next_step
+    from runform.findings import next_step, running_contacts
 
-    rep.next_step = next_step(fs, units)
+    rep.next_step = next_step(fs, units, running_contacts=running_contacts(df))
     if streams is None:
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)

@@ -729,3 +729,21 @@ def test_compare_of_runs_without_a_sensor_in_common_is_one_line(
     assert "B: feet.h5 left_foot and right_foot contacts only" in line, line
     assert "no sensor placement in common" in line, line
     assert not out.exists()
+
+
+def test_report_of_a_few_seconds_of_running_says_too_few_not_no_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: 'No running was recognised in this recording, so there is nothing to judge yet'
+    # above a Summary of 9 running contacts (flight time 130 ms): a 5 s run is running, too
+    # short to judge
+    rec = tmp_path / "short.h5"
+    simulate_session("easy", duration_s=5, seed=0, truth=False).write(rec)
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("Too few running contacts to judge: "), said
+    assert "at least 20 in one stretch of running" in said, said
+    html = out.read_text()
+    assert "No running was recognised" not in html
+    assert "Too few contacts to judge." not in html  # said once, in the next step
