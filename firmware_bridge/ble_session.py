@@ -34,6 +34,7 @@ from dsp.block import PLACEMENTS, SENSOR_ID_PATTERN, SampleBlock, SensorInfo
 from dsp.source import SensorStatus
 from firmware_bridge.devices import DRIVERS, DecodeError, DecoderState, DeviceDriver, StreamSettings
 from firmware_bridge.devices import driver_by_name as _driver_by_name
+from firmware_bridge.devices.base import settings_changed
 from firmware_bridge.errors import DeviceError
 from firmware_bridge.timesync import SensorTimeline
 
@@ -388,6 +389,16 @@ class BleSession:
                     s.status.battery_pct = await driver.read_battery(client)
                     s.status.connected = True
                     if not s.started.done():
+                        changed = (
+                            None if _is_stream(driver) else settings_changed(self.settings, s.state)
+                        )
+                        if changed:  # (a rate or range the device does not have)
+                            log.warning(
+                                "sensor %s (%s): %s (the nearest the device has)",
+                                sid,
+                                driver.name,
+                                changed,
+                            )
                         s.started.set_result(None)
                     else:
                         s.status.reconnects += 1
