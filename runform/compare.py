@@ -738,6 +738,8 @@ def summary_sentences(comp: Comparison) -> list[str]:
                 if m and (m.significant or _limit_note(m, prof)):
                     name = f"{g.split()[0]} {label}"
                     out.append(_metric_sentence(m, name, profile=prof, units=comp.units))
+    elif (m := comp.get("pelvis", "cadence")) is not None:  # no foot sensor: the pelvis'
+        out.append(_metric_sentence(m, profile=prof, units=comp.units))
     for label, name in (
         ("pelvic drop, left stance", "left-stance pelvic drop"),
         ("pelvic drop, right stance", "right-stance pelvic drop"),

@@ -747,3 +747,16 @@ def test_report_of_a_few_seconds_of_running_says_too_few_not_no_running(
     html = out.read_text()
     assert "No running was recognised" not in html
     assert "Too few contacts to judge." not in html  # said once, in the next step
+
+
+def test_compare_of_pelvis_only_runs_says_the_cadence(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: two pelvis-only halves were compared on cadence (in the JSON) but the sentences
+    # left it out: only pelvic drop and vertical oscillation were said
+    pelvis = _without(easy, tmp_path / "pelvis.h5", ["left_foot", "right_foot"])
+    code = main(["compare", str(pelvis), "--split-at", "15", "--json", str(tmp_path / "c.json")])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("  - cadence "), lines
+    assert "steps/min" in lines[1], lines
