@@ -327,7 +327,13 @@ def _mountings(other: str, rec_path: str) -> dict:
     found = mountings_from(other)
     with open_recording(rec_path) as rec:
         feet = [s for s in rec.sensors if s.side is not None]
+    if not feet:
+        raise UsageError(
+            f"--alignment-from {other}: {rec_path} has no foot sensor (the option gives the "
+            "foot sensors' mountings)"
+        )
     out = {}
+    missing = []
     for s in feet:
         r = found.get(s.sensor_id)
         if r is None:
@@ -335,10 +341,12 @@ def _mountings(other: str, rec_path: str) -> dict:
         if r is not None:
             out[s.sensor_id] = r
         else:
-            log.warning("%s: no confident mounting for %s in %s", rec_path, s.sensor_id, other)
-    if not out:
+            missing.append(s.sensor_id)
+    if not out:  # one line (each sensor's warning before it said the same)
         raise UsageError(
-            f"--alignment-from {other}: no foot sensor of {rec_path} has a confident mounting "
-            "there (not the same sensors, or not enough gait in it)"
+            f"--alignment-from {other}: no foot sensor of {rec_path} ({', '.join(missing)}) "
+            "has a confident mounting there (not the same sensors, or not enough gait in it)"
         )
+    for sid in missing:
+        log.warning("%s: no confident mounting for %s in %s", rec_path, sid, other)
     return out
