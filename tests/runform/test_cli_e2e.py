@@ -760,3 +760,14 @@ def test_compare_of_pelvis_only_runs_says_the_cadence(
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("  - cadence "), lines
     assert "steps/min" in lines[1], lines
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "1e9", "0"])
+def test_scan_timeout_is_checked(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: 'scan --simulate --timeout -1' said 'no usable sensors found in -1 s', nan scanned
+    # for no time, and inf or 1e9 never ended
+    code = main(["scan", "--simulate", "--timeout", value])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert f"--timeout {float(value)}: expected a number from 0.1 to 3600 s" in line, line
