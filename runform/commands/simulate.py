@@ -109,6 +109,18 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
     check_seed(args.seed)
+    standing = overrides.get("standing_s")
+    if isinstance(standing, (int, float)):
+        # resolve_scenario shortens a scenario's own standing to fit a short --duration; one
+        # given by the user is not changed without a word (--standing 25 --duration 20 had
+        # made a 5 s standing start)
+        duration = args.duration or get_scenario(args.scenario).duration_s
+        if not float(standing) < duration:
+            given = "--standing " if args.standing is not None else "--set standing_s="
+            raise UsageError(
+                f"{given}{float(standing):g}: expected 0 or more, less than the session's "
+                f"{duration:g} s"
+            )
     rate = args.rate if args.rate is not None else get_scenario(args.scenario).rate_hz
     if (
         args.duration is not None

@@ -115,6 +115,12 @@ def test_compare_refuses_an_absurd_number_of_resamples(
         (["--set", "mounting=1"], ["mounting", "not a number"]),
         (["--set", "name=1"], ["name", "not a number"]),
         (["--set", "program=1"], ["program", "not a number"]),
+        # before: silently shortened to a quarter of the session (a 5 s standing start)
+        (
+            ["--duration", "20", "--standing", "25"],
+            ["--standing 25", "less than the session's 20 s"],
+        ),
+        (["--duration", "20", "--set", "standing_s=1e9"], ["--set standing_s=1e+09", "20 s"]),
     ],
 )
 def test_simulate_names_the_bad_option(
