@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from runform.errors import UsageError
+from runform.validation import check_seed
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--resamples {args.resamples}: expected {MIN_RESAMPLES} to {MAX_RESAMPLES}"
         )
+    check_seed(args.seed)  # (-1 was 'internal error: ValueError: expected non-negative ...')
     profile = resolve_profile(args.profile)
     split = args.split_at_marker is not None or args.split_at is not None
     recs = args.recordings

@@ -193,8 +193,8 @@ MAX_FLASH_KIB = 1024 * 1024
 
 def run(args: argparse.Namespace) -> int:
     state = Path(args.state).expanduser()
-    if args.simulate and not args.speed > 0:
-        raise UsageError(f"--speed {args.speed}: expected a positive number")
+    if args.simulate:  # as record's --sim-speed (1e9 ended in 'logging did not start')
+        check_range("--speed", args.speed, 0.01, 1000.0, "x real time")
     if getattr(args, "run_seconds", None) is not None:
         if not args.simulate:
             raise UsageError("--run-seconds needs --simulate (real sensors log in real time)")

@@ -777,3 +777,16 @@ def test_scan_timeout_is_checked(value: str, capsys: pytest.CaptureFixture[str])
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2, line
     assert f"--timeout {float(value)}: expected a number from 0.1 to 3600 s" in line, line
+
+
+def test_compare_seed_is_checked(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: 'internal error: ValueError: expected non-negative integer' (numpy), after the
+    # analysis of both runs
+    out = tmp_path / "c.json"
+    code = main(["compare", str(easy), "--split-at", "15", "--json", str(out), "--seed", "-1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "--seed -1: expected a whole number 0 or more" in line, line
+    assert not out.exists()

@@ -116,6 +116,8 @@ def test_arm_checks_its_numbers_in_one_line(tmp_path, capsys):
         (["--acc-range", "-1"], "--acc-range -1.0: expected"),
         (["--seed", "-1"], "--seed -1: expected a whole number 0 or more"),
         (["--flash-kib", "0"], "--flash-kib 0: expected a number from 1 to 1048576 KiB"),
+        # 1e9 ended in 'logging did not start', inf in a GATT timeout after 30 s
+        (["--speed", "1e9"], "--speed 1000000000.0: expected a number from 0.01 to 1000"),
     ]:
         assert main(["sensors", "arm", "--simulate", "--state", str(st), *argv]) == 2, argv
         err = capsys.readouterr().err
