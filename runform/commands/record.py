@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import shutil
 import signal
 import sys
@@ -107,8 +108,21 @@ def parse_sensors(items: list[str]) -> dict[str, str]:
             )
         if key in out:
             raise UsageError(f"--sensor {item!r}: {key} given twice")
+        if not _BLE_ADDRESS.fullmatch(addr):
+            # else the scan looks for a device that cannot exist and ends in 'not found'
+            raise UsageError(
+                f"--sensor {item!r}: {addr!r} is no Bluetooth address: expected six hex bytes "
+                "like C0:52:46:00:00:01 (or the UUID macOS gives, see `runform scan`)"
+            )
         out[key] = addr
     return out
+
+
+#: A Bluetooth device address as bleak takes it: a MAC (Linux, Windows) or a UUID (macOS).
+_BLE_ADDRESS = re.compile(
+    r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}"
+    r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
 
 
 def parse_simulate_devices(text: str | None) -> dict[str, str]:
