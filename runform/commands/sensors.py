@@ -116,6 +116,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 LOGGING_MODELS = ("diy", "metawear", "metawear-s", "polar")
 
 
+def _parse_placements(text: str) -> list[str]:
+    """``--placements`` of ``sensors arm --simulate`` (one-line UsageError if bad): 'foo' was
+    an internal error, 'pelvis,pelvis' armed one of the two emulated sensors without a word."""
+    from dsp.block import PLACEMENTS
+
+    placements = [p.strip() for p in text.split(",") if p.strip()]
+    if not placements:
+        raise UsageError(f"--placements {text!r}: expected at least one")
+    for p in placements:
+        if p not in PLACEMENTS:
+            raise UsageError(
+                f"--placements {text!r}: {p!r} is no placement (expected {', '.join(PLACEMENTS)})"
+            )
+        if placements.count(p) > 1:
+            raise UsageError(f"--placements {text!r}: {p} given twice")
+    return placements
+
+
 def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
     """``--simulate-devices`` of ``sensors arm``: MODEL,MODEL,... in the order of the
     placements, or PLACEMENT=MODEL items (one-line UsageError if bad)."""
@@ -284,9 +302,7 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         from firmware_bridge.emulator.logging_rig import LoggingRig
         from firmware_bridge.simulator.scenarios import RATE_RANGE_HZ
 
-        placements = [p.strip() for p in args.placements.split(",") if p.strip()]
-        if not placements:
-            raise UsageError(f"--placements {args.placements!r}: expected at least one")
+        placements = _parse_placements(args.placements)
         models = _parse_models(args.simulate_devices, placements)
         check_scenario(args.scenario)
         check_seed(args.seed)

@@ -118,6 +118,10 @@ def test_arm_checks_its_numbers_in_one_line(tmp_path, capsys):
         (["--flash-kib", "0"], "--flash-kib 0: expected a number from 1 to 1048576 KiB"),
         # 1e9 ended in 'logging did not start', inf in a GATT timeout after 30 s
         (["--speed", "1e9"], "--speed 1000000000.0: expected a number from 0.01 to 1000"),
+        # 'internal error: ValueError: simulator scenario 'easy' has no sensor 'foo''
+        (["--placements", "foo"], "'foo' is no placement (expected left_foot, right_foot, pelvis)"),
+        # armed one of the two emulated sensors without a word
+        (["--placements", "pelvis,pelvis"], "--placements 'pelvis,pelvis': pelvis given twice"),
     ]:
         assert main(["sensors", "arm", "--simulate", "--state", str(st), *argv]) == 2, argv
         err = capsys.readouterr().err
