@@ -578,11 +578,21 @@ def running_contacts(df: pd.DataFrame) -> int:
 
 
 def next_step(
-    all_findings: list[SegmentFindings], units: str = "metric", *, running_contacts: int = 0
+    all_findings: list[SegmentFindings],
+    units: str = "metric",
+    *,
+    running_contacts: int = 0,
+    no_contacts: bool = False,
 ) -> str:
     """One sentence: what to work on next, judged on the latest running segment, with what
     improved since the first one. ``running_contacts``: of the session
-    (:func:`running_contacts`), to say why there is no segment at all."""
+    (:func:`running_contacts`), to say why there is no segment at all; ``no_contacts``: no
+    sensor gave a contact (the report says why under the sentence)."""
+    if no_contacts:
+        return (
+            "No contacts were found in this recording (why, per sensor, below), so there is "
+            "nothing to judge yet."
+        )
     running = [sf for sf in all_findings if sf.segment.running]
     if not all_findings and running_contacts > 0:  # (a walk with a few contacts taken for
         # running has its walking segments: not "too few")

@@ -533,15 +533,28 @@ def _light_cell(f: Any) -> str:
     return f'<span class="dot" style="background:{col}" title="{_e(tip)}"></span>{_e(f.text)}'
 
 
+def _next_step(res: AnalysisResult, df: Any, fs: list[Any], units: str) -> str:
+    """The report's next step (:func:`runform.findings.next_step`) of ``res``."""
+    from runform.analysis_run import no_contact_reasons
+    from runform.findings import next_step, running_contacts
+
+    return next_step(
+        fs,
+        units,
+        running_contacts=running_contacts(df),
+        no_contacts=not len(df) and bool(no_contact_reasons(res)),
+    )
+
+
 def findings_html(
     res: AnalysisResult, *, profile: Any = None, units: str = "metric"
 ) -> tuple[str, list[Any]]:
     """The findings section of a session report and its per-segment findings."""
+    from runform.analysis_run import no_contact_reasons
     from runform.compare import _with_placement
     from runform.findings import (
         CUES,
         make_segments,
-        next_step,
         problems,
         running_contacts,
         segment_findings,
@@ -558,10 +571,14 @@ def findings_html(
     )
     fs = [segment_findings(sg, profile=profile, alerts=res.alerts, units=units) for sg in segs]
     parts = ["<h2>Findings</h2>"]
-    step = next_step(fs, units, running_contacts=running_contacts(df))
+    reasons = no_contact_reasons(res)
+    step = _next_step(res, df, fs, units)
     parts.append(f'<div class="next"><b>Next step.</b> {_e(step)}</div>')
+    for sid, why in reasons.items():  # e.g. a trial too short to align a foot sensor
+        parts.append(f'<p class="note">{_e(sid)}: {_e(why)}</p>')
     if not fs:
-        if not running_contacts(df):  # else the next step says how few
+        if not running_contacts(df) and not (reasons and not len(df)):  # else the next
+            # step says how few, or the notes above why there is none
             parts.append('<p class="note">Too few contacts to judge.</p>')
         return "\n".join(parts), fs
     rows = _light_rows(fs)
@@ -934,9 +951,7 @@ def session_report(
 
     section, fs = findings_html(res, profile=profile, units=units)
     rep.add(section)
-    from runform.findings import next_step, running_contacts
-
-    rep.next_step = next_step(fs, units, running_contacts=running_contacts(df))
+    rep.next_step = _next_step(res, df, fs, units)
     if streams is None:
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)

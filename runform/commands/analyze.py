@@ -87,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runform.analysis_io import StridesCsvWriter, write_parquet, write_summary_json
-    from runform.analysis_run import analyse_recording
+    from runform.analysis_run import analyse_recording, no_contact_reasons
     from runform.safe_output import OutputSet, check_outputs
     from runform.terminal_text import safe_line, safe_name
 
@@ -139,38 +139,18 @@ def run(args: argparse.Namespace) -> int:
             write_summary_json(outs.stage(args.json), result.summary)
         if args.parquet:
             write_parquet(outs.stage(args.parquet), csv_path)
-    placements = {s.sensor_id: s.placement for s in result.sensors}
+    reasons = no_contact_reasons(result)
     for sid, d in diag.items():
-        if result.samples.get(sid) == 0:
-            print(
-                safe_line(f"{sid}: no samples in the recording, nothing to analyse"),
-                file=sys.stderr,
-            )
-            continue
-        if "skipped" in d:
-            print(safe_line(f"{sid}: skipped ({d['skipped']})"), file=sys.stderr)
-            continue
-        if d.get("problem"):  # e.g. a pelvis sensor that moves like a foot, or walking
-            print(safe_line(f"{sid}: no contacts: {d['problem']}"), file=sys.stderr)
-            continue
-        al = d.get("alignment")
-        if al is None:
-            foot = placements.get(sid) != "pelvis"
+        if sid in reasons:
             hint = (
                 "; a short trial can take the mounting from a longer recording of the same "
                 "session: --alignment-from OTHER.h5"
-                if foot and not args.alignment_from
+                if "aligned to the foot" in reasons[sid] and not args.alignment_from
                 else ""
             )
-            print(
-                safe_line(
-                    f"{sid}: no contacts: the sensor could not be aligned to the "
-                    f"{'foot' if foot else 'pelvis'} "
-                    f"({d.get('alignment_problem', 'no data')}){hint}"
-                ),
-                file=sys.stderr,
-            )
+            print(safe_line(f"{sid}: {reasons[sid]}{hint}"), file=sys.stderr)
             continue
+        al = d["alignment"]
         msg = f"{sid}: {d['contacts']} contacts, {alignment_text(al['confidence'])}"
         if d.get("low_alignment"):
             msg += f" (LOW: {al['reason']})"

@@ -790,3 +790,21 @@ def test_compare_seed_is_checked(
     assert code == 2, line
     assert "--seed -1: expected a whole number 0 or more" in line, line
     assert not out.exists()
+
+
+def test_report_says_why_a_sensor_has_no_contacts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: a 2 s run read 'No running was recognised in this recording' and 'Too few
+    # contacts to judge'; why (no sensor could be aligned on so short a trial) was only in
+    # what analyze prints
+    rec = tmp_path / "two.h5"
+    simulate_session("easy", duration_s=2, seed=0, truth=False, standing_s=0.0).write(rec)
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("No contacts were found in this recording"), said
+    html = out.read_text()
+    assert "No running was recognised" not in html
+    assert "left_foot: no contacts: the sensor could not be aligned to the foot" in html
+    assert "Too few contacts to judge." not in html
