@@ -808,3 +808,18 @@ def test_report_says_why_a_sensor_has_no_contacts(
     assert "No running was recognised" not in html
     assert "left_foot: no contacts: the sensor could not be aligned to the foot" in html
     assert "Too few contacts to judge." not in html
+
+
+def test_replay_show_of_a_footpod_says_it_has_no_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: '--show footpod: no sensor footpod in fp.h5' about a recording holding one
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    rec = tmp_path / "fp.h5"
+    argv = ["record", "--simulate", "--footpod", "--duration", "3", "--sim-speed", "10"]
+    assert main([*argv, "--quiet", "--out", str(rec)]) == 0
+    capsys.readouterr()
+    code = main(["replay", str(rec), "--show", "footpod", "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "--show footpod: the footpod 'footpod' gives speed and cadence only" in line, line
