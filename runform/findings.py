@@ -63,7 +63,12 @@ def _clock(seconds: float) -> str:
 #: ``--units imperial``: a metric unit -> (factor, imperial unit) of the lengths and speeds
 #: (the one place of these conversions: :func:`fmt`, the report's tables and the comparison's
 #: sentences all use :func:`in_units`).
-IMPERIAL = {"m": (1 / _FOOT_M, "ft"), "cm": (1 / _INCH_CM, "in"), "m/s": (3600 / _MILE_M, "mph")}
+IMPERIAL = {
+    "m": (1 / _FOOT_M, "ft"),
+    "cm": (1 / _INCH_CM, "in"),
+    "m/s": (3600 / _MILE_M, "mph"),
+    "s/km": (_MILE_M / 1000, "s/mi"),
+}
 
 
 def in_units(v: float | None, unit: str, units: str = "metric") -> tuple[float | None, str]:

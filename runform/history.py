@@ -482,7 +482,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     import matplotlib.pyplot as plt
 
     from dsp.form_ranges import REFERENCES, rule_for
-    from runform.findings import fmt
+    from runform.findings import fmt, in_units
     from runform.report import Report, _e, _table
 
     rep = Report(title="runform history")
@@ -543,6 +543,11 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
             if cp is not None:
                 ax.axvline(cp.date.replace(tzinfo=None), color="#e66101", lw=1.2, ls=":")
             unit = {"pace": "min/km"}.get(metric) or (m.shown_unit if m else _unit)
+            base = "s/km" if metric == "pace" else (m.unit if m is not None else _unit)
+            factor, shown = in_units(1.0, base, units)
+            if shown != base:  # --units imperial: the figure as the tables (min/mi, ft)
+                scale *= factor or 1.0
+                unit = "min/mi" if metric == "pace" else shown
             ax.set_title(f"{label} ({unit})", fontsize=9, loc="left", pad=3)
             ax.grid(alpha=0.3)
         axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
