@@ -308,14 +308,16 @@ def fig_metrics_over_time(
     alerts: list[dict[str, Any]],
     *,
     split_t: float | None = None,
+    units: str = "metric",
 ) -> Figure | None:
-    """Per-stride metrics over time: dots per contact, line = running median of 9 strides."""
+    """Per-stride metrics over time: dots per contact, line = running median of 9 strides;
+    lengths and speeds as ``units`` asks (:func:`runform.findings.in_units`)."""
     pl = df["sensor_id"].map(placements)
     panels = []
     for col, label, unit, pls in TIME_METRICS:
         sel = pl.isin(pls) & np.isfinite(pd.to_numeric(df[col], errors="coerce"))
         if sel.any():
-            panels.append((col, label, unit, df[sel]))
+            panels.append((col, _label_in_units(label, unit, units), unit, df[sel]))
     if not panels:
         return None
     div, xlabel = _time_axis(duration_s)
@@ -334,13 +336,14 @@ def fig_metrics_over_time(
     axes = np.array(all_axes[int(strip) :]).reshape(-1, 1)
     for ax in axes[:-1, 0]:
         plt.setp(ax.get_xticklabels(), visible=False)
-    for ax, (col, label, _unit, sub) in zip(axes[:, 0], panels, strict=True):
+    for ax, (col, label, unit, sub) in zip(axes[:, 0], panels, strict=True):
+        factor = _unit_factor(unit, units)
         for side in ("left", "right"):
             s = sub[sub["side"] == side]
             if s.empty:
                 continue
             t = s["t_ic"].to_numpy() / div
-            v = s[col].to_numpy(dtype=float) * _scale(col)
+            v = s[col].to_numpy(dtype=float) * _scale(col) * factor
             if binned:
                 # an hour is ~5,000 dots per side: a solid band; medians and IQR per bin instead
                 tc, q1, q2, q3 = binned_quartiles(t, v, bin_s / div)
@@ -435,19 +438,22 @@ def fig_strike_share(df, placements, duration_s, markers, alerts) -> Figure | No
     return fig
 
 
-def fig_left_right(df: pd.DataFrame, placements: dict[str, str]) -> Figure | None:
+def fig_left_right(
+    df: pd.DataFrame, placements: dict[str, str], units: str = "metric"
+) -> Figure | None:
     """Box plots of left vs right per metric."""
     pl = df["sensor_id"].map(placements)
     panels = []
-    for col, label, _unit, pls in TIME_METRICS:
+    for col, label, unit, pls in TIME_METRICS:
         sub = df[pl.isin(pls)]
+        shown = _scale(col) * _unit_factor(unit, units)
         vals = {
-            side: sub.loc[sub["side"] == side, col].to_numpy(dtype=float) * _scale(col)
+            side: sub.loc[sub["side"] == side, col].to_numpy(dtype=float) * shown
             for side in ("left", "right")
         }
         vals = {k: v[np.isfinite(v)] for k, v in vals.items()}
         if all(v.size for v in vals.values()):
-            panels.append((label, vals))
+            panels.append((_label_in_units(label, unit, units), vals))
     if not panels:
         return None
     ncol = 4
@@ -651,6 +657,14 @@ _SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
     ("vertical_oscillation_median", "vertical oscillation", "cm"),
     ("vertical_ratio_median", "vertical ratio", "vertical_ratio"),
 )
+
+
+def _unit_factor(unit: str, units: str) -> float:
+    """What a value in ``unit`` is multiplied by to be shown as ``units`` asks (1 if the
+    same)."""
+    from runform.findings import in_units
+
+    return float(in_units(1.0, unit, units)[0] or 1.0)
 
 
 def _label_in_units(label: str, unit: str, units: str) -> str:
@@ -1009,7 +1023,7 @@ def session_report(
         rep.add('<p class="note">No markers or alerts in this recording.</p>')
 
     rep.add("<h2>Per-stride metrics over time</h2>")
-    fig = fig_metrics_over_time(df, pls, res.duration_s, res.markers, alerts)
+    fig = fig_metrics_over_time(df, pls, res.duration_s, res.markers, alerts, units=units)
     if fig is not None:
         rep.figure(
             "metrics_over_time",
@@ -1078,7 +1092,7 @@ def session_report(
             f'<p class="note">Medians per side{lr_what}. Symmetry index = 100·(L − R)/mean(L, R), '
             "for metrics that are always positive.</p>"
         )
-        fig = fig_left_right(lr_df, pls)
+        fig = fig_left_right(lr_df, pls, units)
         if fig is not None:
             rep.figure(
                 "left_right",
@@ -1396,7 +1410,13 @@ def comparison_report(
         res, t_split = split
         rep.add("<h2>The session over time</h2>")
         fig = fig_metrics_over_time(
-            res.strides, _placements(res), res.duration_s, res.markers, res.alerts, split_t=t_split
+            res.strides,
+            _placements(res),
+            res.duration_s,
+            res.markers,
+            res.alerts,
+            split_t=t_split,
+            units=units,
         )
         if fig is not None:
             rep.figure(

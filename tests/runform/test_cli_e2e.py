@@ -823,3 +823,25 @@ def test_replay_show_of_a_footpod_says_it_has_no_signal(
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2, line
     assert "--show footpod: the footpod 'footpod' gives speed and cadence only" in line, line
+
+
+def test_report_figures_follow_units(
+    easy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: with --units imperial the tables said mph and in, but the figures over time and
+    # the left / right box plots were titled and drawn 'speed (m/s)', 'vertical oscillation (cm)'
+    import matplotlib.axes
+
+    titles: list[str] = []
+    real = matplotlib.axes.Axes.set_title
+
+    def set_title(self: matplotlib.axes.Axes, label: str, *args: object, **kw: object) -> object:
+        titles.append(str(label))
+        return real(self, label, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    out = tmp_path / "r.html"
+    assert main(["report", str(easy), "--out", str(out), "--units", "imperial"]) == 0
+    assert titles.count("speed (mph)") == 2, titles  # over time and left / right
+    assert titles.count("vertical oscillation (in)") == 2, titles
+    assert not any("(m/s)" in t or "(cm)" in t for t in titles), titles
