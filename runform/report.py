@@ -821,7 +821,9 @@ def _median(v: np.ndarray | None) -> float:
     return float(np.median(v)) if v.size else math.nan
 
 
-def _add_footpod_columns(header: list[str], rows: list[list[str]], pods: list[FootpodView]):
+def _add_footpod_columns(
+    header: list[str], rows: list[list[str]], pods: list[FootpodView], units: str = "metric"
+):
     """Append one summary column per footpod (median speed and cadence while running, side by
     side with the IMU medians); cadence in steps/min, with the pod's own value when it was
     converted."""
@@ -835,7 +837,8 @@ def _add_footpod_columns(header: list[str], rows: list[list[str]], pods: list[Fo
             )
         else:
             cad_txt = format_value(cad, "steps/min")
-        values = {"cadence": cad_txt, "speed": format_value(_median(pod.speed), "m/s")}
+        speed = format_value(_median(pod.speed), "m/s", units=units)
+        values = {"cadence": cad_txt, "speed": speed}
         for label in values:
             if not any(r[0] == _e(label) for r in rows):
                 rows.append([_e(label)] + [""] * (len(header) - 2))
@@ -850,24 +853,28 @@ def fig_footpod(
     pods: list[FootpodView],
     duration_s: float,
     markers: list[tuple[float, str, str]],
+    units: str = "metric",
 ) -> Figure | None:
     """Speed and cadence over time: IMU per stride (dots, running median per side) and each
-    footpod (black line) on the same axes; pod cadence converted to steps/min by its check."""
+    footpod (black line) on the same axes; pod cadence converted to steps/min by its check;
+    speed as ``units`` asks."""
     if not pods:
         return None
     div, xlabel = _time_axis(duration_s)
     fig, axes = plt.subplots(2, 1, figsize=(11.5, 5.2), sharex=True)
     pl = df["sensor_id"].map(placements) if len(df) else pd.Series(dtype=str)
+    mps = _unit_factor("m/s", units)
     for ax, col, label in (
-        (axes[0], "speed", "speed (m/s)"),
+        (axes[0], "speed", _label_in_units("speed (m/s)", "m/s", units)),
         (axes[1], "cadence", "cadence (steps/min)"),
     ):
+        shown = mps if col == "speed" else 1.0
         if len(df):
             foot = df[pl.isin(("left_foot", "right_foot"))]
             sub = foot if col == "speed" or len(foot) else df[pl == "pelvis"]
             for side in ("left", "right"):
                 s = sub[sub["side"] == side]
-                v = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float)
+                v = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float) * shown
                 if not np.isfinite(v).any():
                     continue
                 t = s["t_ic"].to_numpy() / div
@@ -883,7 +890,7 @@ def fig_footpod(
             v = pod.speed if col == "speed" else pod.cadence
             if v is None:
                 continue
-            scale = pod.check.factor if col == "cadence" else 1.0
+            scale = pod.check.factor if col == "cadence" else shown
             # a pod standing still reads 0: not drawn, it would squash the running scale
             v = np.where(v > 0, v, np.nan)
             name = pod.stream_id if "pod" in pod.stream_id else f"footpod {pod.stream_id}"
@@ -983,7 +990,7 @@ def session_report(
                 ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
             )
         if pods and i == 0:
-            header, rows = _add_footpod_columns(header, rows, pods)
+            header, rows = _add_footpod_columns(header, rows, pods, units)
         rep.add(_table(header, rows))
     for pod in pods:
         if pod.check.note:
@@ -1045,7 +1052,7 @@ def session_report(
 
     if pods:
         rep.add("<h2>Footpod vs IMU: speed and cadence</h2>")
-        fig = fig_footpod(df, pls, pods, res.duration_s, res.markers)
+        fig = fig_footpod(df, pls, pods, res.duration_s, res.markers, units)
         if fig is not None:
             rep.figure(
                 "footpod",
