@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             start_unix_s=recording_start_unix(res.attrs, args.start, args.recording),
         )
         res.summary["watch"] = merged.summary
-        add_route_profile(rep, merged)
+        add_route_profile(rep, merged, args.units)
         print(merged.describe())
     written = [str(out)]
     # all outputs are complete before any replaces an earlier one (runform.safe_output)
