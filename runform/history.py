@@ -417,25 +417,35 @@ class History:
     def counts(self) -> str:
         """``"2 running sessions (1 walking session not in the trends)"``."""
         out = _count(len(self.running), "running session")
-        others = self.not_running
-        walks = sum(1 for s in others if s.walk_contacts > 0)
-        if walks:
-            out += f" ({_count(walks, 'walking session')} not in the trends"
-            rest = len(others) - walks
-            out += f", {rest} without running contacts)" if rest else ")"
-        elif others:
-            out += f" ({_count(len(others), 'session')} without running contacts)"
-        return out
+        why = [_not_running_why(s) for s in self.not_running]
+        parts = [
+            f"{_count(n, 'walking session')}"
+            if w == "walking only"
+            else f"{_count(n, 'session')} {'with' if w.startswith('too') else 'without'} "
+            f"{w.removeprefix('no ')}"
+            for w in ("walking only", "too few running contacts", "no running contacts")
+            if (n := why.count(w))
+        ]
+        return out + (f" ({', '.join(parts)} not in the trends)" if parts else "")
+
+
+def _not_running_why(s: Session) -> str:
+    """Why a session adds nothing to the trends: ``"walking only"`` (mostly walking
+    contacts), ``"too few running contacts"`` or ``"no running contacts"``."""
+    if s.walk_contacts > len(s.strides):
+        return "walking only"
+    return "too few running contacts" if len(s.strides) else "no running contacts"
 
 
 def build_history(sessions: list[Session]) -> History:
     """The trends of the sessions' running contacts (a UsageError when none has any)."""
     table = session_table(sessions)
     if not len(table):
-        walks = [s for s in sessions if s.walk_contacts > 0]
+        why = {_not_running_why(s) for s in sessions}
         names = ", ".join(Path(s.recording).name for s in sessions[:3])
         names += ", ..." if len(sessions) > 3 else ""
-        what = "walking only" if len(walks) == len(sessions) else "without running contacts"
+        what = why.pop() if len(why) == 1 else "without enough running contacts"
+        what = what.replace("too few", "with too few").replace("no running", "without running")
         raise UsageError(
             f"no running session: {_count(len(sessions), 'session')} {what} ({names}); "
             "history follows running contacts (see `runform report` for a walk)"
@@ -587,8 +597,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
             for k in g[g["changed"]]["metric"]
         )
         if id(s) not in running:
-            ch = "walking only" if s.walk_contacts > 0 else "no running contacts"
-            ch += ": not in the trends"
+            ch = f"{_not_running_why(s)}: not in the trends"
         srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(Path(s.recording).name), _e(ch or "–")])
     rep.add(_table(["date", "recording", "changed beyond noise"], srows, left=3))
     return rep

@@ -230,3 +230,24 @@ def test_imperial_history_draws_its_trends_in_imperial_units(tmp_path, monkeypat
     titles.clear()
     assert main(argv) == 0
     assert "pace (min/km)" in titles and "stride length (m)" in titles, titles
+
+
+def test_sessions_left_out_of_the_trends_are_named_by_why():
+    # before: a session with a few running contacts (too few for a median) was called
+    # 'without running contacts' / 'no running contacts'
+    import pandas as pd
+
+    from runform.history import History, Session
+
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    few = pd.DataFrame({"activity": ["run", "run"]})
+    sessions = [
+        Session("walk.h5", day, pd.DataFrame(), walk_contacts=40),
+        Session("short.h5", day, few),
+        Session("still.h5", day, pd.DataFrame()),
+    ]
+    h = History(sessions, pd.DataFrame())
+    assert h.counts() == (
+        "0 running sessions (1 walking session, 1 session with too few running contacts, "
+        "1 session without running contacts not in the trends)"
+    )
