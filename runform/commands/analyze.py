@@ -94,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     check_chunk_s(args.chunk_s)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
+    if args.start is not None and not (args.watch or args.timeline):
+        # it sets nothing else: 'analyze run.h5 --start garbage' was taken without a word
+        raise UsageError("--start needs --watch or --timeline (the wall clock of t = 0 for them)")
     to_screen = not (args.strides or args.json or args.parquet or args.timeline)
     rec_path = args.recording
     check_outputs(

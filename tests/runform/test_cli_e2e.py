@@ -845,3 +845,17 @@ def test_report_figures_follow_units(
     assert titles.count("speed (mph)") == 2, titles  # over time and left / right
     assert titles.count("vertical oscillation (in)") == 2, titles
     assert not any("(m/s)" in t or "(cm)" in t for t in titles), titles
+
+
+@pytest.mark.parametrize("command", ["analyze", "report"])
+def test_start_without_what_it_sets_is_one_line(
+    command: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: '--start garbage' was taken without a word (it only sets the wall clock for
+    # --watch, and for analyze's --timeline)
+    out = ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    code = main([command, str(easy), *out, "--start", "garbage"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "--start needs --watch" in line, line
+    assert not (tmp_path / "r.html").exists()
