@@ -113,7 +113,10 @@ def build_live_source(args: argparse.Namespace):
             session_kwargs={"settings": settings},
         )
     if args.simulate_devices is not None or args.footpod:
-        raise UsageError("--simulate-devices and --footpod need --simulate")
+        raise UsageError(
+            "--simulate-devices and --footpod need --simulate (a real footpod: "
+            "--sensor footpod=ADDRESS)"
+        )
     from firmware_bridge.ble_session import BleSession
     from runform.commands.record import parse_sensors
 

@@ -200,6 +200,11 @@ def build_source(args: argparse.Namespace):
         )
     if args.simulate_devices is not None:
         raise UsageError("--simulate-devices needs --simulate")
+    if args.footpod:  # as live; it was ignored without a word
+        raise UsageError(
+            "--footpod needs --simulate (it adds an emulated footpod; a real one: "
+            "--sensor footpod=ADDRESS)"
+        )
     if not args.sensor:
         raise UsageError(
             "no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`) or --simulate"
