@@ -35,7 +35,7 @@ from dsp.source import SensorStatus
 from firmware_bridge.devices import DRIVERS, DecodeError, DecoderState, DeviceDriver, StreamSettings
 from firmware_bridge.devices import driver_by_name as _driver_by_name
 from firmware_bridge.devices.base import settings_changed
-from firmware_bridge.errors import DeviceError
+from firmware_bridge.errors import DeviceError, no_bluetooth
 from firmware_bridge.timesync import SensorTimeline
 
 __all__ = ["BleSession", "SensorSpec"]
@@ -43,13 +43,6 @@ __all__ = ["BleSession", "SensorSpec"]
 log = logging.getLogger(__name__)
 
 _SEGMENT, _DATA, _END = 0, 1, 2
-
-
-def _no_bluetooth(exc: BaseException) -> bool:
-    """No adapter / no BlueZ (D-Bus socket missing): retrying cannot help."""
-    return isinstance(exc, FileNotFoundError) or type(exc).__name__ in (
-        "BleakBluetoothNotAvailableError",
-    )
 
 
 def _is_stream(driver: DeviceDriver) -> bool:
@@ -418,7 +411,7 @@ class BleSession:
                 s.status.connected = False
                 failures += 1
                 s.last_error = f"{type(exc).__name__}: {exc}"
-                if _no_bluetooth(exc) and not s.started.done():
+                if no_bluetooth(exc) and not s.started.done():
                     s.started.set_exception(
                         DeviceError(
                             f"sensor {sid}: Bluetooth is not available on this machine "

@@ -331,6 +331,8 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
             finally:
                 r.save(_rig_path(state))
     else:
+        if args.simulate_devices is not None:  # as record (it was ignored without a word)
+            raise UsageError("--simulate-devices needs --simulate")
         if not args.sensor:
             raise UsageError("no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`)")
         async with _devices(args, state) as (connect, clock, _):

@@ -129,3 +129,12 @@ def test_arm_checks_its_numbers_in_one_line(tmp_path, capsys):
         assert not st.exists()
     assert main(["sensors", "arm", "--simulate", "--state", str(st), "--rate", "1666"]) == 0
     assert "1666 Hz" in capsys.readouterr().out
+
+
+def test_arm_simulate_devices_needs_simulate(tmp_path, capsys):
+    """Without --simulate it was ignored without a word (record refuses it)."""
+    from runform.cli import main
+
+    argv = ["sensors", "arm", "--sensor", "left_foot=C0:52:46:00:00:01", "--simulate-devices"]
+    assert main([*argv, "polar", "--state", str(tmp_path / "armed.json")]) == 2
+    assert "--simulate-devices needs --simulate" in capsys.readouterr().err
