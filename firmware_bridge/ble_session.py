@@ -34,7 +34,8 @@ from dsp.block import PLACEMENTS, SENSOR_ID_PATTERN, SampleBlock, SensorInfo
 from dsp.source import SensorStatus
 from firmware_bridge.devices import DRIVERS, DecodeError, DecoderState, DeviceDriver, StreamSettings
 from firmware_bridge.devices import driver_by_name as _driver_by_name
-from firmware_bridge.errors import DeviceError
+from firmware_bridge.devices.base import settings_changed
+from firmware_bridge.errors import DeviceError, no_bluetooth
 from firmware_bridge.timesync import SensorTimeline
 
 __all__ = ["BleSession", "SensorSpec"]
@@ -42,13 +43,6 @@ __all__ = ["BleSession", "SensorSpec"]
 log = logging.getLogger(__name__)
 
 _SEGMENT, _DATA, _END = 0, 1, 2
-
-
-def _no_bluetooth(exc: BaseException) -> bool:
-    """No adapter / no BlueZ (D-Bus socket missing): retrying cannot help."""
-    return isinstance(exc, FileNotFoundError) or type(exc).__name__ in (
-        "BleakBluetoothNotAvailableError",
-    )
 
 
 def _is_stream(driver: DeviceDriver) -> bool:
@@ -263,6 +257,15 @@ class BleSession:
         except BaseException:
             self.stop()
             await self._stack.aclose()
+            # the first failure is the one raised; the others' (all sensors fail alike when
+            # there is no Bluetooth) are taken here, else asyncio logs each at exit as
+            # "Future exception was never retrieved"
+            for other in self._sensors.values():
+                if other.started is not None and other.started.done():
+                    if not other.started.cancelled():
+                        other.started.exception()
+                elif other.started is not None:
+                    other.started.cancel()
             raise
         return self
 
@@ -379,6 +382,16 @@ class BleSession:
                     s.status.battery_pct = await driver.read_battery(client)
                     s.status.connected = True
                     if not s.started.done():
+                        changed = (
+                            None if _is_stream(driver) else settings_changed(self.settings, s.state)
+                        )
+                        if changed:  # (a rate or range the device does not have)
+                            log.warning(
+                                "sensor %s (%s): %s (the nearest the device has)",
+                                sid,
+                                driver.name,
+                                changed,
+                            )
                         s.started.set_result(None)
                     else:
                         s.status.reconnects += 1
@@ -398,7 +411,7 @@ class BleSession:
                 s.status.connected = False
                 failures += 1
                 s.last_error = f"{type(exc).__name__}: {exc}"
-                if _no_bluetooth(exc) and not s.started.done():
+                if no_bluetooth(exc) and not s.started.done():
                     s.started.set_exception(
                         DeviceError(
                             f"sensor {sid}: Bluetooth is not available on this machine "

@@ -37,6 +37,7 @@ __all__ = [
     "analyse_recording",
     "analysis_config",
     "make_alert_engine",
+    "no_contact_reasons",
     "rows_to_frame",
     "sample_counts",
 ]
@@ -258,6 +259,29 @@ def sample_counts(rec: Any, rec_path: str) -> dict[str, int]:
             + "); expected a recording with data"
         )
     return samples
+
+
+def no_contact_reasons(result: AnalysisResult) -> dict[str, str]:
+    """Why each sensor without contacts has none, by sensor id (what ``runform analyze``
+    prints, and the report shows): ``"no samples in the recording, nothing to analyse"``,
+    ``"skipped (...)"``, ``"no contacts: <the analyzer's problem>"`` or ``"no contacts: the
+    sensor could not be aligned to the foot (<why>)"``."""
+    placements = {s.sensor_id: s.placement for s in result.sensors}
+    out: dict[str, str] = {}
+    for sid, d in result.diagnostics.items():
+        if result.samples.get(sid) == 0:
+            out[sid] = "no samples in the recording, nothing to analyse"
+        elif "skipped" in d:
+            out[sid] = f"skipped ({d['skipped']})"
+        elif d.get("problem"):  # e.g. a pelvis sensor that moves like a foot
+            out[sid] = f"no contacts: {d['problem']}"
+        elif d.get("alignment") is None:
+            part = "pelvis" if placements.get(sid) == "pelvis" else "foot"
+            out[sid] = (
+                f"no contacts: the sensor could not be aligned to the {part} "
+                f"({d.get('alignment_problem', 'no data')})"
+            )
+    return out
 
 
 def analysis_config(

@@ -38,6 +38,7 @@ __all__ = [
     "MetricComparison",
     "Run",
     "compare_runs",
+    "no_common_placement",
     "run_from_result",
     "split_result",
 ]
@@ -127,6 +128,24 @@ class Run:
         else:
             raise ValueError(f"unknown group {group!r}, expected one of {', '.join(GROUPS)}")
         return df[sel].sort_values("t_ic", kind="stable")
+
+
+def no_common_placement(a: Run, b: Run) -> str | None:
+    """Why no metric of ``a`` and ``b`` can be compared (the feet are compared with the feet,
+    the pelvis with the pelvis: :func:`compare_runs`), or None when they share a placement.
+
+    ``"A: p.h5 holds pelvis contacts only and B: f.h5 left_foot and right_foot contacts only"``.
+    """
+    feet = {"left_foot", "right_foot"}
+    held = [set(r.strides["placement"]) - {""} for r in (a, b)]
+    if (held[0] & feet and held[1] & feet) or ("pelvis" in held[0] and "pelvis" in held[1]):
+        return None
+    what = [" and ".join(sorted(h)) or "no" for h in held]
+    return (
+        f"{a.label} holds {what[0]} contacts only and {b.label} {what[1]} contacts only: no "
+        "sensor placement in common, nothing to compare (feet are compared with feet, the "
+        "pelvis with the pelvis)"
+    )
 
 
 def _with_placement(res: AnalysisResult) -> pd.DataFrame:
@@ -719,6 +738,8 @@ def summary_sentences(comp: Comparison) -> list[str]:
                 if m and (m.significant or _limit_note(m, prof)):
                     name = f"{g.split()[0]} {label}"
                     out.append(_metric_sentence(m, name, profile=prof, units=comp.units))
+    elif (m := comp.get("pelvis", "cadence")) is not None:  # no foot sensor: the pelvis'
+        out.append(_metric_sentence(m, profile=prof, units=comp.units))
     for label, name in (
         ("pelvic drop, left stance", "left-stance pelvic drop"),
         ("pelvic drop, right stance", "right-stance pelvic drop"),

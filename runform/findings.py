@@ -39,6 +39,7 @@ __all__ = [
     "in_units",
     "make_segments",
     "next_step",
+    "running_contacts",
     "segment_findings",
     "share_cell",
     "summary_by_activity",
@@ -62,7 +63,12 @@ def _clock(seconds: float) -> str:
 #: ``--units imperial``: a metric unit -> (factor, imperial unit) of the lengths and speeds
 #: (the one place of these conversions: :func:`fmt`, the report's tables and the comparison's
 #: sentences all use :func:`in_units`).
-IMPERIAL = {"m": (1 / _FOOT_M, "ft"), "cm": (1 / _INCH_CM, "in"), "m/s": (3600 / _MILE_M, "mph")}
+IMPERIAL = {
+    "m": (1 / _FOOT_M, "ft"),
+    "cm": (1 / _INCH_CM, "in"),
+    "m/s": (3600 / _MILE_M, "mph"),
+    "s/km": (_MILE_M / 1000, "s/mi"),
+}
 
 
 def in_units(v: float | None, unit: str, units: str = "metric") -> tuple[float | None, str]:
@@ -568,10 +574,38 @@ def problem_sentence(f: Finding, units: str = "metric") -> str:
     return f"{f.label} {f.text}" + (f" ({lim})" if lim else "")
 
 
-def next_step(all_findings: list[SegmentFindings], units: str = "metric") -> str:
+def running_contacts(df: pd.DataFrame) -> int:
+    """Contacts (all sensors) of a stride table taken for running (its ``activity`` column;
+    every contact when there is none), as :func:`make_segments` counts them."""
+    if "activity" not in df.columns:
+        return len(df)
+    return int(df["activity"].fillna("").astype(str).isin(["run", ""]).sum())
+
+
+def next_step(
+    all_findings: list[SegmentFindings],
+    units: str = "metric",
+    *,
+    running_contacts: int = 0,
+    no_contacts: bool = False,
+) -> str:
     """One sentence: what to work on next, judged on the latest running segment, with what
-    improved since the first one."""
+    improved since the first one. ``running_contacts``: of the session
+    (:func:`running_contacts`), to say why there is no segment at all; ``no_contacts``: no
+    sensor gave a contact (the report says why under the sentence)."""
+    if no_contacts:
+        return (
+            "No contacts were found in this recording (why, per sensor, below), so there is "
+            "nothing to judge yet."
+        )
     running = [sf for sf in all_findings if sf.segment.running]
+    if not all_findings and running_contacts > 0:  # (a walk with a few contacts taken for
+        # running has its walking segments: not "too few")
+        return (
+            f"Too few running contacts to judge: {running_contacts} in this recording (all "
+            f"sensors), at least {_MIN_CONTACTS} in one stretch of running are needed; record "
+            "a longer run."
+        )
     if not running:
         return "No running was recognised in this recording, so there is nothing to judge yet."
     last = running[-1]

@@ -72,6 +72,9 @@ class Session:
     strides: pd.DataFrame
     duration_s: float = math.nan
     source: str = "analysed"
+    #: walking contacts of the session (not in ``strides``): a walk, or the walking bouts of
+    #: a run with walking breaks
+    walk_contacts: int = 0
 
 
 # ----------------------------------------------------------------------------- loading
@@ -110,6 +113,17 @@ def _running(df: pd.DataFrame) -> pd.DataFrame:
     return df[(act == "run") | (act == "")]
 
 
+def _walk_contacts(df: pd.DataFrame) -> int:
+    if "activity" not in df.columns:
+        return 0
+    return int((df["activity"].fillna("").astype(str) == "walk").sum())
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 week"``, ``"3 weeks"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _batch_sessions(folder: Path) -> list[Session]:
     strides = pd.read_parquet(folder / "strides.parquet")
     recs = pd.read_parquet(folder / "recordings.parquet")
@@ -128,6 +142,7 @@ def _batch_sessions(folder: Path) -> list[Session]:
                 _running(df),
                 float(r.get("duration_s", math.nan)),
                 f"batch table {folder}",
+                _walk_contacts(df),
             )
         )
     return out
@@ -201,7 +216,12 @@ def load_sessions(
             left_out += 1
             continue
         date = _session_date(res.attrs.get("created_utc"), path, res.attrs.get("start_utc"))
-        sessions.append(Session(path, date, _running(_with_placement(res)), res.duration_s))
+        strides = _with_placement(res)
+        sessions.append(
+            Session(
+                path, date, _running(strides), res.duration_s, walk_contacts=_walk_contacts(strides)
+            )
+        )
     if not sessions:
         why = f" ({left_out} left out, see above)" if left_out else ""
         raise UsageError(
@@ -381,9 +401,56 @@ class History:
     table: pd.DataFrame
     changes: dict[str, ChangePoint] = field(default_factory=dict)
 
+    @property
+    def running(self) -> list[Session]:
+        """The sessions with running data (a row in the table): the ones the trends, weeks
+        and counts are of. A walk (or a session of a few running contacts) is not one."""
+        recs = set(self.table["recording"]) if len(self.table) else set()
+        return [s for s in self.sessions if s.recording in recs]
+
+    @property
+    def not_running(self) -> list[Session]:
+        """Sessions without running data: listed, not in the trends nor the counts."""
+        running = {id(s) for s in self.running}
+        return [s for s in self.sessions if id(s) not in running]
+
+    def counts(self) -> str:
+        """``"2 running sessions (1 walking session not in the trends)"``."""
+        out = _count(len(self.running), "running session")
+        why = [_not_running_why(s) for s in self.not_running]
+        parts = [
+            f"{_count(n, 'walking session')}"
+            if w == "walking only"
+            else f"{_count(n, 'session')} {'with' if w.startswith('too') else 'without'} "
+            f"{w.removeprefix('no ')}"
+            for w in ("walking only", "too few running contacts", "no running contacts")
+            if (n := why.count(w))
+        ]
+        return out + (f" ({', '.join(parts)} not in the trends)" if parts else "")
+
+
+def _not_running_why(s: Session) -> str:
+    """Why a session adds nothing to the trends: ``"walking only"`` (mostly walking
+    contacts), ``"too few running contacts"`` or ``"no running contacts"``."""
+    if s.walk_contacts > len(s.strides):
+        return "walking only"
+    return "too few running contacts" if len(s.strides) else "no running contacts"
+
 
 def build_history(sessions: list[Session]) -> History:
-    table = mark_changes(session_table(sessions))
+    """The trends of the sessions' running contacts (a UsageError when none has any)."""
+    table = session_table(sessions)
+    if not len(table):
+        why = {_not_running_why(s) for s in sessions}
+        names = ", ".join(Path(s.recording).name for s in sessions[:3])
+        names += ", ..." if len(sessions) > 3 else ""
+        what = why.pop() if len(why) == 1 else "without enough running contacts"
+        what = what.replace("too few", "with too few").replace("no running", "without running")
+        raise UsageError(
+            f"no running session: {_count(len(sessions), 'session')} {what} ({names}); "
+            "history follows running contacts (see `runform report` for a walk)"
+        )
+    table = mark_changes(table)
     changes = {}
     for key, _label, _unit, _pm in HISTORY_METRICS:
         g = table[table["metric"] == key].sort_values("date")
@@ -397,7 +464,7 @@ def build_history(sessions: list[Session]) -> History:
 
 
 def _week_no(h: History, date: datetime) -> int:
-    first = min(s.date for s in h.sessions)
+    first = min(s.date for s in h.running)
     w0 = (first - timedelta(days=first.weekday())).date()
     w = (date - timedelta(days=date.weekday())).date()
     return (w - w0).days // 7 + 1
@@ -425,15 +492,15 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     import matplotlib.pyplot as plt
 
     from dsp.form_ranges import REFERENCES, rule_for
-    from runform.findings import fmt
+    from runform.findings import fmt, in_units
     from runform.report import Report, _e, _table
 
     rep = Report(title="runform history")
-    first, last = h.sessions[0].date, h.sessions[-1].date
+    first, last = h.running[0].date, h.running[-1].date
     weeks = _week_no(h, last)
     rep.add("<h1>Running history</h1>")
     rep.add(
-        f'<p class="meta">{len(h.sessions)} sessions over {weeks} weeks '
+        f'<p class="meta">{_e(h.counts())} over {_count(weeks, "week")} '
         f"({first:%Y-%m-%d} to {last:%Y-%m-%d}); running contacts only.</p>"
     )
     sentences = change_sentences(h, units)
@@ -486,6 +553,11 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
             if cp is not None:
                 ax.axvline(cp.date.replace(tzinfo=None), color="#e66101", lw=1.2, ls=":")
             unit = {"pace": "min/km"}.get(metric) or (m.shown_unit if m else _unit)
+            base = "s/km" if metric == "pace" else (m.unit if m is not None else _unit)
+            factor, shown = in_units(1.0, base, units)
+            if shown != base:  # --units imperial: the figure as the tables (min/mi, ft)
+                scale *= factor or 1.0
+                unit = "min/mi" if metric == "pace" else shown
             ax.set_title(f"{label} ({unit})", fontsize=9, loc="left", pad=3)
             ax.grid(alpha=0.3)
         axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
@@ -509,22 +581,23 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
         labels = {k: lab for k, lab, _u, _p in HISTORY_METRICS}
         rows = []
         for w, r in wk.iterrows():
-            n = sum(
-                1 for s in h.sessions if (s.date - timedelta(days=s.date.weekday())).date() == w
-            )
+            n = sum(1 for s in h.running if (s.date - timedelta(days=s.date.weekday())).date() == w)
             rows.append(
                 [f"{w} (week {_week_no(h, datetime.combine(w, datetime.min.time()))})", str(n)]
                 + [fmt(k.split("/")[0], r[k], units) for k in cols]
             )
-        rep.add(_table(["week", "sessions", *[labels[k] for k in cols]], rows))
+        rep.add(_table(["week", "running sessions", *[labels[k] for k in cols]], rows))
     rep.add("<h2>Sessions</h2>")
     srows = []
+    running = {id(s) for s in h.running}
     for s in h.sessions:
         g = t[t["recording"] == s.recording]
         ch = ", ".join(
             dict((k, lab) for k, lab, _u, _p in HISTORY_METRICS)[k]
             for k in g[g["changed"]]["metric"]
         )
+        if id(s) not in running:
+            ch = f"{_not_running_why(s)}: not in the trends"
         srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(Path(s.recording).name), _e(ch or "–")])
     rep.add(_table(["date", "recording", "changed beyond noise"], srows, left=3))
     return rep

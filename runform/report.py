@@ -311,14 +311,16 @@ def fig_metrics_over_time(
     alerts: list[dict[str, Any]],
     *,
     split_t: float | None = None,
+    units: str = "metric",
 ) -> Figure | None:
-    """Per-stride metrics over time: dots per contact, line = running median of 9 strides."""
+    """Per-stride metrics over time: dots per contact, line = running median of 9 strides;
+    lengths and speeds as ``units`` asks (:func:`runform.findings.in_units`)."""
     pl = df["sensor_id"].map(placements)
     panels = []
     for col, label, unit, pls in TIME_METRICS:
         sel = pl.isin(pls) & np.isfinite(pd.to_numeric(df[col], errors="coerce"))
         if sel.any():
-            panels.append((col, label, unit, df[sel]))
+            panels.append((col, _label_in_units(label, unit, units), unit, df[sel]))
     if not panels:
         return None
     div, xlabel = _time_axis(duration_s)
@@ -337,13 +339,14 @@ def fig_metrics_over_time(
     axes = np.array(all_axes[int(strip) :]).reshape(-1, 1)
     for ax in axes[:-1, 0]:
         plt.setp(ax.get_xticklabels(), visible=False)
-    for ax, (col, label, _unit, sub) in zip(axes[:, 0], panels, strict=True):
+    for ax, (col, label, unit, sub) in zip(axes[:, 0], panels, strict=True):
+        factor = _unit_factor(unit, units)
         for side in ("left", "right"):
             s = sub[sub["side"] == side]
             if s.empty:
                 continue
             t = s["t_ic"].to_numpy() / div
-            v = s[col].to_numpy(dtype=float) * _scale(col)
+            v = s[col].to_numpy(dtype=float) * _scale(col) * factor
             if binned:
                 # an hour is ~5,000 dots per side: a solid band; medians and IQR per bin instead
                 tc, q1, q2, q3 = binned_quartiles(t, v, bin_s / div)
@@ -438,19 +441,22 @@ def fig_strike_share(df, placements, duration_s, markers, alerts) -> Figure | No
     return fig
 
 
-def fig_left_right(df: pd.DataFrame, placements: dict[str, str]) -> Figure | None:
+def fig_left_right(
+    df: pd.DataFrame, placements: dict[str, str], units: str = "metric"
+) -> Figure | None:
     """Box plots of left vs right per metric."""
     pl = df["sensor_id"].map(placements)
     panels = []
-    for col, label, _unit, pls in TIME_METRICS:
+    for col, label, unit, pls in TIME_METRICS:
         sub = df[pl.isin(pls)]
+        shown = _scale(col) * _unit_factor(unit, units)
         vals = {
-            side: sub.loc[sub["side"] == side, col].to_numpy(dtype=float) * _scale(col)
+            side: sub.loc[sub["side"] == side, col].to_numpy(dtype=float) * shown
             for side in ("left", "right")
         }
         vals = {k: v[np.isfinite(v)] for k, v in vals.items()}
         if all(v.size for v in vals.values()):
-            panels.append((label, vals))
+            panels.append((_label_in_units(label, unit, units), vals))
     if not panels:
         return None
     ncol = 4
@@ -536,16 +542,30 @@ def _light_cell(f: Any) -> str:
     return f'<span class="dot" style="background:{col}" title="{_e(tip)}"></span>{_e(f.text)}'
 
 
+def _next_step(res: AnalysisResult, df: Any, fs: list[Any], units: str) -> str:
+    """The report's next step (:func:`runform.findings.next_step`) of ``res``."""
+    from runform.analysis_run import no_contact_reasons
+    from runform.findings import next_step, running_contacts
+
+    return next_step(
+        fs,
+        units,
+        running_contacts=running_contacts(df),
+        no_contacts=not len(df) and bool(no_contact_reasons(res)),
+    )
+
+
 def findings_html(
     res: AnalysisResult, *, profile: Any = None, units: str = "metric"
 ) -> tuple[str, list[Any]]:
     """The findings section of a session report and its per-segment findings."""
+    from runform.analysis_run import no_contact_reasons
     from runform.compare import _with_placement
     from runform.findings import (
         CUES,
         make_segments,
-        next_step,
         problems,
+        running_contacts,
         segment_findings,
         share_cell,
     )
@@ -560,9 +580,15 @@ def findings_html(
     )
     fs = [segment_findings(sg, profile=profile, alerts=res.alerts, units=units) for sg in segs]
     parts = ["<h2>Findings</h2>"]
-    parts.append(f'<div class="next"><b>Next step.</b> {_e(next_step(fs, units))}</div>')
+    reasons = no_contact_reasons(res)
+    step = _next_step(res, df, fs, units)
+    parts.append(f'<div class="next"><b>Next step.</b> {_e(step)}</div>')
+    for sid, why in reasons.items():  # e.g. a trial too short to align a foot sensor
+        parts.append(f'<p class="note">{_e(sid)}: {_e(why)}</p>')
     if not fs:
-        parts.append('<p class="note">Too few contacts to judge.</p>')
+        if not running_contacts(df) and not (reasons and not len(df)):  # else the next
+            # step says how few, or the notes above why there is none
+            parts.append('<p class="note">Too few contacts to judge.</p>')
         return "\n".join(parts), fs
     rows = _light_rows(fs)
     rules = sorted({r for sf in fs for r in sf.alert_share})
@@ -634,6 +660,14 @@ _SUMMARY_KEYS: tuple[tuple[str, str, str], ...] = (
     ("vertical_oscillation_median", "vertical oscillation", "cm"),
     ("vertical_ratio_median", "vertical ratio", "vertical_ratio"),
 )
+
+
+def _unit_factor(unit: str, units: str) -> float:
+    """What a value in ``unit`` is multiplied by to be shown as ``units`` asks (1 if the
+    same)."""
+    from runform.findings import in_units
+
+    return float(in_units(1.0, unit, units)[0] or 1.0)
 
 
 def _label_in_units(label: str, unit: str, units: str) -> str:
@@ -790,7 +824,9 @@ def _median(v: np.ndarray | None) -> float:
     return float(np.median(v)) if v.size else math.nan
 
 
-def _add_footpod_columns(header: list[str], rows: list[list[str]], pods: list[FootpodView]):
+def _add_footpod_columns(
+    header: list[str], rows: list[list[str]], pods: list[FootpodView], units: str = "metric"
+):
     """Append one summary column per footpod (median speed and cadence while running, side by
     side with the IMU medians); cadence in steps/min, with the pod's own value when it was
     converted."""
@@ -804,7 +840,8 @@ def _add_footpod_columns(header: list[str], rows: list[list[str]], pods: list[Fo
             )
         else:
             cad_txt = format_value(cad, "steps/min")
-        values = {"cadence": cad_txt, "speed": format_value(_median(pod.speed), "m/s")}
+        speed = format_value(_median(pod.speed), "m/s", units=units)
+        values = {"cadence": cad_txt, "speed": speed}
         for label in values:
             if not any(r[0] == _e(label) for r in rows):
                 rows.append([_e(label)] + [""] * (len(header) - 2))
@@ -819,24 +856,28 @@ def fig_footpod(
     pods: list[FootpodView],
     duration_s: float,
     markers: list[tuple[float, str, str]],
+    units: str = "metric",
 ) -> Figure | None:
     """Speed and cadence over time: IMU per stride (dots, running median per side) and each
-    footpod (black line) on the same axes; pod cadence converted to steps/min by its check."""
+    footpod (black line) on the same axes; pod cadence converted to steps/min by its check;
+    speed as ``units`` asks."""
     if not pods:
         return None
     div, xlabel = _time_axis(duration_s)
     fig, axes = plt.subplots(2, 1, figsize=(11.5, 5.2), sharex=True)
     pl = df["sensor_id"].map(placements) if len(df) else pd.Series(dtype=str)
+    mps = _unit_factor("m/s", units)
     for ax, col, label in (
-        (axes[0], "speed", "speed (m/s)"),
+        (axes[0], "speed", _label_in_units("speed (m/s)", "m/s", units)),
         (axes[1], "cadence", "cadence (steps/min)"),
     ):
+        shown = mps if col == "speed" else 1.0
         if len(df):
             foot = df[pl.isin(("left_foot", "right_foot"))]
             sub = foot if col == "speed" or len(foot) else df[pl == "pelvis"]
             for side in ("left", "right"):
                 s = sub[sub["side"] == side]
-                v = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float)
+                v = pd.to_numeric(s[col], errors="coerce").to_numpy(dtype=float) * shown
                 if not np.isfinite(v).any():
                     continue
                 t = s["t_ic"].to_numpy() / div
@@ -852,7 +893,7 @@ def fig_footpod(
             v = pod.speed if col == "speed" else pod.cadence
             if v is None:
                 continue
-            scale = pod.check.factor if col == "cadence" else 1.0
+            scale = pod.check.factor if col == "cadence" else shown
             # a pod standing still reads 0: not drawn, it would squash the running scale
             v = np.where(v > 0, v, np.nan)
             name = pod.stream_id if "pod" in pod.stream_id else f"footpod {pod.stream_id}"
@@ -934,9 +975,7 @@ def session_report(
 
     section, fs = findings_html(res, profile=profile, units=units)
     rep.add(section)
-    from runform.findings import next_step
-
-    rep.next_step = next_step(fs, units)
+    rep.next_step = _next_step(res, df, fs, units)
     if streams is None:
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)
@@ -954,7 +993,7 @@ def session_report(
                 ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
             )
         if pods and i == 0:
-            header, rows = _add_footpod_columns(header, rows, pods)
+            header, rows = _add_footpod_columns(header, rows, pods, units)
         rep.add(_table(header, rows))
     for pod in pods:
         if pod.check.note:
@@ -994,7 +1033,7 @@ def session_report(
         rep.add('<p class="note">No markers or alerts in this recording.</p>')
 
     rep.add("<h2>Per-stride metrics over time</h2>")
-    fig = fig_metrics_over_time(df, pls, res.duration_s, res.markers, alerts)
+    fig = fig_metrics_over_time(df, pls, res.duration_s, res.markers, alerts, units=units)
     if fig is not None:
         rep.figure(
             "metrics_over_time",
@@ -1016,7 +1055,7 @@ def session_report(
 
     if pods:
         rep.add("<h2>Footpod vs IMU: speed and cadence</h2>")
-        fig = fig_footpod(df, pls, pods, res.duration_s, res.markers)
+        fig = fig_footpod(df, pls, pods, res.duration_s, res.markers, units)
         if fig is not None:
             rep.figure(
                 "footpod",
@@ -1063,7 +1102,7 @@ def session_report(
             f'<p class="note">Medians per side{lr_what}. Symmetry index = 100·(L − R)/mean(L, R), '
             "for metrics that are always positive.</p>"
         )
-        fig = fig_left_right(lr_df, pls)
+        fig = fig_left_right(lr_df, pls, units)
         if fig is not None:
             rep.figure(
                 "left_right",
@@ -1381,7 +1420,13 @@ def comparison_report(
         res, t_split = split
         rep.add("<h2>The session over time</h2>")
         fig = fig_metrics_over_time(
-            res.strides, _placements(res), res.duration_s, res.markers, res.alerts, split_t=t_split
+            res.strides,
+            _placements(res),
+            res.duration_s,
+            res.markers,
+            res.alerts,
+            split_t=t_split,
+            units=units,
         )
         if fig is not None:
             rep.figure(

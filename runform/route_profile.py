@@ -29,36 +29,42 @@ def _pace_min_per_km(speed_mps: np.ndarray) -> np.ndarray:
     return np.where(speed_mps > 0.5, pace, np.nan)
 
 
-def fig_route_profile(merge: WatchMerge) -> Figure | None:
-    """Pace, elevation, heart rate, foot strike angle and pelvic drop over the distance."""
+def fig_route_profile(merge: WatchMerge, units: str = "metric") -> Figure | None:
+    """Pace, elevation, heart rate, foot strike angle and pelvic drop over the distance
+    (min/mi, mi and ft with ``units="imperial"``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from runform.findings import in_units
     from runform.fit.watch import gps_speed
 
+    # per mile instead of per km, ft instead of m (findings.IMPERIAL; 1 with metric)
+    mile = float(in_units(1.0, "s/km", units)[0] or 1.0)
+    foot = float(in_units(1.0, "m", units)[0] or 1.0)
+    km, m = ("mi", "ft") if units == "imperial" else ("km", "m")
     tl, track = merge.timeline, merge.track
     t = tl.t
     dist = track.column_at("distance_m", t)
-    x_label = "distance (km, watch)"
+    x_label = f"distance ({km}, watch)"
     if not np.isfinite(dist).any():
         dist = tl.values["distance_m"]
-        x_label = "distance (km, runform)"
+        x_label = f"distance ({km}, runform)"
+    x = dist / 1000.0 / mile
     if not np.isfinite(dist).any():
-        dist, x_label = t / 60.0 * 1000.0, "time (min)"  # plotted /1000 below -> minutes
-    x = dist / 1000.0
+        x, x_label = t / 60.0, "time (min)"
     ref, source = gps_speed(track)
     ref_at = np.interp(t, track.t, ref, left=np.nan, right=np.nan)
     panels: list[tuple[str, list[tuple[np.ndarray, str, str]]]] = [
         (
-            "pace (min/km)",
+            f"pace (min/{km})",
             [
-                (_pace_min_per_km(ref_at), "k", f"watch ({source})"),
-                (_pace_min_per_km(tl.values["speed_mps"]), "tab:green", "runform"),
+                (_pace_min_per_km(ref_at) * mile, "k", f"watch ({source})"),
+                (_pace_min_per_km(tl.values["speed_mps"]) * mile, "tab:green", "runform"),
             ],
         ),
-        ("elevation (m)", [(track.column_at("altitude_m", t), "tab:brown", "")]),
+        (f"elevation ({m})", [(track.column_at("altitude_m", t) * foot, "tab:brown", "")]),
         ("heart rate (bpm)", [(track.column_at("heart_rate_bpm", t), "tab:red", "")]),
         (
             "foot strike angle (°)",
@@ -127,18 +133,22 @@ def speed_agreement_text(summary: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def add_route_profile(rep: Report, merge: WatchMerge) -> None:
+def add_route_profile(rep: Report, merge: WatchMerge, units: str = "metric") -> None:
     """Append the route-profile section to a session report."""
+    from runform.findings import in_units
+
     s = merge.summary
     rep.add("<h2>Route profile (watch merged)</h2>")
     facts = [f"watch file {s['file']}", f"{s['records_in_recording']} records in the recording"]
     if "heart_rate_median" in s:
         facts.append(f"heart rate median {s['heart_rate_median']:.0f} bpm")
     if "elevation_gain_m" in s:
-        facts.append(f"elevation +{s['elevation_gain_m']:.0f} m / −{s['elevation_loss_m']:.0f} m")
+        k, m = in_units(1.0, "m", units)
+        up, down = s["elevation_gain_m"] * (k or 1.0), s["elevation_loss_m"] * (k or 1.0)
+        facts.append(f"elevation +{up:.0f} {m} / −{down:.0f} {m}")
     rep.add(f'<p class="meta">{html.escape(" · ".join(facts))}</p>')
     rep.add(f'<p class="note speed-check">{html.escape(speed_agreement_text(s))}</p>')
-    fig = fig_route_profile(merge)
+    fig = fig_route_profile(merge, units)
     if fig is not None:
         rep.figure(
             "route_profile",

@@ -16,6 +16,7 @@ __all__ = [
     "RECORD_RATE_RANGE_HZ",
     "check_chunk_s",
     "check_range",
+    "check_seed",
 ]
 
 #: Seconds of recording read at a time: below 0.5 s the per-chunk overhead dominates (a tiny
@@ -32,9 +33,16 @@ def check_range(option: str, value: float, lo: float, hi: float, unit: str = "")
     """``value`` if finite and ``lo <= value <= hi``, else a UsageError naming the option."""
     u = f" {unit}" if unit else ""
     if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
-        raise UsageError(f"{option} {value}: expected a number from {lo:g} to {hi:g}{u}")
+        raise UsageError(f"{option} {value}: expected a number from {lo:.10g} to {hi:.10g}{u}")
     return float(value)
 
 
 def check_chunk_s(chunk_s: float) -> float:
     return check_range("--chunk-s", chunk_s, *CHUNK_S_RANGE, unit="s")
+
+
+def check_seed(seed: int) -> int:
+    """``--seed``: a whole number 0 or more (numpy's seeds), else a UsageError naming it."""
+    if seed < 0:
+        raise UsageError(f"--seed {seed}: expected a whole number 0 or more")
+    return seed

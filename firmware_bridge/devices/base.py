@@ -26,8 +26,9 @@ Time sync (:mod:`firmware_bridge.timesync`) uses the counters and timestamps of
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -50,6 +51,8 @@ __all__ = [
     "DeviceDriver",
     "StreamSettings",
     "normalize_uuid",
+    "pick_range",
+    "settings_changed",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,6 +131,26 @@ class Advertisement:
             manufacturer_data=dict(adv.manufacturer_data),
             service_data={normalize_uuid(k): bytes(v) for k, v in adv.service_data.items()},
         )
+
+
+def pick_range(ranges: Sequence[float], asked: float) -> float:
+    """The full scale a driver sets for ``asked`` (±g or ±deg/s): the smallest of ``ranges``
+    that holds it (a smaller one would clip what the user asked to keep), else the largest."""
+    holding = [r for r in ranges if r >= asked]
+    return float(min(holding) if holding else max(ranges))
+
+
+def settings_changed(asked: StreamSettings, state: DecoderState) -> str | None:
+    """``"±4 g instead of ±3 g, 200 Hz instead of 416 Hz"`` when the device streams otherwise
+    than ``asked`` (the nearest it has), else None."""
+    out = []
+    if not math.isclose(state.sample_rate_hz, asked.rate_hz, rel_tol=1e-3):
+        out.append(f"{state.sample_rate_hz:g} Hz instead of {asked.rate_hz:g} Hz")
+    if not math.isclose(state.acc_range_g, asked.acc_range_g, rel_tol=1e-3):
+        out.append(f"±{state.acc_range_g:g} g instead of ±{asked.acc_range_g:g} g")
+    if not math.isclose(state.gyr_range_dps, asked.gyr_range_dps, rel_tol=1e-3):
+        out.append(f"±{state.gyr_range_dps:g} deg/s instead of ±{asked.gyr_range_dps:g} deg/s")
+    return ", ".join(out) or None
 
 
 @dataclass(frozen=True)

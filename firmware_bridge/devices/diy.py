@@ -21,6 +21,7 @@ from firmware_bridge.devices.base import (
     DecoderState,
     DeviceDriver,
     StreamSettings,
+    pick_range,
 )
 from firmware_bridge.errors import DeviceError
 
@@ -210,13 +211,8 @@ class DiyDriver(DeviceDriver):
         """Configure (nearest supported rate and ranges, as many samples as the MTU allows)
         and start streaming."""
         rate = self.pick_rate(settings.rate_hz)
-        acc = min(
-            ACC_RANGES_G, key=lambda r: (r < settings.acc_range_g, abs(r - settings.acc_range_g))
-        )
-        gyr = min(
-            GYR_RANGES_DPS,
-            key=lambda r: (r < settings.gyr_range_dps, abs(r - settings.gyr_range_dps)),
-        )
+        acc = pick_range(ACC_RANGES_G, settings.acc_range_g)
+        gyr = pick_range(GYR_RANGES_DPS, settings.gyr_range_dps)
         mtu = int(getattr(client, "mtu_size", 23))
         if max_samples_per_packet(mtu) < 1:
             raise DeviceError(

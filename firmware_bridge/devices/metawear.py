@@ -39,6 +39,7 @@ from firmware_bridge.devices.base import (
     DecoderState,
     DeviceDriver,
     StreamSettings,
+    pick_range,
 )
 from firmware_bridge.errors import DeviceError
 
@@ -206,8 +207,8 @@ class MetaWearDriver(DeviceDriver):
     async def start(self, client: BleakClient, settings: StreamSettings) -> DecoderState:
         chip = await self._chip(client)
         rate = self.pick_rate(settings.rate_hz)
-        acc_range = min(ACC_RANGES_G, key=lambda r: abs(r - settings.acc_range_g))
-        gyr_range = min(GYR_RANGES_DPS, key=lambda r: abs(r - settings.gyr_range_dps))
+        acc_range = pick_range(ACC_RANGES_G, settings.acc_range_g)
+        gyr_range = pick_range(GYR_RANGES_DPS, settings.gyr_range_dps)
         acc_reg, gyr_reg = PACKED_REGISTERS[chip]
         commands = [
             bytes([MODULE_ACC, REG_DATA_CONFIG]) + acc_config_bytes(chip, rate, acc_range),

@@ -40,6 +40,7 @@ from firmware_bridge.devices.base import (
     DecoderState,
     DeviceDriver,
     StreamSettings,
+    pick_range,
 )
 from firmware_bridge.errors import DeviceError
 
@@ -291,8 +292,8 @@ class PolarDriver(DeviceDriver):
 
     async def start(self, client: BleakClient, settings: StreamSettings) -> DecoderState:
         rate = self.pick_rate(settings.rate_hz)
-        acc_range = min(ACC_RANGES_G, key=lambda r: abs(r - settings.acc_range_g))
-        gyr_range = min(GYR_RANGES_DPS, key=lambda r: abs(r - settings.gyr_range_dps))
+        acc_range = pick_range(ACC_RANGES_G, settings.acc_range_g)
+        gyr_range = pick_range(GYR_RANGES_DPS, settings.gyr_range_dps)
         common = {SETTING_SAMPLE_RATE: int(rate), SETTING_RESOLUTION: 16, SETTING_CHANNELS: 3}
         f_acc = await self._start_type(client, TYPE_ACC, {**common, SETTING_RANGE: int(acc_range)})
         try:

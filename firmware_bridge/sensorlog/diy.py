@@ -29,7 +29,7 @@ import numpy as np
 from dsp.block import STANDARD_GRAVITY
 from firmware_bridge.devices import diy
 from firmware_bridge.devices._vendor import await_notification
-from firmware_bridge.devices.base import DecodeError, StreamSettings
+from firmware_bridge.devices.base import DecodeError, StreamSettings, pick_range
 from firmware_bridge.errors import DeviceError
 from firmware_bridge.sensorlog.base import (
     LogConfig,
@@ -280,14 +280,8 @@ class DiyLogDriver(LogDriver):
     async def arm(self, client: BleakClient, settings: StreamSettings, *, wrap: bool) -> LogConfig:
         self._check_service(client)
         rate = diy.DRIVER.pick_rate(settings.rate_hz)
-        acc = min(
-            diy.ACC_RANGES_G,
-            key=lambda r: (r < settings.acc_range_g, abs(r - settings.acc_range_g)),
-        )
-        gyr = min(
-            diy.GYR_RANGES_DPS,
-            key=lambda r: (r < settings.gyr_range_dps, abs(r - settings.gyr_range_dps)),
-        )
+        acc = pick_range(diy.ACC_RANGES_G, settings.acc_range_g)
+        gyr = pick_range(diy.GYR_RANGES_DPS, settings.gyr_range_dps)
         await self._command(client, bytes([OP_LOG_STOP]), "log stop")
         parse_answer(
             await self._command(client, _ERASE.pack(OP_LOG_ERASE, 0xFFFFFFFF), "log erase"),

@@ -38,7 +38,7 @@ import numpy as np
 from dsp.block import STANDARD_GRAVITY
 from firmware_bridge.devices import metawear as mw
 from firmware_bridge.devices._vendor import await_notification
-from firmware_bridge.devices.base import DecodeError, StreamSettings
+from firmware_bridge.devices.base import DecodeError, StreamSettings, pick_range
 from firmware_bridge.errors import DeviceError
 from firmware_bridge.sensorlog.base import (
     LogConfig,
@@ -247,8 +247,8 @@ class MetaWearLogDriver(LogDriver):
     async def arm(self, client: BleakClient, settings: StreamSettings, *, wrap: bool) -> LogConfig:
         chip = await mw.DRIVER._chip(client)
         rate = mw.DRIVER.pick_rate(settings.rate_hz)
-        acc_range = min(mw.ACC_RANGES_G, key=lambda r: abs(r - settings.acc_range_g))
-        gyr_range = min(mw.GYR_RANGES_DPS, key=lambda r: abs(r - settings.gyr_range_dps))
+        acc_range = pick_range(mw.ACC_RANGES_G, settings.acc_range_g)
+        gyr_range = pick_range(mw.GYR_RANGES_DPS, settings.gyr_range_dps)
         for cmd in (
             [MODULE_LOGGING, ENABLE, 0],
             [MODULE_LOGGING, REMOVE_ALL],

@@ -50,7 +50,7 @@ import numpy as np
 
 from firmware_bridge.devices import polar as pl
 from firmware_bridge.devices._vendor import await_notification
-from firmware_bridge.devices.base import DecodeError, StreamSettings
+from firmware_bridge.devices.base import DecodeError, StreamSettings, pick_range
 from firmware_bridge.errors import DeviceError
 from firmware_bridge.sensorlog import pftp
 from firmware_bridge.sensorlog.base import (
@@ -637,7 +637,7 @@ class PolarLogDriver(LogDriver):
             rates = offered.get(pl.SETTING_SAMPLE_RATE) or [52.0]
             ranges = offered.get(pl.SETTING_RANGE) or [want_range]
             rate = min(rates, key=lambda r: (abs(r - settings.rate_hz), -r))
-            rng = min(ranges, key=lambda r: abs(r - want_range))
+            rng = pick_range(ranges, want_range)
             chosen[meas] = {
                 pl.SETTING_SAMPLE_RATE: int(rate),
                 pl.SETTING_RESOLUTION: 16,

@@ -36,7 +36,7 @@ import numpy as np
 
 from dsp.block import PLACEMENTS, SampleBlock, SensorInfo
 from firmware_bridge.devices import DRIVERS, DeviceDriver, StreamSettings
-from firmware_bridge.errors import DeviceError
+from firmware_bridge.errors import DeviceError, no_bluetooth
 from firmware_bridge.sensorlog import log_driver
 from firmware_bridge.sensorlog.base import LogConfig, LoggedSamples, LogStatus
 from firmware_bridge.sensorlog.journal import Journal
@@ -255,6 +255,12 @@ async def arm_sensors(
             raise
         except Exception as exc:  # no adapter, device not found, link lost while arming
             armed_ok = ", ".join(state.sensors) or "none"
+            if no_bluetooth(exc) and not state.sensors:  # as record and live say it
+                raise DeviceError(
+                    f"{sid} ({address}): Bluetooth is not available on this machine "
+                    f"({type(exc).__name__}: {exc}); is there an adapter and is BlueZ "
+                    "running? (`runform sensors arm --simulate` needs none)"
+                ) from None
             raise DeviceError(
                 f"{sid} ({address}): could not arm ({type(exc).__name__}: {exc}); armed so far: "
                 f"{armed_ok} (run `runform sensors download` for them, or arm again)"

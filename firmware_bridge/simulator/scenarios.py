@@ -21,6 +21,7 @@ from firmware_bridge.simulator.sensor_model import DeviceSpec
 __all__ = [
     "MIN_PROGRAM_BOUT_S",
     "MIN_STOPPING_WALK_S",
+    "RATE_RANGE_HZ",
     "SCENARIOS",
     "Scenario",
     "Schedule",
@@ -41,6 +42,9 @@ MIN_PROGRAM_BOUT_S = 3.0
 #: ... and of a walk followed by standing, which stops: its closing contact at least 3 s in
 #: (``Scenario.walk_stop_s``), then 1.5 s of coming to rest, and a sample period's rounding.
 MIN_STOPPING_WALK_S = 5.0
+
+#: Output data rates the simulator generates, Hz (``Scenario.rate_hz``).
+RATE_RANGE_HZ = (50.0, 1666.0)
 
 
 def _default_mounting() -> dict[str, object]:
@@ -251,8 +255,9 @@ class Scenario:
     def validate(self) -> None:
         """Raise ``ValueError`` (one line naming the field) for knobs that cannot work."""
         n = self.name
-        if not (50.0 <= self.rate_hz <= 1666.0 + 1e-9):
-            raise ValueError(f"scenario {n}: rate_hz {self.rate_hz}, expected 50 to 1666 Hz")
+        lo, hi = RATE_RANGE_HZ
+        if not (lo <= self.rate_hz <= hi + 1e-9):
+            raise ValueError(f"scenario {n}: rate_hz {self.rate_hz}, expected {lo:g} to {hi:g} Hz")
         if self.duration_s <= 0:
             raise ValueError(f"scenario {n}: duration_s {self.duration_s}, expected > 0")
         if not (0 <= self.standing_s < self.duration_s):

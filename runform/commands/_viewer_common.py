@@ -70,14 +70,25 @@ def add_viewer_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_show(show: str | None, ids: list[str], where: str) -> None:
+def check_show(
+    show: str | None, ids: list[str], where: str, footpods: tuple[str, ...] = ()
+) -> None:
     """``--show``: every id one of the session's sensors ``ids`` (else the window plots nothing
-    for it, without a word); ``where`` names the session (``in run.h5``)."""
+    for it, without a word); ``where`` names the session (``in run.h5``); ``footpods`` are ids
+    of the session's footpods, which have no raw signal to plot."""
     if show is None:
         return
     wanted = [x.strip() for x in show.split(",") if x.strip()]
     if not wanted:
         raise UsageError(f"--show {show!r}: expected sensor ids separated by commas")
+    pods = [x for x in wanted if x in footpods and x not in ids]
+    if pods:
+        with_signal = f"sensors with one: {', '.join(ids)}" if ids else "no sensor has one"
+        names = ", ".join(repr(x) for x in pods)
+        raise UsageError(
+            f"--show {show}: the footpod {names} gives speed and cadence only, no raw signal "
+            f"to plot ({with_signal})"
+        )
     unknown = [x for x in wanted if x not in ids]
     if unknown:
         raise UsageError(

@@ -87,13 +87,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runform.analysis_io import StridesCsvWriter, write_parquet, write_summary_json
-    from runform.analysis_run import analyse_recording
+    from runform.analysis_run import analyse_recording, no_contact_reasons
     from runform.safe_output import OutputSet, check_outputs
     from runform.terminal_text import safe_line, safe_name
 
     check_chunk_s(args.chunk_s)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: expected at least 1 (1 = one process)")
+    if args.start is not None and not (args.watch or args.timeline):
+        # it sets nothing else: 'analyze run.h5 --start garbage' was taken without a word
+        raise UsageError("--start needs --watch or --timeline (the wall clock of t = 0 for them)")
     to_screen = not (args.strides or args.json or args.parquet or args.timeline)
     rec_path = args.recording
     check_outputs(
@@ -139,38 +142,18 @@ def run(args: argparse.Namespace) -> int:
             write_summary_json(outs.stage(args.json), result.summary)
         if args.parquet:
             write_parquet(outs.stage(args.parquet), csv_path)
-    placements = {s.sensor_id: s.placement for s in result.sensors}
+    reasons = no_contact_reasons(result)
     for sid, d in diag.items():
-        if result.samples.get(sid) == 0:
-            print(
-                safe_line(f"{sid}: no samples in the recording, nothing to analyse"),
-                file=sys.stderr,
-            )
-            continue
-        if "skipped" in d:
-            print(safe_line(f"{sid}: skipped ({d['skipped']})"), file=sys.stderr)
-            continue
-        if d.get("problem"):  # e.g. a pelvis sensor that moves like a foot, or walking
-            print(safe_line(f"{sid}: no contacts: {d['problem']}"), file=sys.stderr)
-            continue
-        al = d.get("alignment")
-        if al is None:
-            foot = placements.get(sid) != "pelvis"
+        if sid in reasons:
             hint = (
                 "; a short trial can take the mounting from a longer recording of the same "
                 "session: --alignment-from OTHER.h5"
-                if foot and not args.alignment_from
+                if "aligned to the foot" in reasons[sid] and not args.alignment_from
                 else ""
             )
-            print(
-                safe_line(
-                    f"{sid}: no contacts: the sensor could not be aligned to the "
-                    f"{'foot' if foot else 'pelvis'} "
-                    f"({d.get('alignment_problem', 'no data')}){hint}"
-                ),
-                file=sys.stderr,
-            )
+            print(safe_line(f"{sid}: {reasons[sid]}{hint}"), file=sys.stderr)
             continue
+        al = d["alignment"]
         msg = f"{sid}: {d['contacts']} contacts, {alignment_text(al['confidence'])}"
         if d.get("low_alignment"):
             msg += f" (LOW: {al['reason']})"
@@ -327,7 +310,13 @@ def _mountings(other: str, rec_path: str) -> dict:
     found = mountings_from(other)
     with open_recording(rec_path) as rec:
         feet = [s for s in rec.sensors if s.side is not None]
+    if not feet:
+        raise UsageError(
+            f"--alignment-from {other}: {rec_path} has no foot sensor (the option gives the "
+            "foot sensors' mountings)"
+        )
     out = {}
+    missing = []
     for s in feet:
         r = found.get(s.sensor_id)
         if r is None:
@@ -335,10 +324,12 @@ def _mountings(other: str, rec_path: str) -> dict:
         if r is not None:
             out[s.sensor_id] = r
         else:
-            log.warning("%s: no confident mounting for %s in %s", rec_path, s.sensor_id, other)
-    if not out:
+            missing.append(s.sensor_id)
+    if not out:  # one line (each sensor's warning before it said the same)
         raise UsageError(
-            f"--alignment-from {other}: no foot sensor of {rec_path} has a confident mounting "
-            "there (not the same sensors, or not enough gait in it)"
+            f"--alignment-from {other}: no foot sensor of {rec_path} ({', '.join(missing)}) "
+            "has a confident mounting there (not the same sensors, or not enough gait in it)"
         )
+    for sid in missing:
+        log.warning("%s: no confident mounting for %s in %s", rec_path, sid, other)
     return out

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from runform.errors import UsageError
+from runform.validation import check_seed
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,12 @@ def _analyse(path: str, profile: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from runform.compare import compare_runs, run_from_result, split_result
+    from runform.compare import (
+        compare_runs,
+        no_common_placement,
+        run_from_result,
+        split_result,
+    )
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
     from runform.safe_output import OutputSet, check_outputs, check_png_dir, same_file
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--resamples {args.resamples}: expected {MIN_RESAMPLES} to {MAX_RESAMPLES}"
         )
+    check_seed(args.seed)  # (-1 was 'internal error: ValueError: expected non-negative ...')
     profile = resolve_profile(args.profile)
     split = args.split_at_marker is not None or args.split_at is not None
     recs = args.recordings
@@ -153,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
     for r in (a, b):
         if r.strides.empty:
             raise UsageError(f"{r.recording}: no contacts in {r.label!r}, nothing to compare")
+    why = no_common_placement(a, b)
+    if why is not None:
+        raise UsageError(why)
     comp = compare_runs(
         a,
         b,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from runform.console import make_console
+from runform.errors import UsageError
 
 NAME = "demo"
 HELP = "run the whole pipeline on the simulated runner (no hardware) and write it all to --out"
@@ -38,6 +39,18 @@ HELP = "run the whole pipeline on the simulated runner (no hardware) and write i
 #: Scenario of the demo and its drill marker.
 SCENARIO = "chirunning"
 DRILL_MARKER = "midfoot drill"
+
+#: What the demo writes into ``--out`` (a later demo in the same folder replaces them).
+OUTPUTS = (
+    "ble_run.h5", "run.h5", "truth.json", "STRIDES.csv", "SUMMARY.json", "report.html",
+    "compare.html", "compare.json", "viewer.png", "intervals.h5", "intervals_truth.json",
+    "intervals_STRIDES.csv", "intervals_SUMMARY.json", "intervals_report.html", "sensors",
+    "logged_run.h5", "logged_run.fit", "LOGGED_STRIDES.csv", "LOGGED_SUMMARY.json",
+)  # fmt: skip
+#: Written into ``--out``: the folder is a demo's, whose outputs a later demo may replace.
+MARK = ".runform-demo"
+#: Longest ``--ble-seconds``, s: they stream in real time.
+MAX_BLE_S = 3600.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,12 +141,56 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Every number of the demo, before any step runs (one-line UsageError naming the option;
+    the steps would name their own options, after minutes of the earlier ones)."""
+    from firmware_bridge.simulator import get_scenario
+    from firmware_bridge.simulator.scenarios import RATE_RANGE_HZ
+    from runform.commands.sensors import MAX_RUN_SECONDS
+    from runform.commands.simulate import MAX_SAMPLES_PER_SENSOR
+    from runform.validation import check_range, check_seed
+
+    check_seed(args.seed)
+    check_range("--rate", args.rate, *RATE_RANGE_HZ, "Hz")
+    longest = math.floor(MAX_SAMPLES_PER_SENSOR / args.rate)
+    check_range("--duration", args.duration, 1.0, longest, f"s at {args.rate:g} Hz")
+    check_range("--ble-seconds", args.ble_seconds, 0.0, MAX_BLE_S, "s (0 = skip)")
+    check_range("--logging-seconds", args.logging_seconds, 0.0, MAX_RUN_SECONDS, "s (0 = skip)")
+    if args.intervals_duration != 0:
+        shortest = get_scenario("intervals").min_duration_s()
+        check_range(
+            "--intervals-duration", args.intervals_duration, shortest, longest, "s (0 = skip)"
+        )
+
+
+def check_out(out: Path) -> None:
+    """``--out``: a new or empty folder, or one where the files the demo writes are a
+    demo's (it replaces them); never a folder of the user's own run.h5 or report.html."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, expected a folder for the demo's outputs")
+    if not out.is_dir() or (out / MARK).exists():
+        return
+    names = {p.name for p in out.iterdir()}
+    if "truth.json" in names and names <= set(OUTPUTS):
+        return  # a folder of a demo run before the mark was written: only its outputs
+    taken = [name for name in OUTPUTS if (out / name).exists()]
+    if taken:
+        raise UsageError(
+            f"--out {out}: the folder holds {', '.join(taken[:4])}"
+            f"{', ...' if len(taken) > 4 else ''} not written by a demo, which would replace "
+            "them; give a new folder"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    console = make_console()
+    check_options(args)
     out = Path(args.out)
+    check_out(out)
+    console = make_console()
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARK).write_text("runform demo outputs: a later `runform demo` replaces them\n")
     rec = out / "run.h5"
     truth = out / "truth.json"
 
@@ -198,7 +255,7 @@ def _intervals(console: Any, out: Path, args: argparse.Namespace) -> None:
     _sub([
         "simulate", "--scenario", "intervals", "--duration", f"{args.intervals_duration:g}",
         "--rate", f"{args.rate:g}", "--seed", str(args.seed),
-        "--out", str(rec), "--truth", str(truth),
+        "--out", str(rec), "--truth", str(truth), "--force",
     ])  # fmt: skip
     strides, summary = out / "intervals_STRIDES.csv", out / "intervals_SUMMARY.json"
     _sub(["analyze", str(rec), "--strides", str(strides), "--json", str(summary)])

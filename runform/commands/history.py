@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 p = png_dir / f"{name}.png"
                 outs.write_bytes(p, data)
                 written.append(str(p))
-    print(f"{len(sessions)} sessions:")
+    print(f"{h.counts()}:")
     for s in change_sentences(h, args.units) or ["no lasting change beyond noise"]:
         print(f"  - {safe_line(s)}")
     print("-> " + ", ".join(safe_name(w) for w in written))

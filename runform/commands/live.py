@@ -97,16 +97,12 @@ def build_live_source(args: argparse.Namespace):
     if args.simulate:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
-        from runform.commands.record import parse_simulate_devices
+        from runform.commands.record import check_simulate_options, parse_simulate_devices
 
+        check_simulate_options(args)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
-        from firmware_bridge.simulator import scenario_names
 
-        if args.scenario not in scenario_names():
-            raise UsageError(
-                f"--scenario {args.scenario!r}: expected one of {', '.join(scenario_names())}"
-            )
         return VirtualBleSource(
             speed=args.sim_speed,
             rate_hz=args.rate,
@@ -117,23 +113,31 @@ def build_live_source(args: argparse.Namespace):
             session_kwargs={"settings": settings},
         )
     if args.simulate_devices is not None or args.footpod:
-        raise UsageError("--simulate-devices and --footpod need --simulate")
+        raise UsageError(
+            "--simulate-devices and --footpod need --simulate (a real footpod: "
+            "--sensor footpod=ADDRESS)"
+        )
     from firmware_bridge.ble_session import BleSession
     from runform.commands.record import parse_sensors
 
     return BleSession(parse_sensors(args.sensor), settings=settings)
 
 
-def _sensor_ids(args: argparse.Namespace) -> tuple[list[str], str]:
-    """The ids of the sensors the session will stream, and where they come from (for
-    ``--show``)."""
+def _sensor_ids(args: argparse.Namespace) -> tuple[list[str], str, tuple[str, ...]]:
+    """The ids of the IMU sensors the session will stream, where they come from, and the ids
+    of its footpods (for ``--show``: a footpod has no raw signal)."""
     if args.simulate:
         from firmware_bridge.emulator.virtual import DEFAULT_PLACEMENTS
 
-        return list(DEFAULT_PLACEMENTS), "in the simulated session"
+        pods = ("footpod",) if args.footpod else ()
+        return list(DEFAULT_PLACEMENTS), "in the simulated session", pods
+    from dsp.block import PLACEMENTS
     from runform.commands.record import parse_sensors
 
-    return list(parse_sensors(args.sensor)), "among --sensor"
+    ids = list(parse_sensors(args.sensor))
+    # an id that is not a placement is a footpod (record's --sensor footpod=ADDRESS)
+    imus = [i for i in ids if i in PLACEMENTS]
+    return imus, "among --sensor", tuple(i for i in ids if i not in PLACEMENTS)
 
 
 def run(args: argparse.Namespace) -> int:

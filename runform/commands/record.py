@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import shutil
 import signal
 import sys
 from pathlib import Path
 
 from runform.errors import UsageError
-from runform.validation import RECORD_RATE_RANGE_HZ, check_range
+from runform.validation import RECORD_RATE_RANGE_HZ, check_range, check_seed
 
 #: Sample rate of the emulated sensors of ``record --simulate`` and ``live --simulate``, Hz (an
 #: output data rate of the LSM6 family most shoe IMUs use).
@@ -107,8 +108,21 @@ def parse_sensors(items: list[str]) -> dict[str, str]:
             )
         if key in out:
             raise UsageError(f"--sensor {item!r}: {key} given twice")
+        if not _BLE_ADDRESS.fullmatch(addr):
+            # else the scan looks for a device that cannot exist and ends in 'not found'
+            raise UsageError(
+                f"--sensor {item!r}: {addr!r} is no Bluetooth address: expected six hex bytes "
+                "like C0:52:46:00:00:01 (or the UUID macOS gives, see `runform scan`)"
+            )
         out[key] = addr
     return out
+
+
+#: A Bluetooth device address as bleak takes it: a MAC (Linux, Windows) or a UUID (macOS).
+_BLE_ADDRESS = re.compile(
+    r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}"
+    r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
 
 
 def parse_simulate_devices(text: str | None) -> dict[str, str]:
@@ -169,7 +183,7 @@ def build_source(args: argparse.Namespace):
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
         check_range("--sim-speed/--speed", args.sim_speed, 0.01, 1000.0, "x real time")
-        check_scenario(args.scenario)
+        check_simulate_options(args)
         devices = parse_simulate_devices(args.simulate_devices)
         from firmware_bridge.emulator import VirtualBleSource
 
@@ -186,6 +200,11 @@ def build_source(args: argparse.Namespace):
         )
     if args.simulate_devices is not None:
         raise UsageError("--simulate-devices needs --simulate")
+    if args.footpod:  # as live; it was ignored without a word
+        raise UsageError(
+            "--footpod needs --simulate (it adds an emulated footpod; a real one: "
+            "--sensor footpod=ADDRESS)"
+        )
     if not args.sensor:
         raise UsageError(
             "no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`) or --simulate"
@@ -200,6 +219,16 @@ def check_stream_options(args: argparse.Namespace) -> None:
     check_range("--rate", args.rate, *RECORD_RATE_RANGE_HZ, "Hz")
     check_range("--acc-range", args.acc_range, 1.0, 400.0, "g")
     check_range("--gyr-range", args.gyr_range, 100.0, 10000.0, "deg/s")
+
+
+def check_simulate_options(args: argparse.Namespace) -> None:
+    """Scenario, seed and rate of ``record --simulate`` and ``live --simulate``: the simulator
+    generates 50-1666 Hz (one-line UsageError otherwise)."""
+    from firmware_bridge.simulator.scenarios import RATE_RANGE_HZ
+
+    check_scenario(args.scenario)
+    check_seed(args.seed)
+    check_range("--rate", args.rate, *RATE_RANGE_HZ, "Hz (with --simulate)")
 
 
 def check_scenario(name: str) -> None:

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     with open_recording(path) as rec:  # validates: RecordingError is one line
         sample_counts(rec, str(path))  # an empty recording: one line, not an empty window
         ids = [s.sensor_id for s in rec.sensors]
+        # footpods and the like (/streams): no raw signal for --show (1 Hz, small to read)
+        pods = tuple(st.stream_id for st in rec.streams()) if args.show else ()
         t_start, t_end = float(rec.t_start), float(rec.t_end)
     if not ids:  # else an empty window, exit 0 (analyze: "no sensor to analyse")
         from dsp.session import ANALYZERS
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             f"--at {args.at:g}: expected a time inside the recording ({t_start:.1f} to "
             f"{t_end:.1f} s)"
         )
-    check_show(args.show, ids, f"in {path.name}")
+    check_show(args.show, ids, f"in {path.name}", pods)
     profile = resolve_profile(args.profile)
     config = viewer_config(args, mode="replay", title=f"runform replay — {safe_name(path.name)}")
     config.extra["paused"] = args.paused

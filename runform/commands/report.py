@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runform.errors import UsageError
+
 NAME = "report"
 HELP = "Write a self-contained HTML report of one session (figures embedded; --png for PNGs)."
 
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from runform.safe_output import OutputSet, check_outputs, check_png_dir
     from runform.terminal_text import safe_line, safe_name
 
+    if args.start is not None and not args.watch:  # else taken without a word
+        raise UsageError("--start needs --watch (the wall clock of t = 0 to align the watch)")
     out = Path(args.out)
     check_outputs(inputs=[args.recording, args.watch], outputs=[args.out, args.json])
     png_dir = Path(args.png) if args.png else None
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             start_unix_s=recording_start_unix(res.attrs, args.start, args.recording),
         )
         res.summary["watch"] = merged.summary
-        add_route_profile(rep, merged)
+        add_route_profile(rep, merged, args.units)
         print(merged.describe())
     written = [str(out)]
     # all outputs are complete before any replaces an earlier one (runform.safe_output)

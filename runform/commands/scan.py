@@ -63,7 +63,15 @@ async def scan(timeout_s: float, *, simulate: bool = False) -> list[dict[str, An
     return rows
 
 
+#: Longest ``--timeout``, s (sensors advertise every second or so; an hour is plenty).
+MAX_TIMEOUT_S = 3600.0
+
+
 def run(args: argparse.Namespace) -> int:
+    from runform.validation import check_range
+
+    # before: -1 'found nothing in -1 s', nan scanned for no time, inf and 1e9 never ended
+    check_range("--timeout", args.timeout, 0.1, MAX_TIMEOUT_S, "s")
     rows = asyncio.run(scan(args.timeout, simulate=args.simulate))
     shown = [r for r in rows if args.all or r["type"]]
     if not shown:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from runform.errors import UsageError
-from runform.validation import check_range
+from runform.validation import check_range, check_seed
 
 NAME = "sensors"
 HELP = "on-sensor logging: arm sensors, check them, download the run (--simulate: emulated)"
@@ -116,6 +116,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 LOGGING_MODELS = ("diy", "metawear", "metawear-s", "polar")
 
 
+def _parse_placements(text: str) -> list[str]:
+    """``--placements`` of ``sensors arm --simulate`` (one-line UsageError if bad): 'foo' was
+    an internal error, 'pelvis,pelvis' armed one of the two emulated sensors without a word."""
+    from dsp.block import PLACEMENTS
+
+    placements = [p.strip() for p in text.split(",") if p.strip()]
+    if not placements:
+        raise UsageError(f"--placements {text!r}: expected at least one")
+    for p in placements:
+        if p not in PLACEMENTS:
+            raise UsageError(
+                f"--placements {text!r}: {p!r} is no placement (expected {', '.join(PLACEMENTS)})"
+            )
+        if placements.count(p) > 1:
+            raise UsageError(f"--placements {text!r}: {p} given twice")
+    return placements
+
+
 def _parse_models(text: str | None, placements: list[str]) -> dict[str, str]:
     """``--simulate-devices`` of ``sensors arm``: MODEL,MODEL,... in the order of the
     placements, or PLACEMENT=MODEL items (one-line UsageError if bad)."""
@@ -186,12 +204,15 @@ def _rig_path(state: Path) -> Path:
 
 #: The longest simulated run after arming, s (a week: the emulated logs are full long before).
 MAX_RUN_SECONDS = 7 * 24 * 3600.0
+#: The largest log memory of an emulated sensor, KiB (1 GiB; real clips hold 8 MB to 16 GB,
+#: and 16 GiB no longer arms in time).
+MAX_FLASH_KIB = 1024 * 1024
 
 
 def run(args: argparse.Namespace) -> int:
     state = Path(args.state).expanduser()
-    if args.simulate and not args.speed > 0:
-        raise UsageError(f"--speed {args.speed}: expected a positive number")
+    if args.simulate:  # as record's --sim-speed (1e9 ended in 'logging did not start')
+        check_range("--speed", args.speed, 0.01, 1000.0, "x real time")
     if getattr(args, "run_seconds", None) is not None:
         if not args.simulate:
             raise UsageError("--run-seconds needs --simulate (real sensors log in real time)")
@@ -260,8 +281,9 @@ def _check_not_emulated(state: Path) -> None:
 async def _arm(args: argparse.Namespace, state: Path) -> int:
     from firmware_bridge.devices import StreamSettings
     from firmware_bridge.sensorlog.session import arm_sensors
-    from runform.commands.record import parse_sensors
+    from runform.commands.record import check_scenario, check_stream_options, parse_sensors
 
+    check_stream_options(args)
     settings = StreamSettings(
         rate_hz=args.rate, acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range
     )
@@ -278,17 +300,20 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         if args.sensor:
             raise UsageError("--simulate and --sensor: give one or the other")
         from firmware_bridge.emulator.logging_rig import LoggingRig
+        from firmware_bridge.simulator.scenarios import RATE_RANGE_HZ
 
-        placements = [p.strip() for p in args.placements.split(",") if p.strip()]
-        if not placements:
-            raise UsageError(f"--placements {args.placements!r}: expected at least one")
+        placements = _parse_placements(args.placements)
         models = _parse_models(args.simulate_devices, placements)
+        check_scenario(args.scenario)
+        check_seed(args.seed)
+        check_range("--flash-kib", args.flash_kib, 1, MAX_FLASH_KIB, "KiB")
         rig = LoggingRig.create(
             placements,
             models=models,
             seed=args.seed,
             scenario=args.scenario,
-            signal_rate_hz=max(416.0, 2 * args.rate),
+            # twice the logging rate, within what the simulator generates
+            signal_rate_hz=min(max(416.0, 2 * args.rate), RATE_RANGE_HZ[1]),
             flash_bytes=args.flash_kib * 1024,
         )
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -306,6 +331,8 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
             finally:
                 r.save(_rig_path(state))
     else:
+        if args.simulate_devices is not None:  # as record (it was ignored without a word)
+            raise UsageError("--simulate-devices needs --simulate")
         if not args.sensor:
             raise UsageError("no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`)")
         async with _devices(args, state) as (connect, clock, _):

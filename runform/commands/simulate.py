@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from runform.errors import UsageError
+from runform.validation import check_seed
 
 NAME = "simulate"
 HELP = "simulate a run (both shoes + pelvis) into a recording, with exact ground truth"
@@ -107,8 +108,19 @@ def run(args: argparse.Namespace) -> int:
     created = _parse_date(args.date) if args.date else None
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration {args.duration}: expected a positive number of seconds")
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed}: expected a whole number 0 or more")
+    check_seed(args.seed)
+    standing = overrides.get("standing_s")
+    if isinstance(standing, (int, float)):
+        # resolve_scenario shortens a scenario's own standing to fit a short --duration; one
+        # given by the user is not changed without a word (--standing 25 --duration 20 had
+        # made a 5 s standing start)
+        duration = args.duration or get_scenario(args.scenario).duration_s
+        if not float(standing) < duration:
+            given = "--standing " if args.standing is not None else "--set standing_s="
+            raise UsageError(
+                f"{given}{float(standing):g}: expected 0 or more, less than the session's "
+                f"{duration:g} s"
+            )
     rate = args.rate if args.rate is not None else get_scenario(args.scenario).rate_hz
     if (
         args.duration is not None

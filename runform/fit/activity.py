@@ -102,7 +102,7 @@ def recording_start_unix(attrs: dict, override: str | None, where: str) -> float
         label, text = f"{where}: attribute created_utc", attrs.get("created_utc", "")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    if not text:
+    if not text and override is None:
         raise UsageError(
             f"{where}: no created_utc attribute: give the start time with --start "
             "(e.g. 2026-11-24T21:50:31Z)"
@@ -376,6 +376,8 @@ def activity_fit(
     dev = enc.add_developer(APPLICATION_ID, application_version=ver or 1)
     fields = {}
     for f in DEV_FIELDS:
+        if not _has_values(tl, f.name):
+            continue  # (the foot fields of a pelvis-only recording): no field, as on a watch
         fields[f.name] = enc.add_dev_field(
             DevField(dev, f.number, f.name, f.base, f.units, f.native_mesg, f.size)
         )
@@ -390,10 +392,11 @@ def activity_fit(
     )
     cols = {k: a.tolist() for k, a in tl.values.items()}
     kinds = tl.strike_type.tolist()
-    dev_cols = [(fields[name], cols[src]) for name, src in _DEV_SOURCE.items()]
+    dev_cols = [(fields[name], cols[src]) for name, src in _DEV_SOURCE.items() if name in fields]
     for i, ti in enumerate(t.tolist()):
         dev_vals: dict[DevField, Any] = {f: c[i] for f, c in dev_cols}
-        dev_vals[fields["strike_type"]] = kinds[i] or None
+        if "strike_type" in fields:
+            dev_vals[fields["strike_type"]] = kinds[i] or None
         enc.write("record", _record_values(cols, i, ti, fit_ts(ti), watch), dev_vals)
     enc.write(
         "event",
@@ -440,10 +443,7 @@ def activity_fit(
         enc.write("lap", vals, _dev_values(tl, sel, fields))
     elapsed = float(t[-1] - t[0])
     d = dist_over(float(t[0]), float(t[-1]))
-    sport = P.SPORT_RUNNING
-    if result.summary.get("bouts"):
-        sports = {lap.sport for lap in laps}
-        sport = sports.pop() if len(sports) == 1 else P.SPORT_RUNNING
+    sport = _session_sport(laps) if result.summary.get("bouts") else P.SPORT_RUNNING
     sess: dict[str, Any] = {
         "message_index": 0,
         "timestamp": ts_end,
@@ -479,6 +479,23 @@ def activity_fit(
         },
     )
     return FitActivity(data=enc.getvalue(), start_unix_s=start_unix_s, timeline=tl, laps=laps)
+
+
+def _session_sport(laps: list[Lap]) -> int:
+    """Running when any lap is (a run with walking breaks is a run), else walking when any lap
+    is (a walk that began standing is a walk), else the laps' one sport."""
+    sports = {lap.sport for lap in laps}
+    for sport in (P.SPORT_RUNNING, P.SPORT_WALKING):
+        if sport in sports:
+            return sport
+    return sports.pop() if len(sports) == 1 else P.SPORT_RUNNING
+
+
+def _has_values(tl: Timeline, name: str) -> bool:
+    """Whether developer field ``name`` has a value in any record of ``tl``."""
+    if name == "strike_type":
+        return bool((tl.strike_type != "").any())
+    return bool(np.isfinite(tl.values[_DEV_SOURCE[name]]).any())
 
 
 def _strides_in(strides: Any, placements: dict[str, str]):

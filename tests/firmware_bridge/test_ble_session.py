@@ -238,3 +238,36 @@ def test_no_bluetooth_on_the_machine_fails_fast_with_one_line():
                 pass
 
     asyncio.run(main())
+
+
+def test_no_bluetooth_with_several_sensors_is_still_one_line(caplog):
+    # before: the first sensor's error was raised and the second's, set on a future nobody
+    # awaited, was logged by asyncio at exit as 'Future exception was never retrieved' with
+    # the exception's repr (three more lines after 'runform record: error: ...')
+    import gc
+
+    from bleak.backends.scanner import BaseBleakScanner
+
+    class NoAdapterScanner(BaseBleakScanner):
+        def __init__(self, *args, **kwargs):
+            super().__init__(None, None)
+
+        async def start(self):
+            raise FileNotFoundError(2, "No such file or directory")
+
+        async def stop(self):
+            pass
+
+    async def main():
+        ids = {"left_foot": "AA:BB:CC:DD:EE:01", "pelvis": "AA:BB:CC:DD:EE:02"}
+        session = BleSession(ids, scanner_backend=NoAdapterScanner)
+        with pytest.raises(DeviceError, match="Bluetooth is not available"):
+            async with session:
+                pass
+        del session
+        gc.collect()
+
+    with caplog.at_level("ERROR", logger="asyncio"):
+        asyncio.run(main())
+        gc.collect()
+    assert "never retrieved" not in caplog.text, caplog.text

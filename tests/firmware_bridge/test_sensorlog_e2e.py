@@ -398,3 +398,26 @@ def test_erase_failure_keeps_the_written_file(tmp_path):
             _check_against_truth(r, again, tmp_path / "run.h5", tol_s=0.005)
 
     asyncio.run(main())
+
+
+def test_arm_without_bluetooth_says_so(tmp_path):
+    # before: 'left_foot (C0:...): could not arm (FileNotFoundError: [Errno 2] No such file or
+    # directory); armed so far: none (...)', where record and live say Bluetooth is missing
+    import contextlib
+
+    from firmware_bridge.sensorlog.session import arm_sensors
+
+    @contextlib.asynccontextmanager
+    async def connect(address):
+        raise FileNotFoundError(2, "No such file or directory")
+        yield  # pragma: no cover
+
+    with pytest.raises(DeviceError, match=r"Bluetooth is not available on this machine"):
+        asyncio.run(
+            arm_sensors(
+                {"left_foot": "C0:52:46:00:00:01"},
+                tmp_path / "armed.json",
+                settings=StreamSettings(),
+                connect=connect,
+            )
+        )

@@ -85,3 +85,22 @@ def test_alignment_from_a_file_without_feet_is_one_line(files, tmp_path, capsys)
     err = capsys.readouterr().err
     assert code != 0
     assert "--alignment-from" in err and "\n" not in err.strip()
+
+
+def test_alignment_from_names_the_sensors_or_their_absence(files, tmp_path, capsys, caplog):
+    # before: a pelvis-only recording was told 'no foot sensor of pelvis.h5 has a confident
+    # mounting there' (it has no foot sensor at all), and a file without the trial's feet gave
+    # a warning per foot sensor and then the error saying the same
+    _run, warm, trial = files
+    pelvis = tmp_path / "pelvis.h5"
+    simulate_session("easy", duration_s=10, rate_hz=104, seed=1, sensors=["pelvis"]).write(pelvis)
+    code = main(["analyze", str(pelvis), "--alignment-from", str(warm)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--alignment-from {warm}: {pelvis} has no foot sensor" in err, err
+    caplog.clear()
+    code = main(["analyze", str(trial), "--alignment-from", str(pelvis)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"no foot sensor of {trial} (left_foot, right_foot) has a confident" in err, err
+    assert "no confident mounting" not in caplog.text  # said once, in the error

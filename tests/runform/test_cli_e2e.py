@@ -115,6 +115,12 @@ def test_compare_refuses_an_absurd_number_of_resamples(
         (["--set", "mounting=1"], ["mounting", "not a number"]),
         (["--set", "name=1"], ["name", "not a number"]),
         (["--set", "program=1"], ["program", "not a number"]),
+        # before: silently shortened to a quarter of the session (a 5 s standing start)
+        (
+            ["--duration", "20", "--standing", "25"],
+            ["--standing 25", "less than the session's 20 s"],
+        ),
+        (["--duration", "20", "--set", "standing_s=1e9"], ["--set standing_s=1e+09", "20 s"]),
     ],
 )
 def test_simulate_names_the_bad_option(
@@ -471,6 +477,15 @@ def test_report_in_imperial_units_has_no_metric_lengths_or_speeds(
         ),
         (["--simulate", "--show", ","], ["--show", "expected sensor ids"]),
         (["--sensor", "left_foot=C0:52:46:00:00:01", "--show", "pelvis"], ["--show", "left_foot"]),
+        # a footpod has no raw signal: before, accepted and nothing plotted
+        (
+            ["--sensor", "footpod=C0:52:46:00:00:09", "--show", "footpod"],
+            ["--show footpod: the footpod 'footpod'", "no raw signal", "no sensor has one"],
+        ),
+        (
+            ["--simulate", "--footpod", "--show", "footpod,pelvis"],
+            ["the footpod 'footpod'", "sensors with one: left_foot, right_foot, pelvis"],
+        ),
     ],
 )
 def test_live_refuses_a_sensor_it_will_not_stream(
@@ -648,10 +663,10 @@ def test_a_folder_that_cannot_be_read_is_named_as_such(
     shutil.copy(easy, runs / "easy.h5")
     real = os.scandir
 
-    def scandir(path: object = ".") -> object:
-        if Path(os.fspath(path)).resolve() == runs.resolve():  # type: ignore[arg-type]
-            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[arg-type]
-        return real(path)  # type: ignore[arg-type]
+    def scandir(path: str | os.PathLike[str] = ".") -> object:
+        if Path(os.fspath(path)).resolve() == runs.resolve():
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
     out = ["--out", str(tmp_path / ("b" if command == "batch" else "h.html")), "--no-progress"]
@@ -660,3 +675,187 @@ def test_a_folder_that_cannot_be_read_is_named_as_such(
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2
     assert "runs: cannot read the folder (permission denied)" in line, line
+
+
+@pytest.mark.parametrize("command", ["record", "live"])
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        # before: "internal error: ValueError: expected non-negative integer" (numpy)
+        (["--seed", "-1"], ["--seed -1", "0 or more"]),
+        # before: "internal error: ValueError: scenario easy: rate_hz 3000.0, ..."
+        (["--rate", "3000"], ["--rate 3000", "50 to 1666 Hz"]),
+        (["--rate", "20"], ["--rate 20", "50 to 1666 Hz"]),
+    ],
+)
+def test_simulated_sensors_name_the_bad_option(
+    command: str,
+    argv: list[str],
+    words: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    out = tmp_path / "run.h5"
+    extra = ["--quiet"] if command == "record" else ["--exit-after", "1"]
+    code = main(
+        [command, "--simulate", "--duration", "1", "--out", str(out), *extra, *argv]
+        if command == "record"
+        else [command, "--simulate", "--out", str(out), *extra, *argv]
+    )
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    for w in words:
+        assert w in line, line
+    assert not out.exists()
+
+
+def _without(src: Path, dst: Path, sensor_ids: list[str]) -> Path:
+    """A copy of ``src`` without the sensors ``sensor_ids``."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        for sid in sensor_ids:
+            del f["sensors"][sid]
+    return dst
+
+
+def test_compare_of_runs_without_a_sensor_in_common_is_one_line(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: exit 0 and a report whose only finding was 'no metric could be compared: the
+    # runs share no analysed sensor placement'
+    pelvis = _without(easy, tmp_path / "pelvis.h5", ["left_foot", "right_foot"])
+    feet = _without(easy, tmp_path / "feet.h5", ["pelvis"])
+    out = tmp_path / "c.html"
+    code = main(["compare", str(pelvis), str(feet), "--out", str(out)])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "A: pelvis.h5 holds pelvis contacts only" in line, line
+    assert "B: feet.h5 left_foot and right_foot contacts only" in line, line
+    assert "no sensor placement in common" in line, line
+    assert not out.exists()
+
+
+def test_report_of_a_few_seconds_of_running_says_too_few_not_no_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: 'No running was recognised in this recording, so there is nothing to judge yet'
+    # above a Summary of 9 running contacts (flight time 130 ms): a 5 s run is running, too
+    # short to judge
+    rec = tmp_path / "short.h5"
+    simulate_session("easy", duration_s=5, seed=0, truth=False).write(rec)
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("Too few running contacts to judge: "), said
+    assert "at least 20 in one stretch of running" in said, said
+    html = out.read_text()
+    assert "No running was recognised" not in html
+    assert "Too few contacts to judge." not in html  # said once, in the next step
+
+
+def test_compare_of_pelvis_only_runs_says_the_cadence(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: two pelvis-only halves were compared on cadence (in the JSON) but the sentences
+    # left it out: only pelvic drop and vertical oscillation were said
+    pelvis = _without(easy, tmp_path / "pelvis.h5", ["left_foot", "right_foot"])
+    code = main(["compare", str(pelvis), "--split-at", "15", "--json", str(tmp_path / "c.json")])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("  - cadence "), lines
+    assert "steps/min" in lines[1], lines
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "1e9", "0"])
+def test_scan_timeout_is_checked(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: 'scan --simulate --timeout -1' said 'no usable sensors found in -1 s', nan scanned
+    # for no time, and inf or 1e9 never ended
+    code = main(["scan", "--simulate", "--timeout", value])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert f"--timeout {float(value)}: expected a number from 0.1 to 3600 s" in line, line
+
+
+def test_compare_seed_is_checked(
+    easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: 'internal error: ValueError: expected non-negative integer' (numpy), after the
+    # analysis of both runs
+    out = tmp_path / "c.json"
+    code = main(["compare", str(easy), "--split-at", "15", "--json", str(out), "--seed", "-1"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "--seed -1: expected a whole number 0 or more" in line, line
+    assert not out.exists()
+
+
+def test_report_says_why_a_sensor_has_no_contacts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: a 2 s run read 'No running was recognised in this recording' and 'Too few
+    # contacts to judge'; why (no sensor could be aligned on so short a trial) was only in
+    # what analyze prints
+    rec = tmp_path / "two.h5"
+    simulate_session("easy", duration_s=2, seed=0, truth=False, standing_s=0.0).write(rec)
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("No contacts were found in this recording"), said
+    html = out.read_text()
+    assert "No running was recognised" not in html
+    assert "left_foot: no contacts: the sensor could not be aligned to the foot" in html
+    assert "Too few contacts to judge." not in html
+
+
+def test_replay_show_of_a_footpod_says_it_has_no_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: '--show footpod: no sensor footpod in fp.h5' about a recording holding one
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    rec = tmp_path / "fp.h5"
+    argv = ["record", "--simulate", "--footpod", "--duration", "3", "--sim-speed", "10"]
+    assert main([*argv, "--quiet", "--out", str(rec)]) == 0
+    capsys.readouterr()
+    code = main(["replay", str(rec), "--show", "footpod", "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "--show footpod: the footpod 'footpod' gives speed and cadence only" in line, line
+
+
+def test_report_figures_follow_units(
+    easy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: with --units imperial the tables said mph and in, but the figures over time and
+    # the left / right box plots were titled and drawn 'speed (m/s)', 'vertical oscillation (cm)'
+    import matplotlib.axes
+
+    titles: list[str] = []
+    real = matplotlib.axes.Axes.set_title
+
+    def set_title(self: matplotlib.axes.Axes, label: str, *args: object, **kw: object) -> object:
+        titles.append(str(label))
+        return real(self, label, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    out = tmp_path / "r.html"
+    assert main(["report", str(easy), "--out", str(out), "--units", "imperial"]) == 0
+    assert titles.count("speed (mph)") == 2, titles  # over time and left / right
+    assert titles.count("vertical oscillation (in)") == 2, titles
+    assert not any("(m/s)" in t or "(cm)" in t for t in titles), titles
+
+
+@pytest.mark.parametrize("command", ["analyze", "report"])
+def test_start_without_what_it_sets_is_one_line(
+    command: str, easy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: '--start garbage' was taken without a word (it only sets the wall clock for
+    # --watch, and for analyze's --timeline)
+    out = ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    code = main([command, str(easy), *out, "--start", "garbage"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert "--start needs --watch" in line, line
+    assert not (tmp_path / "r.html").exists()

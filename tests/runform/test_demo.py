@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from runform.commands.demo import truth_table
 
@@ -67,3 +68,81 @@ def test_demo_writes_every_output_and_agrees_with_truth(tmp_path: Path) -> None:
     with fitdecode.FitReader(out / "logged_run.fit") as fit:
         records = [f for f in fit if isinstance(f, fitdecode.FitDataMessage) and f.name == "record"]
     assert len(records) > 30
+
+
+_QUICK = ["--no-viewer", "--duration", "5", "--ble-seconds", "0", "--logging-seconds", "0"]
+
+
+def test_demo_runs_again_in_its_folder(tmp_path: Path, capsys) -> None:
+    # before: a second demo in the same folder stopped at step 5 ('--out .../intervals.h5: file
+    # exists; ... add --force'), after redoing steps 1-4
+    from runform.cli import main
+
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), *_QUICK, "--intervals-duration", "60"]
+    assert main(argv) == 0
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (out / "intervals_report.html").exists()
+
+
+def test_demo_never_replaces_files_it_did_not_write(tmp_path: Path, capsys) -> None:
+    # before: 'demo --out runs/' replaced the user's runs/run.h5 with the simulated run
+    from runform.cli import main
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "run.h5").write_bytes(b"my recording")
+    assert main(["demo", "--out", str(runs), *_QUICK, "--intervals-duration", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {runs}: the folder holds run.h5 not written by a demo" in err, err
+    assert (runs / "run.h5").read_bytes() == b"my recording"
+    assert sorted(p.name for p in runs.iterdir()) == ["run.h5"]
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["demo", "--out", str(afile), *_QUICK]) == 2
+    assert "is a file, expected a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        # before: negative and nan values skipped the step without a word
+        ("--ble-seconds", "-1", "--ble-seconds -1.0: expected a number from 0 to 3600 s"),
+        ("--ble-seconds", "nan", "--ble-seconds nan: expected"),
+        ("--logging-seconds", "-1", "--logging-seconds -1.0: expected"),
+        ("--intervals-duration", "nan", "--intervals-duration nan: expected"),
+        # before: the step's own option, after the earlier steps ran ('--run-seconds 1e9',
+        # 'scenario intervals: duration_s 10 s is too short ...')
+        ("--logging-seconds", "1e9", "--logging-seconds 1000000000.0: expected"),
+        ("--intervals-duration", "10", "--intervals-duration 10.0: expected a number from 56.7"),
+        ("--rate", "3000", "--rate 3000.0: expected a number from 50 to 1666 Hz"),
+        ("--duration", "0", "--duration 0.0: expected"),
+        ("--seed", "-1", "--seed -1: expected a whole number 0 or more"),
+    ],
+)
+def test_demo_checks_every_number_first(
+    option: str, value: str, words: str, tmp_path: Path, capsys
+) -> None:
+    from runform.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *_QUICK, option, value]) == 2
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_folder_of_an_earlier_demo_without_the_mark_is_taken(tmp_path: Path) -> None:
+    from runform.commands.demo import MARK, OUTPUTS, check_out
+
+    out = tmp_path / "demo-output"
+    out.mkdir()
+    for name in OUTPUTS[:8]:
+        (out / name).write_text("x")
+    check_out(out)  # only a demo's outputs, with its truth.json: a demo's folder
+    (out / "mine.h5").write_text("x")
+    with pytest.raises(Exception, match="not written by a demo"):
+        check_out(out)
+    (out / MARK).write_text("")
+    check_out(out)

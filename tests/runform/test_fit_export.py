@@ -297,6 +297,10 @@ def test_start_time_precedence():
         recording_start_unix({"start_utc": "soon"}, None, "r.h5")
     with pytest.raises(UsageError, match="--start"):
         recording_start_unix({}, None, "r.h5")
+    # an empty --start is a bad --start, not a missing attribute (before: 'r.h5: no
+    # created_utc attribute: give the start time with --start' about a file that has one)
+    with pytest.raises(UsageError, match=r"^--start '': expected an ISO 8601"):
+        recording_start_unix(attrs, "", "r.h5")
 
 
 def test_header_layout(exported):
@@ -336,3 +340,31 @@ def test_export_cli_errors_are_one_line(chi, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--start" in err and "ISO 8601" in err
     assert not (tmp_path / "x.fit").exists()
+
+
+def test_only_fields_with_values_are_declared_and_a_walk_is_a_walk(tmp_path):
+    # before: a pelvis-only recording declared (and the read-back listed) the four foot fields
+    # with no value in any record, and a walk that began standing (laps generic + walking)
+    # was a 'running' session
+    import h5py
+
+    from runform.fit.readback import fit_overview
+
+    pelvis = tmp_path / "pelvis.h5"
+    simulate_session("easy", duration_s=30.0, seed=2, truth=False).write(pelvis)
+    with h5py.File(pelvis, "r+") as f:
+        del f["sensors"]["left_foot"], f["sensors"]["right_foot"]
+    res = analyse_recording(pelvis)
+    act = activity_fit(res, start_unix_s=parse_utc(res.attrs["created_utc"]))
+    (tmp_path / "p.fit").write_bytes(act.data)
+    names = [n for n, _ in fit_overview(tmp_path / "p.fit").developer_fields]
+    assert names == ["pelvic_drop_left", "pelvic_drop_right"], names
+    _garmin_read(act.data)  # still a valid file for Garmin's SDK
+
+    walk = tmp_path / "walk.h5"
+    simulate_session("walk", duration_s=40.0, seed=2, truth=False).write(walk)
+    res = analyse_recording(walk)
+    act = activity_fit(res, start_unix_s=parse_utc(res.attrs["created_utc"]))
+    msgs = _garmin_read(act.data)
+    assert "walking" in [lap["sport"] for lap in msgs["lap_mesgs"]]
+    assert msgs["session_mesgs"][0]["sport"] == "walking"

@@ -220,3 +220,28 @@ def test_watch_folder_or_empty_file_is_named_as_such(session, tmp_path, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("runform export: error: --watch") and words in err[-1], err
+
+
+def test_route_profile_follows_units(session, tmp_path, monkeypatch):
+    # before: with --units imperial the route profile was drawn in min/km, km and m
+    import matplotlib.axes
+
+    labels: list[str] = []
+    real = matplotlib.axes.Axes.set_ylabel, matplotlib.axes.Axes.set_xlabel
+
+    def set_ylabel(self, label, *a, **k):
+        labels.append(str(label))
+        return real[0](self, label, *a, **k)
+
+    def set_xlabel(self, label, *a, **k):
+        labels.append(str(label))
+        return real[1](self, label, *a, **k)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylabel", set_ylabel)
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_xlabel", set_xlabel)
+    w = _watch(session, 2.0, "units.fit")
+    out = tmp_path / "r.html"
+    argv = ["report", str(session[1]), "--out", str(out), "--watch", w, "--units", "imperial"]
+    assert main(argv) == 0
+    assert "pace (min/mi)" in labels and "distance (mi, watch)" in labels, labels
+    assert not any("min/km" in x or "(km" in x or x == "elevation (m)" for x in labels), labels

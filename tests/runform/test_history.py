@@ -47,7 +47,7 @@ def test_history_of_a_simulated_season(tmp_path, capsys):
     rc = main(["history", str(folder), "--out", str(out), "--csv", str(csv), "--no-progress"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "6 sessions" in text
+    assert "6 running sessions" in text
     week4 = (monday + timedelta(days=21)).strftime("%Y-%m-%d")
     assert "foot strike angle fell from" in text and f"from week 4 ({week4})" in text
     line = next(s for s in text.splitlines() if "left-stance pelvic drop" in s)
@@ -66,7 +66,7 @@ def test_history_of_a_simulated_season(tmp_path, capsys):
     capsys.readouterr()
     assert main(["history", str(bout), "--out", str(tmp_path / "h2.html"), "--no-progress"]) == 0
     text2 = capsys.readouterr().out
-    assert "6 sessions" in text2 and f"from week 4 ({week4})" in text2
+    assert "6 running sessions" in text2 and f"from week 4 ({week4})" in text2
 
 
 def test_history_dates_every_iso_time_and_says_when_it_cannot(tmp_path, capsys, caplog):
@@ -145,7 +145,7 @@ def test_history_leaves_out_files_it_cannot_read(tmp_path, capsys, caplog):
     (tmp_path / "zero.h5").write_bytes(b"")
     assert main(["history", str(tmp_path), "--out", str(tmp_path / "h.html")]) == 0
     said = capsys.readouterr()
-    assert said.out.startswith("1 sessions"), said.out
+    assert said.out.startswith("1 running session:"), said.out
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     for name in ("bad.h5", "cut.h5", "zero.h5"):
         assert any(name in w and "left out" in w for w in warned), (name, warned)
@@ -176,3 +176,78 @@ def test_history_never_writes_over_a_recording_it_reads(given, tmp_path, capsys)
         assert code == 2, err
         assert "easy.h5: is the input" in err, err
         assert rec.read_bytes() == before
+
+
+def test_a_walk_is_not_counted_as_a_running_session(tmp_path, capsys):
+    # before: '3 sessions over 1 weeks' and 3 sessions in the week of two runs and a walk (the
+    # walk adds no running contact); a history of walks only ended in 'internal error:
+    # KeyError: metric'
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    for name, scenario, day in [("a", "easy", 5), ("w", "walk", 6), ("b", "easy", 7)]:
+        path = tmp_path / f"{name}.h5"
+        simulate_session(scenario, duration_s=40, seed=day, truth=False).write(path)
+        with h5py.File(path, "r+") as f:
+            f.attrs["created_utc"] = f"2026-10-0{day}T08:00:00Z"
+    out = tmp_path / "h.html"
+    assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("2 running sessions (1 walking session not in the trends):"), said
+    html = out.read_text()
+    assert "2 running sessions (1 walking session not in the trends) over 1 week " in html
+    assert "<td>2</td>" in html and "<td>3</td>" not in html  # the week's running sessions
+    assert "walking only: not in the trends" in html  # w.h5 in the sessions table
+
+    walk = tmp_path / "w.h5"
+    assert main(["history", str(walk), "--out", str(tmp_path / "w.html")]) == 2
+    err = capsys.readouterr().err
+    assert "no running session: 1 session walking only (w.h5)" in err, err
+    assert "internal error" not in err
+
+
+def test_imperial_history_draws_its_trends_in_imperial_units(tmp_path, monkeypatch):
+    # before: with --units imperial the tables said 8:58 /mi and 7.0 ft but the trends were
+    # drawn in min/km and m ('pace (min/km)', 'stride length (m)')
+    import matplotlib.axes
+
+    from firmware_bridge.simulator import simulate_session
+
+    rec = tmp_path / "a.h5"
+    simulate_session("easy", duration_s=40, seed=1, truth=False).write(rec)
+    titles: list[str] = []
+    real = matplotlib.axes.Axes.set_title
+
+    def set_title(self, label, *args, **kwargs):
+        titles.append(str(label))
+        return real(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    argv = ["history", str(rec), "--out", str(tmp_path / "h.html"), "--no-progress"]
+    assert main([*argv, "--units", "imperial"]) == 0
+    assert "pace (min/mi)" in titles and "stride length (ft)" in titles, titles
+    titles.clear()
+    assert main(argv) == 0
+    assert "pace (min/km)" in titles and "stride length (m)" in titles, titles
+
+
+def test_sessions_left_out_of_the_trends_are_named_by_why():
+    # before: a session with a few running contacts (too few for a median) was called
+    # 'without running contacts' / 'no running contacts'
+    import pandas as pd
+
+    from runform.history import History, Session
+
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    few = pd.DataFrame({"activity": ["run", "run"]})
+    sessions = [
+        Session("walk.h5", day, pd.DataFrame(), walk_contacts=40),
+        Session("short.h5", day, few),
+        Session("still.h5", day, pd.DataFrame()),
+    ]
+    h = History(sessions, pd.DataFrame())
+    assert h.counts() == (
+        "0 running sessions (1 walking session, 1 session with too few running contacts, "
+        "1 session without running contacts not in the trends)"
+    )

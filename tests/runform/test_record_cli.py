@@ -89,6 +89,16 @@ def test_scan_simulate_lists_three_clips(capsys):
         (["record", "--sensor", "left_foot", "--out", "x.h5"], "PLACEMENT=ADDRESS"),
         (["record", "--simulate", "--out", "/nonexistent/dir/x.h5"], "does not exist"),
         (["record", "--simulate", "--speed", "0", "--out", "x.h5"], "--speed"),
+        # before: ignored without a word (live refused it)
+        (
+            ["record", "--sensor", "left_foot=C0:52:46:00:00:01", "--footpod", "--out", "x.h5"],
+            "--footpod needs --simulate",
+        ),
+        # a typo in an address: before, a scan for a device that cannot exist, then 'not found'
+        (
+            ["record", "--sensor", "left_foot=C0:52:46:00:01", "--out", "x.h5"],
+            "'C0:52:46:00:01' is no Bluetooth address: expected six hex bytes",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_errors(argv, msg, capsys, tmp_path, monkeypatch):

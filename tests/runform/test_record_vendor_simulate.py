@@ -112,3 +112,26 @@ def test_simulate_devices_needs_simulate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--simulate-devices needs --simulate" in err
     assert "Traceback" not in err
+
+
+def test_a_range_the_device_lacks_is_never_narrowed_and_is_said(tmp_path, caplog):
+    # before: Polar and MetaWear took the nearest range, below the one asked (±3 g -> ±2 g,
+    # ±300 deg/s -> ±250 deg/s: a running pelvis clipped at 2 g), and no driver said it had
+    # changed a setting (--rate 500 gave 416 Hz, a WitMotion 200 Hz, without a word)
+    out = tmp_path / "ranges.h5"
+    argv = ["record", "--simulate", "--simulate-devices", "diy,metawear,polar", "--rate", "208"]
+    argv += ["--acc-range", "3", "--gyr-range", "300", "--duration", "2", "--speed", "4"]
+    with caplog.at_level("WARNING", logger="firmware_bridge.ble_session"):
+        assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    with open_recording(out) as rec:
+        ranges = {s.sensor_id: (s.acc_range_g, s.gyr_range_dps) for s in rec.sensors}
+    assert ranges == {
+        "left_foot": (4.0, 500.0),
+        "right_foot": (4.0, 500.0),
+        "pelvis": (4.0, 500.0),
+    }
+    said = [r.getMessage() for r in caplog.records]
+    line = next(m for m in said if m.startswith("sensor pelvis (polar-verity-sense)"))
+    assert "±4 g instead of ±3 g, ±500 deg/s instead of ±300 deg/s" in line, said
+    line = next(m for m in said if m.startswith("sensor right_foot (metawear)"))
+    assert "200 Hz instead of 208 Hz" in line, said

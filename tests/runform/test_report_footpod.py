@@ -138,3 +138,26 @@ def test_info_lists_footpod_medians(recorded_with_pod, capsys):
     speed = float(np.median(pod.values["speed_mps"][running]))
     line = next(x for x in out.splitlines() if x.startswith("stream footpod"))
     assert f"median while running: {speed:.2f} m/s, " in line and "/min" in line
+
+
+def test_footpod_speed_follows_units(recorded_with_pod, monkeypatch):
+    # before: with --units imperial the IMU columns said mph and the footpod's column and
+    # figure m/s ('3.01 m/s' beside '6.7 mph', 'speed (m/s)')
+    import matplotlib.axes
+
+    titles: list[str] = []
+    real = matplotlib.axes.Axes.set_title
+
+    def set_title(self, label, *args, **kw):
+        titles.append(str(label))
+        return real(self, label, *args, **kw)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    res = analyse_recording(str(recorded_with_pod), collect_traces=False)
+    page = session_report(res, units="imperial").html()
+    rows = _summary_table(page)
+    pod = _cell(rows, "speed", "footpod (rsc-footpod)")
+    assert pod.endswith(" mph"), pod
+    imu = float(_cell(rows, "speed", "left_foot").split()[0])
+    assert float(pod.split()[0]) == pytest.approx(imu, rel=0.15)
+    assert "speed (m/s)" not in titles and titles.count("speed (mph)") >= 3, titles

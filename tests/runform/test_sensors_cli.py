@@ -102,3 +102,39 @@ def test_run_seconds_out_of_range_is_one_line(tmp_path, capsys):
         assert "--run-seconds" in err and "expected a number from 0" in err, value
     assert main(["sensors", "status", "--state", st, "--run-seconds", "5"]) == 2
     assert "--run-seconds needs --simulate" in capsys.readouterr().err
+
+
+def test_arm_checks_its_numbers_in_one_line(tmp_path, capsys):
+    """arm took --rate nan or -5 (armed at 104 Hz without a word) and --acc-range -1; --seed -1,
+    --flash-kib 0 and --rate 1666 (a rate the DIY sensor has) ended in internal errors."""
+    from runform.cli import main
+
+    st = tmp_path / "armed.json"
+    for argv, words in [
+        (["--rate", "nan"], "--rate nan: expected a number from 10 to 4000 Hz"),
+        (["--rate", "-5"], "--rate -5.0: expected"),
+        (["--acc-range", "-1"], "--acc-range -1.0: expected"),
+        (["--seed", "-1"], "--seed -1: expected a whole number 0 or more"),
+        (["--flash-kib", "0"], "--flash-kib 0: expected a number from 1 to 1048576 KiB"),
+        # 1e9 ended in 'logging did not start', inf in a GATT timeout after 30 s
+        (["--speed", "1e9"], "--speed 1000000000.0: expected a number from 0.01 to 1000"),
+        # 'internal error: ValueError: simulator scenario 'easy' has no sensor 'foo''
+        (["--placements", "foo"], "'foo' is no placement (expected left_foot, right_foot, pelvis)"),
+        # armed one of the two emulated sensors without a word
+        (["--placements", "pelvis,pelvis"], "--placements 'pelvis,pelvis': pelvis given twice"),
+    ]:
+        assert main(["sensors", "arm", "--simulate", "--state", str(st), *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and "internal error" not in err, err
+        assert not st.exists()
+    assert main(["sensors", "arm", "--simulate", "--state", str(st), "--rate", "1666"]) == 0
+    assert "1666 Hz" in capsys.readouterr().out
+
+
+def test_arm_simulate_devices_needs_simulate(tmp_path, capsys):
+    """Without --simulate it was ignored without a word (record refuses it)."""
+    from runform.cli import main
+
+    argv = ["sensors", "arm", "--sensor", "left_foot=C0:52:46:00:00:01", "--simulate-devices"]
+    assert main([*argv, "polar", "--state", str(tmp_path / "armed.json")]) == 2
+    assert "--simulate-devices needs --simulate" in capsys.readouterr().err
