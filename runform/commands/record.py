@@ -114,8 +114,18 @@ def parse_sensors(items: list[str]) -> dict[str, str]:
                 f"--sensor {item!r}: {addr!r} is no Bluetooth address: expected six hex bytes "
                 "like C0:52:46:00:00:01 (or the UUID macOS gives, see `runform scan`)"
             )
+        same = [k for k, a in out.items() if _address_key(a) == _address_key(addr)]
+        if same:
+            # one device cannot be two sensors: the second connection would fail or steal
+            # the first one's link
+            raise UsageError(f"--sensor {item!r}: {addr} is already given for {same[0]}")
         out[key] = addr
     return out
+
+
+def _address_key(addr: str) -> str:
+    """An address compared case- and separator-blind (c0-52-... is C0:52:...)."""
+    return addr.upper().replace("-", ":")
 
 
 #: A Bluetooth device address as bleak takes it: a MAC (Linux, Windows) or a UUID (macOS).

@@ -99,6 +99,19 @@ def test_scan_simulate_lists_three_clips(capsys):
             ["record", "--sensor", "left_foot=C0:52:46:00:01", "--out", "x.h5"],
             "'C0:52:46:00:01' is no Bluetooth address: expected six hex bytes",
         ),
+        # one device given as two sensors: before, both connections were tried
+        (
+            [
+                "record",
+                "--sensor",
+                "left_foot=C0:52:46:00:00:01",
+                "--sensor",
+                "right_foot=c0-52-46-00-00-01",
+                "--out",
+                "x.h5",
+            ],
+            "c0-52-46-00-00-01 is already given for left_foot",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_errors(argv, msg, capsys, tmp_path, monkeypatch):
