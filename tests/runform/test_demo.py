@@ -114,7 +114,7 @@ def test_demo_never_replaces_files_it_did_not_write(tmp_path: Path, capsys) -> N
         # before: the step's own option, after the earlier steps ran ('--run-seconds 1e9',
         # 'scenario intervals: duration_s 10 s is too short ...')
         ("--logging-seconds", "1e9", "--logging-seconds 1000000000.0: expected"),
-        ("--intervals-duration", "10", "--intervals-duration 10.0: expected a number from 56.7"),
+        ("--intervals-duration", "10", "--intervals-duration 10.0: expected a number from 37.8"),
         ("--rate", "3000", "--rate 3000.0: expected a number from 50 to 1666 Hz"),
         ("--duration", "0", "--duration 0.0: expected"),
         ("--seed", "-1", "--seed -1: expected a whole number 0 or more"),
