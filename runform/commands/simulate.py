@@ -111,9 +111,9 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     standing = overrides.get("standing_s")
     if isinstance(standing, (int, float)):
-        # resolve_scenario shortens a scenario's own standing to fit a short --duration; one
-        # given by the user is not changed without a word (--standing 25 --duration 20 had
-        # made a 5 s standing start)
+        # resolve_scenario refuses a standing period asked for that the session cannot hold
+        # (it shortens only a scenario's own); checked here first to name the option typed
+        # (--standing 25 --duration 20 had made a 5 s standing start)
         duration = args.duration or get_scenario(args.scenario).duration_s
         if not float(standing) < duration:
             given = "--standing " if args.standing is not None else "--set standing_s="
