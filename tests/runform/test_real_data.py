@@ -178,3 +178,30 @@ def test_pelvis_walks_find_steps_and_sides(results):
         assert precision >= 0.95, (name, s)
         assert s["side_agree"] >= (0.95 if short else 0.9), (name, s)
         assert s["ic_median_ms"] <= (40.0 if short else 25.0), (name, s)
+
+
+def test_a_sensor_turned_on_its_clip_measures_the_same(tmp_path):
+    """The mounting is found from the data: every sensor of a real running and a real walking
+    recording turned by a random rotation gives the same scores (``scripts/mounting_check.py``
+    checks every recording and mounting: no difference on these, the PyShoe and Voisard ones)."""
+    import h5py
+    import numpy as np
+
+    mc = load_script("mounting_check")
+    paths = [p for p in rdc.recordings_in(FOLDER) if "rbds" in p.stem or "test5_trial1" in p.stem]
+    if not paths:
+        pytest.skip("no running or lower-back recording with a reference")
+    turn = mc.random_rotation(np.random.default_rng(7))
+    for path in paths:
+        got = {}
+        for name, rot in (("as-mounted", np.eye(3)), ("turned", turn)):
+            dst = tmp_path / name / path.name
+            dst.parent.mkdir(exist_ok=True)
+            mc.turned_copy(path, dst, rot)
+            got[name] = mc.scores(rdc.check_recording(dst))
+        with h5py.File(path) as a, h5py.File(dst) as b:  # the turned copy reads differently
+            sid = next(iter(a["sensors"]))
+            acc = a["sensors"][sid]["acc"][:100]
+            assert not np.allclose(b["sensors"][sid]["acc"][:100], acc, atol=0.1)
+        assert got["as-mounted"], path.stem
+        assert got["turned"] == got["as-mounted"], path.stem
