@@ -182,12 +182,12 @@ def test_pelvis_walks_find_steps_and_sides(results):
 
 def test_a_sensor_turned_on_its_clip_measures_the_same(tmp_path):
     """The mounting is found from the data: every sensor of a real running and a real walking
-    recording turned by a random rotation gives the same scores (``scripts/mounting_check.py``
+    recording turned by a random rotation gives the same scores (``scripts/robustness_check.py``
     checks every recording and mounting: no difference on these, the PyShoe and Voisard ones)."""
     import h5py
     import numpy as np
 
-    mc = load_script("mounting_check")
+    mc = load_script("robustness_check")
     paths = [p for p in rdc.recordings_in(FOLDER) if "rbds" in p.stem or "test5_trial1" in p.stem]
     if not paths:
         pytest.skip("no running or lower-back recording with a reference")
