@@ -70,8 +70,16 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser with every subcommand (only ``command``'s when it names one)."""
+def build_parser(
+    command: str | None = None, *, only_arguments_of_command: bool = False
+) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (only ``command``'s when it names one).
+
+    With ``only_arguments_of_command`` the other subcommands are listed (name and help, for
+    ``--help`` and the "invalid choice" error) without their arguments: some options list what
+    the simulator offers, and importing it costs scipy.signal (0.7 s) that ``runform --version``
+    or ``runform --help`` do not need. Such a parser parses only ``command``'s command lines.
+    """
     parser = argparse.ArgumentParser(
         prog="runform",
         description="Open running-form analysis from wearable IMU sensors.",
@@ -81,7 +89,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in _command_modules(command):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
-        mod.add_arguments(p)
+        if not only_arguments_of_command or mod.NAME == command:
+            mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -113,8 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     _tune_allocator()
     args_in = list(sys.argv[1:] if argv is None else argv)
-    # start-up time counts (a user runs one command): build only the subcommand asked for
-    parser = build_parser(next((a for a in args_in if not a.startswith("-")), None))
+    # start-up time counts (a user runs one command): build only the subcommand asked for. The
+    # top-level options take no value, so the first word not starting with "-" is the command;
+    # with none (--version, --help) no subcommand's arguments are needed.
+    command = next((a for a in args_in if not a.startswith("-")), None)
+    parser = build_parser(command, only_arguments_of_command=True)
     args = parser.parse_args(args_in)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     _setup_logging(level)

@@ -30,11 +30,13 @@ __all__ = [
     "ACTIVITY_WORDS",
     "CUES",
     "IMPERIAL",
+    "MIN_CONTACTS",
     "UNITS",
     "Finding",
     "Segment",
     "alert_shares",
     "alert_shares_over",
+    "contacts_per_sensor",
     "fmt",
     "in_units",
     "make_segments",
@@ -50,7 +52,12 @@ UNITS = ("metric", "imperial")
 _MILE_M = 1609.344
 _FOOT_M = 0.3048
 _INCH_CM = 2.54
-_MIN_CONTACTS = 20
+#: The fewest contacts of one sensor a stretch of running needs to be judged (a report
+#: segment, :func:`make_segments`; an activity's Summary table, :func:`summary_by_activity`)
+#: and a session to count in ``runform history``'s trends. Per sensor, as its medians are:
+#: each sensor's are of its own contacts (a foot's strides, the pelvis's steps), and counted
+#: over all sensors a 5 s run with three sensors (8 + 7 + 15 contacts) was judged.
+MIN_CONTACTS = 20
 
 
 # ----------------------------------------------------------------------------- units
@@ -113,7 +120,7 @@ ACTIVITY_WORDS = {"run": "running", "walk": "walking"}
 
 
 def summary_by_activity(
-    summary: dict[str, Any], *, min_contacts: int = _MIN_CONTACTS
+    summary: dict[str, Any], *, min_contacts: int = MIN_CONTACTS
 ) -> list[tuple[str | None, dict[str, Any]]]:
     """SUMMARY.json as the tables of medians should show it: walking and running apart.
 
@@ -123,7 +130,7 @@ def summary_by_activity(
     balance, a running metric, only in the running part). A median over both would show e.g.
     a walking cadence beside a running pace. A walk alone is shown as walking (the
     session-level pace and flight time are of running only, so empty there). An activity with
-    fewer than ``min_contacts`` contacts (all sensors together) is left out, as in
+    fewer than ``min_contacts`` contacts of every sensor is left out, as in
     :func:`make_segments`: a lone contact taken for running on a staircase gets no table of
     its own.
     """
@@ -133,8 +140,10 @@ def summary_by_activity(
         got = (s.get("by_activity") or {}).get(act)
         return got if got and got.get("contacts") else None
 
-    def count(act: str) -> int:
-        return sum(int(p["contacts"]) for s in sensors.values() if (p := part_of(s, act)))
+    def count(act: str) -> int:  # per sensor, as MIN_CONTACTS means
+        return max(
+            (int(p["contacts"]) for s in sensors.values() if (p := part_of(s, act))), default=0
+        )
 
     present = [a for a in ACTIVITY_WORDS if count(a) > 0]
     acts = [a for a in present if count(a) >= min_contacts]
@@ -195,12 +204,12 @@ def make_segments(
     t_end: float,
     markers: list[tuple[float, str, str]] = (),  # type: ignore[assignment]
     summary: dict[str, Any] | None = None,
-    min_contacts: int = _MIN_CONTACTS,
+    min_contacts: int = MIN_CONTACTS,
 ) -> list[Segment]:
     """Cut a stride table (with a ``placement`` column) at markers and activity bouts.
 
-    Segments with fewer than ``min_contacts`` contacts, and bouts that are neither running nor
-    walking (standing, other), are left out.
+    Segments in which no sensor has ``min_contacts`` contacts (:func:`contacts_per_sensor`),
+    and bouts that are neither running nor walking (standing, other), are left out.
     """
     cuts = sorted({float(t) for t, _l, _k in markers if t_start < float(t) < t_end})
     names = {float(t): lab for t, lab, _k in markers}
@@ -230,7 +239,7 @@ def make_segments(
         if act is not None:
             inside &= (own == act) | (own == "")
         rows = df[inside]
-        if len(rows) < min_contacts:
+        if contacts_per_sensor(rows) < min_contacts:
             continue
         before = [names[c] for c in cuts if c <= lo]
         after = [names[c] for c in cuts if c >= hi]
@@ -574,12 +583,24 @@ def problem_sentence(f: Finding, units: str = "metric") -> str:
     return f"{f.label} {f.text}" + (f" ({lim})" if lim else "")
 
 
+def contacts_per_sensor(df: pd.DataFrame) -> int:
+    """The contacts of the sensor with the most in a stride table (rows per ``sensor_id``, else
+    per ``placement``): the count :data:`MIN_CONTACTS` is a minimum of."""
+    if not len(df):
+        return 0
+    for col in ("sensor_id", "placement"):
+        if col in df.columns:
+            return int(df.groupby(col, sort=False, dropna=False).size().max())
+    return len(df)
+
+
 def running_contacts(df: pd.DataFrame) -> int:
-    """Contacts (all sensors) of a stride table taken for running (its ``activity`` column;
-    every contact when there is none), as :func:`make_segments` counts them."""
+    """Contacts of the sensor with the most (:func:`contacts_per_sensor`) taken for running
+    (the ``activity`` column; every contact when there is none), as :func:`make_segments`
+    counts them."""
     if "activity" not in df.columns:
-        return len(df)
-    return int(df["activity"].fillna("").astype(str).isin(["run", ""]).sum())
+        return contacts_per_sensor(df)
+    return contacts_per_sensor(df[df["activity"].fillna("").astype(str).isin(["run", ""])])
 
 
 def next_step(
@@ -602,9 +623,9 @@ def next_step(
     if not all_findings and running_contacts > 0:  # (a walk with a few contacts taken for
         # running has its walking segments: not "too few")
         return (
-            f"Too few running contacts to judge: {running_contacts} in this recording (all "
-            f"sensors), at least {_MIN_CONTACTS} in one stretch of running are needed; record "
-            "a longer run."
+            f"Too few running contacts to judge: {running_contacts} in this recording (of the "
+            f"sensor with the most), at least {MIN_CONTACTS} of one sensor in one stretch of "
+            "running are needed; record a longer run."
         )
     if not running:
         return "No running was recognised in this recording, so there is nothing to judge yet."

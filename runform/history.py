@@ -292,11 +292,17 @@ def _metric_values(a: dict[str, Any], key: str) -> np.ndarray:
 
 
 def session_table(sessions: list[Session]) -> pd.DataFrame:
-    """One row per session and metric: date, week, median, q25, q75, se, n."""
+    """One row per session and metric: date, week, median, q25, q75, se, n.
+
+    A session whose running contacts are too few for ``runform report`` to judge
+    (:data:`runform.findings.MIN_CONTACTS` of one sensor) has no row: the trends follow the
+    sessions a report judges."""
+    from runform.findings import MIN_CONTACTS, contacts_per_sensor
+
     rows = []
     for s in sessions:
         week = (s.date - timedelta(days=s.date.weekday())).date()
-        if s.strides.empty:
+        if contacts_per_sensor(s.strides) < MIN_CONTACTS:
             continue
         arrays = _arrays(s.strides)
         for key, _label, _unit, _pm in HISTORY_METRICS:

@@ -165,6 +165,25 @@ def _e(x: object) -> str:
     return html.escape(str(x))
 
 
+class Spanning(str):
+    """A table cell (HTML) spanning ``span`` columns of :func:`_table`: a value of no single
+    column, e.g. the session's contact-time balance under the sensors' columns."""
+
+    span: int
+
+    def __new__(cls, text: str, span: int) -> Spanning:
+        cell = super().__new__(cls, text)
+        cell.span = span
+        return cell
+
+
+def _td(cell: str, left: bool) -> str:
+    attrs = ' class="l"' if left else ""
+    if isinstance(cell, Spanning) and cell.span > 1:
+        attrs += f' colspan="{cell.span}" style="text-align:center"'
+    return f"<td{attrs}>{cell}</td>"
+
+
 def _table(header: list[str], rows: list[list[str]], left: int = 1, classes=None) -> str:
     th = "".join(
         f'<th class="l">{_e(h)}</th>' if i < left else f"<th>{_e(h)}</th>"
@@ -173,9 +192,7 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1, classes=None
     body = []
     for k, r in enumerate(rows):
         cls = f' class="{classes[k]}"' if classes and classes[k] else ""
-        tds = "".join(
-            f'<td class="l">{c}</td>' if i < left else f"<td>{c}</td>" for i, c in enumerate(r)
-        )
+        tds = "".join(_td(c, i < left) for i, c in enumerate(r))
         body.append(f"<tr{cls}>{tds}</tr>")
     return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -988,9 +1005,13 @@ def session_report(
         if what:  # walking and running apart: a median over both describes neither
             header[0] = f"median, {what}"
         bal = (part.get("balance") or {}).get("contact_time_left_pct")
-        if bal is not None:
+        if bal is not None:  # of the session (SUMMARY top-level balance), not of one sensor:
+            # one cell under all the sensors' columns
             rows.append(
-                ["contact time balance (left share)", f"{bal:.1f} %"] + [""] * (len(header) - 2)
+                [
+                    "contact time balance, both feet (left share)",
+                    Spanning(f"{bal:.1f} % left", len(header) - 1),
+                ]
             )
         if pods and i == 0:
             header, rows = _add_footpod_columns(header, rows, pods, units)

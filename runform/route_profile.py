@@ -104,8 +104,11 @@ def fig_route_profile(merge: WatchMerge, units: str = "metric") -> Figure | None
     return fig
 
 
-def speed_agreement_text(summary: dict[str, Any]) -> str:
-    """One sentence on the clock alignment and one on runform's speed against GPS."""
+def speed_agreement_text(summary: dict[str, Any], units: str = "metric") -> str:
+    """One sentence on the clock alignment and one on runform's speed against GPS (distances
+    in m, or ft with ``units="imperial"``, as the elevation beside it)."""
+    from runform.findings import in_units
+
     parts = []
     if summary.get("alignment") == "cadence":
         parts.append(
@@ -123,9 +126,11 @@ def speed_agreement_text(summary: dict[str, Any]) -> str:
             f"of {chk['seconds_compared']} running seconds within 5 %"
         )
         if "distance_runform_m" in chk and "distance_watch_m" in chk:
+            mine, unit = in_units(float(chk["distance_runform_m"]), "m", units)
+            theirs, _ = in_units(float(chk["distance_watch_m"]), "m", units)
             s += (
-                f"; distance {chk['distance_runform_m']:.0f} m (runform) vs "
-                f"{chk['distance_watch_m']:.0f} m (watch) over the same time"
+                f"; distance {mine:.0f} {unit} (runform) vs {theirs:.0f} {unit} (watch) over the "
+                "same time"
             )
         parts.append(s + ".")
     else:
@@ -147,7 +152,7 @@ def add_route_profile(rep: Report, merge: WatchMerge, units: str = "metric") -> 
         up, down = s["elevation_gain_m"] * (k or 1.0), s["elevation_loss_m"] * (k or 1.0)
         facts.append(f"elevation +{up:.0f} {m} / −{down:.0f} {m}")
     rep.add(f'<p class="meta">{html.escape(" · ".join(facts))}</p>')
-    rep.add(f'<p class="note speed-check">{html.escape(speed_agreement_text(s))}</p>')
+    rep.add(f'<p class="note speed-check">{html.escape(speed_agreement_text(s, units))}</p>')
     fig = fig_route_profile(merge, units)
     if fig is not None:
         rep.figure(

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
-from recordings import open_recording
-from runform.console import make_console
 from runform.terminal_text import safe_markup as m
 
 NAME = "info"
@@ -31,6 +27,12 @@ def _fmt_duration(s: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: the CLI imports every command module to list them (start-up time counts)
+    from rich.table import Table
+
+    from recordings import open_recording
+    from runform.console import make_console
+
     console = make_console()
     with open_recording(args.recording) as rec:
         console.print(f"[bold]{m(args.recording)}[/bold]")

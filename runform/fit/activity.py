@@ -25,7 +25,7 @@ import numpy as np
 from runform.errors import UsageError
 from runform.fit import profile as P
 from runform.fit.encoder import DevField, FitEncoder
-from runform.fit.timeline import Timeline, per_second
+from runform.fit.timeline import Timeline, distance_curve, per_second
 
 if TYPE_CHECKING:
     from runform.analysis_run import AnalysisResult
@@ -124,6 +124,9 @@ class Lap:
     trigger: int
     sport: int
     label: str = ""
+    #: the activity bout it lies in (SUMMARY ``bouts``: ``stand``, ``walk``, ...), ``None``
+    #: without bouts
+    activity: str | None = None
 
 
 @dataclass
@@ -174,6 +177,7 @@ def lap_bounds(
     laps = []
     for i, (a, e) in enumerate(zip(starts, ends, strict=True)):
         sport = P.SPORT_RUNNING
+        act = None
         if bouts:
             mid = 0.5 * (a + e)
             act = next(
@@ -181,7 +185,7 @@ def lap_bounds(
             )
             sport = _SPORT_OF_ACTIVITY.get(str(act), P.SPORT_GENERIC) if act else P.SPORT_RUNNING
         trigger = P.LAP_TRIGGER_SESSION_END if i == len(starts) - 1 else P.LAP_TRIGGER_MANUAL
-        laps.append(Lap(a, e, trigger, sport, labels[i]))
+        laps.append(Lap(a, e, trigger, sport, labels[i], None if act is None else str(act)))
     return laps
 
 
@@ -254,8 +258,12 @@ def _dev_values(
     return out
 
 
-def _summary_values(tl: Timeline, sel: np.ndarray, watch: WatchTrack | None) -> dict[str, Any]:
-    v = {k: a[sel] for k, a in tl.values.items()}
+def _summary_values(
+    tl: Timeline, sel: np.ndarray, watch: WatchTrack | None, *, gait: bool = True
+) -> dict[str, Any]:
+    """The ``avg_*``/``max_*`` of the records ``sel``; ``gait=False`` (a standing lap): none of
+    the gait's (the records near its edges average the neighbouring walk's contacts)."""
+    v = {k: a[sel if gait else np.zeros_like(sel)] for k, a in tl.values.items()}
     cad, frac = _cadence_fields(_nanmean(v["cadence_spm"]))
     out = {
         "avg_cadence": cad,
@@ -330,13 +338,15 @@ def activity_fit(
     unix = np.arange(u0, u1 + 1, dtype=np.int64)
     t = unix - start_unix_s
     tl = per_second(strides, placements, t, window_s=window_s)
-    laps = lap_bounds(float(t[0]), float(t[-1]), result.markers, result.summary.get("bouts"))
+    # laps and session cover the analysed span, not only the whole seconds of the records in
+    # it (which lost up to 2 s of the session's elapsed time)
+    laps = lap_bounds(t_lo, t_hi, result.markers, result.summary.get("bouts"))
 
     def fit_ts(tt: float) -> int:
         return round(start_unix_s + tt) - P.FIT_EPOCH_UNIX_S
 
     enc = FitEncoder()
-    ts0, ts_end = fit_ts(float(t[0])), fit_ts(float(t[-1]))
+    ts0, ts_end = fit_ts(t_lo), max(fit_ts(t_hi), fit_ts(float(t[-1])))
     enc.write(
         "file_id",
         {
@@ -408,15 +418,14 @@ def activity_fit(
         },
     )
 
-    dist = tl.values["distance_m"]
+    foot_ids = sorted({s for s, p in placements.items() if p in ("left_foot", "right_foot")})
 
     def span(a: float, b: float, last: bool) -> np.ndarray:
         return (t >= a) & ((t <= b) if last else (t < b))
 
-    def dist_over(a: float, b: float) -> float:
-        da = float(np.interp(a, t, dist)) if np.isfinite(dist).all() else math.nan
-        db = float(np.interp(b, t, dist)) if np.isfinite(dist).all() else math.nan
-        return db - da
+    def dist_over(a: float, b: float) -> float:  # as the records' distance (NaN: no foot)
+        da, db = distance_curve(strides, foot_ids, np.array([a, b], dtype=np.float64))
+        return float(db - da)
 
     n_feet_strides = _strides_in(strides, placements)
     for k, lap in enumerate(laps):
@@ -439,10 +448,13 @@ def activity_fit(
             "sport": lap.sport,
             "sub_sport": P.SUB_SPORT_GENERIC,
         }
-        vals.update(_summary_values(tl, sel, watch))
-        enc.write("lap", vals, _dev_values(tl, sel, fields))
-    elapsed = float(t[-1] - t[0])
-    d = dist_over(float(t[0]), float(t[-1]))
+        # standing has no cadence, contact time, ...: only what the window of its edge records
+        # took from the neighbouring walk or run
+        gait = lap.activity != "stand"
+        vals.update(_summary_values(tl, sel, watch, gait=gait))
+        enc.write("lap", vals, _dev_values(tl, sel if gait else np.zeros_like(sel), fields))
+    elapsed = t_hi - t_lo
+    d = dist_over(t_lo, t_hi)
     sport = _session_sport(laps) if result.summary.get("bouts") else P.SPORT_RUNNING
     sess: dict[str, Any] = {
         "message_index": 0,
@@ -455,7 +467,7 @@ def activity_fit(
         "total_elapsed_time": elapsed,
         "total_timer_time": elapsed,
         "total_distance": d,
-        "total_cycles": n_feet_strides(float(t[0]), float(t[-1]) + 1e-9),
+        "total_cycles": n_feet_strides(t_lo, t_hi + 1e-9),
         "avg_speed": d / elapsed if elapsed > 0 else None,
         "enhanced_avg_speed": d / elapsed if elapsed > 0 else None,
         "first_lap_index": 0,

@@ -749,7 +749,7 @@ def test_report_of_a_few_seconds_of_running_says_too_few_not_no_running(
     assert main(["report", str(rec), "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert said.startswith("Too few running contacts to judge: "), said
-    assert "at least 20 in one stretch of running" in said, said
+    assert "at least 20 of one sensor in one stretch of running" in said, said
     html = out.read_text()
     assert "No running was recognised" not in html
     assert "Too few contacts to judge." not in html  # said once, in the next step

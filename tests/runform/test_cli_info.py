@@ -105,6 +105,35 @@ def test_analyze_imports_only_what_it_needs(tmp_path):
     assert (tmp_path / "s.csv").stat().st_size > 0
 
 
+def test_version_and_help_import_no_simulator_scipy_or_h5py(monkeypatch) -> None:
+    """``runform --version`` / ``--help`` took 1.2 s: building every subcommand's options
+    imported the simulator (scipy.signal, 0.7 s) and ``info`` imported h5py. Only the command
+    run builds its options; the listing stays the full parser's."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from runform.cli import main\n"
+        "for argv in (['--version'], ['--help'], []):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "heavy = ('scipy', 'h5py', 'firmware_bridge.simulator')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+    # the same listing as the parser with every subcommand's options
+    from runform.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "100")  # the same width here and in the subprocess
+    help_text = _runform("--help")
+    assert help_text.returncode == 0, help_text.stderr
+    full = build_parser()
+    full.prog = "runform"
+    assert help_text.stdout == full.format_help()
+    simulate = _runform("simulate", "--help")
+    assert "easy, chirunning" in " ".join(simulate.stdout.split()), simulate.stdout
+
+
 def test_info_says_when_a_recording_has_no_sensor(tmp_path: Path) -> None:
     # before: an empty 'sensors' table with its header only, no word
     path = tmp_path / "none.h5"

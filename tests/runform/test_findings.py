@@ -14,11 +14,13 @@ from dsp.form_ranges import rate
 from dsp.metrics import fmt_duration
 from runform.compare import Run, compare_runs
 from runform.findings import (
+    MIN_CONTACTS,
     Segment,
     alert_shares,
     fmt,
     make_segments,
     next_step,
+    running_contacts,
     segment_findings,
     share_cell,
     summary_by_activity,
@@ -301,3 +303,21 @@ def test_summary_by_activity_gives_a_lone_contact_no_table():
     # a walk alone: its walking medians (the session-level pace is of running, so empty)
     assert [w for w, _ in summary_by_activity(_summary(0, 37))] == ["walking"]
     assert summary_by_activity(_summary(3, 5))[0][0] is None
+
+
+def test_a_stretch_needs_its_contacts_of_one_sensor_not_of_all_together():
+    # before: a 5 s run with three sensors (8 + 7 + 15 contacts, 30 together) was judged: the
+    # minimum of 20 counted the contacts of all sensors, each sensor's medians being of its own
+    run = _table()
+    run = run[run["t_ic"] < 4.8]  # about 14 steps: 7 of each foot, 14 of the pelvis
+    assert len(run) >= MIN_CONTACTS > run.groupby("sensor_id").size().max()
+    assert make_segments(run, t_start=0.0, t_end=5.0) == []
+    assert running_contacts(run) == run.groupby("sensor_id").size().max()
+    assert next_step([], running_contacts=running_contacts(run)).startswith("Too few running")
+    longer = _table()
+    longer = longer[longer["t_ic"] < 8.0]  # 22 steps: the pelvis has 22
+    assert [s.activity for s in make_segments(longer, t_start=0.0, t_end=8.0)] == ["run"]
+    # the Summary's tables by activity count the same way (SUMMARY by_activity contacts)
+    both = _summary(12, 40)
+    both["sensors"]["right_foot"] = {**both["sensors"]["left_foot"], "placement": "right_foot"}
+    assert [w for w, _ in summary_by_activity(both)] == ["walking"]  # 12 + 12 running: none

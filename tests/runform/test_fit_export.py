@@ -143,8 +143,8 @@ def test_distance_matches_summary(exported, analysed):
     summary_distance = float(
         np.mean([df.loc[df["sensor_id"] == sid, "stride_length"].sum() for sid in feet])
     )
-    # SUMMARY's distance sums every stride; the export spreads each over its duration and stops at the
-    # last whole second: within one stride length
+    # SUMMARY's distance sums every stride; the export spreads each over its duration up to the
+    # end of the analysed span: within one stride length
     assert sess["total_distance"] == pytest.approx(summary_distance, abs=3.5)
     assert sess["sport"] == "running"
     assert sess["num_laps"] == len(msgs["lap_mesgs"])
@@ -180,7 +180,8 @@ def test_developer_fields_readable_by_name_and_unit(exported):
         if math.isfinite(pd_l):
             assert dev[4] == pytest.approx(pd_l, rel=1e-6, abs=1e-5)
     laps = msgs["lap_mesgs"]
-    assert laps[0]["developer_fields"][1] == "rearfoot"
+    assert 1 not in laps[0].get("developer_fields", {})  # standing: no strike
+    assert laps[1]["developer_fields"][1] == "rearfoot"
     assert laps[-1]["developer_fields"][1] == "midfoot"
 
 
@@ -197,12 +198,13 @@ def test_laps_at_markers(exported, analysed):
     assert laps[1]["start_time"].timestamp() == pytest.approx(t0 + bouts[1]["t0"], abs=0.5)
     assert laps[2]["start_time"].timestamp() == pytest.approx(t0 + t_marker, abs=0.5)
     assert laps[0]["total_elapsed_time"] + laps[1]["total_elapsed_time"] == pytest.approx(
-        t_marker - exported.timeline.t[0], abs=0.002
+        t_marker - analysed.t_start, abs=0.002
     )
     assert laps[-1]["lap_trigger"] == "session_end"
-    # lap cadence before/after the drill: 160 -> ~176 spm
-    cad = [2 * (lap["avg_cadence"] + lap["avg_fractional_cadence"]) for lap in laps]
-    assert cad[2] - cad[1] > 8
+    # lap cadence before/after the drill: 160 -> ~176 spm; standing has none
+    assert laps[0].get("avg_cadence") is None
+    cad = [2 * (lap["avg_cadence"] + lap["avg_fractional_cadence"]) for lap in laps[1:]]
+    assert cad[1] - cad[0] > 8
 
 
 def test_laps_at_bouts_and_without():
@@ -368,3 +370,27 @@ def test_only_fields_with_values_are_declared_and_a_walk_is_a_walk(tmp_path):
     msgs = _garmin_read(act.data)
     assert "walking" in [lap["sport"] for lap in msgs["lap_mesgs"]]
     assert msgs["session_mesgs"][0]["sport"] == "walking"
+
+
+def test_elapsed_time_is_the_analysed_span_and_a_standing_lap_has_no_cadence(tmp_path):
+    # before: the session's elapsed time ran from the first to the last whole second of the
+    # records (38 s of a 40 s walk: up to 2 s short), and the standing lap before the walk
+    # carried the walk's cadence (112 steps/min) and contact time from its edge records
+    walk = tmp_path / "walk.h5"
+    simulate_session("walk", duration_s=40.0, seed=0, truth=False).write(walk)
+    res = analyse_recording(walk)
+    assert [b["activity"] for b in res.summary["bouts"]] == ["stand", "walk"]
+    act = activity_fit(res, start_unix_s=parse_utc(res.attrs["created_utc"]))
+    msgs = _garmin_read(act.data)
+    (sess,) = msgs["session_mesgs"]
+    assert sess["total_elapsed_time"] == pytest.approx(res.duration_s, abs=0.001)
+    assert sess["total_timer_time"] == pytest.approx(res.duration_s, abs=0.001)
+    laps = msgs["lap_mesgs"]
+    assert sum(lap["total_elapsed_time"] for lap in laps) == pytest.approx(
+        res.duration_s, abs=0.002
+    )
+    standing, walking = laps
+    assert standing["sport"] == "generic" and walking["sport"] == "walking"
+    for key in ("avg_cadence", "avg_running_cadence", "avg_stance_time", "avg_step_length"):
+        assert standing.get(key) is None, (key, standing)
+    assert 100 < 2 * (walking["avg_cadence"] + walking["avg_fractional_cadence"]) < 130

@@ -245,3 +245,19 @@ def test_route_profile_follows_units(session, tmp_path, monkeypatch):
     assert main(argv) == 0
     assert "pace (min/mi)" in labels and "distance (mi, watch)" in labels, labels
     assert not any("min/km" in x or "(km" in x or x == "elevation (m)" for x in labels), labels
+
+
+def test_report_distance_check_follows_units(session, tmp_path):
+    # before: with --units imperial the GPS check still read 'distance 104 m (runform) vs
+    # 103 m (watch)'
+    w = _watch(session, 2.0, "dist.fit")
+    out, js = tmp_path / "r.html", tmp_path / "s.json"
+    argv = ["report", str(session[1]), "--out", str(out), "--watch", w, "--json", str(js)]
+    assert main([*argv, "--units", "imperial", "--no-progress"]) == 0
+    m = re.search(r'class="note speed-check">([^<]+)<', out.read_text(encoding="utf-8"))
+    assert m, "no speed check"
+    chk = json.loads(js.read_text())["watch"]["speed_check"]
+    mine, theirs = chk["distance_runform_m"] / 0.3048, chk["distance_watch_m"] / 0.3048
+    said = m.group(1)
+    assert f"distance {mine:.0f} ft (runform) vs {theirs:.0f} ft (watch)" in said, said
+    assert " m (runform)" not in said and " m (watch)" not in said, said

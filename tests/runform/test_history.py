@@ -251,3 +251,24 @@ def test_sessions_left_out_of_the_trends_are_named_by_why():
         "0 running sessions (1 walking session, 1 session with too few running contacts, "
         "1 session without running contacts not in the trends)"
     )
+
+
+def test_history_leaves_out_a_run_too_short_for_report_to_judge(tmp_path, capsys):
+    # before: a 4 s run (5 contacts of each foot) was trended by history while report said
+    # 'Too few running contacts to judge ... at least 20'; the minimum is now one fact
+    # (runform.findings.MIN_CONTACTS) both use
+    from firmware_bridge.simulator import simulate_session
+    from runform.findings import MIN_CONTACTS
+
+    rec = tmp_path / "short.h5"
+    session = simulate_session("easy", duration_s=12, seed=0, truth=False, standing_s=8.0)
+    session.write(rec)
+    assert main(["report", str(rec), "--out", str(tmp_path / "r.html"), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("Too few running contacts to judge"), said
+    assert f"at least {MIN_CONTACTS} of one sensor" in said, said
+    out = tmp_path / "h.html"
+    assert main(["history", str(rec), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "1 session with too few running contacts (short.h5)" in err, err
+    assert not out.exists()

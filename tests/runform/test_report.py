@@ -251,3 +251,21 @@ def test_metric_lines_run_forward_in_time_whatever_the_row_order():
         x = np.asarray(ln.get_xdata(), dtype=float)
         assert np.all(np.diff(x) >= 0)
     plt.close(fig)
+
+
+def test_summary_shows_the_contact_time_balance_as_the_sessions_not_the_left_foots(chi):
+    # before: the session-level balance (SUMMARY top-level "balance") sat in the left_foot
+    # column of the Summary table, as if it were a median of the left foot
+    res = analyse_recording(chi)
+    bal = res.summary["balance"]["contact_time_left_pct"]
+    html = session_report(res).html()
+    summary = html[html.index("<h2>Summary</h2>") :]
+    table = summary[: summary.index("</table>")]
+    n_sensors = table[: table.index("</thead>")].count("<th>")
+    assert n_sensors == len(res.summary["sensors"]) == 3
+    row = next(r for r in table.split("<tr>") if "contact time balance" in r)
+    cells = re.findall(r"<td([^>]*)>(.*?)</td>", row)
+    assert len(cells) == 2, row  # the label, and one value under all the sensors' columns
+    attrs, value = cells[1]
+    assert f'colspan="{n_sensors}"' in attrs, row
+    assert value == f"{bal:.1f} % left"
