@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -90,37 +91,40 @@ def test_analyze_imports_only_what_it_needs(tmp_path):
     """Start-up time counts (``runform analyze`` of a short trial is mostly start-up): a plain
     analysis without a progress bar imports no rich, asyncio or importlib.metadata."""
     ex = Path(__file__).parents[2] / "recordings" / "examples" / "chirunning_example.h5"
-    code = (
-        "import sys\n"
-        "from runform.cli import main\n"
+    run = (
         f"rc = main(['analyze', {str(ex)!r}, '--strides', {str(tmp_path / 's.csv')!r}, "
         f"'--json', {str(tmp_path / 's.json')!r}, '--no-progress'])\n"
-        "heavy = ('rich', 'asyncio', 'importlib.metadata', 'pandas', 'scipy')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
-        "sys.exit(rc)\n"
+        "assert rc == 0\n"
+    )
+    heavy = ("rich", "asyncio", "importlib.metadata", "pandas", "scipy")
+    assert _modules_imported_by(run, heavy) == []
+    assert (tmp_path / "s.csv").stat().st_size > 0
+
+
+def _modules_imported_by(run: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with one of ``prefixes`` that a fresh interpreter has imported
+    after ``from runform.cli import main`` and the code ``run``."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from runform.cli import main\n"
+        f"{run}"
+        f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == "[]"
-    assert (tmp_path / "s.csv").stat().st_size > 0
+    return json.loads(res.stdout.strip().splitlines()[-1].replace("'", '"'))
 
 
 def test_version_and_help_import_no_simulator_scipy_or_h5py(monkeypatch) -> None:
     """``runform --version`` / ``--help`` took 1.2 s: building every subcommand's options
     imported the simulator (scipy.signal, 0.7 s) and ``info`` imported h5py. Only the command
     run builds its options; the listing stays the full parser's."""
-    code = (
-        "import contextlib, io, sys\n"
-        "from runform.cli import main\n"
+    run = (
         "for argv in (['--version'], ['--help'], []):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        main(argv)\n"
-        "heavy = ('scipy', 'h5py', 'firmware_bridge.simulator')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == "[]"
+    assert _modules_imported_by(run, ("scipy", "h5py", "firmware_bridge.simulator")) == []
     # the same listing as the parser with every subcommand's options
     from runform.cli import build_parser
 
