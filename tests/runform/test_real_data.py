@@ -205,3 +205,27 @@ def test_a_sensor_turned_on_its_clip_measures_the_same(tmp_path):
             assert not np.allclose(b["sensors"][sid]["acc"][:100], acc, atol=0.1)
         assert got["as-mounted"], path.stem
         assert got["turned"] == got["as-mounted"], path.stem
+
+
+def test_real_running_read_by_a_2_g_sensor_at_59_hz(tmp_path):
+    """The real runner as a ±2 g device at ~59 Hz would have read it (issue 16: such a sensor
+    gave no contacts in half its trials): every contact found, none false, strike type right;
+    the strides clip for long, so no stride length is reported."""
+    mc = load_script("robustness_check")
+    paths = [p for p in rdc.recordings_in(FOLDER) if "rbds" in p.stem]
+    if not paths:
+        pytest.skip("no real running recording with a reference")
+    for path in paths:
+        slow = tmp_path / "slow" / path.name
+        dst = tmp_path / "clipped" / path.name
+        slow.parent.mkdir()
+        dst.parent.mkdir()
+        mc.resampled_copy(path, slow, 59.0)
+        mc.clipped_copy(slow, dst, 2.0)
+        res = rdc.check_recording(dst)
+        assert res["foot"], path.stem
+        for s in res["foot"]:
+            assert s["found"] >= 0.99 * s["n_ref"] and s["false"] == 0, s
+            assert s["low_alignment"] == 0, s
+            assert s["strike_agree"] >= 0.9, s
+            assert s["n_stride_length"] == 0, s
