@@ -15,13 +15,16 @@ copy. What the real data give must not hinge on how this one set of sensors happ
   axis), as a slower or faster device would have sampled the same motion.
 * ``--check clip``: the accelerometer clipped at each of ``--ranges`` g per axis, with the
   range in ``acc_range_g``, as a device of that full scale would have read it.
+* ``--check dropouts``: ``--dropouts`` percent of the samples, in bursts of 8, written as
+  zeros on all six axes (a radio dropout some devices log so): gaps, never stillness.
 
 The range attributes (``acc_range_g``, ``gyr_range_dps``) are left out of every copy except
 those of ``--check clip``, the unchanged one included: a turned or resampled clipped reading is
 no longer clipped along the axes the range names.
 
     .venv/bin/python scripts/robustness_check.py [--realdata DIR] [--only NAME]
-        [--check mounting|rate|clip] [--rotations N] [--rates HZ,...] [--ranges G,...]
+        [--check mounting|rate|clip|dropouts] [--rotations N] [--rates HZ,...]
+        [--ranges G,...] [--dropouts PERCENT,...]
 """
 
 from __future__ import annotations
@@ -165,6 +168,24 @@ def clipped_copy(src: Path, dst: Path, range_g: float) -> None:
             g.attrs["acc_range_g"] = float(range_g)
 
 
+def dropout_copy(src: Path, dst: Path, share: float, *, burst: int = 8, seed: int = 13) -> None:
+    """``src`` copied to ``dst`` with bursts of ``burst`` samples of every sensor written as
+    zeros on all six axes (a radio dropout some devices log so), ``share`` of the samples in
+    all (seeded; times kept)."""
+    _copy(src, dst)
+    rng = np.random.default_rng(seed)
+    with h5py.File(dst, "r+") as f:
+        for sid in f["sensors"]:
+            g = f["sensors"][sid]
+            n = g["acc"].shape[0]
+            starts = rng.choice(max(1, n - burst), size=int(share * n / burst), replace=False)
+            idx = np.unique((starts[:, None] + np.arange(burst)[None, :]).ravel())
+            for name in ("acc", "gyr"):
+                x = np.asarray(g[name][()])
+                x[idx] = 0.0
+                g[name][...] = x
+
+
 def scores(res: dict[str, Any]) -> dict[str, str]:
     """The figures compared, per sensor: ``sensor -> one line``."""
     out: dict[str, str] = {}
@@ -201,6 +222,11 @@ def variants(args: argparse.Namespace) -> list[tuple[str, Any]]:
             (f"clipped {g:g} g", lambda a, b, g=g: clipped_copy(a, b, g))
             for g in _numbers(args.ranges)
         ]
+    if args.check == "dropouts":
+        return [("as-recorded", _copy)] + [
+            (f"zeros {p:g} %", lambda a, b, p=p: dropout_copy(a, b, p / 100.0))
+            for p in _numbers(args.dropouts)
+        ]
     if args.check == "rate":
         return [("as-recorded", _copy)] + [
             (f"{hz:g} Hz", lambda a, b, hz=hz: resampled_copy(a, b, hz))
@@ -221,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--realdata", help="folder of real recordings (default: the shared one)")
     ap.add_argument("--only", help="only recordings whose name contains this")
-    ap.add_argument("--check", choices=("mounting", "rate", "clip"), default="mounting")
+    ap.add_argument("--check", choices=("mounting", "rate", "clip", "dropouts"), default="mounting")
     ap.add_argument("--rotations", type=int, default=2, help="random rotations (default 2)")
     ap.add_argument("--rates", default="52,59,100,400", help="Hz (default 52,59,100,400)")
     ap.add_argument("--ranges", default="8,4,2", help="g (default 8,4,2)")
+    ap.add_argument("--dropouts", default="1,3", help="%% of samples (default 1,3)")
     args = ap.parse_args(argv)
     folder = realdata_dir(args.realdata)
     n_diff = 0
