@@ -368,7 +368,16 @@ class PelvisAnalyzer(StreamAnalyzer):
         self._gyr_fs = info.gyr_range_dps
         # 1. input
         self._last: tuple[float, np.ndarray, np.ndarray] | None = None
-        self._input = BlockInput(info.sensor_id, fs, rate_tolerance=s.rate_tolerance)
+        # non-physical samples are lost samples, as for the feet (dsp.stream_input): a dropout
+        # written as zeros on all six axes would read as a flight phase (free fall) otherwise
+        self._input = BlockInput(
+            info.sensor_id,
+            fs,
+            rate_tolerance=s.rate_tolerance,
+            acc_range_ms2=self._acc_fs,
+            gyr_range_dps=self._gyr_fs,
+            zero_dropouts=True,
+        )
         # 2. alignment
         self.alignment_: PelvisAlignment | None = None
         self._R: np.ndarray | None = None

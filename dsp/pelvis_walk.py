@@ -55,6 +55,7 @@ from dsp.filters import samples_for
 from dsp.metrics import cadence_spm
 from dsp.pelvis_events import (
     WALK_MAX_STEP_S,
+    WALK_SMOOTH_S,
     detect_walk_steps,
     flight_runs,
     may_hold_walk_runs,
@@ -554,7 +555,10 @@ class PelvisWalk:
             st.yaw_rate = float(ctx.gyr[ia : i0 + 1, 2].mean())
         if math.isfinite(st.next_ic):
             i_end = self._stance_end(t, st)
-            if ctx.gap[max(0, i0 - 2) : min(n, i1 + 3)].any():
+            # lost samples (bridged) from the reach of the contact's smoothing before it to
+            # the next contact: its timing or its values came through them
+            i_lo = min(i0 - 2, int(np.searchsorted(t, t_ic - WALK_SMOOTH_S)))
+            if ctx.gap[max(0, i_lo) : min(n, i1 + 3)].any():
                 st.flags.append("gap")
             if ctx.sat[i0 : i_end + 1].any():
                 st.flags.append("saturated")

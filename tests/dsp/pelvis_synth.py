@@ -69,10 +69,15 @@ def synth_pelvis_run(
     R_bs: np.ndarray = FACING_BACK,
     a_fwd: float = 4.0,
     a_lat: float = 1.5,
-    noise: float = 0.0,
+    noise: float = 1e-3,
     seed: int = 0,
 ) -> PelvisSynth:
-    """Signals of a standing period followed by ``n_steps`` running steps (left first)."""
+    """Signals of a standing period followed by ``n_steps`` running steps (left first).
+
+    ``noise``: white noise of the accelerometer (m/s²; the gyroscope's is 10 x, in deg/s). A
+    real sensor always reads some: without any, the flight phases would read exactly zero on
+    all six axes, which the analysers take for a radio dropout (``dsp.stream_input``).
+    """
     ts = 60.0 / cadence_spm
     tc = contact_time
     t0 = standing_s + (ts - tc)  # first contact after one flight phase
