@@ -136,6 +136,13 @@ class FootSettings:
         real walk's contacts were missing when such rows were not reported), but not when a
         loss of at least ``gap_landing_min_s`` starts between IC and foot-flat and the foot
         was still swinging at the IC found.
+    max_integrated_gap_s : float
+        A stride whose integration (foot-flat to foot-flat) crosses a loss longer than
+        ``max(max_integrated_gap_s, 3.5 sample periods)`` (time step across it, s) gets no
+        stride length or speed: the rotation and velocity
+        lost in it are not recovered (simulated running and walking with 3 % packet loss at
+        104 Hz: stride length 1.1 -> 1.9 % and 1.3 -> 1.8 % when strides across 60-100 ms
+        losses kept theirs). Its contact, timing and angles are reported, flagged ``gap``.
     gap_landing_min_s : float
         A data loss this long (s, time step across it) starting after IC and before foot-flat
         may have held the landing (impact and slap take about 30 ms): when the pitch rate at
@@ -213,7 +220,8 @@ class FootSettings:
     min_orientation_confidence: float = 0.3
     max_clip_run_s: float = 0.05
     clip_recent_strides: int = 8
-    gap_split_s: float = 0.06
+    gap_split_s: float = 0.1
+    max_integrated_gap_s: float = 0.06
     gap_landing_min_s: float = LANDING_LOSS_MIN_S
     rate_tolerance: float = RATE_TOLERANCE
     rest_max_dps: float = 25.0
@@ -249,6 +257,7 @@ class _Job:
     saturated: bool
     minor: list  # small losses known when the contact was queued
     long_clip: bool = False  # a clipped run too long to re-estimate
+    long_gap: bool = False  # the stride's integration crosses a loss too long to bridge
 
 
 @dataclass
@@ -1171,6 +1180,15 @@ class FootAnalyzer(StreamAnalyzer):
             recent.append(long_clip)
             # the range is too small for this swing: most recent strides clip for long
             long_clip = long_clip or 2 * sum(recent) >= recent.maxlen  # type: ignore[operator]
+        long_gap = False
+        if nxt is not None and self._minor:
+            t_w = window[0]
+            lo_t, hi_t = float(t_w[0]), float(t_w[-1])
+            thr = max(self.settings.max_integrated_gap_s, 3.5 / self.fs)  # as gap_split_s
+            long_gap = any(
+                bool(np.any((g[:, 1] - g[:, 0] > thr) & (g[:, 1] > lo_t) & (g[:, 0] < hi_t)))
+                for g in self._minor
+            )
         self._jobs.append(
             _Job(
                 ev=ev,
@@ -1181,6 +1199,7 @@ class FootAnalyzer(StreamAnalyzer):
                 saturated=saturated,
                 minor=list(self._minor),
                 long_clip=long_clip,
+                long_gap=long_gap,
             )
         )
 
@@ -1293,7 +1312,10 @@ class FootAnalyzer(StreamAnalyzer):
                 m, trace = by_job[id(job)]
                 tilt = float(m.pop("tilt_error_deg", None) or math.nan)
                 if job.has_next and (
-                    not math.isfinite(tilt) or tilt > s.metrics.max_tilt_error_deg or job.long_clip
+                    not math.isfinite(tilt)
+                    or tilt > s.metrics.max_tilt_error_deg
+                    or job.long_clip
+                    or job.long_gap
                 ):
                     for k in ("stride_length", "speed"):
                         m[k] = None

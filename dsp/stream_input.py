@@ -24,7 +24,7 @@ analysers decide the same way lives here once, with per-analyser parameters:
 * **the gap policy** (:func:`classify_gaps`): an interval longer than the analyser's
   ``gap_split_s`` splits the data into segments; a shorter one over 1.5 sample periods is a
   short gap (the feet keep it as a "minor gap" integrated with its real time step, the pelvis
-  bridges it by interpolation on the nominal grid). Feet: ``max(0.06 s, 3.5 periods)``;
+  bridges it by interpolation on the nominal grid). Feet: ``max(0.1 s, 3.5 periods)``;
   pelvis: ``bridge_max_s`` (0.25 s: its gyroscope chain and attitude survive a longer bridge);
 * **saturation marks** (:func:`saturated_samples`): any axis at the stated range;
 * **alignment retries** (:meth:`StreamAnalyzer._judge_alignment`): adopt a good rotation, or

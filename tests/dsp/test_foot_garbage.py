@@ -74,7 +74,8 @@ def test_zero_runs_dropped_whatever_the_blocks(step):
 def test_zero_dropouts_are_gaps_not_stillness(easy):
     """Radio dropouts written as zeros (runs of 5-40 samples) used to end in LinAlgError in the
     alignment; now they are lost samples: the contacts around them are flagged or left out,
-    the others are found as without them."""
+    the others are found as without them. (Losses up to ``gap_split_s``, 0.1 s, are bridged: a
+    contact overlapping one is reported, flagged ``gap``.)"""
     b = easy.blocks["left_foot"]
     acc, gyr = b.acc.copy(), b.gyr.copy()
     rng = np.random.default_rng(1)
@@ -91,7 +92,8 @@ def test_zero_dropouts_are_gaps_not_stillness(easy):
     zeros = (acc == 0).all(axis=1)
     for r in rows:
         i0, i1 = np.searchsorted(b.t, [r.t_ic - 0.01, r.t_to + 0.01])
-        assert not zeros[i0:i1].any(), f"a contact at {r.t_ic:.2f} s inside a dropout"
+        if zeros[i0:i1].any():
+            assert "gap" in r.flags, f"a contact at {r.t_ic:.2f} s over a dropout, not flagged"
     truth_gaps = []
     k = np.flatnonzero(np.diff(np.concatenate(([0], zeros.astype(np.int8), [0]))))
     for a, z in zip(k[::2], k[1::2], strict=True):
