@@ -8,10 +8,12 @@ fast).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +147,37 @@ def MainWindow(worker: Any, profile: Profile, config: ViewerConfig) -> Any:
     return Window(worker, profile, config)
 
 
+#: Signals that close the window as its close button does (the live recording is finalised):
+#: Ctrl-C in the terminal, ``kill``, the terminal closing. Python runs a handler only between
+#: bytecodes; the window's 20 ms pull timer runs Python often enough.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def close_on_signals(close: Callable[[], None]) -> Iterator[None]:
+    """While inside: :data:`STOP_SIGNALS` call ``close`` (on the Qt event loop) instead of
+    raising ``KeyboardInterrupt`` inside a Qt slot (a traceback, the window going on) or
+    killing the process (a live recording left without its last second)."""
+    from PySide6 import QtCore
+
+    def handler(signum: int, frame: Any) -> None:
+        log.info("%s: closing the window", signal.Signals(signum).name)
+        QtCore.QTimer.singleShot(0, close)
+
+    previous = {}
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or not allowed
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, signal.SIG_DFL if old is None else old)
+
+
 def run_viewer(
     worker_factory: Callable[[], Any],
     profile: Profile,
@@ -187,7 +220,8 @@ def run_viewer(
 
     if config.exit_after_s is not None:
         QtCore.QTimer.singleShot(int(config.exit_after_s * 1000), finish)
-    app.exec()
+    with close_on_signals(win.close):
+        app.exec()
     worker.stop(timeout=300.0)  # a live recording is finalised on close
     if result["code"]:
         raise ViewerError(f"{config.screenshot}: cannot write the screenshot (PNG)")

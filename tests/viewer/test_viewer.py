@@ -494,3 +494,39 @@ def test_live_banner_holds_a_rule_only_while_its_activity_goes_on(qtbot):
     win.redraw()
     assert "Heel striking" in win.banner.text() and "Walking" in win.banner.text()
     win.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_live_stops_cleanly_on_ctrl_c_or_kill(tmp_path, sig):
+    """Ctrl-C (or ``kill``) in the terminal of ``runform live`` closes the window as its close
+    button does: the recording is finalised, no traceback (it printed a KeyboardInterrupt
+    traceback from a Qt slot and went on running; SIGTERM killed it mid-recording)."""
+    import signal
+    import time
+
+    out = tmp_path / "live.h5"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "runform", "live", "--simulate", "--sim-speed", "4",
+         "--out", str(out), "--mute", "--exit-after", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        t0 = time.monotonic()
+        while not (out.exists() and out.stat().st_size > 200_000):  # a few s recorded
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() - t0 < 60, "the recording did not start"
+            time.sleep(0.2)
+        p.send_signal(getattr(signal, sig))
+        stdout, stderr = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert f"recorded {out}" in stdout
+    with open_recording(out) as rec:
+        assert rec.duration_s > 2.0
+        assert {s.placement for s in rec.sensors} == {"left_foot", "right_foot", "pelvis"}
