@@ -280,7 +280,7 @@ def _check_not_emulated(state: Path) -> None:
 
 async def _arm(args: argparse.Namespace, state: Path) -> int:
     from firmware_bridge.devices import StreamSettings
-    from firmware_bridge.sensorlog.session import arm_sensors
+    from firmware_bridge.sensorlog.session import arm_sensors, check_can_arm
     from runform.commands.record import check_scenario, check_stream_options, parse_sensors
 
     check_stream_options(args)
@@ -307,6 +307,9 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         check_scenario(args.scenario)
         check_seed(args.seed)
         check_range("--flash-kib", args.flash_kib, 1, MAX_FLASH_KIB, "KiB")
+        # before the emulated sensors are made anew: saving them would erase the logs of a
+        # run not downloaded yet (then 'cannot map its clock' at its download)
+        check_can_arm(state)
         rig = LoggingRig.create(
             placements,
             models=models,

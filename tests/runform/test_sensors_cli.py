@@ -138,3 +138,26 @@ def test_arm_simulate_devices_needs_simulate(tmp_path, capsys):
     argv = ["sensors", "arm", "--sensor", "left_foot=C0:52:46:00:00:01", "--simulate-devices"]
     assert main([*argv, "polar", "--state", str(tmp_path / "armed.json")]) == 2
     assert "--simulate-devices needs --simulate" in capsys.readouterr().err
+
+
+def test_arming_again_before_the_download_keeps_the_run(tmp_path, capsys):
+    """A second ``sensors arm --simulate`` before the download is refused, and must leave the
+    emulated sensors as they are: it made them anew (their logs empty, stopped) and the
+    download of the run then failed with 'cannot map its clock'."""
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 0
+    capsys.readouterr()
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 2
+    err = capsys.readouterr().err
+    assert "not downloaded yet" in err and err.count("\n") == 1
+    assert main(["sensors", "status", "--simulate", "--state", st, "--run-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": logging, memory") == 3, out
+    rec = tmp_path / "run.h5"
+    argv = ["sensors", "download", "--simulate", "--state", st, "--run-seconds", "20"]
+    assert main([*argv, "--out", str(rec), "--quiet"]) == 0, capsys.readouterr().err
+    with open_recording(rec) as r:
+        assert len(r.sensors) == 3
+        assert all(len(r.read(s.sensor_id).t) > 200 * 15 for s in r.sensors)
