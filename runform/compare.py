@@ -703,6 +703,19 @@ def _strike_sentence(comp: Comparison, group: str) -> str | None:
     )
 
 
+def _nothing_compared(comp: Comparison) -> str:
+    """Why no finding could be said: no placement in common, or too few strides (a run of a
+    few seconds: its contacts have no full stride, so no cadence)."""
+    why = no_common_placement(comp.a, comp.b)
+    if why is not None:
+        return f"no metric could be compared: {why}"
+    counts = []
+    for run in (comp.a, comp.b):
+        feet, pelvis = len(run.rows("both feet")), len(run.rows("pelvis"))
+        counts.append(f"{run.label} has {feet} foot and {pelvis} pelvis contacts")
+    return f"no metric could be compared: too few strides ({'; '.join(counts)})"
+
+
 def summary_sentences(comp: Comparison) -> list[str]:
     """Plain-language findings, most important first (strike pattern, cadence, pelvis...)."""
     out: list[str] = []
@@ -750,5 +763,5 @@ def summary_sentences(comp: Comparison) -> list[str]:
         if m:
             out.append(_metric_sentence(m, name, profile=prof, units=comp.units))
     if not out:
-        out.append("no metric could be compared: the runs share no analysed sensor placement")
+        out.append(_nothing_compared(comp))
     return out
