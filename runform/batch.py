@@ -26,6 +26,7 @@ Output folder
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import hashlib
@@ -33,9 +34,10 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +188,46 @@ def _one_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
+class _TaskWarnings(logging.Handler):
+    """On a worker's root logger: the warnings logged while a batch task of the same thread
+    runs go back with its result, for the main process to say with the recording's name
+    (printed by the worker they read 'sensor pelvis: no alignment ...', of no file). Records
+    outside a task go where they went before (the last-resort handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = getattr(self.local, "lines", None)
+        if lines is not None:
+            msg = record.getMessage().strip()
+            lines.append(msg.splitlines()[0] if msg else record.levelname)
+        elif logging.lastResort is not None and record.levelno >= logging.lastResort.level:
+            logging.lastResort.handle(record)
+
+
+_task_warnings_handler: _TaskWarnings | None = None
+_task_warnings_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _task_warnings() -> Iterator[list[str]]:
+    """The warnings (one line each) logged by this thread while inside."""
+    global _task_warnings_handler
+    with _task_warnings_lock:
+        if _task_warnings_handler is None:
+            _task_warnings_handler = _TaskWarnings()
+            logging.getLogger().addHandler(_task_warnings_handler)
+    handler = _task_warnings_handler
+    lines: list[str] = []
+    handler.local.lines = lines
+    try:
+        yield lines
+    finally:
+        handler.local.lines = None
+
+
 def _flatten(prefix: str, d: Any, out: dict[str, Any]) -> None:
     if isinstance(d, dict):
         for k, v in d.items():
@@ -217,7 +259,8 @@ def analyse_for_batch(
     dict
         ``status`` (``ok``, ``skipped`` or ``error``), ``recording`` (path), ``content_hash``,
         and for ``ok``: ``strides`` (DataFrame), ``row`` (dict of the recordings table),
-        ``seconds`` (analysis time).
+        ``seconds`` (analysis time), ``warnings`` (the analysis' warnings, one line each: the
+        main process logs them with the path).
     """
     from runform.analysis_run import analyse_recording
 
@@ -229,7 +272,8 @@ def analyse_for_batch(
     if digest in done:
         return {"status": "skipped", "recording": path, "content_hash": digest}
     try:
-        res = analyse_recording(path, profile=profile)
+        with _task_warnings() as warnings:
+            res = analyse_recording(path, profile=profile)
     except Exception as exc:
         return {
             "status": "error",
@@ -269,6 +313,7 @@ def analyse_for_batch(
         "strides": strides,
         "row": row,
         "seconds": time.perf_counter() - t0,
+        "warnings": warnings,
     }
 
 
@@ -535,6 +580,8 @@ def run_batch(
             fu.release()
             state.finished += 1
             state.last = path
+            for line in dict.fromkeys(r.get("warnings", ())):  # said once, with its file
+                log.warning("%s: %s", path, line)
             if r["status"] in ("ok", "skipped"):
                 _remember(cache, path, r["content_hash"])
             if r["status"] == "ok":

@@ -125,3 +125,19 @@ def test_expand_inputs(inputs, tmp_path):
         expand_inputs([str(tmp_path / "missing.h5")])
     with pytest.raises(UsageError, match="matches no file"):
         expand_inputs([str(tmp_path / "*.h5")])
+
+
+def test_analysis_warnings_name_their_recording(inputs, client, tmp_path, caplog):
+    """A warning of one recording's analysis is said with the recording's path (printed by a
+    worker it read 'sensor pelvis: no alignment (...)', of no file among the many)."""
+    import logging
+
+    short = tmp_path / "short.h5"
+    simulate_session("easy", duration_s=3.0, seed=5).write(short)
+    with caplog.at_level(logging.WARNING, logger="runform.batch"):
+        res = run_batch([str(short), str(inputs / "run0.h5")], tmp_path / "out", client=client)
+    assert (res.analysed, res.failed) == (2, 0)
+    said = [r.getMessage() for r in caplog.records if r.name == "runform.batch"]
+    assert said, "no warning of the short recording"
+    assert all(m.startswith(f"{short}: sensor ") for m in said), said
+    assert any("no alignment" in m for m in said), said
