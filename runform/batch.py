@@ -51,6 +51,7 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "analyse_for_batch",
+    "check_profile",
     "check_workers",
     "content_hash",
     "expand_inputs",
@@ -460,6 +461,19 @@ def check_workers(workers: int | None) -> None:
         raise UsageError(f"--workers {workers}: expected 1 to {MAX_LOCAL_WORKERS}")
 
 
+def check_profile(profile: str | None, *, remote: bool = False) -> None:
+    """The alert profile of a batch, read once here: a bad one is one line, not the same error
+    for every recording. A TOML file missing here is left to the workers of a ``remote``
+    scheduler (it may be on their machines: they say it if not)."""
+    if profile is None:
+        return
+    if remote and str(profile).endswith(".toml") and not Path(profile).exists():
+        return
+    from runform.profiles import resolve_profile
+
+    resolve_profile(profile)
+
+
 def run_batch(
     inputs: Iterable[str],
     out_dir: str | os.PathLike[str],
@@ -497,6 +511,7 @@ def run_batch(
 
     check_workers(workers)
     files = expand_inputs(inputs)
+    check_profile(profile, remote=scheduler is not None or client is not None)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():  # mkdir would say only "File exists"
         raise UsageError(

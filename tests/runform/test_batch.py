@@ -141,3 +141,17 @@ def test_analysis_warnings_name_their_recording(inputs, client, tmp_path, caplog
     assert said, "no warning of the short recording"
     assert all(m.startswith(f"{short}: sensor ") for m in said), said
     assert any("no alignment" in m for m in said), said
+
+
+def test_a_bad_profile_is_one_line_before_any_recording(inputs, tmp_path, capsys):
+    """``batch --profile nosuch``: one line and exit 2 before the cluster starts; it was the
+    same profile error once per recording in errors.csv (exit 1)."""
+    out = tmp_path / "out"
+    code = main(["batch", str(inputs), "--out", str(out), "--profile", "nosuch", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1 and "profile nosuch" in err[0], err
+    assert not out.exists()
+    with pytest.raises(Exception, match="profile nosuch"):
+        run_batch([str(inputs)], tmp_path / "out2", profile="nosuch")
+    assert not (tmp_path / "out2").exists()
