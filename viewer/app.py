@@ -147,20 +147,16 @@ def MainWindow(worker: Any, profile: Profile, config: ViewerConfig) -> Any:
     return Window(worker, profile, config)
 
 
-#: Signals that close the window as its close button does (the live recording is finalised):
-#: Ctrl-C in the terminal, ``kill``, the terminal closing. Python runs a handler only between
-#: bytecodes; the window's 20 ms pull timer runs Python often enough.
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
-
-
 @contextlib.contextmanager
 def close_on_signals(close: Callable[[], None]) -> Iterator[None]:
-    """While inside: :data:`STOP_SIGNALS` call ``close`` (on the Qt event loop) instead of
-    raising ``KeyboardInterrupt`` inside a Qt slot (a traceback, the window going on) or
-    killing the process (a live recording left without its last second)."""
+    """While inside: :data:`recordings.recorder.STOP_SIGNALS` (Ctrl-C, ``kill``, the terminal
+    closing) call ``close`` (on the Qt event loop) as the window's close button does, instead
+    of raising ``KeyboardInterrupt`` inside a Qt slot (a traceback, the window going on) or
+    killing the process (a live recording left without its last second). Python runs a
+    handler only between bytecodes: the window's 20 ms pull timer runs Python often enough."""
     from PySide6 import QtCore
+
+    from recordings.recorder import STOP_SIGNALS
 
     def handler(signum: int, frame: Any) -> None:
         log.info("%s: closing the window", signal.Signals(signum).name)
