@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -218,10 +219,45 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--run-seconds needs --simulate (real sensors log in real time)")
         check_range("--run-seconds", args.run_seconds, 0.0, MAX_RUN_SECONDS, "s since arming")
     if args.action == "arm":
-        return asyncio.run(_arm(args, state))
+        return asyncio.run(_stoppable(_arm(args, state)))
     if args.action == "status":
-        return asyncio.run(_status(args, state))
-    return asyncio.run(_download(args, state))
+        return asyncio.run(_stoppable(_status(args, state)))
+    return asyncio.run(_stoppable(_download(args, state)))
+
+
+async def _stoppable(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; SIGTERM and SIGHUP (``kill``, the terminal closing) end it as Ctrl-C does:
+    cancelled at an await, its cleanup run (the journals closed, the emulated sensors' state
+    saved: a download is resumed by running it again), then 'runform: interrupted'. They
+    killed the process: with ``--simulate`` the emulated sensors lost what the download had
+    done to them (a resumed download wrote 2 s of a 200 s pelvis log, 'log was FULL')."""
+    import signal
+
+    from recordings.recorder import STOP_SIGNALS
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    got: list[int] = []
+    sigs = [s for s in STOP_SIGNALS if s != signal.SIGINT]  # asyncio.run has its own SIGINT
+
+    def stop(sig: int) -> None:
+        got.append(sig)
+        if task is not None:
+            task.cancel()
+
+    for sig in sigs:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if got:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        for sig in sigs:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 @contextlib.asynccontextmanager

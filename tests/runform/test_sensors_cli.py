@@ -161,3 +161,50 @@ def test_arming_again_before_the_download_keeps_the_run(tmp_path, capsys):
     with open_recording(rec) as r:
         assert len(r.sensors) == 3
         assert all(len(r.read(s.sensor_id).t) > 200 * 15 for s in r.sensors)
+
+
+def test_a_download_killed_midway_resumes_to_the_whole_run(tmp_path, capsys):
+    """SIGTERM (``kill``, or SIGHUP: the terminal closing) during ``sensors download`` ends it
+    as Ctrl-C does, and running it again writes the whole run. It killed the process: the
+    emulated sensors lost what the download had done, and the resumed download wrote 2 s of a
+    200 s pelvis log ('log was FULL')."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 0
+    rec = tmp_path / "run.h5"
+    argv = ["sensors", "download", "--simulate", "--state", st, "--out", str(rec)]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "runform", *argv, "--speed", "1", "--run-seconds", "200"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )  # fmt: skip
+    try:
+        t0 = time.monotonic()
+        assert p.stderr is not None
+        for line in p.stderr:  # the first sensor is in, the second under way
+            if line.strip().startswith("right_foot:"):
+                break
+            assert time.monotonic() - t0 < 120
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130, err
+    assert "runform: interrupted" in err and "Traceback" not in err
+    assert not rec.exists()
+    capsys.readouterr()
+    assert main([*argv, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("samples, gaps 0") == 3 and "FULL" not in out, out
+    with open_recording(rec) as r:
+        for s in r.sensors:  # 200 s at 208 Hz each
+            assert len(r.read(s.sensor_id).t) > 208 * 195, s.sensor_id
