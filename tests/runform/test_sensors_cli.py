@@ -62,6 +62,12 @@ def test_cli_with_a_polar_verity_sense(tmp_path, capsys):
         info = {i.sensor_id: i for i in r.sensors}["left_foot"]
         assert info.sample_rate_hz == 52.0 and info.device_model == "polar-verity-sense"
         assert len(r.read("left_foot").t) > 52 * 60
+    # after the download: stopped by it, not full (the Verity Sense read 'FULL' beside
+    # 'memory 0 of 16384 KiB used', as any armed Polar not logging)
+    assert main(["sensors", "status", "--simulate", "--state", st]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": stopped by the download, memory") == 3, out
+    assert "FULL" not in out, out
 
 
 def test_download_never_replaces_an_earlier_recording_without_force(tmp_path, capsys):
