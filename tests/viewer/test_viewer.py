@@ -530,3 +530,21 @@ def test_live_stops_cleanly_on_ctrl_c_or_kill(tmp_path, sig):
     with open_recording(out) as rec:
         assert rec.duration_s > 2.0
         assert {s.placement for s in rec.sensors} == {"left_foot", "right_foot", "pelvis"}
+
+
+def test_no_alsa_lines_when_there_is_no_sound_card():
+    """Without a sound card the viewer says 'no audio output' once; libasound printed about
+    40 lines of its own ('ALSA lib confmisc.c:855:(parse_card) cannot find card '0'', ...)
+    before it on every live and replay."""
+    code = (
+        "import logging; logging.basicConfig(level=logging.WARNING)\n"
+        "from viewer.sound import SoundPlayer\n"
+        "p = SoundPlayer(backend='auto'); p.play('heel_strike', 'low'); p.close()\n"
+        "print('done', p.backend_)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert "done" in r.stdout
+    assert "ALSA lib" not in r.stderr, r.stderr
