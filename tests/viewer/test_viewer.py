@@ -496,6 +496,39 @@ def test_live_banner_holds_a_rule_only_while_its_activity_goes_on(qtbot):
     win.close()
 
 
+def test_replay_banner_holds_a_rule_only_while_its_activity_goes_on(qtbot):
+    """Replay: the activity is the contacts' at the cursor. A walking rule raised in the
+    walk-up left the banner once the run began (it read 'Walking: pelvis drops ...' through
+    the whole run of an intervals session), and is back in the next walk."""
+    from dsp.alerts import Alert
+    from dsp.contact import ContactRow
+    from viewer.worker import Update
+
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(lambda: None, profile, replay=True)  # updates come from the test
+    cfg = ViewerConfig(mode="replay", muted=True, sound_backend="log", size=(1000, 700))
+    win = MainWindow(worker, profile, cfg)
+    qtbot.addWidget(win)
+    info = {"sensors": [], "duration_s": 100.0, "t_start": 0.0, "t_end": 100.0,
+            "markers": [], "analysis_error": None}  # fmt: skip
+    rows = [
+        ContactRow("left_foot", "left", t, activity="walk" if t < 30 or t >= 70 else "run")
+        for t in range(1, 100)
+    ]
+    drop = Alert(12.0, "walk_pelvic_drop", "Walking: pelvis drops ...", "warning", "none", "left",
+                 9.0, "pelvis")  # fmt: skip
+    strides = {"rows": rows, "early": [], "traces": [], "alerts": [drop], "cleared": []}
+    # the analysis ran ahead: its current activity is that of the end
+    for kind, data in (("sensors", info), ("strides", strides), ("activity", "walk")):
+        worker.updates.put(Update(kind, data))
+    win.pull()
+    for t, walking in ((20.0, True), (50.0, False), (80.0, True)):
+        win.model.set_position(t)
+        win.redraw()
+        assert ("Walking" in win.banner.text()) == walking, (t, win.banner.text())
+    win.close()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_live_stops_cleanly_on_ctrl_c_or_kill(tmp_path, sig):
