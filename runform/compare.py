@@ -588,8 +588,11 @@ def format_diff(v: float | None, unit: str, *, units: str = "metric") -> str:
     v, unit = in_units(v, unit, units)
     if v is None or not math.isfinite(v):
         return "–"
-    sign = "+" if v > 0 else ("−" if v < 0 else "±")
     number, suffix = _scaled(abs(v), unit)
+    if not any(c in "123456789" for c in number):  # rounds to zero: '−0.0 mph' read as a fall
+        sign = "±"
+    else:
+        sign = "+" if v > 0 else ("−" if v < 0 else "±")
     return f"{sign}{number}{' pp' if unit in ('fraction', '%') else suffix}"
 
 

@@ -213,3 +213,13 @@ def test_too_few_strides_is_said_as_such_not_no_placement_in_common(recs):
     assert "share no analysed sensor placement" not in said
     assert said.startswith("no metric could be compared: too few strides"), said
     assert "B: short.h5 has 2 foot and 0 pelvis contacts" in said, said
+
+
+def test_a_difference_that_rounds_to_zero_has_no_sign():
+    """The figure title of a speed unchanged to 0.01 mph read 'speed (mph) −0.0 mph'."""
+    from runform.compare import format_diff
+
+    assert format_diff(-0.004, "m/s", units="imperial") == "±0.0 mph"
+    assert format_diff(-0.0004, "s") == "±0 ms"
+    assert format_diff(-0.3, "m/s", units="imperial") == "−0.7 mph"
+    assert format_diff(0.002, "s") == "+2 ms"
