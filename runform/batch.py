@@ -581,6 +581,7 @@ def run_batch(
             for i, f in enumerate(todo)
         ]
         by_key = {fu.key: f for fu, f in zip(futures, todo, strict=True)}
+        analysed_now: dict[str, str] = {}  # content hash -> the path analysed in this run
         for fu in as_completed(futures):
             path = by_key[fu.key]
             try:
@@ -599,7 +600,14 @@ def run_batch(
                 log.warning("%s: %s", path, line)
             if r["status"] in ("ok", "skipped"):
                 _remember(cache, path, r["content_hash"])
+            if r["status"] == "ok" and r["content_hash"] in analysed_now:
+                # a copy of a recording analysed in this run (both were under way at once):
+                # skipped as a re-run skips it, not counted twice (it said '2 analysed, 1206
+                # strides' beside tables of 1 recording and 603 strides)
+                log.info("%s: same content as %s, skipped", path, analysed_now[r["content_hash"]])
+                r = {**r, "status": "skipped"}
             if r["status"] == "ok":
+                analysed_now[r["content_hash"]] = path
                 _save_part(parts, r)
                 state.analysed += 1
                 state.strides += len(r["strides"])

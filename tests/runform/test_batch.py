@@ -155,3 +155,16 @@ def test_a_bad_profile_is_one_line_before_any_recording(inputs, tmp_path, capsys
     with pytest.raises(Exception, match="profile nosuch"):
         run_batch([str(inputs)], tmp_path / "out2", profile="nosuch")
     assert not (tmp_path / "out2").exists()
+
+
+def test_two_copies_in_one_run_are_analysed_once(inputs, client, tmp_path):
+    """A recording and its copy in one run (both under way at once): one analysed, the copy
+    skipped as a re-run skips it. Both were counted ('2 analysed, 1206 strides') beside
+    tables of 1 recording and 603 strides (parts are kept by content hash)."""
+    copy = tmp_path / "copy_of_run0.h5"
+    shutil.copy(inputs / "run0.h5", copy)
+    out = tmp_path / "out"
+    res = run_batch([str(inputs / "run0.h5"), str(copy)], out, client=client)
+    assert (res.total, res.analysed, res.skipped, res.failed) == (2, 1, 1, 0)
+    assert res.strides == len(pd.read_parquet(out / "strides.parquet")) > 20
+    assert len(pd.read_parquet(out / "recordings.parquet")) == 1
