@@ -581,3 +581,12 @@ def test_no_alsa_lines_when_there_is_no_sound_card():
     assert r.returncode == 0, r.stderr
     assert "done" in r.stdout
     assert "ALSA lib" not in r.stderr, r.stderr
+
+
+def test_live_closed_before_any_data_says_the_recording_is_empty(tmp_path):
+    """Closed before the emulated sensors sent anything: it said 'recorded live.h5' of a file
+    that analyze and replay then refuse ('no samples: every sensor is empty')."""
+    out = tmp_path / "live.h5"
+    r = _cli("live", "--simulate", "--out", str(out), "--mute", "--exit-after", "0.05")
+    assert r.returncode == 0, r.stderr
+    assert f"recorded {out}: no samples" in r.stdout, r.stdout
