@@ -420,16 +420,16 @@ async def _status(args: argparse.Namespace, state: Path) -> int:
         if s.stopped and not st.logging:
             # the download stopped it: 'full' is what it was then (a Polar reads full
             # whenever it is armed and not logging: 'FULL' beside 0 KiB used)
-            state = "stopped by the download" + (
+            doing = "stopped by the download" + (
                 " (the log was FULL)" if s.full_at_download else ""
             )
             full = False
         else:
-            state, full = ("logging" if st.logging else "stopped"), st.full
+            doing, full = ("logging" if st.logging else "stopped"), st.full
         flags = (" FULL" if full else "") + (
             f", {st.overwritten} records overwritten" if st.overwritten else ""
         )
-        print(f"{sid} ({s.device_model} {s.address}): {state}, {memory}, battery {batt}{flags}")
+        print(f"{sid} ({s.device_model} {s.address}): {doing}, {memory}, battery {batt}{flags}")
     return 0
 
 
