@@ -1093,6 +1093,11 @@ def open_recording(
                 f"{p}: the file is cut short ({int(cut[1])} of {int(cut[2])} bytes; an "
                 "interrupted copy or download?)"
             ) from None
+        if "unable to lock file" in str(exc):  # HDF5's lock: a writer has the file open
+            raise RecordingError(
+                f"{p}: the file is open for writing by another program (a recording still "
+                "running?); open it once that has ended"
+            ) from None
         raise RecordingError(f"{p}: HDF5 cannot open the file ({exc})") from None
     try:
         _small_metadata_cache(f)

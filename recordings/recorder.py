@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = [
     "BEHIND_SHARE",
     "MIN_FREE_BYTES",
     "MIN_SIZE_LIMIT_BYTES",
+    "STOP_SIGNALS",
     "RecordSummary",
     "Recorder",
     "falling_behind",
@@ -41,6 +43,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Signals on which ``runform record`` and ``runform live`` stop recording cleanly (the file
+#: closed with everything received, as on their own stop): Ctrl-C, ``kill``, and the terminal
+#: closing (SIGHUP killed them with the last second unwritten and the disk reserve file left).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 #: The recorder stops cleanly when less than this much space is left on the recording's disk,
 #: so that the file can still be closed and stays valid (``runform record --min-free-mb``).

@@ -26,6 +26,7 @@ Output folder
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import hashlib
@@ -33,9 +34,10 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "analyse_for_batch",
+    "check_profile",
     "check_workers",
     "content_hash",
     "expand_inputs",
@@ -186,6 +189,46 @@ def _one_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
+class _TaskWarnings(logging.Handler):
+    """On a worker's root logger: the warnings logged while a batch task of the same thread
+    runs go back with its result, for the main process to say with the recording's name
+    (printed by the worker they read 'sensor pelvis: no alignment ...', of no file). Records
+    outside a task go where they went before (the last-resort handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = getattr(self.local, "lines", None)
+        if lines is not None:
+            msg = record.getMessage().strip()
+            lines.append(msg.splitlines()[0] if msg else record.levelname)
+        elif logging.lastResort is not None and record.levelno >= logging.lastResort.level:
+            logging.lastResort.handle(record)
+
+
+_task_warnings_handler: _TaskWarnings | None = None
+_task_warnings_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _task_warnings() -> Iterator[list[str]]:
+    """The warnings (one line each) logged by this thread while inside."""
+    global _task_warnings_handler
+    with _task_warnings_lock:
+        if _task_warnings_handler is None:
+            _task_warnings_handler = _TaskWarnings()
+            logging.getLogger().addHandler(_task_warnings_handler)
+    handler = _task_warnings_handler
+    lines: list[str] = []
+    handler.local.lines = lines
+    try:
+        yield lines
+    finally:
+        handler.local.lines = None
+
+
 def _flatten(prefix: str, d: Any, out: dict[str, Any]) -> None:
     if isinstance(d, dict):
         for k, v in d.items():
@@ -217,7 +260,8 @@ def analyse_for_batch(
     dict
         ``status`` (``ok``, ``skipped`` or ``error``), ``recording`` (path), ``content_hash``,
         and for ``ok``: ``strides`` (DataFrame), ``row`` (dict of the recordings table),
-        ``seconds`` (analysis time).
+        ``seconds`` (analysis time), ``warnings`` (the analysis' warnings, one line each: the
+        main process logs them with the path).
     """
     from runform.analysis_run import analyse_recording
 
@@ -229,7 +273,8 @@ def analyse_for_batch(
     if digest in done:
         return {"status": "skipped", "recording": path, "content_hash": digest}
     try:
-        res = analyse_recording(path, profile=profile)
+        with _task_warnings() as warnings:
+            res = analyse_recording(path, profile=profile)
     except Exception as exc:
         return {
             "status": "error",
@@ -269,6 +314,7 @@ def analyse_for_batch(
         "strides": strides,
         "row": row,
         "seconds": time.perf_counter() - t0,
+        "warnings": warnings,
     }
 
 
@@ -415,6 +461,19 @@ def check_workers(workers: int | None) -> None:
         raise UsageError(f"--workers {workers}: expected 1 to {MAX_LOCAL_WORKERS}")
 
 
+def check_profile(profile: str | None, *, remote: bool = False) -> None:
+    """The alert profile of a batch, read once here: a bad one is one line, not the same error
+    for every recording. A TOML file missing here is left to the workers of a ``remote``
+    scheduler (it may be on their machines: they say it if not)."""
+    if profile is None:
+        return
+    if remote and str(profile).endswith(".toml") and not Path(profile).exists():
+        return
+    from runform.profiles import resolve_profile
+
+    resolve_profile(profile)
+
+
 def run_batch(
     inputs: Iterable[str],
     out_dir: str | os.PathLike[str],
@@ -452,6 +511,7 @@ def run_batch(
 
     check_workers(workers)
     files = expand_inputs(inputs)
+    check_profile(profile, remote=scheduler is not None or client is not None)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():  # mkdir would say only "File exists"
         raise UsageError(
@@ -521,6 +581,7 @@ def run_batch(
             for i, f in enumerate(todo)
         ]
         by_key = {fu.key: f for fu, f in zip(futures, todo, strict=True)}
+        analysed_now: dict[str, str] = {}  # content hash -> the path analysed in this run
         for fu in as_completed(futures):
             path = by_key[fu.key]
             try:
@@ -535,9 +596,18 @@ def run_batch(
             fu.release()
             state.finished += 1
             state.last = path
+            for line in dict.fromkeys(r.get("warnings", ())):  # said once, with its file
+                log.warning("%s: %s", path, line)
             if r["status"] in ("ok", "skipped"):
                 _remember(cache, path, r["content_hash"])
+            if r["status"] == "ok" and r["content_hash"] in analysed_now:
+                # a copy of a recording analysed in this run (both were under way at once):
+                # skipped as a re-run skips it, not counted twice (it said '2 analysed, 1206
+                # strides' beside tables of 1 recording and 603 strides)
+                log.info("%s: same content as %s, skipped", path, analysed_now[r["content_hash"]])
+                r = {**r, "status": "skipped"}
             if r["status"] == "ok":
+                analysed_now[r["content_hash"]] = path
                 _save_part(parts, r)
                 state.analysed += 1
                 state.strides += len(r["strides"])

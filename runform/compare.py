@@ -588,8 +588,11 @@ def format_diff(v: float | None, unit: str, *, units: str = "metric") -> str:
     v, unit = in_units(v, unit, units)
     if v is None or not math.isfinite(v):
         return "–"
-    sign = "+" if v > 0 else ("−" if v < 0 else "±")
     number, suffix = _scaled(abs(v), unit)
+    if not any(c in "123456789" for c in number):  # rounds to zero: '−0.0 mph' read as a fall
+        sign = "±"
+    else:
+        sign = "+" if v > 0 else ("−" if v < 0 else "±")
     return f"{sign}{number}{' pp' if unit in ('fraction', '%') else suffix}"
 
 
@@ -703,6 +706,19 @@ def _strike_sentence(comp: Comparison, group: str) -> str | None:
     )
 
 
+def _nothing_compared(comp: Comparison) -> str:
+    """Why no finding could be said: no placement in common, or too few strides (a run of a
+    few seconds: its contacts have no full stride, so no cadence)."""
+    why = no_common_placement(comp.a, comp.b)
+    if why is not None:
+        return f"no metric could be compared: {why}"
+    counts = []
+    for run in (comp.a, comp.b):
+        feet, pelvis = len(run.rows("both feet")), len(run.rows("pelvis"))
+        counts.append(f"{run.label} has {feet} foot and {pelvis} pelvis contacts")
+    return f"no metric could be compared: too few strides ({'; '.join(counts)})"
+
+
 def summary_sentences(comp: Comparison) -> list[str]:
     """Plain-language findings, most important first (strike pattern, cadence, pelvis...)."""
     out: list[str] = []
@@ -750,5 +766,5 @@ def summary_sentences(comp: Comparison) -> list[str]:
         if m:
             out.append(_metric_sentence(m, name, profile=prof, units=comp.units))
     if not out:
-        out.append("no metric could be compared: the runs share no analysed sensor placement")
+        out.append(_nothing_compared(comp))
     return out

@@ -8,10 +8,12 @@ fast).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +147,33 @@ def MainWindow(worker: Any, profile: Profile, config: ViewerConfig) -> Any:
     return Window(worker, profile, config)
 
 
+@contextlib.contextmanager
+def close_on_signals(close: Callable[[], None]) -> Iterator[None]:
+    """While inside: :data:`recordings.recorder.STOP_SIGNALS` (Ctrl-C, ``kill``, the terminal
+    closing) call ``close`` (on the Qt event loop) as the window's close button does, instead
+    of raising ``KeyboardInterrupt`` inside a Qt slot (a traceback, the window going on) or
+    killing the process (a live recording left without its last second). Python runs a
+    handler only between bytecodes: the window's 20 ms pull timer runs Python often enough."""
+    from PySide6 import QtCore
+
+    from recordings.recorder import STOP_SIGNALS
+
+    def handler(signum: int, frame: Any) -> None:
+        log.info("%s: closing the window", signal.Signals(signum).name)
+        QtCore.QTimer.singleShot(0, close)
+
+    previous = {}
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or not allowed
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, signal.SIG_DFL if old is None else old)
+
+
 def run_viewer(
     worker_factory: Callable[[], Any],
     profile: Profile,
@@ -187,7 +216,8 @@ def run_viewer(
 
     if config.exit_after_s is not None:
         QtCore.QTimer.singleShot(int(config.exit_after_s * 1000), finish)
-    app.exec()
+    with close_on_signals(win.close):
+        app.exec()
     worker.stop(timeout=300.0)  # a live recording is finalised on close
     if result["code"]:
         raise ViewerError(f"{config.screenshot}: cannot write the screenshot (PNG)")

@@ -382,12 +382,15 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.model.foot_rows(), self.model.pelvis_rows(), self.model.placements
                 )
             )
-        active = self.model.active_alerts()
-        if self.config.mode == "live":
-            # a running rule that was on when a walk break began is not evaluated while
-            # walking (nor a walking rule while running): out of the banner until its
-            # activity is back (in replay the analysis' activity runs ahead of the cursor)
-            active = [a for a in active if self.profile.watches(a.rule, self.activity)]
+        # a running rule that was on when a walk break began is not evaluated while walking
+        # (nor a walking rule while running): out of the banner until its activity is back.
+        # Live: the analysis' current activity; replay: the contacts' at the cursor (the
+        # analysis runs ahead of it; the banner held 'Walking: pelvis drops ...' all through
+        # the next run)
+        activity = (
+            self.activity if self.config.mode == "live" else self.model.activity_at_position()
+        )
+        active = [a for a in self.model.active_alerts() if self.profile.watches(a.rule, activity)]
         if self.error is None and self.loading is not None:
             # not "no alerts" while the alerts are still being computed
             self.banner.show_progress(self.loading)

@@ -151,6 +151,16 @@ class StrideModel:
         out = [r for r in self.visible_rows() if self.placement(r.sensor_id) == "pelvis"]
         return out if side is None else [r for r in out if r.side == side]
 
+    def activity_at_position(self) -> str | None:
+        """The activity (``run``/``walk``) of the latest contact at or before the position
+        (None before any): what the runner was doing there, in replay (where the analysis'
+        own current activity runs ahead of the cursor)."""
+        i = bisect.bisect_right(self.rows, self.position, key=self._key)
+        for k in range(i - 1, -1, -1):
+            if self.rows[k].activity:
+                return self.rows[k].activity
+        return None
+
     def raised_until(self, t0: float, t1: float) -> list[Alert]:
         """Alerts raised with ``t0 < t <= t1`` (what to announce when playback moves on)."""
         return [e.alert for e in self.events if e.alert is not None and t0 < e.t <= t1]

@@ -10,9 +10,11 @@ for.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 
@@ -148,6 +150,10 @@ class SoundPlayer:
 
     def _open(self) -> None:
         self._want_device = False  # try once
+        with _alsa_errors_quiet():
+            self._open_device()
+
+    def _open_device(self) -> None:
         try:
             import miniaudio
 
@@ -192,3 +198,39 @@ class SoundPlayer:
             except Exception:  # closing a device that failed underneath
                 log.debug("closing the audio device failed", exc_info=True)
             self._device = None
+
+
+@contextlib.contextmanager
+def _alsa_errors_quiet() -> Iterator[None]:
+    """While inside: libasound's own error lines go to the debug log, not to stderr.
+
+    Opening the device on a machine without a sound card, libasound printed about 40 lines
+    ('ALSA lib confmisc.c:855:(parse_card) cannot find card '0'', ...) before miniaudio failed
+    and the one-line warning said so. The handler is ALSA's default again on leaving: later
+    errors (from the audio thread) are printed as before, and no Python callback is left for
+    the library to call at exit. Linux with libasound only; elsewhere nothing changes.
+    """
+    lib = handler = None
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL("libasound.so.2")
+            # snd_lib_error_handler_t is variadic; the arguments before the varargs are enough
+            proto = ctypes.CFUNCTYPE(
+                None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+            )
+
+            def to_log(file: bytes, line: int, func: bytes, err: int, fmt: bytes) -> None:
+                log.debug("ALSA %s:%d (%s): %s", file, line, func, fmt)
+
+            handler = proto(to_log)
+            lib.snd_lib_error_set_handler(handler)
+        except (OSError, AttributeError):  # no libasound: nothing to quiet
+            lib = None
+    try:
+        yield
+    finally:
+        if lib is not None:
+            lib.snd_lib_error_set_handler(None)
+        del handler

@@ -49,6 +49,7 @@ __all__ = [
     "DownloadSummary",
     "RecordingWrite",
     "arm_sensors",
+    "check_can_arm",
     "download_sensors",
     "samples_to_blocks",
     "sensors_status",
@@ -213,6 +214,20 @@ async def _sync(driver: Any, client: Any, host_clock: Callable[[], float]) -> Sy
     return best_read(await driver.read_clocks(client, host_clock, SYNC_READS))
 
 
+def check_can_arm(state_path: str | os.PathLike[str]) -> None:
+    """A DeviceError when ``state_path`` holds sensors not downloaded yet: arming again would
+    lose their journals (and, for emulated sensors, their logs). Call it before touching any
+    sensor."""
+    state_path = Path(state_path)
+    if state_path.exists():
+        old = ArmState.load(state_path)
+        if any(not s.downloaded for s in old.sensors.values()):
+            raise DeviceError(
+                f"{state_path}: sensors armed on {old.armed_utc} are not downloaded yet; run "
+                "`runform sensors download` first (or delete the file to abandon them)"
+            )
+
+
 async def arm_sensors(
     sensors: dict[str, str],
     state_path: str | os.PathLike[str],
@@ -232,13 +247,7 @@ async def arm_sensors(
         journals would be lost: download it first or remove the state file).
     """
     state_path = Path(state_path)
-    if state_path.exists():
-        old = ArmState.load(state_path)
-        if any(not s.downloaded for s in old.sensors.values()):
-            raise DeviceError(
-                f"{state_path}: sensors armed on {old.armed_utc} are not downloaded yet; run "
-                "`runform sensors download` first (or delete the file to abandon them)"
-            )
+    check_can_arm(state_path)
     state = ArmState(state_path, armed_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if state.journal_dir.exists():  # journals of an abandoned session must not mix with this one
         log.warning("%s: removing the journals of an earlier, abandoned session", state.journal_dir)

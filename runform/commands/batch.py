@@ -46,10 +46,17 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from runform.batch import BatchProgress, check_workers, expand_inputs, run_batch
+    from runform.batch import (
+        BatchProgress,
+        check_profile,
+        check_workers,
+        expand_inputs,
+        run_batch,
+    )
     from runform.console import make_console
 
     check_workers(args.workers)  # before the progress bar and the output folder
+    check_profile(args.profile, remote=args.scheduler is not None)
     if not getattr(args, "verbose", 0):
         quiet_dask()
     files = expand_inputs(args.inputs)

@@ -184,7 +184,15 @@ def run(args: argparse.Namespace) -> int:
 
     code = run_viewer(make_worker, profile, config)
     if out is not None and out.exists():
-        print(f"recorded {safe_name(out)}")
+        wrote = [w.recorder_summary for w in workers if w.recorder_summary is not None]
+        if wrote and not any(n for s in wrote for n in s.samples.values()):
+            # analyze and replay of it would say 'no samples': say it now
+            print(
+                f"recorded {safe_name(out)}: no samples (the window closed before the sensors "
+                "sent any)"
+            )
+        else:
+            print(f"recorded {safe_name(out)}")
     for worker in workers:  # the recording stopped early (disk full): the file is kept
         summary = worker.recorder_summary
         stopped = None if summary is None else stop_message(summary, safe_name(summary.path))

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import re
 import shutil
-import signal
 import sys
 from pathlib import Path
 
@@ -276,11 +275,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(source, out: Path, args: argparse.Namespace):
-    from recordings.recorder import MIN_FREE_BYTES, format_status, record_source
+    from recordings.recorder import MIN_FREE_BYTES, STOP_SIGNALS, format_status, record_source
 
     min_free = MIN_FREE_BYTES if args.min_free_mb is None else int(args.min_free_mb * 1e6)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, source.stop)
 
@@ -327,6 +326,6 @@ async def _record(source, out: Path, args: argparse.Namespace):
             live.stop()
             if not live.console.is_terminal:  # rich leaves the last frame without a line end
                 print(file=sys.stderr, flush=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -218,10 +219,45 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--run-seconds needs --simulate (real sensors log in real time)")
         check_range("--run-seconds", args.run_seconds, 0.0, MAX_RUN_SECONDS, "s since arming")
     if args.action == "arm":
-        return asyncio.run(_arm(args, state))
+        return asyncio.run(_stoppable(_arm(args, state)))
     if args.action == "status":
-        return asyncio.run(_status(args, state))
-    return asyncio.run(_download(args, state))
+        return asyncio.run(_stoppable(_status(args, state)))
+    return asyncio.run(_stoppable(_download(args, state)))
+
+
+async def _stoppable(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; SIGTERM and SIGHUP (``kill``, the terminal closing) end it as Ctrl-C does:
+    cancelled at an await, its cleanup run (the journals closed, the emulated sensors' state
+    saved: a download is resumed by running it again), then 'runform: interrupted'. They
+    killed the process: with ``--simulate`` the emulated sensors lost what the download had
+    done to them (a resumed download wrote 2 s of a 200 s pelvis log, 'log was FULL')."""
+    import signal
+
+    from recordings.recorder import STOP_SIGNALS
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    got: list[int] = []
+    sigs = [s for s in STOP_SIGNALS if s != signal.SIGINT]  # asyncio.run has its own SIGINT
+
+    def stop(sig: int) -> None:
+        got.append(sig)
+        if task is not None:
+            task.cancel()
+
+    for sig in sigs:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if got:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        for sig in sigs:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 @contextlib.asynccontextmanager
@@ -280,7 +316,7 @@ def _check_not_emulated(state: Path) -> None:
 
 async def _arm(args: argparse.Namespace, state: Path) -> int:
     from firmware_bridge.devices import StreamSettings
-    from firmware_bridge.sensorlog.session import arm_sensors
+    from firmware_bridge.sensorlog.session import arm_sensors, check_can_arm
     from runform.commands.record import check_scenario, check_stream_options, parse_sensors
 
     check_stream_options(args)
@@ -307,6 +343,9 @@ async def _arm(args: argparse.Namespace, state: Path) -> int:
         check_scenario(args.scenario)
         check_seed(args.seed)
         check_range("--flash-kib", args.flash_kib, 1, MAX_FLASH_KIB, "KiB")
+        # before the emulated sensors are made anew: saving them would erase the logs of a
+        # run not downloaded yet (then 'cannot map its clock' at its download)
+        check_can_arm(state)
         rig = LoggingRig.create(
             placements,
             models=models,
@@ -378,13 +417,19 @@ async def _status(args: argparse.Namespace, state: Path) -> int:
                 "the board does not report its size"
             )
         batt = "--" if st.battery_pct is None else f"{st.battery_pct:.0f}%"
-        flags = (" FULL" if st.full else "") + (
+        if s.stopped and not st.logging:
+            # the download stopped it: 'full' is what it was then (a Polar reads full
+            # whenever it is armed and not logging: 'FULL' beside 0 KiB used)
+            doing = "stopped by the download" + (
+                " (the log was FULL)" if s.full_at_download else ""
+            )
+            full = False
+        else:
+            doing, full = ("logging" if st.logging else "stopped"), st.full
+        flags = (" FULL" if full else "") + (
             f", {st.overwritten} records overwritten" if st.overwritten else ""
         )
-        print(
-            f"{sid} ({s.device_model} {s.address}): {'logging' if st.logging else 'stopped'}, "
-            f"{memory}, battery {batt}{flags}"
-        )
+        print(f"{sid} ({s.device_model} {s.address}): {doing}, {memory}, battery {batt}{flags}")
     return 0
 
 

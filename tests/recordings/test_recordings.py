@@ -380,3 +380,31 @@ def test_a_file_that_cannot_be_read_gives_the_reason_only(
     with pytest.raises(RecordingError) as err:
         open_recording(path)
     assert str(err.value) == f"{path}: cannot read the file (Permission denied)"
+
+
+@pytest.mark.skipif(
+    os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() == "FALSE", reason="HDF5 locking off"
+)
+def test_a_file_being_written_says_so(tmp_path: Path) -> None:
+    """A recording still open for writing (``runform live`` or ``record`` running): it read
+    'HDF5 cannot open the file ([Errno 11] Unable to synchronously open file (unable to lock
+    file, errno = 11, ...))'."""
+    path = tmp_path / "busy.h5"
+    _write(path, seconds=2)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, h5py; f = h5py.File(sys.argv[1], 'a'); print('open', flush=True); "
+         "sys.stdin.read()", str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(RecordingError) as err:
+            open_recording(path)
+    finally:
+        holder.communicate("", timeout=30)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+    assert "open for writing by another program (a recording still running?)" in msg, msg
+    with open_recording(path) as rec:  # closed: readable again
+        assert rec.n_samples("left_foot") > 0

@@ -125,3 +125,46 @@ def test_expand_inputs(inputs, tmp_path):
         expand_inputs([str(tmp_path / "missing.h5")])
     with pytest.raises(UsageError, match="matches no file"):
         expand_inputs([str(tmp_path / "*.h5")])
+
+
+def test_analysis_warnings_name_their_recording(inputs, client, tmp_path, caplog):
+    """A warning of one recording's analysis is said with the recording's path (printed by a
+    worker it read 'sensor pelvis: no alignment (...)', of no file among the many)."""
+    import logging
+
+    short = tmp_path / "short.h5"
+    simulate_session("easy", duration_s=3.0, seed=5).write(short)
+    with caplog.at_level(logging.WARNING, logger="runform.batch"):
+        res = run_batch([str(short), str(inputs / "run0.h5")], tmp_path / "out", client=client)
+    assert (res.analysed, res.failed) == (2, 0)
+    said = [r.getMessage() for r in caplog.records if r.name == "runform.batch"]
+    assert said, "no warning of the short recording"
+    assert all(m.startswith(f"{short}: sensor ") for m in said), said
+    assert any("no alignment" in m for m in said), said
+
+
+def test_a_bad_profile_is_one_line_before_any_recording(inputs, tmp_path, capsys):
+    """``batch --profile nosuch``: one line and exit 2 before the cluster starts; it was the
+    same profile error once per recording in errors.csv (exit 1)."""
+    out = tmp_path / "out"
+    code = main(["batch", str(inputs), "--out", str(out), "--profile", "nosuch", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert len(err) == 1 and "profile nosuch" in err[0], err
+    assert not out.exists()
+    with pytest.raises(Exception, match="profile nosuch"):
+        run_batch([str(inputs)], tmp_path / "out2", profile="nosuch")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_two_copies_in_one_run_are_analysed_once(inputs, client, tmp_path):
+    """A recording and its copy in one run (both under way at once): one analysed, the copy
+    skipped as a re-run skips it. Both were counted ('2 analysed, 1206 strides') beside
+    tables of 1 recording and 603 strides (parts are kept by content hash)."""
+    copy = tmp_path / "copy_of_run0.h5"
+    shutil.copy(inputs / "run0.h5", copy)
+    out = tmp_path / "out"
+    res = run_batch([str(inputs / "run0.h5"), str(copy)], out, client=client)
+    assert (res.total, res.analysed, res.skipped, res.failed) == (2, 1, 1, 0)
+    assert res.strides == len(pd.read_parquet(out / "strides.parquet")) > 20
+    assert len(pd.read_parquet(out / "recordings.parquet")) == 1

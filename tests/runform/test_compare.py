@@ -194,3 +194,32 @@ def test_cli_errors_are_one_line(recs, tmp_path, capsys):
         main(["compare", str(path), "--split-at", "9999", "--json", str(tmp_path / "x.json")]) == 2
     )
     assert "inside the recording" in capsys.readouterr().err
+
+
+def test_too_few_strides_is_said_as_such_not_no_placement_in_common(recs):
+    """A run of a few seconds (two foot contacts, no full stride) against a long one: the
+    only finding read 'the runs share no analysed sensor placement', though both had feet."""
+    from runform.compare import Run
+
+    res = analyse_recording(recs["easy1"][0])
+    a = run_from_result(res, "A: easy1.h5")
+    feet = a.strides[a.strides["placement"].isin(["left_foot", "right_foot"])]
+    last = feet.sort_values("t_ic").groupby("placement").tail(1)  # no next contact: no stride
+    assert len(last) == 2 and last["stride_time"].isna().all()
+    b = Run("B: short.h5", "short.h5", last, float(last["t_ic"].min()), a.t1)
+    comp = compare_runs(a, b, n_boot=1000, n_perm=1000)
+    assert len(comp.sentences) == 1
+    said = comp.sentences[0]
+    assert "share no analysed sensor placement" not in said
+    assert said.startswith("no metric could be compared: too few strides"), said
+    assert "B: short.h5 has 2 foot and 0 pelvis contacts" in said, said
+
+
+def test_a_difference_that_rounds_to_zero_has_no_sign():
+    """The figure title of a speed unchanged to 0.01 mph read 'speed (mph) −0.0 mph'."""
+    from runform.compare import format_diff
+
+    assert format_diff(-0.004, "m/s", units="imperial") == "±0.0 mph"
+    assert format_diff(-0.0004, "s") == "±0 ms"
+    assert format_diff(-0.3, "m/s", units="imperial") == "−0.7 mph"
+    assert format_diff(0.002, "s") == "+2 ms"

@@ -168,10 +168,20 @@ def test_sigkill_during_record_loses_at_most_one_second(tmp_path):
     _check_killed_file(path, t_kill)
 
 
-def test_ctrl_c_stops_cleanly_with_a_complete_file(tmp_path):
+@pytest.mark.parametrize(
+    "sig",
+    # SIGHUP (the terminal closed): it killed the recording with the last second unwritten
+    # and left the disk reserve file (.interrupted.h5.runform-reserve) behind
+    [signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_ctrl_c_stops_cleanly_with_a_complete_file(tmp_path, sig):
+    if sig is None:
+        pytest.skip("no SIGHUP here")
     path = tmp_path / "interrupted.h5"
-    t_int, code = _record_and_kill(path, 2.5, signal.SIGINT)
+    t_int, code = _record_and_kill(path, 2.5, sig)
     assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["interrupted.h5"]
     with open_recording(path) as rec:  # validates the whole file
         for info in rec.sensors:
             b = rec.read(info.sensor_id)

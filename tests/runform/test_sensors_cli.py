@@ -62,6 +62,12 @@ def test_cli_with_a_polar_verity_sense(tmp_path, capsys):
         info = {i.sensor_id: i for i in r.sensors}["left_foot"]
         assert info.sample_rate_hz == 52.0 and info.device_model == "polar-verity-sense"
         assert len(r.read("left_foot").t) > 52 * 60
+    # after the download: stopped by it, not full (the Verity Sense read 'FULL' beside
+    # 'memory 0 of 16384 KiB used', as any armed Polar not logging)
+    assert main(["sensors", "status", "--simulate", "--state", st]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": stopped by the download, memory") == 3, out
+    assert "FULL" not in out, out
 
 
 def test_download_never_replaces_an_earlier_recording_without_force(tmp_path, capsys):
@@ -138,3 +144,73 @@ def test_arm_simulate_devices_needs_simulate(tmp_path, capsys):
     argv = ["sensors", "arm", "--sensor", "left_foot=C0:52:46:00:00:01", "--simulate-devices"]
     assert main([*argv, "polar", "--state", str(tmp_path / "armed.json")]) == 2
     assert "--simulate-devices needs --simulate" in capsys.readouterr().err
+
+
+def test_arming_again_before_the_download_keeps_the_run(tmp_path, capsys):
+    """A second ``sensors arm --simulate`` before the download is refused, and must leave the
+    emulated sensors as they are: it made them anew (their logs empty, stopped) and the
+    download of the run then failed with 'cannot map its clock'."""
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 0
+    capsys.readouterr()
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 2
+    err = capsys.readouterr().err
+    assert "not downloaded yet" in err and err.count("\n") == 1
+    assert main(["sensors", "status", "--simulate", "--state", st, "--run-seconds", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": logging, memory") == 3, out
+    rec = tmp_path / "run.h5"
+    argv = ["sensors", "download", "--simulate", "--state", st, "--run-seconds", "20"]
+    assert main([*argv, "--out", str(rec), "--quiet"]) == 0, capsys.readouterr().err
+    with open_recording(rec) as r:
+        assert len(r.sensors) == 3
+        assert all(len(r.read(s.sensor_id).t) > 200 * 15 for s in r.sensors)
+
+
+def test_a_download_killed_midway_resumes_to_the_whole_run(tmp_path, capsys):
+    """SIGTERM (``kill``, or SIGHUP: the terminal closing) during ``sensors download`` ends it
+    as Ctrl-C does, and running it again writes the whole run. It killed the process: the
+    emulated sensors lost what the download had done, and the resumed download wrote 2 s of a
+    200 s pelvis log ('log was FULL')."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from runform.cli import main
+
+    st = str(tmp_path / "armed.json")
+    assert main(["sensors", "arm", "--simulate", "--state", st]) == 0
+    rec = tmp_path / "run.h5"
+    argv = ["sensors", "download", "--simulate", "--state", st, "--out", str(rec)]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "runform", *argv, "--speed", "1", "--run-seconds", "200"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )  # fmt: skip
+    try:
+        t0 = time.monotonic()
+        assert p.stderr is not None
+        for line in p.stderr:  # the first sensor is in, the second under way
+            if line.strip().startswith("right_foot:"):
+                break
+            assert time.monotonic() - t0 < 120
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 130, err
+    assert "runform: interrupted" in err and "Traceback" not in err
+    assert not rec.exists()
+    capsys.readouterr()
+    assert main([*argv, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("samples, gaps 0") == 3 and "FULL" not in out, out
+    with open_recording(rec) as r:
+        for s in r.sensors:  # 200 s at 208 Hz each
+            assert len(r.read(s.sensor_id).t) > 208 * 195, s.sensor_id

@@ -494,3 +494,99 @@ def test_live_banner_holds_a_rule_only_while_its_activity_goes_on(qtbot):
     win.redraw()
     assert "Heel striking" in win.banner.text() and "Walking" in win.banner.text()
     win.close()
+
+
+def test_replay_banner_holds_a_rule_only_while_its_activity_goes_on(qtbot):
+    """Replay: the activity is the contacts' at the cursor. A walking rule raised in the
+    walk-up left the banner once the run began (it read 'Walking: pelvis drops ...' through
+    the whole run of an intervals session), and is back in the next walk."""
+    from dsp.alerts import Alert
+    from dsp.contact import ContactRow
+    from viewer.worker import Update
+
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(lambda: None, profile, replay=True)  # updates come from the test
+    cfg = ViewerConfig(mode="replay", muted=True, sound_backend="log", size=(1000, 700))
+    win = MainWindow(worker, profile, cfg)
+    qtbot.addWidget(win)
+    info = {"sensors": [], "duration_s": 100.0, "t_start": 0.0, "t_end": 100.0,
+            "markers": [], "analysis_error": None}  # fmt: skip
+    rows = [
+        ContactRow("left_foot", "left", t, activity="walk" if t < 30 or t >= 70 else "run")
+        for t in range(1, 100)
+    ]
+    drop = Alert(12.0, "walk_pelvic_drop", "Walking: pelvis drops ...", "warning", "none", "left",
+                 9.0, "pelvis")  # fmt: skip
+    strides = {"rows": rows, "early": [], "traces": [], "alerts": [drop], "cleared": []}
+    # the analysis ran ahead: its current activity is that of the end
+    for kind, data in (("sensors", info), ("strides", strides), ("activity", "walk")):
+        worker.updates.put(Update(kind, data))
+    win.pull()
+    for t, walking in ((20.0, True), (50.0, False), (80.0, True)):
+        win.model.set_position(t)
+        win.redraw()
+        assert ("Walking" in win.banner.text()) == walking, (t, win.banner.text())
+    win.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_live_stops_cleanly_on_ctrl_c_or_kill(tmp_path, sig):
+    """Ctrl-C (or ``kill``) in the terminal of ``runform live`` closes the window as its close
+    button does: the recording is finalised, no traceback (it printed a KeyboardInterrupt
+    traceback from a Qt slot and went on running; SIGTERM killed it mid-recording)."""
+    import signal
+    import time
+
+    out = tmp_path / "live.h5"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    p = subprocess.Popen(
+        [sys.executable, "-m", "runform", "live", "--simulate", "--sim-speed", "4",
+         "--out", str(out), "--mute", "--exit-after", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        t0 = time.monotonic()
+        while not (out.exists() and out.stat().st_size > 200_000):  # a few s recorded
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() - t0 < 60, "the recording did not start"
+            time.sleep(0.2)
+        p.send_signal(getattr(signal, sig))
+        stdout, stderr = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert f"recorded {out}" in stdout
+    with open_recording(out) as rec:
+        assert rec.duration_s > 2.0
+        assert {s.placement for s in rec.sensors} == {"left_foot", "right_foot", "pelvis"}
+
+
+def test_no_alsa_lines_when_there_is_no_sound_card():
+    """Without a sound card the viewer says 'no audio output' once; libasound printed about
+    40 lines of its own ('ALSA lib confmisc.c:855:(parse_card) cannot find card '0'', ...)
+    before it on every live and replay."""
+    code = (
+        "import logging; logging.basicConfig(level=logging.WARNING)\n"
+        "from viewer.sound import SoundPlayer\n"
+        "p = SoundPlayer(backend='auto'); p.play('heel_strike', 'low'); p.close()\n"
+        "print('done', p.backend_)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert "done" in r.stdout
+    assert "ALSA lib" not in r.stderr, r.stderr
+
+
+def test_live_closed_before_any_data_says_the_recording_is_empty(tmp_path):
+    """Closed before the emulated sensors sent anything: it said 'recorded live.h5' of a file
+    that analyze and replay then refuse ('no samples: every sensor is empty')."""
+    out = tmp_path / "live.h5"
+    r = _cli("live", "--simulate", "--out", str(out), "--mute", "--exit-after", "0.05")
+    assert r.returncode == 0, r.stderr
+    assert f"recorded {out}: no samples" in r.stdout, r.stdout
