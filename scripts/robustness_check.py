@@ -17,14 +17,16 @@ copy. What the real data give must not hinge on how this one set of sensors happ
   range in ``acc_range_g``, as a device of that full scale would have read it.
 * ``--check dropouts``: ``--dropouts`` percent of the samples, in bursts of 8, written as
   zeros on all six axes (a radio dropout some devices log so): gaps, never stillness.
+* ``--check jitter``: every time stamp moved by uniform noise of +-``--jitter`` sample
+  periods (host-side time stamps of a radio link), the order kept.
 
 The range attributes (``acc_range_g``, ``gyr_range_dps``) are left out of every copy except
 those of ``--check clip``, the unchanged one included: a turned or resampled clipped reading is
 no longer clipped along the axes the range names.
 
     .venv/bin/python scripts/robustness_check.py [--realdata DIR] [--only NAME]
-        [--check mounting|rate|clip|dropouts] [--rotations N] [--rates HZ,...]
-        [--ranges G,...] [--dropouts PERCENT,...]
+        [--check mounting|rate|clip|dropouts|jitter] [--rotations N] [--rates HZ,...]
+        [--ranges G,...] [--dropouts PERCENT,...] [--jitter PERIODS,...]
 """
 
 from __future__ import annotations
@@ -186,6 +188,20 @@ def dropout_copy(src: Path, dst: Path, share: float, *, burst: int = 8, seed: in
                 g[name][...] = x
 
 
+def jittered_copy(src: Path, dst: Path, share: float, *, seed: int = 13) -> None:
+    """``src`` copied to ``dst`` with every sensor's time stamps moved by uniform noise of
+    +-``share`` of a sample period (as host-side time stamps of a radio link read; the
+    order of the samples is kept)."""
+    _copy(src, dst)
+    rng = np.random.default_rng(seed)
+    with h5py.File(dst, "r+") as f:
+        for sid in f["sensors"]:
+            g = f["sensors"][sid]
+            t = np.asarray(g["t"][()], dtype=np.float64)
+            period = 1.0 / float(g.attrs["sample_rate_hz"])
+            g["t"][...] = t + rng.uniform(-share, share, t.shape[0]) * period
+
+
 def scores(res: dict[str, Any]) -> dict[str, str]:
     """The figures compared, per sensor: ``sensor -> one line``."""
     out: dict[str, str] = {}
@@ -222,6 +238,11 @@ def variants(args: argparse.Namespace) -> list[tuple[str, Any]]:
             (f"clipped {g:g} g", lambda a, b, g=g: clipped_copy(a, b, g))
             for g in _numbers(args.ranges)
         ]
+    if args.check == "jitter":
+        return [("as-recorded", _copy)] + [
+            (f"jitter {p:g} T", lambda a, b, p=p: jittered_copy(a, b, p))
+            for p in _numbers(args.jitter)
+        ]
     if args.check == "dropouts":
         return [("as-recorded", _copy)] + [
             (f"zeros {p:g} %", lambda a, b, p=p: dropout_copy(a, b, p / 100.0))
@@ -247,11 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--realdata", help="folder of real recordings (default: the shared one)")
     ap.add_argument("--only", help="only recordings whose name contains this")
-    ap.add_argument("--check", choices=("mounting", "rate", "clip", "dropouts"), default="mounting")
+    ap.add_argument(
+        "--check", choices=("mounting", "rate", "clip", "dropouts", "jitter"), default="mounting"
+    )
     ap.add_argument("--rotations", type=int, default=2, help="random rotations (default 2)")
     ap.add_argument("--rates", default="52,59,100,400", help="Hz (default 52,59,100,400)")
     ap.add_argument("--ranges", default="8,4,2", help="g (default 8,4,2)")
     ap.add_argument("--dropouts", default="1,3", help="%% of samples (default 1,3)")
+    ap.add_argument("--jitter", default="0.2,0.45", help="sample periods (default 0.2,0.45)")
     args = ap.parse_args(argv)
     folder = realdata_dir(args.realdata)
     n_diff = 0
