@@ -164,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
 
         check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
         min_free = int(args.min_free_mb * 1e6)
+    if out is not None:
+        from runform.safe_output import check_recording_room
+
+        check_recording_room(out, args.min_free_mb)
     check_duration(args)
     profile = resolve_profile(args.profile)
     build_live_source(args)  # check the options before opening a window

@@ -272,7 +272,7 @@ def check_scenario(name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recordings.recorder import stop_message
-    from runform.safe_output import check_new_recording
+    from runform.safe_output import check_new_recording, check_recording_room
     from runform.terminal_text import safe_name
 
     out = Path(args.out)
@@ -280,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     check_duration(args)
     if args.min_free_mb is not None:
         check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
+    check_recording_room(out, args.min_free_mb)
     source = build_source(args)
     summary = asyncio.run(_record(source, out, args))
     print(f"wrote {safe_name(summary.path)}: {summary.duration_s:.1f} s")
