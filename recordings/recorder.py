@@ -39,6 +39,7 @@ __all__ = [
     "free_bytes",
     "record_source",
     "size_limit_room",
+    "stop_at",
     "stop_message",
 ]
 
@@ -354,7 +355,7 @@ async def record_source(
         timer = None
         if duration_s is not None and now is not None and stop is not None:
             # ends the run on time even while no block arrives (every sensor gone)
-            timer = asyncio.get_running_loop().create_task(_stop_at(now, stop, start + duration_s))
+            timer = asyncio.get_running_loop().create_task(stop_at(now, stop, start + duration_s))
         with Recorder(
             path,
             source.sensors,
@@ -396,7 +397,9 @@ async def record_source(
     return summary
 
 
-async def _stop_at(now: Callable[[], float], stop: Callable[[], None], t_stop: float) -> None:
+async def stop_at(now: Callable[[], float], stop: Callable[[], None], t_stop: float) -> None:
+    """Call ``stop()`` once ``now()`` (session time) reaches ``t_stop`` (checked every 0.1 s
+    of wall time: it ends a run on time even while no block arrives)."""
     while now() < t_stop:
         await asyncio.sleep(0.1)
     stop()

@@ -1151,7 +1151,11 @@ def session_report(
 
 
 # ----------------------------------------------------------------------------- compare
-def _metric_row(m: MetricComparison, units: str = "metric") -> list[str]:
+def metric_cells(m: MetricComparison, units: str = "metric") -> dict[str, str]:
+    """The cells of one metric's row of the comparison table, plain text: ``label``, ``a``,
+    ``b``, ``diff``, ``ci`` (95 % interval, the unit written once), ``effect``, ``p``,
+    ``p_holm``, ``n`` (values and effective sizes). The HTML report and ``compare`` without
+    outputs (a terminal table) show the same."""
     r = m.result
     if r.ci_low is not None and math.isfinite(r.ci_low):
         lo = format_diff(r.ci_low, m.unit, units=units)
@@ -1162,19 +1166,23 @@ def _metric_row(m: MetricComparison, units: str = "metric") -> list[str]:
         ci = f"{lo} … {hi}"
     else:
         ci = "–"
-    eff = f"{r.effect:+.2f} {m.practical}" if math.isfinite(r.effect) else "–"
-    diff = format_diff(r.diff, m.unit, units=units)
-    return [
-        _e(m.label),
-        format_value(r.a, m.unit, units=units),
-        format_value(r.b, m.unit, units=units),
-        f"<b>{diff}</b>" if m.significant else diff,
-        ci,
-        eff,
-        format_p(r.p),
-        format_p(m.p_holm),
-        f"{r.n_a}/{r.n_b} ({r.n_eff_a:.0f}/{r.n_eff_b:.0f})",
-    ]
+    return {
+        "label": m.label,
+        "a": format_value(r.a, m.unit, units=units),
+        "b": format_value(r.b, m.unit, units=units),
+        "diff": format_diff(r.diff, m.unit, units=units),
+        "ci": ci,
+        "effect": f"{r.effect:+.2f} {m.practical}" if math.isfinite(r.effect) else "–",
+        "p": format_p(r.p),
+        "p_holm": format_p(m.p_holm),
+        "n": f"{r.n_a}/{r.n_b} ({r.n_eff_a:.0f}/{r.n_eff_b:.0f})",
+    }
+
+
+def _metric_row(m: MetricComparison, units: str = "metric") -> list[str]:
+    c = metric_cells(m, units)
+    diff = f"<b>{c['diff']}</b>" if m.significant else c["diff"]
+    return [_e(c["label"]), c["a"], c["b"], diff, c["ci"], c["effect"], c["p"], c["p_holm"], c["n"]]
 
 
 def fig_compare_distributions(comp: Comparison, units: str = "metric") -> Figure | None:

@@ -46,6 +46,7 @@ __all__ = [
     "OutputSet",
     "check_new_recording",
     "check_outputs",
+    "check_recording_room",
     "describe_os_error",
     "is_special_file",
     "same_file",
@@ -153,6 +154,33 @@ def check_png_dir(
     parent = os.path.dirname(os.path.abspath(d))
     if not os.path.isdir(parent):
         raise UsageError(f"--png {d}: folder {parent} does not exist")
+
+
+def check_recording_room(path: str | os.PathLike[str], min_free_mb: float | None) -> None:
+    """Refuse to start a recording (``record``, ``live``) at ``path`` when its disk has less
+    free space than the recording keeps free (``--min-free-mb``, None: the default
+    :data:`recordings.recorder.MIN_FREE_BYTES`): it would stop at once and leave an empty file
+    ('disk full: recording stopped at 0.0 s'). One line naming the folder, the free space and
+    the minimum."""
+    from recordings.recorder import MIN_FREE_BYTES, free_bytes
+
+    need = MIN_FREE_BYTES if min_free_mb is None else int(min_free_mb * 1e6)
+    try:
+        free = free_bytes(path)
+    except OSError:  # check_new_recording reports a folder that cannot be used
+        return
+    if free >= need:
+        return
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    asked = (
+        f"--min-free-mb {min_free_mb:g}"
+        if min_free_mb is not None
+        else f"the {need / 1e6:.1f} MB a recording keeps free (--min-free-mb)"
+    )
+    raise UsageError(
+        f"{folder}: {free / 1e6:.1f} MB free, less than {asked}; nothing recorded (free some "
+        "space, record elsewhere or lower --min-free-mb)"
+    )
 
 
 def check_new_recording(

@@ -78,6 +78,8 @@ class ViewerConfig:
         Save a PNG of the window before exiting.
     exit_after_s : float or None
         Close the window after this many wall-clock seconds.
+    close_when_ended : bool
+        Close the window when the source ends (``live --duration``: the session is over).
     speed : float
         Replay speed (for the speed box).
     """
@@ -94,6 +96,7 @@ class ViewerConfig:
     sound_backend: str = "auto"
     screenshot: str | None = None
     exit_after_s: float | None = None
+    close_when_ended: bool = False
     speed: float = 1.0
     size: tuple[int, int] = (1600, 1000)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -216,6 +219,15 @@ def run_viewer(
 
     if config.exit_after_s is not None:
         QtCore.QTimer.singleShot(int(config.exit_after_s * 1000), finish)
+    if config.close_when_ended:
+
+        def close_if_ended() -> None:
+            if win.ended:
+                finish()
+            elif win.isVisible():
+                QtCore.QTimer.singleShot(100, close_if_ended)
+
+        QtCore.QTimer.singleShot(100, close_if_ended)
     with close_on_signals(win.close):
         app.exec()
     worker.stop(timeout=300.0)  # a live recording is finalised on close

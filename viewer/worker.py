@@ -98,6 +98,9 @@ class AnalysisWorker:
         :data:`recordings.recorder.MIN_FREE_BYTES`). When the recorder stops (disk full, a
         refused write), the worker sends one ``recording_stopped`` message (the window shows it at once), keeps it in
         :attr:`recording_stopped`, and goes on showing and analysing the data.
+    duration_s : float, optional
+        Live: stop the source after this much session time from when it streams (as
+        ``record --duration``); it then ends as a source does (``ended``).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class AnalysisWorker:
         start_at_s: float | None = None,
         max_queue: int = 2000,
         min_free_bytes: int | None = None,
+        duration_s: float | None = None,
     ) -> None:
         self.source_factory = source_factory
         self.profile = profile
@@ -131,6 +135,7 @@ class AnalysisWorker:
         self.markers_written: list[tuple[float, str, str]] = []
         self.error: str | None = None
         self.min_free_bytes = min_free_bytes
+        self.duration_s = duration_s
         #: Why the live recording stopped early ("disk full: recording stopped at ...").
         self.recording_stopped: str | None = None
         #: What the live recording wrote (kept after the recorder is closed).
@@ -273,6 +278,13 @@ class AnalysisWorker:
                 await self._jump(src, float(self.start_at_s))
         consumer = asyncio.create_task(self._consume(src))
         status_task = asyncio.create_task(self._status_loop(src))
+        timer = None
+        now, stop_src = getattr(src, "now", None), getattr(src, "stop", None)
+        if self.duration_s is not None and not self.replay and now and callable(stop_src):
+            from recordings.recorder import stop_at
+
+            # as record --duration: session time from when every sensor streams
+            timer = asyncio.create_task(stop_at(now, stop_src, now() + self.duration_s))
         assert self._cmdq is not None
         try:
             while True:
@@ -293,6 +305,8 @@ class AnalysisWorker:
                 consumer = await self._command(src, cmd, consumer)
         finally:
             status_task.cancel()
+            if timer is not None:
+                timer.cancel()
             if not consumer.done():
                 stop = getattr(src, "stop", None)
                 if callable(stop):

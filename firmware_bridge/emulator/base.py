@@ -88,25 +88,68 @@ class BlockSignal:
     """Linear interpolation of a (simulated) :class:`~dsp.block.SampleBlock`, looped so that a
     stream can run longer than the block.
 
+    The whole block plays once; then, with a ``seam``, the part from ``seam[0]`` to
+    ``seam[1]`` repeats: two instants at the same phase of the gait (see
+    :func:`firmware_bridge.emulator.virtual._gait_seam`), joined by a crossfade over the ``fade_s`` before ``seam[1]``, so the
+    repeats run on as one more stride, not a jump. Without a seam the block repeats from its
+    start (fine when it starts and ends standing still).
+
     Parameters
     ----------
     block : SampleBlock
         Truth signal on uniform or non-uniform times (s).
+    seam : (float, float), optional
+        Loop from ``seam[1]`` back to ``seam[0]``, s since the block's first sample.
+    fade_s : float
+        Crossfade before ``seam[1]``, s.
     """
 
-    def __init__(self, block: SampleBlock) -> None:
+    def __init__(
+        self,
+        block: SampleBlock,
+        seam: tuple[float, float] | None = None,
+        fade_s: float = 0.1,
+    ) -> None:
         if len(block) < 2:
             raise ValueError(f"sensor {block.sensor_id}: need at least 2 samples to emulate")
         self.t = np.asarray(block.t, dtype=np.float64) - float(block.t[0])
         self.period = float(self.t[-1]) + float(np.median(np.diff(self.t)))
         self.acc = np.asarray(block.acc, dtype=np.float64)
         self.gyr = np.asarray(block.gyr, dtype=np.float64)
+        self.seam: tuple[float, float] | None = None
+        self.fade_s = float(fade_s)
+        if seam is not None:
+            a, b = float(seam[0]), float(seam[1])
+            if not (self.fade_s <= a < b - self.fade_s and b <= float(self.t[-1])):
+                raise ValueError(
+                    f"sensor {block.sensor_id}: loop seam {a:.3f}-{b:.3f} s, expected "
+                    f"{self.fade_s:g} s <= start < end - {self.fade_s:g} s and end <= "
+                    f"{float(self.t[-1]):.3f} s (the block)"
+                )
+            self.seam = (a, b)
+
+    def _interp(self, tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        acc = np.stack([np.interp(tt, self.t, self.acc[:, i]) for i in range(3)], axis=1)
+        gyr = np.stack([np.interp(tt, self.t, self.gyr[:, i]) for i in range(3)], axis=1)
+        return acc, gyr
 
     def sample(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """See :class:`SignalSource`."""
-        tt = np.mod(np.asarray(t, dtype=np.float64), self.period)
-        acc = np.stack([np.interp(tt, self.t, self.acc[:, i]) for i in range(3)], axis=1)
-        gyr = np.stack([np.interp(tt, self.t, self.gyr[:, i]) for i in range(3)], axis=1)
+        t = np.asarray(t, dtype=np.float64)
+        if self.seam is None:
+            return self._interp(np.mod(t, self.period))
+        a, b = self.seam
+        loop = b - a
+        tt = np.where(t < b, t, a + np.mod(t - b, loop))
+        acc, gyr = self._interp(tt)
+        # the last fade_s before the seam blends into the same stretch before its start
+        w = np.clip((tt - (b - self.fade_s)) / self.fade_s, 0.0, 1.0)
+        fading = w > 0
+        if np.any(fading):
+            acc2, gyr2 = self._interp(tt[fading] - loop)
+            k = w[fading, None]
+            acc[fading] = (1 - k) * acc[fading] + k * acc2
+            gyr[fading] = (1 - k) * gyr[fading] + k * gyr2
         return acc, gyr
 
 

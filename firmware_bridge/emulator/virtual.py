@@ -83,6 +83,45 @@ def _signal_length_s(scenario: str, duration_s: float) -> float:
     return max(float(duration_s), get_scenario(scenario).min_duration_s())
 
 
+def _gait_seam(plan: Any, t_end: float, *, search_s: float = 15.0) -> tuple[float, float] | None:
+    """Where a simulated run can loop without a jump, s: mid-stance of two left contacts, one
+    early in the run (after the start from standing) and one near ``t_end``, at which the
+    left foot's contact and the right foot's toe-off before and contact after lie at the same
+    times (the best matched pair of those within ``search_s``). None when the run is too short.
+
+    Looping from the second back to the first then adds a stride like the others; a loop
+    back to the start of the session ends a stride mid-air and lands standing, which the
+    analysis reads as a spurious stride (no pronation, a cadence of 190-240)."""
+    st = plan.steps
+    t_ic = np.asarray(st.t_ic, dtype=np.float64)
+    t_to = np.asarray(st.t_to, dtype=np.float64)
+    mid = t_ic + 0.5 * np.asarray(st.t_contact, dtype=np.float64)
+    n = t_ic.size
+    left = [i for i in range(3, n - 4) if int(st.side[i]) == 0]
+    early = max(float(plan.t_go), 0.0) + 4.0
+    starts = [i for i in left if early <= mid[i] <= early + search_s]
+    ends = [i for i in left if t_end - 0.5 - search_s <= mid[i] <= t_end - 0.5]
+    best: tuple[float, int, int] | None = None
+    for i in starts:
+        fi = np.concatenate((t_ic[i - 1 : i + 2], t_to[i - 1 : i + 2])) - mid[i]
+        for j in ends:
+            if mid[j] - mid[i] < 2.0:
+                continue
+            fj = np.concatenate((t_ic[j - 1 : j + 2], t_to[j - 1 : j + 2])) - mid[j]
+            err = float(np.max(np.abs(fi - fj)))
+            if best is None or err < best[0]:
+                best = (err, i, j)
+    if best is None:
+        return None
+    log.debug(
+        "simulated signal loops %.3f -> %.3f s (events within %.1f ms)",
+        mid[best[2]],
+        mid[best[1]],
+        1e3 * best[0],
+    )
+    return float(mid[best[1]]), float(mid[best[2]])
+
+
 def simulated_signals(
     placements: Sequence[str],
     *,
@@ -91,7 +130,9 @@ def simulated_signals(
     rate_hz: float = 833.0,
     seed: int = 0,
 ) -> dict[str, SignalSource]:
-    """Truth signals from the simulator (looped by :class:`BlockSignal`).
+    """Truth signals from the simulator (looped by :class:`BlockSignal`: a run at a seam of
+    :func:`_gait_seam`, so the repeats go on running; a program, which starts and ends
+    standing, from its start).
 
     Falls back to :class:`SyntheticSignal` (logged) when the simulator package is not
     available in this installation.
@@ -110,11 +151,16 @@ def simulated_signals(
         truth=False,
         packet_loss=0.0,
     )
+    seam = None
+    if sim.generator is not None:
+        seam = _gait_seam(sim.generator.plan, float(sim.scenario.duration_s))
     out: dict[str, SignalSource] = {}
     for p in placements:
         if p not in sim.blocks:
             raise ValueError(f"simulator scenario {scenario!r} has no sensor {p!r}")
-        out[p] = BlockSignal(sim.blocks[p])
+        b = sim.blocks[p]
+        t0 = float(b.t[0]) if len(b) else 0.0
+        out[p] = BlockSignal(b, seam=None if seam is None else (seam[0] - t0, seam[1] - t0))
     return out
 
 

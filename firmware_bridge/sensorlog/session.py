@@ -26,7 +26,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +93,8 @@ class ArmedSensor:
     stopped: bool = False
     downloaded: bool = False
     full_at_download: bool = False
+    #: Left out of the recording by ``download --without`` (lost): never contacted again.
+    left_out: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +108,7 @@ class ArmedSensor:
             "stopped": self.stopped,
             "downloaded": self.downloaded,
             "full_at_download": self.full_at_download,
+            "left_out": self.left_out,
         }
 
     @classmethod
@@ -122,6 +125,7 @@ class ArmedSensor:
             stopped=bool(d.get("stopped", False)),
             downloaded=bool(d.get("downloaded", False)),
             full_at_download=bool(d.get("full_at_download", False)),
+            left_out=bool(d.get("left_out", False)),
         )
 
 
@@ -221,7 +225,7 @@ def check_can_arm(state_path: str | os.PathLike[str]) -> None:
     state_path = Path(state_path)
     if state_path.exists():
         old = ArmState.load(state_path)
-        if any(not s.downloaded for s in old.sensors.values()):
+        if any(not (s.downloaded or s.left_out) for s in old.sensors.values()):
             raise DeviceError(
                 f"{state_path}: sensors armed on {old.armed_utc} are not downloaded yet; run "
                 "`runform sensors download` first (or delete the file to abandon them)"
@@ -313,6 +317,9 @@ class DownloadSummary:
     reconnects : dict of str to int
     full : dict of str to bool
         The log was full at download (stopped, or overwrote its oldest data).
+    left_out : list of str
+        Sensors left out of the recording (``without``): not downloaded, their logs and
+        journals kept.
     """
 
     path: str
@@ -324,6 +331,7 @@ class DownloadSummary:
     sync_uncertainty_ms: dict[str, float] = field(default_factory=dict)
     reconnects: dict[str, int] = field(default_factory=dict)
     full: dict[str, bool] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)
 
 
 async def _download_one(
@@ -365,7 +373,8 @@ async def _download_one(
                     raise DeviceError(
                         f"{s.sensor_id} ({s.address}): download interrupted {failures} times "
                         f"({type(exc).__name__}: {exc}); {len(journal)} packets are kept in "
-                        f"{journal.path}: run `runform sensors download` again to resume"
+                        f"{journal.path}: run `runform sensors download` again to resume, or "
+                        f"add --without {s.sensor_id} to write the other sensors without it"
                     ) from None
                 log.warning(
                     "%s: download interrupted (%s: %s); resuming from packet %d",
@@ -488,16 +497,28 @@ async def download_sensors(
     retries: int = 5,
     erase: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    without: Collection[str] = (),
 ) -> DownloadSummary:
     """Download every armed sensor into one recording at ``out`` (written by ``write``, e.g.
     :func:`runform.commands.sensors.write_recording`); then erase the logs.
 
+    ``without``: sensors to leave out (lost for good): not contacted, not in the recording,
+    named in its notes; their logs and journals are kept, and once the recording is written
+    they stay left out (:attr:`ArmedSensor.left_out`).
+
     Raises
     ------
     DeviceError
-        A sensor could not be downloaded (the journals stay: run it again to resume).
+        A sensor could not be downloaded (the journals stay: run it again to resume), or
+        ``without`` names a sensor not armed, or every one.
     """
     out = Path(out)
+    unknown = sorted(set(without) - set(state.sensors))
+    if unknown:
+        raise DeviceError(
+            f"--without {', '.join(unknown)}: not armed in {state.path} "
+            f"(armed: {', '.join(state.sensors)})"
+        )
     if state.written_to is not None:
         # the recording was written by an earlier run; only the erase is left to do
         log.warning(
@@ -507,9 +528,13 @@ async def download_sensors(
         if erase:
             await _erase_all(state, connect)
         return summary
-    summary = DownloadSummary(path=str(out))
+    left = [sid for sid, s in state.sensors.items() if s.left_out or sid in without]
+    if len(left) == len(state.sensors):
+        raise DeviceError(f"--without {', '.join(left)}: that leaves no sensor to download")
+    sensors = {sid: s for sid, s in state.sensors.items() if sid not in left}
+    summary = DownloadSummary(path=str(out), left_out=left)
     # every sensor stops logging first, so their logs end together (not one download later)
-    for s in state.sensors.values():
+    for s in sensors.values():
         if not s.stopped:
             try:
                 async with connect(s.address) as client:
@@ -518,13 +543,14 @@ async def download_sensors(
                 raise
             except Exception as exc:  # retried by the download of this sensor
                 log.warning("%s: could not stop logging yet (%s)", s.sensor_id, exc)
-    for sid, s in state.sensors.items():
+    for sid, s in sensors.items():
         summary.reconnects[sid] = await _download_one(
             s, state, connect, host_clock, retries, progress
         )
+    # t = 0 stays the first arm (of every sensor armed: the same time base with or without one)
     t_ref = min(s.arm_sync.host_s for s in state.sensors.values())
     infos, blocks = [], []
-    for sid, s in state.sensors.items():
+    for sid, s in sensors.items():
         journal = state.journal(sid)
         try:
             logged = log_driver(s.device_model).decode_log(journal.packets, s.config)
@@ -576,16 +602,20 @@ async def download_sensors(
         f"downloaded from on-sensor logs; armed {state.armed_utc}; time base: each sensor's "
         "clock mapped by its arm-time and download-time clock reads"
     )
+    if left:
+        notes += f"; without {', '.join(left)} (armed, left out of the download: lost)"
     start_utc = datetime.fromtimestamp(t_ref, UTC).isoformat(timespec="milliseconds")
     start_utc = start_utc.replace("+00:00", "Z")
     await asyncio.to_thread(write, out, infos, blocks, notes, start_utc)
     log.info("wrote %s", out)
     state.written_to = str(out)
+    for sid in left:
+        state.sensors[sid].left_out = True
     state.save()
     if erase:
         await _erase_all(state, connect)
     else:
-        for s in state.sensors.values():
+        for s in sensors.values():
             s.downloaded = True
         state.save()
     return summary
@@ -594,7 +624,7 @@ async def download_sensors(
 async def _erase_all(state: ArmState, connect: Connector) -> None:
     """Erase every log not erased yet (the recording is safe), then drop its journal."""
     for sid, s in state.sensors.items():
-        if s.downloaded:
+        if s.downloaded or s.left_out:
             continue
         journal = state.journal(sid)
         try:
@@ -612,6 +642,6 @@ async def _erase_all(state: ArmState, connect: Connector) -> None:
         s.downloaded = True
         state.save()
         journal.remove()
-    if all(s.downloaded for s in state.sensors.values()):
+    if all(s.downloaded or s.left_out for s in state.sensors.values()):
         with contextlib.suppress(OSError):
             state.journal_dir.rmdir()

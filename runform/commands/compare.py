@@ -1,6 +1,8 @@
 """``runform compare A.h5 B.h5 --out report.html [--json numbers.json]`` and
 ``runform compare REC.h5 --split-at-marker LABEL | --split-at SECONDS``: what changed between two
-runs, or before and after a point of one run, with block bootstrap intervals and tests."""
+runs, or before and after a point of one run, with block bootstrap intervals and tests. Without
+``--out``/``--json``/``--png`` the comparison is printed as a table (as ``analyze`` prints its
+medians)."""
 
 from __future__ import annotations
 
@@ -90,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
     from runform.safe_output import OutputSet, check_outputs, check_png_dir, same_file
     from runform.terminal_text import safe_line, safe_name
 
-    if not (args.out or args.json):
-        raise UsageError("nothing to write: give --out and/or --json")
     if not (MIN_RESAMPLES <= args.resamples <= MAX_RESAMPLES):
         # the interval's 2.5 % tails need about a thousand resamples to be stable; the time
         # grows linearly with them (2000: seconds; 10^8 would run for hours without a word)
@@ -112,12 +112,15 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(inputs=recs, outputs=[args.out, args.json])
     if args.png:
         check_png_dir(args.png, inputs=recs)
+    from recordings import open_recording
+
+    for path in dict.fromkeys(recs):  # each input readable before the first (long) analysis
+        with open_recording(path):
+            pass
     split_info = None
     if split:
         # the split point is checked on the file before the (longer) analysis
         from types import SimpleNamespace
-
-        from recordings import open_recording
 
         with open_recording(recs[0]) as rec:
             head = SimpleNamespace(
@@ -190,8 +193,47 @@ def run(args: argparse.Namespace) -> int:
                     p = Path(args.png) / f"{name}.png"
                     outs.write_bytes(p, data)
                     written.append(str(p))
+    if not written:
+        print_comparison(comp, units=args.units)
     print(safe_line(f"{a.label} vs {b.label}:"))
     for s in comp.sentences:
         print(f"  - {safe_line(s)}")
-    print("-> " + ", ".join(safe_name(w) for w in written))
+    if written:
+        print("-> " + ", ".join(safe_name(w) for w in written))
+    else:
+        print("(give --out/--json/--png to write the report and every number)")
     return 0
+
+
+def print_comparison(comp, *, units: str = "metric") -> None:
+    """The comparison as a table on stdout (``compare`` without output files): the HTML
+    report's table (:func:`runform.report.metric_cells`), the difference in bold where it
+    holds after the Holm correction."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from runform.console import make_console
+    from runform.report import metric_cells
+    from runform.terminal_text import safe_line
+
+    columns = {
+        "label": "metric",
+        "a": "A",
+        "b": "B",
+        "diff": "B − A",
+        "ci": "95 % CI",
+        "effect": "effect",
+        "p": "p",
+        "p_holm": "p (Holm)",
+        "n": "n A/B (effective)",
+    }
+    table = Table(title=escape(safe_line(f"{comp.a.label} vs {comp.b.label}")))
+    table.add_column("group")
+    for key, name in columns.items():
+        table.add_column(name, justify="left" if key == "label" else "right")
+    for m in comp.metrics:
+        cells = {k: escape(safe_line(v)) for k, v in metric_cells(m, units).items()}
+        if m.significant:
+            cells["diff"] = f"[bold]{cells['diff']}[/bold]"
+        table.add_row(escape(m.group), *(cells[k] for k in columns))
+    make_console().print(table)

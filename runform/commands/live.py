@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from runform.commands._viewer_common import add_viewer_arguments, check_show, viewer_config
-from runform.commands.record import SIM_RATE_HZ
+from runform.commands.record import SIM_RATE_HZ, add_duration_argument, check_duration
 from runform.errors import UsageError
 from runform.validation import check_range
 
@@ -63,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=SIM_RATE_HZ,
         help=f"with --simulate: sample rate in Hz ({SIM_RATE_HZ:g}, as record --simulate)",
     )
+    add_duration_argument(parser)  # as record; then the window closes (--exit-after: wall s)
     parser.add_argument("--acc-range", type=float, default=16.0, help="accelerometer range, g")
     parser.add_argument("--gyr-range", type=float, default=2000.0, help="gyro range, deg/s")
     parser.add_argument(
@@ -163,10 +164,16 @@ def run(args: argparse.Namespace) -> int:
 
         check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
         min_free = int(args.min_free_mb * 1e6)
+    if out is not None:
+        from runform.safe_output import check_recording_room
+
+        check_recording_room(out, args.min_free_mb)
+    check_duration(args)
     profile = resolve_profile(args.profile)
     build_live_source(args)  # check the options before opening a window
     check_show(args.show, *_sensor_ids(args))
     config = viewer_config(args, mode="live", title="runform live")
+    config.close_when_ended = args.duration is not None  # the session is over: as record ends
 
     workers: list[AnalysisWorker] = []
 
@@ -178,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
                 record_path=out,
                 notes=args.notes,
                 min_free_bytes=min_free,
+                duration_s=args.duration,
             )
         )
         return workers[-1]

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="record three emulated sensors (both feet, pelvis) streaming over a virtual BLE "
         "link through the real bleak client",
     )
-    parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    add_duration_argument(parser)
     parser.add_argument(
         "--sim-speed",
         "--speed",
@@ -85,6 +85,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop cleanly when less than MB megabytes are left on the disk (default 32): the "
         "file stays valid and keeps everything recorded",
     )
+
+
+#: Longest ``--duration``, s (a week).
+MAX_DURATION_S = 7 * 24 * 3600.0
+
+
+def add_duration_argument(parser: argparse.ArgumentParser) -> None:
+    """``--duration SECONDS`` of ``record`` and ``live``: stop after SECONDS of session time
+    (from when every sensor streams; with ``--simulate --sim-speed 10`` a tenth of it passes
+    on the wall clock). Check it with :func:`check_duration`."""
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after SECONDS of session time (from when every sensor streams)",
+    )
+
+
+def check_duration(args: argparse.Namespace) -> None:
+    """``--duration`` in range (one-line UsageError)."""
+    if args.duration is not None:
+        check_range("--duration", args.duration, 0.001, MAX_DURATION_S, "s")
 
 
 def parse_sensors(items: list[str]) -> dict[str, str]:
@@ -249,15 +272,15 @@ def check_scenario(name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from recordings.recorder import stop_message
-    from runform.safe_output import check_new_recording
+    from runform.safe_output import check_new_recording, check_recording_room
     from runform.terminal_text import safe_name
 
     out = Path(args.out)
     check_new_recording(out, force=args.force)
-    if args.duration is not None:
-        check_range("--duration", args.duration, 0.001, 7 * 24 * 3600.0, "s")
+    check_duration(args)
     if args.min_free_mb is not None:
         check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
+    check_recording_room(out, args.min_free_mb)
     source = build_source(args)
     summary = asyncio.run(_record(source, out, args))
     print(f"wrote {safe_name(summary.path)}: {summary.duration_s:.1f} s")

@@ -6,7 +6,8 @@
   at the armed rate), battery;
 * ``runform sensors download --out run.h5``: stop logging, read each clock again, download every
   log (resumable after a dropped connection: run it again), write one recording on one time
-  base, then erase the logs.
+  base, then erase the logs; ``--without SENSOR`` leaves out a sensor lost for good (the
+  recording's notes name it).
 
 ``--simulate`` drives emulated sensors over the virtual BLE link (bleak's client, bumble's
 controllers): ``arm --simulate`` creates them, ``download --simulate --run-seconds S`` lets S
@@ -109,6 +110,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --simulate: seconds of running since arming (default: time passed)",
     )
     dl.add_argument("--keep-log", action="store_true", help="do not erase the sensors' logs")
+    dl.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="SENSOR",
+        help="leave out a sensor lost for good (repeat for each): the others are written, the "
+        "recording's notes name it, its log and journal are kept",
+    )
     dl.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -447,7 +456,7 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
     if not out.parent.exists():
         raise UsageError(f"--out {out}: directory {out.parent} does not exist")
     armed = ArmState.load(state)
-    if all(s.downloaded for s in armed.sensors.values()):
+    if all(s.downloaded or s.left_out for s in armed.sensors.values()):
         raise UsageError(f"{state}: every sensor is downloaded already; arm them again")
     if armed.written_to is None or Path(armed.written_to) != out:
         # an existing file there is another recording (not this run's, resumed): as record
@@ -473,6 +482,7 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
             write=write_recording,
             erase=not args.keep_log,
             progress=progress,
+            without=args.without,
         )
     if not summary.samples:
         print(
@@ -492,5 +502,15 @@ async def _download(args: argparse.Namespace, state: Path) -> int:
             f"  {sid}: {n} samples, gaps {summary.gaps[sid]}, clock drift "
             f"{summary.drift_ppm[sid]:+.1f} ppm, clock reads within {summary.sync_uncertainty_ms[sid]:.1f} ms, "
             f"reconnects {summary.reconnects[sid]}" + ("; " + "; ".join(extra) if extra else "")
+        )
+    for sid in summary.left_out:
+        s = armed.sensors[sid]
+        kept = ""
+        jpath = armed.journal_dir / f"{sid}.bin"
+        if jpath.exists() and jpath.stat().st_size:  # what an earlier download got of it
+            kept = f"; what an earlier download got of it is kept in {jpath}"
+        print(
+            f"  {sid} ({s.device_model} {s.address}): left out (--without), not in the recording "
+            f"(its notes say so); its log stays on the sensor{kept}"
         )
     return 0

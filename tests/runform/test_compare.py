@@ -223,3 +223,19 @@ def test_a_difference_that_rounds_to_zero_has_no_sign():
     assert format_diff(-0.0004, "s") == "±0 ms"
     assert format_diff(-0.3, "m/s", units="imperial") == "−0.7 mph"
     assert format_diff(0.002, "s") == "+2 ms"
+
+
+def test_without_outputs_it_checks_the_inputs_and_prints_a_table(recs, tmp_path, capsys):
+    """`compare A B` without --out/--json refused ('nothing to write') before looking at its
+    inputs, so a missing file was not named; now the inputs are checked first (before the
+    first analysis) and the comparison is printed as a table, as `analyze` prints its medians."""
+    a, b = recs["easy1"][0], recs["easy2"][0]
+    missing = tmp_path / "nope.h5"
+    assert main(["compare", str(a), str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nope.h5" in err and "\n" not in err, err
+    assert main(["compare", str(a), str(b), "--resamples", "1000"]) == 0
+    out = capsys.readouterr().out
+    for word in ("B − A", "95 % CI", "p (Holm)", "cadence", "A: easy1.h5 vs B: easy2.h5"):
+        assert word in out, out
+    assert "give --out/--json/--png" in out and "->" not in out, out

@@ -195,3 +195,35 @@ def test_sigkill_repeated(tmp_path, run_s):
     path = tmp_path / "killed.h5"
     t_kill, _ = _record_and_kill(path, run_s)
     _check_killed_file(path, t_kill)
+
+
+@pytest.mark.parametrize("command", ["record", "live"])
+def test_a_minimum_free_space_above_what_is_free_is_refused_before_starting(
+    command, tmp_path, capsys, monkeypatch
+):
+    """--min-free-mb above the free space: record and live started anyway and wrote an empty
+    file ('disk full: recording stopped at 0.0 s'); live exited 0, record 1. Both refuse now,
+    before any sensor, in one line naming the folder, the free space and the minimum."""
+    import shutil
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    free_mb = shutil.disk_usage(tmp_path).free / 1e6
+    ask = f"{free_mb * 2 + 100:.0f}"
+    out = tmp_path / "run.h5"
+    argv = [command, "--simulate", "--out", str(out), "--min-free-mb", ask, "--duration", "2"]
+    argv += ["--quiet"] if command == "record" else ["--mute", "--exit-after", "5"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert str(tmp_path) in err and "MB free" in err and f"--min-free-mb {ask}" in err, err
+    assert not out.exists()
+    # the default minimum (32 MiB) is checked alike
+    from recordings import recorder
+
+    monkeypatch.setattr(recorder, "free_bytes", lambda path: 10 << 20)
+    argv = [a for a in argv if a not in ("--min-free-mb", ask)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "10.5 MB free, less than the 33.6 MB a recording keeps free" in err, err
+    assert not out.exists()

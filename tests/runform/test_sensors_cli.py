@@ -214,3 +214,36 @@ def test_a_download_killed_midway_resumes_to_the_whole_run(tmp_path, capsys):
     with open_recording(rec) as r:
         for s in r.sensors:  # 200 s at 208 Hz each
             assert len(r.read(s.sensor_id).t) > 208 * 195, s.sensor_id
+
+
+def test_download_without_a_sensor_lost_for_good(tmp_path, capsys):
+    """A sensor gone for good (lost on the run): the download retried it for 1.5 min and
+    failed, and the other sensors' data stayed in the journals with no way to write them.
+    ``--without SENSOR`` writes the others; the recording's notes name the missing one."""
+    from firmware_bridge.emulator.logging_rig import LoggingRig
+    from runform.cli import main
+
+    st = tmp_path / "armed.json"
+    assert main(["sensors", "arm", "--simulate", "--state", str(st)]) == 0
+    rig_path = tmp_path / "armed.json.emulated.json"
+    rig = LoggingRig.load(rig_path)
+    del rig.sensors["left_foot"]  # lost: nothing answers at its address any more
+    rig.save(rig_path)
+    capsys.readouterr()
+    rec = tmp_path / "run.h5"
+    argv = ["sensors", "download", "--simulate", "--state", str(st), "--run-seconds", "20"]
+    assert main([*argv, "--out", str(rec), "--quiet", "--without", "pelvis,x"]) == 2
+    assert "--without pelvis,x: not armed" in capsys.readouterr().err
+    assert not rec.exists()
+    assert main([*argv, "--out", str(rec), "--quiet", "--without", "left_foot"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("samples, gaps 0") == 2, out
+    assert "left_foot (runform-diy" in out and "left out (--without)" in out, out
+    with open_recording(rec) as r:
+        assert sorted(i.sensor_id for i in r.sensors) == ["pelvis", "right_foot"]
+        assert "without left_foot" in r.notes
+        assert len(r.read("right_foot").t) > 19 * 208
+    # done: a second download is refused, and the sensors can be armed again
+    assert main([*argv, "--out", str(rec)]) == 2
+    assert "downloaded already" in capsys.readouterr().err
+    assert main(["sensors", "arm", "--simulate", "--state", str(st)]) == 0

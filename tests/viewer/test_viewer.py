@@ -590,3 +590,20 @@ def test_live_closed_before_any_data_says_the_recording_is_empty(tmp_path):
     r = _cli("live", "--simulate", "--out", str(out), "--mute", "--exit-after", "0.05")
     assert r.returncode == 0, r.stderr
     assert f"recorded {out}: no samples" in r.stdout, r.stdout
+
+
+def test_live_duration_is_session_seconds_as_in_record(tmp_path):
+    """`live --duration` was 'unrecognized arguments' (live had only --exit-after, wall
+    seconds); it now stops the session after SECONDS of session time, as record does, and
+    closes the window."""
+    out = tmp_path / "live.h5"
+    r = _cli(
+        "live", "--simulate", "--sim-speed", "20", "--duration", "6", "--out", str(out),
+        "--mute", "--exit-after", "120", timeout=150,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"recorded {out}" in r.stdout and "no samples" not in r.stdout, r.stdout
+    with open_recording(out) as rec:
+        assert 5.0 < rec.duration_s < 8.0, rec.duration_s
+    r = _cli("live", "--simulate", "--duration", "0", "--out", str(out), "--force", "--mute")
+    assert r.returncode == 2 and "--duration" in r.stderr and r.stderr.count("\n") == 1, r.stderr
