@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from recordings import open_recording
+from tests.processes import killed_if_left
 
 
 def test_cli_arm_run_download_analyse(tmp_path, capsys):
@@ -191,7 +192,7 @@ def test_a_download_killed_midway_resumes_to_the_whole_run(tmp_path, capsys):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )  # fmt: skip
-    try:
+    with killed_if_left(p):
         t0 = time.monotonic()
         assert p.stderr is not None
         for line in p.stderr:  # the first sensor is in, the second under way
@@ -200,10 +201,6 @@ def test_a_download_killed_midway_resumes_to_the_whole_run(tmp_path, capsys):
             assert time.monotonic() - t0 < 120
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
     assert p.returncode == 130, err
     assert "runform: interrupted" in err and "Traceback" not in err
     assert not rec.exists()

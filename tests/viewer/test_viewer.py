@@ -18,6 +18,7 @@ from dsp.block import SampleBlock
 from dsp.session import SessionAnalyzer
 from recordings import ReplaySource, open_recording
 from runform.profiles import resolve_profile
+from tests.processes import killed_if_left
 from viewer.app import MainWindow, ViewerConfig
 from viewer.worker import AnalysisWorker
 
@@ -545,7 +546,7 @@ def test_live_stops_cleanly_on_ctrl_c_or_kill(tmp_path, sig):
          "--out", str(out), "--mute", "--exit-after", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
-    try:
+    with killed_if_left(p):
         t0 = time.monotonic()
         while not (out.exists() and out.stat().st_size > 200_000):  # a few s recorded
             assert p.poll() is None, p.communicate()
@@ -553,10 +554,6 @@ def test_live_stops_cleanly_on_ctrl_c_or_kill(tmp_path, sig):
             time.sleep(0.2)
         p.send_signal(getattr(signal, sig))
         stdout, stderr = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
     assert p.returncode == 0, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert f"recorded {out}" in stdout
