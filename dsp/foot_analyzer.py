@@ -343,6 +343,8 @@ class FootAnalyzer(StreamAnalyzer):
             samples_for(s.metrics.pronation_smooth_ms / 1000.0, sampling_rate_hz=self.fs) + 4
         )
         self._gap_thr = max(s.gap_split_s, 3.5 / self.fs)
+        # a loss longer than this is not integrated across (stride length) nor read at a landing
+        self._long_gap_thr = max(s.max_integrated_gap_s, 3.5 / self.fs)
         self._sat_pad = samples_for(0.01, sampling_rate_hz=self.fs)  # see _saturated
         self._lead_limit = samples_for(ev.max_cycle_s, sampling_rate_hz=self.fs)
         self._rest_n = samples_for(s.rest_min_s, sampling_rate_hz=self.fs)
@@ -1113,7 +1115,7 @@ class FootAnalyzer(StreamAnalyzer):
         half = 0.5 / self.fs
         k = ev.ms - self._base
         t_ms = float(self._bt[k]) if 0 <= k < self._bt.shape[0] else ev.t_ic
-        thr = max(self.settings.max_integrated_gap_s, 3.5 / self.fs)
+        thr = self._long_gap_thr
         return any(
             np.any((g[:, 0] - half >= ev.t_ic) & (g[:, 0] < t_ms) & (g[:, 1] - g[:, 0] > thr))
             for g in self._minor
@@ -1202,8 +1204,7 @@ class FootAnalyzer(StreamAnalyzer):
         long_gap = False
         if nxt is not None and self._minor:
             t_w = window[0]
-            lo_t, hi_t = float(t_w[0]), float(t_w[-1])
-            thr = max(self.settings.max_integrated_gap_s, 3.5 / self.fs)  # as gap_split_s
+            lo_t, hi_t, thr = float(t_w[0]), float(t_w[-1]), self._long_gap_thr
             long_gap = any(
                 bool(np.any((g[:, 1] - g[:, 0] > thr) & (g[:, 1] > lo_t) & (g[:, 0] < hi_t)))
                 for g in self._minor

@@ -37,6 +37,7 @@ __all__ = [
     "falling_behind",
     "format_status",
     "free_bytes",
+    "min_free_bytes",
     "record_source",
     "size_limit_room",
     "stop_at",
@@ -55,6 +56,14 @@ STOP_SIGNALS = tuple(
 #: The recorder stops cleanly when less than this much space is left on the recording's disk,
 #: so that the file can still be closed and stays valid (``runform record --min-free-mb``).
 MIN_FREE_BYTES = 32 << 20
+
+
+def min_free_bytes(min_free_mb: float | None) -> int:
+    """The free space a recording keeps, bytes: ``--min-free-mb`` (MB), None: the default
+    :data:`MIN_FREE_BYTES`."""
+    return MIN_FREE_BYTES if min_free_mb is None else int(min_free_mb * 1e6)
+
+
 #: The smallest file-size limit (``ulimit -f``) a recording starts under, bytes: below it the
 #: file's first chunks and metadata may not fit beside the room kept to close it
 #: (:func:`size_limit_room`), and HDF5 cannot close a file whose write failed at the limit.

@@ -559,28 +559,17 @@ def _light_cell(f: Any) -> str:
     return f'<span class="dot" style="background:{col}" title="{_e(tip)}"></span>{_e(f.text)}'
 
 
-def _next_step(res: AnalysisResult, df: Any, fs: list[Any], units: str) -> str:
-    """The report's next step (:func:`runform.findings.next_step`) of ``res``."""
-    from runform.analysis_run import no_contact_reasons
-    from runform.findings import next_step, running_contacts
-
-    return next_step(
-        fs,
-        units,
-        running_contacts=running_contacts(df),
-        no_contacts=not len(df) and bool(no_contact_reasons(res)),
-    )
-
-
 def findings_html(
     res: AnalysisResult, *, profile: Any = None, units: str = "metric"
-) -> tuple[str, list[Any]]:
-    """The findings section of a session report and its per-segment findings."""
+) -> tuple[str, str]:
+    """The findings section of a session report and its next step
+    (:func:`runform.findings.next_step`)."""
     from runform.analysis_run import no_contact_reasons
     from runform.compare import _with_placement
     from runform.findings import (
         CUES,
         make_segments,
+        next_step,
         problems,
         running_contacts,
         segment_findings,
@@ -598,7 +587,12 @@ def findings_html(
     fs = [segment_findings(sg, profile=profile, alerts=res.alerts, units=units) for sg in segs]
     parts = ["<h2>Findings</h2>"]
     reasons = no_contact_reasons(res)
-    step = _next_step(res, df, fs, units)
+    step = next_step(
+        fs,
+        units,
+        running_contacts=running_contacts(df),
+        no_contacts=not len(df) and bool(reasons),
+    )
     parts.append(f'<div class="next"><b>Next step.</b> {_e(step)}</div>')
     for sid, why in reasons.items():  # e.g. a trial too short to align a foot sensor
         parts.append(f'<p class="note">{_e(sid)}: {_e(why)}</p>')
@@ -606,7 +600,7 @@ def findings_html(
         if not running_contacts(df) and not (reasons and not len(df)):  # else the next
             # step says how few, or the notes above why there is none
             parts.append('<p class="note">Too few contacts to judge.</p>')
-        return "\n".join(parts), fs
+        return "\n".join(parts), step
     rows = _light_rows(fs)
     rules = sorted({r for sf in fs for r in sf.alert_share})
     for rule in rules:
@@ -655,7 +649,7 @@ def findings_html(
             )
     if items:
         parts.append("<h3>What to do</h3><ul>" + "".join(items) + "</ul>")
-    return "\n".join(parts), fs
+    return "\n".join(parts), step
 
 
 # ----------------------------------------------------------------------------- session
@@ -990,9 +984,8 @@ def session_report(
     if res.notes:
         rep.add(f'<p class="meta">notes: {_e(res.notes)}</p>')
 
-    section, fs = findings_html(res, profile=profile, units=units)
+    section, rep.next_step = findings_html(res, profile=profile, units=units)
     rep.add(section)
-    rep.next_step = _next_step(res, df, fs, units)
     if streams is None:
         streams = _read_streams(res.recording)
     pods = footpod_views(streams, df, pls)

@@ -162,9 +162,9 @@ def check_recording_room(path: str | os.PathLike[str], min_free_mb: float | None
     :data:`recordings.recorder.MIN_FREE_BYTES`): it would stop at once and leave an empty file
     ('disk full: recording stopped at 0.0 s'). One line naming the folder, the free space and
     the minimum."""
-    from recordings.recorder import MIN_FREE_BYTES, free_bytes
+    from recordings.recorder import free_bytes, min_free_bytes
 
-    need = MIN_FREE_BYTES if min_free_mb is None else int(min_free_mb * 1e6)
+    need = min_free_bytes(min_free_mb)
     try:
         free = free_bytes(path)
     except OSError:  # check_new_recording reports a folder that cannot be used

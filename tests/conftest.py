@@ -40,3 +40,20 @@ def recording_of(tmp_path_factory) -> Callable[..., Path]:
         return made[key]
 
     return make
+
+
+@pytest.fixture
+def figure_titles(monkeypatch) -> list[str]:
+    """The titles every matplotlib axes is given while the test runs (the units a figure
+    shows are in them)."""
+    import matplotlib.axes
+
+    titles: list[str] = []
+    real = matplotlib.axes.Axes.set_title
+
+    def set_title(self, label, *args, **kwargs):
+        titles.append(str(label))
+        return real(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    return titles

@@ -90,9 +90,10 @@ class BlockSignal:
 
     The whole block plays once; then, with a ``seam``, the part from ``seam[0]`` to
     ``seam[1]`` repeats: two instants at the same phase of the gait (see
-    :func:`firmware_bridge.emulator.virtual._gait_seam`), joined by a crossfade over the ``fade_s`` before ``seam[1]``, so the
-    repeats run on as one more stride, not a jump. Without a seam the block repeats from its
-    start (fine when it starts and ends standing still).
+    :func:`firmware_bridge.emulator.virtual._gait_seam`), joined by a crossfade over the
+    ``fade_s`` before ``seam[1]``, so the repeats run on as one more stride, not a jump.
+    Without a seam the block repeats from its start (fine when it starts and ends standing
+    still).
 
     Parameters
     ----------

@@ -160,10 +160,11 @@ def run(args: argparse.Namespace) -> int:
         check_new_recording(out, force=args.force)
     min_free = None
     if args.min_free_mb is not None:
+        from recordings.recorder import min_free_bytes
         from runform.validation import check_range
 
         check_range("--min-free-mb", args.min_free_mb, 0.0, 1e7, "MB")
-        min_free = int(args.min_free_mb * 1e6)
+        min_free = min_free_bytes(args.min_free_mb)
     if out is not None:
         from runform.safe_output import check_recording_room
 

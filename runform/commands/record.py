@@ -298,9 +298,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(source, out: Path, args: argparse.Namespace):
-    from recordings.recorder import MIN_FREE_BYTES, STOP_SIGNALS, format_status, record_source
+    from recordings.recorder import STOP_SIGNALS, format_status, min_free_bytes, record_source
 
-    min_free = MIN_FREE_BYTES if args.min_free_mb is None else int(args.min_free_mb * 1e6)
+    min_free = min_free_bytes(args.min_free_mb)
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):

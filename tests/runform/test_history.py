@@ -207,23 +207,14 @@ def test_a_walk_is_not_counted_as_a_running_session(tmp_path, capsys):
     assert "internal error" not in err
 
 
-def test_imperial_history_draws_its_trends_in_imperial_units(tmp_path, monkeypatch):
+def test_imperial_history_draws_its_trends_in_imperial_units(tmp_path, figure_titles):
     # before: with --units imperial the tables said 8:58 /mi and 7.0 ft but the trends were
     # drawn in min/km and m ('pace (min/km)', 'stride length (m)')
-    import matplotlib.axes
-
     from firmware_bridge.simulator import simulate_session
 
     rec = tmp_path / "a.h5"
     simulate_session("easy", duration_s=40, seed=1, truth=False).write(rec)
-    titles: list[str] = []
-    real = matplotlib.axes.Axes.set_title
-
-    def set_title(self, label, *args, **kwargs):
-        titles.append(str(label))
-        return real(self, label, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    titles = figure_titles
     argv = ["history", str(rec), "--out", str(tmp_path / "h.html"), "--no-progress"]
     assert main([*argv, "--units", "imperial"]) == 0
     assert "pace (min/mi)" in titles and "stride length (ft)" in titles, titles

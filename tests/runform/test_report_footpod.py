@@ -140,19 +140,10 @@ def test_info_lists_footpod_medians(recorded_with_pod, capsys):
     assert f"median while running: {speed:.2f} m/s, " in line and "/min" in line
 
 
-def test_footpod_speed_follows_units(recorded_with_pod, monkeypatch):
+def test_footpod_speed_follows_units(recorded_with_pod, figure_titles):
     # before: with --units imperial the IMU columns said mph and the footpod's column and
     # figure m/s ('3.01 m/s' beside '6.7 mph', 'speed (m/s)')
-    import matplotlib.axes
-
-    titles: list[str] = []
-    real = matplotlib.axes.Axes.set_title
-
-    def set_title(self, label, *args, **kw):
-        titles.append(str(label))
-        return real(self, label, *args, **kw)
-
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", set_title)
+    titles = figure_titles
     res = analyse_recording(str(recorded_with_pod), collect_traces=False)
     page = session_report(res, units="imperial").html()
     rows = _summary_table(page)
