@@ -123,8 +123,12 @@ def vote_sides(
     if lo >= hi:
         return
     open_run = steps[-1].run if open_segment else None
+    # where the open run starts, looked for no further back than it can matter: a start at or
+    # before hi - 2K - 1 decides nothing below (run_start + 2K < hi either way), and a long
+    # run is not walked back step by step on every call
+    floor = max(0, hi - 2 * K - 1)
     run_start = hi - 1
-    while run_start > 0 and steps[run_start - 1].run == open_run:
+    while run_start > floor and steps[run_start - 1].run == open_run:
         run_start -= 1
     if open_run is not None and steps[lo].run == open_run:
         if max(lo + A, run_start + 2 * K) >= hi:

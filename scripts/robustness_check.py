@@ -19,14 +19,23 @@ copy. What the real data give must not hinge on how this one set of sensors happ
   zeros on all six axes (a radio dropout some devices log so): gaps, never stillness.
 * ``--check jitter``: every time stamp moved by uniform noise of +-``--jitter`` sample
   periods (host-side time stamps of a radio link), the order kept.
+* ``--check bias``: a constant error added to each sensor's readings, as an uncalibrated
+  device has: for each of ``--biases`` (``GYR_DPS/ACC_G`` pairs), a gyroscope bias of that
+  size and an accelerometer offset of that size, each along a random direction per sensor
+  (seeded).
+* ``--check offset``: the pelvis sensor's time stamps moved by each of ``--offsets`` ms
+  against the feet (a residual error of the sensors' common time base); the references stay
+  on the feet's time, so the pelvis alone would be off by the offset, while with the feet its
+  rows take the feet's events (``fusion_tolerance_s``).
 
 The range attributes (``acc_range_g``, ``gyr_range_dps``) are left out of every copy except
 those of ``--check clip``, the unchanged one included: a turned or resampled clipped reading is
 no longer clipped along the axes the range names.
 
     .venv/bin/python scripts/robustness_check.py [--realdata DIR] [--only NAME]
-        [--check mounting|rate|clip|dropouts|jitter] [--rotations N] [--rates HZ,...]
-        [--ranges G,...] [--dropouts PERCENT,...] [--jitter PERIODS,...]
+        [--check mounting|rate|clip|dropouts|jitter|bias|offset] [--rotations N] [--rates HZ,...]
+        [--ranges G,...] [--dropouts PERCENT,...] [--jitter PERIODS,...] [--biases DPS/G,...]
+        [--offsets MS,...]
 """
 
 from __future__ import annotations
@@ -202,6 +211,34 @@ def jittered_copy(src: Path, dst: Path, share: float, *, seed: int = 13) -> None
             g["t"][...] = t + rng.uniform(-share, share, t.shape[0]) * period
 
 
+def biased_copy(src: Path, dst: Path, gyr_dps: float, acc_g: float, *, seed: int = 13) -> None:
+    """``src`` copied to ``dst`` with a constant gyroscope bias of ``gyr_dps`` deg/s and an
+    accelerometer offset of ``acc_g`` g added to every sensor, each along a random direction
+    (seeded, one per sensor)."""
+    from dsp.block import STANDARD_GRAVITY
+
+    _copy(src, dst)
+    rng = np.random.default_rng(seed)
+    with h5py.File(dst, "r+") as f:
+        for sid in f["sensors"]:
+            g = f["sensors"][sid]
+            for name, size in (("gyr", gyr_dps), ("acc", acc_g * STANDARD_GRAVITY)):
+                d = rng.normal(size=3)
+                x = np.asarray(g[name][()], dtype=np.float64)
+                g[name][...] = (x + size * d / np.linalg.norm(d)).astype(g[name].dtype)
+
+
+def offset_copy(src: Path, dst: Path, offset_ms: float, *, placement: str = "pelvis") -> None:
+    """``src`` copied to ``dst`` with the time stamps of its sensors placed at ``placement``
+    moved by ``offset_ms`` (the others' kept)."""
+    _copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        for sid in f["sensors"]:
+            g = f["sensors"][sid]
+            if g.attrs.get("placement") == placement:
+                g["t"][...] = np.asarray(g["t"][()], dtype=np.float64) + offset_ms / 1000.0
+
+
 def scores(res: dict[str, Any]) -> dict[str, str]:
     """The figures compared, per sensor: ``sensor -> one line``."""
     out: dict[str, str] = {}
@@ -248,6 +285,17 @@ def variants(args: argparse.Namespace) -> list[tuple[str, Any]]:
             (f"zeros {p:g} %", lambda a, b, p=p: dropout_copy(a, b, p / 100.0))
             for p in _numbers(args.dropouts)
         ]
+    if args.check == "bias":
+        pairs = [tuple(float(v) for v in p.split("/")) for p in args.biases.split(",") if p]
+        return [("as-recorded", _copy)] + [
+            (f"{d:g} dps {a:g} g", lambda a_, b_, d=d, a=a: biased_copy(a_, b_, d, a))
+            for d, a in pairs
+        ]
+    if args.check == "offset":
+        return [("as-recorded", _copy)] + [
+            (f"pelvis {ms:+g} ms", lambda a, b, ms=ms: offset_copy(a, b, ms))
+            for ms in _numbers(args.offsets)
+        ]
     if args.check == "rate":
         return [("as-recorded", _copy)] + [
             (f"{hz:g} Hz", lambda a, b, hz=hz: resampled_copy(a, b, hz))
@@ -269,13 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realdata", help="folder of real recordings (default: the shared one)")
     ap.add_argument("--only", help="only recordings whose name contains this")
     ap.add_argument(
-        "--check", choices=("mounting", "rate", "clip", "dropouts", "jitter"), default="mounting"
+        "--check",
+        choices=("mounting", "rate", "clip", "dropouts", "jitter", "bias", "offset"),
+        default="mounting",
     )
     ap.add_argument("--rotations", type=int, default=2, help="random rotations (default 2)")
     ap.add_argument("--rates", default="52,59,100,400", help="Hz (default 52,59,100,400)")
     ap.add_argument("--ranges", default="8,4,2", help="g (default 8,4,2)")
     ap.add_argument("--dropouts", default="1,3", help="%% of samples (default 1,3)")
     ap.add_argument("--jitter", default="0.2,0.45", help="sample periods (default 0.2,0.45)")
+    ap.add_argument(
+        "--biases", default="1/0.02,3/0.05", help="GYR_DPS/ACC_G pairs (default 1/0.02,3/0.05)"
+    )
+    ap.add_argument("--offsets", default="-40,-20,20,40", help="ms (default -40,-20,20,40)")
     args = ap.parse_args(argv)
     folder = realdata_dir(args.realdata)
     n_diff = 0
