@@ -111,6 +111,7 @@ from dsp.pelvis_metrics import SpanSteps, analyse_epochs, pelvic_drop
 from dsp.pelvis_segment import (
     EpochGeometry,
     GyroChain,
+    MeanDecimation,
     PelvisPiece,
     SegmentContacts,
     SegmentSamples,
@@ -127,12 +128,24 @@ from dsp.stream_input import (
 )
 from dsp.summary import median_or_none
 
-__all__ = ["EARLY_KEYS", "PelvisAnalyzer", "PelvisSettings"]
+__all__ = ["EARLY_KEYS", "PELVIS_RATE_HZ", "PelvisAnalyzer", "PelvisSettings", "decimation_factor"]
 
 #: The metrics a pelvis early row carries (see the module docstring, step 9).
 EARLY_KEYS = ("pelvic_drop",)
 
 log = logging.getLogger(__name__)
+
+#: Analysis rate of the pelvis, Hz: a sensor sampling at twice this or more is analysed at
+#: ``rate / decimation_factor(rate)`` (200-250 Hz; means of consecutive samples,
+#: :class:`dsp.pelvis_segment.MeanDecimation`). The pelvis' motion (obliquity, bounce, the
+#: landing's jolt) lies far below 100 Hz; the analysis' cost is per sample.
+PELVIS_RATE_HZ = 200.0
+
+
+def decimation_factor(sampling_rate_hz: float) -> int:
+    """Samples per analysed sample of a pelvis sensor at ``sampling_rate_hz`` (1: all)."""
+    return max(1, int(sampling_rate_hz // PELVIS_RATE_HZ))
+
 
 _STEPS_101 = np.arange(101.0)[None, :]
 
@@ -362,7 +375,11 @@ class PelvisAnalyzer(StreamAnalyzer):
             s = replace(s, **overrides)
         self.info = info
         self.settings = s
-        self.fs = fs = float(info.sample_rate_hz)
+        # a fast sensor is analysed at about PELVIS_RATE_HZ (means of consecutive samples)
+        self._fs_in = float(info.sample_rate_hz)
+        factor = decimation_factor(self._fs_in)
+        self._decimate = MeanDecimation(factor) if factor > 1 else None
+        self.fs = fs = self._fs_in / factor
         self.geo = EpochGeometry.at(fs, epoch_s=s.epoch_s, pad_s=s.pad_s, lookahead_s=s.lookahead_s)
         self._acc_fs = None if info.acc_range_g is None else info.acc_range_g * STANDARD_GRAVITY
         self._gyr_fs = info.gyr_range_dps
@@ -372,7 +389,7 @@ class PelvisAnalyzer(StreamAnalyzer):
         # written as zeros on all six axes would read as a flight phase (free fall) otherwise
         self._input = BlockInput(
             info.sensor_id,
-            fs,
+            self._fs_in,
             rate_tolerance=s.rate_tolerance,
             acc_range_ms2=self._acc_fs,
             gyr_range_dps=self._gyr_fs,
@@ -387,7 +404,13 @@ class PelvisAnalyzer(StreamAnalyzer):
             samples_for(s.align_max_s, sampling_rate_hz=fs),
             size=lambda p: p.t.shape[0],
             cut=lambda p, k: PelvisPiece(
-                p.t[:k], p.acc[:k], p.gyr[:k], p.gap[:k], p.new_segment, p.bridged[:k]
+                p.t[:k],
+                p.acc[:k],
+                p.gyr[:k],
+                p.gap[:k],
+                p.new_segment,
+                p.bridged[:k],
+                None if p.sat is None else p.sat[:k],
             ),
             new_segment=lambda p: bool(p.new_segment),
         )
@@ -539,11 +562,22 @@ class PelvisAnalyzer(StreamAnalyzer):
             got.gyr,
             got.gaps,
             self._last,
-            sampling_rate_hz=self.fs,
+            sampling_rate_hz=self._fs_in,
             bridge_max_s=self.settings.bridge_max_s,
         )
         self._last = (float(got.t[-1]), got.acc[-1].copy(), got.gyr[-1].copy())
-        return pieces
+        dec = self._decimate
+        if dec is None:
+            return pieces
+        out = []
+        for p in pieces:  # (the range is judged on the samples as read)
+            sat = saturated_samples(
+                p.acc, p.gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs
+            )
+            q = dec(p._replace(sat=sat))
+            if q is not None:
+                out.append(q)
+        return out
 
     # ------------------------------------------------------------------ 2. alignment
     def _try_align(self, *, final: bool) -> None:
@@ -598,7 +632,11 @@ class PelvisAnalyzer(StreamAnalyzer):
         r = self._R
         assert r is not None
         t, acc, gyr = piece.t, piece.acc, piece.gyr
-        sat = saturated_samples(acc, gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs)
+        sat = piece.sat
+        if sat is None:
+            sat = saturated_samples(
+                acc, gyr, acc_full_scale=self._acc_fs, gyr_full_scale=self._gyr_fs
+            )
         acc_b = rotate_rows(acc, r)
         gyr_b = rotate_rows(gyr, r)
         smp = seg.samples

@@ -52,6 +52,7 @@ class PelvisPiece(NamedTuple):
     gap: np.ndarray  # (N,) bool: bridged samples, and the neighbours of reported gaps
     new_segment: np.ndarray  # 0-d bool: the piece starts a new segment
     bridged: np.ndarray  # (N,) bool: bridged (interpolated) samples only
+    sat: np.ndarray | None = None  # (N,) bool: at the sensor's range (None: not known yet)
 
 
 def _piece(
@@ -498,3 +499,86 @@ class SegmentContacts:
             peak_g=self.peak_g[sel],
             flight=pre_ok & post_ok,
         )
+
+
+@dataclass
+class MeanDecimation:
+    """The analysis rate of a fast pelvis sensor (:data:`dsp.pelvis_analyzer.PELVIS_RATE_HZ`):
+    each segment's samples in consecutive groups of ``factor``, from its first sample, each
+    group one sample: the mean of its times, specific forces and rates (a boxcar low-pass,
+    symmetric, so no delay), flagged ``gap`` / ``bridged`` / ``sat`` when any of its samples
+    is. A group still open at the end of a piece waits for the next piece of the segment
+    (``carry``); the samples of one left open at the segment's end are dropped (fewer than
+    ``factor``). Groups start at fixed samples of the segment, so the result does not depend
+    on how the data were cut into blocks.
+    """
+
+    factor: int
+    carry: PelvisPiece | None = None  # the open group's samples
+    started: bool = False  # the segment has given a sample already
+
+    def __call__(self, piece: PelvisPiece) -> PelvisPiece | None:
+        """The decimated samples of ``piece`` (its ``sat`` given), or None while its group
+        is open."""
+        if bool(piece.new_segment):
+            self.carry, self.started = None, False
+        if self.carry is not None:
+            c = self.carry
+            assert c.sat is not None and piece.sat is not None
+            piece = PelvisPiece(
+                np.concatenate((c.t, piece.t)),
+                np.concatenate((c.acc, piece.acc)),
+                np.concatenate((c.gyr, piece.gyr)),
+                np.concatenate((c.gap, piece.gap)),
+                piece.new_segment,
+                np.concatenate((c.bridged, piece.bridged)),
+                np.concatenate((c.sat, piece.sat)),
+            )
+        k = self.factor
+        m = piece.t.shape[0] // k
+        n = m * k
+        rest = piece.t.shape[0] - n
+        self.carry = (
+            None
+            if rest == 0
+            else PelvisPiece(
+                piece.t[n:],
+                piece.acc[n:],
+                piece.gyr[n:],
+                piece.gap[n:],
+                np.asarray(False),
+                piece.bridged[n:],
+                None if piece.sat is None else piece.sat[n:],
+            )
+        )
+        if m == 0:
+            return None
+        assert piece.sat is not None
+        first = not self.started
+        self.started = True
+        return PelvisPiece(
+            _group_mean(piece.t, k, n),
+            _group_mean(piece.acc, k, n),
+            _group_mean(piece.gyr, k, n),
+            _group_any(piece.gap, k, n),
+            np.asarray(first),
+            _group_any(piece.bridged, k, n),
+            _group_any(piece.sat, k, n),
+        )
+
+
+def _group_mean(x: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Means of the groups of ``k`` consecutive rows of ``x[:n]`` (summed in order)."""
+    out = x[0:n:k].copy()
+    for j in range(1, k):
+        out += x[j:n:k]
+    out /= k
+    return out
+
+
+def _group_any(x: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Whether any row of each group of ``k`` consecutive rows of ``x[:n]`` is set."""
+    out = x[0:n:k].copy()
+    for j in range(1, k):
+        out |= x[j:n:k]
+    return out

@@ -83,9 +83,10 @@ def _session_rows(sim, blocks, *, all_rows: bool = False):
     return (sa, pel, rows) if all_rows else (sa, pel)
 
 
-@pytest.mark.parametrize("rate,loss", [(208.0, 0.01), (50.0, 0.08)])
+@pytest.mark.parametrize("rate,loss", [(208.0, 0.01), (50.0, 0.08), (416.0, 0.03)])
 def test_streaming_equivalence_pelvis_only(rate: float, loss: float) -> None:
-    # 8 % lost packets at 50 Hz: gaps both bridged and splitting segments
+    # 8 % lost packets at 50 Hz: gaps both bridged and splitting segments; at 416 Hz the
+    # analysis runs at 208 Hz (pairs of samples: a pair open at a block's end waits)
     sim = simulate_session(
         "easy", duration_s=70.0, rate_hz=rate, seed=4, sensors=("pelvis",), packet_loss=loss
     )
@@ -225,3 +226,31 @@ def test_without_traces_the_rows_are_the_same() -> None:
     for (traces, _), (r, e, n) in got.items():
         assert r == rows and e == early
         assert n == (n_traces if traces else 0)
+
+
+def test_a_fast_pelvis_sensor_is_analysed_at_about_200_hz() -> None:
+    """At 400 Hz and more the pelvis is analysed at 200-250 Hz (means of consecutive samples,
+    no delay): the same steps and, within the simulator's tolerances, the same values as the
+    same motion at 208 Hz."""
+    from dsp.pelvis_analyzer import decimation_factor
+
+    assert [decimation_factor(r) for r in (50.0, 208.0, 399.0, 400.0, 833.0, 1666.0)] == [
+        1,
+        1,
+        1,
+        2,
+        4,
+        8,
+    ]
+    kw = dict(duration_s=40.0, seed=3, sensors=("pelvis",), standing_s=5.0)
+    fast = simulate_session("easy", rate_hz=832.0, **kw)
+    slow = simulate_session("easy", rate_hz=208.0, **kw)
+    pa_fast, rows_fast = run_pelvis_only(fast)
+    _, rows_slow = run_pelvis_only(slow)
+    assert pa_fast.fs == pytest.approx(208.0)
+    assert len(rows_fast) == len(rows_slow) > 60
+    for a, b in zip(rows_fast, rows_slow, strict=True):
+        assert a.side == b.side
+        assert a.t_ic == pytest.approx(b.t_ic, abs=0.006)
+        assert a.pelvic_drop == pytest.approx(b.pelvic_drop, abs=0.3)
+    _check(score_pelvis(rows_fast, fast.truth, t_end=fast.blocks["pelvis"].t_end))

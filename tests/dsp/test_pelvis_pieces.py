@@ -14,6 +14,8 @@ from dsp.pelvis_alignment import estimate_pelvis_alignment
 from dsp.pelvis_segment import (
     EpochGeometry,
     GyroChain,
+    MeanDecimation,
+    PelvisPiece,
     SegmentContacts,
     SegmentSamples,
     bridge_gaps,
@@ -178,3 +180,48 @@ def test_baseline_from_steps_needs_both_sides():
     assert baseline_from_steps(steps, n_half=7, final=True, stop_when_enough=True) == 1.0
     only_left = [s for s in steps if s.left]
     assert baseline_from_steps(only_left, n_half=1, final=True, stop_when_enough=False) is None
+
+
+def _piece(t, new: bool, sat=None, gap=None) -> PelvisPiece:
+    n = t.shape[0]
+    return PelvisPiece(
+        t,
+        np.column_stack([t, 2 * t, -t]),
+        np.column_stack([t, t, t]) * 10.0,
+        np.zeros(n, bool) if gap is None else gap,
+        np.asarray(new),
+        np.zeros(n, bool),
+        np.zeros(n, bool) if sat is None else sat,
+    )
+
+
+def test_mean_decimation_groups_each_segment_from_its_start_whatever_the_chunking():
+    t = np.arange(23) / 400.0
+    sat = np.zeros(23, bool)
+    sat[5] = True
+    gap = np.zeros(23, bool)
+    gap[12] = True
+    whole = MeanDecimation(4)(_piece(t, True, sat, gap))
+    assert whole is not None and whole.t.shape == (5,)  # 23 // 4 groups; 3 samples left open
+    assert np.allclose(whole.t, t[:20].reshape(5, 4).mean(axis=1))
+    assert np.allclose(whole.acc[:, 1], 2 * whole.t)
+    assert whole.sat.tolist() == [False, True, False, False, False]
+    assert whole.gap.tolist() == [False, False, False, True, False]
+    assert bool(whole.new_segment)
+    for cuts in ([1, 2, 3], [7], [3, 9, 10, 17, 22]):
+        dec = MeanDecimation(4)
+        out = []
+        for a, b in itertools.pairwise([0, *cuts, 23]):
+            q = dec(_piece(t[a:b], a == 0, sat[a:b], gap[a:b]))
+            if q is not None:
+                out.append(q)
+        assert [bool(q.new_segment) for q in out] == [True] + [False] * (len(out) - 1)
+        for name in ("t", "acc", "gyr", "gap", "sat"):
+            got = np.concatenate([getattr(q, name) for q in out])
+            assert np.array_equal(got, getattr(whole, name)), (cuts, name)
+    # a new segment drops the open group of the last one and groups from its own start
+    dec = MeanDecimation(4)
+    dec(_piece(t[:6], True))
+    q = dec(_piece(t[10:18], True))
+    assert q is not None and bool(q.new_segment)
+    assert np.allclose(q.t, t[10:18].reshape(2, 4).mean(axis=1))
