@@ -341,14 +341,24 @@ async def _download_one(
     host_clock: Callable[[], float],
     retries: int,
     progress: Callable[[str, int, int], None] | None,
+    tried: int = 0,
 ) -> int:
+    """Download one sensor's log into its journal, reconnecting up to ``retries`` times.
+
+    ``tried``: failed connections to it earlier in this run (the stop pass). A sensor not
+    reached in this run after its first failed retry gets one warning naming ``--without``,
+    while the retries go on: a sensor lost for good took every retry (1.5 min) before the
+    user heard of it."""
     driver = log_driver(s.device_model)
     journal = state.journal(s.sensor_id)
     failures = 0
+    reached = False
+    told = False
     try:
         while True:
             try:
                 async with connect(s.address) as client:
+                    reached = True
                     if not s.stopped:
                         await _stop_and_sync(s, state, client, host_clock)
                     await driver.download(
@@ -369,21 +379,42 @@ async def _download_one(
                 if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
                     raise
                 failures += 1
+                why = f"{type(exc).__name__}: {exc}"
                 if failures > retries:
+                    what = (
+                        f"download interrupted {failures} times"
+                        if reached
+                        else f"not reachable in {failures + tried} tries"
+                    )
                     raise DeviceError(
-                        f"{s.sensor_id} ({s.address}): download interrupted {failures} times "
-                        f"({type(exc).__name__}: {exc}); {len(journal)} packets are kept in "
-                        f"{journal.path}: run `runform sensors download` again to resume, or "
-                        f"add --without {s.sensor_id} to write the other sensors without it"
+                        f"{s.sensor_id} ({s.address}): {what} ({why}); {len(journal)} packets "
+                        f"are kept in {journal.path}: run `runform sensors download` again to "
+                        f"resume, or add --without {s.sensor_id} to write the other sensors "
+                        "without it"
                     ) from None
-                log.warning(
-                    "%s: download interrupted (%s: %s); resuming from packet %d",
-                    s.sensor_id,
-                    type(exc).__name__,
-                    exc,
-                    len(journal),
-                )
-                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+                pause = min(5.0, 0.2 * 2**failures)
+                if reached:
+                    log.warning(
+                        "%s: download interrupted (%s); resuming from packet %d",
+                        s.sensor_id,
+                        why,
+                        len(journal),
+                    )
+                elif not told and failures + tried >= 2:
+                    told = True
+                    log.warning(
+                        "%s (%s): not reachable (%s); still trying, %d more times. If it is "
+                        "lost for good, stop this (Ctrl-C) and run the download again with "
+                        "--without %s: what is downloaded so far is kept",
+                        s.sensor_id,
+                        s.address,
+                        why,
+                        retries - failures + 1,
+                        s.sensor_id,
+                    )
+                else:
+                    log.info("%s: not reachable (%s); trying again", s.sensor_id, why)
+                await asyncio.sleep(pause)
     finally:
         journal.close()
 
@@ -534,7 +565,8 @@ async def download_sensors(
     sensors = {sid: s for sid, s in state.sensors.items() if sid not in left}
     summary = DownloadSummary(path=str(out), left_out=left)
     # every sensor stops logging first, so their logs end together (not one download later)
-    for s in sensors.values():
+    unreached: set[str] = set()
+    for sid, s in sensors.items():
         if not s.stopped:
             try:
                 async with connect(s.address) as client:
@@ -542,10 +574,18 @@ async def download_sensors(
             except DeviceError:
                 raise
             except Exception as exc:  # retried by the download of this sensor
-                log.warning("%s: could not stop logging yet (%s)", s.sensor_id, exc)
-    for sid, s in sensors.items():
+                log.warning("%s: could not stop logging yet (%s)", sid, exc)
+                unreached.add(sid)
+    # the sensors reached first: one that is lost does not hold the others' downloads back
+    for sid in sorted(sensors, key=lambda sid: sid in unreached):
         summary.reconnects[sid] = await _download_one(
-            s, state, connect, host_clock, retries, progress
+            sensors[sid],
+            state,
+            connect,
+            host_clock,
+            retries,
+            progress,
+            tried=int(sid in unreached),
         )
     # t = 0 stays the first arm (of every sensor armed: the same time base with or without one)
     t_ref = min(s.arm_sync.host_s for s in state.sensors.values())
