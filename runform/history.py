@@ -375,13 +375,17 @@ class ChangePoint:
     score: float
 
 
+#: Running sessions a lasting change needs: at least two before it and two after.
+MIN_SESSIONS_FOR_CHANGE = 4
+
+
 def change_point(dates: list[datetime], medians: np.ndarray, swc: float) -> ChangePoint | None:
     """The one split of a series of session medians into an earlier and a later level that
     fits best (least squares); ``None`` unless the levels differ by more than ``swc`` and by
     more than three standard errors of the difference (pooled spread inside the parts)."""
     y = np.asarray(medians, dtype=float)
     n = y.size
-    if n < 4:
+    if n < MIN_SESSIONS_FOR_CHANGE:
         return None
     best = None
     for k in range(2, n - 1):  # at least two sessions on each side
@@ -493,6 +497,20 @@ def change_sentences(h: History, units: str = "metric") -> list[str]:
     return out
 
 
+def no_change_sentence(h: History) -> str:
+    """What to say when :func:`change_sentences` finds nothing: no lasting change, or too few
+    running sessions to find one (it was 'no lasting change' with three sessions whose
+    session-to-session steps were marked as changes)."""
+    n = len(h.running)
+    if n < MIN_SESSIONS_FOR_CHANGE:
+        return (
+            f"{_count(n, 'running session')}, a lasting change needs at least "
+            f"{MIN_SESSIONS_FOR_CHANGE} (two before it, two after); changes from one session "
+            "to the next are marked in the sessions table"
+        )
+    return "no lasting change beyond noise in any key metric"
+
+
 def history_report(h: History, *, profile: Any = None, units: str = "metric") -> Any:
     """The history as a self-contained HTML :class:`runform.report.Report`."""
     import matplotlib.pyplot as plt
@@ -510,8 +528,8 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
         f"({first:%Y-%m-%d} to {last:%Y-%m-%d}); running contacts only.</p>"
     )
     sentences = change_sentences(h, units)
-    items = "".join(f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in sentences) or (
-        "<li>No lasting change beyond noise in any key metric.</li>"
+    items = "".join(
+        f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in sentences or [no_change_sentence(h)]
     )
     rep.add(f'<div class="findings"><b>What changed over the season</b><ul>{items}</ul></div>')
     t = h.table

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         history_report,
         input_files,
         load_sessions,
+        no_change_sentence,
     )
     from runform.profiles import resolve_profile
     from runform.safe_output import OutputSet, check_outputs, check_png_dir
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 outs.write_bytes(p, data)
                 written.append(str(p))
     print(f"{h.counts()}:")
-    for s in change_sentences(h, args.units) or ["no lasting change beyond noise"]:
+    for s in change_sentences(h, args.units) or [no_change_sentence(h)]:
         print(f"  - {safe_line(s)}")
     print("-> " + ", ".join(safe_name(w) for w in written))
     return 0

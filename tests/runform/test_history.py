@@ -263,3 +263,30 @@ def test_history_leaves_out_a_run_too_short_for_report_to_judge(tmp_path, capsys
     err = capsys.readouterr().err
     assert "1 session with too few running contacts (short.h5)" in err, err
     assert not out.exists()
+
+
+def test_too_few_sessions_for_a_lasting_change_are_not_called_unchanged(tmp_path, capsys):
+    """Three weekly runs whose foot strike angle fell 20 -> 16 -> 12 deg: history said 'no
+    lasting change beyond noise' (CLI and HTML) while its sessions table marked both steps as
+    changes beyond noise: a lasting change needs at least four running sessions (two on each
+    side), and with fewer it says so."""
+    from runform.history import MIN_SESSIONS_FOR_CHANGE
+
+    monday = datetime(2026, 9, 7)
+    for week, angle in ((1, 20.0), (2, 16.0), (3, 12.0)):
+        day = (monday + timedelta(days=7 * (week - 1))).strftime("%Y-%m-%d")
+        argv = [
+            "simulate", "--scenario", "easy", "--duration", "25", "--seed", str(week),
+            "--date", day, "--no-progress", "--out", str(tmp_path / f"run{week}.h5"),
+            "--set", f"foot_strike_angle_deg={angle}",
+        ]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    out = tmp_path / "history.html"
+    assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    html = out.read_text()
+    assert "no lasting change" not in text.lower() and "no lasting change" not in html.lower()
+    want = f"3 running sessions, a lasting change needs at least {MIN_SESSIONS_FOR_CHANGE}"
+    assert want in text and want in html, text
+    assert "foot strike angle" in html.split("Sessions")[-1]  # the session-to-session marks
