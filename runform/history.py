@@ -447,6 +447,22 @@ def _not_running_why(s: Session) -> str:
     return "too few running contacts" if len(s.strides) else "no running contacts"
 
 
+def session_names(recordings: Iterable[str]) -> dict[str, str]:
+    """Each recording's name for tables: its file name, with as many of its folders as tell
+    it apart from another recording of the same file name (a coach's anna/w1.h5, ben/w1.h5)."""
+    parts = {r: Path(os.path.abspath(r)).parts for r in recordings}
+    depth = dict.fromkeys(parts, 1)
+    while True:
+        names: dict[str, list[str]] = {}
+        for r, p in parts.items():
+            names.setdefault("/".join(p[-depth[r] :]), []).append(r)
+        clash = [r for rs in names.values() if len(rs) > 1 for r in rs if depth[r] < len(parts[r])]
+        if not clash:
+            return {r: "/".join(p[-depth[r] :]) for r, p in parts.items()}
+        for r in clash:
+            depth[r] += 1
+
+
 def build_history(sessions: list[Session]) -> History:
     """The trends of the sessions' running contacts (a UsageError when none has any)."""
     table = session_table(sessions)
@@ -614,6 +630,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     rep.add("<h2>Sessions</h2>")
     srows = []
     running = {id(s) for s in h.running}
+    shown = session_names(s.recording for s in h.sessions)
     for s in h.sessions:
         g = t[t["recording"] == s.recording]
         ch = ", ".join(
@@ -622,6 +639,6 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
         )
         if id(s) not in running:
             ch = f"{_not_running_why(s)}: not in the trends"
-        srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(Path(s.recording).name), _e(ch or "–")])
+        srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(shown[s.recording]), _e(ch or "–")])
     rep.add(_table(["date", "recording", "changed beyond noise"], srows, left=3))
     return rep

@@ -290,3 +290,23 @@ def test_too_few_sessions_for_a_lasting_change_are_not_called_unchanged(tmp_path
     want = f"3 running sessions, a lasting change needs at least {MIN_SESSIONS_FOR_CHANGE}"
     assert want in text and want in html, text
     assert "foot strike angle" in html.split("Sessions")[-1]  # the session-to-session marks
+
+
+def test_sessions_of_the_same_file_name_are_told_apart(tmp_path, capsys):
+    """A coach's folder of athletes (anna/w1.h5, ben/w1.h5): the sessions table named both
+    'w1.h5', so nobody could tell whose run changed; clashing names now show their folder."""
+    for who in ("anna", "ben"):
+        (tmp_path / who).mkdir()
+        for day in (1, 8):
+            argv = [
+                "simulate", "--scenario", "easy", "--duration", "25", "--seed", str(day),
+                "--date", f"2026-09-{day:02d}T{'07' if who == 'anna' else '18'}:00",
+                "--no-progress", "--out", str(tmp_path / who / f"w{day}.h5"),
+            ]  # fmt: skip
+            assert main(argv) == 0
+    (tmp_path / "anna" / "solo.h5").write_bytes((tmp_path / "anna" / "w8.h5").read_bytes())
+    out = tmp_path / "h.html"
+    assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    sessions = out.read_text().split("<h2>Sessions</h2>")[-1]
+    for name in ("anna/w1.h5", "ben/w1.h5", "anna/w8.h5", "ben/w8.h5", ">solo.h5<"):
+        assert name in sessions, sessions
