@@ -630,7 +630,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     rep.add("<h2>Sessions</h2>")
     srows = []
     running = {id(s) for s in h.running}
-    shown = session_names(s.recording for s in h.sessions)
+    names = session_names(s.recording for s in h.sessions)
     for s in h.sessions:
         g = t[t["recording"] == s.recording]
         ch = ", ".join(
@@ -639,6 +639,6 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
         )
         if id(s) not in running:
             ch = f"{_not_running_why(s)}: not in the trends"
-        srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(shown[s.recording]), _e(ch or "–")])
+        srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(names[s.recording]), _e(ch or "–")])
     rep.add(_table(["date", "recording", "changed beyond noise"], srows, left=3))
     return rep
