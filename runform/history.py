@@ -447,22 +447,6 @@ def _not_running_why(s: Session) -> str:
     return "too few running contacts" if len(s.strides) else "no running contacts"
 
 
-def session_names(recordings: Iterable[str]) -> dict[str, str]:
-    """Each recording's name for tables: its file name, with as many of its folders as tell
-    it apart from another recording of the same file name (a coach's anna/w1.h5, ben/w1.h5)."""
-    parts = {r: Path(os.path.abspath(r)).parts for r in recordings}
-    depth = dict.fromkeys(parts, 1)
-    while True:
-        names: dict[str, list[str]] = {}
-        for r, p in parts.items():
-            names.setdefault("/".join(p[-depth[r] :]), []).append(r)
-        clash = [r for rs in names.values() if len(rs) > 1 for r in rs if depth[r] < len(parts[r])]
-        if not clash:
-            return {r: "/".join(p[-depth[r] :]) for r, p in parts.items()}
-        for r in clash:
-            depth[r] += 1
-
-
 def build_history(sessions: list[Session]) -> History:
     """The trends of the sessions' running contacts (a UsageError when none has any)."""
     table = session_table(sessions)
@@ -534,6 +518,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     from dsp.form_ranges import REFERENCES, rule_for
     from runform.findings import fmt, in_units
     from runform.report import Report, _e, _table
+    from runform.terminal_text import distinct_names
 
     rep = Report(title="runform history")
     first, last = h.running[0].date, h.running[-1].date
@@ -630,7 +615,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     rep.add("<h2>Sessions</h2>")
     srows = []
     running = {id(s) for s in h.running}
-    names = session_names(s.recording for s in h.sessions)
+    names = distinct_names(s.recording for s in h.sessions)
     for s in h.sessions:
         g = t[t["recording"] == s.recording]
         ch = ", ".join(

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
     from runform.safe_output import OutputSet, check_outputs, check_png_dir, same_file
-    from runform.terminal_text import safe_line, safe_name
+    from runform.terminal_text import distinct_names, safe_line, safe_name
 
     if not (MIN_RESAMPLES <= args.resamples <= MAX_RESAMPLES):
         # the interval's 2.5 % tails need about a thousand resamples to be stable; the time
@@ -148,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
         same = same_file(recs[0], recs[1])
         ra = _analyse(recs[0], args.profile)
         rb = ra if same else _analyse(recs[1], args.profile)
-        a = run_from_result(ra, f"A: {Path(recs[0]).name}")
-        b = run_from_result(rb, f"B: {Path(recs[1]).name}")
+        names = distinct_names(recs)
+        a = run_from_result(ra, f"A: {names[recs[0]]}")
+        b = run_from_result(rb, f"B: {names[recs[1]]}")
         # the comparison still runs (every difference is zero), with a word why
         if same:
             log.warning("A and B are the same file (%s): nothing can differ", recs[0])

@@ -239,3 +239,19 @@ def test_without_outputs_it_checks_the_inputs_and_prints_a_table(recs, tmp_path,
     for word in ("B − A", "95 % CI", "p (Holm)", "cadence", "A: easy1.h5 vs B: easy2.h5"):
         assert word in out, out
     assert "give --out/--json/--png" in out and "->" not in out, out
+
+
+def test_two_recordings_of_the_same_file_name_are_told_apart(tmp_path, capsys):
+    """A coach comparing two athletes' week 1 (anna/w1.h5, ben/w1.h5): the comparison was
+    'A: w1.h5 vs B: w1.h5' (terminal and HTML); clashing names now show their folder."""
+    for who, seed in (("anna", 1), ("ben", 2)):
+        (tmp_path / who).mkdir()
+        simulate_session("easy", duration_s=25, seed=seed, truth=False).write(
+            tmp_path / who / "w1.h5"
+        )
+    out = tmp_path / "c.html"
+    a, b = str(tmp_path / "anna" / "w1.h5"), str(tmp_path / "ben" / "w1.h5")
+    assert main(["compare", a, b, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("A: anna/w1.h5 vs B: ben/w1.h5:"), said
+    assert "A: anna/w1.h5 vs B: ben/w1.h5" in out.read_text()
