@@ -255,3 +255,16 @@ def test_two_recordings_of_the_same_file_name_are_told_apart(tmp_path, capsys):
     said = capsys.readouterr().out
     assert said.startswith("A: anna/w1.h5 vs B: ben/w1.h5:"), said
     assert "A: anna/w1.h5 vs B: ben/w1.h5" in out.read_text()
+
+
+def test_no_progress_silences_compare_as_report(tmp_path, capsys):
+    """report, analyze, history, batch and simulate take --no-progress; compare refused it
+    ('unrecognized arguments') and wrote 'analysing X (2 min of data)…' to a script's log."""
+    rec = tmp_path / "long.h5"
+    simulate_session("easy", duration_s=125, seed=3, truth=False).write(rec)
+    argv = ["compare", str(rec), "--split-at", "60", "--out", str(tmp_path / "c.html")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "analysing long.h5 (2 min of data)" in capsys.readouterr().err
+    assert main([*argv, "--no-progress"]) == 0
+    assert "analysing" not in capsys.readouterr().err
