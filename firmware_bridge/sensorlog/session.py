@@ -345,20 +345,22 @@ async def _download_one(
 ) -> int:
     """Download one sensor's log into its journal, reconnecting up to ``retries`` times.
 
-    ``tried``: failed connections to it earlier in this run (the stop pass). A sensor not
-    reached in this run after its first failed retry gets one warning naming ``--without``,
-    while the retries go on: a sensor lost for good took every retry (1.5 min) before the
-    user heard of it."""
+    ``tried``: failed connections to it earlier in this run (the stop pass). A sensor that
+    cannot be connected to twice in a row (not reached at all, or gone in the middle of its
+    download) gets one warning naming ``--without`` while the retries go on: a sensor lost for
+    good took every retry (1.5 min) before the user heard of it."""
     driver = log_driver(s.device_model)
     journal = state.journal(s.sensor_id)
     failures = 0
+    misses = tried  # failed connections in a row
     reached = False
     told = False
     try:
         while True:
+            connected = False
             try:
                 async with connect(s.address) as client:
-                    reached = True
+                    connected = reached = True
                     if not s.stopped:
                         await _stop_and_sync(s, state, client, host_clock)
                     await driver.download(
@@ -379,6 +381,7 @@ async def _download_one(
                 if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
                     raise
                 failures += 1
+                misses = 0 if connected else misses + 1
                 why = f"{type(exc).__name__}: {exc}"
                 if failures > retries:
                     what = (
@@ -392,15 +395,7 @@ async def _download_one(
                         f"resume, or add --without {s.sensor_id} to write the other sensors "
                         "without it"
                     ) from None
-                pause = min(5.0, 0.2 * 2**failures)
-                if reached:
-                    log.warning(
-                        "%s: download interrupted (%s); resuming from packet %d",
-                        s.sensor_id,
-                        why,
-                        len(journal),
-                    )
-                elif not told and failures + tried >= 2:
+                if misses >= 2 and not told:
                     told = True
                     log.warning(
                         "%s (%s): not reachable (%s); still trying, %d more times. If it is "
@@ -412,9 +407,16 @@ async def _download_one(
                         retries - failures + 1,
                         s.sensor_id,
                     )
+                elif reached:
+                    log.warning(
+                        "%s: download interrupted (%s); resuming from packet %d",
+                        s.sensor_id,
+                        why,
+                        len(journal),
+                    )
                 else:
                     log.info("%s: not reachable (%s); trying again", s.sensor_id, why)
-                await asyncio.sleep(pause)
+                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
     finally:
         journal.close()
 

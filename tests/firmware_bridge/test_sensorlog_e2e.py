@@ -421,3 +421,45 @@ def test_arm_without_bluetooth_says_so(tmp_path):
                 connect=connect,
             )
         )
+
+
+def test_a_sensor_lost_during_its_download_is_named_with_without(tmp_path, caplog):
+    """A sensor that drops out in the middle of its download and never comes back (battery
+    dead): the retries went on with 'download interrupted ... resuming' and only the final
+    error named --without. After its first failed reconnection a warning names it while the
+    retries go on; the packets it sent are kept in its journal."""
+    import logging
+
+    async def main():
+        rig = LoggingRig.create(("left_foot",), signal_duration_s=20, signal_rate_hz=416)
+        async with rig.running(speed=10) as r:
+            state = await arm_sensors(
+                r.addresses(),
+                tmp_path / "armed.json",
+                settings=StreamSettings(rate_hz=208),
+                connect=r.connector(),
+                host_clock=r.host_clock,
+            )
+            r.advance(60.0)
+            per = r.peripherals["left_foot"]
+            cuts = []
+
+            def progress(sid, done, total):
+                if done >= 256 and not cuts:  # after the first chunk: gone for good
+                    cuts.append(done)
+                    asyncio.get_running_loop().create_task(per.drop_connection(away_s=1e9))
+
+            with pytest.raises(DeviceError) as err:
+                await download_sensors(
+                    state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
+                    progress=progress, write=write_recording, retries=3,
+                )  # fmt: skip
+            return cuts, str(err.value), len(state.journal("left_foot"))
+
+    with caplog.at_level(logging.WARNING, logger="firmware_bridge.sensorlog.session"):
+        cuts, err, kept = asyncio.run(main())
+    assert cuts and kept >= 1
+    told = [r.getMessage() for r in caplog.records if "--without left_foot" in r.getMessage()]
+    assert len(told) == 1 and "still trying" in told[0], [r.getMessage() for r in caplog.records]
+    assert "--without left_foot" in err and "interrupted" in err, err
+    assert not (tmp_path / "run.h5").exists()
