@@ -42,6 +42,7 @@ __all__ = [
     "HISTORY_METRICS",
     "Session",
     "change_point",
+    "csv_table",
     "history_report",
     "load_sessions",
     "session_table",
@@ -495,6 +496,16 @@ def change_sentences(h: History, units: str = "metric") -> list[str]:
             f"({cp.date:%Y-%m-%d}) on"
         )
     return out
+
+
+def csv_table(h: History) -> pd.DataFrame:
+    """The per-session table for ``--csv``: :attr:`History.table` with each metric's unit
+    (from :data:`HISTORY_METRICS`) beside its key."""
+    units = {k: u for k, _lab, u, _p in HISTORY_METRICS}
+    t = h.table.copy()
+    if "metric" in t:
+        t.insert(t.columns.get_loc("metric") + 1, "unit", t["metric"].map(units))
+    return t
 
 
 def no_change_sentence(h: History) -> str:

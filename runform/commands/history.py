@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from runform.history import (
         build_history,
         change_sentences,
+        csv_table,
         history_report,
         input_files,
         load_sessions,
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     with OutputSet() as outs:
         outs.write_text(out, rep.html())
         if args.csv:
-            outs.write_text(args.csv, h.table.to_csv(index=False))
+            outs.write_text(args.csv, csv_table(h).to_csv(index=False))
             written.append(args.csv)
         if png_dir is not None:
             png_dir.mkdir(parents=True, exist_ok=True)

@@ -310,3 +310,23 @@ def test_sessions_of_the_same_file_name_are_told_apart(tmp_path, capsys):
     sessions = out.read_text().split("<h2>Sessions</h2>")[-1]
     for name in ("anna/w1.h5", "ben/w1.h5", "anna/w8.h5", "ben/w8.h5", ">solo.h5<"):
         assert name in sessions, sessions
+
+
+def test_the_csv_says_each_metrics_unit(tmp_path, capsys):
+    """--csv gave 'pace,358.3' and 'rearfoot_share,100.0' with no unit (pace in s/km where the
+    HTML says 5:58 /km; the share in % where SUMMARY.json and compare's JSON give fractions):
+    a unit column says it, from the one list of history metrics."""
+    import pandas as pd
+
+    from firmware_bridge.simulator import simulate_session
+    from runform.history import HISTORY_METRICS
+
+    rec = tmp_path / "a.h5"
+    simulate_session("easy", duration_s=40, seed=1, truth=False).write(rec)
+    csv = tmp_path / "h.csv"
+    argv = ["history", str(rec), "--out", str(tmp_path / "h.html"), "--csv", str(csv)]
+    assert main([*argv, "--no-progress"]) == 0
+    t = pd.read_csv(csv)
+    units = dict(zip(t["metric"], t["unit"], strict=True))
+    assert units["pace"] == "s/km" and units["rearfoot_share"] == "%", units
+    assert units == {k: u for k, _lab, u, _p in HISTORY_METRICS if k in units}
