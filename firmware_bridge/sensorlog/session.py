@@ -214,6 +214,16 @@ def _identify(client: Any, sensor_id: str) -> DeviceDriver:
     )
 
 
+def _no_bluetooth_error(sid: str, address: str, exc: BaseException, arming: bool) -> DeviceError:
+    """No adapter or no BlueZ: one line, as record and live say it (retrying cannot help, and
+    no sensor is to blame). Only arming can start over on emulated sensors instead."""
+    return DeviceError(
+        f"{sid} ({address}): Bluetooth is not available on this machine "
+        f"({type(exc).__name__}: {exc}); is there an adapter and is BlueZ running?"
+        + (" (`runform sensors arm --simulate` needs none)" if arming else "")
+    )
+
+
 async def _sync(driver: Any, client: Any, host_clock: Callable[[], float]) -> SyncPoint:
     return best_read(await driver.read_clocks(client, host_clock, SYNC_READS))
 
@@ -269,11 +279,7 @@ async def arm_sensors(
         except Exception as exc:  # no adapter, device not found, link lost while arming
             armed_ok = ", ".join(state.sensors) or "none"
             if no_bluetooth(exc) and not state.sensors:  # as record and live say it
-                raise DeviceError(
-                    f"{sid} ({address}): Bluetooth is not available on this machine "
-                    f"({type(exc).__name__}: {exc}); is there an adapter and is BlueZ "
-                    "running? (`runform sensors arm --simulate` needs none)"
-                ) from None
+                raise _no_bluetooth_error(sid, address, exc, arming=True) from None
             raise DeviceError(
                 f"{sid} ({address}): could not arm ({type(exc).__name__}: {exc}); armed so far: "
                 f"{armed_ok} (run `runform sensors download` for them, or arm again)"
@@ -298,6 +304,8 @@ async def sensors_status(
         except DeviceError as exc:
             out[sid] = exc
         except Exception as exc:  # unreachable: report it, ask the others
+            if no_bluetooth(exc):
+                raise _no_bluetooth_error(sid, s.address, exc, arming=False) from None
             out[sid] = DeviceError(f"{sid} ({s.address}): {type(exc).__name__}: {exc}")
     return out
 
@@ -380,6 +388,8 @@ async def _download_one(
                 task = asyncio.current_task()
                 if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
                     raise
+                if no_bluetooth(exc):
+                    raise _no_bluetooth_error(s.sensor_id, s.address, exc, arming=False) from None
                 failures += 1
                 misses = 0 if connected else misses + 1
                 why = f"{type(exc).__name__}: {exc}"
@@ -576,6 +586,8 @@ async def download_sensors(
             except DeviceError:
                 raise
             except Exception as exc:  # retried by the download of this sensor
+                if no_bluetooth(exc):
+                    raise _no_bluetooth_error(sid, s.address, exc, arming=False) from None
                 log.warning("%s: could not stop logging yet (%s)", sid, exc)
                 unreached.add(sid)
     # the sensors reached first: one that is lost does not hold the others' downloads back
