@@ -229,7 +229,30 @@ def load_sessions(
             f"no sessions{why}: give recordings, folders of them or batch output folders"
         )
     sessions.sort(key=lambda s: (s.date, s.recording))
-    return sessions
+    return _without_copies(sessions)
+
+
+def _without_copies(sessions: list[Session]) -> list[Session]:
+    """The sessions without a second copy of one run (the same date and the same running
+    contacts: a recording copied to another folder), each left out with a warning naming the
+    one kept. batch analyses a copy once and compare names copies; history counted it twice."""
+    kept: list[Session] = []
+    for s in sessions:
+        same = next(
+            (
+                k
+                for k in kept
+                if len(s.strides) and k.date == s.date and k.strides.equals(s.strides)
+            ),
+            None,
+        )
+        if same is not None:
+            log.warning(
+                "%s: the same run as %s (a copy?): counted once", s.recording, same.recording
+            )
+            continue
+        kept.append(s)
+    return kept
 
 
 # ----------------------------------------------------------------------------- table

@@ -304,7 +304,9 @@ def test_sessions_of_the_same_file_name_are_told_apart(tmp_path, capsys):
                 "--no-progress", "--out", str(tmp_path / who / f"w{day}.h5"),
             ]  # fmt: skip
             assert main(argv) == 0
-    (tmp_path / "anna" / "solo.h5").write_bytes((tmp_path / "anna" / "w8.h5").read_bytes())
+    argv = ["simulate", "--scenario", "easy", "--duration", "25", "--seed", "9", "--date",
+            "2026-09-09", "--no-progress", "--out", str(tmp_path / "anna" / "solo.h5")]  # fmt: skip
+    assert main(argv) == 0
     out = tmp_path / "h.html"
     assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
     sessions = out.read_text().split("<h2>Sessions</h2>")[-1]
@@ -330,3 +332,34 @@ def test_the_csv_says_each_metrics_unit(tmp_path, capsys):
     units = dict(zip(t["metric"], t["unit"], strict=True))
     assert units["pace"] == "s/km" and units["rearfoot_share"] == "%", units
     assert units == {k: u for k, _lab, u, _p in HISTORY_METRICS if k in units}
+
+
+def test_a_copy_of_a_recording_is_one_session(tmp_path, capsys, caplog):
+    """The same run in two folders (a coach's copy): history counted it twice, so a season of
+    three runs read as four, and the copy's weight alone could make a 'lasting change'. batch
+    analyses a copy once, compare says 'copies of one recording?'; history now counts it once
+    and says which file it left out."""
+    import logging
+    import shutil
+
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for day in (1, 8):
+        rec = tmp_path / "a" / f"w{day}.h5"
+        session = simulate_session("easy", duration_s=25, seed=day, truth=False)
+        session.write(rec)
+        with h5py.File(rec, "r+") as f:
+            f.attrs["created_utc"] = f"2026-09-{day:02d}T07:00:00Z"
+    shutil.copy(tmp_path / "a" / "w1.h5", tmp_path / "b" / "copy.h5")
+    out = tmp_path / "h.html"
+    with caplog.at_level(logging.WARNING, logger="runform.history"):
+        assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("2 running sessions"), said
+    warned = [r.getMessage() for r in caplog.records if "copy.h5" in r.getMessage()]
+    assert warned and "w1.h5" in warned[0], [r.getMessage() for r in caplog.records]
+    assert "copy.h5" not in out.read_text().split("<h2>Sessions</h2>")[-1]
