@@ -268,3 +268,33 @@ def test_no_progress_silences_compare_as_report(tmp_path, capsys):
     assert "analysing long.h5 (2 min of data)" in capsys.readouterr().err
     assert main([*argv, "--no-progress"]) == 0
     assert "analysing" not in capsys.readouterr().err
+
+
+def test_a_large_difference_that_is_not_significant_is_not_called_unchanged(recs):
+    """The ChiRunning run split 30 contacts before its end (B: 15 midfoot strides a foot):
+    'foot strike angle unchanged (14.9° vs 1.9°, difference not significant)', 'cadence
+    unchanged (162 vs 177 steps/min ...)', 'strike pattern unchanged: midfoot on 42 % vs
+    100 %'. A difference beyond the smallest worthwhile change that the test cannot tell from
+    noise is 'not a clear change', not 'unchanged' (the statistics are as they were)."""
+    res = analyse_recording(recs["chi"][0])
+    feet = res.strides[res.strides["sensor_id"] != "pelvis"]
+    t = float(feet["t_ic"].sort_values().iloc[-30])
+    comp = compare_runs(*split_result(res, t), n_boot=1000, seed=0)
+    big = [
+        m
+        for m in comp.metrics
+        if m.group == "both feet"
+        and not m.significant
+        and m.smallest_change is not None
+        and abs(m.result.diff) >= m.smallest_change
+    ]
+    assert {"foot strike angle", "cadence"} <= {m.label for m in big}, [m.label for m in big]
+    for label in ("foot strike angle", "cadence"):
+        said = next(s for s in comp.sentences if s.startswith(label))
+        assert "unchanged" not in said and "not a clear change" in said, said
+    strike = next(s for s in comp.sentences if "strike" in s.split("(")[0])
+    assert "unchanged" not in strike, strike
+    # a small difference that is not significant is still 'unchanged'
+    small = [m for m in comp.metrics if m.group == "both feet" and m.label == "contact time"]
+    said = next(s for s in comp.sentences if s.startswith("contact time"))
+    assert small and not small[0].significant and "unchanged" in said, said
