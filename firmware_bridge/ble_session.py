@@ -416,7 +416,7 @@ class BleSession:
                         DeviceError(
                             f"sensor {sid}: Bluetooth is not available on this machine "
                             f"({s.last_error}); is there an adapter and is BlueZ running? "
-                            "(`runform record --simulate` needs none)"
+                            "(--simulate needs none)"
                         )
                     )
                     return

@@ -812,6 +812,7 @@ class Recording:
         g = self._sensor_datasets(sensor_id)
         where = f"/sensors/{sensor_id}"
         t, t_after, keep = self._t_filled(sensor_id, start, stop)
+        t_readable = keep.copy()  # outside the damaged parts of t (keep loses acc/gyr/seq's)
         cols: dict[str, np.ndarray] = {}
         for name in ("acc", "gyr", "seq"):
             if name not in g:  # (seq is optional)
@@ -826,13 +827,16 @@ class Recording:
             arr = np.zeros((stop - start, *width), dtype=ds.dtype)
             bad_ranges = list(damaged_ranges(ds, f"{where}/{name}", start, stop))
             for rng in bad_ranges:
-                keep[rng.start - start : rng.stop - start] = False
+                part = slice(rng.start - start, rng.stop - start)
+                keep[part] = False
+                known = t[part][t_readable[part]]
                 log.warning(
-                    "%s: %s; those samples (t %.3f to %.3f s) are analysed as a gap",
+                    "%s: %s; %s",
                     self.path,
                     rng,
-                    t[rng.start - start],
-                    t[rng.stop - start - 1],
+                    f"those samples (t {known[0]:.3f} to {known[-1]:.3f} s) are analysed as a gap"
+                    if known.size
+                    else f"they are all in the damaged part of {where}/t (left out)",
                 )
             bounds = [start, *[x for r in bad_ranges for x in (r.start, r.stop)], stop]
             for a, b in zip(bounds[::2], bounds[1::2], strict=True):

@@ -30,6 +30,7 @@ from recordings.writer import RESERVE_BYTES, RecordingWriter, file_size_limit
 __all__ = [
     "BEHIND_SHARE",
     "MIN_FREE_BYTES",
+    "MIN_FREE_MB",
     "MIN_SIZE_LIMIT_BYTES",
     "STOP_SIGNALS",
     "RecordSummary",
@@ -54,14 +55,19 @@ STOP_SIGNALS = tuple(
 )
 
 #: The recorder stops cleanly when less than this much space is left on the recording's disk,
-#: so that the file can still be closed and stays valid (``runform record --min-free-mb``).
-MIN_FREE_BYTES = 32 << 20
+#: so that the file can still be closed and stays valid (``runform record --min-free-mb``), MB
+#: (10^6 bytes, as every free-space figure runform prints).
+MIN_FREE_MB = 32.0
 
 
 def min_free_bytes(min_free_mb: float | None) -> int:
-    """The free space a recording keeps, bytes: ``--min-free-mb`` (MB), None: the default
-    :data:`MIN_FREE_BYTES`."""
-    return MIN_FREE_BYTES if min_free_mb is None else int(min_free_mb * 1e6)
+    """The free space a recording keeps, bytes: ``--min-free-mb`` (MB, 10^6 bytes), None: the
+    default :data:`MIN_FREE_MB`."""
+    return int((MIN_FREE_MB if min_free_mb is None else min_free_mb) * 1e6)
+
+
+#: :data:`MIN_FREE_MB` in bytes.
+MIN_FREE_BYTES = min_free_bytes(None)
 
 
 #: The smallest file-size limit (``ulimit -f``) a recording starts under, bytes: below it the

@@ -597,7 +597,10 @@ def run_batch(
             state.finished += 1
             state.last = path
             for line in dict.fromkeys(r.get("warnings", ())):  # said once, with its file
-                log.warning("%s: %s", path, line)
+                if line.startswith(f"{path}: "):  # the reader's own say the file already
+                    log.warning("%s", line)
+                else:
+                    log.warning("%s: %s", path, line)
             if r["status"] in ("ok", "skipped"):
                 _remember(cache, path, r["content_hash"])
             if r["status"] == "ok" and r["content_hash"] in analysed_now:

@@ -652,7 +652,19 @@ def _metric_sentence(
             f"({value(r.a, False)} → {value(r.b)}, "
             f"{m.practical}){note}"
         )
+    if _beyond_smallest_change(m):  # large but the test cannot tell it from noise
+        return (
+            f"{name} {value(r.a)} vs {value(r.b)}: not a clear change (the difference could "
+            f"be run-to-run noise){note}"
+        )
     return f"{name} unchanged ({value(r.a)} vs {value(r.b)}, difference not significant){note}"
+
+
+def _beyond_smallest_change(m: MetricComparison) -> bool:
+    """The difference is at least the metric's smallest worthwhile change (whatever its
+    significance): not significant, it is 'not a clear change', not 'unchanged'."""
+    swc = m.smallest_change
+    return swc is not None and math.isfinite(m.result.diff) and abs(m.result.diff) >= swc
 
 
 def speed_sentence(comp: Comparison) -> str | None:
@@ -697,6 +709,12 @@ def _strike_sentence(comp: Comparison, group: str) -> str | None:
         return (
             f"{strike} strikes {verb} from {format_value(r.a, 'fraction')} to "
             f"{format_value(r.b, 'fraction')} of contacts{where}"
+        )
+    if _beyond_smallest_change(big):
+        return (
+            f"strike pattern{where}: {strike} on {format_value(r.a, 'fraction')} vs "
+            f"{format_value(r.b, 'fraction')} of contacts, not a clear change (the difference "
+            "could be run-to-run noise)"
         )
     main = max(shares, key=lambda m: m.result.a + m.result.b)
     return (

@@ -42,6 +42,7 @@ __all__ = [
     "HISTORY_METRICS",
     "Session",
     "change_point",
+    "csv_table",
     "history_report",
     "load_sessions",
     "session_table",
@@ -228,7 +229,30 @@ def load_sessions(
             f"no sessions{why}: give recordings, folders of them or batch output folders"
         )
     sessions.sort(key=lambda s: (s.date, s.recording))
-    return sessions
+    return _without_copies(sessions)
+
+
+def _without_copies(sessions: list[Session]) -> list[Session]:
+    """The sessions without a second copy of one run (the same date and the same running
+    contacts: a recording copied to another folder), each left out with a warning naming the
+    one kept. batch analyses a copy once and compare names copies; history counted it twice."""
+    kept: list[Session] = []
+    for s in sessions:
+        same = next(
+            (
+                k
+                for k in kept
+                if len(s.strides) and k.date == s.date and k.strides.equals(s.strides)
+            ),
+            None,
+        )
+        if same is not None:
+            log.warning(
+                "%s: the same run as %s (a copy?): counted once", s.recording, same.recording
+            )
+            continue
+        kept.append(s)
+    return kept
 
 
 # ----------------------------------------------------------------------------- table
@@ -375,13 +399,17 @@ class ChangePoint:
     score: float
 
 
+#: Running sessions a lasting change needs: at least two before it and two after.
+MIN_SESSIONS_FOR_CHANGE = 4
+
+
 def change_point(dates: list[datetime], medians: np.ndarray, swc: float) -> ChangePoint | None:
     """The one split of a series of session medians into an earlier and a later level that
     fits best (least squares); ``None`` unless the levels differ by more than ``swc`` and by
     more than three standard errors of the difference (pooled spread inside the parts)."""
     y = np.asarray(medians, dtype=float)
     n = y.size
-    if n < 4:
+    if n < MIN_SESSIONS_FOR_CHANGE:
         return None
     best = None
     for k in range(2, n - 1):  # at least two sessions on each side
@@ -493,6 +521,30 @@ def change_sentences(h: History, units: str = "metric") -> list[str]:
     return out
 
 
+def csv_table(h: History) -> pd.DataFrame:
+    """The per-session table for ``--csv``: :attr:`History.table` with each metric's unit
+    (from :data:`HISTORY_METRICS`) beside its key."""
+    units = {k: u for k, _lab, u, _p in HISTORY_METRICS}
+    t = h.table.copy()
+    if "metric" in t:
+        t.insert(t.columns.get_loc("metric") + 1, "unit", t["metric"].map(units))
+    return t
+
+
+def no_change_sentence(h: History) -> str:
+    """What to say when :func:`change_sentences` finds nothing: no lasting change, or too few
+    running sessions to find one (it was 'no lasting change' with three sessions whose
+    session-to-session steps were marked as changes)."""
+    n = len(h.running)
+    if n < MIN_SESSIONS_FOR_CHANGE:
+        return (
+            f"{_count(n, 'running session')}, a lasting change needs at least "
+            f"{MIN_SESSIONS_FOR_CHANGE} (two before it, two after); changes from one session "
+            "to the next are marked in the sessions table"
+        )
+    return "no lasting change beyond noise in any key metric"
+
+
 def history_report(h: History, *, profile: Any = None, units: str = "metric") -> Any:
     """The history as a self-contained HTML :class:`runform.report.Report`."""
     import matplotlib.pyplot as plt
@@ -500,6 +552,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     from dsp.form_ranges import REFERENCES, rule_for
     from runform.findings import fmt, in_units
     from runform.report import Report, _e, _table
+    from runform.terminal_text import distinct_names
 
     rep = Report(title="runform history")
     first, last = h.running[0].date, h.running[-1].date
@@ -510,8 +563,8 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
         f"({first:%Y-%m-%d} to {last:%Y-%m-%d}); running contacts only.</p>"
     )
     sentences = change_sentences(h, units)
-    items = "".join(f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in sentences) or (
-        "<li>No lasting change beyond noise in any key metric.</li>"
+    items = "".join(
+        f"<li>{_e(s[0].upper() + s[1:])}.</li>" for s in sentences or [no_change_sentence(h)]
     )
     rep.add(f'<div class="findings"><b>What changed over the season</b><ul>{items}</ul></div>')
     t = h.table
@@ -596,6 +649,7 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
     rep.add("<h2>Sessions</h2>")
     srows = []
     running = {id(s) for s in h.running}
+    names = distinct_names(s.recording for s in h.sessions)
     for s in h.sessions:
         g = t[t["recording"] == s.recording]
         ch = ", ".join(
@@ -604,6 +658,6 @@ def history_report(h: History, *, profile: Any = None, units: str = "metric") ->
         )
         if id(s) not in running:
             ch = f"{_not_running_why(s)}: not in the trends"
-        srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(Path(s.recording).name), _e(ch or "–")])
+        srows.append([f"{s.date:%Y-%m-%d %H:%M}", _e(names[s.recording]), _e(ch or "–")])
     rep.add(_table(["date", "recording", "changed beyond noise"], srows, left=3))
     return rep

@@ -16,9 +16,19 @@ message, and the CLI's error boundary to every error line.
 from __future__ import annotations
 
 import logging
+import os
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
-__all__ = ["SafeLogFormatter", "safe_line", "safe_markup", "safe_name", "safe_text"]
+__all__ = [
+    "SafeLogFormatter",
+    "distinct_names",
+    "safe_line",
+    "safe_markup",
+    "safe_name",
+    "safe_text",
+]
 
 # C0 controls, DEL, C1 controls, and the Unicode bidirectional overrides/isolates and
 # line/paragraph separators (which can make a name display as something it is not)
@@ -48,6 +58,23 @@ def safe_line(text: object) -> str:
 def safe_name(path: object) -> str:
     """A file name or path for a plain (not rich) print."""
     return safe_text(path)
+
+
+def distinct_names(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+    """Each path's name for tables and labels (keyed by the path as given, ``str``): its file
+    name, with as many of its folders as tell it apart from another file of the same name (a
+    coach's anna/w1.h5 and ben/w1.h5). One file given twice keeps its file name."""
+    given = {os.fspath(p): Path(os.path.abspath(p)).parts for p in paths}
+    files = {parts: 1 for parts in given.values()}  # depth shown per distinct file
+    while True:
+        names: dict[str, list[tuple[str, ...]]] = {}
+        for parts, depth in files.items():
+            names.setdefault("/".join(parts[-depth:]), []).append(parts)
+        clash = [p for ps in names.values() if len(ps) > 1 for p in ps if files[p] < len(p)]
+        if not clash:
+            return {k: "/".join(parts[-files[parts] :]) for k, parts in given.items()}
+        for parts in clash:
+            files[parts] += 1
 
 
 def safe_markup(text: object, *, keep_newlines: bool = False) -> str:

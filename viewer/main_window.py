@@ -255,7 +255,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._move_to(float("inf") if data is None else max(self.t_now, float(data)))
                 self.status_label.setText("end of recording")
             else:
-                self.status_label.setText("source ended")
+                self.status_label.setText(
+                    f"session ended at t = {float(data):.0f} s: nothing more comes in"
+                    if data is not None and math.isfinite(float(data))
+                    else "session ended: nothing more comes in"
+                )
         elif kind == "recording_stopped":
             self.record_label.setText("  ✖ " + str(data) + " (the analysis goes on)")
             self.record_label.show()
@@ -404,7 +408,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.log_list.addItem(f"{mark} {a.t:7.1f} s  [{a.rule}] {a.message}")
         if self.replay_bar is not None and math.isfinite(t):
             self.replay_bar.set_position(t)
-        elif math.isfinite(t) and self.status:
+        elif math.isfinite(t) and self.status and not self.ended:
+            # once the session ended the sensors read disconnected: the line says it ended
             text = status_text(t, self.status, self.sensors)
             if text != self.status_label.text():
                 self.status_label.setText(text)

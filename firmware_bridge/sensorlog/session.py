@@ -214,6 +214,16 @@ def _identify(client: Any, sensor_id: str) -> DeviceDriver:
     )
 
 
+def _no_bluetooth_error(sid: str, address: str, exc: BaseException, arming: bool) -> DeviceError:
+    """No adapter or no BlueZ: one line, as record and live say it (retrying cannot help, and
+    no sensor is to blame). Only arming can start over on emulated sensors instead."""
+    return DeviceError(
+        f"{sid} ({address}): Bluetooth is not available on this machine "
+        f"({type(exc).__name__}: {exc}); is there an adapter and is BlueZ running?"
+        + (" (`runform sensors arm --simulate` needs none)" if arming else "")
+    )
+
+
 async def _sync(driver: Any, client: Any, host_clock: Callable[[], float]) -> SyncPoint:
     return best_read(await driver.read_clocks(client, host_clock, SYNC_READS))
 
@@ -269,11 +279,7 @@ async def arm_sensors(
         except Exception as exc:  # no adapter, device not found, link lost while arming
             armed_ok = ", ".join(state.sensors) or "none"
             if no_bluetooth(exc) and not state.sensors:  # as record and live say it
-                raise DeviceError(
-                    f"{sid} ({address}): Bluetooth is not available on this machine "
-                    f"({type(exc).__name__}: {exc}); is there an adapter and is BlueZ "
-                    "running? (`runform sensors arm --simulate` needs none)"
-                ) from None
+                raise _no_bluetooth_error(sid, address, exc, arming=True) from None
             raise DeviceError(
                 f"{sid} ({address}): could not arm ({type(exc).__name__}: {exc}); armed so far: "
                 f"{armed_ok} (run `runform sensors download` for them, or arm again)"
@@ -298,6 +304,8 @@ async def sensors_status(
         except DeviceError as exc:
             out[sid] = exc
         except Exception as exc:  # unreachable: report it, ask the others
+            if no_bluetooth(exc):
+                raise _no_bluetooth_error(sid, s.address, exc, arming=False) from None
             out[sid] = DeviceError(f"{sid} ({s.address}): {type(exc).__name__}: {exc}")
     return out
 
@@ -341,14 +349,26 @@ async def _download_one(
     host_clock: Callable[[], float],
     retries: int,
     progress: Callable[[str, int, int], None] | None,
+    tried: int = 0,
 ) -> int:
+    """Download one sensor's log into its journal, reconnecting up to ``retries`` times.
+
+    ``tried``: failed connections to it earlier in this run (the stop pass). A sensor that
+    cannot be connected to twice in a row (not reached at all, or gone in the middle of its
+    download) gets one warning naming ``--without`` while the retries go on: a sensor lost for
+    good took every retry (1.5 min) before the user heard of it."""
     driver = log_driver(s.device_model)
     journal = state.journal(s.sensor_id)
     failures = 0
+    misses = tried  # failed connections in a row
+    reached = False
+    told = False
     try:
         while True:
+            connected = False
             try:
                 async with connect(s.address) as client:
+                    connected = reached = True
                     if not s.stopped:
                         await _stop_and_sync(s, state, client, host_clock)
                     await driver.download(
@@ -368,21 +388,44 @@ async def _download_one(
                 task = asyncio.current_task()
                 if isinstance(exc, asyncio.CancelledError) and task and task.cancelling():
                     raise
+                if no_bluetooth(exc):
+                    raise _no_bluetooth_error(s.sensor_id, s.address, exc, arming=False) from None
                 failures += 1
+                misses = 0 if connected else misses + 1
+                why = f"{type(exc).__name__}: {exc}"
                 if failures > retries:
+                    what = (
+                        f"download interrupted {failures} times"
+                        if reached
+                        else f"not reachable in {failures + tried} tries"
+                    )
                     raise DeviceError(
-                        f"{s.sensor_id} ({s.address}): download interrupted {failures} times "
-                        f"({type(exc).__name__}: {exc}); {len(journal)} packets are kept in "
-                        f"{journal.path}: run `runform sensors download` again to resume, or "
-                        f"add --without {s.sensor_id} to write the other sensors without it"
+                        f"{s.sensor_id} ({s.address}): {what} ({why}); {len(journal)} packets "
+                        f"are kept in {journal.path}: run `runform sensors download` again to "
+                        f"resume, or add --without {s.sensor_id} to write the other sensors "
+                        "without it"
                     ) from None
-                log.warning(
-                    "%s: download interrupted (%s: %s); resuming from packet %d",
-                    s.sensor_id,
-                    type(exc).__name__,
-                    exc,
-                    len(journal),
-                )
+                if misses >= 2 and not told:
+                    told = True
+                    log.warning(
+                        "%s (%s): not reachable (%s); still trying, %d more times. If it is "
+                        "lost for good, stop this (Ctrl-C) and run the download again with "
+                        "--without %s: what is downloaded so far is kept",
+                        s.sensor_id,
+                        s.address,
+                        why,
+                        retries - failures + 1,
+                        s.sensor_id,
+                    )
+                elif reached:
+                    log.warning(
+                        "%s: download interrupted (%s); resuming from packet %d",
+                        s.sensor_id,
+                        why,
+                        len(journal),
+                    )
+                else:
+                    log.info("%s: not reachable (%s); trying again", s.sensor_id, why)
                 await asyncio.sleep(min(5.0, 0.2 * 2**failures))
     finally:
         journal.close()
@@ -534,7 +577,8 @@ async def download_sensors(
     sensors = {sid: s for sid, s in state.sensors.items() if sid not in left}
     summary = DownloadSummary(path=str(out), left_out=left)
     # every sensor stops logging first, so their logs end together (not one download later)
-    for s in sensors.values():
+    unreached: set[str] = set()
+    for sid, s in sensors.items():
         if not s.stopped:
             try:
                 async with connect(s.address) as client:
@@ -542,10 +586,20 @@ async def download_sensors(
             except DeviceError:
                 raise
             except Exception as exc:  # retried by the download of this sensor
-                log.warning("%s: could not stop logging yet (%s)", s.sensor_id, exc)
-    for sid, s in sensors.items():
+                if no_bluetooth(exc):
+                    raise _no_bluetooth_error(sid, s.address, exc, arming=False) from None
+                log.warning("%s: could not stop logging yet (%s)", sid, exc)
+                unreached.add(sid)
+    # the sensors reached first: one that is lost does not hold the others' downloads back
+    for sid in sorted(sensors, key=lambda sid: sid in unreached):
         summary.reconnects[sid] = await _download_one(
-            s, state, connect, host_clock, retries, progress
+            sensors[sid],
+            state,
+            connect,
+            host_clock,
+            retries,
+            progress,
+            tried=int(sid in unreached),
         )
     # t = 0 stays the first arm (of every sensor armed: the same time base with or without one)
     t_ref = min(s.arm_sync.host_s for s in state.sensors.values())

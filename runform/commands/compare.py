@@ -48,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="metric (default: min/km, km, m, cm, m/s) or imperial (min/mile, miles, ft, in, "
         "mph) in the sentences and the report",
     )
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
 
 def _find_marker(res, label: str) -> float:
@@ -70,13 +71,16 @@ def _find_marker(res, label: str) -> float:
     return hits[0]
 
 
-def _analyse(path: str, profile: str | None):
+def _analyse(path: str, profile: str | None, progress_line: bool = True):
     """Analyse one recording with a progress line on stderr (the bootstrap then takes a few
-    seconds more)."""
+    seconds more); none with ``progress_line=False`` (``--no-progress``)."""
     from runform.analysis_run import analyse_recording
     from runform.console import work_progress
+    from runform.terminal_text import safe_name
 
-    with work_progress(f"analysing {Path(path).name}") as progress:
+    with work_progress(
+        f"analysing {safe_name(Path(path).name)}", enabled=progress_line
+    ) as progress:
         return analyse_recording(path, profile=profile, on_progress=progress)
 
 
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from runform.profiles import resolve_profile
     from runform.report import comparison_report
     from runform.safe_output import OutputSet, check_outputs, check_png_dir, same_file
-    from runform.terminal_text import safe_line, safe_name
+    from runform.terminal_text import distinct_names, safe_line, safe_name
 
     if not (MIN_RESAMPLES <= args.resamples <= MAX_RESAMPLES):
         # the interval's 2.5 % tails need about a thousand resamples to be stable; the time
@@ -141,15 +145,16 @@ def run(args: argparse.Namespace) -> int:
                     f"({head.t_start:.1f} to {t_end:.1f} s)"
                 )
             what = None
-        res = _analyse(recs[0], args.profile)
+        res = _analyse(recs[0], args.profile, not args.no_progress)
         a, b = split_result(res, t, what=what)
         split_info = (res, t)
     else:
         same = same_file(recs[0], recs[1])
-        ra = _analyse(recs[0], args.profile)
-        rb = ra if same else _analyse(recs[1], args.profile)
-        a = run_from_result(ra, f"A: {Path(recs[0]).name}")
-        b = run_from_result(rb, f"B: {Path(recs[1]).name}")
+        ra = _analyse(recs[0], args.profile, not args.no_progress)
+        rb = ra if same else _analyse(recs[1], args.profile, not args.no_progress)
+        names = distinct_names(recs)
+        a = run_from_result(ra, f"A: {names[recs[0]]}")
+        b = run_from_result(rb, f"B: {names[recs[1]]}")
         # the comparison still runs (every difference is zero), with a word why
         if same:
             log.warning("A and B are the same file (%s): nothing can differ", recs[0])

@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from runform.history import (
         build_history,
         change_sentences,
+        csv_table,
         history_report,
         input_files,
         load_sessions,
+        no_change_sentence,
     )
     from runform.profiles import resolve_profile
     from runform.safe_output import OutputSet, check_outputs, check_png_dir
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     with OutputSet() as outs:
         outs.write_text(out, rep.html())
         if args.csv:
-            outs.write_text(args.csv, h.table.to_csv(index=False))
+            outs.write_text(args.csv, csv_table(h).to_csv(index=False))
             written.append(args.csv)
         if png_dir is not None:
             png_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 outs.write_bytes(p, data)
                 written.append(str(p))
     print(f"{h.counts()}:")
-    for s in change_sentences(h, args.units) or ["no lasting change beyond noise"]:
+    for s in change_sentences(h, args.units) or [no_change_sentence(h)]:
         print(f"  - {safe_line(s)}")
     print("-> " + ", ".join(safe_name(w) for w in written))
     return 0

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     # imported here: the CLI imports every command module to list them (start-up time counts)
     from rich.table import Table
 
-    from recordings import open_recording
+    from recordings import RecordingError, open_recording
     from runform.console import make_console
 
     console = make_console()
@@ -58,10 +58,23 @@ def run(args: argparse.Namespace) -> int:
             "ranges",
         ):
             table.add_column(col, justify="right" if col[0].isdigit() or " " in col else "left")
+        unreadable = False
         for s in rec.sensors:
             t0, t1 = rec.time_range(s.sensor_id)
-            gaps = rec.gaps(s.sensor_id)
-            lost = rec.lost_samples(s.sensor_id)
+            # a damaged counter or gap list leaves its cell unknown, not the whole table (and
+            # --check below lists the part; it stopped here and sent the user to --check)
+            lost_cell = gaps_cell = gap_s_cell = "damaged"
+            try:
+                lost = rec.lost_samples(s.sensor_id)
+                lost_cell = "-" if lost is None else str(lost)
+            except RecordingError:
+                unreadable = True
+            try:
+                gaps = rec.gaps(s.sensor_id)
+                gaps_cell = str(len(gaps))
+                gap_s_cell = f"{float((gaps[:, 1] - gaps[:, 0]).sum()) if len(gaps) else 0.0:.3f}"
+            except RecordingError:
+                unreadable = True
             dur = (t1 - t0) if rec.n_samples(s.sensor_id) else 0.0
             ranges = "/".join(
                 x
@@ -78,13 +91,18 @@ def run(args: argparse.Namespace) -> int:
                 f"{s.sample_rate_hz:g}",
                 f"{dur:.3f}",
                 str(rec.n_samples(s.sensor_id)),
-                "-" if lost is None else str(lost),
-                str(len(gaps)),
-                f"{float((gaps[:, 1] - gaps[:, 0]).sum()) if len(gaps) else 0.0:.3f}",
+                lost_cell,
+                gaps_cell,
+                gap_s_cell,
                 ranges or "-",
             )
         if rec.sensors:
             console.print(table)
+            if unreadable and not args.check:
+                console.print(
+                    "damaged: a cell could not be read (`runform info --check` lists every "
+                    "damaged part)"
+                )
         else:  # an empty table said nothing
             console.print("sensors: none (a recording without sensors: nothing to analyse)")
         streams = rec.streams()
@@ -106,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
                 for rng in damaged:
                     console.print(f"[red]damaged[/red]: {m(rng)}")
                 console.print(
-                    f"check: {len(damaged)} damaged part(s); analysis reads damaged acc/gyr "
-                    "parts as gaps, a damaged time axis stops it"
+                    f"check: {len(damaged)} damaged part(s); analysis reads them as gaps (a "
+                    "damaged part of a time axis: those samples of the sensor are left out)"
                 )
                 return 1
             console.print("check: every chunk of every dataset reads back without error")

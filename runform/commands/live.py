@@ -152,6 +152,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "no sensors: give --sensor PLACEMENT=ADDRESS (see `runform scan`) or --simulate"
         )
+    if args.no_record:  # else dropped without a word: no file where the runner expects one
+        for opt, given in (("--out", args.out), ("--notes", args.notes)):
+            if given is not None:
+                raise UsageError(
+                    f"{opt} with --no-record: nothing is recorded; give one or the other"
+                )
     out = None
     if not args.no_record:
         from runform.safe_output import check_new_recording

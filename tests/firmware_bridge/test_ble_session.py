@@ -271,3 +271,29 @@ def test_no_bluetooth_with_several_sensors_is_still_one_line(caplog):
         asyncio.run(main())
         gc.collect()
     assert "never retrieved" not in caplog.text, caplog.text
+
+
+def test_no_bluetooth_hint_fits_live_as_well_as_record():
+    """The session serves record and live: `runform live --sensor ...` without Bluetooth said
+    '(`runform record --simulate` needs none)'; the hint names no other command."""
+    from bleak.backends.scanner import BaseBleakScanner
+
+    class NoAdapterScanner(BaseBleakScanner):
+        def __init__(self, *args, **kwargs):
+            super().__init__(None, None)
+
+        async def start(self):
+            raise FileNotFoundError(2, "No such file or directory")
+
+        async def stop(self):
+            pass
+
+    async def main():
+        session = BleSession({"pelvis": "AA:BB:CC:DD:EE:FF"}, scanner_backend=NoAdapterScanner)
+        with pytest.raises(DeviceError) as err:
+            async with session:
+                pass
+        return str(err.value)
+
+    said = asyncio.run(main())
+    assert "runform record" not in said and "(--simulate needs none)" in said, said

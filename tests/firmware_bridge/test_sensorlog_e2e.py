@@ -421,3 +421,84 @@ def test_arm_without_bluetooth_says_so(tmp_path):
                 connect=connect,
             )
         )
+
+
+def test_a_sensor_lost_during_its_download_is_named_with_without(tmp_path, caplog):
+    """A sensor that drops out in the middle of its download and never comes back (battery
+    dead): the retries went on with 'download interrupted ... resuming' and only the final
+    error named --without. After its first failed reconnection a warning names it while the
+    retries go on; the packets it sent are kept in its journal."""
+    import logging
+
+    async def main():
+        rig = LoggingRig.create(("left_foot",), signal_duration_s=20, signal_rate_hz=416)
+        async with rig.running(speed=10) as r:
+            state = await arm_sensors(
+                r.addresses(),
+                tmp_path / "armed.json",
+                settings=StreamSettings(rate_hz=208),
+                connect=r.connector(),
+                host_clock=r.host_clock,
+            )
+            r.advance(60.0)
+            per = r.peripherals["left_foot"]
+            cuts = []
+
+            def progress(sid, done, total):
+                if done >= 256 and not cuts:  # after the first chunk: gone for good
+                    cuts.append(done)
+                    asyncio.get_running_loop().create_task(per.drop_connection(away_s=1e9))
+
+            with pytest.raises(DeviceError) as err:
+                await download_sensors(
+                    state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
+                    progress=progress, write=write_recording, retries=3,
+                )  # fmt: skip
+            return cuts, str(err.value), len(state.journal("left_foot"))
+
+    with caplog.at_level(logging.WARNING, logger="firmware_bridge.sensorlog.session"):
+        cuts, err, kept = asyncio.run(main())
+    assert cuts and kept >= 1
+    told = [r.getMessage() for r in caplog.records if "--without left_foot" in r.getMessage()]
+    assert len(told) == 1 and "still trying" in told[0], [r.getMessage() for r in caplog.records]
+    assert "--without left_foot" in err and "interrupted" in err, err
+    assert not (tmp_path / "run.h5").exists()
+
+
+def test_download_and_status_without_bluetooth_say_so_at_once(tmp_path):
+    """No adapter or no BlueZ: status printed 'left_foot: unreachable: left_foot (C0:...):
+    FileNotFoundError: [Errno 2] No such file or directory' for each sensor, and download
+    tried every sensor 7 times (a minute and more) and then advised --without left_foot, as if
+    that sensor were lost. Both now say in one line that Bluetooth is missing, at once, and
+    the arm state is left as it was."""
+    import contextlib
+    import time
+
+    @contextlib.asynccontextmanager
+    async def no_bt(address):
+        raise FileNotFoundError(2, "No such file or directory")
+        yield  # pragma: no cover
+
+    async def main():
+        rig = LoggingRig.create(("left_foot", "pelvis"), signal_duration_s=20)
+        async with rig.running(speed=10) as r:
+            return await arm_sensors(
+                r.addresses(),
+                tmp_path / "armed.json",
+                settings=StreamSettings(rate_hz=208),
+                connect=r.connector(),
+                host_clock=r.host_clock,
+            )
+
+    state = asyncio.run(main())
+    before = (tmp_path / "armed.json").read_text()
+    with pytest.raises(DeviceError, match=r"Bluetooth is not available on this machine"):
+        asyncio.run(sensors_status(state, connect=no_bt))
+    t0 = time.monotonic()
+    with pytest.raises(DeviceError, match=r"Bluetooth is not available on this machine") as e:
+        asyncio.run(
+            download_sensors(state, tmp_path / "run.h5", connect=no_bt, write=write_recording)
+        )
+    assert time.monotonic() - t0 < 2.0  # no retries
+    assert "--without" not in str(e.value) and "\n" not in str(e.value)
+    assert (tmp_path / "armed.json").read_text() == before

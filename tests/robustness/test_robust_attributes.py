@@ -368,3 +368,39 @@ def test_markup_and_escapes_in_every_text_field(good: Path, tmp_path: Path) -> N
     r = run_cli(["analyze", tmp_path / "missing[red]\x1b[2J.h5", "--json", tmp_path / "m.json"])
     assert_clean_failure(r, ["missing[red]"])
     assert sha256(path) == before
+
+
+def test_damaged_acc_chunk_over_a_damaged_time_start_names_readable_times(tmp_path: Path) -> None:
+    """Both the first chunk of a sensor's ``t`` and of its ``acc`` unreadable: the warning
+    on ``acc`` said 'those samples (t -inf to 59.998 s) are analysed as a gap'. It names the
+    readable times of those samples, or, when all of them are in the damaged part of ``t``
+    (left out already), says so."""
+    rec = tmp_path / "r.h5"  # 60 s at 208 Hz: chunks of 4096 samples
+    r = run_cli(["simulate", "--scenario", "easy", "--duration", "60", "--rate", "208",
+                 "--out", rec])  # fmt: skip
+    assert r.rc == 0, r.describe()
+    with h5py.File(rec, "r+") as f:
+        t = f["sensors/left_foot/t"][()]
+        t_chunk = f["sensors/left_foot/t"].chunks[0]
+        for sid, chunk in (("left_foot", 3 * t_chunk), ("right_foot", t_chunk)):
+            g = f[f"sensors/{sid}"]
+            old = g["acc"]
+            data, attrs = old[()], dict(old.attrs)
+            comp, opts = old.compression, old.compression_opts
+            del g["acc"]
+            new = g.create_dataset(
+                "acc", data=data, chunks=(chunk, 3), compression=comp, compression_opts=opts
+            )
+            new.attrs.update(attrs)
+    for sid in ("left_foot", "right_foot"):
+        _flip_bits(rec, f"sensors/{sid}/t", 0)
+        _flip_bits(rec, f"sensors/{sid}/acc", 0)
+    r = run_cli(["analyze", rec, "--json", tmp_path / "s.json"])
+    assert r.rc == 0, r.describe()
+    assert_no_crash(r)
+    assert "inf" not in r.stderr, r.stderr
+    left = next(ln for ln in r.stderr.splitlines() if "/sensors/left_foot/acc" in ln)
+    want = f"(t {t[t_chunk]:.3f} to {t[3 * t_chunk - 1]:.3f} s) are analysed as a gap"
+    assert want in left, left
+    right = next(ln for ln in r.stderr.splitlines() if "/sensors/right_foot/acc" in ln)
+    assert "in the damaged part of /sensors/right_foot/t" in right, right

@@ -168,3 +168,25 @@ def test_two_copies_in_one_run_are_analysed_once(inputs, client, tmp_path):
     assert (res.total, res.analysed, res.skipped, res.failed) == (2, 1, 1, 0)
     assert res.strides == len(pd.read_parquet(out / "strides.parquet")) > 20
     assert len(pd.read_parquet(out / "recordings.parquet")) == 1
+
+
+def test_a_warning_that_names_its_file_is_not_prefixed_twice(client, tmp_path, caplog):
+    """A damaged chunk of a recording: the reader's warning names the file, and batch said it
+    with the file's path in front once more ('bad.h5: bad.h5: /sensors/left_foot/acc: ...')."""
+    import logging
+
+    import h5py
+
+    rec = tmp_path / "bad.h5"
+    simulate_session("easy", duration_s=30.0, seed=6, truth=False).write(rec)
+    with h5py.File(rec, "r") as f:
+        info = f["sensors/left_foot/acc"].id.get_chunk_info(0)
+    data = bytearray(rec.read_bytes())
+    for k in range(8):
+        data[info.byte_offset + info.size // 3 + 7 * k] ^= 1 << k
+    rec.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="runform.batch"):
+        res = run_batch([str(rec)], tmp_path / "out", client=client)
+    assert (res.analysed, res.failed) == (1, 0)
+    said = [r.getMessage() for r in caplog.records if "/sensors/left_foot/acc" in r.getMessage()]
+    assert said and all(m.count(str(rec)) == 1 for m in said), said

@@ -859,3 +859,21 @@ def test_start_without_what_it_sets_is_one_line(
     assert code == 2, line
     assert "--start needs --watch" in line, line
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("given", [["--out", "run.h5"], ["--notes", "week 2"]])
+def test_live_no_record_refuses_options_of_the_recording(
+    given: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # before: `live --no-record --out run.h5` opened the window and recorded nothing, without
+    # a word (a runner expecting run.h5 found no file); --notes was dropped the same way
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.chdir(tmp_path)
+    code = main(["live", "--simulate", "--no-record", *given, "--mute", "--exit-after", "0.5"])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 2, line
+    assert f"{given[0]} with --no-record" in line, line
+    assert not list(tmp_path.iterdir())

@@ -149,3 +149,36 @@ def test_info_says_when_a_recording_has_no_sensor(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "sensors: none" in res.stdout, res.stdout
     assert "┃ sensor" not in res.stdout, res.stdout
+
+
+def test_info_check_lists_a_damaged_counter_instead_of_failing_on_it(tmp_path: Path) -> None:
+    """A damaged chunk of a sensor's ``seq`` (the device counter): ``info`` and ``info
+    --check`` both stopped at it with 'the file is damaged (`runform info --check` lists every
+    damaged part)', so --check sent the user to itself and listed nothing (analyze reads the
+    file, the part as a gap). info now shows the table with the lost count unknown and --check
+    lists the part."""
+    from firmware_bridge.simulator import simulate_session
+
+    rec = tmp_path / "r.h5"
+    simulate_session("easy", duration_s=30, seed=1, truth=False).write(rec)
+    with h5py.File(rec, "r") as f:
+        info = f["sensors/left_foot/seq"].id.get_chunk_info(0)
+        n = f["sensors/left_foot/seq"].chunks[0]
+    data = bytearray(rec.read_bytes())
+    for k in range(8):
+        data[info.byte_offset + info.size // 3 + 7 * k] ^= 1 << k
+    rec.write_bytes(bytes(data))
+    res = _runform("info", str(rec))
+    assert res.returncode == 0, res.stderr
+    row = next(line for line in res.stdout.splitlines() if "│ left_foot" in line)
+    assert "damaged" in row, res.stdout
+    assert "info --check" in res.stdout and "Traceback" not in res.stderr
+    res = _runform("info", "--check", str(rec))
+    assert res.returncode == 1, res.stderr
+    assert f"damaged: /sensors/left_foot/seq: samples 0-{n - 1} unreadable" in res.stdout, (
+        res.stdout + res.stderr
+    )
+    assert "info --check` lists" not in res.stderr, res.stderr
+    # the reader leaves out a damaged part of t as a gap: the check no longer says it stops
+    check = next(line for line in res.stdout.splitlines() if line.startswith("check:"))
+    assert "stops" not in check and "reads them as gaps" in check, check

@@ -239,3 +239,62 @@ def test_without_outputs_it_checks_the_inputs_and_prints_a_table(recs, tmp_path,
     for word in ("B − A", "95 % CI", "p (Holm)", "cadence", "A: easy1.h5 vs B: easy2.h5"):
         assert word in out, out
     assert "give --out/--json/--png" in out and "->" not in out, out
+
+
+def test_two_recordings_of_the_same_file_name_are_told_apart(tmp_path, capsys):
+    """A coach comparing two athletes' week 1 (anna/w1.h5, ben/w1.h5): the comparison was
+    'A: w1.h5 vs B: w1.h5' (terminal and HTML); clashing names now show their folder."""
+    for who, seed in (("anna", 1), ("ben", 2)):
+        (tmp_path / who).mkdir()
+        simulate_session("easy", duration_s=25, seed=seed, truth=False).write(
+            tmp_path / who / "w1.h5"
+        )
+    out = tmp_path / "c.html"
+    a, b = str(tmp_path / "anna" / "w1.h5"), str(tmp_path / "ben" / "w1.h5")
+    assert main(["compare", a, b, "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("A: anna/w1.h5 vs B: ben/w1.h5:"), said
+    assert "A: anna/w1.h5 vs B: ben/w1.h5" in out.read_text()
+
+
+def test_no_progress_silences_compare_as_report(tmp_path, capsys):
+    """report, analyze, history, batch and simulate take --no-progress; compare refused it
+    ('unrecognized arguments') and wrote 'analysing X (2 min of data)…' to a script's log."""
+    rec = tmp_path / "long.h5"
+    simulate_session("easy", duration_s=125, seed=3, truth=False).write(rec)
+    argv = ["compare", str(rec), "--split-at", "60", "--out", str(tmp_path / "c.html")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "analysing long.h5 (2 min of data)" in capsys.readouterr().err
+    assert main([*argv, "--no-progress"]) == 0
+    assert "analysing" not in capsys.readouterr().err
+
+
+def test_a_large_difference_that_is_not_significant_is_not_called_unchanged(recs):
+    """The ChiRunning run split 30 contacts before its end (B: 15 midfoot strides a foot):
+    'foot strike angle unchanged (14.9° vs 1.9°, difference not significant)', 'cadence
+    unchanged (162 vs 177 steps/min ...)', 'strike pattern unchanged: midfoot on 42 % vs
+    100 %'. A difference beyond the smallest worthwhile change that the test cannot tell from
+    noise is 'not a clear change', not 'unchanged' (the statistics are as they were)."""
+    res = analyse_recording(recs["chi"][0])
+    feet = res.strides[res.strides["sensor_id"] != "pelvis"]
+    t = float(feet["t_ic"].sort_values().iloc[-30])
+    comp = compare_runs(*split_result(res, t), n_boot=1000, seed=0)
+    big = [
+        m
+        for m in comp.metrics
+        if m.group == "both feet"
+        and not m.significant
+        and m.smallest_change is not None
+        and abs(m.result.diff) >= m.smallest_change
+    ]
+    assert {"foot strike angle", "cadence"} <= {m.label for m in big}, [m.label for m in big]
+    for label in ("foot strike angle", "cadence"):
+        said = next(s for s in comp.sentences if s.startswith(label))
+        assert "unchanged" not in said and "not a clear change" in said, said
+    strike = next(s for s in comp.sentences if "strike" in s.split("(")[0])
+    assert "unchanged" not in strike, strike
+    # a small difference that is not significant is still 'unchanged'
+    small = [m for m in comp.metrics if m.group == "both feet" and m.label == "contact time"]
+    said = next(s for s in comp.sentences if s.startswith("contact time"))
+    assert small and not small[0].significant and "unchanged" in said, said

@@ -263,3 +263,103 @@ def test_history_leaves_out_a_run_too_short_for_report_to_judge(tmp_path, capsys
     err = capsys.readouterr().err
     assert "1 session with too few running contacts (short.h5)" in err, err
     assert not out.exists()
+
+
+def test_too_few_sessions_for_a_lasting_change_are_not_called_unchanged(tmp_path, capsys):
+    """Three weekly runs whose foot strike angle fell 20 -> 16 -> 12 deg: history said 'no
+    lasting change beyond noise' (CLI and HTML) while its sessions table marked both steps as
+    changes beyond noise: a lasting change needs at least four running sessions (two on each
+    side), and with fewer it says so."""
+    from runform.history import MIN_SESSIONS_FOR_CHANGE
+
+    monday = datetime(2026, 9, 7)
+    for week, angle in ((1, 20.0), (2, 16.0), (3, 12.0)):
+        day = (monday + timedelta(days=7 * (week - 1))).strftime("%Y-%m-%d")
+        argv = [
+            "simulate", "--scenario", "easy", "--duration", "25", "--seed", str(week),
+            "--date", day, "--no-progress", "--out", str(tmp_path / f"run{week}.h5"),
+            "--set", f"foot_strike_angle_deg={angle}",
+        ]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    out = tmp_path / "history.html"
+    assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    html = out.read_text()
+    assert "no lasting change" not in text.lower() and "no lasting change" not in html.lower()
+    want = f"3 running sessions, a lasting change needs at least {MIN_SESSIONS_FOR_CHANGE}"
+    assert want in text and want in html, text
+    assert "foot strike angle" in html.split("Sessions")[-1]  # the session-to-session marks
+
+
+def test_sessions_of_the_same_file_name_are_told_apart(tmp_path, capsys):
+    """A coach's folder of athletes (anna/w1.h5, ben/w1.h5): the sessions table named both
+    'w1.h5', so nobody could tell whose run changed; clashing names now show their folder."""
+    for who in ("anna", "ben"):
+        (tmp_path / who).mkdir()
+        for day in (1, 8):
+            argv = [
+                "simulate", "--scenario", "easy", "--duration", "25", "--seed", str(day),
+                "--date", f"2026-09-{day:02d}T{'07' if who == 'anna' else '18'}:00",
+                "--no-progress", "--out", str(tmp_path / who / f"w{day}.h5"),
+            ]  # fmt: skip
+            assert main(argv) == 0
+    argv = ["simulate", "--scenario", "easy", "--duration", "25", "--seed", "9", "--date",
+            "2026-09-09", "--no-progress", "--out", str(tmp_path / "anna" / "solo.h5")]  # fmt: skip
+    assert main(argv) == 0
+    out = tmp_path / "h.html"
+    assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    sessions = out.read_text().split("<h2>Sessions</h2>")[-1]
+    for name in ("anna/w1.h5", "ben/w1.h5", "anna/w8.h5", "ben/w8.h5", ">solo.h5<"):
+        assert name in sessions, sessions
+
+
+def test_the_csv_says_each_metrics_unit(tmp_path, capsys):
+    """--csv gave 'pace,358.3' and 'rearfoot_share,100.0' with no unit (pace in s/km where the
+    HTML says 5:58 /km; the share in % where SUMMARY.json and compare's JSON give fractions):
+    a unit column says it, from the one list of history metrics."""
+    import pandas as pd
+
+    from firmware_bridge.simulator import simulate_session
+    from runform.history import HISTORY_METRICS
+
+    rec = tmp_path / "a.h5"
+    simulate_session("easy", duration_s=40, seed=1, truth=False).write(rec)
+    csv = tmp_path / "h.csv"
+    argv = ["history", str(rec), "--out", str(tmp_path / "h.html"), "--csv", str(csv)]
+    assert main([*argv, "--no-progress"]) == 0
+    t = pd.read_csv(csv)
+    units = dict(zip(t["metric"], t["unit"], strict=True))
+    assert units["pace"] == "s/km" and units["rearfoot_share"] == "%", units
+    assert units == {k: u for k, _lab, u, _p in HISTORY_METRICS if k in units}
+
+
+def test_a_copy_of_a_recording_is_one_session(tmp_path, capsys, caplog):
+    """The same run in two folders (a coach's copy): history counted it twice, so a season of
+    three runs read as four, and the copy's weight alone could make a 'lasting change'. batch
+    analyses a copy once, compare says 'copies of one recording?'; history now counts it once
+    and says which file it left out."""
+    import logging
+    import shutil
+
+    import h5py
+
+    from firmware_bridge.simulator import simulate_session
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for day in (1, 8):
+        rec = tmp_path / "a" / f"w{day}.h5"
+        session = simulate_session("easy", duration_s=25, seed=day, truth=False)
+        session.write(rec)
+        with h5py.File(rec, "r+") as f:
+            f.attrs["created_utc"] = f"2026-09-{day:02d}T07:00:00Z"
+    shutil.copy(tmp_path / "a" / "w1.h5", tmp_path / "b" / "copy.h5")
+    out = tmp_path / "h.html"
+    with caplog.at_level(logging.WARNING, logger="runform.history"):
+        assert main(["history", str(tmp_path), "--out", str(out), "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("2 running sessions"), said
+    warned = [r.getMessage() for r in caplog.records if "copy.h5" in r.getMessage()]
+    assert warned and "w1.h5" in warned[0], [r.getMessage() for r in caplog.records]
+    assert "copy.h5" not in out.read_text().split("<h2>Sessions</h2>")[-1]

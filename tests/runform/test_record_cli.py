@@ -218,12 +218,31 @@ def test_a_minimum_free_space_above_what_is_free_is_refused_before_starting(
     assert err.count("\n") == 1, err
     assert str(tmp_path) in err and "MB free" in err and f"--min-free-mb {ask}" in err, err
     assert not out.exists()
-    # the default minimum (32 MiB) is checked alike
+    # the default minimum (32 MB) is checked alike
     from recordings import recorder
 
-    monkeypatch.setattr(recorder, "free_bytes", lambda path: 10 << 20)
+    monkeypatch.setattr(recorder, "free_bytes", lambda path: 10_500_000)
     argv = [a for a in argv if a not in ("--min-free-mb", ask)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "10.5 MB free, less than the 33.6 MB a recording keeps free" in err, err
+    assert "10.5 MB free, less than the 32.0 MB a recording keeps free" in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["record", "live"])
+def test_the_minimum_free_space_default_is_in_the_unit_its_help_gives(command, capsys):
+    """--min-free-mb's help said 'MB megabytes ... (default 32)' and the option was converted
+    at 10^6 bytes a MB, but the default was 32 MiB (33.6 MB, as the refusal then printed):
+    the help, the default and the conversion now agree."""
+    import re
+
+    from recordings.recorder import min_free_bytes
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    said = re.search(r"--min-free-mb MB\s.*?megabytes .*?\(default (\d+(?:\.\d+)?)", text)
+    assert said, text
+    assert (
+        min_free_bytes(None) == min_free_bytes(float(said.group(1))) == float(said.group(1)) * 1e6
+    )

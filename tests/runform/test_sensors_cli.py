@@ -244,3 +244,63 @@ def test_download_without_a_sensor_lost_for_good(tmp_path, capsys):
     assert main([*argv, "--out", str(rec)]) == 2
     assert "downloaded already" in capsys.readouterr().err
     assert main(["sensors", "arm", "--simulate", "--state", str(st)]) == 0
+
+
+def test_a_sensor_lost_for_good_is_named_while_the_download_still_retries(tmp_path, capsys):
+    """A sensor lost on the run (the middle one of three): the download retried it for ~1.5 min
+    (six connections of 10 s, with the others' downloads waiting behind it) before the user
+    heard of --without. Now the sensors that answer are downloaded first, and the first failed
+    retry of the lost one says --without while it still retries; stopping there (Ctrl-C) and
+    running again with --without keeps what was downloaded."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from firmware_bridge.emulator.logging_rig import LoggingRig
+    from runform.cli import main
+
+    st = tmp_path / "armed.json"
+    assert main(["sensors", "arm", "--simulate", "--state", str(st)]) == 0
+    rig_path = tmp_path / "armed.json.emulated.json"
+    rig = LoggingRig.load(rig_path)
+    del rig.sensors["right_foot"]  # lost: nothing answers at its address any more
+    rig.save(rig_path)
+    rec = tmp_path / "run.h5"
+    argv = ["sensors", "download", "--simulate", "--state", str(st), "--run-seconds", "20"]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "runform", *argv, "--out", str(rec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )  # fmt: skip
+    seen: list[str] = []
+    with killed_if_left(p):
+        t0 = time.monotonic()
+        assert p.stderr is not None
+        for line in p.stderr:
+            seen.append(line)
+            if "--without right_foot" in line:
+                break
+        told_s = time.monotonic() - t0
+        # told while it still retries, not in the error at the end
+        assert p.poll() is None and "error:" not in seen[-1], "".join(seen)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    text = "".join(seen)
+    assert "right_foot (" in seen[-1] and "not reachable" in seen[-1], text
+    assert "still trying" in seen[-1] and "Traceback" not in text + err, text
+    # both that answer were downloaded before: stopping here loses nothing
+    for sid in ("left_foot", "pelvis"):
+        assert re.search(rf"{sid}: (\d+)/\1 records \(100%\)", text), text
+    assert text.count("right_foot:") <= 2, text  # 'could not stop' and one failed retry
+    assert told_s < 60, told_s
+    assert p.returncode == 130 and not rec.exists(), err
+    capsys.readouterr()
+    assert main([*argv, "--out", str(rec), "--quiet", "--without", "right_foot"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("samples, gaps 0") == 2, out
+    with open_recording(rec) as r:
+        assert sorted(i.sensor_id for i in r.sensors) == ["left_foot", "pelvis"]
+        assert all(len(r.read(sid).t) > 19 * 208 for sid in ("left_foot", "pelvis"))

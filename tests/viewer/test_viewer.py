@@ -606,3 +606,40 @@ def test_live_duration_is_session_seconds_as_in_record(tmp_path):
         assert 3.0 < rec.duration_s < 8.0, rec.duration_s
     r = _cli("live", "--simulate", "--duration", "0", "--out", str(out), "--force", "--mute")
     assert r.returncode == 2 and "--duration" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+class _EndingLiveSource(_DropoutSource):
+    """Live-like: every sensor reads connected while the blocks come, disconnected after (as
+    the BLE sensors when ``live --duration`` ends the session)."""
+
+    done = False
+
+    def status(self):
+        from dsp.source import SensorStatus
+
+        return {
+            s.sensor_id: SensorStatus(s.sensor_id, connected=not self.done, rate_hz=208.0)
+            for s in self.sensors
+        }
+
+    async def blocks(self):
+        async for b in super().blocks():
+            yield b
+        self.done = True
+
+
+def test_live_says_the_session_ended_not_that_every_sensor_disconnected(qtbot):
+    """``live --duration`` ended (the window left open): the status line went on being redrawn
+    over 'source ended' and read 'left_foot 261 Hz DISCONNECTED right_foot ... DISCONNECTED',
+    as if the sensors were lost. It keeps saying the session ended."""
+    profile = resolve_profile("default")
+    worker = AnalysisWorker(lambda: _EndingLiveSource(EXAMPLE), profile)
+    win = _window(qtbot, worker, mode="live")
+    qtbot.waitUntil(lambda: win.ended, timeout=90_000)
+    for _ in range(3):
+        win.pull()
+        win.redraw()
+        qtbot.wait(300)  # the worker's last status (every sensor disconnected) is in
+    text = win.status_label.text()
+    assert "DISCONNECTED" not in text and "ended" in text, text
+    _close(win)
