@@ -136,7 +136,7 @@ EARLY_KEYS = ("pelvic_drop",)
 log = logging.getLogger(__name__)
 
 #: Analysis rate of the pelvis, Hz: a sensor sampling at twice this or more is analysed at
-#: ``rate / decimation_factor(rate)`` (200-250 Hz; means of consecutive samples,
+#: ``rate / decimation_factor(rate)`` (200-300 Hz; means of consecutive samples,
 #: :class:`dsp.pelvis_segment.MeanDecimation`). The pelvis' motion (obliquity, bounce, the
 #: landing's jolt) lies far below 100 Hz; the analysis' cost is per sample.
 PELVIS_RATE_HZ = 200.0

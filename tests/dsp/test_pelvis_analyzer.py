@@ -229,7 +229,7 @@ def test_without_traces_the_rows_are_the_same() -> None:
 
 
 def test_a_fast_pelvis_sensor_is_analysed_at_about_200_hz() -> None:
-    """At 400 Hz and more the pelvis is analysed at 200-250 Hz (means of consecutive samples,
+    """At 400 Hz and more the pelvis is analysed at 200-300 Hz (means of consecutive samples,
     no delay): the same steps and, within the simulator's tolerances, the same values as the
     same motion at 208 Hz."""
     from dsp.pelvis_analyzer import decimation_factor
