@@ -10,6 +10,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from bleak.backends.scanner import BaseBleakScanner
 
 from dsp.block import SampleBlock
 from dsp.source import BlockSource
@@ -19,6 +20,19 @@ from firmware_bridge.emulator import RadioConditions, SyntheticSignal, start_vir
 from firmware_bridge.errors import DeviceError
 
 SPEED = 4.0
+
+
+class NoAdapterScanner(BaseBleakScanner):
+    """The scanner of a machine without Bluetooth (BlueZ-less Linux: no D-Bus socket)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(None, None)
+
+    async def start(self):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    async def stop(self):
+        pass
 
 
 def synthetic(placements):
@@ -219,18 +233,6 @@ def test_notification_bursts_lose_nothing():
 
 
 def test_no_bluetooth_on_the_machine_fails_fast_with_one_line():
-    from bleak.backends.scanner import BaseBleakScanner
-
-    class NoAdapterScanner(BaseBleakScanner):  # what BlueZ-less Linux gives: no D-Bus socket
-        def __init__(self, *args, **kwargs):
-            super().__init__(None, None)
-
-        async def start(self):
-            raise FileNotFoundError(2, "No such file or directory")
-
-        async def stop(self):
-            pass
-
     async def main():
         session = BleSession({"pelvis": "AA:BB:CC:DD:EE:FF"}, scanner_backend=NoAdapterScanner)
         with pytest.raises(DeviceError, match="Bluetooth is not available"):
@@ -245,18 +247,6 @@ def test_no_bluetooth_with_several_sensors_is_still_one_line(caplog):
     # awaited, was logged by asyncio at exit as 'Future exception was never retrieved' with
     # the exception's repr (three more lines after 'runform record: error: ...')
     import gc
-
-    from bleak.backends.scanner import BaseBleakScanner
-
-    class NoAdapterScanner(BaseBleakScanner):
-        def __init__(self, *args, **kwargs):
-            super().__init__(None, None)
-
-        async def start(self):
-            raise FileNotFoundError(2, "No such file or directory")
-
-        async def stop(self):
-            pass
 
     async def main():
         ids = {"left_foot": "AA:BB:CC:DD:EE:01", "pelvis": "AA:BB:CC:DD:EE:02"}
@@ -276,17 +266,6 @@ def test_no_bluetooth_with_several_sensors_is_still_one_line(caplog):
 def test_no_bluetooth_hint_fits_live_as_well_as_record():
     """The session serves record and live: `runform live --sensor ...` without Bluetooth said
     '(`runform record --simulate` needs none)'; the hint names no other command."""
-    from bleak.backends.scanner import BaseBleakScanner
-
-    class NoAdapterScanner(BaseBleakScanner):
-        def __init__(self, *args, **kwargs):
-            super().__init__(None, None)
-
-        async def start(self):
-            raise FileNotFoundError(2, "No such file or directory")
-
-        async def stop(self):
-            pass
 
     async def main():
         session = BleSession({"pelvis": "AA:BB:CC:DD:EE:FF"}, scanner_backend=NoAdapterScanner)

@@ -44,26 +44,39 @@ def _check_against_truth(rig, state, path, tol_s, overwritten=0):
     return errs
 
 
+async def _armed_left_foot(r, tmp_path):
+    """The rig's left foot armed at 208 Hz, 60 s of running logged."""
+    state = await arm_sensors(
+        r.addresses(),
+        tmp_path / "armed.json",
+        settings=StreamSettings(rate_hz=208),
+        connect=r.connector(),
+        host_clock=r.host_clock,
+    )
+    r.advance(60.0)
+    return state
+
+
+def _away_after_first_chunk(per, cuts: list, away_s: float):
+    """A download progress callback: after the first chunk the sensor goes out of reach for
+    ``away_s`` (noted in ``cuts``)."""
+
+    def progress(sid, done, total):
+        if done >= 256 and not cuts:
+            cuts.append(done)
+            asyncio.get_running_loop().create_task(per.drop_connection(away_s=away_s))
+
+    return progress
+
+
 def test_download_cut_in_the_middle_is_resumed(tmp_path):
     async def main():
         rig = LoggingRig.create(("left_foot",), signal_duration_s=20, signal_rate_hz=416)
         async with rig.running(speed=10) as r:
-            state = await arm_sensors(
-                r.addresses(),
-                tmp_path / "armed.json",
-                settings=StreamSettings(rate_hz=208),
-                connect=r.connector(),
-                host_clock=r.host_clock,
-            )
-            r.advance(60.0)
+            state = await _armed_left_foot(r, tmp_path)
             per = r.peripherals["left_foot"]
-            cuts = []
-
-            def progress(sid, done, total):
-                if done >= 256 and not cuts:  # after the first chunk: the sensor walks away
-                    cuts.append(done)
-                    asyncio.get_running_loop().create_task(per.drop_connection(away_s=0.5))
-
+            cuts: list = []
+            progress = _away_after_first_chunk(per, cuts, 0.5)  # the sensor walks away
             summary = await download_sensors(
                 state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
                 progress=progress, write=write_recording,
@@ -433,22 +446,10 @@ def test_a_sensor_lost_during_its_download_is_named_with_without(tmp_path, caplo
     async def main():
         rig = LoggingRig.create(("left_foot",), signal_duration_s=20, signal_rate_hz=416)
         async with rig.running(speed=10) as r:
-            state = await arm_sensors(
-                r.addresses(),
-                tmp_path / "armed.json",
-                settings=StreamSettings(rate_hz=208),
-                connect=r.connector(),
-                host_clock=r.host_clock,
-            )
-            r.advance(60.0)
+            state = await _armed_left_foot(r, tmp_path)
             per = r.peripherals["left_foot"]
-            cuts = []
-
-            def progress(sid, done, total):
-                if done >= 256 and not cuts:  # after the first chunk: gone for good
-                    cuts.append(done)
-                    asyncio.get_running_loop().create_task(per.drop_connection(away_s=1e9))
-
+            cuts: list = []
+            progress = _away_after_first_chunk(per, cuts, 1e9)  # gone for good
             with pytest.raises(DeviceError) as err:
                 await download_sensors(
                     state, tmp_path / "run.h5", connect=r.connector(), host_clock=r.host_clock,
