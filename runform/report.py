@@ -1114,7 +1114,9 @@ def session_report(
         )
         rep.add(
             f'<p class="note">Medians per side{lr_what}. Symmetry index = 100·(L − R)/mean(L, R), '
-            "for metrics that are always positive.</p>"
+            "for metrics that are always positive. The difference and the index are those of the "
+            "unrounded medians, so the difference can be one in its last digit off the rounded "
+            "values' (cadence 173 and 173, difference −1: 172.6 − 173.4).</p>"
         )
         fig = fig_left_right(lr_df, pls, units)
         if fig is not None:

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{res.total} recordings: {res.analysed} analysed, {res.skipped} already done, "
         f"{res.failed} failed; {res.strides} strides in {res.seconds:.1f} s on "
-        f"{res.workers} workers -> {res.out_dir}/strides.parquet, recordings.parquet, errors.csv"
+        f"{res.workers} worker{'' if res.workers == 1 else 's'} -> {res.out_dir}/strides.parquet, "
+        "recordings.parquet, errors.csv"
     )
     for path, _h, err in res.errors[:20]:
         print(f"  {err}" if err.startswith(path) else f"  {path}: {err}", file=sys.stderr)

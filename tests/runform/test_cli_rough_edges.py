@@ -121,6 +121,7 @@ def test_batch_hides_dask_info_and_fails_when_a_file_fails(rec, tmp_path, capfd)
     assert "INFO" not in cap.err
     assert "bad.h5" in cap.err
     assert (out / "strides.parquet").exists()
+    assert " on 1 worker -> " in cap.out, cap.out  # (was "on 1 workers")
 
 
 def test_a_long_simulation_says_what_it_is_doing(tmp_path, capsys):
