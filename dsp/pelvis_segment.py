@@ -520,51 +520,35 @@ class MeanDecimation:
     def __call__(self, piece: PelvisPiece) -> PelvisPiece | None:
         """The decimated samples of ``piece`` (its ``sat`` given), or None while its group
         is open."""
+        assert piece.sat is not None
         if bool(piece.new_segment):
             self.carry, self.started = None, False
         if self.carry is not None:
             c = self.carry
-            assert c.sat is not None and piece.sat is not None
-            piece = PelvisPiece(
-                np.concatenate((c.t, piece.t)),
-                np.concatenate((c.acc, piece.acc)),
-                np.concatenate((c.gyr, piece.gyr)),
-                np.concatenate((c.gap, piece.gap)),
-                piece.new_segment,
-                np.concatenate((c.bridged, piece.bridged)),
-                np.concatenate((c.sat, piece.sat)),
+            piece = piece._replace(
+                **{f: np.concatenate((getattr(c, f), getattr(piece, f))) for f in _PER_SAMPLE}
             )
         k = self.factor
         m = piece.t.shape[0] // k
         n = m * k
-        rest = piece.t.shape[0] - n
-        self.carry = (
-            None
-            if rest == 0
-            else PelvisPiece(
-                piece.t[n:],
-                piece.acc[n:],
-                piece.gyr[n:],
-                piece.gap[n:],
-                np.asarray(False),
-                piece.bridged[n:],
-                None if piece.sat is None else piece.sat[n:],
+        self.carry = None
+        if n < piece.t.shape[0]:
+            self.carry = piece._replace(
+                new_segment=np.asarray(False), **{f: getattr(piece, f)[n:] for f in _PER_SAMPLE}
             )
-        )
         if m == 0:
             return None
-        assert piece.sat is not None
         first = not self.started
         self.started = True
-        return PelvisPiece(
-            _group_mean(piece.t, k, n),
-            _group_mean(piece.acc, k, n),
-            _group_mean(piece.gyr, k, n),
-            _group_any(piece.gap, k, n),
-            np.asarray(first),
-            _group_any(piece.bridged, k, n),
-            _group_any(piece.sat, k, n),
+        return piece._replace(
+            new_segment=np.asarray(first),
+            **{f: _group_mean(getattr(piece, f), k, n) for f in ("t", "acc", "gyr")},
+            **{f: _group_any(getattr(piece, f), k, n) for f in ("gap", "bridged", "sat")},
         )
+
+
+#: the fields of :class:`PelvisPiece` with one value per sample
+_PER_SAMPLE = ("t", "acc", "gyr", "gap", "bridged", "sat")
 
 
 def _group_mean(x: np.ndarray, k: int, n: int) -> np.ndarray:
